@@ -1,0 +1,9 @@
+"""Data sets for brain_ai as LightningDataModules: ``build_datamodule(DataConfig)``.
+
+See ``docs/readme/data.md`` for the table of data sets, on-disk layouts and shapes.
+"""
+
+from brain_ai.data.base import DataSource, DatasetInfo, LoadedData
+from brain_ai.data.datamodule import DATASETS, BrainDataModule, build_datamodule
+
+__all__ = ["DATASETS", "BrainDataModule", "DataSource", "DatasetInfo", "LoadedData", "build_datamodule"]

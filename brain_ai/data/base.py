@@ -1,0 +1,127 @@
+"""Building blocks shared by every data source: metadata, the source interface, split helpers.
+
+No Lightning here (see ``datamodule.py``); third-party loaders (torchvision, tonic, sklearn)
+are imported lazily by the sources that need them, so importing ``brain_ai.data`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from brain_ai.config import ConfigError, DataConfig
+
+#: Seed of the fixed train/test splits of data sets that ship without one (mnist5k, digits,
+#: synthetic). Deliberately independent of ``DataConfig.seed`` so the test set never changes.
+FIXED_SPLIT_SEED = 1234
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a model needs to know about a data set before any sample is loaded.
+
+    ``sample_shape`` is the feature shape of one time step (static: ``(C, H, W)``; event data:
+    the shape of one frame). ``time_steps`` is ``T`` of event/synthetic data, ``None`` for static.
+    """
+
+    num_classes: int
+    sample_shape: Tuple[int, ...]
+    time_steps: Optional[int]
+    is_event_data: bool
+
+
+@dataclass
+class LoadedData:
+    """The two splits of a data set; ``train_targets`` (N_train,) int labels drive the val split."""
+
+    train: Dataset
+    train_targets: np.ndarray
+    test: Dataset
+
+
+class DataSource(abc.ABC):
+    """One entry of the data-set registry: metadata, optional download, loading."""
+
+    @abc.abstractmethod
+    def info(self, cfg: DataConfig) -> DatasetInfo:
+        """Metadata, computed from ``cfg`` alone (no file access)."""
+
+    def download(self, cfg: DataConfig) -> None:
+        """Fetch the files into ``cfg.root`` (called once, on rank 0, when ``cfg.download``)."""
+
+    @abc.abstractmethod
+    def load(self, cfg: DataConfig) -> LoadedData:
+        """Load both splits; items are ``(x float32 tensor, y int)``. Raises if files are missing."""
+
+
+class ArrayDataset(Dataset):
+    """In-memory samples stored compactly (e.g. uint8) and scaled to float32 on access.
+
+    ``inputs`` (N, ...) any numeric dtype; an item is ``(inputs[i] / scale as float32, int label)``.
+    """
+
+    def __init__(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor, scale: float = 1.0):
+        if len(inputs) != len(targets):
+            raise ValueError(f"inputs has {len(inputs)} samples but targets has {len(targets)}")
+        self.inputs = torch.as_tensor(inputs)
+        self.targets = torch.as_tensor(targets, dtype=torch.int64)
+        self.scale = float(scale)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> Tuple[torch.Tensor, int]:
+        return self.inputs[index].to(torch.float32) / self.scale, int(self.targets[index])
+
+
+def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded permutation of ``range(len(labels))`` whose every prefix is class-balanced.
+
+    Each sample gets the key ``(rank within its class in a random order + 0.5) / class size``;
+    sorting by that key interleaves the classes in proportion to their sizes, so taking the
+    first ``k`` indices is a stratified sample of size ``k`` (exact when ``k`` is a multiple of
+    the per-class proportions, e.g. 100 per class from 10 classes of 500).
+    """
+    labels = np.asarray(labels)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    keys = np.empty(len(labels), dtype=np.float64)
+    for cls in np.unique(labels):
+        members = order[labels[order] == cls]  # this class, in random order
+        keys[members] = (np.arange(len(members)) + 0.5) / len(members)
+    return order[np.argsort(keys[order], kind="stable")]
+
+
+def split_counts(n: int, fraction: float, name: str) -> Tuple[int, int]:
+    """``(n_kept, n_held)`` with ``n_held = round(fraction * n)``; both non-empty when fraction > 0.
+
+    ``name`` says where the fraction comes from (e.g. ``data.val_fraction``), for the error.
+    """
+    n_held = int(round(fraction * n))
+    if fraction > 0 and (n_held == 0 or n_held == n):
+        raise ConfigError(
+            f"{name}={fraction} splits {n} samples into {n - n_held} + {n_held}; both parts must be "
+            f"non-empty: use more samples or a fraction in ({1 / n:.3g}, {1 - 1 / n:.3g})"
+        )
+    return n - n_held, n_held
+
+
+def fixed_test_split(labels: np.ndarray, test_fraction: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Stratified ``(train_idx, test_idx)`` from :data:`FIXED_SPLIT_SEED`, both sorted ascending."""
+    order = stratified_order(labels, FIXED_SPLIT_SEED)
+    _, n_test = split_counts(len(labels), test_fraction, "the fixed test fraction")
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def split_in_memory(inputs: np.ndarray, labels: np.ndarray, scale: float, test_fraction: float) -> LoadedData:
+    """Fixed stratified train/test split of an in-memory set; ``inputs`` (N, ...) scaled by 1/scale."""
+    train_idx, test_idx = fixed_test_split(labels, test_fraction)
+    return LoadedData(
+        train=ArrayDataset(inputs[train_idx], labels[train_idx], scale),
+        train_targets=labels[train_idx],
+        test=ArrayDataset(inputs[test_idx], labels[test_idx], scale),
+    )

@@ -1,0 +1,117 @@
+"""The LightningDataModule of brain_ai and the registry of data sets (``DatasetName`` -> source)."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from brain_ai.config import ConfigError, DataConfig, DatasetName
+from brain_ai.data.base import DataSource, split_counts, stratified_order
+from brain_ai.data.events import DVSGestureEvents, NMNISTEvents, SHDEvents
+from brain_ai.data.static import Digits, Mnist5k, TorchvisionImages
+from brain_ai.data.synthetic import SyntheticSpikes
+
+#: Every data set, by name. Adding one is a DataSource subclass + a line here (+ a DatasetName).
+DATASETS: Dict[DatasetName, DataSource] = {
+    DatasetName.mnist5k: Mnist5k(),
+    DatasetName.digits: Digits(),
+    DatasetName.mnist: TorchvisionImages("MNIST"),
+    DatasetName.fashion_mnist: TorchvisionImages("FashionMNIST"),
+    DatasetName.nmnist: NMNISTEvents(),
+    DatasetName.shd: SHDEvents(),
+    DatasetName.dvsgesture: DVSGestureEvents(),
+    DatasetName.synthetic: SyntheticSpikes(),
+}
+
+
+def train_val_indices(targets: np.ndarray, cfg: DataConfig) -> Tuple[np.ndarray, np.ndarray]:
+    """Split the training set into ``(train_idx, val_idx)``, stratified and seeded by ``cfg.seed``.
+
+    ``cfg.val_fraction`` of the samples go to validation; ``cfg.limit_train`` then keeps a
+    class-balanced subset of that many training samples. Both index arrays are sorted.
+    """
+    order = stratified_order(targets, cfg.seed)
+    n_train, n_val = split_counts(len(order), cfg.val_fraction, "data.val_fraction")
+    train_idx = order[n_val:]  # still class-interleaved, so any prefix is balanced
+    if cfg.limit_train is not None:
+        if cfg.limit_train > n_train:
+            raise ConfigError(
+                f"data.limit_train={cfg.limit_train} exceeds the {n_train} training samples of "
+                f"data.name={cfg.name.name} (after data.val_fraction={cfg.val_fraction}); allowed: 1..{n_train} or null"
+            )
+        train_idx = train_idx[: cfg.limit_train]
+    return np.sort(train_idx), np.sort(order[:n_val])
+
+
+class BrainDataModule(LightningDataModule):
+    """Train / val / test loaders of one registered data set.
+
+    Known right after construction (no file access): ``num_classes``, ``sample_shape`` (feature
+    shape of one step), ``time_steps`` (``T``, or ``None`` for static data), ``is_event_data``.
+    Batches are ``(x float32, y int64 (B,))``: static ``x (B, C, H, W)`` in [0, 1]; event and
+    synthetic ``x (B, T, *sample_shape)`` binary spikes. Only the train loader shuffles, with a
+    generator seeded by ``data.seed`` (same seed -> same order, run after run).
+    """
+
+    def __init__(self, cfg: DataConfig, source: DataSource):
+        super().__init__()
+        self.cfg = cfg
+        self.source = source
+        info = source.info(cfg)
+        self.num_classes: int = info.num_classes
+        self.sample_shape: Tuple[int, ...] = tuple(info.sample_shape)
+        self.time_steps: Optional[int] = info.time_steps
+        self.is_event_data: bool = info.is_event_data
+        self.train_set: Optional[Dataset] = None
+        self.val_set: Optional[Dataset] = None
+        self.test_set: Optional[Dataset] = None
+
+    def prepare_data(self) -> None:
+        """Download (once, on rank 0) when ``data.download=true``; otherwise nothing."""
+        if self.cfg.download:
+            self.source.download(self.cfg)
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        """Load the files (once) and make the splits; raises ``FileNotFoundError`` if files are missing."""
+        if self.train_set is not None:
+            return
+        loaded = self.source.load(self.cfg)
+        train_idx, val_idx = train_val_indices(loaded.train_targets, self.cfg)
+        self.train_set = Subset(loaded.train, train_idx.tolist())
+        self.val_set = Subset(loaded.train, val_idx.tolist()) if len(val_idx) else None
+        self.test_set = loaded.test
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> Union[DataLoader, List]:
+        """The validation loader, or ``[]`` (Lightning then skips validation) when val_fraction=0."""
+        return [] if self.val_set is None else self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)
+
+    def _loader(self, dataset: Optional[Dataset], shuffle: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError("BrainDataModule.setup() must run before asking for a dataloader")
+        generator = torch.Generator().manual_seed(self.cfg.seed) if shuffle else None
+        return DataLoader(
+            dataset,
+            batch_size=self.cfg.batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            num_workers=self.cfg.num_workers,
+            persistent_workers=self.cfg.num_workers > 0,
+        )
+
+
+def build_datamodule(cfg: DataConfig) -> BrainDataModule:
+    """The :class:`BrainDataModule` of ``cfg.name`` (see :data:`DATASETS`)."""
+    if cfg.name not in DATASETS:
+        allowed = ", ".join(name.name for name in DATASETS)
+        raise ConfigError(f"data.name={cfg.name!r} has no registered data source; allowed: {allowed}")
+    return BrainDataModule(cfg, DATASETS[cfg.name])
