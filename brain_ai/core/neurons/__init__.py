@@ -1,0 +1,46 @@
+"""Spiking neurons with explicit state: the LIF family, their pure step functions and a factory.
+
+``spikes, state = neuron(x_t, state)`` for one step ``(B, *size)``; ``forward_sequence`` for
+``(B, T, *size)`` through :func:`brain_ai.core.unroll.snn_unroll`. See ``docs/readme/core.md``.
+"""
+
+from brain_ai.core.neurons.advanced import TAU_RANGE, AdvancedLIFNeuron, sample_tau
+from brain_ai.core.neurons.base import LeakyCellBase, SpikingNeuronBase
+from brain_ai.core.neurons.factory import NEURONS, build_neuron
+from brain_ai.core.neurons.functional import (
+    adaptive_lif_step,
+    charge,
+    delayed_input,
+    fire,
+    leaky_integrator_step,
+    lif_step,
+    recurrent_lif_step,
+    reset_membrane,
+)
+from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LeakyIntegrator, LIFNeuron, RecurrentLIFNeuron
+from brain_ai.core.neurons.state import STATE_FIELDS, SpikingState, state_dtype_for
+
+__all__ = [
+    "AdaptiveLIFNeuron",
+    "AdvancedLIFNeuron",
+    "LIFNeuron",
+    "LeakyCellBase",
+    "LeakyIntegrator",
+    "NEURONS",
+    "RecurrentLIFNeuron",
+    "STATE_FIELDS",
+    "SpikingNeuronBase",
+    "SpikingState",
+    "TAU_RANGE",
+    "adaptive_lif_step",
+    "build_neuron",
+    "charge",
+    "delayed_input",
+    "fire",
+    "leaky_integrator_step",
+    "lif_step",
+    "recurrent_lif_step",
+    "reset_membrane",
+    "sample_tau",
+    "state_dtype_for",
+]

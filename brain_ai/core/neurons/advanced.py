@@ -1,0 +1,159 @@
+r"""AdvancedLIFNeuron: heterogeneous learnable time constants and learnable input delays.
+
+Per step, for neuron n with decay ``beta_n = exp(-1 / tau_n)`` and delay ``d_n in [0, D]``::
+
+    hist  = [x, hist[0], ..., hist[D - 1]]                     (state.spike_history, newest first)
+    x_del = (1 - f_n) * hist[floor(d_n)] + f_n * hist[min(floor(d_n) + 1, D)],  f_n = d_n - floor(d_n)
+    LIF step (lif_step) with input x_del and per-neuron beta_n
+
+Both ``beta_n = 0.999 * sigmoid(raw_n)`` and ``d_n = D * sigmoid(delay_raw_n)`` are
+parameterised so that every optimiser step keeps them in range. The delay receives gradient
+through the linear interpolation (``d x_del / d d_n = hist[hi] - hist[lo]``); spikes stay binary.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Optional, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+from brain_ai.config import NeuronConfig, ResetMode, TauDistribution, check_range, coerce_enum
+from brain_ai.core.neurons.base import Size, SpikingNeuronBase, as_shape
+from brain_ai.core.neurons.functional import delayed_input, lif_step
+from brain_ai.core.neurons.lif import neuron_kwargs
+from brain_ai.core.neurons.state import SpikingState
+from brain_ai.core.surrogates import Surrogate
+
+#: Sampled time constants are truncated to this range (steps) so that beta = exp(-1/tau) stays
+#: strictly inside (0, 0.999), where its logit parameterisation is finite.
+TAU_RANGE = (0.5, 500.0)
+
+
+def sample_tau(
+    shape: Tuple[int, ...],
+    distribution: Union[TauDistribution, str],
+    mean: float,
+    std: float,
+    generator: Optional[torch.Generator] = None,
+) -> Tensor:
+    """Draw per-neuron time constants (steps) with the given mean and standard deviation.
+
+    constant: all ``mean``; uniform: ``U(mean - sqrt(3) std, mean + sqrt(3) std)`` (needs a
+    positive lower bound); lognormal: ``exp(N(mu, sigma^2))`` with ``sigma^2 = ln(1 + std^2/mean^2)``,
+    ``mu = ln(mean) - sigma^2 / 2``. Draws are then truncated to :data:`TAU_RANGE`.
+    """
+    distribution = coerce_enum("neuron", "tau_distribution", distribution, TauDistribution)
+    check_range("neuron", "tau_mean", mean, low=TAU_RANGE[0], high=TAU_RANGE[1])
+    check_range("neuron", "tau_std", std, low=0.0)
+    if distribution is TauDistribution.constant:
+        tau = torch.full(shape, float(mean))
+    elif distribution is TauDistribution.uniform:
+        half = math.sqrt(3.0) * std
+        if mean - half <= 0:
+            raise ValueError(
+                f"neuron.tau_std={std!r} is too large for a uniform tau with tau_mean={mean!r}: "
+                f"the lower bound tau_mean - sqrt(3)*tau_std = {mean - half:g} must be > 0"
+            )
+        tau = mean - half + 2 * half * torch.rand(shape, generator=generator)
+    else:
+        sigma2 = math.log1p((std / mean) ** 2)
+        mu = math.log(mean) - sigma2 / 2
+        tau = torch.exp(mu + math.sqrt(sigma2) * torch.randn(shape, generator=generator))
+    return tau.clamp(*TAU_RANGE)
+
+
+class AdvancedLIFNeuron(SpikingNeuronBase):
+    """LIF with heterogeneous learnable per-neuron tau and learnable per-neuron input delays.
+
+    Args:
+        size: feature shape of one step.
+        threshold, reset, surrogate, surrogate_alpha, learnable_threshold, synaptic,
+        synaptic_beta, refractory_steps: as in :class:`SpikingNeuronBase`.
+        tau_distribution, tau_mean, tau_std: initial per-neuron time constants (:func:`sample_tau`);
+            beta is always per-neuron and learnable.
+        max_delay: ``D``; delays live in [0, D] steps (0 disables delays and the history buffer).
+        generator: optional RNG for tau and the initial delays (uniform in [0.1 D, 0.9 D]).
+    """
+
+    def __init__(
+        self,
+        size: Size,
+        threshold: float = 1.0,
+        *,
+        tau_distribution: Union[TauDistribution, str] = TauDistribution.lognormal,
+        tau_mean: float = 10.0,
+        tau_std: float = 5.0,
+        max_delay: int = 0,
+        reset: Union[ResetMode, str] = ResetMode.subtract,
+        surrogate: Union[str, Surrogate] = "atan",
+        surrogate_alpha: Optional[float] = None,
+        learnable_threshold: bool = False,
+        synaptic: bool = False,
+        synaptic_beta: float = 0.8,
+        refractory_steps: int = 0,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
+        shape = as_shape(type(self).__name__, size)
+        tau = sample_tau(shape, tau_distribution, tau_mean, tau_std, generator)
+        super().__init__(
+            shape,
+            torch.exp(-1.0 / tau),
+            threshold,
+            reset=reset,
+            surrogate=surrogate,
+            surrogate_alpha=surrogate_alpha,
+            learnable_beta=True,
+            per_neuron_beta=True,
+            learnable_threshold=learnable_threshold,
+            synaptic=synaptic,
+            synaptic_beta=synaptic_beta,
+            refractory_steps=refractory_steps,
+        )
+        check_range(type(self).__name__, "max_delay", max_delay, low=0, integer=True)
+        self.max_delay = max_delay
+        if max_delay > 0:
+            frac = 0.1 + 0.8 * torch.rand(shape, generator=generator)  # initial d / D
+            self.delay_raw = nn.Parameter(torch.logit(frac))
+
+    @classmethod
+    def from_config(cls, cfg: NeuronConfig, size: Size) -> "AdvancedLIFNeuron":
+        kw = neuron_kwargs(cfg)
+        for key in ("beta", "learnable_beta", "per_neuron_beta"):  # beta comes from the tau draw
+            kw.pop(key)
+        return cls(
+            size,
+            tau_distribution=cfg.tau_distribution,
+            tau_mean=cfg.tau_mean,
+            tau_std=cfg.tau_std,
+            max_delay=cfg.max_delay,
+            **kw,
+        )
+
+    @property
+    def tau(self) -> Tensor:
+        """Per-neuron membrane time constant in steps, ``-1 / ln(beta)``, shape ``size``."""
+        return -1.0 / torch.log(self.beta)
+
+    @property
+    def delay(self) -> Optional[Tensor]:
+        """Per-neuron input delay in [0, max_delay] steps (``None`` when ``max_delay == 0``)."""
+        return self.max_delay * torch.sigmoid(self.delay_raw) if self.max_delay > 0 else None
+
+    def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
+        shapes = super().state_shapes(batch_size)
+        if self.max_delay > 0:
+            shapes["spike_history"] = (batch_size, self.max_delay + 1, *self.size)
+        return shapes
+
+    def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        if self.max_delay == 0:
+            return lif_step(x, state, **self.lif_kwargs())
+        x_del, hist = delayed_input(x, state.spike_history, self.delay)
+        s, new = lif_step(x_del, state, **self.lif_kwargs())
+        return s, new.replace(spike_history=hist)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", max_delay={self.max_delay}"
+

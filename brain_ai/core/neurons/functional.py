@@ -1,0 +1,156 @@
+r"""Pure step functions of the LIF family (no modules, no state on ``self``).
+
+Each function maps ``(x_t, state, parameters) -> (spikes_t, new_state)`` for one time step;
+tensors are ``(B, *N)``. Everything is computed in the state dtype (float32 under AMP):
+``x`` may be fp16/bf16 and is promoted when added to the fp32 state. The spikes returned here
+are in the state dtype; the modules cast them to the compute dtype. No op is in place.
+
+One LIF step (``lif_step``)::
+
+    synaptic:        i   = synaptic_beta * i + x ;  cur = i          (else cur = x)
+    refractory:      cur = cur * (ref == 0)
+    charge:          v   = beta * v + cur
+    fire:            s   = H(v - thr)     (surrogate gradient, also w.r.t. thr)
+    refractory:      s   = s * (ref == 0)
+    reset subtract:  v   = v - s * thr    zero: v = v * (1 - s)    none: v unchanged
+    refractory:      ref = where(s > 0, refractory_steps, max(ref - 1, 0))
+
+The reset is not detached: gradients flow through ``s`` in the reset too.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from brain_ai.config import ResetMode
+from brain_ai.core.neurons.state import SpikingState
+from brain_ai.core.surrogates import Surrogate
+
+
+def charge(cur: Tensor, v: Tensor, beta: Tensor) -> Tensor:
+    """Leaky integration ``v' = beta * v + cur`` (``beta`` scalar or broadcastable to ``v``)."""
+    return beta * v + cur
+
+
+def fire(v: Tensor, threshold: Tensor, surrogate: Surrogate) -> Tensor:
+    """Spikes ``H(v - threshold)`` as 0/1 in v's dtype; backward ``surrogate.grad(v - threshold)``."""
+    return surrogate(v - threshold)
+
+
+def reset_membrane(v: Tensor, s: Tensor, threshold: Tensor, reset: ResetMode) -> Tensor:
+    """Reset after a spike: subtract ``s * threshold``, zero (``v * (1 - s)``) or none."""
+    if reset is ResetMode.subtract:
+        return v - s * threshold
+    if reset is ResetMode.zero:
+        return v * (1.0 - s)
+    return v
+
+
+def lif_step(
+    x: Tensor,
+    state: SpikingState,
+    *,
+    beta: Tensor,
+    threshold: Tensor,
+    surrogate: Surrogate,
+    reset: ResetMode = ResetMode.subtract,
+    synaptic_beta: Optional[float] = None,
+    refractory_steps: int = 0,
+) -> Tuple[Tensor, SpikingState]:
+    """One LIF step (equations in the module docstring).
+
+    Args:
+        x: ``(B, *N)`` input current of this step.
+        state: needs ``v``; ``i`` when ``synaptic_beta`` is given; ``ref`` when
+            ``refractory_steps > 0``. Other fields are passed through unchanged.
+        beta: membrane decay in [0, 0.999], scalar or ``(*N)``.
+        threshold: firing threshold (scalar or broadcastable; AdaptiveLIF passes ``(B, *N)``).
+        synaptic_beta: decay of the synaptic current; ``None`` = no synaptic current.
+        refractory_steps: steps a neuron ignores input and cannot fire after a spike.
+    Returns:
+        ``(s, new_state)`` with ``s (B, *N)`` in the state dtype.
+    """
+    i = None
+    if synaptic_beta is not None:
+        i = synaptic_beta * state.i + x
+        cur = i
+    else:
+        cur = x
+    ready = None
+    if refractory_steps > 0:
+        ready = (state.ref == 0).to(state.v.dtype)  # (B, *N) 1 where not refractory
+        cur = cur * ready
+    v = charge(cur, state.v, beta)
+    s = fire(v, threshold, surrogate)
+    ref = state.ref
+    if ready is not None:
+        s = s * ready
+        ref = torch.where(s > 0, torch.full_like(state.ref, refractory_steps), (state.ref - 1).clamp(min=0))
+    v = reset_membrane(v, s, threshold, reset)
+    return s, state.replace(v=v, i=i if i is not None else state.i, ref=ref)
+
+
+def adaptive_lif_step(
+    x: Tensor,
+    state: SpikingState,
+    *,
+    threshold: Tensor,
+    adaptation_alpha: float,
+    adaptation_decay: float,
+    **lif_kwargs,
+) -> Tuple[Tensor, SpikingState]:
+    """One adaptive-threshold LIF step (needs ``state.a``)::
+
+        thr = threshold + adaptation_alpha * a       (effective threshold, uses the old a)
+        s, v = lif_step(x, ..., threshold=thr)       (reset subtracts thr, the effective one)
+        a   = adaptation_decay * a + s
+
+    ``lif_kwargs`` are the other :func:`lif_step` arguments (beta, surrogate, reset, ...).
+    """
+    thr = threshold + adaptation_alpha * state.a
+    s, new = lif_step(x, state, threshold=thr, **lif_kwargs)
+    return s, new.replace(a=adaptation_decay * state.a + s)
+
+
+def recurrent_lif_step(
+    x: Tensor, state: SpikingState, *, w_rec: Tensor, **lif_kwargs
+) -> Tuple[Tensor, SpikingState]:
+    """One recurrent LIF step (needs ``state.prev_spk``; ``x (B, N)`` is already ``W_in x``)::
+
+        cur = x + prev_spk @ W_rec^T        (W_rec (N, N), no bias)
+        s, state = lif_step(cur, ...);  prev_spk = s
+    """
+    rec = torch.nn.functional.linear(state.prev_spk.to(w_rec.dtype), w_rec)  # (B, N)
+    s, new = lif_step(x + rec, state, **lif_kwargs)
+    return s, new.replace(prev_spk=s)
+
+
+def delayed_input(x: Tensor, history: Tensor, delay: Tensor) -> Tuple[Tensor, Tensor]:
+    """Per-neuron fractional delay of the input current by linear interpolation.
+
+    ``history (B, D + 1, *N)`` holds the last ``D + 1`` currents, newest first. The new history
+    is ``[x, history[:, :-1]]``; the delayed current of neuron n with delay ``d_n in [0, D]`` is::
+
+        lo = floor(d_n), hi = min(lo + 1, D), f = d_n - lo
+        x_del = (1 - f) * hist[lo] + f * hist[hi]        (so d x_del / d d_n = hist[hi] - hist[lo])
+
+    Returns ``(x_del (B, *N), new_history)``.
+    """
+    hist = torch.cat([x.unsqueeze(1).to(history.dtype), history[:, :-1]], dim=1)  # (B, D+1, *N)
+    max_delay = hist.shape[1] - 1
+    lo = delay.detach().floor().clamp(max=max_delay)  # (*N) integer tap
+    frac = delay - lo  # gradient to the delay flows here
+    lo_idx = lo.long().expand(hist.shape[0], 1, *delay.shape)  # (B, 1, *N)
+    hi_idx = (lo_idx + 1).clamp(max=max_delay)
+    x_lo = hist.gather(1, lo_idx).squeeze(1)
+    x_hi = hist.gather(1, hi_idx).squeeze(1)
+    return (1.0 - frac) * x_lo + frac * x_hi, hist
+
+
+def leaky_integrator_step(x: Tensor, state: SpikingState, *, beta: Tensor) -> Tuple[Tensor, SpikingState]:
+    """Non-spiking readout: ``v = beta * v + x``; the output is ``v`` (state dtype)."""
+    v = charge(x, state.v, beta)
+    return v, state.replace(v=v)

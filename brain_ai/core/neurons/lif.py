@@ -1,0 +1,130 @@
+r"""LIF, adaptive LIF, recurrent LIF neurons and the non-spiking leaky integrator.
+
+All share the step of :func:`~brain_ai.core.neurons.functional.lif_step` (per step, ``(B, *N)``)::
+
+    i = synaptic_beta * i + x ; cur = i          (synaptic=True; else cur = x)
+    cur = cur * (ref == 0)                       (refractory_steps > 0)
+    v = beta * v + cur
+    s = H(v - thr) [* (ref == 0)]
+    v = v - s * thr | v * (1 - s) | v           (reset subtract | zero | none)
+    ref = where(s > 0, refractory_steps, max(ref - 1, 0))
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+from brain_ai.config import BETA_MAX, NeuronConfig, check_range
+from brain_ai.core.neurons.base import LeakyCellBase, Size, SpikingNeuronBase
+from brain_ai.core.neurons.functional import adaptive_lif_step, leaky_integrator_step, lif_step, recurrent_lif_step
+from brain_ai.core.neurons.state import SpikingState
+
+
+def neuron_kwargs(cfg: NeuronConfig) -> Dict[str, Any]:
+    """The :class:`SpikingNeuronBase` keyword arguments held by a :class:`NeuronConfig`."""
+    return dict(
+        beta=cfg.beta,
+        threshold=cfg.threshold,
+        reset=cfg.reset,
+        surrogate=cfg.surrogate.value,
+        surrogate_alpha=cfg.surrogate_alpha,
+        learnable_beta=cfg.learnable_beta,
+        per_neuron_beta=cfg.per_neuron_beta,
+        learnable_threshold=cfg.learnable_threshold,
+        synaptic=cfg.synaptic,
+        synaptic_beta=cfg.synaptic_beta,
+        refractory_steps=cfg.refractory_steps,
+    )
+
+
+class LIFNeuron(SpikingNeuronBase):
+    r"""Leaky integrate-and-fire: ``v = beta * v + x``, ``s = H(v - thr)``, then reset.
+
+    Example::
+
+        lif = LIFNeuron(128, beta=0.9, threshold=1.0, reset="subtract")
+        spikes, state = lif(torch.randn(32, 128))                 # one step (B, N)
+        seq, final, traces = lif.forward_sequence(torch.randn(32, 25, 128), record="membrane")
+    """
+
+    @classmethod
+    def from_config(cls, cfg: NeuronConfig, size: Size) -> "LIFNeuron":
+        return cls(size, **neuron_kwargs(cfg))
+
+    def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        return lif_step(x, state, **self.lif_kwargs())
+
+
+class AdaptiveLIFNeuron(SpikingNeuronBase):
+    r"""LIF with spike-frequency adaptation (state ``a``)::
+
+        thr = threshold + adaptation_alpha * a      (effective threshold; the reset uses it)
+        LIF step with thr
+        a   = adaptation_decay * a + s
+    """
+
+    def __init__(self, size: Size, *args: Any, adaptation_alpha: float = 0.5, adaptation_decay: float = 0.95, **kwargs: Any) -> None:
+        super().__init__(size, *args, **kwargs)
+        check_range(type(self).__name__, "adaptation_alpha", adaptation_alpha, low=0.0)
+        check_range(type(self).__name__, "adaptation_decay", adaptation_decay, low=0.0, high=BETA_MAX)
+        self.adaptation_alpha = float(adaptation_alpha)
+        self.adaptation_decay = float(adaptation_decay)
+
+    @classmethod
+    def from_config(cls, cfg: NeuronConfig, size: Size) -> "AdaptiveLIFNeuron":
+        return cls(size, adaptation_alpha=cfg.adaptation_alpha, adaptation_decay=cfg.adaptation_decay, **neuron_kwargs(cfg))
+
+    def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
+        return {**super().state_shapes(batch_size), "a": (batch_size, *self.size)}
+
+    def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        kw = self.lif_kwargs()
+        return adaptive_lif_step(
+            x, state, adaptation_alpha=self.adaptation_alpha, adaptation_decay=self.adaptation_decay, **kw
+        )
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", adaptation_alpha={self.adaptation_alpha}, adaptation_decay={self.adaptation_decay}"
+
+
+class RecurrentLIFNeuron(SpikingNeuronBase):
+    r"""LIF with a recurrent weight on its own previous spikes (state ``prev_spk``)::
+
+        i = W_in x + W_rec s_prev      (the caller passes W_in x; W_rec (N, N), no bias, owned here)
+        LIF step with input i;  prev_spk = s
+
+    ``size`` must be a single int ``N``. ``W_rec`` starts ``U(-1/sqrt(N), 1/sqrt(N))`` like ``nn.Linear``.
+    """
+
+    def __init__(self, size: Union[int, Tuple[int]], *args: Any, **kwargs: Any) -> None:
+        super().__init__(size, *args, **kwargs)
+        if len(self.size) != 1:
+            raise ValueError(f"RecurrentLIFNeuron: size={size!r} must be a single int (N,) for a dense recurrence")
+        n = self.size[0]
+        bound = 1.0 / math.sqrt(n)
+        self.w_rec = nn.Parameter(torch.empty(n, n).uniform_(-bound, bound))  # (N_out, N_in)
+
+    @classmethod
+    def from_config(cls, cfg: NeuronConfig, size: Size) -> "RecurrentLIFNeuron":
+        return cls(size, **neuron_kwargs(cfg))
+
+    def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
+        return {**super().state_shapes(batch_size), "prev_spk": (batch_size, *self.size)}
+
+    def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        return recurrent_lif_step(x, state, w_rec=self.w_rec, **self.lif_kwargs())
+
+
+class LeakyIntegrator(LeakyCellBase):
+    r"""Non-spiking readout: ``v = beta * v + x``; the output is ``v`` itself (state dtype, fp32 under AMP).
+
+    Use it as the last layer for membrane-potential decoding. ``forward_sequence`` returns
+    ``(v (B, T, *size), final_state, traces)``.
+    """
+
+    def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        return leaky_integrator_step(x, state, beta=self.beta)

@@ -1,0 +1,101 @@
+"""Explicit, batch-aligned neuron state: :class:`SpikingState` and its shape/dtype checks."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.utils._pytree as pytree
+from torch import Tensor
+
+#: Names of the state fields, in pytree order.
+STATE_FIELDS: Tuple[str, ...] = ("v", "i", "a", "prev_spk", "spike_history", "ref")
+
+
+@dataclass
+class SpikingState:
+    """State of one neuron population; every tensor is batch-first.
+
+    Fields (``N...`` is the neuron layer's feature shape, ``D`` its ``max_delay``):
+        v:             ``(B, *N)`` membrane potential (threshold units).
+        i:             ``(B, *N)`` synaptic current (only with ``synaptic=True``).
+        a:             ``(B, *N)`` adaptation variable (AdaptiveLIF).
+        prev_spk:      ``(B, *N)`` spikes of the previous step (RecurrentLIF).
+        spike_history: ``(B, D + 1, *N)`` last ``D + 1`` input currents, newest first (AdvancedLIF
+                       with delays).
+        ref:           ``(B, *N)`` refractory steps left (integer values, stored as floats).
+    """
+
+    v: Tensor
+    i: Optional[Tensor] = None
+    a: Optional[Tensor] = None
+    prev_spk: Optional[Tensor] = None
+    spike_history: Optional[Tensor] = None
+    ref: Optional[Tensor] = None
+
+    def detach(self) -> "SpikingState":
+        """Same values, graph cut (for truncated BPTT / carrying state across batches)."""
+        return SpikingState(**{k: None if t is None else t.detach() for k, t in self.items()})
+
+    def items(self) -> List[Tuple[str, Optional[Tensor]]]:
+        """``(name, tensor or None)`` for every field, in :data:`STATE_FIELDS` order."""
+        return [(k, getattr(self, k)) for k in STATE_FIELDS]
+
+    def replace(self, **changes: Optional[Tensor]) -> "SpikingState":
+        """A copy with some fields replaced (never mutates ``self``)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _flatten(state: SpikingState) -> Tuple[List[Tensor], List[str]]:
+    present = [(k, t) for k, t in state.items() if t is not None]
+    return [t for _, t in present], [k for k, _ in present]
+
+
+def _unflatten(values: List[Tensor], names: List[str]) -> SpikingState:
+    return SpikingState(**dict(zip(names, values)))
+
+
+pytree.register_pytree_node(
+    SpikingState,
+    _flatten,
+    _unflatten,
+    serialized_type_name="brain_ai.core.neurons.SpikingState",
+)
+
+
+def state_dtype_for(compute_dtype: torch.dtype) -> torch.dtype:
+    """State dtype for inputs of ``compute_dtype``: float32 for fp16/bf16 (AMP), else unchanged."""
+    return torch.float32 if compute_dtype in (torch.float16, torch.bfloat16) else compute_dtype
+
+
+def check_state(
+    owner: str,
+    state: SpikingState,
+    expected_shapes: Dict[str, Tuple[int, ...]],
+    device: torch.device,
+    dtype: torch.dtype,
+) -> None:
+    """Raise ``ValueError`` unless every field in ``expected_shapes`` is present and matches.
+
+    The message names the field and shows the state's and the expected shape/device/dtype.
+    A mismatching state is never re-zeroed silently.
+    """
+    if not isinstance(state, SpikingState):
+        raise TypeError(f"{owner}: state must be a SpikingState or None, got {type(state).__name__}")
+    for name, shape in expected_shapes.items():
+        t = getattr(state, name)
+        if t is None:
+            raise ValueError(f"{owner}: state.{name} is None but this neuron needs it with shape {shape}")
+        if tuple(t.shape) != tuple(shape):
+            raise ValueError(
+                f"{owner}: state.{name} has shape {tuple(t.shape)} but the input needs {tuple(shape)} "
+                "(batch size or feature shape changed? call reset_state or pass state=None)"
+            )
+        if t.device != device:
+            raise ValueError(f"{owner}: state.{name} is on {t.device} but the input is on {device}")
+        if t.dtype != dtype:
+            raise ValueError(
+                f"{owner}: state.{name} has dtype {t.dtype} but inputs of this dtype need state dtype {dtype}"
+            )

@@ -1,0 +1,1 @@
+"""Command-line diagnostics for brain_ai (contract validation, debug reports)."""
