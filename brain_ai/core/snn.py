@@ -17,8 +17,9 @@ leaky integrator whose membrane is the output (for membrane decoding). Spiking l
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -217,6 +218,39 @@ class ConvSNN(_SNNBase):
         return out
 
 
+def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], num_outputs: int) -> SNNConfig:
+    """Fill the network's input/output sizes from the data; reject user values that disagree.
+
+    Args:
+        cfg: the architecture; ``input_size`` / ``input_shape`` / ``output_size`` may be None.
+        step_shape: per-time-step feature shape entering the network, e.g. ``(1, 28, 28)``.
+        num_outputs: output neurons the decoder needs (classes, or classes * population_size).
+
+    Raises:
+        ConfigError: a size the user set does not match the data, naming the field and both values.
+    """
+    step_shape = tuple(int(d) for d in step_shape)
+    n_in = math.prod(step_shape)
+    if cfg.input_size is not None and cfg.architecture is Architecture.mlp and cfg.input_size != n_in:
+        raise ConfigError(
+            f"snn.input_size={cfg.input_size} does not match the data: the encoder yields {n_in} features per step "
+            f"(shape {step_shape}); remove the override or set snn.input_size={n_in}"
+        )
+    if cfg.output_size is not None and cfg.output_size != num_outputs:
+        raise ConfigError(
+            f"snn.output_size={cfg.output_size} does not match the decoder, which needs {num_outputs} output neurons; "
+            f"remove the override or set snn.output_size={num_outputs}"
+        )
+    input_shape = cfg.input_shape
+    if cfg.architecture is Architecture.conv:
+        if len(step_shape) != 3:
+            raise ConfigError(f"snn.architecture=conv needs image-like steps (C, H, W), but the data/encoder yield {step_shape}")
+        if input_shape is not None and tuple(input_shape) != step_shape:
+            raise ConfigError(f"snn.input_shape={list(input_shape)} does not match the data/encoder step shape {list(step_shape)}")
+        input_shape = list(step_shape)
+    return dataclasses.replace(cfg, input_size=n_in, input_shape=input_shape, output_size=num_outputs)
+
+
 _ARCHITECTURES = {Architecture.mlp: SNNCore, Architecture.conv: ConvSNN}
 
 
@@ -230,4 +264,4 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-__all__ = ["SNNOutput", "SNNCore", "ConvSNN", "build_snn", "over_time", "count_parameters"]
+__all__ = ["SNNOutput", "SNNCore", "ConvSNN", "build_snn", "with_io_sizes", "over_time", "count_parameters"]
