@@ -403,3 +403,343 @@ class OptimConfig:
 # --------------------------------------------------------------------------------------------
 # Spike codec + losses (EncodingConfig, DecodingConfig, LossConfig) and presets
 # --------------------------------------------------------------------------------------------
+
+
+class EncoderType(str, enum.Enum):
+    """How ``brain_ai.core.encoding`` turns inputs into spike trains ``(B, T, ...)``."""
+
+    rate_bernoulli = "rate_bernoulli"  # spike with probability p each step
+    rate_poisson = "rate_poisson"  # Poisson process of intensity p per step (P(spike) = 1 - e^-p)
+    rate_deterministic = "rate_deterministic"  # regular spikes at rate p, no sampling
+    latency = "latency"  # stronger input fires earlier (optionally a burst of spikes)
+    ttfs = "ttfs"  # time to first spike: exactly one spike per neuron (or none)
+    population = "population"  # Gaussian tuning curves, population_size neurons per feature
+    delta = "delta"  # ON/OFF spikes where a sequence changes by more than delta_threshold
+    identity = "identity"  # the input already is spikes / event frames (B, T, ...)
+
+
+class NormalizationType(str, enum.Enum):
+    """How intensity encoders map raw input to [0, 1] before coding."""
+
+    none = "none"  # input must already lie in [0, 1] (checked)
+    minmax = "minmax"  # per sample: (x - min) / (max - min)
+    sigmoid = "sigmoid"  # 1 / (1 + exp(-x))
+    clamp = "clamp"  # min(max(x, 0), 1)  (explicitly requested clipping)
+
+
+class LatencyMapping(str, enum.Enum):
+    """Intensity x in [0, 1] -> spike time t in [t_min, t_max] (stronger = earlier)."""
+
+    linear = "linear"  # t = t_max - x (t_max - t_min)
+    exponential = "exponential"  # t = t_min + latency_tau * ln(1 / x)
+    log = "log"  # t = t_max - (t_max - t_min) ln(1 + (e - 1) x)
+
+
+class CentersMode(str, enum.Enum):
+    """Where population-coding tuning curves are centred in [0, 1]."""
+
+    linear = "linear"  # evenly spaced
+    uniform = "uniform"  # drawn uniformly at random (seeded), sorted
+    learned = "learned"  # evenly spaced at start, trained (nn.Parameter)
+
+
+class DecoderType(str, enum.Enum):
+    """How ``brain_ai.core.decoding`` turns output sequences into logits / predictions."""
+
+    rate = "rate"
+    first_spike = "first_spike"
+    population = "population"
+    membrane = "membrane"
+    ensemble = "ensemble"
+
+
+class PopulationMode(str, enum.Enum):
+    classification = "classification"  # argmax over group spike counts
+    regression = "regression"  # expectation of the centres weighted by group rates
+
+
+class MembraneReduce(str, enum.Enum):
+    """Reduction over time of a non-spiking readout's membrane (B, T, C) -> (B, C)."""
+
+    final = "final"
+    max = "max"
+    mean = "mean"
+
+
+class TemporalPenalty(str, enum.Enum):
+    """Temporal-consistency penalty on a layer's population rate r_t."""
+
+    l1 = "l1"  # mean |r_t - mean(r_{t-W..t-1})|
+    l2 = "l2"  # mean (r_t - mean(r_{t-W..t-1}))^2
+    variance = "variance"  # mean variance of r inside sliding windows of W steps
+
+
+class TaskLoss(str, enum.Enum):
+    """The task term of :class:`LossConfig` (weighted by ``w_<name>``)."""
+
+    probspikes = "probspikes"  # spike-count cross-entropy on the output spikes
+    first_spike = "first_spike"  # cross-entropy on -t_first / T (differentiable first-spike time)
+    cross_entropy = "cross_entropy"  # cross-entropy on the decoder's logits_proxy
+    mse = "mse"  # mean squared error of the decoder's estimate (regression)
+
+
+@dataclass
+class EncodingConfig:
+    """Input encoder (``brain_ai.core.encoding.build_encoder``). Times are in simulation steps."""
+
+    type: EncoderType = EncoderType.rate_bernoulli
+    #: time steps T of the encoded window (ignored by identity/delta, whose input has its own T)
+    num_steps: int = 25
+    normalization: NormalizationType = NormalizationType.minmax
+    #: in eval mode, replace sampling by a deterministic code (regular spikes, no jitter)
+    deterministic_eval: bool = True
+    #: rate encoders: p = clamp(rate_gain * x + rate_bias, 0, 1)
+    rate_gain: float = 1.0
+    rate_bias: float = 0.0
+    #: seed of the encoder's torch.Generator (None = global RNG)
+    seed: Optional[int] = None
+    latency_mapping: LatencyMapping = LatencyMapping.exponential
+    #: exponential mapping time constant (steps)
+    latency_tau: float = 5.0
+    t_min: int = 0
+    #: latest spike time; None = num_steps - 1
+    t_max: Optional[int] = None
+    #: latency/ttfs: zero intensity (or a time beyond t_max) emits no spike instead of firing at t_max
+    allow_no_spike: bool = True
+    #: latency/ttfs: std (steps) of Gaussian jitter added to spike times in training mode only
+    jitter: float = 0.0
+    #: latency: consecutive spikes emitted from the latency time on (ttfs requires 1)
+    latency_burst: int = 1
+    population_size: int = 8
+    #: width of the Gaussian tuning curves on the [0, 1] scale
+    population_sigma: float = 0.1
+    centers: CentersMode = CentersMode.linear
+    #: delta: change (after normalisation) that triggers an ON / OFF spike
+    delta_threshold: float = 0.1
+
+    def __post_init__(self) -> None:
+        o = "encoding"
+        self.type = coerce_enum(o, "type", self.type, EncoderType)
+        self.normalization = coerce_enum(o, "normalization", self.normalization, NormalizationType)
+        self.latency_mapping = coerce_enum(o, "latency_mapping", self.latency_mapping, LatencyMapping)
+        self.centers = coerce_enum(o, "centers", self.centers, CentersMode)
+        check_range(o, "num_steps", self.num_steps, low=1, integer=True)
+        check_range(o, "rate_gain", self.rate_gain)
+        check_range(o, "rate_bias", self.rate_bias)
+        if self.seed is not None:
+            check_range(o, "seed", self.seed, low=0, integer=True)
+        check_range(o, "latency_tau", self.latency_tau, low=0.0, low_inclusive=False)
+        check_range(o, "t_min", self.t_min, low=0, high=self.num_steps - 1, integer=True)
+        if self.t_max is not None:
+            check_range(o, "t_max", self.t_max, low=self.t_min, high=self.num_steps - 1, integer=True)
+        check_range(o, "jitter", self.jitter, low=0.0)
+        check_range(o, "latency_burst", self.latency_burst, low=1, integer=True)
+        if self.type is EncoderType.ttfs and self.latency_burst != 1:
+            raise ConfigError(f"{o}.latency_burst={self.latency_burst!r} must be 1 when type=ttfs (exactly one spike)")
+        check_range(o, "population_size", self.population_size, low=1, integer=True)
+        check_range(o, "population_sigma", self.population_sigma, low=0.0, low_inclusive=False)
+        check_range(o, "delta_threshold", self.delta_threshold, low=0.0, low_inclusive=False)
+
+    @property
+    def last_spike_step(self) -> int:
+        """``t_max`` resolved against ``num_steps`` (steps)."""
+        return self.num_steps - 1 if self.t_max is None else self.t_max
+
+
+@dataclass
+class DecodingConfig:
+    """Output decoder (``brain_ai.core.decoding.build_decoder``)."""
+
+    type: DecoderType = DecoderType.rate
+    #: logits = statistic / temperature (rate, first_spike, population classification, membrane)
+    temperature: float = 1.0
+    #: guards divisions and logs
+    eps: float = 1e-7
+    population_mode: PopulationMode = PopulationMode.classification
+    #: output neurons per class (population decoder)
+    population_size: int = 8
+    membrane_reduce: MembraneReduce = MembraneReduce.max
+    #: ensemble: member decoders and their weights (normalised to sum 1)
+    ensemble_members: List[DecoderType] = field(default_factory=lambda: [DecoderType.rate, DecoderType.first_spike])
+    ensemble_weights: List[float] = field(default_factory=lambda: [0.5, 0.5])
+
+    def __post_init__(self) -> None:
+        o = "decoding"
+        self.type = coerce_enum(o, "type", self.type, DecoderType)
+        self.population_mode = coerce_enum(o, "population_mode", self.population_mode, PopulationMode)
+        self.membrane_reduce = coerce_enum(o, "membrane_reduce", self.membrane_reduce, MembraneReduce)
+        self.ensemble_members = [coerce_enum(o, "ensemble_members", m, DecoderType) for m in self.ensemble_members]
+        check_range(o, "temperature", self.temperature, low=0.0, low_inclusive=False)
+        check_range(o, "eps", self.eps, low=0.0, low_inclusive=False)
+        check_range(o, "population_size", self.population_size, low=1, integer=True)
+        if self.type is DecoderType.ensemble:
+            self._check_ensemble(o)
+
+    def _check_ensemble(self, o: str) -> None:
+        if not self.ensemble_members:
+            raise ConfigError(f"{o}.ensemble_members=[] must name at least one decoder")
+        if DecoderType.ensemble in self.ensemble_members:
+            raise ConfigError(f"{o}.ensemble_members={[m.name for m in self.ensemble_members]} may not contain ensemble")
+        if self.population_mode is PopulationMode.regression and DecoderType.population in self.ensemble_members:
+            raise ConfigError(f"{o}.population_mode=regression cannot be combined in an ensemble; allowed: classification")
+        if len(self.ensemble_weights) != len(self.ensemble_members):
+            raise ConfigError(
+                f"{o}.ensemble_weights={list(self.ensemble_weights)!r} needs one weight per member "
+                f"({len(self.ensemble_members)} members)"
+            )
+        for w in self.ensemble_weights:
+            check_range(o, "ensemble_weights", w, low=0.0)
+        if sum(self.ensemble_weights) <= 0:
+            raise ConfigError(f"{o}.ensemble_weights={list(self.ensemble_weights)!r} must have a positive sum")
+
+
+@dataclass
+class LossConfig:
+    """Loss composition (``brain_ai.core.losses.build_loss``): a task term + weighted regularisers.
+
+    The task term is chosen by ``task_loss`` and weighted by ``w_<task_loss>`` (``w_probspikes``,
+    ``w_first_spike``, ``w_cross_entropy``, ``w_mse``). A regulariser with weight 0 is not built.
+    """
+
+    task_loss: TaskLoss = TaskLoss.probspikes
+    w_probspikes: float = 1.0
+    w_first_spike: float = 1.0
+    w_cross_entropy: float = 1.0
+    w_mse: float = 1.0
+    w_rate: float = 0.1
+    w_temporal: float = 0.01
+    w_isi: float = 0.01
+    w_membrane: float = 0.001
+    #: target firing rate (spikes / step) of every layer unless overridden in rate_targets
+    target_rate: float = 0.1
+    #: per-layer target rates, e.g. {"layer0": 0.05}
+    rate_targets: Dict[str, float] = field(default_factory=dict)
+    #: range penalty relu(rate_min - r)^2 + relu(r - rate_max)^2 on per-neuron rates
+    rate_min: float = 0.0
+    rate_max: float = 1.0
+    #: a neuron firing at >= this rate counts as saturated in the diagnostics
+    saturation_threshold: float = 0.95
+    probspikes_temperature: float = 1.0
+    probspikes_eps: float = 1e-7
+    first_spike_temperature: float = 1.0
+    temporal_window: int = 1
+    temporal_penalty: TemporalPenalty = TemporalPenalty.l1
+    isi_refractory_window: int = 3
+    #: ISI kernel exp(-d / isi_tau) for spike distances d = 1..isi_refractory_window (steps)
+    isi_tau: float = 1.0
+    #: membrane regularisation: penalise |v| beyond this
+    max_membrane: float = 2.0
+
+    def __post_init__(self) -> None:
+        o = "loss"
+        self.task_loss = coerce_enum(o, "task_loss", self.task_loss, TaskLoss)
+        self.temporal_penalty = coerce_enum(o, "temporal_penalty", self.temporal_penalty, TemporalPenalty)
+        for name in ("w_probspikes", "w_first_spike", "w_cross_entropy", "w_mse", "w_rate", "w_temporal", "w_isi", "w_membrane"):
+            check_range(o, name, getattr(self, name), low=0.0)
+        if self.task_weight <= 0:
+            raise ConfigError(f"{o}.w_{self.task_loss.name}={self.task_weight!r} must be > 0 (task_loss={self.task_loss.name})")
+        check_range(o, "target_rate", self.target_rate, low=0.0, high=1.0)
+        if not isinstance(self.rate_targets, dict):
+            raise ConfigError(f"{o}.rate_targets={self.rate_targets!r} must be a mapping layer name -> rate")
+        for layer, rate in self.rate_targets.items():
+            check_range(o, f"rate_targets[{layer!r}]", rate, low=0.0, high=1.0)
+        check_range(o, "rate_min", self.rate_min, low=0.0, high=1.0)
+        check_range(o, "rate_max", self.rate_max, low=self.rate_min, high=1.0)
+        check_range(o, "saturation_threshold", self.saturation_threshold, low=0.0, high=1.0, low_inclusive=False)
+        check_range(o, "probspikes_temperature", self.probspikes_temperature, low=0.0, low_inclusive=False)
+        check_range(o, "probspikes_eps", self.probspikes_eps, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+        check_range(o, "first_spike_temperature", self.first_spike_temperature, low=0.0, low_inclusive=False)
+        check_range(o, "temporal_window", self.temporal_window, low=1, integer=True)
+        if self.temporal_penalty is TemporalPenalty.variance and self.temporal_window < 2:
+            raise ConfigError(f"{o}.temporal_window={self.temporal_window!r} with temporal_penalty=variance; allowed: >= 2")
+        check_range(o, "isi_refractory_window", self.isi_refractory_window, low=1, integer=True)
+        check_range(o, "isi_tau", self.isi_tau, low=0.0, low_inclusive=False)
+        check_range(o, "max_membrane", self.max_membrane, low=0.0)
+
+    @property
+    def task_weight(self) -> float:
+        """Weight of the selected task term (``w_<task_loss>``)."""
+        return getattr(self, f"w_{self.task_loss.name}")
+
+
+@dataclass
+class CodecPreset:
+    """A coherent encoding + decoding + loss bundle (see the ``*_preset()`` functions)."""
+
+    encoding: EncodingConfig = field(default_factory=EncodingConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self) -> None:
+        for name, cls in (("encoding", EncodingConfig), ("decoding", DecodingConfig), ("loss", LossConfig)):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, from_dict(cls, value))
+            elif not isinstance(value, cls):
+                raise ConfigError(f"preset.{name}={value!r} must be a {cls.__name__}")
+        d, task = self.decoding, self.loss.task_loss
+        regression = d.type is DecoderType.population and d.population_mode is PopulationMode.regression
+        if regression != (task is TaskLoss.mse):
+            raise ConfigError(
+                f"preset.loss.task_loss={task.name!r} does not fit decoding.type={d.type.name} "
+                f"(population_mode={d.population_mode.name}); allowed: mse exactly for population regression"
+            )
+
+
+def rate_classification_preset() -> CodecPreset:
+    """Bernoulli rate code -> spike-count decoding -> ProbSpikes + rate/ISI/temporal regularisers."""
+    return CodecPreset(
+        encoding=EncodingConfig(type=EncoderType.rate_bernoulli, num_steps=25, normalization=NormalizationType.minmax),
+        decoding=DecodingConfig(type=DecoderType.rate, temperature=0.2),
+        loss=LossConfig(task_loss=TaskLoss.probspikes, probspikes_temperature=0.2, w_membrane=0.0),
+    )
+
+
+def ttfs_classification_preset() -> CodecPreset:
+    """Time-to-first-spike code -> earliest output wins -> cross-entropy on -t_first / T."""
+    return CodecPreset(
+        encoding=EncodingConfig(
+            type=EncoderType.ttfs, num_steps=25, normalization=NormalizationType.minmax,
+            latency_mapping=LatencyMapping.linear, allow_no_spike=True,
+        ),
+        decoding=DecodingConfig(type=DecoderType.first_spike, temperature=0.1),
+        loss=LossConfig(
+            task_loss=TaskLoss.first_spike, first_spike_temperature=0.1,
+            w_rate=0.01, target_rate=0.05, w_temporal=0.0, w_isi=0.0, w_membrane=0.0,
+        ),
+    )
+
+
+def population_classification_preset() -> CodecPreset:
+    """Gaussian population code in -> grouped output counts -> cross-entropy on group rates."""
+    return CodecPreset(
+        encoding=EncodingConfig(
+            type=EncoderType.population, num_steps=25, normalization=NormalizationType.minmax,
+            population_size=8, population_sigma=0.1,
+        ),
+        decoding=DecodingConfig(
+            type=DecoderType.population, population_mode=PopulationMode.classification, population_size=4, temperature=0.2,
+        ),
+        loss=LossConfig(task_loss=TaskLoss.cross_entropy, w_temporal=0.0, w_isi=0.0, w_membrane=0.0),
+    )
+
+
+def regression_preset() -> CodecPreset:
+    """Population code of [0, 1] inputs -> population regression decoding (expected centre) -> MSE."""
+    return CodecPreset(
+        encoding=EncodingConfig(
+            type=EncoderType.population, num_steps=25, normalization=NormalizationType.none,
+            population_size=8, population_sigma=0.1,
+        ),
+        decoding=DecodingConfig(type=DecoderType.population, population_mode=PopulationMode.regression, population_size=8),
+        loss=LossConfig(task_loss=TaskLoss.mse, w_rate=0.01, w_temporal=0.0, w_isi=0.0, w_membrane=0.0),
+    )
+
+
+#: preset name (the word users type) -> factory
+CODEC_PRESETS = {
+    "rate_classification": rate_classification_preset,
+    "ttfs_classification": ttfs_classification_preset,
+    "population_classification": population_classification_preset,
+    "regression": regression_preset,
+}

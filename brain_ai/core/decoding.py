@@ -1,0 +1,223 @@
+r"""Spike decoders: network output ``(B, T, C_out)`` -> logits, prediction and confidence.
+
+Every decoder is an ``nn.Module`` built by ``build_decoder(DecodingConfig, num_classes)``;
+``decoder.num_outputs(num_classes)`` is how many output neurons the network needs. Statistics
+are accumulated in fp32 and normalised by ``T``, so the same spike statistics give the same
+logits at any ``T``. All paths are differentiable w.r.t. the output tensor.
+
+============  ====================================================================================
+decoder       logits_proxy ``(B, C)``
+============  ====================================================================================
+rate          ``r_c / temperature`` with ``r_c = (1/T) sum_t s_tc``
+first_spike   ``-t_c / (T temperature)`` with the first-spike time
+              ``t_c = sum_{t<T} prod_{u<=t} (1 - s_uc)`` (= index of the first spike, ``T`` if the
+              neuron never fires). The product form is exact for 0/1 spikes and differentiable:
+              ``d t_c / d s_uc = -(t_c - u)`` for ``u < t_c`` (firing earlier moves the time there)
+population    outputs grouped ``C x P`` (unit ``c * P + k`` has centre ``k / (P - 1)``), group rates
+              ``r_ck``. classification: ``mean_k r_ck / temperature``; regression: the estimate
+              ``y_c = sum_k c_k r_ck / max(sum_k r_ck, 1/T)``: exact once the group fired at least
+              once; a silent group gives 0 with gradient ``T c_k`` (not ``c_k / eps``)
+membrane      final / max / mean over time of a non-spiking readout, ``/ temperature``
+ensemble      ``log(sum_i w_i softmax(logits_i) + eps)`` over member decoders (weights sum to 1)
+============  ====================================================================================
+
+Classification: ``prediction = argmax logits`` (ties: lowest index; for first_spike the earliest
+neuron wins), ``confidence = max softmax(logits)``, ``aux['margin']`` = top-1 minus top-2
+probability. Population regression: ``prediction`` is the estimate ``(B, C)`` (C = number of
+regressed values) and ``confidence = mass * (1 - 2 spread)`` averaged over values, where ``spread``
+is the rate-weighted std of the centres around the estimate and ``mass`` is 1 for a group that
+fired and 0 for a silent one; both in [0, 1].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Dict, Type
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from brain_ai.config import DecoderType, DecodingConfig, MembraneReduce, PopulationMode
+from brain_ai.core.encoding import TIME_DIM
+
+
+@dataclass
+class DecoderOutput:
+    """logits_proxy ``(B, C)`` float32; prediction ``(B,)`` long (regression: ``(B, C)`` float);
+    confidence ``(B,)`` in [0, 1]; aux: ``count_histogram``, ``first_spike_times``, ``margin``, ..."""
+
+    logits_proxy: Tensor
+    prediction: Tensor
+    confidence: Tensor
+    aux: Dict[str, Any] = field(default_factory=dict)
+
+
+def first_spike_times(spikes: Tensor) -> Tensor:
+    """First-spike step per neuron, ``(B, T, N) -> (B, N)`` float32; ``T`` where it never fires.
+
+    ``t = sum_t prod_{u<=t} (1 - s_u)``: exact for 0/1 spikes, differentiable w.r.t. ``spikes``.
+    """
+    survive = torch.cumprod(1.0 - spikes.float(), dim=TIME_DIM)  # (B, T, N): 1 until the first spike
+    return survive.sum(dim=TIME_DIM)
+
+
+def classification_output(logits: Tensor, aux: Dict[str, Any]) -> DecoderOutput:
+    """prediction = argmax, confidence = max softmax, aux['margin'] = top-1 - top-2 probability."""
+    with torch.no_grad():
+        probs = torch.softmax(logits.float(), dim=-1)
+        top = probs.topk(min(2, probs.shape[-1]), dim=-1).values  # (B, <=2)
+        aux["margin"] = top[:, 0] - top[:, 1] if top.shape[-1] > 1 else top[:, 0]
+        confidence, prediction = probs.max(dim=-1)
+    return DecoderOutput(logits_proxy=logits, prediction=prediction, confidence=confidence, aux=aux)
+
+
+class Decoder(nn.Module):
+    """Base decoder: checks ``output (B, T, num_outputs(num_classes))`` and calls :meth:`decode`."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, cfg: DecodingConfig, num_classes: int) -> None:
+        super().__init__()
+        if not isinstance(cfg, DecodingConfig):
+            raise TypeError(f"{type(self).__name__}: cfg must be a DecodingConfig, got {type(cfg).__name__}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"{type(self).__name__}: num_classes={num_classes!r} must be an integer >= 1")
+        self.cfg = cfg
+        self.num_classes = num_classes
+
+    def num_outputs(self, num_classes: int) -> int:
+        """Output neurons the network needs for ``num_classes`` classes (or regressed values)."""
+        return num_classes
+
+    def forward(self, output: Tensor) -> DecoderOutput:
+        """output: spikes or membrane ``(B, T, num_outputs(num_classes))``."""
+        expected = self.num_outputs(self.num_classes)
+        if output.dim() != 3 or output.shape[-1] != expected or output.shape[TIME_DIM] < 1:
+            raise ValueError(
+                f"{self.name} decoder: output.shape={tuple(output.shape)} must be (B, T>=1, {expected}) "
+                f"for num_classes={self.num_classes}"
+            )
+        return self.decode(output)
+
+    def decode(self, output: Tensor) -> DecoderOutput:
+        raise NotImplementedError(f"{type(self).__name__} must implement decode(output)")
+
+
+class RateDecoder(Decoder):
+    """Spike-count decoding: ``logits = (counts / T) / temperature``."""
+
+    name = DecoderType.rate.name
+
+    def decode(self, output: Tensor) -> DecoderOutput:
+        counts = output.float().sum(dim=TIME_DIM)  # (B, C) fp32
+        logits = counts / (output.shape[TIME_DIM] * self.cfg.temperature)
+        return classification_output(logits, {"count_histogram": counts.detach()})
+
+
+class FirstSpikeDecoder(Decoder):
+    """Earliest output neuron wins: ``logits = -t_first / (T temperature)`` (never fired: t = T)."""
+
+    name = DecoderType.first_spike.name
+
+    def decode(self, output: Tensor) -> DecoderOutput:
+        t_first = first_spike_times(output)  # (B, C)
+        logits = -t_first / (output.shape[TIME_DIM] * self.cfg.temperature)
+        return classification_output(logits, {"first_spike_times": t_first.detach()})
+
+
+class PopulationDecoder(Decoder):
+    """Groups of ``population_size`` output neurons per class / regressed value."""
+
+    name = DecoderType.population.name
+
+    def __init__(self, cfg: DecodingConfig, num_classes: int) -> None:
+        super().__init__(cfg, num_classes)
+        size = cfg.population_size
+        self.register_buffer("centers", torch.linspace(0.0, 1.0, size) if size > 1 else torch.full((1,), 0.5))
+
+    def num_outputs(self, num_classes: int) -> int:
+        return num_classes * self.cfg.population_size
+
+    def decode(self, output: Tensor) -> DecoderOutput:
+        batch, size = output.shape[0], self.cfg.population_size
+        rates = output.float().mean(dim=TIME_DIM).view(batch, self.num_classes, size)  # (B, C, P)
+        aux: Dict[str, Any] = {"group_rates": rates.detach(), "count_histogram": output.detach().float().sum(TIME_DIM)}
+        if self.cfg.population_mode is PopulationMode.classification:
+            return classification_output(rates.mean(dim=-1) / self.cfg.temperature, aux)
+        one_spike = 1.0 / output.shape[TIME_DIM]  # floor: a silent group has a bounded gradient (T c_k)
+        weights = rates / rates.sum(dim=-1, keepdim=True).clamp_min(one_spike)  # (B, C, P)
+        estimate = (weights * self.centers).sum(dim=-1)  # (B, C)
+        with torch.no_grad():
+            mass = weights.sum(dim=-1)
+            spread = (weights * (self.centers - estimate.unsqueeze(-1)) ** 2).sum(dim=-1).sqrt()
+            confidence = (mass * (1.0 - 2.0 * spread)).mean(dim=-1).clamp(0.0, 1.0)  # rounding only
+        return DecoderOutput(logits_proxy=estimate, prediction=estimate.detach(), confidence=confidence, aux=aux)
+
+
+class MembraneDecoder(Decoder):
+    """Non-spiking readout ``v (B, T, C)``: final / max / mean over time, ``/ temperature``."""
+
+    name = DecoderType.membrane.name
+
+    def decode(self, output: Tensor) -> DecoderOutput:
+        v = output.float()
+        reduce = self.cfg.membrane_reduce
+        if reduce is MembraneReduce.final:
+            stat = v[:, -1]
+        elif reduce is MembraneReduce.max:
+            stat = v.amax(dim=TIME_DIM)
+        else:
+            stat = v.mean(dim=TIME_DIM)
+        return classification_output(stat / self.cfg.temperature, {"membrane_" + reduce.name: stat.detach()})
+
+
+class EnsembleDecoder(Decoder):
+    """Weighted mixture of member decoders' class probabilities (all see the same output)."""
+
+    name = DecoderType.ensemble.name
+
+    def __init__(self, cfg: DecodingConfig, num_classes: int) -> None:
+        super().__init__(cfg, num_classes)
+        members = [build_decoder(dataclasses.replace(cfg, type=m), num_classes) for m in cfg.ensemble_members]
+        needs = {m.name: m.num_outputs(num_classes) for m in members}
+        if len(set(needs.values())) != 1:
+            raise ValueError(f"decoding.ensemble_members need different numbers of outputs {needs}; allowed: members with equal num_outputs")
+        self.members = nn.ModuleList(members)
+        total = float(sum(cfg.ensemble_weights))
+        self.register_buffer("weights", torch.tensor([w / total for w in cfg.ensemble_weights], dtype=torch.float32))
+
+    def num_outputs(self, num_classes: int) -> int:
+        return self.members[0].num_outputs(num_classes)
+
+    def decode(self, output: Tensor) -> DecoderOutput:
+        outs = [m.decode(output) for m in self.members]
+        probs = sum(w * torch.softmax(o.logits_proxy.float(), dim=-1) for w, o in zip(self.weights, outs))  # (B, C)
+        aux = {"member_logits": {m.name: o.logits_proxy.detach() for m, o in zip(self.members, outs)}}
+        return classification_output(torch.log(probs + self.cfg.eps), aux)
+
+
+#: decoder name (a DecoderType name) -> class
+DECODERS: Dict[str, Type[Decoder]] = {
+    cls.name: cls for cls in (RateDecoder, FirstSpikeDecoder, PopulationDecoder, MembraneDecoder, EnsembleDecoder)
+}
+
+
+def register_decoder(cls: Type[Decoder]) -> Type[Decoder]:
+    """Add a :class:`Decoder` subclass to :data:`DECODERS` under ``cls.name`` (usable as a decorator)."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__}.name must be set to register it")
+    if cls.name in DECODERS and DECODERS[cls.name] is not cls:
+        raise ValueError(f"a decoder named {cls.name!r} is already registered ({DECODERS[cls.name].__name__})")
+    DECODERS[cls.name] = cls
+    return cls
+
+
+def build_decoder(cfg: DecodingConfig, num_classes: int) -> Decoder:
+    """The decoder named by ``cfg.type`` for ``num_classes`` classes (or regressed values)."""
+    if not isinstance(cfg, DecodingConfig):
+        raise TypeError(f"build_decoder: cfg must be a DecodingConfig, got {type(cfg).__name__}")
+    if cfg.type.name not in DECODERS:
+        raise ValueError(f"decoding.type={cfg.type.name!r} has no registered decoder; allowed: {sorted(DECODERS)}")
+    return DECODERS[cfg.type.name](cfg, num_classes)

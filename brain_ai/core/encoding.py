@@ -1,0 +1,447 @@
+r"""Spike encoders: continuous input -> batch-first spike trains ``(B, T, ...)``.
+
+Every encoder is an ``nn.Module`` built from an :class:`~brain_ai.config.EncodingConfig`
+(``build_encoder(cfg)``) and returns a :class:`SpikeBatch`. Static encoders take one sample per
+batch element, ``(B, N)``, ``(B, C, L)`` or ``(B, C, H, W)``, and emit ``T = cfg.num_steps``
+steps; ``delta`` and ``identity`` take a sequence ``(B, T, ...)`` and keep its ``T``.
+
+Intensity encoders first normalise ``x`` to ``[0, 1]`` (``cfg.normalization``):
+``none`` (checked: values outside [0, 1] are an error), ``minmax`` per sample
+``(x - min) / (max - min)`` (a constant sample maps to 0), ``sigmoid``, ``clamp``.
+
+==================  ==============================================================================
+encoder             code (``x`` normalised, ``p`` a spike probability per step)
+==================  ==============================================================================
+rate_bernoulli      ``p = clamp(rate_gain * x + rate_bias, 0, 1)``; ``s_t = [U_t < p]``
+rate_poisson        Poisson events of intensity ``p`` per step, a bin spikes iff it holds >= 1
+                    event: ``P(s_t = 1) = 1 - exp(-p)``
+rate_deterministic  regular spikes, ``s_t = floor((t + 1) p) - floor(t p)``: ``floor(T p)`` spikes
+latency             one spike (or a burst of ``latency_burst``) at ``t(x)`` in ``[t_min, t_max]``:
+                    linear ``t_max - x (t_max - t_min)``; exponential ``t_min + tau ln(1/x)``;
+                    log ``t_max - (t_max - t_min) ln(1 + (e - 1) x)``; rounded to whole steps
+ttfs                latency with exactly one spike per neuron (``spike_times`` -1 where none)
+population          ``P`` Gaussian tuning curves ``a_p = exp(-(x - c_p)^2 / (2 sigma^2))``, each
+                    rate-coded like rate_bernoulli; features ``(F0, ...) -> (F0 * P, ...)``
+delta               ON / OFF channels ``(F0, ...) -> (2 F0, ...)``: ON where ``x_t - r > thr``,
+                    OFF where ``x_t - r < -thr``; the reference ``r`` starts at ``x_0`` (or a
+                    passed ``state``) and jumps to ``x_t`` wherever a spike was emitted
+identity            the input already is spikes / event frames ``(B, T, ...)`` (passed through)
+==================  ==============================================================================
+
+In eval mode with ``deterministic_eval`` the rate and population encoders emit the regular
+code at the same spike probability (``floor((t+1) P) - floor(t P)``) instead of sampling, and
+latency jitter is off. Sampling happens in fp32 (fp64 for fp64 input) and spikes are cast to
+the input's dtype afterwards (float32 for integer input). Rate and population spikes carry a
+straight-through gradient ``d s / d p = 1`` so input scaling and learned centres can train;
+latency, delta and identity spikes carry none.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Dict, Optional, Tuple, Type
+
+import torch
+from torch import Tensor, nn
+
+from brain_ai.config import CentersMode, EncoderType, EncodingConfig, LatencyMapping, NormalizationType
+
+BATCH_DIM = 0
+TIME_DIM = 1
+
+
+def time_to_batch_first(x: Tensor) -> Tensor:
+    """``(T, B, ...) -> (B, T, ...)`` (a view)."""
+    if x.dim() < 2:
+        raise ValueError(f"time_to_batch_first: x.shape={tuple(x.shape)} needs at least 2 dims (T, B, ...)")
+    return x.transpose(0, 1)
+
+
+def batch_to_time_first(x: Tensor) -> Tensor:
+    """``(B, T, ...) -> (T, B, ...)`` (a view)."""
+    if x.dim() < 2:
+        raise ValueError(f"batch_to_time_first: x.shape={tuple(x.shape)} needs at least 2 dims (B, T, ...)")
+    return x.transpose(0, 1)
+
+
+@dataclass
+class SpikeBatch:
+    """An encoded batch.
+
+    spikes: ``(B, T, *feature_shape)``, 0/1 values (float dtype); mask: ``(B, T)`` bool, True where
+    the step is valid (all True unless ragged); aux: encoder extras (``rates``, ``spike_times``,
+    ``population_map``, ``norm_min`` / ``norm_max``, ``state``).
+    """
+
+    spikes: Tensor
+    mask: Optional[Tensor] = None
+    aux: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.spikes.dim() < 3:
+            raise ValueError(f"SpikeBatch.spikes.shape={tuple(self.spikes.shape)} must be (B, T, ...) with >= 3 dims")
+        bt = tuple(self.spikes.shape[:2])
+        if self.mask is None:
+            self.mask = torch.ones(bt, dtype=torch.bool, device=self.spikes.device)
+        elif tuple(self.mask.shape) != bt or self.mask.dtype != torch.bool:
+            raise ValueError(f"SpikeBatch.mask must be a bool tensor of shape (B, T)={bt}, got {self.mask.dtype} {tuple(self.mask.shape)}")
+
+    @property
+    def batch_size(self) -> int:
+        return self.spikes.shape[BATCH_DIM]
+
+    @property
+    def time_steps(self) -> int:
+        return self.spikes.shape[TIME_DIM]
+
+    @property
+    def feature_shape(self) -> Tuple[int, ...]:
+        return tuple(self.spikes.shape[2:])
+
+    @property
+    def device(self) -> torch.device:
+        return self.spikes.device
+
+    def is_binary(self) -> bool:
+        """True iff every entry of ``spikes`` is exactly 0 or 1."""
+        return bool(((self.spikes == 0) | (self.spikes == 1)).all())
+
+
+class _StraightThrough(torch.autograd.Function):
+    """Forward: the sampled spikes ``s`` unchanged. Backward: ``d s / d p = 1`` (to ``p``'s dtype)."""
+
+    @staticmethod
+    def forward(p: Tensor, s: Tensor) -> Tensor:  # type: ignore[override]
+        return s.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # noqa: ANN001
+        ctx.p_dtype = inputs[0].dtype
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: ANN001
+        return grad.to(ctx.p_dtype), None
+
+
+def _work_dtype(x: Tensor) -> torch.dtype:
+    """Sampling / normalisation dtype: fp64 for fp64 input, else fp32 (also under autocast)."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def _spike_dtype(x: Tensor) -> torch.dtype:
+    """Spikes are returned in the input's float dtype (float32 for integer / bool input)."""
+    return x.dtype if x.is_floating_point() else torch.float32
+
+
+def normalize(x: Tensor, mode: NormalizationType, *, per_sample_dims: int = 1, check_unit_range: bool = True) -> Tuple[Tensor, Dict[str, Tensor]]:
+    """Map ``x`` to [0, 1] in the work dtype; returns ``(x_norm, stats)``.
+
+    ``minmax`` reduces over every dim after the first ``per_sample_dims`` (the batch), so each
+    sample is scaled by its own ``min``/``max`` (given back as ``stats['norm_min'/'norm_max']``,
+    shape ``(B,)``). With ``none`` and ``check_unit_range`` a value outside [0, 1] raises.
+    """
+    x = x.to(_work_dtype(x))
+    if mode is NormalizationType.none:
+        if check_unit_range and x.numel() and (x.min() < 0 or x.max() > 1):
+            raise ValueError(
+                f"encoding.normalization=none needs input in [0, 1], got values in [{x.min().item():.4g}, "
+                f"{x.max().item():.4g}]; allowed fixes: normalization=minmax, sigmoid or clamp"
+            )
+        return x, {}
+    if mode is NormalizationType.sigmoid:
+        return torch.sigmoid(x), {}
+    if mode is NormalizationType.clamp:
+        return x.clamp(0.0, 1.0), {}
+    flat = x.flatten(per_sample_dims)  # (B, F)
+    lo, hi = flat.amin(-1), flat.amax(-1)  # (B,)
+    span = hi - lo
+    shape = lo.shape + (1,) * (x.dim() - per_sample_dims)
+    safe_span = torch.where(span > 0, span, torch.ones_like(span))  # constant sample -> (x - lo) = 0
+    return (x - lo.view(shape)) / safe_span.view(shape), {"norm_min": lo.detach(), "norm_max": hi.detach()}
+
+
+def regular_spikes(prob: Tensor, num_steps: int) -> Tensor:
+    """Deterministic code at spike probability ``prob`` (B, *F) -> bool ``(B, T, *F)``.
+
+    ``s_t = floor((t + 1) prob) - floor(t prob)``, so ``sum_t s_t = floor(T prob)`` (+1e-6 guards
+    against ``0.1 * 10 = 0.9999999``).
+    """
+    shape = (1, num_steps) + (1,) * (prob.dim() - 1)
+    steps = torch.arange(1, num_steps + 1, device=prob.device, dtype=prob.dtype).view(shape)  # (1, T, 1..)
+    cum = torch.floor(steps * prob.detach().unsqueeze(1) + 1e-6)  # (B, T, *F) spikes emitted up to t
+    prev = torch.cat([torch.zeros_like(cum[:, :1]), cum[:, :-1]], dim=1)
+    return (cum - prev) > 0
+
+
+class Encoder(nn.Module):
+    """Base encoder: validates input, runs :meth:`encode`, wraps the result in a SpikeBatch.
+
+    ``input_ranks``: allowed ``x.dim()`` (static: ``(B, N)``, ``(B, C, L)``, ``(B, C, H, W)``).
+    ``forward(x, generator=None)``: an explicit ``torch.Generator`` wins; otherwise, with
+    ``cfg.seed`` set, the encoder's own generator (seeded once per device, advancing on every
+    call, so two encoders with the same seed produce the same sequence of batches); otherwise
+    the global RNG.
+    """
+
+    name: ClassVar[str] = ""
+    input_ranks: ClassVar[Tuple[int, ...]] = (2, 3, 4)
+
+    def __init__(self, cfg: EncodingConfig) -> None:
+        super().__init__()
+        if not isinstance(cfg, EncodingConfig):
+            raise TypeError(f"{type(self).__name__}: cfg must be an EncodingConfig, got {type(cfg).__name__}")
+        self.cfg = cfg
+        self._generators: Dict[torch.device, torch.Generator] = {}
+
+    def _generator(self, device: torch.device) -> Optional[torch.Generator]:
+        if self.cfg.seed is None:
+            return None
+        if device not in self._generators:
+            self._generators[device] = torch.Generator(device=device).manual_seed(self.cfg.seed)
+        return self._generators[device]
+
+    def _check_input(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self.name} encoder: x must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() not in self.input_ranks:
+            raise ValueError(f"{self.name} encoder: x.shape={tuple(x.shape)} has rank {x.dim()}; allowed ranks: {self.input_ranks}")
+        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{self.name} encoder: x contains NaN or Inf")
+
+    @property
+    def deterministic(self) -> bool:
+        """True in eval mode when ``cfg.deterministic_eval`` (no sampling, no jitter)."""
+        return not self.training and self.cfg.deterministic_eval
+
+    def forward(self, x: Tensor, *, generator: Optional[torch.Generator] = None) -> SpikeBatch:
+        """x: static ``(B, ...)`` -> SpikeBatch with spikes ``(B, T, *output_shape(x.shape[1:]))``."""
+        self._check_input(x)
+        gen = generator if generator is not None else self._generator(x.device)
+        spikes, aux = self.encode(x, gen)
+        return SpikeBatch(spikes=spikes, aux=aux)
+
+    def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
+        raise NotImplementedError(f"{type(self).__name__} must implement encode(x, generator)")
+
+    def output_shape(self, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+        """Per-step feature shape of the spikes for per-sample ``input_shape`` (no batch, no time)."""
+        return tuple(input_shape)
+
+
+class RateBernoulliEncoder(Encoder):
+    """Rate code: ``p = clamp(gain x + bias, 0, 1)``, ``s_t ~ Bernoulli(spike_probability(p))``."""
+
+    name = EncoderType.rate_bernoulli.name
+    #: False: always the regular (deterministic) code
+    sampled: ClassVar[bool] = True
+
+    def rates(self, x_norm: Tensor) -> Tensor:
+        """Per-step firing intensity ``(B, *F_out)`` from normalised input ``(B, *F)``."""
+        return (self.cfg.rate_gain * x_norm + self.cfg.rate_bias).clamp(0.0, 1.0)
+
+    def spike_probability(self, p: Tensor) -> Tensor:
+        return p
+
+    def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
+        x_norm, aux = normalize(x, self.cfg.normalization)
+        prob = self.spike_probability(self.rates(x_norm))  # (B, *F_out), work dtype
+        num_steps = self.cfg.num_steps
+        if self.deterministic or not self.sampled:
+            fired = regular_spikes(prob, num_steps)
+        else:
+            u = torch.rand((prob.shape[0], num_steps) + prob.shape[1:], generator=generator, device=prob.device, dtype=prob.dtype)
+            fired = u < prob.detach().unsqueeze(1)  # (B, T, *F_out)
+        spikes = _StraightThrough.apply(prob.unsqueeze(1).expand(fired.shape), fired.to(_spike_dtype(x)))
+        aux["rates"] = prob.detach()
+        return spikes, aux
+
+
+class RatePoissonEncoder(RateBernoulliEncoder):
+    """Poisson events of intensity ``p`` per step, binned: ``P(s_t = 1) = 1 - exp(-p)``."""
+
+    name = EncoderType.rate_poisson.name
+
+    def spike_probability(self, p: Tensor) -> Tensor:
+        return -torch.expm1(-p)
+
+
+class RateDeterministicEncoder(RateBernoulliEncoder):
+    """Regular spikes at rate ``p`` (no sampling): ``s_t = floor((t+1) p) - floor(t p)``."""
+
+    name = EncoderType.rate_deterministic.name
+    sampled = False
+
+
+class PopulationEncoder(RateBernoulliEncoder):
+    """Gaussian population code, each unit rate-coded like rate_bernoulli (gain/bias unused).
+
+    ``(B, F0, *rest) -> (B, T, F0 * P, *rest)``; unit ``f * P + k`` encodes feature ``f`` with
+    centre ``c_k``. ``aux['population_map']``: ``feature_index`` and ``center_index`` ``(F0 * P,)``,
+    ``centers`` ``(P,)``.
+    """
+
+    name = EncoderType.population.name
+
+    def __init__(self, cfg: EncodingConfig) -> None:
+        super().__init__(cfg)
+        size = cfg.population_size
+        linear = torch.linspace(0.0, 1.0, size) if size > 1 else torch.full((1,), 0.5)
+        if cfg.centers is CentersMode.learned:
+            self.centers = nn.Parameter(linear)
+        elif cfg.centers is CentersMode.uniform:
+            gen = None if cfg.seed is None else torch.Generator().manual_seed(cfg.seed)
+            self.register_buffer("centers", torch.rand(size, generator=gen).sort().values)
+        else:
+            self.register_buffer("centers", linear)
+
+    def rates(self, x_norm: Tensor) -> Tensor:
+        size, sigma = self.cfg.population_size, self.cfg.population_sigma
+        centers = self.centers.to(x_norm.dtype).view((1, 1, size) + (1,) * (x_norm.dim() - 2))
+        act = torch.exp(-((x_norm.unsqueeze(2) - centers) ** 2) / (2 * sigma**2))  # (B, F0, P, *rest)
+        return act.flatten(1, 2)  # (B, F0 * P, *rest)
+
+    def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
+        spikes, aux = super().encode(x, generator)
+        size, f0 = self.cfg.population_size, x.shape[1]
+        units = torch.arange(f0 * size, device=x.device)
+        aux["population_map"] = {"feature_index": units // size, "center_index": units % size, "centers": self.centers.detach()}
+        return spikes, aux
+
+    def output_shape(self, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+        return (input_shape[0] * self.cfg.population_size,) + tuple(input_shape[1:])
+
+
+class LatencyEncoder(Encoder):
+    """Latency code: stronger input fires earlier; a burst of ``latency_burst`` spikes from ``t(x)``.
+
+    With ``allow_no_spike``, zero intensity (and exponential times beyond ``t_max``) emit no
+    spike; otherwise they fire at ``t_max``. Training-mode jitter adds ``round(N(0, jitter))`` steps,
+    then keeps the time inside ``[t_min, t_max]``. ``aux['spike_times']``: long ``(B, *F)``, -1 = none.
+    """
+
+    name = EncoderType.latency.name
+
+    def spike_times(self, x_norm: Tensor) -> Tensor:
+        """Real-valued spike times ``(B, *F)`` (may exceed t_max for the exponential map)."""
+        cfg = self.cfg
+        t_min, t_max = float(cfg.t_min), float(cfg.last_spike_step)
+        if cfg.latency_mapping is LatencyMapping.linear:
+            return t_max - x_norm * (t_max - t_min)
+        if cfg.latency_mapping is LatencyMapping.log:
+            return t_max - (t_max - t_min) * torch.log1p((math.e - 1.0) * x_norm)
+        return t_min - cfg.latency_tau * torch.log(x_norm)  # ln(1/0) = inf -> beyond t_max
+
+    def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
+        cfg = self.cfg
+        x_norm, aux = normalize(x, cfg.normalization)
+        x_norm = x_norm.detach()
+        t_max = cfg.last_spike_step
+        t_real = self.spike_times(x_norm)
+        if cfg.allow_no_spike:
+            fires = (x_norm > 0) & (t_real <= t_max + 0.5)
+        else:
+            fires = torch.ones_like(x_norm, dtype=torch.bool)
+        t_step = torch.round(torch.minimum(t_real, torch.full_like(t_real, float(t_max))))
+        if self.training and cfg.jitter > 0:
+            noise = torch.randn(t_step.shape, generator=generator, device=t_step.device, dtype=t_step.dtype)
+            t_step = (t_step + torch.round(noise * cfg.jitter)).clamp(float(cfg.t_min), float(t_max))
+        t_step = t_step.long()  # (B, *F)
+        steps = torch.arange(cfg.num_steps, device=x.device).view((1, cfg.num_steps) + (1,) * (x.dim() - 1))
+        start = t_step.unsqueeze(1)  # (B, 1, *F)
+        fired = fires.unsqueeze(1) & (steps >= start) & (steps < start + cfg.latency_burst)  # (B, T, *F)
+        aux["spike_times"] = torch.where(fires, t_step, torch.full_like(t_step, -1))
+        return fired.to(_spike_dtype(x)), aux
+
+
+class TTFSEncoder(LatencyEncoder):
+    """Time to first spike: exactly one spike per neuron per window (none where allowed)."""
+
+    name = EncoderType.ttfs.name
+
+    def __init__(self, cfg: EncodingConfig) -> None:
+        super().__init__(cfg)
+        if cfg.latency_burst != 1:
+            raise ValueError(f"ttfs encoder: encoding.latency_burst={cfg.latency_burst!r}; allowed: 1 (exactly one spike)")
+
+
+class DeltaEncoder(Encoder):
+    """Send-on-delta code of a sequence ``(B, T, F0, *rest) -> (B, T, 2 F0, *rest)`` (ON then OFF).
+
+    Stateless module, explicit state: ``forward(x, state=r)`` continues a stream from the
+    reference ``r`` ``(B, F0, *rest)`` returned as ``aux['state']`` by the previous chunk; with
+    ``state=None`` a new sequence starts (reference ``x_0``, so step 0 is silent). There is
+    nothing to ``reset()``. ``minmax`` normalises each sample over its whole (T, features) window,
+    so streams split in chunks should use ``none``, ``sigmoid`` or ``clamp``.
+    """
+
+    name = EncoderType.delta.name
+    input_ranks = (3, 4, 5)
+
+    def forward(self, x: Tensor, *, state: Optional[Tensor] = None) -> SpikeBatch:  # type: ignore[override]
+        self._check_input(x)
+        x_norm, aux = normalize(x, self.cfg.normalization, check_unit_range=False)
+        x_norm = x_norm.detach()
+        frames = x_norm.unbind(TIME_DIM)  # T x (B, *F)
+        if state is None:
+            ref = frames[0]
+        elif tuple(state.shape) != tuple(frames[0].shape):
+            raise ValueError(f"delta encoder: state.shape={tuple(state.shape)} must be (B, *F)={tuple(frames[0].shape)}")
+        else:
+            ref = state.to(x_norm.dtype)
+        thr = self.cfg.delta_threshold
+        on, off = [], []
+        for frame in frames:
+            diff = frame - ref
+            up, down = diff > thr, diff < -thr
+            ref = torch.where(up | down, frame, ref)
+            on.append(up)
+            off.append(down)
+        spikes = torch.cat([torch.stack(on, TIME_DIM), torch.stack(off, TIME_DIM)], dim=2)  # (B, T, 2 F0, *rest)
+        aux["state"] = ref
+        return SpikeBatch(spikes=spikes.to(_spike_dtype(x)), aux=aux)
+
+    def output_shape(self, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+        return (2 * input_shape[0],) + tuple(input_shape[1:])
+
+
+class IdentityEncoder(Encoder):
+    """Input already is spikes / event frames ``(B, T, ...)``: passed through (integers -> float32).
+
+    ``num_steps`` and ``normalization`` are not used; ``SpikeBatch.is_binary()`` tells whether the
+    frames are spikes or event counts.
+    """
+
+    name = EncoderType.identity.name
+    input_ranks = (3, 4, 5)
+
+    def forward(self, x: Tensor, *, generator: Optional[torch.Generator] = None) -> SpikeBatch:
+        self._check_input(x)
+        return SpikeBatch(spikes=x.to(_spike_dtype(x)))
+
+
+#: encoder name (an EncoderType name) -> class
+ENCODERS: Dict[str, Type[Encoder]] = {
+    cls.name: cls
+    for cls in (RateBernoulliEncoder, RatePoissonEncoder, RateDeterministicEncoder, LatencyEncoder, TTFSEncoder,
+                PopulationEncoder, DeltaEncoder, IdentityEncoder)
+}
+
+
+def register_encoder(cls: Type[Encoder]) -> Type[Encoder]:
+    """Add an :class:`Encoder` subclass to :data:`ENCODERS` under ``cls.name`` (usable as a decorator)."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__}.name must be set to register it")
+    if cls.name in ENCODERS and ENCODERS[cls.name] is not cls:
+        raise ValueError(f"an encoder named {cls.name!r} is already registered ({ENCODERS[cls.name].__name__})")
+    ENCODERS[cls.name] = cls
+    return cls
+
+
+def build_encoder(cfg: EncodingConfig) -> Encoder:
+    """The encoder named by ``cfg.type`` (see :data:`ENCODERS`)."""
+    if not isinstance(cfg, EncodingConfig):
+        raise TypeError(f"build_encoder: cfg must be an EncodingConfig, got {type(cfg).__name__}")
+    if cfg.type.name not in ENCODERS:
+        raise ValueError(f"encoding.type={cfg.type.name!r} has no registered encoder; allowed: {sorted(ENCODERS)}")
+    return ENCODERS[cfg.type.name](cfg)

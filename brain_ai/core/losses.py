@@ -1,0 +1,371 @@
+r"""SNN loss pack: task terms + regularisers, composed with per-component diagnostics.
+
+A :class:`LossTerm` maps :class:`LossInputs` to ``(scalar_loss, diagnostics)``; the
+:class:`SNNLossComposer` sums weighted terms and returns ``(total, info)`` with
+``info = {"total": float, "components": {name: float}, "diagnostics": {name: {key: float}},
+"weights": {name: float}}`` (components are unweighted; names are TensorBoard tags
+``train/loss/<name>``). Everything is computed in fp32 and normalised by ``T`` (means over time),
+so the same spike statistics give the same loss at ``T = 25`` and ``T = 100``.
+
+==============  ====================================================================================
+term (name)     loss
+==============  ====================================================================================
+probspikes      ``-log max(softmax(r / temperature)_y, eps)``, ``r_c = (1/T) sum_t s_tc`` (output)
+first_spike     cross-entropy of ``-t_c / (T temperature)``, ``t_c = sum_t prod_{u<=t} (1 - s_uc)``
+ce              cross-entropy of the decoder's ``logits_proxy``
+mse             ``mean (y_hat - y)^2`` of the decoder's estimate (regression)
+rate_reg        per layer ``mean (r_bn - target)^2 + mean relu(rate_min - r_n)^2 + relu(r_n - rate_max)^2``
+                (``r_bn`` rate of neuron n in sample b, ``r_n`` its batch mean); mean over layers
+temporal        population rate ``q_t`` per layer; l1 / l2: ``|q_t - mean(q_{t-W..t-1})|`` (squared);
+                variance: variance of ``q`` in sliding windows of ``W`` steps; mean over t, layers
+isi             ``mean_{n,t} s_t sum_{d=1..W} exp(-d / tau) s_{t-d}`` (F.conv1d), mean over layers
+membrane        ``mean relu(|v| - max_membrane)^2`` over recorded membranes, mean over layers
+==============  ====================================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar, Dict, List, Optional, Sequence, Tuple, Type
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from brain_ai.config import LossConfig, TaskLoss, TemporalPenalty
+from brain_ai.core.decoding import DecoderOutput, first_spike_times
+from brain_ai.core.encoding import TIME_DIM
+
+Diagnostics = Dict[str, Tensor]
+
+
+@dataclass
+class LossInputs:
+    """What a loss may look at.
+
+    output: network output ``(B, T, C_out)`` (spikes, or membrane of a non-spiking readout);
+    decoded: the decoder's view of ``output``; targets: class indices ``(B,)`` long, or values
+    ``(B,)`` / ``(B, D)`` float for regression; layer_spikes / layer_membranes: ``"layer0"``,
+    ``"layer1"``, ... -> ``(B, T, ...)``.
+    """
+
+    output: Tensor
+    decoded: DecoderOutput
+    targets: Tensor
+    layer_spikes: Dict[str, Tensor] = field(default_factory=dict)
+    layer_membranes: Dict[str, Tensor] = field(default_factory=dict)
+
+
+def _check_sequence(x: Tensor, what: str) -> None:
+    if x.dim() < 3:
+        raise ValueError(f"{what}.shape={tuple(x.shape)} must be (B, T, ...) with >= 3 dims")
+
+
+def _class_targets(targets: Tensor, batch: int, what: str) -> Tensor:
+    if targets.dim() != 1 or targets.shape[0] != batch or targets.dtype != torch.long:
+        raise ValueError(f"{what}: targets must be class indices (B,)=({batch},) int64, got {targets.dtype} {tuple(targets.shape)}")
+    return targets
+
+
+def _layers(maps: Dict[str, Tensor], term: str, what: str) -> Dict[str, Tensor]:
+    if not maps:
+        raise ValueError(f"loss term {term!r} needs LossInputs.{what} (got none); record them or set its weight to 0")
+    for name, x in maps.items():
+        _check_sequence(x, f"{what}[{name!r}]")
+    return maps
+
+
+class LossTerm(nn.Module):
+    """One loss component. ``forward(inputs) -> (0-d fp32 loss, {key: 0-d detached tensor})``."""
+
+    name: ClassVar[str] = ""
+    #: which optional LossInputs fields the term reads (the model records them only when needed)
+    needs_layer_spikes: ClassVar[bool] = False
+    needs_membrane: ClassVar[bool] = False
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> "LossTerm":
+        return cls()
+
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(inputs)")
+
+
+class ProbSpikes(LossTerm):
+    """Spike-count cross-entropy on the output spikes ``(B, T, C)`` (rates, fp32, eps-floored)."""
+
+    name = "probspikes"
+
+    def __init__(self, temperature: float = 1.0, eps: float = 1e-7) -> None:
+        super().__init__()
+        self.temperature, self.log_eps = float(temperature), math.log(eps)
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> "ProbSpikes":
+        return cls(cfg.probspikes_temperature, cfg.probspikes_eps)
+
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
+        _check_sequence(inputs.output, "output")
+        targets = _class_targets(inputs.targets, inputs.output.shape[0], self.name)
+        rates = inputs.output.float().mean(dim=TIME_DIM)  # (B, C) = counts / T
+        log_p = F.log_softmax(rates / self.temperature, dim=-1).clamp_min(self.log_eps)
+        log_p_y = log_p.gather(1, targets.unsqueeze(1)).squeeze(1)  # (B,)
+        return -log_p_y.mean(), {"target_prob": log_p_y.detach().exp().mean(), "output_rate": rates.detach().mean()}
+
+
+class FirstSpikeLoss(LossTerm):
+    """TTFS classification: cross-entropy of ``-t_first / (T temperature)`` on output spikes."""
+
+    name = "first_spike"
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.temperature = float(temperature)
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> "FirstSpikeLoss":
+        return cls(cfg.first_spike_temperature)
+
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
+        _check_sequence(inputs.output, "output")
+        targets = _class_targets(inputs.targets, inputs.output.shape[0], self.name)
+        steps = inputs.output.shape[TIME_DIM]
+        t_first = first_spike_times(inputs.output)  # (B, C), T = never fired
+        loss = F.cross_entropy(-t_first / (steps * self.temperature), targets)
+        t = t_first.detach()
+        return loss, {"mean_first_spike": (t / steps).mean(), "silent_frac": (t >= steps).float().mean()}
+
+
+class CrossEntropyLoss(LossTerm):
+    """Cross-entropy of ``decoded.logits_proxy (B, C)`` (already temperature-scaled by the decoder)."""
+
+    name = "ce"
+
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
+        logits = inputs.decoded.logits_proxy.float()
+        targets = _class_targets(inputs.targets, logits.shape[0], self.name)
+        acc = (logits.detach().argmax(-1) == targets).float().mean()
+        return F.cross_entropy(logits, targets), {"accuracy": acc}
+
+
+class MSELoss(LossTerm):
+    """Regression: mean squared error of ``decoded.logits_proxy (B, D)`` against targets ``(B, D)`` or ``(B,)``."""
+
+    name = "mse"
+
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
+        estimate = inputs.decoded.logits_proxy.float()
+        if inputs.targets.numel() != estimate.numel() or not inputs.targets.is_floating_point():
+            raise ValueError(f"mse: targets must be float values shaped like the estimate {tuple(estimate.shape)}, "
+                             f"got {inputs.targets.dtype} {tuple(inputs.targets.shape)}")
+        error = estimate - inputs.targets.float().reshape(estimate.shape)
+        return (error**2).mean(), {"mae": error.detach().abs().mean()}
+
+
+class RateRegularization(LossTerm):
+    """Keep each layer's firing rate near its target (per-layer targets) and inside [rate_min, rate_max]."""
+
+    name = "rate_reg"
+    needs_layer_spikes = True
+
+    def __init__(self, target_rate: float = 0.1, rate_targets: Optional[Dict[str, float]] = None,
+                 rate_min: float = 0.0, rate_max: float = 1.0, saturation_threshold: float = 0.95) -> None:
+        super().__init__()
+        self.target_rate, self.rate_targets = float(target_rate), dict(rate_targets or {})
+        self.rate_min, self.rate_max, self.saturation_threshold = float(rate_min), float(rate_max), float(saturation_threshold)
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> "RateRegularization":
+        return cls(cfg.target_rate, cfg.rate_targets, cfg.rate_min, cfg.rate_max, cfg.saturation_threshold)
+
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
+        layers = _layers(inputs.layer_spikes, self.name, "layer_spikes")
+        unknown = sorted(set(self.rate_targets) - set(layers))
+        if unknown:
+            raise ValueError(f"loss.rate_targets names unknown layer(s) {unknown}; allowed: {sorted(layers)}")
+        losses, diag = [], {}
+        for name, spikes in layers.items():
+            rate = spikes.float().mean(dim=TIME_DIM).flatten(1)  # (B, N)
+            per_neuron = rate.mean(dim=0)  # (N,)
+            target = self.rate_targets.get(name, self.target_rate)
+            band = F.relu(self.rate_min - per_neuron) ** 2 + F.relu(per_neuron - self.rate_max) ** 2
+            losses.append(((rate - target) ** 2).mean() + band.mean())
+            r = per_neuron.detach()
+            diag.update({f"{name}/rate": r.mean(), f"{name}/dead_frac": (r == 0).float().mean(),
+                         f"{name}/saturated_frac": (r >= self.saturation_threshold).float().mean()})
+        return torch.stack(losses).mean(), diag
+
+
+class TemporalConsistency(LossTerm):
+    """Penalise flicker of each layer's population rate ``q_t`` (l1 / l2 / windowed variance)."""
+
+    name = "temporal"
+    needs_layer_spikes = True
+
+    def __init__(self, window: int = 1, penalty: TemporalPenalty = TemporalPenalty.l1) -> None:
+        super().__init__()
+        if penalty is TemporalPenalty.variance and window < 2:
+            raise ValueError(f"temporal consistency: window={window!r} with penalty=variance; allowed: window >= 2")
+        self.window, self.penalty = int(window), penalty
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> "TemporalConsistency":
+        return cls(cfg.temporal_window, cfg.temporal_penalty)
+
+    def layer_penalty(self, spikes: Tensor) -> Tensor:
+        """spikes ``(B, T, ...)`` -> 0-d penalty on the population rate ``q (B, T)``."""
+        q = spikes.float().flatten(2).mean(dim=-1)  # (B, T)
+        span = self.window if self.penalty is TemporalPenalty.variance else self.window + 1
+        if q.shape[1] < span:
+            raise ValueError(f"temporal consistency: T={q.shape[1]} is shorter than the {span} steps that "
+                             f"loss.temporal_window={self.window} ({self.penalty.name}) needs")
+        windows = q.unfold(1, span, 1)  # (B, T - span + 1, span)
+        if self.penalty is TemporalPenalty.variance:
+            return windows.var(dim=-1, unbiased=False).mean()
+        change = windows[..., -1] - windows[..., :-1].mean(dim=-1)  # (B, T - W)
+        return change.abs().mean() if self.penalty is TemporalPenalty.l1 else (change**2).mean()
+
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
+        layers = _layers(inputs.layer_spikes, self.name, "layer_spikes")
+        values = {name: self.layer_penalty(spikes) for name, spikes in layers.items()}
+        return torch.stack(list(values.values())).mean(), {f"{n}/penalty": v.detach() for n, v in values.items()}
+
+
+class ISIRegularization(LossTerm):
+    """Penalise spikes that follow another spike within ``window`` steps (kernel ``exp(-d / tau)``)."""
+
+    name = "isi"
+    needs_layer_spikes = True
+
+    def __init__(self, window: int = 3, tau: float = 1.0) -> None:
+        super().__init__()
+        self.window = int(window)
+        # conv1d correlates: weight[m] multiplies s[t - (window - m)] with padding=window
+        distance = torch.arange(self.window, 0, -1, dtype=torch.float32)  # window, ..., 1
+        self.register_buffer("kernel", torch.exp(-distance / tau).view(1, 1, self.window), persistent=False)
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> "ISIRegularization":
+        return cls(cfg.isi_refractory_window, cfg.isi_tau)
+
+    def layer_penalty(self, spikes: Tensor) -> Tensor:
+        """spikes ``(B, T, ...)`` -> ``mean_{b,n,t} s_t sum_d k_d s_{t-d}``."""
+        batch, steps = spikes.shape[:2]
+        trains = spikes.float().flatten(2).transpose(1, 2).reshape(-1, 1, steps)  # (B*N, 1, T)
+        history = F.conv1d(trains, self.kernel.to(trains.device), padding=self.window)[..., :steps]  # (B*N, 1, T)
+        return (trains * history).mean()
+
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
+        layers = _layers(inputs.layer_spikes, self.name, "layer_spikes")
+        values = {name: self.layer_penalty(spikes) for name, spikes in layers.items()}
+        return torch.stack(list(values.values())).mean(), {f"{n}/penalty": v.detach() for n, v in values.items()}
+
+
+class MembraneRegularization(LossTerm):
+    """Penalise membrane potentials beyond ``|v| = max_membrane``: ``mean relu(|v| - max)^2``."""
+
+    name = "membrane"
+    needs_membrane = True
+
+    def __init__(self, max_membrane: float = 2.0) -> None:
+        super().__init__()
+        self.max_membrane = float(max_membrane)
+
+    @classmethod
+    def from_config(cls, cfg: LossConfig) -> "MembraneRegularization":
+        return cls(cfg.max_membrane)
+
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
+        layers = _layers(inputs.layer_membranes, self.name, "layer_membranes")
+        losses, diag = [], {}
+        for name, v in layers.items():
+            excess = F.relu(v.float().abs() - self.max_membrane)
+            losses.append((excess**2).mean())
+            diag[f"{name}/excess_frac"] = (excess.detach() > 0).float().mean()
+        return torch.stack(losses).mean(), diag
+
+
+class SNNLossComposer(nn.Module):
+    """``total = sum_i w_i * loss_i`` over named terms; see the module docstring for ``info``."""
+
+    def __init__(self, terms: Sequence[Tuple[LossTerm, float]]) -> None:
+        super().__init__()
+        names = [term.name for term, _ in terms]
+        if not terms or len(set(names)) != len(names):
+            raise ValueError(f"SNNLossComposer: terms {names} must be non-empty with unique names")
+        for term, weight in terms:
+            if not isinstance(term, LossTerm) or not math.isfinite(weight) or weight < 0:
+                raise ValueError(f"SNNLossComposer: term {term!r} with weight={weight!r}; allowed: a LossTerm with a finite weight >= 0")
+        self.terms = nn.ModuleDict({term.name: term for term, _ in terms})
+        self.weights = {term.name: float(weight) for term, weight in terms}
+
+    @property
+    def needs_layer_spikes(self) -> bool:
+        return any(t.needs_layer_spikes for t in self.terms.values())
+
+    @property
+    def needs_membrane(self) -> bool:
+        return any(t.needs_membrane for t in self.terms.values())
+
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Dict[str, object]]:
+        results = {name: term(inputs) for name, term in self.terms.items()}
+        total = torch.stack([self.weights[n] * loss.float() for n, (loss, _) in results.items()]).sum()
+        # one device -> host transfer for every logged number
+        keys: List[Tuple[str, Optional[str]]] = [("total", None)]
+        values = [total.detach()]
+        for name, (loss, diag) in results.items():
+            keys.append((name, None))
+            values.append(loss.detach().float())
+            keys.extend((name, k) for k in diag)
+            values.extend(v.float() for v in diag.values())
+        floats = torch.stack(values).tolist()
+        info: Dict[str, object] = {"total": floats[0], "components": {}, "diagnostics": {n: {} for n in results},
+                                   "weights": dict(self.weights)}
+        for (name, key), value in zip(keys[1:], floats[1:]):
+            if key is None:
+                info["components"][name] = value  # type: ignore[index]
+            else:
+                info["diagnostics"][name][key] = value  # type: ignore[index]
+        return total, info
+
+
+def compute_snn_metrics(decoded: DecoderOutput, targets: Tensor, layer_spikes: Optional[Dict[str, Tensor]] = None) -> Dict[str, float]:
+    """Plain-float metrics: ``accuracy`` (class predictions) or ``mae`` / ``mse`` (regression),
+    ``confidence``, and per layer ``<name>/firing_rate``, ``<name>/dead_frac``."""
+    with torch.no_grad():
+        values: Dict[str, Tensor] = {"confidence": decoded.confidence.float().mean()}
+        if decoded.prediction.dtype == torch.long:
+            values["accuracy"] = (decoded.prediction == targets.reshape(decoded.prediction.shape)).float().mean()
+        else:
+            error = decoded.prediction.float() - targets.float().reshape(decoded.prediction.shape)
+            values.update({"mae": error.abs().mean(), "mse": (error**2).mean()})
+        for name, spikes in (layer_spikes or {}).items():
+            per_neuron = spikes.float().mean(dim=(0, TIME_DIM))
+            values.update({f"{name}/firing_rate": per_neuron.mean(), f"{name}/dead_frac": (per_neuron == 0).float().mean()})
+        floats = torch.stack([v.float() for v in values.values()]).tolist()
+    return dict(zip(values, floats))
+
+
+#: task_loss -> term class;  regulariser weight field -> term class
+TASK_TERMS: Dict[TaskLoss, Type[LossTerm]] = {
+    TaskLoss.probspikes: ProbSpikes,
+    TaskLoss.first_spike: FirstSpikeLoss,
+    TaskLoss.cross_entropy: CrossEntropyLoss,
+    TaskLoss.mse: MSELoss,
+}
+REGULARIZERS: Dict[str, Type[LossTerm]] = {
+    "w_rate": RateRegularization,
+    "w_temporal": TemporalConsistency,
+    "w_isi": ISIRegularization,
+    "w_membrane": MembraneRegularization,
+}
+
+
+def build_loss(cfg: LossConfig) -> SNNLossComposer:
+    """The task term ``cfg.task_loss`` (weight ``w_<task_loss>``) plus every regulariser with weight > 0."""
+    if not isinstance(cfg, LossConfig):
+        raise TypeError(f"build_loss: cfg must be a LossConfig, got {type(cfg).__name__}")
+    terms: List[Tuple[LossTerm, float]] = [(TASK_TERMS[cfg.task_loss].from_config(cfg), cfg.task_weight)]
+    terms += [(cls.from_config(cfg), getattr(cfg, w)) for w, cls in REGULARIZERS.items() if getattr(cfg, w) > 0]
+    return SNNLossComposer(terms)
