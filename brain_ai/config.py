@@ -258,10 +258,14 @@ class SNNConfig:
     """
 
     architecture: Architecture = Architecture.mlp
-    input_size: int = 784
-    input_shape: List[int] = field(default_factory=lambda: [1, 28, 28])
+    #: features per time step entering the MLP; None = inferred from data + encoder. A value
+    #: that does not match the data is an error naming this field.
+    input_size: Optional[int] = None
+    #: conv only: per-step input ``[C, H, W]``; None = inferred from data + encoder
+    input_shape: Optional[List[int]] = None
     hidden_sizes: List[int] = field(default_factory=lambda: [256])
-    output_size: int = 10
+    #: output neurons; None = inferred from the data's classes and the decoder
+    output_size: Optional[int] = None
     conv_channels: List[int] = field(default_factory=lambda: [16, 32])
     kernel_size: int = 3
     pool: int = 2
@@ -281,12 +285,15 @@ class SNNConfig:
         self.readout = coerce_enum(o, "readout", self.readout, Readout)
         if isinstance(self.neuron, dict):
             self.neuron = from_dict(NeuronConfig, self.neuron)
-        check_range(o, "input_size", self.input_size, low=1, integer=True)
-        check_positive_int_list(o, "input_shape", self.input_shape)
-        if len(self.input_shape) != 3:
-            raise ConfigError(f"{o}.input_shape={list(self.input_shape)!r} must be [C, H, W] (3 positive integers)")
+        if self.input_size is not None:
+            check_range(o, "input_size", self.input_size, low=1, integer=True)
+        if self.input_shape is not None:
+            check_positive_int_list(o, "input_shape", self.input_shape)
+            if len(self.input_shape) != 3:
+                raise ConfigError(f"{o}.input_shape={list(self.input_shape)!r} must be [C, H, W] (3 positive integers)")
         check_positive_int_list(o, "hidden_sizes", self.hidden_sizes, allow_empty=True)
-        check_range(o, "output_size", self.output_size, low=1, integer=True)
+        if self.output_size is not None:
+            check_range(o, "output_size", self.output_size, low=1, integer=True)
         check_positive_int_list(o, "conv_channels", self.conv_channels, allow_empty=True)
         check_range(o, "kernel_size", self.kernel_size, low=1, integer=True)
         check_range(o, "pool", self.pool, low=1, integer=True)

@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from brain_ai.config import ConfigError, DataConfig, DatasetName
 from brain_ai.data.base import DataSource, split_counts, stratified_order
@@ -47,14 +47,37 @@ def train_val_indices(targets: np.ndarray, cfg: DataConfig) -> Tuple[np.ndarray,
     return np.sort(train_idx), np.sort(order[:n_val])
 
 
+class EpochShuffleSampler(Sampler[int]):
+    """A random order that depends only on ``(seed, epoch)``.
+
+    Lightning calls ``set_epoch`` at the start of every epoch, so a run resumed from an epoch
+    checkpoint sees exactly the batches an uninterrupted run would have seen.
+    """
+
+    def __init__(self, num_samples: int, seed: int) -> None:
+        self.num_samples = num_samples
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.num_samples, generator=generator).tolist())
+
+
 class BrainDataModule(LightningDataModule):
     """Train / val / test loaders of one registered data set.
 
     Known right after construction (no file access): ``num_classes``, ``sample_shape`` (feature
     shape of one step), ``time_steps`` (``T``, or ``None`` for static data), ``is_event_data``.
     Batches are ``(x float32, y int64 (B,))``: static ``x (B, C, H, W)`` in [0, 1]; event and
-    synthetic ``x (B, T, *sample_shape)`` binary spikes. Only the train loader shuffles, with a
-    generator seeded by ``data.seed`` (same seed -> same order, run after run).
+    synthetic ``x (B, T, *sample_shape)`` binary spikes. Only the train loader shuffles, in an
+    order fixed by ``data.seed`` and the epoch (:class:`EpochShuffleSampler`).
     """
 
     def __init__(self, cfg: DataConfig, source: DataSource):
@@ -98,12 +121,10 @@ class BrainDataModule(LightningDataModule):
     def _loader(self, dataset: Optional[Dataset], shuffle: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("BrainDataModule.setup() must run before asking for a dataloader")
-        generator = torch.Generator().manual_seed(self.cfg.seed) if shuffle else None
         return DataLoader(
             dataset,
             batch_size=self.cfg.batch_size,
-            shuffle=shuffle,
-            generator=generator,
+            sampler=EpochShuffleSampler(len(dataset), self.cfg.seed) if shuffle else None,
             num_workers=self.cfg.num_workers,
             persistent_workers=self.cfg.num_workers > 0,
         )

@@ -1,0 +1,175 @@
+"""The LightningModule: encode -> SNN -> decode -> loss, with metrics, optimiser and scheduler.
+
+Hyper-parameters are saved as plain primitives (dicts of str/int/float/bool/None made by
+:func:`brain_ai.config.to_dict`), so ``SNNLitModule.load_from_checkpoint(path)`` works with
+``torch.load(weights_only=True)`` -- no DictConfig, Enum, partial or module is pickled.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import lightning as L
+import torch
+import torchmetrics
+from torch import Tensor
+
+from brain_ai.config import (
+    DecodingConfig,
+    EncodingConfig,
+    LossConfig,
+    OptimConfig,
+    OptimizerName,
+    SchedulerName,
+    SNNConfig,
+    from_dict,
+)
+from brain_ai.core.decoding import DecoderOutput, build_decoder
+from brain_ai.core.encoding import build_encoder
+from brain_ai.core.losses import LossInputs, build_loss
+from brain_ai.core.snn import SNNOutput, build_snn
+
+_OPTIMIZERS = {
+    OptimizerName.adam: torch.optim.Adam,
+    OptimizerName.adamw: torch.optim.AdamW,
+    OptimizerName.sgd: torch.optim.SGD,
+}
+
+
+class SNNLitModule(L.LightningModule):
+    """Train an SNN end to end.
+
+    Args:
+        snn, encoding, decoding, loss, optim: plain dicts of :class:`SNNConfig`,
+            :class:`EncodingConfig`, :class:`DecodingConfig`, :class:`LossConfig`,
+            :class:`OptimConfig` (``to_dict`` output); ``snn`` must have its input/output sizes set.
+        num_classes: classes of the task (targets are ``int64`` class indices ``(B,)``), or the
+            number of regression targets when ``task == "regression"`` (targets ``(B, D)`` float).
+        seed: base seed; every training epoch re-seeds torch with ``seed + epoch`` so that a run
+            resumed from an epoch checkpoint draws the same encoder spikes and dropout masks as an
+            uninterrupted one.
+        data: the data config dict, stored only so that ``evaluate.py`` can rebuild the data.
+    """
+
+    def __init__(
+        self,
+        snn: Dict[str, Any],
+        encoding: Dict[str, Any],
+        decoding: Dict[str, Any],
+        loss: Dict[str, Any],
+        optim: Dict[str, Any],
+        num_classes: int,
+        task: str = "classification",
+        seed: int = 0,
+        data: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task={task!r}; allowed: classification, regression")
+        self.snn_cfg = from_dict(SNNConfig, snn)
+        self.encoding_cfg = from_dict(EncodingConfig, encoding)
+        self.decoding_cfg = from_dict(DecodingConfig, decoding)
+        self.loss_cfg = from_dict(LossConfig, loss)
+        self.optim_cfg = from_dict(OptimConfig, optim)
+        self.task = task
+        self.encoder = build_encoder(self.encoding_cfg)
+        self.net = build_snn(self.snn_cfg)
+        self.decoder = build_decoder(self.decoding_cfg, num_classes)
+        self.criterion = build_loss(self.loss_cfg)
+        # keys get a suffix: "train" would clash with nn.Module.train
+        self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(task, num_classes) for stage in ("train", "val", "test")})
+
+    @staticmethod
+    def _make_metrics(task: str, num_classes: int) -> torchmetrics.MetricCollection:
+        if task == "classification":
+            return torchmetrics.MetricCollection({"acc": torchmetrics.classification.MulticlassAccuracy(num_classes, average="micro")})
+        return torchmetrics.MetricCollection({"mse": torchmetrics.MeanSquaredError(), "mae": torchmetrics.MeanAbsoluteError()})
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: Tensor, *, return_details: bool = False) -> Tuple[DecoderOutput, SNNOutput]:
+        """Encode ``x`` (static ``(B, ...)`` or spikes ``(B, T, ...)``), run the SNN, decode.
+
+        Returns the decoder output (``logits_proxy (B, C)``, ``prediction (B,)``, ...) and the raw
+        :class:`SNNOutput` (output sequence, per-layer spikes, membranes, probes).
+        """
+        spike_batch = self.encoder(x)
+        out = self.net(spike_batch.spikes, return_details=return_details, record_membrane=self.criterion.needs_membrane)
+        decoded = self.decoder(out.output)
+        return decoded, out
+
+    @torch.no_grad()
+    def probe(self, x: Tensor) -> SNNOutput:
+        """Per-layer probes and spike trains of one batch, measured in eval mode without gradients."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self(x, return_details=True)[1]
+        finally:
+            self.train(was_training)
+
+    # ------------------------------------------------------------------ steps
+    def _shared_step(self, batch: Tuple[Tensor, Tensor], stage: str) -> Tensor:
+        x, y = batch
+        decoded, out = self(x)
+        inputs = LossInputs(
+            output=out.output,
+            decoded=decoded,
+            targets=y,
+            layer_spikes=out.layer_spikes,
+            layer_membranes=out.layer_membranes,
+        )
+        total, info = self.criterion(inputs)
+        if not torch.isfinite(total):
+            components = {k: float(v) for k, v in info["components"].items()}
+            raise FloatingPointError(
+                f"{stage} loss is {float(total)} at epoch {self.current_epoch}, step {self.global_step} "
+                f"(components: {components}). Training stopped before writing a NaN checkpoint. Try a lower "
+                f"optim.lr, a smaller snn.neuron.beta, gradient clipping (trainer.gradient_clip_val=1.0) or "
+                f"debug=default (anomaly detection)."
+            )
+        on_step = stage == "train"
+        batch_size = y.shape[0]
+        self.log(f"{stage}/loss", total, on_step=on_step, on_epoch=not on_step, prog_bar=True, batch_size=batch_size, sync_dist=not on_step)
+        for name, value in info["components"].items():
+            self.log(f"{stage}/loss/{name}", torch.as_tensor(value, dtype=torch.float32), on_step=on_step, on_epoch=not on_step, batch_size=batch_size, sync_dist=not on_step)
+        metrics = self.metrics[f"{stage}_metrics"]
+        if self.task == "classification":
+            metrics.update(decoded.prediction, y)
+        else:
+            metrics.update(decoded.logits_proxy.float(), y.float())
+        for name, metric in metrics.items():
+            self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True, prog_bar=name == "acc", batch_size=batch_size)
+        return total
+
+    def training_step(self, batch: Tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: Tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._shared_step(batch, "val")
+
+    def test_step(self, batch: Tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._shared_step(batch, "test")
+
+    def on_train_epoch_start(self) -> None:
+        torch.manual_seed(self.hparams.seed + self.current_epoch)
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self) -> Any:
+        cfg = self.optim_cfg
+        kwargs: Dict[str, Any] = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+        if cfg.optimizer is OptimizerName.sgd:
+            kwargs["momentum"] = cfg.momentum
+        optimizer = _OPTIMIZERS[cfg.optimizer](self.parameters(), **kwargs)
+        if cfg.scheduler is SchedulerName.none:
+            return optimizer
+        max_epochs = max(1, int(self.trainer.max_epochs or 1)) if self._trainer is not None else 1
+        if cfg.scheduler is SchedulerName.cosine:
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        if cfg.scheduler is SchedulerName.step:
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.step_gamma)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        total_steps = int(self.trainer.estimated_stepping_batches)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=max(1, total_steps))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,201 @@
+"""``train(cfg)`` and ``evaluate(cfg)``: the importable, testable bodies of train.py / evaluate.py.
+
+Both take a composed Hydra config (see ``configs/``), validate everything *before* any training
+(bad values raise :class:`brain_ai.config.ConfigError` naming the field), and return a dict of
+plain-float metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from brain_ai.config import (
+    ConfigError,
+    DataConfig,
+    DecodingConfig,
+    EncodingConfig,
+    EncoderType,
+    LossConfig,
+    OptimConfig,
+    SNNConfig,
+    from_dict,
+    to_dict,
+)
+from brain_ai.core.decoding import build_decoder
+from brain_ai.core.encoding import build_encoder
+from brain_ai.core.snn import with_io_sizes
+from brain_ai.data import build_datamodule
+from brain_ai.module import SNNLitModule
+
+log = logging.getLogger(__name__)
+
+
+def _to_dataclass(node: DictConfig, cls: type, group: str) -> Any:
+    """OmegaConf node -> validated dataclass (``__post_init__`` runs); errors name the group."""
+    obj = OmegaConf.to_object(node)
+    if not isinstance(obj, cls):  # YAML without a schema (plain dict)
+        obj = from_dict(cls, obj)
+    return obj
+
+
+def resolve_configs(cfg: DictConfig) -> Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]:
+    """Turn the composed config's domain groups into validated dataclasses."""
+    return (
+        _to_dataclass(cfg.snn, SNNConfig, "snn"),
+        _to_dataclass(cfg.encoding, EncodingConfig, "encoding"),
+        _to_dataclass(cfg.decoding, DecodingConfig, "decoding"),
+        _to_dataclass(cfg.loss, LossConfig, "loss"),
+        _to_dataclass(cfg.optim, OptimConfig, "optim"),
+        _to_dataclass(cfg.data, DataConfig, "data"),
+    )
+
+
+def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:
+    """Validate the config against the data and build the LightningModule + DataModule.
+
+    Checks done here, before training: event data need ``encoding=identity``; static data cannot
+    use it; the network's input/output sizes match the data and codec.
+    """
+    snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = resolve_configs(cfg)
+    dm = datamodule if datamodule is not None else build_datamodule(data_cfg)
+    is_identity = enc_cfg.type is EncoderType.identity
+    if dm.is_event_data and not is_identity:
+        raise ConfigError(
+            f"data={data_cfg.name.name} already yields spike frames (B, T, ...): use encoding=identity "
+            f"(got encoding={enc_cfg.type.name})"
+        )
+    if not dm.is_event_data and is_identity:
+        raise ConfigError(
+            f"encoding=identity needs spiking data (nmnist, shd, dvsgesture, synthetic), but data={data_cfg.name.name} "
+            f"is static: choose an encoder such as encoding=rate_bernoulli"
+        )
+    encoder = build_encoder(enc_cfg)
+    decoder = build_decoder(dec_cfg, dm.num_classes)
+    step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))
+    snn_cfg = with_io_sizes(snn_cfg, step_shape, decoder.num_outputs(dm.num_classes))
+    model = SNNLitModule(
+        snn=to_dict(snn_cfg),
+        encoding=to_dict(enc_cfg),
+        decoding=to_dict(dec_cfg),
+        loss=to_dict(loss_cfg),
+        optim=to_dict(optim_cfg),
+        num_classes=dm.num_classes,
+        task=getattr(dm, "task", "classification"),
+        seed=int(cfg.seed),
+        data=to_dict(data_cfg),
+    )
+    return model, dm
+
+
+def _instantiate_list(node: Optional[DictConfig]) -> List[Any]:
+    if not node:
+        return []
+    return [instantiate(v) for v in node.values() if v is not None and "_target_" in v]
+
+
+def metrics_table(metrics: Dict[str, float], title: str = "metrics") -> str:
+    """A fixed-width two-column table of metrics (also printed by train.py / evaluate.py)."""
+    if not metrics:
+        return f"{title}: (none)"
+    width = max(len(k) for k in metrics)
+    lines = [title, "-" * (width + 14)]
+    lines += [f"{k:<{width}}  {v:>12.6g}" for k, v in sorted(metrics.items())]
+    return "\n".join(lines)
+
+
+def _as_floats(metrics: Dict[str, Any]) -> Dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def train(cfg: DictConfig) -> Dict[str, float]:
+    """Fit, then test with the best checkpoint. Returns all logged metrics as floats.
+
+    ``cfg.ckpt_path`` resumes an interrupted run; ``cfg.optimized_metric`` names the value that
+    ``train.py`` returns to sweepers.
+    """
+    L.seed_everything(int(cfg.seed), workers=True)
+    model, dm = build_model(cfg)
+    callbacks = _instantiate_list(cfg.get("callbacks"))
+    loggers = _instantiate_list(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    metrics = _as_floats(trainer.callback_metrics)
+    if cfg.get("test", True):
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        trainer.test(model, datamodule=dm, ckpt_path=best or None, weights_only=None)
+        metrics.update(_as_floats(trainer.callback_metrics))
+        log.info("tested %s", best or "the final weights (no checkpoint callback)")
+    if trainer.is_global_zero:
+        print(metrics_table(metrics, title=f"final metrics ({cfg.task_name})"))
+    return metrics
+
+
+def optimized_value(cfg: DictConfig, metrics: Dict[str, float]) -> Optional[float]:
+    """The metric named by ``cfg.optimized_metric`` (error listing available names if missing)."""
+    name = cfg.get("optimized_metric")
+    if not name:
+        return None
+    if name not in metrics:
+        raise KeyError(f"optimized_metric={name!r} was not logged; available: {sorted(metrics)}")
+    return metrics[name]
+
+
+def probe_report(model: SNNLitModule, dm: L.LightningDataModule, max_batches: int = 4) -> Dict[str, Dict[str, float]]:
+    """Average per-layer probes of the model over up to ``max_batches`` test batches."""
+    sums: Dict[str, Dict[str, float]] = {}
+    n = 0
+    for i, (x, _) in enumerate(dm.test_dataloader()):
+        if i >= max_batches:
+            break
+        out = model.probe(x.to(model.device))
+        for layer, probes in out.probes.items():
+            acc = sums.setdefault(layer, {})
+            for key, value in probes.items():
+                acc[key] = acc.get(key, 0.0) + float(value)
+        n += 1
+    return {layer: {k: v / max(n, 1) for k, v in probes.items()} for layer, probes in sums.items()}
+
+
+def probe_table(report: Dict[str, Dict[str, float]]) -> str:
+    """Per-layer probe report as a text table (layers as rows)."""
+    if not report:
+        return "probe report: (no spiking layers)"
+    keys = list(next(iter(report.values())).keys())
+    header = f"{'layer':<8}" + "".join(f"{k:>22}" for k in keys)
+    rows = [f"{layer:<8}" + "".join(f"{values[k]:>22.4g}" for k in keys) for layer, values in report.items()]
+    return "\n".join(["probe report", header, *rows])
+
+
+def evaluate(cfg: DictConfig) -> Dict[str, Any]:
+    """Test a saved checkpoint and report per-layer probes; optionally write them to JSON."""
+    ckpt = Path(str(cfg.ckpt_path))
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"ckpt_path={str(ckpt)!r} does not exist; pass ckpt_path=<run dir>/checkpoints/<file>.ckpt")
+    L.seed_everything(int(cfg.seed), workers=True)
+    model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
+    data_dict = dict(model.hparams.data or {})
+    if cfg.get("data_root"):
+        data_dict["root"] = str(cfg.data_root)
+    dm = build_datamodule(from_dict(DataConfig, data_dict))
+    loggers = _instantiate_list(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
+    results = trainer.test(model, datamodule=dm)
+    metrics = _as_floats(results[0] if results else {})
+    dm.setup("test")
+    report = probe_report(model, dm)
+    print(metrics_table(metrics, title=f"test metrics ({ckpt.name})"))
+    print(probe_table(report))
+    payload = {"checkpoint": str(ckpt), "metrics": metrics, "probes": report}
+    if cfg.get("output_json"):
+        out = Path(str(cfg.output_json))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(payload, indent=2))
+    return payload
+

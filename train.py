@@ -1,0 +1,21 @@
+"""Train an SNN: ``python train.py [group=option ...] [key=value ...]`` (see README and configs/)."""
+
+from typing import Optional
+
+import hydra
+from omegaconf import DictConfig
+
+from brain_ai.hydra_store import register_configs
+from brain_ai.pipeline import optimized_value, train
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+def main(cfg: DictConfig) -> Optional[float]:
+    metrics = train(cfg)
+    return optimized_value(cfg, metrics)
+
+
+if __name__ == "__main__":
+    main()
