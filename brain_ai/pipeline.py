@@ -38,10 +38,19 @@ log = logging.getLogger(__name__)
 
 
 def _to_dataclass(node: DictConfig, cls: type, group: str) -> Any:
-    """OmegaConf node -> validated dataclass (``__post_init__`` runs); errors name the group."""
-    obj = OmegaConf.to_object(node)
-    if not isinstance(obj, cls):  # YAML without a schema (plain dict)
-        obj = from_dict(cls, obj)
+    """OmegaConf node -> validated dataclass (``__post_init__`` runs); errors name the group.
+
+    Nested configs validate under their own name (``neuron.beta=...``); the message is then
+    prefixed with the group so that it names the full key (``snn.neuron.beta=...``).
+    """
+    try:
+        obj = OmegaConf.to_object(node)
+        if not isinstance(obj, cls):  # YAML without a schema (plain dict)
+            obj = from_dict(cls, obj)
+    except ConfigError as err:
+        if str(err).startswith(f"{group}."):
+            raise
+        raise ConfigError(f"{group}.{err}") from err
     return obj
 
 
