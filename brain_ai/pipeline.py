@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from brain_ai.config import (
@@ -132,6 +133,8 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     L.seed_everything(int(cfg.seed), workers=True)
     model, dm = build_model(cfg)
     callbacks = _instantiate_list(cfg.get("callbacks"))
+    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning rejects a progress bar callback then
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     loggers = _instantiate_list(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
