@@ -13,7 +13,8 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import BETA_MAX, ResetMode, check_range, coerce_enum
+from brain_ai.config import BETA_MAX, NeuronType, ResetMode, check_range, coerce_enum
+from brain_ai.core.fused import fused_lif_sequence, fused_supported
 from brain_ai.core.neurons.state import SpikingState, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
 from brain_ai.core.unroll import Record, snn_unroll
@@ -141,7 +142,13 @@ class LeakyCellBase(nn.Module):
         if x.dim() < 2:
             raise ValueError(f"{type(self).__name__}.forward_sequence: x must be (B, T, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)")
+        if not checkpoint and self._fusable():
+            return self._fused_sequence(x, state, chunk_size, record)
         return snn_unroll(self._cell, x, state, chunk_size, checkpoint=checkpoint, record=record)
+
+    def _fusable(self) -> bool:
+        """Whether the fused whole-sequence kernel runs this cell (the LIF family says when)."""
+        return False
 
     def extra_repr(self) -> str:
         return f"size={self.size}, learnable_beta={self.learnable_beta}, beta_shape={tuple(self.beta.shape)}"
@@ -160,7 +167,13 @@ class SpikingNeuronBase(LeakyCellBase):
             ``surrogate_alpha`` sets the width of a named one.
         synaptic: add a synaptic current ``i = synaptic_beta * i + x`` feeding the membrane.
         refractory_steps: after a spike, ignore input and stay silent for this many steps.
+        fused: run ``forward_sequence`` through the fused whole-sequence kernel
+            (:mod:`brain_ai.core.fused`) when this neuron type supports it and no gradient
+            checkpointing is asked for; ``False`` always uses the generic per-step unroll.
     """
+
+    #: NeuronType that :func:`~brain_ai.core.fused.fused_supported` knows this class as (None: never fused)
+    fused_type: Optional[NeuronType] = None
 
     def __init__(
         self,
@@ -177,8 +190,10 @@ class SpikingNeuronBase(LeakyCellBase):
         synaptic: bool = False,
         synaptic_beta: float = 0.8,
         refractory_steps: int = 0,
+        fused: bool = True,
     ) -> None:
         super().__init__(size, beta, learnable_beta=learnable_beta, per_neuron_beta=per_neuron_beta)
+        self.fused = bool(fused)
         owner = type(self).__name__
         check_range(owner, "threshold", threshold, low=0.0, low_inclusive=False)
         check_range(owner, "synaptic_beta", synaptic_beta, low=0.0, high=BETA_MAX)
@@ -217,6 +232,43 @@ class SpikingNeuronBase(LeakyCellBase):
             synaptic_beta=self.synaptic_beta,
             refractory_steps=self.refractory_steps,
         )
+
+    def _fusable(self) -> bool:
+        return self.fused_type is not None and fused_supported(
+            self.fused_type, synaptic=self.synaptic_beta is not None, refractory_steps=self.refractory_steps, enabled=self.fused
+        )
+
+    def _fused_kwargs(self, state: SpikingState) -> Dict[str, Any]:
+        """Extra arguments of :func:`fused_lif_sequence` for this variant (AdaptiveLIF adds its own)."""
+        return {}
+
+    def _fused_sequence(
+        self, x: Tensor, state: SpikingState, chunk_size: Optional[int], record: Record
+    ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
+        """The fused equivalent of ``snn_unroll(self._cell, ...)``: same outputs, state and traces.
+
+        Truncated BPTT runs the kernel once per ``chunk_size`` window with the state detached
+        in between, exactly like the generic unroll.
+        """
+        windows = x.split(chunk_size, dim=1) if chunk_size else (x,)  # (B, k, *size) each
+        spikes, membranes = [], []
+        for k, window in enumerate(windows):
+            if k:
+                state = state.detach()
+            s, v, a, mem = fused_lif_sequence(
+                window, state.v, self.beta, self.threshold, self.reset, self.surrogate,
+                record_membrane=record == "membrane", **self._fused_kwargs(state),
+            )
+            state = state.replace(v=v, a=a) if a is not None else state.replace(v=v)
+            spikes.append(s)
+            membranes.append(mem)
+        out = spikes[0] if len(spikes) == 1 else torch.cat(spikes, dim=1)  # (B, T, *size)
+        traces: Dict[str, Tensor] = {}
+        if record in ("spikes", "membrane"):
+            traces["spikes"] = out
+        if record == "membrane":
+            traces["membrane"] = membranes[0] if len(membranes) == 1 else torch.cat(membranes, dim=1)
+        return out, state, traces
 
     def _cell(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         s, new = self._step(x, state)

@@ -18,7 +18,7 @@ from typing import Any, Dict, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import BETA_MAX, NeuronConfig, check_range
+from brain_ai.config import BETA_MAX, NeuronConfig, NeuronType, check_range
 from brain_ai.core.neurons.base import LeakyCellBase, Size, SpikingNeuronBase
 from brain_ai.core.neurons.functional import adaptive_lif_step, leaky_integrator_step, lif_step, recurrent_lif_step
 from brain_ai.core.neurons.state import SpikingState
@@ -38,6 +38,7 @@ def neuron_kwargs(cfg: NeuronConfig) -> Dict[str, Any]:
         synaptic=cfg.synaptic,
         synaptic_beta=cfg.synaptic_beta,
         refractory_steps=cfg.refractory_steps,
+        fused=cfg.fused,
     )
 
 
@@ -50,6 +51,8 @@ class LIFNeuron(SpikingNeuronBase):
         spikes, state = lif(torch.randn(32, 128))                 # one step (B, N)
         seq, final, traces = lif.forward_sequence(torch.randn(32, 25, 128), record="membrane")
     """
+
+    fused_type = NeuronType.lif
 
     @classmethod
     def from_config(cls, cfg: NeuronConfig, size: Size) -> "LIFNeuron":
@@ -74,6 +77,8 @@ class AdaptiveLIFNeuron(SpikingNeuronBase):
         self.adaptation_alpha = float(adaptation_alpha)
         self.adaptation_decay = float(adaptation_decay)
 
+    fused_type = NeuronType.adaptive_lif
+
     @classmethod
     def from_config(cls, cfg: NeuronConfig, size: Size) -> "AdaptiveLIFNeuron":
         return cls(size, adaptation_alpha=cfg.adaptation_alpha, adaptation_decay=cfg.adaptation_decay, **neuron_kwargs(cfg))
@@ -86,6 +91,9 @@ class AdaptiveLIFNeuron(SpikingNeuronBase):
         return adaptive_lif_step(
             x, state, adaptation_alpha=self.adaptation_alpha, adaptation_decay=self.adaptation_decay, **kw
         )
+
+    def _fused_kwargs(self, state: SpikingState) -> Dict[str, Any]:
+        return dict(adaptation_alpha=self.adaptation_alpha, adaptation_decay=self.adaptation_decay, a0=state.a)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", adaptation_alpha={self.adaptation_alpha}, adaptation_decay={self.adaptation_decay}"
