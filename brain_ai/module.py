@@ -123,7 +123,7 @@ class SNNLitModule(L.LightningModule):
         if not torch.isfinite(total):
             components = {k: float(v) for k, v in info["components"].items()}
             raise FloatingPointError(
-                f"{stage} loss is {float(total)} at epoch {self.current_epoch}, step {self.global_step} "
+                f"{stage} loss is {float(total.detach())} at epoch {self.current_epoch}, step {self.global_step} "
                 f"(components: {components}). Training stopped before writing a NaN checkpoint. Try a lower "
                 f"optim.lr, a smaller snn.neuron.beta, gradient clipping (trainer.gradient_clip_val=1.0) or "
                 f"debug=default (anomaly detection)."
