@@ -29,6 +29,9 @@ from brain_ai.core.encoding import build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
 from brain_ai.core.snn import SNNOutput, build_snn
 
+#: per-batch seed = seed + _SEED_STRIDE * epoch + batch_idx (distinct for epochs of < 1e6 batches)
+_SEED_STRIDE = 1_000_003
+
 _OPTIMIZERS = {
     OptimizerName.adam: torch.optim.Adam,
     OptimizerName.adamw: torch.optim.AdamW,
@@ -45,9 +48,10 @@ class SNNLitModule(L.LightningModule):
             :class:`OptimConfig` (``to_dict`` output); ``snn`` must have its input/output sizes set.
         num_classes: classes of the task (targets are ``int64`` class indices ``(B,)``), or the
             number of regression targets when ``task == "regression"`` (targets ``(B, D)`` float).
-        seed: base seed; every training epoch re-seeds torch with ``seed + epoch`` so that a run
-            resumed from an epoch checkpoint draws the same encoder spikes and dropout masks as an
-            uninterrupted one.
+        seed: base seed; every training batch re-seeds torch from ``(seed, epoch, batch_idx)`` only,
+            so that a run resumed from a checkpoint draws the same encoder spikes and dropout masks
+            as an uninterrupted one (whatever else consumed random numbers in between, e.g. the
+            moment Lightning creates the data-loader iterator, which differs after a resume).
         data: the data config dict, stored only so that ``evaluate.py`` can rebuild the data.
     """
 
@@ -151,8 +155,8 @@ class SNNLitModule(L.LightningModule):
     def test_step(self, batch: Tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self._shared_step(batch, "test")
 
-    def on_train_epoch_start(self) -> None:
-        torch.manual_seed(self.hparams.seed + self.current_epoch)
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        torch.manual_seed(self.hparams.seed + _SEED_STRIDE * self.current_epoch + batch_idx)
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self) -> Any:
