@@ -331,7 +331,7 @@ class DataConfig:
     ``x (B, T, ...)`` with ``T = n_time_bins`` and need ``encoding=identity``.
     """
 
-    name: DatasetName = DatasetName.mnist5k
+    name: DatasetName = DatasetName.digits
     #: folder holding downloaded data sets (``<root>/<ClassName>/...``)
     root: str = "data"
     download: bool = False

@@ -28,7 +28,7 @@ def _labels(subset) -> np.ndarray:
 
 def test_registry_covers_every_dataset_name():
     assert set(DATASETS) == set(DatasetName)
-    assert isinstance(build_datamodule(DataConfig()), BrainDataModule)  # default: mnist5k
+    assert isinstance(build_datamodule(DataConfig()), BrainDataModule)  # default: digits
 
 
 # ----------------------------------------------------------------------------- split helpers
@@ -53,7 +53,7 @@ def test_val_fraction_that_leaves_an_empty_part_is_an_error():
 
 
 def test_mnist5k_fixed_stratified_split_of_real_digits():
-    loaded = Mnist5k().load(DataConfig())
+    loaded = Mnist5k().load(DataConfig(name="mnist5k"))
     assert (len(loaded.train), len(loaded.test)) == (4000, 1000)
     np.testing.assert_array_equal(np.bincount(loaded.train_targets), [400] * 10)
     np.testing.assert_array_equal(np.bincount(_labels(loaded.test)), [100] * 10)
@@ -69,14 +69,14 @@ def test_mnist5k_fixed_stratified_split_of_real_digits():
 
 
 def test_mnist5k_datamodule_batches_and_seed_independent_test_set():
-    dm = _setup(batch_size=64)  # defaults: mnist5k, val_fraction 0.1, seed 0
+    dm = _setup(name="mnist5k", batch_size=64)  # defaults: val_fraction 0.1, seed 0
     assert (dm.num_classes, dm.sample_shape, dm.time_steps, dm.is_event_data) == (10, (1, 28, 28), None, False)
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (3600, 400, 1000)
     np.testing.assert_array_equal(np.bincount(_labels(dm.val_set)), [40] * 10)
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (64, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
     assert 0.0 <= x.min() and x.max() <= 1.0 and x.max() == 1.0
-    other = _setup(seed=7)
+    other = _setup(name="mnist5k", seed=7)
     torch.testing.assert_close(other.test_set.inputs, dm.test_set.inputs)  # test set never moves
     assert other.val_set.indices != dm.val_set.indices  # the val split follows data.seed
 
