@@ -34,7 +34,7 @@ TINY: List[str] = [
     "+trainer.limit_val_batches=1",
     "+trainer.limit_test_batches=2",
     "trainer.enable_progress_bar=false",
-    "trainer.enable_model_summary=false",
+    "+trainer.enable_model_summary=false",
 ]
 
 
@@ -72,7 +72,10 @@ def short_run(tmp_path_factory) -> SimpleNamespace:
     from brain_ai import pipeline
 
     out = tmp_path_factory.mktemp("short_run")
-    overrides = [*TINY, "trainer.max_epochs=2", "callbacks.probes.every_n_steps=1", "callbacks.health.every_n_steps=1"]
+    overrides = [
+        *TINY, "trainer.max_epochs=2", "trainer.log_every_n_steps=1",
+        "callbacks.probes.every_n_steps=1", "callbacks.health.every_n_steps=1",
+    ]
     cfg = compose_config(overrides, output_dir=out)
     metrics = pipeline.train(cfg)
     return SimpleNamespace(cfg=cfg, metrics=metrics, output_dir=out)

@@ -1,0 +1,123 @@
+"""TensorBoard output of a short run (losses, metrics, probes, histograms, rasters) and the
+health monitor's warnings."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from brain_ai import pipeline
+from brain_ai.callbacks import HealthMonitor, raster_image
+from conftest import TINY, compose_config
+
+PROBE_SUFFIXES = ["firing_rate", "spike_sparsity", "dead_frac", "saturated_frac", "membrane_mean", "membrane_var"]
+
+
+@pytest.fixture(scope="module")
+def events(short_run) -> EventAccumulator:
+    ea = EventAccumulator(str(short_run.output_dir / "tensorboard"), size_guidance={"scalars": 0, "histograms": 0, "images": 0})
+    ea.Reload()
+    return ea
+
+
+def test_loss_metric_and_component_scalars(events, short_run):
+    scalars = set(events.Tags()["scalars"])
+    components = {k.split("/")[-1] for k in short_run.metrics if k.startswith("train/loss/")}
+    assert components == {"probspikes", "rate_reg", "temporal", "isi"}  # loss=rate_classification
+    expected = {"train/loss", "val/loss", "train/acc", "val/acc", "test/acc"} | {f"train/loss/{c}" for c in components}
+    assert expected <= scalars, expected - scalars
+    assert [e.step for e in events.Scalars("train/loss")] == [0, 1, 2, 3, 4, 5]  # every step, 2 epochs x 3 batches
+    assert len(events.Scalars("val/acc")) == 2
+    assert events.Scalars("test/acc")[-1].value == pytest.approx(short_run.metrics["test/acc"], rel=1e-6)
+
+
+@pytest.mark.parametrize("layer", ["layer0", "layer1"])
+def test_probe_scalars_every_step(events, layer):
+    scalars = set(events.Tags()["scalars"])
+    for suffix in PROBE_SUFFIXES:
+        tag = f"probes/{layer}/{suffix}"
+        assert tag in scalars, tag
+        assert [e.step for e in events.Scalars(tag)] == [1, 2, 3, 4, 5, 6]
+    rates = [e.value for e in events.Scalars(f"probes/{layer}/firing_rate")]
+    sparsity = [e.value for e in events.Scalars(f"probes/{layer}/spike_sparsity")]
+    for r, s in zip(rates, sparsity):  # binary spikes: sparsity = 1 - mean rate
+        assert 0.0 <= r <= 1.0 and r + s == pytest.approx(1.0, abs=1e-6)
+    for suffix in ("dead_frac", "saturated_frac"):
+        assert all(0.0 <= e.value <= 1.0 for e in events.Scalars(f"probes/{layer}/{suffix}"))
+    assert all(e.value >= 0.0 for e in events.Scalars(f"probes/{layer}/membrane_var"))
+
+
+def test_firing_rate_histograms(events):
+    histograms = events.Tags()["histograms"]
+    assert "probes/layer0/firing_rate_hist" in histograms
+    hists = events.Histograms("probes/layer0/firing_rate_hist")
+    assert [h.step for h in hists] == [1, 2, 3, 4, 5, 6]
+    assert hists[0].histogram_value.num == 32  # one rate per hidden neuron
+    assert 0.0 <= hists[0].histogram_value.min <= hists[0].histogram_value.max <= 1.0
+
+
+def test_raster_images_are_pngs_of_neurons_by_time(events):
+    images = events.Tags()["images"]
+    assert {"raster/input", "raster/layer0", "raster/layer1"} <= set(images)
+    for tag, neurons in (("raster/input", 64), ("raster/layer0", 32), ("raster/layer1", 10)):
+        shots = events.Images(tag)
+        assert len(shots) == 2  # once per validation epoch, not during the sanity check
+        assert shots[-1].encoded_image_string.startswith(b"\x89PNG")
+        assert (shots[-1].height, shots[-1].width) == (neurons, 8)  # neurons x encoding.num_steps
+
+
+def test_raster_image_is_neurons_by_time_white_spikes():
+    spikes = torch.zeros(4, 2, 3)  # (T, C, N)
+    spikes[1, 0, 2] = 1.0
+    img = raster_image(spikes)
+    assert img.shape == (6, 4) and img.dtype == torch.uint8
+    assert img[2, 1] == 255 and img.sum() == 255
+
+
+HEALTHY = {
+    "firing_rate": 0.1, "spike_sparsity": 0.9, "dead_neuron_frac": 0.0,
+    "saturated_neuron_frac": 0.0, "membrane_mean": 0.2, "membrane_var": 0.1,
+}
+
+
+def test_health_monitor_warns_once_per_layer(caplog):
+    monitor = HealthMonitor(every_n_steps=1)
+    dead = {**HEALTHY, "dead_neuron_frac": 0.5}
+    probes = {"layer0": {k: torch.tensor(v) for k, v in HEALTHY.items()}, "layer1": {k: torch.tensor(v) for k, v in dead.items()}}
+    with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
+        for _ in range(3):
+            monitor._check(probes)
+    messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
+    assert len(messages) == 1
+    assert "layer1" in messages[0] and "dead_neuron_frac=0.5" in messages[0] and "lower the threshold" in messages[0]
+    assert monitor.warned == {"layer1"}
+
+
+def test_dead_network_warns_exactly_once_per_layer(tmp_path, caplog):
+    cfg = compose_config(
+        [*TINY, "snn.neuron.threshold=100", "callbacks.health.every_n_steps=1", "test=false", "~logger"],
+        output_dir=tmp_path,
+    )
+    with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
+        pipeline.train(cfg)
+    messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
+    for layer in ("layer0", "layer1"):
+        mine = [m for m in messages if f" {layer} " in m]
+        assert len(mine) == 1, messages
+        assert "dead_neuron_frac=1" in mine[0]
+        assert "many neurons never fire: lower the threshold" in mine[0]
+    assert len(messages) == 2
+
+
+def test_a_run_never_warns_twice_for_a_layer(tmp_path, caplog):
+    cfg = compose_config(
+        [*TINY, "trainer.max_epochs=2", "callbacks.health.every_n_steps=1", "test=false", "~logger"], output_dir=tmp_path
+    )
+    with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
+        pipeline.train(cfg)
+    messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
+    for layer in ("layer0", "layer1"):
+        assert sum(f" {layer} " in m for m in messages) <= 1, messages

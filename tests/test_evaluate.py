@@ -1,0 +1,61 @@
+"""pipeline.evaluate / evaluate.py on a checkpoint written by a short training run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from brain_ai import pipeline
+from conftest import REPO, compose_config
+
+PROBE_KEYS = {"firing_rate", "spike_sparsity", "membrane_mean", "membrane_var", "dead_neuron_frac", "saturated_neuron_frac"}
+EVAL = ["+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false"]
+
+
+def best_checkpoint(short_run):
+    (best,) = (short_run.output_dir / "checkpoints").glob("epoch_*.ckpt")  # save_top_k=1
+    return best
+
+
+def test_evaluate_reports_metrics_and_probes_and_writes_json(short_run, tmp_path, capsys):
+    ckpt = best_checkpoint(short_run)
+    report = tmp_path / "sub" / "report.json"
+    cfg = compose_config([f"ckpt_path={ckpt}", f"output_json={report}", *EVAL], output_dir=tmp_path, config_name="evaluate")
+    payload = pipeline.evaluate(cfg)
+
+    assert payload["checkpoint"] == str(ckpt)
+    assert {"test/acc", "test/loss"} <= set(payload["metrics"])
+    # the same weights on the same test batches as the run's own final test
+    assert payload["metrics"]["test/acc"] == pytest.approx(short_run.metrics["test/acc"], abs=1e-6)
+    assert set(payload["probes"]) == {"layer0", "layer1"}
+    for probes in payload["probes"].values():
+        assert set(probes) == PROBE_KEYS
+        assert probes["firing_rate"] + probes["spike_sparsity"] == pytest.approx(1.0, abs=1e-6)
+    assert json.loads(report.read_text()) == payload
+
+    printed = capsys.readouterr().out
+    assert "test/acc" in printed and "probe report" in printed and "layer0" in printed
+
+
+def test_missing_checkpoint_names_the_path(tmp_path):
+    missing = tmp_path / "nope.ckpt"
+    cfg = compose_config([f"ckpt_path={missing}"], output_dir=tmp_path, config_name="evaluate")
+    with pytest.raises(FileNotFoundError, match="nope.ckpt"):
+        pipeline.evaluate(cfg)
+
+
+@pytest.mark.slow
+def test_evaluate_script(short_run, tmp_path):
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "evaluate.py", f"ckpt_path={best_checkpoint(short_run)}", f"output_json={report}",
+         f"hydra.run.dir={tmp_path / 'run'}", *EVAL],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    payload = json.loads(report.read_text())
+    assert payload["metrics"]["test/acc"] == pytest.approx(short_run.metrics["test/acc"], abs=1e-6)
+    assert "probe report" in proc.stdout

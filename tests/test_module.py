@@ -1,0 +1,142 @@
+"""SNNLitModule: primitive hparams, weights_only checkpoints, bf16 on CPU, NaN guard, metrics."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from brain_ai import pipeline
+from brain_ai.module import SNNLitModule
+from conftest import TINY, compose_config
+
+
+def tiny_model(*overrides: str):
+    torch.manual_seed(0)
+    return pipeline.build_model(compose_config([*TINY, *overrides]))
+
+
+def trainer(**kw) -> L.Trainer:
+    defaults = dict(
+        accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, max_epochs=1, limit_train_batches=2, limit_val_batches=1, limit_test_batches=2,
+    )
+    return L.Trainer(**{**defaults, **kw})
+
+
+def _is_primitive(value) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_primitive(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_primitive(v) for v in value)
+    return value is None or type(value) in (str, int, float, bool)
+
+
+def test_hparams_are_plain_primitives():
+    model, _ = tiny_model("snn=adaptive", "snn.hidden_sizes=[8]")
+    hparams = dict(model.hparams)
+    assert set(hparams) == {"snn", "encoding", "decoding", "loss", "optim", "num_classes", "task", "seed", "data"}
+    assert _is_primitive(hparams), hparams
+    assert hparams["snn"]["neuron"]["type"] == "adaptive_lif"
+    assert hparams["snn"]["input_size"] == 64 and hparams["snn"]["output_size"] == 10
+
+
+def test_checkpoint_loads_with_weights_only_and_gives_identical_logits(tmp_path):
+    model, dm = tiny_model()
+    t = trainer()
+    t.fit(model, datamodule=dm)
+    path = tmp_path / "model.ckpt"
+    t.save_checkpoint(path)
+
+    raw = torch.load(path, weights_only=True)
+    assert raw["hyper_parameters"] == dict(model.hparams)
+
+    loaded = SNNLitModule.load_from_checkpoint(path, weights_only=True)
+    x, _ = next(iter(dm.test_dataloader()))
+    model.eval()
+    loaded.eval()
+    with torch.no_grad():
+        expected = model(x)[0].logits_proxy
+        got = loaded(x)[0].logits_proxy
+    assert torch.equal(got, expected)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+def test_bf16_mixed_on_cpu_trains_with_fp32_neuron_state():
+    model, dm = tiny_model()
+    t = trainer(fast_dev_run=True, precision="bf16-mixed")
+    t.fit(model, datamodule=dm)
+    loss = t.callback_metrics["train/loss"]
+    assert math.isfinite(float(loss))
+
+    x, _ = next(iter(dm.train_dataloader()))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, out = model(x)
+    assert out.output.dtype == torch.bfloat16
+    assert {name: state.v.dtype for name, state in out.final_states.items()} == {"layer0": torch.float32, "layer1": torch.float32}
+    assert all(s.dtype == torch.bfloat16 for s in out.layer_spikes.values())
+
+
+def test_nan_loss_stops_training_without_a_nan_checkpoint(tmp_path, monkeypatch):
+    model, dm = tiny_model()
+    real_forward = model.criterion.forward
+
+    def nan_from_epoch_1(inputs):
+        total, info = real_forward(inputs)
+        if model.training and model.current_epoch >= 1:
+            total = total * float("nan")
+        return total, info
+
+    monkeypatch.setattr(model.criterion, "forward", nan_from_epoch_1)
+    ckpt = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, save_last=True, filename="{epoch}")
+    t = trainer(max_epochs=3, enable_checkpointing=True, callbacks=[ckpt])
+    with pytest.raises(FloatingPointError, match=r"train loss is nan at epoch 1.*lower optim\.lr"):
+        t.fit(model, datamodule=dm)
+    files = sorted(p.name for p in tmp_path.glob("*.ckpt"))
+    assert files == ["epoch=0.ckpt", "last.ckpt"]  # only the healthy epoch 0 was saved
+    for name in files:
+        saved = torch.load(tmp_path / name, weights_only=True)
+        assert saved["epoch"] == 0
+        assert all(torch.isfinite(v).all() for v in saved["state_dict"].values() if v.is_floating_point())
+
+
+def test_accuracy_is_logged_per_stage_and_matches_the_predictions():
+    model, dm = tiny_model()
+    t = trainer()
+    t.fit(model, datamodule=dm)
+    assert {"train/acc", "val/acc", "train/loss", "val/loss"} <= set(t.callback_metrics)
+    (result,) = t.test(model, datamodule=dm, verbose=False)
+    assert {"test/acc", "test/loss"} <= set(result)
+
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for i, (x, y) in enumerate(dm.test_dataloader()):
+            if i == 2:  # limit_test_batches=2
+                break
+            correct += int((model(x)[0].prediction == y).sum())
+            total += len(y)
+    assert result["test/acc"] == pytest.approx(correct / total, abs=1e-6)
+
+
+def test_loss_components_are_logged_per_stage():
+    model, dm = tiny_model()
+    t = trainer()
+    t.fit(model, datamodule=dm)
+    components = {k for k in t.callback_metrics if k.startswith("train/loss/")}
+    assert components == {"train/loss/probspikes", "train/loss/rate_reg", "train/loss/temporal", "train/loss/isi"}
+    assert {"val/loss/probspikes", "val/loss/rate_reg"} <= set(t.callback_metrics)
+
+
+@pytest.mark.parametrize("scheduler", ["none", "step", "onecycle"])
+def test_optimizer_and_schedulers(scheduler):
+    model, dm = tiny_model("optim=sgd", f"optim.scheduler={scheduler}")
+    t = trainer(max_epochs=2)
+    t.fit(model, datamodule=dm)
+    (opt,) = t.optimizers
+    assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9
+    assert len(t.lr_scheduler_configs) == (0 if scheduler == "none" else 1)

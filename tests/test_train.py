@@ -1,0 +1,109 @@
+"""pipeline.train / train.py: metrics, run-dir outputs, reproducibility, kill-and-resume, DDP."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import lightning as L
+import pytest
+import torch
+
+from brain_ai import pipeline
+from conftest import REPO, TINY, compose_config
+
+
+class StopAfterEpoch(L.Callback):
+    """Simulates a killed job: stop cleanly at the end of training epoch ``epoch`` (0-based)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True
+
+
+STOP_AFTER_EPOCH_1 = [f"+callbacks.stop._target_={__name__}.StopAfterEpoch", "+callbacks.stop.epoch=1"]
+
+
+def test_train_returns_finite_metrics(short_run):
+    metrics = short_run.metrics
+    expected = {"train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc", "train/loss/probspikes"}
+    assert expected <= set(metrics)
+    assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
+    assert 0.0 <= metrics["test/acc"] <= 1.0
+
+
+def test_train_writes_checkpoints_and_tensorboard_under_the_run_dir(short_run):
+    out = short_run.output_dir
+    ckpts = sorted(p.name for p in (out / "checkpoints").glob("*.ckpt"))
+    assert "last.ckpt" in ckpts and any(name.startswith("epoch_") for name in ckpts)
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    last = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 1  # max_epochs=2
+    assert last["hyper_parameters"]["seed"] == short_run.cfg.seed
+
+
+def test_optimized_value_is_the_named_metric(short_run):
+    cfg, metrics = short_run.cfg, short_run.metrics
+    assert cfg.optimized_metric == "val/acc"
+    assert pipeline.optimized_value(cfg, metrics) == metrics["val/acc"]
+    cfg_missing = compose_config(["optimized_metric=val/nope"])
+    with pytest.raises(KeyError, match=r"val/nope.*val/acc"):
+        pipeline.optimized_value(cfg_missing, metrics)
+    assert pipeline.optimized_value(compose_config(["optimized_metric=null"]), metrics) is None
+
+
+def test_same_seed_same_run(tmp_path):
+    runs = [
+        pipeline.train(compose_config([*TINY, "seed=123", "callbacks.probes.every_n_steps=1"], output_dir=tmp_path / name))
+        for name in ("a", "b")
+    ]
+    assert runs[0] == runs[1]
+
+
+def test_kill_and_resume_ends_like_an_uninterrupted_run(tmp_path):
+    base = [*TINY, "trainer.max_epochs=3"]
+    full = pipeline.train(compose_config(base, output_dir=tmp_path / "full"))
+
+    resumed_dir = tmp_path / "resumed"
+    pipeline.train(compose_config([*base, *STOP_AFTER_EPOCH_1, "test=false"], output_dir=resumed_dir))
+    last = resumed_dir / "checkpoints" / "last.ckpt"
+    interrupted = torch.load(last, weights_only=True)
+    assert interrupted["epoch"] == 1  # epochs 0 and 1 done, 2 to go
+    assert interrupted["global_step"] == 2 * 3  # 3 batches per epoch
+
+    resumed = pipeline.train(compose_config([*base, f"ckpt_path={last}"], output_dir=resumed_dir))
+    assert resumed.keys() == full.keys()
+    for key in full:
+        assert resumed[key] == pytest.approx(full[key], rel=1e-6, abs=1e-7), key
+
+    a = torch.load(tmp_path / "full" / "checkpoints" / "last.ckpt", weights_only=True)
+    b = torch.load(last, weights_only=True)
+    assert b["epoch"] == a["epoch"] == 2
+    for name, tensor in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][name], tensor, rtol=1e-6, atol=1e-7, msg=name)
+
+
+@pytest.mark.slow
+def test_ddp_fork_two_cpu_processes(tmp_path):
+    cfg = compose_config(
+        [*TINY, "+trainer.strategy=ddp_fork", "trainer.devices=2", "trainer.accelerator=cpu"], output_dir=tmp_path
+    )
+    metrics = pipeline.train(cfg)
+    assert {"train/loss", "val/acc", "test/acc"} <= set(metrics)
+    assert all(math.isfinite(v) for v in metrics.values())
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+@pytest.mark.slow
+def test_train_script_fast_dev_run(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "train.py", "debug=fdr", f"hydra.run.dir={tmp_path}", "trainer.enable_progress_bar=false"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "final metrics" in proc.stdout and "test/acc" in proc.stdout
+    assert (tmp_path / ".hydra" / "config.yaml").is_file()
