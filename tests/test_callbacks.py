@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from brain_ai import pipeline
 from brain_ai.callbacks import HealthMonitor, raster_image
-from conftest import TINY, compose_config
+from framework_helpers import TINY, compose_config
 
 PROBE_SUFFIXES = ["firing_rate", "spike_sparsity", "dead_frac", "saturated_frac", "membrane_mean", "membrane_var"]
 

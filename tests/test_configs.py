@@ -21,7 +21,7 @@ from brain_ai.config import (
     OptimConfig,
     SNNConfig,
 )
-from conftest import CONFIG_DIR, compose_config
+from framework_helpers import CONFIG_DIR, compose_config
 
 DOMAIN_GROUPS = {
     "snn": SNNConfig,

@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from brain_ai import pipeline
 from brain_ai.module import SNNLitModule
-from conftest import TINY, compose_config
+from framework_helpers import TINY, compose_config
 
 
 def tiny_model(*overrides: str):

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO
+from framework_helpers import REPO
 
 TINY_CLI = [
     "data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[32]", "trainer.max_epochs=1",

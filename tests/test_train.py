@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from brain_ai import pipeline
-from conftest import REPO, TINY, compose_config
+from framework_helpers import REPO, TINY, compose_config
 
 
 class StopAfterEpoch(L.Callback):

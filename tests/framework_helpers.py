@@ -1,0 +1,48 @@
+"""Helpers of the framework tests (imported by the test modules; fixtures live in conftest.py).
+
+``compose_config`` composes ``configs/`` with Hydra's compose API, the schemas registered first
+and ``GlobalHydra`` cleared around it. ``TINY`` overrides make a run take a few seconds on one CPU
+core. (Kept out of conftest.py: tests/data has its own conftest, so ``from conftest import`` would
+be ambiguous.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig
+
+from brain_ai.hydra_store import register_configs
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO / "configs"
+
+#: digits (8x8 images, 10 classes): 96 training samples in 3 batches, 1 val and 2 test batches,
+#: a 32-neuron hidden layer over 8 steps, no progress bar.
+TINY: List[str] = [
+    "data=digits",
+    "data.limit_train=96",
+    "data.batch_size=32",
+    "snn.hidden_sizes=[32]",
+    "encoding.num_steps=8",
+    "trainer.max_epochs=1",
+    "+trainer.limit_val_batches=1",
+    "+trainer.limit_test_batches=2",
+    "trainer.enable_progress_bar=false",
+    "+trainer.enable_model_summary=false",
+]
+
+
+def compose_config(overrides: Sequence[str] = (), output_dir: Optional[Path] = None, config_name: str = "train") -> DictConfig:
+    """Compose ``configs/<config_name>.yaml`` with ``overrides`` (outputs written under ``output_dir``)."""
+    register_configs()
+    extra = [f"paths.output_dir={output_dir}"] if output_dir is not None else []
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            return compose(config_name, overrides=[*overrides, *extra], return_hydra_config=True)
+    finally:
+        GlobalHydra.instance().clear()
