@@ -20,12 +20,15 @@ from omegaconf import DictConfig, OmegaConf
 from brain_ai.config import (
     ConfigError,
     DataConfig,
+    DecoderType,
     DecodingConfig,
     EncodingConfig,
     EncoderType,
     LossConfig,
     OptimConfig,
+    PopulationMode,
     SNNConfig,
+    TaskLoss,
     from_dict,
     to_dict,
 )
@@ -67,11 +70,26 @@ def resolve_configs(cfg: DictConfig) -> Tuple[SNNConfig, EncodingConfig, Decodin
     )
 
 
+def _check_task(task: str, dec_cfg: DecodingConfig, loss_cfg: LossConfig, data_name: str) -> None:
+    """Regression codecs (``loss.task_loss=mse``, population regression decoding) need regression data."""
+    regression = task == "regression"
+    if (loss_cfg.task_loss is TaskLoss.mse) != regression:
+        allowed = "mse" if regression else ", ".join(t.name for t in TaskLoss if t is not TaskLoss.mse)
+        raise ConfigError(
+            f"loss.task_loss={loss_cfg.task_loss.name} does not fit data={data_name}, a {task} task; allowed: {allowed}"
+        )
+    if dec_cfg.population_mode is PopulationMode.regression and dec_cfg.type is DecoderType.population and not regression:
+        raise ConfigError(
+            f"decoding.population_mode=regression does not fit data={data_name}, a {task} task; allowed: classification"
+        )
+
+
 def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:
     """Validate the config against the data and build the LightningModule + DataModule.
 
     Checks done here, before training: event data need ``encoding=identity``; static data cannot
-    use it; the network's input/output sizes match the data and codec.
+    use it; a regression codec needs regression data (and vice versa); the network's input/output
+    sizes match the data and codec.
     """
     snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = resolve_configs(cfg)
     dm = datamodule if datamodule is not None else build_datamodule(data_cfg)
@@ -86,6 +104,8 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
             f"encoding=identity needs spiking data (nmnist, shd, dvsgesture, synthetic), but data={data_cfg.name.name} "
             f"is static: choose an encoder such as encoding=rate_bernoulli"
         )
+    task = getattr(dm, "task", "classification")
+    _check_task(task, dec_cfg, loss_cfg, data_cfg.name.name)
     encoder = build_encoder(enc_cfg)
     decoder = build_decoder(dec_cfg, dm.num_classes)
     step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))
@@ -97,7 +117,7 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
         loss=to_dict(loss_cfg),
         optim=to_dict(optim_cfg),
         num_classes=dm.num_classes,
-        task=getattr(dm, "task", "classification"),
+        task=task,
         seed=int(cfg.seed),
         data=to_dict(data_cfg),
     )
