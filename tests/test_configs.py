@@ -144,3 +144,15 @@ def test_built_network_is_sized_by_data_and_codec():
     assert model.snn_cfg.input_size == 64 * 8
     assert model.snn_cfg.output_size == 10 * 4
     assert dm.num_classes == 10
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["preset=regression"], r"loss\.task_loss=mse does not fit data=digits, a classification task; allowed: probspikes"),
+        (["decoding=population_regression"], r"decoding\.population_mode=regression does not fit data=digits"),
+    ],
+)
+def test_regression_codec_on_classification_data_fails_before_training(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        pipeline.build_model(compose_config(["data=digits", *overrides]))
