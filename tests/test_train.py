@@ -87,6 +87,39 @@ def test_kill_and_resume_ends_like_an_uninterrupted_run(tmp_path):
         torch.testing.assert_close(b["state_dict"][name], tensor, rtol=1e-6, atol=1e-7, msg=name)
 
 
+SYNTHETIC = [
+    "experiment=synthetic_smoke", "data.num_samples=200", "data.n_time_bins=8", "snn.hidden_sizes=[16]",
+    "trainer.max_epochs=1", "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false",
+]
+DEBUG = ["debug=default", "data.limit_train=64", "snn.hidden_sizes=[16]", "encoding.num_steps=8", "trainer.enable_progress_bar=false"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [*TINY, "preset=ttfs_classification"],
+        [*TINY, "preset=population_classification"],
+        [*TINY, "decoding=membrane", "snn.readout=membrane"],
+        [*TINY, "decoding=ensemble"],
+        [*TINY, "snn=conv"],
+        [*TINY, "snn=recurrent", "snn.hidden_sizes=[16]"],
+        [*TINY, "snn=adaptive", "snn.hidden_sizes=[16]"],
+        [*TINY, "snn=advanced", "snn.hidden_sizes=[16]"],
+        [*TINY, "encoding=latency", "loss.w_membrane=0.01"],
+        [*TINY, "optim=sgd", "optim.scheduler=onecycle", "snn.chunk_size=3", "snn.checkpoint=true"],
+        [*TINY, "logger=csv", "callbacks=none"],
+        SYNTHETIC,
+        DEBUG,
+    ],
+    ids=["ttfs", "population", "membrane_readout", "ensemble", "conv", "recurrent", "adaptive", "advanced",
+         "latency_membrane_reg", "sgd_onecycle_tbptt_ckpt", "csv_no_callbacks", "synthetic_smoke", "debug_default"],
+)
+def test_component_combinations_train_end_to_end(overrides, tmp_path):
+    metrics = pipeline.train(compose_config(overrides, output_dir=tmp_path))
+    assert {"train/loss", "val/acc", "test/acc"} <= set(metrics)
+    assert all(math.isfinite(v) for v in metrics.values()), metrics
+
+
 @pytest.mark.slow
 def test_ddp_fork_two_cpu_processes(tmp_path):
     cfg = compose_config(
