@@ -31,10 +31,7 @@ def short_run(tmp_path_factory) -> SimpleNamespace:
     from brain_ai import pipeline
 
     out = tmp_path_factory.mktemp("short_run")
-    overrides = [
-        *TINY, "trainer.max_epochs=2", "trainer.log_every_n_steps=1",
-        "callbacks.probes.every_n_steps=1", "callbacks.health.every_n_steps=1",
-    ]
+    overrides = [*TINY, "trainer.max_epochs=2", "callbacks.probes.every_n_steps=1", "callbacks.health.every_n_steps=1"]
     cfg = compose_config(overrides, output_dir=out)
     metrics = pipeline.train(cfg)
     return SimpleNamespace(cfg=cfg, metrics=metrics, output_dir=out)

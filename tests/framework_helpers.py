@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "configs"
 
 #: digits (8x8 images, 10 classes): 96 training samples in 3 batches, 1 val and 2 test batches,
-#: a 32-neuron hidden layer over 8 steps, no progress bar.
+#: a 32-neuron hidden layer over 8 steps, step metrics logged every step, no progress bar.
 TINY: List[str] = [
     "data=digits",
     "data.limit_train=96",
@@ -29,6 +29,7 @@ TINY: List[str] = [
     "snn.hidden_sizes=[32]",
     "encoding.num_steps=8",
     "trainer.max_epochs=1",
+    "trainer.log_every_n_steps=1",
     "+trainer.limit_val_batches=1",
     "+trainer.limit_test_batches=2",
     "trainer.enable_progress_bar=false",
