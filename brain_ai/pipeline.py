@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -39,6 +40,10 @@ from brain_ai.data import build_datamodule
 from brain_ai.module import SNNLitModule
 
 log = logging.getLogger(__name__)
+
+# Lightning 2.6 under torch >= 2.10 warns about its own use of a torch pytree API on every run;
+# nothing a brain_ai user can act on.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
 
 
 def _to_dataclass(node: DictConfig, cls: type, group: str) -> Any:
@@ -71,16 +76,19 @@ def resolve_configs(cfg: DictConfig) -> Tuple[SNNConfig, EncodingConfig, Decodin
 
 
 def _check_task(task: str, dec_cfg: DecodingConfig, loss_cfg: LossConfig, data_name: str) -> None:
-    """Regression codecs (``loss.task_loss=mse``, population regression decoding) need regression data."""
+    """Regression codecs (``loss.task_loss=mse``, population regression decoding) need regression
+    data (the data module's ``task``), and regression data need them."""
     regression = task == "regression"
     if (loss_cfg.task_loss is TaskLoss.mse) != regression:
         allowed = "mse" if regression else ", ".join(t.name for t in TaskLoss if t is not TaskLoss.mse)
         raise ConfigError(
             f"loss.task_loss={loss_cfg.task_loss.name} does not fit data={data_name}, a {task} task; allowed: {allowed}"
         )
-    if dec_cfg.population_mode is PopulationMode.regression and dec_cfg.type is DecoderType.population and not regression:
+    mode = dec_cfg.population_mode
+    if dec_cfg.type is DecoderType.population and (mode is PopulationMode.regression) != regression:
+        allowed = PopulationMode.regression.name if regression else PopulationMode.classification.name
         raise ConfigError(
-            f"decoding.population_mode=regression does not fit data={data_name}, a {task} task; allowed: classification"
+            f"decoding.population_mode={mode.name} does not fit data={data_name}, a {task} task; allowed: {allowed}"
         )
 
 
@@ -104,7 +112,7 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
             f"encoding=identity needs spiking data (nmnist, shd, dvsgesture, synthetic), but data={data_cfg.name.name} "
             f"is static: choose an encoder such as encoding=rate_bernoulli"
         )
-    task = getattr(dm, "task", "classification")
+    task = dm.task
     _check_task(task, dec_cfg, loss_cfg, data_cfg.name.name)
     encoder = build_encoder(enc_cfg)
     decoder = build_decoder(dec_cfg, dm.num_classes)

@@ -98,7 +98,7 @@ def test_health_monitor_warns_once_per_layer(caplog):
 
 def test_dead_network_warns_exactly_once_per_layer(tmp_path, caplog):
     cfg = compose_config(
-        [*TINY, "snn.neuron.threshold=100", "callbacks.health.every_n_steps=1", "test=false", "~logger"],
+        [*TINY, "snn.neuron.threshold=100", "callbacks.health.every_n_steps=1", "callbacks.health.warmup_steps=0", "test=false", "~logger"],
         output_dir=tmp_path,
     )
     with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
@@ -114,10 +114,21 @@ def test_dead_network_warns_exactly_once_per_layer(tmp_path, caplog):
 
 def test_a_run_never_warns_twice_for_a_layer(tmp_path, caplog):
     cfg = compose_config(
-        [*TINY, "trainer.max_epochs=2", "callbacks.health.every_n_steps=1", "test=false", "~logger"], output_dir=tmp_path
+        [*TINY, "trainer.max_epochs=2", "callbacks.health.every_n_steps=1", "callbacks.health.warmup_steps=0", "test=false", "~logger"], output_dir=tmp_path
     )
     with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
         pipeline.train(cfg)
     messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
     for layer in ("layer0", "layer1"):
         assert sum(f" {layer} " in m for m in messages) <= 1, messages
+
+
+def test_health_monitor_waits_for_warmup():
+    from types import SimpleNamespace
+
+    calls = []
+    module = SimpleNamespace(probe=lambda x: calls.append(x) or SimpleNamespace(probes={}))
+    monitor = HealthMonitor(every_n_steps=1, warmup_steps=5)
+    for step in range(1, 8):
+        monitor.on_train_batch_end(SimpleNamespace(global_step=step), module, None, (torch.zeros(1), None), 0)
+    assert len(calls) == 3  # steps 5, 6, 7
