@@ -41,6 +41,7 @@ from torch import Tensor, nn
 
 from brain_ai.config import DecoderType, DecodingConfig, MembraneReduce, PopulationMode
 from brain_ai.core.encoding import TIME_DIM
+from brain_ai.core.registry import register
 
 
 @dataclass
@@ -206,12 +207,7 @@ DECODERS: Dict[str, Type[Decoder]] = {
 
 def register_decoder(cls: Type[Decoder]) -> Type[Decoder]:
     """Add a :class:`Decoder` subclass to :data:`DECODERS` under ``cls.name`` (usable as a decorator)."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__}.name must be set to register it")
-    if cls.name in DECODERS and DECODERS[cls.name] is not cls:
-        raise ValueError(f"a decoder named {cls.name!r} is already registered ({DECODERS[cls.name].__name__})")
-    DECODERS[cls.name] = cls
-    return cls
+    return register(DECODERS, cls, Decoder, "decoder")
 
 
 def build_decoder(cfg: DecodingConfig, num_classes: int) -> Decoder:

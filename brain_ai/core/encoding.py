@@ -46,6 +46,7 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import CentersMode, EncoderType, EncodingConfig, LatencyMapping, NormalizationType
+from brain_ai.core.registry import register
 
 BATCH_DIM = 0
 TIME_DIM = 1
@@ -430,12 +431,7 @@ ENCODERS: Dict[str, Type[Encoder]] = {
 
 def register_encoder(cls: Type[Encoder]) -> Type[Encoder]:
     """Add an :class:`Encoder` subclass to :data:`ENCODERS` under ``cls.name`` (usable as a decorator)."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__}.name must be set to register it")
-    if cls.name in ENCODERS and ENCODERS[cls.name] is not cls:
-        raise ValueError(f"an encoder named {cls.name!r} is already registered ({ENCODERS[cls.name].__name__})")
-    ENCODERS[cls.name] = cls
-    return cls
+    return register(ENCODERS, cls, Encoder, "encoder")
 
 
 def build_encoder(cfg: EncodingConfig) -> Encoder:

@@ -40,6 +40,8 @@ from typing import Callable, Dict, Optional, Type
 import torch
 from torch import Tensor
 
+from brain_ai.core.registry import register
+
 
 class SpikeFunction(torch.autograd.Function):
     """Heaviside forward (``x > 0`` in x's dtype); backward ``grad_out * surrogate.grad(x)``."""
@@ -200,12 +202,7 @@ SURROGATES: Dict[str, Type[Surrogate]] = {
 
 def register_surrogate(cls: Type[Surrogate]) -> Type[Surrogate]:
     """Add a :class:`Surrogate` subclass to :data:`SURROGATES` under ``cls.name`` (usable as a decorator)."""
-    if not (isinstance(cls, type) and issubclass(cls, Surrogate)) or not cls.name:
-        raise TypeError("register_surrogate expects a Surrogate subclass with a non-empty `name`")
-    if cls.name in SURROGATES and SURROGATES[cls.name] is not cls:
-        raise ValueError(f"a surrogate named {cls.name!r} is already registered ({SURROGATES[cls.name].__name__})")
-    SURROGATES[cls.name] = cls
-    return cls
+    return register(SURROGATES, cls, Surrogate, "surrogate")
 
 
 def get_surrogate(name: "str | Surrogate", alpha: Optional[float] = None) -> Surrogate:
