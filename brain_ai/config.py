@@ -320,6 +320,7 @@ class DatasetName(str, enum.Enum):
     shd = "shd"
     dvsgesture = "dvsgesture"
     synthetic = "synthetic"
+    synthetic_regression = "synthetic_regression"
 
 
 @dataclass
@@ -329,6 +330,8 @@ class DataConfig:
     Static data sets (mnist5k, digits, mnist, fashion_mnist) yield ``x (B, C, H, W)`` floats in
     [0, 1]; event data sets (nmnist, shd, dvsgesture) and ``synthetic`` yield spike/event frames
     ``x (B, T, ...)`` with ``T = n_time_bins`` and need ``encoding=identity``.
+    ``synthetic_regression`` is the one regression task: static ``x (B, num_inputs)`` in [0, 1]
+    and float targets ``y (B, num_targets)`` in [0, 1] (use ``preset=regression``).
     """
 
     name: DatasetName = DatasetName.digits
@@ -349,10 +352,11 @@ class DataConfig:
     downsample: int = 1
     #: event data: cache binned frames on disk (tonic DiskCachedDataset)
     cache: bool = False
-    #: synthetic data: task size
+    #: synthetic data: task size (num_classes: synthetic only; num_targets: synthetic_regression only)
     num_classes: int = 10
     num_inputs: int = 100
     num_samples: int = 2000
+    num_targets: int = 1
 
     def __post_init__(self) -> None:
         o = "data"
@@ -368,6 +372,7 @@ class DataConfig:
         check_range(o, "num_classes", self.num_classes, low=2, integer=True)
         check_range(o, "num_inputs", self.num_inputs, low=1, integer=True)
         check_range(o, "num_samples", self.num_samples, low=1, integer=True)
+        check_range(o, "num_targets", self.num_targets, low=1, integer=True)
 
 
 class OptimizerName(str, enum.Enum):

@@ -21,23 +21,35 @@ from brain_ai.config import ConfigError, DataConfig
 FIXED_SPLIT_SEED = 1234
 
 
+#: What a data set's targets are: class indices ``(N,)`` int64, or float values ``(N, D)``.
+TASKS = ("classification", "regression")
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """What a model needs to know about a data set before any sample is loaded.
 
     ``sample_shape`` is the feature shape of one time step (static: ``(C, H, W)``; event data:
     the shape of one frame). ``time_steps`` is ``T`` of event/synthetic data, ``None`` for static.
+    ``task`` is one of :data:`TASKS`; for ``regression`` ``num_classes`` is the number of
+    regressed values ``D`` per sample (the decoder's output dimension).
     """
 
     num_classes: int
     sample_shape: Tuple[int, ...]
     time_steps: Optional[int]
     is_event_data: bool
+    task: str = "classification"
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"DatasetInfo.task={self.task!r}; allowed: {', '.join(TASKS)}")
 
 
 @dataclass
 class LoadedData:
-    """The two splits of a data set; ``train_targets`` (N_train,) int labels drive the val split."""
+    """The two splits of a data set; ``train_targets`` (N_train,) int labels stratify the val split
+    (regression sets pass one stratum, all zeros: a plain seeded random split)."""
 
     train: Dataset
     train_targets: np.ndarray
@@ -56,27 +68,33 @@ class DataSource(abc.ABC):
 
     @abc.abstractmethod
     def load(self, cfg: DataConfig) -> LoadedData:
-        """Load both splits; items are ``(x float32 tensor, y int)``. Raises if files are missing."""
+        """Load both splits; items are ``(x float32 tensor, y)`` with ``y`` an int class index
+        (classification) or a float32 tensor ``(D,)`` (regression). Raises if files are missing."""
 
 
 class ArrayDataset(Dataset):
     """In-memory samples stored compactly (e.g. uint8) and scaled to float32 on access.
 
-    ``inputs`` (N, ...) any numeric dtype; an item is ``(inputs[i] / scale as float32, int label)``.
+    ``inputs`` (N, ...) any numeric dtype. Integer ``targets (N,)`` are class labels: an item is
+    ``(inputs[i] / scale as float32, int label)``. Floating ``targets (N, D)`` are regression
+    values: an item is ``(inputs[i] / scale as float32, targets[i] float32 (D,))``.
     """
 
     def __init__(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor, scale: float = 1.0):
         if len(inputs) != len(targets):
             raise ValueError(f"inputs has {len(inputs)} samples but targets has {len(targets)}")
         self.inputs = torch.as_tensor(inputs)
-        self.targets = torch.as_tensor(targets, dtype=torch.int64)
+        targets = torch.as_tensor(targets)
+        self.regression = targets.is_floating_point()
+        self.targets = targets.to(torch.float32 if self.regression else torch.int64)
         self.scale = float(scale)
 
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, index: int) -> Tuple[torch.Tensor, int]:
-        return self.inputs[index].to(torch.float32) / self.scale, int(self.targets[index])
+    def __getitem__(self, index: int) -> Tuple[torch.Tensor, int | torch.Tensor]:
+        target = self.targets[index] if self.regression else int(self.targets[index])
+        return self.inputs[index].to(torch.float32) / self.scale, target
 
 
 def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
@@ -117,11 +135,18 @@ def fixed_test_split(labels: np.ndarray, test_fraction: float) -> Tuple[np.ndarr
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def split_in_memory(inputs: np.ndarray, labels: np.ndarray, scale: float, test_fraction: float) -> LoadedData:
-    """Fixed stratified train/test split of an in-memory set; ``inputs`` (N, ...) scaled by 1/scale."""
-    train_idx, test_idx = fixed_test_split(labels, test_fraction)
+def split_in_memory(
+    inputs: np.ndarray, targets: np.ndarray, scale: float, test_fraction: float, strata: Optional[np.ndarray] = None
+) -> LoadedData:
+    """Fixed stratified train/test split of an in-memory set; ``inputs`` (N, ...) scaled by 1/scale.
+
+    ``strata (N,)`` int labels stratify the test and val splits; ``None`` uses ``targets`` (class
+    labels). Regression sets pass one stratum (all zeros), i.e. plain seeded random splits.
+    """
+    strata = targets if strata is None else strata
+    train_idx, test_idx = fixed_test_split(strata, test_fraction)
     return LoadedData(
-        train=ArrayDataset(inputs[train_idx], labels[train_idx], scale),
-        train_targets=labels[train_idx],
-        test=ArrayDataset(inputs[test_idx], labels[test_idx], scale),
+        train=ArrayDataset(inputs[train_idx], targets[train_idx], scale),
+        train_targets=strata[train_idx],
+        test=ArrayDataset(inputs[test_idx], targets[test_idx], scale),
     )

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 from brain_ai.config import ConfigError, DataConfig, DatasetName
 from brain_ai.data.base import DataSource, split_counts, stratified_order
 from brain_ai.data.events import DVSGestureEvents, NMNISTEvents, SHDEvents
+from brain_ai.data.regression import SyntheticRegression
 from brain_ai.data.static import Digits, Mnist5k, TorchvisionImages
 from brain_ai.data.synthetic import SyntheticSpikes
 
@@ -25,6 +26,7 @@ DATASETS: Dict[DatasetName, DataSource] = {
     DatasetName.shd: SHDEvents(),
     DatasetName.dvsgesture: DVSGestureEvents(),
     DatasetName.synthetic: SyntheticSpikes(),
+    DatasetName.synthetic_regression: SyntheticRegression(),
 }
 
 
@@ -73,11 +75,13 @@ class EpochShuffleSampler(Sampler[int]):
 class BrainDataModule(LightningDataModule):
     """Train / val / test loaders of one registered data set.
 
-    Known right after construction (no file access): ``num_classes``, ``sample_shape`` (feature
-    shape of one step), ``time_steps`` (``T``, or ``None`` for static data), ``is_event_data``.
-    Batches are ``(x float32, y int64 (B,))``: static ``x (B, C, H, W)`` in [0, 1]; event and
-    synthetic ``x (B, T, *sample_shape)`` binary spikes. Only the train loader shuffles, in an
-    order fixed by ``data.seed`` and the epoch (:class:`EpochShuffleSampler`).
+    Known right after construction (no file access): ``task`` (``"classification"`` or
+    ``"regression"``), ``num_classes`` (classes, or regressed values ``D`` per sample),
+    ``sample_shape`` (feature shape of one step), ``time_steps`` (``T``, or ``None`` for static
+    data), ``is_event_data``. Batches are ``(x float32, y)``: static ``x (B, C, H, W)`` (or
+    ``(B, num_inputs)``) in [0, 1]; event and synthetic ``x (B, T, *sample_shape)`` binary spikes;
+    ``y (B,)`` int64 class indices, or ``(B, D)`` float32 for regression. Only the train loader
+    shuffles, in an order fixed by ``data.seed`` and the epoch (:class:`EpochShuffleSampler`).
     """
 
     def __init__(self, cfg: DataConfig, source: DataSource):
@@ -85,6 +89,7 @@ class BrainDataModule(LightningDataModule):
         self.cfg = cfg
         self.source = source
         info = source.info(cfg)
+        self.task: str = info.task
         self.num_classes: int = info.num_classes
         self.sample_shape: Tuple[int, ...] = tuple(info.sample_shape)
         self.time_steps: Optional[int] = info.time_steps
