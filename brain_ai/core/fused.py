@@ -18,6 +18,11 @@ Forward values are bit-identical to the step-by-step reference written with the 
 ``a = decay * a + s``). A hard reset writes ``+0.0`` where the reference may produce ``-0.0``
 (only when a negative membrane is above a negative threshold); the two compare equal.
 
+On CUDA tensors, when ``triton`` is importable and the surrogate is a built-in one, the same
+Function runs Triton kernels instead of the PyTorch time loop (:mod:`brain_ai.core.fused_triton`:
+one thread per neuron loops over T); set :data:`USE_TRITON` to False (or the environment variable
+``BRAIN_AI_TRITON=0`` before import) to force the PyTorch loop. CPU tensors always use it.
+
 Entry points: :func:`fused_supported` (does the fused path apply?), :func:`fused_lif_sequence`
 (run it), :func:`fused_disabled` (switch it off process-wide, e.g. for debugging).
 """
@@ -25,7 +30,10 @@ Entry points: :func:`fused_supported` (does the fused path apply?), :func:`fused
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
 import threading
+from types import ModuleType
 from typing import Iterator, Optional, Tuple, Union
 
 import torch
@@ -34,7 +42,7 @@ from torch import Tensor
 from brain_ai.config import NeuronType, ResetMode
 from brain_ai.core.surrogates import Surrogate
 
-__all__ = ["fused_supported", "fused_lif_sequence", "fused_disabled", "FUSED_NEURON_TYPES"]
+__all__ = ["fused_supported", "fused_lif_sequence", "fused_disabled", "FUSED_NEURON_TYPES", "USE_TRITON", "use_triton"]
 
 #: Neuron types whose dynamics the fused Function implements (without synaptic current,
 #: refractoriness, recurrence, delays).
@@ -48,6 +56,36 @@ FUSED_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif})
 _CHUNK_ELEMENTS = 1 << 15
 
 _switch = threading.local()
+
+#: Run the Triton kernels for tensors on :data:`TRITON_DEVICE_TYPES` when triton imports and the
+#: surrogate is built in. False forces the PyTorch time loop everywhere (the results agree; the
+#: forward is bit-identical).
+USE_TRITON: bool = os.environ.get("BRAIN_AI_TRITON", "1") != "0"
+
+#: Device types the Triton path is used for. Tests add "cpu" under the Triton interpreter.
+TRITON_DEVICE_TYPES = frozenset({"cuda"})
+
+
+@functools.lru_cache(maxsize=None)
+def _triton_kernels() -> Optional[ModuleType]:
+    """:mod:`brain_ai.core.fused_triton`, or None when triton is not importable (checked once)."""
+    try:
+        from brain_ai.core import fused_triton
+    except ImportError:
+        return None
+    return fused_triton
+
+
+def use_triton(device: torch.device, surrogate: Surrogate) -> bool:
+    """Whether :func:`fused_lif_sequence` runs the Triton kernels for inputs on ``device``.
+
+    True for a device type in :data:`TRITON_DEVICE_TYPES` (CUDA), :data:`USE_TRITON` set,
+    triton importable and a built-in surrogate (a custom ``grad`` cannot run inside the kernel).
+    """
+    if not USE_TRITON or torch.device(device).type not in TRITON_DEVICE_TYPES:
+        return False
+    kernels = _triton_kernels()
+    return kernels is not None and kernels.surrogate_supported(surrogate)
 
 
 @contextlib.contextmanager
@@ -143,7 +181,7 @@ def fused_lif_sequence(
     spikes, v_final, a_final, membrane = _FusedLIF.apply(
         x, v0, beta, threshold, a0, reset, surrogate,
         None if not adaptive else float(adaptation_alpha), None if not adaptive else float(adaptation_decay),
-        bool(record_membrane),
+        bool(record_membrane), x.numel() > 0 and use_triton(x.device, surrogate),
     )
     return spikes, v_final, a_final, membrane
 
@@ -169,18 +207,23 @@ def _parameter(name: str, value: Union[Tensor, float], feat: tuple, device, dtyp
 
 
 class _FusedLIF(torch.autograd.Function):
-    """Whole-sequence LIF / adaptive LIF (see module docstring). Saves h (and thr_eff if adaptive)."""
+    """Whole-sequence LIF / adaptive LIF (see module docstring). Saves h (and thr_eff if adaptive).
+
+    ``triton``: run the Triton kernels (:mod:`brain_ai.core.fused_triton`) instead of the
+    PyTorch loops, forward and backward.
+    """
 
     @staticmethod
-    def forward(ctx, x, v0, beta, thr, a0, reset, surrogate, adapt_alpha, adapt_decay, record_membrane):  # noqa: ANN001
+    def forward(ctx, x, v0, beta, thr, a0, reset, surrogate, adapt_alpha, adapt_decay, record_membrane, triton):  # noqa: ANN001
+        run = _triton_kernels().lif_forward if triton else _forward
         with torch.autocast(x.device.type, enabled=False):  # state stays in the state dtype
-            spikes, v_final, a_final, membrane, h, thr_eff = _forward(
+            spikes, v_final, a_final, membrane, h, thr_eff = run(
                 x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_membrane
             )
         ctx.save_for_backward(h, thr_eff, v0, beta, thr)
         ctx.reset, ctx.surrogate = reset, surrogate
         ctx.adapt_alpha, ctx.adapt_decay = adapt_alpha, adapt_decay
-        ctx.x_dtype = x.dtype
+        ctx.x_dtype, ctx.triton = x.dtype, triton
         ctx.set_materialize_grads(False)
         return spikes, v_final, a_final, membrane
 
@@ -189,9 +232,14 @@ class _FusedLIF(torch.autograd.Function):
         h, thr_eff, v0, beta, thr = ctx.saved_tensors
         need_x, need_v0, need_beta, need_thr, need_a0 = ctx.needs_input_grad[:5]
         if g_spikes is None and g_v is None and g_a is None and g_mem is None:
-            return (None,) * 10
+            return (None,) * 11
         with torch.autocast(h.device.type, enabled=False):
-            if thr_eff is None:
+            if ctx.triton:
+                dx, dv0, dbeta, dthr, da0 = _triton_kernels().lif_backward(
+                    h, thr_eff, v0, beta, thr, ctx.reset, ctx.surrogate, ctx.adapt_alpha, ctx.adapt_decay,
+                    g_spikes, g_v, g_a, g_mem, ctx.x_dtype, need_x, need_beta, need_thr,
+                )
+            elif thr_eff is None:
                 dx, dv0, dbeta, dthr = _lif_backward(
                     h, v0, beta, thr, ctx.reset, ctx.surrogate, g_spikes, g_v, g_mem, need_beta, need_thr
                 )
@@ -208,7 +256,7 @@ class _FusedLIF(torch.autograd.Function):
             _sum_to(dbeta, beta) if need_beta else None,
             _sum_to(dthr, thr) if need_thr else None,
             da0 if need_a0 else None,
-            None, None, None, None, None,
+            None, None, None, None, None, None,
         )
 
 

@@ -1,0 +1,332 @@
+r"""Triton kernels for the fused LIF / adaptive LIF sequence (the CUDA path of :mod:`brain_ai.core.fused`).
+
+One program handles ``BLOCK`` neurons and loops over all T steps inside the kernel (the
+SpikingJelly / EXODUS scheme: one thread per neuron, nothing but the pre-reset membrane ``h``
+written for backward). The arithmetic is the eager path's, op for op:
+
+* forward: ``h = v * beta``; ``h = h + x_t``; ``z = h - thr`` (``thr + a * alpha`` for
+  AdaptiveLIF); ``s = z > 0``; reset ``where(s, z, h)`` (subtract), ``where(s, 0, h)`` (zero),
+  ``h`` (none); ``a = a * decay + s``. Launched with ``enable_fp_fusion=False`` so that no
+  multiply-add is contracted into an FMA: every op rounds like the separate PyTorch ops.
+* backward, t = T-1 .. 0, with ``dv`` / ``da`` the gradients reaching ``v_t`` / ``a_t``:
+  ``ds = g_s + da - thr_t dv`` (subtract) / ``- h dv`` (zero); ``dz = ds * sg(z)``;
+  ``dh = dz + dv`` (``dz + dv (1 - s)`` for zero); ``-dthr_t = dz`` (``+ s dv`` for subtract);
+  ``da <- decay da - alpha (-dthr_t)``; ``dbeta += dh_t v_{t-1}``; ``dv <- beta dh``. For
+  LIFNeuron (no adaptation) this is :func:`brain_ai.core.fused._lif_backward` written per step.
+
+The surrogate derivative is evaluated inside the kernel; the built-in surrogates are selected by
+a compile-time id (:data:`SURROGATE_KIND`). Tensors are indexed as ``(B, T, F)`` through their
+strides (``F`` = the flattened feature dims), so time-major views need no copy.
+
+Everything here runs unchanged under the Triton interpreter (``TRITON_INTERPRET=1`` set before
+``triton`` is imported) on CPU tensors, which is how ``tests/core/test_fused_triton.py`` checks it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Optional, Tuple
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from brain_ai.config import ResetMode
+from brain_ai.core.surrogates import (
+    STE,
+    ATan,
+    Erf,
+    FastSigmoid,
+    Gaussian,
+    PiecewiseQuadratic,
+    Sigmoid,
+    SoftSign,
+    SuperSpike,
+    Surrogate,
+    Triangle,
+)
+
+__all__ = ["SURROGATE_KIND", "surrogate_supported", "lif_forward", "lif_backward"]
+
+#: Kernel id of each built-in surrogate class (exact class: a subclass may override ``grad``).
+SURROGATE_KIND = {
+    ATan: 0, FastSigmoid: 1, SuperSpike: 1, SoftSign: 1, STE: 2, Sigmoid: 3, Triangle: 4,
+    PiecewiseQuadratic: 5, Gaussian: 6, Erf: 7,
+}  # fmt: skip
+
+_RESET_ID = {ResetMode.subtract: 0, ResetMode.zero: 1, ResetMode.none: 2}
+
+#: Neurons per program (one thread each on a GPU with 4 warps); not tuned on a GPU.
+_BLOCK = 128
+_NUM_WARPS = 4
+
+
+def surrogate_supported(surrogate: Surrogate) -> bool:
+    """True when the kernel implements ``surrogate.grad`` (built-in classes only)."""
+    return type(surrogate) in SURROGATE_KIND
+
+
+def _surrogate_constant(surrogate: Surrogate) -> float:
+    """The one number the kernel's formula for this surrogate needs, computed like its ``grad``."""
+    kind, alpha = SURROGATE_KIND[type(surrogate)], surrogate.alpha
+    if kind == 0:
+        return 0.5 * math.pi * alpha
+    if kind == 2:
+        return 0.0
+    if kind == 6:
+        return 2.0 * alpha**2
+    return alpha
+
+
+@triton.jit
+def _surrogate_grad(z, k, KIND: tl.constexpr):
+    """Pseudo-derivative at ``z = h - thr``; ``k`` from :func:`_surrogate_constant`."""
+    if KIND == 0:  # atan: 1 / (1 + (pi/2 alpha z)^2)
+        u = k * z
+        g = 1.0 / (1.0 + u * u)
+    elif KIND == 1:  # fast_sigmoid / superspike / softsign: 1 / (1 + alpha |z|)^2
+        u = 1.0 + k * tl.abs(z)
+        g = 1.0 / (u * u)
+    elif KIND == 2:  # ste
+        g = tl.full(z.shape, 1.0, z.dtype)
+    elif KIND == 3:  # sigmoid: 4 s (1 - s), s = sigmoid(alpha z)
+        s = 1.0 / (1.0 + tl.exp(-(k * z)))
+        g = 4.0 * s * (1.0 - s)
+    elif KIND == 4:  # triangle: max(0, 1 - alpha |z|)
+        g = tl.maximum(1.0 - k * tl.abs(z), 0.0)
+    elif KIND == 5:  # piecewise_quadratic: max(0, 1 - (alpha z)^2)
+        u = k * z
+        g = tl.maximum(1.0 - u * u, 0.0)
+    elif KIND == 6:  # gaussian: exp(-z^2 / (2 alpha^2))
+        g = tl.exp(-(z * z) / k)
+    else:  # erf: exp(-(alpha z)^2)
+        u = k * z
+        g = tl.exp(-(u * u))
+    return g
+
+
+@triton.jit
+def _post_reset(h, z, spk, RESET: tl.constexpr):
+    if RESET == 0:
+        v = tl.where(spk, z, h)  # == h - s * thr bit for bit
+    elif RESET == 1:
+        v = tl.where(spk, 0.0, h)  # == h - h * s (+0.0 where spiking)
+    else:
+        v = h
+    return v
+
+
+@triton.jit
+def _lif_fwd_kernel(
+    x_ptr, v0_ptr, a0_ptr, beta_ptr, thr_ptr, const_ptr,
+    s_ptr, h_ptr, m_ptr, thr_eff_ptr, v_out_ptr, a_out_ptr,
+    T, F, M, sx_b, sx_t, sx_f,
+    RESET: tl.constexpr, ADAPTIVE: tl.constexpr, RECORD: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    n = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = n < M
+    b = (n // F).to(tl.int64)
+    f = (n % F).to(tl.int64)
+    x_off = b * sx_b + f * sx_f
+    o_off = b * T * F + f  # outputs are contiguous (B, T, F)
+    v = tl.load(v0_ptr + n, mask=mask, other=0.0)
+    beta = tl.load(beta_ptr + n, mask=mask, other=0.0)
+    thr = tl.load(thr_ptr + n, mask=mask, other=0.0)
+    if ADAPTIVE:
+        a = tl.load(a0_ptr + n, mask=mask, other=0.0)
+        alpha = tl.load(const_ptr + 1)
+        decay = tl.load(const_ptr + 2)
+    for _ in range(T):
+        h = v * beta
+        h = h + tl.load(x_ptr + x_off, mask=mask, other=0.0).to(v.dtype)
+        if ADAPTIVE:
+            thr_t = thr + a * alpha
+            tl.store(thr_eff_ptr + o_off, thr_t, mask=mask)
+        else:
+            thr_t = thr
+        z = h - thr_t
+        spk = z > 0
+        tl.store(h_ptr + o_off, h, mask=mask)
+        # bool -> float32 -> spike dtype (the interpreter cannot cast bool to bfloat16 directly)
+        tl.store(s_ptr + o_off, spk.to(tl.float32).to(s_ptr.dtype.element_ty), mask=mask)
+        v = _post_reset(h, z, spk, RESET)
+        if RECORD:
+            tl.store(m_ptr + o_off, v, mask=mask)
+        if ADAPTIVE:
+            a = a * decay + spk.to(a.dtype)
+        x_off += sx_t
+        o_off += F
+    tl.store(v_out_ptr + n, v, mask=mask)
+    if ADAPTIVE:
+        tl.store(a_out_ptr + n, a, mask=mask)
+
+
+@triton.jit
+def _lif_bwd_kernel(
+    h_ptr, thr_eff_ptr, v0_ptr, beta_ptr, thr_ptr, const_ptr,
+    gs_ptr, gv_ptr, ga_ptr, gm_ptr,
+    dx_ptr, dv0_ptr, da0_ptr, dbeta_ptr, dthr_ptr,
+    T, F, M, sgs_b, sgs_t, sgs_f, sgm_b, sgm_t, sgm_f,
+    RESET: tl.constexpr, ADAPTIVE: tl.constexpr, SURROGATE: tl.constexpr,
+    HAS_GS: tl.constexpr, HAS_GV: tl.constexpr, HAS_GA: tl.constexpr, HAS_GM: tl.constexpr,
+    NEED_X: tl.constexpr, NEED_BETA: tl.constexpr, NEED_THR: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    n = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = n < M
+    b = (n // F).to(tl.int64)
+    f = (n % F).to(tl.int64)
+    last = b * 0 + (T - 1)  # int64, so no offset below is computed in int32
+    h_off = (b * T + last) * F + f  # h, thr_eff, dx: contiguous (B, T, F); start at t = T-1
+    gs_off = b * sgs_b + f * sgs_f + last * sgs_t
+    gm_off = b * sgm_b + f * sgm_f + last * sgm_t
+    v0 = tl.load(v0_ptr + n, mask=mask, other=0.0)
+    beta = tl.load(beta_ptr + n, mask=mask, other=0.0)
+    thr = tl.load(thr_ptr + n, mask=mask, other=0.0)
+    k = tl.load(const_ptr)
+    zero = tl.zeros_like(v0)
+    dv = tl.load(gv_ptr + n, mask=mask, other=0.0).to(v0.dtype) if HAS_GV else zero
+    if ADAPTIVE:
+        alpha = tl.load(const_ptr + 1)
+        decay = tl.load(const_ptr + 2)
+        da = tl.load(ga_ptr + n, mask=mask, other=0.0).to(v0.dtype) if HAS_GA else zero
+    dbeta = zero
+    dthr = zero
+    dh_next = zero  # dh_{t+1}, for dbeta += dh_{t+1} * v_t
+    for _ in range(T):
+        h = tl.load(h_ptr + h_off, mask=mask, other=0.0)
+        if ADAPTIVE:
+            thr_t = tl.load(thr_eff_ptr + h_off, mask=mask, other=0.0)
+        else:
+            thr_t = thr
+        z = h - thr_t
+        spk = z > 0
+        if NEED_BETA:
+            dbeta += dh_next * _post_reset(h, z, spk, RESET)
+        sg = _surrogate_grad(z, k, SURROGATE)
+        if HAS_GM:
+            dv = dv + tl.load(gm_ptr + gm_off, mask=mask, other=0.0).to(v0.dtype)
+        if HAS_GS:
+            ds = tl.load(gs_ptr + gs_off, mask=mask, other=0.0).to(v0.dtype)
+        else:
+            ds = zero
+        if ADAPTIVE:
+            ds = ds + da
+        if RESET == 0:
+            ds = ds - thr_t * dv
+        elif RESET == 1:
+            ds = ds - h * dv
+        dz = ds * sg
+        if RESET == 1:
+            dh = tl.where(spk, dz, dz + dv)  # dz + dv * (1 - s)
+        else:
+            dh = dz + dv
+        if NEED_X:
+            tl.store(dx_ptr + h_off, dh.to(dx_ptr.dtype.element_ty), mask=mask)
+        if RESET == 0:
+            neg_dthr = tl.where(spk, dz + dv, dz)  # dz + s * dv
+        else:
+            neg_dthr = dz
+        if NEED_THR:
+            dthr -= neg_dthr
+        if ADAPTIVE:
+            da = da * decay - neg_dthr * alpha
+        dv = dh * beta
+        dh_next = dh
+        h_off -= F
+        gs_off -= sgs_t
+        gm_off -= sgm_t
+    tl.store(dv0_ptr + n, dv, mask=mask)
+    if ADAPTIVE:
+        tl.store(da0_ptr + n, da, mask=mask)
+    if NEED_BETA:
+        tl.store(dbeta_ptr + n, dbeta + dh_next * v0, mask=mask)
+    if NEED_THR:
+        tl.store(dthr_ptr + n, dthr, mask=mask)
+
+
+def _per_neuron(value: Tensor, state_shape: Tuple[int, ...]) -> Tensor:
+    """``(B * prod(F),)`` contiguous copy of a state ``(B, *F)`` or a parameter broadcastable to F."""
+    return torch.broadcast_to(value, state_shape).contiguous().view(-1)
+
+
+def _as_btf(t: Tensor) -> Tensor:
+    """``(B, T, *F)`` -> ``(B, T, prod(F))``, a view where the strides allow (any strides)."""
+    return t.reshape(t.shape[0], t.shape[1], -1)
+
+
+def _constants(surrogate: Optional[Surrogate], adapt_alpha, adapt_decay, dtype, device) -> Tensor:  # noqa: ANN001
+    """Kernel scalars in the state dtype, rounded like PyTorch rounds a Python scalar operand."""
+    k = _surrogate_constant(surrogate) if surrogate is not None else 0.0
+    return torch.tensor([k, adapt_alpha or 0.0, adapt_decay or 0.0], dtype=dtype, device=device)
+
+
+def _grid(m: int) -> Tuple[int]:
+    return (triton.cdiv(m, _BLOCK),)
+
+
+def _on(device: torch.device) -> contextlib.AbstractContextManager:
+    """Launch on the tensors' GPU (Triton launches on the current CUDA device)."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def lif_forward(x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_membrane):  # noqa: ANN001
+    """Same contract as :func:`brain_ai.core.fused._forward` (x ``(B, T, *F)``, states ``(B, *F)``).
+
+    Returns ``spikes, v_T, a_T, membrane, h, thr_eff`` (``a_T`` / ``thr_eff`` None without
+    adaptation, ``membrane`` None unless ``record_membrane``).
+    """
+    state_shape, dtype = tuple(v0.shape), v0.dtype
+    steps, m = x.shape[1], v0.numel()
+    x3 = _as_btf(x)
+    spikes = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    h = torch.empty(x.shape, dtype=dtype, device=x.device)
+    membrane = torch.empty_like(h) if record_membrane else None
+    adaptive = a0 is not None
+    thr_eff = torch.empty_like(h) if adaptive else None
+    v_out = torch.empty(state_shape, dtype=dtype, device=x.device)
+    a_out = torch.empty_like(v_out) if adaptive else None
+    with _on(x.device):
+        _lif_fwd_kernel[_grid(m)](
+            x3, v0.contiguous(), a0.contiguous() if adaptive else v0, _per_neuron(beta, state_shape),
+            _per_neuron(thr, state_shape), _constants(None, adapt_alpha, adapt_decay, dtype, x.device),
+            spikes, h, membrane if record_membrane else h, thr_eff if adaptive else h, v_out,
+            a_out if adaptive else v_out,
+            steps, x3.shape[2], m, *x3.stride(),
+            RESET=_RESET_ID[reset], ADAPTIVE=adaptive, RECORD=bool(record_membrane), BLOCK=_BLOCK,
+            num_warps=_NUM_WARPS, enable_fp_fusion=False,
+        )  # fmt: skip
+    return spikes, v_out, a_out, membrane, h, thr_eff
+
+
+def lif_backward(h, thr_eff, v0, beta, thr, reset, surrogate, adapt_alpha, adapt_decay, g_s, g_v, g_a, g_m, x_dtype, need_x, need_beta, need_thr):  # noqa: ANN001,E501
+    """Reverse-time kernel; returns ``(dx in x_dtype or None, dv0, dbeta, dthr, da0)``.
+
+    ``dbeta`` / ``dthr`` are per neuron ``(B, *F)`` (None unless needed), to be summed to the
+    parameter's shape; ``da0`` is None without adaptation. ``g_*`` may be None (no gradient).
+    """
+    state_shape, dtype = tuple(v0.shape), v0.dtype
+    steps, m = h.shape[1], v0.numel()
+    adaptive = thr_eff is not None
+    dx = torch.empty(h.shape, dtype=x_dtype, device=h.device) if need_x else None
+    dv0 = torch.empty(state_shape, dtype=dtype, device=h.device)
+    da0 = torch.empty_like(dv0) if adaptive else None
+    dbeta = torch.empty_like(dv0) if need_beta else None
+    dthr = torch.empty_like(dv0) if need_thr else None
+    gs3 = _as_btf(g_s) if g_s is not None else h
+    gm3 = _as_btf(g_m) if g_m is not None else h
+    with _on(h.device):
+        _lif_bwd_kernel[_grid(m)](
+            h, thr_eff if adaptive else h, v0.contiguous(), _per_neuron(beta, state_shape), _per_neuron(thr, state_shape),
+            _constants(surrogate, adapt_alpha, adapt_decay, dtype, h.device),
+            gs3, _per_neuron(g_v, state_shape) if g_v is not None else v0,
+            _per_neuron(g_a, state_shape) if g_a is not None else v0, gm3,
+            dx if need_x else h, dv0, da0 if adaptive else dv0, dbeta if need_beta else dv0, dthr if need_thr else dv0,
+            steps, h.shape[2:].numel(), m, *gs3.stride(), *gm3.stride(),
+            RESET=_RESET_ID[reset], ADAPTIVE=adaptive, SURROGATE=SURROGATE_KIND[type(surrogate)],
+            HAS_GS=g_s is not None, HAS_GV=g_v is not None, HAS_GA=g_a is not None, HAS_GM=g_m is not None,
+            NEED_X=bool(need_x), NEED_BETA=bool(need_beta), NEED_THR=bool(need_thr), BLOCK=_BLOCK,
+            num_warps=_NUM_WARPS,
+        )  # fmt: skip
+    return dx, dv0, dbeta, dthr, da0
