@@ -31,6 +31,7 @@ fired and 0 for a silent one; both in [0, 1].
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Type
@@ -74,7 +75,7 @@ def classification_output(logits: Tensor, aux: Dict[str, Any]) -> DecoderOutput:
     return DecoderOutput(logits_proxy=logits, prediction=prediction, confidence=confidence, aux=aux)
 
 
-class Decoder(nn.Module):
+class Decoder(nn.Module, metaclass=abc.ABCMeta):
     """Base decoder: checks ``output (B, T, num_outputs(num_classes))`` and calls :meth:`decode`."""
 
     name: ClassVar[str] = ""
@@ -102,8 +103,9 @@ class Decoder(nn.Module):
             )
         return self.decode(output)
 
+    @abc.abstractmethod
     def decode(self, output: Tensor) -> DecoderOutput:
-        raise NotImplementedError(f"{type(self).__name__} must implement decode(output)")
+        ...
 
 
 class RateDecoder(Decoder):

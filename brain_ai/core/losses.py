@@ -25,6 +25,7 @@ membrane        ``mean relu(|v| - max_membrane)^2`` over recorded membranes, mea
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar, Dict, List, Optional, Sequence, Tuple, Type
@@ -76,7 +77,7 @@ def _layers(maps: Dict[str, Tensor], term: str, what: str) -> Dict[str, Tensor]:
     return maps
 
 
-class LossTerm(nn.Module):
+class LossTerm(nn.Module, metaclass=abc.ABCMeta):
     """One loss component. ``forward(inputs) -> (0-d fp32 loss, {key: 0-d detached tensor})``."""
 
     name: ClassVar[str] = ""
@@ -88,8 +89,9 @@ class LossTerm(nn.Module):
     def from_config(cls, cfg: LossConfig) -> "LossTerm":
         return cls()
 
+    @abc.abstractmethod
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
-        raise NotImplementedError(f"{type(self).__name__} must implement forward(inputs)")
+        ...
 
 
 class ProbSpikes(LossTerm):

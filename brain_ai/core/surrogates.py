@@ -34,6 +34,7 @@ by their customary default slope only. A custom surrogate is a subclass that set
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Callable, Dict, Optional, Type
 
@@ -62,7 +63,7 @@ class SpikeFunction(torch.autograd.Function):
         return grad_output * ctx.surrogate.grad(x).to(grad_output.dtype), None
 
 
-class Surrogate:
+class Surrogate(abc.ABC):
     """Base class: Heaviside forward, ``grad(x)`` backward; peak of ``grad`` at 0 is 1.0."""
 
     name: str = ""
@@ -74,9 +75,9 @@ class Surrogate:
             raise ValueError(f"{type(self).__name__}: alpha={alpha!r} must be a finite number > 0")
         self.alpha = None if alpha is None else float(alpha)
 
+    @abc.abstractmethod
     def grad(self, x: Tensor) -> Tensor:
         """Pseudo-derivative d spike / d x at ``x = v - v_th`` (same shape and dtype as ``x``)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement grad(x)")
 
     def __call__(self, x: Tensor) -> Tensor:
         """Spike of ``x = v - v_th``: 1.0 where x > 0 else 0.0, surrogate gradient in backward."""

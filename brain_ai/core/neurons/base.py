@@ -8,6 +8,7 @@ and call one pure step function (``_step``).
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
@@ -35,7 +36,7 @@ def beta_to_raw(beta: Tensor) -> Tensor:
     return torch.logit(beta / BETA_MAX)
 
 
-class LeakyCellBase(nn.Module):
+class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
     r"""Base of every cell with a leaky membrane ``v = beta * v + input``.
 
     ``beta`` is fixed (a buffer) or learnable. Learnable beta is parameterised as
@@ -112,9 +113,9 @@ class LeakyCellBase(nn.Module):
         return state
 
     # ---- dynamics -----------------------------------------------------------------------
+    @abc.abstractmethod
     def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         """One step of the cell's pure step function (subclasses implement)."""
-        raise NotImplementedError
 
     def _cell(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         """``(x_t, state) -> (out_t, state)`` without checks (used by ``forward_sequence``)."""
