@@ -334,7 +334,7 @@ class DataConfig:
     and float targets ``y (B, num_targets)`` in [0, 1] (use ``preset=regression``).
     """
 
-    name: DatasetName = DatasetName.digits
+    name: DatasetName = DatasetName.mnist5k
     #: folder holding downloaded data sets (``<root>/<ClassName>/...``)
     root: str = "data"
     download: bool = False
@@ -346,6 +346,9 @@ class DataConfig:
     seed: int = 0
     #: use at most this many training samples (None = all)
     limit_train: Optional[int] = None
+    #: static images: shift each training image by up to this many pixels (random, per sample,
+    #: zero fill); 0 = no augmentation. Applied in the training step only.
+    augment_shift: int = 0
     #: event data: number of time bins per sample (tonic.transforms.ToFrame n_time_bins)
     n_time_bins: int = 25
     #: event data: spatial downsampling factor for DVS sensors (1 = none)
@@ -373,6 +376,7 @@ class DataConfig:
         check_range(o, "num_inputs", self.num_inputs, low=1, integer=True)
         check_range(o, "num_samples", self.num_samples, low=1, integer=True)
         check_range(o, "num_targets", self.num_targets, low=1, integer=True)
+        check_range(o, "augment_shift", self.augment_shift, low=0, integer=True)
 
 
 class OptimizerName(str, enum.Enum):

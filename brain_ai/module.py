@@ -28,6 +28,7 @@ from brain_ai.core.decoding import DecoderOutput, build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
 from brain_ai.core.snn import SNNOutput, build_snn
+from brain_ai.data.augment import random_shift
 
 #: per-batch seed = seed + _SEED_STRIDE * epoch + batch_idx (distinct for epochs of < 1e6 batches)
 _SEED_STRIDE = 1_000_003
@@ -77,6 +78,7 @@ class SNNLitModule(L.LightningModule):
         self.loss_cfg = from_dict(LossConfig, loss)
         self.optim_cfg = from_dict(OptimConfig, optim)
         self.task = task
+        self.augment_shift = int((data or {}).get("augment_shift", 0))
         self.encoder = build_encoder(self.encoding_cfg)
         self.net = build_snn(self.snn_cfg)
         self.decoder = build_decoder(self.decoding_cfg, num_classes)
@@ -115,6 +117,8 @@ class SNNLitModule(L.LightningModule):
     # ------------------------------------------------------------------ steps
     def _shared_step(self, batch: Tuple[Tensor, Tensor], stage: str) -> Tensor:
         x, y = batch
+        if stage == "train" and self.augment_shift:
+            x = random_shift(x, self.augment_shift)  # (B, C, H, W) static images only
         decoded, out = self(x)
         inputs = LossInputs(
             output=out.output,

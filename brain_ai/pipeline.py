@@ -112,6 +112,11 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
             f"encoding=identity needs spiking data (nmnist, shd, dvsgesture, synthetic), but data={data_cfg.name.name} "
             f"is static: choose an encoder such as encoding=rate_bernoulli"
         )
+    if data_cfg.augment_shift and (dm.is_event_data or len(dm.sample_shape) != 3):
+        raise ConfigError(
+            f"data.augment_shift={data_cfg.augment_shift} shifts static images (C, H, W), but data={data_cfg.name.name} "
+            f"yields {'spike frames' if dm.is_event_data else 'vectors'} of shape {tuple(dm.sample_shape)}; allowed: 0"
+        )
     task = dm.task
     _check_task(task, dec_cfg, loss_cfg, data_cfg.name.name)
     encoder = build_encoder(enc_cfg)

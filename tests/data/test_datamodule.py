@@ -28,7 +28,7 @@ def _labels(subset) -> np.ndarray:
 
 def test_registry_covers_every_dataset_name():
     assert set(DATASETS) == set(DatasetName)
-    assert isinstance(build_datamodule(DataConfig()), BrainDataModule)  # default: digits
+    assert isinstance(build_datamodule(DataConfig()), BrainDataModule)  # default: mnist5k
 
 
 # ----------------------------------------------------------------------------- split helpers

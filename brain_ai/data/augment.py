@@ -1,0 +1,27 @@
+"""Batch augmentations applied on the device inside the training step (so they follow the
+per-batch seed of :class:`brain_ai.module.SNNLitModule` and are reproducible after a resume)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def random_shift(x: Tensor, max_shift: int) -> Tensor:
+    """Translate every image of ``x (B, C, H, W)`` by its own random offset in
+    ``[-max_shift, max_shift]`` pixels along each axis, filling with zeros. ``max_shift=0`` is a no-op.
+    """
+    if max_shift == 0:
+        return x
+    if x.dim() != 4:
+        raise ValueError(f"random_shift expects images (B, C, H, W), got shape {tuple(x.shape)}")
+    b, _, h, w = x.shape
+    padded = F.pad(x, (max_shift, max_shift, max_shift, max_shift))  # (B, C, H+2s, W+2s)
+    dy = torch.randint(0, 2 * max_shift + 1, (b,), device=x.device)
+    dx = torch.randint(0, 2 * max_shift + 1, (b,), device=x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])  # (B, H)
+    cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])  # (B, W)
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    # (B, H, W, C) gathered from the padded images, back to (B, C, H, W)
+    return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
