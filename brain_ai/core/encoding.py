@@ -38,6 +38,7 @@ latency, delta and identity spikes carry none.
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Optional, Tuple, Type
@@ -175,7 +176,7 @@ def regular_spikes(prob: Tensor, num_steps: int) -> Tensor:
     return (cum - prev) > 0
 
 
-class Encoder(nn.Module):
+class Encoder(nn.Module, metaclass=abc.ABCMeta):
     """Base encoder: validates input, runs :meth:`encode`, wraps the result in a SpikeBatch.
 
     ``input_ranks``: allowed ``x.dim()`` (static: ``(B, N)``, ``(B, C, L)``, ``(B, C, H, W)``).
@@ -222,8 +223,9 @@ class Encoder(nn.Module):
         spikes, aux = self.encode(x, gen)
         return SpikeBatch(spikes=spikes, aux=aux)
 
+    @abc.abstractmethod
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
-        raise NotImplementedError(f"{type(self).__name__} must implement encode(x, generator)")
+        """``x (B, ...)`` -> ``(spikes (B, T, ...), aux)``; sample with ``generator`` (None = global RNG)."""
 
     def output_shape(self, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
         """Per-step feature shape of the spikes for per-sample ``input_shape`` (no batch, no time)."""
@@ -381,6 +383,14 @@ class DeltaEncoder(Encoder):
 
     def forward(self, x: Tensor, *, state: Optional[Tensor] = None) -> SpikeBatch:  # type: ignore[override]
         self._check_input(x)
+        spikes, aux = self._delta(x, state)
+        return SpikeBatch(spikes=spikes, aux=aux)
+
+    def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
+        """A new sequence (no carried reference); deterministic, so ``generator`` is unused."""
+        return self._delta(x, None)
+
+    def _delta(self, x: Tensor, state: Optional[Tensor]) -> Tuple[Tensor, Dict[str, Any]]:
         x_norm, aux = normalize(x, self.cfg.normalization, check_unit_range=False)
         x_norm = x_norm.detach()
         frames = x_norm.unbind(TIME_DIM)  # T x (B, *F)
@@ -400,7 +410,7 @@ class DeltaEncoder(Encoder):
             off.append(down)
         spikes = torch.cat([torch.stack(on, TIME_DIM), torch.stack(off, TIME_DIM)], dim=2)  # (B, T, 2 F0, *rest)
         aux["state"] = ref
-        return SpikeBatch(spikes=spikes.to(_spike_dtype(x)), aux=aux)
+        return spikes.to(_spike_dtype(x)), aux
 
     def output_shape(self, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
         return (2 * input_shape[0],) + tuple(input_shape[1:])
@@ -416,9 +426,8 @@ class IdentityEncoder(Encoder):
     name = EncoderType.identity.name
     input_ranks = (3, 4, 5)
 
-    def forward(self, x: Tensor, *, generator: Optional[torch.Generator] = None) -> SpikeBatch:
-        self._check_input(x)
-        return SpikeBatch(spikes=x.to(_spike_dtype(x)))
+    def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
+        return x.to(_spike_dtype(x)), {}
 
 
 #: encoder name (an EncoderType name) -> class
