@@ -13,6 +13,8 @@ import torch.utils._pytree as pytree
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
+from brain_ai.config import check_range
+
 Record = Literal["none", "spikes", "membrane"]
 #: Allowed ``record`` values: nothing, the outputs, the outputs and the post-step membrane.
 RECORD_MODES: Tuple[str, ...] = ("none", "spikes", "membrane")
@@ -61,8 +63,8 @@ def _run_chunk(cell_fn: CellFn, steps: Sequence[Tensor], state: Any, keep_membra
 def _validate(inputs: Any, chunk_size: Optional[int], checkpoint: bool, record: str) -> None:
     if record not in RECORD_MODES:
         raise ValueError(f"snn_unroll: record={record!r} is not valid; allowed: {', '.join(RECORD_MODES)}")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0):
-        raise ValueError(f"snn_unroll: chunk_size={chunk_size!r} must be None (full BPTT) or an int >= 1")
+    if chunk_size is not None:  # None = full BPTT
+        check_range("snn_unroll", "chunk_size", chunk_size, low=1, integer=True)
     if not isinstance(checkpoint, bool):
         raise TypeError(f"snn_unroll: checkpoint={checkpoint!r} must be a bool")
     if not isinstance(inputs, Tensor):
