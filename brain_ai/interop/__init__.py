@@ -1,0 +1,1 @@
+"""Interoperability with other SNN tools: :mod:`brain_ai.interop.nir` (NIR export and import)."""

@@ -1,0 +1,224 @@
+"""``export``: a trained SNNCore / ConvSNN (or a checkpoint of one) -> ``nir.NIRGraph``.
+
+Node names: ``input``, ``fc{j}`` / ``conv{i}`` (weights), ``layer{k}`` (neurons, the same names as
+brain_ai's layers), ``layer{k}_rec`` (recurrent weights, an edge ``layer{k} -> layer{k}_rec ->
+layer{k}``), ``pool{i}``, ``flatten``, ``output``. The mapping is the table in
+:mod:`brain_ai.interop.nir`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import nir
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from brain_ai.config import ResetMode
+from brain_ai.core.neurons import (
+    AdaptiveLIFNeuron,
+    AdvancedLIFNeuron,
+    LeakyIntegrator,
+    LIFNeuron,
+    RecurrentLIFNeuron,
+    SpikingNeuronBase,
+)
+from brain_ai.core.snn import ConvSNN, SNNCore
+from brain_ai.interop.nir._files import load_checkpoint
+from brain_ai.interop.nir._mapping import DEFAULT_DT, decay_to_tau
+
+#: neuron classes whose forward pass is exactly ``lif_step`` (plus the features checked below)
+_LIF_FAMILY = (LIFNeuron, RecurrentLIFNeuron, AdaptiveLIFNeuron, AdvancedLIFNeuron)
+
+ModelLike = Union[SNNCore, ConvSNN, nn.Module, str, Path]
+
+
+class NIRExportError(ValueError):
+    """The network uses a feature that NIR cannot express; the message names every layer and feature."""
+
+
+def _np(t: Tensor, shape: Optional[Tuple[int, ...]] = None, dtype: Any = np.float32) -> np.ndarray:
+    """A detached CPU copy as a numpy array (broadcast to ``shape`` when given)."""
+    a = t.detach().cpu().to(torch.float64 if dtype is np.float64 else torch.float32).numpy()
+    return np.array(np.broadcast_to(a, shape), dtype=dtype) if shape is not None else np.array(a, dtype=dtype)
+
+
+def _resolve(model: ModelLike) -> Tuple[Union[SNNCore, ConvSNN], Optional[Dict[str, Any]]]:
+    """The network and, for a LightningModule or checkpoint, its saved hyper-parameters."""
+    if isinstance(model, (SNNCore, ConvSNN)):
+        return model, None
+    if isinstance(model, (str, Path)):
+        return load_checkpoint(model)
+    net = getattr(model, "net", None)
+    if isinstance(net, (SNNCore, ConvSNN)):  # SNNLitModule (duck-typed: no lightning import here)
+        return net, dict(getattr(model, "hparams", {}) or {})
+    raise TypeError(
+        f"export: expected an SNNCore, ConvSNN, SNNLitModule or a checkpoint path, got {type(model).__name__}"
+    )
+
+
+class _Builder:
+    """Collects nodes, edges and the approximations made on the way."""
+
+    def __init__(self, dt: float) -> None:
+        self.dt = dt
+        self.nodes: Dict[str, nir.NIRNode] = {}
+        self.edges: List[Tuple[str, str]] = []
+        self.last = "input"
+        self.approximations: List[str] = []
+
+    def add(self, name: str, node: nir.NIRNode) -> None:
+        self.nodes[name] = node
+        self.edges.append((self.last, name))
+        self.last = name
+
+    def note(self, layer: str, what: str) -> None:
+        self.approximations.append(f"{layer}: {what}")
+
+    # ---- stateless layers ---------------------------------------------------------------
+    def linear(self, name: str, linear: nn.Linear) -> None:
+        bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
+        self.add(name, nir.Affine(weight=_np(linear.weight), bias=_np(bias)))
+
+    def conv(self, name: str, block: nn.Sequential, hw: Tuple[int, int], layer: str) -> None:
+        conv, norm = block[0], block[1]
+        weight = conv.weight.detach().double()  # (C_out, C_in, k, k)
+        bias = conv.bias.detach().double() if conv.bias is not None else torch.zeros(conv.out_channels, dtype=torch.float64)
+        if isinstance(norm, nn.BatchNorm2d):
+            scale = norm.weight.detach().double() / torch.sqrt(norm.running_var.double() + norm.eps)  # (C_out,)
+            weight = weight * scale[:, None, None, None]
+            bias = (bias - norm.running_mean.double()) * scale + norm.bias.detach().double()
+            self.note(
+                layer,
+                "BatchNorm2d folded into the conv weights and bias (running statistics); the same function up to "
+                "float32 rounding, so spikes can flip where the membrane is within rounding of the threshold",
+            )
+        self.add(
+            name,
+            nir.Conv2d(
+                input_shape=tuple(hw),
+                weight=_np(weight),
+                stride=tuple(conv.stride),
+                padding=tuple(conv.padding),
+                dilation=tuple(conv.dilation),
+                groups=conv.groups,
+                bias=_np(bias),
+            ),
+        )
+
+    # ---- neurons ------------------------------------------------------------------------
+    def neuron(self, name: str, cell: nn.Module) -> None:
+        size = tuple(cell.size)
+        beta = _np(cell.beta, size, np.float64)
+        tau, r = decay_to_tau(beta, self.dt)
+        zeros = np.zeros(size)
+        if isinstance(cell, LeakyIntegrator):
+            self.add(name, nir.LI(tau=tau, r=r, v_leak=zeros))
+            return
+        if not isinstance(cell, _LIF_FAMILY):
+            raise NIRExportError(f"{name}: neuron type {type(cell).__name__} has no NIR equivalent in brain_ai's exporter")
+        self._check_features(name, cell)
+        thr = _np(cell.threshold, size, np.float64)
+        if cell.synaptic_beta is not None:
+            tau_syn, w_in = decay_to_tau(np.full(size, cell.synaptic_beta), self.dt)
+            node = nir.CubaLIF(
+                tau_syn=tau_syn, tau_mem=tau, r=r, v_leak=zeros, v_threshold=thr, v_reset=zeros.copy(), w_in=w_in
+            )
+        else:
+            node = nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=thr, v_reset=zeros.copy())
+        self.add(name, node)
+        if isinstance(cell, RecurrentLIFNeuron):
+            rec = f"{name}_rec"
+            self.nodes[rec] = nir.Linear(weight=_np(cell.w_rec))
+            self.edges += [(name, rec), (rec, name)]
+
+    def _check_features(self, name: str, cell: SpikingNeuronBase) -> None:
+        """Note every forward-pass feature of ``cell`` that NIR's LIF / CubaLIF cannot express."""
+        if cell.reset is not ResetMode.zero:
+            self.note(
+                name,
+                f"reset={cell.reset.name}: NIR's LIF resets to v_reset after a spike, so it is exported as reset=zero "
+                f"(v_reset=0); spikes differ after any spike whose membrane overshoots the threshold",
+            )
+        if cell.refractory_steps:
+            self.note(name, f"refractory_steps={cell.refractory_steps}: NIR has no refractory period; dropped")
+        if isinstance(cell, AdaptiveLIFNeuron) and cell.adaptation_alpha != 0:
+            self.note(
+                name,
+                f"adaptive threshold (adaptation_alpha={cell.adaptation_alpha}, adaptation_decay={cell.adaptation_decay}): "
+                "NIR has no adaptive-threshold neuron; exported as a LIF with the base threshold",
+            )
+        if isinstance(cell, AdvancedLIFNeuron) and cell.max_delay > 0:
+            d = cell.delay.detach()
+            self.note(
+                name,
+                f"learnable input delays (max_delay={cell.max_delay}, delays in [{d.min().item():.3g}, {d.max().item():.3g}] "
+                "steps, linearly interpolated): NIR's Delay node holds fixed delays that brain_ai cannot load back; dropped",
+            )
+
+
+def _build(net: Union[SNNCore, ConvSNN], b: _Builder) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """Add every layer of ``net``; returns the input and output shapes (no batch, no time)."""
+    cfg = net.cfg
+    first = 0
+    if isinstance(net, ConvSNN):
+        c, h, w = cfg.input_shape
+        in_shape: Tuple[int, ...] = (c, h, w)
+        for i, (block, cell) in enumerate(zip(net.blocks, net.neurons)):
+            b.conv(f"conv{i}", block, (h, w), f"layer{i}")
+            b.neuron(f"layer{i}", cell)
+            c = block[0].out_channels
+            if cfg.pool > 1:
+                p = np.array([cfg.pool, cfg.pool])
+                b.add(f"pool{i}", nir.AvgPool2d(kernel_size=p, stride=p.copy(), padding=np.zeros(2, dtype=np.int64)))
+            h, w = h // cfg.pool, w // cfg.pool
+        b.add("flatten", nir.Flatten(input_type={"input": np.array([c, h, w])}, start_dim=0, end_dim=-1))
+        first = len(net.blocks)
+    else:
+        in_shape = (cfg.input_size,)
+    for j, (linear, cell) in enumerate(zip(net.linears, net.dense_neurons)):
+        b.linear(f"fc{j}", linear)
+        b.neuron(f"layer{first + j}", cell)
+    return in_shape, (cfg.output_size,)
+
+
+def export(model_or_checkpoint: ModelLike, *, dt: float = DEFAULT_DT, approximate: bool = False) -> nir.NIRGraph:
+    """Export a brain_ai network to a NIR graph (parameter mapping: :mod:`brain_ai.interop.nir`).
+
+    Args:
+        model_or_checkpoint: an :class:`SNNCore` / :class:`ConvSNN`, an ``SNNLitModule``, or the
+            path of a training checkpoint (read with ``torch.load(weights_only=True)``).
+        dt: the length of one brain_ai time step in seconds; sets NIR's time constants
+            (``tau = dt / (1 - beta)``). It is recorded in ``graph.metadata["dt"]``.
+        approximate: export features NIR cannot express (reset=subtract/none, refractory period,
+            adaptive threshold, learnable delays, BatchNorm) as the nearest NIR graph, listing
+            every approximation in one ``UserWarning``; ``False`` refuses them.
+
+    Raises:
+        NIRExportError: a feature NIR cannot express (unless ``approximate``), naming the layer and feature.
+    """
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
+        raise ValueError(f"export: dt={dt!r} must be a finite number > 0 (seconds per brain_ai time step)")
+    net, hparams = _resolve(model_or_checkpoint)
+    b = _Builder(float(dt))
+    in_shape, out_shape = _build(net, b)
+    if b.approximations and not approximate:
+        listing = "\n  - ".join(b.approximations)
+        raise NIRExportError(
+            f"NIR cannot express this network exactly:\n  - {listing}\n"
+            "Retrain without these features for an exact export, or pass approximate=True to export the nearest graph."
+        )
+    if b.approximations:
+        warnings.warn("NIR export approximations:\n  - " + "\n  - ".join(b.approximations), UserWarning, stacklevel=2)
+    b.nodes = {"input": nir.Input(input_type={"input": np.array(in_shape)}), **b.nodes}
+    b.nodes["output"] = nir.Output(output_type={"output": np.array(out_shape)})
+    b.edges.append((b.last, "output"))
+    metadata: Dict[str, Any] = {"dt": float(dt), "generator": "brain_ai"}
+    if hparams:
+        metadata["brain_ai_hparams"] = json.dumps(hparams)
+    return nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata=metadata)
