@@ -21,7 +21,9 @@ reset ``zero`` (``v -> 0``)        ``v_reset``                                  
                                                                                 only with ``approximate=True`` (exported as zero)
 ``i = synaptic_beta*i + x``,       CubaLIF ``tau_syn dI/dt = -I + w_in S``,      ``tau_syn = dt/(1-synaptic_beta)``,
 ``v = beta*v + i``                 then the membrane with the *new* I            ``w_in = 1/(1-synaptic_beta)``; tau_mem, r as LIF
-RecurrentLIF ``+ W_rec s_{t-1}``   edges ``layerK -> layerK_rec -> layerK``       ``Linear(W_rec)``; the cycle delivers last step's spikes
+RecurrentLIF ``+ W_rec s_{t-1}``   edges ``layerK -> layerK_rec -> layerK``       ``Linear(W_rec)``; the cycle delivers last step's
+                                                                                spikes (a recurrent Affine's bias is folded into
+                                                                                the layer's input bias on load)
 LeakyIntegrator readout            LI ``tau dv/dt = (v_leak - v) + r I``         as LIF membrane; output = ``v``
 ``nn.Linear`` / ``Conv2d``         Affine / Conv2d (stride 1, padding k//2)     weights as they are (float32)
 ``AvgPool2d(p)``, flatten          AvgPool2d(p, stride p), Flatten(0, -1)        as they are

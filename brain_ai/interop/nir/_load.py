@@ -32,6 +32,8 @@ class _Neuron:
     threshold: Optional[np.ndarray] = None
     syn_beta: Optional[np.ndarray] = None
     w_rec: Optional[np.ndarray] = None
+    #: bias of a recurrent Affine: a constant input, folded into the preceding layer's bias
+    rec_bias: Optional[np.ndarray] = None
 
 
 def _param(node: nir.NIRNode, field: str, size: Tuple[int, ...], name: str) -> np.ndarray:
@@ -68,9 +70,9 @@ def _neuron(name: str, node: nir.NIRNode, size: Tuple[int, ...], dt: float, rec:
         n = math.prod(size)
         if len(size) != 1 or w.shape != (n, n):
             raise NIRImportError(f"shapes do not chain: recurrent weight of {name} has shape {w.shape}, needs ({n}, {n})")
-        if isinstance(rec, nir.Affine) and np.any(np.asarray(rec.bias) != 0):
-            raise NIRImportError(f"{name}: a recurrent Affine with a non-zero bias is not supported")
         out.w_rec = w
+        if isinstance(rec, nir.Affine) and np.any(np.asarray(rec.bias) != 0):
+            out.rec_bias = np.asarray(rec.bias, dtype=np.float64)
     return out
 
 
@@ -210,10 +212,13 @@ def _f32(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(a, dtype=np.float64)).to(torch.float32)
 
 
-def _set_weights(module: nn.Module, weight: np.ndarray, bias: Optional[np.ndarray], gain: np.ndarray, name: str) -> None:
-    """Copy ``gain * weight`` (rows = output units) and ``gain * bias`` into a Linear / Conv2d."""
+def _set_weights(module: nn.Module, weight: np.ndarray, bias: Optional[np.ndarray], n: _Neuron) -> None:
+    """Copy ``gain * weight`` (rows = output units) and ``gain * (bias + rec_bias)`` into a Linear / Conv2d."""
     w = np.asarray(weight, dtype=np.float64)
     b = np.zeros(w.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
+    if n.rec_bias is not None:
+        b = b + n.rec_bias
+    gain, name = n.gain, n.name
     if np.any(gain != 1.0):
         g = gain.reshape(gain.shape[0], -1)  # (C_out, H*W) or (N, 1)
         if np.any(g != g[:, :1]):
@@ -266,9 +271,9 @@ def load(graph_or_path: Union[nir.NIRGraph, str, Path], *, dt: Optional[float] =
     net = build_snn(_config(spec))
     convs = list(net.blocks) if isinstance(net, ConvSNN) else []
     for block, node, n in zip(convs, spec.convs, spec.neurons):
-        _set_weights(block[0], node.weight, node.bias, n.gain, n.name)
+        _set_weights(block[0], node.weight, node.bias, n)
     for linear, node, n in zip(net.linears, spec.dense, spec.neurons[len(convs):]):
-        _set_weights(linear, node.weight, getattr(node, "bias", None), n.gain, n.name)
+        _set_weights(linear, node.weight, getattr(node, "bias", None), n)
     for cell, n in zip(net.neurons, spec.neurons):
         _set_neuron(cell, n)
     return net.eval()
