@@ -37,6 +37,7 @@ from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
+from brain_ai.interop.nir import lit_module_from_nir
 from brain_ai.module import SNNLitModule
 
 log = logging.getLogger(__name__)
@@ -219,12 +220,15 @@ def probe_table(report: Dict[str, Dict[str, float]]) -> str:
 
 
 def evaluate(cfg: DictConfig) -> Dict[str, Any]:
-    """Test a saved checkpoint and report per-layer probes; optionally write them to JSON."""
+    """Test a saved checkpoint (or a ``.nir`` file exported from one) and report per-layer probes; optionally write them to JSON."""
     ckpt = Path(str(cfg.ckpt_path))
     if not ckpt.is_file():
         raise FileNotFoundError(f"ckpt_path={str(ckpt)!r} does not exist; pass ckpt_path=<run dir>/checkpoints/<file>.ckpt")
     L.seed_everything(int(cfg.seed), workers=True)
-    model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
+    if ckpt.suffix == ".nir":  # a network exported with brain_ai.interop.nir (see README "NIR")
+        model = lit_module_from_nir(ckpt)
+    else:
+        model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
     data_dict = dict(model.hparams.data or {})
     if cfg.get("data_root"):
         data_dict["root"] = str(cfg.data_root)

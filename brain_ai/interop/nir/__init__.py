@@ -1,7 +1,8 @@
 r"""NIR (Neuromorphic Intermediate Representation) export and import.
 
 ``export(model_or_checkpoint, dt=..., approximate=False) -> nir.NIRGraph`` and
-``load(graph_or_path, dt=None) -> SNNCore | ConvSNN``; ``write_graph`` / ``read_graph`` for files.
+``load(graph_or_path, dt=None) -> SNNCore | ConvSNN``; ``write_graph`` / ``read_graph`` for files;
+``export_file`` (``python export.py``) and ``lit_module_from_nir`` (``evaluate.py ckpt_path=x.nir``).
 
 **Time convention.** NIR neurons are continuous-time ODEs; brain_ai steps them with forward Euler
 and step ``dt`` (seconds per brain_ai time step, default :data:`DEFAULT_DT` = 1e-4 s, the value
@@ -42,10 +43,21 @@ layer, ``v_leak = v_reset = 0``, one threshold per layer. Anything else raises
 :class:`NIRImportError` naming the node.
 """
 
+from brain_ai.interop.nir._app import export_file, lit_module_from_nir
 from brain_ai.interop.nir._export import NIRExportError, export
 from brain_ai.interop.nir._files import read_graph, write_graph
 from brain_ai.interop.nir._graph import NIRImportError
 from brain_ai.interop.nir._load import load
 from brain_ai.interop.nir._mapping import DEFAULT_DT
 
-__all__ = ["DEFAULT_DT", "NIRExportError", "NIRImportError", "export", "load", "read_graph", "write_graph"]
+__all__ = [
+    "DEFAULT_DT",
+    "NIRExportError",
+    "NIRImportError",
+    "export",
+    "export_file",
+    "lit_module_from_nir",
+    "load",
+    "read_graph",
+    "write_graph",
+]

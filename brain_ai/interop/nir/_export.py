@@ -30,7 +30,7 @@ from brain_ai.core.neurons import (
 )
 from brain_ai.core.snn import ConvSNN, SNNCore
 from brain_ai.interop.nir._files import load_checkpoint
-from brain_ai.interop.nir._mapping import DEFAULT_DT, decay_to_tau
+from brain_ai.interop.nir._mapping import DEFAULT_DT, HPARAMS_KEY, decay_to_tau
 
 #: neuron classes whose forward pass is exactly ``lif_step`` (plus the features checked below)
 _LIF_FAMILY = (LIFNeuron, RecurrentLIFNeuron, AdaptiveLIFNeuron, AdvancedLIFNeuron)
@@ -220,5 +220,5 @@ def export(model_or_checkpoint: ModelLike, *, dt: float = DEFAULT_DT, approximat
     b.edges.append((b.last, "output"))
     metadata: Dict[str, Any] = {"dt": float(dt), "generator": "brain_ai"}
     if hparams:
-        metadata["brain_ai_hparams"] = json.dumps(hparams)
+        metadata[HPARAMS_KEY] = json.dumps(hparams)
     return nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata=metadata)

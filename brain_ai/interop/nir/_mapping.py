@@ -21,6 +21,9 @@ from brain_ai.config import BETA_MAX
 #: recorded ``dt`` (snnTorch's NIR importer and exporter hard-code this value).
 DEFAULT_DT = 1e-4
 
+#: graph.metadata key holding the training hyper-parameters (JSON) of a graph exported from a checkpoint
+HPARAMS_KEY = "brain_ai_hparams"
+
 #: An input gain within this relative distance of 1 counts as 1: NIR files usually store tau and
 #: r in float32, which cannot hold a ratio closer to 1 than a few 1e-7.
 UNIT_GAIN_RTOL = 1e-6
