@@ -111,7 +111,7 @@ def test_branching_graph_and_unsupported_parameters_are_reported():
         load(g)
     g = _mlp_graph()
     g.nodes["layer0"].tau = np.full(6, 1e-5)  # shorter than dt=1e-4: decay < 0
-    with pytest.raises(ValueError, match=r"layer0.tau: .*dt=0.0001"):
+    with pytest.raises(NIRImportError, match=r"layer0.tau: .*dt=0.0001"):
         load(g)
 
 
@@ -147,3 +147,27 @@ def test_incompatible_checkpoint_is_named(tmp_path):
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.ckpt")
     with pytest.raises(ValueError, match="other.ckpt: not a brain_ai training checkpoint"):
         export(tmp_path / "other.ckpt")
+
+
+def test_unknown_neuron_class_is_refused_even_with_approximate():
+    from brain_ai.core.neurons import LIFNeuron
+
+    class MyLIF(LIFNeuron):  # a subclass may change the step: the exporter does not guess
+        pass
+
+    net = active_net(mlp(NeuronConfig(**Z)))
+    net.neurons[1] = MyLIF(10, reset="zero")
+    with pytest.raises(NIRExportError, match="layer1: neuron type MyLIF has no NIR equivalent"):
+        export(net, approximate=True)
+
+
+def test_per_neuron_thresholds_and_mixed_neuron_models_are_reported():
+    g = _mlp_graph()
+    g.nodes["layer0"].v_threshold = np.linspace(0.5, 1.5, 6)
+    with pytest.raises(NIRImportError, match="layer0: per-neuron thresholds are not supported"):
+        load(g)
+    g = _mlp_graph()
+    n = g.nodes["layer0"]
+    g.nodes["layer0"] = nir.CubaLIF(tau_syn=n.tau, tau_mem=n.tau, r=n.r, v_leak=n.v_leak, v_threshold=n.v_threshold, v_reset=n.v_reset)
+    with pytest.raises(NIRImportError, match="mix"):
+        load(g)

@@ -44,11 +44,10 @@ layer, ``v_leak = v_reset = 0``, one threshold per layer. Anything else raises
 """
 
 from brain_ai.interop.nir._app import export_file, lit_module_from_nir
-from brain_ai.interop.nir._export import NIRExportError, export
+from brain_ai.interop.nir._export import export
 from brain_ai.interop.nir._files import read_graph, write_graph
-from brain_ai.interop.nir._graph import NIRImportError
 from brain_ai.interop.nir._load import load
-from brain_ai.interop.nir._mapping import DEFAULT_DT
+from brain_ai.interop.nir._mapping import DEFAULT_DT, NIRExportError, NIRImportError
 
 __all__ = [
     "DEFAULT_DT",

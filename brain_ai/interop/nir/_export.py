@@ -30,16 +30,12 @@ from brain_ai.core.neurons import (
 )
 from brain_ai.core.snn import ConvSNN, SNNCore
 from brain_ai.interop.nir._files import load_checkpoint
-from brain_ai.interop.nir._mapping import DEFAULT_DT, HPARAMS_KEY, decay_to_tau
+from brain_ai.interop.nir._mapping import DEFAULT_DT, HPARAMS_KEY, NIRExportError, decay_to_tau
 
 #: neuron classes whose forward pass is exactly ``lif_step`` (plus the features checked below)
 _LIF_FAMILY = (LIFNeuron, RecurrentLIFNeuron, AdaptiveLIFNeuron, AdvancedLIFNeuron)
 
 ModelLike = Union[SNNCore, ConvSNN, nn.Module, str, Path]
-
-
-class NIRExportError(ValueError):
-    """The network uses a feature that NIR cannot express; the message names every layer and feature."""
 
 
 def _np(t: Tensor, shape: Optional[Tuple[int, ...]] = None, dtype: Any = np.float32) -> np.ndarray:
@@ -87,6 +83,8 @@ class _Builder:
 
     def conv(self, name: str, block: nn.Sequential, hw: Tuple[int, int], layer: str) -> None:
         conv, norm = block[0], block[1]
+        if not isinstance(norm, (nn.BatchNorm2d, nn.Identity)):
+            raise NIRExportError(f"{layer}: normalisation {type(norm).__name__} has no NIR equivalent in brain_ai's exporter")
         weight = conv.weight.detach().double()  # (C_out, C_in, k, k)
         bias = conv.bias.detach().double() if conv.bias is not None else torch.zeros(conv.out_channels, dtype=torch.float64)
         if isinstance(norm, nn.BatchNorm2d):
@@ -120,7 +118,7 @@ class _Builder:
         if isinstance(cell, LeakyIntegrator):
             self.add(name, nir.LI(tau=tau, r=r, v_leak=zeros))
             return
-        if not isinstance(cell, _LIF_FAMILY):
+        if type(cell) not in _LIF_FAMILY:  # a subclass may change the step: refuse rather than guess
             raise NIRExportError(f"{name}: neuron type {type(cell).__name__} has no NIR equivalent in brain_ai's exporter")
         self._check_features(name, cell)
         thr = _np(cell.threshold, size, np.float64)
@@ -147,10 +145,10 @@ class _Builder:
             )
         if cell.refractory_steps:
             self.note(name, f"refractory_steps={cell.refractory_steps}: NIR has no refractory period; dropped")
-        if isinstance(cell, AdaptiveLIFNeuron) and cell.adaptation_alpha != 0:
+        if getattr(cell, "adaptation_alpha", 0) != 0:  # AdaptiveLIF (and any variant that adds adaptation)
             self.note(
                 name,
-                f"adaptive threshold (adaptation_alpha={cell.adaptation_alpha}, adaptation_decay={cell.adaptation_decay}): "
+                f"adaptive threshold (adaptation_alpha={cell.adaptation_alpha}, adaptation_decay={getattr(cell, 'adaptation_decay', '?')}): "
                 "NIR has no adaptive-threshold neuron; exported as a LIF with the base threshold",
             )
         if isinstance(cell, AdvancedLIFNeuron) and cell.max_delay > 0:

@@ -11,11 +11,9 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import nir
 
+from brain_ai.interop.nir._mapping import NIRImportError
+
 NEURON_TYPES = (nir.LIF, nir.CubaLIF, nir.LI)
-
-
-class NIRImportError(ValueError):
-    """A NIR graph brain_ai cannot load; the message names the node and the reason."""
 
 
 @dataclass

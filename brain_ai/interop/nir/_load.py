@@ -15,8 +15,8 @@ from torch import nn
 from brain_ai.config import Architecture, NeuronConfig, NeuronType, NormType, Readout, ResetMode, SNNConfig
 from brain_ai.core.snn import ConvSNN, SNNCore, build_snn
 from brain_ai.interop.nir._files import read_graph
-from brain_ai.interop.nir._graph import NEURON_TYPES, NIRImportError, to_chain
-from brain_ai.interop.nir._mapping import DEFAULT_DT, input_gain, tau_to_decay
+from brain_ai.interop.nir._graph import NEURON_TYPES, to_chain
+from brain_ai.interop.nir._mapping import DEFAULT_DT, NIRImportError, input_gain, tau_to_decay
 
 _SUPPORTED = "Input, Output, Affine, Linear, Conv2d, AvgPool2d, Flatten, LIF, CubaLIF, LI (readout only)"
 

@@ -17,6 +17,14 @@ import numpy as np
 
 from brain_ai.config import BETA_MAX
 
+class NIRExportError(ValueError):
+    """The network uses a feature that NIR cannot express; the message names every layer and feature."""
+
+
+class NIRImportError(ValueError):
+    """A NIR graph brain_ai cannot load; the message names the node and the reason."""
+
+
 #: Default step length written into exported graphs and assumed when loading one without a
 #: recorded ``dt`` (snnTorch's NIR importer and exporter hard-code this value).
 DEFAULT_DT = 1e-4
@@ -40,13 +48,13 @@ def decay_to_tau(decay: np.ndarray, dt: float) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def tau_to_decay(tau: np.ndarray, dt: float, where: str) -> np.ndarray:
-    """Per-step decay ``1 - dt / tau`` (float64); raise naming ``where`` if outside [0, BETA_MAX]."""
+    """Per-step decay ``1 - dt / tau`` (float64); :class:`NIRImportError` naming ``where`` if outside [0, BETA_MAX]."""
     tau = np.asarray(tau, dtype=np.float64)
     if not np.all(np.isfinite(tau)) or np.any(tau <= 0):
-        raise ValueError(f"{where}: time constants must be finite and > 0, got tau in [{tau.min()}, {tau.max()}]")
+        raise NIRImportError(f"{where}: time constants must be finite and > 0, got tau in [{tau.min()}, {tau.max()}]")
     decay = 1.0 - dt / tau
     if np.any(decay < 0) or np.any(decay > BETA_MAX):
-        raise ValueError(
+        raise NIRImportError(
             f"{where}: tau in [{tau.min():g}, {tau.max():g}] with dt={dt:g} gives a per-step decay 1 - dt/tau in "
             f"[{decay.min():g}, {decay.max():g}]; brain_ai allows [0, {BETA_MAX}] (choose dt with tau >= dt and "
             f"tau <= dt / (1 - {BETA_MAX}))"
