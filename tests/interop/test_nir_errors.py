@@ -171,3 +171,15 @@ def test_per_neuron_thresholds_and_mixed_neuron_models_are_reported():
     g.nodes["layer0"] = nir.CubaLIF(tau_syn=n.tau, tau_mem=n.tau, r=n.r, v_leak=n.v_leak, v_threshold=n.v_threshold, v_reset=n.v_reset)
     with pytest.raises(NIRImportError, match="mix"):
         load(g)
+
+
+def test_conv_graphs_brain_ai_cannot_build_are_reported():
+    g = export(active_net(conv(NeuronConfig(**Z))))
+    g.nodes["conv1"].stride = (2, 2)
+    with pytest.raises(NIRImportError, match=r"conv1: Conv2d .*stride"):
+        load(g)
+    g = export(active_net(conv(NeuronConfig(**Z))))
+    g.edges = [e for e in g.edges if "pool1" not in e] + [("layer1", "flatten")]
+    del g.nodes["pool1"]
+    with pytest.raises(NIRImportError, match=r"pooling differs between conv blocks \(\[2, 1\]\)"):
+        load(g)

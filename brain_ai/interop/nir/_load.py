@@ -103,72 +103,96 @@ def _conv_kernel(name: str, node: nir.Conv2d) -> int:
     return k
 
 
-def _parse(graph: nir.NIRGraph, dt: float) -> _Spec:
-    chain = to_chain(graph)
-    shape = tuple(int(d) for d in np.asarray(chain.input.input_type["input"]).reshape(-1))
-    spec = _Spec(input_shape=shape, convs=[], dense=[], neurons=[])
-    steps, i, pools = chain.steps, 0, []
-    for name, node in steps:
-        if not isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d, nir.AvgPool2d, nir.Flatten, *NEURON_TYPES)):
-            raise NIRImportError(f"node {name!r} has type {type(node).__name__}, which brain_ai cannot load; supported: {_SUPPORTED}")
-    while i < len(steps) and isinstance(steps[i][1], nir.Conv2d):
-        name, conv = steps[i]
-        if len(shape) != 3 or conv.weight.shape[1] != shape[0]:
-            raise NIRImportError(f"shapes do not chain: {name} expects {conv.weight.shape[1]} input channels, receives {shape}")
-        if spec.convs and _conv_kernel(name, conv) != spec.convs[0].weight.shape[-1]:
-            raise NIRImportError(f"{name}: kernel size differs from conv0's; brain_ai uses one kernel_size for every block")
-        _conv_kernel(name, conv)
-        spec.convs.append(conv)
-        shape = (conv.weight.shape[0], *shape[1:])
-        i += 1
-        if i >= len(steps) or not isinstance(steps[i][1], (nir.LIF, nir.CubaLIF)):
-            raise NIRImportError(f"{name} must be followed by a LIF or CubaLIF neuron layer")
-        spec.neurons.append(_neuron(steps[i][0], steps[i][1], shape, dt, chain.recurrent.get(steps[i][0])))
-        i += 1
-        if i < len(steps) and isinstance(steps[i][1], nir.AvgPool2d):
-            pname, pnode = steps[i]
-            k, s, pad = (tuple(int(v) for v in np.broadcast_to(getattr(pnode, f), 2)) for f in ("kernel_size", "stride", "padding"))
-            if k[0] != k[1] or s != k or pad != (0, 0) or shape[1] < k[0] or shape[2] < k[0]:
-                raise NIRImportError(f"{pname}: AvgPool2d kernel {k}, stride {s}, padding {pad} on {shape}; brain_ai pools p x p with stride p, no padding")
-            pools.append(k[0])
-            shape = (shape[0], shape[1] // k[0], shape[2] // k[0])
-            i += 1
+def _pool_size(name: str, node: nir.AvgPool2d, shape: Tuple[int, ...]) -> int:
+    k, s, pad = (tuple(int(v) for v in np.broadcast_to(getattr(node, f), 2)) for f in ("kernel_size", "stride", "padding"))
+    if k[0] != k[1] or s != k or pad != (0, 0) or shape[1] < k[0] or shape[2] < k[0]:
+        raise NIRImportError(f"{name}: AvgPool2d kernel {k}, stride {s}, padding {pad} on {shape}; brain_ai pools p x p with stride p, no padding")
+    return k[0]
+
+
+class _Reader:
+    """Walks the chain's steps in order, filling a :class:`_Spec` and tracking the feature shape."""
+
+    def __init__(self, graph: nir.NIRGraph, dt: float) -> None:
+        chain = to_chain(graph)
+        for name, node in chain.steps:
+            if not isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d, nir.AvgPool2d, nir.Flatten, *NEURON_TYPES)):
+                raise NIRImportError(f"node {name!r} has type {type(node).__name__}, which brain_ai cannot load; supported: {_SUPPORTED}")
+        self.steps, self.recurrent, self.dt, self.i = chain.steps, chain.recurrent, dt, 0
+        self.shape = tuple(int(d) for d in np.asarray(chain.input.input_type["input"]).reshape(-1))
+        self.spec = _Spec(input_shape=self.shape, convs=[], dense=[], neurons=[])
+
+    def peek(self, *types: type) -> bool:
+        return self.i < len(self.steps) and isinstance(self.steps[self.i][1], types)
+
+    def neuron_after(self, name: str, types: Tuple[type, ...], what: str) -> None:
+        if not self.peek(*types):
+            raise NIRImportError(f"{name} must be followed by {what}")
+        n_name, node = self.steps[self.i]
+        self.spec.neurons.append(_neuron(n_name, node, self.shape, self.dt, self.recurrent.get(n_name)))
+        self.i += 1
+
+    def conv_blocks(self) -> None:
+        """``[Conv2d -> LIF|CubaLIF -> AvgPool2d?]*`` then ``Flatten``."""
+        pools = []
+        while self.peek(nir.Conv2d):
+            name, conv = self.steps[self.i]
+            if len(self.shape) != 3 or conv.weight.shape[1] != self.shape[0]:
+                raise NIRImportError(f"shapes do not chain: {name} expects {conv.weight.shape[1]} input channels, receives {self.shape}")
+            k = _conv_kernel(name, conv)
+            if self.spec.convs and k != self.spec.convs[0].weight.shape[-1]:
+                raise NIRImportError(f"{name}: kernel size differs from the first conv's; brain_ai uses one kernel_size for every block")
+            self.spec.convs.append(conv)
+            self.shape = (conv.weight.shape[0], *self.shape[1:])
+            self.i += 1
+            self.neuron_after(name, (nir.LIF, nir.CubaLIF), "a LIF or CubaLIF neuron layer")
+            p = 1
+            if self.peek(nir.AvgPool2d):
+                p = _pool_size(*self.steps[self.i], self.shape)
+                self.shape = (self.shape[0], self.shape[1] // p, self.shape[2] // p)
+                self.i += 1
+            pools.append(p)
+        if len(set(pools)) > 1:
+            raise NIRImportError(f"pooling differs between conv blocks ({pools}); brain_ai pools after every block with one size")
+        self.spec.pool = pools[0] if pools else 1
+        if self.peek(nir.Flatten) or not self.spec.convs:  # an MLP may flatten its input first (SNNCore does anyway)
+            self.i += int(self.peek(nir.Flatten))
+            self.shape = (math.prod(self.shape),)
         else:
-            pools.append(1)
-    if len(set(pools)) > 1:
-        raise NIRImportError(f"pooling differs between conv blocks ({pools}); brain_ai pools after every block with one size")
-    spec.pool = pools[0] if pools else 1
-    if i < len(steps) and isinstance(steps[i][1], nir.Flatten):
-        shape = (math.prod(shape),)
-        i += 1
-    elif spec.convs:
-        raise NIRImportError(f"the conv blocks must be followed by a Flatten node, found {steps[i][0] if i < len(steps) else 'the output'}")
-    if not spec.convs and len(shape) != 1:
-        shape = (math.prod(shape),)  # SNNCore flattens its input features
-    while i < len(steps):
-        name, lin = steps[i]
-        if not isinstance(lin, (nir.Affine, nir.Linear)):
-            raise NIRImportError(f"node {name!r} ({type(lin).__name__}) found where brain_ai expects an Affine or Linear layer")
-        if lin.weight.ndim != 2 or lin.weight.shape[1] != shape[0]:
-            raise NIRImportError(f"shapes do not chain: {name} has weight {tuple(lin.weight.shape)} but receives {shape[0]} features")
-        spec.dense.append(lin)
-        shape = (lin.weight.shape[0],)
-        i += 1
-        if i >= len(steps) or not isinstance(steps[i][1], NEURON_TYPES):
-            raise NIRImportError(f"{name} must be followed by a neuron layer (LIF, CubaLIF, or LI as the readout)")
-        spec.neurons.append(_neuron(steps[i][0], steps[i][1], shape, dt, chain.recurrent.get(steps[i][0])))
-        i += 1
-    if not spec.dense:
-        raise NIRImportError("the graph has no Affine/Linear layer before the output; brain_ai networks end in Linear -> readout")
-    return spec
+            found = self.steps[self.i][0] if self.i < len(self.steps) else "the output"
+            raise NIRImportError(f"the conv blocks must be followed by a Flatten node, found {found}")
+
+    def dense_layers(self) -> None:
+        """``[Affine|Linear -> LIF|CubaLIF]* -> Affine|Linear -> readout`` up to the output."""
+        while self.i < len(self.steps):
+            name, lin = self.steps[self.i]
+            if not isinstance(lin, (nir.Affine, nir.Linear)):
+                raise NIRImportError(f"node {name!r} ({type(lin).__name__}) found where brain_ai expects an Affine or Linear layer")
+            if lin.weight.ndim != 2 or lin.weight.shape[1] != self.shape[0]:
+                raise NIRImportError(f"shapes do not chain: {name} has weight {tuple(lin.weight.shape)} but receives {self.shape[0]} features")
+            self.spec.dense.append(lin)
+            self.shape = (lin.weight.shape[0],)
+            self.i += 1
+            self.neuron_after(name, NEURON_TYPES, "a neuron layer (LIF, CubaLIF, or LI as the readout)")
+        if not self.spec.dense:
+            raise NIRImportError("the graph has no Affine/Linear layer before the output; brain_ai networks end in Linear -> readout")
+
+
+def _parse(graph: nir.NIRGraph, dt: float) -> _Spec:
+    reader = _Reader(graph, dt)
+    reader.conv_blocks()
+    reader.dense_layers()
+    return reader.spec
 
 
 def _config(spec: _Spec) -> SNNConfig:
     """The SNNConfig of the parsed graph; per-layer values are set on the modules afterwards."""
     spiking, readout = spec.neurons[:-1], spec.neurons[-1]
-    kinds = {n.kind for n in spiking} | ({readout.kind} if readout.kind != "li" else set())
-    if "li" in {n.kind for n in spiking} or len(kinds) > 1:
-        raise NIRImportError(f"neuron layers mix {sorted(kinds | {n.kind for n in spiking})}; brain_ai uses one neuron model for every spiking layer (LI only as the readout)")
+    kinds = {n.kind for n in spiking} | ({readout.kind} - {"li"})
+    if len(kinds) > 1 or "li" in kinds:
+        raise NIRImportError(
+            f"neuron layers mix {sorted(kinds)}; brain_ai uses one neuron model (LIF or CubaLIF) for every spiking layer, LI only as the readout"
+        )
     hidden_dense = spiking[len(spec.convs):]
     rec = [n.w_rec is not None for n in hidden_dense]
     bad_rec = [n.name for n in [*spiking[: len(spec.convs)], readout] if n.w_rec is not None]
