@@ -25,7 +25,7 @@ from brain_ai.callbacks import HealthMonitor, _tensorboard
 from brain_ai.core.neurons import LeakyIntegrator
 from brain_ai.core.probes import HEALTHY_RANGES, HealthyRange
 
-HParamValue = Union[int, float, str, bool]
+HParamValue = Union[int, float, str]
 
 #: the run directory (under the logger's) that holds the HParams session and its final metrics
 HPARAMS_SUBDIR = "hparams"
@@ -36,15 +36,18 @@ HPARAM_GROUPS = ("snn", "encoding", "decoding", "loss", "optim", "data")
 def flatten_hparams(params: Mapping[str, Any], prefix: str = "") -> Dict[str, HParamValue]:
     """Nested config dict -> ``{"snn.neuron.beta": 0.9, ...}`` with the CLI's dotted keys.
 
-    Numbers, strings and booleans stay as they are (sortable columns); lists and tuples become
-    their string (``"[256, 128]"``); ``None`` values are left out (an empty cell).
+    Numbers and strings stay as they are (numbers make sortable, range-filtered columns);
+    booleans become ``"true"`` / ``"false"`` (TensorBoard would otherwise show them as 0 / 1),
+    lists and tuples their string (``"[256, 128]"``); ``None`` values are left out (an empty cell).
     """
     flat: Dict[str, HParamValue] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             flat.update(flatten_hparams(value, prefix=f"{name}."))
-        elif isinstance(value, (bool, int, float, str)):
+        elif isinstance(value, bool):
+            flat[name] = "true" if value else "false"
+        elif isinstance(value, (int, float, str)):
             flat[name] = value
         elif value is not None:
             flat[name] = str(list(value) if isinstance(value, tuple) else value)
