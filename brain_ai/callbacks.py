@@ -19,13 +19,12 @@ import logging
 from typing import Any, Dict, Optional, Set
 
 import lightning as L
-import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
 from brain_ai.config import ConfigError, check_range
 from brain_ai.core.probes import HEALTHY_RANGES, check_health
-from brain_ai.plots import DEFAULT_MAX_NEURONS, activity_figures, first_sample, per_neuron_rates, batch_activity
+from brain_ai.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample, per_neuron_rates
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 #: default cap on the neurons drawn in one raster (wider layers are subsampled evenly)
 DEFAULT_MAX_NEURONS = 256
-#: figure size in pixels: wide enough to read at TensorBoard's default zoom
-FIGURE_WIDTH_PX, FIGURE_HEIGHT_PX, FIGURE_DPI = 900, 500, 100
+#: figure size in pixels and font size in points: TensorBoard shrinks images to its card width
+#: (about 300 to 450 px at its default zoom), so the figure is not much wider and the text is large
+FIGURE_WIDTH_PX, FIGURE_HEIGHT_PX, FIGURE_DPI, FONT_SIZE = 640, 420, 100, 12
 
 
 @dataclass
@@ -81,10 +82,14 @@ def first_sample(encoded: Tensor, layers: Dict[str, Tensor], prediction: Tensor,
     )
 
 
-def _describe(value: Optional[Tensor]) -> str:
+def _heading(name: str, label: Optional[Tensor], prediction: Optional[Tensor]) -> str:
+    """``layer0: label 7, prediction 3`` (the parts that are known)."""
+    parts = [f"{what} {_describe(v)}" for what, v in (("label", label), ("prediction", prediction)) if v is not None]
+    return f"{name}: {', '.join(parts)}" if parts else name
+
+
+def _describe(value: Tensor) -> str:
     """A class index as ``7``; a regression vector as ``[0.12, -0.5, ...]`` (at most 4 values)."""
-    if value is None:
-        return "?"
     v = torch.as_tensor(value).detach().cpu().flatten()
     if v.numel() == 1:
         item = v.item()
@@ -93,14 +98,26 @@ def _describe(value: Optional[Tensor]) -> str:
     return f"[{shown}{', ...' if v.numel() > 4 else ''}]"
 
 
+def _fonts() -> Any:
+    """Context in which new figure text gets ``FONT_SIZE`` (matplotlib's rc settings, restored after)."""
+    import matplotlib
+
+    return matplotlib.rc_context({"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE, "figure.titlesize": FONT_SIZE})
+
+
 def _new_figure(height_px: int = FIGURE_HEIGHT_PX) -> Any:
     """An empty Figure on its own Agg canvas (``FIGURE_WIDTH_PX`` wide)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(FIGURE_WIDTH_PX / FIGURE_DPI, height_px / FIGURE_DPI), dpi=FIGURE_DPI)
+    fig = Figure(figsize=(FIGURE_WIDTH_PX / FIGURE_DPI, height_px / FIGURE_DPI), dpi=FIGURE_DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def _integer_ticks(count: int, most: int = 9) -> np.ndarray:
+    """At most ``most`` evenly spread integer positions in ``[0, count - 1]`` (both ends included)."""
+    return np.unique(np.linspace(0, count - 1, min(count, most)).round().astype(int))
 
 
 def _shown_rows(rates: np.ndarray, max_neurons: int, sort_by_rate: bool) -> np.ndarray:
@@ -135,42 +152,48 @@ def raster_figure(
     check_range("raster", "max_neurons", max_neurons, low=1, integer=True)
     if spikes.dim() < 1:
         raise ValueError(f"raster_figure({name}): spikes must be (T, *N), got a 0-d tensor")
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    with _fonts():
+        return _draw_raster(spikes, name, label, prediction, max_neurons, sort_by_rate)
+
+
+def _draw_raster(spikes: Tensor, name: str, label: Optional[Tensor], prediction: Optional[Tensor], max_neurons: int, sort_by_rate: bool) -> Any:
+    from matplotlib.ticker import FuncFormatter
 
     grid = spikes.detach().float().cpu().reshape(spikes.shape[0], -1).t().numpy()  # (N, T)
     n, t = grid.shape
     fig = _new_figure()
-    head = f"{name}: label {_describe(label)}, prediction {_describe(prediction)}"
+    head = _heading(name, label, prediction)
     if n == 0 or t == 0:
         fig.suptitle(head)
         message = f"nothing to draw: {n} neurons x {t} time steps"
-        fig.text(0.5, 0.5, message, ha="center", va="center", fontsize=14)
+        fig.text(0.5, 0.5, message, ha="center", va="center")
         log.warning("raster %s: %s", name, message)
         return fig
     rates = grid.mean(axis=1)  # (N,)
     rows = _shown_rows(rates, max_neurons, sort_by_rate)
     shown = grid[rows]  # (rows, T)
     detail = f"{n} neuron{'s' if n != 1 else ''} x {t} step{'s' if t != 1 else ''}, mean rate {rates.mean():.3f}"
-    if rows.shape[0] < n:
-        detail += f"; showing {rows.shape[0]} of {n} neurons, evenly spaced (max_neurons={max_neurons})"
     silent = not grid.any()
     if silent:
         detail += "; silent: no spikes"
-    fig.suptitle(f"{head}\n{detail}", fontsize=11)
+    if rows.shape[0] < n:
+        detail += f"\nshowing {rows.shape[0]} of {n} neurons (evenly spaced; max_neurons={max_neurons})"
+    fig.suptitle(f"{head}\n{detail}")
 
-    ax, side = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [5, 1], "wspace": 0.05})
+    ax, side = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [5, 1]})
     extent = (-0.5, t - 0.5, -0.5, rows.shape[0] - 0.5)
     vmax = max(1.0, float(shown.max()))  # event counts may exceed 1
     ax.imshow(shown, aspect="auto", interpolation="nearest", cmap="Greys", vmin=0.0, vmax=vmax, origin="lower", extent=extent)
     ax.set_xlabel("time step")
     ax.set_ylabel("neuron index" + (" (sorted by firing rate)" if sort_by_rate else ""))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xticks(_integer_ticks(t))
+    ax.set_yticks(_integer_ticks(rows.shape[0]))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda pos, _: str(rows[int(round(pos))]) if 0 <= round(pos) < rows.shape[0] else ""))
     if silent:
-        ax.text(0.5, 0.5, "silent", transform=ax.transAxes, ha="center", va="center", fontsize=20, color="tab:red")
+        ax.text(0.5, 0.5, "silent", transform=ax.transAxes, ha="center", va="center", fontsize=2 * FONT_SIZE, color="tab:red")
     side.barh(np.arange(rows.shape[0]), rates[rows], height=1.0, color="tab:blue")
     side.set_xlim(0.0, max(1.0, float(rates.max())))
+    side.set_xticks([0.0, side.get_xlim()[1]])
     side.set_xlabel("rate")
     side.tick_params(labelleft=False)
     return fig
@@ -179,12 +202,16 @@ def raster_figure(
 def rate_histogram_figure(rates: Tensor, name: str, bins: int = 20) -> Any:
     """Histogram of per-neuron firing rates ``(N,)`` (spikes per step, in [0, 1]) as a Figure."""
     check_range("rate_histogram", "bins", bins, low=1, integer=True)
-    values = rates.detach().float().cpu().flatten().numpy()
-    fig = _new_figure(height_px=400)
+    with _fonts():
+        return _draw_rate_histogram(rates.detach().float().cpu().flatten().numpy(), name, bins)
+
+
+def _draw_rate_histogram(values: np.ndarray, name: str, bins: int) -> Any:
+    fig = _new_figure(height_px=360)
     ax = fig.subplots()
     if values.size == 0:
         ax.set_axis_off()
-        ax.text(0.5, 0.5, f"{name}: nothing to draw (0 neurons)", ha="center", va="center", fontsize=14)
+        ax.text(0.5, 0.5, f"{name}: nothing to draw (0 neurons)", ha="center", va="center")
         return fig
     silent = int((values == 0).sum())
     ax.hist(values, bins=np.linspace(0.0, max(1.0, float(values.max())), bins + 1), color="tab:blue", edgecolor="white")

@@ -76,6 +76,8 @@ def test_one_neuron_and_one_step(shape, neurons, steps):
     spikes = torch.ones(shape)
     fig = raster_figure(spikes, "layer0")
     assert image(fig).shape == (neurons, steps)
+    assert list(fig.axes[0].get_xticks()) == list(range(steps))  # integer steps, even for T = 1
+    assert list(fig.axes[0].get_yticks()) == list(range(neurons))
     assert f"{neurons} neuron{'s' if neurons > 1 else ''} x {steps} step{'s' if steps > 1 else ''}" in title(fig)
     render(fig)
 
@@ -108,6 +110,7 @@ def test_bad_max_neurons_names_the_field():
 def test_regression_label_and_prediction_are_shown_as_vectors():
     fig = raster_figure(torch.ones(2, 2), "layer0", label=torch.tensor([0.5, -1.25]), prediction=torch.arange(6.0) / 4)
     assert "label [0.5, -1.25], prediction [0, 0.25, 0.5, 0.75, ...]" in title(fig)
+    assert title(raster_figure(torch.ones(2, 2), "layer0")).startswith("layer0\n")  # nothing unknown is shown
 
 
 def test_per_neuron_rates_match_numpy():
