@@ -77,7 +77,8 @@ def test_one_neuron_and_one_step(shape, neurons, steps):
     fig = raster_figure(spikes, "layer0")
     assert image(fig).shape == (neurons, steps)
     assert list(fig.axes[0].get_xticks()) == list(range(steps))  # integer steps, even for T = 1
-    assert list(fig.axes[0].get_yticks()) == list(range(neurons))
+    yticks = list(fig.axes[0].get_yticks())
+    assert yticks[0] == 0 and yticks[-1] == neurons - 1 and len(yticks) <= 9 and all(float(v).is_integer() for v in yticks)
     assert f"{neurons} neuron{'s' if neurons > 1 else ''} x {steps} step{'s' if steps > 1 else ''}" in title(fig)
     render(fig)
 
