@@ -241,7 +241,7 @@ def save_activity_pngs(
     in ``directory``. Returns the file paths written.
     """
     x, y = (batch[0], batch[1]) if isinstance(batch, (tuple, list)) else (batch, None)
-    encoded, layers, prediction = batch_activity(model, x)
+    encoded, layers, prediction = batch_activity(model, x.to(model.device))
     activity = first_sample(encoded, layers, prediction, y)
     figures = {f"raster_{k}": fig for k, fig in activity_figures(activity, max_neurons, sort_by_rate).items()}
     figures.update({f"rates_{k}": rate_histogram_figure(per_neuron_rates(s), k) for k, s in layers.items()})
