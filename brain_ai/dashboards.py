@@ -31,6 +31,8 @@ HParamValue = Union[int, float, str]
 HPARAMS_SUBDIR = "hparams"
 #: config groups of the module's hyper-parameters that become HParams columns
 HPARAM_GROUPS = ("snn", "encoding", "decoding", "loss", "optim", "data")
+#: settings that say where and how data are read, not what is learned: no HParams column
+HPARAM_EXCLUDED = ("data.root", "data.num_workers", "data.download", "data.cache")
 
 
 def flatten_hparams(params: Mapping[str, Any], prefix: str = "") -> Dict[str, HParamValue]:
@@ -55,13 +57,14 @@ def flatten_hparams(params: Mapping[str, Any], prefix: str = "") -> Dict[str, HP
 
 
 def run_hparams(pl_module: L.LightningModule, trainer: Optional[L.Trainer] = None) -> Dict[str, HParamValue]:
-    """The run's HParams columns: the module's config groups, seed and task, and the epoch budget."""
+    """The run's HParams columns: the module's config groups (less :data:`HPARAM_EXCLUDED`), seed
+    and task, and the epoch budget."""
     hp = pl_module.hparams
     params: Dict[str, Any] = {group: hp[group] for group in HPARAM_GROUPS if hp.get(group) is not None}
     params.update({key: hp[key] for key in ("seed", "task") if key in hp})
     if trainer is not None and trainer.max_epochs is not None:
         params["trainer"] = {"max_epochs": trainer.max_epochs}
-    return flatten_hparams(params)
+    return {k: v for k, v in flatten_hparams(params).items() if k not in HPARAM_EXCLUDED}
 
 
 def final_metrics(callback_metrics: Mapping[str, Any], stages: tuple = ("val", "test")) -> Dict[str, float]:

@@ -87,6 +87,8 @@ def test_hparams_row_holds_the_config_and_final_metrics(tensorboard, short_run):
     experiment = post_json(tensorboard, "/data/plugin/hparams/experiment", {"experimentName": ""})
     names = {h["name"] for h in experiment["hparamInfos"]}
     assert {"encoding.type", "encoding.num_steps", "snn.neuron.beta", "snn.neuron.type", "snn.hidden_sizes", "optim.lr", "optim.optimizer", "loss.task_loss"} <= names
+    assert not names & {"data.root", "data.num_workers"}  # where data are read from is no hyper-parameter
+    assert "trainer.max_epochs" in names and "seed" in names
     metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
     assert metrics == {"val/acc", "val/loss", "test/acc", "test/loss"}
     groups = poll(lambda: post_json(tensorboard, "/data/plugin/hparams/session_groups", SESSION_GROUPS)["sessionGroups"],
