@@ -16,7 +16,7 @@ Both write only on rank 0 and only where a TensorBoard logger is configured.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
@@ -67,13 +67,13 @@ def run_hparams(pl_module: L.LightningModule, trainer: Optional[L.Trainer] = Non
     return {k: v for k, v in flatten_hparams(params).items() if k not in HPARAM_EXCLUDED}
 
 
-def final_metrics(callback_metrics: Mapping[str, Any], stages: tuple = ("val", "test")) -> Dict[str, float]:
+def final_metrics(callback_metrics: Mapping[str, Any], stages: Sequence[str] = ("val", "test")) -> Dict[str, float]:
     """The stage-level metrics of ``stages`` (``val/acc``, ``val/loss``, ``test/mse``, ...; not the
     per-term ``val/loss/<term>``) from a trainer's ``callback_metrics``."""
     return {k: float(v) for k, v in callback_metrics.items() if k.count("/") == 1 and k.split("/")[0] in stages}
 
 
-def _write_events(log_dir: str, write: Any) -> None:
+def _write_events(log_dir: str, write: Callable[[Any], None]) -> None:
     """Open a SummaryWriter on ``log_dir``, call ``write(writer)``, close it (a new event file each time)."""
     from torch.utils.tensorboard import SummaryWriter
 
