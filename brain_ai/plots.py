@@ -105,17 +105,20 @@ def _fonts() -> Any:
     return matplotlib.rc_context({"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE, "figure.titlesize": FONT_SIZE})
 
 
-def _new_figure(height_px: int = FIGURE_HEIGHT_PX) -> Any:
-    """An empty Figure on its own Agg canvas (``FIGURE_WIDTH_PX`` wide)."""
+def _new_figure(title_lines: int, height_px: int = FIGURE_HEIGHT_PX) -> Any:
+    """An empty Figure on its own Agg canvas, ``FIGURE_WIDTH_PX`` wide, with room at the top for
+    ``title_lines`` lines of title (fixed margins: a layout engine costs more than the drawing)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(FIGURE_WIDTH_PX / FIGURE_DPI, height_px / FIGURE_DPI), dpi=FIGURE_DPI, layout="constrained")
+    fig = Figure(figsize=(FIGURE_WIDTH_PX / FIGURE_DPI, height_px / FIGURE_DPI), dpi=FIGURE_DPI)
+    line_px = FONT_SIZE * 1.4 * FIGURE_DPI / 72
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.14, top=1.0 - (title_lines * line_px + 12) / height_px, wspace=0.04)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _integer_ticks(count: int, most: int = 9) -> np.ndarray:
+def _integer_ticks(count: int, most: int = 11) -> np.ndarray:
     """At most ``most`` evenly spread integer positions in ``[0, count - 1]`` (both ends included)."""
     return np.unique(np.linspace(0, count - 1, min(count, most)).round().astype(int))
 
@@ -161,9 +164,9 @@ def _draw_raster(spikes: Tensor, name: str, label: Optional[Tensor], prediction:
 
     grid = spikes.detach().float().cpu().reshape(spikes.shape[0], -1).t().numpy()  # (N, T)
     n, t = grid.shape
-    fig = _new_figure()
     head = _heading(name, label, prediction)
     if n == 0 or t == 0:
+        fig = _new_figure(title_lines=1)
         fig.suptitle(head)
         message = f"nothing to draw: {n} neurons x {t} time steps"
         fig.text(0.5, 0.5, message, ha="center", va="center")
@@ -178,6 +181,7 @@ def _draw_raster(spikes: Tensor, name: str, label: Optional[Tensor], prediction:
         detail += "; silent: no spikes"
     if rows.shape[0] < n:
         detail += f"\nshowing {rows.shape[0]} of {n} neurons (evenly spaced; max_neurons={max_neurons})"
+    fig = _new_figure(title_lines=2 + detail.count("\n"))
     fig.suptitle(f"{head}\n{detail}")
 
     ax, side = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [5, 1]})
@@ -191,7 +195,7 @@ def _draw_raster(spikes: Tensor, name: str, label: Optional[Tensor], prediction:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda pos, _: str(rows[int(round(pos))]) if 0 <= round(pos) < rows.shape[0] else ""))
     if silent:
         ax.text(0.5, 0.5, "silent", transform=ax.transAxes, ha="center", va="center", fontsize=2 * FONT_SIZE, color="tab:red")
-    side.barh(np.arange(rows.shape[0]), rates[rows], height=1.0, color="tab:blue")
+    side.stairs(rates[rows], np.arange(rows.shape[0] + 1) - 0.5, orientation="horizontal", fill=True, color="tab:blue")
     side.set_xlim(0.0, max(1.0, float(rates.max())))
     side.set_xticks([0.0, side.get_xlim()[1]])
     side.set_xlabel("rate")
@@ -207,7 +211,7 @@ def rate_histogram_figure(rates: Tensor, name: str, bins: int = 20) -> Any:
 
 
 def _draw_rate_histogram(values: np.ndarray, name: str, bins: int) -> Any:
-    fig = _new_figure(height_px=360)
+    fig = _new_figure(title_lines=1, height_px=360)
     ax = fig.subplots()
     if values.size == 0:
         ax.set_axis_off()
