@@ -14,6 +14,7 @@ the title says so; a layer without any spike is drawn and labelled "silent".
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -119,8 +120,12 @@ def _new_figure(title_lines: int, height_px: int = FIGURE_HEIGHT_PX) -> Any:
 
 
 def _integer_ticks(count: int, most: int = 11) -> np.ndarray:
-    """At most ``most`` evenly spread integer positions in ``[0, count - 1]`` (both ends included)."""
-    return np.unique(np.linspace(0, count - 1, min(count, most)).round().astype(int))
+    """Tick positions ``0, step, 2 step, ... < count`` with a round step (1, 2, 5, 10, 20, ...)
+    chosen so that there are at most ``most`` of them."""
+    raw = max(1.0, count / most)
+    exponent = 10 ** math.floor(math.log10(raw))
+    step = next(m * exponent for m in (1, 2, 5, 10) if m * exponent >= raw)
+    return np.arange(0, count, int(step))
 
 
 def _shown_rows(rates: np.ndarray, max_neurons: int, sort_by_rate: bool) -> np.ndarray:
