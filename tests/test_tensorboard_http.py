@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
+from brain_ai.tools.tensorboard_screenshots import main as screenshots_main
 from brain_ai.tools.tensorboard_server import event_dirs, get_bytes, get_json, post_json, serve
 from framework_helpers import TINY_CLI, run_train
 
@@ -100,12 +101,16 @@ def test_hparams_row_holds_the_config_and_final_metrics(tensorboard, short_run):
         assert values[tag] == pytest.approx(short_run.metrics[tag], rel=1e-6)
 
 
-def test_a_directory_without_event_files_is_a_clear_error(tmp_path):
+def test_a_directory_without_event_files_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "checkpoints").mkdir()
     with pytest.raises(FileNotFoundError, match="holds no TensorBoard event files"):
         event_dirs(tmp_path)
     with pytest.raises(FileNotFoundError, match="is not a directory"):
         with serve(tmp_path / "missing"):
             pass
+    assert screenshots_main(["--logdir", str(tmp_path), "--out", str(tmp_path / "shots")]) == 2
+    assert "holds no TensorBoard event files" in capsys.readouterr().err
+    assert not (tmp_path / "shots").exists()
 
 
 @pytest.mark.slow
