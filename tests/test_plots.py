@@ -130,3 +130,21 @@ def test_rate_histogram_counts_neurons_and_silent_ones():
     assert png_size(render(fig))[0] >= 600
     empty = rate_histogram_figure(torch.zeros(0), "layer0")
     assert "nothing to draw (0 neurons)" in empty.axes[0].texts[0].get_text()
+
+
+def test_batch_activity_draws_the_same_input_spikes_every_time_and_keeps_the_mode(tmp_path):
+    from brain_ai import pipeline
+    from brain_ai.plots import batch_activity, first_sample
+    from framework_helpers import TINY, compose_config
+
+    model, _ = pipeline.build_model(compose_config(TINY, output_dir=tmp_path))  # Bernoulli rate coding
+    model.train()
+    x = torch.rand(3, 64, generator=torch.Generator().manual_seed(1))
+    encoded, layers, prediction = batch_activity(model, x)
+    again, _, _ = batch_activity(model, x)
+    assert torch.equal(encoded, again) and encoded.shape == (3, 8, 64)  # (B, T, F)
+    assert model.training  # eval mode only inside
+    assert set(layers) == {"layer0", "layer1"} and layers["layer0"].shape == (3, 8, 32)
+    assert prediction.shape == (3,)
+    sample = first_sample(encoded, layers, prediction, torch.tensor([4, 5, 6]))
+    assert int(sample.label) == 4 and torch.equal(sample.inputs, encoded[0]) and sample.layers["layer1"].shape == (8, 10)
