@@ -5,8 +5,9 @@ TensorBoard tags (fixed; see DESIGN.md section 5):
 * ``probes/<layer>/firing_rate``, ``spike_sparsity``, ``dead_frac``, ``saturated_frac``,
   ``membrane_mean``, ``membrane_var`` -- scalars every ``every_n_steps`` training steps;
 * ``probes/<layer>/firing_rate_hist`` -- histogram of per-neuron firing rates, same cadence;
-* ``raster/input`` and ``raster/<layer>`` -- spike raster image (neurons x time) of one fixed
-  validation sample, once per validation epoch.
+* ``raster/input`` and ``raster/<layer>`` -- spike raster figure (time on x, neuron index on y,
+  label and prediction in the title; drawn by :mod:`brain_ai.plots`) of one fixed validation
+  sample, once per validation epoch.
 
 Probes are measured in eval mode, without gradients, on the current training batch
 (:meth:`brain_ai.module.SNNLitModule.probe`), so they cost one extra forward every N steps.
@@ -18,11 +19,12 @@ import logging
 from typing import Any, Dict, Optional, Set
 
 import lightning as L
-import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
+from brain_ai.config import ConfigError, check_range
 from brain_ai.core.probes import HEALTHY_RANGES, check_health
+from brain_ai.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample, per_neuron_rates
 
 log = logging.getLogger(__name__)
 
@@ -79,39 +81,50 @@ class ProbeLogger(L.Callback):
         writer = _tensorboard(trainer)
         if self.histogram and writer is not None:
             for layer, spikes in out.layer_spikes.items():
-                rates = spikes.float().mean(dim=(0, 1)).flatten()  # (N,) per-neuron firing rate
-                writer.add_histogram(f"probes/{layer}/firing_rate_hist", rates, step)
-
-
-def raster_image(spikes: Tensor) -> Tensor:
-    """``(T, *F)`` spikes of one sample -> ``(N, T)`` uint8 image (white = spike)."""
-    flat = spikes.detach().float().reshape(spikes.shape[0], -1).t()  # (N, T)
-    return (flat.clamp(0, 1) * 255).to(torch.uint8)
+                writer.add_histogram(f"probes/{layer}/firing_rate_hist", per_neuron_rates(spikes), step)
 
 
 class SpikeRasterLogger(L.Callback):
-    """Once per validation epoch, log spike rasters of one fixed validation sample per layer."""
+    """Once per validation epoch, log raster figures (input encoding and every layer) of one fixed
+    validation sample: ``sample_index`` of the first validation batch.
 
-    def __init__(self, sample_index: int = 0) -> None:
+    Args:
+        sample_index: which sample of the first validation batch is drawn (the same every epoch,
+            with the same encoder draws).
+        max_neurons: layers wider than this are subsampled to this many evenly spaced neurons.
+        sort_by_rate: order each raster's neurons by firing rate instead of by index.
+    """
+
+    def __init__(self, sample_index: int = 0, max_neurons: int = DEFAULT_MAX_NEURONS, sort_by_rate: bool = False) -> None:
+        check_range("SpikeRasterLogger", "sample_index", sample_index, low=0, integer=True)
+        check_range("SpikeRasterLogger", "max_neurons", max_neurons, low=1, integer=True)
         self.sample_index = sample_index
+        self.max_neurons = max_neurons
+        self.sort_by_rate = sort_by_rate
         self._sample: Optional[Tensor] = None
+        self._label: Optional[Tensor] = None
 
     def on_validation_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        if self._sample is None and batch_idx == 0:
-            x = _first_input(batch)
-            self._sample = x[self.sample_index : self.sample_index + 1].detach().clone()
+        if self._sample is not None or batch_idx != 0:
+            return
+        x = _first_input(batch)
+        if self.sample_index >= x.shape[0]:
+            raise ConfigError(
+                f"SpikeRasterLogger.sample_index={self.sample_index} is out of range for a validation batch of "
+                f"{x.shape[0]} samples; allowed: 0 to {x.shape[0] - 1}"
+            )
+        pick = slice(self.sample_index, self.sample_index + 1)
+        self._sample = x[pick].detach().clone()  # (1, ...)
+        if isinstance(batch, (tuple, list)) and len(batch) > 1:
+            self._label = batch[1][pick].detach().clone()
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         writer = _tensorboard(trainer)
         if writer is None or self._sample is None or trainer.sanity_checking:
             return
-        sample = self._sample.to(pl_module.device)
-        out = pl_module.probe(sample)
-        encoded = pl_module.encoder(sample).spikes if hasattr(pl_module, "encoder") else sample
-        step = trainer.global_step
-        writer.add_image("raster/input", raster_image(encoded[0]), step, dataformats="HW")
-        for layer, spikes in out.layer_spikes.items():
-            writer.add_image(f"raster/{layer}", raster_image(spikes[0]), step, dataformats="HW")
+        activity = first_sample(*batch_activity(pl_module, self._sample.to(pl_module.device)), self._label)
+        for name, fig in activity_figures(activity, self.max_neurons, self.sort_by_rate).items():
+            writer.add_figure(f"raster/{name}", fig, trainer.global_step, close=True)
 
 
 class HealthMonitor(L.Callback):

@@ -7,7 +7,8 @@ Hyper-parameters are saved as plain primitives (dicts of str/int/float/bool/None
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import lightning as L
 import torch
@@ -38,6 +39,18 @@ _OPTIMIZERS = {
     OptimizerName.adamw: torch.optim.AdamW,
     OptimizerName.sgd: torch.optim.SGD,
 }
+
+
+@contextmanager
+def eval_mode(module: torch.nn.Module) -> Iterator[None]:
+    """Run the block in eval mode without gradients; the module's previous mode is restored after."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was_training)
 
 
 class SNNLitModule(L.LightningModule):
@@ -104,15 +117,10 @@ class SNNLitModule(L.LightningModule):
         decoded = self.decoder(out.output)
         return decoded, out
 
-    @torch.no_grad()
     def probe(self, x: Tensor) -> SNNOutput:
         """Per-layer probes and spike trains of one batch, measured in eval mode without gradients."""
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             return self(x, return_details=True)[1]
-        finally:
-            self.train(was_training)
 
     # ------------------------------------------------------------------ steps
     def _shared_step(self, batch: Tuple[Tensor, Tensor], stage: str) -> Tensor:

@@ -39,6 +39,7 @@ from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.interop.nir import lit_module_from_nir
 from brain_ai.module import SNNLitModule
+from brain_ai.plots import save_activity_pngs
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,9 @@ def probe_table(report: Dict[str, Dict[str, float]]) -> str:
 
 
 def evaluate(cfg: DictConfig) -> Dict[str, Any]:
-    """Test a saved checkpoint (or a ``.nir`` file exported from one) and report per-layer probes; optionally write them to JSON."""
+    """Test a saved checkpoint (or a ``.nir`` file exported from one) and report per-layer probes;
+    optionally write them to JSON, with raster and firing-rate histogram PNGs of the first test batch
+    next to it (``payload["figures"]``)."""
     ckpt = Path(str(cfg.ckpt_path))
     if not ckpt.is_file():
         raise FileNotFoundError(f"ckpt_path={str(ckpt)!r} does not exist; pass ckpt_path=<run dir>/checkpoints/<file>.ckpt")
@@ -245,6 +248,7 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     if cfg.get("output_json"):
         out = Path(str(cfg.output_json))
         out.parent.mkdir(parents=True, exist_ok=True)
+        payload["figures"] = save_activity_pngs(model, next(iter(dm.test_dataloader())), out.parent, prefix=out.stem)
         out.write_text(json.dumps(payload, indent=2))
     return payload
 

@@ -8,6 +8,8 @@ be ambiguous.)
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -35,6 +37,20 @@ TINY: List[str] = [
     "trainer.enable_progress_bar=false",
     "+trainer.enable_model_summary=false",
 ]
+
+#: the command-line form of a tiny run for ``train.py -m`` sweeps (digits, 2 training batches, 1 epoch)
+TINY_CLI: List[str] = [
+    "data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[32]", "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1",
+    "trainer.enable_progress_bar=false",
+]
+
+
+def run_train(*args: str) -> subprocess.CompletedProcess:
+    """``python train.py -m <args>`` in the repository; asserts it succeeded."""
+    proc = subprocess.run([sys.executable, "train.py", "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
 
 
 def compose_config(overrides: Sequence[str] = (), output_dir: Optional[Path] = None, config_name: str = "train") -> DictConfig:

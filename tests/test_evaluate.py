@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 
@@ -35,6 +36,13 @@ def test_evaluate_reports_metrics_and_probes_and_writes_json(short_run, tmp_path
         assert set(probes) == PROBE_KEYS
         assert probes["firing_rate"] + probes["spike_sparsity"] == pytest.approx(1.0, abs=1e-6)
     assert json.loads(report.read_text()) == payload
+
+    # raster and firing-rate histogram figures next to the report
+    names = ["raster_input", "raster_layer0", "raster_layer1", "rates_layer0", "rates_layer1"]
+    assert payload["figures"] == [str(report.parent / f"report_{n}.png") for n in names]
+    for path in payload["figures"]:
+        data = open(path, "rb").read()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">I", data[16:20])[0] >= 600
 
     printed = capsys.readouterr().out
     assert "test/acc" in printed and "probe report" in printed and "layer0" in printed

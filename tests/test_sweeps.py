@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import yaml
 
-from framework_helpers import REPO
-
-TINY_CLI = [
-    "data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[32]", "trainer.max_epochs=1",
-    "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1",
-    "trainer.enable_progress_bar=false",
-]
-
-
-def run_train(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "train.py", "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
+from framework_helpers import TINY_CLI, run_train
 
 
 @pytest.mark.slow

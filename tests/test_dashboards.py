@@ -1,0 +1,56 @@
+"""HParams columns and the Custom Scalars layout (brain_ai.dashboards), without TensorBoard."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from brain_ai.config import Readout, SNNConfig
+from brain_ai.core.probes import HEALTHY_RANGES, HealthyRange
+from brain_ai.core.snn import build_snn
+from brain_ai.dashboards import final_metrics, flatten_hparams, scalars_layout, spiking_layers
+
+
+def test_flatten_hparams_uses_cli_keys_and_tensorboard_types():
+    nested = {"snn": {"hidden_sizes": [256, 128], "neuron": {"beta": 0.9, "fused": True, "max_delay": None}}, "seed": 3, "kernel": (3, 3)}
+    assert flatten_hparams(nested) == {
+        "snn.hidden_sizes": "[256, 128]",
+        "snn.neuron.beta": 0.9,
+        "snn.neuron.fused": "true",
+        "seed": 3,
+        "kernel": "[3, 3]",
+    }
+
+
+def test_final_metrics_keeps_stage_level_values_of_the_asked_stages():
+    callback_metrics = {"val/acc": 0.5, "val/loss": 1.5, "val/loss/isi": 0.1, "train/acc": 0.4, "test/acc": 0.6, "test/mse": 2.0}
+    assert final_metrics(callback_metrics, ("val",)) == {"val/acc": 0.5, "val/loss": 1.5}
+    assert final_metrics(callback_metrics, ("test",)) == {"test/acc": 0.6, "test/mse": 2.0}
+
+
+def test_layout_has_per_layer_health_charts_titled_with_the_monitor_thresholds():
+    layout = scalars_layout(["layer0", "layer1"])
+    assert list(layout) == ["layer0 health", "layer1 health", "losses", "metrics"]
+    charts = layout["layer1 health"]
+    (dead_title,) = [t for t in charts if "dead and saturated" in t]
+    (rate_title,) = [t for t in charts if "firing rate" in t]
+    high = HEALTHY_RANGES["dead_neuron_frac"].high
+    assert f"dead: healthy below {high:g}" in dead_title
+    assert charts[dead_title] == ["Multiline", ["^probes/layer1/dead_frac$", "^probes/layer1/saturated_frac$"]]
+    rate = HEALTHY_RANGES["firing_rate"]
+    assert f"healthy {rate.low:g} to {rate.high:g}" in rate_title
+    assert charts[rate_title] == ["Multiline", ["^probes/layer1/firing_rate$"]]
+    assert layout["losses"]["train loss terms"] == ["Multiline", ["^train/loss/"]]
+
+
+def test_layout_follows_the_monitor_ranges():
+    ranges = {**HEALTHY_RANGES, "firing_rate": HealthyRange(0.02, 0.3, "", "")}
+    (title,) = [t for t in scalars_layout(["layer0"], ranges)["layer0 health"] if "firing rate" in t]
+    assert "healthy 0.02 to 0.3" in title
+
+
+@pytest.mark.parametrize("readout, expected", [(Readout.spiking, ["layer0", "layer1", "layer2"]), (Readout.membrane, ["layer0", "layer1"])])
+def test_spiking_layers_leave_out_a_membrane_readout(readout, expected):
+    cfg = dataclasses.replace(SNNConfig(), hidden_sizes=[8, 4], input_size=6, output_size=3, readout=readout)
+    assert spiking_layers(build_snn(cfg)) == expected
