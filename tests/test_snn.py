@@ -100,10 +100,10 @@ def _manual_conv(net: ConvSNN, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(outputs, dim=1)
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_mlp_over_time_equals_a_step_by_step_loop(fused):
+@pytest.mark.parametrize("backend", ["auto", "eager", "fused"])
+def test_mlp_over_time_equals_a_step_by_step_loop(backend):
     torch.manual_seed(1)
-    net = SNNCore(mlp_cfg(neuron=NeuronConfig(threshold=0.5, fused=fused))).double()
+    net = SNNCore(mlp_cfg(neuron=NeuronConfig(threshold=0.5, backend=backend))).double()
     x = spikes_in(4, 15, 20).double()
     expected = _manual_mlp(net, x)
     got = net(x).output
