@@ -223,14 +223,14 @@ def hand_computed_one_step(device: str = "cpu") -> None:
     assert gx.flatten().tolist() == [1.0, 1.0], gx  # ste: ds/dh = 1, dv/dh = 1 - thr * 1 = 0
 
 
-def run_cases(device: str = "cpu", prefix: str = "") -> Dict[str, str]:
-    """``{case name: "ok" | the error}`` for every case whose name starts with ``prefix``."""
+def run_cases(device: str = "cpu", prefix: str = "", shard: Tuple[int, int] = (0, 1)) -> Dict[str, str]:
+    """``{case name: "ok" | the error}`` for every case whose name starts with ``prefix``;
+    ``shard=(k, n)`` keeps every n-th of those, starting at the k-th (for parallel processes)."""
     results: Dict[str, str] = {}
     named = [(c.name, lambda c=c: run_case(c, device)) for c in case_grid(device)]
     named.append(("one-step-hand-computed", lambda: hand_computed_one_step(device)))
+    named = [(name, fn) for name, fn in named if name.startswith(prefix)][shard[0] :: shard[1]]
     for name, fn in named:
-        if not name.startswith(prefix):
-            continue
         try:
             fn()
             results[name] = "ok"
@@ -244,11 +244,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda", choices=("cpu", "cuda"), help="cpu runs the Triton interpreter")
     p.add_argument("--prefix", default="", help="only cases whose name starts with this")
+    p.add_argument("--shard", default="0/1", help="K/N: run every N-th selected case, starting at the K-th")
     p.add_argument("--json", action="store_true", help="print {case: 'ok' | error} as one JSON line")
     args = p.parse_args(argv)
+    k, _, n = args.shard.partition("/")
+    if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+        p.error(f"--shard={args.shard!r} must be K/N with 0 <= K < N")
     if args.device == "cpu":
         os.environ.setdefault("TRITON_INTERPRET", "1")  # before anything imports triton
-    results = run_cases(args.device, args.prefix)
+    results = run_cases(args.device, args.prefix, (int(k), int(n)))
     failed = {k: v for k, v in results.items() if v != "ok"}
     if args.json:
         print(json.dumps(results))
