@@ -111,6 +111,17 @@ def test_mlp_over_time_equals_a_step_by_step_loop(backend):
     assert torch.equal(got, expected)
 
 
+def test_backend_reaches_every_spiking_layer_and_errors_name_it():
+    x = spikes_in(2, 6, 20)
+    recurrent = SNNCore(mlp_cfg(neuron=NeuronConfig(type="recurrent_lif", backend="fused")))
+    with pytest.raises(ConfigError, match="RecurrentLIFNeuron.forward_sequence: backend='fused' cannot run"):
+        recurrent(x)
+    with pytest.raises(ConfigError, match="backend='triton' cannot run: tensors are on cpu"):
+        SNNCore(mlp_cfg(neuron=NeuronConfig(backend="triton")))(x)
+    # the membrane readout has only the generic unroll and is not affected by the spiking layers' backend
+    assert SNNCore(mlp_cfg(neuron=NeuronConfig(backend="fused"), readout="membrane"))(x).output.shape == (2, 6, 5)
+
+
 def test_conv_over_time_equals_a_step_by_step_loop():
     torch.manual_seed(2)
     net = ConvSNN(conv_cfg()).double().eval()  # BatchNorm in eval: per-frame, independent of the batch
