@@ -66,7 +66,7 @@ def test_without_cuda_it_says_so_and_exits_3(tmp_path):
 def test_cpu_mode_runs_kernel_cases_under_the_interpreter_and_writes_the_report(tmp_path):
     pytest.importorskip("triton")
     out = tmp_path / "nested" / "gpu_check.md"
-    cmd = [sys.executable, str(SCRIPT), "--device", "cpu", "--parts", "kernels", "--kernel-prefix", "grid-rank3-lif-subtract", "--jobs", "2", "--out", str(out)]
+    cmd = [sys.executable, str(SCRIPT), "--device", "cpu", "--parts", "kernels", "--kernel-prefix", "grid-rank3-lif-subtract", "--jobs", "1", "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = out.read_text()
