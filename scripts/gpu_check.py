@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import re
 import subprocess
@@ -104,8 +105,10 @@ def parse_metrics(stdout: str) -> Dict[str, float]:
 
 
 def _run(cmd: Sequence[str], timeout: float) -> subprocess.CompletedProcess:
+    """``cmd`` in the checkout, with the checkout first on PYTHONPATH (the benchmark workers run elsewhere)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     try:
-        return subprocess.run(list(cmd), capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+        return subprocess.run(list(cmd), capture_output=True, text=True, cwd=ROOT, timeout=timeout, env={**os.environ, "PYTHONPATH": path})
     except subprocess.TimeoutExpired as err:
         return subprocess.CompletedProcess(cmd, 124, err.stdout or "", f"timed out after {timeout:.0f} s")
 
