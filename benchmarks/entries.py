@@ -14,7 +14,8 @@ Configuration per library (why each argument is needed is in benchmarks/README.m
 * Sinabs ``LIF(spike_fn=SingleSpike, norm_input=False)`` with ``alpha_mem`` = beta, frozen;
   a fast-sigmoid(25) surrogate.
 * brain_ai ``LIFNeuron(reset="subtract", surrogate="fast_sigmoid", surrogate_alpha=25)`` through
-  ``forward_sequence``; once with the default path and once with the fused kernel disabled;
+  ``forward_sequence``; once with the default path (``backend="auto"``) and once with the generic
+  unroll (``backend="eager"``);
   optionally (``--libs brain_ai_kernel``) ``fused_lif_sequence`` called directly.
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import inspect
 import math
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
@@ -36,53 +36,18 @@ SLOPE = 25.0  # fast-sigmoid slope wherever the library lets us set it
 
 
 # ----------------------------------------------------------------------------------- brain_ai
-def brain_ai_fused_switch() -> Optional[str]:
-    """How brain_ai lets a caller turn the fused kernel off: "init" (``LIFNeuron(fused=)``),
-    "call" (``forward_sequence(fused=)``), "attr" (``.fused``), "context"
-    (``brain_ai.core.fused.fused_disabled()``), or None."""
-    from brain_ai.core.neurons import LIFNeuron
-
-    if "fused" in inspect.signature(LIFNeuron.__init__).parameters:
-        return "init"
-    if "fused" in inspect.signature(LIFNeuron.forward_sequence).parameters:
-        return "call"
-    if isinstance(getattr(LIFNeuron(1), "fused", None), bool):
-        return "attr"
-    try:
-        from brain_ai.core.fused import fused_disabled  # noqa: F401
-    except ImportError:
-        return None
-    return "context"
-
-
 class BrainAILIF(nn.Module):
-    """``brain_ai.core.neurons.LIFNeuron`` over a ``(B, T, N)`` sequence; ``fused=None`` = default path."""
+    """``brain_ai.core.neurons.LIFNeuron`` over a ``(B, T, N)`` sequence, run by ``backend`` (auto: the default path)."""
 
-    def __init__(self, n: int, fused: Optional[bool] = None) -> None:
+    def __init__(self, n: int, backend: str = "auto") -> None:
         super().__init__()
         from brain_ai.core.neurons import LIFNeuron
 
-        kwargs = dict(beta=BETA, threshold=THRESHOLD, reset="subtract", surrogate="fast_sigmoid", surrogate_alpha=SLOPE)
-        self.call_kwargs: Dict[str, bool] = {}
-        switch = brain_ai_fused_switch() if fused is not None else None
-        if fused is not None and switch is None:
-            raise RuntimeError("brain_ai offers no switch to disable the fused kernel")
-        self.disable_context = switch == "context" and not fused
-        if switch == "init":
-            kwargs["fused"] = fused
-        elif switch == "call":
-            self.call_kwargs["fused"] = fused
-        self.neuron = LIFNeuron(n, **kwargs)
-        if switch == "attr":
-            self.neuron.fused = fused
+        self.neuron = LIFNeuron(n, beta=BETA, threshold=THRESHOLD, reset="subtract", surrogate="fast_sigmoid", surrogate_alpha=SLOPE)
+        self.backend = backend
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.disable_context:
-            from brain_ai.core.fused import fused_disabled
-
-            with fused_disabled():
-                return self.neuron.forward_sequence(x, **self.call_kwargs)[0]
-        return self.neuron.forward_sequence(x, **self.call_kwargs)[0]
+        return self.neuron.forward_sequence(x, backend=self.backend)[0]
 
 
 class BrainAIFusedKernel(nn.Module):
@@ -114,13 +79,6 @@ def _brain_ai_available() -> Optional[str]:
     if not hasattr(LIFNeuron, "forward_sequence"):
         return "LIFNeuron has no forward_sequence"
     return None
-
-
-def _brain_ai_unfused_available() -> Optional[str]:
-    reason = _brain_ai_available()
-    if reason is None and brain_ai_fused_switch() is None:
-        reason = "brain_ai API has no switch to disable the fused kernel"
-    return reason
 
 
 def _brain_ai_kernel_available() -> Optional[str]:
@@ -322,9 +280,9 @@ ENTRIES: Dict[str, Entry] = {
             _brain_ai_available,
         ),
         Entry(
-            "brain_ai_unfused", "brain_ai LIFNeuron (fused off)", "brain_ai", "BTN",
-            lambda n: BrainAILIF(n, fused=False), _brain_ai_probe, "as brain_ai, fused kernel disabled",
-            _brain_ai_unfused_available,
+            "brain_ai_unfused", "brain_ai LIFNeuron (backend=eager)", "brain_ai", "BTN",
+            lambda n: BrainAILIF(n, backend="eager"), _brain_ai_probe, "as brain_ai, forward_sequence(backend='eager')",
+            _brain_ai_available,
         ),
         Entry(
             "brain_ai_kernel", "brain_ai fused_lif_sequence (kernel called directly)", "brain_ai", "BTN",

@@ -7,6 +7,11 @@ from typing import Dict, List, Optional
 from entries import ENTRIES
 
 CPU_WORKLOADS = ("W1", "W2", "W3")
+#: CUDA workloads: results per variant ("4096", "4096 float32", ...) and their section titles
+CUDA_TITLES = {
+    "ON": "Open Neuromorphic workload (Linear(n, n) + LIF, forward and backward)",
+    "LIF": "LIF layer alone (forward + backward of a random upstream gradient; n and input dtype)",
+}
 NOISE_LIMIT = 1.25  # a run whose calibration kernel is this much slower than the run's best is noisy
 
 
@@ -75,11 +80,12 @@ def _not_timed(run: dict) -> Dict[str, str]:
 
 
 def _workload_results(run: dict) -> Dict[str, Dict[str, dict]]:
-    """{"W1": {entry: result}, ..., "ON n=4096": {...}} for every workload that ran."""
+    """{"W1": {entry: result}, ..., "ON 4096": {...}, "LIF 4096 float32": {...}} for every workload that ran."""
     flat = {w: run["results"][w] for w in CPU_WORKLOADS if w in run["results"]}
-    on = run["results"].get("ON", {})
-    if "skipped" not in on:
-        flat.update({f"ON n={n}": per_lib for n, per_lib in on.items()})
+    for workload in CUDA_TITLES:
+        per_variant = run["results"].get(workload, {})
+        if "skipped" not in per_variant:
+            flat.update({f"{workload} {key}": per_lib for key, per_lib in per_variant.items()})
     return flat
 
 
@@ -146,12 +152,13 @@ def peer_ratio_table(run: dict) -> List[str]:
             *_table(["workload", "brain_ai entry"] + [f"/ {o}" for o in others], rows)]
 
 
-def on_tables(run: dict) -> List[str]:
-    on = run["results"]["ON"]
+def cuda_tables(run: dict, workload: str) -> List[str]:
+    """One row per (variant, entry) of a CUDA workload: times, ratio to the ANN floor, peak GPU memory."""
+    on = run["results"][workload]
     if "skipped" in on:
         return [f"Skipped: {on['skipped']}"]
     skipped = _not_timed(run)
-    header = ["entry", "n", "forward ms", "backward ms", "fwd+bwd ms", "/ ANN", "peak GPU MiB"]
+    header = ["entry", "variant", "forward ms", "backward ms", "fwd+bwd ms", "/ ANN", "peak GPU MiB"]
     rows = []
     for n, per_lib in on.items():
         ann = _median(per_lib.get("ann"))
@@ -194,8 +201,9 @@ def render(run: dict) -> str:
         lines += ["## Dynamics check (T=20, B=2, N=8 vs numpy reference LIF)", "", *check_table(run["checks"]), ""]
     if any(w in run["results"] for w in CPU_WORKLOADS):
         lines += ["## CPU workloads", "", *cpu_tables(run), ""]
-    if "ON" in run["results"]:
-        lines += ["## Open Neuromorphic workload (Linear(n, n) + LIF, forward and backward)", "", *on_tables(run), ""]
+    for workload, title in CUDA_TITLES.items():
+        if workload in run["results"]:
+            lines += [f"## {title}", "", *cuda_tables(run, workload), ""]
     if run["results"]:
         lines += [*peer_ratio_table(run), ""]
     return "\n".join(lines)

@@ -6,7 +6,7 @@ under the same torch. Before timing, each LIF entry is checked against a numpy r
 (spikes and input gradient); entries that fail the moderate regime are not timed (``--force``
 times them anyway), entries that fail only the strong regime are timed and labelled.
 
-    python benchmarks/run_benchmarks.py                       # full run (< 6 min on 2 cores)
+    python benchmarks/run_benchmarks.py                       # full run (< 6 min on 2 cores; ON and LIF need CUDA)
     python benchmarks/run_benchmarks.py --check               # dynamics check only
     python benchmarks/run_benchmarks.py --quick --libs ann,brain_ai --workloads W1,W2
 
@@ -32,9 +32,9 @@ sys.path.insert(0, str(HERE))
 
 from entries import ENTRIES  # noqa: E402
 from report import check_verdict, is_noisy, render  # noqa: E402
-from workloads import FULL_SIZES, QUICK_SIZES  # noqa: E402
+from workloads import CUDA_WORKLOADS, FULL_SIZES, QUICK_SIZES, variants  # noqa: E402
 
-ALL_WORKLOADS = ("W1", "W2", "W3", "ON")
+ALL_WORKLOADS = ("W1", "W2", "W3", "ON", "LIF")
 WORKER_TIMEOUT_S = 300
 
 
@@ -52,7 +52,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--check", action="store_true", help="only run the dynamics check of every entry")
     p.add_argument("--no-check", action="store_true", help="time without the dynamics check first")
     p.add_argument("--force", action="store_true", help="also time entries that fail the moderate-regime check")
-    p.add_argument("--on-device", default="cuda", help="device of the ON workload (default cuda; 'cpu' only to test the code path)")
+    p.add_argument("--on-device", default="cuda", help="device of the ON and LIF workloads (default cuda; 'cpu' only to test the code path)")
     p.add_argument("--out", type=Path, default=HERE / "results", help="directory for the JSON and markdown results")
     args = p.parse_args(argv)
     args.workloads = _split(args.workloads, ALL_WORKLOADS, "--workloads")
@@ -155,8 +155,8 @@ def timed_runs(args: argparse.Namespace, sizes: dict, refused: Dict[str, dict]) 
     best = [float("inf")]
     base = {"mode": "time", "threads": args.threads, "warmup": args.warmup, "iters": args.iters, "min_time": args.min_time}
     for workload in args.workloads:
-        if workload == "ON":
-            results["ON"] = on_runs(args, sizes["ON"], refused, base, best)
+        if workload in CUDA_WORKLOADS:
+            results[workload] = cuda_runs(args, workload, sizes[workload], refused, base, best)
             continue
         results[workload] = {}
         for name in args.libs:
@@ -170,20 +170,21 @@ def timed_runs(args: argparse.Namespace, sizes: dict, refused: Dict[str, dict]) 
     return results
 
 
-def on_runs(args: argparse.Namespace, size: dict, refused: Dict[str, dict], base: dict, best: List[float]) -> dict:
+def cuda_runs(args: argparse.Namespace, workload: str, size: dict, refused: Dict[str, dict], base: dict, best: List[float]) -> dict:
+    """``{variant: {entry: result}}`` of a CUDA workload (ON, LIF), or ``{"skipped": why}`` without CUDA."""
     out: Dict[str, dict] = {}
-    for n in size["n"]:
-        out[str(n)] = {}
+    for key, one in variants(size).items():
+        out[key] = {}
         for name in args.libs:
             if name in refused:
-                out[str(n)][name] = refused[name]
+                out[key][name] = refused[name]
                 continue
-            spec = {**base, "entry": name, "workload": "ON", "size": {**size, "n": n}, "device": args.on_device}
-            out[str(n)][name] = r = measure(args, spec, best)
+            spec = {**base, "entry": name, "workload": workload, "size": one, "device": args.on_device}
+            out[key][name] = r = measure(args, spec, best)
             if not r.get("env", {}).get("cuda", True) and args.on_device.startswith("cuda"):
-                log("ON workload skipped: no CUDA GPU (torch.cuda.is_available() is False)")
+                log(f"{workload} workload skipped: no CUDA GPU (torch.cuda.is_available() is False)")
                 return {"skipped": "no CUDA GPU (torch.cuda.is_available() is False)"}
-            log(f"ON n={n} {name}: " + (f"{r['time_ms']['median']:.2f} ms" if r["status"] == "ok" else f"{r['status']}: {r['reason']}"))
+            log(f"{workload} {key} {name}: " + (f"{r['time_ms']['median']:.2f} ms" if r["status"] == "ok" else f"{r['status']}: {r['reason']}"))
     return out
 
 
@@ -245,7 +246,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _all_results(run: dict, name: str) -> List[dict]:
     found = [run["checks"][name]] if name in run["checks"] else []
     for workload, per_lib in run["results"].items():
-        if workload == "ON" and "skipped" not in per_lib:
+        if workload in CUDA_WORKLOADS and "skipped" not in per_lib:
             found += [d[name] for d in per_lib.values() if name in d]
         elif name in per_lib:
             found.append(per_lib[name])

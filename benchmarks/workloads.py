@@ -13,6 +13,12 @@ every entry sees identical numbers.
 * W3: W2 with ``T=500``.
 * ON: Linear(n, n) -> LIF, ``B=16, T=500``, ``randn`` input, n = 4096 and 16384; forward and
   backward of ``spikes.sum()`` timed separately (the published benchmark's protocol).
+* LIF: the LIF layer alone (the kernel is the whole cost), ``B=32, T=500``, n = 4096 and 16384,
+  fp32 and bf16 input current ``0.1 + 0.5 * randn``; forward and backward of a random upstream
+  gradient (CUDA).
+
+``ON`` and ``LIF`` are the CUDA workloads: one measurement per combination of their tuple-valued
+sizes (:func:`variants`).
 
 The ANN floor replaces every LIF layer by ReLU over all time steps at once.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import product
 from typing import Callable, Dict, List
 
 import torch
@@ -34,13 +41,17 @@ FULL_SIZES: Dict[str, dict] = {
     "W2": dict(T=100, B=64, n_in=700, n_hid=256, n_out=20),
     "W3": dict(T=500, B=64, n_in=700, n_hid=256, n_out=20),
     "ON": dict(T=500, B=16, n=(4096, 16384)),
+    "LIF": dict(T=500, B=32, n=(4096, 16384), dtype=("float32", "bfloat16")),
 }
 QUICK_SIZES: Dict[str, dict] = {
     "W1": dict(T=10, B=4, N=64),
     "W2": dict(T=10, B=8, n_in=70, n_hid=32, n_out=20),
     "W3": dict(T=30, B=8, n_in=70, n_hid=32, n_out=20),
     "ON": dict(T=20, B=4, n=(64, 128)),
+    "LIF": dict(T=20, B=4, n=(64,), dtype=("float32", "bfloat16")),
 }
+#: workloads measured on ``--on-device`` (CUDA), one run per variant
+CUDA_WORKLOADS = ("ON", "LIF")
 #: weight gains over nn.Linear's default init so W2/W3 fire at a few percent (not silent)
 GAIN_HIDDEN = 4.0
 GAIN_OUTPUT = 4.0
@@ -68,6 +79,15 @@ def time_dim(layout: str) -> int:
 def activation(entry: Entry, n: int) -> nn.Module:
     """The entry's LIF layer, or ReLU for the ANN floor."""
     return nn.ReLU() if entry.build is None else entry.build(n)
+
+
+def variants(size: dict) -> Dict[str, dict]:
+    """``{"4096 float32": size with n=4096, dtype="float32", ...}``: one per combination of tuple values."""
+    keys = [k for k, v in size.items() if isinstance(v, (tuple, list))]
+    out = {}
+    for values in product(*(size[k] for k in keys)):
+        out[" ".join(str(v) for v in values)] = {**size, **dict(zip(keys, values))}
+    return out
 
 
 def build_w1(entry: Entry, size: dict, device: torch.device) -> Workload:
@@ -150,4 +170,23 @@ def build_on(entry: Entry, size: dict, device: torch.device) -> Workload:
     return Workload(step, activity=[] if entry.build is None else ["out"])
 
 
-BUILDERS = {"W1": build_w1, "W2": build_w2, "W3": build_w2, "ON": build_on}
+def build_lif(entry: Entry, size: dict, device: torch.device) -> Workload:
+    """LIF workload for one ``size["n"]`` and ``size["dtype"]``: fwd + bwd of a random upstream gradient."""
+    n, dtype = size["n"], getattr(torch, size["dtype"])
+    gen = torch.Generator().manual_seed(0)
+    x = 0.1 + 0.5 * torch.randn(size["B"], size["T"], n, generator=gen)  # (B, T, n)
+    grad = torch.randn(size["B"], size["T"], n, generator=gen)
+    x = to_layout(x, entry.layout).to(device=device, dtype=dtype).requires_grad_()
+    grad = to_layout(grad, entry.layout).to(device=device, dtype=dtype)
+    layer = activation(entry, n).to(device)
+
+    def step() -> Dict[str, Tensor]:
+        x.grad = None
+        out = layer(x)
+        out.backward(grad)
+        return {"out": out.detach()}
+
+    return Workload(step, activity=[] if entry.build is None else ["out"])
+
+
+BUILDERS = {"W1": build_w1, "W2": build_w2, "W3": build_w2, "ON": build_on, "LIF": build_lif}

@@ -164,6 +164,21 @@ class SurrogateType(str, enum.Enum):
     softsign = "softsign"
 
 
+class Backend(str, enum.Enum):
+    """Which implementation runs a neuron layer's sequence (``brain_ai.core.backend``).
+
+    ``eager``: the generic per-step unroll (any neuron). ``fused``: the whole-sequence autograd
+    Function with its PyTorch time loop (LIF / adaptive LIF). ``triton``: the same Function with
+    the Triton kernels (CUDA tensors, or CPU tensors under the Triton interpreter). ``auto``:
+    triton on CUDA when it can run, else fused when the layer supports it, else eager.
+    """
+
+    auto = "auto"
+    eager = "eager"
+    fused = "fused"
+    triton = "triton"
+
+
 class TauDistribution(str, enum.Enum):
     """How AdvancedLIFNeuron draws its per-neuron membrane time constants."""
 
@@ -226,8 +241,8 @@ class NeuronConfig:
     tau_std: float = 5.0
     #: AdvancedLIF: learnable per-neuron input delay in [0, max_delay] steps; 0 disables delays
     max_delay: int = 0
-    #: use the fused multi-step kernel when no per-step hook needs intermediates
-    fused: bool = True
+    #: implementation of the sequence (auto | eager | fused | triton); see :class:`Backend`
+    backend: Backend = Backend.auto
 
     def __post_init__(self) -> None:
         o = "neuron"
@@ -235,6 +250,7 @@ class NeuronConfig:
         self.reset = coerce_enum(o, "reset", self.reset, ResetMode)
         self.surrogate = coerce_enum(o, "surrogate", self.surrogate, SurrogateType)
         self.tau_distribution = coerce_enum(o, "tau_distribution", self.tau_distribution, TauDistribution)
+        self.backend = coerce_enum(o, "backend", self.backend, Backend)
         check_range(o, "beta", self.beta, low=0.0, high=BETA_MAX)
         check_range(o, "threshold", self.threshold, low=0.0, low_inclusive=False)
         if self.surrogate_alpha is not None:

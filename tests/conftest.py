@@ -14,6 +14,18 @@ from hydra.core.global_hydra import GlobalHydra
 from framework_helpers import TINY, compose_config
 
 
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+    """Tests marked ``gpu`` need CUDA: skipped (with the reason) where there is none."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def clean_global_hydra():
     """No test leaks an initialised Hydra into the next one."""

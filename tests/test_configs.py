@@ -91,13 +91,20 @@ def test_default_train_config_is_the_schema_defaults_where_yaml_is_silent():
 
 @pytest.mark.parametrize(
     "override",
-    ["snn.hiden_sizes=[3]", "snn.dropout=abc", "encoding.type=bogus", "snn.neuron.tpye=lif", "data.batch_size=1.5"],
+    ["snn.hiden_sizes=[3]", "snn.dropout=abc", "encoding.type=bogus", "snn.neuron.tpye=lif", "data.batch_size=1.5",
+     "snn.neuron.backend=gpu"],
 )
 def test_typos_and_wrong_types_fail_at_compose_time(override):
     with pytest.raises((ConfigCompositionException, ValidationError)) as info:
         compose_config([override])
     key = override.split("=")[0]
     assert key in str(info.value)
+
+
+def test_neuron_backend_is_one_hydra_switch():
+    for name in ("auto", "eager", "fused", "triton"):
+        assert OmegaConf.to_object(compose_config([f"snn.neuron.backend={name}"]).snn).neuron.backend.name == name
+    assert OmegaConf.to_object(compose_config([]).snn).neuron.backend.name == "auto"
 
 
 @pytest.mark.parametrize(

@@ -100,15 +100,26 @@ def _manual_conv(net: ConvSNN, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(outputs, dim=1)
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_mlp_over_time_equals_a_step_by_step_loop(fused):
+@pytest.mark.parametrize("backend", ["auto", "eager", "fused"])
+def test_mlp_over_time_equals_a_step_by_step_loop(backend):
     torch.manual_seed(1)
-    net = SNNCore(mlp_cfg(neuron=NeuronConfig(threshold=0.5, fused=fused))).double()
+    net = SNNCore(mlp_cfg(neuron=NeuronConfig(threshold=0.5, backend=backend))).double()
     x = spikes_in(4, 15, 20).double()
     expected = _manual_mlp(net, x)
     got = net(x).output
     assert expected.sum() > 0
     assert torch.equal(got, expected)
+
+
+def test_backend_reaches_every_spiking_layer_and_errors_name_it():
+    x = spikes_in(2, 6, 20)
+    recurrent = SNNCore(mlp_cfg(neuron=NeuronConfig(type="recurrent_lif", backend="fused")))
+    with pytest.raises(ConfigError, match="RecurrentLIFNeuron.forward_sequence: backend='fused' cannot run"):
+        recurrent(x)
+    with pytest.raises(ConfigError, match="backend='triton' cannot run: tensors are on cpu"):
+        SNNCore(mlp_cfg(neuron=NeuronConfig(backend="triton")))(x)
+    # the membrane readout has only the generic unroll and is not affected by the spiking layers' backend
+    assert SNNCore(mlp_cfg(neuron=NeuronConfig(backend="fused"), readout="membrane"))(x).output.shape == (2, 6, 5)
 
 
 def test_conv_over_time_equals_a_step_by_step_loop():

@@ -18,35 +18,26 @@ Forward values are bit-identical to the step-by-step reference written with the 
 ``a = decay * a + s``). A hard reset writes ``+0.0`` where the reference may produce ``-0.0``
 (only when a negative membrane is above a negative threshold); the two compare equal.
 
-On CUDA tensors, when ``triton`` is importable and the surrogate is a built-in one, the same
-Function runs Triton kernels instead of the PyTorch time loop (:mod:`brain_ai.core.fused_triton`:
-one thread per neuron loops over T); set :data:`USE_TRITON` to False (or the environment variable
-``BRAIN_AI_TRITON=0`` before import) to force the PyTorch loop. CPU tensors always use it.
+The same Function runs the Triton kernels of :mod:`brain_ai.core.fused_triton` instead of the
+PyTorch time loop (one thread per neuron loops over T) when ``backend`` resolves to ``triton``
+(:func:`brain_ai.core.backend.resolve_backend`: ``auto`` picks it for CUDA tensors).
 
-Entry points: :func:`fused_supported` (does the fused path apply?), :func:`fused_lif_sequence`
-(run it), :func:`fused_disabled` (switch it off process-wide, e.g. for debugging).
+Entry point: :func:`fused_lif_sequence`; whether a layer can use it:
+:func:`brain_ai.core.backend.fused_unsupported`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import os
-import threading
-from types import ModuleType
 from typing import Iterator, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
-from brain_ai.config import NeuronType, ResetMode
+from brain_ai.config import Backend, ConfigError, ResetMode
+from brain_ai.core.backend import resolve_backend, triton_kernels
 from brain_ai.core.surrogates import Surrogate
 
-__all__ = ["fused_supported", "fused_lif_sequence", "fused_disabled", "FUSED_NEURON_TYPES", "USE_TRITON", "use_triton"]
-
-#: Neuron types whose dynamics the fused Function implements (without synaptic current,
-#: refractoriness, recurrence, delays).
-FUSED_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif})
+__all__ = ["fused_lif_sequence"]
 
 #: Elements per backward time chunk (K steps x B*prod(F) neurons): the surrogate is evaluated
 #: vectorised over a chunk, which then stays in cache for the sequential pass. Equal to ATen's
@@ -54,75 +45,6 @@ FUSED_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif})
 #: alternating OpenMP-parallel chunk ops with serial steps made timings erratic, while chunk
 #: sizes of 1-8 steps of 32k neurons measured within noise of each other single-threaded.
 _CHUNK_ELEMENTS = 1 << 15
-
-_switch = threading.local()
-
-#: Run the Triton kernels for tensors on :data:`TRITON_DEVICE_TYPES` when triton imports and the
-#: surrogate is built in. False forces the PyTorch time loop everywhere (the results agree; the
-#: forward is bit-identical).
-USE_TRITON: bool = os.environ.get("BRAIN_AI_TRITON", "1") != "0"
-
-#: Device types the Triton path is used for. Tests add "cpu" under the Triton interpreter.
-TRITON_DEVICE_TYPES = frozenset({"cuda"})
-
-
-@functools.lru_cache(maxsize=None)
-def _triton_kernels() -> Optional[ModuleType]:
-    """:mod:`brain_ai.core.fused_triton`, or None when triton is not importable (checked once)."""
-    try:
-        from brain_ai.core import fused_triton
-    except ImportError:
-        return None
-    return fused_triton
-
-
-def use_triton(device: torch.device, surrogate: Surrogate) -> bool:
-    """Whether :func:`fused_lif_sequence` runs the Triton kernels for inputs on ``device``.
-
-    True for a device type in :data:`TRITON_DEVICE_TYPES` (CUDA), :data:`USE_TRITON` set,
-    triton importable and a built-in surrogate (a custom ``grad`` cannot run inside the kernel).
-    """
-    if not USE_TRITON or torch.device(device).type not in TRITON_DEVICE_TYPES:
-        return False
-    kernels = _triton_kernels()
-    return kernels is not None and kernels.surrogate_supported(surrogate)
-
-
-@contextlib.contextmanager
-def fused_disabled() -> Iterator[None]:
-    """Within this block (this thread) :func:`fused_supported` returns False: the generic path runs."""
-    previous = getattr(_switch, "disabled", False)
-    _switch.disabled = True
-    try:
-        yield
-    finally:
-        _switch.disabled = previous
-
-
-def fused_supported(
-    neuron_type: Union[NeuronType, str],
-    *,
-    synaptic: bool = False,
-    refractory_steps: int = 0,
-    per_step_hooks: bool = False,
-    enabled: bool = True,
-) -> bool:
-    """True when :func:`fused_lif_sequence` reproduces the neuron's sequence forward exactly.
-
-    Applies to ``lif`` and ``adaptive_lif`` without a synaptic current, without refractory
-    steps, when no per-step hook needs the intermediates of the generic loop, when ``enabled``
-    (``NeuronConfig.fused``) and outside :func:`fused_disabled`. Everything else (recurrent /
-    advanced neurons, synaptic, refractory) uses the generic path.
-    """
-    key = getattr(neuron_type, "value", neuron_type)
-    return (
-        bool(enabled)
-        and not getattr(_switch, "disabled", False)
-        and key in {t.value for t in FUSED_NEURON_TYPES}
-        and not synaptic
-        and refractory_steps == 0
-        and not per_step_hooks
-    )
 
 
 def fused_lif_sequence(
@@ -137,6 +59,7 @@ def fused_lif_sequence(
     adaptation_decay: Optional[float] = None,
     a0: Optional[Tensor] = None,
     record_membrane: bool = False,
+    backend: Union[Backend, str] = Backend.auto,
 ) -> Tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor]]:
     """Run a LIF (or adaptive LIF) population over a whole input sequence.
 
@@ -152,6 +75,10 @@ def fused_lif_sequence(
             numbers (not learnable here).
         a0: initial adaptation ``(B, *F)`` or None (zeros); AdaptiveLIF only.
         record_membrane: also return the post-reset membrane of every step.
+        backend: ``auto`` | ``fused`` (the PyTorch time loop) | ``triton`` (the kernels; CUDA
+            tensors, or CPU tensors under the Triton interpreter); see
+            :func:`brain_ai.core.backend.resolve_backend`. ``eager`` is an error here (the
+            generic unroll is ``forward_sequence``'s).
 
     Returns:
         ``(spikes (B, T, *F) in x.dtype, v_final (B, *F), a_final (B, *F) or None,
@@ -162,6 +89,9 @@ def fused_lif_sequence(
     if not x.is_floating_point():
         raise TypeError(f"fused_lif_sequence: x must be a floating tensor, got dtype {x.dtype}")
     reset = ResetMode(getattr(reset, "value", reset))
+    backend = resolve_backend(backend, x.device, surrogate, None, owner="fused_lif_sequence")
+    if backend is Backend.eager:
+        raise ConfigError("fused_lif_sequence: backend='eager' is not a fused path; allowed: auto, fused, triton")
     adaptive = adaptation_alpha is not None or adaptation_decay is not None
     if adaptive and (adaptation_alpha is None or adaptation_decay is None):
         raise ValueError("fused_lif_sequence: adaptation_alpha and adaptation_decay must both be given (AdaptiveLIF) or both None")
@@ -181,7 +111,7 @@ def fused_lif_sequence(
     spikes, v_final, a_final, membrane = _FusedLIF.apply(
         x, v0, beta, threshold, a0, reset, surrogate,
         None if not adaptive else float(adaptation_alpha), None if not adaptive else float(adaptation_decay),
-        bool(record_membrane), x.numel() > 0 and use_triton(x.device, surrogate),
+        bool(record_membrane), backend is Backend.triton and x.numel() > 0,
     )
     return spikes, v_final, a_final, membrane
 
@@ -215,7 +145,7 @@ class _FusedLIF(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, v0, beta, thr, a0, reset, surrogate, adapt_alpha, adapt_decay, record_membrane, triton):  # noqa: ANN001
-        run = _triton_kernels().lif_forward if triton else _forward
+        run = triton_kernels().lif_forward if triton else _forward
         with torch.autocast(x.device.type, enabled=False):  # state stays in the state dtype
             spikes, v_final, a_final, membrane, h, thr_eff = run(
                 x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_membrane
@@ -235,7 +165,7 @@ class _FusedLIF(torch.autograd.Function):
             return (None,) * 11
         with torch.autocast(h.device.type, enabled=False):
             if ctx.triton:
-                dx, dv0, dbeta, dthr, da0 = _triton_kernels().lif_backward(
+                dx, dv0, dbeta, dthr, da0 = triton_kernels().lif_backward(
                     h, thr_eff, v0, beta, thr, ctx.reset, ctx.surrogate, ctx.adapt_alpha, ctx.adapt_decay,
                     g_spikes, g_v, g_a, g_mem, ctx.x_dtype, need_x, need_beta, need_thr,
                 )

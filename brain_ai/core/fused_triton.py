@@ -19,14 +19,16 @@ a compile-time id (:data:`SURROGATE_KIND`). Tensors are indexed as ``(B, T, F)``
 strides (``F`` = the flattened feature dims), so time-major views need no copy.
 
 Everything here runs unchanged under the Triton interpreter (``TRITON_INTERPRET=1`` set before
-``triton`` is imported) on CPU tensors, which is how ``tests/core/test_fused_triton.py`` checks it.
+``triton`` is imported) on CPU tensors, which is how ``tests/core/test_fused_triton.py`` checks it
+(:func:`interpreted` says whether this process runs it so). The kernels are launched with every
+argument by name and every tensor's shape checked, so no argument can bind to the wrong slot.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import triton
@@ -48,7 +50,7 @@ from brain_ai.core.surrogates import (
     Triangle,
 )
 
-__all__ = ["SURROGATE_KIND", "surrogate_supported", "lif_forward", "lif_backward"]
+__all__ = ["SURROGATE_KIND", "surrogate_supported", "interpreted", "lif_forward", "lif_backward"]
 
 #: Kernel id of each built-in surrogate class (exact class: a subclass may override ``grad``).
 SURROGATE_KIND = {
@@ -246,6 +248,14 @@ def _lif_bwd_kernel(
         tl.store(dthr_ptr + n, dthr, mask=mask)
 
 
+def interpreted() -> bool:
+    """True when triton was imported under its interpreter (``TRITON_INTERPRET=1``): the kernels
+    then run on CPU tensors (the tests' way to check them without a GPU)."""
+    from triton.runtime.interpreter import InterpretedFunction
+
+    return isinstance(_lif_fwd_kernel, InterpretedFunction)
+
+
 def _per_neuron(value: Tensor, state_shape: Tuple[int, ...]) -> Tensor:
     """``(B * prod(F),)`` contiguous copy of a state ``(B, *F)`` or a parameter broadcastable to F."""
     return torch.broadcast_to(value, state_shape).contiguous().view(-1)
@@ -254,6 +264,22 @@ def _per_neuron(value: Tensor, state_shape: Tuple[int, ...]) -> Tensor:
 def _as_btf(t: Tensor) -> Tensor:
     """``(B, T, *F)`` -> ``(B, T, prod(F))``, a view where the strides allow (any strides)."""
     return t.reshape(t.shape[0], t.shape[1], -1)
+
+
+def _btf_strides(prefix: str, t: Tensor, btf: Tuple[int, int, int]) -> Dict[str, int]:
+    """Keyword strides ``{prefix_b, prefix_t, prefix_f}`` of a ``(B, T, F)`` tensor (shape checked)."""
+    _expect(prefix, t, btf)
+    sb, st, sf = t.stride()
+    return {f"{prefix}_b": sb, f"{prefix}_t": st, f"{prefix}_f": sf}
+
+
+def _expect(name: str, t: Tensor, shape: Tuple[int, ...], *, contiguous: bool = False) -> Tensor:
+    """``t`` itself after checking the shape (and contiguity) a kernel indexes it with."""
+    if tuple(t.shape) != tuple(shape):
+        raise RuntimeError(f"fused_triton: {name} has shape {tuple(t.shape)}, the kernel expects {tuple(shape)}")
+    if contiguous and not t.is_contiguous():
+        raise RuntimeError(f"fused_triton: {name} {tuple(t.shape)} must be contiguous (the kernel indexes it densely)")
+    return t
 
 
 def _constants(surrogate: Optional[Surrogate], adapt_alpha, adapt_decay, dtype, device) -> Tensor:  # noqa: ANN001
@@ -275,25 +301,34 @@ def lif_forward(x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_me
     """Same contract as :func:`brain_ai.core.fused._forward` (x ``(B, T, *F)``, states ``(B, *F)``).
 
     Returns ``spikes, v_T, a_T, membrane, h, thr_eff`` (``a_T`` / ``thr_eff`` None without
-    adaptation, ``membrane`` None unless ``record_membrane``).
+    adaptation, ``membrane`` None unless ``record_membrane``). Every kernel argument is passed
+    by name, and every tensor's shape is checked against what the kernel indexes.
     """
     state_shape, dtype = tuple(v0.shape), v0.dtype
-    steps, m = x.shape[1], v0.numel()
-    x3 = _as_btf(x)
+    batch, steps, m = x.shape[0], x.shape[1], v0.numel()
+    btf = (batch, steps, m // batch)
+    flat = (m,)
+    adaptive = a0 is not None
     spikes = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     h = torch.empty(x.shape, dtype=dtype, device=x.device)
     membrane = torch.empty_like(h) if record_membrane else None
-    adaptive = a0 is not None
     thr_eff = torch.empty_like(h) if adaptive else None
     v_out = torch.empty(state_shape, dtype=dtype, device=x.device)
     a_out = torch.empty_like(v_out) if adaptive else None
+    dense = lambda name, t: _expect(name, _as_btf(t), btf, contiguous=True)  # noqa: E731  (B, T, F) outputs
+    vec = lambda name, t: _expect(name, t.contiguous().view(-1), flat)  # noqa: E731  (B * F,) per neuron
+    x3 = _as_btf(x)  # (B, T, F), any strides
+    h3 = dense("h", h)
     with _on(x.device):
         _lif_fwd_kernel[_grid(m)](
-            x3, v0.contiguous(), a0.contiguous() if adaptive else v0, _per_neuron(beta, state_shape),
-            _per_neuron(thr, state_shape), _constants(None, adapt_alpha, adapt_decay, dtype, x.device),
-            spikes, h, membrane if record_membrane else h, thr_eff if adaptive else h, v_out,
-            a_out if adaptive else v_out,
-            steps, x3.shape[2], m, *x3.stride(),
+            x_ptr=x3, v0_ptr=vec("v0", v0), a0_ptr=vec("a0", a0 if adaptive else v0),
+            beta_ptr=vec("beta", _per_neuron(beta, state_shape)), thr_ptr=vec("threshold", _per_neuron(thr, state_shape)),
+            const_ptr=_expect("constants", _constants(None, adapt_alpha, adapt_decay, dtype, x.device), (3,)),
+            s_ptr=dense("spikes", spikes), h_ptr=h3,
+            m_ptr=dense("membrane", membrane) if record_membrane else h3,
+            thr_eff_ptr=dense("thr_eff", thr_eff) if adaptive else h3,
+            v_out_ptr=vec("v_out", v_out), a_out_ptr=vec("a_out", a_out if adaptive else v_out),
+            T=steps, F=btf[2], M=m, **_btf_strides("sx", x3, btf),
             RESET=_RESET_ID[reset], ADAPTIVE=adaptive, RECORD=bool(record_membrane), BLOCK=_BLOCK,
             num_warps=_NUM_WARPS, enable_fp_fusion=False,
         )  # fmt: skip
@@ -303,27 +338,40 @@ def lif_forward(x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_me
 def lif_backward(h, thr_eff, v0, beta, thr, reset, surrogate, adapt_alpha, adapt_decay, g_s, g_v, g_a, g_m, x_dtype, need_x, need_beta, need_thr):  # noqa: ANN001,E501
     """Reverse-time kernel; returns ``(dx in x_dtype or None, dv0, dbeta, dthr, da0)``.
 
-    ``dbeta`` / ``dthr`` are per neuron ``(B, *F)`` (None unless needed), to be summed to the
-    parameter's shape; ``da0`` is None without adaptation. ``g_*`` may be None (no gradient).
+    ``h`` / ``thr_eff`` are the forward's contiguous ``(B, T, *F)`` records, ``g_s`` / ``g_m``
+    the gradients of spikes / membrane ``(B, T, *F)`` (any strides), ``g_v`` / ``g_a`` of the
+    final state ``(B, *F)``; each ``g_*`` may be None (no gradient). ``dbeta`` / ``dthr`` are
+    per neuron ``(B, *F)`` (None unless needed), to be summed to the parameter's shape; ``da0``
+    is None without adaptation. Every kernel argument is passed by name, and every tensor's
+    shape is checked against what the kernel indexes.
     """
     state_shape, dtype = tuple(v0.shape), v0.dtype
-    steps, m = h.shape[1], v0.numel()
+    batch, steps, m = h.shape[0], h.shape[1], v0.numel()
+    btf = (batch, steps, m // batch)
+    flat = (m,)
     adaptive = thr_eff is not None
     dx = torch.empty(h.shape, dtype=x_dtype, device=h.device) if need_x else None
     dv0 = torch.empty(state_shape, dtype=dtype, device=h.device)
     da0 = torch.empty_like(dv0) if adaptive else None
     dbeta = torch.empty_like(dv0) if need_beta else None
     dthr = torch.empty_like(dv0) if need_thr else None
-    gs3 = _as_btf(g_s) if g_s is not None else h
-    gm3 = _as_btf(g_m) if g_m is not None else h
+    dense = lambda name, t: _expect(name, _as_btf(t), btf, contiguous=True)  # noqa: E731  (B, T, F)
+    vec = lambda name, t: _expect(name, t.contiguous().view(-1), flat)  # noqa: E731  (B * F,) per neuron
+    h3 = dense("h", h)
+    # an absent gradient is never read (HAS_GS / HAS_GM False): h3 stands in, with h3's strides
+    gs3 = _as_btf(g_s) if g_s is not None else h3  # (B, T, F), any strides
+    gm3 = _as_btf(g_m) if g_m is not None else h3
+    dv0_flat = vec("dv0", dv0)
     with _on(h.device):
         _lif_bwd_kernel[_grid(m)](
-            h, thr_eff if adaptive else h, v0.contiguous(), _per_neuron(beta, state_shape), _per_neuron(thr, state_shape),
-            _constants(surrogate, adapt_alpha, adapt_decay, dtype, h.device),
-            gs3, _per_neuron(g_v, state_shape) if g_v is not None else v0,
-            _per_neuron(g_a, state_shape) if g_a is not None else v0, gm3,
-            dx if need_x else h, dv0, da0 if adaptive else dv0, dbeta if need_beta else dv0, dthr if need_thr else dv0,
-            steps, h.shape[2:].numel(), m, *gs3.stride(), *gm3.stride(),
+            h_ptr=h3, thr_eff_ptr=dense("thr_eff", thr_eff) if adaptive else h3, v0_ptr=vec("v0", v0),
+            beta_ptr=vec("beta", _per_neuron(beta, state_shape)), thr_ptr=vec("threshold", _per_neuron(thr, state_shape)),
+            const_ptr=_expect("constants", _constants(surrogate, adapt_alpha, adapt_decay, dtype, h.device), (3,)),
+            gs_ptr=gs3, gv_ptr=vec("g_v", _per_neuron(g_v, state_shape)) if g_v is not None else dv0_flat,
+            ga_ptr=vec("g_a", _per_neuron(g_a, state_shape)) if g_a is not None else dv0_flat, gm_ptr=gm3,
+            dx_ptr=dense("dx", dx) if need_x else h3, dv0_ptr=dv0_flat, da0_ptr=vec("da0", da0) if adaptive else dv0_flat,
+            dbeta_ptr=vec("dbeta", dbeta) if need_beta else dv0_flat, dthr_ptr=vec("dthr", dthr) if need_thr else dv0_flat,
+            T=steps, F=btf[2], M=m, **_btf_strides("sgs", gs3, btf), **_btf_strides("sgm", gm3, btf),
             RESET=_RESET_ID[reset], ADAPTIVE=adaptive, SURROGATE=SURROGATE_KIND[type(surrogate)],
             HAS_GS=g_s is not None, HAS_GV=g_v is not None, HAS_GA=g_a is not None, HAS_GM=g_m is not None,
             NEED_X=bool(need_x), NEED_BETA=bool(need_beta), NEED_THR=bool(need_thr), BLOCK=_BLOCK,

@@ -24,7 +24,7 @@ from typing import Dict, List, Tuple
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import Architecture, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig
+from brain_ai.config import Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig
 from brain_ai.core.neurons import LeakyIntegrator, SpikingNeuronBase, SpikingState, build_neuron
 from brain_ai.core.probes import compute_probes
 
@@ -83,8 +83,11 @@ class _SNNBase(nn.Module):
     ) -> Tensor:
         """Step ``neuron`` over ``current (B, T, ...)``; store its spikes/membrane/probes under ``name``."""
         record = "membrane" if (record_membrane or return_details) else "none"
+        # snn.neuron.backend picks the spiking layers' implementation; the membrane readout
+        # (LeakyIntegrator) has only the generic unroll
+        backend = Backend.eager if isinstance(neuron, LeakyIntegrator) else self.cfg.neuron.backend
         spikes, state, traces = neuron.forward_sequence(
-            current, chunk_size=self.cfg.chunk_size, checkpoint=self.cfg.checkpoint, record=record
+            current, chunk_size=self.cfg.chunk_size, checkpoint=self.cfg.checkpoint, record=record, backend=backend
         )
         out.final_states[name] = state
         membrane = traces.get("membrane")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from brain_ai.config import NeuronType, ResetMode
-from brain_ai.core.fused import fused_disabled, fused_lif_sequence, fused_supported
+from brain_ai.config import ConfigError, ResetMode
+from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.surrogates import SURROGATES, get_surrogate
-
-ADAPT = {"adaptation_alpha": 0.5, "adaptation_decay": 0.9}
+from brain_ai.tools.kernel_cases import ADAPT, assert_close_grads, assert_same_forward, make_inputs
 
 
 def reference_lif(x, v0, beta, thr, reset, surrogate, adaptation_alpha=None, adaptation_decay=None, a0=None):
@@ -36,20 +35,6 @@ def reference_lif(x, v0, beta, thr, reset, surrogate, adaptation_alpha=None, ada
     return torch.stack(spikes, 1).to(x.dtype), v, a, torch.stack(mem, 1)
 
 
-def make_inputs(shape, dtype, *, per_neuron, v0_given, adaptive, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = (0.3 + 0.6 * torch.randn(shape, generator=g, dtype=torch.float64)).to(dtype).requires_grad_()
-    sd = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-    feat = shape[2:]
-    pshape = (feat[0],) + (1,) * (len(feat) - 1) if per_neuron else ()
-    beta = (0.6 + 0.35 * torch.rand(pshape, generator=g, dtype=torch.float64)).to(sd).requires_grad_()
-    thr = (0.7 + 0.6 * torch.rand(pshape, generator=g, dtype=torch.float64)).to(sd).requires_grad_()
-    state_shape = (shape[0], *feat)
-    v0 = (0.5 * torch.randn(state_shape, generator=g, dtype=torch.float64)).to(sd).requires_grad_() if v0_given else None
-    a0 = (0.3 * torch.rand(state_shape, generator=g, dtype=torch.float64)).to(sd).requires_grad_() if adaptive and v0_given else None
-    return x, v0, beta, thr, a0
-
-
 def run_both(shape, dtype, reset, surrogate, *, per_neuron=True, v0_given=True, adaptive=False, membrane=True, seed=0):
     """Forward both paths on identical leaves; return outputs and gradients of a mixed loss
     (spikes, final state and, with ``membrane``, the recorded membrane)."""
@@ -71,25 +56,6 @@ def run_both(shape, dtype, reset, surrogate, *, per_neuron=True, v0_given=True, 
         grads = torch.autograd.grad(loss, leaves)
         results.append(((s, v, a, m), grads))
     return results
-
-
-def assert_same_forward(fused_out, ref_out):
-    for got, want in zip(fused_out, ref_out):
-        if want is None:
-            assert got is None
-            continue
-        assert got.dtype == want.dtype and got.shape == want.shape
-        assert torch.equal(got, want), (got - want).abs().max()
-
-
-def assert_close_grads(fused_grads, ref_grads, rtol):
-    """Max abs difference <= rtol * max(|ref|, 1); half-precision gradients (of a half input,
-    computed in fp32 by both paths and rounded once) may differ by one unit in the last place."""
-    for got, want in zip(fused_grads, ref_grads):
-        assert got.dtype == want.dtype and got.shape == want.shape
-        tol = max(rtol, torch.finfo(got.dtype).eps) if got.dtype in (torch.float16, torch.bfloat16) else rtol
-        scale = want.abs().max().float().clamp_min(1.0)
-        assert (got - want).abs().max() <= tol * scale, ((got - want).abs().max(), scale)
 
 
 @pytest.mark.parametrize("adaptive", [False, True], ids=["lif", "adaptive"])
@@ -205,18 +171,6 @@ def test_saves_only_the_membrane_trajectory(adaptive):
     assert generic >= 2 * seq  # per step: v (for d beta) and v - thr (for the surrogate), at least
 
 
-def test_supported_predicate_and_switch():
-    assert fused_supported(NeuronType.lif) and fused_supported("adaptive_lif")
-    assert not fused_supported(NeuronType.recurrent_lif) and not fused_supported("advanced_lif")
-    assert not fused_supported("lif", synaptic=True)
-    assert not fused_supported("lif", refractory_steps=2)
-    assert not fused_supported("lif", per_step_hooks=True)
-    assert not fused_supported("lif", enabled=False)
-    with fused_disabled():
-        assert not fused_supported("lif")
-    assert fused_supported("lif")
-
-
 def test_argument_errors_name_the_argument():
     x = torch.randn(2, 3, 4)
     sg = get_surrogate("atan")
@@ -230,3 +184,5 @@ def test_argument_errors_name_the_argument():
         fused_lif_sequence(x, None, 0.9, 1.0, "subtract", sg, a0=torch.zeros(2, 4))
     with pytest.raises(ValueError, match="'sideways' is not a valid ResetMode"):
         fused_lif_sequence(x, None, 0.9, 1.0, "sideways", sg)
+    with pytest.raises(ConfigError, match="backend='eager' is not a fused path; allowed: auto, fused, triton"):
+        fused_lif_sequence(x, None, 0.9, 1.0, "subtract", sg, backend="eager")

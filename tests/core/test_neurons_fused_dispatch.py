@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from brain_ai.config import NeuronConfig, NeuronType, ResetMode
+from brain_ai.config import ConfigError, NeuronConfig, NeuronType, ResetMode
 from brain_ai.core import fused
-from brain_ai.core.neurons import build_neuron
+from brain_ai.core.neurons import LeakyIntegrator, build_neuron
 
 
 def _run(neuron, x, **kw):
@@ -24,12 +24,10 @@ def _run(neuron, x, **kw):
 def test_fused_dispatch_matches_generic(ntype, reset, chunk, record):
     torch.manual_seed(0)
     cfg = NeuronConfig(type=ntype, reset=reset, learnable_beta=True, learnable_threshold=True)
-    fast = build_neuron(cfg, 6)
-    slow = build_neuron(NeuronConfig(**{**cfg.__dict__, "fused": False}), 6)
-    slow.load_state_dict(fast.state_dict())
+    neuron = build_neuron(cfg, 6)
     x = torch.rand(3, 10, 6) * 1.5
-    out_f, st_f, tr_f, g_f = _run(fast, x, chunk_size=chunk, record=record)
-    out_s, st_s, tr_s, g_s = _run(slow, x, chunk_size=chunk, record=record)
+    out_f, st_f, tr_f, g_f = _run(neuron, x, chunk_size=chunk, record=record, backend="fused")
+    out_s, st_s, tr_s, g_s = _run(neuron, x, chunk_size=chunk, record=record, backend="eager")
     assert torch.equal(out_f, out_s)
     assert set(tr_f) == set(tr_s)
     for key in tr_f:
@@ -49,12 +47,35 @@ def test_dispatch_uses_the_kernel_only_when_it_applies(monkeypatch):
 
     monkeypatch.setattr("brain_ai.core.neurons.base.fused_lif_sequence", spy)
     x = torch.rand(2, 5, 4)
-    build_neuron(NeuronConfig(), 4).forward_sequence(x)
-    assert len(calls) == 1
-    for cfg in (NeuronConfig(fused=False), NeuronConfig(synaptic=True), NeuronConfig(refractory_steps=2),
-                NeuronConfig(type=NeuronType.recurrent_lif)):
-        build_neuron(cfg, 4).forward_sequence(x)
+    build_neuron(NeuronConfig(), 4).forward_sequence(x)  # auto on CPU: the fused loop
+    build_neuron(NeuronConfig(), 4).forward_sequence(x, backend="fused")
+    assert len(calls) == 2
+    for cfg in (NeuronConfig(synaptic=True), NeuronConfig(refractory_steps=2), NeuronConfig(type=NeuronType.recurrent_lif),
+                NeuronConfig(type=NeuronType.advanced_lif)):  # fmt: skip
+        build_neuron(cfg, 4).forward_sequence(x)  # auto: the generic unroll
     build_neuron(NeuronConfig(), 4).forward_sequence(x, checkpoint=True, chunk_size=2)
-    with fused.fused_disabled():
-        build_neuron(NeuronConfig(), 4).forward_sequence(x)
-    assert len(calls) == 1
+    build_neuron(NeuronConfig(), 4).forward_sequence(x, backend="eager")
+    LeakyIntegrator(4).forward_sequence(x)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("cfg,reason", [
+    (NeuronConfig(type=NeuronType.recurrent_lif), "RecurrentLIFNeuron has no fused kernel"),
+    (NeuronConfig(type=NeuronType.advanced_lif), "AdvancedLIFNeuron has no fused kernel"),
+    (NeuronConfig(synaptic=True), "synaptic current"),
+    (NeuronConfig(refractory_steps=2), "refractory_steps=2"),
+])  # fmt: skip
+@pytest.mark.parametrize("backend", ["fused", "triton"])
+def test_asking_for_a_kernel_that_cannot_run_is_an_error(cfg, reason, backend):
+    with pytest.raises(ConfigError, match=rf"forward_sequence: backend='{backend}' cannot run: .*{reason}.*auto or eager"):
+        build_neuron(cfg, 4).forward_sequence(torch.rand(2, 5, 4), backend=backend)
+
+
+def test_checkpoint_and_the_readout_refuse_a_fused_backend():
+    x = torch.rand(2, 5, 4)
+    with pytest.raises(ConfigError, match="backend='fused' cannot run: checkpoint=True"):
+        build_neuron(NeuronConfig(), 4).forward_sequence(x, checkpoint=True, backend="fused")
+    with pytest.raises(ConfigError, match="LeakyIntegrator has no fused kernel"):
+        LeakyIntegrator(4).forward_sequence(x, backend="fused")
+    with pytest.raises(ConfigError, match=r"backend='gpu' is not a valid choice; allowed: auto, eager, fused, triton"):
+        build_neuron(NeuronConfig(), 4).forward_sequence(x, backend="gpu")

@@ -120,7 +120,7 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
     @classmethod
     def from_config(cls, cfg: NeuronConfig, size: Size) -> "AdvancedLIFNeuron":
         kw = neuron_kwargs(cfg)
-        for key in ("beta", "learnable_beta", "per_neuron_beta", "fused"):  # beta comes from the tau draw; never fused
+        for key in ("beta", "learnable_beta", "per_neuron_beta"):  # beta comes from the tau draw
             kw.pop(key)
         return cls(
             size,

@@ -14,8 +14,9 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import BETA_MAX, NeuronType, ResetMode, check_range, coerce_enum
-from brain_ai.core.fused import fused_lif_sequence, fused_supported
+from brain_ai.config import BETA_MAX, Backend, NeuronType, ResetMode, check_range, coerce_enum
+from brain_ai.core.backend import fused_unsupported, resolve_backend
+from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.neurons.state import SpikingState, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
 from brain_ai.core.unroll import Record, snn_unroll
@@ -133,23 +134,28 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         chunk_size: Optional[int] = None,
         checkpoint: bool = False,
         record: Record = "none",
+        backend: Union[Backend, str] = Backend.auto,
     ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
         """Whole sequence ``x (B, T, *size)`` -> ``(out (B, T, *size), final_state, traces)``.
 
         Runs :func:`brain_ai.core.unroll.snn_unroll` (``chunk_size`` = truncated BPTT window,
         ``checkpoint`` = recompute each chunk in backward, ``record`` = "none" | "spikes" |
-        "membrane"; membrane traces are the post-reset ``state.v``).
+        "membrane"; membrane traces are the post-reset ``state.v``), or the fused
+        whole-sequence Function (same outputs, chunking and traces) as ``backend`` says
+        (auto | eager | fused | triton, :func:`brain_ai.core.backend.resolve_backend`).
         """
+        owner = f"{type(self).__name__}.forward_sequence"
         if x.dim() < 2:
-            raise ValueError(f"{type(self).__name__}.forward_sequence: x must be (B, T, *size), got shape {tuple(x.shape)}")
+            raise ValueError(f"{owner}: x must be (B, T, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)")
-        if not checkpoint and self._fusable():
-            return self._fused_sequence(x, state, chunk_size, record)
+        backend = resolve_backend(backend, x.device, getattr(self, "surrogate", None), self._fused_reason(checkpoint), owner=owner)
+        if backend is not Backend.eager:
+            return self._fused_sequence(x, state, chunk_size, record, backend)
         return snn_unroll(self._cell, x, state, chunk_size, checkpoint=checkpoint, record=record)
 
-    def _fusable(self) -> bool:
-        """Whether the fused whole-sequence kernel runs this cell (the LIF family says when)."""
-        return False
+    def _fused_reason(self, checkpoint: bool) -> Optional[str]:
+        """None when the fused whole-sequence Function runs this cell, else why not (the LIF family says when)."""
+        return fused_unsupported(type(self).__name__, None)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, learnable_beta={self.learnable_beta}, beta_shape={tuple(self.beta.shape)}"
@@ -168,12 +174,11 @@ class SpikingNeuronBase(LeakyCellBase):
             ``surrogate_alpha`` sets the width of a named one.
         synaptic: add a synaptic current ``i = synaptic_beta * i + x`` feeding the membrane.
         refractory_steps: after a spike, ignore input and stay silent for this many steps.
-        fused: run ``forward_sequence`` through the fused whole-sequence kernel
-            (:mod:`brain_ai.core.fused`) when this neuron type supports it and no gradient
-            checkpointing is asked for; ``False`` always uses the generic per-step unroll.
+
+    ``forward_sequence(backend=)`` picks the implementation (:mod:`brain_ai.core.backend`).
     """
 
-    #: NeuronType that :func:`~brain_ai.core.fused.fused_supported` knows this class as (None: never fused)
+    #: NeuronType that :func:`~brain_ai.core.backend.fused_unsupported` knows this class as (None: never fused)
     fused_type: Optional[NeuronType] = None
 
     def __init__(
@@ -191,10 +196,8 @@ class SpikingNeuronBase(LeakyCellBase):
         synaptic: bool = False,
         synaptic_beta: float = 0.8,
         refractory_steps: int = 0,
-        fused: bool = True,
     ) -> None:
         super().__init__(size, beta, learnable_beta=learnable_beta, per_neuron_beta=per_neuron_beta)
-        self.fused = bool(fused)
         owner = type(self).__name__
         check_range(owner, "threshold", threshold, low=0.0, low_inclusive=False)
         check_range(owner, "synaptic_beta", synaptic_beta, low=0.0, high=BETA_MAX)
@@ -234,17 +237,18 @@ class SpikingNeuronBase(LeakyCellBase):
             refractory_steps=self.refractory_steps,
         )
 
-    def _fusable(self) -> bool:
-        return self.fused_type is not None and fused_supported(
-            self.fused_type, synaptic=self.synaptic_beta is not None, refractory_steps=self.refractory_steps, enabled=self.fused
-        )
+    def _fused_reason(self, checkpoint: bool) -> Optional[str]:
+        return fused_unsupported(
+            type(self).__name__, self.fused_type, synaptic=self.synaptic_beta is not None,
+            refractory_steps=self.refractory_steps, checkpoint=checkpoint,
+        )  # fmt: skip
 
     def _fused_kwargs(self, state: SpikingState) -> Dict[str, Any]:
         """Extra arguments of :func:`fused_lif_sequence` for this variant (AdaptiveLIF adds its own)."""
         return {}
 
     def _fused_sequence(
-        self, x: Tensor, state: SpikingState, chunk_size: Optional[int], record: Record
+        self, x: Tensor, state: SpikingState, chunk_size: Optional[int], record: Record, backend: Backend
     ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
         """The fused equivalent of ``snn_unroll(self._cell, ...)``: same outputs, state and traces.
 
@@ -258,7 +262,7 @@ class SpikingNeuronBase(LeakyCellBase):
                 state = state.detach()
             s, v, a, mem = fused_lif_sequence(
                 window, state.v, self.beta, self.threshold, self.reset, self.surrogate,
-                record_membrane=record == "membrane", **self._fused_kwargs(state),
+                record_membrane=record == "membrane", backend=backend, **self._fused_kwargs(state),
             )
             state = state.replace(v=v, a=a) if a is not None else state.replace(v=v)
             spikes.append(s)

@@ -38,7 +38,6 @@ def neuron_kwargs(cfg: NeuronConfig) -> Dict[str, Any]:
         synaptic=cfg.synaptic,
         synaptic_beta=cfg.synaptic_beta,
         refractory_steps=cfg.refractory_steps,
-        fused=cfg.fused,
     )
 
 

@@ -1,0 +1,125 @@
+"""The one switch that picks the implementation of a neuron layer's sequence: :func:`resolve_backend`.
+
+Choices (:class:`~brain_ai.config.Backend`; ``NeuronConfig.backend``, ``forward_sequence(backend=)``,
+``fused_lif_sequence(backend=)``):
+
+* ``eager``: the generic per-step unroll (:func:`brain_ai.core.unroll.snn_unroll`), any neuron;
+* ``fused``: the whole-sequence autograd Function of :mod:`brain_ai.core.fused` with its PyTorch
+  time loop (LIF / adaptive LIF without synaptic current or refractoriness);
+* ``triton``: the same Function running the kernels of :mod:`brain_ai.core.fused_triton`, on CUDA
+  tensors, or on CPU tensors under the Triton interpreter (``TRITON_INTERPRET=1`` set before
+  ``triton`` is first imported: that is how the tests run it without a GPU);
+* ``auto`` (the default): ``triton`` on CUDA when it can run, else ``fused`` when the layer
+  supports it, else ``eager``.
+
+Asking for a backend that cannot run is an error naming the choice and the reason; nothing
+falls back silently.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+from typing import Optional, Union
+
+import torch
+
+from brain_ai.config import Backend, ConfigError, NeuronType, coerce_enum
+from brain_ai.core.surrogates import Surrogate
+
+__all__ = ["FUSED_NEURON_TYPES", "fused_unsupported", "triton_kernels", "triton_unsupported", "resolve_backend"]
+
+#: Neuron types whose dynamics the fused Function implements (without synaptic current,
+#: refractoriness, recurrence, delays).
+FUSED_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif})
+
+
+@functools.lru_cache(maxsize=None)
+def triton_kernels() -> Optional[ModuleType]:
+    """:mod:`brain_ai.core.fused_triton`, or None when triton is not importable (checked once)."""
+    try:
+        from brain_ai.core import fused_triton
+    except ImportError:
+        return None
+    return fused_triton
+
+
+def fused_unsupported(
+    owner: str,
+    neuron_type: Optional[NeuronType],
+    *,
+    synaptic: bool = False,
+    refractory_steps: int = 0,
+    checkpoint: bool = False,
+) -> Optional[str]:
+    """None when :func:`~brain_ai.core.fused.fused_lif_sequence` reproduces the layer exactly, else why not.
+
+    ``neuron_type`` None means a cell the fused Function does not know (recurrent, advanced,
+    non-spiking); ``checkpoint`` is the per-step recomputation of ``forward_sequence``.
+    """
+    if neuron_type not in FUSED_NEURON_TYPES:
+        allowed = ", ".join(sorted(t.value for t in FUSED_NEURON_TYPES))
+        return f"{owner} has no fused kernel (fused neuron types: {allowed})"
+    if synaptic:
+        return f"{owner} has a synaptic current (the fused kernel has none)"
+    if refractory_steps:
+        return f"{owner} has refractory_steps={refractory_steps} (the fused kernel has no refractoriness)"
+    if checkpoint:
+        return "checkpoint=True recomputes the generic per-step unroll"
+    return None
+
+
+def triton_unsupported(device: Union[torch.device, str], surrogate: Surrogate) -> Optional[str]:
+    """None when the Triton kernels can run for tensors on ``device`` with ``surrogate``, else why not."""
+    kernels = triton_kernels()
+    if kernels is None:
+        return "triton is not importable"
+    if not kernels.surrogate_supported(surrogate):
+        return f"the kernel does not implement the surrogate {type(surrogate).__name__} (built-in surrogates only)"
+    kind = torch.device(device).type
+    if kind == "cuda" or (kind == "cpu" and kernels.interpreted()):
+        return None
+    return (
+        f"tensors are on {kind}; the kernels run CUDA tensors, or CPU tensors under the Triton "
+        "interpreter (TRITON_INTERPRET=1 set before triton is imported)"
+    )
+
+
+def resolve_backend(
+    requested: Union[Backend, str],
+    device: Union[torch.device, str],
+    surrogate: Optional[Surrogate],
+    fused_reason: Optional[str],
+    *,
+    owner: str = "resolve_backend",
+) -> Backend:
+    """The backend that runs: ``eager``, ``fused`` or ``triton`` (never ``auto``).
+
+    Args:
+        requested: the user's choice (a :class:`Backend` or its name).
+        device: where the input tensors are.
+        surrogate: the layer's surrogate (the Triton kernels implement the built-in ones);
+            unused when ``fused_reason`` is set.
+        fused_reason: None when the fused Function can run the layer, else why not
+            (:func:`fused_unsupported`).
+        owner: named in errors (e.g. ``"LIFNeuron.forward_sequence"``).
+
+    Raises:
+        ConfigError: ``fused`` / ``triton`` asked for where they cannot run (the message names
+            the choice and the reason), or an unknown name.
+    """
+    requested = coerce_enum(owner, "backend", requested, Backend)
+    if requested is Backend.eager:
+        return Backend.eager
+    if requested is Backend.auto:
+        if fused_reason is not None:
+            return Backend.eager
+        on_cuda = torch.device(device).type == "cuda"
+        return Backend.triton if on_cuda and triton_unsupported(device, surrogate) is None else Backend.fused
+    if fused_reason is not None:
+        raise ConfigError(f"{owner}: backend={requested.value!r} cannot run: {fused_reason}; use backend=auto or eager")
+    if requested is Backend.triton:
+        reason = triton_unsupported(device, surrogate)
+        if reason is not None:
+            raise ConfigError(f"{owner}: backend='triton' cannot run: {reason}; use backend=auto, fused or eager")
+    return requested

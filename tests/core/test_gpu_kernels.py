@@ -1,0 +1,24 @@
+"""The kernel case grid of ``brain_ai.tools.kernel_cases`` on a real GPU (marked ``gpu``: skipped without CUDA).
+
+Run on a CUDA machine with ``python -m pytest -m gpu``; ``scripts/gpu_check.py`` runs the same
+cases and writes them into its report.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from brain_ai.tools.kernel_cases import case_grid, hand_computed_one_step, run_case
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.mark.parametrize("case", case_grid("cuda"), ids=lambda c: c.name)
+def test_triton_matches_the_eager_loop_on_cuda(case):
+    pytest.importorskip("triton")
+    run_case(case, "cuda")
+
+
+def test_hand_computed_one_step_on_cuda():
+    pytest.importorskip("triton")
+    hand_computed_one_step("cuda")
