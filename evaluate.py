@@ -3,6 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
+from brain_ai.allocator import reuse_large_blocks
 from brain_ai.hydra_store import register_configs
 from brain_ai.pipeline import evaluate
 
@@ -11,7 +12,8 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
+    with reuse_large_blocks(cfg.allocator_reuse):
+        evaluate(cfg)
 
 
 if __name__ == "__main__":

@@ -40,3 +40,19 @@ def test_quick_run_prints_table_with_expected_rows(tmp_path: Path) -> None:
         assert 0.0 < brain["activity"]["out"] < 1.0
     else:
         assert "not timed: brain_ai" in table
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_train_throughput_measures_a_real_train_run(tmp_path: Path) -> None:
+    """benchmarks/train_throughput.py: one real train.py run of the default MLP, allocator reuse on."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--configs", "mlp", "--allocator", "on",
+           "--steps", "2", "--warmup", "1", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=280)
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+    run = json.loads((tmp_path / "train_throughput.json").read_text())
+    (result,) = run["results"]
+    assert result["config"] == "mlp" and result["allocator"] == "on"
+    assert result["timed"]["steps"] == 2 and result["timed"]["batch_size"] > 0
+    assert result["samples_per_s"] > 0 and result["process"]["peak_rss_mib"] > 100
+    assert "| mlp | on |" in (tmp_path / "train_throughput.md").read_text()
