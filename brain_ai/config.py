@@ -150,18 +150,33 @@ class ResetMode(str, enum.Enum):
 
 
 class SurrogateType(str, enum.Enum):
-    """Built-in surrogate gradients (see ``brain_ai.core.surrogates``)."""
+    """Built-in surrogate gradients (see ``brain_ai.core.surrogates``: the braintools catalogue, then brain_ai's own)."""
 
+    sigmoid = "sigmoid"
+    piecewise_quadratic = "piecewise_quadratic"
+    piecewise_exp = "piecewise_exp"
+    soft_sign = "soft_sign"
+    arctan = "arctan"
+    nonzero_sign_log = "nonzero_sign_log"
+    erf = "erf"
+    piecewise_leaky_relu = "piecewise_leaky_relu"
+    squarewave_fourier_series = "squarewave_fourier_series"
+    s2nn = "s2nn"
+    q_pseudo_spike = "q_pseudo_spike"
+    leaky_relu = "leaky_relu"
+    log_tailed_relu = "log_tailed_relu"
+    relu_grad = "relu_grad"
+    gaussian_grad = "gaussian_grad"
+    inv_square_grad = "inv_square_grad"
+    multi_gaussian_grad = "multi_gaussian_grad"
+    slayer_grad = "slayer_grad"
     atan = "atan"
     fast_sigmoid = "fast_sigmoid"
-    ste = "ste"
-    sigmoid = "sigmoid"
     superspike = "superspike"
     triangle = "triangle"
-    piecewise_quadratic = "piecewise_quadratic"
+    parabola = "parabola"
     gaussian = "gaussian"
-    erf = "erf"
-    softsign = "softsign"
+    ste = "ste"
 
 
 class TauDistribution(str, enum.Enum):
@@ -208,6 +223,10 @@ class NeuronConfig:
     surrogate: SurrogateType = SurrogateType.atan
     #: width/slope parameter of the surrogate; ``None`` uses the surrogate's own default
     surrogate_alpha: Optional[float] = None
+    #: the surrogate's other parameters by name (e.g. ``{c: 0.05, w: 0.5}`` for piecewise_leaky_relu)
+    surrogate_params: Dict[str, float] = field(default_factory=dict)
+    #: divide the surrogate gradient by its peak (peak 1); False keeps its published scale
+    surrogate_normalize: bool = True
     learnable_beta: bool = False
     #: one beta per neuron instead of one per layer (only meaningful with learnable_beta)
     per_neuron_beta: bool = False
@@ -237,8 +256,12 @@ class NeuronConfig:
         self.tau_distribution = coerce_enum(o, "tau_distribution", self.tau_distribution, TauDistribution)
         check_range(o, "beta", self.beta, low=0.0, high=BETA_MAX)
         check_range(o, "threshold", self.threshold, low=0.0, low_inclusive=False)
-        if self.surrogate_alpha is not None:
-            check_range(o, "surrogate_alpha", self.surrogate_alpha, low=0.0, low_inclusive=False)
+        if self.surrogate_alpha is not None:  # each surrogate checks its own domain when it is built
+            check_range(o, "surrogate_alpha", self.surrogate_alpha)
+        if not isinstance(self.surrogate_params, dict) or not all(isinstance(k, str) for k in self.surrogate_params):
+            raise ConfigError(f"{o}.surrogate_params={self.surrogate_params!r} must be a mapping of parameter name -> number")
+        for key, value in self.surrogate_params.items():
+            check_range(o, f"surrogate_params.{key}", value)
         check_range(o, "synaptic_beta", self.synaptic_beta, low=0.0, high=BETA_MAX)
         check_range(o, "refractory_steps", self.refractory_steps, low=0, integer=True)
         check_range(o, "adaptation_alpha", self.adaptation_alpha, low=0.0)

@@ -156,3 +156,30 @@ def test_built_network_is_sized_by_data_and_codec():
 def test_regression_codec_on_classification_data_fails_before_training(overrides, message):
     with pytest.raises(ConfigError, match=message):
         pipeline.build_model(compose_config(["data=digits", *overrides]))
+
+
+def test_surrogate_parameters_and_scale_reach_every_neuron():
+    cfg = compose_config(
+        ["data=digits", "snn.neuron.surrogate=piecewise_leaky_relu", "+snn.neuron.surrogate_params.c=0.05", "snn.neuron.surrogate_normalize=false"]
+    )
+    model, _ = pipeline.build_model(cfg)
+    found = [m.surrogate for m in model.modules() if hasattr(m, "surrogate")]
+    assert found and all(repr(s) == "PiecewiseLeakyRelu(c=0.05, w=1.0, normalize=False)" for s in found)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["snn.neuron.surrogate=relu_grad", "+snn.neuron.surrogate_params.width=-1"], r"ReluGrad\.width=-1"),
+        (["snn.neuron.surrogate=piecewise_leaky_relu", "snn.neuron.surrogate_alpha=2"], r"no parameter.*'alpha'.*c, w"),
+    ],
+)
+def test_bad_surrogate_parameters_name_the_parameter(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline.build_model(compose_config(["data=digits", *overrides]))
+
+
+def test_unknown_surrogate_lists_the_allowed_names():
+    with pytest.raises((ConfigCompositionException, ValidationError)) as info:
+        compose_config(["snn.neuron.surrogate=nope"])
+    assert "slayer_grad" in f"{info.value} {info.value.__cause__}"

@@ -22,7 +22,7 @@ from brain_ai.core.surrogates import SURROGATES, CustomSurrogate, get_surrogate
 pytest.importorskip("triton")
 
 CASES_SCRIPT = Path(__file__).with_name("triton_interpreter_cases.py")
-CASE_GROUPS = ["surrogate-", "dtype-float32-", "dtype-float64-", "dtype-bfloat16-", "dtype-float16-", "conv-", "blocks-", "loss-", "time-major-view", "one-step"]
+CASE_GROUPS = ["surrogate-", "raw-", "dtype-float32-", "dtype-float64-", "dtype-bfloat16-", "dtype-float16-", "conv-", "blocks-", "loss-", "time-major-view", "one-step"]
 
 
 def custom_grad(x, alpha):  # noqa: ANN001
@@ -49,11 +49,18 @@ def test_triton_kernels_match_eager_under_interpreter(interpreter_results, group
 
 
 def test_interpreter_covers_every_surrogate_and_ran_the_kernels(interpreter_results):
-    names = {k.split("-")[1] for k in interpreter_results["cases"] if k.startswith("surrogate-")}
-    assert names == set(SURROGATES)
+    for group in ("surrogate-", "raw-"):
+        names = {k.split("-")[1] for k in interpreter_results["cases"] if k.startswith(group)}
+        assert names == set(SURROGATES)
     n = len(interpreter_results["cases"])
     # every case runs the kernels once forward and once backward
     assert interpreter_results["triton_calls"] == {"forward": n, "backward": n}
+
+
+def test_every_built_in_surrogate_has_a_kernel_formula():
+    from brain_ai.core.fused_triton import surrogate_supported
+
+    assert all(surrogate_supported(cls()) for cls in SURROGATES.values())
 
 
 def test_dispatch_eager_on_cpu_triton_on_cuda(monkeypatch):

@@ -80,6 +80,10 @@ def cases():
             for adaptive in (False, True):
                 kind = "adaptive" if adaptive else "lif"
                 yield f"surrogate-{name}-{reset.value}-{kind}", ((3, 12, 7), torch.float32, reset, get_surrogate(name)), dict(base, adaptive=adaptive)
+        # the published scale through the kernel too, with non-default parameters (n = 5 terms, ...)
+        params = {p.name: p.default + 3 if p.integer else p.default * 1.3 for p in SURROGATES[name].params}
+        raw = get_surrogate(name, normalize=False, **params)
+        yield f"raw-{name}", ((3, 12, 7), torch.float32, ResetMode.subtract, raw), dict(base, adaptive=True)
     params = {"scalar-v0none": (False, False), "perneuron-v0": (True, True), "scalar-v0": (False, True)}
     for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
         for reset in ResetMode:
