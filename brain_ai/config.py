@@ -21,6 +21,8 @@ C = TypeVar("C")
 
 #: Largest membrane decay a neuron may use (beta is parameterised to stay in [0, BETA_MAX]).
 BETA_MAX = 0.999
+#: Membrane decay when neither beta nor tau is given.
+DEFAULT_BETA = 0.9
 
 
 class ConfigError(ValueError):
@@ -179,6 +181,13 @@ class SurrogateType(str, enum.Enum):
     ste = "ste"
 
 
+class ThresholdShape(str, enum.Enum):
+    """One firing threshold per layer, or one per neuron (learnable or fixed either way)."""
+
+    layer = "layer"
+    per_neuron = "per_neuron"
+
+
 class TauDistribution(str, enum.Enum):
     """How AdvancedLIFNeuron draws its per-neuron membrane time constants."""
 
@@ -213,12 +222,20 @@ class Readout(str, enum.Enum):
 class NeuronConfig:
     """Parameters of one spiking neuron population (shared by every layer of an SNN).
 
-    Units: time is in simulation steps; ``beta = exp(-1 / tau)`` is the per-step membrane decay.
+    Units: time is in simulation steps of length ``dt``; the per-step membrane decay is ``beta``,
+    or ``beta = exp(-dt / tau)`` from a membrane time constant ``tau`` (in the units of ``dt``).
     """
 
     type: NeuronType = NeuronType.lif
-    beta: float = 0.9
+    #: per-step membrane decay in [0, 0.999]; None = from ``tau`` if set, else DEFAULT_BETA (0.9)
+    beta: Optional[float] = None
+    #: membrane time constant (units of ``dt``); mutually exclusive with ``beta``
+    tau: Optional[float] = None
+    #: step length for ``beta = exp(-dt / tau)`` (units of ``tau``)
+    dt: float = 1.0
     threshold: float = 1.0
+    #: one threshold per layer, or one per neuron (all starting at ``threshold``)
+    threshold_shape: ThresholdShape = ThresholdShape.layer
     reset: ResetMode = ResetMode.subtract
     surrogate: SurrogateType = SurrogateType.atan
     #: width/slope parameter of the surrogate; ``None`` uses the surrogate's own default
@@ -252,9 +269,19 @@ class NeuronConfig:
         o = "neuron"
         self.type = coerce_enum(o, "type", self.type, NeuronType)
         self.reset = coerce_enum(o, "reset", self.reset, ResetMode)
+        self.threshold_shape = coerce_enum(o, "threshold_shape", self.threshold_shape, ThresholdShape)
         self.surrogate = coerce_enum(o, "surrogate", self.surrogate, SurrogateType)
         self.tau_distribution = coerce_enum(o, "tau_distribution", self.tau_distribution, TauDistribution)
-        check_range(o, "beta", self.beta, low=0.0, high=BETA_MAX)
+        if self.beta is not None and self.tau is not None:
+            raise ConfigError(
+                f"{o}.beta={self.beta!r} and {o}.tau={self.tau!r} are mutually exclusive; set one (beta = exp(-dt/tau))"
+            )
+        if self.beta is not None:
+            check_range(o, "beta", self.beta, low=0.0, high=BETA_MAX)
+        check_range(o, "dt", self.dt, low=0.0, low_inclusive=False)
+        if self.tau is not None:
+            # beta = exp(-dt/tau) <= BETA_MAX  <=>  tau <= -dt / ln(BETA_MAX)
+            check_range(o, "tau", self.tau, low=0.0, high=-self.dt / math.log(BETA_MAX), low_inclusive=False)
         check_range(o, "threshold", self.threshold, low=0.0, low_inclusive=False)
         if self.surrogate_alpha is not None:  # each surrogate checks its own domain when it is built
             check_range(o, "surrogate_alpha", self.surrogate_alpha)
@@ -455,6 +482,7 @@ class EncoderType(str, enum.Enum):
     population = "population"  # Gaussian tuning curves, population_size neurons per feature
     delta = "delta"  # ON/OFF spikes where a sequence changes by more than delta_threshold
     identity = "identity"  # the input already is spikes / event frames (B, T, ...)
+    direct = "direct"  # the static input itself, repeated as a constant input current for num_steps
 
 
 class NormalizationType(str, enum.Enum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 from hydra.core.hydra_config import HydraConfig
@@ -67,6 +68,14 @@ def test_experiments_set_what_they_promise():
     cfg = compose_config(["experiment=shd_recurrent"])
     snn, *_ = pipeline.resolve_configs(cfg)
     assert (snn.neuron.type.name, snn.hidden_sizes) == ("recurrent_lif", [200])
+    cfg = compose_config(["experiment=edifice_mlp"])
+    model, _ = pipeline.build_model(cfg)
+    snn, enc, dec, *_ = pipeline.resolve_configs(cfg)
+    assert (model.snn_cfg.input_size, snn.hidden_sizes, model.snn_cfg.output_size) == (784, [256, 128], 10)
+    assert (enc.type.name, enc.num_steps, dec.type.name) == ("direct", 25, "rate")
+    neurons = [m for m in model.modules() if hasattr(m, "surrogate")]
+    assert len(neurons) == 3 and all(repr(n.surrogate) == "FastSigmoid(alpha=25.0)" for n in neurons)
+    assert all(n.beta.item() == pytest.approx(math.exp(-0.5)) and n.threshold.item() == 1.0 for n in neurons)
 
 
 def test_preset_files_match_the_python_presets():

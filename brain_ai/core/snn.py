@@ -99,7 +99,8 @@ class _SNNBase(nn.Module):
 
     def _readout(self, size: int) -> nn.Module:
         if self.cfg.readout is Readout.membrane:
-            return LeakyIntegrator(size, beta=self.cfg.neuron.beta)
+            neuron = self.cfg.neuron
+            return LeakyIntegrator(size, beta=neuron.beta, tau=neuron.tau, dt=neuron.dt)
         return build_neuron(_hidden_neuron_cfg(self.cfg.neuron, recurrent_ok=False), size)
 
     @property

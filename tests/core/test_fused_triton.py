@@ -22,7 +22,7 @@ from brain_ai.core.surrogates import SURROGATES, CustomSurrogate, get_surrogate
 pytest.importorskip("triton")
 
 CASES_SCRIPT = Path(__file__).with_name("triton_interpreter_cases.py")
-CASE_GROUPS = ["surrogate-", "raw-", "dtype-float32-", "dtype-float64-", "dtype-bfloat16-", "dtype-float16-", "conv-", "blocks-", "loss-", "time-major-view", "one-step"]
+CASE_GROUPS = ["surrogate-", "raw-", "dtype-float32-", "dtype-float64-", "dtype-bfloat16-", "dtype-float16-", "conv-", "blocks-", "loss-", "time-major-view", "one-step", "per-neuron-threshold-"]
 
 
 def custom_grad(x, alpha):  # noqa: ANN001

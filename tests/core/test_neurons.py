@@ -274,3 +274,74 @@ def test_state_is_pytree_and_detach():
     assert back.i is None and torch.equal(back.v, st.v)
     det = st.detach()
     assert det.v.grad_fn is None and torch.equal(det.v, st.v) and st.v.grad_fn is not None
+
+
+@pytest.mark.parametrize("ntype", [NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_lif])
+@pytest.mark.parametrize("learnable", [False, True])
+def test_tau_and_dt_give_beta_exp_minus_dt_over_tau(ntype, learnable):
+    n = build_neuron(NeuronConfig(type=ntype, tau=2.0, dt=0.5, learnable_beta=learnable), 3)
+    assert n.beta.item() == pytest.approx(np.exp(-0.5 / 2.0), rel=1e-6)
+    x = torch.rand(2, 9, 3)
+    ref = build_neuron(NeuronConfig(type=ntype, beta=float(np.exp(-0.25)), learnable_beta=learnable), 3)
+    ref.load_state_dict(n.state_dict())
+    assert torch.equal(n.forward_sequence(x)[0], ref.forward_sequence(x)[0])
+
+
+def test_tau_golden_trajectory_and_integrator():
+    x = np.random.default_rng(3).random((2, 12, 4))
+    spikes, _ = np_reference(x, np.exp(-1 / 2.0), 1.0)
+    s, _, _ = LIFNeuron(4, tau=2.0, threshold=1.0).forward_sequence(torch.tensor(x))
+    np.testing.assert_array_equal(s.numpy(), spikes)
+    tau = torch.tensor([1.0, 2.0, 4.0, 8.0])
+    np.testing.assert_allclose(LeakyIntegrator(4, tau=tau, dt=2.0, per_neuron_beta=True).beta.numpy(), np.exp(-2.0 / tau.numpy()), rtol=1e-6)
+    assert LIFNeuron(4).beta.item() == pytest.approx(0.9)  # neither beta nor tau: the default 0.9
+
+
+def test_tau_beta_dt_bad_input_names_the_field():
+    from brain_ai.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"neuron\.beta=0\.8 and neuron\.tau=2\.0 are mutually exclusive"):
+        NeuronConfig(beta=0.8, tau=2.0)
+    with pytest.raises(ConfigError, match=r"neuron\.dt=0"):
+        NeuronConfig(tau=2.0, dt=0)
+    with pytest.raises(ConfigError, match=r"neuron\.tau=-1"):
+        NeuronConfig(tau=-1)
+    with pytest.raises(ConfigError, match=r"neuron\.tau=5000"):  # beta = exp(-1/5000) > 0.999
+        NeuronConfig(tau=5000)
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        LIFNeuron(3, beta=0.8, tau=2.0)
+    with pytest.raises(ValueError, match=r"LIFNeuron\.dt=-1"):
+        LIFNeuron(3, tau=2.0, dt=-1)
+    with pytest.raises(ConfigError, match=r"neuron\.tau=2\.0 is not used by type=advanced_lif.*tau_mean"):
+        build_neuron(NeuronConfig(type="advanced_lif", tau=2.0), 3)
+
+
+def test_per_neuron_threshold_golden_trajectory_and_gradient():
+    thr = np.array([0.4, 0.8, 1.2, 1.6])
+    x = np.random.default_rng(5).random((2, 15, 4)) * 1.2
+    spikes, mems = np_reference(x, 0.8, thr)
+    n = LIFNeuron(4, beta=0.8, threshold=torch.tensor(thr), threshold_shape="per_neuron", learnable_threshold=True, fused=False)
+    s, _, tr = n.forward_sequence(torch.tensor(x), record="membrane")
+    np.testing.assert_array_equal(s.detach().numpy(), spikes)
+    np.testing.assert_allclose(tr["membrane"].detach().numpy(), mems, rtol=1e-6, atol=1e-6)
+    # one step: d sum(s) / d thr_n = -sum_b surrogate'(x_bn - thr_n), per neuron
+    x0 = torch.tensor(x[:, 0], dtype=torch.float32)
+    n.zero_grad()
+    n(x0)[0].sum().backward()
+    expected = -n.surrogate.grad(x0 - n.threshold.detach()).sum(0)
+    torch.testing.assert_close(n.threshold.grad, expected)
+
+
+def test_threshold_shape_bad_input_names_the_field():
+    from brain_ai.config import ConfigError
+
+    with pytest.raises(ValueError, match=r"threshold has shape \(3,\); allowed: \(\) or \(4,\)"):
+        LIFNeuron(4, threshold=torch.ones(3), threshold_shape="per_neuron")
+    with pytest.raises(ValueError, match=r"threshold has shape \(4,\); allowed: \(\) or \(\)"):
+        LIFNeuron(4, threshold=torch.ones(4))  # a per-neuron tensor needs threshold_shape=per_neuron
+    with pytest.raises(ValueError, match="threshold must be finite and > 0"):
+        LIFNeuron(4, threshold=torch.tensor([1.0, 0.0, 1.0, 1.0]), threshold_shape="per_neuron")
+    with pytest.raises(ConfigError, match=r"neuron\.threshold_shape='neuron'.*allowed: layer, per_neuron"):
+        NeuronConfig(threshold_shape="neuron")
+    n = build_neuron(NeuronConfig(threshold_shape="per_neuron", threshold=0.7), (2, 3))
+    assert n.threshold.shape == (2, 3) and bool((n.threshold == 0.7).all())

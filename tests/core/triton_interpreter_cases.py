@@ -114,6 +114,33 @@ def one_step() -> None:
         assert gx.flatten().tolist() == [1.0, 1.0], gx  # ste: ds/dh = 1, dv/dh = 1 - thr * 1 = 0
 
 
+def per_neuron_threshold_module(ntype: str) -> None:
+    """A layer with learnable per-neuron thresholds: the Triton path against the generic unroll."""
+    from brain_ai.config import NeuronConfig
+    from brain_ai.core.neurons import build_neuron
+
+    outs = {}
+    for path in ("triton", "generic"):
+        fused.TRITON_DEVICE_TYPES = frozenset({"cpu"}) if path == "triton" else frozenset()
+        cfg = NeuronConfig(type=ntype, threshold_shape="per_neuron", learnable_threshold=True, learnable_beta=True, fused=path == "triton")
+        torch.manual_seed(0)
+        n = build_neuron(cfg, 7)
+        with torch.no_grad():
+            n.threshold.copy_(torch.linspace(0.5, 1.5, 7))
+        x = (torch.rand(3, 12, 7, generator=torch.Generator().manual_seed(2)) * 1.5).requires_grad_()
+        before = dict(CALLS)
+        s, st, _ = n.forward_sequence(x)
+        assert (CALLS["forward"] > before["forward"]) == (path == "triton"), f"{path} path not taken"
+        w = torch.linspace(0.5, 1.5, 12).view(1, -1, 1)
+        grads = torch.autograd.grad((s * w).sum() + st.v.sum(), [x, n.threshold, n.beta_raw])
+        outs[path] = (s, st.v, grads)
+    (s1, v1, g1), (s2, v2, g2) = outs["triton"], outs["generic"]
+    assert torch.equal(s1, s2) and s1.sum() > 0 and (s1 == 0).any()
+    torch.testing.assert_close(v1, v2, rtol=0, atol=1e-6)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
 def main() -> None:
     results = {}
     for key, args, kw in cases():
@@ -122,7 +149,12 @@ def main() -> None:
             results[key] = "ok"
         except Exception:  # noqa: BLE001 - report every failing case, not only the first
             results[key] = traceback.format_exc(limit=3)
-    for key, fn in (("one-step", one_step),):
+    checks = (
+        ("one-step", one_step),
+        ("per-neuron-threshold-lif", lambda: per_neuron_threshold_module("lif")),
+        ("per-neuron-threshold-adaptive", lambda: per_neuron_threshold_module("adaptive_lif")),
+    )
+    for key, fn in checks:
         try:
             fn()
             results[key] = "ok"

@@ -19,7 +19,7 @@ from typing import Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import NeuronConfig, ResetMode, TauDistribution, check_range, coerce_enum
+from brain_ai.config import ConfigError, NeuronConfig, ResetMode, TauDistribution, ThresholdShape, check_range, coerce_enum
 from brain_ai.core.neurons.base import Size, SpikingNeuronBase, as_shape
 from brain_ai.core.neurons.functional import delayed_input, lif_step
 from brain_ai.core.neurons.lif import neuron_kwargs
@@ -69,7 +69,7 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
 
     Args:
         size: feature shape of one step.
-        threshold, reset, surrogate, surrogate_alpha, learnable_threshold, synaptic,
+        threshold, threshold_shape, reset, surrogate, surrogate_alpha, learnable_threshold, synaptic,
         synaptic_beta, refractory_steps: as in :class:`SpikingNeuronBase`.
         tau_distribution, tau_mean, tau_std: initial per-neuron time constants (:func:`sample_tau`);
             beta is always per-neuron and learnable.
@@ -80,8 +80,9 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
     def __init__(
         self,
         size: Size,
-        threshold: float = 1.0,
+        threshold: Union[float, Tensor] = 1.0,
         *,
+        threshold_shape: Union[ThresholdShape, str] = ThresholdShape.layer,
         tau_distribution: Union[TauDistribution, str] = TauDistribution.lognormal,
         tau_mean: float = 10.0,
         tau_std: float = 5.0,
@@ -101,6 +102,7 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
             shape,
             torch.exp(-1.0 / tau),
             threshold,
+            threshold_shape=threshold_shape,
             reset=reset,
             surrogate=surrogate,
             surrogate_alpha=surrogate_alpha,
@@ -120,7 +122,13 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
     @classmethod
     def from_config(cls, cfg: NeuronConfig, size: Size) -> "AdvancedLIFNeuron":
         kw = neuron_kwargs(cfg)
-        for key in ("beta", "learnable_beta", "per_neuron_beta", "fused"):  # beta comes from the tau draw; never fused
+        for key in ("beta", "tau"):
+            if kw[key] is not None:
+                raise ConfigError(
+                    f"neuron.{key}={kw[key]!r} is not used by type=advanced_lif, which draws one tau per neuron "
+                    f"(in steps); set neuron.tau_mean / tau_std / tau_distribution (constant: one tau) instead"
+                )
+        for key in ("beta", "tau", "dt", "learnable_beta", "per_neuron_beta", "fused"):  # beta from the tau draw; never fused
             kw.pop(key)
         return cls(
             size,

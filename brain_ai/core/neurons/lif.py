@@ -29,7 +29,10 @@ def neuron_kwargs(cfg: NeuronConfig) -> Dict[str, Any]:
     """The :class:`SpikingNeuronBase` keyword arguments held by a :class:`NeuronConfig`."""
     return dict(
         beta=cfg.beta,
+        tau=cfg.tau,
+        dt=cfg.dt,
         threshold=cfg.threshold,
+        threshold_shape=cfg.threshold_shape,
         reset=cfg.reset,
         surrogate=get_surrogate(
             cfg.surrogate.value, cfg.surrogate_alpha, normalize=cfg.surrogate_normalize, **cfg.surrogate_params
