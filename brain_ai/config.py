@@ -188,6 +188,13 @@ class ThresholdShape(str, enum.Enum):
     per_neuron = "per_neuron"
 
 
+class SynapticKernel(str, enum.Enum):
+    """Synaptic current filter (with ``synaptic=True``)."""
+
+    exponential = "exponential"  # first order: i = synaptic_beta * i + x
+    alpha = "alpha"  # second order: r = synaptic_rise_beta * r + x ; i = synaptic_beta * i + r
+
+
 class TauDistribution(str, enum.Enum):
     """How AdvancedLIFNeuron draws its per-neuron membrane time constants."""
 
@@ -251,6 +258,10 @@ class NeuronConfig:
     #: synaptic current i <- synaptic_beta * i + x feeding the membrane
     synaptic: bool = False
     synaptic_beta: float = 0.8
+    #: exponential (first order) or alpha (second order: a rise stage with its own decay)
+    synaptic_kernel: SynapticKernel = SynapticKernel.exponential
+    #: alpha kernel: decay of the rise stage r <- synaptic_rise_beta * r + x feeding i
+    synaptic_rise_beta: float = 0.5
     #: steps a neuron stays silent (input ignored) after a spike; 0 disables
     refractory_steps: int = 0
     #: AdaptiveLIF: v_th_eff = threshold + adaptation_alpha * a;  a <- adaptation_decay * a + s
@@ -290,6 +301,10 @@ class NeuronConfig:
         for key, value in self.surrogate_params.items():
             check_range(o, f"surrogate_params.{key}", value)
         check_range(o, "synaptic_beta", self.synaptic_beta, low=0.0, high=BETA_MAX)
+        self.synaptic_kernel = coerce_enum(o, "synaptic_kernel", self.synaptic_kernel, SynapticKernel)
+        check_range(o, "synaptic_rise_beta", self.synaptic_rise_beta, low=0.0, high=BETA_MAX)
+        if self.synaptic_kernel is SynapticKernel.alpha and not self.synaptic:
+            raise ConfigError(f"{o}.synaptic_kernel=alpha needs {o}.synaptic=true (it filters the synaptic current)")
         check_range(o, "refractory_steps", self.refractory_steps, low=0, integer=True)
         check_range(o, "adaptation_alpha", self.adaptation_alpha, low=0.0)
         check_range(o, "adaptation_decay", self.adaptation_decay, low=0.0, high=BETA_MAX)

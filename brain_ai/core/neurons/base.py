@@ -14,7 +14,9 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import BETA_MAX, DEFAULT_BETA, NeuronType, ResetMode, ThresholdShape, check_range, coerce_enum
+from brain_ai.config import (
+    BETA_MAX, DEFAULT_BETA, NeuronType, ResetMode, SynapticKernel, ThresholdShape, check_range, coerce_enum,
+)  # fmt: skip
 from brain_ai.core.fused import fused_lif_sequence, fused_supported
 from brain_ai.core.neurons.state import SpikingState, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
@@ -190,7 +192,9 @@ class SpikingNeuronBase(LeakyCellBase):
         reset: "subtract" (soft), "zero" (hard) or "none".
         surrogate: registry name or a :class:`~brain_ai.core.surrogates.Surrogate` instance;
             ``surrogate_alpha`` sets the width of a named one.
-        synaptic: add a synaptic current ``i = synaptic_beta * i + x`` feeding the membrane.
+        synaptic: add a synaptic current ``i = synaptic_beta * i + x`` feeding the membrane;
+            ``synaptic_kernel="alpha"`` makes it second order (two time constants): a rise stage
+            ``r = synaptic_rise_beta * r + x`` feeds ``i = synaptic_beta * i + r``.
         refractory_steps: after a spike, ignore input and stay silent for this many steps.
         fused: run ``forward_sequence`` through the fused whole-sequence kernel
             (:mod:`brain_ai.core.fused`) when this neuron type supports it and no gradient
@@ -217,6 +221,8 @@ class SpikingNeuronBase(LeakyCellBase):
         learnable_threshold: bool = False,
         synaptic: bool = False,
         synaptic_beta: float = 0.8,
+        synaptic_kernel: Union[SynapticKernel, str] = SynapticKernel.exponential,
+        synaptic_rise_beta: float = 0.5,
         refractory_steps: int = 0,
         fused: bool = True,
     ) -> None:
@@ -224,10 +230,15 @@ class SpikingNeuronBase(LeakyCellBase):
         self.fused = bool(fused)
         owner = type(self).__name__
         check_range(owner, "synaptic_beta", synaptic_beta, low=0.0, high=BETA_MAX)
+        check_range(owner, "synaptic_rise_beta", synaptic_rise_beta, low=0.0, high=BETA_MAX)
+        kernel = coerce_enum(owner, "synaptic_kernel", synaptic_kernel, SynapticKernel)
+        if kernel is SynapticKernel.alpha and not synaptic:
+            raise ValueError(f"{owner}: synaptic_kernel='alpha' needs synaptic=True (the alpha kernel filters the synaptic current)")
         check_range(owner, "refractory_steps", refractory_steps, low=0, integer=True)
         self.reset = coerce_enum(owner, "reset", reset, ResetMode)
         self.surrogate = get_surrogate(surrogate, surrogate_alpha)
         self.synaptic_beta = float(synaptic_beta) if synaptic else None
+        self.synaptic_rise_beta = float(synaptic_rise_beta) if synaptic and kernel is SynapticKernel.alpha else None
         self.refractory_steps = refractory_steps
         self.learnable_threshold = learnable_threshold
         self.threshold_shape = coerce_enum(owner, "threshold_shape", threshold_shape, ThresholdShape)
@@ -263,6 +274,8 @@ class SpikingNeuronBase(LeakyCellBase):
         shapes = super().state_shapes(batch_size)
         if self.synaptic_beta is not None:
             shapes["i"] = shapes["v"]
+        if self.synaptic_rise_beta is not None:
+            shapes["i_rise"] = shapes["v"]
         if self.refractory_steps > 0:
             shapes["ref"] = shapes["v"]
         return shapes
@@ -275,6 +288,7 @@ class SpikingNeuronBase(LeakyCellBase):
             surrogate=self.surrogate,
             reset=self.reset,
             synaptic_beta=self.synaptic_beta,
+            synaptic_rise_beta=self.synaptic_rise_beta,
             refractory_steps=self.refractory_steps,
         )
 
@@ -325,6 +339,8 @@ class SpikingNeuronBase(LeakyCellBase):
         extras = f", threshold={thr_text}, reset={self.reset.name}, surrogate={self.surrogate!r}"
         if self.synaptic_beta is not None:
             extras += f", synaptic_beta={self.synaptic_beta}"
+        if self.synaptic_rise_beta is not None:
+            extras += f", synaptic_kernel=alpha, synaptic_rise_beta={self.synaptic_rise_beta}"
         if self.refractory_steps:
             extras += f", refractory_steps={self.refractory_steps}"
         return super().extra_repr() + extras

@@ -42,6 +42,8 @@ def neuron_kwargs(cfg: NeuronConfig) -> Dict[str, Any]:
         learnable_threshold=cfg.learnable_threshold,
         synaptic=cfg.synaptic,
         synaptic_beta=cfg.synaptic_beta,
+        synaptic_kernel=cfg.synaptic_kernel,
+        synaptic_rise_beta=cfg.synaptic_rise_beta,
         refractory_steps=cfg.refractory_steps,
         fused=cfg.fused,
     )
