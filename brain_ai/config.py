@@ -416,6 +416,9 @@ class DataConfig:
     augment_shift: int = 0
     #: event data: number of time bins per sample (tonic.transforms.ToFrame n_time_bins)
     n_time_bins: int = 25
+    #: event data: cut by time instead, bins of this width (µs) from each recording's start, so
+    #: samples differ in length (ragged: batches padded at the end, with a mask); None = n_time_bins
+    bin_width_us: Optional[float] = None
     #: event data: spatial downsampling factor for DVS sensors (1 = none)
     downsample: int = 1
     #: event data: cache binned frames on disk (tonic DiskCachedDataset)
@@ -436,6 +439,8 @@ class DataConfig:
         if self.limit_train is not None:
             check_range(o, "limit_train", self.limit_train, low=1, integer=True)
         check_range(o, "n_time_bins", self.n_time_bins, low=1, integer=True)
+        if self.bin_width_us is not None:
+            check_range(o, "bin_width_us", self.bin_width_us, low=0.0, low_inclusive=False)
         check_range(o, "downsample", self.downsample, low=1, integer=True)
         check_range(o, "num_classes", self.num_classes, low=2, integer=True)
         check_range(o, "num_inputs", self.num_inputs, low=1, integer=True)

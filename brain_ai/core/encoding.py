@@ -188,6 +188,8 @@ class Encoder(nn.Module, metaclass=abc.ABCMeta):
 
     name: ClassVar[str] = ""
     input_ranks: ClassVar[Tuple[int, ...]] = (2, 3, 4)
+    #: False for encoders whose output is an input current, not 0/1 spikes (direct)
+    emits_spikes: ClassVar[bool] = True
 
     def __init__(self, cfg: EncodingConfig) -> None:
         super().__init__()
@@ -439,6 +441,7 @@ class DirectEncoder(Encoder):
     """
 
     name = EncoderType.direct.name
+    emits_spikes = False
 
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
         x_norm, aux = normalize(x, self.cfg.normalization)  # (B, *F), work dtype

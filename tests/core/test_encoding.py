@@ -21,7 +21,6 @@ from brain_ai.core.encoding import (
 )
 
 SEQUENCE_ENCODERS = {EncoderType.delta.name, EncoderType.identity.name}
-CURRENT_ENCODERS = {EncoderType.direct.name}  # output input currents, not spikes
 
 
 def _input(name: str, shape: tuple, steps: int = 6) -> torch.Tensor:
@@ -72,7 +71,7 @@ def test_every_encoder_is_batch_first_binary_and_sized_by_output_shape(name, sha
     per_sample = x.shape[2:] if name in SEQUENCE_ENCODERS else x.shape[1:]
     assert isinstance(sb, SpikeBatch) and type(enc).name == name
     assert sb.spikes.shape == (shape[0], steps) + enc.output_shape(tuple(per_sample))
-    assert (sb.is_binary() or name in CURRENT_ENCODERS) and sb.spikes.dtype == torch.float32
+    assert sb.is_binary() is enc.emits_spikes and sb.spikes.dtype == torch.float32
     assert sb.mask.shape == (shape[0], steps)
 
 
