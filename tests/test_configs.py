@@ -73,6 +73,7 @@ def test_experiments_set_what_they_promise():
     snn, enc, dec, *_ = pipeline.resolve_configs(cfg)
     assert (model.snn_cfg.input_size, snn.hidden_sizes, model.snn_cfg.output_size) == (784, [256, 128], 10)
     assert (enc.type.name, enc.num_steps, dec.type.name) == ("direct", 25, "rate")
+    assert (cfg.loss.task_loss, cfg.loss.w_rate, cfg.loss.w_temporal, cfg.loss.w_isi) == ("probspikes", 0.0, 0.0, 0.0)
     neurons = [m for m in model.modules() if hasattr(m, "surrogate")]
     assert len(neurons) == 3 and all(repr(n.surrogate) == "FastSigmoid(alpha=25.0)" for n in neurons)
     assert all(n.beta.item() == pytest.approx(math.exp(-0.5)) and n.threshold.item() == 1.0 for n in neurons)
