@@ -11,28 +11,28 @@ SpikingJelly convention, so the learning rate does not depend on the surrogate) 
 its source publishes (``normalize=False``). The catalogue of seed 004 follows braintools >= 0.2.0
 (names in lower snake case, same parameters and defaults; peak = the divisor of ``normalize``):
 
-==============================  ===========================================================  ==========================  ======================
-name (braintools class)         surrogate_grad(x) (``normalize=False``)                      parameters (defaults)       peak
-==============================  ===========================================================  ==========================  ======================
-``sigmoid`` (Sigmoid)           alpha s(alpha x)(1 - s(alpha x))                             alpha=4                     alpha/4
-``piecewise_quadratic``         alpha - alpha^2 abs(x) on abs(x) <= 1/alpha, else 0          alpha=1                     alpha
-``piecewise_exp``               alpha/2 exp(-alpha abs(x))                                   alpha=1                     alpha/2
-``soft_sign`` (SoftSign)        alpha/2 / (1 + abs(alpha x))^2                               alpha=1                     alpha/2
-``arctan`` (Arctan)             alpha/2 / (1 + (pi/2 alpha x)^2)                             alpha=1                     alpha/2
-``nonzero_sign_log``            1 / (1/alpha + abs(x))                                       alpha=1                     alpha
-``erf`` (ERF)                   alpha/sqrt(pi) exp(-alpha^2 x^2)                             alpha=1                     alpha/sqrt(pi)
-``piecewise_leaky_relu``        1/(2w) on abs(x) <= w, c outside                             c=0.01, w=1                 max(c, 1/(2w))
-``squarewave_fourier_series``   4/T sum_{i=1..n} cos((2i-1) 2 pi x / T)                      n=2, t_period=8             4n/T
-``s2nn`` (S2NN)                 alpha s(alpha x)(1 - s(alpha x)) (x<0), beta/(x+1) (x>=0)    alpha=4, beta=1             max(alpha/4, beta)
-``q_pseudo_spike``              (1 + 2 abs(x)/(alpha+1))^-alpha                              alpha=2                     1
-``leaky_relu`` (LeakyRelu)      alpha (x<0), beta (x>=0)                                     alpha=0.1, beta=1           max(alpha, beta)
-``log_tailed_relu``             alpha (x<=0), 1 (0<x<=1), 1/x (x>1)                          alpha=0                     max(1, alpha)
-``relu_grad`` (ReluGrad)        max(0, alpha (width - abs(x)))                               alpha=0.3, width=1          alpha width
-``gaussian_grad``               alpha exp(-x^2/(2 sigma^2)) / (sqrt(2 pi) sigma)             sigma=0.5, alpha=0.5        alpha/(sqrt(2 pi) sigma)
-``inv_square_grad``             1 / (alpha abs(x) + 1)^2                                     alpha=100                   1
-``multi_gaussian_grad``         scale((1+h)N(x;0,sigma) - hN(x;sigma,s sigma) - hN(x;-sigma,s sigma))  h=0.15, s=6, sigma=0.5, scale=0.5  value at 0
-``slayer_grad`` (SlayerGrad)    exp(-alpha abs(x))                                           alpha=1                     1
-==============================  ===========================================================  ==========================  ======================
+=============================  =====================================================================  =================================  ========================
+name (braintools class)        surrogate_grad(x) (``normalize=False``)                                parameters (defaults)              peak
+=============================  =====================================================================  =================================  ========================
+``sigmoid`` (Sigmoid)          alpha s(alpha x)(1 - s(alpha x))                                       alpha=4                            alpha/4
+``piecewise_quadratic``        alpha - alpha^2 abs(x) on abs(x) <= 1/alpha, else 0                    alpha=1                            alpha
+``piecewise_exp``              alpha/2 exp(-alpha abs(x))                                             alpha=1                            alpha/2
+``soft_sign`` (SoftSign)       alpha/2 / (1 + abs(alpha x))^2                                         alpha=1                            alpha/2
+``arctan`` (Arctan)            alpha/2 / (1 + (pi/2 alpha x)^2)                                       alpha=1                            alpha/2
+``nonzero_sign_log``           1 / (1/alpha + abs(x))                                                 alpha=1                            alpha
+``erf`` (ERF)                  alpha/sqrt(pi) exp(-alpha^2 x^2)                                       alpha=1                            alpha/sqrt(pi)
+``piecewise_leaky_relu``       1/(2w) on abs(x) <= w, c outside                                       c=0.01, w=1                        max(c, 1/(2w))
+``squarewave_fourier_series``  4/T sum_{i=1..n} cos((2i-1) 2 pi x / T)                                n=2, t_period=8                    4n/T
+``s2nn`` (S2NN)                alpha s(alpha x)(1 - s(alpha x)) (x<0), beta/(x+1) (x>=0)              alpha=4, beta=1                    max(alpha/4, beta)
+``q_pseudo_spike``             (1 + 2 abs(x)/(alpha+1))^-alpha                                        alpha=2                            1
+``leaky_relu`` (LeakyRelu)     alpha (x<0), beta (x>=0)                                               alpha=0.1, beta=1                  max(alpha, beta)
+``log_tailed_relu``            alpha (x<=0), 1 (0<x<=1), 1/x (x>1)                                    alpha=0                            max(1, alpha)
+``relu_grad`` (ReluGrad)       max(0, alpha (width - abs(x)))                                         alpha=0.3, width=1                 alpha width
+``gaussian_grad``              alpha exp(-x^2/(2 sigma^2)) / (sqrt(2 pi) sigma)                       sigma=0.5, alpha=0.5               alpha/(sqrt(2 pi) sigma)
+``inv_square_grad``            1 / (alpha abs(x) + 1)^2                                               alpha=100                          1
+``multi_gaussian_grad``        scale((1+h)N(x;0,sigma) - hN(x;sigma,s sigma) - hN(x;-sigma,s sigma))  h=0.15, s=6, sigma=0.5, scale=0.5  value at 0
+``slayer_grad`` (SlayerGrad)   exp(-alpha abs(x))                                                     alpha=1                            1
+=============================  =====================================================================  =================================  ========================
 
 ``s`` is the logistic sigmoid, ``N(x; m, sd)`` the normal density. brain_ai's own names (all
 peak 1 when normalised; how they map to the catalogue and to names brain_ai used before):
