@@ -25,6 +25,7 @@ from torch import Tensor
 from brain_ai.config import ConfigError, check_range
 from brain_ai.core.probes import HEALTHY_RANGES, check_health
 from brain_ai.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample, per_neuron_rates
+from brain_ai.data.ragged import split_batch
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ class ProbeLogger(L.Callback):
         step = trainer.global_step
         if not trainer.loggers or not _is_due(step, self.every_n_steps):
             return
-        out = pl_module.probe(_first_input(batch))
+        x, _, mask = split_batch(batch)
+        out = pl_module.probe(x, mask)
         metrics = {
             f"probes/{layer}/{PROBE_TAGS[key]}": float(value)
             for layer, probes in out.probes.items()
@@ -146,7 +148,8 @@ class HealthMonitor(L.Callback):
         step = trainer.global_step
         if step < self.warmup_steps or not _is_due(step, self.every_n_steps):
             return
-        out = pl_module.probe(_first_input(batch))
+        x, _, mask = split_batch(batch)
+        out = pl_module.probe(x, mask)
         self._check(out.probes)
 
     @rank_zero_only

@@ -21,6 +21,8 @@ C = TypeVar("C")
 
 #: Largest membrane decay a neuron may use (beta is parameterised to stay in [0, BETA_MAX]).
 BETA_MAX = 0.999
+#: Membrane decay when neither beta nor tau is given.
+DEFAULT_BETA = 0.9
 
 
 class ConfigError(ValueError):
@@ -150,18 +152,47 @@ class ResetMode(str, enum.Enum):
 
 
 class SurrogateType(str, enum.Enum):
-    """Built-in surrogate gradients (see ``brain_ai.core.surrogates``)."""
+    """Built-in surrogate gradients (see ``brain_ai.core.surrogates``: the braintools catalogue, then brain_ai's own)."""
 
+    sigmoid = "sigmoid"
+    piecewise_quadratic = "piecewise_quadratic"
+    piecewise_exp = "piecewise_exp"
+    soft_sign = "soft_sign"
+    arctan = "arctan"
+    nonzero_sign_log = "nonzero_sign_log"
+    erf = "erf"
+    piecewise_leaky_relu = "piecewise_leaky_relu"
+    squarewave_fourier_series = "squarewave_fourier_series"
+    s2nn = "s2nn"
+    q_pseudo_spike = "q_pseudo_spike"
+    leaky_relu = "leaky_relu"
+    log_tailed_relu = "log_tailed_relu"
+    relu_grad = "relu_grad"
+    gaussian_grad = "gaussian_grad"
+    inv_square_grad = "inv_square_grad"
+    multi_gaussian_grad = "multi_gaussian_grad"
+    slayer_grad = "slayer_grad"
     atan = "atan"
     fast_sigmoid = "fast_sigmoid"
-    ste = "ste"
-    sigmoid = "sigmoid"
     superspike = "superspike"
     triangle = "triangle"
-    piecewise_quadratic = "piecewise_quadratic"
+    parabola = "parabola"
     gaussian = "gaussian"
-    erf = "erf"
-    softsign = "softsign"
+    ste = "ste"
+
+
+class ThresholdShape(str, enum.Enum):
+    """One firing threshold per layer, or one per neuron (learnable or fixed either way)."""
+
+    layer = "layer"
+    per_neuron = "per_neuron"
+
+
+class SynapticKernel(str, enum.Enum):
+    """Synaptic current filter (with ``synaptic=True``)."""
+
+    exponential = "exponential"  # first order: i = synaptic_beta * i + x
+    alpha = "alpha"  # second order: r = synaptic_rise_beta * r + x ; i = synaptic_beta * i + r
 
 
 class Backend(str, enum.Enum):
@@ -213,16 +244,28 @@ class Readout(str, enum.Enum):
 class NeuronConfig:
     """Parameters of one spiking neuron population (shared by every layer of an SNN).
 
-    Units: time is in simulation steps; ``beta = exp(-1 / tau)`` is the per-step membrane decay.
+    Units: time is in simulation steps of length ``dt``; the per-step membrane decay is ``beta``,
+    or ``beta = exp(-dt / tau)`` from a membrane time constant ``tau`` (in the units of ``dt``).
     """
 
     type: NeuronType = NeuronType.lif
-    beta: float = 0.9
+    #: per-step membrane decay in [0, 0.999]; None = from ``tau`` if set, else DEFAULT_BETA (0.9)
+    beta: Optional[float] = None
+    #: membrane time constant (units of ``dt``); mutually exclusive with ``beta``
+    tau: Optional[float] = None
+    #: step length for ``beta = exp(-dt / tau)`` (units of ``tau``)
+    dt: float = 1.0
     threshold: float = 1.0
+    #: one threshold per layer, or one per neuron (all starting at ``threshold``)
+    threshold_shape: ThresholdShape = ThresholdShape.layer
     reset: ResetMode = ResetMode.subtract
     surrogate: SurrogateType = SurrogateType.atan
     #: width/slope parameter of the surrogate; ``None`` uses the surrogate's own default
     surrogate_alpha: Optional[float] = None
+    #: the surrogate's other parameters by name (e.g. ``{c: 0.05, w: 0.5}`` for piecewise_leaky_relu)
+    surrogate_params: Dict[str, float] = field(default_factory=dict)
+    #: divide the surrogate gradient by its peak (peak 1); False keeps its published scale
+    surrogate_normalize: bool = True
     learnable_beta: bool = False
     #: one beta per neuron instead of one per layer (only meaningful with learnable_beta)
     per_neuron_beta: bool = False
@@ -230,6 +273,10 @@ class NeuronConfig:
     #: synaptic current i <- synaptic_beta * i + x feeding the membrane
     synaptic: bool = False
     synaptic_beta: float = 0.8
+    #: exponential (first order) or alpha (second order: a rise stage with its own decay)
+    synaptic_kernel: SynapticKernel = SynapticKernel.exponential
+    #: alpha kernel: decay of the rise stage r <- synaptic_rise_beta * r + x feeding i
+    synaptic_rise_beta: float = 0.5
     #: steps a neuron stays silent (input ignored) after a spike; 0 disables
     refractory_steps: int = 0
     #: AdaptiveLIF: v_th_eff = threshold + adaptation_alpha * a;  a <- adaptation_decay * a + s
@@ -248,14 +295,32 @@ class NeuronConfig:
         o = "neuron"
         self.type = coerce_enum(o, "type", self.type, NeuronType)
         self.reset = coerce_enum(o, "reset", self.reset, ResetMode)
+        self.threshold_shape = coerce_enum(o, "threshold_shape", self.threshold_shape, ThresholdShape)
         self.surrogate = coerce_enum(o, "surrogate", self.surrogate, SurrogateType)
         self.tau_distribution = coerce_enum(o, "tau_distribution", self.tau_distribution, TauDistribution)
         self.backend = coerce_enum(o, "backend", self.backend, Backend)
-        check_range(o, "beta", self.beta, low=0.0, high=BETA_MAX)
+        if self.beta is not None and self.tau is not None:
+            raise ConfigError(
+                f"{o}.beta={self.beta!r} and {o}.tau={self.tau!r} are mutually exclusive; set one (beta = exp(-dt/tau))"
+            )
+        if self.beta is not None:
+            check_range(o, "beta", self.beta, low=0.0, high=BETA_MAX)
+        check_range(o, "dt", self.dt, low=0.0, low_inclusive=False)
+        if self.tau is not None:
+            # beta = exp(-dt/tau) <= BETA_MAX  <=>  tau <= -dt / ln(BETA_MAX)
+            check_range(o, "tau", self.tau, low=0.0, high=-self.dt / math.log(BETA_MAX), low_inclusive=False)
         check_range(o, "threshold", self.threshold, low=0.0, low_inclusive=False)
-        if self.surrogate_alpha is not None:
-            check_range(o, "surrogate_alpha", self.surrogate_alpha, low=0.0, low_inclusive=False)
+        if self.surrogate_alpha is not None:  # each surrogate checks its own domain when it is built
+            check_range(o, "surrogate_alpha", self.surrogate_alpha)
+        if not isinstance(self.surrogate_params, dict) or not all(isinstance(k, str) for k in self.surrogate_params):
+            raise ConfigError(f"{o}.surrogate_params={self.surrogate_params!r} must be a mapping of parameter name -> number")
+        for key, value in self.surrogate_params.items():
+            check_range(o, f"surrogate_params.{key}", value)
         check_range(o, "synaptic_beta", self.synaptic_beta, low=0.0, high=BETA_MAX)
+        self.synaptic_kernel = coerce_enum(o, "synaptic_kernel", self.synaptic_kernel, SynapticKernel)
+        check_range(o, "synaptic_rise_beta", self.synaptic_rise_beta, low=0.0, high=BETA_MAX)
+        if self.synaptic_kernel is SynapticKernel.alpha and not self.synaptic:
+            raise ConfigError(f"{o}.synaptic_kernel=alpha needs {o}.synaptic=true (it filters the synaptic current)")
         check_range(o, "refractory_steps", self.refractory_steps, low=0, integer=True)
         check_range(o, "adaptation_alpha", self.adaptation_alpha, low=0.0)
         check_range(o, "adaptation_decay", self.adaptation_decay, low=0.0, high=BETA_MAX)
@@ -367,6 +432,9 @@ class DataConfig:
     augment_shift: int = 0
     #: event data: number of time bins per sample (tonic.transforms.ToFrame n_time_bins)
     n_time_bins: int = 25
+    #: event data: cut by time instead, bins of this width (µs) from each recording's start, so
+    #: samples differ in length (ragged: batches padded at the end, with a mask); None = n_time_bins
+    bin_width_us: Optional[float] = None
     #: event data: spatial downsampling factor for DVS sensors (1 = none)
     downsample: int = 1
     #: event data: cache binned frames on disk (tonic DiskCachedDataset)
@@ -387,6 +455,8 @@ class DataConfig:
         if self.limit_train is not None:
             check_range(o, "limit_train", self.limit_train, low=1, integer=True)
         check_range(o, "n_time_bins", self.n_time_bins, low=1, integer=True)
+        if self.bin_width_us is not None:
+            check_range(o, "bin_width_us", self.bin_width_us, low=0.0, low_inclusive=False)
         check_range(o, "downsample", self.downsample, low=1, integer=True)
         check_range(o, "num_classes", self.num_classes, low=2, integer=True)
         check_range(o, "num_inputs", self.num_inputs, low=1, integer=True)
@@ -448,6 +518,7 @@ class EncoderType(str, enum.Enum):
     population = "population"  # Gaussian tuning curves, population_size neurons per feature
     delta = "delta"  # ON/OFF spikes where a sequence changes by more than delta_threshold
     identity = "identity"  # the input already is spikes / event frames (B, T, ...)
+    direct = "direct"  # the static input itself, repeated as a constant input current for num_steps
 
 
 class NormalizationType(str, enum.Enum):

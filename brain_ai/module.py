@@ -7,6 +7,7 @@ Hyper-parameters are saved as plain primitives (dicts of str/int/float/bool/None
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional, Tuple
 
@@ -30,6 +31,7 @@ from brain_ai.core.encoding import build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
 from brain_ai.core.snn import SNNOutput, build_snn
 from brain_ai.data.augment import random_shift
+from brain_ai.data.ragged import split_batch
 
 #: per-batch seed = seed + _SEED_STRIDE * epoch + batch_idx (distinct for epochs of < 1e6 batches)
 _SEED_STRIDE = 1_000_003
@@ -106,34 +108,43 @@ class SNNLitModule(L.LightningModule):
         return torchmetrics.MetricCollection({"mse": torchmetrics.MeanSquaredError(), "mae": torchmetrics.MeanAbsoluteError()})
 
     # ------------------------------------------------------------------ forward
-    def forward(self, x: Tensor, *, return_details: bool = False) -> Tuple[DecoderOutput, SNNOutput]:
+    def forward(
+        self, x: Tensor, *, return_details: bool = False, mask: Optional[Tensor] = None
+    ) -> Tuple[DecoderOutput, SNNOutput]:
         """Encode ``x`` (static ``(B, ...)`` or spikes ``(B, T, ...)``), run the SNN, decode.
 
-        Returns the decoder output (``logits_proxy (B, C)``, ``prediction (B,)``, ...) and the raw
-        :class:`SNNOutput` (output sequence, per-layer spikes, membranes, probes).
+        ``mask (B, T)`` bool marks the valid steps of a ragged (padded) batch of sequences; the
+        decoder and the probes then ignore the padded steps. Returns the decoder output
+        (``logits_proxy (B, C)``, ``prediction (B,)``, ...) and the raw :class:`SNNOutput`
+        (output sequence, per-layer spikes, membranes, probes).
         """
         spike_batch = self.encoder(x)
-        out = self.net(spike_batch.spikes, return_details=return_details, record_membrane=self.criterion.needs_membrane)
-        decoded = self.decoder(out.output)
+        if mask is not None:
+            spike_batch = dataclasses.replace(spike_batch, mask=mask)  # validated (B, T) bool
+        out = self.net(
+            spike_batch.spikes, return_details=return_details, record_membrane=self.criterion.needs_membrane, mask=mask
+        )
+        decoded = self.decoder(out.output, mask)
         return decoded, out
 
-    def probe(self, x: Tensor) -> SNNOutput:
+    def probe(self, x: Tensor, mask: Optional[Tensor] = None) -> SNNOutput:
         """Per-layer probes and spike trains of one batch, measured in eval mode without gradients."""
         with eval_mode(self):
-            return self(x, return_details=True)[1]
+            return self(x, return_details=True, mask=mask)[1]
 
     # ------------------------------------------------------------------ steps
-    def _shared_step(self, batch: Tuple[Tensor, Tensor], stage: str) -> Tensor:
-        x, y = batch
+    def _shared_step(self, batch: Tuple[Tensor, ...], stage: str) -> Tensor:
+        x, y, mask = split_batch(batch)
         if stage == "train" and self.augment_shift:
             x = random_shift(x, self.augment_shift)  # (B, C, H, W) static images only
-        decoded, out = self(x)
+        decoded, out = self(x, mask=mask)
         inputs = LossInputs(
             output=out.output,
             decoded=decoded,
             targets=y,
             layer_spikes=out.layer_spikes,
             layer_membranes=out.layer_membranes,
+            mask=mask,
         )
         total, info = self.criterion(inputs)
         if not torch.isfinite(total):

@@ -38,6 +38,7 @@ from brain_ai.core.encoding import build_encoder
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.interop.nir import lit_module_from_nir
+from brain_ai.data.ragged import split_batch
 from brain_ai.module import SNNLitModule
 from brain_ai.plots import save_activity_pngs
 
@@ -198,10 +199,11 @@ def probe_report(model: SNNLitModule, dm: L.LightningDataModule, max_batches: in
     """Average per-layer probes of the model over up to ``max_batches`` test batches."""
     sums: Dict[str, Dict[str, float]] = {}
     n = 0
-    for i, (x, _) in enumerate(dm.test_dataloader()):
+    for i, batch in enumerate(dm.test_dataloader()):
         if i >= max_batches:
             break
-        out = model.probe(x.to(model.device))
+        x, _, mask = split_batch(batch)
+        out = model.probe(x.to(model.device), None if mask is None else mask.to(model.device))
         for layer, probes in out.probes.items():
             acc = sums.setdefault(layer, {})
             for key, value in probes.items():

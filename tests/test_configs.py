@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 from hydra.core.hydra_config import HydraConfig
@@ -67,6 +68,15 @@ def test_experiments_set_what_they_promise():
     cfg = compose_config(["experiment=shd_recurrent"])
     snn, *_ = pipeline.resolve_configs(cfg)
     assert (snn.neuron.type.name, snn.hidden_sizes) == ("recurrent_lif", [200])
+    cfg = compose_config(["experiment=edifice_mlp"])
+    model, _ = pipeline.build_model(cfg)
+    snn, enc, dec, *_ = pipeline.resolve_configs(cfg)
+    assert (model.snn_cfg.input_size, snn.hidden_sizes, model.snn_cfg.output_size) == (784, [256, 128], 10)
+    assert (enc.type.name, enc.num_steps, dec.type.name) == ("direct", 25, "rate")
+    assert (cfg.loss.task_loss, cfg.loss.w_rate, cfg.loss.w_temporal, cfg.loss.w_isi) == ("probspikes", 0.0, 0.0, 0.0)
+    neurons = [m for m in model.modules() if hasattr(m, "surrogate")]
+    assert len(neurons) == 3 and all(repr(n.surrogate) == "FastSigmoid(alpha=25.0)" for n in neurons)
+    assert all(n.beta.item() == pytest.approx(math.exp(-0.5)) and n.threshold.item() == 1.0 for n in neurons)
 
 
 def test_preset_files_match_the_python_presets():
@@ -163,3 +173,30 @@ def test_built_network_is_sized_by_data_and_codec():
 def test_regression_codec_on_classification_data_fails_before_training(overrides, message):
     with pytest.raises(ConfigError, match=message):
         pipeline.build_model(compose_config(["data=digits", *overrides]))
+
+
+def test_surrogate_parameters_and_scale_reach_every_neuron():
+    cfg = compose_config(
+        ["data=digits", "snn.neuron.surrogate=piecewise_leaky_relu", "+snn.neuron.surrogate_params.c=0.05", "snn.neuron.surrogate_normalize=false"]
+    )
+    model, _ = pipeline.build_model(cfg)
+    found = [m.surrogate for m in model.modules() if hasattr(m, "surrogate")]
+    assert found and all(repr(s) == "PiecewiseLeakyRelu(c=0.05, w=1.0, normalize=False)" for s in found)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["snn.neuron.surrogate=relu_grad", "+snn.neuron.surrogate_params.width=-1"], r"ReluGrad\.width=-1"),
+        (["snn.neuron.surrogate=piecewise_leaky_relu", "snn.neuron.surrogate_alpha=2"], r"no parameter.*'alpha'.*c, w"),
+    ],
+)
+def test_bad_surrogate_parameters_name_the_parameter(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline.build_model(compose_config(["data=digits", *overrides]))
+
+
+def test_unknown_surrogate_lists_the_allowed_names():
+    with pytest.raises((ConfigCompositionException, ValidationError)) as info:
+        compose_config(["snn.neuron.surrogate=nope"])
+    assert "slayer_grad" in f"{info.value} {info.value.__cause__}"

@@ -140,3 +140,34 @@ def test_optimizer_and_schedulers(scheduler):
     (opt,) = t.optimizers
     assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9
     assert len(t.lr_scheduler_configs) == (0 if scheduler == "none" else 1)
+
+
+def test_ragged_batch_loss_prediction_and_probes_ignore_padding():
+    """A (x, y, mask) batch padded with silent steps gives the unpadded batch's loss, prediction and probes."""
+    from brain_ai.data.ragged import pad_collate
+
+    model, _ = tiny_model("data=synthetic", "encoding=identity", "data.num_inputs=12", "data.n_time_bins=10", "snn.hidden_sizes=[8]")
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    samples = [((torch.rand(t, 12, generator=g) < 0.5).float(), k % 10) for k, t in enumerate((10, 6, 8))]
+    x, y, mask = pad_collate(samples)
+    assert x.shape == (3, 10, 12) and mask.sum(1).tolist() == [10, 6, 8]
+    x_more, _, mask_more = pad_collate(samples + [(torch.zeros(15, 12), 0)])  # a longer sample pads all others
+    x_more, mask_more = x_more[:3], mask_more[:3]
+    assert x_more.shape == (3, 15, 12)
+    with torch.no_grad():
+        loss = model._shared_step((x, y, mask), "val")
+        loss_more = model._shared_step((x_more, y, mask_more), "val")
+        dec, out = model(x, mask=mask)
+        dec_more, out_more = model(x_more, mask=mask_more)
+    torch.testing.assert_close(loss_more, loss)
+    assert torch.equal(dec_more.prediction, dec.prediction)
+    torch.testing.assert_close(dec_more.logits_proxy, dec.logits_proxy)
+    probes, probes_more = model.probe(x, mask).probes, model.probe(x_more, mask_more).probes
+    for layer in probes:
+        for key in probes[layer]:
+            torch.testing.assert_close(probes_more[layer][key], probes[layer][key], rtol=1e-6, atol=1e-7)
+    for b, (xi, yi) in enumerate(samples):  # each sample alone (no padding at all) decodes the same
+        with torch.no_grad():
+            alone, _ = model(xi.unsqueeze(0))
+        torch.testing.assert_close(alone.logits_proxy, dec.logits_proxy[b : b + 1])

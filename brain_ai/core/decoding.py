@@ -21,6 +21,10 @@ membrane      final / max / mean over time of a non-spiking readout, ``/ tempera
 ensemble      ``log(sum_i w_i softmax(logits_i) + eps)`` over member decoders (weights sum to 1)
 ============  ====================================================================================
 
+Ragged batches: ``decoder(output, mask)`` with ``mask (B, T)`` bool counts only each sample's
+valid steps (``T`` above becomes that sample's number of valid steps; ``final`` is the last valid
+step), so padding a sample with masked steps does not change its logits.
+
 Classification: ``prediction = argmax logits`` (ties: lowest index; for first_spike the earliest
 neuron wins), ``confidence = max softmax(logits)``, ``aux['margin']`` = top-1 minus top-2
 probability. Population regression: ``prediction`` is the estimate ``(B, C)`` (C = number of
@@ -34,7 +38,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Type
+from typing import Any, ClassVar, Dict, Optional, Type
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +46,7 @@ from torch import Tensor, nn
 
 from brain_ai.config import DecoderType, DecodingConfig, MembraneReduce, PopulationMode
 from brain_ai.core.encoding import TIME_DIM
+from brain_ai.core.masking import check_mask, time_mean, time_sum, valid_steps, zero_invalid
 from brain_ai.core.registry import register
 
 
@@ -56,13 +61,14 @@ class DecoderOutput:
     aux: Dict[str, Any] = field(default_factory=dict)
 
 
-def first_spike_times(spikes: Tensor) -> Tensor:
+def first_spike_times(spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
     """First-spike step per neuron, ``(B, T, N) -> (B, N)`` float32; ``T`` where it never fires.
 
     ``t = sum_t prod_{u<=t} (1 - s_u)``: exact for 0/1 spikes, differentiable w.r.t. ``spikes``.
+    With ``mask (B, T)`` only valid steps count (a silent neuron gets its sample's valid-step count).
     """
-    survive = torch.cumprod(1.0 - spikes.float(), dim=TIME_DIM)  # (B, T, N): 1 until the first spike
-    return survive.sum(dim=TIME_DIM)
+    survive = torch.cumprod(1.0 - zero_invalid(spikes.float(), mask), dim=TIME_DIM)  # (B, T, N): 1 until the first spike
+    return time_sum(survive, mask)
 
 
 def classification_output(logits: Tensor, aux: Dict[str, Any]) -> DecoderOutput:
@@ -93,19 +99,19 @@ class Decoder(nn.Module, metaclass=abc.ABCMeta):
         """Output neurons the network needs for ``num_classes`` classes (or regressed values)."""
         return num_classes
 
-    def forward(self, output: Tensor) -> DecoderOutput:
-        """output: spikes or membrane ``(B, T, num_outputs(num_classes))``."""
+    def forward(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
+        """output: spikes or membrane ``(B, T, num_outputs(num_classes))``; mask: ``(B, T)`` bool or None."""
         expected = self.num_outputs(self.num_classes)
         if output.dim() != 3 or output.shape[-1] != expected or output.shape[TIME_DIM] < 1:
             raise ValueError(
                 f"{self.name} decoder: output.shape={tuple(output.shape)} must be (B, T>=1, {expected}) "
                 f"for num_classes={self.num_classes}"
             )
-        return self.decode(output)
+        return self.decode(output, check_mask(mask, output.shape[0], output.shape[TIME_DIM], f"{self.name} decoder"))
 
     @abc.abstractmethod
-    def decode(self, output: Tensor) -> DecoderOutput:
-        ...
+    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
+        """Decode a checked ``output (B, T, C_out)``; only the steps where ``mask`` is True count."""
 
 
 class RateDecoder(Decoder):
@@ -113,9 +119,9 @@ class RateDecoder(Decoder):
 
     name = DecoderType.rate.name
 
-    def decode(self, output: Tensor) -> DecoderOutput:
-        counts = output.float().sum(dim=TIME_DIM)  # (B, C) fp32
-        logits = counts / (output.shape[TIME_DIM] * self.cfg.temperature)
+    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
+        counts = time_sum(output, mask)  # (B, C) fp32
+        logits = counts / (valid_steps(mask, output) * self.cfg.temperature)
         return classification_output(logits, {"count_histogram": counts.detach()})
 
 
@@ -124,9 +130,9 @@ class FirstSpikeDecoder(Decoder):
 
     name = DecoderType.first_spike.name
 
-    def decode(self, output: Tensor) -> DecoderOutput:
-        t_first = first_spike_times(output)  # (B, C)
-        logits = -t_first / (output.shape[TIME_DIM] * self.cfg.temperature)
+    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
+        t_first = first_spike_times(output, mask)  # (B, C)
+        logits = -t_first / (valid_steps(mask, output) * self.cfg.temperature)
         return classification_output(logits, {"first_spike_times": t_first.detach()})
 
 
@@ -143,13 +149,14 @@ class PopulationDecoder(Decoder):
     def num_outputs(self, num_classes: int) -> int:
         return num_classes * self.cfg.population_size
 
-    def decode(self, output: Tensor) -> DecoderOutput:
+    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
         batch, size = output.shape[0], self.cfg.population_size
-        rates = output.float().mean(dim=TIME_DIM).view(batch, self.num_classes, size)  # (B, C, P)
-        aux: Dict[str, Any] = {"group_rates": rates.detach(), "count_histogram": output.detach().float().sum(TIME_DIM)}
+        rates = time_mean(output, mask).view(batch, self.num_classes, size)  # (B, C, P)
+        aux: Dict[str, Any] = {"group_rates": rates.detach(), "count_histogram": time_sum(output.detach(), mask)}
         if self.cfg.population_mode is PopulationMode.classification:
             return classification_output(rates.mean(dim=-1) / self.cfg.temperature, aux)
-        one_spike = 1.0 / output.shape[TIME_DIM]  # floor: a silent group has a bounded gradient (T c_k)
+        # floor 1/T: a silent group has a bounded gradient (T c_k); T = valid steps, (B, 1, 1)
+        one_spike = 1.0 / valid_steps(mask, output).clamp_min(1.0).unsqueeze(-1)
         weights = rates / rates.sum(dim=-1, keepdim=True).clamp_min(one_spike)  # (B, C, P)
         estimate = (weights * self.centers).sum(dim=-1)  # (B, C)
         with torch.no_grad():
@@ -164,15 +171,21 @@ class MembraneDecoder(Decoder):
 
     name = DecoderType.membrane.name
 
-    def decode(self, output: Tensor) -> DecoderOutput:
+    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
         v = output.float()
         reduce = self.cfg.membrane_reduce
         if reduce is MembraneReduce.final:
-            stat = v[:, -1]
+            if mask is None:
+                stat = v[:, -1]
+            else:  # the last valid step of each sample
+                steps = torch.arange(v.shape[TIME_DIM], device=v.device).expand_as(mask)  # (B, T)
+                last = torch.where(mask, steps, torch.zeros_like(steps)).amax(dim=TIME_DIM)  # (B,)
+                stat = v[torch.arange(v.shape[0], device=v.device), last]
         elif reduce is MembraneReduce.max:
-            stat = v.amax(dim=TIME_DIM)
+            stat = v if mask is None else v.masked_fill(~mask.unsqueeze(-1), float("-inf"))
+            stat = stat.amax(dim=TIME_DIM)
         else:
-            stat = v.mean(dim=TIME_DIM)
+            stat = time_mean(v, mask)
         return classification_output(stat / self.cfg.temperature, {"membrane_" + reduce.name: stat.detach()})
 
 
@@ -194,8 +207,8 @@ class EnsembleDecoder(Decoder):
     def num_outputs(self, num_classes: int) -> int:
         return self.members[0].num_outputs(num_classes)
 
-    def decode(self, output: Tensor) -> DecoderOutput:
-        outs = [m.decode(output) for m in self.members]
+    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
+        outs = [m.decode(output, mask) for m in self.members]
         probs = sum(w * torch.softmax(o.logits_proxy.float(), dim=-1) for w, o in zip(self.weights, outs))  # (B, C)
         aux = {"member_logits": {m.name: o.logits_proxy.detach() for m, o in zip(self.members, outs)}}
         return classification_output(torch.log(probs + self.cfg.eps), aux)

@@ -188,6 +188,8 @@ class Encoder(nn.Module, metaclass=abc.ABCMeta):
 
     name: ClassVar[str] = ""
     input_ranks: ClassVar[Tuple[int, ...]] = (2, 3, 4)
+    #: False for encoders whose output is an input current, not 0/1 spikes (direct)
+    emits_spikes: ClassVar[bool] = True
 
     def __init__(self, cfg: EncodingConfig) -> None:
         super().__init__()
@@ -430,11 +432,28 @@ class IdentityEncoder(Encoder):
         return x.to(_spike_dtype(x)), {}
 
 
+class DirectEncoder(Encoder):
+    """Direct (constant-current) input: the normalised static input, repeated for ``num_steps``.
+
+    No sampling: ``out[:, t] = normalize(x)`` for every t, shape ``(B, T, *x.shape[1:])`` in x's
+    float dtype. The values are input currents, not spikes (``SpikeBatch.is_binary()`` is False
+    unless the input is 0/1); gradients flow back to ``x`` (the repetition is a broadcast view).
+    """
+
+    name = EncoderType.direct.name
+    emits_spikes = False
+
+    def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
+        x_norm, aux = normalize(x, self.cfg.normalization)  # (B, *F), work dtype
+        current = x_norm.to(_spike_dtype(x)).unsqueeze(1)  # (B, 1, *F)
+        return current.expand(x.shape[0], self.cfg.num_steps, *x.shape[1:]), aux  # (B, T, *F)
+
+
 #: encoder name (an EncoderType name) -> class
 ENCODERS: Dict[str, Type[Encoder]] = {
     cls.name: cls
     for cls in (RateBernoulliEncoder, RatePoissonEncoder, RateDeterministicEncoder, LatencyEncoder, TTFSEncoder,
-                PopulationEncoder, DeltaEncoder, IdentityEncoder)
+                PopulationEncoder, DeltaEncoder, IdentityEncoder, DirectEncoder)
 }
 
 

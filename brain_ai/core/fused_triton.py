@@ -14,8 +14,9 @@ written for backward). The arithmetic is the eager path's, op for op:
   ``da <- decay da - alpha (-dthr_t)``; ``dbeta += dh_t v_{t-1}``; ``dv <- beta dh``. For
   LIFNeuron (no adaptation) this is :func:`brain_ai.core.fused._lif_backward` written per step.
 
-The surrogate derivative is evaluated inside the kernel; the built-in surrogates are selected by
-a compile-time id (:data:`SURROGATE_KIND`). Tensors are indexed as ``(B, T, F)`` through their
+The surrogate derivative is evaluated inside the kernel at the surrogate's published scale and
+divided by its peak when it normalises; every built-in surrogate is selected by a compile-time id
+(:data:`SURROGATE_KIND`) and reads up to four constants (:func:`_surrogate_constant`). Tensors are indexed as ``(B, T, F)`` through their
 strides (``F`` = the flattened feature dims), so time-major views need no copy.
 
 Everything here runs unchanged under the Triton interpreter (``TRITON_INTERPRET=1`` set before
@@ -37,26 +38,45 @@ from torch import Tensor
 
 from brain_ai.config import ResetMode
 from brain_ai.core.surrogates import (
-    STE,
-    ATan,
-    Erf,
-    FastSigmoid,
-    Gaussian,
-    PiecewiseQuadratic,
-    Sigmoid,
-    SoftSign,
-    SuperSpike,
-    Surrogate,
-    Triangle,
-)
+    ERF, S2NN, STE, ATan, Arctan, FastSigmoid, Gaussian, GaussianGrad, InvSquareGrad, LeakyRelu, LogTailedRelu,
+    MultiGaussianGrad, NonzeroSignLog, Parabola, PiecewiseExp, PiecewiseLeakyRelu, PiecewiseQuadratic, QPseudoSpike,
+    ReluGrad, Sigmoid, SlayerGrad, SoftSign, SquarewaveFourierSeries, SuperSpike, Surrogate, Triangle,
+)  # fmt: skip
 
 __all__ = ["SURROGATE_KIND", "surrogate_supported", "interpreted", "lif_forward", "lif_backward"]
 
-#: Kernel id of each built-in surrogate class (exact class: a subclass may override ``grad``).
+#: Kernel id of each built-in surrogate class (exact class: a subclass may override ``surrogate_grad``).
 SURROGATE_KIND = {
-    ATan: 0, FastSigmoid: 1, SuperSpike: 1, SoftSign: 1, STE: 2, Sigmoid: 3, Triangle: 4,
-    PiecewiseQuadratic: 5, Gaussian: 6, Erf: 7,
+    Arctan: 0, ATan: 0, InvSquareGrad: 1, FastSigmoid: 1, SuperSpike: 1, STE: 2, Sigmoid: 3, PiecewiseQuadratic: 4,
+    Triangle: 4, Parabola: 5, Gaussian: 6, ERF: 7, PiecewiseExp: 8, SoftSign: 9, NonzeroSignLog: 10,
+    PiecewiseLeakyRelu: 11, SquarewaveFourierSeries: 12, S2NN: 13, QPseudoSpike: 14, LeakyRelu: 15, LogTailedRelu: 16,
+    ReluGrad: 17, GaussianGrad: 18, MultiGaussianGrad: 19, SlayerGrad: 20,
 }  # fmt: skip
+
+#: Per kernel id: the constants ``(k0, k1, k2, k3)`` its formula in :func:`_surrogate_grad` reads.
+_SURROGATE_CONSTANTS = {
+    0: lambda s: (math.pi / 2.0 * s.alpha, s.alpha / 2.0),
+    1: lambda s: (s.alpha,),
+    2: lambda s: (),
+    3: lambda s: (s.alpha,),
+    4: lambda s: (s.alpha, 1.0 / s.alpha, s.alpha**2),
+    5: lambda s: (s.alpha,),
+    6: lambda s: (2.0 * s.alpha**2,),
+    7: lambda s: (s.alpha**2, s.peak()),
+    8: lambda s: (s.alpha, s.alpha / 2.0),
+    9: lambda s: (s.alpha, s.alpha / 2.0),
+    10: lambda s: (1.0 / s.alpha,),
+    11: lambda s: (s.w, s.c, 1.0 / (2.0 * s.w)),
+    12: lambda s: (2.0 * math.pi / s.t_period, s.n, 4.0 / s.t_period),
+    13: lambda s: (s.alpha, s.beta),
+    14: lambda s: (2.0 / (s.alpha + 1.0), s.alpha),
+    15: lambda s: (s.alpha, s.beta),
+    16: lambda s: (s.alpha,),
+    17: lambda s: (s.alpha, s.alpha * s.width),
+    18: lambda s: (2.0 * s.sigma**2, s.peak()),
+    19: lambda s: (s.sigma, s.s * s.sigma, s.h, s.scale),
+    20: lambda s: (s.alpha,),
+}
 
 _RESET_ID = {ResetMode.subtract: 0, ResetMode.zero: 1, ResetMode.none: 2}
 
@@ -70,42 +90,78 @@ def surrogate_supported(surrogate: Surrogate) -> bool:
     return type(surrogate) in SURROGATE_KIND
 
 
-def _surrogate_constant(surrogate: Surrogate) -> float:
-    """The one number the kernel's formula for this surrogate needs, computed like its ``grad``."""
-    kind, alpha = SURROGATE_KIND[type(surrogate)], surrogate.alpha
-    if kind == 0:
-        return 0.5 * math.pi * alpha
-    if kind == 2:
-        return 0.0
-    if kind == 6:
-        return 2.0 * alpha**2
-    return alpha
+def _surrogate_constant(surrogate: Surrogate) -> Tuple[float, float, float, float, float]:
+    """``(k0, k1, k2, k3, divisor)``: the numbers the kernel's formula needs, and the normaliser.
+
+    ``divisor`` is ``surrogate.peak()`` when it normalises, else 1.0 (``grad = formula / divisor``).
+    """
+    ks = tuple(float(k) for k in _SURROGATE_CONSTANTS[SURROGATE_KIND[type(surrogate)]](surrogate))
+    ks = ks + (0.0,) * (4 - len(ks))
+    return (*ks, surrogate.peak() if surrogate.normalize else 1.0)
 
 
 @triton.jit
-def _surrogate_grad(z, k, KIND: tl.constexpr):
-    """Pseudo-derivative at ``z = h - thr``; ``k`` from :func:`_surrogate_constant`."""
-    if KIND == 0:  # atan: 1 / (1 + (pi/2 alpha z)^2)
-        u = k * z
-        g = 1.0 / (1.0 + u * u)
-    elif KIND == 1:  # fast_sigmoid / superspike / softsign: 1 / (1 + alpha |z|)^2
-        u = 1.0 + k * tl.abs(z)
+def _surrogate_grad(z, k0, k1, k2, k3, KIND: tl.constexpr):
+    """Published-scale pseudo-derivative at ``z = h - thr``; ``k*`` from :func:`_surrogate_constant`."""
+    az = tl.abs(z)
+    if KIND == 0:  # arctan / atan: alpha/2 / (1 + (pi/2 alpha z)^2)
+        u = k0 * z
+        g = k1 / (1.0 + u * u)
+    elif KIND == 1:  # inv_square_grad / fast_sigmoid / superspike: 1 / (alpha |z| + 1)^2
+        u = k0 * az + 1.0
         g = 1.0 / (u * u)
     elif KIND == 2:  # ste
         g = tl.full(z.shape, 1.0, z.dtype)
-    elif KIND == 3:  # sigmoid: 4 s (1 - s), s = sigmoid(alpha z)
-        s = 1.0 / (1.0 + tl.exp(-(k * z)))
-        g = 4.0 * s * (1.0 - s)
-    elif KIND == 4:  # triangle: max(0, 1 - alpha |z|)
-        g = tl.maximum(1.0 - k * tl.abs(z), 0.0)
-    elif KIND == 5:  # piecewise_quadratic: max(0, 1 - (alpha z)^2)
-        u = k * z
+    elif KIND == 3:  # sigmoid: alpha s (1 - s), s = sigmoid(alpha z)
+        s = 1.0 / (1.0 + tl.exp(-(k0 * z)))
+        g = k0 * s * (1.0 - s)
+    elif KIND == 4:  # piecewise_quadratic / triangle: alpha - alpha^2 |z| on |z| <= 1/alpha
+        g = tl.where(az > k1, 0.0, k0 - k2 * az)
+    elif KIND == 5:  # parabola: max(0, 1 - (alpha z)^2)
+        u = k0 * z
         g = tl.maximum(1.0 - u * u, 0.0)
     elif KIND == 6:  # gaussian: exp(-z^2 / (2 alpha^2))
-        g = tl.exp(-(z * z) / k)
-    else:  # erf: exp(-(alpha z)^2)
-        u = k * z
-        g = tl.exp(-(u * u))
+        g = tl.exp(-(z * z) / k0)
+    elif KIND == 7:  # erf: alpha/sqrt(pi) exp(-alpha^2 z^2)
+        g = k1 * tl.exp(-k0 * z * z)
+    elif KIND == 8:  # piecewise_exp: alpha/2 exp(-alpha |z|)
+        g = k1 * tl.exp(-k0 * az)
+    elif KIND == 9:  # soft_sign: alpha/2 / (1 + |alpha z|)^2
+        u = 1.0 + tl.abs(k0 * z)
+        g = k1 / (u * u)
+    elif KIND == 10:  # nonzero_sign_log: 1 / (1/alpha + |z|)
+        g = 1.0 / (k0 + az)
+    elif KIND == 11:  # piecewise_leaky_relu: 1/(2w) on |z| <= w, else c
+        g = tl.where(az > k0, k1, k2)
+    elif KIND == 12:  # squarewave_fourier_series: 4/T sum_{i=1..n} cos((2i-1) w z)
+        g = tl.cos(k0 * z)
+        c = k0 * 3.0  # (2i - 1) w for i = 2, 3, ...
+        for _ in range(1, k1.to(tl.int32)):
+            g = g + tl.cos(c * z)
+            c = c + 2.0 * k0
+        g = g * k2
+    elif KIND == 13:  # s2nn: alpha s (1 - s) for z < 0, beta / (z + 1) for z >= 0
+        s = 1.0 / (1.0 + tl.exp(-(k0 * z)))
+        g = tl.where(z < 0, k0 * s * (1.0 - s), k1 / (tl.where(z < 0, 1.0, z) + 1.0))
+    elif KIND == 14:  # q_pseudo_spike: (1 + 2|z|/(alpha+1))^-alpha
+        g = tl.exp(-k1 * tl.log(1.0 + k0 * az))
+    elif KIND == 15:  # leaky_relu: alpha for z < 0, beta for z >= 0
+        g = tl.where(z < 0, k0, k1) + tl.zeros_like(z)
+    elif KIND == 16:  # log_tailed_relu: alpha (z <= 0), 1 (0 < z <= 1), 1/z (z > 1)
+        g = tl.where(z > 1.0, 1.0 / tl.where(z > 1.0, z, 1.0), tl.where(z > 0, 1.0, k0))
+    elif KIND == 17:  # relu_grad: max(0, alpha width - alpha |z|)
+        g = tl.maximum(k1 - az * k0, 0.0)
+    elif KIND == 18:  # gaussian_grad: alpha/(sqrt(2 pi) sigma) exp(-z^2 / (2 sigma^2))
+        g = k1 * tl.exp(-(z * z) / k0)
+    elif KIND == 19:  # multi_gaussian_grad (k0 = sigma, k1 = s sigma, k2 = h, k3 = scale)
+        g1 = tl.exp(-(z * z) / (2.0 * k0 * k0)) / (2.5066282746310002 * k0)
+        zm = z - k0
+        zp = z + k0
+        g2 = tl.exp(-(zm * zm) / (2.0 * k1 * k1)) / (2.5066282746310002 * k1)
+        g3 = tl.exp(-(zp * zp) / (2.0 * k1 * k1)) / (2.5066282746310002 * k1)
+        g = k3 * (g1 * (1.0 + k2) - g2 * k2 - g3 * k2)
+    else:  # slayer_grad: exp(-alpha |z|)
+        g = tl.exp(-k0 * az)
     return g
 
 
@@ -186,7 +242,11 @@ def _lif_bwd_kernel(
     v0 = tl.load(v0_ptr + n, mask=mask, other=0.0)
     beta = tl.load(beta_ptr + n, mask=mask, other=0.0)
     thr = tl.load(thr_ptr + n, mask=mask, other=0.0)
-    k = tl.load(const_ptr)
+    k0 = tl.load(const_ptr)  # surrogate constants: k0 at 0, k1..k3 and the normaliser at 3..6
+    k1 = tl.load(const_ptr + 3)
+    k2 = tl.load(const_ptr + 4)
+    k3 = tl.load(const_ptr + 5)
+    k_norm = tl.load(const_ptr + 6)
     zero = tl.zeros_like(v0)
     dv = tl.load(gv_ptr + n, mask=mask, other=0.0).to(v0.dtype) if HAS_GV else zero
     if ADAPTIVE:
@@ -206,7 +266,7 @@ def _lif_bwd_kernel(
         spk = z > 0
         if NEED_BETA:
             dbeta += dh_next * _post_reset(h, z, spk, RESET)
-        sg = _surrogate_grad(z, k, SURROGATE)
+        sg = _surrogate_grad(z, k0, k1, k2, k3, SURROGATE) / k_norm
         if HAS_GM:
             dv = dv + tl.load(gm_ptr + gm_off, mask=mask, other=0.0).to(v0.dtype)
         if HAS_GS:
@@ -282,10 +342,17 @@ def _expect(name: str, t: Tensor, shape: Tuple[int, ...], *, contiguous: bool = 
     return t
 
 
+#: Length of the constants vector of :func:`_constants`.
+_N_CONSTANTS = 7
+
+
 def _constants(surrogate: Optional[Surrogate], adapt_alpha, adapt_decay, dtype, device) -> Tensor:  # noqa: ANN001
-    """Kernel scalars in the state dtype, rounded like PyTorch rounds a Python scalar operand."""
-    k = _surrogate_constant(surrogate) if surrogate is not None else 0.0
-    return torch.tensor([k, adapt_alpha or 0.0, adapt_decay or 0.0], dtype=dtype, device=device)
+    """Kernel scalars in the state dtype, rounded like PyTorch rounds a Python scalar operand.
+
+    Layout: ``[k0, adapt_alpha, adapt_decay, k1, k2, k3, surrogate divisor]``.
+    """
+    k0, k1, k2, k3, k_norm = _surrogate_constant(surrogate) if surrogate is not None else (0.0,) * 4 + (1.0,)
+    return torch.tensor([k0, adapt_alpha or 0.0, adapt_decay or 0.0, k1, k2, k3, k_norm], dtype=dtype, device=device)
 
 
 def _grid(m: int) -> Tuple[int]:
@@ -323,7 +390,7 @@ def lif_forward(x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_me
         _lif_fwd_kernel[_grid(m)](
             x_ptr=x3, v0_ptr=vec("v0", v0), a0_ptr=vec("a0", a0 if adaptive else v0),
             beta_ptr=vec("beta", _per_neuron(beta, state_shape)), thr_ptr=vec("threshold", _per_neuron(thr, state_shape)),
-            const_ptr=_expect("constants", _constants(None, adapt_alpha, adapt_decay, dtype, x.device), (3,)),
+            const_ptr=_expect("constants", _constants(None, adapt_alpha, adapt_decay, dtype, x.device), (_N_CONSTANTS,)),
             s_ptr=dense("spikes", spikes), h_ptr=h3,
             m_ptr=dense("membrane", membrane) if record_membrane else h3,
             thr_eff_ptr=dense("thr_eff", thr_eff) if adaptive else h3,
@@ -366,7 +433,7 @@ def lif_backward(h, thr_eff, v0, beta, thr, reset, surrogate, adapt_alpha, adapt
         _lif_bwd_kernel[_grid(m)](
             h_ptr=h3, thr_eff_ptr=dense("thr_eff", thr_eff) if adaptive else h3, v0_ptr=vec("v0", v0),
             beta_ptr=vec("beta", _per_neuron(beta, state_shape)), thr_ptr=vec("threshold", _per_neuron(thr, state_shape)),
-            const_ptr=_expect("constants", _constants(surrogate, adapt_alpha, adapt_decay, dtype, h.device), (3,)),
+            const_ptr=_expect("constants", _constants(surrogate, adapt_alpha, adapt_decay, dtype, h.device), (_N_CONSTANTS,)),
             gs_ptr=gs3, gv_ptr=vec("g_v", _per_neuron(g_v, state_shape)) if g_v is not None else dv0_flat,
             ga_ptr=vec("g_a", _per_neuron(g_a, state_shape)) if g_a is not None else dv0_flat, gm_ptr=gm3,
             dx_ptr=dense("dx", dx) if need_x else h3, dv0_ptr=dv0_flat, da0_ptr=vec("da0", da0) if adaptive else dv0_flat,

@@ -5,7 +5,10 @@ A :class:`LossTerm` maps :class:`LossInputs` to ``(scalar_loss, diagnostics)``; 
 ``info = {"total": float, "components": {name: float}, "diagnostics": {name: {key: float}},
 "weights": {name: float}}`` (components are unweighted; names are TensorBoard tags
 ``train/loss/<name>``). Everything is computed in fp32 and normalised by ``T`` (means over time),
-so the same spike statistics give the same loss at ``T = 25`` and ``T = 100``.
+so the same spike statistics give the same loss at ``T = 25`` and ``T = 100``. With
+``LossInputs.mask (B, T)`` (ragged batches) every term counts only valid steps: means over time
+are per sample over its valid steps, temporal windows must lie inside the valid steps, and
+padding a sample with masked steps does not change any term.
 
 ==============  ====================================================================================
 term (name)     loss
@@ -37,6 +40,7 @@ from torch import Tensor, nn
 from brain_ai.config import LossConfig, TaskLoss, TemporalPenalty
 from brain_ai.core.decoding import DecoderOutput, first_spike_times
 from brain_ai.core.encoding import TIME_DIM
+from brain_ai.core.masking import check_mask, masked_mean, time_mean, time_sum, valid_steps, zero_invalid
 
 Diagnostics = Dict[str, Tensor]
 
@@ -48,7 +52,7 @@ class LossInputs:
     output: network output ``(B, T, C_out)`` (spikes, or membrane of a non-spiking readout);
     decoded: the decoder's view of ``output``; targets: class indices ``(B,)`` long, or values
     ``(B,)`` / ``(B, D)`` float for regression; layer_spikes / layer_membranes: ``"layer0"``,
-    ``"layer1"``, ... -> ``(B, T, ...)``.
+    ``"layer1"``, ... -> ``(B, T, ...)``; mask: ``(B, T)`` bool, True at valid steps (None: all).
     """
 
     output: Tensor
@@ -56,6 +60,12 @@ class LossInputs:
     targets: Tensor
     layer_spikes: Dict[str, Tensor] = field(default_factory=dict)
     layer_membranes: Dict[str, Tensor] = field(default_factory=dict)
+    mask: Optional[Tensor] = None
+
+    def __post_init__(self) -> None:
+        if self.mask is not None:
+            _check_sequence(self.output, "output")
+            check_mask(self.mask, self.output.shape[0], self.output.shape[TIME_DIM], "LossInputs")
 
 
 def _check_sequence(x: Tensor, what: str) -> None:
@@ -110,7 +120,7 @@ class ProbSpikes(LossTerm):
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         _check_sequence(inputs.output, "output")
         targets = _class_targets(inputs.targets, inputs.output.shape[0], self.name)
-        rates = inputs.output.float().mean(dim=TIME_DIM)  # (B, C) = counts / T
+        rates = time_mean(inputs.output, inputs.mask)  # (B, C) = counts / T
         log_p = F.log_softmax(rates / self.temperature, dim=-1).clamp_min(self.log_eps)
         log_p_y = log_p.gather(1, targets.unsqueeze(1)).squeeze(1)  # (B,)
         return -log_p_y.mean(), {"target_prob": log_p_y.detach().exp().mean(), "output_rate": rates.detach().mean()}
@@ -132,8 +142,8 @@ class FirstSpikeLoss(LossTerm):
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         _check_sequence(inputs.output, "output")
         targets = _class_targets(inputs.targets, inputs.output.shape[0], self.name)
-        steps = inputs.output.shape[TIME_DIM]
-        t_first = first_spike_times(inputs.output)  # (B, C), T = never fired
+        steps = valid_steps(inputs.mask, inputs.output)  # (B, 1): T of each sample
+        t_first = first_spike_times(inputs.output, inputs.mask)  # (B, C), T = never fired
         loss = F.cross_entropy(-t_first / (steps * self.temperature), targets)
         t = t_first.detach()
         return loss, {"mean_first_spike": (t / steps).mean(), "silent_frac": (t >= steps).float().mean()}
@@ -188,7 +198,7 @@ class RateRegularization(LossTerm):
             raise ValueError(f"loss.rate_targets names unknown layer(s) {unknown}; allowed: {sorted(layers)}")
         losses, diag = [], {}
         for name, spikes in layers.items():
-            rate = spikes.float().mean(dim=TIME_DIM).flatten(1)  # (B, N)
+            rate = time_mean(spikes, inputs.mask).flatten(1)  # (B, N)
             per_neuron = rate.mean(dim=0)  # (N,)
             target = self.rate_targets.get(name, self.target_rate)
             band = F.relu(self.rate_min - per_neuron) ** 2 + F.relu(per_neuron - self.rate_max) ** 2
@@ -215,8 +225,8 @@ class TemporalConsistency(LossTerm):
     def from_config(cls, cfg: LossConfig) -> "TemporalConsistency":
         return cls(cfg.temporal_window, cfg.temporal_penalty)
 
-    def layer_penalty(self, spikes: Tensor) -> Tensor:
-        """spikes ``(B, T, ...)`` -> 0-d penalty on the population rate ``q (B, T)``."""
+    def layer_penalty(self, spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        """spikes ``(B, T, ...)`` -> 0-d penalty on the population rate ``q (B, T)`` (windows of valid steps only)."""
         q = spikes.float().flatten(2).mean(dim=-1)  # (B, T)
         span = self.window if self.penalty is TemporalPenalty.variance else self.window + 1
         if q.shape[1] < span:
@@ -224,13 +234,18 @@ class TemporalConsistency(LossTerm):
                              f"loss.temporal_window={self.window} ({self.penalty.name}) needs")
         windows = q.unfold(1, span, 1)  # (B, T - span + 1, span)
         if self.penalty is TemporalPenalty.variance:
-            return windows.var(dim=-1, unbiased=False).mean()
-        change = windows[..., -1] - windows[..., :-1].mean(dim=-1)  # (B, T - W)
-        return change.abs().mean() if self.penalty is TemporalPenalty.l1 else (change**2).mean()
+            per_window = windows.var(dim=-1, unbiased=False)
+        else:
+            change = windows[..., -1] - windows[..., :-1].mean(dim=-1)  # (B, T - W)
+            per_window = change.abs() if self.penalty is TemporalPenalty.l1 else change**2
+        if mask is None:
+            return per_window.mean()
+        inside = mask.unfold(1, span, 1).all(dim=-1).to(per_window.dtype)  # (B, T - span + 1)
+        return (per_window * inside).sum() / inside.sum().clamp_min(1.0)
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         layers = _layers(inputs.layer_spikes, self.name, "layer_spikes")
-        values = {name: self.layer_penalty(spikes) for name, spikes in layers.items()}
+        values = {name: self.layer_penalty(spikes, inputs.mask) for name, spikes in layers.items()}
         return torch.stack(list(values.values())).mean(), {f"{n}/penalty": v.detach() for n, v in values.items()}
 
 
@@ -251,16 +266,18 @@ class ISIRegularization(LossTerm):
     def from_config(cls, cfg: LossConfig) -> "ISIRegularization":
         return cls(cfg.isi_refractory_window, cfg.isi_tau)
 
-    def layer_penalty(self, spikes: Tensor) -> Tensor:
-        """spikes ``(B, T, ...)`` -> ``mean_{b,n,t} s_t sum_d k_d s_{t-d}``."""
+    def layer_penalty(self, spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        """spikes ``(B, T, ...)`` -> ``mean_{b,n,t} s_t sum_d k_d s_{t-d}`` (valid steps only)."""
         batch, steps = spikes.shape[:2]
-        trains = spikes.float().flatten(2).transpose(1, 2).reshape(-1, 1, steps)  # (B*N, 1, T)
+        flat = zero_invalid(spikes.float().flatten(2), mask)  # (B, T, N)
+        trains = flat.transpose(1, 2).reshape(-1, 1, steps)  # (B*N, 1, T)
         history = F.conv1d(trains, self.kernel.to(trains.device), padding=self.window)[..., :steps]  # (B*N, 1, T)
-        return (trains * history).mean()
+        product = (trains * history).view(batch, -1, steps).transpose(1, 2)  # (B, T, N)
+        return masked_mean(product, mask)
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         layers = _layers(inputs.layer_spikes, self.name, "layer_spikes")
-        values = {name: self.layer_penalty(spikes) for name, spikes in layers.items()}
+        values = {name: self.layer_penalty(spikes, inputs.mask) for name, spikes in layers.items()}
         return torch.stack(list(values.values())).mean(), {f"{n}/penalty": v.detach() for n, v in values.items()}
 
 
@@ -283,8 +300,8 @@ class MembraneRegularization(LossTerm):
         losses, diag = [], {}
         for name, v in layers.items():
             excess = F.relu(v.float().abs() - self.max_membrane)
-            losses.append((excess**2).mean())
-            diag[f"{name}/excess_frac"] = (excess.detach() > 0).float().mean()
+            losses.append(masked_mean(excess**2, inputs.mask))
+            diag[f"{name}/excess_frac"] = masked_mean((excess.detach() > 0).float(), inputs.mask)
         return torch.stack(losses).mean(), diag
 
 
@@ -332,9 +349,11 @@ class SNNLossComposer(nn.Module):
         return total, info
 
 
-def compute_snn_metrics(decoded: DecoderOutput, targets: Tensor, layer_spikes: Optional[Dict[str, Tensor]] = None) -> Dict[str, float]:
+def compute_snn_metrics(
+    decoded: DecoderOutput, targets: Tensor, layer_spikes: Optional[Dict[str, Tensor]] = None, mask: Optional[Tensor] = None
+) -> Dict[str, float]:
     """Plain-float metrics: ``accuracy`` (class predictions) or ``mae`` / ``mse`` (regression),
-    ``confidence``, and per layer ``<name>/firing_rate``, ``<name>/dead_frac``."""
+    ``confidence``, and per layer ``<name>/firing_rate``, ``<name>/dead_frac`` (valid steps of ``mask`` only)."""
     with torch.no_grad():
         values: Dict[str, Tensor] = {"confidence": decoded.confidence.float().mean()}
         if decoded.prediction.dtype == torch.long:
@@ -343,7 +362,7 @@ def compute_snn_metrics(decoded: DecoderOutput, targets: Tensor, layer_spikes: O
             error = decoded.prediction.float() - targets.float().reshape(decoded.prediction.shape)
             values.update({"mae": error.abs().mean(), "mse": (error**2).mean()})
         for name, spikes in (layer_spikes or {}).items():
-            per_neuron = spikes.float().mean(dim=(0, TIME_DIM))
+            per_neuron = time_sum(spikes, mask).sum(0) / valid_steps(mask, spikes).sum()  # (*N)
             values.update({f"{name}/firing_rate": per_neuron.mean(), f"{name}/dead_frac": (per_neuron == 0).float().mean()})
         floats = torch.stack([v.float() for v in values.values()]).tolist()
     return dict(zip(values, floats))

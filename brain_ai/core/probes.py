@@ -13,6 +13,8 @@ from typing import Dict, List, Mapping, Optional, Union
 import torch
 from torch import Tensor
 
+from brain_ai.core.masking import check_mask, masked_mean, time_sum, valid_steps
+
 
 @dataclass(frozen=True)
 class HealthyRange:
@@ -62,7 +64,7 @@ HEALTHY_RANGES: Dict[str, HealthyRange] = {
 
 
 def compute_probes(
-    spikes: Tensor, membrane: Optional[Tensor] = None, saturation_threshold: float = 0.95
+    spikes: Tensor, membrane: Optional[Tensor] = None, saturation_threshold: float = 0.95, mask: Optional[Tensor] = None
 ) -> Dict[str, Tensor]:
     """Probe one layer's activity over a window.
 
@@ -71,6 +73,8 @@ def compute_probes(
         membrane: optional ``(B, T, *N)`` post-step membrane (threshold units).
         saturation_threshold: a neuron is saturated if it fired on at least this fraction of
             its ``B * T`` steps.
+        mask: optional ``(B, T)`` bool, True at valid steps (ragged batches); every probe then
+            counts only valid steps.
     Returns:
         0-d float32 tensors (no grad) ``firing_rate`` (mean spikes per neuron-step),
         ``spike_sparsity`` (fraction of neuron-steps without a spike), ``dead_neuron_frac``
@@ -81,12 +85,13 @@ def compute_probes(
         raise ValueError(f"compute_probes: spikes must be (B, T, *N), got shape {tuple(spikes.shape)}")
     if not 0.0 < saturation_threshold <= 1.0:
         raise ValueError(f"compute_probes: saturation_threshold={saturation_threshold!r} must be in (0, 1]")
+    mask = check_mask(mask, spikes.shape[0], spikes.shape[1], "compute_probes")
     with torch.no_grad():
         s = spikes.detach().float()
-        per_neuron = s.flatten(0, 1).mean(0)  # (*N) rate of each neuron over batch and time
+        per_neuron = time_sum(s, mask).sum(0) / valid_steps(mask, s).sum()  # (*N) rate over batch and valid time
         probes = {
-            "firing_rate": s.mean(),
-            "spike_sparsity": (s == 0).float().mean(),
+            "firing_rate": masked_mean(s, mask),
+            "spike_sparsity": masked_mean((s == 0).float(), mask),
             "dead_neuron_frac": (per_neuron == 0).float().mean(),
             "saturated_neuron_frac": (per_neuron >= saturation_threshold).float().mean(),
         }
@@ -96,8 +101,9 @@ def compute_probes(
                     f"compute_probes: membrane shape {tuple(membrane.shape)} != spikes shape {tuple(spikes.shape)}"
                 )
             m = membrane.detach().float()
-            probes["membrane_mean"] = m.mean()
-            probes["membrane_var"] = m.var(unbiased=False)
+            mean = masked_mean(m, mask)
+            probes["membrane_mean"] = mean
+            probes["membrane_var"] = masked_mean((m - mean) ** 2, mask)
     return probes
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -80,8 +80,12 @@ class _SNNBase(nn.Module):
         out: SNNOutput,
         record_membrane: bool,
         return_details: bool,
+        mask: Optional[Tensor] = None,
     ) -> Tensor:
-        """Step ``neuron`` over ``current (B, T, ...)``; store its spikes/membrane/probes under ``name``."""
+        """Step ``neuron`` over ``current (B, T, ...)``; store its spikes/membrane/probes under ``name``.
+
+        ``mask (B, T)``: valid steps of a ragged batch; the probes count only those.
+        """
         record = "membrane" if (record_membrane or return_details) else "none"
         # snn.neuron.backend picks the spiking layers' implementation; the membrane readout
         # (LeakyIntegrator) has only the generic unroll
@@ -97,12 +101,13 @@ class _SNNBase(nn.Module):
             return spikes  # the readout membrane (B, T, C); not a spiking layer
         out.layer_spikes[name] = spikes
         if return_details:
-            out.probes[name] = compute_probes(spikes.detach(), None if membrane is None else membrane.detach())
+            out.probes[name] = compute_probes(spikes.detach(), None if membrane is None else membrane.detach(), mask=mask)
         return spikes
 
     def _readout(self, size: int) -> nn.Module:
         if self.cfg.readout is Readout.membrane:
-            return LeakyIntegrator(size, beta=self.cfg.neuron.beta)
+            neuron = self.cfg.neuron
+            return LeakyIntegrator(size, beta=neuron.beta, tau=neuron.tau, dt=neuron.dt)
         return build_neuron(_hidden_neuron_cfg(self.cfg.neuron, recurrent_ok=False), size)
 
     @property
@@ -119,12 +124,14 @@ class _SNNBase(nn.Module):
         self.linears.append(nn.Linear(sizes[-1], self.cfg.output_size))
         self.neurons.append(self._readout(self.cfg.output_size))
 
-    def _forward_dense(self, x: Tensor, out: SNNOutput, first: int, record_membrane: bool, details: bool) -> Tensor:
+    def _forward_dense(
+        self, x: Tensor, out: SNNOutput, first: int, record_membrane: bool, details: bool, mask: Optional[Tensor]
+    ) -> Tensor:
         """Run the dense stack on ``x (B, T, F)``; layer names start at ``layer{first}``."""
         for j, (linear, neuron) in enumerate(zip(self.linears, self.dense_neurons)):
             is_last = j == len(self.linears) - 1
             current = over_time(linear, x)  # (B, T, N_j)
-            x = self._run_neuron(f"layer{first + j}", neuron, current, out, record_membrane, details)
+            x = self._run_neuron(f"layer{first + j}", neuron, current, out, record_membrane, details, mask)
             if not is_last and self.dropout is not None:
                 x = over_time(self.dropout, x)
         return x
@@ -150,11 +157,14 @@ class SNNCore(_SNNBase):
     def dense_neurons(self) -> nn.ModuleList:
         return self.neurons
 
-    def forward(self, x: Tensor, *, return_details: bool = False, record_membrane: bool = False) -> SNNOutput:
+    def forward(
+        self, x: Tensor, *, return_details: bool = False, record_membrane: bool = False, mask: Optional[Tensor] = None
+    ) -> SNNOutput:
         """Run the network on ``x (B, T, *F)`` (features flattened to ``input_size``).
 
         ``return_details`` adds per-layer probes (and records membranes); ``record_membrane``
-        records membranes without probes (for membrane regularisation).
+        records membranes without probes (for membrane regularisation); ``mask (B, T)`` marks the
+        valid steps of a ragged batch (probes ignore the rest; the network runs on every step).
         """
         if x.dim() < 3:
             raise ValueError(f"SNNCore expects input (B, T, features...), got shape {tuple(x.shape)}")
@@ -165,7 +175,7 @@ class SNNCore(_SNNBase):
                 f"(input shape {tuple(x.shape)})"
             )
         out = SNNOutput(output=x)
-        out.output = self._forward_dense(x, out, 0, record_membrane, return_details)
+        out.output = self._forward_dense(x, out, 0, record_membrane, return_details, mask)
         return out
 
 
@@ -206,18 +216,20 @@ class ConvSNN(_SNNBase):
     def dense_neurons(self) -> List[nn.Module]:
         return list(self.neurons)[self._n_conv :]
 
-    def forward(self, x: Tensor, *, return_details: bool = False, record_membrane: bool = False) -> SNNOutput:
-        """Run the network on ``x (B, T, C, H, W)`` (``(C, H, W) == snn.input_shape``)."""
+    def forward(
+        self, x: Tensor, *, return_details: bool = False, record_membrane: bool = False, mask: Optional[Tensor] = None
+    ) -> SNNOutput:
+        """Run the network on ``x (B, T, C, H, W)`` (``(C, H, W) == snn.input_shape``; ``mask`` as in SNNCore)."""
         expected = tuple(self.cfg.input_shape)
         if x.dim() != 5 or tuple(x.shape[2:]) != expected:
             raise ValueError(f"snn.input_shape={list(expected)} but ConvSNN got input {tuple(x.shape)}; expected (B, T, *input_shape)")
         out = SNNOutput(output=x)
         for i, (block, neuron) in enumerate(zip(self.blocks, self.neurons)):
             current = over_time(block, x)  # (B, T, C_i, H_i, W_i)
-            spikes = self._run_neuron(f"layer{i}", neuron, current, out, record_membrane, return_details)
+            spikes = self._run_neuron(f"layer{i}", neuron, current, out, record_membrane, return_details, mask)
             x = over_time(self.pool, spikes)  # (B, T, C_i, H_i/p, W_i/p)
         x = x.flatten(2)  # (B, T, C*H*W)
-        out.output = self._forward_dense(x, out, self._n_conv, record_membrane, return_details)
+        out.output = self._forward_dense(x, out, self._n_conv, record_membrane, return_details, mask)
         return out
 
 

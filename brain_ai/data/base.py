@@ -30,7 +30,9 @@ class DatasetInfo:
     """What a model needs to know about a data set before any sample is loaded.
 
     ``sample_shape`` is the feature shape of one time step (static: ``(C, H, W)``; event data:
-    the shape of one frame). ``time_steps`` is ``T`` of event/synthetic data, ``None`` for static.
+    the shape of one frame). ``time_steps`` is ``T`` of event/synthetic data, ``None`` for static
+    data and for ``ragged`` data, whose samples have different lengths (batches then carry a
+    mask, see :mod:`brain_ai.data.ragged`).
     ``task`` is one of :data:`TASKS`; for ``regression`` ``num_classes`` is the number of
     regressed values ``D`` per sample (the decoder's output dimension).
     """
@@ -40,6 +42,7 @@ class DatasetInfo:
     time_steps: Optional[int]
     is_event_data: bool
     task: str = "classification"
+    ragged: bool = False
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:

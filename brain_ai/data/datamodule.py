@@ -10,6 +10,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from brain_ai.config import ConfigError, DataConfig, DatasetName
+from brain_ai.data.ragged import pad_collate
 from brain_ai.data.base import DataSource, split_counts, stratified_order
 from brain_ai.data.events import DVSGestureEvents, NMNISTEvents, SHDEvents
 from brain_ai.data.regression import SyntheticRegression
@@ -80,7 +81,9 @@ class BrainDataModule(LightningDataModule):
     ``sample_shape`` (feature shape of one step), ``time_steps`` (``T``, or ``None`` for static
     data), ``is_event_data``. Batches are ``(x float32, y)``: static ``x (B, C, H, W)`` (or
     ``(B, num_inputs)``) in [0, 1]; event and synthetic ``x (B, T, *sample_shape)`` binary spikes;
-    ``y (B,)`` int64 class indices, or ``(B, D)`` float32 for regression. Only the train loader
+    ``y (B,)`` int64 class indices, or ``(B, D)`` float32 for regression. ``ragged`` data (event
+    recordings cut by time, ``data.bin_width_us``) gives ``(x, y, mask (B, T) bool)``, padded at
+    the end to the batch's longest sample (:func:`~brain_ai.data.ragged.pad_collate`). Only the train loader
     shuffles, in an order fixed by ``data.seed`` and the epoch (:class:`EpochShuffleSampler`).
     """
 
@@ -94,6 +97,7 @@ class BrainDataModule(LightningDataModule):
         self.sample_shape: Tuple[int, ...] = tuple(info.sample_shape)
         self.time_steps: Optional[int] = info.time_steps
         self.is_event_data: bool = info.is_event_data
+        self.ragged: bool = info.ragged
         self.train_set: Optional[Dataset] = None
         self.val_set: Optional[Dataset] = None
         self.test_set: Optional[Dataset] = None
@@ -132,6 +136,7 @@ class BrainDataModule(LightningDataModule):
             sampler=EpochShuffleSampler(len(dataset), self.cfg.seed) if shuffle else None,
             num_workers=self.cfg.num_workers,
             persistent_workers=self.cfg.num_workers > 0,
+            collate_fn=pad_collate if self.ragged else None,
         )
 
 

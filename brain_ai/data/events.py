@@ -8,6 +8,10 @@ channel had at least one event in the bin, else 0.0) so the frames can drive an 
 ``w = (t_last - t_first) // T`` µs from ``t_first``; events at or after ``t_first + T * w``
 (at least those at exactly ``t_last``) are dropped -- tonic's rule, kept as is.
 
+Cut by time instead (``data.bin_width_us``): bins of that width from each recording's first
+event, so a longer recording gives more frames. The data set is then *ragged*: batches are padded
+at the end with silent frames and carry ``mask (B, T)`` (see :mod:`brain_ai.data.ragged`).
+
 tonic classes take no ``download`` argument: they download whenever their ``_check_exists()``
 fails. So :meth:`TonicEvents.load` checks the files itself first and raises a
 ``FileNotFoundError`` naming the expected paths instead of touching the network; downloading
@@ -46,7 +50,8 @@ class BinaryFrames(Dataset):
 
 def cache_dir(cfg: DataConfig, class_name: str, split: str) -> Path:
     """Frame cache folder; it names every transform setting so a change never reads stale frames."""
-    return Path(cfg.root).expanduser() / "cache" / class_name / split / f"bins{cfg.n_time_bins}_ds{cfg.downsample}"
+    binning = f"bins{cfg.n_time_bins}" if cfg.bin_width_us is None else f"width{cfg.bin_width_us:g}us"
+    return Path(cfg.root).expanduser() / "cache" / class_name / split / f"{binning}_ds{cfg.downsample}"
 
 
 class TonicEvents(DataSource):
@@ -66,7 +71,9 @@ class TonicEvents(DataSource):
                 f"data.downsample={cfg.downsample} is only supported for data.name=dvsgesture; "
                 f"use 1 for data.name={cfg.name.name}"
             )
-        return DatasetInfo(self.num_classes, self.frame_shape(cfg), cfg.n_time_bins, is_event_data=True)
+        ragged = cfg.bin_width_us is not None
+        steps = None if ragged else cfg.n_time_bins
+        return DatasetInfo(self.num_classes, self.frame_shape(cfg), steps, is_event_data=True, ragged=ragged)
 
     def frame_shape(self, cfg: DataConfig) -> Tuple[int, ...]:
         """Shape of one binned frame (ToFrame gives ``(P, H, W)`` per bin for 2-D sensors)."""
@@ -97,7 +104,7 @@ class TonicEvents(DataSource):
 
         info = self.info(cfg)
         transform = tonic.transforms.Compose(
-            [*self.event_transforms(cfg), tonic.transforms.ToFrame(self.binned_sensor_size(cfg), n_time_bins=cfg.n_time_bins)]
+            [*self.event_transforms(cfg), tonic.transforms.ToFrame(self.binned_sensor_size(cfg), **self.binning(cfg))]
         )
         splits = {}
         for train, split in ((True, "train"), (False, "test")):
@@ -110,6 +117,13 @@ class TonicEvents(DataSource):
                 frames = tonic.DiskCachedDataset(dataset, cache_path=str(cache_dir(cfg, self.class_name, split)))
             splits[split] = (BinaryFrames(frames, info.sample_shape), targets)
         return LoadedData(train=splits["train"][0], train_targets=splits["train"][1], test=splits["test"][0])
+
+    @staticmethod
+    def binning(cfg: DataConfig) -> dict:
+        """ToFrame's binning: ``n_time_bins`` bins per recording, or bins of ``bin_width_us`` (ragged T)."""
+        if cfg.bin_width_us is not None:
+            return {"time_window": float(cfg.bin_width_us)}
+        return {"n_time_bins": cfg.n_time_bins}
 
     def sort_samples(self, dataset: Any) -> None:
         """Put the samples in a filesystem-independent order (tonic's own order is kept when it is)."""

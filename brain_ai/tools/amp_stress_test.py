@@ -50,12 +50,13 @@ def encoder_case(name: str, dtype: torch.dtype, steps: int, magnitude: float, ba
     else:
         x = torch.rand(batch, 8, generator=gen) * magnitude
     cfg = EncodingConfig(type=name, num_steps=steps, seed=1)
-    ref = build_encoder(cfg)(x).spikes
+    encoder = build_encoder(cfg)
+    ref = encoder(x).spikes
     with torch.autocast("cpu", dtype=dtype):
         low = build_encoder(cfg)(x.to(dtype)).spikes
     _finite(low, "spikes")
     assert low.dtype == dtype, f"spikes dtype {low.dtype} != input dtype {dtype}"
-    assert bool(((low == 0) | (low == 1)).all()), "spikes not 0/1"
+    assert bool(((low == 0) | (low == 1)).all()) or not encoder.emits_spikes, "spikes not 0/1"
     err = float((low.float().mean(1) - ref.mean(1)).abs().mean())
     assert err <= RATE_TOL, f"rate differs from fp32 by {err:.3g} > {RATE_TOL}"
 

@@ -89,7 +89,8 @@ class KernelCase:
     "a" final a, "m" membrane record); ``("spike_sum",)`` is ``spikes.sum()`` (a stride-0
     gradient). ``layout``: how ``x`` is laid out ("batch" contiguous, "time_major" a (B, T, ...)
     view of (T, B, ...) data, "strided" every other feature of a wider tensor, "channels_last"
-    rank-3 features stored (H, W, C)). ``needs``: leaves that require grad ("x", "params", "all")."""
+    rank-3 features stored (H, W, C)). ``needs``: leaves that require grad ("x", "params", "all").
+    ``normalize`` / ``surrogate_params``: the surrogate's scale and non-default parameters."""
 
     name: str
     shape: Tuple[int, ...]
@@ -103,6 +104,8 @@ class KernelCase:
     v0_given: bool = True
     layout: str = "batch"
     needs: str = "all"
+    normalize: bool = True
+    surrogate_params: Tuple[Tuple[str, float], ...] = ()
 
 
 def _kind(adaptive: bool) -> str:
@@ -141,6 +144,9 @@ def case_grid(device: str = "cpu") -> List[KernelCase]:
         for reset in ResetMode:
             for adaptive in (False, True):
                 out.append(KernelCase(f"surrogate-{name}-{reset.value}-{_kind(adaptive)}", (3, 12, 7), torch.float32, reset, name, adaptive))
+        # the published scale through the kernel too, with non-default parameters (n = 5 terms, ...)
+        params = tuple((p.name, p.default + 3 if p.integer else p.default * 1.3) for p in SURROGATES[name].params)
+        out.append(KernelCase(f"raw-{name}", (3, 12, 7), torch.float32, surrogate=name, adaptive=True, normalize=False, surrogate_params=params))
     params = {"scalar-v0none": (False, False), "perneuron-v0": (True, True), "scalar-v0": (False, True)}
     for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
         for reset in ResetMode:
@@ -191,7 +197,7 @@ def _run(case: KernelCase, backend: str, device: str):  # noqa: ANN202
         for t in frozen:
             t.requires_grad_(False)
     kw = dict(ADAPT, a0=a0) if case.adaptive else {}
-    surrogate = get_surrogate(case.surrogate)
+    surrogate = get_surrogate(case.surrogate, normalize=case.normalize, **dict(case.surrogate_params))
     s, v, a, m = fused_lif_sequence(x, v0, beta, thr, case.reset, surrogate, record_membrane=case.membrane, backend=backend, **kw)
     g = torch.Generator().manual_seed(1)
     if case.grads == ("spike_sum",):
@@ -223,12 +229,38 @@ def hand_computed_one_step(device: str = "cpu") -> None:
     assert gx.flatten().tolist() == [1.0, 1.0], gx  # ste: ds/dh = 1, dv/dh = 1 - thr * 1 = 0
 
 
+def per_neuron_threshold_layer(neuron_type: str, device: str = "cpu") -> None:
+    """A layer with learnable per-neuron thresholds: ``backend="triton"`` against ``"eager"``."""
+    from brain_ai.config import NeuronConfig
+    from brain_ai.core.neurons import build_neuron
+
+    outs = {}
+    for backend in ("triton", "eager"):
+        cfg = NeuronConfig(type=neuron_type, threshold_shape="per_neuron", learnable_threshold=True, learnable_beta=True)
+        torch.manual_seed(0)
+        layer = build_neuron(cfg, 7).to(device)
+        with torch.no_grad():
+            layer.threshold.copy_(torch.linspace(0.5, 1.5, 7))
+        x = (torch.rand(3, 12, 7, generator=torch.Generator().manual_seed(2)) * 1.5).to(device).requires_grad_()
+        s, state, _ = layer.forward_sequence(x, backend=backend)
+        w = torch.linspace(0.5, 1.5, 12, device=device).view(1, -1, 1)
+        grads = torch.autograd.grad((s * w).sum() + state.v.sum(), [x, layer.threshold, layer.beta_raw])
+        outs[backend] = (s, state.v, grads)
+    (s1, v1, g1), (s2, v2, g2) = outs["triton"], outs["eager"]
+    assert torch.equal(s1, s2) and s1.sum() > 0 and (s1 == 0).any()
+    torch.testing.assert_close(v1, v2, rtol=0, atol=1e-6)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
 def run_cases(device: str = "cpu", prefix: str = "", shard: Tuple[int, int] = (0, 1)) -> Dict[str, str]:
     """``{case name: "ok" | the error}`` for every case whose name starts with ``prefix``;
     ``shard=(k, n)`` keeps every n-th of those, starting at the k-th (for parallel processes)."""
     results: Dict[str, str] = {}
     named = [(c.name, lambda c=c: run_case(c, device)) for c in case_grid(device)]
     named.append(("one-step-hand-computed", lambda: hand_computed_one_step(device)))
+    for neuron_type in ("lif", "adaptive_lif"):
+        named.append((f"per-neuron-threshold-{neuron_type}", lambda t=neuron_type: per_neuron_threshold_layer(t, device)))
     named = [(name, fn) for name, fn in named if name.startswith(prefix)][shard[0] :: shard[1]]
     for name, fn in named:
         try:

@@ -109,7 +109,7 @@ class DemoSNN(nn.Module):
     def __init__(self, n_in: int, n_hidden: int, n_out: int, cfg: NeuronConfig) -> None:
         super().__init__()
         self.fc1, self.lif1 = nn.Linear(n_in, n_hidden), build_neuron(cfg, n_hidden)
-        self.fc2, self.readout = nn.Linear(n_hidden, n_out), LeakyIntegrator(n_out, beta=cfg.beta)
+        self.fc2, self.readout = nn.Linear(n_hidden, n_out), LeakyIntegrator(n_out, beta=cfg.beta, tau=cfg.tau, dt=cfg.dt)
 
     def forward(self, x: Tensor) -> Tensor:
         spikes, _, _ = self.lif1.forward_sequence(self.fc1(x))  # (B, T, H)

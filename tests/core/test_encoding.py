@@ -71,8 +71,22 @@ def test_every_encoder_is_batch_first_binary_and_sized_by_output_shape(name, sha
     per_sample = x.shape[2:] if name in SEQUENCE_ENCODERS else x.shape[1:]
     assert isinstance(sb, SpikeBatch) and type(enc).name == name
     assert sb.spikes.shape == (shape[0], steps) + enc.output_shape(tuple(per_sample))
-    assert sb.is_binary() and sb.spikes.dtype == torch.float32
+    assert sb.is_binary() is enc.emits_spikes and sb.spikes.dtype == torch.float32
     assert sb.mask.shape == (shape[0], steps)
+
+
+def test_direct_encoder_repeats_the_normalised_input_as_a_current():
+    x = torch.tensor([[0.2, 1.0, 0.6], [3.0, 1.0, 2.0]], dtype=torch.float64, requires_grad=True)
+    enc = build_encoder(EncodingConfig(type="direct", num_steps=4, normalization="minmax"))
+    sb = enc(x)
+    xn = x.detach().numpy()
+    ref = (xn - xn.min(1, keepdims=True)) / (xn.max(1, keepdims=True) - xn.min(1, keepdims=True))  # (B, F)
+    np.testing.assert_allclose(sb.spikes.detach().numpy(), np.repeat(ref[:, None], 4, axis=1), rtol=1e-12)
+    assert sb.spikes.dtype == torch.float64 and not sb.is_binary() and bool(sb.mask.all())
+    enc.eval()
+    assert torch.equal(enc(x).spikes, sb.spikes)  # no sampling: the same in train and eval mode
+    sb.spikes.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))

@@ -68,6 +68,15 @@ def test_every_surrogate_and_reset_float64(name, reset, adaptive):
     assert_close_grads(grads, ref_grads, rtol=1e-10)
 
 
+@pytest.mark.parametrize("name", sorted(SURROGATES))
+def test_every_surrogate_at_its_published_scale(name):
+    """``normalize=False`` runs through the fused loop too (the raw, un-normalised gradient)."""
+    sg = get_surrogate(name, normalize=False)
+    (fwd, grads), (ref_fwd, ref_grads) = run_both((3, 13, 6), torch.float64, ResetMode.subtract, sg, adaptive=True)
+    assert_same_forward(fwd, ref_fwd)
+    assert_close_grads(grads, ref_grads, rtol=1e-10)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("adaptive", [False, True], ids=["lif", "adaptive"])
 @pytest.mark.parametrize("reset", list(ResetMode), ids=lambda r: r.value)

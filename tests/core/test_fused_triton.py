@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CASE_GROUPS = [
     "grid-rank1-", "grid-rank2-", "grid-rank3-", "layout-time_major", "layout-strided", "layout-spike_sum",
     "layout-channels_last", "t1-", "needs-x", "needs-params", "surrogate-", "dtype-float32-", "dtype-float64-",
-    "dtype-bfloat16-", "dtype-float16-", "blocks-", "one-step",
+    "dtype-bfloat16-", "dtype-float16-", "blocks-", "one-step", "raw-", "per-neuron-threshold-",
 ]  # fmt: skip
 
 
@@ -78,6 +78,14 @@ def test_grid_covers_every_launch_shape():
     assert {n.split("-")[1] for n in names if n.startswith("surrogate-")} == set(SURROGATES)
     assert not any(n.startswith("large-") for n in names)  # large sequences only on CUDA
     assert any(n.startswith("large-") for n in (c.name for c in case_grid("cuda")))
+
+
+def test_every_built_in_surrogate_has_a_kernel_formula():
+    from brain_ai.core.fused_triton import surrogate_supported
+
+    assert all(surrogate_supported(cls()) for cls in SURROGATES.values())
+    names = {c.name for c in case_grid("cpu")}
+    assert {f"raw-{name}" for name in SURROGATES} <= names  # the published scale with other parameters
 
 
 # ---- the backend switch (no kernel runs here) ----------------------------------------------------

@@ -21,10 +21,10 @@ from brain_ai.core.neurons import (
 )
 
 
-def np_reference(x, beta, thr, reset="subtract", syn=None, refr=0, adapt=None, w_rec=None, delay=None):
+def np_reference(x, beta, thr, reset="subtract", syn=None, refr=0, adapt=None, w_rec=None, delay=None, syn_rise=None):
     """Reference dynamics in numpy. x (B, T, N) -> spikes, membranes (B, T, N)."""
     b, t_len, n = x.shape
-    v, i, a, ref, prev = (np.zeros((b, n)) for _ in range(5))
+    v, i, a, ref, prev, r = (np.zeros((b, n)) for _ in range(6))
     d_max = 0 if delay is None else int(np.ceil(delay.max())) + 1
     hist = np.zeros((b, d_max + 1, n))
     spikes, mems = [], []
@@ -39,6 +39,9 @@ def np_reference(x, beta, thr, reset="subtract", syn=None, refr=0, adapt=None, w
             f = delay - lo
             cols = np.arange(n)
             xt = (1 - f) * hist[:, lo, cols] + f * hist[:, hi, cols]
+        if syn_rise is not None:  # alpha kernel: the rise stage feeds the synaptic current
+            r = syn_rise * r + xt
+            xt = r
         if syn is not None:
             i = syn * i + xt
             xt = i
@@ -129,10 +132,70 @@ def test_advanced_lif_golden_with_delays():
     s, v, final = _run(n, x)
     delay = _np(n.delay)
     assert delay.min() >= 0 and delay.max() <= 3 and len(np.unique(_np(n.beta))) == 6
-    s_ref, v_ref = np_reference(x.numpy(), _np(n.beta), _np(n.threshold), delay=delay)
+    s_ref, v_ref = np_reference(x.numpy(), _np(n.beta), _np(n.threshold), delay=delay, adapt=(0.5, 0.95))
     np.testing.assert_array_equal(s, s_ref)
     np.testing.assert_allclose(v, v_ref, rtol=1e-12, atol=1e-12)
-    assert final.spike_history.shape == (3, 4, 6)
+    assert final.spike_history.shape == (3, 4, 6) and final.a.shape == (3, 6)
+
+
+@pytest.mark.parametrize("max_delay", [0, 2])
+def test_advanced_lif_adaptation_golden(max_delay):
+    """AdvancedLIF's state gains ``a`` with AdaptiveLIF's rule (thr + alpha a; a = decay a + s)."""
+    n = AdvancedLIFNeuron(
+        6, threshold=0.6, max_delay=max_delay, tau_mean=6.0, tau_std=2.0, adaptation_alpha=0.3, adaptation_decay=0.8,
+        generator=torch.Generator().manual_seed(2), reset="zero",
+    )  # fmt: skip
+    x = _input(seed=7)
+    s, v, final = _run(n, x)
+    delay = _np(n.delay) if max_delay else None
+    s_ref, v_ref = np_reference(x.numpy(), _np(n.beta), 0.6, reset="zero", delay=delay, adapt=(0.3, 0.8))
+    np.testing.assert_array_equal(s, s_ref)
+    np.testing.assert_allclose(v, v_ref, rtol=1e-12, atol=1e-12)
+    s0, _ = np_reference(x.numpy(), _np(n.beta), 0.6, reset="zero", delay=delay)
+    assert s.sum() < s0.sum()  # adaptation raises the threshold after spikes: fewer spikes
+    a_ref = np.zeros((3, 6))
+    for t in range(x.shape[1]):
+        a_ref = 0.8 * a_ref + s_ref[:, t]
+    np.testing.assert_allclose(final.a.detach().numpy(), a_ref, rtol=1e-12)
+    cfg_n = build_neuron(NeuronConfig(type="advanced_lif", adaptation_alpha=0.3, adaptation_decay=0.8), 4)
+    assert (cfg_n.adaptation_alpha, cfg_n.adaptation_decay) == (0.3, 0.8) and "a" in cfg_n.state_shapes(2)
+
+
+@pytest.mark.parametrize("rise", [0.6, 0.8])
+def test_alpha_kernel_synaptic_current_golden(rise):
+    """Second-order synapse: impulse response sum_k rise^k beta^(t-k) (alpha function if equal)."""
+    beta_syn = 0.8
+    n = LIFNeuron(1, beta=0.0, threshold=100.0, synaptic=True, synaptic_beta=beta_syn, synaptic_kernel="alpha", synaptic_rise_beta=rise, reset="none")
+    x = torch.zeros(1, 12, 1, dtype=torch.float64)
+    x[0, 0, 0] = 1.0
+    _, v, final = _run(n, x)  # beta = 0: v_t = i_t, the synaptic current itself
+    t = np.arange(12)
+    expected = np.array([sum(rise**k * beta_syn ** (tt - k) for k in range(tt + 1)) for tt in t])
+    np.testing.assert_allclose(v[0, :, 0], expected, rtol=1e-12)
+    if rise == beta_syn:
+        np.testing.assert_allclose(expected, (t + 1) * beta_syn**t, rtol=1e-12)  # the alpha function
+    assert final.i_rise.shape == (1, 1)
+    # full dynamics against numpy, every LIF variant that takes synaptic options
+    xs = _input(seed=8)
+    for neuron in (
+        LIFNeuron(6, beta=0.7, threshold=0.9, synaptic=True, synaptic_beta=0.6, synaptic_kernel="alpha", synaptic_rise_beta=rise),
+        build_neuron(NeuronConfig(beta=0.7, threshold=0.9, synaptic=True, synaptic_beta=0.6, synaptic_kernel="alpha", synaptic_rise_beta=rise), 6),
+    ):
+        s, v, _ = _run(neuron, xs)
+        s_ref, v_ref = np_reference(xs.numpy(), _np(neuron.beta), _np(neuron.threshold), syn=0.6, syn_rise=rise)
+        np.testing.assert_array_equal(s, s_ref)
+        np.testing.assert_allclose(v, v_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_alpha_kernel_bad_input_names_the_field():
+    from brain_ai.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"neuron\.synaptic_kernel=alpha needs neuron\.synaptic=true"):
+        NeuronConfig(synaptic_kernel="alpha")
+    with pytest.raises(ConfigError, match=r"neuron\.synaptic_rise_beta=1\.5"):
+        NeuronConfig(synaptic=True, synaptic_kernel="alpha", synaptic_rise_beta=1.5)
+    with pytest.raises(ValueError, match="synaptic_kernel='alpha' needs synaptic=True"):
+        LIFNeuron(3, synaptic_kernel="alpha")
 
 
 def test_leaky_integrator_golden():
@@ -166,7 +229,8 @@ def _parity_cases():
 
 def _advanced_step(m, x, s):
     x_del, hist = delayed_input(x, s.spike_history, m.delay)
-    spk, new = lif_step(x_del, s, **m.lif_kwargs())
+    adapt = dict(adaptation_alpha=m.adaptation_alpha, adaptation_decay=m.adaptation_decay)
+    spk, new = adaptive_lif_step(x_del, s, **adapt, **m.lif_kwargs())
     return spk, new.replace(spike_history=hist)
 
 
@@ -274,3 +338,74 @@ def test_state_is_pytree_and_detach():
     assert back.i is None and torch.equal(back.v, st.v)
     det = st.detach()
     assert det.v.grad_fn is None and torch.equal(det.v, st.v) and st.v.grad_fn is not None
+
+
+@pytest.mark.parametrize("ntype", [NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_lif])
+@pytest.mark.parametrize("learnable", [False, True])
+def test_tau_and_dt_give_beta_exp_minus_dt_over_tau(ntype, learnable):
+    n = build_neuron(NeuronConfig(type=ntype, tau=2.0, dt=0.5, learnable_beta=learnable), 3)
+    assert n.beta.item() == pytest.approx(np.exp(-0.5 / 2.0), rel=1e-6)
+    x = torch.rand(2, 9, 3)
+    ref = build_neuron(NeuronConfig(type=ntype, beta=float(np.exp(-0.25)), learnable_beta=learnable), 3)
+    ref.load_state_dict(n.state_dict())
+    assert torch.equal(n.forward_sequence(x)[0], ref.forward_sequence(x)[0])
+
+
+def test_tau_golden_trajectory_and_integrator():
+    x = np.random.default_rng(3).random((2, 12, 4))
+    spikes, _ = np_reference(x, np.exp(-1 / 2.0), 1.0)
+    s, _, _ = LIFNeuron(4, tau=2.0, threshold=1.0).forward_sequence(torch.tensor(x))
+    np.testing.assert_array_equal(s.numpy(), spikes)
+    tau = torch.tensor([1.0, 2.0, 4.0, 8.0])
+    np.testing.assert_allclose(LeakyIntegrator(4, tau=tau, dt=2.0, per_neuron_beta=True).beta.numpy(), np.exp(-2.0 / tau.numpy()), rtol=1e-6)
+    assert LIFNeuron(4).beta.item() == pytest.approx(0.9)  # neither beta nor tau: the default 0.9
+
+
+def test_tau_beta_dt_bad_input_names_the_field():
+    from brain_ai.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"neuron\.beta=0\.8 and neuron\.tau=2\.0 are mutually exclusive"):
+        NeuronConfig(beta=0.8, tau=2.0)
+    with pytest.raises(ConfigError, match=r"neuron\.dt=0"):
+        NeuronConfig(tau=2.0, dt=0)
+    with pytest.raises(ConfigError, match=r"neuron\.tau=-1"):
+        NeuronConfig(tau=-1)
+    with pytest.raises(ConfigError, match=r"neuron\.tau=5000"):  # beta = exp(-1/5000) > 0.999
+        NeuronConfig(tau=5000)
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        LIFNeuron(3, beta=0.8, tau=2.0)
+    with pytest.raises(ValueError, match=r"LIFNeuron\.dt=-1"):
+        LIFNeuron(3, tau=2.0, dt=-1)
+    with pytest.raises(ConfigError, match=r"neuron\.tau=2\.0 is not used by type=advanced_lif.*tau_mean"):
+        build_neuron(NeuronConfig(type="advanced_lif", tau=2.0), 3)
+
+
+def test_per_neuron_threshold_golden_trajectory_and_gradient():
+    thr = np.array([0.4, 0.8, 1.2, 1.6])
+    x = np.random.default_rng(5).random((2, 15, 4)) * 1.2
+    spikes, mems = np_reference(x, 0.8, thr)
+    n = LIFNeuron(4, beta=0.8, threshold=torch.tensor(thr), threshold_shape="per_neuron", learnable_threshold=True)
+    s, _, tr = n.forward_sequence(torch.tensor(x), record="membrane", backend="eager")
+    np.testing.assert_array_equal(s.detach().numpy(), spikes)
+    np.testing.assert_allclose(tr["membrane"].detach().numpy(), mems, rtol=1e-6, atol=1e-6)
+    # one step: d sum(s) / d thr_n = -sum_b surrogate'(x_bn - thr_n), per neuron
+    x0 = torch.tensor(x[:, 0], dtype=torch.float32)
+    n.zero_grad()
+    n(x0)[0].sum().backward()
+    expected = -n.surrogate.grad(x0 - n.threshold.detach()).sum(0)
+    torch.testing.assert_close(n.threshold.grad, expected)
+
+
+def test_threshold_shape_bad_input_names_the_field():
+    from brain_ai.config import ConfigError
+
+    with pytest.raises(ValueError, match=r"threshold has shape \(3,\); allowed: \(\) or \(4,\)"):
+        LIFNeuron(4, threshold=torch.ones(3), threshold_shape="per_neuron")
+    with pytest.raises(ValueError, match=r"threshold has shape \(4,\); allowed: \(\) or \(\)"):
+        LIFNeuron(4, threshold=torch.ones(4))  # a per-neuron tensor needs threshold_shape=per_neuron
+    with pytest.raises(ValueError, match="threshold must be finite and > 0"):
+        LIFNeuron(4, threshold=torch.tensor([1.0, 0.0, 1.0, 1.0]), threshold_shape="per_neuron")
+    with pytest.raises(ConfigError, match=r"neuron\.threshold_shape='neuron'.*allowed: layer, per_neuron"):
+        NeuronConfig(threshold_shape="neuron")
+    n = build_neuron(NeuronConfig(threshold_shape="per_neuron", threshold=0.7), (2, 3))
+    assert n.threshold.shape == (2, 3) and bool((n.threshold == 0.7).all())

@@ -11,7 +11,8 @@ from brain_ai.core.neurons import LeakyIntegrator, build_neuron
 def _run(neuron, x, **kw):
     x = x.clone().requires_grad_(True)
     out, state, traces = neuron.forward_sequence(x, **kw)
-    loss = (out * torch.linspace(0.5, 1.5, out.shape[1])[None, :, None]).sum() + state.v.sum()
+    weight = torch.linspace(0.5, 1.5, out.shape[1]).view(1, -1, *(1,) * (out.dim() - 2))  # (1, T, 1..)
+    loss = (out * weight).sum() + state.v.sum()
     params = [p for p in neuron.parameters() if p.requires_grad]
     grads = torch.autograd.grad(loss, [x, *params])
     return out, state, traces, grads
@@ -21,10 +22,15 @@ def _run(neuron, x, **kw):
 @pytest.mark.parametrize("reset", list(ResetMode))
 @pytest.mark.parametrize("chunk", [None, 4])
 @pytest.mark.parametrize("record", ["none", "spikes", "membrane"])
-def test_fused_dispatch_matches_generic(ntype, reset, chunk, record):
+@pytest.mark.parametrize("threshold_shape", ["layer", "per_neuron"])
+def test_fused_dispatch_matches_generic(ntype, reset, chunk, record, threshold_shape):
     torch.manual_seed(0)
-    cfg = NeuronConfig(type=ntype, reset=reset, learnable_beta=True, learnable_threshold=True)
+    cfg = NeuronConfig(type=ntype, reset=reset, learnable_beta=True, learnable_threshold=True, threshold_shape=threshold_shape)
     neuron = build_neuron(cfg, 6)
+    if threshold_shape == "per_neuron":
+        assert neuron.threshold.shape == (6,)
+        with torch.no_grad():
+            neuron.threshold.copy_(torch.linspace(0.6, 1.4, 6))  # distinct per neuron
     x = torch.rand(3, 10, 6) * 1.5
     out_f, st_f, tr_f, g_f = _run(neuron, x, chunk_size=chunk, record=record, backend="fused")
     out_s, st_s, tr_s, g_s = _run(neuron, x, chunk_size=chunk, record=record, backend="eager")
@@ -79,3 +85,19 @@ def test_checkpoint_and_the_readout_refuse_a_fused_backend():
         LeakyIntegrator(4).forward_sequence(x, backend="fused")
     with pytest.raises(ConfigError, match=r"backend='gpu' is not a valid choice; allowed: auto, eager, fused, triton"):
         build_neuron(NeuronConfig(), 4).forward_sequence(x, backend="gpu")
+
+
+@pytest.mark.parametrize("learnable", [False, True])
+def test_per_neuron_threshold_conv_shape_fused_matches_generic(learnable):
+    torch.manual_seed(1)
+    cfg = NeuronConfig(threshold_shape="per_neuron", learnable_threshold=learnable, learnable_beta=True)
+    neuron = build_neuron(cfg, (2, 3, 3))
+    with torch.no_grad():
+        neuron.threshold.copy_(0.5 + torch.rand(2, 3, 3))
+    assert neuron.threshold.shape == (2, 3, 3) and isinstance(neuron.threshold, torch.nn.Parameter) is learnable
+    x = torch.rand(2, 7, 2, 3, 3) * 1.5
+    out_f, st_f, _, g_f = _run(neuron, x, backend="fused")
+    out_s, st_s, _, g_s = _run(neuron, x, backend="eager")
+    assert torch.equal(out_f, out_s) and len(g_f) == (3 if learnable else 2)
+    for a, b in zip(g_f, g_s):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

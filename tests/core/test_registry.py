@@ -6,14 +6,14 @@ import torch
 from brain_ai.config import DecoderType, DecodingConfig, EncodingConfig
 from brain_ai.core.decoding import DECODERS, RateDecoder, register_decoder
 from brain_ai.core.encoding import ENCODERS, RateBernoulliEncoder, register_encoder
-from brain_ai.core.surrogates import SURROGATES, ATan, Surrogate, get_surrogate, register_surrogate
+from brain_ai.core.surrogates import SURROGATES, ATan, Param, Surrogate, get_surrogate, register_surrogate
 
 
 class Quadratic(Surrogate):
     name = "test_quadratic"
-    default_alpha = 2.0
+    params = (Param("alpha", 2.0),)
 
-    def grad(self, x):
+    def surrogate_grad(self, x):
         return torch.clamp(1.0 - (self.alpha * x) ** 2, min=0.0)
 
 
@@ -33,7 +33,7 @@ def test_taken_names_and_wrong_classes_are_rejected():
     class Other(Surrogate):
         name = "atan"
 
-        def grad(self, x):
+        def surrogate_grad(self, x):
             return x
 
     with pytest.raises(ValueError, match="surrogate named 'atan' is already registered"):

@@ -100,14 +100,15 @@ def _write_shd(path: Path, samples: list, labels: np.ndarray) -> None:
 def shd_root(tmp_path):
     """``<root>/SHD/shd_{train,test}.h5(.zip)``; 8 train / 4 test samples, labels from the h5.
 
-    ``samples[split][i]`` holds the events of sample i, t in 1/64 s ticks (span 0..64 = 1 s).
+    ``samples[split][i]`` holds the events of sample i, t in 1/64 s ticks (span 0..32 + 4 i:
+    recordings differ in length, as real SHD ones do).
     """
     rng = np.random.default_rng(1)
     home = tmp_path / "SHD"
     home.mkdir()
     samples, labels = {}, {}
     for split, n in (("train", 8), ("test", 4)):
-        samples[split] = [_events(rng, 40, 700, 1, 64) for _ in range(n)]
+        samples[split] = [_events(rng, 40, 700, 1, 32 + 4 * i) for i in range(n)]
         labels[split] = rng.integers(0, 20, n)
         _write_shd(home / f"shd_{split}.h5", samples[split], labels[split])
         (home / f"shd_{split}.h5.zip").touch()

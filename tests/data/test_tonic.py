@@ -155,3 +155,34 @@ def test_download_flag_goes_through_tonic_download(tmp_path, monkeypatch):
     assert calls == ["train.zip", "test.zip"]
     build_datamodule(DataConfig(name="nmnist", root=str(tmp_path))).prepare_data()  # download=false: nothing
     assert len(calls) == 2
+
+
+# ----------------------------------------------------------------------------- ragged: cut by time
+
+
+def test_shd_cut_by_time_is_ragged_and_batches_carry_a_mask(shd_root):
+    width = 1_000_000 // 64 * 3  # µs: three file ticks per bin
+    dm = _setup(name="shd", root=str(shd_root.root), bin_width_us=width, val_fraction=0.25, batch_size=4)
+    assert dm.ragged and dm.time_steps is None and dm.sample_shape == (700,)
+    lengths = []
+    for k, i in enumerate(dm.train_set.indices):
+        x, y = dm.train_set[k]
+        t = shd_root.samples["train"][i]["t"] * (1_000_000 // 64)  # µs
+        # bins of `width` µs from the first event: the last event falls in bin (t_last - t_first) // width
+        assert x.shape[0] >= (t[-1] - t[0]) // width and x.shape[1:] == (700,)
+        lengths.append(x.shape[0])
+    assert len(set(lengths)) > 1  # recordings of different length give different T
+    x, y, mask = next(iter(dm.train_dataloader()))
+    assert mask.dtype == torch.bool and mask.shape == x.shape[:2] and x.shape[1] == int(mask.sum(1).max())
+    for b in range(x.shape[0]):
+        n = int(mask[b].sum())
+        assert bool(mask[b, :n].all()) and not bool(mask[b, n:].any())
+        assert float(x[b, n:].abs().sum()) == 0.0  # silent padding at the end
+    with pytest.raises(ConfigError, match=r"data\.bin_width_us=0"):
+        DataConfig(name="shd", bin_width_us=0)
+
+
+def test_cache_folder_names_the_binning(tmp_path):
+    by_count = cache_dir(DataConfig(name="shd", root=str(tmp_path), n_time_bins=16), "SHD", "train")
+    by_time = cache_dir(DataConfig(name="shd", root=str(tmp_path), bin_width_us=5000), "SHD", "train")
+    assert by_count.name == "bins16_ds1" and by_time.name == "width5000us_ds1"

@@ -4,7 +4,8 @@ Per step, for neuron n with decay ``beta_n = exp(-1 / tau_n)`` and delay ``d_n i
 
     hist  = [x, hist[0], ..., hist[D - 1]]                     (state.spike_history, newest first)
     x_del = (1 - f_n) * hist[floor(d_n)] + f_n * hist[min(floor(d_n) + 1, D)],  f_n = d_n - floor(d_n)
-    LIF step (lif_step) with input x_del and per-neuron beta_n
+    adaptive LIF step (adaptive_lif_step) with input x_del and per-neuron beta_n:
+        thr = threshold + adaptation_alpha * a ; LIF step with thr ; a = adaptation_decay * a + s
 
 Both ``beta_n = 0.999 * sigmoid(raw_n)`` and ``d_n = D * sigmoid(delay_raw_n)`` are
 parameterised so that every optimiser step keeps them in range. The delay receives gradient
@@ -19,9 +20,12 @@ from typing import Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import NeuronConfig, ResetMode, TauDistribution, check_range, coerce_enum
+from brain_ai.config import (
+    BETA_MAX, ConfigError, NeuronConfig, ResetMode, SynapticKernel, TauDistribution, ThresholdShape, check_range,
+    coerce_enum,
+)  # fmt: skip
 from brain_ai.core.neurons.base import Size, SpikingNeuronBase, as_shape
-from brain_ai.core.neurons.functional import delayed_input, lif_step
+from brain_ai.core.neurons.functional import adaptive_lif_step, delayed_input
 from brain_ai.core.neurons.lif import neuron_kwargs
 from brain_ai.core.neurons.state import SpikingState
 from brain_ai.core.surrogates import Surrogate
@@ -69,8 +73,10 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
 
     Args:
         size: feature shape of one step.
-        threshold, reset, surrogate, surrogate_alpha, learnable_threshold, synaptic,
-        synaptic_beta, refractory_steps: as in :class:`SpikingNeuronBase`.
+        threshold, threshold_shape, reset, surrogate, surrogate_alpha, learnable_threshold, synaptic,
+        synaptic_beta, synaptic_kernel, synaptic_rise_beta, refractory_steps: as in :class:`SpikingNeuronBase`.
+        adaptation_alpha, adaptation_decay: spike-frequency adaptation (state ``a``), the rule of
+            :class:`AdaptiveLIFNeuron`; ``adaptation_alpha=0`` switches its effect off.
         tau_distribution, tau_mean, tau_std: initial per-neuron time constants (:func:`sample_tau`);
             beta is always per-neuron and learnable.
         max_delay: ``D``; delays live in [0, D] steps (0 disables delays and the history buffer).
@@ -80,8 +86,9 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
     def __init__(
         self,
         size: Size,
-        threshold: float = 1.0,
+        threshold: Union[float, Tensor] = 1.0,
         *,
+        threshold_shape: Union[ThresholdShape, str] = ThresholdShape.layer,
         tau_distribution: Union[TauDistribution, str] = TauDistribution.lognormal,
         tau_mean: float = 10.0,
         tau_std: float = 5.0,
@@ -92,7 +99,11 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
         learnable_threshold: bool = False,
         synaptic: bool = False,
         synaptic_beta: float = 0.8,
+        synaptic_kernel: Union[SynapticKernel, str] = SynapticKernel.exponential,
+        synaptic_rise_beta: float = 0.5,
         refractory_steps: int = 0,
+        adaptation_alpha: float = 0.5,
+        adaptation_decay: float = 0.95,
         generator: Optional[torch.Generator] = None,
     ) -> None:
         shape = as_shape(type(self).__name__, size)
@@ -101,6 +112,7 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
             shape,
             torch.exp(-1.0 / tau),
             threshold,
+            threshold_shape=threshold_shape,
             reset=reset,
             surrogate=surrogate,
             surrogate_alpha=surrogate_alpha,
@@ -109,8 +121,14 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
             learnable_threshold=learnable_threshold,
             synaptic=synaptic,
             synaptic_beta=synaptic_beta,
+            synaptic_kernel=synaptic_kernel,
+            synaptic_rise_beta=synaptic_rise_beta,
             refractory_steps=refractory_steps,
         )
+        check_range(type(self).__name__, "adaptation_alpha", adaptation_alpha, low=0.0)
+        check_range(type(self).__name__, "adaptation_decay", adaptation_decay, low=0.0, high=BETA_MAX)
+        self.adaptation_alpha = float(adaptation_alpha)
+        self.adaptation_decay = float(adaptation_decay)
         check_range(type(self).__name__, "max_delay", max_delay, low=0, integer=True)
         self.max_delay = max_delay
         if max_delay > 0:
@@ -120,7 +138,13 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
     @classmethod
     def from_config(cls, cfg: NeuronConfig, size: Size) -> "AdvancedLIFNeuron":
         kw = neuron_kwargs(cfg)
-        for key in ("beta", "learnable_beta", "per_neuron_beta"):  # beta comes from the tau draw
+        for key in ("beta", "tau"):
+            if kw[key] is not None:
+                raise ConfigError(
+                    f"neuron.{key}={kw[key]!r} is not used by type=advanced_lif, which draws one tau per neuron "
+                    f"(in steps); set neuron.tau_mean / tau_std / tau_distribution (constant: one tau) instead"
+                )
+        for key in ("beta", "tau", "dt", "learnable_beta", "per_neuron_beta"):  # beta comes from the tau draw
             kw.pop(key)
         return cls(
             size,
@@ -128,6 +152,8 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
             tau_mean=cfg.tau_mean,
             tau_std=cfg.tau_std,
             max_delay=cfg.max_delay,
+            adaptation_alpha=cfg.adaptation_alpha,
+            adaptation_decay=cfg.adaptation_decay,
             **kw,
         )
 
@@ -142,18 +168,20 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
         return self.max_delay * torch.sigmoid(self.delay_raw) if self.max_delay > 0 else None
 
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
-        shapes = super().state_shapes(batch_size)
+        shapes = {**super().state_shapes(batch_size), "a": (batch_size, *self.size)}
         if self.max_delay > 0:
             shapes["spike_history"] = (batch_size, self.max_delay + 1, *self.size)
         return shapes
 
     def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        adapt = dict(adaptation_alpha=self.adaptation_alpha, adaptation_decay=self.adaptation_decay)
         if self.max_delay == 0:
-            return lif_step(x, state, **self.lif_kwargs())
+            return adaptive_lif_step(x, state, **adapt, **self.lif_kwargs())
         x_del, hist = delayed_input(x, state.spike_history, self.delay)
-        s, new = lif_step(x_del, state, **self.lif_kwargs())
+        s, new = adaptive_lif_step(x_del, state, **adapt, **self.lif_kwargs())
         return s, new.replace(spike_history=hist)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", max_delay={self.max_delay}"
+        adapt = f", adaptation_alpha={self.adaptation_alpha}, adaptation_decay={self.adaptation_decay}"
+        return super().extra_repr() + f", max_delay={self.max_delay}" + adapt
 

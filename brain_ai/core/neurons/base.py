@@ -14,7 +14,9 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import BETA_MAX, Backend, NeuronType, ResetMode, check_range, coerce_enum
+from brain_ai.config import (
+    BETA_MAX, DEFAULT_BETA, Backend, NeuronType, ResetMode, SynapticKernel, ThresholdShape, check_range, coerce_enum,
+)  # fmt: skip
 from brain_ai.core.backend import fused_unsupported, resolve_backend
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.neurons.state import SpikingState, check_state, state_dtype_for
@@ -32,6 +34,24 @@ def as_shape(owner: str, size: Any) -> Tuple[int, ...]:
     return shape
 
 
+def resolve_beta(
+    owner: str, beta: Union[float, Tensor, None], tau: Union[float, Tensor, None], dt: float
+) -> Union[float, Tensor]:
+    """The membrane decay from ``beta`` or from ``tau`` (``beta = exp(-dt / tau)``), never both.
+
+    Neither given: :data:`~brain_ai.config.DEFAULT_BETA`. ``tau`` may be a tensor (per neuron).
+    """
+    check_range(owner, "dt", dt, low=0.0, low_inclusive=False)
+    if tau is None:
+        return DEFAULT_BETA if beta is None else beta
+    if beta is not None:
+        raise ValueError(f"{owner}: beta and tau are mutually exclusive; set one (beta = exp(-dt/tau)), got both")
+    tau_t = torch.as_tensor(tau, dtype=torch.float64)
+    if not bool(torch.isfinite(tau_t).all()) or bool((tau_t <= 0).any()):
+        raise ValueError(f"{owner}: tau={tau!r} must be finite and > 0")
+    return torch.exp(-dt / tau_t).to(torch.float32)
+
+
 def beta_to_raw(beta: Tensor) -> Tensor:
     """Inverse of ``beta = BETA_MAX * sigmoid(raw)`` (needs ``0 < beta < BETA_MAX``)."""
     return torch.logit(beta / BETA_MAX)
@@ -43,14 +63,17 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
     ``beta`` is fixed (a buffer) or learnable. Learnable beta is parameterised as
     ``beta = 0.999 * sigmoid(raw)`` so that no optimiser step can leave [0, 0.999]; it needs an
     initial value strictly inside (0, 0.999). ``per_neuron_beta`` gives one beta per neuron
-    (shape ``size``), otherwise one per layer.
+    (shape ``size``), otherwise one per layer. Give ``tau`` (and ``dt``) instead of ``beta`` for
+    ``beta = exp(-dt / tau)``; neither gives beta = 0.9.
     """
 
     def __init__(
         self,
         size: Size,
-        beta: Union[float, Tensor] = 0.9,
+        beta: Union[float, Tensor, None] = None,
         *,
+        tau: Union[float, Tensor, None] = None,
+        dt: float = 1.0,
         learnable_beta: bool = False,
         per_neuron_beta: bool = False,
     ) -> None:
@@ -58,6 +81,7 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         self.size = as_shape(type(self).__name__, size)
         self.learnable_beta = learnable_beta
         shape = self.size if per_neuron_beta else ()
+        beta = resolve_beta(type(self).__name__, beta, tau, dt)
         init = torch.as_tensor(beta, dtype=torch.float32).expand(shape).clone()  # (*N) or ()
         self._check_beta(init, learnable_beta)
         if learnable_beta:
@@ -166,13 +190,17 @@ class SpikingNeuronBase(LeakyCellBase):
 
     Args:
         size: feature shape of one step (int or tuple), excluding batch.
-        beta: membrane decay in [0, 0.999] (``beta = exp(-1/tau)`` for a time constant tau in steps).
-        threshold: firing threshold > 0; ``learnable_threshold`` makes it an ``nn.Parameter``
-            (it then receives ``d s / d thr = -surrogate.grad(v - thr)`` through autograd).
+        beta: membrane decay in [0, 0.999]; or give ``tau`` (and ``dt``) for ``beta = exp(-dt/tau)``.
+        threshold: firing threshold > 0 (a float, or a tensor of shape ``()`` or ``size``);
+            ``threshold_shape="per_neuron"`` keeps one per neuron (shape ``size``), "layer" one for
+            the layer; ``learnable_threshold`` makes it an ``nn.Parameter`` (it then receives
+            ``d s / d thr = -surrogate.grad(v - thr)`` through autograd, in both paths).
         reset: "subtract" (soft), "zero" (hard) or "none".
         surrogate: registry name or a :class:`~brain_ai.core.surrogates.Surrogate` instance;
             ``surrogate_alpha`` sets the width of a named one.
-        synaptic: add a synaptic current ``i = synaptic_beta * i + x`` feeding the membrane.
+        synaptic: add a synaptic current ``i = synaptic_beta * i + x`` feeding the membrane;
+            ``synaptic_kernel="alpha"`` makes it second order (two time constants): a rise stage
+            ``r = synaptic_rise_beta * r + x`` feeds ``i = synaptic_beta * i + r``.
         refractory_steps: after a spike, ignore input and stay silent for this many steps.
 
     ``forward_sequence(backend=)`` picks the implementation (:mod:`brain_ai.core.backend`).
@@ -184,9 +212,12 @@ class SpikingNeuronBase(LeakyCellBase):
     def __init__(
         self,
         size: Size,
-        beta: Union[float, Tensor] = 0.9,
-        threshold: float = 1.0,
+        beta: Union[float, Tensor, None] = None,
+        threshold: Union[float, Tensor] = 1.0,
         *,
+        tau: Union[float, Tensor, None] = None,
+        dt: float = 1.0,
+        threshold_shape: Union[ThresholdShape, str] = ThresholdShape.layer,
         reset: Union[ResetMode, str] = ResetMode.subtract,
         surrogate: Union[str, Surrogate] = "atan",
         surrogate_alpha: Optional[float] = None,
@@ -195,33 +226,59 @@ class SpikingNeuronBase(LeakyCellBase):
         learnable_threshold: bool = False,
         synaptic: bool = False,
         synaptic_beta: float = 0.8,
+        synaptic_kernel: Union[SynapticKernel, str] = SynapticKernel.exponential,
+        synaptic_rise_beta: float = 0.5,
         refractory_steps: int = 0,
     ) -> None:
-        super().__init__(size, beta, learnable_beta=learnable_beta, per_neuron_beta=per_neuron_beta)
+        super().__init__(size, beta, tau=tau, dt=dt, learnable_beta=learnable_beta, per_neuron_beta=per_neuron_beta)
         owner = type(self).__name__
-        check_range(owner, "threshold", threshold, low=0.0, low_inclusive=False)
         check_range(owner, "synaptic_beta", synaptic_beta, low=0.0, high=BETA_MAX)
+        check_range(owner, "synaptic_rise_beta", synaptic_rise_beta, low=0.0, high=BETA_MAX)
+        kernel = coerce_enum(owner, "synaptic_kernel", synaptic_kernel, SynapticKernel)
+        if kernel is SynapticKernel.alpha and not synaptic:
+            raise ValueError(f"{owner}: synaptic_kernel='alpha' needs synaptic=True (the alpha kernel filters the synaptic current)")
         check_range(owner, "refractory_steps", refractory_steps, low=0, integer=True)
         self.reset = coerce_enum(owner, "reset", reset, ResetMode)
         self.surrogate = get_surrogate(surrogate, surrogate_alpha)
         self.synaptic_beta = float(synaptic_beta) if synaptic else None
+        self.synaptic_rise_beta = float(synaptic_rise_beta) if synaptic and kernel is SynapticKernel.alpha else None
         self.refractory_steps = refractory_steps
         self.learnable_threshold = learnable_threshold
-        thr = torch.tensor(float(threshold))
+        self.threshold_shape = coerce_enum(owner, "threshold_shape", threshold_shape, ThresholdShape)
+        thr = self._initial_threshold(threshold)  # () or (*size)
         if learnable_threshold:
             self.threshold_param = nn.Parameter(thr)
         else:
             self.register_buffer("threshold_fixed", thr)
 
+    def _initial_threshold(self, threshold: Union[float, Tensor]) -> Tensor:
+        """``threshold`` as a float32 tensor of shape ``()`` (layer) or ``size`` (per_neuron), all > 0."""
+        owner = type(self).__name__
+        shape = self.size if self.threshold_shape is ThresholdShape.per_neuron else ()
+        if not isinstance(threshold, Tensor):
+            check_range(owner, "threshold", threshold, low=0.0, low_inclusive=False)
+            return torch.full(shape, float(threshold))
+        if tuple(threshold.shape) not in {(), shape}:
+            raise ValueError(
+                f"{owner}: threshold has shape {tuple(threshold.shape)}; allowed: () or {shape} "
+                f"(threshold_shape={self.threshold_shape.name}, size={self.size})"
+            )
+        thr = threshold.detach().to(torch.float32).expand(shape).clone()
+        if not bool(torch.isfinite(thr).all()) or bool((thr <= 0).any()):
+            raise ValueError(f"{owner}: threshold must be finite and > 0 everywhere, got min {thr.min().item()!r}")
+        return thr
+
     @property
     def threshold(self) -> Tensor:
-        """Firing threshold (0-d tensor; a Parameter when learnable)."""
+        """Firing threshold: ``()`` or ``(*size)`` (threshold_shape=per_neuron); a Parameter when learnable."""
         return self.threshold_param if self.learnable_threshold else self.threshold_fixed
 
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
         shapes = super().state_shapes(batch_size)
         if self.synaptic_beta is not None:
             shapes["i"] = shapes["v"]
+        if self.synaptic_rise_beta is not None:
+            shapes["i_rise"] = shapes["v"]
         if self.refractory_steps > 0:
             shapes["ref"] = shapes["v"]
         return shapes
@@ -234,6 +291,7 @@ class SpikingNeuronBase(LeakyCellBase):
             surrogate=self.surrogate,
             reset=self.reset,
             synaptic_beta=self.synaptic_beta,
+            synaptic_rise_beta=self.synaptic_rise_beta,
             refractory_steps=self.refractory_steps,
         )
 
@@ -280,9 +338,13 @@ class SpikingNeuronBase(LeakyCellBase):
         return s.to(x.dtype), new  # spikes in the compute dtype, state stays in the state dtype
 
     def extra_repr(self) -> str:
-        extras = f", threshold={self.threshold.item():g}, reset={self.reset.name}, surrogate={self.surrogate!r}"
+        thr = self.threshold
+        thr_text = f"{thr.item():g}" if thr.dim() == 0 else f"per_neuron{tuple(thr.shape)}"
+        extras = f", threshold={thr_text}, reset={self.reset.name}, surrogate={self.surrogate!r}"
         if self.synaptic_beta is not None:
             extras += f", synaptic_beta={self.synaptic_beta}"
+        if self.synaptic_rise_beta is not None:
+            extras += f", synaptic_kernel=alpha, synaptic_rise_beta={self.synaptic_rise_beta}"
         if self.refractory_steps:
             extras += f", refractory_steps={self.refractory_steps}"
         return super().extra_repr() + extras

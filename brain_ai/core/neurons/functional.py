@@ -8,6 +8,7 @@ are in the state dtype; the modules cast them to the compute dtype. No op is in 
 One LIF step (``lif_step``)::
 
     synaptic:        i   = synaptic_beta * i + x ;  cur = i          (else cur = x)
+      alpha kernel:  r   = synaptic_rise_beta * r + x ; i = synaptic_beta * i + r ; cur = i
     refractory:      cur = cur * (ref == 0)
     charge:          v   = beta * v + cur
     fire:            s   = H(v - thr)     (surrogate gradient, also w.r.t. thr)
@@ -58,6 +59,7 @@ def lif_step(
     surrogate: Surrogate,
     reset: ResetMode = ResetMode.subtract,
     synaptic_beta: Optional[float] = None,
+    synaptic_rise_beta: Optional[float] = None,
     refractory_steps: int = 0,
 ) -> Tuple[Tensor, SpikingState]:
     """One LIF step (equations in the module docstring).
@@ -69,12 +71,19 @@ def lif_step(
         beta: membrane decay in [0, 0.999], scalar or ``(*N)``.
         threshold: firing threshold (scalar or broadcastable; AdaptiveLIF passes ``(B, *N)``).
         synaptic_beta: decay of the synaptic current; ``None`` = no synaptic current.
+        synaptic_rise_beta: with ``synaptic_beta``, a second-order (alpha-kernel) current: the
+            input first charges a rise stage ``state.i_rise`` decaying by this factor, which then
+            feeds ``i``. Its impulse response is ``sum_k rise^k beta^(t-k)``, the difference of
+            two exponentials (``(t + 1) beta^t``, the alpha function, when the two are equal).
         refractory_steps: steps a neuron ignores input and cannot fire after a spike.
     Returns:
         ``(s, new_state)`` with ``s (B, *N)`` in the state dtype.
     """
-    i = None
+    i = i_rise = None
     if synaptic_beta is not None:
+        if synaptic_rise_beta is not None:
+            i_rise = synaptic_rise_beta * state.i_rise + x
+            x = i_rise
         i = synaptic_beta * state.i + x
         cur = i
     else:
@@ -90,7 +99,8 @@ def lif_step(
         s = s * ready
         ref = torch.where(s > 0, torch.full_like(state.ref, refractory_steps), (state.ref - 1).clamp(min=0))
     v = reset_membrane(v, s, threshold, reset)
-    return s, state.replace(v=v, i=i if i is not None else state.i, ref=ref)
+    i_rise = i_rise if i_rise is not None else state.i_rise
+    return s, state.replace(v=v, i=i if i is not None else state.i, i_rise=i_rise, ref=ref)
 
 
 def adaptive_lif_step(

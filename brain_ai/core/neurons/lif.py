@@ -22,21 +22,28 @@ from brain_ai.config import BETA_MAX, NeuronConfig, NeuronType, check_range
 from brain_ai.core.neurons.base import LeakyCellBase, Size, SpikingNeuronBase
 from brain_ai.core.neurons.functional import adaptive_lif_step, leaky_integrator_step, lif_step, recurrent_lif_step
 from brain_ai.core.neurons.state import SpikingState
+from brain_ai.core.surrogates import get_surrogate
 
 
 def neuron_kwargs(cfg: NeuronConfig) -> Dict[str, Any]:
     """The :class:`SpikingNeuronBase` keyword arguments held by a :class:`NeuronConfig`."""
     return dict(
         beta=cfg.beta,
+        tau=cfg.tau,
+        dt=cfg.dt,
         threshold=cfg.threshold,
+        threshold_shape=cfg.threshold_shape,
         reset=cfg.reset,
-        surrogate=cfg.surrogate.value,
-        surrogate_alpha=cfg.surrogate_alpha,
+        surrogate=get_surrogate(
+            cfg.surrogate.value, cfg.surrogate_alpha, normalize=cfg.surrogate_normalize, **cfg.surrogate_params
+        ),
         learnable_beta=cfg.learnable_beta,
         per_neuron_beta=cfg.per_neuron_beta,
         learnable_threshold=cfg.learnable_threshold,
         synaptic=cfg.synaptic,
         synaptic_beta=cfg.synaptic_beta,
+        synaptic_kernel=cfg.synaptic_kernel,
+        synaptic_rise_beta=cfg.synaptic_rise_beta,
         refractory_steps=cfg.refractory_steps,
     )
 

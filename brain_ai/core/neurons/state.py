@@ -11,7 +11,7 @@ import torch.utils._pytree as pytree
 from torch import Tensor
 
 #: Names of the state fields, in pytree order.
-STATE_FIELDS: Tuple[str, ...] = ("v", "i", "a", "prev_spk", "spike_history", "ref")
+STATE_FIELDS: Tuple[str, ...] = ("v", "i", "i_rise", "a", "prev_spk", "spike_history", "ref")
 
 
 @dataclass
@@ -21,6 +21,8 @@ class SpikingState:
     Fields (``N...`` is the neuron layer's feature shape, ``D`` its ``max_delay``):
         v:             ``(B, *N)`` membrane potential (threshold units).
         i:             ``(B, *N)`` synaptic current (only with ``synaptic=True``).
+        i_rise:        ``(B, *N)`` rise stage of the alpha-kernel synaptic current
+                       (``synaptic_kernel="alpha"``).
         a:             ``(B, *N)`` adaptation variable (AdaptiveLIF).
         prev_spk:      ``(B, *N)`` spikes of the previous step (RecurrentLIF).
         spike_history: ``(B, D + 1, *N)`` last ``D + 1`` input currents, newest first (AdvancedLIF
@@ -30,6 +32,7 @@ class SpikingState:
 
     v: Tensor
     i: Optional[Tensor] = None
+    i_rise: Optional[Tensor] = None
     a: Optional[Tensor] = None
     prev_spk: Optional[Tensor] = None
     spike_history: Optional[Tensor] = None
