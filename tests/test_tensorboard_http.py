@@ -87,7 +87,7 @@ def test_custom_scalars_layout_groups_probes_per_layer(tensorboard):
 def test_hparams_row_holds_the_config_and_final_metrics(tensorboard, short_run):
     experiment = post_json(tensorboard, "/data/plugin/hparams/experiment", {"experimentName": ""})
     names = {h["name"] for h in experiment["hparamInfos"]}
-    assert {"encoding.type", "encoding.num_steps", "snn.neuron.beta", "snn.neuron.type", "snn.hidden_sizes", "optim.lr", "optim.optimizer", "loss.task_loss"} <= names
+    assert {"encoding.type", "encoding.num_steps", "snn.neuron.type", "snn.neuron.threshold", "snn.hidden_sizes", "optim.lr", "optim.optimizer", "loss.task_loss"} <= names
     assert not names & {"data.root", "data.num_workers"}  # where data are read from is no hyper-parameter
     assert "trainer.max_epochs" in names and "seed" in names
     metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}

@@ -25,13 +25,13 @@ EXACT = {
     "mlp_recurrent": mlp(NeuronConfig(type="recurrent_lif", **Z)),
     "mlp_recurrent_synaptic_membrane": mlp(NeuronConfig(type="recurrent_lif", synaptic=True, **Z), readout="membrane"),
     "mlp_adaptive_alpha0": mlp(NeuronConfig(type="adaptive_lif", adaptation_alpha=0.0, **Z)),
-    "mlp_advanced_no_delay": mlp(NeuronConfig(type="advanced_lif", tau_mean=8.0, tau_std=4.0, **Z)),
+    "mlp_advanced_no_delay": mlp(NeuronConfig(type="advanced_lif", tau_mean=8.0, tau_std=4.0, adaptation_alpha=0.0, **Z)),
     "mlp_membrane_readout": mlp(NeuronConfig(beta=0.99, **Z), readout="membrane", hidden_sizes=[8]),
     "mlp_no_hidden_dropout": mlp(NeuronConfig(surrogate="sigmoid", **Z), hidden_sizes=[], dropout=0.3, chunk_size=5),
     "conv_pool2": conv(NeuronConfig(**Z)),
     "conv_pool1_k5_membrane": conv(NeuronConfig(**Z), pool=1, kernel_size=5, readout="membrane", conv_channels=[3]),
     "conv_synaptic_per_neuron": conv(NeuronConfig(synaptic=True, learnable_beta=True, per_neuron_beta=True, **Z)),
-    "conv_advanced_k1": conv(NeuronConfig(type="advanced_lif", **Z), kernel_size=1, hidden_sizes=[]),
+    "conv_advanced_k1": conv(NeuronConfig(type="advanced_lif", adaptation_alpha=0.0, **Z), kernel_size=1, hidden_sizes=[]),
 }
 
 
