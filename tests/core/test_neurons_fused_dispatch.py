@@ -54,7 +54,8 @@ def test_dispatch_uses_the_kernel_only_when_it_applies(monkeypatch):
     for cfg in (NeuronConfig(fused=False), NeuronConfig(synaptic=True), NeuronConfig(refractory_steps=2),
                 NeuronConfig(type=NeuronType.recurrent_lif)):
         build_neuron(cfg, 4).forward_sequence(x)
-    build_neuron(NeuronConfig(), 4).forward_sequence(x, checkpoint=True, chunk_size=2)
     with fused.fused_disabled():
         build_neuron(NeuronConfig(), 4).forward_sequence(x)
     assert len(calls) == 1
+    build_neuron(NeuronConfig(), 4).forward_sequence(x, chunk_size=2, checkpoint_every=3)  # segments [0,2) [2,3) [3,4) [4,5)
+    assert len(calls) == 5

@@ -18,7 +18,7 @@ from brain_ai.config import BETA_MAX, NeuronType, ResetMode, check_range, coerce
 from brain_ai.core.fused import fused_lif_sequence, fused_supported
 from brain_ai.core.neurons.state import SpikingState, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
-from brain_ai.core.unroll import Record, snn_unroll
+from brain_ai.core.unroll import Record, SegmentFn, check_record, run_segments, step_segment, traces_of
 
 Size = Union[int, Tuple[int, ...]]
 
@@ -131,21 +131,24 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         state: Optional[SpikingState] = None,
         *,
         chunk_size: Optional[int] = None,
-        checkpoint: bool = False,
+        checkpoint_every: Optional[int] = None,
         record: Record = "none",
     ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
         """Whole sequence ``x (B, T, *size)`` -> ``(out (B, T, *size), final_state, traces)``.
 
-        Runs :func:`brain_ai.core.unroll.snn_unroll` (``chunk_size`` = truncated BPTT window,
-        ``checkpoint`` = recompute each chunk in backward, ``record`` = "none" | "spikes" |
-        "membrane"; membrane traces are the post-reset ``state.v``).
+        Runs :func:`brain_ai.core.unroll.run_segments` (``chunk_size`` = truncated BPTT window,
+        ``checkpoint_every`` = exact checkpointed BPTT segment, ``record`` = "none" | "spikes" |
+        "membrane"; membrane traces are the post-reset ``state.v``). Each segment runs the fused
+        kernel when it applies (``_fusable``; the LIF family's ``_fused_segment``), else steps
+        :meth:`_cell`.
         """
+        check_record(type(self).__name__, record)
         if x.dim() < 2:
             raise ValueError(f"{type(self).__name__}.forward_sequence: x must be (B, T, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)")
-        if not checkpoint and self._fusable():
-            return self._fused_sequence(x, state, chunk_size, record)
-        return snn_unroll(self._cell, x, state, chunk_size, checkpoint=checkpoint, record=record)
+        segment = self._fused_segment(record) if self._fusable() else step_segment(self._cell, record == "membrane")
+        outputs, state = run_segments(segment, x, state, chunk_size=chunk_size, checkpoint_every=checkpoint_every)
+        return outputs["out"], state, traces_of(outputs, record)
 
     def _fusable(self) -> bool:
         """Whether the fused whole-sequence kernel runs this cell (the LIF family says when)."""
@@ -169,8 +172,8 @@ class SpikingNeuronBase(LeakyCellBase):
         synaptic: add a synaptic current ``i = synaptic_beta * i + x`` feeding the membrane.
         refractory_steps: after a spike, ignore input and stay silent for this many steps.
         fused: run ``forward_sequence`` through the fused whole-sequence kernel
-            (:mod:`brain_ai.core.fused`) when this neuron type supports it and no gradient
-            checkpointing is asked for; ``False`` always uses the generic per-step unroll.
+            (:mod:`brain_ai.core.fused`, once per time segment) when this neuron type supports
+            it; ``False`` always uses the generic per-step unroll.
     """
 
     #: NeuronType that :func:`~brain_ai.core.fused.fused_supported` knows this class as (None: never fused)
@@ -243,33 +246,19 @@ class SpikingNeuronBase(LeakyCellBase):
         """Extra arguments of :func:`fused_lif_sequence` for this variant (AdaptiveLIF adds its own)."""
         return {}
 
-    def _fused_sequence(
-        self, x: Tensor, state: SpikingState, chunk_size: Optional[int], record: Record
-    ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
-        """The fused equivalent of ``snn_unroll(self._cell, ...)``: same outputs, state and traces.
+    def _fused_segment(self, record: Record) -> SegmentFn:
+        """The fused equivalent of ``step_segment(self._cell, ...)``: one kernel call per time
+        segment, same outputs, state and membrane trace (segments are cut by ``run_segments``)."""
 
-        Truncated BPTT runs the kernel once per ``chunk_size`` window with the state detached
-        in between, exactly like the generic unroll.
-        """
-        windows = x.split(chunk_size, dim=1) if chunk_size else (x,)  # (B, k, *size) each
-        spikes, membranes = [], []
-        for k, window in enumerate(windows):
-            if k:
-                state = state.detach()
+        def run(x: Tensor, state: SpikingState) -> Tuple[Dict[str, Tensor], SpikingState]:  # x (B, t, *size)
             s, v, a, mem = fused_lif_sequence(
-                window, state.v, self.beta, self.threshold, self.reset, self.surrogate,
+                x, state.v, self.beta, self.threshold, self.reset, self.surrogate,
                 record_membrane=record == "membrane", **self._fused_kwargs(state),
             )
-            state = state.replace(v=v, a=a) if a is not None else state.replace(v=v)
-            spikes.append(s)
-            membranes.append(mem)
-        out = spikes[0] if len(spikes) == 1 else torch.cat(spikes, dim=1)  # (B, T, *size)
-        traces: Dict[str, Tensor] = {}
-        if record in ("spikes", "membrane"):
-            traces["spikes"] = out
-        if record == "membrane":
-            traces["membrane"] = membranes[0] if len(membranes) == 1 else torch.cat(membranes, dim=1)
-        return out, state, traces
+            outputs = {"out": s} if mem is None else {"out": s, "membrane": mem}
+            return outputs, state.replace(v=v, a=a) if a is not None else state.replace(v=v)
+
+        return run
 
     def _cell(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         s, new = self._step(x, state)
