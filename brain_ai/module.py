@@ -27,7 +27,7 @@ from brain_ai.config import (
 from brain_ai.core.decoding import DecoderOutput, build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
-from brain_ai.core.snn import SNNOutput, build_snn
+from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
 from brain_ai.data.augment import random_shift
 
 #: per-batch seed = seed + _SEED_STRIDE * epoch + batch_idx (distinct for epochs of < 1e6 batches)
@@ -85,6 +85,8 @@ class SNNLitModule(L.LightningModule):
         self.criterion = build_loss(self.loss_cfg)
         # keys get a suffix: "train" would clash with nn.Module.train
         self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(task, num_classes) for stage in ("train", "val", "test")})
+        #: outside training, run the SNN in windows of this many steps with carried state (None: one pass)
+        self.stream_window: Optional[int] = None
 
     @staticmethod
     def _make_metrics(task: str, num_classes: int) -> torchmetrics.MetricCollection:
@@ -97,12 +99,22 @@ class SNNLitModule(L.LightningModule):
         """Encode ``x`` (static ``(B, ...)`` or spikes ``(B, T, ...)``), run the SNN, decode.
 
         Returns the decoder output (``logits_proxy (B, C)``, ``prediction (B,)``, ...) and the raw
-        :class:`SNNOutput` (output sequence, per-layer spikes, membranes, probes).
+        :class:`SNNOutput` (output sequence, per-layer spikes, membranes, probes). Outside training
+        with ``stream_window = W`` set, the input is encoded once and the encoded spikes stream
+        through the SNN in windows of W steps with carried state (same result, bounded memory).
         """
-        spike_batch = self.encoder(x)
-        out = self.net(spike_batch.spikes, return_details=return_details, record_membrane=self.criterion.needs_membrane)
-        decoded = self.decoder(out.output)
-        return decoded, out
+        spikes = self.encoder(x).spikes  # (B, T, ...) encoded once, even when streamed
+        kwargs = dict(record_membrane=self.criterion.needs_membrane, keep_spikes=self.criterion.needs_layer_spikes)
+        if self.stream_window is not None and not self.training and not return_details:
+            out = run_streaming(self.net, spikes, self.stream_window, **kwargs)
+        else:
+            out = self.net(spikes, return_details=return_details, **kwargs)
+        return self.decoder(out.output), out
+
+    def predict_step(self, batch: Any, batch_idx: int) -> DecoderOutput:
+        """Decoded predictions of a batch ``x`` or ``(x, y)`` (streamed when ``stream_window`` is set)."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self(x)[0]
 
     @torch.no_grad()
     def probe(self, x: Tensor) -> SNNOutput:

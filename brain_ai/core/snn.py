@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import Architecture, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig
+from brain_ai.config import Architecture, ConfigError, check_range, NeuronConfig, NeuronType, NormType, Readout, SNNConfig
 from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
 from brain_ai.core.neurons.state import check_state
 from brain_ai.core.probes import compute_probes
@@ -302,6 +302,32 @@ class ConvSNN(_SNNBase):
         return self._forward_dense(x, masks, seg, self._n_conv)
 
 
+def run_streaming(net: _SNNBase, x: Tensor, window: int, state: Optional[NetState] = None, **forward_kwargs: Any) -> SNNOutput:
+    """Run ``net`` over ``x (B, T, ...)`` in windows of ``window`` steps, carrying the state from
+    window to window: the same result as ``net(x, state)`` in one call, with the activations of
+    one window alive at a time (for inference on long recordings: under ``torch.no_grad()``).
+
+    ``forward_kwargs`` go to every call (``record_membrane``, ``keep_spikes``); the outputs,
+    spikes and membranes of the windows are joined along time; probes are not available.
+    """
+    check_range("run_streaming", "window", window, low=1, integer=True)
+    if forward_kwargs.get("return_details"):
+        raise ValueError("run_streaming: return_details=True is not available (probes need the whole sequence at once)")
+    parts: List[SNNOutput] = []
+    for chunk in x.split(window, dim=1):  # (B, <=window, ...)
+        parts.append(net(chunk, state, **forward_kwargs))
+        state = parts[-1].final_states
+    if len(parts) == 1:
+        return parts[0]
+    join = lambda get: {k: torch.cat([get(p)[k] for p in parts], dim=1) for k in get(parts[0])}  # noqa: E731
+    return SNNOutput(
+        output=torch.cat([p.output for p in parts], dim=1),
+        layer_spikes=join(lambda p: p.layer_spikes),
+        layer_membranes=join(lambda p: p.layer_membranes),
+        final_states=parts[-1].final_states,
+    )
+
+
 def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], num_outputs: int) -> SNNConfig:
     """Fill the network's input/output sizes from the data; reject user values that disagree.
 
@@ -348,4 +374,4 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-__all__ = ["SNNOutput", "NetState", "SNNCore", "ConvSNN", "build_snn", "with_io_sizes", "over_time", "count_parameters"]
+__all__ = ["SNNOutput", "NetState", "run_streaming", "SNNCore", "ConvSNN", "build_snn", "with_io_sizes", "over_time", "count_parameters"]
