@@ -139,11 +139,12 @@ def chunk_size_for_budget(
     dtype: torch.dtype = torch.float32,
     device: Union[str, torch.device] = "cpu",
 ) -> int:
-    """Largest ``chunk_size`` k in [1, T] whose activations fit ``budget_bytes`` with checkpointing.
+    """Largest segment length k in [1, T] whose saved activations fit ``budget_bytes``.
 
-    With ``checkpoint=True`` only one chunk's activations are alive at a time (recomputed in
-    backward), about ``bytes(B, k)`` of full BPTT over k steps; the chunk inputs and boundary
-    states that checkpointing keeps are not counted. Returns ``time_steps`` when full BPTT fits.
+    With ``checkpoint_every=k`` only one k-step segment's activations are alive at a time
+    (recomputed in backward), about ``bytes(B, k)`` of full BPTT over k steps; the segment inputs
+    and boundary states that checkpointing keeps are not counted (see :func:`fit_network_peak`
+    for a whole-network peak estimate). Returns ``time_steps`` when full BPTT fits.
     Raises ``ValueError`` when even k = 1 does not fit.
     """
     if budget_bytes <= 0:
