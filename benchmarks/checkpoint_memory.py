@@ -2,7 +2,7 @@
 
 The W3 network (SNNCore 700-256-20, LIF, fused kernel) at B=64, T=2000, fp32, CPU. For full BPTT
 and for every ``--every`` value: the peak bytes allocated during one training step (forward,
-``output.sum()``-style weighted loss, backward; :func:`brain_ai.core.memory.peak_bytes`, exact
+a time-weighted sum of the output as the loss (``probe_loss``), backward; :func:`brain_ai.core.memory.peak_bytes`, exact
 allocation replay), the median wall time of ``--repeats`` steps (after one warm-up step, run
 without the profiler), and the largest relative gradient difference to full BPTT over all
 parameters (``||g - g_full|| / ||g_full||``). Also prints the peak that
@@ -10,6 +10,7 @@ parameters (``||g - g_full|| / ||g_full||``). Also prints the peak that
 
     python benchmarks/checkpoint_memory.py                     # T=2000, every in {50, 200}
     python benchmarks/checkpoint_memory.py --time-steps 200    # quick
+    python benchmarks/checkpoint_memory.py --predict           # also the fitted peak estimate
 """
 
 from __future__ import annotations
@@ -23,30 +24,28 @@ from typing import Dict, Optional
 import torch
 
 from brain_ai.config import SNNConfig
-from brain_ai.core.memory import fit_network_peak, peak_bytes
+from brain_ai.core.memory import fit_network_peak, peak_bytes, probe_loss
 from brain_ai.core.snn import build_snn
 
 W3 = SNNConfig(input_size=700, hidden_sizes=[256], output_size=20)
 
 
-def _step(net: torch.nn.Module, x: torch.Tensor, weights: torch.Tensor) -> None:
+def _step(net: torch.nn.Module, x: torch.Tensor) -> None:
     net.zero_grad(set_to_none=True)
-    out = net(x, keep_spikes=False).output  # (B, T, 20)
-    (out * weights).sum().backward()
+    probe_loss(net(x, keep_spikes=False).output).backward()  # output (B, T, 20)
 
 
 def measure(every: Optional[int], x: torch.Tensor, state: Dict[str, torch.Tensor], repeats: int) -> Dict[str, object]:
     net = build_snn(dataclasses.replace(W3, checkpoint_every=every))
     net.load_state_dict(state)
-    weights = torch.linspace(0.5, 1.5, x.shape[1])[None, :, None]  # (1, T, 1) a loss that weighs time
-    _step(net, x, weights)  # warm-up
+    _step(net, x)  # warm-up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        _step(net, x, weights)
+        _step(net, x)
         times.append(time.perf_counter() - t0)
     grads = {n: p.grad.clone() for n, p in net.named_parameters()}
-    peak = peak_bytes(lambda: _step(net, x, weights))
+    peak = peak_bytes(lambda: _step(net, x))
     return {"every": every, "peak": peak, "time": statistics.median(times), "times": times, "grads": grads}
 
 
@@ -56,7 +55,11 @@ def main() -> None:
     parser.add_argument("--time-steps", type=int, default=2000)
     parser.add_argument("--every", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: leave as is)")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="torch.set_num_threads (0: leave as is). Default 1: on a shared 2-core machine, 2-thread "
+        "OpenMP GEMMs of one segment's size (3200 x 256 x 20) stall behind other processes' threads",
+    )
     parser.add_argument("--predict", action="store_true", help="also print the fitted peak estimate")
     args = parser.parse_args()
     if args.threads:

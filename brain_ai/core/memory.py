@@ -215,8 +215,15 @@ class NetworkPeakModel:
         return int(round(a + b * time_steps + c * checkpoint_every + d * math.ceil(time_steps / checkpoint_every)))
 
 
+def probe_loss(output: Tensor) -> Tensor:
+    """The loss of a probe step: a time-weighted sum of ``output (B, T, C)``, whose gradient is a
+    full ``(B, T, C)`` tensor like a real decoder's (``output.sum()`` would give a broadcast one)."""
+    weights = torch.linspace(0.5, 1.5, output.shape[1], device=output.device)[None, :, None]  # (1, T, 1)
+    return (output * weights).sum()
+
+
 def network_step(cfg: SNNConfig, batch_size: int, time_steps: int, seed: int = 0) -> Callable[[], None]:
-    """One training step (forward, ``output.sum()``, backward) of ``build_snn(cfg)`` on random
+    """One training step (forward, :func:`probe_loss`, backward) of ``build_snn(cfg)`` on random
     spikes ``(batch_size, time_steps, *input)``; the network and input are made before the call."""
     from brain_ai.core.snn import build_snn  # snn imports nothing from here; keep the dependency one-way at import
 
@@ -226,7 +233,7 @@ def network_step(cfg: SNNConfig, batch_size: int, time_steps: int, seed: int = 0
     x = (torch.rand(batch_size, time_steps, *shape) < 0.1).float()  # (B, T, ...)
 
     def step() -> None:
-        net(x, keep_spikes=False).output.sum().backward()
+        probe_loss(net(x, keep_spikes=False).output).backward()
 
     return step
 
