@@ -3,8 +3,8 @@
 The W3 network (SNNCore 700-256-20, LIF, fused kernel) at B=64, T=2000, fp32, CPU. For full BPTT
 and for every ``--every`` value: the peak bytes allocated during one training step (forward,
 a time-weighted sum of the output as the loss (``probe_loss``), backward; :func:`brain_ai.core.memory.peak_bytes`, exact
-allocation replay), the median wall time of ``--repeats`` steps (after one warm-up step, run
-without the profiler), and the largest relative gradient difference to full BPTT over all
+allocation replay), the median (and min) wall time of ``--repeats`` steps (after one warm-up step, run
+without the profiler, the modes interleaved), and the largest relative gradient difference to full BPTT over all
 parameters (``||g - g_full|| / ||g_full||``). Also prints the peak that
 :func:`brain_ai.core.memory.fit_network_peak` predicts (with ``--predict``).
 
@@ -19,7 +19,7 @@ import argparse
 import dataclasses
 import statistics
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 
@@ -35,18 +35,30 @@ def _step(net: torch.nn.Module, x: torch.Tensor) -> None:
     probe_loss(net(x, keep_spikes=False).output).backward()  # output (B, T, 20)
 
 
-def measure(every: Optional[int], x: torch.Tensor, state: Dict[str, torch.Tensor], repeats: int) -> Dict[str, object]:
+def build(every: Optional[int], state: Dict[str, torch.Tensor]) -> torch.nn.Module:
     net = build_snn(dataclasses.replace(W3, checkpoint_every=every))
     net.load_state_dict(state)
-    _step(net, x)  # warm-up
-    times = []
+    return net
+
+
+def measure(modes: List[Optional[int]], x: torch.Tensor, state: Dict[str, torch.Tensor], repeats: int) -> List[Dict[str, object]]:
+    """Time every mode ``repeats`` times, interleaved (A B C A B C ...) so that a change of the
+    machine's load hits all modes alike; then the gradients and the peak of one more step each."""
+    nets = [build(every, state) for every in modes]
+    for net in nets:
+        _step(net, x)  # warm-up
+    times: List[List[float]] = [[] for _ in modes]
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        _step(net, x)
-        times.append(time.perf_counter() - t0)
-    grads = {n: p.grad.clone() for n, p in net.named_parameters()}
-    peak = peak_bytes(lambda: _step(net, x))
-    return {"every": every, "peak": peak, "time": statistics.median(times), "times": times, "grads": grads}
+        for net, t in zip(nets, times):
+            t0 = time.perf_counter()
+            _step(net, x)
+            t.append(time.perf_counter() - t0)
+    runs = []
+    for every, net, t in zip(modes, nets, times):
+        grads = {n: p.grad.clone() for n, p in net.named_parameters()}
+        peak = peak_bytes(lambda: _step(net, x))
+        runs.append({"every": every, "peak": peak, "time": statistics.median(t), "min": min(t), "times": t, "grads": grads})
+    return runs
 
 
 def main() -> None:
@@ -54,7 +66,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--time-steps", type=int, default=2000)
     parser.add_argument("--every", type=int, nargs="+", default=[50, 200])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--threads", type=int, default=1,
         help="torch.set_num_threads (0: leave as is). Default 1: on a shared 2-core machine, 2-thread "
@@ -68,10 +80,10 @@ def main() -> None:
     state = build_snn(W3).state_dict()
     x = (torch.rand(args.batch, args.time_steps, 700) < 0.05).float()  # (B, T, 700) sparse input spikes
     model = fit_network_peak(W3, args.batch) if args.predict else None
-    runs = [measure(every, x, state, args.repeats) for every in [None, *args.every]]
+    runs = measure([None, *args.every], x, state, args.repeats)
     full = runs[0]
     print(f"W3 700-256-20, B={args.batch}, T={args.time_steps}, fp32, CPU, {torch.get_num_threads()} threads, torch {torch.__version__}")
-    header = "| mode | peak MB | peak / full | step s (median) | time / full | max rel. grad diff |"
+    header = "| mode | peak MB | peak / full | step s: median (all) | time / full: median, min | max rel. grad diff |"
     if model:
         header += " predicted peak MB |"
     print(header)
@@ -83,7 +95,7 @@ def main() -> None:
         name = "full BPTT" if run["every"] is None else f"checkpoint_every={run['every']}"
         row = (
             f"| {name} | {run['peak'] / 2**20:.1f} | {run['peak'] / full['peak']:.3f} | {run['time']:.2f} "
-            f"({', '.join(f'{t:.2f}' for t in run['times'])}) | {run['time'] / full['time']:.2f} | {diff:.1e} |"
+            f"({', '.join(f'{t:.2f}' for t in run['times'])}) | {run['time'] / full['time']:.2f}, {run['min'] / full['min']:.2f} | {diff:.1e} |"
         )
         if model:
             row += f" {model.predict(args.time_steps, run['every']) / 2**20:.1f} |"
