@@ -356,8 +356,12 @@ class SNNConfig:
     readout: Readout = Readout.spiking
     #: truncated BPTT window in steps (state detached between chunks); None = full BPTT
     chunk_size: Optional[int] = None
-    #: recompute each chunk in backward (torch.utils.checkpoint) to save activation memory
-    checkpoint: bool = False
+    #: exact BPTT with bounded memory: run the network in segments of this many steps, each
+    #: recomputed in backward (torch.utils.checkpoint); None = no checkpointing; at most T
+    checkpoint_every: Optional[int] = None
+    #: activation-memory budget (MB) of a training step: the pipeline picks checkpoint_every
+    #: for it (brain_ai.core.memory); None = use checkpoint_every as given
+    memory_budget_mb: Optional[float] = None
 
     def __post_init__(self) -> None:
         o = "snn"
@@ -381,8 +385,34 @@ class SNNConfig:
         check_range(o, "dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False)
         if self.chunk_size is not None:
             check_range(o, "chunk_size", self.chunk_size, low=1, integer=True)
+        if self.checkpoint_every is not None:
+            check_range(o, "checkpoint_every", self.checkpoint_every, low=1, integer=True)
+        if self.memory_budget_mb is not None:
+            check_range(o, "memory_budget_mb", self.memory_budget_mb, low=0.0, low_inclusive=False)
+            if self.checkpoint_every is not None:
+                raise ConfigError(
+                    f"{o}.memory_budget_mb={self.memory_budget_mb} picks {o}.checkpoint_every itself, but "
+                    f"{o}.checkpoint_every={self.checkpoint_every} is set too; allowed: one of them (the other null)"
+                )
+        self._check_time_split_with_batch_norm(o)
         if self.architecture is Architecture.conv and not self.conv_channels:
             raise ConfigError(f"{o}.conv_channels=[] but architecture=conv needs at least one conv block")
+
+
+    def _check_time_split_with_batch_norm(self, o: str) -> None:
+        """Batch norm statistics span all T steps of a training batch: a network that runs in
+        time segments (truncation, checkpointing) would normalise each segment on its own, and a
+        recomputed segment would update the running statistics twice."""
+        if self.architecture is not Architecture.conv or self.norm is not NormType.batch:
+            return
+        for name in ("chunk_size", "checkpoint_every", "memory_budget_mb"):
+            value = getattr(self, name)
+            if value is not None:
+                raise ConfigError(
+                    f"{o}.{name}={value} cannot be used with {o}.norm=batch: batch-norm statistics span the whole "
+                    f"sequence, so it cannot run (or be recomputed) in time segments; allowed: {o}.norm=none, "
+                    f"or {o}.{name}=null"
+                )
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from brain_ai.config import (
 from brain_ai.core.decoding import DecoderOutput, build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
-from brain_ai.core.snn import SNNOutput, build_snn
+from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
 from brain_ai.data.augment import random_shift
 from brain_ai.data.ragged import split_batch
 
@@ -100,6 +100,8 @@ class SNNLitModule(L.LightningModule):
         self.criterion = build_loss(self.loss_cfg)
         # keys get a suffix: "train" would clash with nn.Module.train
         self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(task, num_classes) for stage in ("train", "val", "test")})
+        #: outside training, run the SNN in windows of this many steps with carried state (None: one pass)
+        self.stream_window: Optional[int] = None
 
     @staticmethod
     def _make_metrics(task: str, num_classes: int) -> torchmetrics.MetricCollection:
@@ -116,16 +118,25 @@ class SNNLitModule(L.LightningModule):
         ``mask (B, T)`` bool marks the valid steps of a ragged (padded) batch of sequences; the
         decoder and the probes then ignore the padded steps. Returns the decoder output
         (``logits_proxy (B, C)``, ``prediction (B,)``, ...) and the raw :class:`SNNOutput`
-        (output sequence, per-layer spikes, membranes, probes).
+        (output sequence, per-layer spikes, membranes, probes). Outside training with
+        ``stream_window = W`` set, the input is encoded once and the encoded spikes stream through
+        the SNN in windows of W steps with carried state (same result, bounded memory).
         """
-        spike_batch = self.encoder(x)
+        spike_batch = self.encoder(x)  # encoded once, even when streamed
         if mask is not None:
             spike_batch = dataclasses.replace(spike_batch, mask=mask)  # validated (B, T) bool
-        out = self.net(
-            spike_batch.spikes, return_details=return_details, record_membrane=self.criterion.needs_membrane, mask=mask
-        )
-        decoded = self.decoder(out.output, mask)
-        return decoded, out
+        kwargs = dict(record_membrane=self.criterion.needs_membrane, keep_spikes=self.criterion.needs_layer_spikes)
+        if self.stream_window is not None and not self.training and not return_details:
+            out = run_streaming(self.net, spike_batch.spikes, self.stream_window, **kwargs)
+        else:
+            out = self.net(spike_batch.spikes, return_details=return_details, mask=mask, **kwargs)
+        return self.decoder(out.output, mask), out
+
+    def predict_step(self, batch: Any, batch_idx: int) -> DecoderOutput:
+        """Decoded predictions of a batch ``x``, ``(x, y)`` or ``(x, y, mask)`` (streamed when
+        ``stream_window`` is set)."""
+        x, _, mask = split_batch(batch) if isinstance(batch, (tuple, list)) else (batch, None, None)
+        return self(x, mask=mask)[0]
 
     def probe(self, x: Tensor, mask: Optional[Tensor] = None) -> SNNOutput:
         """Per-layer probes and spike trains of one batch, measured in eval mode without gradients."""

@@ -30,11 +30,13 @@ from brain_ai.config import (
     PopulationMode,
     SNNConfig,
     TaskLoss,
+    check_range,
     from_dict,
     to_dict,
 )
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
+from brain_ai.core.memory import resolve_memory_budget
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.interop.nir import lit_module_from_nir
@@ -100,7 +102,8 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
 
     Checks done here, before training: event data need ``encoding=identity``; static data cannot
     use it; a regression codec needs regression data (and vice versa); the network's input/output
-    sizes match the data and codec.
+    sizes match the data and codec; ``snn.checkpoint_every`` fits T; ``snn.memory_budget_mb``
+    becomes ``snn.checkpoint_every`` (logged).
     """
     snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = resolve_configs(cfg)
     dm = datamodule if datamodule is not None else build_datamodule(data_cfg)
@@ -126,6 +129,7 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
     decoder = build_decoder(dec_cfg, dm.num_classes)
     step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))
     snn_cfg = with_io_sizes(snn_cfg, step_shape, decoder.num_outputs(dm.num_classes))
+    snn_cfg = resolve_memory_budget(snn_cfg, data_cfg.batch_size, dm.time_steps or enc_cfg.num_steps)
     model = SNNLitModule(
         snn=to_dict(snn_cfg),
         encoding=to_dict(enc_cfg),
@@ -225,7 +229,9 @@ def probe_table(report: Dict[str, Dict[str, float]]) -> str:
 def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     """Test a saved checkpoint (or a ``.nir`` file exported from one) and report per-layer probes;
     optionally write them to JSON, with raster and firing-rate histogram PNGs of the first test batch
-    next to it (``payload["figures"]``)."""
+    next to it (``payload["figures"]``). ``cfg.stream_window = W`` streams every test input through
+    the network in windows of W steps.
+    """
     ckpt = Path(str(cfg.ckpt_path))
     if not ckpt.is_file():
         raise FileNotFoundError(f"ckpt_path={str(ckpt)!r} does not exist; pass ckpt_path=<run dir>/checkpoints/<file>.ckpt")
@@ -234,6 +240,9 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
         model = lit_module_from_nir(ckpt)
     else:
         model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
+    if cfg.get("stream_window") is not None:
+        check_range("evaluate", "stream_window", cfg.stream_window, low=1, integer=True)
+        model.stream_window = int(cfg.stream_window)
     data_dict = dict(model.hparams.data or {})
     if cfg.get("data_root"):
         data_dict["root"] = str(cfg.data_root)

@@ -63,3 +63,17 @@ def compose_config(overrides: Sequence[str] = (), output_dir: Optional[Path] = N
             return compose(config_name, overrides=[*overrides, *extra], return_hydra_config=True)
     finally:
         GlobalHydra.instance().clear()
+
+
+def dyadic_weights_(net) -> None:
+    """Set a network's Linear/Conv weights and biases to multiples of 1/64 in [-0.375, 0.625), in place.
+
+    With 0/1 spike inputs every matmul/conv sum is then exact in fp32 and bf16, so a result cannot
+    depend on how a time split changes the GEMM blocking (M = B*t rows); neuron dynamics are untouched.
+    """
+    import torch
+
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.startswith(("linears", "blocks")):
+                p.copy_(torch.randint(-24, 40, p.shape).float() / 64)

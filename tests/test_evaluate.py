@@ -48,6 +48,18 @@ def test_evaluate_reports_metrics_and_probes_and_writes_json(short_run, tmp_path
     assert "test/acc" in printed and "probe report" in printed and "layer0" in printed
 
 
+def test_evaluate_streamed_in_windows_gives_the_one_pass_metrics(short_run, tmp_path):
+    ckpt = best_checkpoint(short_run)
+    results = {}
+    for window in (None, 3):
+        overrides = [f"ckpt_path={ckpt}", *EVAL] + ([] if window is None else [f"stream_window={window}"])
+        results[window] = pipeline.evaluate(compose_config(overrides, output_dir=tmp_path, config_name="evaluate"))["metrics"]
+    assert results[3]["test/acc"] == results[None]["test/acc"]
+    assert results[3]["test/loss"] == pytest.approx(results[None]["test/loss"], rel=1e-5)
+    with pytest.raises(ValueError, match=r"evaluate\.stream_window=0 is out of range"):
+        pipeline.evaluate(compose_config([f"ckpt_path={ckpt}", "stream_window=0"], output_dir=tmp_path, config_name="evaluate"))
+
+
 def test_missing_checkpoint_names_the_path(tmp_path):
     missing = tmp_path / "nope.ckpt"
     cfg = compose_config([f"ckpt_path={missing}"], output_dir=tmp_path, config_name="evaluate")

@@ -171,3 +171,40 @@ def test_ragged_batch_loss_prediction_and_probes_ignore_padding():
         with torch.no_grad():
             alone, _ = model(xi.unsqueeze(0))
         torch.testing.assert_close(alone.logits_proxy, dec.logits_proxy[b : b + 1])
+
+
+def test_predict_step_streams_in_windows_with_the_one_pass_predictions():
+    model, _ = tiny_model("encoding=rate_poisson", "encoding.num_steps=20", "snn=adaptive")
+    model.eval()
+    x = torch.rand(6, 1, 8, 8)
+    torch.manual_seed(3)
+    whole = model.predict_step((x, None), 0)
+    model.stream_window = 6  # windows of 6, 6, 6, 2 steps of the encoded (stochastic) spikes
+    torch.manual_seed(3)
+    streamed = model.predict_step((x, None), 0)
+    assert torch.equal(streamed.prediction, whole.prediction)
+    torch.testing.assert_close(streamed.logits_proxy, whole.logits_proxy, rtol=0, atol=1e-6)
+    assert whole.logits_proxy.abs().sum() > 0
+
+
+def test_training_step_checkpointed_matches_full_bptt_with_a_stochastic_encoder():
+    grads = []
+    for overrides in ([], ["snn.checkpoint_every=3"]):
+        model, _ = tiny_model("encoding=rate_poisson", "snn.dropout=0.2", *overrides)
+        model.train()
+        torch.manual_seed(5)  # same encoder spikes and dropout masks in both runs
+        out = model(torch.rand(4, 1, 8, 8))[1].output
+        out.sum().backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-5, atol=1e-7, msg=name)
+
+
+def test_build_model_turns_a_memory_budget_into_checkpoint_every_and_checks_T(caplog):
+    with caplog.at_level("INFO", logger="brain_ai.core.memory"):
+        model, _ = tiny_model("encoding.num_steps=40", "snn.memory_budget_mb=0.5")
+    every = model.snn_cfg.checkpoint_every
+    assert model.snn_cfg.memory_budget_mb is None and 1 < every < 40  # full BPTT needs ~1.4 MB here
+    assert f"snn.memory_budget_mb=0.5 -> snn.checkpoint_every={every}" in caplog.text
+    with pytest.raises(pipeline.ConfigError, match=r"snn\.checkpoint_every=9 is larger than the sequence \(T=8 steps\)"):
+        tiny_model("snn.checkpoint_every=9")

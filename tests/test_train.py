@@ -106,7 +106,7 @@ DEBUG = ["debug=default", "data.limit_train=64", "snn.hidden_sizes=[16]", "encod
         [*TINY, "snn=adaptive", "snn.hidden_sizes=[16]"],
         [*TINY, "snn=advanced", "snn.hidden_sizes=[16]"],
         [*TINY, "encoding=latency", "loss.w_membrane=0.01"],
-        [*TINY, "optim=sgd", "optim.scheduler=onecycle", "snn.chunk_size=3", "snn.checkpoint=true"],
+        [*TINY, "optim=sgd", "optim.scheduler=onecycle", "snn.chunk_size=3", "snn.checkpoint_every=2"],
         [*TINY, "logger=csv", "callbacks=none"],
         SYNTHETIC,
         DEBUG,

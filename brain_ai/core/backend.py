@@ -50,12 +50,11 @@ def fused_unsupported(
     *,
     synaptic: bool = False,
     refractory_steps: int = 0,
-    checkpoint: bool = False,
 ) -> Optional[str]:
     """None when :func:`~brain_ai.core.fused.fused_lif_sequence` reproduces the layer exactly, else why not.
 
     ``neuron_type`` None means a cell the fused Function does not know (recurrent, advanced,
-    non-spiking); ``checkpoint`` is the per-step recomputation of ``forward_sequence``.
+    non-spiking).
     """
     if neuron_type not in FUSED_NEURON_TYPES:
         allowed = ", ".join(sorted(t.value for t in FUSED_NEURON_TYPES))
@@ -64,8 +63,6 @@ def fused_unsupported(
         return f"{owner} has a synaptic current (the fused kernel has none)"
     if refractory_steps:
         return f"{owner} has refractory_steps={refractory_steps} (the fused kernel has no refractoriness)"
-    if checkpoint:
-        return "checkpoint=True recomputes the generic per-step unroll"
     return None
 
 

@@ -1,4 +1,15 @@
-r"""Predict BPTT activation memory and choose a truncated/checkpointed chunk size for a budget.
+r"""Predict BPTT memory; pick ``checkpoint_every`` for a memory budget.
+
+Two estimates live here.
+
+1. *Saved activations of one module* (:func:`fit_bptt_bytes`, below).
+2. *Peak memory of a whole network's training step* (:func:`fit_network_peak`,
+   :func:`checkpoint_every_for_budget`, :func:`resolve_memory_budget`): the peak bytes allocated
+   while one forward + backward runs, measured by :func:`peak_bytes` (allocation events of
+   ``torch.profiler``, exact on CPU) at the real batch size on short probe sequences and
+   extrapolated in T with ``peak(T) = a + b T`` (full BPTT) and, with checkpointing every ``k``
+   steps, ``peak(T, k) = a + b T + c k + d ceil(T / k)`` (kept segment outputs + one segment's
+   activations and gradients + the boundary states).
 
 Method: the activation memory of backprop-through-time is the bytes autograd saves for backward.
 :func:`saved_tensor_bytes` measures them exactly with ``torch.autograd.graph.saved_tensors_hooks``
@@ -16,11 +27,18 @@ gradients, optimiser state, or the allocator's fragmentation.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
+import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+
+from brain_ai.config import ConfigError, SNNConfig
+
+log = logging.getLogger(__name__)
 
 RunFn = Callable[[Tensor], Any]
 PROBE_SIZES: Tuple[Tuple[int, int], ...] = ((1, 2), (2, 2), (1, 4), (2, 4))
@@ -121,11 +139,12 @@ def chunk_size_for_budget(
     dtype: torch.dtype = torch.float32,
     device: Union[str, torch.device] = "cpu",
 ) -> int:
-    """Largest ``chunk_size`` k in [1, T] whose activations fit ``budget_bytes`` with checkpointing.
+    """Largest segment length k in [1, T] whose saved activations fit ``budget_bytes``.
 
-    With ``checkpoint=True`` only one chunk's activations are alive at a time (recomputed in
-    backward), about ``bytes(B, k)`` of full BPTT over k steps; the chunk inputs and boundary
-    states that checkpointing keeps are not counted. Returns ``time_steps`` when full BPTT fits.
+    With ``checkpoint_every=k`` only one k-step segment's activations are alive at a time
+    (recomputed in backward), about ``bytes(B, k)`` of full BPTT over k steps; the segment inputs
+    and boundary states that checkpointing keeps are not counted (see :func:`fit_network_peak`
+    for a whole-network peak estimate). Returns ``time_steps`` when full BPTT fits.
     Raises ``ValueError`` when even k = 1 does not fit.
     """
     if budget_bytes <= 0:
@@ -138,3 +157,145 @@ def chunk_size_for_budget(
         f"chunk_size_for_budget: budget_bytes={budget_bytes} is below the {model.predict(batch_size, 1)} bytes "
         f"one step needs at batch_size={batch_size}; lower the batch size or raise the budget"
     )
+
+
+
+# --------------------------------------------------------------------------------------------
+# Peak memory of a whole network's training step, and checkpoint_every for a budget
+# --------------------------------------------------------------------------------------------
+
+#: Probe ``(T, checkpoint_every)`` pairs of :func:`fit_network_peak` (``None``: full BPTT).
+#: Segments are shorter than T (one segment holding all of T is not the regime being fitted).
+PEAK_PROBES: Tuple[Tuple[int, Optional[int]], ...] = (
+    (128, None), (384, None),
+    (192, 8), (192, 48), (384, 12), (384, 48),
+)
+
+
+def peak_bytes(fn: Callable[[], Any]) -> int:
+    """Peak CPU bytes allocated above the level at the start while ``fn()`` runs.
+
+    Replays the allocator's allocation/free events recorded by ``torch.profiler``
+    (``profile_memory=True``), so it counts every tensor allocation exactly, independent of the
+    process RSS and of what other processes do. CPU tensors only.
+    """
+    from torch._C._profiler import _EventType
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events, stack = [], list(prof.profiler.kineto_results.experimental_event_tree())
+    while stack:
+        event = stack.pop()
+        if event.tag == _EventType.Allocation:
+            events.append((event.start_time_ns, event.extra_fields.alloc_size))
+        stack.extend(event.children)
+    level = peak = 0
+    for _, size in sorted(events):
+        level += size
+        peak = max(peak, level)
+    return peak
+
+
+@dataclass(frozen=True)
+class NetworkPeakModel:
+    """Peak bytes of a training step at one batch size: ``full = (a, b)`` gives ``a + b T``;
+    ``segmented = (a, b, c, d)`` gives ``a + b T + c k + d ceil(T / k)`` with checkpointing every k."""
+
+    batch_size: int
+    full: Tuple[float, float]
+    segmented: Tuple[float, float, float, float]
+
+    def predict(self, time_steps: int, checkpoint_every: Optional[int] = None) -> int:
+        """Predicted peak bytes of one forward + backward over ``time_steps`` steps."""
+        if checkpoint_every is None:
+            a, b = self.full
+            return int(round(a + b * time_steps))
+        a, b, c, d = self.segmented
+        return int(round(a + b * time_steps + c * checkpoint_every + d * math.ceil(time_steps / checkpoint_every)))
+
+
+def probe_loss(output: Tensor) -> Tensor:
+    """The loss of a probe step: a time-weighted sum of ``output (B, T, C)``, whose gradient is a
+    full ``(B, T, C)`` tensor like a real decoder's (``output.sum()`` would give a broadcast one)."""
+    weights = torch.linspace(0.5, 1.5, output.shape[1], device=output.device)[None, :, None]  # (1, T, 1)
+    return (output * weights).sum()
+
+
+def network_step(cfg: SNNConfig, batch_size: int, time_steps: int, seed: int = 0) -> Callable[[], None]:
+    """One training step (forward, :func:`probe_loss`, backward) of ``build_snn(cfg)`` on random
+    spikes ``(batch_size, time_steps, *input)``; the network and input are made before the call."""
+    from brain_ai.core.snn import build_snn  # snn imports nothing from here; keep the dependency one-way at import
+
+    torch.manual_seed(seed)
+    net = build_snn(cfg)
+    shape = (cfg.input_size,) if cfg.architecture.value == "mlp" else tuple(cfg.input_shape)
+    x = (torch.rand(batch_size, time_steps, *shape) < 0.1).float()  # (B, T, ...)
+
+    def step() -> None:
+        probe_loss(net(x, keep_spikes=False).output).backward()
+
+    return step
+
+
+def _lstsq(rows: Sequence[Sequence[float]], targets: Sequence[float]) -> Tuple[float, ...]:
+    a = torch.tensor(rows, dtype=torch.float64)
+    b = torch.tensor(targets, dtype=torch.float64).unsqueeze(1)
+    return tuple(torch.linalg.lstsq(a, b).solution.flatten().tolist())
+
+
+def fit_network_peak(cfg: SNNConfig, batch_size: int, probes: Sequence[Tuple[int, Optional[int]]] = PEAK_PROBES) -> NetworkPeakModel:
+    """Measure :func:`peak_bytes` of :func:`network_step` at ``batch_size`` on short ``probes``
+    ``(T, checkpoint_every)`` and fit :class:`NetworkPeakModel` (the whole network, fp32, CPU)."""
+    full_rows, full_y, seg_rows, seg_y = [], [], [], []
+    for steps, every in probes:
+        step = network_step(dataclasses.replace(cfg, checkpoint_every=every, memory_budget_mb=None), batch_size, steps)
+        measured = float(peak_bytes(step))
+        if every is None:
+            full_rows.append([1.0, steps])
+            full_y.append(measured)
+        else:
+            seg_rows.append([1.0, steps, every, math.ceil(steps / every)])
+            seg_y.append(measured)
+    return NetworkPeakModel(batch_size, _lstsq(full_rows, full_y), _lstsq(seg_rows, seg_y))
+
+
+def checkpoint_every_for_budget(model: NetworkPeakModel, time_steps: int, budget_bytes: int) -> Optional[int]:
+    """``None`` when full BPTT fits ``budget_bytes``, else the largest ``checkpoint_every`` in
+    [1, T] whose predicted peak fits. Raises ``ConfigError`` when none does."""
+    if model.predict(time_steps) <= budget_bytes:
+        return None
+    fits = [k for k in range(time_steps, 0, -1) if model.predict(time_steps, k) <= budget_bytes]
+    if fits:
+        return fits[0]
+    best = min(model.predict(time_steps, k) for k in range(1, time_steps + 1))
+    raise ConfigError(
+        f"snn.memory_budget_mb={budget_bytes / 2**20:g} is below the smallest predicted peak of a training step, "
+        f"{best / 2**20:.1f} MB (batch size {model.batch_size}, T={time_steps}); allowed: a larger budget, "
+        f"or a smaller data.batch_size"
+    )
+
+
+def resolve_memory_budget(cfg: SNNConfig, batch_size: int, time_steps: int) -> SNNConfig:
+    """Check ``cfg.checkpoint_every`` against ``time_steps`` and turn ``cfg.memory_budget_mb`` into
+    ``checkpoint_every`` (logged); the returned config has ``memory_budget_mb=None``.
+
+    Raises ``ConfigError`` naming the field when ``checkpoint_every > time_steps`` or no
+    ``checkpoint_every`` fits the budget.
+    """
+    if cfg.checkpoint_every is not None and cfg.checkpoint_every > time_steps:
+        raise ConfigError(
+            f"snn.checkpoint_every={cfg.checkpoint_every} is larger than the sequence (T={time_steps} steps); "
+            f"allowed: 1 <= checkpoint_every <= {time_steps}, or null (no checkpointing)"
+        )
+    if cfg.memory_budget_mb is None:
+        return cfg
+    model = fit_network_peak(cfg, batch_size)
+    every = checkpoint_every_for_budget(model, time_steps, int(cfg.memory_budget_mb * 2**20))
+    log.info(
+        "snn.memory_budget_mb=%g -> snn.checkpoint_every=%s (predicted peak of a training step %.1f MB; full BPTT %.1f MB; "
+        "batch size %d, T=%d, fp32)",
+        cfg.memory_budget_mb, every, model.predict(time_steps, every) / 2**20, model.predict(time_steps) / 2**20,
+        batch_size, time_steps,
+    )
+    return dataclasses.replace(cfg, checkpoint_every=every, memory_budget_mb=None)

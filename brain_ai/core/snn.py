@@ -1,9 +1,12 @@
 """SNN architectures built from :class:`~brain_ai.config.SNNConfig`.
 
 Both architectures follow one pattern: stateless layers (Linear, Conv2d, BatchNorm, pooling,
-dropout) run on all time steps at once over ``x.flatten(0, 1)`` -- one big matmul instead of T
-small ones -- and only the neurons step through time, each through
-``SpikingNeuronBase.forward_sequence`` (and so through the one ``snn_unroll`` / the fused kernel).
+dropout) run on all time steps of a segment at once over ``x.flatten(0, 1)`` -- one big matmul
+instead of T small ones -- and only the neurons step through time, each through
+``SpikingNeuronBase.forward_sequence`` (per-step cell or the fused kernel). The whole network runs
+segment by segment through :func:`~brain_ai.core.unroll.run_segments` (one segment = all of T
+unless ``chunk_size`` / ``checkpoint_every`` cut time), carrying every layer's state -- the same
+state that ``forward(x, state=...)`` accepts to continue a stream.
 
 * :class:`SNNCore` (MLP): ``(B, T, *F) -> [Linear -> neuron (-> dropout)] * hidden -> Linear -> readout``
 * :class:`ConvSNN`: ``(B, T, C, H, W) -> [Conv -> norm -> neuron -> pool] * blocks -> flatten
@@ -19,14 +22,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig
-from brain_ai.core.neurons import LeakyIntegrator, SpikingNeuronBase, SpikingState, build_neuron
+from brain_ai.config import Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
+from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
+from brain_ai.core.neurons.state import check_state
 from brain_ai.core.probes import compute_probes
+from brain_ai.core.unroll import check_segmenting, run_segments
 
 
 @dataclass
@@ -36,10 +41,12 @@ class SNNOutput:
     Attributes:
         output: ``(B, T, C)`` readout spikes (spiking readout) or membrane (membrane readout).
         layer_spikes: name -> ``(B, T, ...)`` spikes of every spiking layer (kept anyway for
-            backward, so free to return); used by activity regularisers.
+            backward without checkpointing, so free to return); used by activity regularisers.
+            Empty with ``keep_spikes=False``.
         layer_membranes: name -> ``(B, T, ...)`` post-step membrane, only when recorded.
         probes: name -> probe dict (``brain_ai.core.probes``), only with ``return_details=True``.
-        final_states: name -> final :class:`SpikingState` of every neuron layer.
+        final_states: name -> final :class:`SpikingState` of every neuron layer; pass it as
+            ``state=`` of the next call to continue the sequence (streaming).
     """
 
     output: Tensor
@@ -47,6 +54,10 @@ class SNNOutput:
     layer_membranes: Dict[str, Tensor] = field(default_factory=dict)
     probes: Dict[str, Dict[str, Tensor]] = field(default_factory=dict)
     final_states: Dict[str, SpikingState] = field(default_factory=dict)
+
+
+#: Network state: layer name -> that layer's state (``None`` = zeros).
+NetState = Dict[str, Optional[SpikingState]]
 
 
 def over_time(layer: nn.Module, x: Tensor) -> Tensor:
@@ -63,8 +74,25 @@ def _hidden_neuron_cfg(cfg: NeuronConfig, recurrent_ok: bool) -> NeuronConfig:
     return cfg
 
 
+@dataclass
+class _Segment:
+    """Bookkeeping of one time segment of a network forward (a fresh one per segment run)."""
+
+    states: NetState
+    record_membrane: bool
+    keep_spikes: bool
+    spikes: Dict[str, Tensor] = field(default_factory=dict)
+    membranes: Dict[str, Tensor] = field(default_factory=dict)
+
+
 class _SNNBase(nn.Module):
-    """Shared machinery: run the neuron layers in order and collect spikes/membranes/probes."""
+    """Shared machinery: run the whole network segment by segment through
+    :func:`~brain_ai.core.unroll.run_segments` (truncation ``cfg.chunk_size``, exact checkpointing
+    ``cfg.checkpoint_every``), carrying every layer's state, and collect spikes/membranes/probes.
+
+    Subclasses implement ``_check_input(x) -> x`` and ``_layers(x, masks, seg) -> output``, the
+    network over one segment ``(B, t, ...)``.
+    """
 
     def __init__(self, cfg: SNNConfig) -> None:
         super().__init__()
@@ -72,36 +100,95 @@ class _SNNBase(nn.Module):
             raise ConfigError("snn.output_size is None: set it, or let the pipeline infer it from the data and decoder")
         self.cfg = cfg
 
-    def _run_neuron(
+    def forward(
         self,
-        name: str,
-        neuron: nn.Module,
-        current: Tensor,
-        out: SNNOutput,
-        record_membrane: bool,
-        return_details: bool,
+        x: Tensor,
+        state: Optional[NetState] = None,
+        *,
+        return_details: bool = False,
+        record_membrane: bool = False,
+        keep_spikes: bool = True,
         mask: Optional[Tensor] = None,
-    ) -> Tensor:
-        """Step ``neuron`` over ``current (B, T, ...)``; store its spikes/membrane/probes under ``name``.
+    ) -> SNNOutput:
+        """Run the network on ``x (B, T, ...)``, starting from ``state`` (None = zeros).
 
-        ``mask (B, T)``: valid steps of a ragged batch; the probes count only those.
+        Args:
+            x: the input sequence (see the subclass for its shape).
+            state: ``final_states`` of a previous call (layer name -> :class:`SpikingState`):
+                the run continues that sequence, so ``x[:, :k]`` then ``x[:, k:]`` with the
+                carried state equals ``x`` in one call. A state whose layer names, batch size or
+                shapes do not match raises ``ValueError`` naming the layer and both shapes.
+            return_details: add per-layer probes (and record membranes).
+            record_membrane: record membranes without probes (membrane regularisation).
+            keep_spikes: return the hidden layers' spikes in ``layer_spikes``; False saves their
+                ``(B, T, N)`` memory under checkpointing (where they are not kept for backward).
+            mask: ``(B, T)`` bool, the valid steps of a ragged batch; the probes count only those
+                (the network runs on every step).
+
+        ``cfg.checkpoint_every`` applies only while autograd records (training); inference runs
+        one pass per call.
         """
-        record = "membrane" if (record_membrane or return_details) else "none"
+        x = self._check_input(x)
+        states = self._check_state(state, x.shape[0])
+        checkpoint_every = self.cfg.checkpoint_every if torch.is_grad_enabled() else None
+        check_segmenting("snn", x.shape[1], self.cfg.chunk_size, checkpoint_every)
+        record = record_membrane or return_details
+        keep = keep_spikes or return_details
+
+        def segment(inputs: Dict[str, Any], seg_states: NetState) -> Tuple[Dict[str, Any], NetState]:
+            seg = _Segment(dict(seg_states), record, keep)  # never mutate the arguments (rerun in backward)
+            output = self._layers(inputs["x"], inputs["masks"], seg)
+            return {"output": output, "spikes": seg.spikes, "membranes": seg.membranes}, seg.states
+
+        inputs = {"x": x, "masks": self._dropout_masks(x)}
+        outputs, final = run_segments(segment, inputs, states, chunk_size=self.cfg.chunk_size, checkpoint_every=checkpoint_every)
+        out = SNNOutput(
+            output=outputs["output"], layer_spikes=outputs["spikes"], layer_membranes=outputs["membranes"], final_states=final
+        )
+        if return_details:
+            out.probes = {
+                name: compute_probes(spikes.detach(), out.layer_membranes[name].detach(), mask=mask)
+                for name, spikes in out.layer_spikes.items()
+            }
+        return out
+
+    def reset_state(self, batch_size: int, device: Optional[torch.device] = None, dtype: torch.dtype = torch.float32) -> Dict[str, SpikingState]:
+        """All-zero state of every layer for ``batch_size`` samples (the same as ``state=None``)."""
+        return {name: n.reset_state(batch_size, device, dtype) for name, n in zip(self.layer_names, self.neurons)}
+
+    def _check_state(self, state: Optional[NetState], batch_size: int) -> NetState:
+        """``state`` checked against the layers (names, every field's shape) or all-None."""
+        if state is None:
+            return {name: None for name in self.layer_names}
+        owner = type(self).__name__
+        if not isinstance(state, dict) or list(state) != self.layer_names:
+            got = list(state) if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"{owner}: state must be a dict with the layers {self.layer_names} (final_states of a previous call), got {got}")
+        for name, neuron in zip(self.layer_names, self.neurons):
+            if state[name] is not None:
+                check_state(f"{owner} layer {name!r}", state[name], neuron.state_shapes(batch_size))
+        return dict(state)
+
+    def _dropout_masks(self, x: Tensor) -> List[Tensor]:
+        """Dropout masks ``(B, T, N_j)`` of the hidden dense layers, drawn once per forward (for all T)
+        so that they do not depend on the time segmentation, and are inputs (not random draws)
+        of a recomputed segment. Empty without dropout or in eval mode."""
+        if self.dropout is None or not self.training:
+            return []
+        b, t = x.shape[:2]
+        return [self.dropout(torch.ones(b, t, n, device=x.device, dtype=x.dtype)) for n in self.cfg.hidden_sizes]
+
+    def _run_neuron(self, name: str, neuron: nn.Module, current: Tensor, seg: _Segment) -> Tensor:
+        """Step ``neuron`` over ``current (B, t, ...)`` from ``seg.states[name]``; record into ``seg``."""
+        record = "membrane" if seg.record_membrane else "none"
         # snn.neuron.backend picks the spiking layers' implementation; the membrane readout
         # (LeakyIntegrator) has only the generic unroll
         backend = Backend.eager if isinstance(neuron, LeakyIntegrator) else self.cfg.neuron.backend
-        spikes, state, traces = neuron.forward_sequence(
-            current, chunk_size=self.cfg.chunk_size, checkpoint=self.cfg.checkpoint, record=record, backend=backend
-        )
-        out.final_states[name] = state
-        membrane = traces.get("membrane")
-        if membrane is not None:
-            out.layer_membranes[name] = membrane
-        if isinstance(neuron, LeakyIntegrator):
-            return spikes  # the readout membrane (B, T, C); not a spiking layer
-        out.layer_spikes[name] = spikes
-        if return_details:
-            out.probes[name] = compute_probes(spikes.detach(), None if membrane is None else membrane.detach(), mask=mask)
+        spikes, seg.states[name], traces = neuron.forward_sequence(current, seg.states[name], record=record, backend=backend)
+        if "membrane" in traces:
+            seg.membranes[name] = traces["membrane"]
+        if seg.keep_spikes and not isinstance(neuron, LeakyIntegrator):  # the membrane readout is not a spiking layer
+            seg.spikes[name] = spikes
         return spikes
 
     def _readout(self, size: int) -> nn.Module:
@@ -124,16 +211,13 @@ class _SNNBase(nn.Module):
         self.linears.append(nn.Linear(sizes[-1], self.cfg.output_size))
         self.neurons.append(self._readout(self.cfg.output_size))
 
-    def _forward_dense(
-        self, x: Tensor, out: SNNOutput, first: int, record_membrane: bool, details: bool, mask: Optional[Tensor]
-    ) -> Tensor:
-        """Run the dense stack on ``x (B, T, F)``; layer names start at ``layer{first}``."""
+    def _forward_dense(self, x: Tensor, masks: List[Tensor], seg: _Segment, first: int) -> Tensor:
+        """Run the dense stack on ``x (B, t, F)``; layer names start at ``layer{first}``."""
         for j, (linear, neuron) in enumerate(zip(self.linears, self.dense_neurons)):
-            is_last = j == len(self.linears) - 1
-            current = over_time(linear, x)  # (B, T, N_j)
-            x = self._run_neuron(f"layer{first + j}", neuron, current, out, record_membrane, details, mask)
-            if not is_last and self.dropout is not None:
-                x = over_time(self.dropout, x)
+            current = over_time(linear, x)  # (B, t, N_j)
+            x = self._run_neuron(f"layer{first + j}", neuron, current, seg)
+            if j < len(masks):
+                x = x * masks[j]  # dropout on the spikes of hidden layer j
         return x
 
 
@@ -142,6 +226,7 @@ class SNNCore(_SNNBase):
 
     Every hidden layer is ``Linear -> neuron`` (``cfg.neuron``: any variant; ``recurrent_lif``
     adds a recurrent weight inside the neuron), optionally followed by dropout on the spikes.
+    ``forward(x (B, T, *F), state=None)``: features are flattened to ``input_size``.
     """
 
     def __init__(self, cfg: SNNConfig) -> None:
@@ -157,15 +242,7 @@ class SNNCore(_SNNBase):
     def dense_neurons(self) -> nn.ModuleList:
         return self.neurons
 
-    def forward(
-        self, x: Tensor, *, return_details: bool = False, record_membrane: bool = False, mask: Optional[Tensor] = None
-    ) -> SNNOutput:
-        """Run the network on ``x (B, T, *F)`` (features flattened to ``input_size``).
-
-        ``return_details`` adds per-layer probes (and records membranes); ``record_membrane``
-        records membranes without probes (for membrane regularisation); ``mask (B, T)`` marks the
-        valid steps of a ragged batch (probes ignore the rest; the network runs on every step).
-        """
+    def _check_input(self, x: Tensor) -> Tensor:
         if x.dim() < 3:
             raise ValueError(f"SNNCore expects input (B, T, features...), got shape {tuple(x.shape)}")
         x = x.flatten(2)  # (B, T, F)
@@ -174,19 +251,20 @@ class SNNCore(_SNNBase):
                 f"snn.input_size={self.cfg.input_size} but the input has {x.shape[-1]} features per step "
                 f"(input shape {tuple(x.shape)})"
             )
-        out = SNNOutput(output=x)
-        out.output = self._forward_dense(x, out, 0, record_membrane, return_details, mask)
-        return out
+        return x
+
+    def _layers(self, x: Tensor, masks: List[Tensor], seg: _Segment) -> Tensor:
+        return self._forward_dense(x, masks, seg, 0)
 
 
 class ConvSNN(_SNNBase):
     """Convolutional SNN: ``(B, T, C, H, W) -> SNNOutput`` with ``output (B, T, output_size)``.
 
     Each block is ``Conv2d(k, padding=k//2) -> BatchNorm2d (norm=batch) -> neuron -> AvgPool(pool)``;
-    conv and norm run on all ``B*T`` frames at once. Conv-block neurons are never recurrent
-    (a dense C*H*W recurrence would be huge): ``recurrent_lif`` applies to the dense layers only.
+    conv and norm run on all ``B*T`` frames of a call (or time segment) at once. Conv-block
+    neurons are never recurrent (a dense C*H*W recurrence would be huge): ``recurrent_lif``
+    applies to the dense layers only. ``forward(x (B, T, C, H, W), state=None)``.
     """
-
     def __init__(self, cfg: SNNConfig) -> None:
         super().__init__(cfg)
         if cfg.input_shape is None:
@@ -216,21 +294,45 @@ class ConvSNN(_SNNBase):
     def dense_neurons(self) -> List[nn.Module]:
         return list(self.neurons)[self._n_conv :]
 
-    def forward(
-        self, x: Tensor, *, return_details: bool = False, record_membrane: bool = False, mask: Optional[Tensor] = None
-    ) -> SNNOutput:
-        """Run the network on ``x (B, T, C, H, W)`` (``(C, H, W) == snn.input_shape``; ``mask`` as in SNNCore)."""
+    def _check_input(self, x: Tensor) -> Tensor:
         expected = tuple(self.cfg.input_shape)
         if x.dim() != 5 or tuple(x.shape[2:]) != expected:
             raise ValueError(f"snn.input_shape={list(expected)} but ConvSNN got input {tuple(x.shape)}; expected (B, T, *input_shape)")
-        out = SNNOutput(output=x)
+        return x
+
+    def _layers(self, x: Tensor, masks: List[Tensor], seg: _Segment) -> Tensor:
         for i, (block, neuron) in enumerate(zip(self.blocks, self.neurons)):
-            current = over_time(block, x)  # (B, T, C_i, H_i, W_i)
-            spikes = self._run_neuron(f"layer{i}", neuron, current, out, record_membrane, return_details, mask)
-            x = over_time(self.pool, spikes)  # (B, T, C_i, H_i/p, W_i/p)
-        x = x.flatten(2)  # (B, T, C*H*W)
-        out.output = self._forward_dense(x, out, self._n_conv, record_membrane, return_details, mask)
-        return out
+            current = over_time(block, x)  # (B, t, C_i, H_i, W_i)
+            spikes = self._run_neuron(f"layer{i}", neuron, current, seg)
+            x = over_time(self.pool, spikes)  # (B, t, C_i, H_i/p, W_i/p)
+        x = x.flatten(2)  # (B, t, C*H*W)
+        return self._forward_dense(x, masks, seg, self._n_conv)
+
+
+def run_streaming(net: _SNNBase, x: Tensor, window: int, state: Optional[NetState] = None, **forward_kwargs: Any) -> SNNOutput:
+    """Run ``net`` over ``x (B, T, ...)`` in windows of ``window`` steps, carrying the state from
+    window to window: the same result as ``net(x, state)`` in one call, with the activations of
+    one window alive at a time (for inference on long recordings: under ``torch.no_grad()``).
+
+    ``forward_kwargs`` go to every call (``record_membrane``, ``keep_spikes``); the outputs,
+    spikes and membranes of the windows are joined along time; probes are not available.
+    """
+    check_range("run_streaming", "window", window, low=1, integer=True)
+    if forward_kwargs.get("return_details"):
+        raise ValueError("run_streaming: return_details=True is not available (probes need the whole sequence at once)")
+    parts: List[SNNOutput] = []
+    for chunk in x.split(window, dim=1):  # (B, <=window, ...)
+        parts.append(net(chunk, state, **forward_kwargs))
+        state = parts[-1].final_states
+    if len(parts) == 1:
+        return parts[0]
+    join = lambda get: {k: torch.cat([get(p)[k] for p in parts], dim=1) for k in get(parts[0])}  # noqa: E731
+    return SNNOutput(
+        output=torch.cat([p.output for p in parts], dim=1),
+        layer_spikes=join(lambda p: p.layer_spikes),
+        layer_membranes=join(lambda p: p.layer_membranes),
+        final_states=parts[-1].final_states,
+    )
 
 
 def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], num_outputs: int) -> SNNConfig:
@@ -279,4 +381,4 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-__all__ = ["SNNOutput", "SNNCore", "ConvSNN", "build_snn", "with_io_sizes", "over_time", "count_parameters"]
+__all__ = ["SNNOutput", "NetState", "run_streaming", "SNNCore", "ConvSNN", "build_snn", "with_io_sizes", "over_time", "count_parameters"]

@@ -126,7 +126,6 @@ def test_fused_unsupported_reasons():
     assert fused_unsupported("AdaptiveLIFNeuron", NeuronType.adaptive_lif) is None
     assert "no fused kernel (fused neuron types: adaptive_lif, lif)" in fused_unsupported("RecurrentLIFNeuron", None)
     assert "refractory_steps=2" in fused_unsupported("LIFNeuron", NeuronType.lif, refractory_steps=2)
-    assert "checkpoint=True" in fused_unsupported("LIFNeuron", NeuronType.lif, checkpoint=True)
 
 
 def test_cpu_tensors_never_reach_the_kernels(monkeypatch):

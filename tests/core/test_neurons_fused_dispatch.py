@@ -59,10 +59,11 @@ def test_dispatch_uses_the_kernel_only_when_it_applies(monkeypatch):
     for cfg in (NeuronConfig(synaptic=True), NeuronConfig(refractory_steps=2), NeuronConfig(type=NeuronType.recurrent_lif),
                 NeuronConfig(type=NeuronType.advanced_lif)):  # fmt: skip
         build_neuron(cfg, 4).forward_sequence(x)  # auto: the generic unroll
-    build_neuron(NeuronConfig(), 4).forward_sequence(x, checkpoint=True, chunk_size=2)
     build_neuron(NeuronConfig(), 4).forward_sequence(x, backend="eager")
     LeakyIntegrator(4).forward_sequence(x)
     assert len(calls) == 2
+    build_neuron(NeuronConfig(), 4).forward_sequence(x, chunk_size=2, checkpoint_every=3)  # segments [0,2) [2,3) [3,4) [4,5)
+    assert len(calls) == 6
 
 
 @pytest.mark.parametrize("cfg,reason", [
@@ -77,10 +78,8 @@ def test_asking_for_a_kernel_that_cannot_run_is_an_error(cfg, reason, backend):
         build_neuron(cfg, 4).forward_sequence(torch.rand(2, 5, 4), backend=backend)
 
 
-def test_checkpoint_and_the_readout_refuse_a_fused_backend():
+def test_the_readout_refuses_a_fused_backend():
     x = torch.rand(2, 5, 4)
-    with pytest.raises(ConfigError, match="backend='fused' cannot run: checkpoint=True"):
-        build_neuron(NeuronConfig(), 4).forward_sequence(x, checkpoint=True, backend="fused")
     with pytest.raises(ConfigError, match="LeakyIntegrator has no fused kernel"):
         LeakyIntegrator(4).forward_sequence(x, backend="fused")
     with pytest.raises(ConfigError, match=r"backend='gpu' is not a valid choice; allowed: auto, eager, fused, triton"):

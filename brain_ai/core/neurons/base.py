@@ -21,7 +21,7 @@ from brain_ai.core.backend import fused_unsupported, resolve_backend
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.neurons.state import SpikingState, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
-from brain_ai.core.unroll import Record, snn_unroll
+from brain_ai.core.unroll import Record, SegmentFn, check_record, run_segments, step_segment, traces_of
 
 Size = Union[int, Tuple[int, ...]]
 
@@ -156,28 +156,33 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         state: Optional[SpikingState] = None,
         *,
         chunk_size: Optional[int] = None,
-        checkpoint: bool = False,
+        checkpoint_every: Optional[int] = None,
         record: Record = "none",
         backend: Union[Backend, str] = Backend.auto,
     ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
         """Whole sequence ``x (B, T, *size)`` -> ``(out (B, T, *size), final_state, traces)``.
 
-        Runs :func:`brain_ai.core.unroll.snn_unroll` (``chunk_size`` = truncated BPTT window,
-        ``checkpoint`` = recompute each chunk in backward, ``record`` = "none" | "spikes" |
-        "membrane"; membrane traces are the post-reset ``state.v``), or the fused
-        whole-sequence Function (same outputs, chunking and traces) as ``backend`` says
-        (auto | eager | fused | triton, :func:`brain_ai.core.backend.resolve_backend`).
+        Runs :func:`brain_ai.core.unroll.run_segments` (``chunk_size`` = truncated BPTT window,
+        ``checkpoint_every`` = exact checkpointed BPTT segment, ``record`` = "none" | "spikes" |
+        "membrane"; membrane traces are the post-reset ``state.v``). Each segment runs the
+        implementation ``backend`` picks (auto | eager | fused | triton,
+        :func:`brain_ai.core.backend.resolve_backend`): the fused whole-sequence Function once per
+        segment (the LIF family's ``_fused_segment``), or :meth:`_cell` step by step.
         """
         owner = f"{type(self).__name__}.forward_sequence"
+        check_record(owner, record)
         if x.dim() < 2:
             raise ValueError(f"{owner}: x must be (B, T, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)")
-        backend = resolve_backend(backend, x.device, getattr(self, "surrogate", None), self._fused_reason(checkpoint), owner=owner)
-        if backend is not Backend.eager:
-            return self._fused_sequence(x, state, chunk_size, record, backend)
-        return snn_unroll(self._cell, x, state, chunk_size, checkpoint=checkpoint, record=record)
+        backend = resolve_backend(backend, x.device, getattr(self, "surrogate", None), self._fused_reason(), owner=owner)
+        if backend is Backend.eager:
+            segment = step_segment(self._cell, record == "membrane")
+        else:
+            segment = self._fused_segment(record, backend)
+        outputs, state = run_segments(segment, x, state, chunk_size=chunk_size, checkpoint_every=checkpoint_every)
+        return outputs["out"], state, traces_of(outputs, record)
 
-    def _fused_reason(self, checkpoint: bool) -> Optional[str]:
+    def _fused_reason(self) -> Optional[str]:
         """None when the fused whole-sequence Function runs this cell, else why not (the LIF family says when)."""
         return fused_unsupported(type(self).__name__, None)
 
@@ -203,7 +208,8 @@ class SpikingNeuronBase(LeakyCellBase):
             ``r = synaptic_rise_beta * r + x`` feeds ``i = synaptic_beta * i + r``.
         refractory_steps: after a spike, ignore input and stay silent for this many steps.
 
-    ``forward_sequence(backend=)`` picks the implementation (:mod:`brain_ai.core.backend`).
+    ``forward_sequence(backend=)`` picks the implementation (:mod:`brain_ai.core.backend`); the
+    fused Function runs once per time segment.
     """
 
     #: NeuronType that :func:`~brain_ai.core.backend.fused_unsupported` knows this class as (None: never fused)
@@ -295,43 +301,29 @@ class SpikingNeuronBase(LeakyCellBase):
             refractory_steps=self.refractory_steps,
         )
 
-    def _fused_reason(self, checkpoint: bool) -> Optional[str]:
+    def _fused_reason(self) -> Optional[str]:
         return fused_unsupported(
             type(self).__name__, self.fused_type, synaptic=self.synaptic_beta is not None,
-            refractory_steps=self.refractory_steps, checkpoint=checkpoint,
+            refractory_steps=self.refractory_steps,
         )  # fmt: skip
 
     def _fused_kwargs(self, state: SpikingState) -> Dict[str, Any]:
         """Extra arguments of :func:`fused_lif_sequence` for this variant (AdaptiveLIF adds its own)."""
         return {}
 
-    def _fused_sequence(
-        self, x: Tensor, state: SpikingState, chunk_size: Optional[int], record: Record, backend: Backend
-    ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
-        """The fused equivalent of ``snn_unroll(self._cell, ...)``: same outputs, state and traces.
+    def _fused_segment(self, record: Record, backend: Backend) -> SegmentFn:
+        """The fused equivalent of ``step_segment(self._cell, ...)``: one ``backend`` kernel call per
+        time segment, same outputs, state and membrane trace (segments are cut by ``run_segments``)."""
 
-        Truncated BPTT runs the kernel once per ``chunk_size`` window with the state detached
-        in between, exactly like the generic unroll.
-        """
-        windows = x.split(chunk_size, dim=1) if chunk_size else (x,)  # (B, k, *size) each
-        spikes, membranes = [], []
-        for k, window in enumerate(windows):
-            if k:
-                state = state.detach()
+        def run(x: Tensor, state: SpikingState) -> Tuple[Dict[str, Tensor], SpikingState]:  # x (B, t, *size)
             s, v, a, mem = fused_lif_sequence(
-                window, state.v, self.beta, self.threshold, self.reset, self.surrogate,
+                x, state.v, self.beta, self.threshold, self.reset, self.surrogate,
                 record_membrane=record == "membrane", backend=backend, **self._fused_kwargs(state),
             )
-            state = state.replace(v=v, a=a) if a is not None else state.replace(v=v)
-            spikes.append(s)
-            membranes.append(mem)
-        out = spikes[0] if len(spikes) == 1 else torch.cat(spikes, dim=1)  # (B, T, *size)
-        traces: Dict[str, Tensor] = {}
-        if record in ("spikes", "membrane"):
-            traces["spikes"] = out
-        if record == "membrane":
-            traces["membrane"] = membranes[0] if len(membranes) == 1 else torch.cat(membranes, dim=1)
-        return out, state, traces
+            outputs = {"out": s} if mem is None else {"out": s, "membrane": mem}
+            return outputs, state.replace(v=v, a=a) if a is not None else state.replace(v=v)
+
+        return run
 
     def _cell(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         s, new = self._step(x, state)

@@ -77,13 +77,13 @@ def check_state(
     owner: str,
     state: SpikingState,
     expected_shapes: Dict[str, Tuple[int, ...]],
-    device: torch.device,
-    dtype: torch.dtype,
+    device: Optional[torch.device] = None,
+    dtype: Optional[torch.dtype] = None,
 ) -> None:
     """Raise ``ValueError`` unless every field in ``expected_shapes`` is present and matches.
 
-    The message names the field and shows the state's and the expected shape/device/dtype.
-    A mismatching state is never re-zeroed silently.
+    The message names the field and shows the state's and the expected shape/device/dtype
+    (``device`` / ``dtype`` None: not checked). A mismatching state is never re-zeroed silently.
     """
     if not isinstance(state, SpikingState):
         raise TypeError(f"{owner}: state must be a SpikingState or None, got {type(state).__name__}")
@@ -96,9 +96,9 @@ def check_state(
                 f"{owner}: state.{name} has shape {tuple(t.shape)} but the input needs {tuple(shape)} "
                 "(batch size or feature shape changed? call reset_state or pass state=None)"
             )
-        if t.device != device:
+        if device is not None and t.device != device:
             raise ValueError(f"{owner}: state.{name} is on {t.device} but the input is on {device}")
-        if t.dtype != dtype:
+        if dtype is not None and t.dtype != dtype:
             raise ValueError(
                 f"{owner}: state.{name} has dtype {t.dtype} but inputs of this dtype need state dtype {dtype}"
             )
