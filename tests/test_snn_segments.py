@@ -30,7 +30,7 @@ OPTIONS = {
 
 def make_cfg(option: str, fused: bool, **kw) -> SNNConfig:
     spec = dict(OPTIONS[option])
-    spec["neuron"] = dataclasses.replace(spec["neuron"], fused=fused)
+    spec["neuron"] = dataclasses.replace(spec["neuron"], backend="auto" if fused else "eager")
     if spec.get("architecture") == "conv":
         return SNNConfig(input_shape=[2, 6, 6], conv_channels=[4], hidden_sizes=[16], output_size=5, **spec, **kw)
     return SNNConfig(input_size=20, hidden_sizes=[32, 16], output_size=5, **spec, **kw)
