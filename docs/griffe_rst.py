@@ -25,7 +25,7 @@ import griffe
 _BORDER = re.compile(r"^(\s*)(=+)(\s+=+)+\s*$")
 _ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Parameters|Keyword Args):\s*$")
 _SHARED_ARG = re.compile(r"^(\s+)(\w+(?:,\s*\w+)+):\s*(.*)$")
-_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|obj|exc|math|ref|py:\w+):`~?([^`]+)`")
+_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|obj|exc|math|ref|py:\w+):`(~?)([^`]+)`")
 
 
 def _columns(border: str) -> List[tuple]:
@@ -112,7 +112,8 @@ def _split_shared_args(lines: List[str]) -> List[str]:
 
 def rst_to_markdown(text: str) -> str:
     """The Markdown form of one reStructuredText docstring (see the module docstring)."""
-    lines = _split_shared_args(_ROLE.sub(r"`\1`", text).splitlines())
+    roles = _ROLE.sub(lambda m: f"`{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}`", text)
+    lines = _split_shared_args(roles.splitlines())
     out: List[str] = []
     index = 0
     while index < len(lines):
