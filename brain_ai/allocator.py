@@ -8,7 +8,7 @@ every step: most of the step is spent in the kernel (``sys`` time), not in arith
 :func:`reuse_large_blocks` sets ``M_MMAP_MAX=0`` (serve every block from the heap) and
 ``M_TRIM_THRESHOLD=2 GiB - 1`` (do not hand the heap top back after each step) through
 ``mallopt``, and restores glibc's static defaults on exit. The cost is a higher resident set:
-freed blocks stay mapped until the process ends (measured numbers: README, "CPU throughput").
+freed blocks stay mapped until the process ends (``benchmarks/train_throughput.py`` measures both).
 An alternative without this module is preloading tcmalloc (``LD_PRELOAD=libtcmalloc.so.4``).
 
 On other platforms (macOS, Windows, musl) nothing changes. ``train.py`` and ``evaluate.py``

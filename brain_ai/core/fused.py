@@ -2,7 +2,7 @@ r"""Fused multi-step LIF / adaptive LIF: one autograd Function over the whole se
 
 The generic path steps a neuron through time with ordinary autograd ops, so autograd keeps
 ~4-8 tensors per step and replays T x (~10 ops) in backward. This module runs the reference
-dynamics (README.md, "Spiking core" and "Speed and memory") for all T steps
+dynamics (docs/neurons.md and docs/performance.md) for all T steps
 inside a single :class:`torch.autograd.Function` that
 
 * saves only the pre-reset membrane ``h`` of every step, ``(B, T, *F)`` in the state dtype

@@ -1,6 +1,6 @@
 """Data sets for brain_ai as LightningDataModules: ``build_datamodule(DataConfig)``.
 
-See the "Data sets" section of README.md for the table of data sets, on-disk layouts and shapes.
+See docs/data.md for the table of data sets, on-disk layouts and shapes.
 """
 
 from brain_ai.data.base import DataSource, DatasetInfo, LoadedData

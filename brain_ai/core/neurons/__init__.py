@@ -1,7 +1,7 @@
 """Spiking neurons with explicit state: the LIF family, their pure step functions and a factory.
 
 ``spikes, state = neuron(x_t, state)`` for one step ``(B, *size)``; ``forward_sequence`` for
-``(B, T, *size)`` through :func:`brain_ai.core.unroll.snn_unroll`. See the "Spiking core" section of README.md.
+``(B, T, *size)`` through :func:`brain_ai.core.unroll.snn_unroll`. See docs/neurons.md.
 """
 
 from brain_ai.core.neurons.advanced import TAU_RANGE, AdvancedLIFNeuron, sample_tau
