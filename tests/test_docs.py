@@ -86,3 +86,14 @@ def test_nav_lists_every_page_and_every_page_exists():
     in_nav = sorted(pages(config["nav"]))
     on_disk = sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md"))
     assert in_nav == on_disk
+
+
+def test_readme_is_the_short_entry_page():
+    """The README stays a newcomer's page (issue 12: at most ~250 lines); its Python example runs and
+    its results table is the one docs/getting-started.md includes (between snippet markers)."""
+    text = (REPO / "README.md").read_text()
+    assert len(text.splitlines()) <= 250
+    assert "<!-- --8<-- [start:results] -->" in text and "<!-- --8<-- [end:results] -->" in text
+    assert '--8<-- "README.md:results"' in (DOCS / "getting-started.md").read_text()
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme_example"})
