@@ -236,7 +236,7 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     if not ckpt.is_file():
         raise FileNotFoundError(f"ckpt_path={str(ckpt)!r} does not exist; pass ckpt_path=<run dir>/checkpoints/<file>.ckpt")
     L.seed_everything(int(cfg.seed), workers=True)
-    if ckpt.suffix == ".nir":  # a network exported with brain_ai.interop.nir (see README "NIR")
+    if ckpt.suffix == ".nir":  # a network exported with brain_ai.interop.nir (see docs/nir.md)
         model = lit_module_from_nir(ckpt)
     else:
         model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)

@@ -13,11 +13,11 @@ from brain_ai.dashboards import final_metrics, flatten_hparams, scalars_layout, 
 
 
 def test_flatten_hparams_uses_cli_keys_and_tensorboard_types():
-    nested = {"snn": {"hidden_sizes": [256, 128], "neuron": {"beta": 0.9, "fused": True, "max_delay": None}}, "seed": 3, "kernel": (3, 3)}
+    nested = {"snn": {"hidden_sizes": [256, 128], "neuron": {"beta": 0.9, "learnable_beta": True, "max_delay": None}}, "seed": 3, "kernel": (3, 3)}
     assert flatten_hparams(nested) == {
         "snn.hidden_sizes": "[256, 128]",
         "snn.neuron.beta": 0.9,
-        "snn.neuron.fused": "true",
+        "snn.neuron.learnable_beta": "true",
         "seed": 3,
         "kernel": "[3, 3]",
     }

@@ -26,6 +26,8 @@ delta               ON / OFF channels ``(F0, ...) -> (2 F0, ...)``: ON where ``x
                     OFF where ``x_t - r < -thr``; the reference ``r`` starts at ``x_0`` (or a
                     passed ``state``) and jumps to ``x_t`` wherever a spike was emitted
 identity            the input already is spikes / event frames ``(B, T, ...)`` (passed through)
+direct              no spikes: the normalised input is the input current of every step,
+                    ``out_t = x`` for ``num_steps`` steps (seed 003's constant-current input)
 ==================  ==============================================================================
 
 In eval mode with ``deterministic_eval`` the rate and population encoders emit the regular

@@ -1,6 +1,6 @@
 """Cross-library oracles: brain_ai's NIR graphs run in snnTorch / Norse / Sinabs, and snnTorch's
 NIR export loads into brain_ai. Skipped when a peer is missing (``pip install -e .[interop]``;
-Sinabs with ``--no-deps``, see pyproject). Measured agreement and its reasons: README "NIR"."""
+Sinabs with ``--no-deps``, see pyproject). Measured agreement and its reasons: docs/nir.md."""
 
 from __future__ import annotations
 
