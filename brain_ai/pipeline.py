@@ -7,6 +7,7 @@ plain-float metrics.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import warnings
@@ -18,6 +19,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
+from brain_ai.checkpoints import RESUME_KEYS, load_checkpoint, local_checkpoint
 from brain_ai.config import (
     ConfigError,
     DataConfig,
@@ -160,21 +162,27 @@ def _as_floats(metrics: Dict[str, Any]) -> Dict[str, float]:
 def train(cfg: DictConfig) -> Dict[str, float]:
     """Fit, then test with the best checkpoint. Returns all logged metrics as floats.
 
-    ``cfg.ckpt_path`` resumes an interrupted run; ``cfg.optimized_metric`` names the value that
-    ``train.py`` returns to sweepers.
+    ``cfg.ckpt_path`` resumes an interrupted run (a local file; a URL only with
+    ``cfg.allow_remote_ckpt``); every checkpoint is loaded with ``weights_only=True``.
+    ``cfg.optimized_metric`` names the value that ``train.py`` returns to sweepers.
     """
     L.seed_everything(int(cfg.seed), workers=True)
     model, dm = build_model(cfg)
-    callbacks = _instantiate_list(cfg.get("callbacks"))
-    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning rejects a progress bar callback then
-        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    loggers = _instantiate_list(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
+    with contextlib.ExitStack() as stack:
+        ckpt_file = None
+        if cfg.get("ckpt_path"):
+            ckpt_file = stack.enter_context(local_checkpoint(cfg.ckpt_path, allow_remote=bool(cfg.get("allow_remote_ckpt", False))))
+            load_checkpoint(ckpt_file, need=RESUME_KEYS)
+        callbacks = _instantiate_list(cfg.get("callbacks"))
+        if not cfg.trainer.get("enable_progress_bar", True):  # Lightning rejects a progress bar callback then
+            callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+        loggers = _instantiate_list(cfg.get("logger"))
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        trainer.fit(model, datamodule=dm, ckpt_path=str(ckpt_file) if ckpt_file else None, weights_only=True)
     metrics = _as_floats(trainer.callback_metrics)
     if cfg.get("test", True):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        trainer.test(model, datamodule=dm, ckpt_path=best or None, weights_only=None)
+        trainer.test(model, datamodule=dm, ckpt_path=best or None, weights_only=True)
         metrics.update(_as_floats(trainer.callback_metrics))
         log.info("tested %s", best or "the final weights (no checkpoint callback)")
     if trainer.is_global_zero:
@@ -219,12 +227,15 @@ def probe_table(report: Dict[str, Dict[str, float]]) -> str:
 
 
 def evaluate(cfg: DictConfig) -> Dict[str, Any]:
-    """Test a saved checkpoint and report per-layer probes; optionally write them to JSON."""
-    ckpt = Path(str(cfg.ckpt_path))
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"ckpt_path={str(ckpt)!r} does not exist; pass ckpt_path=<run dir>/checkpoints/<file>.ckpt")
+    """Test a saved checkpoint and report per-layer probes; optionally write them to JSON.
+
+    The checkpoint is a local file (a URL only with ``cfg.allow_remote_ckpt``), loaded with
+    ``weights_only=True``.
+    """
     L.seed_everything(int(cfg.seed), workers=True)
-    model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
+    with local_checkpoint(cfg.ckpt_path, allow_remote=bool(cfg.get("allow_remote_ckpt", False))) as ckpt:
+        load_checkpoint(ckpt)
+        model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
     data_dict = dict(model.hparams.data or {})
     if cfg.get("data_root"):
         data_dict["root"] = str(cfg.data_root)
@@ -235,12 +246,12 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     metrics = _as_floats(results[0] if results else {})
     dm.setup("test")
     report = probe_report(model, dm)
-    print(metrics_table(metrics, title=f"test metrics ({ckpt.name})"))
+    name = Path(str(cfg.ckpt_path)).name
+    print(metrics_table(metrics, title=f"test metrics ({name})"))
     print(probe_table(report))
-    payload = {"checkpoint": str(ckpt), "metrics": metrics, "probes": report}
+    payload = {"checkpoint": str(cfg.ckpt_path), "metrics": metrics, "probes": report}
     if cfg.get("output_json"):
         out = Path(str(cfg.output_json))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(payload, indent=2))
     return payload
-
