@@ -8,7 +8,6 @@ plain-float metrics.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import warnings
 from pathlib import Path
@@ -40,6 +39,7 @@ from brain_ai.core.encoding import build_encoder
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.module import SNNLitModule
+from brain_ai.run_guard import RunLock, check_writable, save_run_config, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +178,20 @@ def train(cfg: DictConfig) -> Dict[str, float]:
             callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
         loggers = _instantiate_list(cfg.get("logger"))
         trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        run_dir = check_writable(trainer.default_root_dir, "paths.output_dir")
+        ckpt_dir = trainer.checkpoint_callback.dirpath if trainer.checkpoint_callback else None
+        if ckpt_dir:
+            check_writable(ckpt_dir, "callbacks.model_checkpoint.dirpath")
+        stack.enter_context(RunLock(run_dir, ckpt_dir, resume_from=ckpt_file))
+        if trainer.is_global_zero:
+            save_run_config(cfg, run_dir)
         trainer.fit(model, datamodule=dm, ckpt_path=str(ckpt_file) if ckpt_file else None, weights_only=True)
-    metrics = _as_floats(trainer.callback_metrics)
-    if cfg.get("test", True):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        trainer.test(model, datamodule=dm, ckpt_path=best or None, weights_only=True)
-        metrics.update(_as_floats(trainer.callback_metrics))
-        log.info("tested %s", best or "the final weights (no checkpoint callback)")
+        metrics = _as_floats(trainer.callback_metrics)
+        if cfg.get("test", True):
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            trainer.test(model, datamodule=dm, ckpt_path=best or None, weights_only=True)
+            metrics.update(_as_floats(trainer.callback_metrics))
+            log.info("tested %s", best or "the final weights (no checkpoint callback)")
     if trainer.is_global_zero:
         print(metrics_table(metrics, title=f"final metrics ({cfg.task_name})"))
     return metrics
@@ -233,6 +240,8 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     ``weights_only=True``.
     """
     L.seed_everything(int(cfg.seed), workers=True)
+    if cfg.get("output_json"):  # fail before the evaluation, not after it
+        check_writable(Path(str(cfg.output_json)).expanduser().parent, "output_json folder")
     with local_checkpoint(cfg.ckpt_path, allow_remote=bool(cfg.get("allow_remote_ckpt", False))) as ckpt:
         load_checkpoint(ckpt)
         model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
@@ -251,7 +260,5 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     print(probe_table(report))
     payload = {"checkpoint": str(cfg.ckpt_path), "metrics": metrics, "probes": report}
     if cfg.get("output_json"):
-        out = Path(str(cfg.output_json))
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(payload, indent=2))
+        write_json_atomic(cfg.output_json, payload)
     return payload
