@@ -16,7 +16,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, Sequence
+from typing import Any, Dict, Iterator, List, Sequence
 from urllib.parse import urlparse
 
 import torch
@@ -111,3 +111,53 @@ def _unsupported_global(message: str) -> str:
         if "Unsupported global" in line or "Unsupported operand" in line:
             return line.strip().rstrip(".")
     return "unsupported pickle content"
+
+
+#: hyper-parameter groups whose change makes a resumed run a different model
+RESUME_COMPARED = ("snn", "encoding", "decoding", "loss", "num_classes", "task")
+#: settings that change how the model is computed, never what it computes (free to change on resume)
+EXECUTION_ONLY = frozenset({"snn.chunk_size", "snn.checkpoint", "snn.neuron.fused", "snn.neuron.backend"})
+
+
+def hparam_changes(stored: Dict[str, Any], current: Dict[str, Any]) -> List[str]:
+    """``"<dotted key>: <stored> -> <current>"`` for every compared setting that differs.
+
+    Keys the checkpoint does not have (settings added to brain_ai after it was written) are not
+    compared; :data:`EXECUTION_ONLY` settings are ignored.
+    """
+    changes: List[str] = []
+
+    def walk(old: Any, new: Any, key: str) -> None:
+        if key in EXECUTION_ONLY:
+            return
+        if isinstance(old, dict) and isinstance(new, dict):
+            for name in old:
+                if name in new:
+                    walk(old[name], new[name], f"{key}.{name}" if key else name)
+        elif old != new:
+            changes.append(f"{key}: {old!r} -> {new!r}")
+
+    walk({k: stored[k] for k in RESUME_COMPARED if k in stored}, {k: current[k] for k in RESUME_COMPARED if k in current}, "")
+    return changes
+
+
+def check_resume_compatible(ckpt: Dict[str, Any], path: Path, model: torch.nn.Module, hparams: Dict[str, Any], allow_changes: bool) -> None:
+    """Refuse to resume ``ckpt`` into a model configured differently (unless ``allow_changes``),
+    and always when a weight's shape differs; messages list the differing settings / tensors."""
+    changes = hparam_changes(dict(ckpt["hyper_parameters"]), dict(hparams))
+    if changes and not allow_changes:
+        raise InputFileError(
+            f"ckpt_path={str(path)!r} was trained with other settings than this run: {'; '.join(changes)}. "
+            f"Resume with the checkpoint's settings (see its run folder's .hydra/config.yaml), or pass "
+            f"resume_allow_changes=true to resume with the new ones"
+        )
+    own = model.state_dict()
+    stored = ckpt["state_dict"]
+    shapes = [f"{k}: {tuple(v.shape)} -> {tuple(own[k].shape)}" for k, v in stored.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    missing = sorted(set(own) - set(stored))
+    if shapes or missing:
+        detail = "; ".join(shapes + [f"{k}: missing in the checkpoint" for k in missing[:5]])
+        raise InputFileError(
+            f"ckpt_path={str(path)!r} cannot be resumed into this network: {detail}"
+            f"{' (changed: ' + '; '.join(changes) + ')' if changes else ''}. Resume with the checkpoint's architecture"
+        )

@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from brain_ai.checkpoints import RESUME_KEYS, load_checkpoint, local_checkpoint
+from brain_ai.checkpoints import RESUME_KEYS, check_resume_compatible, load_checkpoint, local_checkpoint
 from brain_ai.config import (
     ConfigError,
     DataConfig,
@@ -172,7 +172,8 @@ def train(cfg: DictConfig) -> Dict[str, float]:
         ckpt_file = None
         if cfg.get("ckpt_path"):
             ckpt_file = stack.enter_context(local_checkpoint(cfg.ckpt_path, allow_remote=bool(cfg.get("allow_remote_ckpt", False))))
-            load_checkpoint(ckpt_file, need=RESUME_KEYS)
+            resumed = load_checkpoint(ckpt_file, need=RESUME_KEYS)
+            check_resume_compatible(resumed, ckpt_file, model, model.hparams, bool(cfg.get("resume_allow_changes", False)))
         callbacks = _instantiate_list(cfg.get("callbacks"))
         if not cfg.trainer.get("enable_progress_bar", True):  # Lightning rejects a progress bar callback then
             callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
