@@ -19,18 +19,15 @@ from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from brain_ai.checkpoints import RESUME_KEYS, check_resume_compatible, load_checkpoint, local_checkpoint
+from brain_ai.compat import check_codec
 from brain_ai.config import (
     ConfigError,
     DataConfig,
-    DecoderType,
     DecodingConfig,
     EncodingConfig,
-    EncoderType,
     LossConfig,
     OptimConfig,
-    PopulationMode,
     SNNConfig,
-    TaskLoss,
     from_dict,
     to_dict,
 )
@@ -77,50 +74,22 @@ def resolve_configs(cfg: DictConfig) -> Tuple[SNNConfig, EncodingConfig, Decodin
     )
 
 
-def _check_task(task: str, dec_cfg: DecodingConfig, loss_cfg: LossConfig, data_name: str) -> None:
-    """Regression codecs (``loss.task_loss=mse``, population regression decoding) need regression
-    data (the data module's ``task``), and regression data need them."""
-    regression = task == "regression"
-    if (loss_cfg.task_loss is TaskLoss.mse) != regression:
-        allowed = "mse" if regression else ", ".join(t.name for t in TaskLoss if t is not TaskLoss.mse)
-        raise ConfigError(
-            f"loss.task_loss={loss_cfg.task_loss.name} does not fit data={data_name}, a {task} task; allowed: {allowed}"
-        )
-    mode = dec_cfg.population_mode
-    if dec_cfg.type is DecoderType.population and (mode is PopulationMode.regression) != regression:
-        allowed = PopulationMode.regression.name if regression else PopulationMode.classification.name
-        raise ConfigError(
-            f"decoding.population_mode={mode.name} does not fit data={data_name}, a {task} task; allowed: {allowed}"
-        )
-
-
 def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:
     """Validate the config against the data and build the LightningModule + DataModule.
 
-    Checks done here, before training: event data need ``encoding=identity``; static data cannot
-    use it; a regression codec needs regression data (and vice versa); the network's input/output
+    Checks done here, before training: data, encoder, decoder, readout and task loss fit together
+    (:func:`brain_ai.compat.check_codec`, the one compatibility table); the network's input/output
     sizes match the data and codec.
     """
     snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = resolve_configs(cfg)
     dm = datamodule if datamodule is not None else build_datamodule(data_cfg)
-    is_identity = enc_cfg.type is EncoderType.identity
-    if dm.is_event_data and not is_identity:
-        raise ConfigError(
-            f"data={data_cfg.name.name} already yields spike frames (B, T, ...): use encoding=identity "
-            f"(got encoding={enc_cfg.type.name})"
-        )
-    if not dm.is_event_data and is_identity:
-        raise ConfigError(
-            f"encoding=identity needs spiking data (nmnist, shd, dvsgesture, synthetic), but data={data_cfg.name.name} "
-            f"is static: choose an encoder such as encoding=rate_bernoulli"
-        )
     if data_cfg.augment_shift and (dm.is_event_data or len(dm.sample_shape) != 3):
         raise ConfigError(
             f"data.augment_shift={data_cfg.augment_shift} shifts static images (C, H, W), but data={data_cfg.name.name} "
             f"yields {'spike frames' if dm.is_event_data else 'vectors'} of shape {tuple(dm.sample_shape)}; allowed: 0"
         )
     task = dm.task
-    _check_task(task, dec_cfg, loss_cfg, data_cfg.name.name)
+    check_codec(enc_cfg, dec_cfg, loss_cfg, snn_cfg.readout, event_data=dm.is_event_data, task=task, data_name=data_cfg.name.name)
     encoder = build_encoder(enc_cfg)
     decoder = build_decoder(dec_cfg, dm.num_classes)
     step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))
