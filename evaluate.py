@@ -1,8 +1,11 @@
 """Evaluate a checkpoint: ``python evaluate.py ckpt_path=<run>/checkpoints/last.ckpt [output_json=report.json]``."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
+from brain_ai.cli import check_command_line, report_errors
 from brain_ai.hydra_store import register_configs
 from brain_ai.pipeline import evaluate
 
@@ -11,8 +14,9 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
+    report_errors(lambda: evaluate(cfg))
 
 
 if __name__ == "__main__":
+    check_command_line(sys.argv[1:], "evaluate")
     main()

@@ -1,10 +1,12 @@
 """Train an SNN: ``python train.py [group=option ...] [key=value ...]`` (see README and configs/)."""
 
+import sys
 from typing import Optional
 
 import hydra
 from omegaconf import DictConfig
 
+from brain_ai.cli import check_command_line, report_errors
 from brain_ai.hydra_store import register_configs
 from brain_ai.pipeline import optimized_value, train
 
@@ -13,9 +15,9 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> Optional[float]:
-    metrics = train(cfg)
-    return optimized_value(cfg, metrics)
+    return report_errors(lambda: optimized_value(cfg, train(cfg)))
 
 
 if __name__ == "__main__":
+    check_command_line(sys.argv[1:], "train")
     main()

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from brain_ai.checkpoints import RESUME_KEYS, check_resume_compatible, load_checkpoint, local_checkpoint
 from brain_ai.compat import check_codec
+from brain_ai.config_keys import check_config_keys
 from brain_ai.config import (
     ConfigError,
     DataConfig,
@@ -74,6 +75,31 @@ def resolve_configs(cfg: DictConfig) -> Tuple[SNNConfig, EncodingConfig, Decodin
     )
 
 
+#: ``trainer.precision`` values whose whole network runs in a low precision -- neuron state included,
+#: which brain_ai keeps in fp32 (the ``*-mixed`` precisions do that under autocast)
+LOW_PRECISION_TRUE = ("16-true", "bf16-true")
+
+
+def check_run_settings(cfg: DictConfig, data_cfg: DataConfig) -> None:
+    """Trainer / metric settings that would run to a useless end, refused before anything is built."""
+    max_epochs = cfg.trainer.get("max_epochs")
+    if max_epochs is not None and int(max_epochs) == 0:
+        raise ConfigError("trainer.max_epochs=0 trains nothing; allowed: >= 1 (or -1 with trainer.max_steps=<steps>)")
+    precision = str(cfg.trainer.get("precision", "32-true"))
+    if precision in LOW_PRECISION_TRUE:
+        raise ConfigError(
+            f"trainer.precision={precision} runs the neuron state in {precision.split('-')[0]} too; brain_ai keeps it in fp32: "
+            f"use {precision.split('-')[0]}-mixed (allowed: 32-true, 64-true, 16-mixed, bf16-mixed)"
+        )
+    metric = cfg.get("optimized_metric")
+    if data_cfg.val_fraction == 0 and metric and str(metric).startswith("val/"):
+        raise ConfigError(
+            f"data.val_fraction=0 leaves no validation set, but optimized_metric={metric} (monitored by the checkpoint "
+            f"callback, returned to sweepers) is a validation metric: set optimized_metric=train/{str(metric)[4:]}, or "
+            f"keep a validation split (data.val_fraction=0.1)"
+        )
+
+
 def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:
     """Validate the config against the data and build the LightningModule + DataModule.
 
@@ -81,7 +107,10 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
     (:func:`brain_ai.compat.check_codec`, the one compatibility table); the network's input/output
     sizes match the data and codec.
     """
+    check_config_keys(cfg)
     snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = resolve_configs(cfg)
+    if "trainer" in cfg:
+        check_run_settings(cfg, data_cfg)
     dm = datamodule if datamodule is not None else build_datamodule(data_cfg)
     if data_cfg.augment_shift and (dm.is_event_data or len(dm.sample_shape) != 3):
         raise ConfigError(
@@ -209,6 +238,7 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     The checkpoint is a local file (a URL only with ``cfg.allow_remote_ckpt``), loaded with
     ``weights_only=True``.
     """
+    check_config_keys(cfg)
     L.seed_everything(int(cfg.seed), workers=True)
     if cfg.get("output_json"):  # fail before the evaluation, not after it
         check_writable(Path(str(cfg.output_json)).expanduser().parent, "output_json folder")

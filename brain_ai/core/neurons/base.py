@@ -106,6 +106,8 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
             raise TypeError(f"{owner}: input dtype {x.dtype} must be floating point")
         if tuple(feature_shape) != self.size:
             raise ValueError(f"{owner}: input shape {tuple(x.shape)} does not match {layout} with size={self.size}")
+        if not bool(torch.isfinite(x).all()):  # one check per call; a NaN would stay in the membrane
+            raise ValueError(f"{owner}: input contains NaN or Inf; allowed: finite values")
         dtype = state_dtype_for(x.dtype)
         if state is None:
             return self.reset_state(x.shape[0], x.device, dtype)
@@ -140,8 +142,8 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         ``checkpoint`` = recompute each chunk in backward, ``record`` = "none" | "spikes" |
         "membrane"; membrane traces are the post-reset ``state.v``).
         """
-        if x.dim() < 2:
-            raise ValueError(f"{type(self).__name__}.forward_sequence: x must be (B, T, *size), got shape {tuple(x.shape)}")
+        if x.dim() < 2 or x.shape[1] < 1:
+            raise ValueError(f"{type(self).__name__}.forward_sequence: x must be (B, T>=1, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)")
         if not checkpoint and self._fusable():
             return self._fused_sequence(x, state, chunk_size, record)
