@@ -7,13 +7,17 @@ from omegaconf import DictConfig
 
 from brain_ai.cli import check_command_line, report_errors
 from brain_ai.hydra_store import register_configs
-from brain_ai.pipeline import evaluate
 
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
+    from brain_ai.validate import validate_config
+
+    report_errors(lambda: validate_config(cfg))  # before importing Lightning, which takes seconds
+    from brain_ai.pipeline import evaluate
+
     report_errors(lambda: evaluate(cfg))
 
 

@@ -8,13 +8,17 @@ from omegaconf import DictConfig
 
 from brain_ai.cli import check_command_line, report_errors
 from brain_ai.hydra_store import register_configs
-from brain_ai.pipeline import optimized_value, train
 
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> Optional[float]:
+    from brain_ai.validate import validate_config
+
+    report_errors(lambda: validate_config(cfg))  # before importing Lightning, which takes seconds
+    from brain_ai.pipeline import optimized_value, train
+
     return report_errors(lambda: optimized_value(cfg, train(cfg)))
 
 

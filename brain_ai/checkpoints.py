@@ -78,7 +78,7 @@ def load_checkpoint(path: Path, *, field: str = "ckpt_path", need: Sequence[str]
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, IndexError, ... here
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if "Unsupported global" in str(err) or "Unsupported operand" in str(err):
+        if "Unsupported global" in str(err):
             raise InputFileError(
                 f"{field}={str(path)!r} was refused: it holds Python objects other than tensors and plain data "
                 f"({_unsupported_global(str(err))}), which would run code when unpickled. brain_ai checkpoints never "
@@ -108,7 +108,7 @@ def load_checkpoint(path: Path, *, field: str = "ckpt_path", need: Sequence[str]
 def _unsupported_global(message: str) -> str:
     """The offending ``GLOBAL module.name`` of torch's weights_only refusal message."""
     for line in message.splitlines():
-        if "Unsupported global" in line or "Unsupported operand" in line:
+        if "Unsupported global" in line:
             return line.strip().rstrip(".")
     return "unsupported pickle content"
 

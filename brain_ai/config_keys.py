@@ -2,8 +2,8 @@
 
 Hydra itself rejects an unknown key without ``+`` (without a suggestion) and accepts one with
 ``+`` (then nothing reads it: a silent typo). :func:`check_overrides` checks the command-line
-overrides before Hydra composes; :func:`check_config_keys` checks a composed config (the Python
-API, YAML files). Keys are checked where their owner is known: the schema groups (dataclass
+overrides before Hydra composes; :func:`check_schema_keys` and :func:`check_target_keys` check a
+composed config (the Python API, YAML files). Keys are checked where their owner is known: the schema groups (dataclass
 fields, nested ones included), ``trainer`` and every ``_target_`` node (the target's
 parameters), and the primary config's top-level keys.
 """
@@ -110,12 +110,17 @@ def check_overrides(overrides: Sequence[str], config_name: str) -> None:
             _check_target_keys(parts[1:2], TRAINER_TARGET, "trainer")
 
 
-def check_config_keys(cfg: DictConfig) -> None:
-    """Check a composed config: schema groups against their dataclasses, ``_target_`` nodes against their targets."""
+def check_schema_keys(cfg: DictConfig) -> None:
+    """Check a composed config's schema groups against their dataclasses (cheap: no imports)."""
     for group, schema in SCHEMAS.items():
         node = cfg.get(group)
         if isinstance(node, DictConfig):
             _check_node(node, schema, group)
+
+
+def check_target_keys(cfg: DictConfig) -> None:
+    """Check every top-level ``_target_`` node (``trainer``) and ``<group>.<name>`` ``_target_`` node
+    (``callbacks.health``, ``logger.tensorboard``) against the target's parameters (imports the targets)."""
     for name, node in cfg.items():
         if name in SCHEMAS or name == "hydra" or not isinstance(node, DictConfig):
             continue

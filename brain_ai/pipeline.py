@@ -16,88 +16,25 @@ from typing import Any, Dict, List, Optional, Tuple
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from brain_ai.checkpoints import RESUME_KEYS, check_resume_compatible, load_checkpoint, local_checkpoint
 from brain_ai.compat import check_codec
-from brain_ai.config_keys import check_config_keys
-from brain_ai.config import (
-    ConfigError,
-    DataConfig,
-    DecodingConfig,
-    EncodingConfig,
-    LossConfig,
-    OptimConfig,
-    SNNConfig,
-    from_dict,
-    to_dict,
-)
+from brain_ai.config import ConfigError, DataConfig, from_dict, to_dict
+from brain_ai.config_keys import check_target_keys
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.module import SNNLitModule
 from brain_ai.run_guard import RunLock, check_writable, save_run_config, write_json_atomic
+from brain_ai.validate import resolve_configs, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
 
 log = logging.getLogger(__name__)
 
 # Lightning 2.6 under torch >= 2.10 warns about its own use of a torch pytree API on every run;
 # nothing a brain_ai user can act on.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
-
-
-def _to_dataclass(node: DictConfig, cls: type, group: str) -> Any:
-    """OmegaConf node -> validated dataclass (``__post_init__`` runs); errors name the group.
-
-    Nested configs validate under their own name (``neuron.beta=...``); the message is then
-    prefixed with the group so that it names the full key (``snn.neuron.beta=...``).
-    """
-    try:
-        obj = OmegaConf.to_object(node)
-        if not isinstance(obj, cls):  # YAML without a schema (plain dict)
-            obj = from_dict(cls, obj)
-    except ConfigError as err:
-        if str(err).startswith(f"{group}."):
-            raise
-        raise ConfigError(f"{group}.{err}") from err
-    return obj
-
-
-def resolve_configs(cfg: DictConfig) -> Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]:
-    """Turn the composed config's domain groups into validated dataclasses."""
-    return (
-        _to_dataclass(cfg.snn, SNNConfig, "snn"),
-        _to_dataclass(cfg.encoding, EncodingConfig, "encoding"),
-        _to_dataclass(cfg.decoding, DecodingConfig, "decoding"),
-        _to_dataclass(cfg.loss, LossConfig, "loss"),
-        _to_dataclass(cfg.optim, OptimConfig, "optim"),
-        _to_dataclass(cfg.data, DataConfig, "data"),
-    )
-
-
-#: ``trainer.precision`` values whose whole network runs in a low precision -- neuron state included,
-#: which brain_ai keeps in fp32 (the ``*-mixed`` precisions do that under autocast)
-LOW_PRECISION_TRUE = ("16-true", "bf16-true")
-
-
-def check_run_settings(cfg: DictConfig, data_cfg: DataConfig) -> None:
-    """Trainer / metric settings that would run to a useless end, refused before anything is built."""
-    max_epochs = cfg.trainer.get("max_epochs")
-    if max_epochs is not None and int(max_epochs) == 0:
-        raise ConfigError("trainer.max_epochs=0 trains nothing; allowed: >= 1 (or -1 with trainer.max_steps=<steps>)")
-    precision = str(cfg.trainer.get("precision", "32-true"))
-    if precision in LOW_PRECISION_TRUE:
-        raise ConfigError(
-            f"trainer.precision={precision} runs the neuron state in {precision.split('-')[0]} too; brain_ai keeps it in fp32: "
-            f"use {precision.split('-')[0]}-mixed (allowed: 32-true, 64-true, 16-mixed, bf16-mixed)"
-        )
-    metric = cfg.get("optimized_metric")
-    if data_cfg.val_fraction == 0 and metric and str(metric).startswith("val/"):
-        raise ConfigError(
-            f"data.val_fraction=0 leaves no validation set, but optimized_metric={metric} (monitored by the checkpoint "
-            f"callback, returned to sweepers) is a validation metric: set optimized_metric=train/{str(metric)[4:]}, or "
-            f"keep a validation split (data.val_fraction=0.1)"
-        )
 
 
 def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:
@@ -107,10 +44,8 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
     (:func:`brain_ai.compat.check_codec`, the one compatibility table); the network's input/output
     sizes match the data and codec.
     """
-    check_config_keys(cfg)
-    snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = resolve_configs(cfg)
-    if "trainer" in cfg:
-        check_run_settings(cfg, data_cfg)
+    snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = validate_config(cfg)
+    check_target_keys(cfg)
     dm = datamodule if datamodule is not None else build_datamodule(data_cfg)
     if data_cfg.augment_shift and (dm.is_event_data or len(dm.sample_shape) != 3):
         raise ConfigError(
@@ -131,7 +66,7 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
         optim=to_dict(optim_cfg),
         num_classes=dm.num_classes,
         task=task,
-        seed=int(cfg.seed),
+        seed=seed_of(cfg),
         data=to_dict(data_cfg),
     )
     return model, dm
@@ -164,7 +99,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     ``cfg.allow_remote_ckpt``); every checkpoint is loaded with ``weights_only=True``.
     ``cfg.optimized_metric`` names the value that ``train.py`` returns to sweepers.
     """
-    L.seed_everything(int(cfg.seed), workers=True)
+    L.seed_everything(seed_of(cfg), workers=True)
     model, dm = build_model(cfg)
     with contextlib.ExitStack() as stack:
         ckpt_file = None
@@ -238,8 +173,9 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     The checkpoint is a local file (a URL only with ``cfg.allow_remote_ckpt``), loaded with
     ``weights_only=True``.
     """
-    check_config_keys(cfg)
-    L.seed_everything(int(cfg.seed), workers=True)
+    validate_config(cfg)
+    check_target_keys(cfg)
+    L.seed_everything(seed_of(cfg), workers=True)
     if cfg.get("output_json"):  # fail before the evaluation, not after it
         check_writable(Path(str(cfg.output_json)).expanduser().parent, "output_json folder")
     with local_checkpoint(cfg.ckpt_path, allow_remote=bool(cfg.get("allow_remote_ckpt", False))) as ckpt:

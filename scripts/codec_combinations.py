@@ -1,6 +1,6 @@
 """Train every static encoder x decoder x task loss briefly on data=digits and report test accuracy.
 
-``python scripts/codec_combinations.py [--epochs 3] [--refused] [--json out.json]``
+``python scripts/codec_combinations.py [--epochs 3] [--hidden 64] [--num-steps 16] [--encoders a,b] [--refused] [--json out.json]``
 
 Combinations that :func:`brain_ai.compat.check_codec` refuses are listed with its message; with
 ``--refused`` they are also trained (the check bypassed) to show that the refusal is deserved.
@@ -30,11 +30,12 @@ LOSSES = {"probspikes": "rate_classification", "first_spike": "ttfs_classificati
 ENCODERS = tuple(e.name for e in EncoderType if e not in SEQUENCE_ENCODERS)
 
 
-def overrides(encoder: str, decoder: str, task_loss: str, epochs: int) -> list:
+def overrides(encoder: str, decoder: str, task_loss: str, args: argparse.Namespace) -> list:
     readout = "membrane" if decoder == "membrane" else "spiking"
     return [
         "data=digits", f"encoding={encoder}", f"decoding={decoder}", f"loss={LOSSES[task_loss]}", f"snn.readout={readout}",
-        "snn.hidden_sizes=[64]", "encoding.num_steps=16", "data.batch_size=64", f"trainer.max_epochs={epochs}", "trainer.enable_progress_bar=false",
+        f"snn.hidden_sizes=[{args.hidden}]", f"encoding.num_steps={args.num_steps}", "data.batch_size=64",
+        f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false",
         "+trainer.enable_model_summary=false", "callbacks=none", "logger=csv",
     ]
 
@@ -42,15 +43,18 @@ def overrides(encoder: str, decoder: str, task_loss: str, epochs: int) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--num-steps", type=int, default=16)
+    parser.add_argument("--encoders", default=",".join(ENCODERS), help="comma-separated encoding options")
     parser.add_argument("--refused", action="store_true", help="also train the refused combinations")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     rows = []
     check = pipeline.check_codec
-    for encoder in ENCODERS:
+    for encoder in args.encoders.split(","):
         for decoder in DECODERS:
             for task_loss in LOSSES:
-                cfg_overrides = overrides(encoder, decoder, task_loss, args.epochs)
+                cfg_overrides = overrides(encoder, decoder, task_loss, args)
                 row = {"encoding": encoder, "decoding": decoder, "task_loss": task_loss, "refused": None, "test_acc": None}
                 with tempfile.TemporaryDirectory() as out:
                     cfg = compose_config(cfg_overrides, output_dir=Path(out))
@@ -58,7 +62,7 @@ def main() -> None:
                         pipeline.build_model(cfg)
                     except ConfigError as err:
                         row["refused"] = str(err)
-                    if row["refused"] is None or (args.refused and encoder == "rate_bernoulli"):
+                    if row["refused"] is None or (args.refused and encoder == ENCODERS[0]):
                         pipeline.check_codec = lambda *a, **k: None
                         try:
                             row["test_acc"] = pipeline.train(cfg)["test/acc"]
