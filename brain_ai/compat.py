@@ -34,9 +34,10 @@ DECODER_READS = {
 }
 
 #: task loss -> the decoders whose statistic it trains (cross_entropy trains the logits of any
-#: classification decoder; mse the population regression estimate)
+#: classification decoder; mse the population regression estimate; probspikes the mean output over
+#: time: spike counts, or the membrane of a non-spiking readout)
 LOSS_TRAINS = {
-    TaskLoss.probspikes: frozenset({DecoderType.rate}),
+    TaskLoss.probspikes: frozenset({DecoderType.rate, DecoderType.membrane}),
     TaskLoss.first_spike: frozenset({DecoderType.first_spike}),
     TaskLoss.cross_entropy: frozenset({DecoderType.rate, DecoderType.first_spike, DecoderType.population, DecoderType.membrane}),
     TaskLoss.mse: frozenset({DecoderType.population}),

@@ -92,7 +92,7 @@ def check_run_settings(cfg: DictConfig, data_cfg: DataConfig) -> None:
 def validate_config(cfg: DictConfig) -> Optional[Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]]:
     """All data-free checks of a composed config; returns the validated dataclasses (``None`` for
     an ``evaluate`` config, which has no schema groups: they come from the checkpoint)."""
-    missing = sorted(OmegaConf.missing_keys(cfg))
+    missing = sorted(str(k) for k in cfg if k != "hydra" and OmegaConf.is_missing(cfg, k))  # top level: ckpt_path=???
     if missing:
         raise ConfigError(f"{', '.join(missing)} must be set (e.g. {missing[0]}=<value> on the command line)")
     check_schema_keys(cfg)

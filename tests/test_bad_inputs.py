@@ -84,7 +84,7 @@ CLI_CASES: List[Cli] = [
     # combinations that would train to chance (the compatibility table)
     cli("population_with_probspikes", "data=digits decoding=population", 2, "decoding=population", "loss.task_loss=cross_entropy"),
     cli("membrane_with_spiking_readout", "data=digits decoding=membrane", 2, "decoding=membrane", "snn.readout=membrane"),
-    cli("first_spike_with_probspikes", "data=digits decoding=first_spike", 2, "decoding=first_spike", "use decoding=rate"),
+    cli("first_spike_with_probspikes", "data=digits decoding=first_spike", 2, "decoding=first_spike", "use decoding=membrane or decoding=rate"),
     cli("identity_on_static_data", "data=digits encoding=identity", 2, "encoding=identity", "data=digits"),
     cli("rate_encoder_on_event_data", "data=shd", 2, "data=shd", "encoding=identity"),
     cli("regression_codec_on_classification", "data=digits preset=regression", 2, "loss.task_loss=mse", "data=digits"),

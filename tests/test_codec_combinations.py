@@ -59,10 +59,10 @@ def test_every_combination_is_allowed_or_refused_with_what_it_needs(configs):
 
 # (encoding, decoding, loss group, readout): the combinations that trained to chance, and the presets / README rows
 REFUSED = [
-    ("rate_bernoulli", "population", "rate_classification", "spiking", "loss.task_loss=probspikes trains what decoding=rate reads"),
+    ("rate_bernoulli", "population", "rate_classification", "spiking", "loss.task_loss=probspikes trains what decoding=membrane or decoding=rate reads"),
     ("rate_bernoulli", "membrane", "rate_classification", "spiking", "decoding=membrane reads the membrane of a non-spiking readout, but snn.readout=spiking"),
     ("rate_bernoulli", "membrane", "population_classification", "spiking", "use snn.readout=membrane"),
-    ("rate_bernoulli", "first_spike", "rate_classification", "spiking", "use decoding=rate, or loss.task_loss=cross_entropy"),
+    ("rate_bernoulli", "first_spike", "rate_classification", "spiking", "use decoding=membrane or decoding=rate, or loss.task_loss=cross_entropy"),
     ("rate_bernoulli", "rate", "ttfs_classification", "spiking", "use decoding=first_spike, or loss.task_loss=cross_entropy"),
     ("rate_bernoulli", "rate", "population_classification", "membrane", "decoding=rate reads spike counts"),
     ("rate_bernoulli", "population_regression", "population_classification", "spiking", "population_mode=regression does not fit data=digits"),
@@ -76,6 +76,7 @@ ALLOWED = [
     ("population", "population", "population_classification", "spiking"),
     ("ttfs", "rate", "rate_classification", "spiking"),
     ("rate_bernoulli", "membrane", "population_classification", "membrane"),
+    ("rate_bernoulli", "membrane", "rate_classification", "membrane"),
     ("rate_bernoulli", "ensemble", "rate_classification", "spiking"),
     ("latency", "first_spike", "population_classification", "spiking"),
 ]
@@ -116,6 +117,7 @@ LEARNS = [
     ("latency", "first_spike", "population_classification", "spiking"),
     ("population", "population", "population_classification", "spiking"),
     ("rate_deterministic", "membrane", "population_classification", "membrane"),
+    ("population", "membrane", "rate_classification", "membrane"),
     ("rate_bernoulli", "ensemble", "rate_classification", "spiking"),
     ("ttfs", "ensemble", "ttfs_classification", "spiking"),
     ("rate_poisson", "ensemble", "population_classification", "spiking"),
