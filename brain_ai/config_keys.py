@@ -121,10 +121,12 @@ def check_schema_keys(cfg: DictConfig) -> None:
 def check_target_keys(cfg: DictConfig) -> None:
     """Check every top-level ``_target_`` node (``trainer``) and ``<group>.<name>`` ``_target_`` node
     (``callbacks.health``, ``logger.tensorboard``) against the target's parameters (imports the targets)."""
-    for name, node in cfg.items():
+    for name, node in cfg.items_ex(resolve=False):  # interpolations (paths.output_dir) may need Hydra
         if name in SCHEMAS or name == "hydra" or not isinstance(node, DictConfig):
             continue
-        targets = [(name, node)] if "_target_" in node else [(f"{name}.{k}", v) for k, v in node.items() if isinstance(v, DictConfig) and "_target_" in v]
+        targets = [(name, node)] if "_target_" in node else [
+            (f"{name}.{k}", v) for k, v in node.items_ex(resolve=False) if isinstance(v, DictConfig) and "_target_" in v
+        ]
         for prefix, sub in targets:
             _check_target_keys(list(sub.keys()), str(sub._target_), prefix)
 

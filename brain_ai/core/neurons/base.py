@@ -106,7 +106,7 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
             raise TypeError(f"{owner}: input dtype {x.dtype} must be floating point")
         if tuple(feature_shape) != self.size:
             raise ValueError(f"{owner}: input shape {tuple(x.shape)} does not match {layout} with size={self.size}")
-        if not bool(torch.isfinite(x).all()):  # one check per call; a NaN would stay in the membrane
+        if not bool(torch.isfinite(x.detach()).all()):  # one check per call (detached: nothing saved for backward)
             raise ValueError(f"{owner}: input contains NaN or Inf; allowed: finite values")
         dtype = state_dtype_for(x.dtype)
         if state is None:
