@@ -1,20 +1,28 @@
 """Evaluate a checkpoint: ``python evaluate.py ckpt_path=<run>/checkpoints/last.ckpt [output_json=report.json]``."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
 from brain_ai.allocator import reuse_large_blocks
+from brain_ai.cli import check_command_line, report_errors
 from brain_ai.hydra_store import register_configs
-from brain_ai.pipeline import evaluate
 
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
+    from brain_ai.validate import validate_config
+
+    report_errors(lambda: validate_config(cfg))  # before importing Lightning, which takes seconds
+    from brain_ai.pipeline import evaluate
+
     with reuse_large_blocks(cfg.allocator_reuse):
-        evaluate(cfg)
+        report_errors(lambda: evaluate(cfg))
 
 
 if __name__ == "__main__":
+    check_command_line(sys.argv[1:], "evaluate")
     main()

@@ -1,23 +1,29 @@
 """Train an SNN: ``python train.py [group=option ...] [key=value ...]`` (see README and configs/)."""
 
+import sys
 from typing import Optional
 
 import hydra
 from omegaconf import DictConfig
 
 from brain_ai.allocator import reuse_large_blocks
+from brain_ai.cli import check_command_line, report_errors
 from brain_ai.hydra_store import register_configs
-from brain_ai.pipeline import optimized_value, train
 
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> Optional[float]:
+    from brain_ai.validate import validate_config
+
+    report_errors(lambda: validate_config(cfg))  # before importing Lightning, which takes seconds
+    from brain_ai.pipeline import optimized_value, train
+
     with reuse_large_blocks(cfg.allocator_reuse):
-        metrics = train(cfg)
-    return optimized_value(cfg, metrics)
+        return report_errors(lambda: optimized_value(cfg, train(cfg)))
 
 
 if __name__ == "__main__":
+    check_command_line(sys.argv[1:], "train")
     main()

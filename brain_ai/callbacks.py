@@ -26,6 +26,7 @@ from brain_ai.config import ConfigError, check_range
 from brain_ai.core.probes import HEALTHY_RANGES, check_health
 from brain_ai.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample, per_neuron_rates
 from brain_ai.data.ragged import split_batch
+from brain_ai.errors import TrainingStopped
 
 log = logging.getLogger(__name__)
 
@@ -130,27 +131,107 @@ class SpikeRasterLogger(L.Callback):
 
 
 class HealthMonitor(L.Callback):
-    """Warn once per layer when its probes leave the healthy ranges of ``brain_ai.core.probes``.
+    """Stop runs that cannot learn; warn once per layer when its probes leave the healthy ranges.
 
-    Checked every ``every_n_steps`` training steps after ``warmup_steps``; the warning names the
+    Stops training (:class:`brain_ai.errors.TrainingStopped`, naming the cause and what to try)
+    at the step where it sees, before a checkpoint of the broken model can be saved:
+
+    * non-finite weights (checked every step);
+    * divergence: a training loss above ``divergence_factor`` times the first step's loss
+      (``None`` disables);
+    * a dead network: every neuron of every spiking layer silent -- or every one firing at every
+      step -- on all of the first ``dead_steps`` training steps (or the whole first epoch, if
+      shorter); ``0`` disables.
+
+    Warnings: every ``every_n_steps`` training steps after ``warmup_steps``; the warning names the
     layer, the probe values and what to try (on rank 0 only).
     """
 
-    def __init__(self, every_n_steps: int = 50, warmup_steps: int = 0) -> None:
+    def __init__(self, every_n_steps: int = 50, warmup_steps: int = 0, divergence_factor: Optional[float] = 100.0, dead_steps: int = 20) -> None:
         if every_n_steps < 1:
             raise ValueError(f"HealthMonitor.every_n_steps={every_n_steps} must be >= 1")
+        if divergence_factor is not None and not divergence_factor > 1:
+            raise ValueError(f"HealthMonitor.divergence_factor={divergence_factor} must be > 1 (or null to disable)")
+        if dead_steps < 0:
+            raise ValueError(f"HealthMonitor.dead_steps={dead_steps} must be >= 0 (0 disables the check)")
         self.every_n_steps = every_n_steps
         self.warmup_steps = warmup_steps
+        self.divergence_factor = divergence_factor
+        self.dead_steps = dead_steps
         self.warned: Set[str] = set()
         self.ranges = HEALTHY_RANGES
+        self.first_loss: Optional[float] = None
+        self._fired: Dict[str, bool] = {}  # layer -> some neuron spiked on some probed step
+        self._rested: Dict[str, bool] = {}  # layer -> some neuron was silent on some step
+        self._dead_checked = False
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         step = trainer.global_step
-        if step < self.warmup_steps or not _is_due(step, self.every_n_steps):
+        self._stop_on_bad_weights(step, pl_module)
+        self._stop_on_divergence(step, pl_module, outputs)
+        warn_due = step >= self.warmup_steps and _is_due(step, self.every_n_steps)
+        dead_due = self.dead_steps > 0 and not self._dead_checked
+        if not (warn_due or dead_due):
             return
         x, _, mask = split_batch(batch)
         out = pl_module.probe(x, mask)
-        self._check(out.probes)
+        if dead_due:
+            last_of_epoch = batch_idx + 1 >= getattr(trainer, "num_training_batches", float("inf"))
+            self._stop_on_dead_network(step, pl_module, out.probes, final=step >= self.dead_steps or last_of_epoch)
+        if warn_due:
+            self._check(out.probes)
+
+    def _stop_on_bad_weights(self, step: int, pl_module: L.LightningModule) -> None:
+        params = [p for p in pl_module.parameters()]
+        if not params or bool(torch.isfinite(torch.stack([p.detach().float().sum() for p in params])).all()):
+            return
+        bad = [name for name, p in pl_module.named_parameters() if not bool(torch.isfinite(p).all())]
+        raise TrainingStopped(
+            f"training stopped at step {step}: non-finite weights in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} "
+            f"(the model diverged). Try a lower optim.lr{_now(pl_module, 'optim_cfg', 'lr')}, gradient clipping "
+            f"(trainer.gradient_clip_val=1.0), or debug=default to find the first NaN"
+        )
+
+    def _stop_on_divergence(self, step: int, pl_module: L.LightningModule, outputs: Any) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if self.divergence_factor is None or not isinstance(loss, Tensor):
+            return
+        value = float(loss.detach())
+        if self.first_loss is None:
+            self.first_loss = value
+            return
+        if abs(value) > self.divergence_factor * max(abs(self.first_loss), 1e-12):
+            raise TrainingStopped(
+                f"training stopped at step {step}: the training loss {value:.4g} is more than "
+                f"callbacks.health.divergence_factor={self.divergence_factor:g} times its first value {self.first_loss:.4g} "
+                f"(divergence). Try a lower optim.lr{_now(pl_module, 'optim_cfg', 'lr')}, gradient clipping "
+                f"(trainer.gradient_clip_val=1.0), or a larger callbacks.health.divergence_factor"
+            )
+
+    def _stop_on_dead_network(self, step: int, pl_module: L.LightningModule, probes: Dict[str, Dict[str, Tensor]], final: bool) -> None:
+        for layer, values in probes.items():
+            rate = float(values["firing_rate"])
+            self._fired[layer] = self._fired.get(layer, False) or rate > 0.0
+            self._rested[layer] = self._rested.get(layer, False) or rate < 1.0
+        if not final:
+            return
+        self._dead_checked = True
+        layers = ", ".join(self._fired)
+        if self._fired and not any(self._fired.values()):
+            raise TrainingStopped(
+                f"training stopped at step {step}: every neuron ({layers}) stayed silent for the first {step} training steps, "
+                f"so no spike and almost no gradient reaches the output (a dead network). Try a lower "
+                f"snn.neuron.threshold{_now(pl_module, 'snn_cfg', 'neuron', 'threshold')}, a larger input gain "
+                f"(encoding.rate_gain), or a wider surrogate (snn.neuron.surrogate_alpha); callbacks.health.dead_steps=0 "
+                f"disables this check"
+            )
+        if self._rested and not any(self._rested.values()):
+            raise TrainingStopped(
+                f"training stopped at step {step}: every neuron ({layers}) fired at every time step for the first {step} "
+                f"training steps (a saturated network carries no information). Try a higher "
+                f"snn.neuron.threshold{_now(pl_module, 'snn_cfg', 'neuron', 'threshold')}, snn.neuron.reset=subtract, or a "
+                f"lower input gain (encoding.rate_gain); callbacks.health.dead_steps=0 disables this check"
+            )
 
     @rank_zero_only
     def _check(self, probes: Dict[str, Dict[str, Tensor]]) -> None:
@@ -162,3 +243,11 @@ class HealthMonitor(L.Callback):
                 self.warned.add(layer)
                 summary = ", ".join(f"{k}={float(v):.3f}" for k, v in values.items())
                 log.warning("SNN health: %s is unhealthy (%s): %s", layer, summary, "; ".join(problems))
+
+
+def _now(module: Any, *path: str) -> str:
+    """`` (now <value>)`` of a config attribute of the module, or ``""`` when it has none."""
+    value: Any = module
+    for name in path:
+        value = getattr(value, name, None)
+    return "" if value is None else f" (now {value:g})" if isinstance(value, (int, float)) else f" (now {value})"

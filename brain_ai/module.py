@@ -32,6 +32,7 @@ from brain_ai.core.losses import LossInputs, build_loss
 from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
 from brain_ai.data.augment import random_shift
 from brain_ai.data.ragged import split_batch
+from brain_ai.schedules import build_scheduler, horizon, replan
 
 #: per-batch seed = seed + _SEED_STRIDE * epoch + batch_idx (distinct for epochs of < 1e6 batches)
 _SEED_STRIDE = 1_000_003
@@ -199,15 +200,13 @@ class SNNLitModule(L.LightningModule):
         if cfg.optimizer is OptimizerName.sgd:
             kwargs["momentum"] = cfg.momentum
         optimizer = _OPTIMIZERS[cfg.optimizer](self.parameters(), **kwargs)
-        if cfg.scheduler is SchedulerName.none:
+        scheduler = build_scheduler(optimizer, cfg, horizon(self._trainer, cfg))
+        if scheduler is None:
             return optimizer
-        max_epochs = max(1, int(self.trainer.max_epochs or 1)) if self._trainer is not None else 1
-        if cfg.scheduler is SchedulerName.cosine:
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
-        if cfg.scheduler is SchedulerName.step:
-            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.step_gamma)
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
-        total_steps = int(self.trainer.estimated_stepping_batches)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=max(1, total_steps))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        interval = "step" if cfg.scheduler is SchedulerName.onecycle else "epoch"
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+    def on_train_start(self) -> None:
+        """A resumed run with another horizon (e.g. more ``trainer.max_epochs``) re-plans its schedule."""
+        for config in self.trainer.lr_scheduler_configs:
+            replan(config.scheduler, self.optim_cfg, horizon(self.trainer, self.optim_cfg))

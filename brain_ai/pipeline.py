@@ -7,7 +7,7 @@ plain-float metrics.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import warnings
 from pathlib import Path
@@ -16,24 +16,12 @@ from typing import Any, Dict, List, Optional, Tuple
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from brain_ai.config import (
-    ConfigError,
-    DataConfig,
-    DecoderType,
-    DecodingConfig,
-    EncodingConfig,
-    EncoderType,
-    LossConfig,
-    OptimConfig,
-    PopulationMode,
-    SNNConfig,
-    TaskLoss,
-    check_range,
-    from_dict,
-    to_dict,
-)
+from brain_ai.checkpoints import RESUME_KEYS, check_resume_compatible, load_checkpoint, local_checkpoint
+from brain_ai.compat import check_codec
+from brain_ai.config import ConfigError, DataConfig, check_range, from_dict, to_dict
+from brain_ai.config_keys import check_target_keys
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.memory import resolve_memory_budget
@@ -43,6 +31,8 @@ from brain_ai.interop.nir import lit_module_from_nir
 from brain_ai.data.ragged import split_batch
 from brain_ai.module import SNNLitModule
 from brain_ai.plots import save_activity_pngs
+from brain_ai.run_guard import RunLock, check_writable, save_run_config, write_json_atomic
+from brain_ai.validate import resolve_configs, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
 
 log = logging.getLogger(__name__)
 
@@ -51,80 +41,24 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
 
 
-def _to_dataclass(node: DictConfig, cls: type, group: str) -> Any:
-    """OmegaConf node -> validated dataclass (``__post_init__`` runs); errors name the group.
-
-    Nested configs validate under their own name (``neuron.beta=...``); the message is then
-    prefixed with the group so that it names the full key (``snn.neuron.beta=...``).
-    """
-    try:
-        obj = OmegaConf.to_object(node)
-        if not isinstance(obj, cls):  # YAML without a schema (plain dict)
-            obj = from_dict(cls, obj)
-    except ConfigError as err:
-        if str(err).startswith(f"{group}."):
-            raise
-        raise ConfigError(f"{group}.{err}") from err
-    return obj
-
-
-def resolve_configs(cfg: DictConfig) -> Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]:
-    """Turn the composed config's domain groups into validated dataclasses."""
-    return (
-        _to_dataclass(cfg.snn, SNNConfig, "snn"),
-        _to_dataclass(cfg.encoding, EncodingConfig, "encoding"),
-        _to_dataclass(cfg.decoding, DecodingConfig, "decoding"),
-        _to_dataclass(cfg.loss, LossConfig, "loss"),
-        _to_dataclass(cfg.optim, OptimConfig, "optim"),
-        _to_dataclass(cfg.data, DataConfig, "data"),
-    )
-
-
-def _check_task(task: str, dec_cfg: DecodingConfig, loss_cfg: LossConfig, data_name: str) -> None:
-    """Regression codecs (``loss.task_loss=mse``, population regression decoding) need regression
-    data (the data module's ``task``), and regression data need them."""
-    regression = task == "regression"
-    if (loss_cfg.task_loss is TaskLoss.mse) != regression:
-        allowed = "mse" if regression else ", ".join(t.name for t in TaskLoss if t is not TaskLoss.mse)
-        raise ConfigError(
-            f"loss.task_loss={loss_cfg.task_loss.name} does not fit data={data_name}, a {task} task; allowed: {allowed}"
-        )
-    mode = dec_cfg.population_mode
-    if dec_cfg.type is DecoderType.population and (mode is PopulationMode.regression) != regression:
-        allowed = PopulationMode.regression.name if regression else PopulationMode.classification.name
-        raise ConfigError(
-            f"decoding.population_mode={mode.name} does not fit data={data_name}, a {task} task; allowed: {allowed}"
-        )
-
-
 def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:
     """Validate the config against the data and build the LightningModule + DataModule.
 
-    Checks done here, before training: event data need ``encoding=identity``; static data cannot
-    use it; a regression codec needs regression data (and vice versa); the network's input/output
+    Checks done here, before training: data, encoder, decoder, readout and task loss fit together
+    (:func:`brain_ai.compat.check_codec`, the one compatibility table); the network's input/output
     sizes match the data and codec; ``snn.checkpoint_every`` fits T; ``snn.memory_budget_mb``
     becomes ``snn.checkpoint_every`` (logged).
     """
-    snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = resolve_configs(cfg)
+    snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = validate_config(cfg)
+    check_target_keys(cfg)
     dm = datamodule if datamodule is not None else build_datamodule(data_cfg)
-    is_identity = enc_cfg.type is EncoderType.identity
-    if dm.is_event_data and not is_identity:
-        raise ConfigError(
-            f"data={data_cfg.name.name} already yields spike frames (B, T, ...): use encoding=identity "
-            f"(got encoding={enc_cfg.type.name})"
-        )
-    if not dm.is_event_data and is_identity:
-        raise ConfigError(
-            f"encoding=identity needs spiking data (nmnist, shd, dvsgesture, synthetic), but data={data_cfg.name.name} "
-            f"is static: choose an encoder such as encoding=rate_bernoulli"
-        )
     if data_cfg.augment_shift and (dm.is_event_data or len(dm.sample_shape) != 3):
         raise ConfigError(
             f"data.augment_shift={data_cfg.augment_shift} shifts static images (C, H, W), but data={data_cfg.name.name} "
             f"yields {'spike frames' if dm.is_event_data else 'vectors'} of shape {tuple(dm.sample_shape)}; allowed: 0"
         )
     task = dm.task
-    _check_task(task, dec_cfg, loss_cfg, data_cfg.name.name)
+    check_codec(enc_cfg, dec_cfg, loss_cfg, snn_cfg.readout, event_data=dm.is_event_data, task=task, data_name=data_cfg.name.name)
     encoder = build_encoder(enc_cfg)
     decoder = build_decoder(dec_cfg, dm.num_classes)
     step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))
@@ -138,7 +72,7 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
         optim=to_dict(optim_cfg),
         num_classes=dm.num_classes,
         task=task,
-        seed=int(cfg.seed),
+        seed=seed_of(cfg),
         data=to_dict(data_cfg),
     )
     return model, dm
@@ -167,23 +101,37 @@ def _as_floats(metrics: Dict[str, Any]) -> Dict[str, float]:
 def train(cfg: DictConfig) -> Dict[str, float]:
     """Fit, then test with the best checkpoint. Returns all logged metrics as floats.
 
-    ``cfg.ckpt_path`` resumes an interrupted run; ``cfg.optimized_metric`` names the value that
-    ``train.py`` returns to sweepers.
+    ``cfg.ckpt_path`` resumes an interrupted run (a local file; a URL only with
+    ``cfg.allow_remote_ckpt``); every checkpoint is loaded with ``weights_only=True``.
+    ``cfg.optimized_metric`` names the value that ``train.py`` returns to sweepers.
     """
-    L.seed_everything(int(cfg.seed), workers=True)
+    L.seed_everything(seed_of(cfg), workers=True)
     model, dm = build_model(cfg)
-    callbacks = _instantiate_list(cfg.get("callbacks"))
-    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning rejects a progress bar callback then
-        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    loggers = _instantiate_list(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    trainer.fit(model, datamodule=dm, ckpt_path=cfg.get("ckpt_path"))
-    metrics = _as_floats(trainer.callback_metrics)
-    if cfg.get("test", True):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        trainer.test(model, datamodule=dm, ckpt_path=best or None, weights_only=None)
-        metrics.update(_as_floats(trainer.callback_metrics))
-        log.info("tested %s", best or "the final weights (no checkpoint callback)")
+    with contextlib.ExitStack() as stack:
+        ckpt_file = None
+        if cfg.get("ckpt_path"):
+            ckpt_file = stack.enter_context(local_checkpoint(cfg.ckpt_path, allow_remote=bool(cfg.get("allow_remote_ckpt", False))))
+            resumed = load_checkpoint(ckpt_file, need=RESUME_KEYS)
+            check_resume_compatible(resumed, ckpt_file, model, model.hparams, bool(cfg.get("resume_allow_changes", False)))
+        callbacks = _instantiate_list(cfg.get("callbacks"))
+        if not cfg.trainer.get("enable_progress_bar", True):  # Lightning rejects a progress bar callback then
+            callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+        loggers = _instantiate_list(cfg.get("logger"))
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        run_dir = check_writable(trainer.default_root_dir, "paths.output_dir")
+        ckpt_dir = trainer.checkpoint_callback.dirpath if trainer.checkpoint_callback else None
+        if ckpt_dir:
+            check_writable(ckpt_dir, "callbacks.model_checkpoint.dirpath")
+        stack.enter_context(RunLock(run_dir, ckpt_dir, resume_from=ckpt_file))
+        if trainer.is_global_zero:
+            save_run_config(cfg, run_dir)
+        trainer.fit(model, datamodule=dm, ckpt_path=str(ckpt_file) if ckpt_file else None, weights_only=True)
+        metrics = _as_floats(trainer.callback_metrics)
+        if cfg.get("test", True):
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            trainer.test(model, datamodule=dm, ckpt_path=best or None, weights_only=True)
+            metrics.update(_as_floats(trainer.callback_metrics))
+            log.info("tested %s", best or "the final weights (no checkpoint callback)")
     if trainer.is_global_zero:
         print(metrics_table(metrics, title=f"final metrics ({cfg.task_name})"))
     return metrics
@@ -231,15 +179,21 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     optionally write them to JSON, with raster and firing-rate histogram PNGs of the first test batch
     next to it (``payload["figures"]``). ``cfg.stream_window = W`` streams every test input through
     the network in windows of W steps.
+
+    The checkpoint is a local file (a URL only with ``cfg.allow_remote_ckpt``), loaded with
+    ``weights_only=True``.
     """
-    ckpt = Path(str(cfg.ckpt_path))
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"ckpt_path={str(ckpt)!r} does not exist; pass ckpt_path=<run dir>/checkpoints/<file>.ckpt")
-    L.seed_everything(int(cfg.seed), workers=True)
-    if ckpt.suffix == ".nir":  # a network exported with brain_ai.interop.nir (see docs/nir.md)
-        model = lit_module_from_nir(ckpt)
-    else:
-        model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
+    validate_config(cfg)
+    check_target_keys(cfg)
+    L.seed_everything(seed_of(cfg), workers=True)
+    if cfg.get("output_json"):  # fail before the evaluation, not after it
+        check_writable(Path(str(cfg.output_json)).expanduser().parent, "output_json folder")
+    with local_checkpoint(cfg.ckpt_path, allow_remote=bool(cfg.get("allow_remote_ckpt", False))) as ckpt:
+        if Path(str(cfg.ckpt_path)).suffix == ".nir":  # a network exported with brain_ai.interop.nir (docs/nir.md)
+            model = lit_module_from_nir(ckpt)
+        else:
+            load_checkpoint(ckpt)
+            model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
     if cfg.get("stream_window") is not None:
         check_range("evaluate", "stream_window", cfg.stream_window, low=1, integer=True)
         model.stream_window = int(cfg.stream_window)
@@ -253,13 +207,12 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     metrics = _as_floats(results[0] if results else {})
     dm.setup("test")
     report = probe_report(model, dm)
-    print(metrics_table(metrics, title=f"test metrics ({ckpt.name})"))
+    name = Path(str(cfg.ckpt_path)).name
+    print(metrics_table(metrics, title=f"test metrics ({name})"))
     print(probe_table(report))
-    payload = {"checkpoint": str(ckpt), "metrics": metrics, "probes": report}
+    payload = {"checkpoint": str(cfg.ckpt_path), "metrics": metrics, "probes": report}
     if cfg.get("output_json"):
-        out = Path(str(cfg.output_json))
-        out.parent.mkdir(parents=True, exist_ok=True)
+        out = Path(str(cfg.output_json)).expanduser()
         payload["figures"] = save_activity_pngs(model, next(iter(dm.test_dataloader())), out.parent, prefix=out.stem)
-        out.write_text(json.dumps(payload, indent=2))
+        write_json_atomic(out, payload)
     return payload
-

@@ -103,7 +103,8 @@ def test_health_monitor_warns_once_per_layer(caplog):
 
 def test_dead_network_warns_exactly_once_per_layer(tmp_path, caplog):
     cfg = compose_config(
-        [*TINY, "snn.neuron.threshold=100", "callbacks.health.every_n_steps=1", "callbacks.health.warmup_steps=0", "test=false", "~logger"],
+        [*TINY, "snn.neuron.threshold=100", "callbacks.health.every_n_steps=1", "callbacks.health.warmup_steps=0",
+         "callbacks.health.dead_steps=0", "test=false", "~logger"],
         output_dir=tmp_path,
     )
     with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
@@ -132,8 +133,8 @@ def test_health_monitor_waits_for_warmup():
     from types import SimpleNamespace
 
     calls = []
-    module = SimpleNamespace(probe=lambda x, mask=None: calls.append(x) or SimpleNamespace(probes={}))
-    monitor = HealthMonitor(every_n_steps=1, warmup_steps=5)
+    module = SimpleNamespace(probe=lambda x, mask=None: calls.append(x) or SimpleNamespace(probes={}), parameters=lambda: [])
+    monitor = HealthMonitor(every_n_steps=1, warmup_steps=5, dead_steps=0)
     for step in range(1, 8):
         monitor.on_train_batch_end(SimpleNamespace(global_step=step), module, None, (torch.zeros(1), None), 0)
     assert len(calls) == 3  # steps 5, 6, 7

@@ -431,6 +431,10 @@ class IdentityEncoder(Encoder):
     input_ranks = (3, 4, 5)
 
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
+        bad = (x < 0) | (x != torch.round(x)) if x.is_floating_point() else x < 0
+        if bool(bad.any()):
+            raise ValueError(f"identity encoder: x must hold spikes or event counts (non-negative integers), got {x[bad].flatten()[0].item()!r}; "
+                             f"encode real-valued input with another encoder (e.g. rate_bernoulli)")
         return x.to(_spike_dtype(x)), {}
 
 

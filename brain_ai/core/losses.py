@@ -73,9 +73,13 @@ def _check_sequence(x: Tensor, what: str) -> None:
         raise ValueError(f"{what}.shape={tuple(x.shape)} must be (B, T, ...) with >= 3 dims")
 
 
-def _class_targets(targets: Tensor, batch: int, what: str) -> Tensor:
+def _class_targets(targets: Tensor, scores: Tensor, what: str) -> Tensor:
+    """``targets (B,)`` int64 class indices in ``[0, C)`` for ``scores (B, ..., C)``; else a ValueError naming the range."""
+    batch, classes = scores.shape[0], scores.shape[-1]
     if targets.dim() != 1 or targets.shape[0] != batch or targets.dtype != torch.long:
         raise ValueError(f"{what}: targets must be class indices (B,)=({batch},) int64, got {targets.dtype} {tuple(targets.shape)}")
+    if batch and not bool(((targets >= 0) & (targets < classes)).all()):
+        raise ValueError(f"{what}: targets must lie in [0, {classes}) (one per output class), got values from {int(targets.min())} to {int(targets.max())}")
     return targets
 
 
@@ -119,7 +123,7 @@ class ProbSpikes(LossTerm):
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         _check_sequence(inputs.output, "output")
-        targets = _class_targets(inputs.targets, inputs.output.shape[0], self.name)
+        targets = _class_targets(inputs.targets, inputs.output, self.name)
         rates = time_mean(inputs.output, inputs.mask)  # (B, C) = counts / T
         log_p = F.log_softmax(rates / self.temperature, dim=-1).clamp_min(self.log_eps)
         log_p_y = log_p.gather(1, targets.unsqueeze(1)).squeeze(1)  # (B,)
@@ -141,7 +145,7 @@ class FirstSpikeLoss(LossTerm):
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         _check_sequence(inputs.output, "output")
-        targets = _class_targets(inputs.targets, inputs.output.shape[0], self.name)
+        targets = _class_targets(inputs.targets, inputs.output, self.name)
         steps = valid_steps(inputs.mask, inputs.output)  # (B, 1): T of each sample
         t_first = first_spike_times(inputs.output, inputs.mask)  # (B, C), T = never fired
         loss = F.cross_entropy(-t_first / (steps * self.temperature), targets)
@@ -156,7 +160,7 @@ class CrossEntropyLoss(LossTerm):
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         logits = inputs.decoded.logits_proxy.float()
-        targets = _class_targets(inputs.targets, logits.shape[0], self.name)
+        targets = _class_targets(inputs.targets, logits, self.name)
         acc = (logits.detach().argmax(-1) == targets).float().mean()
         return F.cross_entropy(logits, targets), {"accuracy": acc}
 

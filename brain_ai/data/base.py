@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from brain_ai.config import ConfigError, DataConfig
+from brain_ai.errors import InputFileError
 
 #: Seed of the fixed train/test splits of data sets that ship without one (mnist5k, digits,
 #: synthetic). Deliberately independent of ``DataConfig.seed`` so the test set never changes.
@@ -152,4 +153,13 @@ def split_in_memory(
         train=ArrayDataset(inputs[train_idx], targets[train_idx], scale),
         train_targets=strata[train_idx],
         test=ArrayDataset(inputs[test_idx], targets[test_idx], scale),
+    )
+
+
+def download_failed(cfg: DataConfig, err: Exception, paths, urls, how: str) -> InputFileError:
+    """The error for a failed ``data.download=true``: where to put the files by hand, and from where."""
+    return InputFileError(
+        f"data.download=true: downloading data.name={cfg.name.name} failed ({type(err).__name__}: {err}); no network? "
+        f"Fetch {', '.join(urls)} by hand ({how}), put the results at {', '.join(str(p) for p in paths)}, "
+        f"and run again with data.download=false"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -16,6 +17,7 @@ from brain_ai.data.events import DVSGestureEvents, NMNISTEvents, SHDEvents
 from brain_ai.data.regression import SyntheticRegression
 from brain_ai.data.static import Digits, Mnist5k, TorchvisionImages
 from brain_ai.data.synthetic import SyntheticSpikes
+from brain_ai.errors import InputFileError
 
 #: Every data set, by name. Adding one is a DataSource subclass + a line here (+ a DatasetName).
 DATASETS: Dict[DatasetName, DataSource] = {
@@ -111,6 +113,9 @@ class BrainDataModule(LightningDataModule):
         """Load the files (once) and make the splits; raises ``FileNotFoundError`` if files are missing."""
         if self.train_set is not None:
             return
+        root = Path(self.cfg.root).expanduser()
+        if root.exists() and not root.is_dir():
+            raise InputFileError(f"data.root={self.cfg.root!r} is a file; expected the folder that holds the data sets")
         loaded = self.source.load(self.cfg)
         train_idx, val_idx = train_val_indices(loaded.train_targets, self.cfg)
         self.train_set = Subset(loaded.train, train_idx.tolist())

@@ -29,7 +29,8 @@ import torch
 from torch.utils.data import Dataset
 
 from brain_ai.config import ConfigError, DataConfig
-from brain_ai.data.base import DataSource, DatasetInfo, LoadedData
+from brain_ai.data.base import DataSource, DatasetInfo, LoadedData, download_failed
+from brain_ai.errors import InputFileError
 
 
 class BinaryFrames(Dataset):
@@ -96,8 +97,14 @@ class TonicEvents(DataSource):
 
     def download(self, cfg: DataConfig) -> None:
         dataset_cls = self._dataset_class()
-        for train in (True, False):
-            dataset_cls(str(Path(cfg.root).expanduser()), train=train)
+        try:
+            for train in (True, False):
+                dataset_cls(str(Path(cfg.root).expanduser()), train=train)
+        except Exception as err:  # tonic raises URLError / OSError / RuntimeError, by source
+            urls = [str(u) for u in (getattr(dataset_cls, "train_url", None), getattr(dataset_cls, "test_url", None)) if u]
+            urls = urls or [str(getattr(dataset_cls, "base_url", f"the tonic.datasets.{self.class_name} page"))]
+            paths = [p for train in (True, False) for p in self.split_paths(cfg, train)]
+            raise download_failed(cfg, err, paths, urls, "keep each archive and extract it beside it") from None
 
     def load(self, cfg: DataConfig) -> LoadedData:
         import tonic
@@ -109,9 +116,15 @@ class TonicEvents(DataSource):
         splits = {}
         for train, split in ((True, "train"), (False, "test")):
             self._check_files(cfg, train)
-            dataset = self._dataset_class()(str(Path(cfg.root).expanduser()), train=train, transform=transform)
-            self.sort_samples(dataset)
-            targets = self.targets(dataset, cfg, train)
+            try:
+                dataset = self._dataset_class()(str(Path(cfg.root).expanduser()), train=train, transform=transform)
+                self.sort_samples(dataset)
+                targets = self.targets(dataset, cfg, train)
+            except (OSError, KeyError, ValueError, RuntimeError) as err:  # h5py / numpy / tonic on a bad file
+                raise InputFileError(
+                    f"data.name={cfg.name.name}: {self.split_paths(cfg, train)[1]} could not be read ({type(err).__name__}: {err}); "
+                    f"expected the complete extracted {split} data of tonic.datasets.{self.class_name}: extract the archive again"
+                ) from None
             frames = dataset
             if cfg.cache:
                 frames = tonic.DiskCachedDataset(dataset, cache_path=str(cache_dir(cfg, self.class_name, split)))

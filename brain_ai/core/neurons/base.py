@@ -131,6 +131,8 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
             raise TypeError(f"{owner}: input dtype {x.dtype} must be floating point")
         if tuple(feature_shape) != self.size:
             raise ValueError(f"{owner}: input shape {tuple(x.shape)} does not match {layout} with size={self.size}")
+        if not bool(torch.isfinite(x.detach()).all()):  # one check per call (detached: nothing saved for backward)
+            raise ValueError(f"{owner}: input contains NaN or Inf; allowed: finite values")
         dtype = state_dtype_for(x.dtype)
         if state is None:
             return self.reset_state(x.shape[0], x.device, dtype)
@@ -171,8 +173,8 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         """
         owner = f"{type(self).__name__}.forward_sequence"
         check_record(owner, record)
-        if x.dim() < 2:
-            raise ValueError(f"{owner}: x must be (B, T, *size), got shape {tuple(x.shape)}")
+        if x.dim() < 2 or x.shape[1] < 1:
+            raise ValueError(f"{owner}: x must be (B, T>=1, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)")
         backend = resolve_backend(backend, x.device, getattr(self, "surrogate", None), self._fused_reason(), owner=owner)
         if backend is Backend.eager:

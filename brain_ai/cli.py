@@ -1,0 +1,46 @@
+"""What ``train.py`` / ``evaluate.py`` do around Hydra: one clear message per bad input.
+
+* before Hydra composes: :func:`brain_ai.config_keys.check_overrides` (unknown keys, with or
+  without ``+``, name the closest valid key);
+* around the task: config and input errors (:data:`brain_ai.errors.INPUT_ERRORS`) print
+  ``error: <message>`` on stderr without a traceback and exit with status 2; runs stopped by a
+  guard (:data:`brain_ai.errors.STOPPED_ERRORS`) print ``training stopped: <message>`` and exit 1.
+  Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, NoReturn, Sequence, TypeVar
+
+from brain_ai.errors import INPUT_ERRORS, STOPPED_ERRORS
+
+T = TypeVar("T")
+
+#: exit status of a config / input error (a run stopped by a guard exits with 1)
+INPUT_ERROR_STATUS = 2
+
+
+def fail(message: str, status: int) -> NoReturn:
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+
+def check_command_line(argv: Sequence[str], config_name: str) -> None:
+    """Exit with one message if an override names an unknown key (run before ``@hydra.main``)."""
+    from brain_ai.config_keys import check_overrides
+
+    try:
+        check_overrides(argv, config_name)
+    except INPUT_ERRORS as err:
+        fail(f"error: {err}", INPUT_ERROR_STATUS)
+
+
+def report_errors(task: Callable[[], T]) -> T:
+    """Run ``task``; input errors and stopped runs become one message and an exit status."""
+    try:
+        return task()
+    except INPUT_ERRORS as err:
+        fail(f"error: {err}", INPUT_ERROR_STATUS)
+    except STOPPED_ERRORS as err:
+        fail(f"training stopped: {err}", 1)

@@ -1,0 +1,142 @@
+"""Unknown config keys are errors naming the key and the closest valid one (``difflib``).
+
+Hydra itself rejects an unknown key without ``+`` (without a suggestion) and accepts one with
+``+`` (then nothing reads it: a silent typo). :func:`check_overrides` checks the command-line
+overrides before Hydra composes; :func:`check_schema_keys` and :func:`check_target_keys` check a
+composed config (the Python API, YAML files). Keys are checked where their owner is known: the schema groups (dataclass
+fields, nested ones included), ``trainer`` and every ``_target_`` node (the target's
+parameters), and the primary config's top-level keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import inspect
+import typing
+from pathlib import Path
+from typing import Any, Iterable, List, Optional, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from brain_ai.config import ConfigError
+from brain_ai.hydra_store import SCHEMAS
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+TRAINER_TARGET = "lightning.pytorch.Trainer"
+
+
+def closest(name: str, candidates: Iterable[str]) -> Optional[str]:
+    """The candidate closest to ``name`` (``difflib``), or ``None`` when none is close."""
+    match = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+def _unknown(path: str, name: str, valid: Iterable[str], prefix: str) -> ConfigError:
+    """The error for the unknown key ``path`` (last part ``name``) among ``valid`` keys under ``prefix``."""
+    match = closest(name, valid)
+    if match is not None:
+        return ConfigError(f"unknown config key {path}; the closest valid key is {prefix + '.' if prefix else ''}{match}")
+    return ConfigError(f"unknown config key {path}; valid keys{' of ' + prefix if prefix else ''}: {', '.join(sorted(set(valid)))}")
+
+
+def check_schema_path(parts: Sequence[str], schema: type, prefix: str) -> None:
+    """Walk ``parts`` through the fields of dataclass ``schema``; raise on the first unknown one."""
+    cls: Any = schema
+    for depth, name in enumerate(parts):
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            return  # a dict / list / scalar field: free below this point
+        fields = {f.name for f in dataclasses.fields(cls)}
+        here = ".".join([prefix, *parts[:depth]])
+        if name not in fields:
+            raise _unknown(".".join([prefix, *parts[: depth + 1]]), name, fields, here)
+        cls = typing.get_type_hints(cls).get(name)
+
+
+def target_parameters(target: str) -> Optional[List[str]]:
+    """Parameter names of ``target`` (a class or function path), ``None`` if it takes ``**kwargs`` or cannot be imported."""
+    module_name, _, attr = target.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+        params = inspect.signature(obj).parameters.values()
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.name != "self"]
+
+
+def _check_target_keys(keys: Iterable[str], target: str, prefix: str) -> None:
+    valid = target_parameters(target)
+    if valid is None:
+        return
+    for key in keys:
+        if not key.startswith("_") and key not in valid:
+            raise _unknown(f"{prefix}.{key}", key, valid, prefix)
+
+
+def primary_keys(config_name: str) -> List[str]:
+    """Top-level keys of ``configs/<config_name>.yaml`` and the groups of its defaults list."""
+    raw = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / f"{config_name}.yaml"))
+    keys = [k for k in raw if k != "defaults"]
+    for entry in raw.get("defaults", []):
+        if isinstance(entry, dict):
+            keys += [str(k).split("@")[0].split("/")[0].lstrip("/") for k in entry]
+    return [*keys, "hydra"]
+
+
+def check_overrides(overrides: Sequence[str], config_name: str) -> None:
+    """Check command-line overrides (``key=value``, ``+key=value``, ``++key=value``) before Hydra runs."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    candidates = [o for o in overrides if "=" in o and not o.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(candidates)
+    except Exception:  # a syntax error: Hydra reports it with its own message
+        return
+    top = primary_keys(config_name)
+    for override in parsed:
+        parts = override.key_or_group.split(".")
+        if override.package is not None or override.is_delete() or parts[0] == "hydra":
+            continue
+        if parts[0] not in top:
+            raise _unknown(parts[0], parts[0], top, "")
+        if len(parts) == 1:
+            continue
+        if parts[0] in SCHEMAS:
+            check_schema_path(parts[1:], SCHEMAS[parts[0]], parts[0])
+        elif parts[0] == "trainer":
+            _check_target_keys(parts[1:2], TRAINER_TARGET, "trainer")
+
+
+def check_schema_keys(cfg: DictConfig) -> None:
+    """Check a composed config's schema groups against their dataclasses (cheap: no imports)."""
+    for group, schema in SCHEMAS.items():
+        node = cfg.get(group)
+        if isinstance(node, DictConfig):
+            _check_node(node, schema, group)
+
+
+def check_target_keys(cfg: DictConfig) -> None:
+    """Check every top-level ``_target_`` node (``trainer``) and ``<group>.<name>`` ``_target_`` node
+    (``callbacks.health``, ``logger.tensorboard``) against the target's parameters (imports the targets)."""
+    for name, node in cfg.items_ex(resolve=False):  # interpolations (paths.output_dir) may need Hydra
+        if name in SCHEMAS or name == "hydra" or not isinstance(node, DictConfig):
+            continue
+        targets = [(name, node)] if "_target_" in node else [
+            (f"{name}.{k}", v) for k, v in node.items_ex(resolve=False) if isinstance(v, DictConfig) and "_target_" in v
+        ]
+        for prefix, sub in targets:
+            _check_target_keys(list(sub.keys()), str(sub._target_), prefix)
+
+
+def _check_node(node: DictConfig, schema: type, prefix: str) -> None:
+    hints = typing.get_type_hints(schema)
+    fields = {f.name for f in dataclasses.fields(schema)}
+    for key in node.keys():
+        if key not in fields:
+            raise _unknown(f"{prefix}.{key}", str(key), fields, prefix)
+        sub, sub_type = node.get(key), hints.get(key)
+        if isinstance(sub, DictConfig) and isinstance(sub_type, type) and dataclasses.is_dataclass(sub_type):
+            _check_node(sub, sub_type, f"{prefix}.{key}")

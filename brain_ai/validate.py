@@ -1,0 +1,105 @@
+"""Config checks that need no data, no torch and no Lightning (cheap: ``train.py`` runs them first).
+
+:func:`validate_config` checks a composed ``train`` / ``evaluate`` config: unknown keys
+of the schema groups (:mod:`brain_ai.config_keys`), the schema groups as validated dataclasses, ``seed``, and the
+trainer / metric settings that would run to a useless end. Every error is a
+:class:`~brain_ai.config.ConfigError` naming the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple
+
+from omegaconf import DictConfig, OmegaConf
+
+from brain_ai.config import (
+    ConfigError,
+    DataConfig,
+    DecodingConfig,
+    EncodingConfig,
+    LossConfig,
+    OptimConfig,
+    SNNConfig,
+    from_dict,
+)
+from brain_ai.config_keys import check_schema_keys
+
+
+def _to_dataclass(node: DictConfig, cls: type, group: str) -> Any:
+    """OmegaConf node -> validated dataclass (``__post_init__`` runs); errors name the group.
+
+    Nested configs validate under their own name (``neuron.beta=...``); the message is then
+    prefixed with the group so that it names the full key (``snn.neuron.beta=...``).
+    """
+    try:
+        obj = OmegaConf.to_object(node)
+        if not isinstance(obj, cls):  # YAML without a schema (plain dict)
+            obj = from_dict(cls, obj)
+    except ConfigError as err:
+        if str(err).startswith(f"{group}."):
+            raise
+        raise ConfigError(f"{group}.{err}") from err
+    return obj
+
+
+def resolve_configs(cfg: DictConfig) -> Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]:
+    """Turn the composed config's domain groups into validated dataclasses."""
+    return (
+        _to_dataclass(cfg.snn, SNNConfig, "snn"),
+        _to_dataclass(cfg.encoding, EncodingConfig, "encoding"),
+        _to_dataclass(cfg.decoding, DecodingConfig, "decoding"),
+        _to_dataclass(cfg.loss, LossConfig, "loss"),
+        _to_dataclass(cfg.optim, OptimConfig, "optim"),
+        _to_dataclass(cfg.data, DataConfig, "data"),
+    )
+
+
+#: ``trainer.precision`` values whose whole network runs in a low precision -- neuron state included,
+#: which brain_ai keeps in fp32 (the ``*-mixed`` precisions do that under autocast)
+LOW_PRECISION_TRUE = ("16-true", "bf16-true")
+
+
+def seed_of(cfg: DictConfig) -> int:
+    """``cfg.seed`` checked: an integer >= 0."""
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r} must be an integer >= 0")
+    return seed
+
+
+def check_run_settings(cfg: DictConfig, data_cfg: DataConfig) -> None:
+    """Trainer / metric settings that would run to a useless end, refused before anything is built."""
+    max_epochs = cfg.trainer.get("max_epochs")
+    if max_epochs is not None and int(max_epochs) == 0:
+        raise ConfigError("trainer.max_epochs=0 trains nothing; allowed: >= 1 (or -1 with trainer.max_steps=<steps>)")
+    precision = str(cfg.trainer.get("precision", "32-true"))
+    if precision in LOW_PRECISION_TRUE:
+        raise ConfigError(
+            f"trainer.precision={precision} runs the neuron state in {precision.split('-')[0]} too; brain_ai keeps it in fp32: "
+            f"use {precision.split('-')[0]}-mixed (allowed: 32-true, 64-true, 16-mixed, bf16-mixed)"
+        )
+    if cfg.get("optimized_mode") not in (None, "max", "min"):
+        raise ConfigError(f"optimized_mode={cfg.optimized_mode!r} is not a valid choice; allowed: max, min")
+    metric = cfg.get("optimized_metric")
+    if data_cfg.val_fraction == 0 and metric and str(metric).startswith("val/"):
+        raise ConfigError(
+            f"data.val_fraction=0 leaves no validation set, but optimized_metric={metric} (monitored by the checkpoint "
+            f"callback, returned to sweepers) is a validation metric: set optimized_metric=train/{str(metric)[4:]}, or "
+            f"keep a validation split (data.val_fraction=0.1)"
+        )
+
+
+def validate_config(cfg: DictConfig) -> Optional[Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]]:
+    """All data-free checks of a composed config; returns the validated dataclasses (``None`` for
+    an ``evaluate`` config, which has no schema groups: they come from the checkpoint)."""
+    missing = sorted(str(k) for k in cfg if k != "hydra" and OmegaConf.is_missing(cfg, k))  # top level: ckpt_path=???
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} must be set (e.g. {missing[0]}=<value> on the command line)")
+    check_schema_keys(cfg)
+    seed_of(cfg)
+    if "snn" not in cfg:
+        return None
+    configs = resolve_configs(cfg)
+    if "trainer" in cfg:
+        check_run_settings(cfg, configs[-1])
+    return configs

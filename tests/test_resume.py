@@ -1,0 +1,128 @@
+"""Resume does what the user asked: a longer max_epochs re-plans the LR schedule (cosine, onecycle);
+a checkpoint trained with other network / codec / loss settings is refused, naming them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from brain_ai import pipeline
+from brain_ai.checkpoints import hparam_changes
+from brain_ai.config import OptimConfig
+from brain_ai.errors import InputFileError
+from brain_ai.schedules import build_scheduler, replan
+from framework_helpers import TINY, compose_config
+
+BASE = [*TINY, "test=false"]
+
+
+def last(folder):
+    return torch.load(folder / "checkpoints" / "last.ckpt", weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory):
+    """A finished 1-epoch run (cosine schedule over 1 epoch: its LR ends at 0)."""
+    folder = tmp_path_factory.mktemp("one_epoch")
+    pipeline.train(compose_config(BASE, output_dir=folder))
+    return folder
+
+
+def test_extending_max_epochs_replans_cosine_like_an_uninterrupted_run(one_epoch, tmp_path):
+    full = tmp_path / "full"
+    pipeline.train(compose_config([*BASE, "trainer.max_epochs=2"], output_dir=full))
+    resumed = tmp_path / "resumed"
+    pipeline.train(compose_config(BASE, output_dir=resumed))
+    start = last(resumed)
+    assert start["lr_schedulers"][0]["_last_lr"] == [0.0]  # the 1-epoch plan has ended
+    pipeline.train(compose_config([*BASE, "trainer.max_epochs=2", f"ckpt_path={resumed}/checkpoints/last.ckpt"], output_dir=resumed))
+    a, b = last(full), last(resumed)
+    assert b["epoch"] == 1 and b["lr_schedulers"][0]["T_max"] == 2
+    # epoch 0 has lr = base under any horizon; epoch 1 has base/2 in both runs, so they end equal
+    for name, tensor in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][name], tensor, rtol=1e-6, atol=1e-7, msg=name)
+    changed = any(not torch.equal(b["state_dict"][k], v) for k, v in start["state_dict"].items() if v.is_floating_point())
+    assert changed  # the extra epoch trained (the unplanned restore kept lr = 0)
+
+
+def test_extending_max_epochs_replans_onecycle(tmp_path):
+    overrides = [*BASE, "optim.scheduler=onecycle"]
+    pipeline.train(compose_config(overrides, output_dir=tmp_path))
+    before = last(tmp_path)
+    assert before["lr_schedulers"][0]["total_steps"] == 3
+    pipeline.train(compose_config([*overrides, "trainer.max_epochs=2", f"ckpt_path={tmp_path}/checkpoints/last.ckpt"], output_dir=tmp_path))
+    after = last(tmp_path)
+    assert after["global_step"] == 6 and after["lr_schedulers"][0]["total_steps"] == 6
+    assert after["lr_schedulers"][0]["last_epoch"] == 6
+
+
+@pytest.mark.parametrize("epochs_done, new_horizon", [(1, 2), (3, 10), (5, 5)])
+def test_cosine_replan_continues_from_the_closed_form(epochs_done, new_horizon):
+    cfg = OptimConfig(lr=0.1)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=cfg.lr)
+    sched = build_scheduler(opt, cfg, epochs_done)
+    for _ in range(epochs_done):
+        opt.step()
+        sched.step()
+    replan(sched, cfg, new_horizon)
+    for e in range(epochs_done, new_horizon + 1):
+        expected = 0.1 * (1 + math.cos(math.pi * e / new_horizon)) / 2
+        assert opt.param_groups[0]["lr"] == pytest.approx(expected, abs=1e-12), e
+        opt.step()
+        sched.step()
+
+
+def test_onecycle_replan_equals_a_fresh_plan_from_the_same_step():
+    cfg = OptimConfig(lr=0.1, scheduler="onecycle")
+    opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=cfg.lr)
+    sched = build_scheduler(opt, cfg, 4)
+    for _ in range(4):
+        opt.step()
+        sched.step()
+    replan(sched, cfg, 10)
+    ref_opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=cfg.lr)
+    ref = build_scheduler(ref_opt, cfg, 10)
+    for _ in range(4):
+        ref_opt.step()
+        ref.step()
+    for _ in range(6):
+        assert opt.param_groups[0]["lr"] == pytest.approx(ref_opt.param_groups[0]["lr"], rel=1e-9)
+        assert opt.param_groups[0]["betas"] == pytest.approx(ref_opt.param_groups[0]["betas"])
+        opt.step(), sched.step(), ref_opt.step(), ref.step()
+
+
+@pytest.mark.parametrize(
+    "overrides, fields",
+    [
+        (["preset=ttfs_classification", "snn.neuron.beta=0.5"], ["encoding.type", "decoding.type", "loss.task_loss", "snn.neuron.beta"]),
+        (["snn.hidden_sizes=[16]"], ["snn.hidden_sizes: [32] -> [16]"]),
+        (["loss.w_rate=0.5"], ["loss.w_rate: 0.1 -> 0.5"]),
+    ],
+    ids=["codec", "architecture", "loss"],
+)
+def test_resume_with_other_settings_is_refused_listing_them(one_epoch, tmp_path, overrides, fields):
+    ckpt = one_epoch / "checkpoints" / "last.ckpt"
+    cfg = compose_config([*BASE, "trainer.max_epochs=2", f"ckpt_path={ckpt}", *overrides], output_dir=tmp_path)
+    with pytest.raises(InputFileError, match="resume_allow_changes=true") as err:
+        pipeline.train(cfg)
+    for field in fields:
+        assert field in str(err.value)
+
+
+def test_resume_allow_changes_accepts_same_shape_changes_only(one_epoch, tmp_path):
+    ckpt = one_epoch / "checkpoints" / "last.ckpt"
+    common = [*BASE, "trainer.max_epochs=2", f"ckpt_path={ckpt}", "resume_allow_changes=true"]
+    with pytest.raises(InputFileError, match=r"cannot be resumed into this network: .*net.*\(32, 64\) -> \(16, 64\)"):
+        pipeline.train(compose_config([*common, "snn.hidden_sizes=[16]"], output_dir=tmp_path / "a"))
+    metrics = pipeline.train(compose_config([*common, "snn.neuron.beta=0.5"], output_dir=tmp_path / "b"))
+    assert math.isfinite(metrics["train/loss"])
+
+
+def test_execution_settings_and_new_fields_are_not_changes():
+    stored = {"snn": {"chunk_size": None, "hidden_sizes": [32], "neuron": {"beta": 0.9}}, "optim": {"lr": 1.0}}
+    current = {"snn": {"chunk_size": 4, "hidden_sizes": [32], "neuron": {"beta": 0.9, "backend": "auto"}}, "optim": {"lr": 2.0}}
+    assert hparam_changes(stored, current) == []
+    current["snn"]["neuron"]["beta"] = 0.5
+    assert hparam_changes(stored, current) == ["snn.neuron.beta: 0.9 -> 0.5"]
