@@ -19,6 +19,8 @@ import logging
 from typing import Any, Dict, Optional, Set
 
 import lightning as L
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
@@ -42,11 +44,11 @@ PROBE_TAGS = {
 
 
 def _tensorboard(trainer: L.Trainer) -> Optional[Any]:
-    """The TensorBoard SummaryWriter among the trainer's loggers, if any."""
+    """The TensorBoard SummaryWriter among the trainer's loggers, if any (``fast_dev_run``'s
+    stand-in logger, which writes nothing, is not one)."""
     for logger in trainer.loggers:
-        writer = getattr(logger, "experiment", None)
-        if writer is not None and hasattr(writer, "add_histogram") and hasattr(writer, "add_image"):
-            return writer
+        if isinstance(logger, TensorBoardLogger):
+            return logger.experiment
     return None
 
 

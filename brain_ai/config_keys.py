@@ -98,7 +98,7 @@ def check_overrides(overrides: Sequence[str], config_name: str) -> None:
     top = primary_keys(config_name)
     for override in parsed:
         parts = override.key_or_group.split(".")
-        if override.package is not None or override.is_delete() or parts[0] == "hydra":
+        if override.package is not None or override.is_delete() or parts[0].split("/")[0] == "hydra":  # hydra/launcher=...
             continue
         if parts[0] not in top:
             raise _unknown(parts[0], parts[0], top, "")

@@ -46,7 +46,7 @@ def trainer_at(step, batches=100):
 def probe_module(rates):
     """A stand-in module whose probe reports the given per-layer firing rates."""
     probes = {layer: {"firing_rate": torch.tensor(rate)} for layer, rate in rates.items()}
-    return SimpleNamespace(probe=lambda x: SimpleNamespace(probes=probes), parameters=lambda: [], named_parameters=lambda: [])
+    return SimpleNamespace(probe=lambda x, mask=None: SimpleNamespace(probes=probes), parameters=lambda: [], named_parameters=lambda: [])
 
 
 def test_loss_growth_beyond_the_factor_stops():
