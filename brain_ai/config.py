@@ -381,6 +381,8 @@ class SNNConfig:
             check_range(o, "output_size", self.output_size, low=1, integer=True)
         check_positive_int_list(o, "conv_channels", self.conv_channels, allow_empty=True)
         check_range(o, "kernel_size", self.kernel_size, low=1, integer=True)
+        if self.kernel_size % 2 == 0:  # padding k // 2 keeps H x W only for odd k
+            raise ConfigError(f"{o}.kernel_size={self.kernel_size} must be odd (1, 3, 5, ...): padding kernel_size // 2 keeps the feature map size only then")
         check_range(o, "pool", self.pool, low=1, integer=True)
         check_range(o, "dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False)
         if self.chunk_size is not None:

@@ -245,3 +245,16 @@ def test_with_io_sizes_fills_and_checks():
         with_io_sizes(SNNConfig(architecture="conv"), (700,), 20)
     with pytest.raises(ConfigError, match=r"snn\.input_shape=\[1, 28, 28\]"):
         with_io_sizes(SNNConfig(architecture="conv", input_shape=[1, 28, 28]), (2, 34, 34), 10)
+
+
+@pytest.mark.parametrize("kernel_size", [2, 4])
+def test_even_conv_kernel_is_refused_naming_the_field(kernel_size):
+    # padding k // 2 would grow each feature map by one pixel and break the next layer's shape
+    with pytest.raises(ConfigError, match=rf"snn\.kernel_size={kernel_size} must be odd"):
+        SNNConfig(architecture="conv", kernel_size=kernel_size)
+
+
+def test_odd_conv_kernels_keep_the_feature_map_size():
+    for k in (1, 3, 5):
+        net = ConvSNN(SNNConfig(architecture="conv", input_shape=[1, 6, 6], conv_channels=[2], kernel_size=k, pool=1, hidden_sizes=[], output_size=3))
+        assert net(torch.rand(2, 3, 1, 6, 6)).output.shape == (2, 3, 3)
