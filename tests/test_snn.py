@@ -258,3 +258,17 @@ def test_odd_conv_kernels_keep_the_feature_map_size():
     for k in (1, 3, 5):
         net = ConvSNN(SNNConfig(architecture="conv", input_shape=[1, 6, 6], conv_channels=[2], kernel_size=k, pool=1, hidden_sizes=[], output_size=3))
         assert net(torch.rand(2, 3, 1, 6, 6)).output.shape == (2, 3, 3)
+
+
+def test_network_scans_its_input_for_nan_once_not_per_layer(monkeypatch):
+    """NaN/Inf input is refused by the network itself; the per-layer runs skip the scan (a host sync)."""
+    import brain_ai.core.neurons.base as base
+
+    net = SNNCore(SNNConfig(input_size=6, hidden_sizes=[5, 4], output_size=3))
+    x = torch.rand(2, 7, 6)
+    with pytest.raises(ValueError, match="SNNCore: input contains NaN or Inf"):
+        net(torch.where(torch.arange(6) == 2, float("nan"), x))
+    scans = []
+    monkeypatch.setattr(base, "check_finite", lambda owner, t: scans.append(owner))
+    net(x)
+    assert scans == []  # three neuron layers, no scan among them

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 
 from brain_ai.config import CentersMode, EncoderType, EncodingConfig, LatencyMapping, NormalizationType
 from brain_ai.core.registry import register
+from brain_ai.core.neurons.state import check_finite
 
 BATCH_DIM = 0
 TIME_DIM = 1
@@ -212,8 +213,7 @@ class Encoder(nn.Module, metaclass=abc.ABCMeta):
             raise TypeError(f"{self.name} encoder: x must be a torch.Tensor, got {type(x).__name__}")
         if x.dim() not in self.input_ranks:
             raise ValueError(f"{self.name} encoder: x.shape={tuple(x.shape)} has rank {x.dim()}; allowed ranks: {self.input_ranks}")
-        if x.is_floating_point() and not bool(torch.isfinite(x).all()):
-            raise ValueError(f"{self.name} encoder: x contains NaN or Inf")
+        check_finite(f"{self.name} encoder", x)
 
     @property
     def deterministic(self) -> bool:

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from brain_ai.config import Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
 from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
-from brain_ai.core.neurons.state import check_state
+from brain_ai.core.neurons.state import check_finite, check_state
 from brain_ai.core.probes import compute_probes
 from brain_ai.core.unroll import check_segmenting, run_segments
 
@@ -129,6 +129,7 @@ class _SNNBase(nn.Module):
         one pass per call.
         """
         x = self._check_input(x)
+        check_finite(type(self).__name__, x)
         states = self._check_state(state, x.shape[0])
         checkpoint_every = self.cfg.checkpoint_every if torch.is_grad_enabled() else None
         check_segmenting("snn", x.shape[1], self.cfg.chunk_size, checkpoint_every)
@@ -184,7 +185,10 @@ class _SNNBase(nn.Module):
         # snn.neuron.backend picks the spiking layers' implementation; the membrane readout
         # (LeakyIntegrator) has only the generic unroll
         backend = Backend.eager if isinstance(neuron, LeakyIntegrator) else self.cfg.neuron.backend
-        spikes, seg.states[name], traces = neuron.forward_sequence(current, seg.states[name], record=record, backend=backend)
+        # the network checked its input for NaN/Inf once (forward); no scan per layer and segment
+        spikes, seg.states[name], traces = neuron._run_sequence(
+            current, seg.states[name], None, None, record, backend, check_values=False
+        )
         if "membrane" in traces:
             seg.membranes[name] = traces["membrane"]
         if seg.keep_spikes and not isinstance(neuron, LeakyIntegrator):  # the membrane readout is not a spiking layer

@@ -19,7 +19,7 @@ from brain_ai.config import (
 )  # fmt: skip
 from brain_ai.core.backend import fused_unsupported, resolve_backend
 from brain_ai.core.fused import fused_lif_sequence
-from brain_ai.core.neurons.state import SpikingState, check_state, state_dtype_for
+from brain_ai.core.neurons.state import SpikingState, check_finite, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
 from brain_ai.core.unroll import Record, SegmentFn, check_record, run_segments, step_segment, traces_of
 
@@ -125,14 +125,16 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         """Same values with the autograd graph cut (truncated BPTT, streaming inference)."""
         return state.detach()
 
-    def _prepare_state(self, x: Tensor, feature_shape: Tuple[int, ...], state: Optional[SpikingState], layout: str) -> SpikingState:
+    def _prepare_state(
+        self, x: Tensor, feature_shape: Tuple[int, ...], state: Optional[SpikingState], layout: str, check_values: bool = True
+    ) -> SpikingState:
         owner = type(self).__name__
         if not torch.is_floating_point(x):
             raise TypeError(f"{owner}: input dtype {x.dtype} must be floating point")
         if tuple(feature_shape) != self.size:
             raise ValueError(f"{owner}: input shape {tuple(x.shape)} does not match {layout} with size={self.size}")
-        if not bool(torch.isfinite(x.detach()).all()):  # one check per call (detached: nothing saved for backward)
-            raise ValueError(f"{owner}: input contains NaN or Inf; allowed: finite values")
+        if check_values:
+            check_finite(owner, x)
         dtype = state_dtype_for(x.dtype)
         if state is None:
             return self.reset_state(x.shape[0], x.device, dtype)
@@ -169,13 +171,28 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         "membrane"; membrane traces are the post-reset ``state.v``). Each segment runs the
         implementation ``backend`` picks (auto | eager | fused | triton,
         :func:`brain_ai.core.backend.resolve_backend`): the fused whole-sequence Function once per
-        segment (the LIF family's ``_fused_segment``), or :meth:`_cell` step by step.
+        segment (the LIF family's ``_fused_segment``), or :meth:`_cell` step by step. NaN/Inf in
+        ``x`` raise ``ValueError``.
         """
+        return self._run_sequence(x, state, chunk_size, checkpoint_every, record, backend, check_values=True)
+
+    def _run_sequence(
+        self,
+        x: Tensor,
+        state: Optional[SpikingState],
+        chunk_size: Optional[int],
+        checkpoint_every: Optional[int],
+        record: Record,
+        backend: Union[Backend, str],
+        check_values: bool,
+    ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
+        """``forward_sequence``; ``check_values=False`` skips the NaN/Inf scan (and its host sync)
+        for a caller that checked the values already (the networks check their input once)."""
         owner = f"{type(self).__name__}.forward_sequence"
         check_record(owner, record)
         if x.dim() < 2 or x.shape[1] < 1:
             raise ValueError(f"{owner}: x must be (B, T>=1, *size), got shape {tuple(x.shape)}")
-        state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)")
+        state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)", check_values)
         backend = resolve_backend(backend, x.device, getattr(self, "surrogate", None), self._fused_reason(), owner=owner)
         if backend is Backend.eager:
             segment = step_segment(self._cell, record == "membrane")

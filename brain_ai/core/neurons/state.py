@@ -73,6 +73,14 @@ def state_dtype_for(compute_dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if compute_dtype in (torch.float16, torch.bfloat16) else compute_dtype
 
 
+def check_finite(owner: str, x: Tensor) -> None:
+    """Raise ``ValueError`` naming ``owner`` if ``x`` holds NaN or Inf (a NaN would stay in a
+    membrane forever). One reduction and one host sync per call: call it once per input, never
+    inside a time loop. ``x`` is read detached, so nothing is saved for backward."""
+    if x.is_floating_point() and not bool(torch.isfinite(x.detach()).all()):
+        raise ValueError(f"{owner}: input contains NaN or Inf; allowed: finite values")
+
+
 def check_state(
     owner: str,
     state: SpikingState,
