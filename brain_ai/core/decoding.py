@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Optional, Type
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from brain_ai.config import DecoderType, DecodingConfig, MembraneReduce, PopulationMode

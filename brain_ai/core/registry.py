@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Type, TypeVar
+from typing import Dict, TypeVar
 
 T = TypeVar("T", bound=type)
 
