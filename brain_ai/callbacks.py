@@ -2,8 +2,9 @@
 
 TensorBoard tags (fixed; see DESIGN.md section 5):
 
-* ``probes/<layer>/firing_rate``, ``spike_sparsity``, ``dead_frac``, ``saturated_frac``,
-  ``membrane_mean``, ``membrane_var`` -- scalars every ``every_n_steps`` training steps;
+* ``probes/<layer>/<probe>`` -- every probe of :func:`brain_ai.core.probes.compute_probes`
+  under its own name (``firing_rate``, ``spike_sparsity``, ``dead_frac``, ``saturated_frac``,
+  ``membrane_mean``, ``membrane_var``), scalars every ``every_n_steps`` training steps;
 * ``probes/<layer>/firing_rate_hist`` -- histogram of per-neuron firing rates, same cadence;
 * ``raster/input`` and ``raster/<layer>`` -- spike raster figure (time on x, neuron index on y,
   label and prediction in the title; drawn by :mod:`brain_ai.plots`) of one fixed validation
@@ -31,17 +32,6 @@ from brain_ai.data.ragged import split_batch
 from brain_ai.errors import TrainingStopped
 
 log = logging.getLogger(__name__)
-
-#: probe key (brain_ai.core.probes) -> TensorBoard tag suffix
-PROBE_TAGS = {
-    "firing_rate": "firing_rate",
-    "spike_sparsity": "spike_sparsity",
-    "dead_neuron_frac": "dead_frac",
-    "saturated_neuron_frac": "saturated_frac",
-    "membrane_mean": "membrane_mean",
-    "membrane_var": "membrane_var",
-}
-
 
 def _tensorboard(trainer: L.Trainer) -> Optional[Any]:
     """The TensorBoard SummaryWriter among the trainer's loggers, if any (``fast_dev_run``'s
@@ -75,12 +65,7 @@ class ProbeLogger(L.Callback):
             return
         x, _, mask = split_batch(batch)
         out = pl_module.probe(x, mask)
-        metrics = {
-            f"probes/{layer}/{PROBE_TAGS[key]}": float(value)
-            for layer, probes in out.probes.items()
-            for key, value in probes.items()
-            if key in PROBE_TAGS
-        }
+        metrics = {f"probes/{layer}/{key}": float(value) for layer, probes in out.probes.items() for key, value in probes.items()}
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
         writer = _tensorboard(trainer)

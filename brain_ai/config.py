@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Type, TypeVar
+from typing import Any, ClassVar, Dict, List, Optional, Type, TypeVar
 
 E = TypeVar("E", bound=enum.Enum)
 C = TypeVar("C")
@@ -460,8 +461,9 @@ class DataConfig:
     #: use at most this many training samples (None = all)
     limit_train: Optional[int] = None
     #: static images: shift each training image by up to this many pixels (random, per sample,
-    #: zero fill); 0 = no augmentation. Applied in the training step only.
-    augment_shift: int = 0
+    #: zero fill); 0 = no augmentation. Applied in the training step only. None = the data set's
+    #: own value (``DataSource.augment_shift``: 2 for mnist5k, 0 for the others)
+    augment_shift: Optional[int] = None
     #: event data: number of time bins per sample (tonic.transforms.ToFrame n_time_bins)
     n_time_bins: int = 25
     #: event data: cut by time instead, bins of this width (µs) from each recording's start, so
@@ -494,7 +496,8 @@ class DataConfig:
         check_range(o, "num_inputs", self.num_inputs, low=1, integer=True)
         check_range(o, "num_samples", self.num_samples, low=1, integer=True)
         check_range(o, "num_targets", self.num_targets, low=1, integer=True)
-        check_range(o, "augment_shift", self.augment_shift, low=0, integer=True)
+        if self.augment_shift is not None:
+            check_range(o, "augment_shift", self.augment_shift, low=0, integer=True)
 
 
 class OptimizerName(str, enum.Enum):
@@ -686,8 +689,9 @@ class DecodingConfig:
     """Output decoder (``brain_ai.core.decoding.build_decoder``)."""
 
     type: DecoderType = DecoderType.rate
-    #: logits = statistic / temperature (rate, first_spike, population classification, membrane)
-    temperature: float = 1.0
+    #: logits = statistic / temperature (rate, first_spike, population classification, membrane);
+    #: 0.2 is the default run's tuned value (seed 001 names 1.0)
+    temperature: float = 0.2
     #: guards divisions and logs
     eps: float = 1e-7
     population_mode: PopulationMode = PopulationMode.classification
@@ -732,19 +736,26 @@ class DecodingConfig:
 class LossConfig:
     """Loss composition (``brain_ai.core.losses.build_loss``): a task term + weighted regularisers.
 
-    The task term is chosen by ``task_loss`` and weighted by ``w_<task_loss>`` (``w_probspikes``,
-    ``w_first_spike``, ``w_cross_entropy``, ``w_mse``). A regulariser with weight 0 is not built.
+    The task term is chosen by ``task_loss``. Every term is weighted by ``w_<term>`` and logged as
+    ``train/loss/<term>``: task terms ``probspikes``, ``first_spike``, ``cross_entropy``, ``mse``;
+    regularisers ``rate_reg``, ``temporal``, ``isi``, ``membrane``. A regulariser with weight 0 is
+    not built.
     """
+
+    #: deprecated key -> its new name (the old key still works for one release, with a warning)
+    DEPRECATED: ClassVar[Dict[str, str]] = {"w_rate": "w_rate_reg"}
 
     task_loss: TaskLoss = TaskLoss.probspikes
     w_probspikes: float = 1.0
     w_first_spike: float = 1.0
     w_cross_entropy: float = 1.0
     w_mse: float = 1.0
-    w_rate: float = 0.1
+    #: weight of the rate regulariser (loss term ``rate_reg``)
+    w_rate_reg: float = 0.1
     w_temporal: float = 0.01
     w_isi: float = 0.01
-    w_membrane: float = 0.001
+    #: 0 (off) in the default run (seed 001 names 0.001)
+    w_membrane: float = 0.0
     #: target firing rate (spikes / step) of every layer unless overridden in rate_targets
     target_rate: float = 0.1
     #: per-layer target rates, e.g. {"layer0": 0.05}
@@ -754,7 +765,8 @@ class LossConfig:
     rate_max: float = 1.0
     #: a neuron firing at >= this rate counts as saturated in the diagnostics
     saturation_threshold: float = 0.95
-    probspikes_temperature: float = 1.0
+    #: 0.2 is the default run's tuned value (seed 001 names 1.0)
+    probspikes_temperature: float = 0.2
     probspikes_eps: float = 1e-7
     first_spike_temperature: float = 1.0
     temporal_window: int = 1
@@ -764,12 +776,15 @@ class LossConfig:
     isi_tau: float = 1.0
     #: membrane regularisation: penalise |v| beyond this
     max_membrane: float = 2.0
+    #: deprecated alias of ``w_rate_reg`` (removed in the next release); a value moves there, with a warning
+    w_rate: Optional[float] = None
 
     def __post_init__(self) -> None:
         o = "loss"
+        self._move_deprecated_aliases(o)
         self.task_loss = coerce_enum(o, "task_loss", self.task_loss, TaskLoss)
         self.temporal_penalty = coerce_enum(o, "temporal_penalty", self.temporal_penalty, TemporalPenalty)
-        for name in ("w_probspikes", "w_first_spike", "w_cross_entropy", "w_mse", "w_rate", "w_temporal", "w_isi", "w_membrane"):
+        for name in ("w_probspikes", "w_first_spike", "w_cross_entropy", "w_mse", "w_rate_reg", "w_temporal", "w_isi", "w_membrane"):
             check_range(o, name, getattr(self, name), low=0.0)
         if self.task_weight <= 0:
             raise ConfigError(f"{o}.w_{self.task_loss.name}={self.task_weight!r} must be > 0 (task_loss={self.task_loss.name})")
@@ -790,6 +805,18 @@ class LossConfig:
         check_range(o, "isi_refractory_window", self.isi_refractory_window, low=1, integer=True)
         check_range(o, "isi_tau", self.isi_tau, low=0.0, low_inclusive=False)
         check_range(o, "max_membrane", self.max_membrane, low=0.0)
+
+    def _move_deprecated_aliases(self, o: str) -> None:
+        for old, new in self.DEPRECATED.items():
+            value = getattr(self, old)
+            if value is None:
+                continue
+            default = next(f.default for f in dataclasses.fields(self) if f.name == new)
+            if getattr(self, new) not in (default, value):
+                raise ConfigError(f"{o}.{old}={value!r} (deprecated) and {o}.{new}={getattr(self, new)!r} are both set; set only {o}.{new}")
+            warnings.warn(f"{o}.{old} is deprecated and will be removed in the next release; use {o}.{new}", FutureWarning, stacklevel=4)
+            setattr(self, new, value)
+            setattr(self, old, None)
 
     @property
     def task_weight(self) -> float:
@@ -822,25 +849,21 @@ class CodecPreset:
 
 
 def rate_classification_preset() -> CodecPreset:
-    """Bernoulli rate code -> spike-count decoding -> ProbSpikes + rate/ISI/temporal regularisers."""
-    return CodecPreset(
-        encoding=EncodingConfig(type=EncoderType.rate_bernoulli, num_steps=25, normalization=NormalizationType.minmax),
-        decoding=DecodingConfig(type=DecoderType.rate, temperature=0.2),
-        loss=LossConfig(task_loss=TaskLoss.probspikes, probspikes_temperature=0.2, w_membrane=0.0),
-    )
+    """Bernoulli rate code -> spike-count decoding -> ProbSpikes + rate/ISI/temporal regularisers.
+
+    This is the default run's codec: every value is the dataclass default.
+    """
+    return CodecPreset()
 
 
 def ttfs_classification_preset() -> CodecPreset:
     """Time-to-first-spike code -> earliest output wins -> cross-entropy on -t_first / T."""
     return CodecPreset(
-        encoding=EncodingConfig(
-            type=EncoderType.ttfs, num_steps=25, normalization=NormalizationType.minmax,
-            latency_mapping=LatencyMapping.linear, allow_no_spike=True,
-        ),
+        encoding=EncodingConfig(type=EncoderType.ttfs, latency_mapping=LatencyMapping.linear),
         decoding=DecodingConfig(type=DecoderType.first_spike, temperature=0.1),
         loss=LossConfig(
             task_loss=TaskLoss.first_spike, first_spike_temperature=0.1,
-            w_rate=0.01, target_rate=0.05, w_temporal=0.0, w_isi=0.0, w_membrane=0.0,
+            w_rate_reg=0.01, target_rate=0.05, w_temporal=0.0, w_isi=0.0,
         ),
     )
 
@@ -848,26 +871,18 @@ def ttfs_classification_preset() -> CodecPreset:
 def population_classification_preset() -> CodecPreset:
     """Gaussian population code in -> grouped output counts -> cross-entropy on group rates."""
     return CodecPreset(
-        encoding=EncodingConfig(
-            type=EncoderType.population, num_steps=25, normalization=NormalizationType.minmax,
-            population_size=8, population_sigma=0.1,
-        ),
-        decoding=DecodingConfig(
-            type=DecoderType.population, population_mode=PopulationMode.classification, population_size=4, temperature=0.2,
-        ),
-        loss=LossConfig(task_loss=TaskLoss.cross_entropy, w_temporal=0.0, w_isi=0.0, w_membrane=0.0),
+        encoding=EncodingConfig(type=EncoderType.population),
+        decoding=DecodingConfig(type=DecoderType.population, population_size=4),
+        loss=LossConfig(task_loss=TaskLoss.cross_entropy, w_temporal=0.0, w_isi=0.0),
     )
 
 
 def regression_preset() -> CodecPreset:
     """Population code of [0, 1] inputs -> population regression decoding (expected centre) -> MSE."""
     return CodecPreset(
-        encoding=EncodingConfig(
-            type=EncoderType.population, num_steps=25, normalization=NormalizationType.none,
-            population_size=8, population_sigma=0.1,
-        ),
-        decoding=DecodingConfig(type=DecoderType.population, population_mode=PopulationMode.regression, population_size=8),
-        loss=LossConfig(task_loss=TaskLoss.mse, w_rate=0.01, w_temporal=0.0, w_isi=0.0, w_membrane=0.0),
+        encoding=EncodingConfig(type=EncoderType.population, normalization=NormalizationType.none),
+        decoding=DecodingConfig(type=DecoderType.population, population_mode=PopulationMode.regression),
+        loss=LossConfig(task_loss=TaskLoss.mse, w_rate_reg=0.01, w_temporal=0.0, w_isi=0.0),
     )
 
 

@@ -50,8 +50,15 @@ def check_schema_path(parts: Sequence[str], schema: type, prefix: str) -> None:
         fields = {f.name for f in dataclasses.fields(cls)}
         here = ".".join([prefix, *parts[:depth]])
         if name not in fields:
-            raise _unknown(".".join([prefix, *parts[: depth + 1]]), name, fields, here)
+            raise _unknown(".".join([prefix, *parts[: depth + 1]]), name, current_fields(cls), here)
         cls = typing.get_type_hints(cls).get(name)
+
+
+def current_fields(schema: type) -> List[str]:
+    """Field names of dataclass ``schema`` that are suggested for a typo: deprecated aliases
+    (``schema.DEPRECATED``) still work but are never suggested."""
+    deprecated = getattr(schema, "DEPRECATED", {})
+    return [f.name for f in dataclasses.fields(schema) if f.name not in deprecated]
 
 
 def target_parameters(target: str) -> Optional[List[str]]:
@@ -136,7 +143,7 @@ def _check_node(node: DictConfig, schema: type, prefix: str) -> None:
     fields = {f.name for f in dataclasses.fields(schema)}
     for key in node.keys():
         if key not in fields:
-            raise _unknown(f"{prefix}.{key}", str(key), fields, prefix)
+            raise _unknown(f"{prefix}.{key}", str(key), current_fields(schema), prefix)
         sub, sub_type = node.get(key), hints.get(key)
         if isinstance(sub, DictConfig) and isinstance(sub_type, type) and dataclasses.is_dataclass(sub_type):
             _check_node(sub, sub_type, f"{prefix}.{key}")

@@ -144,7 +144,7 @@ def scalars_layout(layers: List[str], ranges: Mapping[str, HealthyRange] = HEALT
     ranges of ``ranges``), one for the losses (total train/val, train terms, val terms) and one for
     the stage metrics (accuracy or mse/mae).
     """
-    dead, saturated, rate = ranges["dead_neuron_frac"], ranges["saturated_neuron_frac"], ranges["firing_rate"]
+    dead, saturated, rate = ranges["dead_frac"], ranges["saturated_frac"], ranges["firing_rate"]
     layout: Dict[str, Dict[str, list]] = {}
     for layer in layers:
         tags = f"probes/{layer}/"

@@ -1,7 +1,9 @@
-"""Register brain_ai's config dataclasses as Hydra schemas (an explicit call, never an import side effect).
+"""Register brain_ai's config dataclasses and codec presets in Hydra's ConfigStore (an explicit
+call, never an import side effect).
 
-Each group's YAML presets start from its schema (``defaults: [base_<group>, _self_]``), so a typo or
-a value of the wrong type fails when Hydra composes the config -- before any training:
+Each group's YAML options start from its schema (``defaults: [base_<group>, _self_]``) and hold
+only what differs from it, so a typo or a value of the wrong type fails when Hydra composes the
+config -- before any training:
 
 =========  ==================  ===============================
 group      schema node         dataclass
@@ -10,16 +12,24 @@ snn        ``base_snn``        :class:`brain_ai.config.SNNConfig`
 encoding   ``base_encoding``   :class:`brain_ai.config.EncodingConfig`
 decoding   ``base_decoding``   :class:`brain_ai.config.DecodingConfig`
 loss       ``base_loss``       :class:`brain_ai.config.LossConfig`
-data       ``base_data``       :class:`brain_ai.config.DataConfig`
+data       ``base_data``       :class:`brain_ai.config.DataConfig` (``root`` follows ``paths.data_dir``)
 optim      ``base_optim``      :class:`brain_ai.config.OptimConfig`
 =========  ==================  ===============================
+
+The codec presets are defined once, by the ``*_preset()`` functions of :mod:`brain_ai.config`
+(:data:`~brain_ai.config.CODEC_PRESETS`), and registered from there: ``preset=<name>`` sets
+encoding, decoding and loss to the preset's (plus :data:`PRESET_RUN_SETTINGS`), and the group
+options of :data:`PRESET_PARTS` are a preset's part (``loss=ttfs_classification`` is
+``ttfs_classification_preset().loss``). No YAML copies them.
 """
 
 from __future__ import annotations
 
+from typing import Any, Dict
+
 from hydra.core.config_store import ConfigStore
 
-from brain_ai.config import DataConfig, DecodingConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig
+from brain_ai.config import CODEC_PRESETS, DataConfig, DecodingConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig
 
 #: group name -> schema dataclass
 SCHEMAS = {
@@ -31,9 +41,40 @@ SCHEMAS = {
     "optim": OptimConfig,
 }
 
+#: group -> {option: preset}: group options registered as that preset's part (group = the
+#: preset's field); every other option is a YAML file in ``configs/<group>/``
+PRESET_PARTS: Dict[str, Dict[str, str]] = {
+    "encoding": {"ttfs": "ttfs_classification", "population": "population_classification"},
+    "decoding": {
+        "first_spike": "ttfs_classification",
+        "population": "population_classification",
+        "population_regression": "regression",
+    },
+    "loss": {name: name for name in CODEC_PRESETS},
+}
+
+#: run-level settings a preset sets besides its codec: regression errors go down, so checkpoints
+#: and sweeps follow the validation MSE
+PRESET_RUN_SETTINGS: Dict[str, Dict[str, Any]] = {
+    "regression": {"optimized_metric": "val/mse", "optimized_mode": "min"},
+}
+
+
+def schema_node(group: str) -> Any:
+    """The schema node of ``group`` (its dataclass with the defaults; ``data.root`` bound to ``paths.data_dir``)."""
+    return DataConfig(root="${paths.data_dir}") if group == "data" else SCHEMAS[group]
+
 
 def register_configs() -> None:
-    """Store every schema under ``<group>/base_<group>`` in Hydra's ConfigStore (idempotent)."""
+    """Store every schema under ``<group>/base_<group>``, every preset under ``preset/<name>`` and
+    every :data:`PRESET_PARTS` option under ``<group>/<option>`` (idempotent)."""
     cs = ConfigStore.instance()
-    for group, schema in SCHEMAS.items():
-        cs.store(group=group, name=f"base_{group}", node=schema)
+    for group in SCHEMAS:
+        cs.store(group=group, name=f"base_{group}", node=schema_node(group))
+    presets = {name: factory() for name, factory in CODEC_PRESETS.items()}
+    for name, preset in presets.items():
+        node = {"encoding": preset.encoding, "decoding": preset.decoding, "loss": preset.loss, **PRESET_RUN_SETTINGS.get(name, {})}
+        cs.store(group="preset", name=name, node=node, package="_global_")
+    for group, options in PRESET_PARTS.items():
+        for option, preset_name in options.items():
+            cs.store(group=group, name=option, node=getattr(presets[preset_name], group))

@@ -17,6 +17,7 @@ import torchmetrics
 from torch import Tensor
 
 from brain_ai.config import (
+    DataConfig,
     DecodingConfig,
     EncodingConfig,
     LossConfig,
@@ -30,6 +31,7 @@ from brain_ai.core.decoding import DecoderOutput, build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
 from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
+from brain_ai.data import augment_shift_of
 from brain_ai.data.augment import random_shift
 from brain_ai.data.ragged import split_batch
 from brain_ai.schedules import build_scheduler, horizon, replan
@@ -94,7 +96,7 @@ class SNNLitModule(L.LightningModule):
         self.loss_cfg = from_dict(LossConfig, loss)
         self.optim_cfg = from_dict(OptimConfig, optim)
         self.task = task
-        self.augment_shift = int((data or {}).get("augment_shift", 0))
+        self.augment_shift = augment_shift_of(from_dict(DataConfig, data)) if data else 0
         self.encoder = build_encoder(self.encoding_cfg)
         self.net = build_snn(self.snn_cfg)
         self.decoder = build_decoder(self.decoding_cfg, num_classes)

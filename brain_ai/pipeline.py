@@ -52,7 +52,7 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
     snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = validate_config(cfg)
     check_target_keys(cfg)
     dm = datamodule if datamodule is not None else build_datamodule(data_cfg)
-    if data_cfg.augment_shift and (dm.is_event_data or len(dm.sample_shape) != 3):
+    if data_cfg.augment_shift and (dm.is_event_data or len(dm.sample_shape) != 3):  # null: the data set's own, fits
         raise ConfigError(
             f"data.augment_shift={data_cfg.augment_shift} shifts static images (C, H, W), but data={data_cfg.name.name} "
             f"yields {'spike frames' if dm.is_event_data else 'vectors'} of shape {tuple(dm.sample_shape)}; allowed: 0"

@@ -36,9 +36,13 @@ def test_shift_runs_in_training_steps_only(tmp_path, monkeypatch):
     assert len(calls) == 3  # 96 training samples / batch 32; validation and test never shift
 
 
-def test_default_config_is_mnist5k_with_shifts():
+def test_default_config_is_mnist5k_with_its_own_shift():
     cfg = compose_config([])
-    assert cfg.data.name == "mnist5k" and cfg.data.augment_shift == 2
+    assert cfg.data.name == "mnist5k" and cfg.data.augment_shift is None
+    model, _ = pipeline.build_model(cfg)
+    assert model.augment_shift == 2  # mnist5k's own (DataSource.augment_shift); 0 for the others
+    assert pipeline.build_model(compose_config(["data=digits"]))[0].augment_shift == 0
+    assert pipeline.build_model(compose_config(["data.augment_shift=0"]))[0].augment_shift == 0
 
 
 def test_shifted_runs_are_reproducible(tmp_path):

@@ -58,7 +58,7 @@ CLI_CASES: List[Cli] = [
     cli("unknown_data_key_plus", "+data.roots=x", 2, "data.roots", "data.root"),
     cli("unknown_encoding_key", "encoding.num_stepz=5", 2, "encoding.num_stepz", "encoding.num_steps"),
     cli("unknown_decoding_key_plus", "+decoding.temprature=1", 2, "decoding.temperature"),
-    cli("unknown_loss_key_plus", "+loss.w_rat=1", 2, "loss.w_rate"),
+    cli("unknown_loss_key_plus", "+loss.w_rat=1", 2, "loss.w_rate_reg"),
     cli("evaluate_unknown_key", "ckpt_path=x.ckpt outptu_json=r.json", 2, "outptu_json", "output_json", script="evaluate"),
     cli("evaluate_unknown_key_plus", "ckpt_path=x.ckpt +data_rot=d", 2, "data_rot", "data_root", script="evaluate"),
     # errors Hydra reports itself (one message, no traceback)
@@ -216,7 +216,7 @@ def loss_with_labels(term: str, labels: List[int]) -> Callable[[], object]:
 
         output = (torch.rand(len(labels), 5, 10) > 0.5).float()
         decoded = build_decoder(DecodingConfig(), 10)(output)
-        loss = build_loss(LossConfig(task_loss=term, w_rate=0.0, w_temporal=0.0, w_isi=0.0, w_membrane=0.0))
+        loss = build_loss(LossConfig(task_loss=term, w_rate_reg=0.0, w_temporal=0.0, w_isi=0.0, w_membrane=0.0))
         return loss(LossInputs(output=output, decoded=decoded, targets=torch.tensor(labels), layer_spikes={}, layer_membranes={}))
 
     return run
@@ -288,7 +288,7 @@ API_CASES: List[Api] = [
     Api("identity_encoder_negative", lambda t, m: encode("identity", torch.tensor([[[0.0, -1.0]]])), ValueError, ("identity encoder", "-1.0")),
     Api("probspikes_label_too_large", lambda t, m: loss_with_labels("probspikes", [0, 10]), ValueError, ("probspikes", "[0, 10)", "to 10")),
     Api("first_spike_label_too_large", lambda t, m: loss_with_labels("first_spike", [3, 12]), ValueError, ("first_spike", "[0, 10)")),
-    Api("cross_entropy_label_negative", lambda t, m: loss_with_labels("cross_entropy", [-1, 2]), ValueError, ("ce: targets", "[0, 10)", "from -1")),
+    Api("cross_entropy_label_negative", lambda t, m: loss_with_labels("cross_entropy", [-1, 2]), ValueError, ("cross_entropy: targets", "[0, 10)", "from -1")),
     Api("neuron_config_beta", lambda t, m: lambda: NeuronConfig(beta=1.2), ConfigError, ("neuron.beta=1.2", "[0.0, 0.999]")),
     Api("neuron_config_surrogate", lambda t, m: lambda: NeuronConfig(surrogate="atann"), ConfigError, ("neuron.surrogate='atann'", "atan")),
     Api("snn_config_hidden_zero", lambda t, m: lambda: SNNConfig(hidden_sizes=[0]), ConfigError, ("snn.hidden_sizes",)),

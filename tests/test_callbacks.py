@@ -83,21 +83,21 @@ def test_raster_sample_index_is_checked():
 
 
 HEALTHY = {
-    "firing_rate": 0.1, "spike_sparsity": 0.9, "dead_neuron_frac": 0.0,
-    "saturated_neuron_frac": 0.0, "membrane_mean": 0.2, "membrane_var": 0.1,
+    "firing_rate": 0.1, "spike_sparsity": 0.9, "dead_frac": 0.0,
+    "saturated_frac": 0.0, "membrane_mean": 0.2, "membrane_var": 0.1,
 }
 
 
 def test_health_monitor_warns_once_per_layer(caplog):
     monitor = HealthMonitor(every_n_steps=1)
-    dead = {**HEALTHY, "dead_neuron_frac": 0.5}
+    dead = {**HEALTHY, "dead_frac": 0.5}
     probes = {"layer0": {k: torch.tensor(v) for k, v in HEALTHY.items()}, "layer1": {k: torch.tensor(v) for k, v in dead.items()}}
     with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
         for _ in range(3):
             monitor._check(probes)
     messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
     assert len(messages) == 1
-    assert "layer1" in messages[0] and "dead_neuron_frac=0.5" in messages[0] and "lower the threshold" in messages[0]
+    assert "layer1" in messages[0] and "dead_frac=0.5" in messages[0] and "lower the threshold" in messages[0]
     assert monitor.warned == {"layer1"}
 
 
@@ -113,7 +113,7 @@ def test_dead_network_warns_exactly_once_per_layer(tmp_path, caplog):
     for layer in ("layer0", "layer1"):
         mine = [m for m in messages if f" {layer} " in m]
         assert len(mine) == 1, messages
-        assert "dead_neuron_frac=1" in mine[0]
+        assert "dead_frac=1" in mine[0]
         assert "many neurons never fire: lower the threshold" in mine[0]
     assert len(messages) == 2
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pytest
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
@@ -21,28 +21,169 @@ from brain_ai.config import (
     LossConfig,
     OptimConfig,
     SNNConfig,
+    from_dict,
+    to_dict,
 )
+from brain_ai.core.losses import LossInputs
+from brain_ai.core.snn import with_io_sizes
+from brain_ai.data import build_datamodule
+from brain_ai.data.ragged import split_batch
+from brain_ai.hydra_store import PRESET_PARTS, PRESET_RUN_SETTINGS, SCHEMAS
+from brain_ai.module import SNNLitModule
 from framework_helpers import CONFIG_DIR, compose_config
 
-DOMAIN_GROUPS = {
-    "snn": SNNConfig,
-    "encoding": EncodingConfig,
-    "decoding": DecodingConfig,
-    "loss": LossConfig,
-    "data": DataConfig,
-    "optim": OptimConfig,
-}
+DOMAIN_GROUPS = SCHEMAS
 
-GROUPS = sorted(p.name for p in CONFIG_DIR.iterdir() if p.is_dir())
-GROUP_OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONFIG_DIR / group).glob("*.yaml"))]
+#: options of a group: its YAML files and the options brain_ai.hydra_store registers from Python
+REGISTERED = {"preset": set(CODEC_PRESETS), **{group: set(options) for group, options in PRESET_PARTS.items()}}
+GROUPS = sorted({p.name for p in CONFIG_DIR.iterdir() if p.is_dir()} | set(REGISTERED))
+GROUP_OPTIONS = [
+    (group, option)
+    for group in GROUPS
+    for option in sorted({path.stem for path in (CONFIG_DIR / group).glob("*.yaml")} | REGISTERED.get(group, set()))
+]
+TRAIN_DEFAULTS = {k: v for entry in OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "train.yaml"))["defaults"] if isinstance(entry, dict) for k, v in entry.items()}
 
 
-def test_every_design_group_has_yaml_files():
+def test_every_design_group_has_options():
     expected = {"data", "snn", "encoding", "decoding", "loss", "preset", "trainer", "callbacks", "logger",
                 "experiment", "hparams_search", "paths", "hydra", "debug", "optim"}
-    assert expected <= set(GROUPS)
-    for group in expected:
-        assert list((CONFIG_DIR / group).glob("*.yaml")), f"configs/{group}/ has no YAML"
+    options = {group for group, _ in GROUP_OPTIONS}
+    assert expected <= options
+
+
+def test_registered_options_have_no_yaml_copy():
+    for group, options in REGISTERED.items():
+        for option in options:
+            assert not (CONFIG_DIR / group / f"{option}.yaml").exists(), f"configs/{group}/{option}.yaml copies {group}={option} from Python"
+
+
+# ------------------------------------------------ every option == the dataclass it claims to be
+def _yaml_body(group, option):
+    """The stated differences of a YAML option (its keys without the defaults list), or None if registered."""
+    path = CONFIG_DIR / group / f"{option}.yaml"
+    if not path.exists():
+        return None
+    body = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    body.pop("defaults", None)
+    return body
+
+
+def _merge(base, diff):
+    out = dict(base)
+    for key, value in diff.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _restated(defaults, body, prefix):
+    """Keys of ``body`` whose value equals the schema default (restated, not a difference)."""
+    found = []
+    for key, value in body.items():
+        if isinstance(value, dict) and isinstance(defaults.get(key), dict) and defaults.get(key):
+            found += _restated(defaults[key], value, f"{prefix}{key}.")
+        elif key in defaults and defaults[key] == value:
+            found.append(f"{prefix}{key}")
+    return found
+
+
+def expected_option(group, option):
+    """What ``<group>=<option>`` claims to be: the schema defaults + the YAML body, or the preset's part."""
+    body = _yaml_body(group, option)
+    if body is None:
+        return getattr(CODEC_PRESETS[PRESET_PARTS[group][option]](), group)
+    return from_dict(SCHEMAS[group], _merge(to_dict(SCHEMAS[group]()), body))
+
+
+def expected_run(overrides):
+    """The schema groups of ``train.py <overrides>`` as the options claim them: each group's option
+    (train.yaml's default, the command line, or an experiment's ``override /<group>``), the preset's
+    parts, then an experiment's own values. Returns (groups, experiment body, groups before it)."""
+    choice = dict(TRAIN_DEFAULTS)
+    choice.update(dict(o.split("=", 1) for o in overrides))
+    body = {}
+    if choice.get("experiment"):
+        body = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "experiment" / f"{choice['experiment']}.yaml"), resolve=False)
+        for entry in body.pop("defaults", []):
+            choice.update({key.removeprefix("override /"): value for key, value in entry.items()})
+    base = {group: expected_option(group, choice[group]) for group in SCHEMAS}
+    if choice.get("preset"):
+        preset = CODEC_PRESETS[choice["preset"]]()
+        base.update(encoding=preset.encoding, decoding=preset.decoding, loss=preset.loss)
+    groups = {group: from_dict(SCHEMAS[group], _merge(to_dict(value), body.get(group, {}))) for group, value in base.items()}
+    return groups, body, base
+
+
+SCHEMA_OPTIONS = [(g, o) for g, o in GROUP_OPTIONS if g in SCHEMAS or g in ("preset", "experiment")]
+
+
+@pytest.mark.parametrize("group,option", SCHEMA_OPTIONS, ids=[f"{g}={o}" for g, o in SCHEMA_OPTIONS])
+def test_every_option_composes_to_the_dataclass_it_claims_to_be(group, option):
+    """``<group>=<option>`` composed by Hydra equals schema defaults + the option's stated differences
+    (its YAML body, or the Python preset it is registered from), in every schema group."""
+    cfg = compose_config([f"{group}={option}"])
+    expected, body, _ = expected_run([f"{group}={option}"])
+    for name in SCHEMAS:
+        assert OmegaConf.to_object(cfg[name]) == expected[name], f"{group}={option}: {name} is not what it claims"
+    top = {**(PRESET_RUN_SETTINGS.get(option, {}) if group == "preset" else {}),
+           **{k: v for k, v in body.items() if k not in SCHEMAS and not isinstance(v, dict)}}
+    for key, value in top.items():
+        assert cfg[key] == value, f"{group}={option}: {key}"
+
+
+@pytest.mark.parametrize("group,option", SCHEMA_OPTIONS, ids=[f"{g}={o}" for g, o in SCHEMA_OPTIONS])
+def test_yaml_options_state_only_differences(group, option):
+    """A YAML option restates no default: no value equal to its schema's (in an experiment: to the
+    options it builds on), and the default option of every schema group is empty."""
+    body = _yaml_body(group, option)
+    if body is None:
+        return  # registered from Python
+    if group in SCHEMAS:
+        assert not _restated(to_dict(SCHEMAS[group]()), body, f"{group}."), f"{group}={option} restates defaults"
+        if TRAIN_DEFAULTS[group] == option:
+            assert body == {}, f"{group}={option} is the default option: it must be empty"
+        return
+    _, body, base = expected_run([f"{group}={option}"] if group == "experiment" else [])
+    for name in SCHEMAS:
+        restated = _restated(to_dict(base[name]), body.get(name, {}), f"{name}.")
+        assert not restated, f"{group}={option} restates {restated}"
+
+
+def test_default_options_are_the_schema_defaults():
+    """The dataclass defaults ARE the default run: every schema group of ``train.py`` with no
+    overrides equals its dataclass built with no arguments (the codec equals rate_classification)."""
+    cfg = compose_config([])
+    for group, schema in SCHEMAS.items():
+        assert OmegaConf.to_object(cfg[group]) == schema(), f"{group}: the default run differs from {schema.__name__}()"
+    preset = CODEC_PRESETS["rate_classification"]()
+    assert (preset.encoding, preset.decoding, preset.loss) == (EncodingConfig(), DecodingConfig(), LossConfig())
+
+
+def test_python_defaults_build_the_module_train_py_builds():
+    """``SNNLitModule`` from the dataclass defaults (the "without Hydra" recipe of docs/training.md)
+    equals the one ``train.py`` builds with no overrides: hparams, weights, first-batch loss."""
+    cfg = compose_config([])
+    torch.manual_seed(cfg.seed)
+    cli_model, cli_dm = pipeline.build_model(cfg)
+    dm = build_datamodule(DataConfig())
+    snn = with_io_sizes(SNNConfig(), step_shape=dm.sample_shape, num_outputs=dm.num_classes)
+    torch.manual_seed(cfg.seed)
+    py_model = SNNLitModule(snn=to_dict(snn), encoding=to_dict(EncodingConfig()), decoding=to_dict(DecodingConfig()),
+                            loss=to_dict(LossConfig()), optim=to_dict(OptimConfig()), num_classes=dm.num_classes,
+                            seed=cfg.seed, data=to_dict(DataConfig()))
+    assert dict(py_model.hparams) == dict(cli_model.hparams)
+    assert py_model.augment_shift == cli_model.augment_shift == 2
+    for (name, a), (_, b) in zip(py_model.state_dict().items(), cli_model.state_dict().items()):
+        assert torch.equal(a, b), name
+    cli_dm.setup("fit")
+    x, y, mask = split_batch(next(iter(cli_dm.train_dataloader())))
+
+    def first_loss(model):
+        torch.manual_seed(0)
+        decoded, out = model(x, mask=mask)
+        return model.criterion(LossInputs(out.output, decoded, y, out.layer_spikes, out.layer_membranes, mask=mask))[0]
+
+    assert first_loss(py_model).item() == first_loss(cli_model).item()
 
 
 @pytest.mark.parametrize("group,option", GROUP_OPTIONS, ids=[f"{g}={o}" for g, o in GROUP_OPTIONS])
@@ -73,30 +214,10 @@ def test_experiments_set_what_they_promise():
     snn, enc, dec, *_ = pipeline.resolve_configs(cfg)
     assert (model.snn_cfg.input_size, snn.hidden_sizes, model.snn_cfg.output_size) == (784, [256, 128], 10)
     assert (enc.type.name, enc.num_steps, dec.type.name) == ("direct", 25, "rate")
-    assert (cfg.loss.task_loss, cfg.loss.w_rate, cfg.loss.w_temporal, cfg.loss.w_isi) == ("probspikes", 0.0, 0.0, 0.0)
+    assert (cfg.loss.task_loss, cfg.loss.w_rate_reg, cfg.loss.w_temporal, cfg.loss.w_isi) == ("probspikes", 0.0, 0.0, 0.0)
     neurons = [m for m in model.modules() if hasattr(m, "surrogate")]
     assert len(neurons) == 3 and all(repr(n.surrogate) == "FastSigmoid(alpha=25.0)" for n in neurons)
     assert all(n.beta.item() == pytest.approx(math.exp(-0.5)) and n.threshold.item() == 1.0 for n in neurons)
-
-
-def test_preset_files_match_the_python_presets():
-    assert {p.stem for p in (CONFIG_DIR / "preset").glob("*.yaml")} == set(CODEC_PRESETS)
-    for name, factory in CODEC_PRESETS.items():
-        cfg = compose_config([f"preset={name}"])
-        expected = factory()
-        for part in ("encoding", "decoding", "loss"):
-            got = OmegaConf.to_object(cfg[part])
-            assert got == getattr(expected, part), f"preset={name}: {part} differs from {factory.__name__}()"
-
-
-def test_optim_adam_is_the_dataclass_default():
-    assert OmegaConf.to_object(compose_config(["optim=adam"]).optim) == OptimConfig()
-
-
-def test_default_train_config_is_the_schema_defaults_where_yaml_is_silent():
-    cfg = compose_config([])
-    snn = OmegaConf.to_object(cfg.snn)
-    assert dataclasses.replace(snn, hidden_sizes=[256]) == SNNConfig()
 
 
 @pytest.mark.parametrize(
@@ -200,3 +321,10 @@ def test_unknown_surrogate_lists_the_allowed_names():
     with pytest.raises((ConfigCompositionException, ValidationError)) as info:
         compose_config(["snn.neuron.surrogate=nope"])
     assert "slayer_grad" in f"{info.value} {info.value.__cause__}"
+
+
+def test_deprecated_loss_key_still_works_from_the_command_line():
+    cfg = compose_config(["loss.w_rate=0.3"])
+    with pytest.warns(FutureWarning, match=r"loss\.w_rate is deprecated .* use loss\.w_rate_reg"):
+        loss = pipeline.resolve_configs(cfg)[3]
+    assert loss.w_rate_reg == 0.3

@@ -35,7 +35,7 @@ def test_layout_has_per_layer_health_charts_titled_with_the_monitor_thresholds()
     charts = layout["layer1 health"]
     (dead_title,) = [t for t in charts if "dead and saturated" in t]
     (rate_title,) = [t for t in charts if "firing rate" in t]
-    high = HEALTHY_RANGES["dead_neuron_frac"].high
+    high = HEALTHY_RANGES["dead_frac"].high
     assert f"dead: healthy below {high:g}" in dead_title
     assert charts[dead_title] == ["Multiline", ["^probes/layer1/dead_frac$", "^probes/layer1/saturated_frac$"]]
     rate = HEALTHY_RANGES["firing_rate"]

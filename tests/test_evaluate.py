@@ -12,7 +12,7 @@ import pytest
 from brain_ai import pipeline
 from framework_helpers import REPO, compose_config
 
-PROBE_KEYS = {"firing_rate", "spike_sparsity", "membrane_mean", "membrane_var", "dead_neuron_frac", "saturated_neuron_frac"}
+PROBE_KEYS = {"firing_rate", "spike_sparsity", "membrane_mean", "membrane_var", "dead_frac", "saturated_frac"}
 EVAL = ["+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false"]
 
 

@@ -98,7 +98,7 @@ def test_onecycle_replan_equals_a_fresh_plan_from_the_same_step():
     [
         (["preset=ttfs_classification", "snn.neuron.beta=0.5"], ["encoding.type", "decoding.type", "loss.task_loss", "snn.neuron.beta"]),
         (["snn.hidden_sizes=[16]"], ["snn.hidden_sizes: [32] -> [16]"]),
-        (["loss.w_rate=0.5"], ["loss.w_rate: 0.1 -> 0.5"]),
+        (["loss.w_rate_reg=0.5"], ["loss.w_rate_reg: 0.1 -> 0.5"]),
     ],
     ids=["codec", "architecture", "loss"],
 )

@@ -12,7 +12,7 @@ from framework_helpers import dyadic_weights_
 from brain_ai.config import ConfigError, NeuronConfig, SNNConfig
 from brain_ai.core.snn import ConvSNN, SNNCore, build_snn, with_io_sizes
 
-PROBE_KEYS = {"firing_rate", "spike_sparsity", "membrane_mean", "membrane_var", "dead_neuron_frac", "saturated_neuron_frac"}
+PROBE_KEYS = {"firing_rate", "spike_sparsity", "membrane_mean", "membrane_var", "dead_frac", "saturated_frac"}
 
 
 def mlp_cfg(**kw) -> SNNConfig:

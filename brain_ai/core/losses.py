@@ -15,7 +15,7 @@ term (name)     loss
 ==============  ====================================================================================
 probspikes      ``-log max(softmax(r / temperature)_y, eps)``, ``r_c = (1/T) sum_t s_tc`` (output)
 first_spike     cross-entropy of ``-t_c / (T temperature)``, ``t_c = sum_t prod_{u<=t} (1 - s_uc)``
-ce              cross-entropy of the decoder's ``logits_proxy``
+cross_entropy   cross-entropy of the decoder's ``logits_proxy``
 mse             ``mean (y_hat - y)^2`` of the decoder's estimate (regression)
 rate_reg        per layer ``mean (r_bn - target)^2 + mean relu(rate_min - r_n)^2 + relu(r_n - rate_max)^2``
                 (``r_bn`` rate of neuron n in sample b, ``r_n`` its batch mean); mean over layers
@@ -156,7 +156,7 @@ class FirstSpikeLoss(LossTerm):
 class CrossEntropyLoss(LossTerm):
     """Cross-entropy of ``decoded.logits_proxy (B, C)`` (already temperature-scaled by the decoder)."""
 
-    name = "ce"
+    name = "cross_entropy"
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         logits = inputs.decoded.logits_proxy.float()
@@ -380,7 +380,7 @@ TASK_TERMS: Dict[TaskLoss, Type[LossTerm]] = {
     TaskLoss.mse: MSELoss,
 }
 REGULARIZERS: Dict[str, Type[LossTerm]] = {
-    "w_rate": RateRegularization,
+    "w_rate_reg": RateRegularization,
     "w_temporal": TemporalConsistency,
     "w_isi": ISIRegularization,
     "w_membrane": MembraneRegularization,

@@ -38,13 +38,13 @@ HEALTHY_RANGES: Dict[str, HealthyRange] = {
         "activity is dense: raise the threshold or add a firing-rate regulariser",
         "activity is almost silent: lower the threshold or raise the input gain",
     ),
-    "dead_neuron_frac": HealthyRange(
+    "dead_frac": HealthyRange(
         0.0, 0.05,
         "",
         "many neurons never fire: lower the threshold, check weight init and input scaling, "
         "or use a wider surrogate (larger support) so silent neurons still get gradient",
     ),
-    "saturated_neuron_frac": HealthyRange(
+    "saturated_frac": HealthyRange(
         0.0, 0.05,
         "",
         "many neurons fire almost every step: raise the threshold, use reset=subtract, add "
@@ -77,8 +77,8 @@ def compute_probes(
             counts only valid steps.
     Returns:
         0-d float32 tensors (no grad) ``firing_rate`` (mean spikes per neuron-step),
-        ``spike_sparsity`` (fraction of neuron-steps without a spike), ``dead_neuron_frac``
-        (neurons that never fired over batch and time), ``saturated_neuron_frac``; with
+        ``spike_sparsity`` (fraction of neuron-steps without a spike), ``dead_frac``
+        (neurons that never fired over batch and time), ``saturated_frac``; with
         ``membrane`` also ``membrane_mean`` and ``membrane_var`` (over all entries).
     """
     if spikes.dim() < 3:
@@ -92,8 +92,8 @@ def compute_probes(
         probes = {
             "firing_rate": masked_mean(s, mask),
             "spike_sparsity": masked_mean((s == 0).float(), mask),
-            "dead_neuron_frac": (per_neuron == 0).float().mean(),
-            "saturated_neuron_frac": (per_neuron >= saturation_threshold).float().mean(),
+            "dead_frac": (per_neuron == 0).float().mean(),
+            "saturated_frac": (per_neuron >= saturation_threshold).float().mean(),
         }
         if membrane is not None:
             if membrane.shape != spikes.shape:
@@ -132,6 +132,6 @@ def check_health(probes: Union[Probes, Mapping[str, Probes]], layer: str = "") -
             problems.append(f"{where}{key}={value:.4g} should be > 0; {rng.too_low}")
         elif value < rng.low:
             problems.append(f"{where}{key}={value:.4g} is below the healthy range [{rng.low}, {rng.high}]; {rng.too_low}")
-        elif value > rng.high or (key in ("dead_neuron_frac", "saturated_neuron_frac") and value >= rng.high):
+        elif value > rng.high or (key in ("dead_frac", "saturated_frac") and value >= rng.high):
             problems.append(f"{where}{key}={value:.4g} is above the healthy range [{rng.low}, {rng.high}]; {rng.too_high}")
     return problems

@@ -63,6 +63,9 @@ class LoadedData:
 class DataSource(abc.ABC):
     """One entry of the data-set registry: metadata, optional download, loading."""
 
+    #: training shift augmentation (pixels) when ``data.augment_shift`` is null
+    augment_shift: int = 0
+
     @abc.abstractmethod
     def info(self, cfg: DataConfig) -> DatasetInfo:
         """Metadata, computed from ``cfg`` alone (no file access)."""

@@ -145,6 +145,11 @@ class BrainDataModule(LightningDataModule):
         )
 
 
+def augment_shift_of(cfg: DataConfig) -> int:
+    """``cfg.augment_shift``, or the data set's own (:attr:`DataSource.augment_shift`) when it is ``None``."""
+    return DATASETS[cfg.name].augment_shift if cfg.augment_shift is None else cfg.augment_shift
+
+
 def build_datamodule(cfg: DataConfig) -> BrainDataModule:
     """The :class:`BrainDataModule` of ``cfg.name`` (see :data:`DATASETS`)."""
     if cfg.name not in DATASETS:

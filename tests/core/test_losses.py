@@ -170,7 +170,7 @@ def test_composer_info_structure_and_weighted_total():
 
 
 def test_build_loss_builds_the_task_term_and_only_weighted_regularisers():
-    cfg = LossConfig(task_loss="first_spike", w_first_spike=2.0, w_rate=0.0, w_temporal=0.0, w_isi=0.3, w_membrane=0.0)
+    cfg = LossConfig(task_loss="first_spike", w_first_spike=2.0, w_rate_reg=0.0, w_temporal=0.0, w_isi=0.3, w_membrane=0.0)
     composer = build_loss(cfg)
     assert composer.weights == {"first_spike": 2.0, "isi": 0.3} and not composer.needs_membrane
     with pytest.raises(ValueError, match="unique names"):

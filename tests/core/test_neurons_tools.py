@@ -39,7 +39,7 @@ def test_debug_report_on_small_model():
     report = spiking_debug_report.debug_report(model, batch)
     assert set(report["layers"]) == {"lif1", "readout"}
     lif = report["layers"]["lif1"]
-    assert 0 <= lif["firing_rate"] <= 1 and "dead_neuron_frac" in lif and isinstance(lif["issues"], list)
+    assert 0 <= lif["firing_rate"] <= 1 and "dead_frac" in lif and isinstance(lif["issues"], list)
     assert report["grads"]["fc1.weight"]["norm"] > 0
     text = spiking_debug_report.format_report(report)
     assert "fc2.weight" in text and "lif1" in text

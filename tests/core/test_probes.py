@@ -21,8 +21,8 @@ def test_probe_values_against_numpy():
     assert all(v.dim() == 0 and not v.requires_grad for v in p.values())
     assert p["firing_rate"].item() == pytest.approx(s.mean())
     assert p["spike_sparsity"].item() == pytest.approx((s == 0).mean())
-    assert p["dead_neuron_frac"].item() == pytest.approx((per_neuron == 0).mean())
-    assert p["saturated_neuron_frac"].item() == pytest.approx((per_neuron >= 0.95).mean())
+    assert p["dead_frac"].item() == pytest.approx((per_neuron == 0).mean())
+    assert p["saturated_frac"].item() == pytest.approx((per_neuron >= 0.95).mean())
     assert p["membrane_mean"].item() == pytest.approx(m.mean(), abs=1e-6)
     assert p["membrane_var"].item() == pytest.approx(m.var(), rel=1e-5)
 
@@ -30,9 +30,9 @@ def test_probe_values_against_numpy():
 def test_saturation_threshold_and_no_membrane():
     spikes = torch.zeros(2, 10, 3)
     spikes[:, :9, 0] = 1  # fires 90 % of steps
-    assert compute_probes(spikes)["saturated_neuron_frac"].item() == 0
+    assert compute_probes(spikes)["saturated_frac"].item() == 0
     p = compute_probes(spikes, saturation_threshold=0.9)
-    assert p["saturated_neuron_frac"].item() == pytest.approx(1 / 3)
+    assert p["saturated_frac"].item() == pytest.approx(1 / 3)
     assert "membrane_mean" not in p
 
 
@@ -54,18 +54,18 @@ def test_bad_arguments():
 def test_healthy_ranges_match_seed_table():
     assert (HEALTHY_RANGES["firing_rate"].low, HEALTHY_RANGES["firing_rate"].high) == (0.01, 0.50)
     assert (HEALTHY_RANGES["spike_sparsity"].low, HEALTHY_RANGES["spike_sparsity"].high) == (0.50, 0.99)
-    assert HEALTHY_RANGES["dead_neuron_frac"].high == 0.05 and HEALTHY_RANGES["saturated_neuron_frac"].high == 0.05
+    assert HEALTHY_RANGES["dead_frac"].high == 0.05 and HEALTHY_RANGES["saturated_frac"].high == 0.05
 
 
 def test_check_health_healthy_and_violations():
-    healthy = {"firing_rate": 0.1, "spike_sparsity": 0.9, "dead_neuron_frac": 0.0, "saturated_neuron_frac": 0.0,
+    healthy = {"firing_rate": 0.1, "spike_sparsity": 0.9, "dead_frac": 0.0, "saturated_frac": 0.0,
                "membrane_mean": 0.3, "membrane_var": 0.2}
     assert check_health({k: torch.tensor(v) for k, v in healthy.items()}) == []
-    bad = dict(healthy, firing_rate=0.001, dead_neuron_frac=0.3, membrane_var=0.0, membrane_mean=math.nan)
+    bad = dict(healthy, firing_rate=0.001, dead_frac=0.3, membrane_var=0.0, membrane_mean=math.nan)
     msgs = check_health(bad, layer="layer0")
     joined = "\n".join(msgs)
     assert len(msgs) == 4 and all(m.startswith("layer0: ") for m in msgs)
     assert "firing_rate=0.001" in joined and "lower the threshold" in joined
-    assert "dead_neuron_frac=0.3" in joined and "not finite" in joined and "membrane_var" in joined
-    nested = check_health({"a": healthy, "b": dict(healthy, saturated_neuron_frac=0.05)})
-    assert len(nested) == 1 and nested[0].startswith("b: saturated_neuron_frac=0.05")
+    assert "dead_frac=0.3" in joined and "not finite" in joined and "membrane_var" in joined
+    nested = check_health({"a": healthy, "b": dict(healthy, saturated_frac=0.05)})
+    assert len(nested) == 1 and nested[0].startswith("b: saturated_frac=0.05")
