@@ -2,9 +2,8 @@
 
 TensorBoard tags (fixed; see DESIGN.md section 5):
 
-* ``probes/<layer>/<probe>`` -- every probe of :func:`brain_ai.core.probes.compute_probes`
-  under its own name (``firing_rate``, ``spike_sparsity``, ``dead_frac``, ``saturated_frac``,
-  ``membrane_mean``, ``membrane_var``), scalars every ``every_n_steps`` training steps;
+* ``probes/<layer>/<probe>`` -- every probe of :func:`brain_ai.core.probes.compute_probes`,
+  under its own name, as scalars every ``every_n_steps`` training steps;
 * ``probes/<layer>/firing_rate_hist`` -- histogram of per-neuron firing rates, same cadence;
 * ``raster/input`` and ``raster/<layer>`` -- spike raster figure (time on x, neuron index on y,
   label and prediction in the title; drawn by :mod:`brain_ai.plots`) of one fixed validation

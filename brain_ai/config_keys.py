@@ -21,10 +21,18 @@ from typing import Any, Iterable, List, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from brain_ai.config import ConfigError
-from brain_ai.hydra_store import SCHEMAS
+from brain_ai.config import CODEC_PRESETS
+from brain_ai.hydra_store import PRESET_PARTS, SCHEMAS
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 TRAINER_TARGET = "lightning.pytorch.Trainer"
+
+
+def group_options(group: str) -> List[str]:
+    """The options of a config group: its YAML files in ``configs/<group>/`` and the options
+    :func:`brain_ai.hydra_store.register_configs` registers from Python (presets and their parts)."""
+    registered = set(CODEC_PRESETS) if group == "preset" else set(PRESET_PARTS.get(group, {}))
+    return sorted({p.stem for p in (CONFIG_DIR / group).glob("*.yaml")} | registered)
 
 
 def closest(name: str, candidates: Iterable[str]) -> Optional[str]:
@@ -102,6 +110,7 @@ def check_overrides(overrides: Sequence[str], config_name: str) -> None:
         parsed = OverridesParser.create().parse_overrides(candidates)
     except Exception:  # a syntax error: Hydra reports it with its own message
         return
+    _check_preset_choice(parsed)
     top = primary_keys(config_name)
     for override in parsed:
         parts = override.key_or_group.split(".")
@@ -115,6 +124,22 @@ def check_overrides(overrides: Sequence[str], config_name: str) -> None:
             check_schema_path(parts[1:], SCHEMAS[parts[0]], parts[0])
         elif parts[0] == "trainer":
             _check_target_keys(parts[1:2], TRAINER_TARGET, "trainer")
+
+
+def _check_preset_choice(parsed: Sequence[Any]) -> None:
+    """``preset=<name>`` sets all of encoding, decoding and loss: a group option chosen beside it
+    would be replaced silently, so it is an error (single fields, ``encoding.num_steps=10``, are fine)."""
+    groups = {o.key_or_group: o for o in parsed if o.package is None and not o.is_delete()}
+    preset = groups.get("preset")
+    if preset is None or preset.value() in (None, "null"):
+        return
+    clash = [f"{g}={groups[g].input_line.split('=', 1)[1]}" for g in ("encoding", "decoding", "loss") if g in groups]
+    if clash:
+        raise ConfigError(
+            f"preset={preset.input_line.split('=', 1)[1]} sets encoding, decoding and loss together, so {' '.join(clash)} "
+            f"would be replaced by the preset's; allowed: the preset or the group options, and single fields beside a "
+            f"preset (e.g. encoding.num_steps=10)"
+        )
 
 
 def check_schema_keys(cfg: DictConfig) -> None:

@@ -1,20 +1,11 @@
 """Register brain_ai's config dataclasses and codec presets in Hydra's ConfigStore (an explicit
 call, never an import side effect).
 
-Each group's YAML options start from its schema (``defaults: [base_<group>, _self_]``) and hold
-only what differs from it, so a typo or a value of the wrong type fails when Hydra composes the
-config -- before any training:
-
-=========  ==================  ===============================
-group      schema node         dataclass
-=========  ==================  ===============================
-snn        ``base_snn``        :class:`brain_ai.config.SNNConfig`
-encoding   ``base_encoding``   :class:`brain_ai.config.EncodingConfig`
-decoding   ``base_decoding``   :class:`brain_ai.config.DecodingConfig`
-loss       ``base_loss``       :class:`brain_ai.config.LossConfig`
-data       ``base_data``       :class:`brain_ai.config.DataConfig` (``root`` follows ``paths.data_dir``)
-optim      ``base_optim``      :class:`brain_ai.config.OptimConfig`
-=========  ==================  ===============================
+Each schema group (:data:`SCHEMAS`: ``snn``, ``encoding``, ``decoding``, ``loss``, ``data``,
+``optim``) has its dataclass stored as ``<group>/base_<group>``; its YAML options start from it
+(``defaults: [base_<group>, _self_]``) and hold only what differs from it, so a typo or a value
+of the wrong type fails when Hydra composes the config -- before any training. The one binding
+added here: ``data.root`` follows ``paths.data_dir``.
 
 The codec presets are defined once, by the ``*_preset()`` functions of :mod:`brain_ai.config`
 (:data:`~brain_ai.config.CODEC_PRESETS`), and registered from there: ``preset=<name>`` sets

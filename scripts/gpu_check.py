@@ -7,8 +7,9 @@ On a CUDA machine it runs, in under 8 minutes:
 1. the Triton-vs-eager kernel case grid (``brain_ai.tools.kernel_cases``) on CUDA, in parallel
    shards (each kernel variant compiles once per process);
 2. a short ``train.py trainer=gpu`` smoke (1 epoch, a few batches) of every ``configs/snn/*.yaml``
-   and every ``configs/preset/*.yaml`` option, plus ``snn=conv`` in 16-mixed (trainer=gpu's
-   precision) and bf16-mixed; the list is generated from the configs/ folder;
+   and every ``preset`` (``brain_ai.config.CODEC_PRESETS``), plus ``snn=conv`` in 16-mixed
+   (trainer=gpu's precision) and bf16-mixed; the list is generated from the configs/ folder and
+   the presets;
 3. the Open Neuromorphic workload and the LIF-alone kernel benchmark of ``benchmarks/`` (workloads
    ON and LIF: B=32, T=500, n = 4096 / 16384, fp32 / bf16, fwd + bwd) for the ANN floor, brain_ai
    and SpikingJelly (reported as skipped when it is not installed).
@@ -74,15 +75,17 @@ class Smoke:
 
 
 def smoke_runs(device: str, configs: Path = ROOT / "configs") -> List[Smoke]:
-    """Every ``snn`` option and every ``preset`` of ``configs/``, plus conv in 16-mixed and bf16-mixed.
+    """Every ``snn`` option of ``configs/`` and every preset, plus conv in 16-mixed and bf16-mixed.
 
     ``device`` "cuda" uses ``trainer=gpu`` (16-mixed); "cpu" uses ``trainer=cpu`` and has no
     16-mixed run (Lightning's CPU accelerator has no fp16 autocast).
     """
     trainer = "trainer=gpu" if device == "cuda" else "trainer=cpu"
     runs = [Smoke(f"snn={p.stem}", [trainer, f"snn={p.stem}"]) for p in sorted((configs / "snn").glob("*.yaml"))]
-    for p in sorted((configs / "preset").glob("*.yaml")):
-        runs.append(Smoke(f"preset={p.stem}", [trainer, f"preset={p.stem}", *([PRESET_DATA[p.stem]] if p.stem in PRESET_DATA else [])]))
+    from brain_ai.config import CODEC_PRESETS
+
+    for name in sorted(CODEC_PRESETS):
+        runs.append(Smoke(f"preset={name}", [trainer, f"preset={name}", *([PRESET_DATA[name]] if name in PRESET_DATA else [])]))
     precisions = ["16-mixed", "bf16-mixed"] if device == "cuda" else ["bf16-mixed"]
     runs += [Smoke(f"snn=conv {p}", [trainer, "snn=conv", f"trainer.precision={p}"]) for p in precisions]
     return runs

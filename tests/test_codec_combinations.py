@@ -12,11 +12,8 @@ from brain_ai import pipeline
 from brain_ai.compat import check_codec
 from brain_ai.config import ConfigError, DecodingConfig, EncodingConfig, LossConfig, Readout
 from brain_ai.pipeline import resolve_configs
-from framework_helpers import CONFIG_DIR, TINY, compose_config
-
-
-def group_options(group: str):
-    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+from brain_ai.config_keys import group_options
+from framework_helpers import TINY, compose_config
 
 
 def group_configs():

@@ -28,20 +28,17 @@ from brain_ai.core.losses import LossInputs
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.data.ragged import split_batch
+from brain_ai.config_keys import check_overrides, group_options
 from brain_ai.hydra_store import PRESET_PARTS, PRESET_RUN_SETTINGS, SCHEMAS
 from brain_ai.module import SNNLitModule
 from framework_helpers import CONFIG_DIR, compose_config
 
 DOMAIN_GROUPS = SCHEMAS
 
-#: options of a group: its YAML files and the options brain_ai.hydra_store registers from Python
+#: the options brain_ai.hydra_store registers from Python (no YAML)
 REGISTERED = {"preset": set(CODEC_PRESETS), **{group: set(options) for group, options in PRESET_PARTS.items()}}
 GROUPS = sorted({p.name for p in CONFIG_DIR.iterdir() if p.is_dir()} | set(REGISTERED))
-GROUP_OPTIONS = [
-    (group, option)
-    for group in GROUPS
-    for option in sorted({path.stem for path in (CONFIG_DIR / group).glob("*.yaml")} | REGISTERED.get(group, set()))
-]
+GROUP_OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]
 TRAIN_DEFAULTS = {k: v for entry in OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "train.yaml"))["defaults"] if isinstance(entry, dict) for k, v in entry.items()}
 
 
@@ -328,3 +325,11 @@ def test_deprecated_loss_key_still_works_from_the_command_line():
     with pytest.warns(FutureWarning, match=r"loss\.w_rate is deprecated .* use loss\.w_rate_reg"):
         loss = pipeline.resolve_configs(cfg)[3]
     assert loss.w_rate_reg == 0.3
+
+
+@pytest.mark.parametrize("overrides", [["preset=ttfs_classification", "encoding=population"], ["-m", "preset=regression,ttfs_classification", "loss=regression"]])
+def test_a_group_option_beside_a_preset_is_refused_before_hydra(overrides):
+    """The preset would replace it silently (it sets encoding, decoding and loss as a whole)."""
+    with pytest.raises(ConfigError, match=r"preset=\S+ sets encoding, decoding and loss together, so (encoding=population|loss=regression) would be replaced"):
+        check_overrides(overrides, "train")
+    check_overrides(["preset=ttfs_classification", "encoding.num_steps=10"], "train")  # single fields are fine

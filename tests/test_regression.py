@@ -86,7 +86,7 @@ def test_regression_trains_learns_and_tests_the_best_checkpoint(tmp_path, caplog
         ([], r"loss\.task_loss=probspikes does not fit data=synthetic_regression, a regression task; allowed: mse"),
         (["preset=rate_classification"], r"loss\.task_loss=probspikes does not fit data=synthetic_regression"),
         (["preset=population_classification"], r"loss\.task_loss=cross_entropy does not fit data=synthetic_regression"),
-        (["preset=regression", "decoding=population"],
+        (["preset=regression", "decoding.population_mode=classification"],
          r"decoding\.population_mode=classification does not fit data=synthetic_regression, a regression task; allowed: regression"),
     ],
     ids=["default_codec", "rate_classification", "population_classification", "population_classification_decoder"],

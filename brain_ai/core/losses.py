@@ -113,7 +113,7 @@ class ProbSpikes(LossTerm):
 
     name = "probspikes"
 
-    def __init__(self, temperature: float = 1.0, eps: float = 1e-7) -> None:
+    def __init__(self, temperature: float = LossConfig.probspikes_temperature, eps: float = LossConfig.probspikes_eps) -> None:
         super().__init__()
         self.temperature, self.log_eps = float(temperature), math.log(eps)
 
@@ -135,7 +135,7 @@ class FirstSpikeLoss(LossTerm):
 
     name = "first_spike"
 
-    def __init__(self, temperature: float = 1.0) -> None:
+    def __init__(self, temperature: float = LossConfig.first_spike_temperature) -> None:
         super().__init__()
         self.temperature = float(temperature)
 
@@ -185,8 +185,9 @@ class RateRegularization(LossTerm):
     name = "rate_reg"
     needs_layer_spikes = True
 
-    def __init__(self, target_rate: float = 0.1, rate_targets: Optional[Dict[str, float]] = None,
-                 rate_min: float = 0.0, rate_max: float = 1.0, saturation_threshold: float = 0.95) -> None:
+    def __init__(self, target_rate: float = LossConfig.target_rate, rate_targets: Optional[Dict[str, float]] = None,
+                 rate_min: float = LossConfig.rate_min, rate_max: float = LossConfig.rate_max,
+                 saturation_threshold: float = LossConfig.saturation_threshold) -> None:
         super().__init__()
         self.target_rate, self.rate_targets = float(target_rate), dict(rate_targets or {})
         self.rate_min, self.rate_max, self.saturation_threshold = float(rate_min), float(rate_max), float(saturation_threshold)
@@ -219,7 +220,7 @@ class TemporalConsistency(LossTerm):
     name = "temporal"
     needs_layer_spikes = True
 
-    def __init__(self, window: int = 1, penalty: TemporalPenalty = TemporalPenalty.l1) -> None:
+    def __init__(self, window: int = LossConfig.temporal_window, penalty: TemporalPenalty = LossConfig.temporal_penalty) -> None:
         super().__init__()
         if penalty is TemporalPenalty.variance and window < 2:
             raise ValueError(f"temporal consistency: window={window!r} with penalty=variance; allowed: window >= 2")
@@ -259,7 +260,7 @@ class ISIRegularization(LossTerm):
     name = "isi"
     needs_layer_spikes = True
 
-    def __init__(self, window: int = 3, tau: float = 1.0) -> None:
+    def __init__(self, window: int = LossConfig.isi_refractory_window, tau: float = LossConfig.isi_tau) -> None:
         super().__init__()
         self.window = int(window)
         # conv1d correlates: weight[m] multiplies s[t - (window - m)] with padding=window
@@ -291,7 +292,7 @@ class MembraneRegularization(LossTerm):
     name = "membrane"
     needs_membrane = True
 
-    def __init__(self, max_membrane: float = 2.0) -> None:
+    def __init__(self, max_membrane: float = LossConfig.max_membrane) -> None:
         super().__init__()
         self.max_membrane = float(max_membrane)
 

@@ -13,6 +13,7 @@ from typing import Dict, List, Mapping, Optional, Union
 import torch
 from torch import Tensor
 
+from brain_ai.config import LossConfig
 from brain_ai.core.masking import check_mask, masked_mean, time_sum, valid_steps
 
 
@@ -64,7 +65,8 @@ HEALTHY_RANGES: Dict[str, HealthyRange] = {
 
 
 def compute_probes(
-    spikes: Tensor, membrane: Optional[Tensor] = None, saturation_threshold: float = 0.95, mask: Optional[Tensor] = None
+    spikes: Tensor, membrane: Optional[Tensor] = None, saturation_threshold: float = LossConfig.saturation_threshold,
+    mask: Optional[Tensor] = None,
 ) -> Dict[str, Tensor]:
     """Probe one layer's activity over a window.
 

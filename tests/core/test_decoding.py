@@ -69,7 +69,7 @@ def test_first_spike_decoder_earliest_wins_ties_lowest_index():
     s = torch.zeros(3, 6, 3)
     s[0, 4, 0], s[0, 2, 1], s[0, 5, 2] = 1, 1, 1  # neuron 1 first
     s[1, 3, 0], s[1, 3, 2] = 1, 1  # tie -> 0
-    out = build_decoder(_cfg("first_spike"), 3)(s)  # sample 2: nobody fires -> all t = T, tie -> 0
+    out = build_decoder(_cfg("first_spike", temperature=1.0), 3)(s)  # sample 2: nobody fires -> all t = T, tie -> 0
     assert out.prediction.tolist() == [1, 0, 0]
     np.testing.assert_allclose(out.aux["first_spike_times"].numpy(), [[4, 2, 5], [3, 6, 3], [6, 6, 6]])
     np.testing.assert_allclose(out.logits_proxy.detach().numpy(), -out.aux["first_spike_times"].numpy() / 6)

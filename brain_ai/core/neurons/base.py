@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import (
-    BETA_MAX, DEFAULT_BETA, Backend, NeuronType, ResetMode, SynapticKernel, ThresholdShape, check_range, coerce_enum,
+    BETA_MAX, DEFAULT_BETA, Backend, NeuronConfig, NeuronType, ResetMode, SynapticKernel, ThresholdShape, check_range, coerce_enum,
 )  # fmt: skip
 from brain_ai.core.backend import fused_unsupported, resolve_backend
 from brain_ai.core.fused import fused_lif_sequence
@@ -73,9 +73,9 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         beta: Union[float, Tensor, None] = None,
         *,
         tau: Union[float, Tensor, None] = None,
-        dt: float = 1.0,
-        learnable_beta: bool = False,
-        per_neuron_beta: bool = False,
+        dt: float = NeuronConfig.dt,
+        learnable_beta: bool = NeuronConfig.learnable_beta,
+        per_neuron_beta: bool = NeuronConfig.per_neuron_beta,
     ) -> None:
         super().__init__()
         self.size = as_shape(type(self).__name__, size)
@@ -162,7 +162,7 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         chunk_size: Optional[int] = None,
         checkpoint_every: Optional[int] = None,
         record: Record = "none",
-        backend: Union[Backend, str] = Backend.auto,
+        backend: Union[Backend, str] = NeuronConfig.backend,
     ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
         """Whole sequence ``x (B, T, *size)`` -> ``(out (B, T, *size), final_state, traces)``.
 
@@ -238,22 +238,22 @@ class SpikingNeuronBase(LeakyCellBase):
         self,
         size: Size,
         beta: Union[float, Tensor, None] = None,
-        threshold: Union[float, Tensor] = 1.0,
+        threshold: Union[float, Tensor] = NeuronConfig.threshold,
         *,
         tau: Union[float, Tensor, None] = None,
-        dt: float = 1.0,
-        threshold_shape: Union[ThresholdShape, str] = ThresholdShape.layer,
-        reset: Union[ResetMode, str] = ResetMode.subtract,
-        surrogate: Union[str, Surrogate] = "atan",
+        dt: float = NeuronConfig.dt,
+        threshold_shape: Union[ThresholdShape, str] = NeuronConfig.threshold_shape,
+        reset: Union[ResetMode, str] = NeuronConfig.reset,
+        surrogate: Union[str, Surrogate] = NeuronConfig.surrogate.name,
         surrogate_alpha: Optional[float] = None,
-        learnable_beta: bool = False,
-        per_neuron_beta: bool = False,
-        learnable_threshold: bool = False,
-        synaptic: bool = False,
-        synaptic_beta: float = 0.8,
-        synaptic_kernel: Union[SynapticKernel, str] = SynapticKernel.exponential,
-        synaptic_rise_beta: float = 0.5,
-        refractory_steps: int = 0,
+        learnable_beta: bool = NeuronConfig.learnable_beta,
+        per_neuron_beta: bool = NeuronConfig.per_neuron_beta,
+        learnable_threshold: bool = NeuronConfig.learnable_threshold,
+        synaptic: bool = NeuronConfig.synaptic,
+        synaptic_beta: float = NeuronConfig.synaptic_beta,
+        synaptic_kernel: Union[SynapticKernel, str] = NeuronConfig.synaptic_kernel,
+        synaptic_rise_beta: float = NeuronConfig.synaptic_rise_beta,
+        refractory_steps: int = NeuronConfig.refractory_steps,
     ) -> None:
         super().__init__(size, beta, tau=tau, dt=dt, learnable_beta=learnable_beta, per_neuron_beta=per_neuron_beta)
         owner = type(self).__name__

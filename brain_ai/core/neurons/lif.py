@@ -76,7 +76,10 @@ class AdaptiveLIFNeuron(SpikingNeuronBase):
         a   = adaptation_decay * a + s
     """
 
-    def __init__(self, size: Size, *args: Any, adaptation_alpha: float = 0.5, adaptation_decay: float = 0.95, **kwargs: Any) -> None:
+    def __init__(
+        self, size: Size, *args: Any, adaptation_alpha: float = NeuronConfig.adaptation_alpha,
+        adaptation_decay: float = NeuronConfig.adaptation_decay, **kwargs: Any,
+    ) -> None:
         super().__init__(size, *args, **kwargs)
         check_range(type(self).__name__, "adaptation_alpha", adaptation_alpha, low=0.0)
         check_range(type(self).__name__, "adaptation_decay", adaptation_decay, low=0.0, high=BETA_MAX)
