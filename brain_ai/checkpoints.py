@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import torch
 
+from brain_ai.config import LossConfig
 from brain_ai.errors import InputFileError
 
 #: keys of the hyper-parameters brain_ai's SNNLitModule stores (``save_hyperparameters``)
@@ -123,9 +124,15 @@ def hparam_changes(stored: Dict[str, Any], current: Dict[str, Any]) -> List[str]
     """``"<dotted key>: <stored> -> <current>"`` for every compared setting that differs.
 
     Keys the checkpoint does not have (settings added to brain_ai after it was written) are not
-    compared; :data:`EXECUTION_ONLY` settings are ignored.
+    compared; :data:`EXECUTION_ONLY` settings are ignored; a deprecated key of the checkpoint
+    (``LossConfig.DEPRECATED``) is compared under its new name.
     """
     changes: List[str] = []
+    loss = dict(stored.get("loss") or {})
+    for old, new in LossConfig.DEPRECATED.items():
+        if loss.get(old) is not None:
+            loss[new] = loss.pop(old)
+    stored = {**stored, "loss": loss} if "loss" in stored else stored
 
     def walk(old: Any, new: Any, key: str) -> None:
         if key in EXECUTION_ONLY:

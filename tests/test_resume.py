@@ -126,3 +126,11 @@ def test_execution_settings_and_new_fields_are_not_changes():
     assert hparam_changes(stored, current) == []
     current["snn"]["neuron"]["beta"] = 0.5
     assert hparam_changes(stored, current) == ["snn.neuron.beta: 0.9 -> 0.5"]
+
+
+def test_a_deprecated_key_of_an_older_checkpoint_is_compared_under_its_new_name():
+    stored = {"loss": {"w_rate": 0.1, "w_isi": 0.01}}  # written before loss.w_rate became loss.w_rate_reg
+    current = {"loss": {"w_rate_reg": 0.1, "w_isi": 0.01, "w_rate": None}}
+    assert hparam_changes(stored, current) == []
+    current["loss"]["w_rate_reg"] = 0.5
+    assert hparam_changes(stored, current) == ["loss.w_rate_reg: 0.1 -> 0.5"]
