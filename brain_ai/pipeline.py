@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -35,10 +34,6 @@ from brain_ai.run_guard import RunLock, check_writable, save_run_config, write_j
 from brain_ai.validate import resolve_configs, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
 
 log = logging.getLogger(__name__)
-
-# Lightning 2.6 under torch >= 2.10 warns about its own use of a torch pytree API on every run;
-# nothing a brain_ai user can act on.
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
 
 
 def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:

@@ -46,7 +46,6 @@ from torch import Tensor, nn
 from brain_ai.config import DecoderType, DecodingConfig, MembraneReduce, PopulationMode
 from brain_ai.core.encoding import TIME_DIM
 from brain_ai.core.masking import check_mask, time_mean, time_sum, valid_steps, zero_invalid
-from brain_ai.core.registry import register
 
 
 @dataclass
@@ -213,21 +212,15 @@ class EnsembleDecoder(Decoder):
         return classification_output(torch.log(probs + self.cfg.eps), aux)
 
 
-#: decoder name (a DecoderType name) -> class
-DECODERS: Dict[str, Type[Decoder]] = {
-    cls.name: cls for cls in (RateDecoder, FirstSpikeDecoder, PopulationDecoder, MembraneDecoder, EnsembleDecoder)
+#: ``decoding.type`` -> class: one class per :class:`~brain_ai.config.DecoderType` member (a new
+#: decoder is a member there plus an entry here; docs/extending.md)
+DECODERS: Dict[DecoderType, Type[Decoder]] = {
+    DecoderType[cls.name]: cls for cls in (RateDecoder, FirstSpikeDecoder, PopulationDecoder, MembraneDecoder, EnsembleDecoder)
 }
-
-
-def register_decoder(cls: Type[Decoder]) -> Type[Decoder]:
-    """Add a :class:`Decoder` subclass to :data:`DECODERS` under ``cls.name`` (usable as a decorator)."""
-    return register(DECODERS, cls, Decoder, "decoder")
 
 
 def build_decoder(cfg: DecodingConfig, num_classes: int) -> Decoder:
     """The decoder named by ``cfg.type`` for ``num_classes`` classes (or regressed values)."""
     if not isinstance(cfg, DecodingConfig):
         raise TypeError(f"build_decoder: cfg must be a DecodingConfig, got {type(cfg).__name__}")
-    if cfg.type.name not in DECODERS:
-        raise ValueError(f"decoding.type={cfg.type.name!r} has no registered decoder; allowed: {sorted(DECODERS)}")
-    return DECODERS[cfg.type.name](cfg, num_classes)
+    return DECODERS[cfg.type](cfg, num_classes)
