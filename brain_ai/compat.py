@@ -19,6 +19,7 @@ from brain_ai.config import (
     LossConfig,
     PopulationMode,
     Readout,
+    Task,
     TaskLoss,
 )
 
@@ -54,7 +55,7 @@ def _names(types) -> str:
 
 
 def check_codec(enc: EncodingConfig, dec: DecodingConfig, loss: LossConfig, readout: Readout, *,
-                event_data: bool, task: str, data_name: str) -> None:
+                event_data: bool, task: Task, data_name: str) -> None:
     """Raise :class:`ConfigError` unless data, encoder, decoder, readout and task loss fit together."""
     if event_data and enc.type is not EncoderType.identity:
         raise ConfigError(f"data={data_name} already yields spike frames (B, T, ...): use encoding=identity (got encoding={enc.type.name})")
@@ -63,14 +64,14 @@ def check_codec(enc: EncodingConfig, dec: DecodingConfig, loss: LossConfig, read
             f"encoding={enc.type.name} needs spiking data (nmnist, shd, dvsgesture, synthetic: sequences (B, T, ...)), but data={data_name} "
             f"is static: choose an encoder such as encoding=rate_bernoulli"
         )
-    regression = task == "regression"
+    regression = task is Task.regression
     if (loss.task_loss is TaskLoss.mse) != regression:
         allowed = "mse" if regression else ", ".join(t.name for t in TaskLoss if t is not TaskLoss.mse)
-        raise ConfigError(f"loss.task_loss={loss.task_loss.name} does not fit data={data_name}, a {task} task; allowed: {allowed}")
+        raise ConfigError(f"loss.task_loss={loss.task_loss.name} does not fit data={data_name}, a {task.name} task; allowed: {allowed}")
     parts = decoder_parts(dec)
     if DecoderType.population in parts and (dec.population_mode is PopulationMode.regression) != regression:
         allowed = PopulationMode.regression.name if regression else PopulationMode.classification.name
-        raise ConfigError(f"decoding.population_mode={dec.population_mode.name} does not fit data={data_name}, a {task} task; allowed: {allowed}")
+        raise ConfigError(f"decoding.population_mode={dec.population_mode.name} does not fit data={data_name}, a {task.name} task; allowed: {allowed}")
     if regression and dec.type is not DecoderType.population:
         raise ConfigError(f"decoding={dec.type.name} cannot estimate values for data={data_name}, a regression task: use decoding=population_regression")
     if dec.type is DecoderType.ensemble and DecoderType.population in parts and len(set(parts)) > 1:

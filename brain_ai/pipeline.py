@@ -52,12 +52,11 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
             f"data.augment_shift={data_cfg.augment_shift} shifts static images (C, H, W), but data={data_cfg.name.name} "
             f"yields {'spike frames' if dm.is_event_data else 'vectors'} of shape {tuple(dm.sample_shape)}; allowed: 0"
         )
-    task = dm.task
-    check_codec(enc_cfg, dec_cfg, loss_cfg, snn_cfg.readout, event_data=dm.is_event_data, task=task, data_name=data_cfg.name.name)
+    check_codec(enc_cfg, dec_cfg, loss_cfg, snn_cfg.readout, event_data=dm.is_event_data, task=dm.task, data_name=data_cfg.name.name)
     encoder = build_encoder(enc_cfg)
-    decoder = build_decoder(dec_cfg, dm.num_classes)
+    decoder = build_decoder(dec_cfg, dm.num_outputs)
     step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))
-    snn_cfg = with_io_sizes(snn_cfg, step_shape, decoder.num_outputs(dm.num_classes))
+    snn_cfg = with_io_sizes(snn_cfg, step_shape, decoder.output_size)
     snn_cfg = resolve_memory_budget(snn_cfg, data_cfg.batch_size, dm.time_steps or enc_cfg.num_steps)
     model = SNNLitModule(
         snn=to_dict(snn_cfg),
@@ -65,8 +64,8 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
         decoding=to_dict(dec_cfg),
         loss=to_dict(loss_cfg),
         optim=to_dict(optim_cfg),
-        num_classes=dm.num_classes,
-        task=task,
+        num_outputs=dm.num_outputs,
+        task=dm.task.name,
         seed=seed_of(cfg),
         data=to_dict(data_cfg),
     )
