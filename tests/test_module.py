@@ -245,7 +245,7 @@ def test_batch_generator_draws_differ_per_training_batch_and_repeat_per_evaluati
     assert not torch.equal(draw("train", 0), draw("train", 0))  # the stream moved on
     assert torch.equal(draw("val", 3), draw("val", 3)) and not torch.equal(draw("val", 3), draw("val", 4))
     torch.testing.assert_close(draw("val", 3), torch.rand(4, generator=torch.Generator().manual_seed(11 + 3)))
-    assert tiny_model()[0].stream_seed == 0  # encoding.seed null: the run's seed
+    assert tiny_model("seed=5")[0].stream_seed == 5  # encoding.seed null: the run's seed
 
 
 def test_checkpoint_carries_the_seed_stream(tmp_path):
