@@ -99,33 +99,32 @@ class SNNLitModule(L.LightningModule):
         loss: Dict[str, Any],
         optim: Dict[str, Any],
         num_outputs: Optional[int] = None,
-        task: str = Task.classification.name,
+        task: "str | Task" = Task.classification.name,
         seed: int = 0,
         data: Optional[Dict[str, Any]] = None,
         num_classes: Optional[int] = None,
     ) -> None:
         super().__init__()
         num_outputs = _renamed_num_outputs(num_outputs, num_classes)
-        task_ = coerce_enum("SNNLitModule", "task", task, Task)
+        self.task = coerce_enum("SNNLitModule", "task", task, Task)
         check_range("SNNLitModule", "seed", seed, low=0, integer=True)
         self.save_hyperparameters(dict(snn=snn, encoding=encoding, decoding=decoding, loss=loss, optim=optim,
-                                       num_outputs=num_outputs, task=task_.name, seed=seed, data=data))
+                                       num_outputs=num_outputs, task=self.task.name, seed=seed, data=data))
         self.snn_cfg = from_dict(SNNConfig, snn)
         self.encoding_cfg = from_dict(EncodingConfig, encoding)
         self.decoding_cfg = from_dict(DecodingConfig, decoding)
         self.loss_cfg = from_dict(LossConfig, loss)
         self.optim_cfg = from_dict(OptimConfig, optim)
-        self.task = task_
         self.augment_shift = int((data or {}).get("augment_shift", 0))
         self.encoder = build_encoder(self.encoding_cfg)
         self.net = build_snn(self.snn_cfg)
         self.decoder = build_decoder(self.decoding_cfg, num_outputs)
-        if self.decoder.task is not task_:
+        if self.decoder.task is not self.task:
             raise ConfigError(f"decoding.type={self.decoding_cfg.type.name} (population_mode={self.decoding_cfg.population_mode.name}) "
-                              f"decodes {self.decoder.task.name}, but task={task_.name}")
+                              f"decodes {self.decoder.task.name}, but task={self.task.name}")
         self.criterion = build_loss(self.loss_cfg)
         # keys get a suffix: "train" would clash with nn.Module.train
-        self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(task_, num_outputs) for stage in ("train", "val", "test")})
+        self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(self.task, num_outputs) for stage in ("train", "val", "test")})
         #: outside training, run the SNN in windows of this many steps with carried state (None: one pass)
         self.stream_window: Optional[int] = None
         #: seed of the seed stream and of the evaluation batches
