@@ -25,7 +25,10 @@ from brain_ai.config import LossConfig
 from brain_ai.errors import InputFileError
 
 #: keys of the hyper-parameters brain_ai's SNNLitModule stores (``save_hyperparameters``)
-MODEL_HPARAMS = ("snn", "encoding", "decoding", "loss", "optim", "num_classes")
+MODEL_HPARAMS = ("snn", "encoding", "decoding", "loss", "optim", "num_outputs")
+#: hyper-parameters renamed since: old name -> new name (checkpoints of the last release load
+#: with the new name; ``SNNLitModule`` itself still accepts the old one, with a warning)
+RENAMED_HPARAMS = {"num_classes": "num_outputs"}
 #: what Lightning needs, beyond the weights, to resume training
 RESUME_KEYS = ("epoch", "global_step", "optimizer_states", "loops")
 
@@ -73,7 +76,8 @@ def load_checkpoint(path: Path, *, field: str = "ckpt_path", need: Sequence[str]
     """``torch.load(path, weights_only=True)`` of a brain_ai checkpoint, with errors that name the file.
 
     Checks that the file holds ``state_dict`` and brain_ai's ``hyper_parameters``
-    (:data:`MODEL_HPARAMS`) plus the keys in ``need`` (e.g. :data:`RESUME_KEYS` to resume).
+    (:data:`MODEL_HPARAMS`, old names of :data:`RENAMED_HPARAMS` renamed) plus the keys in
+    ``need`` (e.g. :data:`RESUME_KEYS` to resume).
     """
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -96,6 +100,10 @@ def load_checkpoint(path: Path, *, field: str = "ckpt_path", need: Sequence[str]
             f"by train.py (keys state_dict, hyper_parameters, ...)"
         )
     hparams = ckpt.get("hyper_parameters")
+    if isinstance(hparams, dict):
+        for old, new in RENAMED_HPARAMS.items():
+            if old in hparams and new not in hparams:
+                hparams[new] = hparams.pop(old)
     missing = [k for k in MODEL_HPARAMS if not isinstance(hparams, dict) or k not in hparams]
     missing += [k for k in need if k not in ckpt]
     if missing:
@@ -115,7 +123,7 @@ def _unsupported_global(message: str) -> str:
 
 
 #: hyper-parameter groups whose change makes a resumed run a different model
-RESUME_COMPARED = ("snn", "encoding", "decoding", "loss", "num_classes", "task")
+RESUME_COMPARED = ("snn", "encoding", "decoding", "loss", "num_outputs", "task")
 #: settings that change how the model is computed, never what it computes (free to change on resume)
 EXECUTION_ONLY = frozenset({"snn.chunk_size", "snn.checkpoint", "snn.neuron.fused", "snn.neuron.backend"})
 

@@ -6,12 +6,16 @@
   ``error: <message>`` on stderr without a traceback and exit with status 2; runs stopped by a
   guard (:data:`brain_ai.errors.STOPPED_ERRORS`) print ``training stopped: <message>`` and exit 1.
   Anything else is a bug and keeps its traceback.
+* :func:`quiet_known_warnings`: third-party warnings a user cannot act on are silenced inside
+  the entry points only (``with`` block); importing brain_ai installs no warnings filter.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Callable, NoReturn, Sequence, TypeVar
+import warnings
+from contextlib import contextmanager
+from typing import Callable, Iterator, NoReturn, Sequence, TypeVar
 
 from brain_ai.errors import INPUT_ERRORS, STOPPED_ERRORS
 
@@ -19,6 +23,10 @@ T = TypeVar("T")
 
 #: exit status of a config / input error (a run stopped by a guard exits with 1)
 INPUT_ERROR_STATUS = 2
+
+#: messages of third-party warnings silenced by :func:`quiet_known_warnings`: Lightning 2.6 under
+#: torch >= 2.10 warns about its own use of a torch pytree API on every run
+KNOWN_WARNINGS = (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",)
 
 
 def fail(message: str, status: int) -> NoReturn:
@@ -44,3 +52,12 @@ def report_errors(task: Callable[[], T]) -> T:
         fail(f"error: {err}", INPUT_ERROR_STATUS)
     except STOPPED_ERRORS as err:
         fail(f"training stopped: {err}", 1)
+
+
+@contextmanager
+def quiet_known_warnings() -> Iterator[None]:
+    """Ignore :data:`KNOWN_WARNINGS` inside the block; the previous filters are restored after."""
+    with warnings.catch_warnings():
+        for message in KNOWN_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        yield

@@ -23,6 +23,7 @@ from brain_ai.config import (
     PopulationMode,
     Readout,
     SNNConfig,
+    Task,
     TaskLoss,
 )
 
@@ -92,7 +93,7 @@ def check_network(snn: SNNConfig, dec: DecodingConfig, loss: LossConfig, data: D
 
 
 def check_codec(enc: EncodingConfig, dec: DecodingConfig, loss: LossConfig, readout: Readout, *,
-                event_data: bool, task: str, data_name: str, value_sequence: bool = False) -> None:
+                event_data: bool, task: Task, data_name: str, value_sequence: bool = False) -> None:
     """Raise :class:`ConfigError` unless data, encoder, decoder, readout and task loss fit together.
 
     ``value_sequence``: the data are real-valued sequences (smnist), fed through
@@ -117,14 +118,14 @@ def check_codec(enc: EncodingConfig, dec: DecodingConfig, loss: LossConfig, read
             f"encoding={enc.type.name} needs spiking data (nmnist, shd, dvsgesture, synthetic: sequences (B, T, ...)), but data={data_name} "
             f"is static: choose an encoder such as encoding=rate_bernoulli"
         )
-    regression = task == "regression"
+    regression = task is Task.regression
     if (loss.task_loss is TaskLoss.mse) != regression:
         allowed = "mse" if regression else ", ".join(t.name for t in TaskLoss if t is not TaskLoss.mse)
-        raise ConfigError(f"loss.task_loss={loss.task_loss.name} does not fit data={data_name}, a {task} task; allowed: {allowed}")
+        raise ConfigError(f"loss.task_loss={loss.task_loss.name} does not fit data={data_name}, a {task.name} task; allowed: {allowed}")
     parts = decoder_parts(dec)
     if DecoderType.population in parts and (dec.population_mode is PopulationMode.regression) != regression:
         allowed = PopulationMode.regression.name if regression else PopulationMode.classification.name
-        raise ConfigError(f"decoding.population_mode={dec.population_mode.name} does not fit data={data_name}, a {task} task; allowed: {allowed}")
+        raise ConfigError(f"decoding.population_mode={dec.population_mode.name} does not fit data={data_name}, a {task.name} task; allowed: {allowed}")
     if regression and dec.type is not DecoderType.population:
         raise ConfigError(f"decoding={dec.type.name} cannot estimate values for data={data_name}, a regression task: use decoding=population_regression")
     if dec.type is DecoderType.ensemble and DecoderType.population in parts and len(set(parts)) > 1:

@@ -692,6 +692,13 @@ class DecoderType(str, enum.Enum):
     ensemble = "ensemble"
 
 
+class Task(str, enum.Enum):
+    """What a data set's targets are, and so what the decoder returns (``brain_ai.core.decoding``)."""
+
+    classification = "classification"  # targets: class indices (B,) int64 -> ClassificationOutput
+    regression = "regression"  # targets: values (B, D) float -> RegressionOutput (estimate)
+
+
 class PopulationMode(str, enum.Enum):
     classification = "classification"  # argmax over group spike counts
     regression = "regression"  # expectation of the centres weighted by group rates

@@ -3,11 +3,20 @@
 Hyper-parameters are saved as plain primitives (dicts of str/int/float/bool/None made by
 :func:`brain_ai.config.to_dict`), so ``SNNLitModule.load_from_checkpoint(path)`` works with
 ``torch.load(weights_only=True)`` -- no DictConfig, Enum, partial or module is pickled.
+
+Randomness: the module never touches the global torch RNG per batch. Every training batch
+draws its encoder spikes, dropout masks and shift offsets from a generator on the batch's device,
+seeded with the next number of the module's *seed stream* (a CPU ``torch.Generator`` seeded once
+with ``encoding.seed``, or ``seed`` when that is null, and saved in checkpoints as
+``brain_ai_seed_stream``), so a resumed run draws what an uninterrupted one would. Evaluation
+batches that sample (``encoding.deterministic_eval=false``) draw from seed ``stream seed +
+batch_idx``: the same every epoch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional, Tuple
 
@@ -18,6 +27,7 @@ from torch import Tensor
 
 from brain_ai.config import (
     DataConfig,
+    ConfigError,
     DecodingConfig,
     EncodingConfig,
     LossConfig,
@@ -25,9 +35,12 @@ from brain_ai.config import (
     OptimizerName,
     SchedulerName,
     SNNConfig,
+    Task,
+    check_range,
+    coerce_enum,
     from_dict,
 )
-from brain_ai.core.decoding import DecoderOutput, build_decoder
+from brain_ai.core.decoding import ClassificationOutput, DecoderOutput, build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
 from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
@@ -36,8 +49,11 @@ from brain_ai.data.augment import random_shift
 from brain_ai.data.ragged import split_batch
 from brain_ai.schedules import build_scheduler, horizon, replan
 
-#: per-batch seed = seed + _SEED_STRIDE * epoch + batch_idx (distinct for epochs of < 1e6 batches)
-_SEED_STRIDE = 1_000_003
+#: checkpoint key of the seed stream's state (a uint8 tensor: loads with weights_only=True)
+SEED_STREAM_KEY = "brain_ai_seed_stream"
+#: batch seeds are drawn in [0, 2**62); data-parallel rank r adds r * this (mod 2**62)
+_RANK_STRIDE = 0x9E3779B97F4A7C15
+_SEED_RANGE = 2**62
 
 _OPTIMIZERS = {
     OptimizerName.adam: torch.optim.Adam,
@@ -65,13 +81,16 @@ class SNNLitModule(L.LightningModule):
         snn, encoding, decoding, loss, optim: plain dicts of :class:`SNNConfig`,
             :class:`EncodingConfig`, :class:`DecodingConfig`, :class:`LossConfig`,
             :class:`OptimConfig` (``to_dict`` output); ``snn`` must have its input/output sizes set.
-        num_classes: classes of the task (targets are ``int64`` class indices ``(B,)``), or the
-            number of regression targets when ``task == "regression"`` (targets ``(B, D)`` float).
-        seed: base seed; every training batch re-seeds torch from ``(seed, epoch, batch_idx)`` only,
-            so that a run resumed from a checkpoint draws the same encoder spikes and dropout masks
-            as an uninterrupted one (whatever else consumed random numbers in between, e.g. the
-            moment Lightning creates the data-loader iterator, which differs after a resume).
+        num_outputs: what the model predicts per sample: classes (``task=classification``,
+            targets ``int64`` class indices ``(B,)``) or regressed values (``task=regression``,
+            targets ``(B, D)`` float).
+        task: a :class:`~brain_ai.config.Task` or its name; the decoder must return its output
+            type (classification: :class:`ClassificationOutput`, regression: ``RegressionOutput``).
+        seed: the run's seed; seeds the training-time randomness unless ``encoding.seed`` is set
+            (module docstring).
         data: the data config dict, stored only so that ``evaluate.py`` can rebuild the data.
+        num_classes: deprecated name of ``num_outputs`` (checkpoints written before it was
+            renamed); warns, removed in the next release.
     """
 
     def __init__(
@@ -81,58 +100,71 @@ class SNNLitModule(L.LightningModule):
         decoding: Dict[str, Any],
         loss: Dict[str, Any],
         optim: Dict[str, Any],
-        num_classes: int,
-        task: str = "classification",
+        num_outputs: Optional[int] = None,
+        task: "str | Task" = Task.classification.name,
         seed: int = 0,
         data: Optional[Dict[str, Any]] = None,
+        num_classes: Optional[int] = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        if task not in ("classification", "regression"):
-            raise ValueError(f"task={task!r}; allowed: classification, regression")
+        num_outputs = _renamed_num_outputs(num_outputs, num_classes)
+        self.task = coerce_enum("SNNLitModule", "task", task, Task)
+        check_range("SNNLitModule", "seed", seed, low=0, integer=True)
+        self.save_hyperparameters(dict(snn=snn, encoding=encoding, decoding=decoding, loss=loss, optim=optim,
+                                       num_outputs=num_outputs, task=self.task.name, seed=seed, data=data))
         self.snn_cfg = from_dict(SNNConfig, snn)
         self.encoding_cfg = from_dict(EncodingConfig, encoding)
         self.decoding_cfg = from_dict(DecodingConfig, decoding)
         self.loss_cfg = from_dict(LossConfig, loss)
         self.optim_cfg = from_dict(OptimConfig, optim)
-        self.task = task
         self.augment_shift = augment_shift_of(from_dict(DataConfig, data)) if data else 0
         self.encoder = build_encoder(self.encoding_cfg)
         self.net = build_snn(self.snn_cfg)
-        self.decoder = build_decoder(self.decoding_cfg, num_classes)
+        self.decoder = build_decoder(self.decoding_cfg, num_outputs)
+        if self.decoder.task is not self.task:
+            raise ConfigError(f"decoding.type={self.decoding_cfg.type.name} (population_mode={self.decoding_cfg.population_mode.name}) "
+                              f"decodes {self.decoder.task.name}, but task={self.task.name}")
         self.criterion = build_loss(self.loss_cfg)
         # keys get a suffix: "train" would clash with nn.Module.train
-        self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(task, num_classes) for stage in ("train", "val", "test")})
+        self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(self.task, num_outputs) for stage in ("train", "val", "test")})
         #: outside training, run the SNN in windows of this many steps with carried state (None: one pass)
         self.stream_window: Optional[int] = None
+        #: seed of the seed stream and of the evaluation batches
+        self.stream_seed = seed if self.encoding_cfg.seed is None else self.encoding_cfg.seed
+        self.seed_stream = torch.Generator().manual_seed(self.stream_seed)
+        self._batch_generators: Dict[torch.device, torch.Generator] = {}
 
     @staticmethod
-    def _make_metrics(task: str, num_classes: int) -> torchmetrics.MetricCollection:
-        if task == "classification":
-            return torchmetrics.MetricCollection({"acc": torchmetrics.classification.MulticlassAccuracy(num_classes, average="micro")})
+    def _make_metrics(task: Task, num_outputs: int) -> torchmetrics.MetricCollection:
+        if task is Task.classification:
+            return torchmetrics.MetricCollection({"acc": torchmetrics.classification.MulticlassAccuracy(num_outputs, average="micro")})
         return torchmetrics.MetricCollection({"mse": torchmetrics.MeanSquaredError(), "mae": torchmetrics.MeanAbsoluteError()})
 
     # ------------------------------------------------------------------ forward
     def forward(
-        self, x: Tensor, *, return_details: bool = False, mask: Optional[Tensor] = None
+        self, x: Tensor, *, return_details: bool = False, mask: Optional[Tensor] = None,
+        generator: Optional[torch.Generator] = None,
     ) -> Tuple[DecoderOutput, SNNOutput]:
         """Encode ``x`` (static ``(B, ...)`` or spikes ``(B, T, ...)``), run the SNN, decode.
 
         ``mask (B, T)`` bool marks the valid steps of a ragged (padded) batch of sequences; the
-        decoder and the probes then ignore the padded steps. Returns the decoder output
-        (``logits_proxy (B, C)``, ``prediction (B,)``, ...) and the raw :class:`SNNOutput`
-        (output sequence, per-layer spikes, membranes, probes). Outside training with
-        ``stream_window = W`` set, the input is encoded once and the encoded spikes stream through
-        the SNN in windows of W steps with carried state (same result, bounded memory).
+        decoder and the probes then ignore the padded steps. Returns the decoder output (a
+        :class:`~brain_ai.core.decoding.ClassificationOutput` with ``logits_proxy (B, C)``,
+        ``prediction (B,)``, or a ``RegressionOutput`` with ``estimate (B, D)``) and the raw
+        :class:`SNNOutput` (output sequence, per-layer spikes, membranes, probes). ``generator``
+        (on ``x``'s device) draws the encoder's spikes and the dropout masks; None = the encoder's
+        own (``encoding.seed``) or the global RNG. Outside training with ``stream_window = W``
+        set, the input is encoded once and the encoded spikes stream through the SNN in windows of
+        W steps with carried state (same result, bounded memory).
         """
-        spike_batch = self.encoder(x)  # encoded once, even when streamed
+        spike_batch = self.encoder(x, generator=generator)  # encoded once, even when streamed
         if mask is not None:
             spike_batch = dataclasses.replace(spike_batch, mask=mask)  # validated (B, T) bool
         kwargs = dict(record_membrane=self.criterion.needs_membrane, keep_spikes=self.criterion.needs_layer_spikes)
         if self.stream_window is not None and not self.training and not return_details:
             out = run_streaming(self.net, spike_batch.spikes, self.stream_window, **kwargs)
         else:
-            out = self.net(spike_batch.spikes, return_details=return_details, mask=mask, **kwargs)
+            out = self.net(spike_batch.spikes, return_details=return_details, mask=mask, generator=generator, **kwargs)
         return self.decoder(out.output, mask), out
 
     def predict_step(self, batch: Any, batch_idx: int) -> DecoderOutput:
@@ -147,11 +179,25 @@ class SNNLitModule(L.LightningModule):
             return self(x, return_details=True, mask=mask)[1]
 
     # ------------------------------------------------------------------ steps
-    def _shared_step(self, batch: Tuple[Tensor, ...], stage: str) -> Tensor:
+    def batch_generator(self, device: torch.device, stage: str, batch_idx: int) -> torch.Generator:
+        """The generator (on ``device``) that one batch draws from: training batches get the next
+        seed of :attr:`seed_stream` (rank-shifted under data parallelism), evaluation batches
+        ``stream_seed + batch_idx``."""
+        if stage == "train":
+            seed = int(torch.randint(0, _SEED_RANGE, (), generator=self.seed_stream))
+            seed = (seed + _RANK_STRIDE * self.global_rank) % _SEED_RANGE
+        else:
+            seed = self.stream_seed + batch_idx
+        if device not in self._batch_generators:
+            self._batch_generators[device] = torch.Generator(device=device)
+        return self._batch_generators[device].manual_seed(seed)
+
+    def _shared_step(self, batch: Tuple[Tensor, ...], stage: str, batch_idx: int) -> Tensor:
         x, y, mask = split_batch(batch)
+        generator = self.batch_generator(x.device, stage, batch_idx)
         if stage == "train" and self.augment_shift:
-            x = random_shift(x, self.augment_shift)  # (B, C, H, W) static images only
-        decoded, out = self(x, mask=mask)
+            x = random_shift(x, self.augment_shift, generator)  # (B, C, H, W) static images only
+        decoded, out = self(x, mask=mask, generator=generator)
         inputs = LossInputs(
             output=out.output,
             decoded=decoded,
@@ -175,25 +221,30 @@ class SNNLitModule(L.LightningModule):
         for name, value in info["components"].items():
             self.log(f"{stage}/loss/{name}", torch.as_tensor(value, dtype=torch.float32), on_step=on_step, on_epoch=not on_step, batch_size=batch_size, sync_dist=not on_step)
         metrics = self.metrics[f"{stage}_metrics"]
-        if self.task == "classification":
+        if isinstance(decoded, ClassificationOutput):
             metrics.update(decoded.prediction, y)
         else:
-            metrics.update(decoded.logits_proxy.float(), y.float())
+            metrics.update(decoded.estimate.detach().float(), y.float())
         for name, metric in metrics.items():
             self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True, prog_bar=name == "acc", batch_size=batch_size)
         return total
 
     def training_step(self, batch: Tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._shared_step(batch, "train")
+        return self._shared_step(batch, "train", batch_idx)
 
     def validation_step(self, batch: Tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._shared_step(batch, "val")
+        return self._shared_step(batch, "val", batch_idx)
 
     def test_step(self, batch: Tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._shared_step(batch, "test")
+        return self._shared_step(batch, "test", batch_idx)
 
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        torch.manual_seed(self.hparams.seed + _SEED_STRIDE * self.current_epoch + batch_idx)
+    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        checkpoint[SEED_STREAM_KEY] = self.seed_stream.get_state()
+
+    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        """Continue the checkpoint's seed stream (checkpoints written before it existed keep a fresh one)."""
+        if SEED_STREAM_KEY in checkpoint:
+            self.seed_stream.set_state(checkpoint[SEED_STREAM_KEY])
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self) -> Any:
@@ -212,3 +263,17 @@ class SNNLitModule(L.LightningModule):
         """A resumed run with another horizon (e.g. more ``trainer.max_epochs``) re-plans its schedule."""
         for config in self.trainer.lr_scheduler_configs:
             replan(config.scheduler, self.optim_cfg, horizon(self.trainer, self.optim_cfg))
+
+
+def _renamed_num_outputs(num_outputs: Optional[int], num_classes: Optional[int]) -> int:
+    """``num_outputs``, or the deprecated ``num_classes`` (with a FutureWarning); exactly one must be given."""
+    if num_classes is not None:
+        if num_outputs is not None:
+            raise ConfigError(f"SNNLitModule: num_classes={num_classes!r} (deprecated) and num_outputs={num_outputs!r} are both set; set only num_outputs")
+        warnings.warn("SNNLitModule: num_classes is deprecated and will be removed in the next release; use num_outputs "
+                      "(classes, or regressed values)", FutureWarning, stacklevel=3)
+        num_outputs = num_classes
+    if num_outputs is None:
+        raise ConfigError("SNNLitModule: num_outputs is required (classes, or regressed values)")
+    check_range("SNNLitModule", "num_outputs", num_outputs, low=1, integer=True)
+    return num_outputs

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -37,10 +36,6 @@ from brain_ai.validate import resolve_configs, seed_of, validate_config  # noqa:
 
 log = logging.getLogger(__name__)
 
-# Lightning 2.6 under torch >= 2.10 warns about its own use of a torch pytree API on every run;
-# nothing a brain_ai user can act on.
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
-
 
 def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:
     """Validate the config against the data and build the LightningModule + DataModule.
@@ -58,16 +53,15 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
             f"data.augment_shift={data_cfg.augment_shift} shifts static images (C, H, W), but data={data_cfg.name.name} "
             f"yields {'spike frames' if dm.is_event_data else 'vectors'} of shape {tuple(dm.sample_shape)}; allowed: 0"
         )
-    task = dm.task
     check_network(snn_cfg, dec_cfg, loss_cfg, data_cfg)
-    check_codec(enc_cfg, dec_cfg, loss_cfg, snn_cfg.readout, event_data=dm.is_event_data, task=task,
+    check_codec(enc_cfg, dec_cfg, loss_cfg, snn_cfg.readout, event_data=dm.is_event_data, task=dm.task,
                 data_name=data_cfg.name.name, value_sequence=dm.is_value_sequence)
     if dm.is_value_sequence and enc_cfg.type is EncoderType.direct:  # the data's own time axis, not num_steps
         enc_cfg = dataclasses.replace(enc_cfg, sequence_input=True)
     encoder = build_encoder(enc_cfg)
-    decoder = build_decoder(dec_cfg, dm.num_classes)
+    decoder = build_decoder(dec_cfg, dm.num_outputs)
     step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))
-    snn_cfg = with_io_sizes(snn_cfg, step_shape, decoder.num_outputs(dm.num_classes))
+    snn_cfg = with_io_sizes(snn_cfg, step_shape, decoder.output_size)
     snn_cfg = resolve_memory_budget(snn_cfg, data_cfg.batch_size, dm.time_steps or enc_cfg.num_steps)
     model = SNNLitModule(
         snn=to_dict(snn_cfg),
@@ -75,8 +69,8 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
         decoding=to_dict(dec_cfg),
         loss=to_dict(loss_cfg),
         optim=to_dict(optim_cfg),
-        num_classes=dm.num_classes,
-        task=task,
+        num_outputs=dm.num_outputs,
+        task=dm.task.name,
         seed=seed_of(cfg),
         data=to_dict(data_cfg),
     )

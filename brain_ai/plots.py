@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from brain_ai.config import check_range
+from brain_ai.core.decoding import ClassificationOutput
 from brain_ai.module import eval_mode
 
 log = logging.getLogger(__name__)
@@ -63,13 +64,15 @@ def batch_activity(model: Any, x: Tensor) -> Tuple[Tensor, Dict[str, Tensor], Te
     The encoder draws from a generator seeded with the model's seed, so the same sample gives the
     same input spikes every time it is drawn (a fixed raster sample stays comparable across epochs).
 
-    Returns ``(encoded (B, T, *F), layer_spikes {name: (B, T, *N)}, prediction (B,) or (B, C))``.
+    Returns ``(encoded (B, T, *F), layer_spikes {name: (B, T, *N)}, prediction)``: the predicted
+    classes ``(B,)`` of a classification decoder, the estimates ``(B, D)`` of a regression one.
     """
     generator = torch.Generator(device=x.device).manual_seed(int(model.hparams.get("seed", 0)))
     with eval_mode(model):
         encoded = model.encoder(x, generator=generator).spikes  # (B, T, *F)
         out = model.net(encoded)
-        prediction = model.decoder(out.output).prediction
+        decoded = model.decoder(out.output)
+    prediction = decoded.prediction if isinstance(decoded, ClassificationOutput) else decoded.estimate
     return encoded, out.layer_spikes, prediction
 
 

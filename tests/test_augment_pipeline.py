@@ -25,9 +25,10 @@ def test_shift_runs_in_training_steps_only(tmp_path, monkeypatch):
     calls = []
     real = module_mod.random_shift
 
-    def spy(x, max_shift):
+    def spy(x, max_shift, generator):
+        assert isinstance(generator, torch.Generator)  # the module's per-batch generator, not the global RNG
         calls.append((tuple(x.shape), max_shift))
-        return real(x, max_shift)
+        return real(x, max_shift, generator)
 
     monkeypatch.setattr(module_mod, "random_shift", spy)
     cfg = compose_config([*TINY, "data.augment_shift=1", "~logger", "callbacks=none"], output_dir=tmp_path)

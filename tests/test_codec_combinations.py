@@ -10,7 +10,7 @@ import pytest
 
 from brain_ai import pipeline
 from brain_ai.compat import check_codec
-from brain_ai.config import ConfigError, DecodingConfig, EncodingConfig, LossConfig, Readout
+from brain_ai.config import ConfigError, DecodingConfig, EncodingConfig, LossConfig, Readout, Task
 from brain_ai.pipeline import resolve_configs
 from brain_ai.config_keys import group_options
 from framework_helpers import TINY, compose_config
@@ -33,7 +33,7 @@ def configs():
     return group_configs()
 
 
-def verdict(configs, encoding, decoding, loss, readout, event_data=False, task="classification"):
+def verdict(configs, encoding, decoding, loss, readout, event_data=False, task=Task.classification):
     try:
         check_codec(configs[("encoding", encoding)], configs[("decoding", decoding)], configs[("loss", loss)], Readout[readout],
                     event_data=event_data, task=task, data_name="digits" if not event_data else "shd")
@@ -97,7 +97,7 @@ def test_event_data_need_identity(configs):
 def test_ensemble_members_must_read_the_same_outputs():
     dec = DecodingConfig(type="ensemble", ensemble_members=["rate", "population"], ensemble_weights=[0.5, 0.5])
     with pytest.raises(ConfigError, match=r"ensemble_members=\['rate', 'population'\]"):
-        check_codec(EncodingConfig(), dec, LossConfig(task_loss="cross_entropy"), Readout.spiking, event_data=False, task="classification", data_name="digits")
+        check_codec(EncodingConfig(), dec, LossConfig(task_loss="cross_entropy"), Readout.spiking, event_data=False, task=Task.classification, data_name="digits")
 
 
 def test_pipeline_refuses_before_training(tmp_path):

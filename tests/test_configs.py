@@ -279,7 +279,7 @@ def test_built_network_is_sized_by_data_and_codec():
     # 8x8 digits, population code of 8 neurons per pixel in; 10 classes x 4 neurons out
     assert model.snn_cfg.input_size == 64 * 8
     assert model.snn_cfg.output_size == 10 * 4
-    assert dm.num_classes == 10
+    assert dm.num_outputs == 10
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from brain_ai import pipeline
+from brain_ai.config import Task
 from brain_ai.module import SNNLitModule
 from framework_helpers import TINY, compose_config
 
@@ -38,7 +39,7 @@ def _is_primitive(value) -> bool:
 def test_hparams_are_plain_primitives():
     model, _ = tiny_model("snn=adaptive", "snn.hidden_sizes=[8]")
     hparams = dict(model.hparams)
-    assert set(hparams) == {"snn", "encoding", "decoding", "loss", "optim", "num_classes", "task", "seed", "data"}
+    assert set(hparams) == {"snn", "encoding", "decoding", "loss", "optim", "num_outputs", "task", "seed", "data"}
     assert _is_primitive(hparams), hparams
     assert hparams["snn"]["neuron"]["type"] == "adaptive_lif"
     assert hparams["snn"]["input_size"] == 64 and hparams["snn"]["output_size"] == 10
@@ -156,8 +157,8 @@ def test_ragged_batch_loss_prediction_and_probes_ignore_padding():
     x_more, mask_more = x_more[:3], mask_more[:3]
     assert x_more.shape == (3, 15, 12)
     with torch.no_grad():
-        loss = model._shared_step((x, y, mask), "val")
-        loss_more = model._shared_step((x_more, y, mask_more), "val")
+        loss = model._shared_step((x, y, mask), "val", 0)
+        loss_more = model._shared_step((x_more, y, mask_more), "val", 0)
         dec, out = model(x, mask=mask)
         dec_more, out_more = model(x_more, mask=mask_more)
     torch.testing.assert_close(loss_more, loss)
@@ -208,3 +209,78 @@ def test_build_model_turns_a_memory_budget_into_checkpoint_every_and_checks_T(ca
     assert f"snn.memory_budget_mb=0.5 -> snn.checkpoint_every={every}" in caplog.text
     with pytest.raises(pipeline.ConfigError, match=r"snn\.checkpoint_every=9 is larger than the sequence \(T=8 steps\)"):
         tiny_model("snn.checkpoint_every=9")
+
+
+class _GlobalRngWatch(L.Callback):
+    """Records the global CPU RNG state around every training batch (step, backward, optimiser)."""
+
+    def __init__(self) -> None:
+        self.pairs = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.before = torch.get_rng_state()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.pairs.append((self.before, torch.get_rng_state()))
+
+
+def test_training_batches_leave_the_global_rng_alone_and_draw_from_the_seed_stream():
+    model, dm = tiny_model("snn.dropout=0.3", "data.augment_shift=1")  # encoder sampling, dropout, shift: all random
+    start = model.seed_stream.get_state()
+    watch = _GlobalRngWatch()
+    trainer(callbacks=[watch]).fit(model, datamodule=dm)
+    assert len(watch.pairs) == 2
+    for before, after in watch.pairs:
+        assert torch.equal(before, after)
+    advanced = torch.Generator()
+    advanced.set_state(start)
+    torch.randint(0, 2**62, (2,), generator=advanced)  # one batch seed per training batch
+    assert torch.equal(model.seed_stream.get_state(), advanced.get_state())
+
+
+def test_batch_generator_draws_differ_per_training_batch_and_repeat_per_evaluation_batch():
+    model, _ = tiny_model("encoding.seed=11")
+    assert model.stream_seed == 11
+    draw = lambda stage, i: torch.rand(4, generator=model.batch_generator(torch.device("cpu"), stage, i))  # noqa: E731
+    assert not torch.equal(draw("train", 0), draw("train", 0))  # the stream moved on
+    assert torch.equal(draw("val", 3), draw("val", 3)) and not torch.equal(draw("val", 3), draw("val", 4))
+    torch.testing.assert_close(draw("val", 3), torch.rand(4, generator=torch.Generator().manual_seed(11 + 3)))
+    assert tiny_model("seed=5")[0].stream_seed == 5  # encoding.seed null: the run's seed
+
+
+def test_checkpoint_carries_the_seed_stream(tmp_path):
+    model, dm = tiny_model()
+    t = trainer()
+    t.fit(model, datamodule=dm)
+    t.save_checkpoint(tmp_path / "a.ckpt")
+    stored = torch.load(tmp_path / "a.ckpt", weights_only=True)["brain_ai_seed_stream"]
+    assert torch.equal(stored, model.seed_stream.get_state())
+    fresh, _ = tiny_model()
+    fresh.on_load_checkpoint({"brain_ai_seed_stream": stored})
+    assert torch.equal(fresh.seed_stream.get_state(), stored)
+
+
+def test_num_classes_is_a_deprecated_alias_of_num_outputs(tmp_path):
+    model, _ = tiny_model()
+    hparams = {k: v for k, v in model.hparams.items() if k != "num_outputs"}
+    with pytest.warns(FutureWarning, match="num_classes is deprecated .*; use num_outputs"):
+        old = SNNLitModule(**hparams, num_classes=10)
+    assert old.hparams.num_outputs == 10 and "num_classes" not in old.hparams and old.decoder.num_outputs == 10
+    path = tmp_path / "old.ckpt"  # a checkpoint of the last release: hyper-parameter num_classes
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": {**hparams, "num_classes": 10},
+                "pytorch-lightning_version": L.__version__}, path)
+    with pytest.warns(FutureWarning, match="use num_outputs"):
+        loaded = SNNLitModule.load_from_checkpoint(path, weights_only=True)
+    assert loaded.hparams.num_outputs == 10
+    with pytest.raises(pipeline.ConfigError, match="num_classes=10 \\(deprecated\\) and num_outputs=10 are both set"):
+        SNNLitModule(**hparams, num_outputs=10, num_classes=10)
+
+
+def test_task_must_match_the_decoder():
+    model, _ = tiny_model()
+    hparams = dict(model.hparams)
+    assert model.task is Task.classification and hparams["task"] == "classification"
+    with pytest.raises(pipeline.ConfigError, match="decodes classification, but task=regression"):
+        SNNLitModule(**{**hparams, "task": "regression"})
+    with pytest.raises(pipeline.ConfigError, match=r"SNNLitModule\.task='ranking' is not a valid choice; allowed: classification, regression"):
+        SNNLitModule(**{**hparams, "task": "ranking"})

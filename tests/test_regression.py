@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from brain_ai import pipeline
-from brain_ai.config import ConfigError
+from brain_ai.config import ConfigError, Task
+from brain_ai.core.decoding import RegressionOutput
 from framework_helpers import compose_config
 
 #: experiment=synthetic_regression shrunk to ~2 s: 4 inputs -> 1 target (the (B, 1) case), 360
@@ -47,10 +48,10 @@ def test_experiment_is_a_regression_run_checkpointed_by_val_mse():
 
 def test_model_output_dimension_is_the_number_of_targets():
     model, dm = pipeline.build_model(compose_config(["experiment=synthetic_regression", "snn.hidden_sizes=[8]"]))
-    assert (dm.task, dm.num_classes, model.task) == ("regression", 2, "regression")
+    assert (dm.task, dm.num_outputs, model.task, model.hparams.task) == (Task.regression, 2, Task.regression, "regression")
     assert model.snn_cfg.input_size == 10 * 8 and model.snn_cfg.output_size == 2 * 8  # 8 neurons per value
     decoded, _ = model(torch.rand(5, 10))
-    assert decoded.prediction.shape == decoded.logits_proxy.shape == (5, 2)
+    assert isinstance(decoded, RegressionOutput) and decoded.estimate.shape == (5, 2)
 
 
 def test_regression_trains_learns_and_tests_the_best_checkpoint(tmp_path, caplog):

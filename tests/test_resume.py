@@ -15,7 +15,9 @@ from brain_ai.errors import InputFileError
 from brain_ai.schedules import build_scheduler, replan
 from framework_helpers import TINY, compose_config
 
-BASE = [*TINY, "test=false"]
+#: save_top_k=-1: a checkpoint every epoch, so last.ckpt is the last epoch (Lightning 2.6 refreshes
+#: last.ckpt only when it saves a top-k checkpoint, i.e. when val/acc improved)
+BASE = [*TINY, "test=false", "+callbacks.model_checkpoint.save_top_k=-1"]
 
 
 def last(folder):
@@ -45,6 +47,32 @@ def test_extending_max_epochs_replans_cosine_like_an_uninterrupted_run(one_epoch
         torch.testing.assert_close(b["state_dict"][name], tensor, rtol=1e-6, atol=1e-7, msg=name)
     changed = any(not torch.equal(b["state_dict"][k], v) for k, v in start["state_dict"].items() if v.is_floating_point())
     assert changed  # the extra epoch trained (the unplanned restore kept lr = 0)
+
+
+#: every training-time random draw in play: encoder sampling (rate_bernoulli), dropout masks, shift offsets
+RANDOM = [*BASE, "encoding.seed=7", "snn.dropout=0.3", "data.augment_shift=1"]
+
+
+def test_resume_with_random_draws_reproduces_an_uninterrupted_run(tmp_path):
+    """The module's seed stream is in the checkpoint: 1 epoch + resume for 1 more == 2 epochs,
+    weight for weight and metric for metric (and the draws matter: another encoding.seed differs)."""
+    full = tmp_path / "full"
+    full_metrics = pipeline.train(compose_config([*RANDOM, "trainer.max_epochs=2"], output_dir=full))
+    resumed = tmp_path / "resumed"
+    pipeline.train(compose_config(RANDOM, output_dir=resumed))
+    assert "brain_ai_seed_stream" in last(resumed)
+    resumed_metrics = pipeline.train(
+        compose_config([*RANDOM, "trainer.max_epochs=2", f"ckpt_path={resumed}/checkpoints/last.ckpt"], output_dir=resumed))
+    a, b = last(full), last(resumed)
+    assert a["epoch"] == b["epoch"] == 1 and a["global_step"] == b["global_step"] == 6  # 2 epochs of 3 batches
+    for name, tensor in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][name], tensor, rtol=1e-6, atol=1e-7, msg=name)
+    assert set(resumed_metrics) == set(full_metrics)
+    for key, value in full_metrics.items():
+        assert resumed_metrics[key] == pytest.approx(value, rel=1e-5, abs=1e-7), key
+    other = tmp_path / "other"
+    pipeline.train(compose_config([*RANDOM, "trainer.max_epochs=2", "encoding.seed=8"], output_dir=other))
+    assert any(not torch.equal(v, last(other)["state_dict"][k]) for k, v in a["state_dict"].items() if v.is_floating_point())
 
 
 def test_extending_max_epochs_replans_onecycle(tmp_path):

@@ -272,3 +272,19 @@ def test_network_scans_its_input_for_nan_once_not_per_layer(monkeypatch):
     monkeypatch.setattr(base, "check_finite", lambda owner, t: scans.append(owner))
     net(x)
     assert scans == []  # three neuron layers, no scan among them
+
+
+def test_dropout_masks_come_from_the_generator_without_touching_the_global_rng():
+    net = SNNCore(mlp_cfg(dropout=0.25)).train()
+    x = spikes_in(4, 6, 20)
+    before = torch.get_rng_state()
+    masks = net._dropout_masks(x, torch.Generator().manual_seed(3))
+    assert torch.equal(torch.get_rng_state(), before)
+    u = torch.rand((4, 6, 32), generator=torch.Generator().manual_seed(3))  # the first layer's draws
+    torch.testing.assert_close(masks[0], (u < 0.75).float() / 0.75)  # keep with p = 1 - dropout, scaled by 1 / (1 - p)
+    assert [tuple(m.shape) for m in masks] == [(4, 6, 32), (4, 6, 16)]
+    torch.testing.assert_close(masks[1].unique(), torch.tensor([0.0, 1 / 0.75]))
+    a = net(x, generator=torch.Generator().manual_seed(5)).output
+    b = net(x, generator=torch.Generator().manual_seed(5)).output
+    assert torch.equal(a, b) and torch.equal(torch.get_rng_state(), before)
+    assert net.eval()._dropout_masks(x, torch.Generator()) == []

@@ -1,12 +1,15 @@
-r"""Spike decoders: network output ``(B, T, C_out)`` -> logits, prediction and confidence.
+r"""Spike decoders: network output ``(B, T, output_size)`` -> class logits or value estimates.
 
-Every decoder is an ``nn.Module`` built by ``build_decoder(DecodingConfig, num_classes)``;
-``decoder.num_outputs(num_classes)`` is how many output neurons the network needs. Statistics
+Every decoder is an ``nn.Module`` built by ``build_decoder(DecodingConfig, num_outputs)``, where
+``num_outputs`` is what the model predicts per sample: ``C`` classes, or ``D`` regressed values.
+``decoder.output_size`` is how many output neurons the network needs for them, and
+``decoder.task`` (a :class:`~brain_ai.config.Task`) says which of the two output types it
+returns: a :class:`ClassificationOutput` or a :class:`RegressionOutput`. Statistics
 are accumulated in fp32 and normalised by ``T``, so the same spike statistics give the same
 logits at any ``T``. All paths are differentiable w.r.t. the output tensor.
 
 ============  ====================================================================================
-decoder       logits_proxy ``(B, C)``
+decoder       ``logits_proxy (B, C)`` (classification) / ``estimate (B, D)`` (regression)
 ============  ====================================================================================
 rate          ``r_c / temperature`` with ``r_c = (1/T) sum_t s_tc``
 first_spike   ``-t_c / (T temperature)`` with the first-spike time
@@ -14,9 +17,9 @@ first_spike   ``-t_c / (T temperature)`` with the first-spike time
               neuron never fires). The product form is exact for 0/1 spikes and differentiable:
               ``d t_c / d s_uc = -(t_c - u)`` for ``u < t_c`` (firing earlier moves the time there)
 population    outputs grouped ``C x P`` (unit ``c * P + k`` has centre ``k / (P - 1)``), group rates
-              ``r_ck``. classification: ``mean_k r_ck / temperature``; regression: the estimate
-              ``y_c = sum_k c_k r_ck / max(sum_k r_ck, 1/T)``: exact once the group fired at least
-              once; a silent group gives 0 with gradient ``T c_k`` (not ``c_k / eps``)
+              ``r_ck``. classification: ``mean_k r_ck / temperature``; regression (``D`` groups):
+              the estimate ``y_d = sum_k c_k r_dk / max(sum_k r_dk, 1/T)``: exact once the group
+              fired at least once; a silent group gives 0 with gradient ``T c_k`` (not ``c_k / eps``)
 membrane      final / max / mean over time of a non-spiking readout, ``/ temperature``
 ensemble      ``log(sum_i w_i softmax(logits_i) + eps)`` over member decoders (weights sum to 1)
 ============  ====================================================================================
@@ -27,10 +30,9 @@ step), so padding a sample with masked steps does not change its logits.
 
 Classification: ``prediction = argmax logits`` (ties: lowest index; for first_spike the earliest
 neuron wins), ``confidence = max softmax(logits)``, ``aux['margin']`` = top-1 minus top-2
-probability. Population regression: ``prediction`` is the estimate ``(B, C)`` (C = number of
-regressed values) and ``confidence = mass * (1 - 2 spread)`` averaged over values, where ``spread``
-is the rate-weighted std of the centres around the estimate and ``mass`` is 1 for a group that
-fired and 0 for a silent one; both in [0, 1].
+probability. Population regression: ``estimate (B, D)`` and ``confidence = mass * (1 - 2 spread)``
+averaged over values, where ``spread`` is the rate-weighted std of the centres around the estimate
+and ``mass`` is 1 for a group that fired and 0 for a silent one; both in [0, 1].
 """
 
 from __future__ import annotations
@@ -43,21 +45,52 @@ from typing import Any, ClassVar, Dict, Optional, Type
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import DecoderType, DecodingConfig, MembraneReduce, PopulationMode
+from brain_ai.config import DecoderType, DecodingConfig, MembraneReduce, PopulationMode, Task
 from brain_ai.core.encoding import TIME_DIM
 from brain_ai.core.masking import check_mask, time_mean, time_sum, valid_steps, zero_invalid
-from brain_ai.core.registry import register
 
 
-@dataclass
-class DecoderOutput:
-    """logits_proxy ``(B, C)`` float32; prediction ``(B,)`` long (regression: ``(B, C)`` float);
-    confidence ``(B,)`` in [0, 1]; aux: ``count_histogram``, ``first_spike_times``, ``margin``, ..."""
+@dataclass(kw_only=True)
+class DecoderOutput(abc.ABC):
+    """What every decoder returns: ``confidence (B,)`` in [0, 1] and ``aux`` (detached extras:
+    ``count_histogram``, ``first_spike_times``, ``margin``, ...). ``task`` names the subclass:
+    :class:`ClassificationOutput` or :class:`RegressionOutput`."""
 
-    logits_proxy: Tensor
-    prediction: Tensor
+    task: ClassVar[Task]
     confidence: Tensor
     aux: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    @abc.abstractmethod
+    def trained(self) -> Tensor:
+        """The differentiable fp32 tensor a task loss trains: ``logits_proxy (B, C)`` or ``estimate (B, D)``."""
+
+
+@dataclass(kw_only=True)
+class ClassificationOutput(DecoderOutput):
+    """``logits_proxy (B, C)`` float32, differentiable (the losses' input); ``prediction (B,)``
+    int64 class indices (argmax of the logits); ``confidence (B,)`` max softmax probability."""
+
+    task: ClassVar[Task] = Task.classification
+    logits_proxy: Tensor
+    prediction: Tensor
+
+    @property
+    def trained(self) -> Tensor:
+        return self.logits_proxy
+
+
+@dataclass(kw_only=True)
+class RegressionOutput(DecoderOutput):
+    """``estimate (B, D)`` float32 values, differentiable (the mse loss's input);
+    ``confidence (B,)`` from how concentrated each group's spikes are."""
+
+    task: ClassVar[Task] = Task.regression
+    estimate: Tensor
+
+    @property
+    def trained(self) -> Tensor:
+        return self.estimate
 
 
 def first_spike_times(spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
@@ -70,47 +103,54 @@ def first_spike_times(spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
     return time_sum(survive, mask)
 
 
-def classification_output(logits: Tensor, aux: Dict[str, Any]) -> DecoderOutput:
+def classification_output(logits: Tensor, aux: Dict[str, Any]) -> ClassificationOutput:
     """prediction = argmax, confidence = max softmax, aux['margin'] = top-1 - top-2 probability."""
     with torch.no_grad():
         probs = torch.softmax(logits.float(), dim=-1)
         top = probs.topk(min(2, probs.shape[-1]), dim=-1).values  # (B, <=2)
         aux["margin"] = top[:, 0] - top[:, 1] if top.shape[-1] > 1 else top[:, 0]
         confidence, prediction = probs.max(dim=-1)
-    return DecoderOutput(logits_proxy=logits, prediction=prediction, confidence=confidence, aux=aux)
+    return ClassificationOutput(logits_proxy=logits, prediction=prediction, confidence=confidence, aux=aux)
 
 
 class Decoder(nn.Module, metaclass=abc.ABCMeta):
-    """Base decoder: checks ``output (B, T, num_outputs(num_classes))`` and calls :meth:`decode`."""
+    """Base decoder for ``num_outputs`` classes (or regressed values): checks ``output (B, T,
+    output_size)`` and calls :meth:`decode`, which returns the output type of :attr:`task`."""
 
     name: ClassVar[str] = ""
 
-    def __init__(self, cfg: DecodingConfig, num_classes: int) -> None:
+    def __init__(self, cfg: DecodingConfig, num_outputs: int) -> None:
         super().__init__()
         if not isinstance(cfg, DecodingConfig):
             raise TypeError(f"{type(self).__name__}: cfg must be a DecodingConfig, got {type(cfg).__name__}")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"{type(self).__name__}: num_classes={num_classes!r} must be an integer >= 1")
+        if isinstance(num_outputs, bool) or not isinstance(num_outputs, int) or num_outputs < 1:
+            raise ValueError(f"{type(self).__name__}: num_outputs={num_outputs!r} must be an integer >= 1")
         self.cfg = cfg
-        self.num_classes = num_classes
+        self.num_outputs = num_outputs
 
-    def num_outputs(self, num_classes: int) -> int:
-        """Output neurons the network needs for ``num_classes`` classes (or regressed values)."""
-        return num_classes
+    @property
+    def task(self) -> Task:
+        """classification (:class:`ClassificationOutput`) or regression (:class:`RegressionOutput`)."""
+        return Task.classification
+
+    @property
+    def output_size(self) -> int:
+        """Output neurons the network needs (``snn.output_size``): one per class by default."""
+        return self.num_outputs
 
     def forward(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
-        """output: spikes or membrane ``(B, T, num_outputs(num_classes))``; mask: ``(B, T)`` bool or None."""
-        expected = self.num_outputs(self.num_classes)
+        """output: spikes or membrane ``(B, T, output_size)``; mask: ``(B, T)`` bool or None."""
+        expected = self.output_size
         if output.dim() != 3 or output.shape[-1] != expected or output.shape[TIME_DIM] < 1:
             raise ValueError(
                 f"{self.name} decoder: output.shape={tuple(output.shape)} must be (B, T>=1, {expected}) "
-                f"for num_classes={self.num_classes}"
+                f"for num_outputs={self.num_outputs}"
             )
         return self.decode(output, check_mask(mask, output.shape[0], output.shape[TIME_DIM], f"{self.name} decoder"))
 
     @abc.abstractmethod
     def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
-        """Decode a checked ``output (B, T, C_out)``; only the steps where ``mask`` is True count."""
+        """Decode a checked ``output (B, T, output_size)``; only the steps where ``mask`` is True count."""
 
 
 class RateDecoder(Decoder):
@@ -118,7 +158,7 @@ class RateDecoder(Decoder):
 
     name = DecoderType.rate.name
 
-    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
+    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> ClassificationOutput:
         counts = time_sum(output, mask)  # (B, C) fp32
         logits = counts / (valid_steps(mask, output) * self.cfg.temperature)
         return classification_output(logits, {"count_histogram": counts.detach()})
@@ -129,40 +169,46 @@ class FirstSpikeDecoder(Decoder):
 
     name = DecoderType.first_spike.name
 
-    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
+    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> ClassificationOutput:
         t_first = first_spike_times(output, mask)  # (B, C)
         logits = -t_first / (valid_steps(mask, output) * self.cfg.temperature)
         return classification_output(logits, {"first_spike_times": t_first.detach()})
 
 
 class PopulationDecoder(Decoder):
-    """Groups of ``population_size`` output neurons per class / regressed value."""
+    """Groups of ``population_size`` output neurons per class / regressed value
+    (``population_mode`` = the task)."""
 
     name = DecoderType.population.name
 
-    def __init__(self, cfg: DecodingConfig, num_classes: int) -> None:
-        super().__init__(cfg, num_classes)
+    def __init__(self, cfg: DecodingConfig, num_outputs: int) -> None:
+        super().__init__(cfg, num_outputs)
         size = cfg.population_size
         self.register_buffer("centers", torch.linspace(0.0, 1.0, size) if size > 1 else torch.full((1,), 0.5))
 
-    def num_outputs(self, num_classes: int) -> int:
-        return num_classes * self.cfg.population_size
+    @property
+    def task(self) -> Task:
+        return Task.regression if self.cfg.population_mode is PopulationMode.regression else Task.classification
+
+    @property
+    def output_size(self) -> int:
+        return self.num_outputs * self.cfg.population_size
 
     def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
         batch, size = output.shape[0], self.cfg.population_size
-        rates = time_mean(output, mask).view(batch, self.num_classes, size)  # (B, C, P)
+        rates = time_mean(output, mask).view(batch, self.num_outputs, size)  # (B, C or D, P)
         aux: Dict[str, Any] = {"group_rates": rates.detach(), "count_histogram": time_sum(output.detach(), mask)}
-        if self.cfg.population_mode is PopulationMode.classification:
+        if self.task is Task.classification:
             return classification_output(rates.mean(dim=-1) / self.cfg.temperature, aux)
         # floor 1/T: a silent group has a bounded gradient (T c_k); T = valid steps, (B, 1, 1)
         one_spike = 1.0 / valid_steps(mask, output).clamp_min(1.0).unsqueeze(-1)
-        weights = rates / rates.sum(dim=-1, keepdim=True).clamp_min(one_spike)  # (B, C, P)
-        estimate = (weights * self.centers).sum(dim=-1)  # (B, C)
+        weights = rates / rates.sum(dim=-1, keepdim=True).clamp_min(one_spike)  # (B, D, P)
+        estimate = (weights * self.centers).sum(dim=-1)  # (B, D)
         with torch.no_grad():
             mass = weights.sum(dim=-1)
             spread = (weights * (self.centers - estimate.unsqueeze(-1)) ** 2).sum(dim=-1).sqrt()
             confidence = (mass * (1.0 - 2.0 * spread)).mean(dim=-1).clamp(0.0, 1.0)  # rounding only
-        return DecoderOutput(logits_proxy=estimate, prediction=estimate.detach(), confidence=confidence, aux=aux)
+        return RegressionOutput(estimate=estimate, confidence=confidence, aux=aux)
 
 
 class MembraneDecoder(Decoder):
@@ -170,7 +216,7 @@ class MembraneDecoder(Decoder):
 
     name = DecoderType.membrane.name
 
-    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
+    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> ClassificationOutput:
         v = output.float()
         reduce = self.cfg.membrane_reduce
         if reduce is MembraneReduce.final:
@@ -193,41 +239,36 @@ class EnsembleDecoder(Decoder):
 
     name = DecoderType.ensemble.name
 
-    def __init__(self, cfg: DecodingConfig, num_classes: int) -> None:
-        super().__init__(cfg, num_classes)
-        members = [build_decoder(dataclasses.replace(cfg, type=m), num_classes) for m in cfg.ensemble_members]
-        needs = {m.name: m.num_outputs(num_classes) for m in members}
+    def __init__(self, cfg: DecodingConfig, num_outputs: int) -> None:
+        super().__init__(cfg, num_outputs)
+        members = [build_decoder(dataclasses.replace(cfg, type=m), num_outputs) for m in cfg.ensemble_members]
+        needs = {m.name: m.output_size for m in members}
         if len(set(needs.values())) != 1:
-            raise ValueError(f"decoding.ensemble_members need different numbers of outputs {needs}; allowed: members with equal num_outputs")
+            raise ValueError(f"decoding.ensemble_members need different numbers of output neurons {needs}; allowed: members with equal output_size")
         self.members = nn.ModuleList(members)
         total = float(sum(cfg.ensemble_weights))
         self.register_buffer("weights", torch.tensor([w / total for w in cfg.ensemble_weights], dtype=torch.float32))
 
-    def num_outputs(self, num_classes: int) -> int:
-        return self.members[0].num_outputs(num_classes)
+    @property
+    def output_size(self) -> int:
+        return self.members[0].output_size
 
-    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
+    def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> ClassificationOutput:
         outs = [m.decode(output, mask) for m in self.members]
         probs = sum(w * torch.softmax(o.logits_proxy.float(), dim=-1) for w, o in zip(self.weights, outs))  # (B, C)
         aux = {"member_logits": {m.name: o.logits_proxy.detach() for m, o in zip(self.members, outs)}}
         return classification_output(torch.log(probs + self.cfg.eps), aux)
 
 
-#: decoder name (a DecoderType name) -> class
-DECODERS: Dict[str, Type[Decoder]] = {
-    cls.name: cls for cls in (RateDecoder, FirstSpikeDecoder, PopulationDecoder, MembraneDecoder, EnsembleDecoder)
+#: ``decoding.type`` -> class: one class per :class:`~brain_ai.config.DecoderType` member (a new
+#: decoder is a member there plus an entry here; docs/extending.md)
+DECODERS: Dict[DecoderType, Type[Decoder]] = {
+    DecoderType[cls.name]: cls for cls in (RateDecoder, FirstSpikeDecoder, PopulationDecoder, MembraneDecoder, EnsembleDecoder)
 }
 
 
-def register_decoder(cls: Type[Decoder]) -> Type[Decoder]:
-    """Add a :class:`Decoder` subclass to :data:`DECODERS` under ``cls.name`` (usable as a decorator)."""
-    return register(DECODERS, cls, Decoder, "decoder")
-
-
-def build_decoder(cfg: DecodingConfig, num_classes: int) -> Decoder:
-    """The decoder named by ``cfg.type`` for ``num_classes`` classes (or regressed values)."""
+def build_decoder(cfg: DecodingConfig, num_outputs: int) -> Decoder:
+    """The decoder of ``cfg.type`` for ``num_outputs`` classes (or regressed values)."""
     if not isinstance(cfg, DecodingConfig):
         raise TypeError(f"build_decoder: cfg must be a DecodingConfig, got {type(cfg).__name__}")
-    if cfg.type.name not in DECODERS:
-        raise ValueError(f"decoding.type={cfg.type.name!r} has no registered decoder; allowed: {sorted(DECODERS)}")
-    return DECODERS[cfg.type.name](cfg, num_classes)
+    return DECODERS[cfg.type](cfg, num_outputs)

@@ -51,7 +51,6 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import CentersMode, EncoderType, EncodingConfig, LatencyMapping, NormalizationType
-from brain_ai.core.registry import register
 from brain_ai.core.neurons.state import check_finite
 
 BATCH_DIM = 0
@@ -465,23 +464,17 @@ class DirectEncoder(Encoder):
         return current.expand(x.shape[0], self.cfg.num_steps, *x.shape[1:]), aux  # (B, T, *F)
 
 
-#: encoder name (an EncoderType name) -> class
-ENCODERS: Dict[str, Type[Encoder]] = {
-    cls.name: cls
+#: ``encoding.type`` -> class: one class per :class:`~brain_ai.config.EncoderType` member (a new
+#: encoder is a member there plus an entry here; docs/extending.md)
+ENCODERS: Dict[EncoderType, Type[Encoder]] = {
+    EncoderType[cls.name]: cls
     for cls in (RateBernoulliEncoder, RatePoissonEncoder, RateDeterministicEncoder, LatencyEncoder, TTFSEncoder,
                 PopulationEncoder, DeltaEncoder, IdentityEncoder, DirectEncoder)
 }
 
 
-def register_encoder(cls: Type[Encoder]) -> Type[Encoder]:
-    """Add an :class:`Encoder` subclass to :data:`ENCODERS` under ``cls.name`` (usable as a decorator)."""
-    return register(ENCODERS, cls, Encoder, "encoder")
-
-
 def build_encoder(cfg: EncodingConfig) -> Encoder:
-    """The encoder named by ``cfg.type`` (see :data:`ENCODERS`)."""
+    """The encoder of ``cfg.type`` (see :data:`ENCODERS`)."""
     if not isinstance(cfg, EncodingConfig):
         raise TypeError(f"build_encoder: cfg must be an EncodingConfig, got {type(cfg).__name__}")
-    if cfg.type.name not in ENCODERS:
-        raise ValueError(f"encoding.type={cfg.type.name!r} has no registered encoder; allowed: {sorted(ENCODERS)}")
-    return ENCODERS[cfg.type.name](cfg)
+    return ENCODERS[cfg.type](cfg)

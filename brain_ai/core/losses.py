@@ -15,8 +15,8 @@ term (name)     loss
 ==============  ====================================================================================
 probspikes      ``-log max(softmax(r / temperature)_y, eps)``, ``r_c = (1/T) sum_t s_tc`` (output)
 first_spike     cross-entropy of ``-t_c / (T temperature)``, ``t_c = sum_t prod_{u<=t} (1 - s_uc)``
-cross_entropy   cross-entropy of the decoder's ``logits_proxy``
-mse             ``mean (y_hat - y)^2`` of the decoder's estimate (regression)
+cross_entropy   cross-entropy of ``ClassificationOutput.logits_proxy`` (a classification decoder)
+mse             ``mean (y_hat - y)^2`` of ``RegressionOutput.estimate`` (a regression decoder)
 rate_reg        per layer ``mean (r_bn - target)^2 + mean relu(rate_min - r_n)^2 + relu(r_n - rate_max)^2``
                 (``r_bn`` rate of neuron n in sample b, ``r_n`` its batch mean); mean over layers
 temporal        population rate ``q_t`` per layer; l1 / l2: ``|q_t - mean(q_{t-W..t-1})|`` (squared);
@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from brain_ai.config import LossConfig, TaskLoss, TemporalPenalty
-from brain_ai.core.decoding import DecoderOutput, first_spike_times
+from brain_ai.core.decoding import ClassificationOutput, DecoderOutput, RegressionOutput, first_spike_times
 from brain_ai.core.encoding import TIME_DIM
 from brain_ai.core.masking import check_mask, masked_mean, time_mean, time_sum, valid_steps, zero_invalid
 
@@ -50,8 +50,9 @@ class LossInputs:
     """What a loss may look at.
 
     output: network output ``(B, T, C_out)`` (spikes, or membrane of a non-spiking readout);
-    decoded: the decoder's view of ``output``; targets: class indices ``(B,)`` long, or values
-    ``(B,)`` / ``(B, D)`` float for regression; layer_spikes / layer_membranes: ``"layer0"``,
+    decoded: the decoder's view of ``output`` (a :class:`ClassificationOutput` or a
+    :class:`RegressionOutput`); targets: class indices ``(B,)`` long, or values ``(B,)`` /
+    ``(B, D)`` float for regression; layer_spikes / layer_membranes: ``"layer0"``,
     ``"layer1"``, ... -> ``(B, T, ...)``; mask: ``(B, T)`` bool, True at valid steps (None: all).
     """
 
@@ -81,6 +82,14 @@ def _class_targets(targets: Tensor, scores: Tensor, what: str) -> Tensor:
     if batch and not bool(((targets >= 0) & (targets < classes)).all()):
         raise ValueError(f"{what}: targets must lie in [0, {classes}) (one per output class), got values from {int(targets.min())} to {int(targets.max())}")
     return targets
+
+
+def _decoded_as(decoded: DecoderOutput, kind: type, what: str) -> DecoderOutput:
+    """``decoded`` if it is a ``kind`` (the output type ``what`` needs); else a ValueError naming both."""
+    if not isinstance(decoded, kind):
+        raise ValueError(f"{what} needs a {kind.__name__} (the output of a {kind.task.name} decoder), "
+                         f"got a {type(decoded).__name__}")
+    return decoded
 
 
 def _layers(maps: Dict[str, Tensor], term: str, what: str) -> Dict[str, Tensor]:
@@ -154,24 +163,24 @@ class FirstSpikeLoss(LossTerm):
 
 
 class CrossEntropyLoss(LossTerm):
-    """Cross-entropy of ``decoded.logits_proxy (B, C)`` (already temperature-scaled by the decoder)."""
+    """Cross-entropy of ``ClassificationOutput.logits_proxy (B, C)`` (already temperature-scaled by the decoder)."""
 
     name = "cross_entropy"
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
-        logits = inputs.decoded.logits_proxy.float()
+        logits = _decoded_as(inputs.decoded, ClassificationOutput, f"loss term {self.name!r}").logits_proxy.float()
         targets = _class_targets(inputs.targets, logits, self.name)
         acc = (logits.detach().argmax(-1) == targets).float().mean()
         return F.cross_entropy(logits, targets), {"accuracy": acc}
 
 
 class MSELoss(LossTerm):
-    """Regression: mean squared error of ``decoded.logits_proxy (B, D)`` against targets ``(B, D)`` or ``(B,)``."""
+    """Regression: mean squared error of ``RegressionOutput.estimate (B, D)`` against targets ``(B, D)`` or ``(B,)``."""
 
     name = "mse"
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
-        estimate = inputs.decoded.logits_proxy.float()
+        estimate = _decoded_as(inputs.decoded, RegressionOutput, f"loss term {self.name!r}").estimate.float()
         if inputs.targets.numel() != estimate.numel() or not inputs.targets.is_floating_point():
             raise ValueError(f"mse: targets must be float values shaped like the estimate {tuple(estimate.shape)}, "
                              f"got {inputs.targets.dtype} {tuple(inputs.targets.shape)}")
@@ -357,14 +366,16 @@ class SNNLossComposer(nn.Module):
 def compute_snn_metrics(
     decoded: DecoderOutput, targets: Tensor, layer_spikes: Optional[Dict[str, Tensor]] = None, mask: Optional[Tensor] = None
 ) -> Dict[str, float]:
-    """Plain-float metrics: ``accuracy`` (class predictions) or ``mae`` / ``mse`` (regression),
-    ``confidence``, and per layer ``<name>/firing_rate``, ``<name>/dead_frac`` (valid steps of ``mask`` only)."""
+    """Plain-float metrics: ``accuracy`` (a :class:`ClassificationOutput`) or ``mae`` / ``mse`` (a
+    :class:`RegressionOutput`), ``confidence``, and per layer ``<name>/firing_rate``,
+    ``<name>/dead_frac`` (valid steps of ``mask`` only)."""
     with torch.no_grad():
         values: Dict[str, Tensor] = {"confidence": decoded.confidence.float().mean()}
-        if decoded.prediction.dtype == torch.long:
+        if isinstance(decoded, ClassificationOutput):
             values["accuracy"] = (decoded.prediction == targets.reshape(decoded.prediction.shape)).float().mean()
         else:
-            error = decoded.prediction.float() - targets.float().reshape(decoded.prediction.shape)
+            estimate = _decoded_as(decoded, RegressionOutput, "compute_snn_metrics").estimate.float()
+            error = estimate - targets.float().reshape(estimate.shape)
             values.update({"mae": error.abs().mean(), "mse": (error**2).mean()})
         for name, spikes in (layer_spikes or {}).items():
             per_neuron = time_sum(spikes, mask).sum(0) / valid_steps(mask, spikes).sum()  # (*N)

@@ -109,6 +109,7 @@ class _SNNBase(nn.Module):
         record_membrane: bool = False,
         keep_spikes: bool = True,
         mask: Optional[Tensor] = None,
+        generator: Optional[torch.Generator] = None,
     ) -> SNNOutput:
         """Run the network on ``x (B, T, ...)``, starting from ``state`` (None = zeros).
 
@@ -124,6 +125,8 @@ class _SNNBase(nn.Module):
                 ``(B, T, N)`` memory under checkpointing (where they are not kept for backward).
             mask: ``(B, T)`` bool, the valid steps of a ragged batch; the probes count only those
                 (the network runs on every step).
+            generator: draws the dropout masks (training mode with ``cfg.dropout > 0``; on
+                ``x``'s device); None = the global RNG.
 
         ``cfg.checkpoint_every`` applies only while autograd records (training); inference runs
         one pass per call.
@@ -141,7 +144,7 @@ class _SNNBase(nn.Module):
             output = self._layers(inputs["x"], inputs["masks"], seg)
             return {"output": output, "spikes": seg.spikes, "membranes": seg.membranes}, seg.states
 
-        inputs = {"x": x, "masks": self._dropout_masks(x)}
+        inputs = {"x": x, "masks": self._dropout_masks(x, generator)}
         outputs, final = run_segments(segment, inputs, states, chunk_size=self.cfg.chunk_size, checkpoint_every=checkpoint_every)
         out = SNNOutput(
             output=outputs["output"], layer_spikes=outputs["spikes"], layer_membranes=outputs["membranes"], final_states=final
@@ -170,14 +173,17 @@ class _SNNBase(nn.Module):
                 check_state(f"{owner} layer {name!r}", state[name], neuron.state_shapes(batch_size))
         return dict(state)
 
-    def _dropout_masks(self, x: Tensor) -> List[Tensor]:
+    def _dropout_masks(self, x: Tensor, generator: Optional[torch.Generator]) -> List[Tensor]:
         """Dropout masks ``(B, T, N_j)`` of the hidden dense layers, drawn once per forward (for all T)
         so that they do not depend on the time segmentation, and are inputs (not random draws)
-        of a recomputed segment. Empty without dropout or in eval mode."""
-        if self.dropout is None or not self.training:
+        of a recomputed segment: ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)`` (p =
+        ``cfg.dropout``), as ``nn.Dropout``. Empty without dropout or in eval mode."""
+        if self.cfg.dropout == 0 or not self.training:
             return []
         b, t = x.shape[:2]
-        return [self.dropout(torch.ones(b, t, n, device=x.device, dtype=x.dtype)) for n in self.cfg.hidden_sizes]
+        keep = 1.0 - self.cfg.dropout
+        draws = (torch.rand((b, t, n), generator=generator, device=x.device, dtype=x.dtype) for n in self.cfg.hidden_sizes)
+        return [(u < keep).to(x.dtype) / keep for u in draws]
 
     def _run_neuron(self, name: str, neuron: nn.Module, current: Tensor, seg: _Segment) -> Tensor:
         """Step ``neuron`` over ``current (B, t, ...)`` from ``seg.states[name]``; record into ``seg``."""
@@ -240,7 +246,6 @@ class SNNCore(_SNNBase):
         self.linears = nn.ModuleList()
         self.neurons = nn.ModuleList()
         self._dense_stack(cfg.input_size)
-        self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else None
 
     @property
     def dense_neurons(self) -> nn.ModuleList:
@@ -292,7 +297,6 @@ class ConvSNN(_SNNBase):
         self.linears = nn.ModuleList()
         self._n_conv = len(self.neurons)
         self._dense_stack(self.flat_features)
-        self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else None
 
     @property
     def dense_neurons(self) -> List[nn.Module]:
@@ -339,13 +343,14 @@ def run_streaming(net: _SNNBase, x: Tensor, window: int, state: Optional[NetStat
     )
 
 
-def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], num_outputs: int) -> SNNConfig:
+def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], output_size: int) -> SNNConfig:
     """Fill the network's input/output sizes from the data; reject user values that disagree.
 
     Args:
         cfg: the architecture; ``input_size`` / ``input_shape`` / ``output_size`` may be None.
         step_shape: per-time-step feature shape entering the network, e.g. ``(1, 28, 28)``.
-        num_outputs: output neurons the decoder needs (classes, or classes * population_size).
+        output_size: output neurons the decoder needs (``Decoder.output_size``: classes or
+            regressed values, times population_size for the population decoder).
 
     Raises:
         ConfigError: a size the user set does not match the data, naming the field and both values.
@@ -357,10 +362,10 @@ def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], num_outputs: int)
             f"snn.input_size={cfg.input_size} does not match the data: the encoder yields {n_in} features per step "
             f"(shape {step_shape}); remove the override or set snn.input_size={n_in}"
         )
-    if cfg.output_size is not None and cfg.output_size != num_outputs:
+    if cfg.output_size is not None and cfg.output_size != output_size:
         raise ConfigError(
-            f"snn.output_size={cfg.output_size} does not match the decoder, which needs {num_outputs} output neurons; "
-            f"remove the override or set snn.output_size={num_outputs}"
+            f"snn.output_size={cfg.output_size} does not match the decoder, which needs {output_size} output neurons; "
+            f"remove the override or set snn.output_size={output_size}"
         )
     input_shape = cfg.input_shape
     if cfg.architecture is Architecture.conv:
@@ -369,7 +374,7 @@ def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], num_outputs: int)
         if input_shape is not None and tuple(input_shape) != step_shape:
             raise ConfigError(f"snn.input_shape={list(input_shape)} does not match the data/encoder step shape {list(step_shape)}")
         input_shape = list(step_shape)
-    return dataclasses.replace(cfg, input_size=n_in, input_shape=input_shape, output_size=num_outputs)
+    return dataclasses.replace(cfg, input_size=n_in, input_shape=input_shape, output_size=output_size)
 
 
 _ARCHITECTURES = {Architecture.mlp: SNNCore, Architecture.conv: ConvSNN}

@@ -1,16 +1,20 @@
-"""Batch augmentations applied on the device inside the training step (so they follow the
-per-batch seed of :class:`brain_ai.module.SNNLitModule` and are reproducible after a resume)."""
+"""Batch augmentations applied on the device inside the training step (drawing from the
+per-batch generator of :class:`brain_ai.module.SNNLitModule`, so they are reproducible after a
+resume)."""
 
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 
-def random_shift(x: Tensor, max_shift: int) -> Tensor:
+def random_shift(x: Tensor, max_shift: int, generator: Optional[torch.Generator] = None) -> Tensor:
     """Translate every image of ``x (B, C, H, W)`` by its own random offset in
     ``[-max_shift, max_shift]`` pixels along each axis, filling with zeros. ``max_shift=0`` is a no-op.
+    Offsets are drawn from ``generator`` (on ``x``'s device; None = the global RNG).
     """
     if max_shift == 0:
         return x
@@ -18,8 +22,8 @@ def random_shift(x: Tensor, max_shift: int) -> Tensor:
         raise ValueError(f"random_shift expects images (B, C, H, W), got shape {tuple(x.shape)}")
     b, _, h, w = x.shape
     padded = F.pad(x, (max_shift, max_shift, max_shift, max_shift))  # (B, C, H+2s, W+2s)
-    dy = torch.randint(0, 2 * max_shift + 1, (b,), device=x.device)
-    dx = torch.randint(0, 2 * max_shift + 1, (b,), device=x.device)
+    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator, device=x.device)
+    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator, device=x.device)
     rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])  # (B, H)
     cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])  # (B, W)
     batch = torch.arange(b, device=x.device)[:, None, None]

@@ -14,16 +14,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from brain_ai.config import ConfigError, DataConfig
+from brain_ai.config import ConfigError, DataConfig, Task, coerce_enum
 from brain_ai.errors import InputFileError
 
 #: Seed of the fixed train/test splits of data sets that ship without one (mnist5k, digits,
 #: synthetic). Deliberately independent of ``DataConfig.seed`` so the test set never changes.
 FIXED_SPLIT_SEED = 1234
-
-
-#: What a data set's targets are: class indices ``(N,)`` int64, or float values ``(N, D)``.
-TASKS = ("classification", "regression")
 
 
 @dataclass(frozen=True)
@@ -34,20 +30,19 @@ class DatasetInfo:
     the shape of one frame). ``time_steps`` is ``T`` of event/synthetic data, ``None`` for static
     data and for ``ragged`` data, whose samples have different lengths (batches then carry a
     mask, see :mod:`brain_ai.data.ragged`).
-    ``task`` is one of :data:`TASKS`; for ``regression`` ``num_classes`` is the number of
-    regressed values ``D`` per sample (the decoder's output dimension).
+    ``task`` says what the targets are: class indices ``(N,)`` int64 (classification, with
+    ``num_outputs`` classes) or float values ``(N, D)`` (regression, ``num_outputs = D``).
     """
 
-    num_classes: int
+    num_outputs: int
     sample_shape: Tuple[int, ...]
     time_steps: Optional[int]
     is_event_data: bool
-    task: str = "classification"
+    task: Task = Task.classification
     ragged: bool = False
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"DatasetInfo.task={self.task!r}; allowed: {', '.join(TASKS)}")
+        object.__setattr__(self, "task", coerce_enum("DatasetInfo", "task", self.task, Task))
 
     @property
     def is_value_sequence(self) -> bool:
@@ -87,25 +82,26 @@ class DataSource(abc.ABC):
 class ArrayDataset(Dataset):
     """In-memory samples stored compactly (e.g. uint8) and scaled to float32 on access.
 
-    ``inputs`` (N, ...) any numeric dtype. Integer ``targets (N,)`` are class labels: an item is
-    ``(inputs[i] / scale as float32, int label)``. Floating ``targets (N, D)`` are regression
-    values: an item is ``(inputs[i] / scale as float32, targets[i] float32 (D,))``.
+    ``inputs`` (N, ...) any numeric dtype. ``task=classification``: ``targets (N,)`` are class
+    labels and an item is ``(inputs[i] / scale as float32, int label)``. ``task=regression``:
+    ``targets (N, D)`` are values and an item is ``(inputs[i] / scale as float32, targets[i]
+    float32 (D,))``.
     """
 
-    def __init__(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor, scale: float = 1.0):
+    def __init__(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor, scale: float = 1.0,
+                 task: Task = Task.classification):
         if len(inputs) != len(targets):
             raise ValueError(f"inputs has {len(inputs)} samples but targets has {len(targets)}")
         self.inputs = torch.as_tensor(inputs)
-        targets = torch.as_tensor(targets)
-        self.regression = targets.is_floating_point()
-        self.targets = targets.to(torch.float32 if self.regression else torch.int64)
+        self.task = coerce_enum("ArrayDataset", "task", task, Task)
+        self.targets = torch.as_tensor(targets).to(torch.int64 if self.task is Task.classification else torch.float32)
         self.scale = float(scale)
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def __getitem__(self, index: int) -> Tuple[torch.Tensor, int | torch.Tensor]:
-        target = self.targets[index] if self.regression else int(self.targets[index])
+        target = int(self.targets[index]) if self.task is Task.classification else self.targets[index]
         return self.inputs[index].to(torch.float32) / self.scale, target
 
 
@@ -148,19 +144,19 @@ def fixed_test_split(labels: np.ndarray, test_fraction: float) -> Tuple[np.ndarr
 
 
 def split_in_memory(
-    inputs: np.ndarray, targets: np.ndarray, scale: float, test_fraction: float, strata: Optional[np.ndarray] = None
+    inputs: np.ndarray, targets: np.ndarray, scale: float, test_fraction: float, task: Task = Task.classification
 ) -> LoadedData:
-    """Fixed stratified train/test split of an in-memory set; ``inputs`` (N, ...) scaled by 1/scale.
+    """Fixed train/test split of an in-memory set; ``inputs`` (N, ...) scaled by 1/scale.
 
-    ``strata (N,)`` int labels stratify the test and val splits; ``None`` uses ``targets`` (class
-    labels). Regression sets pass one stratum (all zeros), i.e. plain seeded random splits.
+    Classification: the class labels ``targets (N,)`` stratify the test and val splits.
+    Regression (``targets (N, D)``): one stratum, i.e. plain seeded random splits.
     """
-    strata = targets if strata is None else strata
+    strata = targets if task is Task.classification else np.zeros(len(targets), dtype=np.int64)
     train_idx, test_idx = fixed_test_split(strata, test_fraction)
     return LoadedData(
-        train=ArrayDataset(inputs[train_idx], targets[train_idx], scale),
+        train=ArrayDataset(inputs[train_idx], targets[train_idx], scale, task),
         train_targets=strata[train_idx],
-        test=ArrayDataset(inputs[test_idx], targets[test_idx], scale),
+        test=ArrayDataset(inputs[test_idx], targets[test_idx], scale, task),
     )
 
 

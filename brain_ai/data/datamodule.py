@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
-from brain_ai.config import ConfigError, DataConfig, DatasetName
+from brain_ai.config import ConfigError, DataConfig, DatasetName, Task
 from brain_ai.data.ragged import pad_collate
 from brain_ai.data.base import DataSource, split_counts, stratified_order
 from brain_ai.data.events import DVSGestureEvents, NMNISTEvents, SHDEvents
@@ -85,8 +85,8 @@ class EpochShuffleSampler(Sampler[int]):
 class BrainDataModule(LightningDataModule):
     """Train / val / test loaders of one registered data set.
 
-    Known right after construction (no file access): ``task`` (``"classification"`` or
-    ``"regression"``), ``num_classes`` (classes, or regressed values ``D`` per sample),
+    Known right after construction (no file access): ``task`` (a :class:`~brain_ai.config.Task`),
+    ``num_outputs`` (classes, or regressed values ``D`` per sample),
     ``sample_shape`` (feature shape of one step), ``time_steps`` (``T``, or ``None`` for static
     data), ``is_event_data``, ``is_value_sequence``. Batches are ``(x float32, y)``: static ``x (B, C, H, W)`` (or
     ``(B, num_inputs)``) in [0, 1]; event and synthetic ``x (B, T, *sample_shape)`` binary spikes;
@@ -102,8 +102,8 @@ class BrainDataModule(LightningDataModule):
         self.cfg = cfg
         self.source = source
         info = source.info(cfg)
-        self.task: str = info.task
-        self.num_classes: int = info.num_classes
+        self.task: Task = info.task
+        self.num_outputs: int = info.num_outputs
         self.sample_shape: Tuple[int, ...] = tuple(info.sample_shape)
         self.time_steps: Optional[int] = info.time_steps
         self.is_event_data: bool = info.is_event_data

@@ -16,7 +16,7 @@ from typing import Tuple
 
 import numpy as np
 
-from brain_ai.config import DataConfig
+from brain_ai.config import DataConfig, Task
 from brain_ai.data.base import DataSource, DatasetInfo, LoadedData, split_in_memory
 from brain_ai.data.synthetic import TASK_SEED
 
@@ -48,8 +48,8 @@ class SyntheticRegression(DataSource):
     test_fraction = 0.2
 
     def info(self, cfg: DataConfig) -> DatasetInfo:
-        return DatasetInfo(cfg.num_targets, (cfg.num_inputs,), time_steps=None, is_event_data=False, task="regression")
+        return DatasetInfo(cfg.num_targets, (cfg.num_inputs,), time_steps=None, is_event_data=False, task=Task.regression)
 
     def load(self, cfg: DataConfig) -> LoadedData:
         x, y = make_regression_task(cfg.num_samples, cfg.num_inputs, cfg.num_targets)
-        return split_in_memory(x, y, 1.0, self.test_fraction, strata=np.zeros(len(y), dtype=np.int64))
+        return split_in_memory(x, y, 1.0, self.test_fraction, Task.regression)

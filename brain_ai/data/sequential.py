@@ -48,7 +48,7 @@ class SequentialImages(DataSource):
         self.images = images
 
     def info(self, cfg: DataConfig) -> DatasetInfo:
-        return DatasetInfo(num_classes=10, sample_shape=(cfg.step_pixels,), time_steps=cfg.sequence_steps, is_event_data=False)
+        return DatasetInfo(num_outputs=10, sample_shape=(cfg.step_pixels,), time_steps=cfg.sequence_steps, is_event_data=False)
 
     def download(self, cfg: DataConfig) -> None:
         self.images[cfg.source].download(cfg)

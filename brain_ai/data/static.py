@@ -45,7 +45,7 @@ class Mnist5k(DataSource):
     augment_shift = 2
 
     def info(self, cfg: DataConfig) -> DatasetInfo:
-        return DatasetInfo(num_classes=10, sample_shape=(1, 28, 28), time_steps=None, is_event_data=False)
+        return DatasetInfo(num_outputs=10, sample_shape=(1, 28, 28), time_steps=None, is_event_data=False)
 
     def load(self, cfg: DataConfig) -> LoadedData:
         table = np.loadtxt(mnist5k_csv_path(), delimiter=",", dtype=np.uint8)  # (5000, 785)
@@ -60,7 +60,7 @@ class Digits(DataSource):
     test_fraction = 0.2
 
     def info(self, cfg: DataConfig) -> DatasetInfo:
-        return DatasetInfo(num_classes=10, sample_shape=(1, 8, 8), time_steps=None, is_event_data=False)
+        return DatasetInfo(num_outputs=10, sample_shape=(1, 8, 8), time_steps=None, is_event_data=False)
 
     def load(self, cfg: DataConfig) -> LoadedData:
         from sklearn.datasets import load_digits
@@ -110,7 +110,7 @@ class TorchvisionImages(DataSource):
         self.class_name = class_name
 
     def info(self, cfg: DataConfig) -> DatasetInfo:
-        return DatasetInfo(num_classes=10, sample_shape=(1, 28, 28), time_steps=None, is_event_data=False)
+        return DatasetInfo(num_outputs=10, sample_shape=(1, 28, 28), time_steps=None, is_event_data=False)
 
     def expected_paths(self, cfg: DataConfig) -> Tuple[Path, ...]:
         raw = Path(cfg.root).expanduser() / self.class_name / "raw"

@@ -65,15 +65,15 @@ def decoder_case(cfg: DecodingConfig, dtype: torch.dtype, steps: int, magnitude:
     dec = build_decoder(cfg, 3)
     gen = torch.Generator().manual_seed(2)
     if cfg.type.name == "membrane":
-        out = torch.randn(batch, steps, dec.num_outputs(3), generator=gen) * magnitude
+        out = torch.randn(batch, steps, dec.output_size, generator=gen) * magnitude
     else:
-        out = (torch.rand(batch, steps, dec.num_outputs(3), generator=gen) < 0.3).float()
+        out = (torch.rand(batch, steps, dec.output_size, generator=gen) < 0.3).float()
     ref = dec(out)
     with torch.autocast("cpu", dtype=dtype):
         low = dec(out.to(dtype))
-    _finite(low.logits_proxy, "logits")
-    assert low.logits_proxy.dtype == torch.float32, f"logits dtype {low.logits_proxy.dtype} (statistics must accumulate in fp32)"
-    _close(low.logits_proxy, ref.logits_proxy, "logits")
+    _finite(low.trained, "logits / estimate")
+    assert low.trained.dtype == torch.float32, f"logits / estimate dtype {low.trained.dtype} (statistics must accumulate in fp32)"
+    _close(low.trained, ref.trained, "logits / estimate")
 
 
 def loss_case(task: TaskLoss, dtype: torch.dtype, steps: int, magnitude: float, batch: int) -> None:
@@ -81,7 +81,7 @@ def loss_case(task: TaskLoss, dtype: torch.dtype, steps: int, magnitude: float, 
     dec = build_decoder(DecodingConfig(type="population" if regression else "rate", population_size=2,
                                        population_mode="regression" if regression else "classification"), 3)
     gen = torch.Generator().manual_seed(3)
-    v = torch.randn(batch, steps, dec.num_outputs(3), generator=gen).requires_grad_(True)
+    v = torch.randn(batch, steps, dec.output_size, generator=gen).requires_grad_(True)
     targets = torch.rand(batch, 3, generator=gen) if regression else torch.randint(0, 3, (batch,), generator=gen)
     composer = build_loss(LossConfig(task_loss=task, w_membrane=0.01, max_membrane=magnitude / 2, temporal_window=2))
 
@@ -105,8 +105,8 @@ def all_cases(scales: Sequence[str], batch: int) -> List[Tuple[str, Callable[[],
         steps, mag = SCALES[scale]
         for dname, dtype in DTYPES.items():
             tag = f"{dname}/{scale}"
-            cases += [(f"{tag}/encoder/{n}", lambda n=n, d=dtype, t=steps, m=mag: encoder_case(n, d, t, m, batch)) for n in sorted(ENCODERS)]
-            decs = [DecodingConfig(type=n, population_size=2) for n in sorted(DECODERS)]
+            cases += [(f"{tag}/encoder/{n}", lambda n=n, d=dtype, t=steps, m=mag: encoder_case(n, d, t, m, batch)) for n in sorted(e.name for e in ENCODERS)]
+            decs = [DecodingConfig(type=n, population_size=2) for n in sorted(d.name for d in DECODERS)]
             decs.append(DecodingConfig(type="population", population_mode="regression", population_size=2))
             cases += [(f"{tag}/decoder/{c.type.name}{'/' + c.population_mode.name if c.type.name == 'population' else ''}",
                        lambda c=c, d=dtype, t=steps, m=mag: decoder_case(c, d, t, m, batch)) for c in decs]

@@ -14,8 +14,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
-from brain_ai.config import CODEC_PRESETS, CodecPreset, DecodingConfig, EncodingConfig, LossConfig, from_dict, to_dict
-from brain_ai.core.decoding import DECODERS, DecoderOutput, build_decoder
+from brain_ai.config import CODEC_PRESETS, CodecPreset, DecodingConfig, EncodingConfig, LossConfig, Task, from_dict, to_dict
+from brain_ai.core.decoding import DECODERS, ClassificationOutput, RegressionOutput, build_decoder
 from brain_ai.core.encoding import ENCODERS, SpikeBatch, build_encoder
 from brain_ai.core.losses import ISIRegularization, LossInputs, build_loss
 from brain_ai.core.surrogates import ATan
@@ -62,22 +62,27 @@ def check_encoder_reproducible(name: str, sizes: Sizes) -> None:
 
 
 def _decoder_configs() -> List[Tuple[str, DecodingConfig]]:
-    out = [(name, DecodingConfig(type=name, population_size=2)) for name in sorted(DECODERS)]
+    out = [(name, DecodingConfig(type=name, population_size=2)) for name in sorted(d.name for d in DECODERS)]
     out.append(("population/regression", DecodingConfig(type="population", population_mode="regression", population_size=2)))
     return out
 
 
 def check_decoder(cfg: DecodingConfig, sizes: Sizes) -> None:
-    """DecoderOutput shapes, finite fp32 logits, confidence in [0, 1], gradient reaches the output."""
+    """Output type of the decoder's task, shapes, finite fp32 logits / estimates, confidence in
+    [0, 1], gradient reaches the output."""
     dec = build_decoder(cfg, sizes.classes)
-    raw = torch.rand(sizes.batch, sizes.steps, dec.num_outputs(sizes.classes), requires_grad=True)
+    raw = torch.rand(sizes.batch, sizes.steps, dec.output_size, requires_grad=True)
     out = dec(raw)
-    assert isinstance(out, DecoderOutput), f"returned {type(out).__name__}"
-    assert tuple(out.logits_proxy.shape) == (sizes.batch, sizes.classes), f"logits {tuple(out.logits_proxy.shape)}"
-    assert out.logits_proxy.dtype == torch.float32 and bool(torch.isfinite(out.logits_proxy).all()), "logits not finite fp32"
+    kind = ClassificationOutput if dec.task is Task.classification else RegressionOutput
+    assert type(out) is kind, f"a {dec.task.name} decoder returned {type(out).__name__}"
+    values = out.trained
+    assert tuple(values.shape) == (sizes.batch, sizes.classes), f"logits / estimate {tuple(values.shape)}"
+    assert values.dtype == torch.float32 and bool(torch.isfinite(values).all()), "logits / estimate not finite fp32"
+    if isinstance(out, ClassificationOutput):
+        assert out.prediction.dtype == torch.int64 and tuple(out.prediction.shape) == (sizes.batch,), "prediction not (B,) int64"
     assert tuple(out.confidence.shape) == (sizes.batch,), f"confidence {tuple(out.confidence.shape)}"
     assert bool(((out.confidence >= 0) & (out.confidence <= 1)).all()), "confidence outside [0, 1]"
-    out.logits_proxy.sum().backward()
+    values.sum().backward()
     assert raw.grad is not None and bool(raw.grad.abs().sum() > 0), "no gradient to the output"
 
 
@@ -85,7 +90,7 @@ def _loss_inputs(task: str, sizes: Sizes, gen: torch.Generator) -> Tuple[LossInp
     regression = task == "mse"
     dec_cfg = DecodingConfig(type="population" if regression else "rate", population_mode="regression" if regression else "classification", population_size=2)
     dec = build_decoder(dec_cfg, sizes.classes)
-    v = torch.randn(sizes.batch, sizes.steps, dec.num_outputs(sizes.classes), generator=gen).requires_grad_(True)
+    v = torch.randn(sizes.batch, sizes.steps, dec.output_size, generator=gen).requires_grad_(True)
     spikes = ATan()(v)
     targets = torch.rand(sizes.batch, sizes.classes, generator=gen) if regression else torch.randint(0, sizes.classes, (sizes.batch,), generator=gen)
     return LossInputs(spikes, dec(spikes), targets, {"layer0": spikes}, {"layer0": v * 3}), v
@@ -135,7 +140,7 @@ def check_preset(name: str, sizes: Sizes) -> None:
 
 def all_checks() -> List[Tuple[str, Callable[[Sizes], None]]]:
     checks: List[Tuple[str, Callable[[Sizes], None]]] = []
-    for name in sorted(ENCODERS):
+    for name in sorted(e.name for e in ENCODERS):
         checks.append((f"encoder/{name}/contract", lambda s, n=name: check_encoder(n, s)))
         checks.append((f"encoder/{name}/reproducible", lambda s, n=name: check_encoder_reproducible(n, s)))
     checks += [(f"decoder/{label}", lambda s, c=cfg: check_decoder(c, s)) for label, cfg in _decoder_configs()]

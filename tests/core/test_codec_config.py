@@ -146,7 +146,7 @@ def test_a_tiny_snn_trained_with_each_preset_learns(name):
     criterion = build_loss(preset.loss)
     x0, _ = _task(name, 2, gen)
     n_in = math.prod(encoder.output_shape(tuple(x0.shape[1:])))
-    net = TinySNN(n_in, 48, decoder.num_outputs(n_out))
+    net = TinySNN(n_in, 48, decoder.output_size)
     opt = torch.optim.Adam(list(net.parameters()) + list(encoder.parameters()), lr=1e-2)
     chance = math.log(4) if name != "regression" else 1 / 12  # CE of a uniform guess / variance of U(0, 1)
     term = next(iter(criterion.terms))  # the task term comes first

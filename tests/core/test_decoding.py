@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from brain_ai.config import ConfigError, DecoderType, DecodingConfig
-from brain_ai.core.decoding import DECODERS, DecoderOutput, build_decoder, first_spike_times
+from brain_ai.config import ConfigError, DecoderType, DecodingConfig, PopulationMode, Task
+from brain_ai.core.decoding import DECODERS, ClassificationOutput, DecoderOutput, RegressionOutput, build_decoder, first_spike_times
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -78,7 +80,7 @@ def test_first_spike_decoder_earliest_wins_ties_lowest_index():
 def test_population_classification_groups_contiguous_units():
     s = _spikes(2, 12, 6)
     dec = build_decoder(_cfg("population", population_size=3, temperature=0.25), 2)
-    assert dec.num_outputs(2) == 6
+    assert dec.output_size == 6
     out = dec(s)
     rates = s.numpy().mean(1).reshape(2, 2, 3)
     np.testing.assert_allclose(out.logits_proxy.detach().numpy(), rates.mean(-1) / 0.25, rtol=1e-6)
@@ -94,9 +96,10 @@ def test_population_regression_expectation_over_centers():
     w = rates / np.maximum(rates.sum(-1, keepdims=True), 1 / 20)
     est = (w * c).sum(-1)
     spread = np.sqrt((w * (c - est[..., None]) ** 2).sum(-1))
-    np.testing.assert_allclose(out.prediction.numpy(), est, rtol=1e-5, atol=1e-7)
+    assert isinstance(out, RegressionOutput) and not hasattr(out, "logits_proxy") and not hasattr(out, "prediction")
+    np.testing.assert_allclose(out.estimate.detach().numpy(), est, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(out.confidence.numpy(), (w.sum(-1) * (1 - 2 * spread)).mean(-1), rtol=1e-5, atol=1e-6)
-    assert out.confidence[2].item() == 0.0 and out.prediction[2].tolist() == [0.0, 0.0]
+    assert out.confidence[2].item() == 0.0 and out.estimate[2].tolist() == [0.0, 0.0]
 
 
 @pytest.mark.parametrize("reduce, ref", [("final", lambda v: v[:, -1]), ("max", lambda v: v.max(1)), ("mean", lambda v: v.mean(1))])
@@ -119,7 +122,7 @@ def test_ensemble_mixes_member_probabilities():
 
 def test_ensemble_members_must_agree_on_output_count():
     cfg = _cfg("ensemble", ensemble_members=["rate", "population"], ensemble_weights=[1.0, 1.0])
-    with pytest.raises(ValueError, match="equal num_outputs"):
+    with pytest.raises(ValueError, match="equal output_size"):
         build_decoder(cfg, 3)
     with pytest.raises(ConfigError, match="ensemble_weights"):
         _cfg("ensemble", ensemble_members=["rate"], ensemble_weights=[1.0, 1.0])
@@ -128,7 +131,7 @@ def test_ensemble_members_must_agree_on_output_count():
 # ---------------------------------------------------------------------------- every decoder
 
 
-EVERY_DECODER = [pytest.param(_cfg(name), id=name) for name in sorted(DECODERS)] + [
+EVERY_DECODER = [pytest.param(_cfg(name), id=name) for name in sorted(d.name for d in DECODERS)] + [
     pytest.param(_cfg("population", population_mode="regression", population_size=2), id="population-regression")
 ]
 
@@ -136,22 +139,27 @@ EVERY_DECODER = [pytest.param(_cfg(name), id=name) for name in sorted(DECODERS)]
 @pytest.mark.parametrize("cfg", EVERY_DECODER)
 def test_every_decoder_shapes_confidence_and_gradient(cfg):
     dec = build_decoder(cfg, 4)
-    raw = torch.rand(5, 9, dec.num_outputs(4), requires_grad=True)
+    raw = torch.rand(5, 9, dec.output_size, requires_grad=True)
     out = dec(raw)
-    assert isinstance(out, DecoderOutput) and type(dec).name == cfg.type.name
-    assert out.logits_proxy.shape == (5, 4) and out.logits_proxy.dtype == torch.float32
-    assert out.prediction.shape == ((5, 4) if cfg.population_mode.name == "regression" and cfg.type is DecoderType.population else (5,))
+    assert type(dec).name == cfg.type.name
+    regression = cfg.type is DecoderType.population and cfg.population_mode is PopulationMode.regression
+    assert dec.task is (Task.regression if regression else Task.classification) and out.task is dec.task
+    if regression:
+        assert type(out) is RegressionOutput and out.estimate.shape == (5, 4) and out.estimate.dtype == torch.float32
+    else:
+        assert type(out) is ClassificationOutput and out.logits_proxy.shape == (5, 4) and out.logits_proxy.dtype == torch.float32
+        assert out.prediction.shape == (5,) and out.prediction.dtype == torch.int64
     assert out.confidence.shape == (5,) and bool(((out.confidence >= 0) & (out.confidence <= 1)).all())
-    out.logits_proxy.sum().backward()
+    out.trained.sum().backward()
     assert raw.grad is not None and bool(raw.grad.abs().sum() > 0)
     with pytest.raises(ValueError, match=r"must be \(B, T>=1"):
-        dec(torch.rand(5, 9, dec.num_outputs(4) + 1))
+        dec(torch.rand(5, 9, dec.output_size + 1))
 
 
 @pytest.mark.parametrize("name", ["rate", "first_spike", "population"])
 def test_same_statistics_same_logits_at_any_T(name):
     dec = build_decoder(_cfg(name, population_size=2), 4)
-    short = _spikes(3, 25, dec.num_outputs(4))
+    short = _spikes(3, 25, dec.output_size)
     long = short.repeat_interleave(4, dim=1)  # T = 100, every step lasts 4: same rates, same t_first / T
     torch.testing.assert_close(dec(short).logits_proxy, dec(long).logits_proxy)
 
@@ -159,7 +167,16 @@ def test_same_statistics_same_logits_at_any_T(name):
 def test_build_decoder_rejects_bad_arguments():
     with pytest.raises(TypeError, match="DecodingConfig"):
         build_decoder({"type": "rate"}, 3)
-    with pytest.raises(ValueError, match="num_classes=0"):
+    with pytest.raises(ValueError, match="num_outputs=0"):
         build_decoder(_cfg("rate"), 0)
     with pytest.raises(ConfigError, match=r"decoding\.temperature=0"):
         _cfg("rate", temperature=0)
+
+
+def test_output_types_are_distinct_and_the_base_is_abstract():
+    fields = lambda cls: {f.name for f in dataclasses.fields(cls)}  # noqa: E731
+    assert fields(ClassificationOutput) == {"confidence", "aux", "logits_proxy", "prediction"}
+    assert fields(RegressionOutput) == {"confidence", "aux", "estimate"}
+    assert (ClassificationOutput.task, RegressionOutput.task) == (Task.classification, Task.regression)
+    with pytest.raises(TypeError, match="abstract"):
+        DecoderOutput(confidence=torch.ones(2))

@@ -60,7 +60,7 @@ def test_spike_batch_properties_and_validation():
 # ---------------------------------------------------------------------------- every encoder
 
 
-@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("name", sorted(e.name for e in ENCODERS))
 @pytest.mark.parametrize("shape", [(3, 5), (2, 2, 4, 4)], ids=["vector", "image"])
 def test_every_encoder_is_batch_first_binary_and_sized_by_output_shape(name, shape):
     cfg = EncodingConfig(type=name, num_steps=7, seed=0)
@@ -89,7 +89,7 @@ def test_direct_encoder_repeats_the_normalised_input_as_a_current():
     assert x.grad is not None and torch.isfinite(x.grad).all()
 
 
-@pytest.mark.parametrize("name", sorted(ENCODERS))
+@pytest.mark.parametrize("name", sorted(e.name for e in ENCODERS))
 def test_every_encoder_rejects_nan_and_wrong_rank(name):
     enc = build_encoder(EncodingConfig(type=name, num_steps=4))
     x = _input(name, (2, 3))
@@ -314,8 +314,8 @@ def test_population_encode_regression_decode_recovers_values(train):
     enc = build_encoder(EncodingConfig(type="population", num_steps=200, normalization="none", population_size=8,
                                        population_sigma=0.1, seed=0)).train(train)
     out = build_decoder(DecodingConfig(type="population", population_mode="regression", population_size=8), 3)(enc(x).spikes)
-    assert float((out.prediction - x).abs().max()) < 0.05
-    assert float((out.prediction - x)[10:41].abs().max()) < 0.02  # interior
+    assert float((out.estimate - x).abs().max()) < 0.05
+    assert float((out.estimate - x)[10:41].abs().max()) < 0.02  # interior
 
 
 # ---------------------------------------------------------------------------- delta, identity

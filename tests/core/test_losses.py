@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -80,11 +82,20 @@ def test_cross_entropy_and_mse_on_decoder_output():
     decoded = dec(out)
     target = torch.rand(4)
     loss, diag = MSELoss()(LossInputs(out, decoded, target))
-    np.testing.assert_allclose(loss.item(), ((decoded.prediction[:, 0] - target) ** 2).mean().item(), rtol=1e-6)
+    np.testing.assert_allclose(loss.item(), ((decoded.estimate[:, 0] - target) ** 2).mean().item(), rtol=1e-6)
     with pytest.raises(ValueError, match="float values shaped like the estimate"):
         MSELoss()(LossInputs(out, decoded, torch.zeros(4, dtype=torch.long)))
     with pytest.raises(ValueError, match=r"class indices \(B,\)"):
         CrossEntropyLoss()(_inputs(s, y.float()))
+
+
+def test_task_terms_refuse_the_other_tasks_decoder_output():
+    s, y = _spikes((4, 10, 3)), torch.tensor([0, 2, 1, 1])
+    regression = build_decoder(DecodingConfig(type="population", population_mode="regression", population_size=3), 1)(s)
+    with pytest.raises(ValueError, match="loss term 'ce' needs a ClassificationOutput .*got a RegressionOutput"):
+        CrossEntropyLoss()(LossInputs(s, regression, y))
+    with pytest.raises(ValueError, match="loss term 'mse' needs a RegressionOutput .*got a ClassificationOutput"):
+        MSELoss()(LossInputs(s, _inputs(s, y).decoded, torch.rand(4, 3)))
 
 
 # ---------------------------------------------------------------------------- regularisers
@@ -208,7 +219,7 @@ def test_gradients_flow_from_every_loss_through_the_decoder_to_the_spikes(task, 
     dec_cfg = DecodingConfig(type=decoder, population_size=2,
                              population_mode="regression" if task == "mse" else "classification")
     dec = build_decoder(dec_cfg, 3)
-    v = (torch.randn(4, 12, dec.num_outputs(3)) * 0.5 + 0.5).requires_grad_(True)  # membrane - threshold
+    v = (torch.randn(4, 12, dec.output_size) * 0.5 + 0.5).requires_grad_(True)  # membrane - threshold
     hidden_v = (torch.randn(4, 12, 5) * 0.5 + 0.5).requires_grad_(True)
     spikes, hidden = ATan()(v), ATan()(hidden_v)  # 0/1 forward, surrogate backward
     targets = torch.rand(4, 3) if task == "mse" else torch.tensor([0, 1, 2, 1])
@@ -235,8 +246,22 @@ def test_compute_snn_metrics():
     assert m["accuracy"] == pytest.approx((inp.decoded.prediction == y).float().mean().item())
     assert m["layer0/firing_rate"] == pytest.approx(0.25) and m["layer0/dead_frac"] == pytest.approx(0.5)
     dec = build_decoder(DecodingConfig(type="population", population_mode="regression", population_size=3), 1)
-    reg = compute_snn_metrics(dec(s), torch.full((4,), 0.5))
+    decoded, target = dec(s), torch.full((4,), 0.5)
+    reg = compute_snn_metrics(decoded, target)
     assert set(reg) == {"confidence", "mae", "mse"}
+    error = decoded.estimate[:, 0].numpy() - 0.5
+    assert reg["mae"] == pytest.approx(np.abs(error).mean()) and reg["mse"] == pytest.approx((error**2).mean())
+
+
+def test_compute_snn_metrics_dispatches_on_the_output_type_not_the_dtype():
+    """A regression estimate that happens to be integer-valued is still scored as a regression."""
+    s = _spikes((4, 10, 3))
+    decoded = build_decoder(DecodingConfig(type="population", population_mode="regression", population_size=3), 1)(s)
+    whole = dataclasses.replace(decoded, estimate=decoded.estimate.round().long())
+    assert set(compute_snn_metrics(whole, torch.zeros(4))) == {"confidence", "mae", "mse"}
+    decoded = _inputs(s, torch.tensor([0, 2, 1, 1])).decoded
+    classes = dataclasses.replace(decoded, prediction=decoded.prediction.float())  # float class indices: still classification
+    assert set(compute_snn_metrics(classes, torch.tensor([0, 2, 1, 1]))) == {"confidence", "accuracy"}
 
 
 def test_task_loss_enum_covers_every_task_term():

@@ -70,7 +70,7 @@ def test_mnist5k_fixed_stratified_split_of_real_digits():
 
 def test_mnist5k_datamodule_batches_and_seed_independent_test_set():
     dm = _setup(name="mnist5k", batch_size=64)  # defaults: val_fraction 0.1, seed 0
-    assert (dm.num_classes, dm.sample_shape, dm.time_steps, dm.is_event_data) == (10, (1, 28, 28), None, False)
+    assert (dm.num_outputs, dm.sample_shape, dm.time_steps, dm.is_event_data) == (10, (1, 28, 28), None, False)
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (3600, 400, 1000)
     np.testing.assert_array_equal(np.bincount(_labels(dm.val_set)), [40] * 10)
     x, y = next(iter(dm.train_dataloader()))
@@ -96,7 +96,7 @@ def test_digits_scaled_and_stratified():
 
     ref = load_digits()
     dm = _setup(name="digits", val_fraction=0.0, batch_size=32)
-    assert (dm.sample_shape, dm.num_classes) == ((1, 8, 8), 10)
+    assert (dm.sample_shape, dm.num_outputs) == ((1, 8, 8), 10)
     assert len(dm.train_set) + len(dm.test_set) == 1797 and len(dm.test_set) == round(0.2 * 1797)
     test_counts = np.bincount(_labels(dm.test_set), minlength=10)
     assert np.all(np.abs(test_counts - 0.2 * np.bincount(ref.target)) <= 1)
@@ -121,7 +121,7 @@ def test_synthetic_shapes_balance_determinism_and_speed():
     np.testing.assert_array_equal(labels, again_labels)
 
     dm = _setup(name="synthetic", num_classes=4, num_inputs=30, num_samples=200, n_time_bins=12, batch_size=16)
-    assert (dm.num_classes, dm.sample_shape, dm.time_steps, dm.is_event_data) == (4, (30,), 12, True)
+    assert (dm.num_outputs, dm.sample_shape, dm.time_steps, dm.is_event_data) == (4, (30,), 12, True)
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (144, 16, 40)
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (16, 12, 30) and x.dtype == torch.float32 and y.dtype == torch.int64

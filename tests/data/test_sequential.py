@@ -39,7 +39,7 @@ def test_sequences_match_numpy_reference_in_every_split(idx_root, mode, k, steps
     cfg = DataConfig(name="smnist", source="mnist", root=str(files.root), val_fraction=0.2, batch_size=8, mode=mode, pixels_per_step=k,
                      permute=permute, permutation_seed=7)
     dm = build_datamodule(cfg)
-    assert (dm.num_classes, dm.sample_shape, dm.time_steps, dm.is_event_data, dm.is_value_sequence) == (10, (features,), steps, False, True)
+    assert (dm.num_outputs, dm.sample_shape, dm.time_steps, dm.is_event_data, dm.is_value_sequence) == (10, (features,), steps, False, True)
     dm.setup()
     # the one permutation, drawn with numpy's default generator from data.permutation_seed
     order = np.random.default_rng(7).permutation(784) if permute else np.arange(784)

@@ -42,7 +42,7 @@ def _source_path(subset, k: int) -> str:
 
 def test_nmnist_frames_labels_and_shapes(nmnist_root, tonic_counts_waived):
     dm = _setup(name="nmnist", root=str(nmnist_root.root), n_time_bins=8, val_fraction=0.2, batch_size=4)
-    assert (dm.num_classes, dm.sample_shape, dm.time_steps, dm.is_event_data) == (10, (2, 34, 34), 8, True)
+    assert (dm.num_outputs, dm.sample_shape, dm.time_steps, dm.is_event_data) == (10, (2, 34, 34), 8, True)
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (16, 4, nmnist_root.n_test)
     for k in range(len(dm.train_set)):
         x, y = dm.train_set[k]
@@ -81,7 +81,7 @@ def test_downsample_is_rejected_outside_dvsgesture(tmp_path):
 
 def test_shd_frames_labels_and_shapes(shd_root):
     dm = _setup(name="shd", root=str(shd_root.root), n_time_bins=16, val_fraction=0.25, batch_size=3)
-    assert (dm.num_classes, dm.sample_shape, dm.time_steps) == (20, (700,), 16)
+    assert (dm.num_outputs, dm.sample_shape, dm.time_steps) == (20, (700,), 16)
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (6, 2, 4)
     for k, i in enumerate(dm.train_set.indices):
         x, y = dm.train_set[k]
@@ -109,7 +109,7 @@ def test_shd_missing_archive_marker(shd_root):
 def test_dvsgesture_sorted_downsampled_frames(dvs_root, tonic_counts_waived, ds):
     dm = _setup(name="dvsgesture", root=str(dvs_root.root), n_time_bins=5, downsample=ds, val_fraction=0.0)
     side = 128 // ds
-    assert (dm.num_classes, dm.sample_shape, dm.time_steps) == (11, (2, side, side), 5)
+    assert (dm.num_outputs, dm.sample_shape, dm.time_steps) == (11, (2, side, side), 5)
     assert dm.val_dataloader() == []
     files = dm.train_set.dataset.frames.data
     assert files == sorted(files) and len(files) == dvs_root.n_train  # filesystem order removed

@@ -14,7 +14,7 @@ from brain_ai.data import build_datamodule
 def test_idx_files_load_scaled_with_labels(idx_root, name, class_name):
     files = idx_root(class_name)
     dm = build_datamodule(DataConfig(name=name, root=str(files.root), val_fraction=0.2, batch_size=8))
-    assert (dm.num_classes, dm.sample_shape, dm.time_steps, dm.is_event_data) == (10, (1, 28, 28), None, False)
+    assert (dm.num_outputs, dm.sample_shape, dm.time_steps, dm.is_event_data) == (10, (1, 28, 28), None, False)
     dm.setup()
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (24, 6, 10)
     images, labels = files.train

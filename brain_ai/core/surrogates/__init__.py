@@ -57,8 +57,9 @@ is ``x > 0`` (braintools fires at ``x >= 0``; the two differ only at exactly x =
 Functional API: one function per built-in, generated from its class, e.g.
 ``sigmoid(x, alpha=4.0, normalize=True)`` == ``Sigmoid(alpha=4.0)(x)``. A custom surrogate is a
 subclass that sets ``name`` and ``params`` and implements ``surrogate_grad`` (and ``peak``),
-registered with :func:`register_surrogate`; or wrap a module-level function with
-:class:`CustomSurrogate` (module-level so that it pickles).
+passed to a neuron as an instance; or wrap a module-level function with :class:`CustomSurrogate`
+(module-level so that it pickles). ``neuron.surrogate`` in a config names one of :data:`SURROGATES`,
+which holds exactly the :class:`~brain_ai.config.SurrogateType` members.
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ from typing import Any, Callable, Dict, Optional, Type
 
 from torch import Tensor
 
-from brain_ai.core.registry import register
 from brain_ai.core.surrogates.base import CustomSurrogate, Param, SpikeFunction, Surrogate
 from brain_ai.core.surrogates.catalogue import (
     CATALOGUE,
@@ -93,13 +93,8 @@ from brain_ai.core.surrogates.catalogue import (
 )
 from brain_ai.core.surrogates.shapes import SHAPES, STE, ATan, FastSigmoid, Gaussian, Parabola, SuperSpike, Triangle
 
-#: Built-in surrogates by lower-case name. Add yours with :func:`register_surrogate`.
+#: Built-in surrogates by lower-case name (= the :class:`~brain_ai.config.SurrogateType` values).
 SURROGATES: Dict[str, Type[Surrogate]] = {cls.name: cls for cls in (*CATALOGUE, *SHAPES)}
-
-
-def register_surrogate(cls: Type[Surrogate]) -> Type[Surrogate]:
-    """Add a :class:`Surrogate` subclass to :data:`SURROGATES` under ``cls.name`` (usable as a decorator)."""
-    return register(SURROGATES, cls, Surrogate, "surrogate")
 
 
 def get_surrogate(
@@ -153,6 +148,6 @@ FUNCTIONAL: Dict[str, Callable[..., Tensor]] = {name: _functional(cls) for name,
 globals().update(FUNCTIONAL)
 
 __all__ = [
-    "SpikeFunction", "Surrogate", "Param", "CustomSurrogate", "SURROGATES", "FUNCTIONAL", "register_surrogate",
+    "SpikeFunction", "Surrogate", "Param", "CustomSurrogate", "SURROGATES", "FUNCTIONAL",
     "get_surrogate", *(cls.__name__ for cls in SURROGATES.values()), *FUNCTIONAL,
 ]  # fmt: skip
