@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
+import torch
 from torch import Tensor, nn
 
 from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, ConfigError, SNNConfig
 from brain_ai.core.neurons.state import check_finite
-from brain_ai.core.snn import SNNOutput, over_time
+from brain_ai.core.snn import SNNOutput, dropout_masks, over_time
 
 #: One layer's state, batch-first: LSTM ``(h (B, H), c (B, H))``, GRU ``(h (B, H),)``.
 RecurrentState = Tuple[Tensor, ...]
@@ -45,7 +46,6 @@ class RecurrentANN(nn.Module):
         sizes = [cfg.input_size, *cfg.hidden_sizes]
         self.layers = nn.ModuleList(cell(n_in, n_out, batch_first=True) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
         self.readout = nn.Linear(sizes[-1], cfg.output_size)
-        self.dropout = nn.Dropout(cfg.dropout) if cfg.dropout > 0 else None
 
     @property
     def layer_names(self) -> List[str]:
@@ -61,12 +61,14 @@ class RecurrentANN(nn.Module):
         record_membrane: bool = False,
         keep_spikes: bool = True,
         mask: Optional[Tensor] = None,
+        generator: Optional[torch.Generator] = None,
     ) -> SNNOutput:
         """Run the layers on ``x (B, T, *F)`` from ``state`` (None = zeros; else ``final_states``
         of a previous call, so ``x[:, :k]`` then ``x[:, k:]`` equals ``x`` in one call).
 
         ``return_details``, ``record_membrane``, ``keep_spikes`` and ``mask`` are accepted for the
         SNNs' interface and change nothing: there are no spikes, membranes or probes to record.
+        ``generator`` draws the dropout masks (training with ``cfg.dropout > 0``; None = the global RNG).
         Returns an :class:`~brain_ai.core.snn.SNNOutput` with ``output (B, T, output_size)``.
         """
         if x.dim() < 3:
@@ -77,7 +79,8 @@ class RecurrentANN(nn.Module):
         check_finite(type(self).__name__, x)
         states = self._check_state(state, x.shape[0])
         final: Dict[str, RecurrentState] = {}
-        for name, layer in zip(self.layer_names, self.layers):
+        masks = dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator) if self.training else []
+        for i, (name, layer) in enumerate(zip(self.layer_names, self.layers)):
             given = states[name]
             # torch wants (num_layers=1, B, H) per state tensor; kept batch-first (B, H) outside
             torch_state = None if given is None else tuple(t.unsqueeze(0) for t in given)
@@ -85,8 +88,8 @@ class RecurrentANN(nn.Module):
                 torch_state = torch_state[0]
             x, last = layer(x, torch_state)  # x (B, T, H)
             final[name] = tuple(t.squeeze(0) for t in (last if isinstance(last, tuple) else (last,)))
-            if self.dropout is not None:
-                x = self.dropout(x)
+            if masks:
+                x = x * masks[i]
         return SNNOutput(output=over_time(self.readout, x), final_states=final)  # output (B, T, output_size)
 
     def _check_state(self, state: Optional[Dict[str, Optional[RecurrentState]]], batch_size: int) -> Dict[str, Optional[RecurrentState]]:

@@ -386,7 +386,8 @@ class DeltaEncoder(Encoder):
     name = EncoderType.delta.name
     input_ranks = (3, 4, 5)
 
-    def forward(self, x: Tensor, *, state: Optional[Tensor] = None) -> SpikeBatch:  # type: ignore[override]
+    def forward(self, x: Tensor, *, state: Optional[Tensor] = None, generator: Optional[torch.Generator] = None) -> SpikeBatch:  # type: ignore[override]
+        """Encode ``x`` from the reference ``state``; deterministic, so ``generator`` is unused."""
         self._check_input(x)
         spikes, aux = self._delta(x, state)
         return SpikeBatch(spikes=spikes, aux=aux)

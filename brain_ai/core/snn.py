@@ -67,6 +67,19 @@ def over_time(layer: nn.Module, x: Tensor) -> Tensor:
     return y.reshape(b, t, *y.shape[1:])  # (B, T, ...)
 
 
+def dropout_masks(x: Tensor, sizes: List[int], p: float, generator: Optional[torch.Generator]) -> List[Tensor]:
+    """Dropout masks ``(B, T, N_j)`` for layers of ``sizes`` N_j, drawn once per forward (for all T)
+    so that they do not depend on the time segmentation, and are inputs (not random draws) of a
+    recomputed segment: ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)``, as ``nn.Dropout``.
+    ``generator`` draws them on ``x``'s device (None = the global RNG). Empty when ``p = 0``."""
+    if p == 0:
+        return []
+    b, t = x.shape[:2]
+    keep = 1.0 - p
+    draws = (torch.rand((b, t, n), generator=generator, device=x.device, dtype=x.dtype) for n in sizes)
+    return [(u < keep).to(x.dtype) / keep for u in draws]
+
+
 def _hidden_neuron_cfg(cfg: NeuronConfig, recurrent_ok: bool) -> NeuronConfig:
     """Neuron config for a layer: recurrent neurons only where a dense recurrence makes sense."""
     if cfg.type is NeuronType.recurrent_lif and not recurrent_ok:
@@ -174,16 +187,8 @@ class _SNNBase(nn.Module):
         return dict(state)
 
     def _dropout_masks(self, x: Tensor, generator: Optional[torch.Generator]) -> List[Tensor]:
-        """Dropout masks ``(B, T, N_j)`` of the hidden dense layers, drawn once per forward (for all T)
-        so that they do not depend on the time segmentation, and are inputs (not random draws)
-        of a recomputed segment: ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)`` (p =
-        ``cfg.dropout``), as ``nn.Dropout``. Empty without dropout or in eval mode."""
-        if self.cfg.dropout == 0 or not self.training:
-            return []
-        b, t = x.shape[:2]
-        keep = 1.0 - self.cfg.dropout
-        draws = (torch.rand((b, t, n), generator=generator, device=x.device, dtype=x.dtype) for n in self.cfg.hidden_sizes)
-        return [(u < keep).to(x.dtype) / keep for u in draws]
+        """The hidden layers' dropout masks (:func:`dropout_masks`); empty in eval mode."""
+        return dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator) if self.training else []
 
     def _run_neuron(self, name: str, neuron: nn.Module, current: Tensor, seg: _Segment) -> Tensor:
         """Step ``neuron`` over ``current (B, t, ...)`` from ``seg.states[name]``; record into ``seg``."""

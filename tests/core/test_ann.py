@@ -85,3 +85,17 @@ def test_learns_to_remember_the_first_step(arch):
     with torch.no_grad():
         accuracy = (net(x).output[:, -1].argmax(-1) == y).float().mean()
     assert accuracy > 0.95
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru"])
+def test_dropout_masks_come_from_the_given_generator_not_the_global_rng(arch):
+    net = make(arch, dropout=0.5).train()
+    x = torch.rand(2, 5, 3)
+    before = torch.get_rng_state()
+    a = net(x, generator=torch.Generator().manual_seed(3)).output
+    b = net(x, generator=torch.Generator().manual_seed(3)).output
+    c = net(x, generator=torch.Generator().manual_seed(4)).output
+    assert torch.equal(torch.get_rng_state(), before)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    net.eval()
+    assert torch.equal(net(x).output, net(x).output)  # no dropout outside training
