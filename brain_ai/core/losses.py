@@ -231,7 +231,10 @@ class TemporalConsistency(LossTerm):
 
     def layer_penalty(self, spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """spikes ``(B, T, ...)`` -> 0-d penalty on the population rate ``q (B, T)`` (windows of valid steps only)."""
-        q = spikes.float().flatten(2).mean(dim=-1)  # (B, T)
+        flat = spikes.float().flatten(2)
+        # sum / N equals mean(-1) bit for bit, but its backward expands a (B, T) gradient instead of
+        # dividing a materialised (B, T, N) one
+        q = flat.sum(dim=-1) / flat.shape[-1]  # (B, T)
         span = self.window if self.penalty is TemporalPenalty.variance else self.window + 1
         if q.shape[1] < span:
             raise ValueError(f"temporal consistency: T={q.shape[1]} is shorter than the {span} steps that "
