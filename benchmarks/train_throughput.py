@@ -179,6 +179,7 @@ def measure(config: str, setting: str, args: argparse.Namespace) -> dict:
         "timed": timed,
         "samples_per_s": timed["steps"] * timed["batch_size"] / timed["wall"],
         "ms_per_step": 1000 * timed["wall"] / timed["steps"],
+        "cpu_ms_per_step": 1000 * (timed["user"] + timed["sys"]) / timed["steps"],
         "step_spread": step_spread(timed["step_s"]),
         "sys_frac": timed["sys"] / timed["wall"],
         "faults_per_step": timed["faults"] / timed["steps"],
@@ -227,20 +228,21 @@ def render(run: dict) -> str:
         f"`spread` = (max - min) / median samples/s over those runs, `step IQR` = the median run's step-time "
         f"interquartile range / median, `others` = the most CPU time other processes took during one of those runs, as a "
         f"share of all cores; **noisy** = spread or step IQR above {tol:.0f} % or others above "
-        f"{100 * run['max_others']:.0f} %. `sys %` and `faults/step` over the timed "
+        f"{100 * run['max_others']:.0f} %. `CPU ms/step` = user + sys time of all the process's threads per timed step "
+        "(less sensitive to other processes than wall time). `sys %` and `faults/step` over the timed "
         "steps; wall/user/sys/peak RSS of the whole process. " + run["settings_note"],
         "",
-        "| config | setting | samples/s | spread | step IQR | others | noise | rounds | ms/step | sys % | faults/step | wall s | user s | sys s | peak RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| config | setting | samples/s | spread | step IQR | others | noise | rounds | ms/step | CPU ms/step | sys % | faults/step | wall s | user s | sys s | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (config, setting), r in run["results"].items():
         if "error" in r:
-            lines.append(f"| {config} | {setting} | error: {r['error'].strip().splitlines()[-1] if r['error'].strip() else '?'} |||||||||||||")
+            lines.append(f"| {config} | {setting} | error: {r['error'].strip().splitlines()[-1] if r['error'].strip() else '?'} ||||||||||||||")
             continue
         p = r["process"]
         lines.append(
             f"| {config} | {setting} | {r['samples_per_s']:.0f} | {100 * r['run_spread']:.1f} % | {100 * r['step_spread']:.1f} % | "
-            f"{100 * r['others_cpu_frac_max']:.0f} % | {'**noisy**' if r['noisy'] else 'clean'} | {r['runs']} | {r['ms_per_step']:.0f} | {100 * r['sys_frac']:.1f} | "
+            f"{100 * r['others_cpu_frac_max']:.0f} % | {'**noisy**' if r['noisy'] else 'clean'} | {r['runs']} | {r['ms_per_step']:.0f} | {r['cpu_ms_per_step']:.0f} | {100 * r['sys_frac']:.1f} | "
             f"{r['faults_per_step']:.0f} | {p['wall_s']:.1f} | {p['user_s']:.1f} | {p['sys_s']:.1f} | {p['peak_rss_mib']:.0f} |"
         )
     ok = lambda c, s: "error" not in run["results"].get((c, s), {"error": ""})  # noqa: E731
@@ -252,11 +254,38 @@ def render(run: dict) -> str:
                 flag = " (noisy)" if ra["noisy"] or rb["noisy"] else ""
                 rows.append(
                     f"| {config} | {label} | {ra['samples_per_s'] / rb['samples_per_s']:.2f}x{flag} | "
+                    f"{rb['cpu_ms_per_step'] / ra['cpu_ms_per_step']:.2f}x | "
                     f"{ra['process']['peak_rss_mib'] / rb['process']['peak_rss_mib']:.2f}x |"
                 )
     if rows:
-        lines += ["", "| config | settings | samples/s ratio | peak RSS ratio |", "|---|---|---|---|", *rows]
+        lines += ["", "| config | settings | samples/s ratio | CPU time per step, inverse ratio | peak RSS ratio |",
+                  "|---|---|---|---|---|", *rows]
     return "\n".join(lines) + "\n"
+
+
+def write_report(args: argparse.Namespace, settings: List[str], configs: List[str], skipped: List[str], results: dict) -> None:
+    """Write ``<out>/train_throughput.{json,md}`` for the configurations measured so far; print the markdown."""
+    import torch
+
+    notes = [f"`ref` = {args.reference} with its own defaults" if "ref" in settings else "",
+             f"`tcmalloc` = allocator_reuse=false, LD_PRELOAD={args.tcmalloc}" if "tcmalloc" in settings else "",
+             f"not in the reference checkout: {', '.join(skipped)}" if skipped else ""]
+    loads = [r["load_avg_1min_before"] for r in results.values() if "error" not in r]
+    run = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores"
+        + (f", {torch.cuda.get_device_name()}" if args.device == "cuda" else "")
+        + (f", 1-min load {min(loads):.1f}-{max(loads):.1f} before the reported runs" if loads else ""),
+        "device": args.device, "torch": torch.__version__, "steps": args.steps, "warmup": args.warmup,
+        "repeats": args.repeats, "tolerance": args.tolerance, "max_others": args.max_others, "configs": configs,
+        "settings_note": "; ".join(n for n in notes if n) + ("." if any(notes) else ""), "results": results,
+    }
+    markdown = render(run)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "train_throughput.md").write_text(markdown)
+    serialisable = {**run, "reference": str(args.reference), "results": [{"config": c, "setting": s, **r} for (c, s), r in results.items()]}
+    (args.out / "train_throughput.json").write_text(json.dumps(serialisable, indent=2))
+    print(markdown, flush=True)
 
 
 def main(argv: List[str] = None) -> int:
@@ -295,8 +324,6 @@ def main(argv: List[str] = None) -> int:
             parser.error(f"--configs: this checkout lacks {absent}")
     if args.steps < 1 or args.warmup < 1 or args.repeats < 1 or args.max_rounds < args.repeats or args.tolerance <= 0 or args.max_others <= 0:
         parser.error("need --steps, --warmup, --repeats >= 1, --max-rounds >= --repeats, --tolerance > 0 and --max-others > 0")
-    import torch
-
     results, skipped = {}, []
     for config in configs:
         here = [s for s in settings if s != "ref" or not missing_configs(CONFIGS[config], args.reference)]
@@ -310,25 +337,7 @@ def main(argv: List[str] = None) -> int:
             if round_ >= args.repeats and not any(r.get("noisy", False) for r in summary.values()):
                 break
         results.update({(config, s): summary[s] for s in here})
-    notes = [f"`ref` = {args.reference} with its own defaults" if "ref" in settings else "",
-             f"`tcmalloc` = allocator_reuse=false, LD_PRELOAD={args.tcmalloc}" if "tcmalloc" in settings else "",
-             f"not in the reference checkout: {', '.join(skipped)}" if skipped else ""]
-    loads = [r["load_avg_1min_before"] for r in results.values() if "error" not in r]
-    run = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores"
-        + (f", {torch.cuda.get_device_name()}" if args.device == "cuda" else "")
-        + (f", 1-min load {min(loads):.1f}-{max(loads):.1f} before the reported runs" if loads else ""),
-        "device": args.device, "torch": torch.__version__, "steps": args.steps, "warmup": args.warmup,
-        "repeats": args.repeats, "tolerance": args.tolerance, "max_others": args.max_others, "configs": configs,
-        "settings_note": "; ".join(n for n in notes if n) + ("." if any(notes) else ""), "results": results,
-    }
-    markdown = render(run)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "train_throughput.md").write_text(markdown)
-    serialisable = {**run, "reference": str(args.reference), "results": [{"config": c, "setting": s, **r} for (c, s), r in results.items()]}
-    (args.out / "train_throughput.json").write_text(json.dumps(serialisable, indent=2))
-    print(markdown)
+        write_report(args, settings, configs, skipped, results)  # after every config: a stopped run keeps its part
     return 1 if any("error" in r for r in results.values()) else 0
 
 
