@@ -9,7 +9,9 @@ every step: most of the step is spent in the kernel (``sys`` time), not in arith
 ``M_TRIM_THRESHOLD=2 GiB - 1`` (do not hand the heap top back after each step) through
 ``mallopt``, and restores glibc's static defaults on exit. The cost is a higher resident set:
 freed blocks stay mapped until the process ends (``benchmarks/train_throughput.py`` measures both).
-An alternative without this module is preloading tcmalloc (``LD_PRELOAD=libtcmalloc.so.4``).
+An alternative without this module is preloading tcmalloc (Debian: ``libtcmalloc-minimal4``,
+``LD_PRELOAD=libtcmalloc_minimal.so.4 python train.py allocator_reuse=false``); the measured
+comparison of the two is on the "Speed and memory" docs page.
 
 On other platforms (macOS, Windows, musl) nothing changes. ``train.py`` and ``evaluate.py``
 apply it for the whole run unless ``allocator_reuse=false``.

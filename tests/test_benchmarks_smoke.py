@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -42,17 +43,51 @@ def test_quick_run_prints_table_with_expected_rows(tmp_path: Path) -> None:
         assert "not timed: brain_ai" in table
 
 
+def _train_throughput():
+    spec = importlib.util.spec_from_file_location("train_throughput", ROOT / "benchmarks" / "train_throughput.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(rate: float, step_spread: float = 0.01, others: float = 0.0) -> dict:
+    return {"samples_per_s": rate, "step_spread": step_spread, "others_cpu_frac": others}
+
+
+def test_train_throughput_noise_flags_and_median_run() -> None:
+    """The report uses the median of the last --repeats runs; spread, step IQR and other processes' load flag noise."""
+    tt = _train_throughput()
+    clean = tt.summarise([_run(50.0), _run(100.0), _run(102.0), _run(98.0)], repeats=3, tolerance=0.1, max_others=0.1)
+    assert clean["samples_per_s"] == 100.0 and clean["samples_per_s_runs"] == [100.0, 102.0, 98.0]
+    assert not clean["noisy"] and clean["run_spread"] == pytest.approx(0.04) and clean["runs"] == 4
+    assert tt.summarise([_run(100.0), _run(130.0), _run(99.0)], 3, 0.1, 0.1)["noisy"]  # runs disagree
+    assert tt.summarise([_run(101.0), _run(100.0, step_spread=0.3), _run(99.0)], 3, 0.1, 0.1)["noisy"]  # median run's steps disagree
+    assert tt.summarise([_run(100.0), _run(100.0), _run(99.0, others=0.5)], 3, 0.1, 0.1)["noisy"]  # a busy machine slows all alike
+    assert tt.summarise([_run(100.0)], 3, 0.1, 0.1)["noisy"]  # fewer runs than asked for
+    assert "error" in tt.summarise([_run(100.0), {"error": "boom"}], 1, 0.1, 0.1)
+    assert tt.step_spread([1.0, 1.0, 1.0, 1.0, 2.0]) == pytest.approx(0.5)
+
+
+def test_train_throughput_config_list_follows_the_checkout() -> None:
+    """A config whose group files a checkout lacks (an experiment not merged yet) is named, not run."""
+    tt = _train_throughput()
+    assert tt.missing_configs(tt.CONFIGS["conv"], ROOT) == []
+    assert tt.missing_configs(["experiment=no_such_experiment"], ROOT) == ["configs/experiment/no_such_experiment.yaml"]
+    with pytest.raises(SystemExit):
+        tt.main(["--configs", "no_such_config"])
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_train_throughput_measures_a_real_train_run(tmp_path: Path) -> None:
     """benchmarks/train_throughput.py: one real train.py run of the default MLP, allocator reuse on."""
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--configs", "mlp", "--allocator", "on",
-           "--steps", "2", "--warmup", "1", "--out", str(tmp_path)]
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--configs", "mlp", "--settings", "on",
+           "--steps", "2", "--warmup", "1", "--repeats", "1", "--max-rounds", "1", "--out", str(tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=280)
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     run = json.loads((tmp_path / "train_throughput.json").read_text())
     (result,) = run["results"]
-    assert result["config"] == "mlp" and result["allocator"] == "on"
-    assert result["timed"]["steps"] == 2 and result["timed"]["batch_size"] > 0
+    assert result["config"] == "mlp" and result["setting"] == "on" and result["runs"] == 1
+    assert result["timed"]["steps"] == 2 and result["timed"]["batch_size"] > 0 and len(result["timed"]["step_s"]) == 2
     assert result["samples_per_s"] > 0 and result["process"]["peak_rss_mib"] > 100
     assert "| mlp | on |" in (tmp_path / "train_throughput.md").read_text()

@@ -21,7 +21,7 @@ rate_reg        per layer ``mean (r_bn - target)^2 + mean relu(rate_min - r_n)^2
                 (``r_bn`` rate of neuron n in sample b, ``r_n`` its batch mean); mean over layers
 temporal        population rate ``q_t`` per layer; l1 / l2: ``|q_t - mean(q_{t-W..t-1})|`` (squared);
                 variance: variance of ``q`` in sliding windows of ``W`` steps; mean over t, layers
-isi             ``mean_{n,t} s_t sum_{d=1..W} exp(-d / tau) s_{t-d}`` (F.conv1d), mean over layers
+isi             ``mean_{n,t} s_t sum_{d=1..W} exp(-d / tau) s_{t-d}``, mean over layers
 membrane        ``mean relu(|v| - max_membrane)^2`` over recorded membranes, mean over layers
 ==============  ====================================================================================
 """
@@ -241,7 +241,10 @@ class TemporalConsistency(LossTerm):
 
     def layer_penalty(self, spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """spikes ``(B, T, ...)`` -> 0-d penalty on the population rate ``q (B, T)`` (windows of valid steps only)."""
-        q = spikes.float().flatten(2).mean(dim=-1)  # (B, T)
+        flat = spikes.float().flatten(2)
+        # sum / N equals mean(-1) bit for bit, but its backward expands a (B, T) gradient instead of
+        # dividing a materialised (B, T, N) one
+        q = flat.sum(dim=-1) / flat.shape[-1]  # (B, T)
         span = self.window if self.penalty is TemporalPenalty.variance else self.window + 1
         if q.shape[1] < span:
             raise ValueError(f"temporal consistency: T={q.shape[1]} is shorter than the {span} steps that "
@@ -263,6 +266,42 @@ class TemporalConsistency(LossTerm):
         return torch.stack(list(values.values())).mean(), {f"{n}/penalty": v.detach() for n, v in values.items()}
 
 
+class _LaggedProducts(torch.autograd.Function):
+    r"""``sum_{b,t,n} s_t h_t`` with ``h_t = sum_{d=1..W} k_d s_{t-d}`` for ``s (B, T, N)``; 0-d.
+
+    The quadratic form's gradient is ``h_t + sum_d k_d s_{t+d}``: W shifted adds in each
+    direction on one ``(B, T, N)`` buffer, instead of a conv1d over ``B*N`` one-channel signals
+    of length T (oneDNN's worst case: on ``snn=conv`` it took more than half of a CPU training
+    step) or autograd through W shifted products (a zero-filled full-size gradient per slice).
+    Only ``s`` is saved; ``h`` is recomputed in backward.
+    """
+
+    @staticmethod
+    def forward(ctx, s: Tensor, weights: Tuple[float, ...]) -> Tensor:  # noqa: ANN001
+        ctx.save_for_backward(s)
+        ctx.weights = weights
+        h = _lagged_sum(s, weights)
+        return h.mul_(s).sum()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tuple[Tensor, None]:  # noqa: ANN001
+        (s,) = ctx.saved_tensors
+        both = _lagged_sum(s, ctx.weights, future=True)
+        return both.mul_(grad), None
+
+
+def _lagged_sum(s: Tensor, weights: Tuple[float, ...], future: bool = False) -> Tensor:
+    """``sum_d k_d s_{t-d}`` along dim 1 of ``s (B, T, N)`` (``future``: plus ``sum_d k_d s_{t+d}``); a new tensor."""
+    out = torch.zeros_like(s, memory_format=torch.contiguous_format)
+    for d, k in enumerate(weights, start=1):
+        if d >= s.shape[1]:
+            break
+        out[:, d:].add_(s[:, :-d], alpha=k)
+        if future:
+            out[:, :-d].add_(s[:, d:], alpha=k)
+    return out
+
+
 class ISIRegularization(LossTerm):
     """Penalise spikes that follow another spike within ``window`` steps (kernel ``exp(-d / tau)``)."""
 
@@ -272,9 +311,8 @@ class ISIRegularization(LossTerm):
     def __init__(self, window: int = LossConfig.isi_refractory_window, tau: float = LossConfig.isi_tau) -> None:
         super().__init__()
         self.window = int(window)
-        # conv1d correlates: weight[m] multiplies s[t - (window - m)] with padding=window
-        distance = torch.arange(self.window, 0, -1, dtype=torch.float32)  # window, ..., 1
-        self.register_buffer("kernel", torch.exp(-distance / tau).view(1, 1, self.window), persistent=False)
+        #: k_d = exp(-d / tau) for spike distances d = 1..window
+        self.weights = tuple(math.exp(-d / tau) for d in range(1, self.window + 1))
 
     @classmethod
     def from_config(cls, cfg: LossConfig) -> "ISIRegularization":
@@ -282,12 +320,9 @@ class ISIRegularization(LossTerm):
 
     def layer_penalty(self, spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """spikes ``(B, T, ...)`` -> ``mean_{b,n,t} s_t sum_d k_d s_{t-d}`` (valid steps only)."""
-        batch, steps = spikes.shape[:2]
         flat = zero_invalid(spikes.float().flatten(2), mask)  # (B, T, N)
-        trains = flat.transpose(1, 2).reshape(-1, 1, steps)  # (B*N, 1, T)
-        history = F.conv1d(trains, self.kernel.to(trains.device), padding=self.window)[..., :steps]  # (B*N, 1, T)
-        product = (trains * history).view(batch, -1, steps).transpose(1, 2)  # (B, T, N)
-        return masked_mean(product, mask)
+        count = flat.numel() if mask is None else (mask.sum() * flat.shape[2]).clamp_min(1)
+        return _LaggedProducts.apply(flat, self.weights) / count
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         layers = _layers(inputs.layer_spikes, self.name, "layer_spikes")

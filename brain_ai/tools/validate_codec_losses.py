@@ -110,14 +110,14 @@ def check_loss(task: str, sizes: Sizes) -> None:
 
 
 def check_isi_vectorised(sizes: Sizes) -> None:
-    """ISI conv1d penalty equals a naive loop over neurons, steps and distances."""
+    """ISI penalty (shifted sums) equals a naive loop over neurons, steps and distances."""
     spikes = (torch.rand(2, sizes.steps, 4, generator=torch.Generator().manual_seed(3)) < 0.4).float()
     term = ISIRegularization(window=3, tau=1.5)
     got = term.layer_penalty(spikes).item()
     s = spikes.tolist()
     naive = sum(s[b][t][n] * math.exp(-d / 1.5) * s[b][t - d][n]
                 for b in range(2) for n in range(4) for t in range(sizes.steps) for d in range(1, 4) if t - d >= 0)
-    assert abs(got - naive / spikes.numel()) < 1e-6, f"conv1d {got} != loop {naive / spikes.numel()}"
+    assert abs(got - naive / spikes.numel()) < 1e-6, f"isi {got} != loop {naive / spikes.numel()}"
 
 
 def check_t_normalisation(sizes: Sizes) -> None:

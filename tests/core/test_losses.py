@@ -137,19 +137,25 @@ def test_temporal_consistency_matches_numpy(penalty, window):
         TemporalConsistency(20, TemporalPenalty[penalty])(_inputs(s, None, layer_spikes={"layer0": s}))
 
 
-@pytest.mark.parametrize("window, tau", [(1, 1.0), (3, 1.0), (5, 2.5)])
-def test_isi_conv1d_equals_naive_loop(window, tau):
-    s = _spikes((2, 15, 2, 3), p=0.4)
-    loss, _ = ISIRegularization(window, tau)(_inputs(s[:, :, 0], None, layer_spikes={"layer0": s}))
-    x = s.numpy().reshape(2, 15, 6)
-    total = 0.0
+@pytest.mark.parametrize("window, tau, steps", [(1, 1.0, 15), (3, 1.0, 15), (5, 2.5, 15), (4, 1.0, 3)])
+def test_isi_equals_naive_loop_value_and_gradient(window, tau, steps):
+    """Penalty and its gradient to the spikes against loops over neurons, steps and distances
+    (window > T - 1 included: distances beyond the sequence contribute nothing)."""
+    s = _spikes((2, steps, 2, 3), p=0.4).requires_grad_()
+    loss, _ = ISIRegularization(window, tau)(_inputs(s[:, :, 0].detach(), None, layer_spikes={"layer0": s}))
+    loss.backward()
+    x = s.detach().numpy().reshape(2, steps, 6).astype(np.float64)
+    total, grad = 0.0, np.zeros_like(x)
     for b in range(2):
         for n in range(6):
-            for t in range(15):
+            for t in range(steps):
                 for d in range(1, window + 1):
                     if t - d >= 0:
                         total += x[b, t, n] * np.exp(-d / tau) * x[b, t - d, n]
+                        grad[b, t, n] += np.exp(-d / tau) * x[b, t - d, n]
+                        grad[b, t - d, n] += np.exp(-d / tau) * x[b, t, n]
     np.testing.assert_allclose(loss.item(), total / x.size, rtol=1e-5)
+    np.testing.assert_allclose(s.grad.numpy().reshape(grad.shape), grad / x.size, rtol=1e-5, atol=1e-9)
 
 
 def test_membrane_regularization_matches_numpy():
