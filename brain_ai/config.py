@@ -231,7 +231,8 @@ class NormType(str, enum.Enum):
 
 
 class Readout(str, enum.Enum):
-    """Output layer: spiking neurons, or a non-spiking leaky integrator (for membrane decoding)."""
+    """Output layer: spiking neurons, or a non-spiking leaky integrator (for membrane decoding;
+    its decay follows ``neuron.beta``/``tau``, ``learnable_beta`` and ``per_neuron_beta``)."""
 
     spiking = "spiking"
     membrane = "membrane"

@@ -121,10 +121,10 @@ class _FusedRecurrent(torch.autograd.Function):
     def forward(ctx, x, v0, a0, s0, w, beta, rho, thr, alpha, reset, surrogate, record_membrane):  # noqa: ANN001
         with torch.autocast(x.device.type, enabled=False):  # state stays in the state dtype
             spikes, v_t, a_t, s_t, membrane, h, adapt = _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane)
-        ctx.save_for_backward(h, adapt, spikes, v0, s0, w, beta, rho, thr)
+        ctx.save_for_backward(h, adapt, spikes, v0, s0, w, beta, rho, thr)  # time-major (T, B, N)
         ctx.alpha, ctx.reset, ctx.surrogate, ctx.x_dtype = alpha, reset, surrogate, x.dtype
         ctx.set_materialize_grads(False)
-        return spikes, v_t, a_t, s_t, membrane
+        return spikes.transpose(0, 1), v_t, a_t, s_t, None if membrane is None else membrane.transpose(0, 1)
 
     @staticmethod
     def backward(ctx, g_s, g_v, g_a, g_p, g_m):  # noqa: ANN001
@@ -137,22 +137,25 @@ class _FusedRecurrent(torch.autograd.Function):
                 g_s, g_v, g_a, g_p, g_m, ctx.needs_input_grad,
             )  # fmt: skip
         dx, dv0, da0, ds0, dw, dbeta, drho, dthr = grads
-        dx = dx.to(ctx.x_dtype) if ctx.needs_input_grad[0] else None
+        dx = dx.transpose(0, 1).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None  # (B, T, N)
         return dx, dv0, da0, ds0, dw, dbeta, drho, dthr, None, None, None, None
 
 
 def _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane):  # noqa: ANN001
     """The forward time loop (no autograd). Returns spikes, v_T, a_T, s_T, membrane, h, adapt.
 
-    ``adapt[:, t]`` is ``a_{t-1}`` (the adaptation step t starts from). Per step: ``rec = mm(s, W^T)``;
+    The buffers are time-major ``(T, B, N)`` (one step is one contiguous block; batch-major step
+    slices cost a TLB miss per row); spikes and membrane are handed out as ``(B, T, N)`` views.
+    ``adapt[t]`` is ``a_{t-1}``, the adaptation step t starts from. Per step: ``rec = mm(s, W^T)``;
     ``rec += x_t``; ``h = v * beta; h += rec``; ``th = a * alpha; th += thr``; ``s = (h - th).gt_(0)``;
     the reset as an ``addcmul``; ``a' = a * rho; a' += s`` -- all into preallocated buffers.
     """
     batch, steps, n = x.shape
     sd, dev = v0.dtype, x.device
-    h = torch.empty((batch, steps, n), dtype=sd, device=dev)
+    x_tm = x.transpose(0, 1).contiguous()  # (T, B, N)
+    h = torch.empty((steps, batch, n), dtype=sd, device=dev)
     adapt = torch.empty_like(h)
-    spikes = torch.empty(x.shape, dtype=x.dtype, device=dev)
+    spikes = torch.empty((steps, batch, n), dtype=x.dtype, device=dev)
     membrane = torch.empty_like(h) if record_membrane else None
     own_spikes = x.dtype == sd  # the spike output can feed the next step's matmul directly
     s_buf = None if own_spikes else torch.empty((batch, n), dtype=sd, device=dev)
@@ -161,29 +164,29 @@ def _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane):  
     v_buf = torch.empty_like(rec)
     a_final = torch.empty_like(rec)
     wt = w.t()  # (N_in, N_out): rec = s @ W^T
-    adapt[:, 0].copy_(a0)
+    adapt[0].copy_(a0)
     v, s_prev = v0, s0
     for t in range(steps):
         torch.mm(s_prev, wt, out=rec)
-        rec.add_(x[:, t])  # x_t + s_{t-1} W^T
-        h_t = torch.mul(v, beta, out=h[:, t])
+        rec.add_(x_tm[t])  # x_t + s_{t-1} W^T
+        h_t = torch.mul(v, beta, out=h[t])
         h_t.add_(rec)
-        a = adapt[:, t]
+        a = adapt[t]
         torch.mul(a, alpha, out=th).add_(thr)  # thr + alpha * a
-        s_t = torch.sub(h_t, th, out=spikes[:, t] if own_spikes else s_buf).gt_(0)
+        s_t = torch.sub(h_t, th, out=spikes[t] if own_spikes else s_buf).gt_(0)
         if not own_spikes:
-            spikes[:, t].copy_(s_t)
-        v_out = membrane[:, t] if record_membrane else v_buf
+            spikes[t].copy_(s_t)
+        v_out = membrane[t] if record_membrane else v_buf
         if reset is ResetMode.subtract:
             v = torch.addcmul(h_t, s_t, th, value=-1, out=v_out)
         elif reset is ResetMode.zero:
             v = torch.addcmul(h_t, h_t, s_t, value=-1, out=v_out)
         else:
             v = v_out.copy_(h_t) if record_membrane else h_t
-        torch.mul(a, rho, out=adapt[:, t + 1] if t + 1 < steps else a_final).add_(s_t)
+        torch.mul(a, rho, out=adapt[t + 1] if t + 1 < steps else a_final).add_(s_t)
         s_prev = s_t
     v_final = v.clone() if record_membrane or reset is ResetMode.none else v  # no view of h / membrane
-    s_final = spikes[:, -1].to(sd, copy=True)
+    s_final = spikes[-1].to(sd, copy=True)
     return spikes, v_final, a_final, s_final, membrane, h, adapt
 
 
@@ -198,7 +201,7 @@ def _chunks(steps: int, per_step: int) -> Iterator[Tuple[int, int]]:
 
 
 def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m, needs):  # noqa: ANN001
-    r"""Reverse-time loop; returns ``(dx, dv0, da0, ds0, dW, dbeta, drho, dthr)`` (None where not needed).
+    r"""Reverse-time loop; returns ``(dx (T, B, N), dv0, da0, ds0, dW, dbeta, drho, dthr)`` (None where not needed).
 
     With ``D`` the total gradient of a quantity, per step t (``dh'`` = ``D h_{t+1}``, 0 after the
     last step; ``g`` the gradients arriving from the outputs; the final-state gradients enter as
@@ -216,7 +219,7 @@ def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surroga
     is ``ds = b + Da; ds += dh' @ W; ds += c_s dh'; ds *= sg; Dh = ds + c_h dh'; -Dth = ds + c_t dh'``
     and the ``Da`` update.
     """
-    batch, steps, n = h.shape
+    steps, batch, n = h.shape  # time-major, like every saved sequence
     sd = h.dtype
     need_beta, need_rho, need_thr = needs[5], needs[6], needs[7]
     dh = torch.empty_like(h)
@@ -227,18 +230,19 @@ def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surroga
     dthr = torch.zeros(n, dtype=sd, device=h.device) if need_thr else None
     dh_next: Optional[Tensor] = None
     for t0, t1 in _chunks(steps, batch * n):
-        hc, ac = h[:, t0:t1], adapt[:, t0:t1]
+        hc, ac = h[t0:t1], adapt[t0:t1]  # (K, B, N)
         thc = torch.mul(ac, alpha).add_(thr)  # the forward's op order: same bits
         z = hc - thc
         sg = surrogate.grad(z).to(sd)
         spk = (z > 0).to(sd)
-        gm = g_m[:, t0:t1] if g_m is not None else None
+        gm = _time_major(g_m, t0, t1, sd)
         if t1 == steps and g_v is not None:  # the final membrane's gradient reaches v_{T-1}
-            gm = gm.clone() if gm is not None else torch.zeros_like(hc)
-            gm[:, -1] += g_v
-        b = g_s[:, t0:t1].to(sd, copy=True) if g_s is not None else torch.zeros_like(hc)
+            gm = gm if gm is not None else torch.zeros_like(hc)
+            gm[-1] += g_v
+        b = _time_major(g_s, t0, t1, sd)
+        b = b if b is not None else torch.zeros_like(hc)
         if t1 == steps and g_p is not None:  # the final prev_spk is s_{T-1}
-            b[:, -1] += g_p
+            b[-1] += g_p
         if reset is ResetMode.subtract:
             c_s, c_h, c_t = -(thc * beta), beta, spk * beta
             if gm is not None:
@@ -253,30 +257,29 @@ def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surroga
         g_t = spk * gm if gm is not None and reset is ResetMode.subtract else None
         da_seq = torch.empty_like(hc)  # Da_t for t in the chunk
         nth = torch.empty_like(hc)  # -Dth_t
-        da_seq[:, -1].copy_(carry)
+        da_seq[-1].copy_(carry)
         for i in range(t1 - t0 - 1, -1, -1):
-            t = t0 + i
-            torch.add(b[:, i], da_seq[:, i], out=ds)
+            torch.add(b[i], da_seq[i], out=ds)
             if dh_next is not None:
                 ds.addmm_(dh_next, w)  # through s_t @ W^T into h_{t+1}
                 if c_s is not None:
-                    ds.addcmul_(c_s[:, i], dh_next)
-            ds.mul_(sg[:, i])  # Dz_t
-            out = dh[:, t]
+                    ds.addcmul_(c_s[i], dh_next)
+            ds.mul_(sg[i])  # Dz_t
+            out = dh[t0 + i]
             if dh_next is not None:
-                torch.addcmul(ds, c_h if c_h.dim() < 3 else c_h[:, i], dh_next, out=out)
+                torch.addcmul(ds, c_h if c_h.dim() < 3 else c_h[i], dh_next, out=out)
             else:
                 out.copy_(ds)
             if gm is not None:
-                out.add_(gm[:, i])
-            neg_dth = nth[:, i]
+                out.add_(gm[i])
+            neg_dth = nth[i]
             if c_t is not None and dh_next is not None:
-                torch.addcmul(ds, c_t[:, i], dh_next, out=neg_dth)
+                torch.addcmul(ds, c_t[i], dh_next, out=neg_dth)
             else:
                 neg_dth.copy_(ds)
             if g_t is not None:
-                neg_dth.add_(g_t[:, i])
-            torch.mul(da_seq[:, i], rho, out=da_seq[:, i - 1] if i > 0 else carry).add_(neg_dth, alpha=-alpha)
+                neg_dth.add_(g_t[i])
+            torch.mul(da_seq[i], rho, out=da_seq[i - 1] if i > 0 else carry).add_(neg_dth, alpha=-alpha)
             dh_next = out
         if need_rho:
             drho.add_((da_seq * ac).sum((0, 1)))
@@ -284,16 +287,16 @@ def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surroga
             dthr.sub_(nth.sum((0, 1)))
         k = min(t1 + 1, steps) - (t0 + 1)  # steps t in [t0, t1) that have a successor
         if need_beta and k > 0:  # Dh_{t+1} v_t, v_t the post-reset membrane (recomputed)
-            v_post = _reset(hc[:, :k], spk[:, :k], thc[:, :k], reset)
-            dbeta.add_((dh[:, t0 + 1 : t0 + 1 + k] * v_post).sum((0, 1)))
-    dh0 = dh[:, 0]
+            v_post = _reset(hc[:k], spk[:k], thc[:k], reset)
+            dbeta.add_((dh[t0 + 1 : t0 + 1 + k] * v_post).sum((0, 1)))
+    dh0 = dh[0]
     dv0 = dh0 * beta if needs[1] else None
     ds0 = dh0 @ w if needs[3] else None
     if need_beta:
         dbeta.add_((dh0 * v0).sum(0))
     dw = None
     if needs[4]:
-        s_prev = torch.cat([s0.unsqueeze(1), spikes[:, :-1].to(sd)], dim=1)  # (B, T, N) s_{t-1}
+        s_prev = torch.cat([s0.unsqueeze(0), spikes[:-1].to(sd)], dim=0)  # (T, B, N): s_{t-1}
         dw = dh.reshape(-1, n).t() @ s_prev.reshape(-1, n)  # (N, N)
     return (
         dh, dv0, carry if needs[2] else None, ds0, dw,
@@ -301,6 +304,14 @@ def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surroga
         _sum_to(drho, rho) if need_rho else None,
         _sum_to(dthr, thr) if need_thr else None,
     )  # fmt: skip
+
+
+def _time_major(g: Optional[Tensor], t0: int, t1: int, dtype: torch.dtype) -> Optional[Tensor]:
+    """A fresh time-major ``(K, B, N)`` copy of steps [t0, t1) of a ``(B, T, N)`` gradient, or None."""
+    if g is None:
+        return None
+    seg = g[:, t0:t1].transpose(0, 1)
+    return torch.empty(seg.shape, dtype=dtype, device=g.device).copy_(seg)
 
 
 def _reset(h: Tensor, s: Tensor, th: Tensor, reset: ResetMode) -> Tensor:
