@@ -11,7 +11,10 @@ from __future__ import annotations
 from typing import FrozenSet, List
 
 from brain_ai.config import (
+    NON_SPIKING_ARCHITECTURES,
+    Architecture,
     ConfigError,
+    DataConfig,
     DecoderType,
     DecodingConfig,
     EncoderType,
@@ -19,11 +22,18 @@ from brain_ai.config import (
     LossConfig,
     PopulationMode,
     Readout,
+    SNNConfig,
     TaskLoss,
 )
 
 #: encoders whose input already is a sequence ``(B, T, ...)``: they need event / spiking data
 SEQUENCE_ENCODERS: FrozenSet[EncoderType] = frozenset({EncoderType.identity, EncoderType.delta})
+
+#: encoders that take a real-valued sequence (data=smnist): the sequence as input current, or ON/OFF spikes
+VALUE_SEQUENCE_ENCODERS: FrozenSet[EncoderType] = frozenset({EncoderType.direct, EncoderType.delta})
+
+#: loss weights of the activity regularisers: they read the spikes / membranes of spiking layers
+ACTIVITY_WEIGHTS = ("w_rate", "w_temporal", "w_isi", "w_membrane")
 
 #: decoder -> (what it reads from the network output, the snn.readout that produces it)
 DECODER_READS = {
@@ -53,12 +63,56 @@ def _names(types) -> str:
     return " or ".join(f"decoding={t.name}" for t in sorted(types, key=lambda t: t.name))
 
 
+def check_network(snn: SNNConfig, dec: DecodingConfig, loss: LossConfig, data: DataConfig) -> None:
+    """Raise :class:`ConfigError` unless the network fits the data, decoder and loss: no conv network
+    on permuted pixels; a non-spiking baseline (lstm, gru) only with decoding=membrane and no
+    activity regulariser (it has no spikes to count)."""
+    arch = snn.architecture
+    if data.permute and arch is Architecture.conv:
+        allowed = ", ".join(a.name for a in Architecture if a is not Architecture.conv)
+        raise ConfigError(
+            f"data.permute=true scatters each image's pixels, so snn.architecture=conv has no neighbourhoods left to convolve; "
+            f"allowed snn.architecture: {allowed}"
+        )
+    if arch not in NON_SPIKING_ARCHITECTURES:
+        return
+    parts = decoder_parts(dec)
+    if dec.type is DecoderType.ensemble or DecoderType.membrane not in parts:
+        reads = " and ".join(DECODER_READS[p][0] for p in parts)
+        raise ConfigError(
+            f"decoding={dec.type.name} reads {reads}, but snn.architecture={arch.name} has no spikes: its linear readout "
+            f"is read like a membrane; allowed: decoding=membrane"
+        )
+    weights = [f"loss.{w}={getattr(loss, w):g}" for w in ACTIVITY_WEIGHTS if getattr(loss, w) > 0]
+    if weights:
+        raise ConfigError(
+            f"{', '.join(weights)}: activity regularisers read spiking layers, but snn.architecture={arch.name} has none; "
+            f"allowed: 0 for {', '.join(f'loss.{w}' for w in ACTIVITY_WEIGHTS)} (e.g. loss=cross_entropy)"
+        )
+
+
 def check_codec(enc: EncodingConfig, dec: DecodingConfig, loss: LossConfig, readout: Readout, *,
-                event_data: bool, task: str, data_name: str) -> None:
-    """Raise :class:`ConfigError` unless data, encoder, decoder, readout and task loss fit together."""
+                event_data: bool, task: str, data_name: str, value_sequence: bool = False) -> None:
+    """Raise :class:`ConfigError` unless data, encoder, decoder, readout and task loss fit together.
+
+    ``value_sequence``: the data are real-valued sequences (smnist), fed through
+    :data:`VALUE_SEQUENCE_ENCODERS`; ``encoding.sequence_input`` must not claim one otherwise.
+    """
     if event_data and enc.type is not EncoderType.identity:
         raise ConfigError(f"data={data_name} already yields spike frames (B, T, ...): use encoding=identity (got encoding={enc.type.name})")
-    if not event_data and enc.type in SEQUENCE_ENCODERS:
+    if enc.sequence_input and not value_sequence:
+        raise ConfigError(
+            f"encoding.sequence_input=true but data={data_name} does not yield real-valued sequences; it is set from the data "
+            f"(data=smnist): remove it"
+        )
+    if value_sequence:
+        if enc.type not in VALUE_SEQUENCE_ENCODERS:
+            why = "passes only spikes / event counts through" if enc.type is EncoderType.identity else "encodes a static input into num_steps steps"
+            raise ConfigError(
+                f"data={data_name} yields real-valued sequences (B, T, F), but encoding={enc.type.name} {why}; allowed: "
+                f"encoding=direct (the sequence as input current) or encoding=delta (ON/OFF spikes where it changes)"
+            )
+    elif not event_data and enc.type in SEQUENCE_ENCODERS:
         raise ConfigError(
             f"encoding={enc.type.name} needs spiking data (nmnist, shd, dvsgesture, synthetic: sequences (B, T, ...)), but data={data_name} "
             f"is static: choose an encoder such as encoding=rate_bernoulli"

@@ -82,6 +82,15 @@ def check_positive_int_list(owner: str, name: str, values: Any, *, allow_empty: 
             raise ConfigError(f"{owner}.{name}={list(values)!r} must contain only positive integers (got {v!r})")
 
 
+def _word(value: Any) -> str:
+    """``value`` as a user types it on the command line (Enum -> its name, bool -> true / false)."""
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
 def to_dict(cfg: Any) -> Dict[str, Any]:
     """Convert a (nested) config dataclass into plain Python primitives (Enums become their names)."""
 
@@ -221,8 +230,16 @@ class TauDistribution(str, enum.Enum):
 
 
 class Architecture(str, enum.Enum):
+    """Network family: spiking (``mlp``, ``conv``) or a non-spiking recurrent baseline (``lstm``, ``gru``)."""
+
     mlp = "mlp"
     conv = "conv"
+    lstm = "lstm"  # torch.nn.LSTM layers + a linear readout (brain_ai.core.ann)
+    gru = "gru"  # torch.nn.GRU layers + a linear readout (brain_ai.core.ann)
+
+
+#: the non-spiking architectures (no spiking layers, no neuron config; a linear readout per step)
+NON_SPIKING_ARCHITECTURES = frozenset({Architecture.lstm, Architecture.gru})
 
 
 class NormType(str, enum.Enum):
@@ -411,9 +428,26 @@ class SNNConfig:
                     f"{o}.checkpoint_every={self.checkpoint_every} is set too; allowed: one of them (the other null)"
                 )
         self._check_time_split_with_batch_norm(o)
+        if self.architecture in NON_SPIKING_ARCHITECTURES:
+            self._check_non_spiking(o)
         if self.architecture is Architecture.conv and not self.conv_channels:
             raise ConfigError(f"{o}.conv_channels=[] but architecture=conv needs at least one conv block")
 
+
+    def _check_non_spiking(self, o: str) -> None:
+        """LSTM / GRU: at least one recurrent layer, a linear readout read as a membrane, whole-sequence BPTT."""
+        arch = self.architecture.name
+        if not self.hidden_sizes:
+            raise ConfigError(f"{o}.hidden_sizes=[] but {o}.architecture={arch} needs at least one recurrent layer (e.g. [128])")
+        if self.readout is not Readout.membrane:
+            raise ConfigError(
+                f"{o}.readout={self.readout.name}: {o}.architecture={arch} has no spikes, its linear readout is read like a "
+                f"membrane; allowed: {o}.readout=membrane (with decoding=membrane)"
+            )
+        for name in ("chunk_size", "checkpoint_every", "memory_budget_mb"):
+            value = getattr(self, name)
+            if value is not None:
+                raise ConfigError(f"{o}.{name}={value} is not available for {o}.architecture={arch} (torch.nn.{arch.upper()} runs the whole sequence); allowed: null")
 
     def _check_time_split_with_batch_norm(self, o: str) -> None:
         """Batch norm statistics span all T steps of a training batch: a network that runs in
@@ -448,6 +482,23 @@ class DatasetName(str, enum.Enum):
     dvsgesture = "dvsgesture"
     synthetic = "synthetic"
     synthetic_regression = "synthetic_regression"
+    smnist = "smnist"
+
+
+class SequenceMode(str, enum.Enum):
+    """How ``data=smnist`` reads a 28 x 28 image as a sequence (raster order, top row first)."""
+
+    row = "row"  # T = 28 steps of one 28-pixel row
+    pixel = "pixel"  # T = 784 / pixels_per_step steps of pixels_per_step consecutive pixels
+
+
+#: the image sets ``data=smnist`` can read as sequences (all 28 x 28 grey images)
+SEQUENCE_SOURCES = (DatasetName.mnist5k, DatasetName.mnist, DatasetName.fashion_mnist)
+#: side and pixel count of those images
+SEQUENCE_IMAGE_SIDE = 28
+SEQUENCE_IMAGE_PIXELS = SEQUENCE_IMAGE_SIDE * SEQUENCE_IMAGE_SIDE
+#: the DataConfig fields only ``data=smnist`` reads
+SEQUENCE_FIELDS = ("source", "mode", "pixels_per_step", "permute", "permutation_seed")
 
 
 @dataclass
@@ -459,6 +510,8 @@ class DataConfig:
     ``x (B, T, ...)`` with ``T = n_time_bins`` and need ``encoding=identity``.
     ``synthetic_regression`` is the one regression task: static ``x (B, num_inputs)`` in [0, 1]
     and float targets ``y (B, num_targets)`` in [0, 1] (use ``preset=regression``).
+    ``smnist`` reads the images of ``source`` as real-valued sequences ``x (B, T, F)`` in [0, 1]
+    (``mode``, ``pixels_per_step``, ``permute``; see :mod:`brain_ai.data.sequential`).
     """
 
     name: DatasetName = DatasetName.mnist5k
@@ -490,10 +543,21 @@ class DataConfig:
     num_inputs: int = 100
     num_samples: int = 2000
     num_targets: int = 1
+    #: smnist: the image set read as sequences (mnist5k, mnist, fashion_mnist), with its splits
+    source: DatasetName = DatasetName.mnist5k
+    #: smnist: row (T = 28, 28 pixels per step) or pixel (T = 784 / pixels_per_step)
+    mode: SequenceMode = SequenceMode.row
+    #: smnist, mode=pixel: consecutive pixels per step (a divisor of 784)
+    pixels_per_step: int = 1
+    #: smnist: shuffle the 784 pixels by one fixed permutation (drawn from permutation_seed)
+    #: before cutting them into steps (permuted sequential MNIST)
+    permute: bool = False
+    permutation_seed: int = 0
 
     def __post_init__(self) -> None:
         o = "data"
         self.name = coerce_enum(o, "name", self.name, DatasetName)
+        self._check_sequence_fields(o)
         check_range(o, "batch_size", self.batch_size, low=1, integer=True)
         check_range(o, "num_workers", self.num_workers, low=0, integer=True)
         check_range(o, "val_fraction", self.val_fraction, low=0.0, high=1.0, high_inclusive=False)
@@ -509,6 +573,43 @@ class DataConfig:
         check_range(o, "num_samples", self.num_samples, low=1, integer=True)
         check_range(o, "num_targets", self.num_targets, low=1, integer=True)
         check_range(o, "augment_shift", self.augment_shift, low=0, integer=True)
+
+    def _check_sequence_fields(self, o: str) -> None:
+        """The smnist fields: valid values, and left at their defaults by every other data set."""
+        self.source = coerce_enum(o, "source", self.source, DatasetName)
+        self.mode = coerce_enum(o, "mode", self.mode, SequenceMode)
+        if self.source not in SEQUENCE_SOURCES:
+            raise ConfigError(f"{o}.source={self.source.name} is not a 28x28 image set; allowed: {', '.join(s.name for s in SEQUENCE_SOURCES)}")
+        check_range(o, "pixels_per_step", self.pixels_per_step, low=1, high=SEQUENCE_IMAGE_PIXELS, integer=True)
+        if SEQUENCE_IMAGE_PIXELS % self.pixels_per_step:
+            divisors = [k for k in range(1, SEQUENCE_IMAGE_PIXELS + 1) if SEQUENCE_IMAGE_PIXELS % k == 0]
+            raise ConfigError(
+                f"{o}.pixels_per_step={self.pixels_per_step} does not divide the {SEQUENCE_IMAGE_PIXELS} pixels of an image; "
+                f"allowed: {', '.join(map(str, divisors))}"
+            )
+        if self.mode is SequenceMode.row and self.pixels_per_step != 1:
+            raise ConfigError(
+                f"{o}.pixels_per_step={self.pixels_per_step} applies to {o}.mode=pixel; {o}.mode=row feeds one row "
+                f"({SEQUENCE_IMAGE_SIDE} pixels) per step: use {o}.mode=pixel or drop {o}.pixels_per_step"
+            )
+        if not isinstance(self.permute, bool):
+            raise ConfigError(f"{o}.permute={self.permute!r} must be true or false")
+        check_range(o, "permutation_seed", self.permutation_seed, low=0, integer=True)
+        if self.name is not DatasetName.smnist:
+            defaults = {f.name: f.default for f in dataclasses.fields(self) if f.name in SEQUENCE_FIELDS}
+            changed = [f"{o}.{k}={_word(getattr(self, k))}" for k, v in defaults.items() if getattr(self, k) != v]
+            if changed:
+                raise ConfigError(f"{', '.join(changed)} only apply to data=smnist (sequential images), not data={self.name.name}; remove them")
+
+    @property
+    def sequence_steps(self) -> int:
+        """smnist: time steps ``T`` of a sequence (784 / :attr:`step_pixels`)."""
+        return SEQUENCE_IMAGE_PIXELS // self.step_pixels
+
+    @property
+    def step_pixels(self) -> int:
+        """smnist: pixels fed per step (28 in row mode, ``pixels_per_step`` in pixel mode)."""
+        return SEQUENCE_IMAGE_SIDE if self.mode is SequenceMode.row else self.pixels_per_step
 
 
 class OptimizerName(str, enum.Enum):
@@ -665,6 +766,9 @@ class EncodingConfig:
     centers: CentersMode = CentersMode.linear
     #: delta: change (after normalisation) that triggers an ON / OFF spike
     delta_threshold: float = 0.1
+    #: direct: the input already is a sequence ``(B, T, ...)`` of input currents (data=smnist),
+    #: passed on normalised with its own T (num_steps unused); the pipeline sets it from the data
+    sequence_input: bool = False
 
     def __post_init__(self) -> None:
         o = "encoding"
@@ -688,6 +792,13 @@ class EncodingConfig:
         check_range(o, "population_size", self.population_size, low=1, integer=True)
         check_range(o, "population_sigma", self.population_sigma, low=0.0, low_inclusive=False)
         check_range(o, "delta_threshold", self.delta_threshold, low=0.0, low_inclusive=False)
+        if not isinstance(self.sequence_input, bool):
+            raise ConfigError(f"{o}.sequence_input={self.sequence_input!r} must be true or false")
+        if self.sequence_input and self.type is not EncoderType.direct:
+            raise ConfigError(
+                f"{o}.sequence_input=true applies to {o}.type=direct (identity and delta always take sequences); "
+                f"{o}.type={self.type.name} encodes a static input into num_steps steps"
+            )
 
     @property
     def last_spike_step(self) -> int:

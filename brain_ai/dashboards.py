@@ -130,7 +130,8 @@ class HParamsLogger(L.Callback):
 def spiking_layers(net: Any) -> List[str]:
     """Names of the layers of an SNN (``SNNCore`` / ``ConvSNN``) that spike (and so have probes);
     a membrane readout does not."""
-    return [name for name, neuron in zip(net.layer_names, net.neurons) if not isinstance(neuron, LeakyIntegrator)]
+    neurons = getattr(net, "neurons", ())  # a non-spiking baseline (brain_ai.core.ann) has none
+    return [name for name, neuron in zip(net.layer_names, neurons) if not isinstance(neuron, LeakyIntegrator)]
 
 
 def _range_text(rng: HealthyRange) -> str:

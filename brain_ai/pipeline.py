@@ -8,6 +8,7 @@ plain-float metrics.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import warnings
 from pathlib import Path
@@ -19,8 +20,8 @@ from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
 from brain_ai.checkpoints import RESUME_KEYS, check_resume_compatible, load_checkpoint, local_checkpoint
-from brain_ai.compat import check_codec
-from brain_ai.config import ConfigError, DataConfig, check_range, from_dict, to_dict
+from brain_ai.compat import check_codec, check_network
+from brain_ai.config import ConfigError, DataConfig, EncoderType, check_range, from_dict, to_dict
 from brain_ai.config_keys import check_target_keys
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
@@ -44,8 +45,8 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` 
 def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:
     """Validate the config against the data and build the LightningModule + DataModule.
 
-    Checks done here, before training: data, encoder, decoder, readout and task loss fit together
-    (:func:`brain_ai.compat.check_codec`, the one compatibility table); the network's input/output
+    Checks done here, before training: network, data, encoder, decoder, readout and task loss fit together
+    (:func:`brain_ai.compat.check_network`, :func:`brain_ai.compat.check_codec`, the one compatibility table); the network's input/output
     sizes match the data and codec; ``snn.checkpoint_every`` fits T; ``snn.memory_budget_mb``
     becomes ``snn.checkpoint_every`` (logged).
     """
@@ -58,7 +59,11 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
             f"yields {'spike frames' if dm.is_event_data else 'vectors'} of shape {tuple(dm.sample_shape)}; allowed: 0"
         )
     task = dm.task
-    check_codec(enc_cfg, dec_cfg, loss_cfg, snn_cfg.readout, event_data=dm.is_event_data, task=task, data_name=data_cfg.name.name)
+    check_network(snn_cfg, dec_cfg, loss_cfg, data_cfg)
+    check_codec(enc_cfg, dec_cfg, loss_cfg, snn_cfg.readout, event_data=dm.is_event_data, task=task,
+                data_name=data_cfg.name.name, value_sequence=dm.is_value_sequence)
+    if dm.is_value_sequence and enc_cfg.type is EncoderType.direct:  # the data's own time axis, not num_steps
+        enc_cfg = dataclasses.replace(enc_cfg, sequence_input=True)
     encoder = build_encoder(enc_cfg)
     decoder = build_decoder(dec_cfg, dm.num_classes)
     step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))

@@ -27,7 +27,9 @@ delta               ON / OFF channels ``(F0, ...) -> (2 F0, ...)``: ON where ``x
                     passed ``state``) and jumps to ``x_t`` wherever a spike was emitted
 identity            the input already is spikes / event frames ``(B, T, ...)`` (passed through)
 direct              no spikes: the normalised input is the input current of every step,
-                    ``out_t = x`` for ``num_steps`` steps (seed 003's constant-current input)
+                    ``out_t = x`` for ``num_steps`` steps (seed 003's constant-current input);
+                    with ``sequence_input`` the input is a sequence ``(B, T, ...)`` of currents
+                    (data=smnist), ``out_t = x_t`` (normalised over the whole sample)
 ==================  ==============================================================================
 
 In eval mode with ``deterministic_eval`` the rate and population encoders emit the regular
@@ -442,15 +444,23 @@ class DirectEncoder(Encoder):
     """Direct (constant-current) input: the normalised static input, repeated for ``num_steps``.
 
     No sampling: ``out[:, t] = normalize(x)`` for every t, shape ``(B, T, *x.shape[1:])`` in x's
-    float dtype. The values are input currents, not spikes (``SpikeBatch.is_binary()`` is False
+    float dtype. With ``cfg.sequence_input`` the input ``x (B, T, *F)`` already is a sequence of
+    currents: ``out = normalize(x)`` (minmax over each sample's whole sequence), same shape. The values are input currents, not spikes (``SpikeBatch.is_binary()`` is False
     unless the input is 0/1); gradients flow back to ``x`` (the repetition is a broadcast view).
     """
 
     name = EncoderType.direct.name
     emits_spikes = False
 
+    def __init__(self, cfg: EncodingConfig) -> None:
+        super().__init__(cfg)
+        if cfg.sequence_input:
+            self.input_ranks = (3, 4, 5)  # (B, T, *F)
+
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
-        x_norm, aux = normalize(x, self.cfg.normalization)  # (B, *F), work dtype
+        x_norm, aux = normalize(x, self.cfg.normalization)  # (B, *F) or, with sequence_input, (B, T, *F); work dtype
+        if self.cfg.sequence_input:
+            return x_norm.to(_spike_dtype(x)), aux
         current = x_norm.to(_spike_dtype(x)).unsqueeze(1)  # (B, 1, *F)
         return current.expand(x.shape[0], self.cfg.num_steps, *x.shape[1:]), aux  # (B, T, *F)
 

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
+from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
 from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
 from brain_ai.core.neurons.state import check_finite, check_state
 from brain_ai.core.probes import compute_probes
@@ -362,7 +362,7 @@ def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], num_outputs: int)
     """
     step_shape = tuple(int(d) for d in step_shape)
     n_in = math.prod(step_shape)
-    if cfg.input_size is not None and cfg.architecture is Architecture.mlp and cfg.input_size != n_in:
+    if cfg.input_size is not None and cfg.architecture is not Architecture.conv and cfg.input_size != n_in:
         raise ConfigError(
             f"snn.input_size={cfg.input_size} does not match the data: the encoder yields {n_in} features per step "
             f"(shape {step_shape}); remove the override or set snn.input_size={n_in}"
@@ -385,8 +385,13 @@ def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], num_outputs: int)
 _ARCHITECTURES = {Architecture.mlp: SNNCore, Architecture.conv: ConvSNN}
 
 
-def build_snn(cfg: SNNConfig) -> _SNNBase:
-    """Build the network named by ``cfg.architecture`` (``mlp`` -> SNNCore, ``conv`` -> ConvSNN)."""
+def build_snn(cfg: SNNConfig) -> nn.Module:
+    """Build the network named by ``cfg.architecture`` (``mlp`` -> SNNCore, ``conv`` -> ConvSNN,
+    ``lstm`` / ``gru`` -> the non-spiking :class:`~brain_ai.core.ann.RecurrentANN`)."""
+    if cfg.architecture in NON_SPIKING_ARCHITECTURES:
+        from brain_ai.core.ann import RecurrentANN  # ann.py imports SNNOutput from this module
+
+        return RecurrentANN(cfg)
     return _ARCHITECTURES[cfg.architecture](cfg)
 
 

@@ -49,6 +49,11 @@ class DatasetInfo:
         if self.task not in TASKS:
             raise ValueError(f"DatasetInfo.task={self.task!r}; allowed: {', '.join(TASKS)}")
 
+    @property
+    def is_value_sequence(self) -> bool:
+        """Real-valued sequences ``(T, *sample_shape)`` that are not spikes (smnist): input currents."""
+        return self.time_steps is not None and not self.is_event_data
+
 
 @dataclass
 class LoadedData:

@@ -15,16 +15,23 @@ from brain_ai.data.ragged import pad_collate
 from brain_ai.data.base import DataSource, split_counts, stratified_order
 from brain_ai.data.events import DVSGestureEvents, NMNISTEvents, SHDEvents
 from brain_ai.data.regression import SyntheticRegression
+from brain_ai.data.sequential import SequentialImages
 from brain_ai.data.static import Digits, Mnist5k, TorchvisionImages
 from brain_ai.data.synthetic import SyntheticSpikes
 from brain_ai.errors import InputFileError
 
-#: Every data set, by name. Adding one is a DataSource subclass + a line here (+ a DatasetName).
-DATASETS: Dict[DatasetName, DataSource] = {
+#: The 28 x 28 image sets (also read as sequences by ``smnist``, whose data.source names one).
+_IMAGES: Dict[DatasetName, DataSource] = {
     DatasetName.mnist5k: Mnist5k(),
-    DatasetName.digits: Digits(),
     DatasetName.mnist: TorchvisionImages("MNIST"),
     DatasetName.fashion_mnist: TorchvisionImages("FashionMNIST"),
+}
+
+#: Every data set, by name. Adding one is a DataSource subclass + a line here (+ a DatasetName).
+DATASETS: Dict[DatasetName, DataSource] = {
+    **_IMAGES,
+    DatasetName.digits: Digits(),
+    DatasetName.smnist: SequentialImages(_IMAGES),
     DatasetName.nmnist: NMNISTEvents(),
     DatasetName.shd: SHDEvents(),
     DatasetName.dvsgesture: DVSGestureEvents(),
@@ -81,8 +88,9 @@ class BrainDataModule(LightningDataModule):
     Known right after construction (no file access): ``task`` (``"classification"`` or
     ``"regression"``), ``num_classes`` (classes, or regressed values ``D`` per sample),
     ``sample_shape`` (feature shape of one step), ``time_steps`` (``T``, or ``None`` for static
-    data), ``is_event_data``. Batches are ``(x float32, y)``: static ``x (B, C, H, W)`` (or
+    data), ``is_event_data``, ``is_value_sequence``. Batches are ``(x float32, y)``: static ``x (B, C, H, W)`` (or
     ``(B, num_inputs)``) in [0, 1]; event and synthetic ``x (B, T, *sample_shape)`` binary spikes;
+    smnist ``x (B, T, *sample_shape)`` real-valued sequences in [0, 1];
     ``y (B,)`` int64 class indices, or ``(B, D)`` float32 for regression. ``ragged`` data (event
     recordings cut by time, ``data.bin_width_us``) gives ``(x, y, mask (B, T) bool)``, padded at
     the end to the batch's longest sample (:func:`~brain_ai.data.ragged.pad_collate`). Only the train loader
@@ -99,6 +107,7 @@ class BrainDataModule(LightningDataModule):
         self.sample_shape: Tuple[int, ...] = tuple(info.sample_shape)
         self.time_steps: Optional[int] = info.time_steps
         self.is_event_data: bool = info.is_event_data
+        self.is_value_sequence: bool = info.is_value_sequence
         self.ragged: bool = info.ragged
         self.train_set: Optional[Dataset] = None
         self.val_set: Optional[Dataset] = None

@@ -1,0 +1,63 @@
+"""Sequential images (``data=smnist``): each 28 x 28 image read as a sequence of pixel groups.
+
+The 784 pixels are taken in raster order (row by row, top row first), optionally shuffled by one
+fixed permutation (``data.permute``, drawn from ``data.permutation_seed``), then cut into
+``T = 784 / k`` steps of ``k`` consecutive pixels: ``k = 28`` in ``data.mode=row`` (one image row per
+step), ``k = data.pixels_per_step`` in ``data.mode=pixel``. An item is ``x (T, k)`` float32 in
+[0, 1] (pixel / 255, the image set's own scaling; any further normalisation is the encoder's,
+``encoding=direct``). The images, labels and train / val / test splits are those of
+``data.source`` (mnist5k by default, or mnist / fashion_mnist from disk), so ``data=smnist``
+and ``data=mnist5k`` hold out the same images.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from brain_ai.config import SEQUENCE_IMAGE_PIXELS, DataConfig, DatasetName
+from brain_ai.data.base import ArrayDataset, DataSource, DatasetInfo, LoadedData
+
+
+def pixel_order(cfg: DataConfig) -> np.ndarray:
+    """The order ``(784,)`` int64 in which the pixels of a flattened image are fed: raster order,
+    or with ``cfg.permute`` the permutation drawn from ``cfg.permutation_seed`` (numpy PCG64, so
+    the same seed gives the same permutation on every machine and in every run)."""
+    if not cfg.permute:
+        return np.arange(SEQUENCE_IMAGE_PIXELS)
+    return np.random.default_rng(cfg.permutation_seed).permutation(SEQUENCE_IMAGE_PIXELS)
+
+
+def as_sequences(images: ArrayDataset, order: np.ndarray, step_pixels: int) -> ArrayDataset:
+    """``images`` with inputs ``(N, 1, 28, 28)`` -> the same samples as ``(N, T, step_pixels)``,
+    pixels taken in ``order`` (stored in the images' own dtype and scale)."""
+    flat = images.inputs.flatten(1)[:, torch.as_tensor(order)]  # (N, 784)
+    return ArrayDataset(flat.reshape(len(flat), -1, step_pixels), images.targets, images.scale)
+
+
+class SequentialImages(DataSource):
+    """``x (T, k)`` pixel sequences of the 28 x 28 image set ``data.source`` (see the module doc).
+
+    ``images`` maps each allowed source name to its :class:`DataSource` (the registry's own
+    entries: their loaders, on-disk formats, downloads and splits are reused unchanged).
+    """
+
+    def __init__(self, images: Mapping[DatasetName, DataSource]) -> None:
+        self.images = images
+
+    def info(self, cfg: DataConfig) -> DatasetInfo:
+        return DatasetInfo(num_classes=10, sample_shape=(cfg.step_pixels,), time_steps=cfg.sequence_steps, is_event_data=False)
+
+    def download(self, cfg: DataConfig) -> None:
+        self.images[cfg.source].download(cfg)
+
+    def load(self, cfg: DataConfig) -> LoadedData:
+        loaded = self.images[cfg.source].load(cfg)
+        order = pixel_order(cfg)
+        return LoadedData(
+            train=as_sequences(loaded.train, order, cfg.step_pixels),
+            train_targets=loaded.train_targets,
+            test=as_sequences(loaded.test, order, cfg.step_pixels),
+        )
