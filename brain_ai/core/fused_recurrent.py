@@ -1,6 +1,6 @@
 r"""Fused recurrent adaptive LIF: one autograd Function over the whole sequence.
 
-The dynamics are those of :class:`~brain_ai.core.neurons.recurrent.RecurrentAdaptiveLIFNeuron`
+The dynamics are those of :class:`~brain_ai.core.neurons.lif.RecurrentAdaptiveLIFNeuron`
 (per step ``t``, tensors ``(B, N)``; ``W`` is ``(N, N)``; ``beta``, ``rho``, ``thr`` are scalars
 or ``(N,)``)::
 
@@ -12,7 +12,7 @@ or ``(N,)``)::
 
 The generic per-step path keeps ~10 autograd nodes and their saved tensors per step (T = 784
 for pixel-wise sequential MNIST). :class:`_FusedRecurrent` instead runs the loop without autograd,
-into preallocated ``(B, T, N)`` buffers, and saves only the pre-reset membrane ``h``, the
+into preallocated time-major ``(T, B, N)`` buffers, and saves only the pre-reset membrane ``h``, the
 adaptation ``a_{t-1}`` of every step and the spikes (its output); effective thresholds,
 surrogate values and post-reset membranes are recomputed in backward, vectorised over
 cache-sized chunks of steps. The reverse-time loop is one ``addmm`` (the recurrence) and a few
