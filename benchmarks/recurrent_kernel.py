@@ -12,8 +12,11 @@ seconds of one forward + backward over ``--repeats`` runs (after one warm-up), f
     python benchmarks/recurrent_kernel.py                            # N = 128, 256; 2 threads
     python benchmarks/recurrent_kernel.py --hidden 128 --backends fused --repeats 5
 
-Writes ``<out>/recurrent_kernel.{json,md}`` and prints the markdown. Run it on an otherwise idle
-machine: other processes show up directly in the wall-clock numbers.
+It runs under :func:`brain_ai.allocator.reuse_large_blocks` like ``train.py`` (``--allocator off``
+to compare). Besides the wall-clock median it reports the process CPU seconds per run (user +
+sys, all threads), which a busy machine inflates less. Writes ``<out>/recurrent_kernel.{json,md}``
+and prints the markdown. Run it on an otherwise idle machine: other processes show up directly in
+the wall-clock numbers.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Callable, Dict, List
 
 import torch
 
+from brain_ai.allocator import reuse_large_blocks
 from brain_ai.config import NeuronConfig, SNNConfig
 from brain_ai.core.neurons import RecurrentAdaptiveLIFNeuron, build_neuron
 from brain_ai.core.snn import SNNCore
@@ -76,12 +80,13 @@ def net_step(batch: int, steps: int, hidden: int, backend: str) -> Callable[[], 
 
 def measure(run: Callable[[], None], repeats: int) -> Dict[str, float]:
     run()  # warm-up
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         run()
         times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "min_s": min(times), "repeats": repeats}
+        cpu.append(time.process_time() - start_cpu)
+    return {"median_s": statistics.median(times), "min_s": min(times), "cpu_s": statistics.median(cpu), "repeats": repeats}
 
 
 def main(argv: List[str] = None) -> None:
@@ -94,35 +99,40 @@ def main(argv: List[str] = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--eager-repeats", type=int, default=1, help="repeats of the (slow) eager runs")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--allocator", choices=["on", "off"], default="on", help="glibc large-block reuse, as train.py")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
-    for what in args.what:
-        make = layer_step if what == "layer" else net_step
-        for hidden in args.hidden:
-            for backend in args.backends:
-                repeats = args.repeats if backend == "fused" else args.eager_repeats
-                res = measure(make(args.batch, args.steps, hidden, backend), repeats)
-                rows.append({"what": what, "hidden": hidden, "backend": backend, **res})
-                print(f"{what} N={hidden} {backend}: {res['median_s']:.3f} s", flush=True)
+    with reuse_large_blocks(args.allocator == "on"):
+        for what in args.what:
+            make = layer_step if what == "layer" else net_step
+            for hidden in args.hidden:
+                for backend in args.backends:
+                    repeats = args.repeats if backend == "fused" else args.eager_repeats
+                    res = measure(make(args.batch, args.steps, hidden, backend), repeats)
+                    rows.append({"what": what, "hidden": hidden, "backend": backend, **res})
+                    print(f"{what} N={hidden} {backend}: {res['median_s']:.3f} s wall, {res['cpu_s']:.3f} s CPU", flush=True)
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__, "threads": args.threads, "machine": platform.machine(),
-        "batch": args.batch, "steps": args.steps,
+        "batch": args.batch, "steps": args.steps, "allocator_reuse": args.allocator,
     }  # fmt: skip
     lines = [
         f"# Recurrent adaptive LIF: forward + backward, B={args.batch}, T={args.steps}, {args.threads} threads",
         "",
-        f"torch {meta['torch']}, {meta['date']}",
+        f"torch {meta['torch']}, {meta['date']}, allocator reuse {args.allocator}",
         "",
-        "| what | N | backend | median s | min s | repeats | speed-up vs eager |",
-        "|---|---|---|---|---|---|---|",
+        "| what | N | backend | median s | min s | CPU s | repeats | speed-up vs eager |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         eager = next((e for e in rows if e["what"] == r["what"] and e["hidden"] == r["hidden"] and e["backend"] == "eager"), None)
         speedup = f"{eager['median_s'] / r['median_s']:.1f}x" if eager else "-"
-        lines.append(f"| {r['what']} | {r['hidden']} | {r['backend']} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['repeats']} | {speedup} |")
+        lines.append(
+            f"| {r['what']} | {r['hidden']} | {r['backend']} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['cpu_s']:.3f} "
+            f"| {r['repeats']} | {speedup} |"
+        )
     md = "\n".join(lines) + "\n"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "recurrent_kernel.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")

@@ -1,6 +1,6 @@
 r"""Fused recurrent adaptive LIF: one autograd Function over the whole sequence.
 
-The dynamics are those of :class:`~brain_ai.core.neurons.recurrent.RecurrentAdaptiveLIFNeuron`
+The dynamics are those of :class:`~brain_ai.core.neurons.lif.RecurrentAdaptiveLIFNeuron`
 (per step ``t``, tensors ``(B, N)``; ``W`` is ``(N, N)``; ``beta``, ``rho``, ``thr`` are scalars
 or ``(N,)``)::
 
@@ -12,13 +12,19 @@ or ``(N,)``)::
 
 The generic per-step path keeps ~10 autograd nodes and their saved tensors per step (T = 784
 for pixel-wise sequential MNIST). :class:`_FusedRecurrent` instead runs the loop without autograd,
-into preallocated ``(B, T, N)`` buffers, and saves only the pre-reset membrane ``h``, the
+into preallocated time-major ``(T, B, N)`` buffers, and saves only the pre-reset membrane ``h``, the
 adaptation ``a_{t-1}`` of every step and the spikes (its output); effective thresholds,
 surrogate values and post-reset membranes are recomputed in backward, vectorised over
 cache-sized chunks of steps. The reverse-time loop is one ``addmm`` (the recurrence) and a few
 fused elementwise ops per step; the gradients of ``W``, ``beta``, ``rho`` and ``thr`` are
 reductions after (or per chunk of) the loop. Gradients are exact: tested against the generic
 path in float64.
+
+The time loops run with one intra-op thread (:func:`_one_thread`): a step is a ``(B, N) x (N, N)``
+matmul and a few ``(B, N)`` ops, too small to split, and a multi-threaded BLAS call per step
+waits on every thread it wakes: on the 2-core development VM under load a 128 x 128 x 128
+``mm`` took 7.4 ms wall with 2 threads against 0.3 ms with one. The vectorised per-chunk work
+and the final weight-gradient GEMM keep the caller's thread count.
 
 Forward values equal the generic path's: the same ops in the same order per step (a product
 with ``s`` in {0, 1} is exact, so ``addcmul`` resets round like ``h - s * th``). Under autocast
@@ -31,6 +37,7 @@ naming the layer, :func:`brain_ai.core.backend.triton_missing`).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Iterator, Optional, Tuple, Union
 
 import torch
@@ -45,6 +52,20 @@ __all__ = ["fused_recurrent_sequence"]
 #: Elements (steps x B x N) per backward chunk: the surrogate and the per-step coefficients are
 #: computed vectorised over a chunk, which then stays in cache for the sequential pass.
 _CHUNK_ELEMENTS = 1 << 18
+
+
+@contextlib.contextmanager
+def _one_thread(device: torch.device) -> Iterator[None]:
+    """Run the block with one intra-op thread for CPU tensors (restores the caller's count)."""
+    threads = torch.get_num_threads()
+    if threads == 1 or device.type != "cpu":
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def fused_recurrent_sequence(
@@ -157,14 +178,26 @@ def _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane):  
     adapt = torch.empty_like(h)
     spikes = torch.empty((steps, batch, n), dtype=x.dtype, device=dev)
     membrane = torch.empty_like(h) if record_membrane else None
-    own_spikes = x.dtype == sd  # the spike output can feed the next step's matmul directly
-    s_buf = None if own_spikes else torch.empty((batch, n), dtype=sd, device=dev)
-    rec = torch.empty((batch, n), dtype=sd, device=dev)
-    th = torch.empty_like(rec)
-    v_buf = torch.empty_like(rec)
-    a_final = torch.empty_like(rec)
+    # the spike output feeds the next step's matmul directly unless it is in another dtype
+    s_buf = None if x.dtype == sd else torch.empty((batch, n), dtype=sd, device=dev)
+    a_final = torch.empty((batch, n), dtype=sd, device=dev)
     wt = w.t()  # (N_in, N_out): rec = s @ W^T
     adapt[0].copy_(a0)
+    with _one_thread(dev):
+        v, s_final = _forward_loop(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, membrane, s_buf, a_final)
+    v_final = v.clone() if record_membrane or reset is ResetMode.none else v  # no view of h / membrane
+    return spikes, v_final, a_final, s_final, membrane, h, adapt
+
+
+def _forward_loop(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, membrane, s_buf, a_final):  # noqa: ANN001
+    """The steps of :func:`_forward` into its buffers; returns ``(v_T, s_T)`` (v_T may be a buffer view)."""
+    steps = x_tm.shape[0]
+    sd = h.dtype
+    own_spikes = s_buf is None
+    rec = torch.empty_like(h[0])
+    th = torch.empty_like(rec)
+    v_buf = torch.empty_like(rec)
+    record_membrane = membrane is not None
     v, s_prev = v0, s0
     for t in range(steps):
         torch.mm(s_prev, wt, out=rec)
@@ -185,9 +218,7 @@ def _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane):  
             v = v_out.copy_(h_t) if record_membrane else h_t
         torch.mul(a, rho, out=adapt[t + 1] if t + 1 < steps else a_final).add_(s_t)
         s_prev = s_t
-    v_final = v.clone() if record_membrane or reset is ResetMode.none else v  # no view of h / membrane
-    s_final = spikes[-1].to(sd, copy=True)
-    return spikes, v_final, a_final, s_final, membrane, h, adapt
+    return v, spikes[-1].to(sd, copy=True)
 
 
 def _chunks(steps: int, per_step: int) -> Iterator[Tuple[int, int]]:
@@ -223,11 +254,35 @@ def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surroga
     sd = h.dtype
     need_beta, need_rho, need_thr = needs[5], needs[6], needs[7]
     dh = torch.empty_like(h)
-    ds = torch.empty((batch, n), dtype=sd, device=h.device)
-    carry = g_a.clone() if g_a is not None else torch.zeros_like(ds)  # Da of the step after the chunk
+    carry = g_a.clone() if g_a is not None else torch.zeros_like(h[0])  # Da of the step after the chunk
     dbeta = torch.zeros(n, dtype=sd, device=h.device) if need_beta else None
     drho = torch.zeros(n, dtype=sd, device=h.device) if need_rho else None
     dthr = torch.zeros(n, dtype=sd, device=h.device) if need_thr else None
+    with _one_thread(h.device):
+        carry = _backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr)
+    dh0 = dh[0]
+    dv0 = dh0 * beta if needs[1] else None
+    ds0 = dh0 @ w if needs[3] else None
+    if need_beta:
+        dbeta.add_((dh0 * v0).sum(0))
+    dw = None
+    if needs[4]:
+        s_prev = torch.cat([s0.unsqueeze(0), spikes[:-1].to(sd)], dim=0)  # (T, B, N): s_{t-1}
+        dw = dh.reshape(-1, n).t() @ s_prev.reshape(-1, n)  # (N, N)
+    return (
+        dh, dv0, carry if needs[2] else None, ds0, dw,
+        _sum_to(dbeta, beta) if need_beta else None,
+        _sum_to(drho, rho) if need_rho else None,
+        _sum_to(dthr, thr) if need_thr else None,
+    )  # fmt: skip
+
+
+def _backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr):  # noqa: ANN001
+    """The reverse-time chunks of :func:`_backward`: fills ``dh``, adds to ``dbeta`` / ``drho`` / ``dthr``
+    (those that are not None) and returns ``Da_{-1}``, the gradient of the initial adaptation."""
+    steps, batch, n = h.shape
+    sd = h.dtype
+    ds = torch.empty((batch, n), dtype=sd, device=h.device)
     dh_next: Optional[Tensor] = None
     for t0, t1 in _chunks(steps, batch * n):
         hc, ac = h[t0:t1], adapt[t0:t1]  # (K, B, N)
@@ -281,29 +336,15 @@ def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surroga
                 neg_dth.add_(g_t[i])
             torch.mul(da_seq[i], rho, out=da_seq[i - 1] if i > 0 else carry).add_(neg_dth, alpha=-alpha)
             dh_next = out
-        if need_rho:
+        if drho is not None:
             drho.add_((da_seq * ac).sum((0, 1)))
-        if need_thr:
+        if dthr is not None:
             dthr.sub_(nth.sum((0, 1)))
         k = min(t1 + 1, steps) - (t0 + 1)  # steps t in [t0, t1) that have a successor
-        if need_beta and k > 0:  # Dh_{t+1} v_t, v_t the post-reset membrane (recomputed)
+        if dbeta is not None and k > 0:  # Dh_{t+1} v_t, v_t the post-reset membrane (recomputed)
             v_post = _reset(hc[:k], spk[:k], thc[:k], reset)
             dbeta.add_((dh[t0 + 1 : t0 + 1 + k] * v_post).sum((0, 1)))
-    dh0 = dh[0]
-    dv0 = dh0 * beta if needs[1] else None
-    ds0 = dh0 @ w if needs[3] else None
-    if need_beta:
-        dbeta.add_((dh0 * v0).sum(0))
-    dw = None
-    if needs[4]:
-        s_prev = torch.cat([s0.unsqueeze(0), spikes[:-1].to(sd)], dim=0)  # (T, B, N): s_{t-1}
-        dw = dh.reshape(-1, n).t() @ s_prev.reshape(-1, n)  # (N, N)
-    return (
-        dh, dv0, carry if needs[2] else None, ds0, dw,
-        _sum_to(dbeta, beta) if need_beta else None,
-        _sum_to(drho, rho) if need_rho else None,
-        _sum_to(dthr, thr) if need_thr else None,
-    )  # fmt: skip
+    return carry
 
 
 def _time_major(g: Optional[Tensor], t0: int, t1: int, dtype: torch.dtype) -> Optional[Tensor]:

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from brain_ai.config import BETA_MAX, ConfigError, NeuronConfig, NeuronType, ResetMode
+from brain_ai.config import BETA_MAX, ConfigError, NeuronConfig, NeuronType, SNNConfig
 from brain_ai.core import fused_recurrent
 from brain_ai.core.fused_recurrent import fused_recurrent_sequence
 from brain_ai.core.neurons import AdaptiveLIFNeuron, LeakyIntegrator, RecurrentAdaptiveLIFNeuron, build_neuron
 from brain_ai.core.neurons.state import SpikingState
 from brain_ai.core.snn import ConvSNN, SNNCore
-from brain_ai.config import SNNConfig
 from brain_ai.core.surrogates import SURROGATES
 
 
@@ -257,3 +256,24 @@ def test_networks_build_recurrent_dense_layers_and_a_learnable_readout():
     kinds = [type(n) for n in conv.neurons]
     assert kinds == [AdaptiveLIFNeuron, RecurrentAdaptiveLIFNeuron, AdaptiveLIFNeuron]  # conv block and spiking readout
     assert conv(torch.rand(2, 3, 1, 4, 4)).output.shape == (2, 3, 2)
+
+
+def test_time_loops_run_on_one_thread_and_restore_the_callers_count(monkeypatch):
+    seen = []
+    real_mm = torch.mm
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_mm(*args, **kwargs)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        neuron = make_neuron(dtype=torch.float32)
+        x = torch.rand(2, 5, 5, requires_grad=True)
+        monkeypatch.setattr(fused_recurrent.torch, "mm", spy)
+        s, _, _ = neuron.forward_sequence(x, backend="fused")
+        s.sum().backward()
+        assert seen and set(seen) == {1} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

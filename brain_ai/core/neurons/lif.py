@@ -155,7 +155,8 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
         adaptation_decay: ``rho`` in [0, 0.999] (initial value when learnable).
         learnable_adaptation: learn ``rho = 0.999 * sigmoid(raw)`` (stays in (0, 0.999)); one per
             neuron when ``per_neuron_beta`` (which also makes the membrane ``beta`` per neuron).
-        Others as :class:`~brain_ai.core.neurons.base.SpikingNeuronBase`.
+
+    The other arguments are those of :class:`~brain_ai.core.neurons.base.SpikingNeuronBase`.
 
     ``forward_sequence`` runs the whole-sequence Function of :mod:`brain_ai.core.fused_recurrent`
     (``backend`` fused / auto) with exact gradients for the input, ``W_rec``, ``beta``, ``rho``,
