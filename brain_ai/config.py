@@ -151,6 +151,8 @@ class NeuronType(str, enum.Enum):
     adaptive_lif = "adaptive_lif"
     recurrent_lif = "recurrent_lif"
     advanced_lif = "advanced_lif"
+    #: adaptive LIF with a recurrent weight (LSNN / SRNN); conv layers get adaptive_lif
+    recurrent_adaptive_lif = "recurrent_adaptive_lif"
 
 
 class ResetMode(str, enum.Enum):
@@ -247,7 +249,8 @@ class NormType(str, enum.Enum):
 
 
 class Readout(str, enum.Enum):
-    """Output layer: spiking neurons, or a non-spiking leaky integrator (for membrane decoding)."""
+    """Output layer: spiking neurons, or a non-spiking leaky integrator (for membrane decoding;
+    its decay follows ``neuron.beta``/``tau``, ``learnable_beta`` and ``per_neuron_beta``)."""
 
     spiking = "spiking"
     membrane = "membrane"
@@ -285,7 +288,8 @@ class NeuronConfig:
     #: divide the surrogate gradient by its peak (peak 1); False keeps its published scale
     surrogate_normalize: bool = True
     learnable_beta: bool = False
-    #: one beta per neuron instead of one per layer (only meaningful with learnable_beta)
+    #: one beta per neuron instead of one per layer (only meaningful with learnable_beta); with
+    #: learnable_adaptation also one adaptation_decay per neuron
     per_neuron_beta: bool = False
     learnable_threshold: bool = False
     #: synaptic current i <- synaptic_beta * i + x feeding the membrane
@@ -300,6 +304,10 @@ class NeuronConfig:
     #: AdaptiveLIF: v_th_eff = threshold + adaptation_alpha * a;  a <- adaptation_decay * a + s
     adaptation_alpha: float = 0.5
     adaptation_decay: float = 0.95
+    #: recurrent_adaptive_lif: learn adaptation_decay (= 0.999 * sigmoid(raw), starting at
+    #: adaptation_decay, so it stays in (0, 0.999)); per neuron with per_neuron_beta. The
+    #: non-recurrent adaptive_lif layers that type builds (conv blocks, spiking readout) keep it fixed
+    learnable_adaptation: bool = False
     #: AdvancedLIF: per-neuron tau (steps) drawn from this distribution
     tau_distribution: TauDistribution = TauDistribution.lognormal
     tau_mean: float = 10.0
@@ -342,6 +350,12 @@ class NeuronConfig:
         check_range(o, "refractory_steps", self.refractory_steps, low=0, integer=True)
         check_range(o, "adaptation_alpha", self.adaptation_alpha, low=0.0)
         check_range(o, "adaptation_decay", self.adaptation_decay, low=0.0, high=BETA_MAX)
+        if self.learnable_adaptation:
+            if self.type is not NeuronType.recurrent_adaptive_lif:
+                raise ConfigError(
+                    f"{o}.learnable_adaptation=true needs {o}.type=recurrent_adaptive_lif, got {o}.type={self.type.value}"
+                )
+            check_range(o, "adaptation_decay", self.adaptation_decay, low=0.0, high=BETA_MAX, low_inclusive=False, high_inclusive=False)
         check_range(o, "tau_mean", self.tau_mean, low=1.0, low_inclusive=False)
         check_range(o, "tau_std", self.tau_std, low=0.0)
         check_range(o, "max_delay", self.max_delay, low=0, integer=True)

@@ -202,10 +202,13 @@ def test_command_line(case, cli_results, files):
 
 
 def neurons():
-    from brain_ai.core.neurons import AdaptiveLIFNeuron, AdvancedLIFNeuron, LeakyIntegrator, LIFNeuron, RecurrentLIFNeuron
+    from brain_ai.core.neurons import (
+        AdaptiveLIFNeuron, AdvancedLIFNeuron, LeakyIntegrator, LIFNeuron, RecurrentAdaptiveLIFNeuron, RecurrentLIFNeuron,
+    )  # fmt: skip
 
     return {"lif": LIFNeuron, "adaptive_lif": AdaptiveLIFNeuron, "recurrent_lif": RecurrentLIFNeuron,
-            "advanced_lif": AdvancedLIFNeuron, "leaky_integrator": LeakyIntegrator}
+            "advanced_lif": AdvancedLIFNeuron, "recurrent_adaptive_lif": RecurrentAdaptiveLIFNeuron,
+            "leaky_integrator": LeakyIntegrator}
 
 
 def neuron_step(name: str, value: float) -> Callable[[], object]:
@@ -291,11 +294,11 @@ class Api:
 
 API_CASES: List[Api] = [
     *[Api(f"{n}_nan_step", lambda t, m, n=n: neuron_step(n, float("nan")), ValueError, (n.split("_")[0].upper()[:1], "NaN or Inf"))
-      for n in ("lif", "adaptive_lif", "recurrent_lif", "advanced_lif", "leaky_integrator")],
+      for n in ("lif", "adaptive_lif", "recurrent_lif", "advanced_lif", "recurrent_adaptive_lif", "leaky_integrator")],
     *[Api(f"{n}_inf_sequence", lambda t, m, n=n: neuron_sequence(n, (2, 3, 4), float("inf")), ValueError, ("NaN or Inf",))
-      for n in ("lif", "adaptive_lif", "recurrent_lif", "advanced_lif", "leaky_integrator")],
+      for n in ("lif", "adaptive_lif", "recurrent_lif", "advanced_lif", "recurrent_adaptive_lif", "leaky_integrator")],
     *[Api(f"{n}_zero_steps", lambda t, m, n=n: neuron_sequence(n, (2, 0, 4)), ValueError, ("forward_sequence", "T>=1", "(2, 0, 4)"))
-      for n in ("lif", "adaptive_lif", "recurrent_lif", "advanced_lif", "leaky_integrator")],
+      for n in ("lif", "adaptive_lif", "recurrent_lif", "advanced_lif", "recurrent_adaptive_lif", "leaky_integrator")],
     *[Api(f"{e}_encoder_nan", lambda t, m, e=e: encode(e, torch.tensor([[0.2, float("nan")]])), ValueError, (f"{e} encoder", "NaN or Inf"))
       for e in ("rate_bernoulli", "rate_poisson", "rate_deterministic", "latency", "ttfs", "population")],
     Api("delta_encoder_inf", lambda t, m: encode("delta", torch.full((1, 3, 2), float("inf"))), ValueError, ("delta encoder", "NaN or Inf")),

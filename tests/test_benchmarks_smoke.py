@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,17 @@ def test_train_throughput_measures_a_real_train_run(tmp_path: Path) -> None:
     assert result["timed"]["steps"] == 2 and result["timed"]["batch_size"] > 0 and len(result["timed"]["step_s"]) == 2
     assert result["samples_per_s"] > 0 and result["process"]["peak_rss_mib"] > 100
     assert "| mlp | on |" in (tmp_path / "train_throughput.md").read_text()
+
+
+@pytest.mark.timeout(200)
+def test_recurrent_kernel_benchmark_runs_both_backends(tmp_path: Path) -> None:
+    """benchmarks/recurrent_kernel.py on a tiny shape: every (what, N, backend) row, JSON == markdown rows."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "recurrent_kernel.py"), "--batch", "2", "--steps", "6", "--hidden", "4",
+           "--repeats", "1", "--threads", "1", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = json.loads((tmp_path / "recurrent_kernel.json").read_text())
+    rows = {(r["what"], r["backend"]) for r in run["rows"]}
+    assert rows == {("layer", "fused"), ("layer", "eager"), ("net", "fused"), ("net", "eager")}
+    assert all(r["median_s"] > 0 and r["cpu_s"] >= 0 for r in run["rows"])
+    assert "| layer | 4 | fused |" in (tmp_path / "recurrent_kernel.md").read_text()

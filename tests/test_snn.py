@@ -178,8 +178,9 @@ def test_membrane_readout_outputs_a_real_valued_membrane():
         NeuronConfig(type="adaptive_lif", threshold=0.5),
         NeuronConfig(type="advanced_lif", threshold=0.5, max_delay=3),
         NeuronConfig(threshold=0.5, synaptic=True, refractory_steps=2, learnable_beta=True, learnable_threshold=True),
+        NeuronConfig(type="recurrent_adaptive_lif", threshold=0.5, learnable_beta=True, per_neuron_beta=True, learnable_adaptation=True),
     ],
-    ids=["recurrent_lif", "adaptive_lif", "advanced_lif", "lif_synaptic_refractory"],
+    ids=["recurrent_lif", "adaptive_lif", "advanced_lif", "lif_synaptic_refractory", "recurrent_adaptive_lif"],
 )
 def test_neuron_variants_run_forward_and_backward(neuron):
     torch.manual_seed(5)
@@ -197,6 +198,9 @@ def test_recurrent_neurons_only_in_dense_hidden_layers():
     net = ConvSNN(conv_cfg(neuron=NeuronConfig(type="recurrent_lif")))
     kinds = [type(n).__name__ for n in net.neurons]
     assert kinds == ["LIFNeuron", "LIFNeuron", "RecurrentLIFNeuron", "LIFNeuron"]
+    net = ConvSNN(conv_cfg(neuron=NeuronConfig(type="recurrent_adaptive_lif", learnable_adaptation=True)))
+    kinds = [type(n).__name__ for n in net.neurons]
+    assert kinds == ["AdaptiveLIFNeuron", "AdaptiveLIFNeuron", "RecurrentAdaptiveLIFNeuron", "AdaptiveLIFNeuron"]
 
 
 def test_dropout_only_in_train_mode():

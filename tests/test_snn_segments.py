@@ -19,12 +19,17 @@ T = 12
 OPTIONS = {
     "mlp_lif": dict(neuron=NeuronConfig(threshold=0.5)),
     "mlp_recurrent": dict(neuron=NeuronConfig(type="recurrent_lif", threshold=0.5)),
+    "mlp_recurrent_adaptive": dict(
+        neuron=NeuronConfig(type="recurrent_adaptive_lif", threshold=0.5, learnable_beta=True, per_neuron_beta=True,
+                            learnable_adaptation=True), readout="membrane",
+    ),  # fmt: skip
     "mlp_adaptive": dict(neuron=NeuronConfig(type="adaptive_lif", threshold=0.5, learnable_beta=True)),
     "mlp_advanced_delays": dict(neuron=NeuronConfig(type="advanced_lif", threshold=0.5, max_delay=3)),
     "mlp_synaptic_refractory": dict(neuron=NeuronConfig(threshold=0.5, synaptic=True, refractory_steps=2, learnable_threshold=True)),
     "mlp_membrane_readout": dict(neuron=NeuronConfig(threshold=0.5), readout="membrane"),
     "conv_lif": dict(architecture="conv", norm="none", neuron=NeuronConfig(threshold=0.5)),
     "conv_adaptive": dict(architecture="conv", norm="none", neuron=NeuronConfig(type="adaptive_lif", threshold=0.5)),
+    "conv_recurrent_adaptive": dict(architecture="conv", norm="none", neuron=NeuronConfig(type="recurrent_adaptive_lif", threshold=0.5)),
 }
 
 

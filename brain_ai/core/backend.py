@@ -4,11 +4,12 @@ Choices (:class:`~brain_ai.config.Backend`; ``NeuronConfig.backend``, ``forward_
 ``fused_lif_sequence(backend=)``):
 
 * ``eager``: the generic per-step unroll (:func:`brain_ai.core.unroll.snn_unroll`), any neuron;
-* ``fused``: the whole-sequence autograd Function of :mod:`brain_ai.core.fused` with its PyTorch
-  time loop (LIF / adaptive LIF without synaptic current or refractoriness);
-* ``triton``: the same Function running the kernels of :mod:`brain_ai.core.fused_triton`, on CUDA
+* ``fused``: a whole-sequence autograd Function with a PyTorch time loop: :mod:`brain_ai.core.fused`
+  (LIF / adaptive LIF) or :mod:`brain_ai.core.fused_recurrent` (recurrent adaptive LIF), without
+  synaptic current or refractoriness;
+* ``triton``: the LIF Function running the kernels of :mod:`brain_ai.core.fused_triton`, on CUDA
   tensors, or on CPU tensors under the Triton interpreter (``TRITON_INTERPRET=1`` set before
-  ``triton`` is first imported: that is how the tests run it without a GPU);
+  ``triton`` is first imported: that is how the tests run it without a GPU); LIF / adaptive LIF only;
 * ``auto`` (the default): ``triton`` on CUDA when it can run, else ``fused`` when the layer
   supports it, else ``eager``.
 
@@ -27,11 +28,16 @@ import torch
 from brain_ai.config import Backend, ConfigError, NeuronType, coerce_enum
 from brain_ai.core.surrogates import Surrogate
 
-__all__ = ["FUSED_NEURON_TYPES", "fused_unsupported", "triton_kernels", "triton_unsupported", "resolve_backend"]
+__all__ = [
+    "FUSED_NEURON_TYPES", "TRITON_NEURON_TYPES", "fused_unsupported", "triton_kernels", "triton_missing",
+    "triton_unsupported", "resolve_backend",
+]  # fmt: skip
 
-#: Neuron types whose dynamics the fused Function implements (without synaptic current,
-#: refractoriness, recurrence, delays).
-FUSED_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif})
+#: Neuron types whose dynamics a fused Function implements (without synaptic current,
+#: refractoriness, delays).
+FUSED_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_adaptive_lif})
+#: Neuron types the Triton kernels implement (a subset of :data:`FUSED_NEURON_TYPES`).
+TRITON_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif})
 
 
 @functools.lru_cache(maxsize=None)
@@ -51,7 +57,8 @@ def fused_unsupported(
     synaptic: bool = False,
     refractory_steps: int = 0,
 ) -> Optional[str]:
-    """None when :func:`~brain_ai.core.fused.fused_lif_sequence` reproduces the layer exactly, else why not.
+    """None when a fused Function (:func:`~brain_ai.core.fused.fused_lif_sequence`,
+    :func:`~brain_ai.core.fused_recurrent.fused_recurrent_sequence`) reproduces the layer exactly, else why not.
 
     ``neuron_type`` None means a cell the fused Function does not know (recurrent, advanced,
     non-spiking).
@@ -64,6 +71,14 @@ def fused_unsupported(
     if refractory_steps:
         return f"{owner} has refractory_steps={refractory_steps} (the fused kernel has no refractoriness)"
     return None
+
+
+def triton_missing(owner: str, neuron_type: Optional[NeuronType]) -> Optional[str]:
+    """None when the Triton kernels implement ``neuron_type``, else why not (names ``owner``)."""
+    if neuron_type in TRITON_NEURON_TYPES:
+        return None
+    allowed = ", ".join(sorted(t.value for t in TRITON_NEURON_TYPES))
+    return f"{owner} has no Triton kernel (Triton neuron types: {allowed}); its fused path is the PyTorch time loop"
 
 
 def triton_unsupported(device: Union[torch.device, str], surrogate: Surrogate) -> Optional[str]:
@@ -89,6 +104,7 @@ def resolve_backend(
     fused_reason: Optional[str],
     *,
     owner: str = "resolve_backend",
+    triton_reason: Optional[str] = None,
 ) -> Backend:
     """The backend that runs: ``eager``, ``fused`` or ``triton`` (never ``auto``).
 
@@ -100,6 +116,8 @@ def resolve_backend(
         fused_reason: None when the fused Function can run the layer, else why not
             (:func:`fused_unsupported`).
         owner: named in errors (e.g. ``"LIFNeuron.forward_sequence"``).
+        triton_reason: None when the Triton kernels implement the layer, else why not
+            (:func:`triton_missing`); ``auto`` then never picks ``triton``.
 
     Raises:
         ConfigError: ``fused`` / ``triton`` asked for where they cannot run (the message names
@@ -112,11 +130,12 @@ def resolve_backend(
         if fused_reason is not None:
             return Backend.eager
         on_cuda = torch.device(device).type == "cuda"
-        return Backend.triton if on_cuda and triton_unsupported(device, surrogate) is None else Backend.fused
+        triton_ok = triton_reason is None and triton_unsupported(device, surrogate) is None
+        return Backend.triton if on_cuda and triton_ok else Backend.fused
     if fused_reason is not None:
         raise ConfigError(f"{owner}: backend={requested.value!r} cannot run: {fused_reason}; use backend=auto or eager")
     if requested is Backend.triton:
-        reason = triton_unsupported(device, surrogate)
+        reason = triton_reason if triton_reason is not None else triton_unsupported(device, surrogate)
         if reason is not None:
             raise ConfigError(f"{owner}: backend='triton' cannot run: {reason}; use backend=auto, fused or eager")
     return requested

@@ -80,10 +80,16 @@ def dropout_masks(x: Tensor, sizes: List[int], p: float, generator: Optional[tor
     return [(u < keep).to(x.dtype) / keep for u in draws]
 
 
+#: The non-recurrent neuron a recurrent type builds where a dense recurrence makes no sense
+#: (conv blocks, the spiking readout).
+_NON_RECURRENT = {NeuronType.recurrent_lif: NeuronType.lif, NeuronType.recurrent_adaptive_lif: NeuronType.adaptive_lif}
+
+
 def _hidden_neuron_cfg(cfg: NeuronConfig, recurrent_ok: bool) -> NeuronConfig:
-    """Neuron config for a layer: recurrent neurons only where a dense recurrence makes sense."""
-    if cfg.type is NeuronType.recurrent_lif and not recurrent_ok:
-        return dataclasses.replace(cfg, type=NeuronType.lif)
+    """Neuron config for a layer: recurrent neurons only where a dense recurrence makes sense
+    (adaptive_lif keeps a fixed adaptation_decay: learnable_adaptation is the recurrent type's)."""
+    if cfg.type in _NON_RECURRENT and not recurrent_ok:
+        return dataclasses.replace(cfg, type=_NON_RECURRENT[cfg.type], learnable_adaptation=False)
     return cfg
 
 
@@ -209,7 +215,10 @@ class _SNNBase(nn.Module):
     def _readout(self, size: int) -> nn.Module:
         if self.cfg.readout is Readout.membrane:
             neuron = self.cfg.neuron
-            return LeakyIntegrator(size, beta=neuron.beta, tau=neuron.tau, dt=neuron.dt)
+            return LeakyIntegrator(
+                size, beta=neuron.beta, tau=neuron.tau, dt=neuron.dt, learnable_beta=neuron.learnable_beta,
+                per_neuron_beta=neuron.per_neuron_beta,
+            )  # fmt: skip
         return build_neuron(_hidden_neuron_cfg(self.cfg.neuron, recurrent_ok=False), size)
 
     @property
@@ -239,8 +248,9 @@ class _SNNBase(nn.Module):
 class SNNCore(_SNNBase):
     """Multi-layer perceptron SNN: ``(B, T, *F) -> SNNOutput`` with ``output (B, T, output_size)``.
 
-    Every hidden layer is ``Linear -> neuron`` (``cfg.neuron``: any variant; ``recurrent_lif``
-    adds a recurrent weight inside the neuron), optionally followed by dropout on the spikes.
+    Every hidden layer is ``Linear -> neuron`` (``cfg.neuron``: any variant; ``recurrent_lif`` and
+    ``recurrent_adaptive_lif`` add a recurrent weight inside the neuron), optionally followed by
+    dropout on the spikes.
     ``forward(x (B, T, *F), state=None)``: features are flattened to ``input_size``.
     """
 
@@ -276,8 +286,8 @@ class ConvSNN(_SNNBase):
 
     Each block is ``Conv2d(k, padding=k//2) -> BatchNorm2d (norm=batch) -> neuron -> AvgPool(pool)``;
     conv and norm run on all ``B*T`` frames of a call (or time segment) at once. Conv-block
-    neurons are never recurrent (a dense C*H*W recurrence would be huge): ``recurrent_lif``
-    applies to the dense layers only. ``forward(x (B, T, C, H, W), state=None)``.
+    neurons are never recurrent (a dense C*H*W recurrence would be huge): ``recurrent_lif`` /
+    ``recurrent_adaptive_lif`` apply to the dense layers only (conv blocks get lif / adaptive_lif). ``forward(x (B, T, C, H, W), state=None)``.
     """
     def __init__(self, cfg: SNNConfig) -> None:
         super().__init__(cfg)

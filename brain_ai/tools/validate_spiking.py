@@ -25,6 +25,9 @@ def _variants() -> Dict[str, NeuronConfig]:
     out["lif/synaptic+refractory"] = NeuronConfig(type=NeuronType.lif, synaptic=True, refractory_steps=2, **common)
     out["adaptive_lif"] = NeuronConfig(type=NeuronType.adaptive_lif, **common)
     out["recurrent_lif"] = NeuronConfig(type=NeuronType.recurrent_lif, **common)
+    out["recurrent_adaptive_lif"] = NeuronConfig(
+        type=NeuronType.recurrent_adaptive_lif, per_neuron_beta=True, learnable_adaptation=True, **common
+    )
     out["advanced_lif"] = NeuronConfig(type=NeuronType.advanced_lif, max_delay=2, learnable_threshold=True, threshold=0.5)
     return out
 

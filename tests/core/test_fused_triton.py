@@ -20,7 +20,7 @@ import torch
 
 from brain_ai.config import Backend, ConfigError, NeuronType, ResetMode
 from brain_ai.core import backend as backend_mod
-from brain_ai.core.backend import fused_unsupported, resolve_backend, triton_kernels
+from brain_ai.core.backend import fused_unsupported, resolve_backend, triton_kernels, triton_missing
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.surrogates import SURROGATES, CustomSurrogate, get_surrogate
 from brain_ai.tools.kernel_cases import FEATURES, case_grid
@@ -124,8 +124,19 @@ def test_triton_errors_name_the_reason():
 def test_fused_unsupported_reasons():
     assert fused_unsupported("LIFNeuron", NeuronType.lif) is None
     assert fused_unsupported("AdaptiveLIFNeuron", NeuronType.adaptive_lif) is None
-    assert "no fused kernel (fused neuron types: adaptive_lif, lif)" in fused_unsupported("RecurrentLIFNeuron", None)
+    assert fused_unsupported("RecurrentAdaptiveLIFNeuron", NeuronType.recurrent_adaptive_lif) is None
+    reason = fused_unsupported("RecurrentLIFNeuron", None)
+    assert "no fused kernel (fused neuron types: adaptive_lif, lif, recurrent_adaptive_lif)" in reason
     assert "refractory_steps=2" in fused_unsupported("LIFNeuron", NeuronType.lif, refractory_steps=2)
+
+
+def test_a_layer_without_triton_kernel_runs_the_fused_loop_on_cuda_and_refuses_triton():
+    atan = get_surrogate("atan")
+    reason = triton_missing("RecurrentAdaptiveLIFNeuron", NeuronType.recurrent_adaptive_lif)
+    assert triton_missing("LIFNeuron", NeuronType.lif) is None and "RecurrentAdaptiveLIFNeuron has no Triton kernel" in reason
+    assert resolve_backend("auto", "cuda", atan, None, triton_reason=reason) is Backend.fused
+    with pytest.raises(ConfigError, match=r"X.forward_sequence: backend='triton' cannot run: RecurrentAdaptiveLIFNeuron has no Triton kernel \(Triton neuron types: adaptive_lif, lif\)"):
+        resolve_backend("triton", "cuda", atan, None, owner="X.forward_sequence", triton_reason=reason)
 
 
 def test_cpu_tensors_never_reach_the_kernels(monkeypatch):

@@ -10,6 +10,7 @@ from brain_ai.core.neurons import (
     AdvancedLIFNeuron,
     LeakyIntegrator,
     LIFNeuron,
+    RecurrentAdaptiveLIFNeuron,
     RecurrentLIFNeuron,
     SpikingState,
     adaptive_lif_step,
@@ -222,6 +223,13 @@ def _parity_cases():
             lambda m, x, s: adaptive_lif_step(x, s, adaptation_alpha=m.adaptation_alpha, adaptation_decay=m.adaptation_decay, **m.lif_kwargs()),
         ),
         "recurrent": (RecurrentLIFNeuron(5, **kw), lambda m, x, s: recurrent_lif_step(x, s, w_rec=m.w_rec, **m.lif_kwargs())),
+        "recurrent_adaptive": (
+            RecurrentAdaptiveLIFNeuron(5, **kw, learnable_adaptation=True, per_neuron_beta=True),
+            lambda m, x, s: recurrent_lif_step(
+                x, s, w_rec=m.w_rec, step=adaptive_lif_step, adaptation_alpha=m.adaptation_alpha,
+                adaptation_decay=m.adaptation_decay, **m.lif_kwargs(),
+            ),
+        ),
         "advanced": (AdvancedLIFNeuron(5, max_delay=2), None),
         "leaky": (LeakyIntegrator(5, beta=0.8), lambda m, x, s: leaky_integrator_step(x, s, beta=m.beta)),
     }
@@ -234,7 +242,7 @@ def _advanced_step(m, x, s):
     return spk, new.replace(spike_history=hist)
 
 
-@pytest.mark.parametrize("name", ["lif", "adaptive", "recurrent", "advanced", "leaky"])
+@pytest.mark.parametrize("name", ["lif", "adaptive", "recurrent", "recurrent_adaptive", "advanced", "leaky"])
 def test_module_equals_pure_step(name):
     module, fn = _parity_cases()[name]
     fn = fn or _advanced_step
@@ -282,6 +290,7 @@ def test_build_neuron_registry_and_surrogate_from_config():
         (NeuronType.adaptive_lif, AdaptiveLIFNeuron),
         (NeuronType.recurrent_lif, RecurrentLIFNeuron),
         (NeuronType.advanced_lif, AdvancedLIFNeuron),
+        (NeuronType.recurrent_adaptive_lif, RecurrentAdaptiveLIFNeuron),
     ]:
         cfg = NeuronConfig(type=ntype, surrogate="triangle", surrogate_alpha=0.5, reset="zero", threshold=0.7)
         n = build_neuron(cfg, 4)
@@ -340,7 +349,7 @@ def test_state_is_pytree_and_detach():
     assert det.v.grad_fn is None and torch.equal(det.v, st.v) and st.v.grad_fn is not None
 
 
-@pytest.mark.parametrize("ntype", [NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_lif])
+@pytest.mark.parametrize("ntype", [NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_lif, NeuronType.recurrent_adaptive_lif])
 @pytest.mark.parametrize("learnable", [False, True])
 def test_tau_and_dt_give_beta_exp_minus_dt_over_tau(ntype, learnable):
     n = build_neuron(NeuronConfig(type=ntype, tau=2.0, dt=0.5, learnable_beta=learnable), 3)

@@ -17,7 +17,7 @@ from brain_ai.core.neurons.functional import (
     recurrent_lif_step,
     reset_membrane,
 )
-from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LeakyIntegrator, LIFNeuron, RecurrentLIFNeuron
+from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LeakyIntegrator, LIFNeuron, RecurrentAdaptiveLIFNeuron, RecurrentLIFNeuron
 from brain_ai.core.neurons.state import STATE_FIELDS, SpikingState, state_dtype_for
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "LeakyCellBase",
     "LeakyIntegrator",
     "NEURONS",
+    "RecurrentAdaptiveLIFNeuron",
     "RecurrentLIFNeuron",
     "STATE_FIELDS",
     "SpikingNeuronBase",

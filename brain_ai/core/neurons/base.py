@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from brain_ai.config import (
     BETA_MAX, DEFAULT_BETA, Backend, NeuronConfig, NeuronType, ResetMode, SynapticKernel, ThresholdShape, check_range, coerce_enum,
 )  # fmt: skip
-from brain_ai.core.backend import fused_unsupported, resolve_backend
+from brain_ai.core.backend import fused_unsupported, resolve_backend, triton_missing
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.neurons.state import SpikingState, check_finite, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
@@ -57,6 +57,35 @@ def beta_to_raw(beta: Tensor) -> Tensor:
     return torch.logit(beta / BETA_MAX)
 
 
+def register_decay(module: nn.Module, name: str, init: Tensor, learnable: bool) -> None:
+    """Give ``module`` a per-step decay ``name`` in [0, BETA_MAX] starting at ``init``.
+
+    Learnable: a Parameter ``{name}_raw`` with ``decay = BETA_MAX * sigmoid(raw)`` (so no optimiser
+    step can leave the range; needs ``0 < init < BETA_MAX``); else a buffer ``{name}_fixed``.
+    Read it back with :func:`decay_value`. Out-of-range values raise ``ValueError`` naming ``name``.
+    """
+    owner = type(module).__name__
+    bad = init[~((init >= 0) & (init <= BETA_MAX))]
+    if bad.numel():
+        raise ValueError(f"{owner}: {name}={bad.flatten()[0].item()!r} is out of range; allowed: [0, {BETA_MAX}]")
+    if learnable and bool(((init <= 0) | (init >= BETA_MAX)).any()):
+        raise ValueError(
+            f"{owner}: learnable {name} needs 0 < {name} < {BETA_MAX} ({name} = {BETA_MAX}*sigmoid(raw)); "
+            f"got {name} in [{init.min().item()}, {init.max().item()}]"
+        )
+    if learnable:
+        module.register_parameter(f"{name}_raw", nn.Parameter(beta_to_raw(init)))
+    else:
+        module.register_buffer(f"{name}_fixed", init)
+
+
+def decay_value(module: nn.Module, name: str, learnable: bool) -> Tensor:
+    """The decay registered by :func:`register_decay` (a differentiable function of the raw Parameter)."""
+    if learnable:
+        return BETA_MAX * torch.sigmoid(getattr(module, f"{name}_raw"))
+    return getattr(module, f"{name}_fixed")
+
+
 class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
     r"""Base of every cell with a leaky membrane ``v = beta * v + input``.
 
@@ -83,29 +112,12 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         shape = self.size if per_neuron_beta else ()
         beta = resolve_beta(type(self).__name__, beta, tau, dt)
         init = torch.as_tensor(beta, dtype=torch.float32).expand(shape).clone()  # (*N) or ()
-        self._check_beta(init, learnable_beta)
-        if learnable_beta:
-            self.beta_raw = nn.Parameter(beta_to_raw(init))
-        else:
-            self.register_buffer("beta_fixed", init)
-
-    def _check_beta(self, beta: Tensor, learnable: bool) -> None:
-        owner = type(self).__name__
-        bad = beta[~((beta >= 0) & (beta <= BETA_MAX))]
-        if bad.numel():
-            raise ValueError(f"{owner}: beta={bad.flatten()[0].item()!r} is out of range; allowed: [0, {BETA_MAX}]")
-        if learnable and bool(((beta <= 0) | (beta >= BETA_MAX)).any()):
-            raise ValueError(
-                f"{owner}: learnable beta needs 0 < beta < {BETA_MAX} (beta = {BETA_MAX}*sigmoid(raw)); "
-                f"got beta in [{beta.min().item()}, {beta.max().item()}]"
-            )
+        register_decay(self, "beta", init, learnable_beta)
 
     @property
     def beta(self) -> Tensor:
         """Membrane decay per step, in [0, 0.999]; scalar or ``(*N)``."""
-        if self.learnable_beta:
-            return BETA_MAX * torch.sigmoid(self.beta_raw)
-        return self.beta_fixed
+        return decay_value(self, "beta", self.learnable_beta)
 
     # ---- state lifecycle ----------------------------------------------------------------
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
@@ -193,7 +205,10 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         if x.dim() < 2 or x.shape[1] < 1:
             raise ValueError(f"{owner}: x must be (B, T>=1, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)", check_values)
-        backend = resolve_backend(backend, x.device, getattr(self, "surrogate", None), self._fused_reason(), owner=owner)
+        backend = resolve_backend(
+            backend, x.device, getattr(self, "surrogate", None), self._fused_reason(), owner=owner,
+            triton_reason=self._triton_reason(),
+        )  # fmt: skip
         if backend is Backend.eager:
             segment = step_segment(self._cell, record == "membrane")
         else:
@@ -204,6 +219,10 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
     def _fused_reason(self) -> Optional[str]:
         """None when the fused whole-sequence Function runs this cell, else why not (the LIF family says when)."""
         return fused_unsupported(type(self).__name__, None)
+
+    def _triton_reason(self) -> Optional[str]:
+        """None when the Triton kernels run this cell, else why not (the LIF family says when)."""
+        return triton_missing(type(self).__name__, None)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, learnable_beta={self.learnable_beta}, beta_shape={tuple(self.beta.shape)}"
@@ -325,6 +344,9 @@ class SpikingNeuronBase(LeakyCellBase):
             type(self).__name__, self.fused_type, synaptic=self.synaptic_beta is not None,
             refractory_steps=self.refractory_steps,
         )  # fmt: skip
+
+    def _triton_reason(self) -> Optional[str]:
+        return triton_missing(type(self).__name__, self.fused_type)
 
     def _fused_kwargs(self, state: SpikingState) -> Dict[str, Any]:
         """Extra arguments of :func:`fused_lif_sequence` for this variant (AdaptiveLIF adds its own)."""

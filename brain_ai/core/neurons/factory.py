@@ -7,7 +7,7 @@ from typing import Dict, Type
 from brain_ai.config import NeuronConfig, NeuronType
 from brain_ai.core.neurons.advanced import AdvancedLIFNeuron
 from brain_ai.core.neurons.base import Size, SpikingNeuronBase
-from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LIFNeuron, RecurrentLIFNeuron
+from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LIFNeuron, RecurrentAdaptiveLIFNeuron, RecurrentLIFNeuron
 
 #: Neuron classes by :class:`NeuronType`; each has ``from_config(cfg, size)``.
 NEURONS: Dict[NeuronType, Type[SpikingNeuronBase]] = {
@@ -15,6 +15,7 @@ NEURONS: Dict[NeuronType, Type[SpikingNeuronBase]] = {
     NeuronType.adaptive_lif: AdaptiveLIFNeuron,
     NeuronType.recurrent_lif: RecurrentLIFNeuron,
     NeuronType.advanced_lif: AdvancedLIFNeuron,
+    NeuronType.recurrent_adaptive_lif: RecurrentAdaptiveLIFNeuron,
 }
 
 

@@ -21,7 +21,7 @@ The reset is not detached: gradients flow through ``s`` in the reset too.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -29,6 +29,9 @@ from torch import Tensor
 from brain_ai.config import ResetMode
 from brain_ai.core.neurons.state import SpikingState
 from brain_ai.core.surrogates import Surrogate
+
+#: ``(x_t, state, **parameters) -> (spikes_t, new_state)``: one of the step functions below.
+StepFn = Callable[..., Tuple[Tensor, SpikingState]]
 
 
 def charge(cur: Tensor, v: Tensor, beta: Tensor) -> Tensor:
@@ -109,7 +112,7 @@ def adaptive_lif_step(
     *,
     threshold: Tensor,
     adaptation_alpha: float,
-    adaptation_decay: float,
+    adaptation_decay: Union[float, Tensor],
     **lif_kwargs,
 ) -> Tuple[Tensor, SpikingState]:
     """One adaptive-threshold LIF step (needs ``state.a``)::
@@ -118,6 +121,7 @@ def adaptive_lif_step(
         s, v = lif_step(x, ..., threshold=thr)       (reset subtracts thr, the effective one)
         a   = adaptation_decay * a + s
 
+    ``adaptation_decay`` is a number or a tensor broadcastable to ``a`` (per neuron, learnable).
     ``lif_kwargs`` are the other :func:`lif_step` arguments (beta, surrogate, reset, ...).
     """
     thr = threshold + adaptation_alpha * state.a
@@ -126,15 +130,18 @@ def adaptive_lif_step(
 
 
 def recurrent_lif_step(
-    x: Tensor, state: SpikingState, *, w_rec: Tensor, **lif_kwargs
+    x: Tensor, state: SpikingState, *, w_rec: Tensor, step: StepFn = lif_step, **step_kwargs
 ) -> Tuple[Tensor, SpikingState]:
-    """One recurrent LIF step (needs ``state.prev_spk``; ``x (B, N)`` is already ``W_in x``)::
+    """One recurrent step (needs ``state.prev_spk``; ``x (B, N)`` is already ``W_in x``)::
 
         cur = x + prev_spk @ W_rec^T        (W_rec (N, N), no bias)
-        s, state = lif_step(cur, ...);  prev_spk = s
+        s, state = step(cur, ...);  prev_spk = s
+
+    ``step`` is the cell the recurrent current feeds: :func:`lif_step` (RecurrentLIF) or
+    :func:`adaptive_lif_step` (RecurrentAdaptiveLIF); ``step_kwargs`` are its arguments.
     """
     rec = torch.nn.functional.linear(state.prev_spk.to(w_rec.dtype), w_rec)  # (B, N)
-    s, new = lif_step(x + rec, state, **lif_kwargs)
+    s, new = step(x + rec, state, **step_kwargs)
     return s, new.replace(prev_spk=s)
 
 
