@@ -93,6 +93,22 @@ def expected_option(group, option):
     return from_dict(SCHEMAS[group], _merge(to_dict(SCHEMAS[group]()), body))
 
 
+def experiment_body(name):
+    """``experiment=<name>``'s group choices (``override /<group>``) and values, with the experiments
+    it builds on (a plain name in its defaults list) merged first."""
+    body = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "experiment" / f"{name}.yaml"), resolve=False)
+    choices, merged = {}, {}
+    for entry in body.pop("defaults", []):
+        if isinstance(entry, str):
+            if entry != "_self_":
+                parent_choices, parent_body = experiment_body(entry)
+                choices.update(parent_choices)
+                merged = _merge(merged, parent_body)
+        else:
+            choices.update({key.removeprefix("override /"): value for key, value in entry.items()})
+    return choices, _merge(merged, body)
+
+
 def expected_run(overrides):
     """The schema groups of ``train.py <overrides>`` as the options claim them: each group's option
     (train.yaml's default, the command line, or an experiment's ``override /<group>``), the preset's
@@ -101,9 +117,8 @@ def expected_run(overrides):
     choice.update(dict(o.split("=", 1) for o in overrides))
     body = {}
     if choice.get("experiment"):
-        body = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "experiment" / f"{choice['experiment']}.yaml"), resolve=False)
-        for entry in body.pop("defaults", []):
-            choice.update({key.removeprefix("override /"): value for key, value in entry.items()})
+        overrides, body = experiment_body(choice["experiment"])
+        choice.update(overrides)
     base = {group: expected_option(group, choice[group]) for group in SCHEMAS}
     if choice.get("preset"):
         preset = CODEC_PRESETS[choice["preset"]]()
@@ -164,10 +179,10 @@ def test_python_defaults_build_the_module_train_py_builds():
     torch.manual_seed(cfg.seed)
     cli_model, cli_dm = pipeline.build_model(cfg)
     dm = build_datamodule(DataConfig())
-    snn = with_io_sizes(SNNConfig(), step_shape=dm.sample_shape, num_outputs=dm.num_classes)
+    snn = with_io_sizes(SNNConfig(), step_shape=dm.sample_shape, output_size=dm.num_outputs)
     torch.manual_seed(cfg.seed)
     py_model = SNNLitModule(snn=to_dict(snn), encoding=to_dict(EncodingConfig()), decoding=to_dict(DecodingConfig()),
-                            loss=to_dict(LossConfig()), optim=to_dict(OptimConfig()), num_classes=dm.num_classes,
+                            loss=to_dict(LossConfig()), optim=to_dict(OptimConfig()), num_outputs=dm.num_outputs,
                             seed=cfg.seed, data=to_dict(DataConfig()))
     assert dict(py_model.hparams) == dict(cli_model.hparams)
     assert py_model.augment_shift == cli_model.augment_shift == 2

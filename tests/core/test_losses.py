@@ -92,7 +92,7 @@ def test_cross_entropy_and_mse_on_decoder_output():
 def test_task_terms_refuse_the_other_tasks_decoder_output():
     s, y = _spikes((4, 10, 3)), torch.tensor([0, 2, 1, 1])
     regression = build_decoder(DecodingConfig(type="population", population_mode="regression", population_size=3), 1)(s)
-    with pytest.raises(ValueError, match="loss term 'ce' needs a ClassificationOutput .*got a RegressionOutput"):
+    with pytest.raises(ValueError, match="loss term 'cross_entropy' needs a ClassificationOutput .*got a RegressionOutput"):
         CrossEntropyLoss()(LossInputs(s, regression, y))
     with pytest.raises(ValueError, match="loss term 'mse' needs a RegressionOutput .*got a ClassificationOutput"):
         MSELoss()(LossInputs(s, _inputs(s, y).decoded, torch.rand(4, 3)))
