@@ -143,13 +143,14 @@ def step_spread(step_s: List[float]) -> float:
     return (q3 - q1) / statistics.median(step_s)
 
 
-def measure(config: str, setting: str, args: argparse.Namespace) -> dict:
-    """One ``train.py`` subprocess; returns the timed-steps numbers and whole-process usage."""
+def measure(overrides: List[str], setting: str, args: argparse.Namespace) -> dict:
+    """One ``train.py <overrides>`` subprocess (``args.warmup`` + ``args.steps`` batches); returns
+    the timed-steps numbers and whole-process usage."""
     tree = args.reference if setting == "ref" else REPO
     allocator = {"on": ["allocator_reuse=true"], "off": ["allocator_reuse=false"], "tcmalloc": ["allocator_reuse=false"], "ref": []}
     with tempfile.TemporaryDirectory() as run_dir:
         cmd = [
-            sys.executable, "train.py", *CONFIGS[config], *allocator[setting],
+            sys.executable, "train.py", *overrides, *allocator[setting],
             *(["trainer=gpu"] if args.device == "cuda" else []),
             "trainer.max_epochs=1", f"+trainer.limit_train_batches={args.warmup + args.steps}", "+trainer.limit_val_batches=0",
             "test=false", "optimized_metric=null", "callbacks=none", "~logger",
@@ -332,7 +333,7 @@ def main(argv: List[str] = None) -> int:
         for round_ in range(1, args.max_rounds + 1):
             for setting in here:
                 print(f"[train_throughput] {config}, {setting}, round {round_} ...", file=sys.stderr, flush=True)
-                runs[setting].append(measure(config, setting, args))
+                runs[setting].append(measure(CONFIGS[config], setting, args))
             summary = {s: summarise(runs[s], args.repeats, args.tolerance, args.max_others) for s in here}
             if round_ >= args.repeats and not any(r.get("noisy", False) for r in summary.values()):
                 break

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from brain_ai.config import (
     DataConfig,
+    DatasetName,
     ConfigError,
     DecodingConfig,
     EncodingConfig,
@@ -46,6 +47,7 @@ from brain_ai.core.losses import LossInputs, build_loss
 from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
 from brain_ai.data import augment_shift_of
 from brain_ai.data.augment import random_shift
+from brain_ai.data.sequential import pixel_order, shift_sequences
 from brain_ai.data.ragged import split_batch
 from brain_ai.schedules import build_scheduler, horizon, replan
 
@@ -117,7 +119,10 @@ class SNNLitModule(L.LightningModule):
         self.decoding_cfg = from_dict(DecodingConfig, decoding)
         self.loss_cfg = from_dict(LossConfig, loss)
         self.optim_cfg = from_dict(OptimConfig, optim)
-        self.augment_shift = augment_shift_of(from_dict(DataConfig, data)) if data else 0
+        data_cfg = from_dict(DataConfig, data) if data else None
+        self.augment_shift = augment_shift_of(data_cfg) if data_cfg else 0
+        #: sequential images (data=smnist): the pixel order of their sequences, to shift the images
+        self.pixel_order = torch.as_tensor(pixel_order(data_cfg)) if data_cfg and data_cfg.name is DatasetName.smnist else None
         self.encoder = build_encoder(self.encoding_cfg)
         self.net = build_snn(self.snn_cfg)
         self.decoder = build_decoder(self.decoding_cfg, num_outputs)
@@ -196,7 +201,10 @@ class SNNLitModule(L.LightningModule):
         x, y, mask = split_batch(batch)
         generator = self.batch_generator(x.device, stage, batch_idx)
         if stage == "train" and self.augment_shift:
-            x = random_shift(x, self.augment_shift, generator)  # (B, C, H, W) static images only
+            if self.pixel_order is None:
+                x = random_shift(x, self.augment_shift, generator)  # (B, C, H, W) static images
+            else:
+                x = shift_sequences(x, self.pixel_order.to(x.device), self.augment_shift, generator)  # (B, T, k)
         decoded, out = self(x, mask=mask, generator=generator)
         inputs = LossInputs(
             output=out.output,

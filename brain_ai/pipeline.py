@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 
 from brain_ai.checkpoints import RESUME_KEYS, check_resume_compatible, load_checkpoint, local_checkpoint
 from brain_ai.compat import check_codec, check_network
-from brain_ai.config import ConfigError, DataConfig, EncoderType, check_range, from_dict, to_dict
+from brain_ai.config import ConfigError, DataConfig, DatasetName, EncoderType, check_range, from_dict, to_dict
 from brain_ai.config_keys import check_target_keys
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
@@ -48,9 +48,10 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
     snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = validate_config(cfg)
     check_target_keys(cfg)
     dm = datamodule if datamodule is not None else build_datamodule(data_cfg)
-    if data_cfg.augment_shift and (dm.is_event_data or len(dm.sample_shape) != 3):  # null: the data set's own, fits
+    images = len(dm.sample_shape) == 3 or data_cfg.name is DatasetName.smnist  # smnist: shifted as images
+    if data_cfg.augment_shift and (dm.is_event_data or not images):  # null: the data set's own, fits
         raise ConfigError(
-            f"data.augment_shift={data_cfg.augment_shift} shifts static images (C, H, W), but data={data_cfg.name.name} "
+            f"data.augment_shift={data_cfg.augment_shift} shifts images (static (C, H, W), or smnist's), but data={data_cfg.name.name} "
             f"yields {'spike frames' if dm.is_event_data else 'vectors'} of shape {tuple(dm.sample_shape)}; allowed: 0"
         )
     check_network(snn_cfg, dec_cfg, loss_cfg, data_cfg)

@@ -17,7 +17,7 @@ from framework_helpers import TINY, compose_config
     ],
 )
 def test_shift_on_non_image_data_fails_before_training(overrides, what):
-    with pytest.raises(ConfigError, match=rf"data\.augment_shift=1 shifts static images .*{what}.*allowed: 0"):
+    with pytest.raises(ConfigError, match=rf"data\.augment_shift=1 shifts images .*{what}.*allowed: 0"):
         pipeline.build_model(compose_config(overrides))
 
 

@@ -106,3 +106,19 @@ def test_recurrent_kernel_benchmark_runs_both_backends(tmp_path: Path) -> None:
     assert rows == {("layer", "fused"), ("layer", "eager"), ("net", "fused"), ("net", "eager")}
     assert all(r["median_s"] > 0 and r["cpu_s"] >= 0 for r in run["rows"])
     assert "| layer | 4 | fused |" in (tmp_path / "recurrent_kernel.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
+    """benchmarks/smnist_epoch.py on a 64-image training split: every batch of the epoch is timed, both networks."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "smnist_epoch.py"), "--repeats", "1", "--overrides", "data.limit_train=64",
+           "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=280, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+    run = json.loads((tmp_path / "smnist_epoch.json").read_text())
+    assert set(run["results"]) == {"snn", "lstm"}
+    for result in run["results"].values():
+        assert result["images"] == 64 and result["batches"] == 2 and result["batch_size"] == 32
+        assert result["epoch_s"][0] > 0 and result["cpu_s"][0] > 0
+    assert "| snn | experiment=smnist_pixel data.limit_train=64 | 2 x 32 |" in (tmp_path / "smnist_epoch.md").read_text()

@@ -12,12 +12,14 @@ and ``data=mnist5k`` hold out the same images.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Optional
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from brain_ai.config import SEQUENCE_IMAGE_PIXELS, DataConfig, DatasetName
+from brain_ai.config import SEQUENCE_IMAGE_PIXELS, SEQUENCE_IMAGE_SIDE, DataConfig, DatasetName
+from brain_ai.data.augment import random_shift
 from brain_ai.data.base import ArrayDataset, DataSource, DatasetInfo, LoadedData
 
 
@@ -61,3 +63,17 @@ class SequentialImages(DataSource):
             train_targets=loaded.train_targets,
             test=as_sequences(loaded.test, order, cfg.step_pixels),
         )
+
+
+def shift_sequences(x: Tensor, order: Tensor, max_shift: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    """:func:`~brain_ai.data.augment.random_shift` of the images behind pixel sequences.
+
+    ``x (B, T, k)`` holds each 28 x 28 image's pixels in ``order (784,)`` (:func:`pixel_order`):
+    the images are rebuilt, each shifted by its own random offset in ``[-max_shift, max_shift]``
+    pixels (zeros fill in), and read out again in ``order``. Same shape as ``x``.
+    """
+    b = x.shape[0]
+    side = SEQUENCE_IMAGE_SIDE
+    flat = torch.empty_like(x.reshape(b, -1)).index_copy(1, order, x.reshape(b, -1))  # (B, 784) raster order
+    shifted = random_shift(flat.view(b, 1, side, side), max_shift, generator).reshape(b, -1)
+    return shifted[:, order].reshape(x.shape)

@@ -85,3 +85,20 @@ def test_default_source_is_mnist5k_with_its_split():
     for i in (0, 1234, 3999):  # sample i of the source's train split, read row by row
         (xs, ys), (x0, y0) = dm.train_set.dataset[i], images_dm.train_set.dataset[i]
         assert ys == y0 and torch.equal(xs, x0[0])
+
+
+@pytest.mark.parametrize("permute", [False, True])
+@pytest.mark.parametrize("step_pixels", [28, 1, 4])
+def test_shift_sequences_shifts_the_images_behind_the_sequences(permute, step_pixels):
+    """Rebuilding the images from shifted sequences equals shifting the images themselves
+    (random_shift with the same generator seed), in every mode, permuted or not."""
+    from brain_ai.data.augment import random_shift
+    from brain_ai.data.sequential import pixel_order, shift_sequences
+
+    order = torch.as_tensor(pixel_order(DataConfig(name="smnist", permute=permute, permutation_seed=3)))
+    images = torch.rand(5, 1, 28, 28)
+    seqs = images.flatten(1)[:, order].reshape(5, -1, step_pixels)  # (B, T, k), as the data set yields
+    shifted = shift_sequences(seqs, order, 2, torch.Generator().manual_seed(9))
+    expected = random_shift(images, 2, torch.Generator().manual_seed(9)).flatten(1)[:, order].reshape(seqs.shape)
+    assert torch.equal(shifted, expected)
+    assert not torch.equal(shifted, seqs)
