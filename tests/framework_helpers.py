@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
@@ -77,3 +78,16 @@ def dyadic_weights_(net) -> None:
         for name, p in net.named_parameters():
             if name.startswith(("linears", "blocks")):
                 p.copy_(torch.randint(-24, 40, p.shape).float() / 64)
+
+
+def saved_bytes(fn) -> int:
+    """Bytes of the tensors autograd saves for backward while ``fn()`` runs."""
+    total = [0]
+
+    def pack(t):
+        total[0] += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return total[0]

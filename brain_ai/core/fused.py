@@ -248,9 +248,9 @@ def _forward(x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_membr
     return spikes, v, a, membrane, h, thr_eff
 
 
-def _chunks(steps: int, per_step: int) -> Iterator[Tuple[int, int]]:
-    """Reverse-time chunks ``[t0, t1)`` of about ``_CHUNK_ELEMENTS`` elements each."""
-    size = max(1, min(steps, _CHUNK_ELEMENTS // max(1, per_step)))
+def _chunks(steps: int, per_step: int, elements: int = _CHUNK_ELEMENTS) -> Iterator[Tuple[int, int]]:
+    """Reverse-time chunks ``[t0, t1)`` of about ``elements`` elements (``per_step`` per step) each."""
+    size = max(1, min(steps, elements // max(1, per_step)))
     t1 = steps
     while t1 > 0:
         t0 = max(0, t1 - size)

@@ -44,7 +44,7 @@ import torch
 from torch import Tensor
 
 from brain_ai.config import ResetMode
-from brain_ai.core.fused import _sum_to
+from brain_ai.core.fused import _chunks, _sum_to
 from brain_ai.core.surrogates import Surrogate
 
 __all__ = ["fused_recurrent_sequence"]
@@ -221,16 +221,6 @@ def _forward_loop(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spik
     return v, spikes[-1].to(sd, copy=True)
 
 
-def _chunks(steps: int, per_step: int) -> Iterator[Tuple[int, int]]:
-    """Reverse-time chunks ``[t0, t1)`` of about ``_CHUNK_ELEMENTS`` elements each."""
-    size = max(1, min(steps, _CHUNK_ELEMENTS // max(1, per_step)))
-    t1 = steps
-    while t1 > 0:
-        t0 = max(0, t1 - size)
-        yield t0, t1
-        t1 = t0
-
-
 def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m, needs):  # noqa: ANN001
     r"""Reverse-time loop; returns ``(dx (T, B, N), dv0, da0, ds0, dW, dbeta, drho, dthr)`` (None where not needed).
 
@@ -284,7 +274,7 @@ def _backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_
     sd = h.dtype
     ds = torch.empty((batch, n), dtype=sd, device=h.device)
     dh_next: Optional[Tensor] = None
-    for t0, t1 in _chunks(steps, batch * n):
+    for t0, t1 in _chunks(steps, batch * n, _CHUNK_ELEMENTS):
         hc, ac = h[t0:t1], adapt[t0:t1]  # (K, B, N)
         thc = torch.mul(ac, alpha).add_(thr)  # the forward's op order: same bits
         z = hc - thc

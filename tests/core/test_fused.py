@@ -9,6 +9,7 @@ from brain_ai.config import ConfigError, ResetMode
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.surrogates import SURROGATES, get_surrogate
 from brain_ai.tools.kernel_cases import ADAPT, assert_close_grads, assert_same_forward, make_inputs
+from framework_helpers import saved_bytes
 
 
 def reference_lif(x, v0, beta, thr, reset, surrogate, adaptation_alpha=None, adaptation_decay=None, a0=None):
@@ -152,18 +153,6 @@ def test_autocast_bf16_linear_and_time_major_view():
     assert s.dtype == torch.bfloat16 and v.dtype == torch.float32 and s.sum() > 0
     assert torch.equal(s, s_ref) and torch.equal(v, v_ref)
     assert torch.allclose(gw, gw_ref, rtol=1e-2, atol=1e-2)  # bf16 matmul backward
-
-
-def saved_bytes(fn):
-    total = [0]
-
-    def pack(t):
-        total[0] += t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return total[0]
 
 
 @pytest.mark.parametrize("adaptive", [False, True], ids=["lif", "adaptive"])

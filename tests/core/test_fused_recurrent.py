@@ -13,6 +13,7 @@ from brain_ai.core.neurons import AdaptiveLIFNeuron, LeakyIntegrator, RecurrentA
 from brain_ai.core.neurons.state import SpikingState
 from brain_ai.core.snn import ConvSNN, SNNCore
 from brain_ai.core.surrogates import SURROGATES
+from framework_helpers import saved_bytes
 
 
 def np_reference(x, w, beta, rho, thr, alpha, reset):
@@ -187,18 +188,6 @@ def test_autocast_keeps_fp32_state_and_matches_fp32():
     ref, ref_st, ref_tr = neuron.forward_sequence(x.bfloat16().float(), record="membrane")
     assert s.dtype == torch.bfloat16 and st.v.dtype == st.a.dtype == st.prev_spk.dtype == torch.float32
     assert torch.equal(s.float(), ref) and torch.equal(tr["membrane"], ref_tr["membrane"])
-
-
-def saved_bytes(fn):
-    total = [0]
-
-    def pack(t):
-        total[0] += t.numel() * t.element_size()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return total[0]
 
 
 def test_saves_three_sequences():
