@@ -10,6 +10,7 @@ target of issue 14: the SNN epoch under 60 s on 2 cores.
 
     python benchmarks/smnist_epoch.py                 # both networks, 2 repeats
     python benchmarks/smnist_epoch.py --nets snn --repeats 1
+    python benchmarks/smnist_epoch.py --device cuda   # trainer=gpu (16-mixed), CUDA synchronised per step
 
 Writes ``<out>/smnist_epoch.{json,md}`` and prints the markdown.
 """
@@ -43,9 +44,10 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.10, help="spread between runs above which a result is noisy")
     parser.add_argument("--max-others", type=float, default=0.10, help="other processes' CPU share above which a run is noisy")
     parser.add_argument("--overrides", nargs="*", default=[], help="more train.py overrides (e.g. data.limit_train=64 for a smoke run)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
-    run_args = argparse.Namespace(warmup=0, steps=WHOLE_EPOCH, device="cpu", reference=None, tcmalloc=None)
+    run_args = argparse.Namespace(warmup=0, steps=WHOLE_EPOCH, device=args.device, reference=None, tcmalloc=None)
     rows, results = [], {}
     for net in args.nets.split(","):
         runs = [measure(NETS[net] + args.overrides, "on", run_args) for _ in range(args.repeats)]
@@ -61,8 +63,13 @@ def main(argv: List[str] = None) -> int:
         rows.append(f"| {net} | {' '.join(NETS[net] + args.overrides)} | {timed['steps']} x {timed['batch_size']} | {statistics.median(epoch_s):.1f} | {statistics.median(cpu_s):.1f} | "
                     f"{100 * spread(epoch_s):.1f} % | {100 * others:.0f} % | {'**noisy**' if noisy else 'clean'} |")
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    where = f"{platform.machine()}, {os.cpu_count()} cores"
+    if args.device == "cuda":
+        import torch
+
+        where += f", {torch.cuda.get_device_name()}, trainer=gpu"
     markdown = "\n".join([
-        f"# One pixel-wise S-MNIST training epoch ({platform.machine()}, {os.cpu_count()} cores)",
+        f"# One pixel-wise S-MNIST training epoch ({where})",
         "",
         f"{date}; the whole training split of mnist5k (3,600 images unless data.limit_train is set; the last batch may be smaller), T = 784; median of {args.repeats} epochs "
         f"(separate processes). `others` = the most CPU time other processes took during one epoch, as a share of all "

@@ -2,30 +2,33 @@
 
     python scripts/gpu_check.py [--out benchmarks/results/gpu_check.md]
 
-On a CUDA machine it runs, in under 8 minutes:
+On a CUDA machine it runs (on an H200 with ``--jobs 12``: parts 1-3 in about 1 minute, part 4 about 6):
 
 1. the Triton-vs-eager kernel case grid (``brain_ai.tools.kernel_cases``) on CUDA, in parallel
    shards (each kernel variant compiles once per process);
 2. a short ``train.py trainer=gpu`` smoke (1 epoch, a few batches) of every ``configs/snn/*.yaml``
    and every ``preset`` (``brain_ai.config.CODEC_PRESETS``), plus ``snn=conv`` in 16-mixed
-   (trainer=gpu's precision) and bf16-mixed; the list is generated from the configs/ folder and
-   the presets;
-3. the Open Neuromorphic workload and the LIF-alone kernel benchmark of ``benchmarks/`` (workloads
+   (trainer=gpu's precision) and bf16-mixed, and the sequential-MNIST experiments
+   (:data:`EXPERIMENT_SMOKES`: the recurrent adaptive LIF's fused PyTorch loop on CUDA); the list
+   is generated from the configs/ folder and the presets;
+3. the tests marked ``gpu`` other than the kernel grid (``pytest -m gpu``: the recurrent adaptive
+   LIF's fused Function against the generic path on CUDA);
+4. the Open Neuromorphic workload and the LIF-alone kernel benchmark of ``benchmarks/`` (workloads
    ON and LIF: B=32, T=500, n = 4096 / 16384, fp32 / bf16, fwd + bwd) for the ANN floor, brain_ai
    and SpikingJelly (reported as skipped when it is not installed).
 
-It writes one markdown report and exits 0 when every kernel case and every training smoke
-passed, 1 when one failed, 3 when there is no CUDA GPU (``--device cpu`` runs the same pieces on
+It writes one markdown report and exits 0 when every kernel case, training smoke and ``gpu``
+test passed, 1 when one failed, 3 when there is no CUDA GPU (``--device cpu`` runs the same pieces on
 the CPU instead: the kernels under the Triton interpreter, ``trainer=cpu`` smokes without the
 16-mixed one, quick-size benchmarks; for testing this script). ``--parts`` picks pieces
-(``kernels,smoke,bench``), ``--kernel-prefix`` / ``--smoke-filter`` subsets.
+(``kernels,smoke,tests,bench``), ``--kernel-prefix`` / ``--smoke-filter`` subsets.
 
 It needs nothing beyond the project's dependencies (SpikingJelly optional). On the H200
 machine of /work/shared/notes/gpu.md (Python 3.12, torch, triton, lightning; no hydra-core,
-omegaconf, antlr4, mlxtend and no package index), bring the pure-Python wheels along and run::
+omegaconf, antlr4, mlxtend, nir and no package index), bring the pure-Python wheels along and run::
 
     SITE=$(mktemp -d)
-    pip install --no-index --no-deps --target "$SITE" wheels/*.whl   # hydra-core omegaconf antlr4 mlxtend (+ spikingjelly loguru)
+    pip install --no-index --no-deps --target "$SITE" wheels/*.whl   # hydra-core omegaconf antlr4 mlxtend nir (+ spikingjelly loguru)
     PYTHONPATH="$PWD:$SITE" python scripts/gpu_check.py
 """
 
@@ -57,7 +60,14 @@ SMOKE_ARGS = [
     "+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
     "logger=csv",
 ]  # fmt: skip
+#: a non-spiking baseline (lstm, gru) is read like a membrane, without activity regularisers
+NON_SPIKING_READOUT = ["decoding=membrane", "loss=cross_entropy"]
+#: experiments on the embedded data that run a path no snn option reaches (T = 28 and T = 784)
+EXPERIMENT_SMOKES = ("smnist_row", "smnist_pixel")
+#: the kernel grid runs as its own part (in shards); the other gpu-marked tests run under pytest
+GPU_TESTS = ["-m", "gpu", "tests", "--ignore=tests/core/test_gpu_kernels.py"]
 BENCH_LIBS = "ann,brain_ai,spikingjelly"
+PARTS = ("kernels", "smoke", "tests", "bench")
 KERNEL_SHARDS = 8
 JOB_TIMEOUT_S = 420
 
@@ -75,19 +85,28 @@ class Smoke:
 
 
 def smoke_runs(device: str, configs: Path = ROOT / "configs") -> List[Smoke]:
-    """Every ``snn`` option of ``configs/`` and every preset, plus conv in 16-mixed and bf16-mixed.
+    """Every ``snn`` option of ``configs/`` (the non-spiking ones with :data:`NON_SPIKING_READOUT`)
+    and every preset, conv in 16-mixed and bf16-mixed, and the :data:`EXPERIMENT_SMOKES`.
 
     ``device`` "cuda" uses ``trainer=gpu`` (16-mixed); "cpu" uses ``trainer=cpu`` and has no
     16-mixed run (Lightning's CPU accelerator has no fp16 autocast).
     """
+    from omegaconf import OmegaConf
+
+    from brain_ai.config import CODEC_PRESETS, NON_SPIKING_ARCHITECTURES
+
     trainer = "trainer=gpu" if device == "cuda" else "trainer=cpu"
-    runs = [Smoke(f"snn={p.stem}", [trainer, f"snn={p.stem}"]) for p in sorted((configs / "snn").glob("*.yaml"))]
-    from brain_ai.config import CODEC_PRESETS
+    non_spiking = {a.value for a in NON_SPIKING_ARCHITECTURES}
+    runs = []
+    for p in sorted((configs / "snn").glob("*.yaml")):
+        baseline = OmegaConf.load(p).get("architecture") in non_spiking
+        runs.append(Smoke(f"snn={p.stem}", [trainer, f"snn={p.stem}", *(NON_SPIKING_READOUT if baseline else [])]))
 
     for name in sorted(CODEC_PRESETS):
         runs.append(Smoke(f"preset={name}", [trainer, f"preset={name}", *([PRESET_DATA[name]] if name in PRESET_DATA else [])]))
     precisions = ["16-mixed", "bf16-mixed"] if device == "cuda" else ["bf16-mixed"]
     runs += [Smoke(f"snn=conv {p}", [trainer, "snn=conv", f"trainer.precision={p}"]) for p in precisions]
+    runs += [Smoke(f"experiment={name}", [trainer, f"experiment={name}"]) for name in EXPERIMENT_SMOKES]
     return runs
 
 
@@ -140,6 +159,14 @@ def run_kernel_shard(device: str, prefix: str, shard: int, shards: int) -> Dict[
     return {f"shard {shard}/{shards}": f"kernel_cases exited {proc.returncode}: {(proc.stderr or '').strip()[-1500:]}"}
 
 
+def run_gpu_tests() -> str:
+    """The pytest summary line of the gpu-marked tests (:data:`GPU_TESTS`), with failures' names."""
+    proc = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *GPU_TESTS], JOB_TIMEOUT_S)
+    lines = [line for line in (proc.stdout or "").splitlines() if line.startswith(("FAILED", "ERROR"))]
+    summary = (proc.stdout or proc.stderr or "").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+    return "\n".join([f"exit {proc.returncode}: {summary[0]}", *lines])
+
+
 def run_bench(device: str, out_dir: Path) -> Optional[str]:
     """ON + LIF workloads through benchmarks/run_benchmarks.py; the markdown it wrote (None if none)."""
     cmd = [sys.executable, "benchmarks/run_benchmarks.py", "--workloads", "ON,LIF", "--libs", BENCH_LIBS, "--out", str(out_dir)]
@@ -168,7 +195,10 @@ def environment(device: str) -> Dict[str, str]:
     return info
 
 
-def render(env: Dict[str, str], kernels: Optional[Dict[str, str]], smokes: Optional[List[Smoke]], bench: Optional[str], wall_s: float) -> str:
+def render(
+    env: Dict[str, str], kernels: Optional[Dict[str, str]], smokes: Optional[List[Smoke]], bench: Optional[str], wall_s: float,
+    tests: Optional[str] = None,
+) -> str:
     """The markdown report; ``None`` for a part that did not run."""
     lines = [
         "# brain_ai GPU check",
@@ -194,6 +224,8 @@ def render(env: Dict[str, str], kernels: Optional[Dict[str, str]], smokes: Optio
             status = s.status if s.status != "FAIL" else f"FAIL: {s.error}"
             lines.append(f"| {s.name} | `{' '.join(s.overrides)}` | {status} | {s.wall_s:.0f} | {metric} |")
         lines.append("")
+    if tests is not None:
+        lines += [f"## Tests marked gpu (pytest {' '.join(GPU_TESTS)})", "", "```", tests, "```", ""]
     if bench is not None:
         lines += ["## Kernel benchmarks (benchmarks/run_benchmarks.py --workloads ON,LIF)", ""]
         lines += [("#" + line if line.startswith("#") else line) for line in bench.strip().splitlines()]
@@ -201,24 +233,25 @@ def render(env: Dict[str, str], kernels: Optional[Dict[str, str]], smokes: Optio
     return "\n".join(lines)
 
 
-def failed(kernels: Optional[Dict[str, str]], smokes: Optional[List[Smoke]]) -> bool:
+def failed(kernels: Optional[Dict[str, str]], smokes: Optional[List[Smoke]], tests: Optional[str] = None) -> bool:
     bad_kernels = kernels is not None and (not kernels or any(v != "ok" for v in kernels.values()))
-    return bad_kernels or (smokes is not None and any(s.status != "ok" for s in smokes))
+    bad_tests = tests is not None and not tests.startswith("exit 0:")
+    return bad_kernels or bad_tests or (smokes is not None and any(s.status != "ok" for s in smokes))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown report (default {DEFAULT_OUT.relative_to(ROOT)})")
     p.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help="cpu: test this script without a GPU")
-    p.add_argument("--parts", default="kernels,smoke,bench", help="comma list from kernels,smoke,bench")
+    p.add_argument("--parts", default=",".join(PARTS), help=f"comma list from {','.join(PARTS)}")
     p.add_argument("--kernel-prefix", default="", help="only kernel cases whose name starts with this")
     p.add_argument("--smoke-filter", default="", help="only training smokes whose name contains this")
     p.add_argument("--jobs", type=int, default=KERNEL_SHARDS, help=f"parallel kernel shards and smokes (default {KERNEL_SHARDS})")
     args = p.parse_args(argv)
     args.parts = {x.strip() for x in args.parts.split(",") if x.strip()}
-    unknown = args.parts - {"kernels", "smoke", "bench"}
+    unknown = args.parts - set(PARTS)
     if unknown or not args.parts:
-        p.error(f"--parts={','.join(sorted(args.parts))}: unknown {sorted(unknown)}; allowed: kernels,smoke,bench")
+        p.error(f"--parts={','.join(sorted(args.parts))}: unknown {sorted(unknown)}; allowed: {','.join(PARTS)}")
     if args.jobs < 1:
         p.error(f"--jobs={args.jobs} must be >= 1")
     return args
@@ -233,8 +266,17 @@ def main(argv: Optional[List[str]] = None) -> int:
               "Use --device cpu to exercise the script on the CPU.", file=sys.stderr)  # fmt: skip
         return EXIT_NO_CUDA
     started = time.perf_counter()
+    env = environment(args.device)
     kernels: Optional[Dict[str, str]] = None
     smokes: Optional[List[Smoke]] = None
+    tests: Optional[str] = None
+    bench: Optional[str] = None
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def write() -> None:
+        """The report of the parts finished so far (a run stopped from outside keeps them)."""
+        args.out.write_text(render(env, kernels, smokes, bench, time.perf_counter() - started, tests) + "\n")
+
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as tmp, ThreadPoolExecutor(args.jobs) as pool:
         shard_jobs = []
         if "kernels" in args.parts:
@@ -248,17 +290,20 @@ def main(argv: Optional[List[str]] = None) -> int:
             for job in shard_jobs:
                 kernels.update(job.result())
             print(f"kernels: {sum(v == 'ok' for v in kernels.values())}/{len(kernels)} ok", file=sys.stderr)
+            write()
         if "smoke" in args.parts:
             smokes = [job.result() for job in smoke_jobs]
             print(f"smokes: {sum(s.status == 'ok' for s in smokes)}/{len(smokes)} ok", file=sys.stderr)
+            write()
+        if "tests" in args.parts:
+            tests = run_gpu_tests()
+            print(f"gpu tests: {tests.splitlines()[0]}", file=sys.stderr)
+            write()
         # timings last, alone on the machine
         bench = run_bench(args.device, Path(tmp) / "bench") if "bench" in args.parts else None
-    report = render(environment(args.device), kernels, smokes, bench, time.perf_counter() - started)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
+    write()
     print(f"gpu_check: wrote {args.out}", file=sys.stderr)
-    return EXIT_FAILED if failed(kernels, smokes) else 0
-
+    return EXIT_FAILED if failed(kernels, smokes, tests) else 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,10 +22,13 @@ def test_smoke_list_is_generated_from_the_configs_folder_and_the_presets(tmp_pat
     names = {s.name for s in gpu_check.smoke_runs("cuda")}
     snn = {f"snn={p.stem}" for p in (ROOT / "configs" / "snn").glob("*.yaml")}
     presets = {f"preset={name}" for name in CODEC_PRESETS}
-    assert names == snn | presets | {"snn=conv 16-mixed", "snn=conv bf16-mixed"}
+    experiments = {f"experiment={name}" for name in gpu_check.EXPERIMENT_SMOKES}
+    assert names == snn | presets | experiments | {"snn=conv 16-mixed", "snn=conv bf16-mixed"}
+    assert {"experiment=smnist_row", "experiment=smnist_pixel"} <= names
     assert {"snn=mlp", "snn=conv", "preset=ttfs_classification"} <= names
     by_name = {s.name: s.overrides for s in gpu_check.smoke_runs("cuda")}
     assert by_name["snn=conv bf16-mixed"] == ["trainer=gpu", "snn=conv", "trainer.precision=bf16-mixed"]
+    assert by_name["snn=lstm"] == ["trainer=gpu", "snn=lstm", "decoding=membrane", "loss=cross_entropy"]
     assert by_name["preset=regression"] == ["trainer=gpu", "preset=regression", "data=synthetic_regression"]
     # CPU: trainer=cpu and no fp16 autocast run
     cpu = {s.name: s.overrides for s in gpu_check.smoke_runs("cpu")}
@@ -55,6 +58,10 @@ def test_report_and_exit_status():
     assert gpu_check.failed(kernels, None) and gpu_check.failed(None, smokes)
     assert not gpu_check.failed({"grid-a": "ok"}, smokes[:1]) and gpu_check.failed({}, None)
     assert "## Training smokes" not in gpu_check.render(env, kernels, None, None, 1.0)
+    tests = "exit 1: 1 failed, 3 passed in 2.0s\nFAILED tests/core/test_x.py::test_y - AssertionError"
+    report = gpu_check.render(env, None, None, None, 1.0, tests)
+    assert "## Tests marked gpu" in report and "FAILED tests/core/test_x.py::test_y" in report
+    assert gpu_check.failed(None, None, tests) and not gpu_check.failed(None, None, "exit 0: 4 passed in 2.0s")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU exit")

@@ -57,7 +57,7 @@ def run(neuron, x, state, backend, record="membrane", **kw):
     state = SpikingState(**{k: None if t is None else t.clone().requires_grad_() for k, t in state.items()})
     out, final, traces = neuron.forward_sequence(x, state, record=record, backend=backend, **kw)
     g = torch.Generator().manual_seed(7)
-    w = lambda t: torch.randn(t.shape, generator=g, dtype=torch.float64).to(t.dtype)  # noqa: E731
+    w = lambda t: torch.randn(t.shape, generator=g, dtype=torch.float64).to(t)  # noqa: E731
     loss = (out * w(out)).sum() + (final.v * w(final.v)).sum() + (final.a * w(final.a)).sum()
     loss = loss + (final.prev_spk * w(final.prev_spk)).sum()
     if record == "membrane":
@@ -133,6 +133,32 @@ def test_fused_gradients_equal_eager_float32(reset):
     x = 0.2 + 0.8 * torch.rand(4, 30, 5)
     state = initial_state(neuron, 4, torch.float32)
     assert_match(run(neuron, x, state, "fused"), run(neuron, x, state, "eager"), rtol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_fused_gradients_equal_eager_on_cuda(dtype):
+    neuron = make_neuron("subtract", dtype=dtype).cuda()
+    x = 0.2 + 0.8 * torch.rand(4, 30, 5, dtype=dtype)
+    state = initial_state(neuron, 4, dtype)
+    on_cuda = SpikingState(**{k: None if t is None else t.cuda() for k, t in state.items()})
+    fused = run(neuron, x.cuda(), on_cuda, "auto")  # auto on CUDA: the fused PyTorch loop (no Triton kernel)
+    assert_match(fused, run(neuron, x.cuda(), on_cuda, "eager"), rtol=1e-10 if dtype == torch.float64 else 1e-5)
+    on_cpu = run(neuron.cpu(), x, state, "fused")
+    assert torch.equal(fused[0][0].cpu(), on_cpu[0][0])
+    for a, b in zip(fused[1], on_cpu[1]):
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-9 if dtype == torch.float64 else 1e-4, atol=1e-9 if dtype == torch.float64 else 1e-5)
+
+
+@pytest.mark.gpu
+def test_autocast_on_cuda_keeps_fp32_state():
+    neuron = make_neuron(dtype=torch.float32).cuda()
+    x = (0.2 + 0.8 * torch.rand(3, 10, 5)).cuda()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        s, st, tr = neuron.forward_sequence(x.bfloat16(), record="membrane")
+    ref, _, ref_tr = neuron.forward_sequence(x.bfloat16().float(), record="membrane")
+    assert s.dtype == torch.bfloat16 and st.v.dtype == st.a.dtype == torch.float32
+    assert torch.equal(s.float(), ref) and torch.equal(tr["membrane"], ref_tr["membrane"])
 
 
 def test_backward_spans_several_chunks(monkeypatch):
