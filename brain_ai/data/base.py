@@ -137,10 +137,16 @@ def split_counts(n: int, fraction: float, name: str) -> Tuple[int, int]:
 
 
 def fixed_test_split(labels: np.ndarray, test_fraction: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Stratified ``(train_idx, test_idx)`` from :data:`FIXED_SPLIT_SEED`, both sorted ascending."""
+    """Stratified ``(train_idx, test_idx)`` from :data:`FIXED_SPLIT_SEED`.
+
+    ``train_idx`` is sorted ascending; ``test_idx`` keeps the class-interleaved order of
+    :func:`stratified_order`, so every prefix of the (unshuffled) test loader is class-balanced:
+    a partial test (``trainer.limit_test_batches``) sees every class, not the first few of a data
+    file sorted by label (mnist5k's is).
+    """
     order = stratified_order(labels, FIXED_SPLIT_SEED)
     _, n_test = split_counts(len(labels), test_fraction, "the fixed test fraction")
-    return np.sort(order[n_test:]), np.sort(order[:n_test])
+    return np.sort(order[n_test:]), order[:n_test]
 
 
 def split_in_memory(

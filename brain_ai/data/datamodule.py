@@ -44,7 +44,9 @@ def train_val_indices(targets: np.ndarray, cfg: DataConfig) -> Tuple[np.ndarray,
     """Split the training set into ``(train_idx, val_idx)``, stratified and seeded by ``cfg.seed``.
 
     ``cfg.val_fraction`` of the samples go to validation; ``cfg.limit_train`` then keeps a
-    class-balanced subset of that many training samples. Both index arrays are sorted.
+    class-balanced subset of that many training samples. ``train_idx`` is sorted (the sampler
+    shuffles it); ``val_idx`` keeps the class-interleaved order, so any prefix of the unshuffled
+    val loader (``trainer.limit_val_batches``) is class-balanced.
     """
     order = stratified_order(targets, cfg.seed)
     n_train, n_val = split_counts(len(order), cfg.val_fraction, "data.val_fraction")
@@ -56,7 +58,7 @@ def train_val_indices(targets: np.ndarray, cfg: DataConfig) -> Tuple[np.ndarray,
                 f"data.name={cfg.name.name} (after data.val_fraction={cfg.val_fraction}); allowed: 1..{n_train} or null"
             )
         train_idx = train_idx[: cfg.limit_train]
-    return np.sort(train_idx), np.sort(order[:n_val])
+    return np.sort(train_idx), order[:n_val]
 
 
 class EpochShuffleSampler(Sampler[int]):
