@@ -183,3 +183,37 @@ def test_conv_graphs_brain_ai_cannot_build_are_reported():
     del g.nodes["pool1"]
     with pytest.raises(NIRImportError, match=r"pooling differs between conv blocks \(\[2, 1\]\)"):
         load(g)
+
+
+def test_recurrent_adaptive_lif_exports_only_approximately_as_a_recurrent_lif():
+    neuron = NeuronConfig(type="recurrent_adaptive_lif", learnable_beta=True, per_neuron_beta=True, learnable_adaptation=True, **Z)
+    net = active_net(mlp(neuron, hidden_sizes=[16]))
+    with torch.no_grad():
+        net.neurons[0].adaptation_decay_raw.add_(torch.linspace(-1, 1, 16))  # per-neuron decays differ
+    rho = net.neurons[0].adaptation_decay.detach()
+    with pytest.raises(NIRExportError, match=r"layer0: adaptive threshold \(adaptation_alpha=0.5, adaptation_decay per neuron in \[") as err:
+        export(net)
+    assert f"{rho.min().item():.4g}, {rho.max().item():.4g}]" in str(err.value) and "approximate=True" in str(err.value)
+    with pytest.warns(UserWarning, match="layer0: adaptive threshold"):
+        graph = export(net, approximate=True)
+    assert isinstance(graph.nodes["layer0"], nir.LIF) and ("layer0", "layer0_rec") in graph.edges and ("layer0_rec", "layer0") in graph.edges
+    np.testing.assert_array_equal(graph.nodes["layer0_rec"].weight, net.neurons[0].w_rec.detach().numpy())
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru"])
+def test_a_non_spiking_baseline_is_refused_naming_the_architecture(arch, tmp_path):
+    from brain_ai.config import SNNConfig
+    from brain_ai.core.snn import build_snn
+
+    net = build_snn(SNNConfig(architecture=arch, input_size=4, hidden_sizes=[8], output_size=3, readout="membrane"))
+    expected = rf"export: snn.architecture={arch} is a non-spiking baseline \(torch.nn.{arch.upper()}\); NIR has no LSTM / GRU node"
+    with pytest.raises(NIRExportError, match=expected):
+        export(net)
+
+    class LitModule(torch.nn.Module):  # what export reads of an SNNLitModule: .net and .hparams
+        def __init__(self):
+            super().__init__()
+            self.net, self.hparams = net, {}
+
+    with pytest.raises(NIRExportError, match=expected):
+        export(LitModule())

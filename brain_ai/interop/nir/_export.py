@@ -20,11 +20,13 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import ResetMode
+from brain_ai.core.ann import RecurrentANN
 from brain_ai.core.neurons import (
     AdaptiveLIFNeuron,
     AdvancedLIFNeuron,
     LeakyIntegrator,
     LIFNeuron,
+    RecurrentAdaptiveLIFNeuron,
     RecurrentLIFNeuron,
     SpikingNeuronBase,
 )
@@ -33,7 +35,7 @@ from brain_ai.interop.nir._files import load_checkpoint
 from brain_ai.interop.nir._mapping import DEFAULT_DT, HPARAMS_KEY, NIRExportError, decay_to_tau
 
 #: neuron classes whose forward pass is exactly ``lif_step`` (plus the features checked below)
-_LIF_FAMILY = (LIFNeuron, RecurrentLIFNeuron, AdaptiveLIFNeuron, AdvancedLIFNeuron)
+_LIF_FAMILY = (LIFNeuron, RecurrentLIFNeuron, RecurrentAdaptiveLIFNeuron, AdaptiveLIFNeuron, AdvancedLIFNeuron)
 
 ModelLike = Union[SNNCore, ConvSNN, nn.Module, str, Path]
 
@@ -46,16 +48,23 @@ def _np(t: Tensor, shape: Optional[Tuple[int, ...]] = None, dtype: Any = np.floa
 
 def _resolve(model: ModelLike) -> Tuple[Union[SNNCore, ConvSNN], Optional[Dict[str, Any]]]:
     """The network and, for a LightningModule or checkpoint, its saved hyper-parameters."""
-    if isinstance(model, (SNNCore, ConvSNN)):
-        return model, None
     if isinstance(model, (str, Path)):
-        return load_checkpoint(model)
-    net = getattr(model, "net", None)
-    if isinstance(net, (SNNCore, ConvSNN)):  # SNNLitModule (duck-typed: no lightning import here)
-        return net, dict(getattr(model, "hparams", {}) or {})
-    raise TypeError(
-        f"export: expected an SNNCore, ConvSNN, SNNLitModule or a checkpoint path, got {type(model).__name__}"
-    )
+        net, hparams = load_checkpoint(model)
+    elif isinstance(model, (SNNCore, ConvSNN, RecurrentANN)):
+        net, hparams = model, None
+    else:  # SNNLitModule (duck-typed: no lightning import here)
+        net, hparams = getattr(model, "net", None), dict(getattr(model, "hparams", {}) or {})
+    if isinstance(net, RecurrentANN):
+        arch = net.cfg.architecture.name
+        raise NIRExportError(
+            f"export: snn.architecture={arch} is a non-spiking baseline (torch.nn.{arch.upper()}); NIR has no "
+            "LSTM / GRU node. Only spiking networks (snn.architecture=mlp or conv) export to NIR"
+        )
+    if not isinstance(net, (SNNCore, ConvSNN)):
+        raise TypeError(
+            f"export: expected an SNNCore, ConvSNN, SNNLitModule or a checkpoint path, got {type(model).__name__}"
+        )
+    return net, hparams
 
 
 class _Builder:
@@ -145,10 +154,12 @@ class _Builder:
             )
         if cell.refractory_steps:
             self.note(name, f"refractory_steps={cell.refractory_steps}: NIR has no refractory period; dropped")
-        if getattr(cell, "adaptation_alpha", 0) != 0:  # AdaptiveLIF (and any variant that adds adaptation)
+        if getattr(cell, "adaptation_alpha", 0) != 0:  # AdaptiveLIF, RecurrentAdaptiveLIF
+            rho = torch.as_tensor(cell.adaptation_decay).detach()
+            decay = f"{rho.item():.4g}" if rho.numel() == 1 else f"per neuron in [{rho.min().item():.4g}, {rho.max().item():.4g}]"
             self.note(
                 name,
-                f"adaptive threshold (adaptation_alpha={cell.adaptation_alpha}, adaptation_decay={getattr(cell, 'adaptation_decay', '?')}): "
+                f"adaptive threshold (adaptation_alpha={cell.adaptation_alpha}, adaptation_decay {decay}): "
                 "NIR has no adaptive-threshold neuron; exported as a LIF with the base threshold",
             )
         if isinstance(cell, AdvancedLIFNeuron) and cell.max_delay > 0:
