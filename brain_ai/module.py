@@ -122,7 +122,9 @@ class SNNLitModule(L.LightningModule):
         data_cfg = from_dict(DataConfig, data) if data else None
         self.augment_shift = augment_shift_of(data_cfg) if data_cfg else 0
         #: sequential images (data=smnist): the pixel order of their sequences, to shift the images
-        self.pixel_order = torch.as_tensor(pixel_order(data_cfg)) if data_cfg and data_cfg.name is DatasetName.smnist else None
+        #: (a buffer: it follows the module to the batches' device; not saved, the data config rebuilds it)
+        order = torch.as_tensor(pixel_order(data_cfg)) if data_cfg and data_cfg.name is DatasetName.smnist else None
+        self.register_buffer("pixel_order", order, persistent=False)
         self.encoder = build_encoder(self.encoding_cfg)
         self.net = build_snn(self.snn_cfg)
         self.decoder = build_decoder(self.decoding_cfg, num_outputs)
@@ -204,7 +206,7 @@ class SNNLitModule(L.LightningModule):
             if self.pixel_order is None:
                 x = random_shift(x, self.augment_shift, generator)  # (B, C, H, W) static images
             else:
-                x = shift_sequences(x, self.pixel_order.to(x.device), self.augment_shift, generator)  # (B, T, k)
+                x = shift_sequences(x, self.pixel_order, self.augment_shift, generator)  # (B, T, k)
         decoded, out = self(x, mask=mask, generator=generator)
         inputs = LossInputs(
             output=out.output,

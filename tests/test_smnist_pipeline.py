@@ -9,6 +9,7 @@ import torch
 from brain_ai import pipeline
 from brain_ai.config import DataConfig, from_dict
 from brain_ai.data import build_datamodule
+from brain_ai.data.sequential import pixel_order
 from brain_ai.module import SNNLitModule
 from framework_helpers import compose_config
 
@@ -31,6 +32,8 @@ def test_lstm_trains_on_permuted_smnist_and_evaluate_reuses_the_permutation(tmp_
     assert model.hparams.encoding["sequence_input"] is True
     saved = from_dict(DataConfig, dict(model.hparams.data))
     assert (saved.permute, saved.permutation_seed, saved.mode.name) == (True, 5, "row")
+    # the shift augmentation's pixel order: rebuilt from the data config, a buffer that is not saved
+    assert torch.equal(model.pixel_order, torch.as_tensor(pixel_order(saved))) and "pixel_order" not in model.state_dict()
     reloaded, fresh = build_datamodule(saved), build_datamodule(DataConfig(name="smnist", permute=True, permutation_seed=5))
     other = build_datamodule(DataConfig(name="smnist", permute=True, permutation_seed=6))
     for dm in (reloaded, fresh, other):
