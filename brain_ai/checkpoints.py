@@ -33,6 +33,17 @@ RENAMED_HPARAMS = {"num_classes": "num_outputs"}
 RESUME_KEYS = ("epoch", "global_step", "optimizer_states", "loops")
 
 
+def renamed_keys(values: Dict[str, Any], renames: Dict[str, str]) -> Dict[str, Any]:
+    """A copy of ``values`` with each ``old`` key of ``renames`` moved to its new name (a value of
+    None, what newer files store under a deprecated alias, is dropped)."""
+    out = dict(values)
+    for old, new in renames.items():
+        value = out.pop(old, None)
+        if value is not None:
+            out[new] = value
+    return out
+
+
 def is_remote(path: str) -> bool:
     """``True`` for URLs (``scheme://...``) other than ``file://``; Windows drive letters are local."""
     scheme = urlparse(str(path)).scheme
@@ -101,9 +112,7 @@ def load_checkpoint(path: Path, *, field: str = "ckpt_path", need: Sequence[str]
         )
     hparams = ckpt.get("hyper_parameters")
     if isinstance(hparams, dict):
-        for old, new in RENAMED_HPARAMS.items():
-            if old in hparams and new not in hparams:
-                hparams[new] = hparams.pop(old)
+        hparams = ckpt["hyper_parameters"] = renamed_keys(hparams, RENAMED_HPARAMS)
     missing = [k for k in MODEL_HPARAMS if not isinstance(hparams, dict) or k not in hparams]
     missing += [k for k in need if k not in ckpt]
     if missing:
@@ -136,11 +145,8 @@ def hparam_changes(stored: Dict[str, Any], current: Dict[str, Any]) -> List[str]
     (``LossConfig.DEPRECATED``) is compared under its new name.
     """
     changes: List[str] = []
-    loss = dict(stored.get("loss") or {})
-    for old, new in LossConfig.DEPRECATED.items():
-        if loss.get(old) is not None:
-            loss[new] = loss.pop(old)
-    stored = {**stored, "loss": loss} if "loss" in stored else stored
+    if isinstance(stored.get("loss"), dict):
+        stored = {**stored, "loss": renamed_keys(stored["loss"], LossConfig.DEPRECATED)}
 
     def walk(old: Any, new: Any, key: str) -> None:
         if key in EXECUTION_ONLY:
