@@ -34,13 +34,18 @@ RESUME_KEYS = ("epoch", "global_step", "optimizer_states", "loops")
 
 
 def renamed_keys(values: Dict[str, Any], renames: Dict[str, str]) -> Dict[str, Any]:
-    """A copy of ``values`` with each ``old`` key of ``renames`` moved to its new name (a value of
-    None, what newer files store under a deprecated alias, is dropped)."""
+    """A copy of ``values`` with each ``old`` key of ``renames`` moved to its new name.
+
+    A None under the old key (what newer files store under a deprecated alias) is dropped. Where
+    both keys hold a value, both stay: the reader's own check then names the conflict instead of
+    one value silently replacing the other.
+    """
     out = dict(values)
     for old, new in renames.items():
-        value = out.pop(old, None)
-        if value is not None:
-            out[new] = value
+        if out.get(old) is None:
+            out.pop(old, None)
+        elif out.get(new) is None:
+            out[new] = out.pop(old)
     return out
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from brain_ai import pipeline
-from brain_ai.checkpoints import hparam_changes
+from brain_ai.checkpoints import hparam_changes, renamed_keys
 from brain_ai.config import OptimConfig
 from brain_ai.errors import InputFileError
 from brain_ai.schedules import build_scheduler, replan
@@ -162,3 +162,12 @@ def test_a_deprecated_key_of_an_older_checkpoint_is_compared_under_its_new_name(
     assert hparam_changes(stored, current) == []
     current["loss"]["w_rate_reg"] = 0.5
     assert hparam_changes(stored, current) == ["loss.w_rate_reg: 0.1 -> 0.5"]
+
+
+def test_renamed_keys_moves_an_old_key_drops_a_none_and_keeps_a_conflict():
+    renames = {"num_classes": "num_outputs"}
+    assert renamed_keys({"num_classes": 10, "x": 1}, renames) == {"num_outputs": 10, "x": 1}
+    assert renamed_keys({"num_classes": None, "num_outputs": 4}, renames) == {"num_outputs": 4}
+    assert renamed_keys({"num_classes": 10, "num_outputs": None}, renames) == {"num_outputs": 10}
+    both = {"num_classes": 10, "num_outputs": 4}  # neither replaces the other: the reader names the conflict
+    assert renamed_keys(both, renames) == both
