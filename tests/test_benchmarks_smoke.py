@@ -119,6 +119,6 @@ def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
     run = json.loads((tmp_path / "smnist_epoch.json").read_text())
     assert set(run["results"]) == {"snn", "lstm"}
     for result in run["results"].values():
-        assert result["images"] == 64 and result["batches"] == 2 and result["batch_size"] == 32
+        assert result["images"] == 64 and result["batches"] == 4 and result["batch_size"] == 16
         assert result["epoch_s"][0] > 0 and result["cpu_s"][0] > 0
-    assert "| snn | experiment=smnist_pixel data.limit_train=64 | 2 x 32 |" in (tmp_path / "smnist_epoch.md").read_text()
+    assert "| snn | experiment=smnist_pixel data.limit_train=64 | 4 x 16 |" in (tmp_path / "smnist_epoch.md").read_text()
