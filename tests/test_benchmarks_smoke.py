@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from framework_helpers import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "run_benchmarks.py"
@@ -117,8 +118,10 @@ def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=280, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     run = json.loads((tmp_path / "smnist_epoch.json").read_text())
+    batch = compose_config(["experiment=smnist_pixel"]).data.batch_size  # the benchmark times the experiment's batches
+    batches = -(-64 // batch)
     assert set(run["results"]) == {"snn", "lstm"}
     for result in run["results"].values():
-        assert result["images"] == 64 and result["batches"] == 4 and result["batch_size"] == 16
+        assert result["images"] == 64 and result["batches"] == batches and result["batch_size"] == batch
         assert result["epoch_s"][0] > 0 and result["cpu_s"][0] > 0
-    assert "| snn | experiment=smnist_pixel data.limit_train=64 | 4 x 16 |" in (tmp_path / "smnist_epoch.md").read_text()
+    assert f"| snn | experiment=smnist_pixel data.limit_train=64 | {batches} x {batch} |" in (tmp_path / "smnist_epoch.md").read_text()
