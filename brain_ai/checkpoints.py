@@ -2,26 +2,35 @@
 
 * :func:`local_checkpoint` turns ``ckpt_path`` into a local file. A URL (anything with a scheme,
   ``http://``, ``s3://``, ...) is refused unless ``allow_remote_ckpt=true``; then it is downloaded
-  by us into a temporary file, so Lightning never fetches (and unpickles) it itself.
-* :func:`load_checkpoint` reads it with ``torch.load(weights_only=True)`` -- tensors and plain
-  data only, so a pickle with a ``__reduce__`` payload is refused before anything runs -- and
-  checks it is a brain_ai training checkpoint. Every failure names the file and what was expected.
+  by us into a temporary file (within :class:`RemoteCheckpoints`' time and size limits), so
+  Lightning never fetches (and unpickles) it itself.
+* :func:`read_checkpoint_file` checks the zip's CRCs, then reads it with
+  ``torch.load(weights_only=True)`` -- tensors and plain data only, so a pickle with a
+  ``__reduce__`` payload is refused, naming the global, before anything runs;
+  :func:`load_checkpoint` also checks it is a brain_ai training checkpoint with finite weights.
+  Every failure names the file and what was expected.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
+import math
 import shutil
+import signal
 import tempfile
+import threading
 import urllib.error
 import urllib.request
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Sequence
 from urllib.parse import urlparse
 
 import torch
 
-from brain_ai.config import LossConfig
+from brain_ai.config import ConfigError, LossConfig
 from brain_ai.errors import InputFileError
 
 #: keys of the hyper-parameters brain_ai's SNNLitModule stores (``save_hyperparameters``)
@@ -55,12 +64,32 @@ def is_remote(path: str) -> bool:
     return len(scheme) > 1 and scheme != "file"
 
 
-@contextlib.contextmanager
-def local_checkpoint(path: str, *, allow_remote: bool = False, field: str = "ckpt_path") -> Iterator[Path]:
-    """Yield a local file holding the checkpoint ``path`` (a downloaded copy is deleted afterwards).
+@dataclass(frozen=True)
+class RemoteCheckpoints:
+    """Whether a ``ckpt_path`` URL may be downloaded (``allow_remote_ckpt``), and within which limits.
 
-    Raises :class:`InputFileError` for a URL without ``allow_remote`` or a failed download, and
-    ``FileNotFoundError`` for a local path that is not a file.
+    ``timeout_s`` (``remote_ckpt_timeout_s``): seconds the whole download may take, connecting
+    included; ``max_mb`` (``remote_ckpt_max_mb``): the largest file accepted, in MiB.
+    """
+
+    allowed: bool
+    timeout_s: float
+    max_mb: float
+
+    def __post_init__(self) -> None:
+        for name, value in (("remote_ckpt_timeout_s", self.timeout_s), ("remote_ckpt_max_mb", self.max_mb)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{name}={value!r} must be a finite number > 0")
+
+
+@contextlib.contextmanager
+def local_checkpoint(path: str, remote: RemoteCheckpoints, *, field: str = "ckpt_path") -> Iterator[Path]:
+    """Yield a local file holding the checkpoint ``path``.
+
+    A URL is downloaded (only if ``remote.allowed``) into a temporary folder that is removed when
+    the block ends, on an error, and on SIGTERM (which then ends the process with status 143).
+    Raises :class:`InputFileError` for a URL without ``remote.allowed`` or a failed, too slow or
+    too large download (naming the URL), and ``FileNotFoundError`` for a local path that is not a file.
     """
     text = str(path)
     if not is_remote(text):
@@ -69,46 +98,94 @@ def local_checkpoint(path: str, *, allow_remote: bool = False, field: str = "ckp
             raise FileNotFoundError(f"{field}={text!r} does not exist or is not a file; pass {field}=<run dir>/checkpoints/<file>.ckpt")
         yield local
         return
-    if not allow_remote:
+    if not remote.allowed:
         raise InputFileError(
             f"{field}={text!r} is not a local file. Checkpoints are read only from local files: download it yourself "
             f"and pass the local path, or pass allow_remote_ckpt=true to let brain_ai download it (it is then "
             f"still loaded as data only, torch.load(weights_only=True))"
         )
-    folder = Path(tempfile.mkdtemp(prefix="brain_ai_ckpt_"))
-    try:
-        target = folder / "remote.ckpt"
+    with _exit_on_sigterm():
+        folder = Path(tempfile.mkdtemp(prefix="brain_ai_ckpt_"))
         try:
-            with urllib.request.urlopen(text, timeout=60) as response, target.open("wb") as out:
-                shutil.copyfileobj(response, out)
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            raise InputFileError(f"{field}={text!r}: download failed ({err}); download it yourself and pass the local path") from err
-        yield target
+            target = folder / "remote.ckpt"
+            _download(text, target, remote, field)
+            yield target
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """Inside the block, SIGTERM raises ``SystemExit(143)`` so that ``finally`` clauses run (the
+    default action kills the process on the spot). Only the main thread can set signal handlers;
+    elsewhere the block runs unchanged. A handler set before (e.g. a launcher's) is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _download(url: str, target: Path, remote: RemoteCheckpoints, field: str) -> None:
+    """Copy ``url`` to ``target`` within ``remote.timeout_s`` seconds in all and ``remote.max_mb`` MiB.
+
+    The transfer runs in a daemon thread that the caller waits for at most ``timeout_s``: a server
+    that trickles bytes or never answers cannot hold the run longer. An abandoned transfer stops
+    at its next block (or socket timeout) and writes only into the temporary folder.
+    """
+    cap = int(remote.max_mb * 2**20)
+    limit = f"remote_ckpt_max_mb={remote.max_mb:g}"
+    abandoned = threading.Event()
+    failure: List[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=remote.timeout_s) as response, target.open("wb") as out:
+                announced = response.headers.get("Content-Length", "")
+                if announced.isdigit() and int(announced) > cap:
+                    raise InputFileError(f"{field}={url!r} is {int(announced) / 2**20:.1f} MiB, more than {limit}; raise it, or download the file yourself")
+                size = 0
+                while not abandoned.is_set() and (block := response.read1(1 << 16)):
+                    size += len(block)
+                    if size > cap:
+                        raise InputFileError(f"{field}={url!r} sent more than {limit} (the download was stopped there); raise it, or download the file yourself")
+                    out.write(block)
+        except BaseException as err:  # handed to the waiting thread
+            failure.append(err)
+
+    thread = threading.Thread(target=fetch, name="brain_ai-ckpt-download", daemon=True)
+    thread.start()
+    thread.join(remote.timeout_s)
+    if thread.is_alive():
+        abandoned.set()
+        raise InputFileError(
+            f"{field}={url!r}: the download did not finish within remote_ckpt_timeout_s={remote.timeout_s:g} s; "
+            f"raise it for a slow connection, or download the file yourself and pass the local path"
+        )
+    if failure:
+        err = failure[0]
+        if isinstance(err, InputFileError):
+            raise err
+        if isinstance(err, (urllib.error.URLError, OSError, ValueError, http.client.HTTPException)):
+            raise InputFileError(f"{field}={url!r}: download failed ({err}); download it yourself and pass the local path") from None
+        raise err
 
 
 def load_checkpoint(path: Path, *, field: str = "ckpt_path", need: Sequence[str] = ()) -> Dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` of a brain_ai checkpoint, with errors that name the file.
+    """A brain_ai checkpoint read by :func:`read_checkpoint_file`, with errors that name the file.
 
     Checks that the file holds ``state_dict`` and brain_ai's ``hyper_parameters``
     (:data:`MODEL_HPARAMS`, old names of :data:`RENAMED_HPARAMS` renamed) plus the keys in
-    ``need`` (e.g. :data:`RESUME_KEYS` to resume).
+    ``need`` (e.g. :data:`RESUME_KEYS` to resume), and that every tensor of the state_dict is finite.
     """
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, IndexError, ... here
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if "Unsupported global" in str(err):
-            raise InputFileError(
-                f"{field}={str(path)!r} was refused: it holds Python objects other than tensors and plain data "
-                f"({_unsupported_global(str(err))}), which would run code when unpickled. brain_ai checkpoints never "
-                f"do; do not load files from an untrusted source"
-            ) from None
-        raise InputFileError(
-            f"{field}={str(path)!r} is not a readable PyTorch checkpoint (truncated or corrupt?): {first_line}. "
-            f"Expected a .ckpt file written by train.py"
-        ) from None
+    ckpt = read_checkpoint_file(path, field=field)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         kind = "a plain state_dict (parameter names -> tensors)" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
         raise InputFileError(
@@ -125,15 +202,81 @@ def load_checkpoint(path: Path, *, field: str = "ckpt_path", need: Sequence[str]
             f"{field}={str(path)!r} is a Lightning checkpoint without {', '.join(missing)}; expected a .ckpt file "
             f"written by brain_ai's train.py{' (a full checkpoint, not weights only, to resume)' if need else ''}"
         )
+    check_finite_weights(ckpt["state_dict"], path, field=field)
     return ckpt
 
 
-def _unsupported_global(message: str) -> str:
-    """The offending ``GLOBAL module.name`` of torch's weights_only refusal message."""
-    for line in message.splitlines():
-        if "Unsupported global" in line:
-            return line.strip().rstrip(".")
-    return "unsupported pickle content"
+def read_checkpoint_file(path: Path, *, field: str = "ckpt_path") -> Any:
+    """``torch.load(path, weights_only=True)`` after checking the bytes against the file's own CRCs.
+
+    torch's zip reader never checks the CRC-32 of a member, so a flipped weight byte would load
+    silently: :func:`check_zip_crcs` reads the file once first. Every failure is an
+    :class:`InputFileError` naming ``field``, the file and what is wrong (a refused pickle global by name).
+    """
+    check_zip_crcs(path, field=field)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, IndexError, ... here
+        reason = _load_failure(str(err)) or type(err).__name__
+        if "GLOBAL " in reason:
+            raise InputFileError(
+                f"{field}={str(path)!r} was refused: it holds Python objects other than tensors and plain data "
+                f"({reason}), which would run code when unpickled. brain_ai checkpoints never do; do not load "
+                f"files from an untrusted source"
+            ) from None
+        if str(err).startswith("Weights only load failed"):
+            raise InputFileError(
+                f"{field}={str(path)!r} was refused by the data-only reader ({reason}); brain_ai checkpoints hold "
+                f"only tensors and plain data: do not load files from an untrusted source"
+            ) from None
+        raise InputFileError(
+            f"{field}={str(path)!r} is not a readable PyTorch checkpoint (truncated or corrupt?): {reason}. "
+            f"Expected a .ckpt file written by train.py"
+        ) from None
+
+
+def check_zip_crcs(path: Path, *, field: str = "ckpt_path") -> None:
+    """Refuse a zip-format checkpoint (torch >= 1.6) whose members fail their CRC-32 check, naming the member.
+
+    Streams each member once (``ZipFile.testzip``, 1 MiB blocks); other files are left to ``torch.load``.
+    """
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise InputFileError(f"{field}={str(path)!r} is a corrupt checkpoint: its zip structure is damaged ({err})") from None
+    if bad is not None:
+        raise InputFileError(
+            f"{field}={str(path)!r} is corrupt: member {bad!r} does not match its CRC-32 checksum (the file was altered "
+            f"or damaged after it was written); use an intact copy"
+        )
+
+
+def check_finite_weights(tensors: Dict[str, Any], path: Path, *, field: str = "ckpt_path") -> None:
+    """Refuse a state_dict with a NaN or infinite value in any floating-point tensor, naming the tensors."""
+    bad = [name for name, value in tensors.items() if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise InputFileError(
+            f"{field}={str(path)!r} holds non-finite weights (NaN or Inf) in {shown}; the network would compute "
+            f"NaN. Use a checkpoint saved before training diverged"
+        )
+
+
+def _load_failure(message: str) -> str:
+    """The reason in torch's load error, without its hint to retry with ``weights_only=False``.
+
+    For a refused pickle global this is the line naming it (``GLOBAL posix.system ...``).
+    """
+    lines = [line.strip().removeprefix("WeightsUnpickler error:").strip() for line in message.splitlines()]
+    for line in lines:
+        if "GLOBAL " in line:
+            return line.split(" Please use")[0].rstrip(".")
+    hints = ("Weights only load failed", "(1) In PyTorch", "(2) Alternatively", "Check the documentation")
+    reasons = [line for line in lines if line and not line.startswith(hints) and "weights_only" not in line]
+    return reasons[0].rstrip(".") if reasons else ""
 
 
 #: hyper-parameter groups whose change makes a resumed run a different model

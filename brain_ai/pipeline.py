@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
-from brain_ai.checkpoints import RESUME_KEYS, check_resume_compatible, load_checkpoint, local_checkpoint
+from brain_ai.checkpoints import RESUME_KEYS, RemoteCheckpoints, check_resume_compatible, load_checkpoint, local_checkpoint
 from brain_ai.compat import check_codec, check_network
 from brain_ai.config import ConfigError, DataConfig, DatasetName, EncoderType, check_range, from_dict, to_dict
 from brain_ai.config_keys import check_target_keys
@@ -27,6 +27,7 @@ from brain_ai.core.encoding import build_encoder
 from brain_ai.core.memory import resolve_memory_budget
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
+from brain_ai.errors import InputFileError
 from brain_ai.interop.nir import lit_module_from_nir
 from brain_ai.data.ragged import split_batch
 from brain_ai.module import SNNLitModule
@@ -98,6 +99,13 @@ def _as_floats(metrics: Dict[str, Any]) -> Dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
+def _checkpoint_file(cfg: DictConfig) -> contextlib.AbstractContextManager:
+    """``cfg.ckpt_path`` as a local file (:func:`local_checkpoint`): a URL is downloaded only with
+    ``allow_remote_ckpt=true``, within ``remote_ckpt_timeout_s`` and ``remote_ckpt_max_mb``."""
+    remote = RemoteCheckpoints(bool(cfg.get("allow_remote_ckpt", False)), cfg.remote_ckpt_timeout_s, cfg.remote_ckpt_max_mb)
+    return local_checkpoint(cfg.ckpt_path, remote)
+
+
 def train(cfg: DictConfig) -> Dict[str, float]:
     """Fit, then test with the best checkpoint. Returns all logged metrics as floats.
 
@@ -110,7 +118,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     with contextlib.ExitStack() as stack:
         ckpt_file = None
         if cfg.get("ckpt_path"):
-            ckpt_file = stack.enter_context(local_checkpoint(cfg.ckpt_path, allow_remote=bool(cfg.get("allow_remote_ckpt", False))))
+            ckpt_file = stack.enter_context(_checkpoint_file(cfg))
             resumed = load_checkpoint(ckpt_file, need=RESUME_KEYS)
             check_resume_compatible(resumed, ckpt_file, model, model.hparams, bool(cfg.get("resume_allow_changes", False)))
         callbacks = _instantiate_list(cfg.get("callbacks"))
@@ -188,9 +196,14 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     L.seed_everything(seed_of(cfg), workers=True)
     if cfg.get("output_json"):  # fail before the evaluation, not after it
         check_writable(Path(str(cfg.output_json)).expanduser().parent, "output_json folder")
-    with local_checkpoint(cfg.ckpt_path, allow_remote=bool(cfg.get("allow_remote_ckpt", False))) as ckpt:
+    with _checkpoint_file(cfg) as ckpt:
         if Path(str(cfg.ckpt_path)).suffix == ".nir":  # a network exported with brain_ai.interop.nir (docs/nir.md)
-            model = lit_module_from_nir(ckpt)
+            try:
+                model = lit_module_from_nir(ckpt)
+            except ConfigError:  # names the file already
+                raise
+            except ValueError as err:  # NIRImportError, a graph without brain_ai's training metadata
+                raise InputFileError(f"ckpt_path={str(cfg.ckpt_path)!r}: {err}") from None
         else:
             load_checkpoint(ckpt)
             model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
@@ -200,12 +213,19 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     data_dict = dict(model.hparams.data or {})
     if cfg.get("data_root"):
         data_dict["root"] = str(cfg.data_root)
+    data_dict["download"] = False  # a file's hparams never make evaluate.py fetch data
     dm = build_datamodule(from_dict(DataConfig, data_dict))
+    try:
+        dm.setup("test")
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"evaluate.py never downloads data (the checkpoint's data.download setting is ignored): pass "
+            f"data_root=<the folder that holds the files>, or fetch them first with train.py. {err}"
+        ) from None
     loggers = _instantiate_list(cfg.get("logger"))
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     results = trainer.test(model, datamodule=dm)
     metrics = _as_floats(results[0] if results else {})
-    dm.setup("test")
     report = probe_report(model, dm)
     name = Path(str(cfg.ckpt_path)).name
     print(metrics_table(metrics, title=f"test metrics ({name})"))

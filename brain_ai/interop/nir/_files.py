@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, Tuple, Union
 
 import nir
-import torch
+import numpy as np
 
+from brain_ai.checkpoints import check_finite_weights, read_checkpoint_file
 from brain_ai.config import ConfigError, SNNConfig, from_dict
 from brain_ai.core.snn import ConvSNN, SNNCore, build_snn
+from brain_ai.errors import InputFileError
 
 PathLike = Union[str, Path]
 
@@ -19,20 +22,19 @@ PathLike = Union[str, Path]
 def load_checkpoint(path: PathLike) -> Tuple[Union[SNNCore, ConvSNN], Dict[str, Any]]:
     """The network of a brain_ai training checkpoint and its hyper-parameters.
 
-    Reads with ``torch.load(weights_only=True)`` (no pickled code runs). Raises
-    ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for one that is not
-    a brain_ai checkpoint or comes from an incompatible version.
+    Reads with :func:`brain_ai.checkpoints.read_checkpoint_file` (CRCs checked, ``torch.load(weights_only=True)``:
+    no pickled code runs). Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming
+    the file for one that is corrupt, is not a brain_ai checkpoint, holds non-finite weights, or
+    comes from an incompatible version.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a corrupt / non-torch file
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {err})") from err
+    ckpt = read_checkpoint_file(path)
     hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
     if not isinstance(hparams, dict) or "snn" not in hparams or "state_dict" not in ckpt:
         raise ValueError(f"{path}: not a brain_ai training checkpoint (no hyper_parameters['snn'] / state_dict)")
+    check_finite_weights(ckpt["state_dict"], path)
     try:
         net = build_snn(from_dict(SNNConfig, hparams["snn"]))
         state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
@@ -62,14 +64,36 @@ def write_graph(graph: nir.NIRGraph, path: PathLike) -> Path:
 
 
 def read_graph(path: PathLike) -> nir.NIRGraph:
-    """``nir.read(path)`` with errors that name the file (missing, or not a NIR file)."""
+    """``nir.read(path)`` with errors that name the file: missing (``FileNotFoundError``), not a NIR
+    file, not a graph, or a node parameter that is NaN or infinite (:class:`InputFileError`, a ``ValueError``)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"NIR file {str(path)!r} does not exist")
     try:
         graph = nir.read(str(path))
     except Exception as err:  # h5py / nir raise OSError, KeyError, AssertionError, ... on bad files
-        raise ValueError(f"{path}: not a readable NIR file ({type(err).__name__}: {err})") from err
+        raise InputFileError(f"{path}: not a readable NIR file, nir.read failed ({type(err).__name__}: {err})") from None
     if not isinstance(graph, nir.NIRGraph):
-        raise ValueError(f"{path}: holds a single {type(graph).__name__} node, not a NIR graph")
+        raise InputFileError(f"{path}: holds a single {type(graph).__name__} node, not a NIR graph")
+    check_finite_parameters(graph, str(path))
     return graph
+
+
+def check_finite_parameters(graph: nir.NIRGraph, source: str) -> None:
+    """Refuse a graph with a NaN or infinite value in any node's parameters (nested graphs included),
+    naming ``source`` (the file), each node and its parameter (:class:`InputFileError`)."""
+    bad = []
+
+    def walk(node: nir.NIRNode, name: str) -> None:
+        if isinstance(node, nir.NIRGraph):
+            for child, sub in node.nodes.items():
+                walk(sub, f"{name}.{child}" if name else child)
+            return
+        for f in dataclasses.fields(node):
+            value = np.asarray(getattr(node, f.name)) if f.name not in ("input_type", "output_type", "metadata") else None
+            if value is not None and value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
+                bad.append(f"{name}.{f.name}")
+
+    walk(graph, "")
+    if bad:
+        raise InputFileError(f"{source}: non-finite parameters (NaN or Inf) in node {', '.join(bad)}; the network would compute NaN")

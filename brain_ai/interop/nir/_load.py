@@ -14,7 +14,7 @@ from torch import nn
 
 from brain_ai.config import Architecture, NeuronConfig, NeuronType, NormType, Readout, ResetMode, SNNConfig
 from brain_ai.core.snn import ConvSNN, SNNCore, build_snn
-from brain_ai.interop.nir._files import read_graph
+from brain_ai.interop.nir._files import check_finite_parameters, read_graph
 from brain_ai.interop.nir._graph import NEURON_TYPES, to_chain
 from brain_ai.interop.nir._mapping import DEFAULT_DT, NIRImportError, input_gain, tau_to_decay
 
@@ -280,12 +280,16 @@ def load(graph_or_path: Union[nir.NIRGraph, str, Path], *, dt: Optional[float] =
         with fixed (non-learnable) decays and thresholds, ``reset=zero`` and ``norm=none``.
 
     Raises:
-        FileNotFoundError / ValueError: a missing or unreadable file.
+        FileNotFoundError / ValueError: a missing or unreadable file, or a NaN / Inf node parameter.
         NIRImportError: an unsupported node type (named), shapes that do not chain, or a
             parameter brain_ai cannot represent (named with its node).
     """
-    graph = read_graph(graph_or_path) if isinstance(graph_or_path, (str, Path)) else graph_or_path
-    if not isinstance(graph, nir.NIRGraph):
+    if isinstance(graph_or_path, (str, Path)):
+        graph = read_graph(graph_or_path)  # checks its parameters, naming the file
+    elif isinstance(graph_or_path, nir.NIRGraph):
+        graph = graph_or_path
+        check_finite_parameters(graph, "load: the graph")
+    else:
         raise TypeError(f"load: expected a nir.NIRGraph or a path, got {type(graph_or_path).__name__}")
     if dt is None:
         dt = float(graph.metadata.get("dt", DEFAULT_DT)) if isinstance(graph.metadata, dict) else DEFAULT_DT
