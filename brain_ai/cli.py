@@ -49,9 +49,20 @@ def report_errors(task: Callable[[], T]) -> T:
     try:
         return task()
     except INPUT_ERRORS as err:
-        fail(f"error: {err}", INPUT_ERROR_STATUS)
+        fail(f"error: {message_of(err)}", INPUT_ERROR_STATUS)
     except STOPPED_ERRORS as err:
-        fail(f"training stopped: {err}", 1)
+        fail(f"training stopped: {message_of(err)}", 1)
+
+
+def message_of(err: BaseException) -> str:
+    """The error's message. An error raised in a DataLoader worker (a bad data file read with
+    ``data.num_workers > 0``) reaches the main process as ``Caught <type> in DataLoader worker
+    process N. Original Traceback ...: <message>``: only its last line's message is kept."""
+    text = str(err)
+    if text.startswith("Caught ") and "Original Traceback" in text:
+        last = text.rstrip().splitlines()[-1]
+        return last.split(": ", 1)[1] if ": " in last else last
+    return text
 
 
 @contextmanager

@@ -203,7 +203,7 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
             except ConfigError:  # names the file already
                 raise
             except ValueError as err:  # NIRImportError, a graph without brain_ai's training metadata
-                raise InputFileError(f"ckpt_path={str(cfg.ckpt_path)!r}: {err}") from None
+                raise InputFileError(str(err) if str(ckpt) in str(err) else f"ckpt_path={str(cfg.ckpt_path)!r}: {err}") from None
         else:
             load_checkpoint(ckpt)
             model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)

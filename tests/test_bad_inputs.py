@@ -123,6 +123,18 @@ CLI_CASES: List[Cli] = [
     cli("shd_h5_corrupt", "data=shd encoding=identity data.root={files}/shd_bad trainer.enable_progress_bar=false", 2, "shd_train.h5", "could not be read"),
     # a run that cannot learn stops with a message (exit 1)
     cli("dead_network_stops", f"{' '.join(SMALL)} snn.neuron.threshold=1e30", 1, "training stopped", "stayed silent", "snn.neuron.threshold"),
+    # --- issue 23, files: corrupt or poisoned checkpoints, NIR files and event data ---
+    cli("ckpt_flipped_weight_byte", "ckpt_path={files}/flipped.ckpt", 2, "flipped.ckpt", "'flipped/data/0'", "CRC-32", script="evaluate"),
+    cli("ckpt_nan_weight", "ckpt_path={files}/nan_weight.ckpt", 2, "nan_weight.ckpt", "non-finite", "net.linears.1.weight", script="evaluate"),
+    cli("ckpt_os_system_payload", "ckpt_path={files}/os_system.ckpt", 2, "os_system.ckpt", "GLOBAL posix.system", script="evaluate"),
+    cli("nir_nan_second_threshold", "ckpt_path={files}/nan_threshold.nir", 2, "nan_threshold.nir", "layer1.v_threshold", script="evaluate"),
+    cli("nir_fails_nir_read", "ckpt_path={files}/not_nir.nir", 2, "not_nir.nir", "nir.read failed", script="evaluate"),
+    cli("nir_without_metadata", "ckpt_path={files}/bare.nir", 2, "bare.nir", "no brain_ai training metadata", script="evaluate"),
+    cli("remote_timeout_zero", "ckpt_path=x.ckpt remote_ckpt_timeout_s=0", 2, "remote_ckpt_timeout_s=0", "> 0", script="evaluate"),
+    cli("remote_max_mb_text", "ckpt_path=x.ckpt remote_ckpt_max_mb=lots", 2, "remote_ckpt_max_mb='lots'", script="evaluate"),
+    cli("shd_unit_out_of_range_in_worker", "data=shd encoding=identity data.root={files}/shd_units data.n_time_bins=4 data.batch_size=2 "
+        "data.num_workers=1 snn.hidden_sizes=[8] trainer.max_epochs=1 trainer.enable_progress_bar=false logger=csv", 2,
+        "shd_train.h5 sample", "event x index 800", "[0, 699]"),
 ]
 
 
@@ -152,6 +164,70 @@ def make_files(folder: Path) -> None:
         (shd / name).write_bytes(b"PK")
     for name in ("shd_train.h5", "shd_test.h5"):
         (shd / name).write_bytes(b"not an hdf5 file" * 10)
+    make_corrupt_files(folder)
+
+
+def make_corrupt_files(folder: Path) -> None:
+    """The files of the issue 23 "files" cases: altered or poisoned checkpoints, NIR files, SHD data."""
+    import os as os_module
+
+    import nir
+
+    from brain_ai.checkpoints import MODEL_HPARAMS
+    from brain_ai.config import NeuronConfig, SNNConfig
+    from brain_ai.core.snn import build_snn
+    from brain_ai.interop.nir import export, write_graph
+
+    class System:
+        def __reduce__(self):
+            return (os_module.system, (f"touch {folder / 'PWNED'}",))
+
+    torch.save({"state_dict": {"w": System()}, "hyper_parameters": {}}, folder / "os_system.ckpt")
+    torch.save({"state_dict": {"w": torch.arange(1000.0)}, "hyper_parameters": {}}, folder / "flipped.ckpt")
+    flip_byte(folder / "flipped.ckpt", "flipped/data/0")
+    net = build_snn(SNNConfig(input_size=4, hidden_sizes=[3], output_size=2, neuron=NeuronConfig(reset="zero")))
+    state = {f"net.{k}": v.clone() for k, v in net.state_dict().items()}
+    state["net.linears.1.weight"][0, 1] = float("nan")
+    torch.save({"state_dict": state, "hyper_parameters": {k: {} for k in MODEL_HPARAMS}}, folder / "nan_weight.ckpt")
+    graph = export(net)
+    write_graph(graph, folder / "bare.nir")
+    graph.nodes["layer1"].v_threshold[:] = float("nan")  # the second layer: not only the first is checked
+    write_graph(graph, folder / "nan_threshold.nir")
+    import h5py
+
+    with h5py.File(folder / "not_nir.nir", "w") as f:  # HDF5, but not what nir.read expects
+        f["weights"] = np.zeros(3)
+    write_shd(folder / "shd_units" / "SHD", units_above=800)
+
+
+def flip_byte(path: Path, member: str) -> None:
+    """Flip one bit in the middle of ``member``'s stored bytes (a stored, uncompressed zip member)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    data = bytearray(path.read_bytes())
+    data[info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + info.file_size // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def write_shd(home: Path, n: int = 10, units_above: int = 0, times: Callable[[int], np.ndarray] = lambda i: np.arange(8) / 64) -> None:
+    """``<home>/shd_{train,test}.h5(.zip)``: n recordings of 8 events each per split (SHD's layout);
+    ``units_above > 0`` puts one event of every recording on that (out-of-range) unit."""
+    import h5py
+
+    home.mkdir(parents=True)
+    for split in ("train", "test"):
+        with h5py.File(home / f"shd_{split}.h5", "w") as f:
+            t = f.create_dataset("spikes/times", (n,), dtype=h5py.vlen_dtype(np.float16))
+            u = f.create_dataset("spikes/units", (n,), dtype=h5py.vlen_dtype(np.uint16))
+            for i in range(n):
+                t[i] = times(i).astype(np.float16)
+                u[i] = np.array([units_above or 5, *range(10, 80, 10)], np.uint16)
+            f["labels"] = (np.arange(n) % 20).astype(np.uint8)
+            f["extra/keys"] = np.array([f"d{i}".encode() for i in range(20)])
+            f["extra/speaker"] = np.zeros(n, np.uint16)
+        (home / f"shd_{split}.h5.zip").touch()
 
 
 def idx_bytes(name: str, n: int = 4) -> bytes:
@@ -189,6 +265,7 @@ def test_command_line(case, cli_results, files):
     output = proc.stdout + proc.stderr
     assert proc.returncode == case.status, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
+    assert "weights_only` set to `False`" not in output, output[-3000:]  # torch's hint to load unsafely is never shown
     for name in case.names:
         assert name in proc.stderr, (name, proc.stderr[-3000:])
     if case.status == 2:  # our own errors: exactly one message line
@@ -262,6 +339,18 @@ def load_ckpt(content: bytes, tmp: Path) -> Callable[[], object]:
     return run
 
 
+def load_checkpoint_file(path: Path) -> object:
+    from brain_ai.checkpoints import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+def nir_load(path: Path) -> object:
+    from brain_ai.interop.nir import load
+
+    return load(path)
+
+
 def download_offline(name: str, tmp: Path, monkeypatch) -> Callable[[], object]:
     def refuse(*args, **kwargs):
         raise socket.gaierror(-3, "Temporary failure in name resolution")
@@ -282,6 +371,67 @@ def unknown_key_through_pipeline() -> object:
     from framework_helpers import TINY, compose_config
 
     return pipeline.build_model(compose_config([*TINY, "+snn.neuron.bta=0.5"]))
+
+
+def corrupt_file(name: str, tmp: Path, call: Callable[[Path], object]) -> Callable[[], object]:
+    """``call(<tmp>/<name>)`` on the files of :func:`make_corrupt_files` (written into ``tmp``)."""
+
+    def run():
+        make_corrupt_files(tmp)
+        return call(tmp / name)
+
+    return run
+
+
+def export_checkpoint(path: Path) -> object:
+    from brain_ai.interop.nir import export
+
+    return export(path)
+
+
+def nan_graph(node: str, field: str) -> Callable[[], object]:
+    """``load`` of an exported graph with one NaN in ``node.field``."""
+
+    def run():
+        from brain_ai.config import NeuronConfig, SNNConfig
+        from brain_ai.core.snn import build_snn
+        from brain_ai.interop.nir import export, load
+
+        graph = export(build_snn(SNNConfig(input_size=4, hidden_sizes=[3], output_size=2, neuron=NeuronConfig(reset="zero"))))
+        getattr(graph.nodes[node], field).flat[0] = float("nan")
+        return load(graph)
+
+    return run
+
+
+def events(t, x, sensor=(700, 1, 1), y=None) -> Callable[[], object]:
+    """:func:`brain_ai.data.events.checked_events` of one recording (t in µs)."""
+
+    def run():
+        from brain_ai.data.events import checked_events
+
+        fields = [("t", np.asarray(t).dtype), ("x", "<i8")] + ([("y", "<i8")] if y is not None else []) + [("p", "<i8")]
+        rec = np.zeros(len(t), np.dtype(fields))
+        rec["t"], rec["x"], rec["p"] = t, x, 0
+        if y is not None:
+            rec["y"] = y
+        return checked_events(rec, sensor, "rec.h5 sample 3")
+
+    return run
+
+
+def shd_test_sample(tmp: Path, times: Callable[[int], np.ndarray]) -> Callable[[], object]:
+    """The first test sample of an SHD file whose recordings have the given times (seconds)."""
+
+    def run():
+        from brain_ai.data import build_datamodule
+
+        write_shd(tmp / "SHD", times=times)
+        dm = build_datamodule(DataConfig(name="shd", root=str(tmp), n_time_bins=4))
+        dm.setup()
+        return dm.test_set[0]
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -335,6 +485,28 @@ API_CASES: List[Api] = [
     Api("mnist_download_offline", lambda t, m: download_offline("mnist", t, m), InputFileError,
         ("data.download=true", "by hand", "train-images-idx3-ubyte", "data.download=false")),
     Api("shd_download_offline", lambda t, m: download_offline("shd", t, m), InputFileError, ("data.download=true", "by hand", "shd_train.h5")),
+    # --- issue 23, files: corrupt or poisoned checkpoints, NIR files and event data ---
+    Api("ckpt_flipped_byte_load", lambda t, m: corrupt_file("flipped.ckpt", t, load_checkpoint_file), InputFileError,
+        ("flipped.ckpt", "'flipped/data/0'", "CRC-32")),
+    Api("ckpt_flipped_byte_export", lambda t, m: corrupt_file("flipped.ckpt", t, export_checkpoint), InputFileError, ("flipped.ckpt", "CRC-32")),
+    Api("ckpt_nan_weight_export", lambda t, m: corrupt_file("nan_weight.ckpt", t, export_checkpoint), InputFileError,
+        ("nan_weight.ckpt", "non-finite", "net.linears.1.weight")),
+    Api("ckpt_os_system_export", lambda t, m: corrupt_file("os_system.ckpt", t, export_checkpoint), InputFileError,
+        ("os_system.ckpt", "GLOBAL posix.system")),
+    Api("nir_nan_weight_graph", lambda t, m: nan_graph("fc1", "weight"), InputFileError, ("load: the graph", "fc1.weight")),
+    Api("nir_nan_bias_graph", lambda t, m: nan_graph("fc0", "bias"), InputFileError, ("fc0.bias",)),
+    Api("nir_nan_threshold_file", lambda t, m: corrupt_file("nan_threshold.nir", t, nir_load), InputFileError,
+        ("nan_threshold.nir", "layer1.v_threshold")),
+    Api("nir_fails_nir_read_load", lambda t, m: corrupt_file("not_nir.nir", t, nir_load), InputFileError, ("not_nir.nir", "nir.read failed")),
+    Api("events_empty_recording", lambda t, m: events(np.zeros(0, np.int64), []), InputFileError, ("rec.h5 sample 3", "no events")),
+    Api("events_nan_time", lambda t, m: events(np.array([0.0, np.nan, 5.0]), [1, 2, 3]), InputFileError, ("rec.h5 sample 3", "NaN or infinite")),
+    Api("events_negative_time", lambda t, m: events(np.array([-7, 0, 5]), [1, 2, 3]), InputFileError, ("rec.h5 sample 3", "-7", ">= 0")),
+    Api("events_unit_out_of_range", lambda t, m: events(np.array([0, 1, 5]), [1, 700, 3]), InputFileError,
+        ("rec.h5 sample 3", "event x index 700", "[0, 699]")),
+    Api("events_pixel_y_out_of_range", lambda t, m: events(np.array([0, 1]), [1, 2], sensor=(34, 34, 2), y=[3, 40]), InputFileError,
+        ("event y index 40", "[0, 33]")),
+    Api("shd_file_nan_time", lambda t, m: shd_test_sample(t, lambda i: np.array([0, 1, np.nan, 3, 4, 5, 6, 7]) / 64), InputFileError,
+        ("shd_test.h5 sample 0", "times >= 0")),
 ]
 
 

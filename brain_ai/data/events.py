@@ -4,7 +4,9 @@ Each sample becomes ``x (T, *sample_shape)`` float32 with ``T = data.n_time_bins
 ``tonic.transforms.ToFrame(sensor_size, n_time_bins=T)`` (DVSGesture: ``Downsample`` first).
 ToFrame counts events per bin; we **clamp the counts to binary spikes** (1.0 where a pixel /
 channel had at least one event in the bin, else 0.0) so the frames can drive an SNN directly
-(``encoding=identity``). ToFrame bins each recording on its own time axis: bin width
+(``encoding=identity``). Every recording is checked first (:func:`checked_events`: no events, NaN
+or negative times, unit / pixel indices outside the sensor are refused naming the file and the
+sample; events out of time order are sorted). ToFrame bins each recording on its own time axis: bin width
 ``w = (t_last - t_first) // T`` µs from ``t_first``; events at or after ``t_first + T * w``
 (at least those at exactly ``t_last``) are dropped -- tonic's rule, kept as is.
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 import torch
@@ -47,6 +49,58 @@ class BinaryFrames(Dataset):
         counts, label = self.frames[index]  # counts (T, P, H, W) or (T, 1, X), int16
         spikes = torch.from_numpy(np.asarray(counts) > 0).to(torch.float32)
         return spikes.reshape(spikes.shape[0], *self.sample_shape), int(label)
+
+
+class CheckedEvents(Dataset):
+    """A tonic data set read without a transform: each recording is checked by :func:`checked_events`
+    (the message names ``file`` and the sample index, or the sample's own file), then ``transform`` is applied.
+
+    Items: ``(transform(events), label)``.
+    """
+
+    def __init__(self, events: Any, transform: Any, sensor_size: Tuple[int, int, int], file: Optional[Path] = None):
+        self.events = events
+        self.transform = transform
+        self.sensor_size = tuple(sensor_size)
+        self.file = file  # None: one file per sample, named by ``events.data[index]``
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __getitem__(self, index: int) -> Tuple[Any, Any]:
+        events, label = self.events[index]
+        where = f"{self.file} sample {index}" if self.file is not None else str(self.events.data[index])
+        return self.transform(checked_events(events, self.sensor_size, where)), label
+
+
+def checked_events(events: np.ndarray, sensor_size: Tuple[int, int, int], where: str) -> np.ndarray:
+    """One recording's events (structured array with ``t`` in µs and ``x`` [, ``y``, ``p``]) sorted by time.
+
+    Raises :class:`InputFileError` naming ``where`` for what tonic's ToFrame would crash on or bin
+    silently wrong: no events, NaN / infinite / negative times (a NaN read as an integer is negative),
+    or an ``x`` / ``y`` / ``p`` index outside ``sensor_size = (W, H, P)``. Events out of time order
+    are sorted (stable): a recording is a set of events, and ToFrame assumes time order.
+    """
+    if len(events) == 0:
+        raise InputFileError(f"{where}: the recording has no events; expected at least one (a damaged or cut file?)")
+    t = events["t"]
+    if t.dtype.kind == "f" and not np.all(np.isfinite(t)):
+        raise InputFileError(f"{where}: {int(np.sum(~np.isfinite(t)))} event times are NaN or infinite; expected finite times >= 0")
+    if np.any(t < 0):
+        raise InputFileError(f"{where}: event times go down to {t.min()} µs; expected times >= 0 (a NaN time stored in the file reads as a large negative one)")
+    for field, size in zip(("x", "y", "p"), sensor_size):
+        if field not in events.dtype.names or (field == "p" and size == 1):  # one polarity: tonic ignores p
+            continue
+        values = events[field].astype(np.int64)
+        outside = values[(values < 0) | (values >= size)]
+        if outside.size:
+            raise InputFileError(
+                f"{where}: event {field} index {outside[0]} is out of range ({outside.size} of {len(values)} events); the sensor "
+                f"{sensor_size} allows {field} in [0, {size - 1}]"
+            )
+    if np.any(np.diff(t) < 0):
+        events = events[np.argsort(t, kind="stable")]
+    return events
 
 
 def cache_dir(cfg: DataConfig, class_name: str, split: str) -> Path:
@@ -117,7 +171,7 @@ class TonicEvents(DataSource):
         for train, split in ((True, "train"), (False, "test")):
             self._check_files(cfg, train)
             try:
-                dataset = self._dataset_class()(str(Path(cfg.root).expanduser()), train=train, transform=transform)
+                dataset = self._dataset_class()(str(Path(cfg.root).expanduser()), train=train)
                 self.sort_samples(dataset)
                 targets = self.targets(dataset, cfg, train)
             except (OSError, KeyError, ValueError, RuntimeError) as err:  # h5py / numpy / tonic on a bad file
@@ -125,9 +179,10 @@ class TonicEvents(DataSource):
                     f"data.name={cfg.name.name}: {self.split_paths(cfg, train)[1]} could not be read ({type(err).__name__}: {err}); "
                     f"expected the complete extracted {split} data of tonic.datasets.{self.class_name}: extract the archive again"
                 ) from None
-            frames = dataset
+            extracted = self.split_paths(cfg, train)[1]
+            frames = CheckedEvents(dataset, transform, self.sensor_size, extracted if extracted.suffix else None)
             if cfg.cache:
-                frames = tonic.DiskCachedDataset(dataset, cache_path=str(cache_dir(cfg, self.class_name, split)))
+                frames = tonic.DiskCachedDataset(frames, cache_path=str(cache_dir(cfg, self.class_name, split)))
             splits[split] = (BinaryFrames(frames, info.sample_shape), targets)
         return LoadedData(train=splits["train"][0], train_targets=splits["train"][1], test=splits["test"][0])
 

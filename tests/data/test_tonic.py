@@ -33,8 +33,8 @@ def _setup(**kwargs):
 
 
 def _source_path(subset, k: int) -> str:
-    """File of the k-th item of a Subset over BinaryFrames over a tonic data set."""
-    return subset.dataset.frames.data[subset.indices[k]]
+    """File of the k-th item of a Subset over BinaryFrames over CheckedEvents over a tonic data set."""
+    return subset.dataset.frames.events.data[subset.indices[k]]
 
 
 # ----------------------------------------------------------------------------- N-MNIST
@@ -111,7 +111,7 @@ def test_dvsgesture_sorted_downsampled_frames(dvs_root, tonic_counts_waived, ds)
     side = 128 // ds
     assert (dm.num_outputs, dm.sample_shape, dm.time_steps) == (11, (2, side, side), 5)
     assert dm.val_dataloader() == []
-    files = dm.train_set.dataset.frames.data
+    files = dm.train_set.dataset.frames.events.data
     assert files == sorted(files) and len(files) == dvs_root.n_train  # filesystem order removed
     for k in (0, 5, 13):
         x, y = dm.train_set[k]
