@@ -160,19 +160,22 @@ def _download(url: str, target: Path, remote: RemoteCheckpoints, field: str) -> 
         except BaseException as err:  # handed to the waiting thread
             failure.append(err)
 
+    too_slow = InputFileError(
+        f"{field}={url!r}: the download did not finish within remote_ckpt_timeout_s={remote.timeout_s:g} s; "
+        f"raise it for a slow connection, or download the file yourself and pass the local path"
+    )
     thread = threading.Thread(target=fetch, name="brain_ai-ckpt-download", daemon=True)
     thread.start()
     thread.join(remote.timeout_s)
     if thread.is_alive():
         abandoned.set()
-        raise InputFileError(
-            f"{field}={url!r}: the download did not finish within remote_ckpt_timeout_s={remote.timeout_s:g} s; "
-            f"raise it for a slow connection, or download the file yourself and pass the local path"
-        )
+        raise too_slow
     if failure:
         err = failure[0]
         if isinstance(err, InputFileError):
             raise err
+        if isinstance(getattr(err, "reason", err), TimeoutError):  # the socket's own timeout, same limit
+            raise too_slow from None
         if isinstance(err, (urllib.error.URLError, OSError, ValueError, http.client.HTTPException)):
             raise InputFileError(f"{field}={url!r}: download failed ({err}); download it yourself and pass the local path") from None
         raise err

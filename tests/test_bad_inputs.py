@@ -25,7 +25,7 @@ import torch
 
 from brain_ai.config import ConfigError, DataConfig, EncodingConfig, NeuronConfig, SNNConfig, from_dict
 from brain_ai.errors import InputFileError
-from framework_helpers import REPO
+from framework_helpers import REPO, untrained_checkpoint
 
 SMALL = ["data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[16]", "encoding.num_steps=4",
          "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false", "logger=csv"]
@@ -124,7 +124,7 @@ CLI_CASES: List[Cli] = [
     # a run that cannot learn stops with a message (exit 1)
     cli("dead_network_stops", f"{' '.join(SMALL)} snn.neuron.threshold=1e30", 1, "training stopped", "stayed silent", "snn.neuron.threshold"),
     # --- issue 23, files: corrupt or poisoned checkpoints, NIR files and event data ---
-    cli("ckpt_flipped_weight_byte", "ckpt_path={files}/flipped.ckpt", 2, "flipped.ckpt", "'flipped/data/0'", "CRC-32", script="evaluate"),
+    cli("ckpt_flipped_weight_byte", "ckpt_path={files}/flipped.ckpt", 2, "flipped.ckpt", "member 'flipped/data/", "CRC-32", script="evaluate"),
     cli("ckpt_nan_weight", "ckpt_path={files}/nan_weight.ckpt", 2, "nan_weight.ckpt", "non-finite", "net.linears.1.weight", script="evaluate"),
     cli("ckpt_os_system_payload", "ckpt_path={files}/os_system.ckpt", 2, "os_system.ckpt", "GLOBAL posix.system", script="evaluate"),
     cli("nir_nan_second_threshold", "ckpt_path={files}/nan_threshold.nir", 2, "nan_threshold.nir", "layer1.v_threshold", script="evaluate"),
@@ -173,7 +173,6 @@ def make_corrupt_files(folder: Path) -> None:
 
     import nir
 
-    from brain_ai.checkpoints import MODEL_HPARAMS
     from brain_ai.config import NeuronConfig, SNNConfig
     from brain_ai.core.snn import build_snn
     from brain_ai.interop.nir import export, write_graph
@@ -183,13 +182,11 @@ def make_corrupt_files(folder: Path) -> None:
             return (os_module.system, (f"touch {folder / 'PWNED'}",))
 
     torch.save({"state_dict": {"w": System()}, "hyper_parameters": {}}, folder / "os_system.ckpt")
-    torch.save({"state_dict": {"w": torch.arange(1000.0)}, "hyper_parameters": {}}, folder / "flipped.ckpt")
-    flip_byte(folder / "flipped.ckpt", "flipped/data/0")
-    net = build_snn(SNNConfig(input_size=4, hidden_sizes=[3], output_size=2, neuron=NeuronConfig(reset="zero")))
-    state = {f"net.{k}": v.clone() for k, v in net.state_dict().items()}
-    state["net.linears.1.weight"][0, 1] = float("nan")
-    torch.save({"state_dict": state, "hyper_parameters": {k: {} for k in MODEL_HPARAMS}}, folder / "nan_weight.ckpt")
-    graph = export(net)
+    flip_byte(untrained_checkpoint(folder / "flipped.ckpt"))  # a valid checkpoint but for one weight bit
+    ckpt = torch.load(untrained_checkpoint(folder / "nan_weight.ckpt"), weights_only=True)
+    ckpt["state_dict"]["net.linears.1.weight"][0, 1] = float("nan")
+    torch.save(ckpt, folder / "nan_weight.ckpt")
+    graph = export(build_snn(SNNConfig(input_size=4, hidden_sizes=[3], output_size=2, neuron=NeuronConfig(reset="zero"))))
     write_graph(graph, folder / "bare.nir")
     graph.nodes["layer1"].v_threshold[:] = float("nan")  # the second layer: not only the first is checked
     write_graph(graph, folder / "nan_threshold.nir")
@@ -200,12 +197,12 @@ def make_corrupt_files(folder: Path) -> None:
     write_shd(folder / "shd_units" / "SHD", units_above=800)
 
 
-def flip_byte(path: Path, member: str) -> None:
-    """Flip one bit in the middle of ``member``'s stored bytes (a stored, uncompressed zip member)."""
+def flip_byte(path: Path) -> None:
+    """Flip one bit in the middle of the largest tensor of a torch zip checkpoint (stored, uncompressed)."""
     import zipfile
 
     with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo(member)
+        info = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
     data = bytearray(path.read_bytes())
     data[info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + info.file_size // 2] ^= 0x40
     path.write_bytes(bytes(data))
@@ -487,7 +484,7 @@ API_CASES: List[Api] = [
     Api("shd_download_offline", lambda t, m: download_offline("shd", t, m), InputFileError, ("data.download=true", "by hand", "shd_train.h5")),
     # --- issue 23, files: corrupt or poisoned checkpoints, NIR files and event data ---
     Api("ckpt_flipped_byte_load", lambda t, m: corrupt_file("flipped.ckpt", t, load_checkpoint_file), InputFileError,
-        ("flipped.ckpt", "'flipped/data/0'", "CRC-32")),
+        ("flipped.ckpt", "member 'flipped/data/", "CRC-32")),
     Api("ckpt_flipped_byte_export", lambda t, m: corrupt_file("flipped.ckpt", t, export_checkpoint), InputFileError, ("flipped.ckpt", "CRC-32")),
     Api("ckpt_nan_weight_export", lambda t, m: corrupt_file("nan_weight.ckpt", t, export_checkpoint), InputFileError,
         ("nan_weight.ckpt", "non-finite", "net.linears.1.weight")),
