@@ -93,14 +93,14 @@ def saved_bytes(fn) -> int:
     return total[0]
 
 
-def untrained_checkpoint(path: Path, data: Optional[dict] = None) -> Path:
-    """Write a brain_ai checkpoint of the untrained ``TINY`` model to ``path`` (weights and
-    hyper-parameters, as ``load_from_checkpoint`` reads them); ``data`` updates its data settings."""
+def untrained_checkpoint(path: Path, overrides: Sequence[str] = (), data: Optional[dict] = None) -> Path:
+    """Write a brain_ai checkpoint of the untrained ``TINY`` model (with ``overrides``) to ``path``
+    (weights and hyper-parameters, as ``load_from_checkpoint`` reads them); ``data`` updates its data settings."""
     import lightning
 
     from brain_ai import pipeline
 
-    model, _ = pipeline.build_model(compose_config(TINY))
+    model, _ = pipeline.build_model(compose_config([*TINY, *overrides]))
     hparams = dict(model.hparams)
     hparams["data"] = {**hparams["data"], **(data or {})}
     torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams, "pytorch-lightning_version": lightning.__version__}, path)

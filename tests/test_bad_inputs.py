@@ -182,8 +182,9 @@ def make_corrupt_files(folder: Path) -> None:
             return (os_module.system, (f"touch {folder / 'PWNED'}",))
 
     torch.save({"state_dict": {"w": System()}, "hyper_parameters": {}}, folder / "os_system.ckpt")
-    flip_byte(untrained_checkpoint(folder / "flipped.ckpt"))  # a valid checkpoint but for one weight bit
-    ckpt = torch.load(untrained_checkpoint(folder / "nan_weight.ckpt"), weights_only=True)
+    exportable = ["snn.neuron.reset=zero"]  # NIR-exact: export.py would run on these files
+    flip_byte(untrained_checkpoint(folder / "flipped.ckpt", exportable))  # a valid checkpoint but for one weight bit
+    ckpt = torch.load(untrained_checkpoint(folder / "nan_weight.ckpt", exportable), weights_only=True)
     ckpt["state_dict"]["net.linears.1.weight"][0, 1] = float("nan")
     torch.save(ckpt, folder / "nan_weight.ckpt")
     graph = export(build_snn(SNNConfig(input_size=4, hidden_sizes=[3], output_size=2, neuron=NeuronConfig(reset="zero"))))

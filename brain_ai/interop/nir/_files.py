@@ -90,8 +90,10 @@ def check_finite_parameters(graph: nir.NIRGraph, source: str) -> None:
                 walk(sub, f"{name}.{child}" if name else child)
             return
         for f in dataclasses.fields(node):
-            value = np.asarray(getattr(node, f.name)) if f.name not in ("input_type", "output_type", "metadata") else None
-            if value is not None and value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
+            if f.name in ("input_type", "output_type", "metadata"):  # shapes and annotations, not parameters
+                continue
+            value = np.asarray(getattr(node, f.name))
+            if value.dtype.kind in "fc" and not np.all(np.isfinite(value)):
                 bad.append(f"{name}.{f.name}")
 
     walk(graph, "")
