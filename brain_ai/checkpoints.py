@@ -227,11 +227,6 @@ def read_checkpoint_file(path: Path, *, field: str = "ckpt_path") -> Any:
                 f"({reason}), which would run code when unpickled. brain_ai checkpoints never do; do not load "
                 f"files from an untrusted source"
             ) from None
-        if str(err).startswith("Weights only load failed"):
-            raise InputFileError(
-                f"{field}={str(path)!r} was refused by the data-only reader ({reason}); brain_ai checkpoints hold "
-                f"only tensors and plain data: do not load files from an untrusted source"
-            ) from None
         raise InputFileError(
             f"{field}={str(path)!r} is not a readable PyTorch checkpoint (truncated or corrupt?): {reason}. "
             f"Expected a .ckpt file written by train.py"
