@@ -1025,3 +1025,29 @@ CODEC_PRESETS = {
     "population_classification": population_classification_preset,
     "regression": regression_preset,
 }
+
+
+# --------------------------------------------------------------------------------------------
+# Efficiency estimate (brain_ai.metrics.efficiency)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EfficiencyConfig:
+    """Energy per operation of the efficiency estimate (``brain_ai.metrics.efficiency``):
+    ``energy_pj = e_ac_pj * ACs + e_mac_pj * MACs``, an estimate from operation counts.
+
+    Defaults: 32-bit floating-point add 0.9 pJ and multiply-accumulate 4.6 pJ (3.7 pJ multiply +
+    0.9 pJ add) in 45 nm CMOS, M. Horowitz, "Computing's energy problem (and what we can do about
+    it)", ISSCC 2014 -- the figures the SNN literature cites.
+    """
+
+    #: energy of one accumulate (a spike arriving at a synapse), picojoules
+    e_ac_pj: float = 0.9
+    #: energy of one multiply-accumulate (a real-valued input at a synapse), picojoules
+    e_mac_pj: float = 4.6
+
+    def __post_init__(self) -> None:
+        o = "efficiency"
+        check_range(o, "e_ac_pj", self.e_ac_pj, low=0.0)
+        check_range(o, "e_mac_pj", self.e_mac_pj, low=0.0)

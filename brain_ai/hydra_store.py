@@ -2,7 +2,7 @@
 call, never an import side effect).
 
 Each schema group (:data:`SCHEMAS`: ``snn``, ``encoding``, ``decoding``, ``loss``, ``data``,
-``optim``) has its dataclass stored as ``<group>/base_<group>``; its YAML options start from it
+``optim``, ``efficiency``) has its dataclass stored as ``<group>/base_<group>``; its YAML options start from it
 (``defaults: [base_<group>, _self_]``) and hold only what differs from it, so a typo or a value
 of the wrong type fails when Hydra composes the config -- before any training. The one binding
 added here: ``data.root`` follows ``paths.data_dir``.
@@ -20,7 +20,7 @@ from typing import Any, Dict
 
 from hydra.core.config_store import ConfigStore
 
-from brain_ai.config import CODEC_PRESETS, DataConfig, DecodingConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig
+from brain_ai.config import CODEC_PRESETS, DataConfig, DecodingConfig, EfficiencyConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig
 
 #: group name -> schema dataclass
 SCHEMAS = {
@@ -30,6 +30,7 @@ SCHEMAS = {
     "loss": LossConfig,
     "data": DataConfig,
     "optim": OptimConfig,
+    "efficiency": EfficiencyConfig,
 }
 
 #: group -> {option: preset}: group options registered as that preset's part (group = the

@@ -16,6 +16,7 @@ from brain_ai.config import (
     ConfigError,
     DataConfig,
     DecodingConfig,
+    EfficiencyConfig,
     EncodingConfig,
     LossConfig,
     OptimConfig,
@@ -52,6 +53,12 @@ def resolve_configs(cfg: DictConfig) -> Tuple[SNNConfig, EncodingConfig, Decodin
         _to_dataclass(cfg.optim, OptimConfig, "optim"),
         _to_dataclass(cfg.data, DataConfig, "data"),
     )
+
+
+def efficiency_config(cfg: DictConfig) -> EfficiencyConfig:
+    """The validated energy constants of the efficiency estimate (``efficiency`` group; the
+    defaults where a config has none)."""
+    return _to_dataclass(cfg.efficiency, EfficiencyConfig, "efficiency") if "efficiency" in cfg else EfficiencyConfig()
 
 
 #: ``trainer.precision`` values whose whole network runs in a low precision -- neuron state included,
@@ -97,6 +104,7 @@ def validate_config(cfg: DictConfig) -> Optional[Tuple[SNNConfig, EncodingConfig
         raise ConfigError(f"{', '.join(missing)} must be set (e.g. {missing[0]}=<value> on the command line)")
     check_schema_keys(cfg)
     seed_of(cfg)
+    efficiency_config(cfg)
     if "snn" not in cfg:
         return None
     configs = resolve_configs(cfg)

@@ -1,0 +1,1 @@
+"""Measurements of a trained network beside the core (torch only): :mod:`brain_ai.metrics.efficiency`."""
