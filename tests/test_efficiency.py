@@ -84,7 +84,7 @@ def test_meter_sums_batches():
     net = _tiny_mlp()
     meter = EfficiencyMeter(net)
     for x in (X_MLP, torch.zeros(2, 3, 2)):
-        meter.update(x, net(x, return_details=True))
+        meter.update(net(x, return_details=True))
     report = meter.compute()
     assert report.samples == 3 and report.total["synops"] == pytest.approx(14 / 3)
 
@@ -261,12 +261,19 @@ def test_unknown_network_type_names_it():
         EfficiencyMeter(nn.Sequential(nn.Linear(2, 2)))
 
 
-@pytest.mark.parametrize("kwargs,missing", [({"keep_spikes": False}, "spikes"), ({}, "membranes")])
-def test_forward_without_details_names_the_flag(kwargs, missing):
+@pytest.mark.parametrize("drop,missing", [("inputs", "inputs"), ("layer_spikes", "spikes of 'layer0'"), ("layer_membranes", "membranes of 'layer0'")])
+def test_forward_without_details_names_the_flag(drop, missing):
     net = _tiny_mlp()
-    out = net(X_MLP, **kwargs)
-    with pytest.raises(EfficiencyError, match=rf"recorded no {missing} of 'layer\d'; run the network with return_details=True"):
-        EfficiencyMeter(net).update(X_MLP, out)
+    out = replace(net(X_MLP, return_details=True), **{drop: None if drop == "inputs" else {}})
+    with pytest.raises(EfficiencyError, match=f"recorded no {missing}; run the network with return_details=True"):
+        EfficiencyMeter(net).update(out)
+    assert net(X_MLP).inputs is None  # a plain forward keeps no input
+
+
+def test_recurrent_ann_keeps_its_input_with_details():
+    net = build_snn(SNNConfig(architecture="gru", input_size=2, hidden_sizes=[3], output_size=2, readout="membrane"))
+    x = torch.rand(2, 4, 2)
+    assert torch.equal(net(x, return_details=True).inputs, x) and net(x).inputs is None
 
 
 def test_empty_meter_is_an_error():

@@ -66,8 +66,9 @@ class RecurrentANN(nn.Module):
         """Run the layers on ``x (B, T, *F)`` from ``state`` (None = zeros; else ``final_states``
         of a previous call, so ``x[:, :k]`` then ``x[:, k:]`` equals ``x`` in one call).
 
-        ``return_details``, ``record_membrane``, ``keep_spikes`` and ``mask`` are accepted for the
-        SNNs' interface and change nothing: there are no spikes, membranes or probes to record.
+        ``record_membrane``, ``keep_spikes`` and ``mask`` are accepted for the SNNs' interface and
+        change nothing: there are no spikes, membranes or probes to record; ``return_details`` keeps
+        the flattened input ``(B, T, F)`` in ``inputs``.
         ``generator`` draws the dropout masks (training with ``cfg.dropout > 0``; None = the global RNG).
         Returns an :class:`~brain_ai.core.snn.SNNOutput` with ``output (B, T, output_size)``.
         """
@@ -77,6 +78,7 @@ class RecurrentANN(nn.Module):
         if x.shape[-1] != self.cfg.input_size:
             raise ValueError(f"snn.input_size={self.cfg.input_size} but the input has {x.shape[-1]} features per step (input shape {tuple(x.shape)})")
         check_finite(type(self).__name__, x)
+        x_in = x
         states = self._check_state(state, x.shape[0])
         final: Dict[str, RecurrentState] = {}
         masks = dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator) if self.training else []
@@ -90,7 +92,8 @@ class RecurrentANN(nn.Module):
             final[name] = tuple(t.squeeze(0) for t in (last if isinstance(last, tuple) else (last,)))
             if masks:
                 x = x * masks[i]
-        return SNNOutput(output=over_time(self.readout, x), final_states=final)  # output (B, T, output_size)
+        inputs = x_in if return_details else None
+        return SNNOutput(output=over_time(self.readout, x), final_states=final, inputs=inputs)  # output (B, T, output_size)
 
     def _check_state(self, state: Optional[Dict[str, Optional[RecurrentState]]], batch_size: int) -> Dict[str, Optional[RecurrentState]]:
         if state is None:

@@ -47,6 +47,8 @@ class SNNOutput:
         probes: name -> probe dict (``brain_ai.core.probes``), only with ``return_details=True``.
         final_states: name -> final :class:`SpikingState` of every neuron layer; pass it as
             ``state=`` of the next call to continue the sequence (streaming).
+        inputs: the input the network read, ``(B, T, F)`` (MLP, flattened) or ``(B, T, C, H, W)``
+            (conv), only with ``return_details=True`` (``brain_ai.metrics.efficiency`` counts it).
     """
 
     output: Tensor
@@ -54,6 +56,7 @@ class SNNOutput:
     layer_membranes: Dict[str, Tensor] = field(default_factory=dict)
     probes: Dict[str, Dict[str, Tensor]] = field(default_factory=dict)
     final_states: Dict[str, SpikingState] = field(default_factory=dict)
+    inputs: Optional[Tensor] = None
 
 
 #: Network state: layer name -> that layer's state (``None`` = zeros).
@@ -138,7 +141,7 @@ class _SNNBase(nn.Module):
                 the run continues that sequence, so ``x[:, :k]`` then ``x[:, k:]`` with the
                 carried state equals ``x`` in one call. A state whose layer names, batch size or
                 shapes do not match raises ``ValueError`` naming the layer and both shapes.
-            return_details: add per-layer probes (and record membranes).
+            return_details: add per-layer probes, record membranes and keep the input (``inputs``).
             record_membrane: record membranes without probes (membrane regularisation).
             keep_spikes: return the hidden layers' spikes in ``layer_spikes``; False saves their
                 ``(B, T, N)`` memory under checkpointing (where they are not kept for backward).
@@ -169,6 +172,7 @@ class _SNNBase(nn.Module):
             output=outputs["output"], layer_spikes=outputs["spikes"], layer_membranes=outputs["membranes"], final_states=final
         )
         if return_details:
+            out.inputs = x
             out.probes = {
                 name: compute_probes(spikes.detach(), out.layer_membranes[name].detach(), mask=mask)
                 for name, spikes in out.layer_spikes.items()

@@ -5,7 +5,7 @@ Communications 2025). Nothing here is measured on hardware: the energy is an est
 from the operation counts.
 
 The counts are taken from what one forward recorded, ``out = net(x, return_details=True)``: the
-input ``x (B, T, ...)`` the network read (the encoder's output), every spiking layer's spikes and
+input the network read (``out.inputs``, the encoder's output), every spiking layer's spikes and
 every neuron layer's membrane; :func:`measure_efficiency` runs that forward,
 :class:`EfficiencyMeter` adds up batches.
 
@@ -138,12 +138,13 @@ def _conv_map(conv: nn.Conv2d) -> LinearMap:
     return functools.partial(F.conv2d, stride=conv.stride, padding=conv.padding, dilation=conv.dilation, groups=conv.groups)
 
 
-def _recorded(out: SNNOutput, kind: str, name: str) -> Tensor:
-    """``out.layer_<kind>[name]``, or an error naming the flag that records it."""
-    found = getattr(out, f"layer_{kind}").get(name)
+def _recorded(out: SNNOutput, kind: str, name: str = "") -> Tensor:
+    """``out.layer_<kind>[name]`` (``out.inputs`` for ``kind="inputs"``), or an error naming the flag that records it."""
+    found = out.inputs if kind == "inputs" else getattr(out, f"layer_{kind}").get(name)
     if found is None:
+        what = f"{kind} of {name!r}" if name else kind
         raise EfficiencyError(
-            f"efficiency: the forward recorded no {kind} of {name!r}; run the network with return_details=True "
+            f"efficiency: the forward recorded no {what}; run the network with return_details=True "
             f"(net(x, return_details=True), SNNLitModule.probe) to count its operations"
         )
     return found.detach()
@@ -160,8 +161,9 @@ def _recurrent_rows(net: nn.Module, out: SNNOutput) -> List[_Synapse]:
     return synapses
 
 
-def _synapses(net: nn.Module, x: Tensor, out: SNNOutput) -> List[_Synapse]:
+def _synapses(net: nn.Module, out: SNNOutput) -> List[_Synapse]:
     """Every connection of an SNN forward with the input it read (hidden ones from the recorded spikes)."""
+    x = _recorded(out, "inputs")
     synapses = []
     first = 0
     if isinstance(net, ConvSNN):
@@ -244,8 +246,8 @@ def _ann_ops(net: RecurrentANN, steps: float) -> Dict[str, Dict[str, float]]:
 class EfficiencyMeter:
     """Sum the operation counts of forwards of one network; :meth:`compute` makes the report.
 
-    ``update(x, out, mask)`` per batch: ``x (B, T, ...)`` the network's input, ``out`` its
-    ``SNNOutput`` recorded with ``return_details=True``, ``mask (B, T)`` the valid steps (None: all).
+    ``update(out, mask)`` per batch: ``out`` the ``SNNOutput`` of a forward with
+    ``return_details=True``, ``mask (B, T)`` the valid steps (None: all).
     """
 
     def __init__(self, net: nn.Module) -> None:
@@ -260,15 +262,15 @@ class EfficiencyMeter:
             self.sums[row][key] += value
 
     @torch.no_grad()
-    def update(self, x: Tensor, out: SNNOutput, mask: Optional[Tensor] = None) -> None:
-        """Add one batch's counts (the forward of ``x`` that returned ``out``)."""
-        b, t = x.shape[:2]
+    def update(self, out: SNNOutput, mask: Optional[Tensor] = None) -> None:
+        """Add one batch's counts (``out``: a forward of the meter's network with ``return_details=True``)."""
+        b, t = out.output.shape[:2]
         mask = check_mask(mask, b, t, "efficiency")
         if isinstance(self.net, RecurrentANN):
             for row, values in _ann_ops(self.net, float(b * t if mask is None else mask.sum())).items():
                 self._add(row, values)
         else:
-            for syn in _synapses(self.net, x.detach(), out):
+            for syn in _synapses(self.net, out):
                 self._add(syn.row, _ops(syn, mask))
             for name, neuron in zip(self.net.layer_names, self.net.neurons):
                 self._add(name, {"membrane_updates": _membrane_updates(_recorded(out, "membranes", name), mask)})
@@ -281,7 +283,7 @@ class EfficiencyMeter:
     def compute(self, energy: Optional[EfficiencyConfig] = None) -> "EfficiencyReport":
         """The per-sample report of every batch so far (``energy``: the constants; None = defaults)."""
         if self.samples == 0:
-            raise EfficiencyError("efficiency: no batch was counted; call update(x, out, mask) with at least one batch first")
+            raise EfficiencyError("efficiency: no batch was counted; call update(out, mask) with at least one batch first")
         energy = energy or EfficiencyConfig()
         layers = {row: self._row_values(row, self.sums[row], self.rows[row], energy) for row in self.rows}
         total_sums = {key: sum(s[key] for s in self.sums.values()) for key in _SUMS}
@@ -359,7 +361,7 @@ def measure_efficiency(
             out = net(x, return_details=True, mask=mask)
     finally:
         net.train(was_training)
-    meter.update(x, out, mask)
+    meter.update(out, mask)
     return meter.compute(energy)
 
 
