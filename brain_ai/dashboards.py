@@ -2,7 +2,8 @@
 
 * :class:`HParamsLogger` makes every run one row of TensorBoard's HParams tab: its flattened
   config (``snn.neuron.beta``, ``encoding.type``, ``optim.lr``, ...; the keys a sweep overrides)
-  when fitting starts, and its final metrics (``val/acc``, ``val/loss``, ``test/acc``, ...) when
+  when fitting starts, and its final metrics (``val/acc``, ``val/loss``, ``test/acc``, ..., and the
+  efficiency totals ``efficiency/total/synops`` and ``efficiency/total/energy_ratio``) when
   fitting and testing end. Open a multirun or Optuna sweep directory in TensorBoard and the HParams
   tab lists one row per job, the hyper-parameters that differ between jobs first.
 * :class:`ScalarsLayoutLogger` writes a Custom Scalars layout at the start of the run: per spiking
@@ -31,6 +32,9 @@ HParamValue = Union[int, float, str]
 HPARAMS_SUBDIR = "hparams"
 #: config groups of the module's hyper-parameters that become HParams columns
 HPARAM_GROUPS = ("snn", "encoding", "decoding", "loss", "optim", "data")
+#: efficiency totals of the last validation (brain_ai.efficiency_logger) that are HParams metrics
+#: beside the val metrics: a sweep's accuracy / cost trade-off in one table
+HPARAM_EFFICIENCY = ("efficiency/total/synops", "efficiency/total/energy_ratio")
 #: settings that say where and how data are read, not what is learned: no HParams column
 HPARAM_EXCLUDED = ("data.root", "data.num_workers", "data.download", "data.cache")
 
@@ -69,8 +73,10 @@ def run_hparams(pl_module: L.LightningModule, trainer: Optional[L.Trainer] = Non
 
 def final_metrics(callback_metrics: Mapping[str, Any], stages: Sequence[str] = ("val", "test")) -> Dict[str, float]:
     """The stage-level metrics of ``stages`` (``val/acc``, ``val/loss``, ``test/mse``, ...; not the
-    per-term ``val/loss/<term>``) from a trainer's ``callback_metrics``."""
-    return {k: float(v) for k, v in callback_metrics.items() if k.count("/") == 1 and k.split("/")[0] in stages}
+    per-term ``val/loss/<term>``) from a trainer's ``callback_metrics``; with ``val`` also the
+    :data:`HPARAM_EFFICIENCY` totals."""
+    stage_level = lambda k: k.count("/") == 1 and k.split("/")[0] in stages  # noqa: E731
+    return {k: float(v) for k, v in callback_metrics.items() if stage_level(k) or ("val" in stages and k in HPARAM_EFFICIENCY)}
 
 
 def _write_events(log_dir: str, write: Callable[[Any], None]) -> None:

@@ -29,11 +29,12 @@ from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.errors import InputFileError
 from brain_ai.interop.nir import lit_module_from_nir
+from brain_ai.metrics.efficiency import EfficiencyMeter
 from brain_ai.data.ragged import split_batch
 from brain_ai.module import SNNLitModule
 from brain_ai.plots import save_activity_pngs
 from brain_ai.run_guard import RunLock, check_writable, save_run_config, write_json_atomic
-from brain_ai.validate import resolve_configs, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
+from brain_ai.validate import efficiency_config, resolve_configs, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
 
 log = logging.getLogger(__name__)
 
@@ -155,15 +156,21 @@ def optimized_value(cfg: DictConfig, metrics: Dict[str, float]) -> Optional[floa
     return metrics[name]
 
 
-def probe_report(model: SNNLitModule, dm: L.LightningDataModule, max_batches: int = 4) -> Dict[str, Dict[str, float]]:
-    """Average per-layer probes of the model over up to ``max_batches`` test batches."""
+def probe_report(
+    model: SNNLitModule, dm: L.LightningDataModule, max_batches: int = 4, meter: Optional[EfficiencyMeter] = None
+) -> Dict[str, Dict[str, float]]:
+    """Average per-layer probes of the model over up to ``max_batches`` test batches; ``meter``
+    (if given) counts the operations of the same forwards."""
     sums: Dict[str, Dict[str, float]] = {}
     n = 0
     for i, batch in enumerate(dm.test_dataloader()):
         if i >= max_batches:
             break
         x, _, mask = split_batch(batch)
-        out = model.probe(x.to(model.device), None if mask is None else mask.to(model.device))
+        mask = None if mask is None else mask.to(model.device)
+        out = model.probe(x.to(model.device), mask)
+        if meter is not None:
+            meter.update(out, mask)
         for layer, probes in out.probes.items():
             acc = sums.setdefault(layer, {})
             for key, value in probes.items():
@@ -183,8 +190,9 @@ def probe_table(report: Dict[str, Dict[str, float]]) -> str:
 
 
 def evaluate(cfg: DictConfig) -> Dict[str, Any]:
-    """Test a saved checkpoint (or a ``.nir`` file exported from one) and report per-layer probes;
-    optionally write them to JSON, with raster and firing-rate histogram PNGs of the first test batch
+    """Test a saved checkpoint (or a ``.nir`` file exported from one) and report per-layer probes and
+    the efficiency estimate (:mod:`brain_ai.metrics.efficiency`, over the probes' forwards of the
+    first test batches; energy constants ``cfg.efficiency``); optionally write them to JSON, with raster and firing-rate histogram PNGs of the first test batch
     next to it (``payload["figures"]``). ``cfg.stream_window = W`` streams every test input through
     the network in windows of W steps.
 
@@ -226,11 +234,14 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     results = trainer.test(model, datamodule=dm)
     metrics = _as_floats(results[0] if results else {})
-    report = probe_report(model, dm)
+    meter = EfficiencyMeter(model.net)
+    report = probe_report(model, dm, meter=meter)
+    efficiency = meter.compute(efficiency_config(cfg))
     name = Path(str(cfg.ckpt_path)).name
     print(metrics_table(metrics, title=f"test metrics ({name})"))
     print(probe_table(report))
-    payload = {"checkpoint": str(cfg.ckpt_path), "metrics": metrics, "probes": report}
+    print(efficiency.table())
+    payload = {"checkpoint": str(cfg.ckpt_path), "metrics": metrics, "probes": report, "efficiency": efficiency.to_dict()}
     if cfg.get("output_json"):
         out = Path(str(cfg.output_json)).expanduser()
         payload["figures"] = save_activity_pngs(model, next(iter(dm.test_dataloader())), out.parent, prefix=out.stem)
