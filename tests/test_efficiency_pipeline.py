@@ -16,7 +16,7 @@ from brain_ai.data import build_datamodule
 from brain_ai.data.ragged import split_batch
 from brain_ai.metrics.efficiency import EfficiencyMeter
 from brain_ai.module import SNNLitModule
-from framework_helpers import compose_config
+from framework_helpers import REPO, compose_config
 
 EVAL = ["+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false"]
 
@@ -78,3 +78,28 @@ def test_evaluate_prints_and_saves_the_efficiency_estimate(short_run, tmp_path, 
 
     cheap_ac = pipeline.evaluate(compose_config([*overrides, "efficiency.e_ac_pj=0.1"], output_dir=tmp_path, config_name="evaluate"))
     assert cheap_ac["efficiency"]["total"]["energy_pj"] == pytest.approx(0.1 * total["effective_acs"])
+
+
+def _table_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("efficiency_table", REPO / "scripts" / "efficiency_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_table_script_writes_between_the_readme_markers(short_run, tmp_path, capsys):
+    script = _table_script()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{script.START}\nold table\n{script.END}\n\nafter\n")
+    assert script.main(["--row", f"data=digits={short_run.output_dir}", "--readme", str(readme), "--max-batches", "1"]) == 0
+    text = readme.read_text()
+    assert "old table" not in text and text.startswith("# title") and text.endswith("after\n")
+    (row,) = [line for line in text.splitlines() if line.startswith("| `data=digits`")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1].endswith("%") and cells[4].endswith("nJ") and 0 < float(cells[6]) < 1
+
+    readme.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="no <!-- efficiency-table:start --> ... <!-- efficiency-table:end --> markers"):
+        script.main(["--row", f"x={short_run.output_dir}", "--readme", str(readme), "--max-batches", "1"])
