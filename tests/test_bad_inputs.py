@@ -22,9 +22,12 @@ from typing import Callable, Dict, List, Tuple, Type
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from brain_ai.config import ConfigError, DataConfig, EncodingConfig, NeuronConfig, SNNConfig, from_dict
+from brain_ai.config import ConfigError, DataConfig, EfficiencyConfig, EncodingConfig, NeuronConfig, SNNConfig, from_dict
+from brain_ai.core.snn import build_snn
 from brain_ai.errors import InputFileError
+from brain_ai.metrics.efficiency import EfficiencyError, EfficiencyMeter
 from framework_helpers import REPO, untrained_checkpoint
 
 SMALL = ["data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[16]", "encoding.num_steps=4",
@@ -135,6 +138,10 @@ CLI_CASES: List[Cli] = [
     cli("shd_unit_out_of_range_in_worker", "data=shd encoding=identity data.root={files}/shd_units data.n_time_bins=4 data.batch_size=2 "
         "data.num_workers=1 snn.hidden_sizes=[8] trainer.max_epochs=1 trainer.enable_progress_bar=false logger=csv", 2,
         "shd_train.h5 sample", "event x index 800", "[0, 699]"),
+    # --- issue 27, efficiency: energy constants refused at compose time ---
+    cli("efficiency_energy_negative", "efficiency.e_ac_pj=-1", 2, "efficiency.e_ac_pj=-1.0", "allowed: [0.0, inf)"),
+    cli("efficiency_energy_nan_evaluate", "ckpt_path={files}/random.ckpt efficiency.e_mac_pj=nan", 2, "efficiency.e_mac_pj=nan", "must be finite", script="evaluate"),
+    cli("efficiency_energy_unknown_key", "efficiency.e_ac=1", 2, "efficiency.e_ac", "closest valid key is efficiency.e_ac_pj"),
 ]
 
 
@@ -364,6 +371,18 @@ def download_offline(name: str, tmp: Path, monkeypatch) -> Callable[[], object]:
     return run
 
 
+def efficiency_of(layer: nn.Module) -> Callable[[], object]:
+    """Count an MLP whose readout connection was replaced by ``layer``."""
+    net = build_snn(SNNConfig(input_size=2, hidden_sizes=[3], output_size=2))
+    net.linears[1] = layer
+    return lambda: EfficiencyMeter(net)
+
+
+def efficiency_without_details() -> object:
+    net = build_snn(SNNConfig(input_size=2, hidden_sizes=[3], output_size=2))
+    return EfficiencyMeter(net).update(net(torch.ones(1, 3, 2)))
+
+
 def unknown_key_through_pipeline() -> object:
     from brain_ai import pipeline
     from framework_helpers import TINY, compose_config
@@ -505,6 +524,10 @@ API_CASES: List[Api] = [
         ("event y index 40", "[0, 33]")),
     Api("shd_file_nan_time", lambda t, m: shd_test_sample(t, lambda i: np.array([0, 1, np.nan, 3, 4, 5, 6, 7]) / 64), InputFileError,
         ("shd_test.h5 sample 0", "times >= 0")),
+    # --- issue 27, efficiency: unknown layers, forwards without details, energy constants ---
+    Api("efficiency_unknown_layer", lambda t, m: efficiency_of(nn.Bilinear(3, 3, 2)), EfficiencyError, ("'linears.1'", "torch.nn.modules.linear.Bilinear")),
+    Api("efficiency_without_details", lambda t, m: efficiency_without_details, EfficiencyError, ("recorded no inputs", "return_details=True")),
+    Api("efficiency_energy_inf", lambda t, m: lambda: EfficiencyConfig(e_ac_pj=float("inf")), ConfigError, ("efficiency.e_ac_pj=inf", "finite")),
 ]
 
 

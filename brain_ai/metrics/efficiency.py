@@ -102,12 +102,14 @@ LinearMap = Callable[[Tensor, Tensor], Tensor]
 
 @dataclass
 class _Synapse:
-    """One connection of a forward: ``op`` applied with ``weight`` to ``inputs (B, T, *in)``."""
+    """One connection of a forward: ``op`` applied with ``weight`` to ``inputs (B, T, *in)``;
+    ``spikes``: the inputs are a spiking layer's recorded output (0 / 1 by construction)."""
 
     row: str
     op: LinearMap
     weight: Tensor
     inputs: Tensor
+    spikes: bool = False
 
 
 @dataclass
@@ -157,7 +159,7 @@ def _recurrent_rows(net: nn.Module, out: SNNOutput) -> List[_Synapse]:
         if isinstance(neuron, RecurrentLIFNeuron):
             s = _recorded(out, "spikes", name)
             prev = torch.cat([torch.zeros_like(s[:, :1]), s[:, :-1]], dim=1)  # (B, T, N)
-            synapses.append(_Synapse(f"{name}.recurrent", F.linear, neuron.w_rec, prev))
+            synapses.append(_Synapse(f"{name}.recurrent", F.linear, neuron.w_rec, prev, spikes=True))
     return synapses
 
 
@@ -174,7 +176,7 @@ def _synapses(net: nn.Module, out: SNNOutput) -> List[_Synapse]:
     x = x.flatten(2)  # (B, T, F)
     for j, linear in enumerate(net.linears):
         name = f"layer{first + j}"
-        synapses.append(_Synapse(name, F.linear, linear.weight, x))
+        synapses.append(_Synapse(name, F.linear, linear.weight, x, spikes=j > 0))
         if j + 1 < len(net.linears):
             x = _recorded(out, "spikes", name)
     return synapses + _recurrent_rows(net, out)
@@ -202,26 +204,38 @@ def _rows(net: nn.Module) -> Dict[str, _Row]:
     return rows
 
 
-def _valid(mask: Optional[Tensor], like: Tensor) -> Tensor:
-    """``(B, T, 1, ...)`` bool of the valid steps, broadcastable to ``like (B, T, ...)``."""
-    if mask is None:
-        return torch.ones(like.shape[:2], dtype=torch.bool, device=like.device).view(*like.shape[:2], *(1,) * (like.dim() - 2))
-    return mask.view(*mask.shape, *(1,) * (like.dim() - 2))
+def _masked(x: Tensor, mask: Optional[Tensor]) -> Tensor:
+    """``x (B, T, ...)`` with its masked steps zeroed (``x`` itself without a mask)."""
+    return x if mask is None else x * mask.view(*mask.shape, *(1,) * (x.dim() - 2)).to(x.dtype)
+
+
+def _valid_steps(mask: Optional[Tensor], like: Tensor) -> float:
+    """Valid (sample, step) pairs of a batch shaped like ``like (B, T, ...)``."""
+    return float(like.shape[0] * like.shape[1]) if mask is None else float(mask.sum())
+
+
+def _spiking_steps(x: Tensor, counts: Tensor) -> Tensor:
+    """``(T,)`` bool: the steps of ``x (B, T, ...)`` whose values are all in {-1, 0, 1}, given the
+    non-zero ``counts (T, ...)``. With ``|x| <= 1`` a step is such exactly when ``sum |x|`` equals
+    its non-zero count: reductions only, no per-element temporaries (this runs every validation)."""
+    lo, hi = torch.aminmax(x)
+    size = x.abs() if bool(lo < 0) else x
+    dims = [0, *range(2, x.dim())]  # all but time
+    exact = torch.float64 if x[:, 0].numel() >= 2**24 else None  # float32 sums of ones are exact below 2^24
+    ones = size.sum(dim=dims, dtype=exact).double() == counts.flatten(1).sum(1)
+    return ones if bool(hi <= 1) and bool(lo >= -1) else ones & (size.amax(dim=dims) <= 1)
 
 
 def _ops(syn: _Synapse, mask: Optional[Tensor]) -> Dict[str, float]:
     """Dense, AC and MAC operations of one connection over a batch (sums over samples and valid steps)."""
-    x = syn.inputs.detach()
-    valid = _valid(mask, x)
-    nonzero = (x != 0) & valid
-    counts = nonzero.sum(0).double()  # (T, *in): non-zero inputs per step and input position
-    spiking = (((x == 0) | (x == 1) | (x == -1)) | ~valid).flatten(2).all(-1).all(0)  # (T,): AC steps
+    x = _masked(syn.inputs.detach(), mask)
+    counts = (x.sum(0) if syn.spikes else torch.count_nonzero(x, dim=0)).double()  # (T, *in) non-zero inputs
+    spiking = torch.ones(x.shape[1], dtype=torch.bool, device=x.device) if syn.spikes else _spiking_steps(x, counts)
     w = syn.weight.detach().double()
     effective = syn.op(counts, (w != 0).double()).flatten(1).sum(1)  # (T,)
     per_step = float(syn.op(torch.ones_like(counts[:1]), torch.ones_like(w)).sum())
-    steps = float(valid.sum()) if mask is not None else float(x.shape[0] * x.shape[1])
     return {
-        "dense_ops": per_step * steps,
+        "dense_ops": per_step * _valid_steps(mask, x),
         "effective_acs": float(effective[spiking].sum()),
         "effective_macs": float(effective[~spiking].sum()),
     }
@@ -229,10 +243,11 @@ def _ops(syn: _Synapse, mask: Optional[Tensor]) -> Dict[str, float]:
 
 def _membrane_updates(v: Tensor, mask: Optional[Tensor]) -> float:
     """Every neuron at each sample's first valid step, then those whose membrane changed."""
-    valid = _valid(mask, v)
-    neurons = v[0, 0].numel()
-    changed = ((v[:, 1:] != v[:, :-1]) & valid[:, 1:]).sum()
-    return float(valid[:, 0].sum()) * neurons + float(changed)
+    changed = v[:, 1:] != v[:, :-1]  # (B, T - 1, *N)
+    if mask is not None:
+        changed &= mask[:, 1:].view(*changed.shape[:2], *(1,) * (v.dim() - 2))
+    first = v.shape[0] if mask is None else float(mask[:, 0].sum())
+    return float(first) * v[0, 0].numel() + float(torch.count_nonzero(changed))
 
 
 def _ann_ops(net: RecurrentANN, steps: float) -> Dict[str, Dict[str, float]]:
@@ -267,7 +282,7 @@ class EfficiencyMeter:
         b, t = out.output.shape[:2]
         mask = check_mask(mask, b, t, "efficiency")
         if isinstance(self.net, RecurrentANN):
-            for row, values in _ann_ops(self.net, float(b * t if mask is None else mask.sum())).items():
+            for row, values in _ann_ops(self.net, _valid_steps(mask, out.output)).items():
                 self._add(row, values)
         else:
             for syn in _synapses(self.net, out):
@@ -276,8 +291,8 @@ class EfficiencyMeter:
                 self._add(name, {"membrane_updates": _membrane_updates(_recorded(out, "membranes", name), mask)})
                 if not isinstance(neuron, LeakyIntegrator):
                     s = _recorded(out, "spikes", name)
-                    valid = _valid(mask, s)
-                    self._add(name, {"zeros": float(((s == 0) & valid).sum()), "entries": float(valid.sum()) * s[0, 0].numel()})
+                    entries = _valid_steps(mask, s) * s[0, 0].numel()
+                    self._add(name, {"zeros": entries - float(_masked(s, mask).sum()), "entries": entries})  # 0 / 1 spikes
         self.samples += b
 
     def compute(self, energy: Optional[EfficiencyConfig] = None) -> "EfficiencyReport":
