@@ -25,12 +25,12 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 from urllib.parse import urlparse
 
 import torch
 
-from brain_ai.config import ConfigError, LossConfig
+from brain_ai.config import ConfigError, DataConfig, LossConfig
 from brain_ai.errors import InputFileError
 
 #: keys of the hyper-parameters brain_ai's SNNLitModule stores (``save_hyperparameters``)
@@ -277,14 +277,15 @@ def _load_failure(message: str) -> str:
     return reasons[0].rstrip(".") if reasons else ""
 
 
-#: hyper-parameter groups whose change makes a resumed run a different model
-RESUME_COMPARED = ("snn", "encoding", "decoding", "loss", "num_outputs", "task")
+#: hyper-parameter groups whose change makes a resumed run a different model (``data``: only its
+#: :attr:`DataConfig.SAMPLE_FIELDS`, the fields that decide which samples it trains and validates on)
+RESUME_COMPARED = ("snn", "encoding", "decoding", "loss", "num_outputs", "task", "data")
 #: settings that change how the model is computed, never what it computes (free to change on resume)
-EXECUTION_ONLY = frozenset({"snn.chunk_size", "snn.checkpoint", "snn.neuron.fused", "snn.neuron.backend"})
+EXECUTION_ONLY = frozenset({"snn.chunk_size", "snn.checkpoint_every", "snn.memory_budget_mb", "snn.neuron.backend"})
 
 
-def hparam_changes(stored: Dict[str, Any], current: Dict[str, Any]) -> List[str]:
-    """``"<dotted key>: <stored> -> <current>"`` for every compared setting that differs.
+def hparam_changes(stored: Dict[str, Any], current: Dict[str, Any], groups: Sequence[str] = RESUME_COMPARED) -> List[str]:
+    """``"<dotted key>: <stored> -> <current>"`` for every setting of ``groups`` that differs.
 
     Keys the checkpoint does not have (settings added to brain_ai after it was written) are not
     compared; :data:`EXECUTION_ONLY` settings are ignored; a deprecated key of the checkpoint
@@ -304,19 +305,55 @@ def hparam_changes(stored: Dict[str, Any], current: Dict[str, Any]) -> List[str]
         elif old != new:
             changes.append(f"{key}: {old!r} -> {new!r}")
 
-    walk({k: stored[k] for k in RESUME_COMPARED if k in stored}, {k: current[k] for k in RESUME_COMPARED if k in current}, "")
+    def compared(hparams: Dict[str, Any]) -> Dict[str, Any]:
+        out = {k: hparams[k] for k in groups if k in hparams}
+        if isinstance(out.get("data"), dict):
+            out["data"] = {k: v for k, v in out["data"].items() if k in DataConfig.SAMPLE_FIELDS}
+        return out
+
+    walk(compared(stored), compared(current), "")
     return changes
 
 
-def check_resume_compatible(ckpt: Dict[str, Any], path: Path, model: torch.nn.Module, hparams: Dict[str, Any], allow_changes: bool) -> None:
-    """Refuse to resume ``ckpt`` into a model configured differently (unless ``allow_changes``),
-    and always when a weight's shape differs; messages list the differing settings / tensors."""
-    changes = hparam_changes(dict(ckpt["hyper_parameters"]), dict(hparams))
+def epochs_done(ckpt: Dict[str, Any]) -> int:
+    """Training epochs a checkpoint has finished (an epoch-end checkpoint of epoch ``e``: ``e + 1``)."""
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError, ValueError):  # written without Lightning's loop state: its epoch index
+        return int(ckpt.get("epoch", 0))
+
+
+def check_resume_compatible(ckpt: Dict[str, Any], path: Path, model: torch.nn.Module, hparams: Dict[str, Any],
+                            allow_changes: bool, max_epochs: Optional[int] = None) -> None:
+    """Refuse to resume ``ckpt`` when the run would not continue it; every message names what differs.
+
+    Refused: another optimiser or optimiser / schedule setting (always: the checkpoint's optimiser
+    state, learning rate and schedule are restored over them); ``max_epochs`` (``trainer.max_epochs``,
+    ``None`` or ``-1``: unlimited) not above the epochs the checkpoint has done; a model or data
+    split configured differently (unless ``allow_changes``); a weight whose shape differs (always).
+    """
+    stored_hparams = dict(ckpt["hyper_parameters"])
+    optim = hparam_changes(stored_hparams, dict(hparams), groups=("optim",))
+    if optim:
+        raise InputFileError(
+            f"ckpt_path={str(path)!r} was trained with other optimiser settings than this run: "
+            f"{'; '.join(optim)}. Resuming restores the checkpoint's optimiser state, "
+            f"learning rate and schedule, so these would be ignored (or, for another optimiser, fail): resume with the "
+            f"checkpoint's optim settings{_settings_hint(path)}, or start a new run"
+        )
+    done = epochs_done(ckpt)
+    if max_epochs is not None and max_epochs != -1 and max_epochs <= done:
+        raise InputFileError(
+            f"trainer.max_epochs={max_epochs} leaves nothing to train: ckpt_path={str(path)!r} has already trained "
+            f"{done} epoch{'s' if done != 1 else ''}; allowed: trainer.max_epochs > {done} (evaluate.py tests a checkpoint "
+            f"without training)"
+        )
+    changes = hparam_changes(stored_hparams, dict(hparams))
     if changes and not allow_changes:
         raise InputFileError(
             f"ckpt_path={str(path)!r} was trained with other settings than this run: {'; '.join(changes)}. "
-            f"Resume with the checkpoint's settings (see its run folder's .hydra/config.yaml), or pass "
-            f"resume_allow_changes=true to resume with the new ones"
+            f"Resume with the checkpoint's settings{_settings_hint(path)}, or pass resume_allow_changes=true to resume "
+            f"with the new ones"
         )
     own = model.state_dict()
     stored = ckpt["state_dict"]
@@ -328,3 +365,11 @@ def check_resume_compatible(ckpt: Dict[str, Any], path: Path, model: torch.nn.Mo
             f"ckpt_path={str(path)!r} cannot be resumed into this network: {detail}"
             f"{' (changed: ' + '; '.join(changes) + ')' if changes else ''}. Resume with the checkpoint's architecture"
         )
+
+
+def _settings_hint(path: Path) -> str:
+    """`` (its run's latest resolved config: <file>)``, or `` (listed above: stored -> this run)``."""
+    from brain_ai.run_history import latest_run_config  # Lightning: only when a message needs it
+
+    config = latest_run_config(path)
+    return f" (they are in its run's latest resolved config, {config})" if config else " (listed above as checkpoint -> this run)"

@@ -15,7 +15,7 @@ import enum
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, List, Optional, Type, TypeVar
+from typing import Any, ClassVar, Dict, List, Optional, Tuple, Type, TypeVar
 
 E = TypeVar("E", bound=enum.Enum)
 C = TypeVar("C")
@@ -555,6 +555,13 @@ class DataConfig:
     #: before cutting them into steps (permuted sequential MNIST)
     permute: bool = False
     permutation_seed: int = 0
+
+    #: fields that decide which samples land in train / val / test and what each sample holds:
+    #: a run resumed with another value would continue on other data (refused on resume)
+    SAMPLE_FIELDS: ClassVar[Tuple[str, ...]] = (
+        "name", "source", "val_fraction", "seed", "limit_train", "num_classes", "num_inputs", "num_samples",
+        "num_targets", "mode", "pixels_per_step", "permute", "permutation_seed",
+    )
 
     def __post_init__(self) -> None:
         o = "data"

@@ -33,7 +33,9 @@ from brain_ai.metrics.efficiency import EfficiencyMeter
 from brain_ai.data.ragged import split_batch
 from brain_ai.module import SNNLitModule
 from brain_ai.plots import save_activity_pngs
-from brain_ai.run_guard import RunLock, check_writable, save_run_config, write_json_atomic
+from brain_ai.run_guard import AtomicCheckpointIO, RunLock
+from brain_ai.safe_files import check_writable, refuse_overwriting_input, write_json_atomic
+from brain_ai.run_history import HistoryCSVLogger, save_run_config
 from brain_ai.validate import efficiency_config, resolve_configs, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
 
 log = logging.getLogger(__name__)
@@ -117,21 +119,27 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     L.seed_everything(seed_of(cfg), workers=True)
     model, dm = build_model(cfg)
     with contextlib.ExitStack() as stack:
-        ckpt_file = None
+        ckpt_file = resumed = None
         if cfg.get("ckpt_path"):
             ckpt_file = stack.enter_context(_checkpoint_file(cfg))
             resumed = load_checkpoint(ckpt_file, need=RESUME_KEYS)
-            check_resume_compatible(resumed, ckpt_file, model, model.hparams, bool(cfg.get("resume_allow_changes", False)))
+            check_resume_compatible(resumed, ckpt_file, model, model.hparams, bool(cfg.get("resume_allow_changes", False)),
+                                    max_epochs=cfg.trainer.get("max_epochs"))
         callbacks = _instantiate_list(cfg.get("callbacks"))
         if not cfg.trainer.get("enable_progress_bar", True):  # Lightning rejects a progress bar callback then
             callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
         loggers = _instantiate_list(cfg.get("logger"))
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
         run_dir = check_writable(trainer.default_root_dir, "paths.output_dir")
-        ckpt_dir = trainer.checkpoint_callback.dirpath if trainer.checkpoint_callback else None
+        ckpt_dir = _checkpoint_dir(trainer, run_dir)
         if ckpt_dir:
             check_writable(ckpt_dir, "callbacks.model_checkpoint.dirpath")
-        stack.enter_context(RunLock(run_dir, ckpt_dir, resume_from=ckpt_file))
+        log_dirs = [logger.log_dir for logger in trainer.loggers if getattr(logger, "log_dir", None)]
+        stack.enter_context(RunLock(run_dir, ckpt_dir, resume_from=ckpt_file, also=log_dirs))
+        if resumed is not None:
+            for logger in trainer.loggers:
+                if isinstance(logger, HistoryCSVLogger):
+                    logger.resume_from_step(resumed["global_step"])
         if trainer.is_global_zero:
             save_run_config(cfg, run_dir)
         trainer.fit(model, datamodule=dm, ckpt_path=str(ckpt_file) if ckpt_file else None, weights_only=True)
@@ -144,6 +152,17 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     if trainer.is_global_zero:
         print(metrics_table(metrics, title=f"final metrics ({cfg.task_name})"))
     return metrics
+
+
+def _checkpoint_dir(trainer: L.Trainer, run_dir: Path) -> Optional[Path]:
+    """The trainer's checkpoint folder; Lightning's default callback (``callbacks=none``) is pinned
+    to ``<run dir>/checkpoints``, as configured ones are, instead of a folder under the first logger's."""
+    callback = trainer.checkpoint_callback
+    if callback is None:
+        return None
+    if callback.dirpath is None:
+        callback.dirpath = str(run_dir / "checkpoints")
+    return Path(callback.dirpath)
 
 
 def optimized_value(cfg: DictConfig, metrics: Dict[str, float]) -> Optional[float]:
@@ -203,6 +222,7 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     check_target_keys(cfg)
     L.seed_everything(seed_of(cfg), workers=True)
     if cfg.get("output_json"):  # fail before the evaluation, not after it
+        refuse_overwriting_input(cfg.output_json, "output_json", {"ckpt_path": cfg.ckpt_path})
         check_writable(Path(str(cfg.output_json)).expanduser().parent, "output_json folder")
     with _checkpoint_file(cfg) as ckpt:
         if Path(str(cfg.ckpt_path)).suffix == ".nir":  # a network exported with brain_ai.interop.nir (docs/nir.md)

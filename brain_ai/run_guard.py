@@ -1,12 +1,17 @@
 """Nothing lost, nothing mixed: guards around a run's output folder.
 
-* :func:`check_writable` -- the run and checkpoint folders are writable, checked before training;
+* :class:`AtomicCheckpointIO` -- checkpoints are written with :func:`brain_ai.safe_files.write_atomic`
+  (a full or read-only disk leaves the previous file, never a truncated one that looks valid);
 * :class:`CheckedModelCheckpoint` -- a failed checkpoint save stops the run at once, naming the
-  file (Lightning's own ``ModelCheckpoint`` lets a ``PermissionError`` pass silently);
-* :class:`RunLock` -- one live run per run folder (``<run dir>/.brain_ai.lock``), released on
-  exit; a lock left by a dead process is taken over; a folder that holds another run's
-  checkpoints is only reused to resume one of them;
-* :func:`write_json_atomic` -- reports are written to a temporary file and renamed.
+  file (Lightning's own ``ModelCheckpoint`` lets a ``PermissionError`` pass silently); a run
+  folder that was copied or moved resumes its checkpoints' bookkeeping under the new path;
+* :class:`RunLock` -- one live run per folder it writes (``<folder>/.brain_ai.lock`` in the run,
+  checkpoint and logger folders), released on exit; a lock left by a dead process is taken over;
+  a folder that holds another run (its checkpoints or ``.hydra/config.yaml``) is only reused to
+  resume one of its checkpoints;
+
+Output files in general (writable folders, atomic writes, outputs that would overwrite an input)
+are :mod:`brain_ai.safe_files`.
 """
 
 from __future__ import annotations
@@ -17,53 +22,51 @@ import os
 import socket
 import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 import lightning as L
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from brain_ai.errors import InputFileError
+from brain_ai.safe_files import write_atomic
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".brain_ai.lock"
 #: environment variables that mark a process launched as a non-zero rank (DDP, SLURM)
 _RANK_VARS = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+#: the resolved config of a run's first start, relative to its run folder (resumes write beside it)
+RUN_CONFIG = Path(".hydra") / "config.yaml"
 
 
-def check_writable(folder: Path | str, field: str) -> Path:
-    """Create ``folder`` if needed and prove a file can be written in it; else :class:`InputFileError`."""
-    path = Path(folder).expanduser()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test_"):
-            pass
-    except OSError as err:
-        raise InputFileError(
-            f"{field}={str(path)!r} is not a writable folder ({err.strerror or err}); choose another one "
-            f"(e.g. hydra.run.dir=<folder> on the command line)"
-        ) from None
-    return path
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic with :func:`write_atomic`.
 
+    (Lightning's own writes to the system temporary folder and *moves* the file, which is a copy
+    across file systems: a full disk leaves a truncated checkpoint under the final name, and a
+    ``PermissionError`` is swallowed.) A failed write raises :class:`InputFileError` naming the file.
+    """
 
-def write_json_atomic(path: Path | str, payload: Any, field: str = "output_json") -> None:
-    """Write ``payload`` as JSON to ``path`` via a temporary file in the same folder + rename."""
-    target = Path(path).expanduser()
-    folder = check_writable(target.parent, f"{field} folder")
-    if target.is_dir():
-        raise InputFileError(f"{field}={str(target)!r} is a folder; expected a file name such as report.json")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    def save_checkpoint(self, checkpoint: Dict[str, Any], path: Any, storage_options: Optional[Any] = None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(target, lambda f: torch.save(checkpoint, f))
+        except OSError as err:
+            raise InputFileError(
+                f"checkpoint save failed: {target} could not be written ({err.strerror or err}); the run was stopped so "
+                f"no epoch goes unsaved and the checkpoints already there are left whole. Free space or fix the folder's "
+                f"permissions, then resume from the last checkpoint that exists"
+            ) from None
 
 
 class CheckedModelCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` that verifies every save: a file not (re)written raises at once, naming it."""
+    """``ModelCheckpoint`` that verifies every save (a file not (re)written raises at once, naming it)
+    and follows a run folder that was copied or moved (its state's paths are re-rooted)."""
 
     def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
         before = _stamp(filepath)
@@ -75,6 +78,32 @@ class CheckedModelCheckpoint(ModelCheckpoint):
                 f"reported nothing). The run was stopped so no epoch goes unsaved: free space or fix the folder's "
                 f"permissions, then resume from the last checkpoint that exists"
             )
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        """Re-root the stored paths when the checkpoints now live in another folder (``cp -r run1 run2``).
+
+        Lightning would otherwise forget ``last_model_path`` (writing ``last-v1.ckpt`` beside the
+        copied ``last.ckpt``, which stays at the old epoch), the best scores (saving every epoch as
+        a new best) -- and keep ``best_model_path`` in the *old* folder, testing another run's file.
+        """
+        old = state_dict.get("dirpath")
+        if old is None or self.dirpath is None or Path(old) == Path(self.dirpath):
+            return super().load_state_dict(state_dict)
+
+        def moved(path: Any) -> Any:
+            if not path:
+                return path
+            try:
+                return str(Path(self.dirpath) / Path(path).relative_to(old))
+            except ValueError:  # a path outside the old folder: kept as it is
+                return path
+
+        state = dict(state_dict, dirpath=self.dirpath)
+        for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+            state[key] = moved(state.get(key))
+        state["best_k_models"] = {moved(k): v for k, v in (state.get("best_k_models") or {}).items()}
+        log.info("checkpoint folder moved from %s to %s: its checkpoint bookkeeping follows it", old, self.dirpath)
+        super().load_state_dict(state)
 
 
 def _stamp(path: str) -> Optional[tuple]:
@@ -91,70 +120,148 @@ def is_launched_rank() -> bool:
     return any(os.environ.get(var, "0") not in ("", "0") for var in _RANK_VARS)
 
 
-class RunLock:
-    """``<run dir>/.brain_ai.lock`` held by this process while a run trains (a context manager).
+def outermost(folders: Iterable[Path | str]) -> List[Path]:
+    """The distinct folders of ``folders`` that are not inside another one of them (resolved paths)."""
+    paths = sorted({Path(f).expanduser().resolve() for f in folders}, key=lambda p: len(p.parts))
+    kept: List[Path] = []
+    for path in paths:
+        if not any(path == k or k in path.parents for k in kept):
+            kept.append(path)
+    return kept
 
-    Refuses when another live process holds it (or one on another host), and when the folder
-    already holds checkpoints of an earlier run and ``resume_from`` is not one of them.
+
+class RunLock:
+    """A ``.brain_ai.lock`` file in each folder a run writes, held while it trains (a context manager).
+
+    ``run_dir``, ``ckpt_dir`` and ``also`` (logger folders) are locked -- only the outermost
+    ones, a folder inside another is covered by it. Refuses when another live process holds a
+    lock (or one on another host), when a lock file is not one brain_ai wrote, and when the run
+    folder already holds an earlier run (its checkpoints in ``ckpt_dir``, or
+    ``.hydra/config.yaml``) and ``resume_from`` is not one of its checkpoints.
     """
 
-    def __init__(self, run_dir: Path | str, ckpt_dir: Optional[Path | str], resume_from: Optional[Path] = None) -> None:
+    def __init__(self, run_dir: Path | str, ckpt_dir: Optional[Path | str], resume_from: Optional[Path] = None,
+                 also: Iterable[Path | str] = ()) -> None:
         self.run_dir = Path(run_dir).expanduser()
-        self.path = self.run_dir / LOCK_NAME
         self.ckpt_dir = Path(ckpt_dir).expanduser() if ckpt_dir is not None else None
         self.resume_from = resume_from
-        self.held = False
+        self.paths = [folder / LOCK_NAME for folder in outermost([self.run_dir, *([self.ckpt_dir] if self.ckpt_dir else []), *also])]
+        self.taken: List[Path] = []
+
+    @property
+    def path(self) -> Path:
+        """The run folder's lock file."""
+        return self.run_dir / LOCK_NAME
+
+    @property
+    def held(self) -> bool:
+        return bool(self.taken)
 
     def __enter__(self) -> "RunLock":
         if is_launched_rank():
             return self
-        self._check_no_foreign_checkpoints()
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                self._take_over_if_stale()
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump({"pid": os.getpid(), "host": socket.gethostname()}, f)
-            self.held = True
-            return self
-        raise InputFileError(f"run folder {self.run_dir}: could not take the lock {self.path}")
+        self._check_no_earlier_run()
+        try:
+            for path in self.paths:
+                self._take(path)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        for path in self.taken:
+            path.unlink(missing_ok=True)
+        self.taken = []
 
-    def _take_over_if_stale(self) -> None:
+    def _take(self, path: Path) -> None:
+        """Create ``path`` whole (written beside it, then hard-linked: never seen empty) or raise."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        owner = json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode()
+        for _ in range(2):
+            try:
+                _create_whole(path, owner)
+            except FileExistsError:
+                self._take_over_if_stale(path)
+                continue
+            self.taken.append(path)
+            return
+        raise InputFileError(f"run folder {path.parent}: could not take the lock {path}")
+
+    def _take_over_if_stale(self, path: Path) -> None:
+        folder = path.parent
         try:
-            owner = json.loads(self.path.read_text())
-            pid, host = int(owner["pid"]), str(owner["host"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pid, host = -1, socket.gethostname()  # unreadable: a crash while writing it
+            text = path.read_text()
+        except FileNotFoundError:  # released meanwhile
+            return
+        except OSError as err:
+            raise InputFileError(f"run folder {folder}: its lock file {path} cannot be read ({err.strerror or err})") from None
+        try:
+            owner = json.loads(text)
+            pid, host = owner["pid"], owner["host"]
+            if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(host, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            shown = repr(text[:60]) + ("..." if len(text) > 60 else "") if text.strip() else "an empty file"
+            raise InputFileError(
+                f"run folder {folder} has a lock file {path} that brain_ai did not write (it holds {shown}; brain_ai writes "
+                f'{{"pid": <int>, "host": <name>}} whole), so whether a run is active there is unknown. Delete the lock file '
+                f"if no run is active in {folder}, or choose another folder (hydra.run.dir=<folder>)"
+            ) from None
         if host == socket.gethostname() and not _alive(pid):
-            log.warning("run folder %s: removing a stale lock of process %s, which no longer runs", self.run_dir, pid)
-            self.path.unlink(missing_ok=True)
+            log.warning("run folder %s: removing a stale lock of process %s, which no longer runs", folder, pid)
+            path.unlink(missing_ok=True)
             return
         raise InputFileError(
-            f"run folder {self.run_dir} is in use by another run (process {pid} on {host}, lock file {self.path}); "
-            f"two runs in one folder would mix their checkpoints and configs. Choose another folder "
+            f"run folder {folder} is in use by another run (process {pid} on {host}, lock file {path}); "
+            f"two runs in one folder would mix their checkpoints, logs and configs. Choose another folder "
             f"(hydra.run.dir=<folder>), or delete the lock file if no run is active there"
         )
 
-    def _check_no_foreign_checkpoints(self) -> None:
-        if self.ckpt_dir is None or not self.ckpt_dir.is_dir():
+    def _resumes_here(self) -> bool:
+        return (self.resume_from is not None and self.ckpt_dir is not None
+                and self.resume_from.resolve().parent == self.ckpt_dir.resolve())
+
+    def _check_no_earlier_run(self) -> None:
+        if self._resumes_here():
             return
-        existing = sorted(p.name for p in self.ckpt_dir.glob("*.ckpt"))
-        if not existing:
+        existing = sorted(p.name for p in self.ckpt_dir.glob("*.ckpt")) if self.ckpt_dir is not None and self.ckpt_dir.is_dir() else []
+        if existing:
+            raise InputFileError(
+                f"run folder {self.run_dir} already holds checkpoints of another run ({', '.join(existing[:3])}"
+                f"{', ...' if len(existing) > 3 else ''} in {self.ckpt_dir}); a new run there would mix with them. "
+                f"Resume that run with ckpt_path={self.ckpt_dir / 'last.ckpt'}, or choose another folder (hydra.run.dir=<folder>)"
+            )
+        if (self.run_dir / RUN_CONFIG).is_file():
+            raise InputFileError(
+                f"run folder {self.run_dir} already holds another run (its config {self.run_dir / RUN_CONFIG}, logs, ...); "
+                f"a new run there would overwrite them. Choose another folder (hydra.run.dir=<folder>), or resume that run "
+                f"from one of its checkpoints"
+            )
+
+
+def _create_whole(path: Path, content: bytes) -> None:
+    """Create ``path`` holding ``content``; ``FileExistsError`` if it exists.
+
+    A complete temporary file is hard-linked to ``path``, so another process never reads it
+    empty; on a file system without hard links, ``O_EXCL`` create + write instead.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        try:
+            os.link(tmp, path)
             return
-        if self.resume_from is not None and self.resume_from.resolve().parent == self.ckpt_dir.resolve():
-            return
-        raise InputFileError(
-            f"run folder {self.run_dir} already holds checkpoints of another run ({', '.join(existing[:3])}"
-            f"{', ...' if len(existing) > 3 else ''} in {self.ckpt_dir}); a new run there would mix with them. "
-            f"Resume that run with ckpt_path={self.ckpt_dir / 'last.ckpt'}, or choose another folder (hydra.run.dir=<folder>)"
-        )
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (EPERM, ENOTSUP, ...)
+            pass
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
 
 
 def _alive(pid: int) -> bool:
@@ -168,26 +275,6 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    except OverflowError:  # not a possible process id
+        return False
     return True
-
-
-def save_run_config(cfg: Any, run_dir: Path) -> None:
-    """Write the run's resolved config to ``<run dir>/.hydra/`` -- after :class:`RunLock` is taken.
-
-    ``configs/hydra/default.yaml`` sets ``hydra.output_subdir: null`` so that Hydra does not write
-    these files itself before the lock is checked (a refused second run would overwrite them):
-    ``config.yaml`` always, and ``overrides.yaml`` + ``hydra.yaml`` when running under Hydra.
-    """
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf, open_dict
-
-    folder = Path(run_dir) / ".hydra"
-    folder.mkdir(parents=True, exist_ok=True)
-    task_cfg = cfg.copy()
-    with open_dict(task_cfg):
-        task_cfg.pop("hydra", None)
-    OmegaConf.save(task_cfg, folder / "config.yaml")
-    if HydraConfig.initialized():
-        hydra_cfg = HydraConfig.get()
-        OmegaConf.save(hydra_cfg.overrides.task, folder / "overrides.yaml")
-        OmegaConf.save(OmegaConf.create({"hydra": hydra_cfg}), folder / "hydra.yaml")

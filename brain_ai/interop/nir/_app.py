@@ -11,13 +11,16 @@ from brain_ai.interop.nir._export import export
 from brain_ai.interop.nir._files import read_graph, write_graph
 from brain_ai.interop.nir._load import load
 from brain_ai.interop.nir._mapping import DEFAULT_DT, HPARAMS_KEY
+from brain_ai.safe_files import refuse_overwriting_input
 
 
 def export_file(ckpt_path: Union[str, Path], output: Union[str, Path], *, dt: Optional[float] = None, approximate: bool = False) -> Path:
     """Export a training checkpoint to the ``.nir`` file ``output`` (written atomically); returns its path.
 
-    ``dt=None`` uses :data:`DEFAULT_DT`. Prints one line naming the file and its node count.
+    ``dt=None`` uses :data:`DEFAULT_DT`. Prints one line naming the file and its node count. An
+    ``output`` that is the checkpoint itself is refused (:class:`brain_ai.errors.InputFileError`).
     """
+    refuse_overwriting_input(output, "output", {"ckpt_path": ckpt_path})
     graph = export(ckpt_path, dt=DEFAULT_DT if dt is None else float(dt), approximate=bool(approximate))
     path = write_graph(graph, output)
     print(f"wrote {path} ({len(graph.nodes)} NIR nodes, dt={graph.metadata['dt']:g} s)")
