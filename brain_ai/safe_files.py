@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable, Dict
@@ -44,15 +45,16 @@ def write_atomic(path: Path | str, write: Callable[[IO[bytes]], None]) -> None:
     removes the temporary file and leaves ``path`` as it was: whole or absent. Raises what failed.
     """
     target = Path(path).expanduser()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:  # created with the user's umask, as the final file would be
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise
     with contextlib.suppress(OSError):  # the rename itself survives a power cut (not on every OS / file system)
         folder = os.open(target.parent, os.O_RDONLY)

@@ -1,25 +1,47 @@
-"""Nothing lost, nothing mixed: writable folders, failed checkpoint saves, the run-folder lock,
-atomic JSON reports."""
+"""Nothing lost, nothing mixed: writable folders, failed checkpoint saves (atomic: a full or read-only
+disk never leaves a truncated checkpoint), the lock of every folder a run writes, malformed lock
+files, atomic JSON reports, outputs that would overwrite an input."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
 import sys
+import threading
 
 import fsspec.implementations.local
 import pytest
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
 
-from brain_ai import pipeline
+from brain_ai import pipeline, safe_files
 from brain_ai.errors import InputFileError
-from brain_ai.run_guard import LOCK_NAME, RunLock, write_json_atomic
+from brain_ai.run_guard import LOCK_NAME, AtomicCheckpointIO, RunLock
+from brain_ai.safe_files import refuse_overwriting_input, write_json_atomic
 from framework_helpers import TINY, compose_config
 
 
+def disk_full_after(monkeypatch, saves_ok: int) -> None:
+    """``torch.save`` into a checkpoint file succeeds ``saves_ok`` times, then writes half a zip and
+    raises ``OSError(ENOSPC)`` -- a disk that fills up in the middle of a save."""
+    original, calls = torch.save, []
+
+    def save(obj, f, *args, **kwargs):
+        if ".ckpt" in str(getattr(f, "name", f)):
+            calls.append(f)
+            if len(calls) > saves_ok:
+                f.write(b"PK\x03\x04" + bytes(100))
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return original(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+
+
 @pytest.fixture()
-def ckpt_saves_fail(monkeypatch):
-    """Every .ckpt write raises PermissionError inside Lightning's save (which swallows it)."""
+def lightning_saves_fail(monkeypatch):
+    """Every .ckpt write through fsspec (Lightning's own checkpoint writer) raises PermissionError."""
     original = fsspec.implementations.local.LocalFileSystem._open
 
     def refuse(self, path, mode="rb", *args, **kwargs):
@@ -30,19 +52,45 @@ def ckpt_saves_fail(monkeypatch):
     monkeypatch.setattr(fsspec.implementations.local.LocalFileSystem, "_open", refuse)
 
 
-def test_lightning_alone_loses_failed_saves_silently(tmp_path, ckpt_saves_fail):
-    """Control: with Lightning's own ModelCheckpoint the run 'succeeds' and nothing is saved."""
-    cfg = compose_config([*TINY, "trainer.max_epochs=2", "test=false",
-                          "callbacks.model_checkpoint._target_=lightning.pytorch.callbacks.ModelCheckpoint"], output_dir=tmp_path)
-    pipeline.train(cfg)
-    assert not list((tmp_path / "checkpoints").glob("*.ckpt"))
-
-
-def test_failed_checkpoint_save_stops_the_run_naming_the_file(tmp_path, ckpt_saves_fail):
+def test_a_checkpoint_writer_that_swallows_errors_still_stops_the_run(tmp_path, lightning_saves_fail, monkeypatch):
+    """Lightning's own writer lets a PermissionError pass silently: CheckedModelCheckpoint notices
+    the file was not written (the backstop behind brain_ai's atomic writer)."""
+    monkeypatch.setattr(pipeline, "AtomicCheckpointIO", TorchCheckpointIO)
     cfg = compose_config([*TINY, "trainer.max_epochs=3"], output_dir=tmp_path)
     with pytest.raises(InputFileError, match=r"checkpoint save failed: .*checkpoints/epoch_000\.ckpt was not written"):
         pipeline.train(cfg)
     assert not (tmp_path / LOCK_NAME).exists()  # released on the way out
+
+
+def test_disk_full_during_a_save_stops_the_run_and_keeps_the_earlier_checkpoints_whole(tmp_path, monkeypatch):
+    disk_full_after(monkeypatch, saves_ok=2)  # epoch 0: epoch_000.ckpt + last.ckpt; epoch 1 fails
+    cfg = compose_config([*TINY, "trainer.max_epochs=3", "test=false", "+callbacks.model_checkpoint.save_top_k=-1"], output_dir=tmp_path)
+    with pytest.raises(InputFileError, match=r"checkpoint save failed: .*epoch_001\.ckpt could not be written \(No space left"):
+        pipeline.train(cfg)
+    monkeypatch.undo()
+    folder = tmp_path / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch_000.ckpt", "last.ckpt"]  # no half file, no temporary
+    assert torch.load(folder / "last.ckpt", weights_only=True)["epoch"] == 0
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+@pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS, errno.EACCES], ids=["disk_full", "read_only", "permission"])
+def test_atomic_checkpoint_writer_leaves_the_previous_file_whole(tmp_path, monkeypatch, error):
+    target = tmp_path / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"epoch": 1}, target)
+    if error == errno.ENOSPC:
+        disk_full_after(monkeypatch, saves_ok=0)
+    else:  # a folder that became read-only / unwritable: no temporary file can be created there
+        def refuse(path, mode="r", *args, **kwargs):
+            if "x" in mode:
+                raise OSError(error, os.strerror(error), str(path))
+            return open(path, mode, *args, **kwargs)
+        monkeypatch.setattr(safe_files, "open", refuse, raising=False)
+    with pytest.raises(InputFileError, match=rf"{target}.*{os.strerror(error)}"):
+        AtomicCheckpointIO().save_checkpoint({"epoch": 2}, target)
+    monkeypatch.undo()
+    assert torch.load(target, weights_only=True) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
 
 
 def test_unwritable_run_folder_fails_before_training(tmp_path):
@@ -120,11 +168,10 @@ def test_json_report_is_written_atomically(tmp_path, monkeypatch):
     write_json_atomic(target, {"a": 1})
     assert json.loads(target.read_text()) == {"a": 1}
 
-    def broken_dump(obj, f, **kwargs):
-        f.write('{"half": ')
+    def disk_full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(json, "dump", broken_dump)
+    monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space"):
         write_json_atomic(target, {"a": 2})
     assert json.loads(target.read_text()) == {"a": 1}  # the old report survives whole
