@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from brain_ai import pipeline
-from brain_ai.checkpoints import hparam_changes, renamed_keys
+from brain_ai.checkpoints import EXECUTION_ONLY, hparam_changes, renamed_keys
 from brain_ai.config import OptimConfig
 from brain_ai.errors import InputFileError
 from brain_ai.schedules import build_scheduler, replan
@@ -171,3 +171,94 @@ def test_renamed_keys_moves_an_old_key_drops_a_none_and_keeps_a_conflict():
     assert renamed_keys({"num_classes": 10, "num_outputs": None}, renames) == {"num_outputs": 10}
     both = {"num_classes": 10, "num_outputs": 4}  # neither replaces the other: the reader names the conflict
     assert renamed_keys(both, renames) == both
+
+
+# --- issue 23, nothing lost on resume: history, configs, copied folders, refused changes ---
+
+
+def csv_rows(folder):
+    import csv
+
+    with open(folder / "csv" / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_resume_in_place_keeps_the_earlier_metrics_rows_and_the_first_config(tmp_path):
+    overrides = [*BASE, "logger=csv"]
+    pipeline.train(compose_config(overrides, output_dir=tmp_path))
+    before = csv_rows(tmp_path)
+    first_config = (tmp_path / ".hydra" / "config.yaml").read_text()
+    assert {r["epoch"] for r in before} == {"0", ""}  # "": rows of the probes callback
+    pipeline.train(compose_config([*overrides, "trainer.max_epochs=2", f"ckpt_path={tmp_path}/checkpoints/last.ckpt"], output_dir=tmp_path))
+    after = csv_rows(tmp_path)
+    assert [{k: v for k, v in r.items() if v} for r in after[: len(before)]] == [{k: v for k, v in r.items() if v} for r in before]
+    assert {r["epoch"] for r in after[len(before):] if r["epoch"]} == {"1"}  # appended, not rewritten
+    assert [r["epoch"] for r in after if r.get("val/acc")] == ["0", "1"]  # one validation row per epoch
+    assert (tmp_path / ".hydra" / "config.yaml").read_text() == first_config  # the first start's settings
+    resumed = (tmp_path / ".hydra" / "config.resume1.yaml").read_text()
+    assert "ckpt_path: " + str(tmp_path) in resumed and "max_epochs: 2" in resumed
+
+
+@pytest.mark.parametrize("how", ["copy", "move"])
+def test_a_copied_or_moved_run_folder_resumes_its_own_last_checkpoint(one_epoch, tmp_path, how):
+    import shutil
+
+    folder = tmp_path / "run2"
+    if how == "copy":
+        shutil.copytree(one_epoch, folder)
+    else:
+        shutil.move(shutil.copytree(one_epoch, tmp_path / "run1"), folder)
+    pipeline.train(compose_config([*BASE, "trainer.max_epochs=2", f"ckpt_path={folder}/checkpoints/last.ckpt"], output_dir=folder))
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["epoch_000.ckpt", "epoch_001.ckpt", "last.ckpt"]
+    state = last(folder)
+    assert state["epoch"] == 1  # not left at epoch 0 beside a last-v1.ckpt
+    callback = next(v for k, v in state["callbacks"].items() if "ModelCheckpoint" in k)
+    paths = [callback["best_model_path"], callback["last_model_path"], *callback["best_k_models"]]
+    assert all(p.startswith(str(folder / "checkpoints")) for p in paths), paths  # nothing points into the old folder
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["data.seed=3"], r"data.seed: 0 -> 3.*resume_allow_changes=true"),
+        (["data.val_fraction=0.2"], r"data.val_fraction: 0.1 -> 0.2"),
+        (["data.limit_train=64"], r"data.limit_train: 96 -> 64"),
+        (["optim=sgd"], r"other optimiser settings.*optim.optimizer: 'adam' -> 'sgd'"),
+        (["optim.lr=0.1"], r"other optimiser settings.*optim.lr: 0.002 -> 0.1.*would be ignored"),
+        (["optim.lr=0.1", "resume_allow_changes=true"], r"other optimiser settings.*optim.lr"),
+        (["trainer.max_epochs=1"], r"trainer.max_epochs=1 leaves nothing to train.*already trained 1 epoch;.*> 1"),
+        (["data=synthetic", "encoding=identity"], r"data.name: 'digits' -> 'synthetic'"),
+    ],
+    ids=["data_seed", "val_fraction", "limit_train", "optimizer", "lr", "lr_allow_changes", "max_epochs_not_above", "other_data_set"],
+)
+def test_resume_that_would_not_continue_the_run_is_refused(one_epoch, tmp_path, overrides, message):
+    ckpt = one_epoch / "checkpoints" / "last.ckpt"
+    cfg = compose_config([*BASE, "trainer.max_epochs=2", f"ckpt_path={ckpt}", *overrides], output_dir=tmp_path)
+    with pytest.raises(InputFileError, match=message) as err:
+        pipeline.train(cfg)
+    if "max_epochs" not in message:
+        assert f"{one_epoch}/.hydra/config.yaml" in str(err.value)  # the file that holds the checkpoint's settings
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_stale_execution_keys_are_gone_and_new_ones_are_free_to_change():
+    stored = {"snn": {"checkpoint_every": None, "memory_budget_mb": None, "hidden_sizes": [32]}}
+    current = {"snn": {"checkpoint_every": 4, "memory_budget_mb": 64.0, "hidden_sizes": [32]}}
+    assert hparam_changes(stored, current) == []
+    assert not {"snn.checkpoint", "snn.neuron.fused"} & EXECUTION_ONLY
+
+
+def test_evaluate_and_export_refuse_to_overwrite_the_checkpoint(one_epoch, tmp_path):
+    from brain_ai.interop.nir import export_file
+
+    import shutil
+
+    ckpt = tmp_path / "last.ckpt"
+    shutil.copy(one_epoch / "checkpoints" / "last.ckpt", ckpt)
+    original = ckpt.read_bytes()
+    evaluate = compose_config([f"ckpt_path={ckpt}", f"output_json={ckpt}"], output_dir=tmp_path, config_name="evaluate")
+    with pytest.raises(InputFileError, match=rf"output_json='{ckpt}' is the input file ckpt_path="):
+        pipeline.evaluate(evaluate)
+    with pytest.raises(InputFileError, match=rf"output='{tmp_path}/./last.ckpt' is the input file ckpt_path="):
+        export_file(ckpt, f"{tmp_path}/./last.ckpt")
+    assert ckpt.read_bytes() == original

@@ -184,3 +184,88 @@ def test_unwritable_output_json_fails_before_evaluating(tmp_path):
     cfg = compose_config([f"ckpt_path={tmp_path / 'missing.ckpt'}", f"output_json={blocker}/r.json"], output_dir=tmp_path, config_name="evaluate")
     with pytest.raises(InputFileError, match=r"output_json folder=.*a_file"):
         pipeline.evaluate(cfg)
+
+
+# --- issue 23, resume / run folders: lock files, every written folder locked, outputs vs inputs ---
+
+
+@pytest.mark.parametrize("content", ["", "garbage{", '{"pid": "abc", "host": "h"}', '{"pid": 1.5, "host": "h"}', '{"host": "h"}', "[1, 2]"],
+                         ids=["empty", "garbage", "pid_not_int", "pid_float", "no_pid", "json_list"])
+def test_malformed_lock_file_is_refused_naming_it(tmp_path, content):
+    (tmp_path / LOCK_NAME).write_text(content)
+    with pytest.raises(InputFileError, match=rf"lock file {tmp_path / LOCK_NAME} that brain_ai did not write.*Delete the lock file"):
+        RunLock(tmp_path, None).__enter__()
+    assert (tmp_path / LOCK_NAME).read_text() == content  # left for the user to judge
+
+
+def test_the_lock_covers_a_checkpoint_folder_outside_the_run_folder(tmp_path):
+    shared = tmp_path / "shared_ckpts"
+    with RunLock(tmp_path / "run_a", shared) as first:
+        assert {p.parent.name for p in first.taken} == {"run_a", "shared_ckpts"}
+        with pytest.raises(InputFileError, match=rf"run folder {shared} is in use by another run \(process {os.getpid()}"):
+            RunLock(tmp_path / "run_b", shared).__enter__()
+        assert not (tmp_path / "run_b" / LOCK_NAME).exists()  # a refused run releases what it had taken
+    assert not (shared / LOCK_NAME).exists() and not (tmp_path / "run_a" / LOCK_NAME).exists()
+
+
+def test_the_lock_covers_logger_folders_and_skips_folders_inside_another(tmp_path):
+    logs = tmp_path / "tb_logs"
+    with RunLock(tmp_path / "run_a", tmp_path / "run_a" / "checkpoints", also=[logs, tmp_path / "run_a" / "csv"]) as lock:
+        assert sorted(p.parent.name for p in lock.taken) == ["run_a", "tb_logs"]
+        with pytest.raises(InputFileError, match=rf"run folder {logs} is in use"):
+            RunLock(tmp_path / "run_b", None, also=[logs]).__enter__()
+
+
+def test_two_runs_racing_for_one_folder_one_wins(tmp_path):
+    """Eight threads take the lock at once: exactly one holds it, the others are refused, the file is whole."""
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def race():
+        lock = RunLock(tmp_path, None)
+        barrier.wait()
+        try:
+            lock.__enter__()
+            outcomes.append(lock)
+        except InputFileError as err:
+            outcomes.append(str(err))
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [o for o in outcomes if isinstance(o, RunLock)]
+    assert len(winners) == 1 and all("is in use by another run" in o for o in outcomes if isinstance(o, str))
+    assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    winners[0].__exit__()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary lock files left
+
+
+def test_callbacks_none_checkpoints_under_the_run_folder_and_a_second_run_there_is_refused(tmp_path):
+    """Lightning's default checkpoint callback is pinned to <run>/checkpoints, so the lock and the
+    earlier-run check see it; a second new run (even without checkpoints) would overwrite configs and logs."""
+    pipeline.train(compose_config([*TINY, "callbacks=none", "logger=csv", "test=false"], output_dir=tmp_path / "run"))
+    assert [p.name for p in (tmp_path / "run" / "checkpoints").glob("*.ckpt")] == ["epoch=0-step=3.ckpt"]
+    with pytest.raises(InputFileError, match=r"already holds checkpoints of another run \(epoch=0-step=3.ckpt"):
+        pipeline.train(compose_config([*TINY, "callbacks=none", "logger=csv"], output_dir=tmp_path / "run"))
+    pipeline.train(compose_config([*TINY, "callbacks=none", "logger=csv", "test=false", "+trainer.enable_checkpointing=false"],
+                                  output_dir=tmp_path / "plain"))
+    first = (tmp_path / "plain" / "csv" / "metrics.csv").read_text()
+    with pytest.raises(InputFileError, match=r"already holds another run \(its config .*\.hydra/config\.yaml"):
+        pipeline.train(compose_config([*TINY, "callbacks=none", "logger=csv", "+trainer.enable_checkpointing=false"],
+                                      output_dir=tmp_path / "plain"))
+    assert (tmp_path / "plain" / "csv" / "metrics.csv").read_text() == first
+
+
+def test_an_output_that_names_an_input_is_refused_in_every_spelling(tmp_path):
+    ckpt = tmp_path / "run" / "last.ckpt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"weights")
+    (tmp_path / "link.ckpt").symlink_to(ckpt)
+    os.link(ckpt, tmp_path / "hard.ckpt")
+    for spelling in (ckpt, f"{tmp_path}/run/../run/last.ckpt", tmp_path / "link.ckpt", tmp_path / "hard.ckpt"):
+        with pytest.raises(InputFileError, match=r"output_json=.* is the input file ckpt_path=.*last.ckpt"):
+            refuse_overwriting_input(spelling, "output_json", {"ckpt_path": str(ckpt)})
+    refuse_overwriting_input(tmp_path / "report.json", "output_json", {"ckpt_path": str(ckpt), "data_root": None})
+    assert ckpt.read_bytes() == b"weights"
