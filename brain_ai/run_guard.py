@@ -80,7 +80,8 @@ class CheckedModelCheckpoint(ModelCheckpoint):
             )
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
-        """Re-root the stored paths when the checkpoints now live in another folder (``cp -r run1 run2``).
+        """Re-root the stored paths when the checkpoints now live in another folder (``cp -r run1 run2``);
+        a resume into a new folder keeps pointing at the files where they are (never deleted there).
 
         Lightning would otherwise forget ``last_model_path`` (writing ``last-v1.ckpt`` beside the
         copied ``last.ckpt``, which stays at the old epoch), the best scores (saving every epoch as
@@ -91,12 +92,14 @@ class CheckedModelCheckpoint(ModelCheckpoint):
             return super().load_state_dict(state_dict)
 
         def moved(path: Any) -> Any:
+            """The file's copy in the new folder, where there is one (else the file where it is)."""
             if not path:
                 return path
             try:
-                return str(Path(self.dirpath) / Path(path).relative_to(old))
-            except ValueError:  # a path outside the old folder: kept as it is
+                copy = Path(self.dirpath) / Path(path).relative_to(old)
+            except ValueError:  # a path outside the old folder
                 return path
+            return str(copy) if copy.is_file() else path
 
         state = dict(state_dict, dirpath=self.dirpath)
         for key in ("best_model_path", "kth_best_model_path", "last_model_path"):

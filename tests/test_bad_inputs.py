@@ -142,6 +142,20 @@ CLI_CASES: List[Cli] = [
     cli("efficiency_energy_negative", "efficiency.e_ac_pj=-1", 2, "efficiency.e_ac_pj=-1.0", "allowed: [0.0, inf)"),
     cli("efficiency_energy_nan_evaluate", "ckpt_path={files}/random.ckpt efficiency.e_mac_pj=nan", 2, "efficiency.e_mac_pj=nan", "must be finite", script="evaluate"),
     cli("efficiency_energy_unknown_key", "efficiency.e_ac=1", 2, "efficiency.e_ac", "closest valid key is efficiency.e_ac_pj"),
+    # --- issue 23, resume and run folders (lock files, earlier runs, outputs that are inputs) ---
+    cli("lock_file_empty", f"{' '.join(SMALL)} paths.output_dir={{files}}/lock_empty", 2, "lock_empty/.brain_ai.lock", "an empty file"),
+    cli("lock_file_garbage", f"{' '.join(SMALL)} paths.output_dir={{files}}/lock_garbage", 2, "lock_garbage/.brain_ai.lock", "did not write"),
+    cli("lock_file_pid_not_int", f"{' '.join(SMALL)} paths.output_dir={{files}}/lock_pid_text", 2, "lock_pid_text/.brain_ai.lock", "did not write"),
+    cli("lock_of_live_process_on_other_host", f"{' '.join(SMALL)} paths.output_dir={{files}}/lock_other_host", 2,
+        "in use by another run", "elsewhere.example"),
+    cli("new_run_over_an_earlier_runs_config", f"{' '.join(SMALL)} paths.output_dir={{files}}/earlier_run", 2,
+        "already holds another run", "earlier_run/.hydra/config.yaml"),
+    cli("checkpoint_dir_of_an_earlier_run", f"{' '.join(SMALL)} callbacks.model_checkpoint.dirpath={{files}}/earlier_ckpts", 2,
+        "already holds checkpoints of another run", "last.ckpt"),
+    cli("evaluate_output_json_is_the_ckpt", "ckpt_path={files}/full.ckpt output_json={files}/full.ckpt", 2,
+        "output_json=", "is the input file ckpt_path=", script="evaluate"),
+    cli("evaluate_output_json_is_the_ckpt_via_dotdot", "ckpt_path={files}/full.ckpt output_json={files}/empty/../full.ckpt", 2,
+        "is the input file ckpt_path=", script="evaluate"),
 ]
 
 
@@ -172,6 +186,7 @@ def make_files(folder: Path) -> None:
     for name in ("shd_train.h5", "shd_test.h5"):
         (shd / name).write_bytes(b"not an hdf5 file" * 10)
     make_corrupt_files(folder)
+    make_run_folders(folder)
 
 
 def make_corrupt_files(folder: Path) -> None:
@@ -233,6 +248,18 @@ def write_shd(home: Path, n: int = 10, units_above: int = 0, times: Callable[[in
             f["extra/keys"] = np.array([f"d{i}".encode() for i in range(20)])
             f["extra/speaker"] = np.zeros(n, np.uint16)
         (home / f"shd_{split}.h5.zip").touch()
+
+
+def make_run_folders(folder: Path) -> None:
+    """Run folders with malformed or foreign lock files and earlier runs (issue 23, resume block)."""
+    for name, lock in (("lock_empty", ""), ("lock_garbage", "\x00garbage{"), ("lock_pid_text", '{"pid": "abc", "host": "x"}'),
+                       ("lock_other_host", '{"pid": 1, "host": "elsewhere.example"}')):
+        (folder / name).mkdir()
+        (folder / name / ".brain_ai.lock").write_text(lock)
+    (folder / "earlier_run" / ".hydra").mkdir(parents=True)
+    (folder / "earlier_run" / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    (folder / "earlier_ckpts").mkdir()
+    (folder / "earlier_ckpts" / "last.ckpt").write_bytes(b"an earlier run's checkpoint")
 
 
 def idx_bytes(name: str, n: int = 4) -> bytes:
@@ -447,6 +474,22 @@ def shd_test_sample(tmp: Path, times: Callable[[int], np.ndarray]) -> Callable[[
         dm = build_datamodule(DataConfig(name="shd", root=str(tmp), n_time_bins=4))
         dm.setup()
         return dm.test_set[0]
+def export_onto_input(tmp: Path, how: str) -> Callable[[], object]:
+    """``export_file`` asked to write over its own checkpoint (the same path, or a link to it)."""
+
+    def run():
+        from brain_ai.interop.nir import export_file
+
+        ckpt = tmp / "model.ckpt"
+        ckpt.write_bytes(b"an irreplaceable checkpoint")
+        output = ckpt
+        if how == "symlink":
+            output = tmp / "link.nir"
+            output.symlink_to(ckpt)
+        try:
+            export_file(ckpt, output)
+        finally:
+            assert ckpt.read_bytes() == b"an irreplaceable checkpoint"
 
     return run
 
@@ -528,6 +571,9 @@ API_CASES: List[Api] = [
     Api("efficiency_unknown_layer", lambda t, m: efficiency_of(nn.Bilinear(3, 3, 2)), EfficiencyError, ("'linears.1'", "torch.nn.modules.linear.Bilinear")),
     Api("efficiency_without_details", lambda t, m: efficiency_without_details, EfficiencyError, ("recorded no inputs", "return_details=True")),
     Api("efficiency_energy_inf", lambda t, m: lambda: EfficiencyConfig(e_ac_pj=float("inf")), ConfigError, ("efficiency.e_ac_pj=inf", "finite")),
+    # --- issue 23, resume and run folders ---
+    Api("export_output_is_the_ckpt", lambda t, m: export_onto_input(t, "same"), InputFileError, ("output=", "is the input file ckpt_path=")),
+    Api("export_output_is_a_symlink_to_the_ckpt", lambda t, m: export_onto_input(t, "symlink"), InputFileError, ("link.nir", "is the input file")),
 ]
 
 

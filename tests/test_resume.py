@@ -262,3 +262,11 @@ def test_evaluate_and_export_refuse_to_overwrite_the_checkpoint(one_epoch, tmp_p
     with pytest.raises(InputFileError, match=rf"output='{tmp_path}/./last.ckpt' is the input file ckpt_path="):
         export_file(ckpt, f"{tmp_path}/./last.ckpt")
     assert ckpt.read_bytes() == original
+
+
+def test_resume_into_a_new_folder_tests_the_best_checkpoint_where_it_is(one_epoch, tmp_path):
+    ckpt = one_epoch / "checkpoints" / "last.ckpt"
+    metrics = pipeline.train(compose_config([*BASE, "trainer.max_epochs=2", "test=true", f"ckpt_path={ckpt}"], output_dir=tmp_path))
+    assert "test/acc" in metrics
+    assert (one_epoch / "checkpoints" / "epoch_000.ckpt").is_file()  # the first run's files are left alone
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and (tmp_path / ".hydra" / "config.yaml").is_file()
