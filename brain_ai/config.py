@@ -74,6 +74,22 @@ def check_range(
         raise ConfigError(f"{owner}.{name}={value!r} is out of range; allowed: {interval}")
 
 
+def check_reset_potential(owner: str, v_reset: Any, reset: "ResetMode", threshold: float) -> None:
+    """Raise :class:`ConfigError` unless ``v_reset`` is a finite number below ``threshold``, and 0
+    unless ``reset`` is zero (subtract and none never set the membrane to a value)."""
+    check_range(owner, "v_reset", v_reset)
+    if v_reset >= threshold:
+        raise ConfigError(
+            f"{owner}.v_reset={v_reset!r} is at or above {owner}.threshold={threshold!r} (a reset neuron would fire "
+            f"again at once); allowed: v_reset < threshold"
+        )
+    if v_reset != 0 and reset is not ResetMode.zero:
+        raise ConfigError(
+            f"{owner}.v_reset={v_reset!r} needs {owner}.reset=zero (got reset={reset.value}: subtract and none "
+            f"never set the membrane to v_reset); allowed with reset={reset.value}: 0"
+        )
+
+
 def check_positive_int_list(owner: str, name: str, values: Any, *, allow_empty: bool = False) -> None:
     """Raise :class:`ConfigError` unless ``values`` is a list of positive integers."""
     if not isinstance(values, (list, tuple)) or (not allow_empty and len(values) == 0):
@@ -161,6 +177,13 @@ class ResetMode(str, enum.Enum):
     subtract = "subtract"  # v <- v - s * v_th   (soft reset)
     zero = "zero"  # v <- v * (1 - s)    (hard reset to 0)
     none = "none"  # no reset
+
+
+class DtypePolicy(str, enum.Enum):
+    """Dtype of a neuron's state (membrane, currents) for a given input dtype."""
+
+    fp32_state = "fp32_state"  # fp16/bf16 inputs (autocast) integrate into a float32 state; else the input's dtype
+    input_dtype = "input_dtype"  # the state has the input's dtype, also fp16/bf16 (half the state memory, coarser)
 
 
 class SurrogateType(str, enum.Enum):
@@ -280,6 +303,12 @@ class NeuronConfig:
     #: one threshold per layer, or one per neuron (all starting at ``threshold``)
     threshold_shape: ThresholdShape = ThresholdShape.layer
     reset: ResetMode = ResetMode.subtract
+    #: resting potential: the membrane leaks toward it, ``v = beta * v + x + (1 - beta) * v_rest``
+    v_rest: float = 0.0
+    #: reset=zero: the membrane after a spike (must be below ``threshold``)
+    v_reset: float = 0.0
+    #: state dtype: fp32_state (float32 state under autocast) | input_dtype (state in the input's dtype)
+    dtype_policy: DtypePolicy = DtypePolicy.fp32_state
     surrogate: SurrogateType = SurrogateType.atan
     #: width/slope parameter of the surrogate; ``None`` uses the surrogate's own default
     surrogate_alpha: Optional[float] = None
@@ -321,6 +350,7 @@ class NeuronConfig:
         o = "neuron"
         self.type = coerce_enum(o, "type", self.type, NeuronType)
         self.reset = coerce_enum(o, "reset", self.reset, ResetMode)
+        self.dtype_policy = coerce_enum(o, "dtype_policy", self.dtype_policy, DtypePolicy)
         self.threshold_shape = coerce_enum(o, "threshold_shape", self.threshold_shape, ThresholdShape)
         self.surrogate = coerce_enum(o, "surrogate", self.surrogate, SurrogateType)
         self.tau_distribution = coerce_enum(o, "tau_distribution", self.tau_distribution, TauDistribution)
@@ -336,6 +366,8 @@ class NeuronConfig:
             # beta = exp(-dt/tau) <= BETA_MAX  <=>  tau <= -dt / ln(BETA_MAX)
             check_range(o, "tau", self.tau, low=0.0, high=-self.dt / math.log(BETA_MAX), low_inclusive=False)
         check_range(o, "threshold", self.threshold, low=0.0, low_inclusive=False)
+        check_range(o, "v_rest", self.v_rest)
+        check_reset_potential(o, self.v_reset, self.reset, self.threshold)
         if self.surrogate_alpha is not None:  # each surrogate checks its own domain when it is built
             check_range(o, "surrogate_alpha", self.surrogate_alpha)
         if not isinstance(self.surrogate_params, dict) or not all(isinstance(k, str) for k in self.surrogate_params):

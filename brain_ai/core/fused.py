@@ -18,6 +18,11 @@ Forward values are bit-identical to the step-by-step reference written with the 
 ``a = decay * a + s``). A hard reset writes ``+0.0`` where the reference may produce ``-0.0``
 (only when a negative membrane is above a negative threshold); the two compare equal.
 
+A resting potential ``v_rest`` and a reset value ``v_reset`` (reset=zero) reach the kernels as
+the plain LIF in the shifted membrane ``u = v - v_reset`` (:func:`rest_frame`), so every kernel
+carries them unchanged; with both 0 (the default) nothing is shifted and the results are those
+of the plain kernels bit for bit, otherwise they equal the step-by-step reference up to rounding.
+
 The same Function runs the Triton kernels of :mod:`brain_ai.core.fused_triton` instead of the
 PyTorch time loop (one thread per neuron loops over T) when ``backend`` resolves to ``triton``
 (:func:`brain_ai.core.backend.resolve_backend`: ``auto`` picks it for CUDA tensors).
@@ -37,7 +42,7 @@ from brain_ai.config import Backend, ConfigError, ResetMode
 from brain_ai.core.backend import resolve_backend, triton_kernels
 from brain_ai.core.surrogates import Surrogate
 
-__all__ = ["fused_lif_sequence"]
+__all__ = ["fused_lif_sequence", "from_rest_frame", "rest_frame"]
 
 #: Elements per backward time chunk (K steps x B*prod(F) neurons): the surrogate is evaluated
 #: vectorised over a chunk, which then stays in cache for the sequential pass. Equal to ATen's
@@ -60,6 +65,9 @@ def fused_lif_sequence(
     a0: Optional[Tensor] = None,
     record_membrane: bool = False,
     backend: Union[Backend, str] = Backend.auto,
+    v_rest: float = 0.0,
+    v_reset: float = 0.0,
+    state_dtype: Optional[torch.dtype] = None,
 ) -> Tuple[Tensor, Tensor, Optional[Tensor], Optional[Tensor]]:
     """Run a LIF (or adaptive LIF) population over a whole input sequence.
 
@@ -79,6 +87,9 @@ def fused_lif_sequence(
             tensors, or CPU tensors under the Triton interpreter); see
             :func:`brain_ai.core.backend.resolve_backend`. ``eager`` is an error here (the
             generic unroll is ``forward_sequence``'s).
+        v_rest: resting potential the membrane leaks toward (``+ (1 - beta) * v_rest`` per step).
+        v_reset: membrane after a spike; reset=zero only (0 otherwise).
+        state_dtype: dtype of the state; None: float32 for fp16/bf16 ``x``, else ``x.dtype``.
 
     Returns:
         ``(spikes (B, T, *F) in x.dtype, v_final (B, *F), a_final (B, *F) or None,
@@ -102,18 +113,48 @@ def fused_lif_sequence(
             if value.requires_grad:
                 raise ValueError(f"fused_lif_sequence: {name} requires grad; the fused path treats it as a constant (use the generic path)")
             raise TypeError(f"fused_lif_sequence: {name} must be a Python number, got a tensor of shape {tuple(value.shape)}")
-    state_dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+    if state_dtype is None:
+        state_dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
     batch, feat = x.shape[0], tuple(x.shape[2:])
     v0 = _initial_state("v0", v0, batch, feat, x.device, state_dtype)
     a0 = _initial_state("a0", a0, batch, feat, x.device, state_dtype) if adaptive else None
     beta = _parameter("beta", beta, feat, x.device, state_dtype)
     threshold = _parameter("threshold", threshold, feat, x.device, state_dtype)
+    x_shifted, v0, threshold = rest_frame("fused_lif_sequence", x, v0, beta, threshold, reset, v_rest, v_reset)
     spikes, v_final, a_final, membrane = _FusedLIF.apply(
-        x, v0, beta, threshold, a0, reset, surrogate,
+        x_shifted, v0, beta, threshold, a0, reset, surrogate,
         None if not adaptive else float(adaptation_alpha), None if not adaptive else float(adaptation_decay),
         bool(record_membrane), backend is Backend.triton and x.numel() > 0,
     )
-    return spikes, v_final, a_final, membrane
+    v_final, membrane = from_rest_frame(v_reset, v_final, membrane)
+    return spikes.to(x.dtype), v_final, a_final, membrane
+
+
+def rest_frame(
+    owner: str, x: Tensor, v0: Tensor, beta: Tensor, threshold: Tensor, reset: ResetMode, v_rest: float, v_reset: float
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """The plain LIF (rest 0, reset to 0) that a LIF with ``v_rest`` / ``v_reset`` is, in ``u = v - v_reset``.
+
+    ``v' = beta v + x + (1 - beta) v_rest`` becomes ``u' = beta u + x + (1 - beta) (v_rest - v_reset)``,
+    the threshold ``thr - v_reset`` and the zero reset ``u -> 0``. Returns ``(x', u0, thr')``;
+    :func:`from_rest_frame` maps the membranes back. Nothing is computed for the defaults (0, 0).
+    ``v_reset != 0`` needs ``reset=zero`` (``ValueError`` naming ``owner``).
+    """
+    if v_reset and reset is not ResetMode.zero:
+        raise ValueError(f"{owner}: v_reset={v_reset!r} needs reset=zero, got reset={reset.value}; allowed: v_reset=0")
+    drive = v_rest - v_reset
+    if drive:
+        x = x + (1.0 - beta) * drive  # (B, T, *F) in the state dtype
+    if v_reset:
+        v0, threshold = v0 - v_reset, threshold - v_reset
+    return x, v0, threshold
+
+
+def from_rest_frame(v_reset: float, *membranes: Optional[Tensor]) -> Tuple[Optional[Tensor], ...]:
+    """Membranes ``u`` of :func:`rest_frame` back to ``v = u + v_reset`` (None stays None)."""
+    if not v_reset:
+        return membranes
+    return tuple(None if u is None else u + v_reset for u in membranes)
 
 
 def _initial_state(name: str, value: Optional[Tensor], batch: int, feat: tuple, device, dtype) -> Tensor:

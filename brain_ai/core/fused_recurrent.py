@@ -44,7 +44,7 @@ import torch
 from torch import Tensor
 
 from brain_ai.config import ResetMode
-from brain_ai.core.fused import _chunks, _sum_to
+from brain_ai.core.fused import _chunks, _sum_to, from_rest_frame, rest_frame
 from brain_ai.core.surrogates import Surrogate
 
 __all__ = ["fused_recurrent_sequence"]
@@ -82,6 +82,9 @@ def fused_recurrent_sequence(
     surrogate: Surrogate,
     *,
     record_membrane: bool = False,
+    v_rest: float = 0.0,
+    v_reset: float = 0.0,
+    state_dtype: Optional[torch.dtype] = None,
 ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Optional[Tensor]]:
     """Run a recurrent adaptive LIF population over a whole input sequence (module docstring).
 
@@ -95,6 +98,8 @@ def fused_recurrent_sequence(
         reset: ``subtract`` | ``zero`` | ``none``.
         surrogate: spike pseudo-derivative (``surrogate.grad(h - th)``).
         record_membrane: also return the post-reset membrane of every step.
+        v_rest, v_reset, state_dtype: as in :func:`~brain_ai.core.fused.fused_lif_sequence`
+            (:func:`~brain_ai.core.fused.rest_frame`).
 
     Returns:
         ``(spikes (B, T, N) in x.dtype, v_T, a_T, s_T (B, N), membrane (B, T, N) or None)``;
@@ -109,15 +114,19 @@ def fused_recurrent_sequence(
     if isinstance(adaptation_alpha, Tensor):
         raise TypeError(f"{owner}: adaptation_alpha must be a Python number, got a tensor of shape {tuple(adaptation_alpha.shape)}")
     reset = ResetMode(getattr(reset, "value", reset))
-    sd = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+    sd = state_dtype or (torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype)
     batch, n = x.shape[0], x.shape[2]
     if tuple(w_rec.shape) != (n, n):
         raise ValueError(f"{owner}: w_rec has shape {tuple(w_rec.shape)}, expected (N, N) = {(n, n)}")
     states = [_state(owner, name, t, batch, n, x.device, sd) for name, t in (("v0", v0), ("a0", a0), ("s0", s0))]
     params = [_param(owner, name, t, n, x.device, sd) for name, t in (("beta", beta), ("adaptation_decay", adaptation_decay), ("threshold", threshold))]
-    return _FusedRecurrent.apply(
-        x, *states, w_rec.to(sd), *params, float(adaptation_alpha), reset, surrogate, bool(record_membrane)
+    (v0, a0, s0), (beta, decay, threshold) = states, params
+    x_shifted, v0, threshold = rest_frame(owner, x, v0, beta, threshold, reset, v_rest, v_reset)
+    s, v, a, prev, mem = _FusedRecurrent.apply(
+        x_shifted, v0, a0, s0, w_rec.to(sd), beta, decay, threshold, float(adaptation_alpha), reset, surrogate, bool(record_membrane)
     )
+    v, mem = from_rest_frame(v_reset, v, mem)
+    return s.to(x.dtype), v, a, prev, mem
 
 
 def _state(owner: str, name: str, value: Optional[Tensor], batch: int, n: int, device, dtype) -> Tensor:  # noqa: ANN001

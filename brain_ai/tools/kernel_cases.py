@@ -90,7 +90,8 @@ class KernelCase:
     gradient). ``layout``: how ``x`` is laid out ("batch" contiguous, "time_major" a (B, T, ...)
     view of (T, B, ...) data, "strided" every other feature of a wider tensor, "channels_last"
     rank-3 features stored (H, W, C)). ``needs``: leaves that require grad ("x", "params", "all").
-    ``normalize`` / ``surrogate_params``: the surrogate's scale and non-default parameters."""
+    ``normalize`` / ``surrogate_params``: the surrogate's scale and non-default parameters.
+    ``v_rest`` / ``v_reset``: resting potential and reset value (reset=zero) of the neurons."""
 
     name: str
     shape: Tuple[int, ...]
@@ -106,6 +107,8 @@ class KernelCase:
     needs: str = "all"
     normalize: bool = True
     surrogate_params: Tuple[Tuple[str, float], ...] = ()
+    v_rest: float = 0.0
+    v_reset: float = 0.0
 
 
 def _kind(adaptive: bool) -> str:
@@ -157,6 +160,13 @@ def case_grid(device: str = "cpu") -> List[KernelCase]:
                             f"dtype-{str(dtype)[6:]}-{reset.value}-{_kind(adaptive)}-{pname}-mem{int(membrane)}", (3, 12, 7),
                             dtype, reset, "fast_sigmoid", adaptive, membrane=membrane, per_neuron=per_neuron, v0_given=v0_given,
                         ))  # fmt: skip
+    for adaptive in (False, True):  # a resting potential, and a reset value other than 0
+        for reset in ResetMode:
+            out.append(KernelCase(f"rest-{reset.value}-{_kind(adaptive)}", (3, 12, 7), reset=reset, adaptive=adaptive, v_rest=0.3))
+        for v_reset in (-0.4, 0.25):
+            out.append(KernelCase(
+                f"v_reset{v_reset:+g}-{_kind(adaptive)}", (3, 12, 7), reset=ResetMode.zero, adaptive=adaptive, v_rest=-0.1, v_reset=v_reset,
+            ))  # fmt: skip
     for reset in ResetMode:
         for adaptive in (False, True):  # 300 neurons: three program blocks of 128, the last one partial
             out.append(KernelCase(f"blocks-{reset.value}-{_kind(adaptive)}", (2, 5, 150), reset=reset, adaptive=adaptive))
@@ -198,7 +208,10 @@ def _run(case: KernelCase, backend: str, device: str):  # noqa: ANN202
             t.requires_grad_(False)
     kw = dict(ADAPT, a0=a0) if case.adaptive else {}
     surrogate = get_surrogate(case.surrogate, normalize=case.normalize, **dict(case.surrogate_params))
-    s, v, a, m = fused_lif_sequence(x, v0, beta, thr, case.reset, surrogate, record_membrane=case.membrane, backend=backend, **kw)
+    s, v, a, m = fused_lif_sequence(
+        x, v0, beta, thr, case.reset, surrogate, record_membrane=case.membrane, backend=backend, v_rest=case.v_rest,
+        v_reset=case.v_reset, **kw,
+    )  # fmt: skip
     g = torch.Generator().manual_seed(1)
     if case.grads == ("spike_sum",):
         total = s.sum()

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CASE_GROUPS = [
     "grid-rank1-", "grid-rank2-", "grid-rank3-", "layout-time_major", "layout-strided", "layout-spike_sum",
     "layout-channels_last", "t1-", "needs-x", "needs-params", "surrogate-", "dtype-float32-", "dtype-float64-",
-    "dtype-bfloat16-", "dtype-float16-", "blocks-", "one-step", "raw-", "per-neuron-threshold-",
+    "dtype-bfloat16-", "dtype-float16-", "blocks-", "one-step", "raw-", "per-neuron-threshold-", "rest-", "v_reset",
 ]  # fmt: skip
 
 

@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import (
-    BETA_MAX, DEFAULT_BETA, Backend, NeuronConfig, NeuronType, ResetMode, SynapticKernel, ThresholdShape, check_range, coerce_enum,
+    BETA_MAX, DEFAULT_BETA, Backend, DtypePolicy, NeuronConfig, NeuronType, ResetMode, SynapticKernel, ThresholdShape,
+    check_range, check_reset_potential, coerce_enum,
 )  # fmt: skip
 from brain_ai.core.backend import fused_unsupported, resolve_backend, triton_missing
 from brain_ai.core.fused import fused_lif_sequence
@@ -93,7 +94,9 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
     ``beta = 0.999 * sigmoid(raw)`` so that no optimiser step can leave [0, 0.999]; it needs an
     initial value strictly inside (0, 0.999). ``per_neuron_beta`` gives one beta per neuron
     (shape ``size``), otherwise one per layer. Give ``tau`` (and ``dt``) instead of ``beta`` for
-    ``beta = exp(-dt / tau)``; neither gives beta = 0.9.
+    ``beta = exp(-dt / tau)``; neither gives beta = 0.9. ``dtype_policy`` picks the state dtype
+    (:func:`~brain_ai.core.neurons.state.state_dtype_for`): ``fp32_state`` (float32 state for
+    fp16/bf16 inputs under autocast) or ``input_dtype`` (the state in the input's dtype).
     """
 
     def __init__(
@@ -105,10 +108,12 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         dt: float = NeuronConfig.dt,
         learnable_beta: bool = NeuronConfig.learnable_beta,
         per_neuron_beta: bool = NeuronConfig.per_neuron_beta,
+        dtype_policy: Union[DtypePolicy, str] = NeuronConfig.dtype_policy,
     ) -> None:
         super().__init__()
         self.size = as_shape(type(self).__name__, size)
         self.learnable_beta = learnable_beta
+        self.dtype_policy = coerce_enum(type(self).__name__, "dtype_policy", dtype_policy, DtypePolicy)
         shape = self.size if per_neuron_beta else ()
         beta = resolve_beta(type(self).__name__, beta, tau, dt)
         init = torch.as_tensor(beta, dtype=torch.float32).expand(shape).clone()  # (*N) or ()
@@ -147,7 +152,7 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
             raise ValueError(f"{owner}: input shape {tuple(x.shape)} does not match {layout} with size={self.size}")
         if check_values:
             check_finite(owner, x)
-        dtype = state_dtype_for(x.dtype)
+        dtype = state_dtype_for(x.dtype, self.dtype_policy)
         if state is None:
             return self.reset_state(x.shape[0], x.device, dtype)
         check_state(owner, state, self.state_shapes(x.shape[0]), x.device, dtype)
@@ -245,6 +250,10 @@ class SpikingNeuronBase(LeakyCellBase):
             ``synaptic_kernel="alpha"`` makes it second order (two time constants): a rise stage
             ``r = synaptic_rise_beta * r + x`` feeds ``i = synaptic_beta * i + r``.
         refractory_steps: after a spike, ignore input and stay silent for this many steps.
+        v_rest: resting potential the membrane leaks toward (``v = beta * v + x + (1 - beta) * v_rest``).
+        v_reset: ``reset="zero"`` sets the membrane to this value after a spike; it must be below
+            the threshold (and 0 with the other reset modes).
+        dtype_policy: the state dtype for an input dtype (:class:`LeakyCellBase`).
 
     ``forward_sequence(backend=)`` picks the implementation (:mod:`brain_ai.core.backend`); the
     fused Function runs once per time segment.
@@ -273,8 +282,13 @@ class SpikingNeuronBase(LeakyCellBase):
         synaptic_kernel: Union[SynapticKernel, str] = NeuronConfig.synaptic_kernel,
         synaptic_rise_beta: float = NeuronConfig.synaptic_rise_beta,
         refractory_steps: int = NeuronConfig.refractory_steps,
+        v_rest: float = NeuronConfig.v_rest,
+        v_reset: float = NeuronConfig.v_reset,
+        dtype_policy: Union[DtypePolicy, str] = NeuronConfig.dtype_policy,
     ) -> None:
-        super().__init__(size, beta, tau=tau, dt=dt, learnable_beta=learnable_beta, per_neuron_beta=per_neuron_beta)
+        super().__init__(
+            size, beta, tau=tau, dt=dt, learnable_beta=learnable_beta, per_neuron_beta=per_neuron_beta, dtype_policy=dtype_policy
+        )  # fmt: skip
         owner = type(self).__name__
         check_range(owner, "synaptic_beta", synaptic_beta, low=0.0, high=BETA_MAX)
         check_range(owner, "synaptic_rise_beta", synaptic_rise_beta, low=0.0, high=BETA_MAX)
@@ -294,6 +308,10 @@ class SpikingNeuronBase(LeakyCellBase):
             self.threshold_param = nn.Parameter(thr)
         else:
             self.register_buffer("threshold_fixed", thr)
+        check_range(owner, "v_rest", v_rest)
+        check_reset_potential(owner, v_reset, self.reset, thr.min().item())
+        self.v_rest = float(v_rest)
+        self.v_reset = float(v_reset)
 
     def _initial_threshold(self, threshold: Union[float, Tensor]) -> Tensor:
         """``threshold`` as a float32 tensor of shape ``()`` (layer) or ``size`` (per_neuron), all > 0."""
@@ -337,6 +355,8 @@ class SpikingNeuronBase(LeakyCellBase):
             synaptic_beta=self.synaptic_beta,
             synaptic_rise_beta=self.synaptic_rise_beta,
             refractory_steps=self.refractory_steps,
+            v_rest=self.v_rest,
+            v_reset=self.v_reset,
         )
 
     def _fused_reason(self) -> Optional[str]:
@@ -359,7 +379,9 @@ class SpikingNeuronBase(LeakyCellBase):
         def run(x: Tensor, state: SpikingState) -> Tuple[Dict[str, Tensor], SpikingState]:  # x (B, t, *size)
             s, v, a, mem = fused_lif_sequence(
                 x, state.v, self.beta, self.threshold, self.reset, self.surrogate,
-                record_membrane=record == "membrane", backend=backend, **self._fused_kwargs(state),
+                record_membrane=record == "membrane", backend=backend, v_rest=self.v_rest, v_reset=self.v_reset,
+                state_dtype=state.v.dtype,
+                **self._fused_kwargs(state),
             )
             outputs = {"out": s} if mem is None else {"out": s, "membrane": mem}
             return outputs, state.replace(v=v, a=a) if a is not None else state.replace(v=v)
@@ -380,5 +402,7 @@ class SpikingNeuronBase(LeakyCellBase):
             extras += f", synaptic_kernel=alpha, synaptic_rise_beta={self.synaptic_rise_beta}"
         if self.refractory_steps:
             extras += f", refractory_steps={self.refractory_steps}"
+        if self.v_rest or self.v_reset:
+            extras += f", v_rest={self.v_rest}, v_reset={self.v_reset}"
         return super().extra_repr() + extras
 

@@ -10,13 +10,15 @@ One LIF step (``lif_step``)::
     synaptic:        i   = synaptic_beta * i + x ;  cur = i          (else cur = x)
       alpha kernel:  r   = synaptic_rise_beta * r + x ; i = synaptic_beta * i + r ; cur = i
     refractory:      cur = cur * (ref == 0)
-    charge:          v   = beta * v + cur
+    charge:          v   = beta * v + cur [+ (1 - beta) * v_rest]     (leak toward v_rest)
     fire:            s   = H(v - thr)     (surrogate gradient, also w.r.t. thr)
     refractory:      s   = s * (ref == 0)
-    reset subtract:  v   = v - s * thr    zero: v = v * (1 - s)    none: v unchanged
+    reset subtract:  v   = v - s * thr    zero: v = v * (1 - s) [+ s * v_reset]    none: v unchanged
     refractory:      ref = where(s > 0, refractory_steps, max(ref - 1, 0))
 
-The reset is not detached: gradients flow through ``s`` in the reset too.
+The reset is not detached: gradients flow through ``s`` in the reset too. The bracketed terms
+are only computed for a nonzero ``v_rest`` / ``v_reset``, so the defaults (0) give the results of
+the plain equations bit for bit.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from brain_ai.core.surrogates import Surrogate
 StepFn = Callable[..., Tuple[Tensor, SpikingState]]
 
 
-def charge(cur: Tensor, v: Tensor, beta: Tensor) -> Tensor:
-    """Leaky integration ``v' = beta * v + cur`` (``beta`` scalar or broadcastable to ``v``)."""
-    return beta * v + cur
+def charge(cur: Tensor, v: Tensor, beta: Tensor, v_rest: float = 0.0) -> Tensor:
+    """Leaky integration toward ``v_rest``: ``v' = beta * v + cur + (1 - beta) * v_rest`` (``beta``
+    scalar or broadcastable to ``v``; the last term only when ``v_rest != 0``)."""
+    v = beta * v + cur
+    return v + (1.0 - beta) * v_rest if v_rest else v
 
 
 def fire(v: Tensor, threshold: Tensor, surrogate: Surrogate) -> Tensor:
@@ -44,12 +48,12 @@ def fire(v: Tensor, threshold: Tensor, surrogate: Surrogate) -> Tensor:
     return surrogate(v - threshold)
 
 
-def reset_membrane(v: Tensor, s: Tensor, threshold: Tensor, reset: ResetMode) -> Tensor:
-    """Reset after a spike: subtract ``s * threshold``, zero (``v * (1 - s)``) or none."""
+def reset_membrane(v: Tensor, s: Tensor, threshold: Tensor, reset: ResetMode, v_reset: float = 0.0) -> Tensor:
+    """Reset after a spike: subtract ``s * threshold``, zero (to ``v_reset``: ``v * (1 - s) + s * v_reset``) or none."""
     if reset is ResetMode.subtract:
         return v - s * threshold
     if reset is ResetMode.zero:
-        return v * (1.0 - s)
+        return v * (1.0 - s) + s * v_reset if v_reset else v * (1.0 - s)
     return v
 
 
@@ -64,6 +68,8 @@ def lif_step(
     synaptic_beta: Optional[float] = None,
     synaptic_rise_beta: Optional[float] = None,
     refractory_steps: int = 0,
+    v_rest: float = 0.0,
+    v_reset: float = 0.0,
 ) -> Tuple[Tensor, SpikingState]:
     """One LIF step (equations in the module docstring).
 
@@ -79,6 +85,8 @@ def lif_step(
             feeds ``i``. Its impulse response is ``sum_k rise^k beta^(t-k)``, the difference of
             two exponentials (``(t + 1) beta^t``, the alpha function, when the two are equal).
         refractory_steps: steps a neuron ignores input and cannot fire after a spike.
+        v_rest: resting potential the membrane leaks toward.
+        v_reset: membrane after a spike with ``reset=zero``.
     Returns:
         ``(s, new_state)`` with ``s (B, *N)`` in the state dtype.
     """
@@ -95,13 +103,13 @@ def lif_step(
     if refractory_steps > 0:
         ready = (state.ref == 0).to(state.v.dtype)  # (B, *N) 1 where not refractory
         cur = cur * ready
-    v = charge(cur, state.v, beta)
+    v = charge(cur, state.v, beta, v_rest)
     s = fire(v, threshold, surrogate)
     ref = state.ref
     if ready is not None:
         s = s * ready
         ref = torch.where(s > 0, torch.full_like(state.ref, refractory_steps), (state.ref - 1).clamp(min=0))
-    v = reset_membrane(v, s, threshold, reset)
+    v = reset_membrane(v, s, threshold, reset, v_reset)
     i_rise = i_rise if i_rise is not None else state.i_rise
     return s, state.replace(v=v, i=i if i is not None else state.i, i_rise=i_rise, ref=ref)
 

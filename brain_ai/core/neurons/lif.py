@@ -4,9 +4,9 @@ All share the step of :func:`~brain_ai.core.neurons.functional.lif_step` (per st
 
     i = synaptic_beta * i + x ; cur = i          (synaptic=True; else cur = x)
     cur = cur * (ref == 0)                       (refractory_steps > 0)
-    v = beta * v + cur
+    v = beta * v + cur [+ (1 - beta) * v_rest]
     s = H(v - thr) [* (ref == 0)]
-    v = v - s * thr | v * (1 - s) | v           (reset subtract | zero | none)
+    v = v - s * thr | v * (1 - s) [+ s * v_reset] | v   (reset subtract | zero | none)
     ref = where(s > 0, refractory_steps, max(ref - 1, 0))
 """
 
@@ -47,6 +47,9 @@ def neuron_kwargs(cfg: NeuronConfig) -> Dict[str, Any]:
         synaptic_kernel=cfg.synaptic_kernel,
         synaptic_rise_beta=cfg.synaptic_rise_beta,
         refractory_steps=cfg.refractory_steps,
+        v_rest=cfg.v_rest,
+        v_reset=cfg.v_reset,
+        dtype_policy=cfg.dtype_policy,
     )
 
 
@@ -215,6 +218,7 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
             s, v, a, prev, mem = fused_recurrent_sequence(
                 x, state.v, state.a, state.prev_spk, self.w_rec, self.beta, self.adaptation_decay, self.threshold,
                 self.adaptation_alpha, self.reset, self.surrogate, record_membrane=record == "membrane",
+                v_rest=self.v_rest, v_reset=self.v_reset, state_dtype=state.v.dtype,
             )
             outputs = {"out": s} if mem is None else {"out": s, "membrane": mem}
             return outputs, state.replace(v=v, a=a, prev_spk=prev)

@@ -10,6 +10,8 @@ import torch
 import torch.utils._pytree as pytree
 from torch import Tensor
 
+from brain_ai.config import DtypePolicy
+
 #: Names of the state fields, in pytree order.
 STATE_FIELDS: Tuple[str, ...] = ("v", "i", "i_rise", "a", "prev_spk", "spike_history", "ref")
 
@@ -68,9 +70,12 @@ pytree.register_pytree_node(
 )
 
 
-def state_dtype_for(compute_dtype: torch.dtype) -> torch.dtype:
-    """State dtype for inputs of ``compute_dtype``: float32 for fp16/bf16 (AMP), else unchanged."""
-    return torch.float32 if compute_dtype in (torch.float16, torch.bfloat16) else compute_dtype
+def state_dtype_for(compute_dtype: torch.dtype, policy: DtypePolicy = DtypePolicy.fp32_state) -> torch.dtype:
+    """State dtype for inputs of ``compute_dtype`` under ``policy``: ``fp32_state`` gives float32
+    for fp16/bf16 (AMP) and ``compute_dtype`` otherwise; ``input_dtype`` always ``compute_dtype``."""
+    if policy is DtypePolicy.fp32_state and compute_dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    return compute_dtype
 
 
 def check_finite(owner: str, x: Tensor) -> None:
