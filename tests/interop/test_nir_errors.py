@@ -106,8 +106,20 @@ def test_branching_graph_and_unsupported_parameters_are_reported():
     with pytest.raises(NIRImportError, match=r"node 'layer0' feeds"):
         load(g)
     g = _mlp_graph()
-    g.nodes["layer0"].v_leak = np.full(6, 0.1)
-    with pytest.raises(NIRImportError, match="layer0: v_leak != 0"):
+    g.nodes["layer0"].v_leak = np.full(6, 0.1)  # the other LIF layers leak to 0
+    with pytest.raises(NIRImportError, match=r"v_leak differs between neuron layers \(\[0.0, 0.1\]\)"):
+        load(g)
+    g = _mlp_graph()
+    g.nodes["layer0"].v_reset = np.linspace(0, 0.5, 6)
+    with pytest.raises(NIRImportError, match="layer0: per-neuron v_reset is not supported"):
+        load(g)
+    g = export(active_net(mlp(NeuronConfig(**Z), hidden_sizes=[6], output_size=3, input_size=5, readout="membrane")))
+    g.nodes["layer1"].v_leak = np.full(3, 0.1)
+    with pytest.raises(NIRImportError, match="layer1: LI readout with v_leak != 0"):
+        load(g)
+    g = _mlp_graph()
+    g.nodes["layer0"].v_reset = np.full(6, 2.0)
+    with pytest.raises(NIRImportError, match=r"layer0: v_reset=2.0 is at or above v_threshold"):
         load(g)
     g = _mlp_graph()
     g.nodes["layer0"].tau = np.full(6, 1e-5)  # shorter than dt=1e-4: decay < 0

@@ -31,6 +31,9 @@ EXACT = {
     "conv_pool2": conv(NeuronConfig(**Z)),
     "conv_pool1_k5_membrane": conv(NeuronConfig(**Z), pool=1, kernel_size=5, readout="membrane", conv_channels=[3]),
     "conv_synaptic_per_neuron": conv(NeuronConfig(synaptic=True, learnable_beta=True, per_neuron_beta=True, **Z)),
+    "mlp_rest_reset": mlp(NeuronConfig(v_rest=0.2, v_reset=-0.3, **Z)),
+    "mlp_recurrent_synaptic_rest_reset": mlp(NeuronConfig(type="recurrent_lif", synaptic=True, v_rest=-0.1, v_reset=0.4, **Z)),
+    "conv_rest_reset_membrane": conv(NeuronConfig(v_rest=0.1, v_reset=0.5, **Z), readout="membrane"),
     "conv_advanced_k1": conv(NeuronConfig(type="advanced_lif", adaptation_alpha=0.0, **Z), kernel_size=1, hidden_sizes=[]),
 }
 
@@ -57,13 +60,14 @@ def test_round_trip_is_bit_identical(name, tmp_path):
     assert all(0 < r < 1 for r in rates), f"test network not active in every layer: {rates}"
 
 
-def test_load_result_is_exportable_again_with_identical_graph(tmp_path):
-    net = active_net(EXACT["mlp_recurrent"])
+@pytest.mark.parametrize("name", ["mlp_recurrent", "mlp_rest_reset"])
+def test_load_result_is_exportable_again_with_identical_graph(name):
+    net = active_net(EXACT[name])
     g1 = export(net)
     g2 = export(load(g1))
     assert g1.nodes.keys() == g2.nodes.keys() and sorted(g1.edges) == sorted(g2.edges)
     for k, node in g1.nodes.items():
-        for field in ("weight", "bias", "tau", "r", "v_threshold"):
+        for field in ("weight", "bias", "tau", "r", "v_threshold", "v_leak", "v_reset"):
             if hasattr(node, field):
                 np.testing.assert_array_equal(getattr(node, field), getattr(g2.nodes[k], field), err_msg=f"{k}.{field}")
 
@@ -121,7 +125,10 @@ def _euler_reference(graph: nir.NIRGraph, x: np.ndarray, dt: float):
     return out
 
 
-@pytest.mark.parametrize("name", ["mlp_lif", "mlp_synaptic", "mlp_recurrent_synaptic_membrane", "mlp_per_neuron_beta"])
+@pytest.mark.parametrize(
+    "name", ["mlp_lif", "mlp_synaptic", "mlp_recurrent_synaptic_membrane", "mlp_per_neuron_beta", "mlp_rest_reset",
+             "mlp_recurrent_synaptic_rest_reset"],
+)  # fmt: skip
 def test_exported_graph_matches_a_numpy_euler_simulation(name):
     cfg = EXACT[name]
     net = active_net(cfg).double()

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import (
-    BETA_MAX, ConfigError, NeuronConfig, ResetMode, SynapticKernel, TauDistribution, ThresholdShape, check_range,
+    BETA_MAX, ConfigError, DtypePolicy, NeuronConfig, ResetMode, SynapticKernel, TauDistribution, ThresholdShape, check_range,
     coerce_enum,
 )  # fmt: skip
 from brain_ai.core.neurons.base import Size, SpikingNeuronBase, as_shape
@@ -74,7 +74,8 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
     Args:
         size: feature shape of one step.
         threshold, threshold_shape, reset, surrogate, surrogate_alpha, learnable_threshold, synaptic,
-        synaptic_beta, synaptic_kernel, synaptic_rise_beta, refractory_steps: as in :class:`SpikingNeuronBase`.
+        synaptic_beta, synaptic_kernel, synaptic_rise_beta, refractory_steps, v_rest, v_reset, dtype_policy:
+            as in :class:`SpikingNeuronBase`.
         adaptation_alpha, adaptation_decay: spike-frequency adaptation (state ``a``), the rule of
             :class:`AdaptiveLIFNeuron`; ``adaptation_alpha=0`` switches its effect off.
         tau_distribution, tau_mean, tau_std: initial per-neuron time constants (:func:`sample_tau`);
@@ -104,6 +105,9 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
         refractory_steps: int = NeuronConfig.refractory_steps,
         adaptation_alpha: float = NeuronConfig.adaptation_alpha,
         adaptation_decay: float = NeuronConfig.adaptation_decay,
+        v_rest: float = NeuronConfig.v_rest,
+        v_reset: float = NeuronConfig.v_reset,
+        dtype_policy: Union[DtypePolicy, str] = NeuronConfig.dtype_policy,
         generator: Optional[torch.Generator] = None,
     ) -> None:
         shape = as_shape(type(self).__name__, size)
@@ -124,6 +128,9 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
             synaptic_kernel=synaptic_kernel,
             synaptic_rise_beta=synaptic_rise_beta,
             refractory_steps=refractory_steps,
+            v_rest=v_rest,
+            v_reset=v_reset,
+            dtype_policy=dtype_policy,
         )
         check_range(type(self).__name__, "adaptation_alpha", adaptation_alpha, low=0.0)
         check_range(type(self).__name__, "adaptation_decay", adaptation_decay, low=0.0, high=BETA_MAX)

@@ -13,12 +13,12 @@ brain_ai's step, so graphs round-trip bit for bit (decays travel as float64):
 =================================  ===========================================  ===========================================
 brain_ai (per step)                NIR                                          export -> / <- load
 =================================  ===========================================  ===========================================
-``v = beta*v + x`` (LIF membrane)  LIF ``tau dv/dt = (v_leak - v) + r I``       ``tau = dt/(1-beta)``, ``r = 1/(1-beta)``,
-                                                                                ``v_leak = 0`` / ``beta = 1 - dt/tau``; an input
+``v = beta*v + x                   LIF ``tau dv/dt = (v_leak - v) + r I``       ``tau = dt/(1-beta)``, ``r = 1/(1-beta)``,
++ (1-beta)*v_rest`` (LIF membrane)                                              ``v_leak = v_rest`` / ``beta = 1 - dt/tau``; an input
                                                                                 gain ``r*dt/tau != 1`` is folded into the
                                                                                 preceding weights (within 1e-6 of 1 counts as 1)
 ``s = v > threshold``              ``v_threshold``                              ``v_threshold = threshold`` (one per layer)
-reset ``zero`` (``v -> 0``)        ``v_reset``                                  ``v_reset = 0`` (exact); ``subtract`` / ``none``
+reset ``zero`` (``v -> v_reset``)  ``v_reset``                                  ``v_reset = v_reset`` (exact); ``subtract`` / ``none``
                                                                                 only with ``approximate=True`` (exported as zero)
 ``i = synaptic_beta*i + x``,       CubaLIF ``tau_syn dI/dt = -I + w_in S``,      ``tau_syn = dt/(1-synaptic_beta)``,
 ``v = beta*v + i``                 then the membrane with the *new* I            ``w_in = 1/(1-synaptic_beta)``; tau_mem, r as LIF
@@ -39,7 +39,8 @@ fused/backend                                                                   
 ``load`` accepts graphs of this shape from any tool (nested subgraphs, e.g. snnTorch's RLeaky,
 are inlined): ``Input -> [Conv2d -> LIF|CubaLIF -> AvgPool2d?]* -> Flatten -> [Affine|Linear ->
 LIF|CubaLIF]* -> Affine|Linear -> LIF|CubaLIF|LI -> Output``, one neuron model for every spiking
-layer, ``v_leak = v_reset = 0``, one threshold per layer. Anything else raises
+layer, one ``v_leak`` and one ``v_reset`` for every spiking layer (``v_leak = 0`` on an LI readout),
+one threshold per layer. Anything else raises
 :class:`NIRImportError` naming the node.
 """
 

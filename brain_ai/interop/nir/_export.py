@@ -123,21 +123,21 @@ class _Builder:
         size = tuple(cell.size)
         beta = _np(cell.beta, size, np.float64)
         tau, r = decay_to_tau(beta, self.dt)
-        zeros = np.zeros(size)
         if isinstance(cell, LeakyIntegrator):
-            self.add(name, nir.LI(tau=tau, r=r, v_leak=zeros))
+            self.add(name, nir.LI(tau=tau, r=r, v_leak=np.zeros(size)))
             return
         if type(cell) not in _LIF_FAMILY:  # a subclass may change the step: refuse rather than guess
             raise NIRExportError(f"{name}: neuron type {type(cell).__name__} has no NIR equivalent in brain_ai's exporter")
         self._check_features(name, cell)
         thr = _np(cell.threshold, size, np.float64)
+        v_leak, v_reset = np.full(size, cell.v_rest), np.full(size, cell.v_reset)
         if cell.synaptic_beta is not None:
             tau_syn, w_in = decay_to_tau(np.full(size, cell.synaptic_beta), self.dt)
             node = nir.CubaLIF(
-                tau_syn=tau_syn, tau_mem=tau, r=r, v_leak=zeros, v_threshold=thr, v_reset=zeros.copy(), w_in=w_in
+                tau_syn=tau_syn, tau_mem=tau, r=r, v_leak=v_leak, v_threshold=thr, v_reset=v_reset, w_in=w_in
             )
         else:
-            node = nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=thr, v_reset=zeros.copy())
+            node = nir.LIF(tau=tau, r=r, v_leak=v_leak, v_threshold=thr, v_reset=v_reset)
         self.add(name, node)
         if isinstance(cell, RecurrentLIFNeuron):
             rec = f"{name}_rec"

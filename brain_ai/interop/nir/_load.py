@@ -34,6 +34,9 @@ class _Neuron:
     w_rec: Optional[np.ndarray] = None
     #: bias of a recurrent Affine: a constant input, folded into the preceding layer's bias
     rec_bias: Optional[np.ndarray] = None
+    #: LIF / CubaLIF ``v_leak`` and ``v_reset`` (one value per layer)
+    v_rest: float = 0.0
+    v_reset: float = 0.0
 
 
 def _param(node: nir.NIRNode, field: str, size: Tuple[int, ...], name: str) -> np.ndarray:
@@ -46,20 +49,23 @@ def _param(node: nir.NIRNode, field: str, size: Tuple[int, ...], name: str) -> n
 
 def _neuron(name: str, node: nir.NIRNode, size: Tuple[int, ...], dt: float, rec: Optional[nir.NIRNode]) -> _Neuron:
     p = lambda field: _param(node, field, size, name)  # noqa: E731
-    if np.any(p("v_leak") != 0):
-        raise NIRImportError(f"{name}: v_leak != 0 (a constant drive) is not supported; brain_ai neurons leak to 0")
     if isinstance(node, nir.LI):
+        if np.any(p("v_leak") != 0):
+            raise NIRImportError(f"{name}: LI readout with v_leak != 0 is not supported; brain_ai's leaky readout leaks to 0")
         if rec is not None:
             raise NIRImportError(f"{name}: a recurrent LI readout is not supported")
         tau = p("tau")
         return _Neuron(name, "li", tau_to_decay(tau, dt, f"{name}.tau"), input_gain(p("r"), tau, dt))
-    if np.any(p("v_reset") != 0):
-        raise NIRImportError(f"{name}: v_reset != 0 is not supported; brain_ai resets the membrane to 0")
     thr = p("v_threshold")
     if np.any(thr <= 0):
         raise NIRImportError(f"{name}: v_threshold must be > 0, got values down to {thr.min()}")
+    v_rest, v_reset = (_layer_value(name, field, p(field)) for field in ("v_leak", "v_reset"))
+    if np.any(v_reset >= thr):
+        raise NIRImportError(f"{name}: v_reset={v_reset!r} is at or above v_threshold (down to {thr.min()}); allowed: v_reset < v_threshold")
     tau = p("tau_mem" if isinstance(node, nir.CubaLIF) else "tau")
-    out = _Neuron(name, "lif", tau_to_decay(tau, dt, f"{name}.tau"), input_gain(p("r"), tau, dt), threshold=thr)
+    out = _Neuron(
+        name, "lif", tau_to_decay(tau, dt, f"{name}.tau"), input_gain(p("r"), tau, dt), threshold=thr, v_rest=v_rest, v_reset=v_reset
+    )  # fmt: skip
     if isinstance(node, nir.CubaLIF):
         tau_syn = p("tau_syn")
         out.kind = "cuba"
@@ -74,6 +80,13 @@ def _neuron(name: str, node: nir.NIRNode, size: Tuple[int, ...], dt: float, rec:
         if isinstance(rec, nir.Affine) and np.any(np.asarray(rec.bias) != 0):
             out.rec_bias = np.asarray(rec.bias, dtype=np.float64)
     return out
+
+
+def _layer_value(name: str, field: str, values: np.ndarray) -> float:
+    """The one value of a per-neuron NIR field that brain_ai holds per network (``v_leak``, ``v_reset``)."""
+    if np.unique(values).size > 1:
+        raise NIRImportError(f"{name}: per-neuron {field} is not supported (one {field} for every neuron)")
+    return float(values.flat[0])
 
 
 @dataclass
@@ -201,7 +214,15 @@ def _config(spec: _Spec) -> SNNConfig:
             f"recurrent weights on {bad_rec or [n.name for n, r in zip(hidden_dense, rec) if r]}: brain_ai's recurrent_lif "
             "puts a recurrence on every hidden dense layer and on none of the conv or readout layers"
         )
-    for n in spiking + ([readout] if readout.kind != "li" else []):
+    lif_layers = spiking + ([readout] if readout.kind != "li" else [])
+    for field in ("v_rest", "v_reset"):
+        values = {getattr(n, field) for n in lif_layers}
+        if len(values) > 1:
+            nir_field = "v_leak" if field == "v_rest" else field
+            raise NIRImportError(
+                f"{nir_field} differs between neuron layers ({sorted(values)}); brain_ai uses one {nir_field} for every spiking layer"
+            )
+    for n in lif_layers:
         if np.unique(n.threshold).size > 1:
             raise NIRImportError(f"{n.name}: per-neuron thresholds are not supported (one v_threshold per layer)")
         if n.syn_beta is not None and np.unique(n.syn_beta).size > 1:
@@ -214,6 +235,8 @@ def _config(spec: _Spec) -> SNNConfig:
         beta=float(first.beta.flat[0]),
         threshold=float(first.threshold.flat[0]) if first.threshold is not None else 1.0,
         reset=ResetMode.zero,
+        v_rest=lif_layers[0].v_rest,
+        v_reset=lif_layers[0].v_reset,
         synaptic=first.kind == "cuba",
         synaptic_beta=float(first.syn_beta.flat[0]) if first.syn_beta is not None else 0.8,
         per_neuron_beta=any(np.unique(n.beta).size > 1 for n in spiking + [readout]),
