@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
 from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
-from brain_ai.core.neurons.state import check_finite, check_state
+from brain_ai.core.neurons.state import carry, check_finite, check_state
 from brain_ai.core.probes import compute_probes
 from brain_ai.core.unroll import check_segmenting, run_segments
 
@@ -132,6 +132,7 @@ class _SNNBase(nn.Module):
         keep_spikes: bool = True,
         mask: Optional[Tensor] = None,
         generator: Optional[torch.Generator] = None,
+        carry_state: Optional[bool] = None,
     ) -> SNNOutput:
         """Run the network on ``x (B, T, ...)``, starting from ``state`` (None = zeros).
 
@@ -149,6 +150,10 @@ class _SNNBase(nn.Module):
                 (the network runs on every step).
             generator: draws the dropout masks (training mode with ``cfg.dropout > 0``; on
                 ``x``'s device); None = the global RNG.
+            carry_state: what ``final_states`` holds (:func:`~brain_ai.core.neurons.state.carry`):
+                None the final states attached to the autograd graph; True detached, to feed
+                back as ``state=`` (streaming inference, truncated BPTT across calls); False
+                nothing (``final_states == {}``), so no reference to them outlives the call.
 
         ``cfg.checkpoint_every`` applies only while autograd records (training); inference runs
         one pass per call.
@@ -168,6 +173,8 @@ class _SNNBase(nn.Module):
 
         inputs = {"x": x, "masks": self._dropout_masks(x, generator)}
         outputs, final = run_segments(segment, inputs, states, chunk_size=self.cfg.chunk_size, checkpoint_every=checkpoint_every)
+        owner = f"{type(self).__name__}.forward"
+        final = {name: carry(owner, s, carry_state) for name, s in final.items()} if carry_state is not False else {}
         out = SNNOutput(
             output=outputs["output"], layer_spikes=outputs["spikes"], layer_membranes=outputs["membranes"], final_states=final
         )

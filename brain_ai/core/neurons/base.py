@@ -20,7 +20,7 @@ from brain_ai.config import (
 )  # fmt: skip
 from brain_ai.core.backend import fused_unsupported, resolve_backend, triton_missing
 from brain_ai.core.fused import fused_lif_sequence
-from brain_ai.core.neurons.state import SpikingState, check_finite, check_state, state_dtype_for
+from brain_ai.core.neurons.state import SpikingState, carry, check_finite, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
 from brain_ai.core.unroll import Record, SegmentFn, check_record, run_segments, step_segment, traces_of
 
@@ -180,7 +180,8 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         checkpoint_every: Optional[int] = None,
         record: Record = "none",
         backend: Union[Backend, str] = NeuronConfig.backend,
-    ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
+        carry_state: Optional[bool] = None,
+    ) -> Tuple[Tensor, Optional[SpikingState], Dict[str, Tensor]]:
         """Whole sequence ``x (B, T, *size)`` -> ``(out (B, T, *size), final_state, traces)``.
 
         Runs :func:`brain_ai.core.unroll.run_segments` (``chunk_size`` = truncated BPTT window,
@@ -189,9 +190,12 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         implementation ``backend`` picks (auto | eager | fused | triton,
         :func:`brain_ai.core.backend.resolve_backend`): the fused whole-sequence Function once per
         segment (the LIF family's ``_fused_segment``), or :meth:`_cell` step by step. NaN/Inf in
-        ``x`` raise ``ValueError``.
+        ``x`` raise ``ValueError``. ``carry_state`` (:func:`~brain_ai.core.neurons.state.carry`):
+        None returns the final state attached to the graph, True detached (streaming: feed it
+        back as ``state``), False returns None in its place (no reference kept).
         """
-        return self._run_sequence(x, state, chunk_size, checkpoint_every, record, backend, check_values=True)
+        out, final, traces = self._run_sequence(x, state, chunk_size, checkpoint_every, record, backend, check_values=True)
+        return out, carry(f"{type(self).__name__}.forward_sequence", final, carry_state), traces
 
     def _run_sequence(
         self,

@@ -70,6 +70,20 @@ pytree.register_pytree_node(
 )
 
 
+def carry(owner: str, state: SpikingState, carry_state: Optional[bool]) -> Optional[SpikingState]:
+    """The final state a sequence call returns for ``carry_state``.
+
+    ``None`` (default): ``state`` as computed, still attached to the autograd graph (gradients
+    reach the initial state through it). ``True``: detached (same values, graph cut), ready to
+    pass as ``state=`` of the next call for streaming. ``False``: ``None``, no reference kept.
+    """
+    if carry_state is not None and not isinstance(carry_state, bool):
+        raise TypeError(f"{owner}: carry_state={carry_state!r} must be True, False or None")
+    if carry_state is None:
+        return state
+    return state.detach() if carry_state else None
+
+
 def state_dtype_for(compute_dtype: torch.dtype, policy: DtypePolicy = DtypePolicy.fp32_state) -> torch.dtype:
     """State dtype for inputs of ``compute_dtype`` under ``policy``: ``fp32_state`` gives float32
     for fp16/bf16 (AMP) and ``compute_dtype`` otherwise; ``input_dtype`` always ``compute_dtype``."""
