@@ -156,6 +156,9 @@ CLI_CASES: List[Cli] = [
         "output_json=", "is the input file ckpt_path=", script="evaluate"),
     cli("evaluate_output_json_is_the_ckpt_via_dotdot", "ckpt_path={files}/full.ckpt output_json={files}/empty/../full.ckpt", 2,
         "is the input file ckpt_path=", script="evaluate"),
+    # --- issue 29, core: rest / reset potentials ---
+    cli("v_reset_at_threshold", "snn.neuron.reset=zero snn.neuron.v_reset=1.0", 2, "v_reset=1.0", "threshold=1.0", "v_reset < threshold"),
+    cli("v_reset_with_subtract_reset", "snn.neuron.v_reset=0.5", 2, "v_reset=0.5", "reset=zero", "reset=subtract"),
 ]
 
 
@@ -574,6 +577,14 @@ API_CASES: List[Api] = [
     # --- issue 23, resume and run folders ---
     Api("export_output_is_the_ckpt", lambda t, m: export_onto_input(t, "same"), InputFileError, ("output=", "is the input file ckpt_path=")),
     Api("export_output_is_a_symlink_to_the_ckpt", lambda t, m: export_onto_input(t, "symlink"), InputFileError, ("link.nir", "is the input file")),
+    # --- issue 29, core: state keywords, rest / reset potentials ---
+    Api("dtype_policy_unknown", lambda t, m: lambda: NeuronConfig(dtype_policy="fp16"), ConfigError,
+        ("neuron.dtype_policy='fp16'", "fp32_state", "input_dtype")),
+    Api("v_rest_nan", lambda t, m: lambda: NeuronConfig(v_rest=float("nan")), ConfigError, ("neuron.v_rest=nan", "finite")),
+    Api("carry_state_not_bool", lambda t, m: lambda: neurons()["lif"](4).forward_sequence(torch.ones(2, 3, 4), carry_state="yes"), TypeError,
+        ("LIFNeuron.forward_sequence", "carry_state='yes'", "True, False or None")),
+    Api("lif_module_v_reset_above_threshold", lambda t, m: lambda: neurons()["lif"](4, threshold=0.5, reset="zero", v_reset=0.7), ValueError,
+        ("LIFNeuron.v_reset=0.7", "threshold=0.5")),
 ]
 
 
