@@ -477,6 +477,10 @@ def shd_test_sample(tmp: Path, times: Callable[[int], np.ndarray]) -> Callable[[
         dm = build_datamodule(DataConfig(name="shd", root=str(tmp), n_time_bins=4))
         dm.setup()
         return dm.test_set[0]
+
+    return run
+
+
 def export_onto_input(tmp: Path, how: str) -> Callable[[], object]:
     """``export_file`` asked to write over its own checkpoint (the same path, or a link to it)."""
 
