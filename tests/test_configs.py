@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hydra.core.hydra_config import HydraConfig
@@ -229,7 +230,10 @@ def test_experiments_set_what_they_promise():
     assert (enc.type.name, enc.num_steps, dec.type.name) == ("direct", 25, "rate")
     assert (cfg.loss.task_loss, cfg.loss.w_rate_reg, cfg.loss.w_temporal, cfg.loss.w_isi) == ("probspikes", 0.0, 0.0, 0.0)
     neurons = [m for m in model.modules() if hasattr(m, "surrogate")]
-    assert len(neurons) == 3 and all(repr(n.surrogate) == "FastSigmoid(alpha=25.0)" for n in neurons)
+    assert len(neurons) == 3 and all(repr(n.surrogate) == "FastSigmoid(alpha=25.0, normalize=False)" for n in neurons)
+    x = np.linspace(-1.0, 1.0, 201)  # seed 003: d spike / dx = slope / (1 + slope |x|)^2, slope 25
+    grad = neurons[0].surrogate.grad(torch.tensor(x, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(grad, 25.0 / (1.0 + 25.0 * np.abs(x)) ** 2, rtol=1e-12)
     assert all(n.beta.item() == pytest.approx(math.exp(-0.5)) and n.threshold.item() == 1.0 for n in neurons)
 
 

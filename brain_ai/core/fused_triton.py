@@ -56,7 +56,7 @@ SURROGATE_KIND = {
 #: Per kernel id: the constants ``(k0, k1, k2, k3)`` its formula in :func:`_surrogate_grad` reads.
 _SURROGATE_CONSTANTS = {
     0: lambda s: (math.pi / 2.0 * s.alpha, s.alpha / 2.0),
-    1: lambda s: (s.alpha,),
+    1: lambda s: (s.alpha, s.peak()),
     2: lambda s: (),
     3: lambda s: (s.alpha,),
     4: lambda s: (s.alpha, 1.0 / s.alpha, s.alpha**2),
@@ -107,9 +107,9 @@ def _surrogate_grad(z, k0, k1, k2, k3, KIND: tl.constexpr):
     if KIND == 0:  # arctan / atan: alpha/2 / (1 + (pi/2 alpha z)^2)
         u = k0 * z
         g = k1 / (1.0 + u * u)
-    elif KIND == 1:  # inv_square_grad / fast_sigmoid / superspike: 1 / (alpha |z| + 1)^2
+    elif KIND == 1:  # inv_square_grad / superspike (k1 = 1), fast_sigmoid (k1 = alpha): k1 / (alpha |z| + 1)^2
         u = k0 * az + 1.0
-        g = 1.0 / (u * u)
+        g = k1 / (u * u)
     elif KIND == 2:  # ste
         g = tl.full(z.shape, 1.0, z.dtype)
     elif KIND == 3:  # sigmoid: alpha s (1 - s), s = sigmoid(alpha z)

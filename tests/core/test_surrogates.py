@@ -59,7 +59,7 @@ REFERENCE = {
     "slayer_grad": (lambda x, alpha: np.exp(-alpha * np.abs(x)), lambda alpha: 1.0),
     # brain_ai's own names (already peak 1 except the catalogue subclasses' raw scale)
     "atan": (lambda x, alpha: alpha * 0.5 / (1 + (np.pi / 2 * alpha * x) ** 2), lambda alpha: alpha / 2),
-    "fast_sigmoid": (lambda x, alpha: 1.0 / (1 + alpha * np.abs(x)) ** 2, lambda alpha: 1.0),
+    "fast_sigmoid": (lambda x, alpha: alpha / (1 + alpha * np.abs(x)) ** 2, lambda alpha: alpha),  # seed 003
     "superspike": (lambda x, alpha: 1.0 / (1 + alpha * np.abs(x)) ** 2, lambda alpha: 1.0),
     "triangle": (lambda x, alpha: np.maximum(0.0, alpha - alpha**2 * np.abs(x)), lambda alpha: alpha),
     "parabola": (lambda x, alpha: np.maximum(0.0, 1 - (alpha * x) ** 2), lambda alpha: 1.0),
@@ -261,3 +261,72 @@ def test_bad_parameter_names_and_unnormalisable_settings():
 
 def test_integer_valued_float_is_accepted_for_n():
     assert get_surrogate("squarewave_fourier_series", n=4.0).n == 4
+
+
+def test_fast_sigmoid_at_the_seed_scale_is_seed_003_and_passes_gradcheck():
+    """Seed 003 (Edifice): backward ``slope / (1 + slope |x|)^2``, slope 25 (``normalize=False``)."""
+    sg = get_surrogate("fast_sigmoid", normalize=False)
+    x = torch.tensor(GRID / 10, dtype=torch.float64, requires_grad=True)
+    sg(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 25.0 / (1.0 + 25.0 * np.abs(GRID / 10)) ** 2, rtol=1e-12)
+    normalised = get_surrogate("fast_sigmoid").grad(x.detach())  # snnTorch's / inv_square_grad's scale
+    torch.testing.assert_close(normalised, get_surrogate("inv_square_grad", alpha=25.0).grad(x.detach()))
+    # gradcheck of the analysis forward: its autograd derivative is the surrogate gradient
+    assert torch.autograd.gradcheck(sg.surrogate_fun, (torch.tensor(GRID / 10, dtype=torch.float64, requires_grad=True),))
+
+
+FUN_NAMES = [name for name in NAMES if SURROGATES[name]().has_surrogate_fun()]
+
+
+def test_closed_form_smooth_forwards_cover_the_common_shapes():
+    assert {"sigmoid", "arctan", "atan", "fast_sigmoid", "erf", "soft_sign", "triangle", "gaussian"} <= set(FUN_NAMES)
+    with pytest.raises(NotImplementedError, match="MultiGaussianGrad defines no surrogate_fun"):
+        get_surrogate("multi_gaussian_grad").fun(torch.zeros(3))
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("name", FUN_NAMES)
+def test_surrogate_fun_derivative_is_surrogate_grad(name, normalize):
+    params = OTHER.get(name, {k: v * 1.7 for k, v in DEFAULTS[name].items()})
+    sg = get_surrogate(name, normalize=normalize, **params)
+    x = torch.tensor(GRID, dtype=torch.float64, requires_grad=True)
+    (derivative,) = torch.autograd.grad(sg.fun(x).sum(), x)
+    fn, peak = REFERENCE[name]
+    expected = fn(GRID, **params) / (peak(**params) if normalize else 1.0)
+    np.testing.assert_allclose(derivative.numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def tanh_fun(x, alpha):
+    """Seed 004's custom surrogate: smooth forward ``tanh(alpha x) / 2 + 1/2`` ..."""
+    return torch.tanh(alpha * x) * 0.5 + 0.5
+
+
+def tanh_grad(x, alpha):
+    """... and its gradient ``alpha (1 - tanh(alpha x)^2) / 2``."""
+    return alpha * (1 - torch.tanh(alpha * x) ** 2) * 0.5
+
+
+class TanhSurrogate(S.Surrogate):
+    """Seed 004's ``MySurrogate`` as a subclass: ``surrogate_fun`` beside ``surrogate_grad``."""
+
+    name = "tanh"
+
+    def surrogate_fun(self, x):
+        return tanh_fun(x, self.alpha)
+
+    def surrogate_grad(self, x):
+        return tanh_grad(x, self.alpha)
+
+
+@pytest.mark.parametrize("sg", [TanhSurrogate(alpha=2.0, normalize=False), CustomSurrogate(tanh_grad, 2.0, fun_fn=tanh_fun)])
+def test_custom_surrogate_defines_surrogate_fun_beside_surrogate_grad(sg):
+    x = torch.tensor([0.0, 1.0, -1.0], dtype=torch.float64, requires_grad=True)
+    spikes = sg(x)  # the seed's example: forward is still the Heaviside
+    assert spikes.tolist() == [0.0, 1.0, 0.0] and sg.has_surrogate_fun()
+    spikes.sum().backward()
+    torch.testing.assert_close(x.grad, tanh_grad(x.detach(), 2.0))
+    torch.testing.assert_close(sg.fun(x.detach()), tanh_fun(x.detach(), 2.0))
+    assert pickle.loads(pickle.dumps(sg)).fun(x.detach()).tolist() == sg.fun(x.detach()).tolist()
+    assert not CustomSurrogate(tanh_grad, 2.0).has_surrogate_fun()
+    with pytest.raises(TypeError, match="fun_fn must be callable, got str"):
+        CustomSurrogate(tanh_grad, 2.0, fun_fn="tanh")

@@ -41,7 +41,7 @@ peak 1 when normalised; how they map to the catalogue and to names brain_ai used
 name              normalised grad(x)                              alpha  relation
 ================  ==============================================  =====  ============================================
 ``atan``          1 / (1 + (pi/2 alpha x)^2)                      2.0    ``arctan`` with SpikingJelly's default
-``fast_sigmoid``  1 / (1 + alpha abs(x))^2                        25.0   ``inv_square_grad`` with snnTorch's slope
+``fast_sigmoid``  1 / (1 + alpha abs(x))^2                        25.0   snnTorch's; ``normalize=False``: seed 003
 ``superspike``    1 / (1 + alpha abs(x))^2                        10.0   ``inv_square_grad``, Zenke & Ganguli
 ``triangle``      max(0, 1 - alpha abs(x))                        1.0    ``piecewise_quadratic`` (braintools >= 0.2)
 ``parabola``      max(0, 1 - (alpha x)^2)                         1.0    brain_ai's former ``piecewise_quadratic``
@@ -51,15 +51,20 @@ name              normalised grad(x)                              alpha  relatio
 
 Former brain_ai names: ``softsign`` (alpha 2) is now ``soft_sign`` (braintools default alpha 1;
 pass ``alpha=2`` for the old one); ``piecewise_quadratic`` now means braintools' triangle (the old
-parabola is ``parabola``); ``erf``'s default alpha is now braintools' 1.0 (was 2.0). The forward
+parabola is ``parabola``); ``erf``'s default alpha is now braintools' 1.0 (was 2.0);
+``fast_sigmoid``'s published scale (``normalize=False``) is now seed 003's ``alpha / (1 + alpha
+abs(x))^2``, peak alpha (was ``inv_square_grad``'s peak 1; normalised it is unchanged). The forward
 is ``x > 0`` (braintools fires at ``x >= 0``; the two differ only at exactly x = 0).
 
 Functional API: one function per built-in, generated from its class, e.g.
 ``sigmoid(x, alpha=4.0, normalize=True)`` == ``Sigmoid(alpha=4.0)(x)``. A custom surrogate is a
-subclass that sets ``name`` and ``params`` and implements ``surrogate_grad`` (and ``peak``),
-passed to a neuron as an instance; or wrap a module-level function with :class:`CustomSurrogate`
-(module-level so that it pickles). ``neuron.surrogate`` in a config names one of :data:`SURROGATES`,
-which holds exactly the :class:`~brain_ai.config.SurrogateType` members.
+subclass that sets ``name`` and ``params`` and implements ``surrogate_grad`` (and ``peak``, and
+optionally ``surrogate_fun``, the smooth forward for analysis, as in seed 004), passed to a neuron
+as an instance; or wrap module-level functions with :class:`CustomSurrogate` (module-level so
+that it pickles). ``sg.fun(x)`` evaluates the smooth forward on the backward's scale; the
+built-ins with a closed form define it (``has_surrogate_fun()``). ``scripts/plot_surrogates.py``
+draws every built-in into ``docs/images/surrogates.png``. ``neuron.surrogate`` in a config names
+one of :data:`SURROGATES`, which holds exactly the :class:`~brain_ai.config.SurrogateType` members.
 """
 
 from __future__ import annotations

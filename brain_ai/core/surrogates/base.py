@@ -3,7 +3,9 @@ r"""The spike function and the :class:`Surrogate` base: parameters, domain check
 A surrogate declares its parameters (:class:`Param`: name, default, domain) and implements
 ``surrogate_grad(x)``, the pseudo-derivative at its own (published) scale. ``grad(x)`` is what the
 backward pass uses: ``surrogate_grad(x) / peak()`` when ``normalize=True`` (the default: peak
-gradient 1.0), ``surrogate_grad(x)`` itself when ``normalize=False``.
+gradient 1.0), ``surrogate_grad(x)`` itself when ``normalize=False``. It may also define
+``surrogate_fun(x)`` (seed 004), the smooth forward whose derivative is ``surrogate_grad``: for
+analysis and plots only (``fun(x)``, scaled like ``grad``); training always fires the Heaviside.
 """
 
 from __future__ import annotations
@@ -100,14 +102,31 @@ class Surrogate(abc.ABC):
     def surrogate_grad(self, x: Tensor) -> Tensor:
         """Pseudo-derivative at the surrogate's own scale (same shape and dtype as ``x``)."""
 
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        """The smooth forward at the surrogate's own scale: ``d/dx surrogate_fun = surrogate_grad``.
+
+        Optional (analysis only): braintools' form where it has one, else the antiderivative that
+        is 0 at -inf; built-ins with a closed form define it, the others raise.
+        """
+        raise NotImplementedError(f"{type(self).__name__} defines no surrogate_fun (smooth forward), only surrogate_grad")
+
     def peak(self) -> float:
         """Largest value of :meth:`surrogate_grad` (the normaliser); 1.0 for shapes already peak 1."""
         return 1.0
+
+    def has_surrogate_fun(self) -> bool:
+        """True when this surrogate defines :meth:`surrogate_fun` (its class or a ``fun_fn``)."""
+        return type(self).surrogate_fun is not Surrogate.surrogate_fun
 
     def grad(self, x: Tensor) -> Tensor:
         """The backward's d spike / d x at ``x = v - v_th``: peak 1 if ``normalize`` else the raw scale."""
         g = self.surrogate_grad(x)
         return g / self.peak() if self.normalize else g
+
+    def fun(self, x: Tensor) -> Tensor:
+        """:meth:`surrogate_fun` on the backward's scale (divided by the peak when ``normalize``)."""
+        f = self.surrogate_fun(x)
+        return f / self.peak() if self.normalize else f
 
     def __call__(self, x: Tensor) -> Tensor:
         """Spike of ``x = v - v_th``: 1.0 where x > 0 else 0.0, surrogate gradient in backward."""
@@ -128,22 +147,38 @@ class Surrogate(abc.ABC):
 
 
 class CustomSurrogate(Surrogate):
-    """Wrap a user function ``grad_fn(x, alpha) -> Tensor`` as a surrogate.
+    """Wrap a user function ``grad_fn(x, alpha) -> Tensor`` (and optionally ``fun_fn``) as a surrogate.
 
-    ``grad_fn`` must be a module-level function (not a lambda or closure) for the surrogate to
-    pickle. Its peak is not normalised for you (``peak()`` is 1): document what you choose.
+    ``grad_fn`` (and ``fun_fn``, the smooth forward whose derivative is ``grad_fn``, for analysis)
+    must be module-level functions (not lambdas or closures) for the surrogate to pickle. Its peak
+    is not normalised for you (``peak()`` is 1): document what you choose.
     """
 
     name = "custom"
 
-    def __init__(self, grad_fn: Callable[[Tensor, float], Tensor], alpha: Optional[float] = None) -> None:
-        if not callable(grad_fn):
-            raise TypeError(f"CustomSurrogate: grad_fn must be callable, got {type(grad_fn).__name__}")
+    def __init__(
+        self,
+        grad_fn: Callable[[Tensor, float], Tensor],
+        alpha: Optional[float] = None,
+        fun_fn: Optional[Callable[[Tensor, float], Tensor]] = None,
+    ) -> None:
+        for arg, fn in (("grad_fn", grad_fn), ("fun_fn", fun_fn)):
+            if not (callable(fn) or (arg == "fun_fn" and fn is None)):
+                raise TypeError(f"CustomSurrogate: {arg} must be callable, got {type(fn).__name__}")
         super().__init__(alpha)
         self.grad_fn = grad_fn
+        self.fun_fn = fun_fn
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return self.grad_fn(x, self.alpha)
+
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        if self.fun_fn is None:
+            return super().surrogate_fun(x)
+        return self.fun_fn(x, self.alpha)
+
+    def has_surrogate_fun(self) -> bool:
+        return self.fun_fn is not None
 
     def __repr__(self) -> str:
         return f"CustomSurrogate({getattr(self.grad_fn, '__qualname__', self.grad_fn)!r}, alpha={self.alpha})"

@@ -2,7 +2,8 @@ r"""The braintools surrogate catalogue (seed 004), formulas of braintools >= 0.2
 
 Each class implements ``surrogate_grad`` exactly as braintools defines it (same parameters, same
 defaults, same scale) and ``peak`` (its largest value), so that ``normalize=True`` divides the
-gradient to peak 1. ``x = v - v_th``; ``s(u) = sigmoid(u)``.
+gradient to peak 1; those with a closed-form antiderivative also implement ``surrogate_fun``
+(braintools' smooth forward where it defines one). ``x = v - v_th``; ``s(u) = sigmoid(u)``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Sigmoid(Surrogate):
         s = torch.sigmoid(self.alpha * x)
         return self.alpha * s * (1.0 - s)
 
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(self.alpha * x)
+
     def peak(self) -> float:
         return self.alpha / 4.0
 
@@ -47,6 +51,10 @@ class PiecewiseQuadratic(Surrogate):
         ax = x.abs()
         return torch.where(ax > 1.0 / self.alpha, torch.zeros_like(x), self.alpha - self.alpha**2 * ax)
 
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        inner = 0.5 + self.alpha * x - 0.5 * self.alpha**2 * x * x.abs()
+        return torch.where(x.abs() > 1.0 / self.alpha, (x > 0).to(x.dtype), inner)
+
     def peak(self) -> float:
         return self.alpha
 
@@ -59,6 +67,10 @@ class PiecewiseExp(Surrogate):
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return (self.alpha / 2.0) * torch.exp(-self.alpha * x.abs())
+
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        half = 0.5 * torch.exp(-self.alpha * x.abs())
+        return torch.where(x < 0, half, 1.0 - half)
 
     def peak(self) -> float:
         return self.alpha / 2.0
@@ -73,6 +85,9 @@ class SoftSign(Surrogate):
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return (self.alpha / 2.0) / (1.0 + (self.alpha * x).abs()) ** 2
 
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return 0.5 + 0.5 * (self.alpha * x) / (1.0 + (self.alpha * x).abs())
+
     def peak(self) -> float:
         return self.alpha / 2.0
 
@@ -85,6 +100,9 @@ class Arctan(Surrogate):
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return (self.alpha / 2.0) / (1.0 + ((math.pi / 2.0 * self.alpha) * x) ** 2)
+
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return 0.5 + torch.atan((math.pi / 2.0 * self.alpha) * x) / math.pi
 
     def peak(self) -> float:
         return self.alpha / 2.0
@@ -99,6 +117,9 @@ class NonzeroSignLog(Surrogate):
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return 1.0 / (1.0 / self.alpha + x.abs())
 
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return torch.sign(x) * torch.log1p((self.alpha * x).abs())
+
     def peak(self) -> float:
         return 1.0 / (1.0 / self.alpha)
 
@@ -111,6 +132,9 @@ class ERF(Surrogate):
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return (self.alpha / _SQRT_PI) * torch.exp(-(self.alpha**2) * x * x)
+
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return 0.5 * torch.erfc(-self.alpha * x)
 
     def peak(self) -> float:
         return self.alpha / _SQRT_PI
@@ -185,6 +209,9 @@ class LeakyRelu(Surrogate):
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return torch.where(x < 0, _const(x, self.alpha), _const(x, self.beta))
 
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return torch.where(x < 0, self.alpha * x, self.beta * x)
+
     def peak(self) -> float:
         return max(self.alpha, self.beta)
 
@@ -226,6 +253,9 @@ class GaussianGrad(Surrogate):
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return self.peak() * torch.exp(-(x**2) / (2.0 * self.sigma**2))
 
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return 0.5 * self.alpha * torch.erfc(-x / (math.sqrt(2.0) * self.sigma))
+
     def peak(self) -> float:
         return self.alpha / (_SQRT_2PI * self.sigma)
 
@@ -238,6 +268,9 @@ class InvSquareGrad(Surrogate):
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return 1.0 / (self.alpha * x.abs() + 1.0) ** 2
+
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return 1.0 / self.alpha + x / (self.alpha * x.abs() + 1.0)
 
 
 def _normal(x, mean: float, std: float):  # noqa: ANN001 - Tensor or float
@@ -277,6 +310,10 @@ class SlayerGrad(Surrogate):
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return torch.exp(-self.alpha * x.abs())
+
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        tail = torch.exp(-self.alpha * x.abs()) / self.alpha
+        return torch.where(x < 0, tail, 2.0 / self.alpha - tail)
 
 
 #: The 18 classes of seed 004, in its order.

@@ -1,12 +1,15 @@
 r"""brain_ai's own surrogate names: peer defaults of catalogue shapes, and two extra shapes.
 
-``atan``, ``fast_sigmoid``, ``superspike`` and ``triangle`` are catalogue classes under the name
-and default a peer library uses (so ``normalize=False`` gives that peer's scale too); ``ste``,
-``parabola`` and ``gaussian`` are shapes of their own, already peak 1 (``normalize`` changes
-nothing for them).
+``atan``, ``superspike`` and ``triangle`` are catalogue classes under the name and default a peer
+library uses (so ``normalize=False`` gives that peer's scale too); ``fast_sigmoid`` is the
+``inv_square_grad`` shape at the scale of seed 003 (the derivative of the fast sigmoid itself);
+``ste``, ``parabola`` and ``gaussian`` are shapes of their own, already peak 1 (``normalize``
+changes nothing for them).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -22,11 +25,24 @@ class ATan(Arctan):
     params = (Param("alpha", 2.0),)
 
 
-class FastSigmoid(InvSquareGrad):
-    """snnTorch's fast sigmoid ``1 / (1 + slope |x|)^2`` (= ``inv_square_grad``), slope 25."""
+class FastSigmoid(Surrogate):
+    """The derivative of the fast sigmoid ``alpha x / (1 + alpha |x|)``: ``alpha / (1 + alpha |x|)^2``, slope 25.
+
+    Peak ``alpha``. ``normalize=False`` is seed 003's (Edifice's) surrogate exactly; normalised
+    it is snnTorch's ``fast_sigmoid(slope)`` and ``inv_square_grad``: ``1 / (1 + alpha |x|)^2``.
+    """
 
     name = "fast_sigmoid"
     params = (Param("alpha", 25.0),)
+
+    def surrogate_grad(self, x: Tensor) -> Tensor:
+        return self.alpha / (self.alpha * x.abs() + 1.0) ** 2
+
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return 1.0 + self.alpha * x / (self.alpha * x.abs() + 1.0)
+
+    def peak(self) -> float:
+        return self.alpha
 
 
 class SuperSpike(InvSquareGrad):
@@ -51,6 +67,9 @@ class STE(Surrogate):
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return torch.ones_like(x)
 
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return x.clone()
+
 
 class Parabola(Surrogate):
     """``max(0, 1 - (alpha x)^2)`` (brain_ai's former ``piecewise_quadratic``)."""
@@ -59,6 +78,10 @@ class Parabola(Surrogate):
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return torch.clamp(1.0 - (self.alpha * x) ** 2, min=0.0)
+
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        u = torch.clamp(self.alpha * x, -1.0, 1.0)  # flat 0 / 4/(3 alpha) outside |x| <= 1/alpha
+        return (u - u**3 / 3.0 + 2.0 / 3.0) / self.alpha
 
 
 class Gaussian(Surrogate):
@@ -69,6 +92,9 @@ class Gaussian(Surrogate):
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
         return torch.exp(-(x**2) / (2.0 * self.alpha**2))
+
+    def surrogate_fun(self, x: Tensor) -> Tensor:
+        return math.sqrt(math.pi / 2.0) * self.alpha * torch.erfc(-x / (math.sqrt(2.0) * self.alpha))
 
 
 #: brain_ai's own names, registered next to the catalogue.
