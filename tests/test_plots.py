@@ -148,3 +148,24 @@ def test_batch_activity_draws_the_same_input_spikes_every_time_and_keeps_the_mod
     assert prediction.shape == (3,)
     sample = first_sample(encoded, layers, prediction, torch.tensor([4, 5, 6]))
     assert int(sample.label) == 4 and torch.equal(sample.inputs, encoded[0]) and sample.layers["layer1"].shape == (8, 10)
+
+
+def test_surrogate_figure_draws_every_registered_surrogate(tmp_path):
+    from brain_ai.core.surrogates import SURROGATES, get_surrogate
+    from brain_ai.tools.plot_surrogates import draw, full_width_half_max, main, smooth_forward
+
+    out = tmp_path / "surrogates.png"
+    assert draw(out) == sorted(SURROGATES)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["--out", str(tmp_path / "again.png")]) == 0 and (tmp_path / "again.png").exists()
+    x = torch.linspace(-2.0, 2.0, 2001, dtype=torch.float64)
+    assert full_width_half_max(get_surrogate("triangle"), x) == pytest.approx(1.0, abs=1e-2)  # 1 - |x| >= 1/2
+    assert full_width_half_max(get_surrogate("ste"), x) == float("inf")
+    # the integrated forward of a surrogate without a closed form matches the closed form where one exists
+    sigmoid = get_surrogate("sigmoid")
+    integrated, closed = smooth_forward(get_surrogate("multi_gaussian_grad"), x)
+    assert not closed and integrated[0] == 0.0
+    exact, closed = smooth_forward(sigmoid, x)
+    assert closed
+    steps = (sigmoid.grad(x)[1:] + sigmoid.grad(x)[:-1]) * (x[1] - x[0]) / 2
+    torch.testing.assert_close(exact - exact[0], torch.cat([x.new_zeros(1), steps.cumsum(0)]), atol=1e-5, rtol=0)
