@@ -18,10 +18,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from brain_ai.config import DecodingConfig, EncodingConfig, LossConfig, TaskLoss
-from brain_ai.core.decoding import DECODERS, build_decoder
+from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import ENCODERS, build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
 from brain_ai.core.surrogates import ATan
+from brain_ai.tools.validate_codec_losses import decoder_configs
 
 #: scale name -> (time steps T, magnitude of raw inputs / membranes)
 SCALES: Dict[str, Tuple[int, float]] = {"small": (16, 1.0), "medium": (256, 100.0), "large": (4096, 1e4)}
@@ -106,10 +107,8 @@ def all_cases(scales: Sequence[str], batch: int) -> List[Tuple[str, Callable[[],
         for dname, dtype in DTYPES.items():
             tag = f"{dname}/{scale}"
             cases += [(f"{tag}/encoder/{n}", lambda n=n, d=dtype, t=steps, m=mag: encoder_case(n, d, t, m, batch)) for n in sorted(e.name for e in ENCODERS)]
-            decs = [DecodingConfig(type=n, population_size=2) for n in sorted(d.name for d in DECODERS)]
-            decs.append(DecodingConfig(type="population", population_mode="regression", population_size=2))
-            cases += [(f"{tag}/decoder/{c.type.name}{'/' + c.population_mode.name if c.type.name == 'population' else ''}",
-                       lambda c=c, d=dtype, t=steps, m=mag: decoder_case(c, d, t, m, batch)) for c in decs]
+            cases += [(f"{tag}/decoder/{label}", lambda c=c, d=dtype, t=steps, m=mag: decoder_case(c, d, t, m, batch))
+                      for label, c in decoder_configs()]
             cases += [(f"{tag}/loss/{task.name}", lambda k=task, d=dtype, t=steps, m=mag: loss_case(k, d, t, m, batch)) for task in TaskLoss]
     return cases
 

@@ -14,7 +14,9 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 
-from brain_ai.config import CODEC_PRESETS, CodecPreset, DecodingConfig, EncodingConfig, LossConfig, Task, from_dict, to_dict
+from brain_ai.config import (
+    CODEC_PRESETS, CodecPreset, DecodingConfig, EncodingConfig, LossConfig, Task, TaskLoss, from_dict, to_dict,
+)  # fmt: skip
 from brain_ai.core.decoding import DECODERS, ClassificationOutput, RegressionOutput, build_decoder
 from brain_ai.core.encoding import ENCODERS, SpikeBatch, build_encoder
 from brain_ai.core.losses import ISIRegularization, LossInputs, build_loss
@@ -61,7 +63,8 @@ def check_encoder_reproducible(name: str, sizes: Sizes) -> None:
     assert torch.equal(enc(x).spikes, enc(x).spikes), "eval mode is not deterministic"
 
 
-def _decoder_configs() -> List[Tuple[str, DecodingConfig]]:
+def decoder_configs() -> List[Tuple[str, DecodingConfig]]:
+    """``(label, config)`` of every decoder (population in both of its modes)."""
     out = [(name, DecodingConfig(type=name, population_size=2)) for name in sorted(d.name for d in DECODERS)]
     out.append(("population/regression", DecodingConfig(type="population", population_mode="regression", population_size=2)))
     return out
@@ -143,8 +146,8 @@ def all_checks() -> List[Tuple[str, Callable[[Sizes], None]]]:
     for name in sorted(e.name for e in ENCODERS):
         checks.append((f"encoder/{name}/contract", lambda s, n=name: check_encoder(n, s)))
         checks.append((f"encoder/{name}/reproducible", lambda s, n=name: check_encoder_reproducible(n, s)))
-    checks += [(f"decoder/{label}", lambda s, c=cfg: check_decoder(c, s)) for label, cfg in _decoder_configs()]
-    checks += [(f"loss/{task}", lambda s, t=task: check_loss(t, s)) for task in ("probspikes", "first_spike", "cross_entropy", "mse")]
+    checks += [(f"decoder/{label}", lambda s, c=cfg: check_decoder(c, s)) for label, cfg in decoder_configs()]
+    checks += [(f"loss/{task}", lambda s, t=task: check_loss(t, s)) for task in (t.value for t in TaskLoss)]
     checks += [("loss/isi_vectorised", check_isi_vectorised), ("loss/t_normalisation", check_t_normalisation)]
     checks += [(f"preset/{name}", lambda s, n=name: check_preset(n, s)) for name in sorted(CODEC_PRESETS)]
     return checks

@@ -18,7 +18,7 @@ from brain_ai.core.neurons import SpikingNeuronBase, build_neuron
 Check = Callable[[SpikingNeuronBase, torch.Tensor], None]
 
 
-def _variants() -> Dict[str, NeuronConfig]:
+def variants() -> Dict[str, NeuronConfig]:
     """Every neuron type (every reset mode for LIF), learnable beta and threshold where allowed."""
     common = dict(learnable_beta=True, learnable_threshold=True, beta=0.8, threshold=0.5)
     out = {f"lif/{r.name}": NeuronConfig(type=NeuronType.lif, reset=r, **common) for r in ResetMode}
@@ -107,16 +107,34 @@ CHECKS: Dict[str, Check] = {
 }
 
 
+#: Input dtypes every neuron type runs in (the module cast to the same dtype; bf16 under autocast is ``amp_state_fp32``).
+DTYPES: Dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+
+
+def case_config(ntype: str, reset: str = "subtract", surrogate: str = "atan") -> NeuronConfig:
+    """A ``ntype`` neuron with a learnable threshold 0.5 (so ``gradients`` sees a threshold gradient)."""
+    return NeuronConfig(
+        type=NeuronType(ntype), reset=ResetMode(reset), surrogate=surrogate, learnable_threshold=True, threshold=0.5
+    )
+
+
+def run_case(
+    cfg: NeuronConfig, check: str, size: int = 16, steps: int = 8, batch: int = 4, device: str = "cpu", dtype: str = "float32"
+) -> None:
+    """Build ``cfg`` (seed 0) and run ``CHECKS[check]`` on a (B, T, N) input current; raises on failure."""
+    torch.manual_seed(0)
+    neuron = build_neuron(cfg, size).to(device=device, dtype=DTYPES[dtype])
+    x = 1.5 * torch.rand(batch, steps, size, device=device, dtype=DTYPES[dtype])  # (B, T, N) input current
+    CHECKS[check](neuron, x)
+
+
 def run_checks(size: int = 16, steps: int = 8, batch: int = 4, device: str = "cpu") -> List[Tuple[str, str, Optional[str]]]:
     """Run every check on every variant; returns ``(variant, check, error or None)`` rows."""
     rows = []
-    for vname, cfg in _variants().items():
-        for cname, check in CHECKS.items():
-            torch.manual_seed(0)
-            neuron = build_neuron(cfg, size).to(device)
-            x = 1.5 * torch.rand(batch, steps, size, device=device)  # (B, T, N) input current
+    for vname, cfg in variants().items():
+        for cname in CHECKS:
             try:
-                check(neuron, x)
+                run_case(cfg, cname, size, steps, batch, device)
                 rows.append((vname, cname, None))
             except Exception as err:  # noqa: BLE001 - every failure becomes a FAIL row
                 rows.append((vname, cname, f"{type(err).__name__}: {err}"))

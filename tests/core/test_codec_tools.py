@@ -12,12 +12,6 @@ from brain_ai.tools import amp_stress_test, validate_codec_losses
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_validate_codec_losses_passes(capsys):
-    assert validate_codec_losses.main(["--batch", "2", "--steps", "8", "--features", "4"]) == 0
-    out = capsys.readouterr().out
-    assert "0 failed" in out and "FAIL" not in out and "encoder/ttfs/contract" in out
-
-
 def test_validate_codec_losses_exits_non_zero_on_a_failing_check(monkeypatch, capsys):
     def broken(sizes):
         raise AssertionError("deliberately broken")
@@ -25,12 +19,6 @@ def test_validate_codec_losses_exits_non_zero_on_a_failing_check(monkeypatch, ca
     monkeypatch.setattr(validate_codec_losses, "check_isi_vectorised", broken)
     assert validate_codec_losses.main(["--steps", "6"]) == 1
     assert "FAIL  AssertionError: deliberately broken" in capsys.readouterr().out
-
-
-def test_amp_stress_test_passes_at_small_scale(capsys):
-    assert amp_stress_test.main(["--scales", "small", "--batch", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "bf16/small/loss/first_spike" in out and "fp16/small/decoder/membrane" in out and "0 failed" in out
 
 
 def test_amp_stress_test_exits_non_zero_when_outside_tolerance(monkeypatch):

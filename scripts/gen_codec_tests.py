@@ -1,0 +1,8 @@
+"""Thin wrapper: `python scripts/gen_codec_tests.py --help` (see brain_ai.tools.gen_codec_tests)."""
+
+import sys
+
+from brain_ai.tools.gen_codec_tests import main
+
+if __name__ == "__main__":
+    sys.exit(main())
