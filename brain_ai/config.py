@@ -710,6 +710,14 @@ class EncoderType(str, enum.Enum):
     direct = "direct"  # the static input itself, repeated as a constant input current for num_steps
 
 
+class SpikeDtype(str, enum.Enum):
+    """Storage dtype of the encoders' spikes; the network converts them at its first layer."""
+
+    float = "float"  # the input's float dtype (float32 for integer input): 4 bytes per element
+    uint8 = "uint8"  # 1 byte per element
+    bool = "bool"  # 1 byte per element
+
+
 class NormalizationType(str, enum.Enum):
     """How intensity encoders map raw input to [0, 1] before coding."""
 
@@ -818,6 +826,10 @@ class EncodingConfig:
     #: direct: the input already is a sequence ``(B, T, ...)`` of input currents (data=smnist),
     #: passed on normalised with its own T (num_steps unused); the pipeline sets it from the data
     sequence_input: bool = False
+    #: storage of the emitted spikes: float (the input's float dtype), uint8 or bool (1 byte per
+    #: element instead of 4, converted to the compute dtype at the network's first layer; the
+    #: same results). direct emits real-valued currents and takes only float.
+    spike_dtype: SpikeDtype = SpikeDtype.float
 
     def __post_init__(self) -> None:
         o = "encoding"
@@ -825,6 +837,17 @@ class EncodingConfig:
         self.normalization = coerce_enum(o, "normalization", self.normalization, NormalizationType)
         self.latency_mapping = coerce_enum(o, "latency_mapping", self.latency_mapping, LatencyMapping)
         self.centers = coerce_enum(o, "centers", self.centers, CentersMode)
+        self.spike_dtype = coerce_enum(o, "spike_dtype", self.spike_dtype, SpikeDtype)
+        if self.type is EncoderType.direct and self.spike_dtype is not SpikeDtype.float:
+            raise ConfigError(
+                f"{o}.spike_dtype={self.spike_dtype.name} does not fit {o}.type=direct, which emits real-valued input currents, "
+                f"not 0/1 spikes; allowed: float"
+            )
+        if self.type is EncoderType.population and self.centers is CentersMode.learned and self.spike_dtype is not SpikeDtype.float:
+            raise ConfigError(
+                f"{o}.spike_dtype={self.spike_dtype.name} carries no gradient to the learned centres ({o}.centers=learned); "
+                f"allowed: spike_dtype=float, or centers=linear / uniform"
+            )
         check_range(o, "num_steps", self.num_steps, low=1, integer=True)
         check_range(o, "rate_gain", self.rate_gain)
         check_range(o, "rate_bias", self.rate_bias)

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, ConfigError, SNNConfig
 from brain_ai.core.neurons.state import check_finite
 from brain_ai.core.snn import SNNOutput, dropout_masks, over_time
+from brain_ai.core.spike_input import as_compute
 
 #: One layer's state, batch-first: LSTM ``(h (B, H), c (B, H))``, GRU ``(h (B, H),)``.
 RecurrentState = Tuple[Tensor, ...]
@@ -77,11 +78,12 @@ class RecurrentANN(nn.Module):
         x = x.flatten(2)  # (B, T, F)
         if x.shape[-1] != self.cfg.input_size:
             raise ValueError(f"snn.input_size={self.cfg.input_size} but the input has {x.shape[-1]} features per step (input shape {tuple(x.shape)})")
+        x = as_compute(x, self.readout.weight.dtype)  # compact (uint8 / bool) spikes: the LSTM / GRU keep a float copy anyway
         check_finite(type(self).__name__, x)
         x_in = x
         states = self._check_state(state, x.shape[0])
         final: Dict[str, RecurrentState] = {}
-        masks = dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator) if self.training else []
+        masks = dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator, x.dtype) if self.training else []
         for i, (name, layer) in enumerate(zip(self.layer_names, self.layers)):
             given = states[name]
             # torch wants (num_layers=1, B, H) per state tensor; kept batch-first (B, H) outside

@@ -34,10 +34,13 @@ direct              no spikes: the normalised input is the input current of ever
 
 In eval mode with ``deterministic_eval`` the rate and population encoders emit the regular
 code at the same spike probability (``floor((t+1) P) - floor(t P)``) instead of sampling, and
-latency jitter is off. Sampling happens in fp32 (fp64 for fp64 input) and spikes are cast to
-the input's dtype afterwards (float32 for integer input). Rate and population spikes carry a
-straight-through gradient ``d s / d p = 1`` so input scaling and learned centres can train;
-latency, delta and identity spikes carry none.
+latency jitter is off. Sampling happens in fp32 (fp64 for fp64 input) and spikes are cast
+afterwards to ``cfg.spike_dtype``: ``float``, the input's dtype (float32 for integer input), or
+the compact ``uint8`` / ``bool`` (1 byte per element instead of 4; the networks convert them to
+their compute dtype at the first layer, with the same results). Float rate and population spikes
+carry a straight-through gradient ``d s / d p = 1`` so input scaling and learned centres can
+train; compact spikes carry none (an input that requires grad is refused); latency, delta and
+identity spikes carry none. direct emits real values and takes only ``spike_dtype=float``.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from typing import Any, ClassVar, Dict, Optional, Tuple, Type
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import CentersMode, EncoderType, EncodingConfig, LatencyMapping, NormalizationType
+from brain_ai.config import CentersMode, EncoderType, EncodingConfig, LatencyMapping, NormalizationType, SpikeDtype
 from brain_ai.core.neurons.state import check_finite
 
 BATCH_DIM = 0
@@ -75,7 +78,8 @@ def batch_to_time_first(x: Tensor) -> Tensor:
 class SpikeBatch:
     """An encoded batch.
 
-    spikes: ``(B, T, *feature_shape)``, 0/1 values (float dtype); mask: ``(B, T)`` bool, True where
+    spikes: ``(B, T, *feature_shape)``, 0/1 values (the input's float dtype, or uint8 / bool per
+    ``encoding.spike_dtype``; identity: event counts); mask: ``(B, T)`` bool, True where
     the step is valid (all True unless ragged); aux: encoder extras (``rates``, ``spike_times``,
     ``population_map``, ``norm_min`` / ``norm_max``, ``state``).
     """
@@ -135,9 +139,13 @@ def _work_dtype(x: Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def _spike_dtype(x: Tensor) -> torch.dtype:
-    """Spikes are returned in the input's float dtype (float32 for integer / bool input)."""
+def _float_dtype(x: Tensor) -> torch.dtype:
+    """The input's float dtype (float32 for integer / bool input)."""
     return x.dtype if x.is_floating_point() else torch.float32
+
+
+#: ``encoding.spike_dtype`` -> storage dtype of compact spikes
+_COMPACT_DTYPES = {SpikeDtype.uint8: torch.uint8, SpikeDtype.bool: torch.bool}
 
 
 def normalize(x: Tensor, mode: NormalizationType, *, per_sample_dims: int = 1, check_unit_range: bool = True) -> Tuple[Tensor, Dict[str, Tensor]]:
@@ -221,6 +229,15 @@ class Encoder(nn.Module, metaclass=abc.ABCMeta):
         """True in eval mode when ``cfg.deterministic_eval`` (no sampling, no jitter)."""
         return not self.training and self.cfg.deterministic_eval
 
+    @property
+    def compact(self) -> bool:
+        """True when the spikes are stored as uint8 / bool (``cfg.spike_dtype``)."""
+        return self.cfg.spike_dtype is not SpikeDtype.float
+
+    def spike_dtype(self, x: Tensor) -> torch.dtype:
+        """Storage dtype of the spikes encoded from ``x`` (``cfg.spike_dtype``)."""
+        return _COMPACT_DTYPES.get(self.cfg.spike_dtype) or _float_dtype(x)
+
     def forward(self, x: Tensor, *, generator: Optional[torch.Generator] = None) -> SpikeBatch:
         """x: static ``(B, ...)`` -> SpikeBatch with spikes ``(B, T, *output_shape(x.shape[1:]))``."""
         self._check_input(x)
@@ -260,7 +277,15 @@ class RateBernoulliEncoder(Encoder):
         else:
             u = torch.rand((prob.shape[0], num_steps) + prob.shape[1:], generator=generator, device=prob.device, dtype=prob.dtype)
             fired = u < prob.detach().unsqueeze(1)  # (B, T, *F_out)
-        spikes = _StraightThrough.apply(prob.unsqueeze(1).expand(fired.shape), fired.to(_spike_dtype(x)))
+        if self.compact:
+            if prob.requires_grad:
+                raise ValueError(
+                    f"{self.name} encoder: encoding.spike_dtype={self.cfg.spike_dtype.name} carries no gradient back to the input "
+                    f"(x.requires_grad=True); allowed: spike_dtype=float for a straight-through gradient"
+                )
+            spikes = fired.to(self.spike_dtype(x))
+        else:
+            spikes = _StraightThrough.apply(prob.unsqueeze(1).expand(fired.shape), fired.to(self.spike_dtype(x)))
         aux["rates"] = prob.detach()
         return spikes, aux
 
@@ -359,7 +384,7 @@ class LatencyEncoder(Encoder):
         start = t_step.unsqueeze(1)  # (B, 1, *F)
         fired = fires.unsqueeze(1) & (steps >= start) & (steps < start + cfg.latency_burst)  # (B, T, *F)
         aux["spike_times"] = torch.where(fires, t_step, torch.full_like(t_step, -1))
-        return fired.to(_spike_dtype(x)), aux
+        return fired.to(self.spike_dtype(x)), aux
 
 
 class TTFSEncoder(LatencyEncoder):
@@ -416,14 +441,15 @@ class DeltaEncoder(Encoder):
             off.append(down)
         spikes = torch.cat([torch.stack(on, TIME_DIM), torch.stack(off, TIME_DIM)], dim=2)  # (B, T, 2 F0, *rest)
         aux["state"] = ref
-        return spikes.to(_spike_dtype(x)), aux
+        return spikes.to(self.spike_dtype(x)), aux
 
     def output_shape(self, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
         return (2 * input_shape[0],) + tuple(input_shape[1:])
 
 
 class IdentityEncoder(Encoder):
-    """Input already is spikes / event frames ``(B, T, ...)``: passed through (integers -> float32).
+    """Input already is spikes / event frames ``(B, T, ...)``: passed through (integers -> float32,
+    or ``cfg.spike_dtype``: uint8 holds counts up to 255, bool only 0/1; larger values are refused).
 
     ``num_steps`` and ``normalization`` are not used; ``SpikeBatch.is_binary()`` tells whether the
     frames are spikes or event counts.
@@ -437,7 +463,13 @@ class IdentityEncoder(Encoder):
         if bool(bad.any()):
             raise ValueError(f"identity encoder: x must hold spikes or event counts (non-negative integers), got {x[bad].flatten()[0].item()!r}; "
                              f"encode real-valued input with another encoder (e.g. rate_bernoulli)")
-        return x.to(_spike_dtype(x)), {}
+        dtype = self.spike_dtype(x)
+        if self.compact and x.numel():
+            most = 1 if dtype is torch.bool else torch.iinfo(dtype).max
+            if float(x.max()) > most:
+                raise ValueError(f"identity encoder: encoding.spike_dtype={self.cfg.spike_dtype.name} holds values up to {most}, but x holds "
+                                 f"event counts up to {float(x.max()):g}; allowed: spike_dtype=float (or uint8 for counts up to 255)")
+        return x.to(dtype), {}
 
 
 class DirectEncoder(Encoder):
@@ -460,8 +492,8 @@ class DirectEncoder(Encoder):
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
         x_norm, aux = normalize(x, self.cfg.normalization)  # (B, *F) or, with sequence_input, (B, T, *F); work dtype
         if self.cfg.sequence_input:
-            return x_norm.to(_spike_dtype(x)), aux
-        current = x_norm.to(_spike_dtype(x)).unsqueeze(1)  # (B, 1, *F)
+            return x_norm.to(_float_dtype(x)), aux
+        current = x_norm.to(_float_dtype(x)).unsqueeze(1)  # (B, 1, *F)
         return current.expand(x.shape[0], self.cfg.num_steps, *x.shape[1:]), aux  # (B, T, *F)
 
 

@@ -31,6 +31,7 @@ from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, Backend, Co
 from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
 from brain_ai.core.neurons.state import carry, check_finite, check_state
 from brain_ai.core.probes import compute_probes
+from brain_ai.core.spike_input import as_compute, spike_linear
 from brain_ai.core.unroll import check_segmenting, run_segments
 
 
@@ -70,8 +71,8 @@ def over_time(layer: nn.Module, x: Tensor) -> Tensor:
     return y.reshape(b, t, *y.shape[1:])  # (B, T, ...)
 
 
-def dropout_masks(x: Tensor, sizes: List[int], p: float, generator: Optional[torch.Generator]) -> List[Tensor]:
-    """Dropout masks ``(B, T, N_j)`` for layers of ``sizes`` N_j, drawn once per forward (for all T)
+def dropout_masks(x: Tensor, sizes: List[int], p: float, generator: Optional[torch.Generator], dtype: torch.dtype) -> List[Tensor]:
+    """Dropout masks ``(B, T, N_j)`` in ``dtype`` for layers of ``sizes`` N_j, drawn once per forward (for all T)
     so that they do not depend on the time segmentation, and are inputs (not random draws) of a
     recomputed segment: ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)``, as ``nn.Dropout``.
     ``generator`` draws them on ``x``'s device (None = the global RNG). Empty when ``p = 0``."""
@@ -79,8 +80,8 @@ def dropout_masks(x: Tensor, sizes: List[int], p: float, generator: Optional[tor
         return []
     b, t = x.shape[:2]
     keep = 1.0 - p
-    draws = (torch.rand((b, t, n), generator=generator, device=x.device, dtype=x.dtype) for n in sizes)
-    return [(u < keep).to(x.dtype) / keep for u in draws]
+    draws = (torch.rand((b, t, n), generator=generator, device=x.device, dtype=dtype) for n in sizes)
+    return [(u < keep).to(dtype) / keep for u in draws]
 
 
 #: The non-recurrent neuron a recurrent type builds where a dense recurrence makes no sense
@@ -179,7 +180,7 @@ class _SNNBase(nn.Module):
             output=outputs["output"], layer_spikes=outputs["spikes"], layer_membranes=outputs["membranes"], final_states=final
         )
         if return_details:
-            out.inputs = x
+            out.inputs = as_compute(x, self.compute_dtype)
             out.probes = {
                 name: compute_probes(spikes.detach(), out.layer_membranes[name].detach(), mask=mask)
                 for name, spikes in out.layer_spikes.items()
@@ -203,9 +204,14 @@ class _SNNBase(nn.Module):
                 check_state(f"{owner} layer {name!r}", state[name], neuron.state_shapes(batch_size))
         return dict(state)
 
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The parameters' dtype: compact (uint8 / bool) input spikes are converted to it."""
+        return next(self.parameters()).dtype
+
     def _dropout_masks(self, x: Tensor, generator: Optional[torch.Generator]) -> List[Tensor]:
         """The hidden layers' dropout masks (:func:`dropout_masks`); empty in eval mode."""
-        return dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator) if self.training else []
+        return dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator, self.compute_dtype) if self.training else []
 
     def _run_neuron(self, name: str, neuron: nn.Module, current: Tensor, seg: _Segment) -> Tensor:
         """Step ``neuron`` over ``current (B, t, ...)`` from ``seg.states[name]``; record into ``seg``."""
@@ -249,7 +255,8 @@ class _SNNBase(nn.Module):
     def _forward_dense(self, x: Tensor, masks: List[Tensor], seg: _Segment, first: int) -> Tensor:
         """Run the dense stack on ``x (B, t, F)``; layer names start at ``layer{first}``."""
         for j, (linear, neuron) in enumerate(zip(self.linears, self.dense_neurons)):
-            current = over_time(linear, x)  # (B, t, N_j)
+            # compact (uint8 / bool) spikes reach only the first layer; kept compact for its backward
+            current = over_time(linear, x) if x.is_floating_point() else spike_linear(linear, x)  # (B, t, N_j)
             x = self._run_neuron(f"layer{first + j}", neuron, current, seg)
             if j < len(masks):
                 x = x * masks[j]  # dropout on the spikes of hidden layer j
@@ -335,6 +342,7 @@ class ConvSNN(_SNNBase):
         return x
 
     def _layers(self, x: Tensor, masks: List[Tensor], seg: _Segment) -> Tensor:
+        x = as_compute(x, self.compute_dtype)  # the conv keeps its float input for backward anyway
         for i, (block, neuron) in enumerate(zip(self.blocks, self.neurons)):
             current = over_time(block, x)  # (B, t, C_i, H_i, W_i)
             spikes = self._run_neuron(f"layer{i}", neuron, current, seg)
