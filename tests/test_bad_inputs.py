@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from brain_ai.config import ConfigError, DataConfig, EfficiencyConfig, EncodingConfig, NeuronConfig, SNNConfig, from_dict
+from brain_ai.core.encoding import build_encoder
 from brain_ai.core.snn import build_snn
 from brain_ai.errors import InputFileError
 from brain_ai.metrics.efficiency import EfficiencyError, EfficiencyMeter
@@ -159,6 +160,9 @@ CLI_CASES: List[Cli] = [
     # --- issue 29, core: rest / reset potentials ---
     cli("v_reset_at_threshold", "snn.neuron.reset=zero snn.neuron.v_reset=1.0", 2, "v_reset=1.0", "threshold=1.0", "v_reset < threshold"),
     cli("v_reset_with_subtract_reset", "snn.neuron.v_reset=0.5", 2, "v_reset=0.5", "reset=zero", "reset=subtract"),
+    # --- issue 29, compact spikes ---
+    cli("spike_dtype_unknown", "encoding.spike_dtype=int8", 1, "encoding.spike_dtype", "int8"),
+    cli("spike_dtype_with_direct", "encoding=direct encoding.spike_dtype=uint8", 2, "encoding.spike_dtype=uint8", "type=direct", "allowed: float"),
 ]
 
 
@@ -589,6 +593,16 @@ API_CASES: List[Api] = [
         ("LIFNeuron.forward_sequence", "carry_state='yes'", "True, False or None")),
     Api("lif_module_v_reset_above_threshold", lambda t, m: lambda: neurons()["lif"](4, threshold=0.5, reset="zero", v_reset=0.7), ValueError,
         ("LIFNeuron.v_reset=0.7", "threshold=0.5")),
+    # --- issue 29, compact spikes ---
+    Api("spike_dtype_learned_centers", lambda t, m: lambda: EncodingConfig(type="population", centers="learned", spike_dtype="bool"),
+        ConfigError, ("encoding.spike_dtype=bool", "centers=learned", "allowed: spike_dtype=float")),
+    Api("compact_spikes_input_requires_grad",
+        lambda t, m: lambda: build_encoder(EncodingConfig(spike_dtype="uint8"))(torch.rand(2, 3, requires_grad=True)), ValueError,
+        ("encoding.spike_dtype=uint8", "x.requires_grad=True", "spike_dtype=float")),
+    Api("bool_identity_event_counts", lambda t, m: lambda: build_encoder(EncodingConfig(type="identity", spike_dtype="bool"))(torch.full((1, 2, 3), 2.0)),
+        ValueError, ("encoding.spike_dtype=bool", "up to 1", "up to 2")),
+    Api("uint8_identity_event_counts_over_255", lambda t, m: lambda: build_encoder(EncodingConfig(type="identity", spike_dtype="uint8"))(torch.full((1, 2, 3), 300.0)),
+        ValueError, ("encoding.spike_dtype=uint8", "up to 255", "up to 300")),
 ]
 
 
