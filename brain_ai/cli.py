@@ -5,7 +5,9 @@
 * around the task: config and input errors (:data:`brain_ai.errors.INPUT_ERRORS`) print
   ``error: <message>`` on stderr without a traceback and exit with status 2; runs stopped by a
   guard (:data:`brain_ai.errors.STOPPED_ERRORS`) print ``training stopped: <message>`` and exit 1.
-  Anything else is a bug and keeps its traceback.
+  Anything else is a bug and keeps its traceback. In a job of a ``-m`` sweep the message is
+  printed the same way, but :class:`brain_ai.errors.JobFailed` is raised instead of exiting, so
+  the sweeper records the failed job and runs the others (:mod:`brain_ai.sweeps`).
 * :func:`quiet_known_warnings`: third-party warnings a user cannot act on are silenced inside
   the entry points only (``with`` block); importing brain_ai installs no warnings filter.
 """
@@ -17,7 +19,7 @@ import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterator, NoReturn, Sequence, TypeVar
 
-from brain_ai.errors import INPUT_ERRORS, STOPPED_ERRORS
+from brain_ai.errors import INPUT_ERRORS, STOPPED_ERRORS, JobFailed
 
 T = TypeVar("T")
 
@@ -29,8 +31,19 @@ INPUT_ERROR_STATUS = 2
 KNOWN_WARNINGS = (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",)
 
 
+def in_multirun_job() -> bool:
+    """True inside a job of a Hydra multirun (``-m``) sweep."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode is RunMode.MULTIRUN
+
+
 def fail(message: str, status: int) -> NoReturn:
+    """Print ``message`` on stderr and exit with ``status`` (in a sweep's job: raise JobFailed)."""
     print(message, file=sys.stderr, flush=True)
+    if in_multirun_job():
+        raise JobFailed(message, status)
     raise SystemExit(status)
 
 

@@ -17,6 +17,19 @@ class InputFileError(ConfigError):
     """
 
 
+class JobFailed(Exception):
+    """A job of a multirun sweep ended with a reported error; the message is the line already printed
+    (``error: ...`` or ``training stopped: ...``) and ``status`` the exit status a single run would have.
+
+    Raised instead of ``SystemExit`` so that the sweeper records the failure and runs the other jobs
+    (:mod:`brain_ai.sweeps`).
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class TrainingStopped(RuntimeError):
     """Training was stopped because the model cannot learn; the message names the cause and what to try."""
 
