@@ -722,9 +722,9 @@ class NormalizationType(str, enum.Enum):
     """How intensity encoders map raw input to [0, 1] before coding."""
 
     none = "none"  # input must already lie in [0, 1] (checked)
-    minmax = "minmax"  # per sample: (x - min) / (max - min)
-    sigmoid = "sigmoid"  # 1 / (1 + exp(-x))
-    clamp = "clamp"  # min(max(x, 0), 1)  (explicitly requested clipping)
+    minmax = "minmax"  # per sample: (x - min) / (max - min); any finite input
+    sigmoid = "sigmoid"  # 1 / (1 + exp(-x)); input in [-10, 10] (checked: beyond, all 0 or 1)
+    clamp = "clamp"  # min(max(x, 0), 1); input in [-1, 2] (checked: clips small excursions only)
 
 
 class LatencyMapping(str, enum.Enum):

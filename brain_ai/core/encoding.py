@@ -5,9 +5,13 @@ Every encoder is an ``nn.Module`` built from an :class:`~brain_ai.config.Encodin
 batch element, ``(B, N)``, ``(B, C, L)`` or ``(B, C, H, W)``, and emit ``T = cfg.num_steps``
 steps; ``delta`` and ``identity`` take a sequence ``(B, T, ...)`` and keep its ``T``.
 
-Intensity encoders first normalise ``x`` to ``[0, 1]`` (``cfg.normalization``):
-``none`` (checked: values outside [0, 1] are an error), ``minmax`` per sample
-``(x - min) / (max - min)`` (a constant sample maps to 0), ``sigmoid``, ``clamp``.
+Intensity encoders first normalise ``x`` to ``[0, 1]`` (``cfg.normalization``): ``none``
+(no change), ``minmax`` per sample ``(x - min) / (max - min)`` (a constant sample maps to 0),
+``sigmoid``, ``clamp`` (clips to [0, 1]). Each mode accepts input in its range of
+:data:`ACCEPTED_INPUT_RANGES` only -- ``none`` [0, 1], ``clamp`` [-1, 2] (it clips small excursions
+of input on the [0, 1] scale), ``sigmoid`` [-10, 10] (beyond, every value maps to 0 or 1),
+``minmax`` any finite value -- so input on another scale (0-255 pixels) is an error naming the
+encoder, the observed range and the accepted one, never an all-ones spike train.
 
 ==================  ==============================================================================
 encoder             code (``x`` normalised, ``p`` a spike probability per step)
@@ -148,20 +152,41 @@ def _float_dtype(x: Tensor) -> torch.dtype:
 _COMPACT_DTYPES = {SpikeDtype.uint8: torch.uint8, SpikeDtype.bool: torch.bool}
 
 
-def normalize(x: Tensor, mode: NormalizationType, *, per_sample_dims: int = 1, check_unit_range: bool = True) -> Tuple[Tensor, Dict[str, Tensor]]:
+#: ``encoding.normalization`` -> the input range it accepts (``minmax`` accepts any finite input)
+ACCEPTED_INPUT_RANGES: Dict[NormalizationType, Tuple[float, float]] = {
+    NormalizationType.none: (0.0, 1.0),
+    NormalizationType.clamp: (-1.0, 2.0),
+    NormalizationType.sigmoid: (-10.0, 10.0),
+}
+
+
+def check_input_range(x: Tensor, mode: NormalizationType, encoder: str) -> None:
+    """Raise ValueError if ``x`` leaves the range that normalisation ``mode`` accepts
+    (:data:`ACCEPTED_INPUT_RANGES`), naming the encoder, the observed and the accepted range."""
+    if mode not in ACCEPTED_INPUT_RANGES or not x.numel():
+        return
+    low, high = ACCEPTED_INPUT_RANGES[mode]
+    seen_low, seen_high = x.min().item(), x.max().item()
+    if seen_low < low or seen_high > high:
+        raise ValueError(
+            f"{encoder} encoder: input values span [{seen_low:.4g}, {seen_high:.4g}], outside [{low:g}, {high:g}], the range "
+            f"encoding.normalization={mode.value} accepts; use encoding.normalization=minmax (scales each sample to "
+            f"[0, 1]) or scale the data to [0, 1]"
+        )
+
+
+def normalize(x: Tensor, mode: NormalizationType, *, encoder: str = "", per_sample_dims: int = 1, check_range: bool = True) -> Tuple[Tensor, Dict[str, Tensor]]:
     """Map ``x`` to [0, 1] in the work dtype; returns ``(x_norm, stats)``.
 
     ``minmax`` reduces over every dim after the first ``per_sample_dims`` (the batch), so each
     sample is scaled by its own ``min``/``max`` (given back as ``stats['norm_min'/'norm_max']``,
-    shape ``(B,)``). With ``none`` and ``check_unit_range`` a value outside [0, 1] raises.
+    shape ``(B,)``). With ``check_range``, input outside the mode's :data:`ACCEPTED_INPUT_RANGES`
+    raises (the message names ``encoder``).
     """
     x = x.to(_work_dtype(x))
+    if check_range:
+        check_input_range(x, mode, encoder)
     if mode is NormalizationType.none:
-        if check_unit_range and x.numel() and (x.min() < 0 or x.max() > 1):
-            raise ValueError(
-                f"encoding.normalization=none needs input in [0, 1], got values in [{x.min().item():.4g}, "
-                f"{x.max().item():.4g}]; allowed fixes: normalization=minmax, sigmoid or clamp"
-            )
         return x, {}
     if mode is NormalizationType.sigmoid:
         return torch.sigmoid(x), {}
@@ -269,7 +294,7 @@ class RateBernoulliEncoder(Encoder):
         return p
 
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
-        x_norm, aux = normalize(x, self.cfg.normalization)
+        x_norm, aux = normalize(x, self.cfg.normalization, encoder=self.name)
         prob = self.spike_probability(self.rates(x_norm))  # (B, *F_out), work dtype
         num_steps = self.cfg.num_steps
         if self.deterministic or not self.sampled:
@@ -367,7 +392,7 @@ class LatencyEncoder(Encoder):
 
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
         cfg = self.cfg
-        x_norm, aux = normalize(x, cfg.normalization)
+        x_norm, aux = normalize(x, cfg.normalization, encoder=self.name)
         x_norm = x_norm.detach()
         t_max = cfg.last_spike_step
         t_real = self.spike_times(x_norm)
@@ -422,7 +447,9 @@ class DeltaEncoder(Encoder):
         return self._delta(x, None)
 
     def _delta(self, x: Tensor, state: Optional[Tensor]) -> Tuple[Tensor, Dict[str, Any]]:
-        x_norm, aux = normalize(x, self.cfg.normalization, check_unit_range=False)
+        # none: the thresholds apply to the raw input's own scale
+        x_norm, aux = normalize(x, self.cfg.normalization, encoder=self.name,
+                                check_range=self.cfg.normalization is not NormalizationType.none)
         x_norm = x_norm.detach()
         frames = x_norm.unbind(TIME_DIM)  # T x (B, *F)
         if state is None:
@@ -490,7 +517,7 @@ class DirectEncoder(Encoder):
             self.input_ranks = (3, 4, 5)  # (B, T, *F)
 
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
-        x_norm, aux = normalize(x, self.cfg.normalization)  # (B, *F) or, with sequence_input, (B, T, *F); work dtype
+        x_norm, aux = normalize(x, self.cfg.normalization, encoder=self.name)  # (B, *F) or, with sequence_input, (B, T, *F); work dtype
         if self.cfg.sequence_input:
             return x_norm.to(_float_dtype(x)), aux
         current = x_norm.to(_float_dtype(x)).unsqueeze(1)  # (B, 1, *F)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -127,9 +129,9 @@ def test_non_positive_time_steps_and_bad_fields_are_config_errors():
 
 
 def test_normalize_minmax_sigmoid_clamp_match_numpy():
-    x = torch.tensor([[1.0, 3.0, 2.0], [-1.0, -1.0, -1.0]])
+    x = torch.tensor([[1.0, 1.5, 2.0], [-1.0, -1.0, -1.0]])
     got, stats = normalize(x, NormalizationType.minmax)
-    ref = np.array([[0.0, 1.0, 0.5], [0.0, 0.0, 0.0]])  # constant sample -> 0
+    ref = np.array([[0.0, 0.5, 1.0], [0.0, 0.0, 0.0]])  # constant sample -> 0
     np.testing.assert_allclose(got.numpy(), ref)
     np.testing.assert_allclose(stats["norm_min"].numpy(), [1.0, -1.0])
     np.testing.assert_allclose(normalize(x, NormalizationType.sigmoid)[0].numpy(), 1 / (1 + np.exp(-x.numpy())), rtol=1e-6)
@@ -138,9 +140,19 @@ def test_normalize_minmax_sigmoid_clamp_match_numpy():
 
 def test_normalization_none_rejects_values_outside_unit_range():
     enc = build_encoder(EncodingConfig(normalization="none"))
-    with pytest.raises(ValueError, match=r"normalization=none needs input in \[0, 1\].*\[-0\.5, 2\]"):
+    with pytest.raises(ValueError, match=r"rate_bernoulli encoder: input values span \[-0\.5, 2\], outside \[0, 1\].*normalization=none"):
         enc(torch.tensor([[0.2, -0.5, 2.0]]))
     assert enc(torch.tensor([[0.0, 1.0]])).spikes.shape == (1, 25, 2)
+
+
+@pytest.mark.parametrize("kind", ["rate_bernoulli", "latency", "population", "direct"])
+@pytest.mark.parametrize("mode, accepted", [("clamp", "[-1, 2]"), ("sigmoid", "[-10, 10]")])
+def test_pixels_0_to_255_are_refused_not_saturated(kind, mode, accepted):
+    """0-255 images clipped or squashed to [0, 1] would be (almost) all-ones spike trains."""
+    enc = build_encoder(EncodingConfig(type=kind, num_steps=4, normalization=mode))
+    with pytest.raises(ValueError, match=rf"{kind} encoder: input values span \[0, 255\], outside {re.escape(accepted)}.*normalization=minmax"):
+        enc(torch.tensor([[0.0, 128.0, 255.0]]))
+    assert enc(torch.tensor([[-0.5, 0.5, 1.5]])).spikes.shape[:2] == (1, 4)  # small excursions: clipped / squashed
 
 
 # ---------------------------------------------------------------------------- rate encoders
