@@ -5,6 +5,8 @@
 * around the task: config and input errors (:data:`brain_ai.errors.INPUT_ERRORS`) print
   ``error: <message>`` on stderr without a traceback and exit with status 2; runs stopped by a
   guard (:data:`brain_ai.errors.STOPPED_ERRORS`) print ``training stopped: <message>`` and exit 1.
+  A Ctrl-C (SIGINT) prints ``interrupted: ...`` (when and where the last checkpoint is, for a
+  training run) and exits with status 130, also inside a sweep, which it ends.
   Anything else is a bug and keeps its traceback. In a job of a ``-m`` sweep the message is
   printed the same way, but :class:`brain_ai.errors.JobFailed` is raised instead of exiting, so
   the sweeper records the failed job and runs the others (:mod:`brain_ai.sweeps`).
@@ -25,6 +27,8 @@ T = TypeVar("T")
 
 #: exit status of a config / input error (a run stopped by a guard exits with 1)
 INPUT_ERROR_STATUS = 2
+#: exit status of a run interrupted by Ctrl-C (SIGINT): 128 + 2, the shell's convention
+INTERRUPTED_STATUS = 130
 
 #: messages of third-party warnings silenced by :func:`quiet_known_warnings`: Lightning 2.6 under
 #: torch >= 2.10 warns about its own use of a torch pytree API on every run
@@ -58,13 +62,16 @@ def check_command_line(argv: Sequence[str], config_name: str) -> None:
 
 
 def report_errors(task: Callable[[], T]) -> T:
-    """Run ``task``; input errors and stopped runs become one message and an exit status."""
+    """Run ``task``; input errors, stopped and interrupted runs become one message and an exit status."""
     try:
         return task()
     except INPUT_ERRORS as err:
         fail(f"error: {message_of(err)}", INPUT_ERROR_STATUS)
     except STOPPED_ERRORS as err:
         fail(f"training stopped: {message_of(err)}", 1)
+    except KeyboardInterrupt as err:  # ends a sweep too: never a JobFailed
+        print(f"interrupted: {str(err) or 'Ctrl-C (SIGINT)'}", file=sys.stderr, flush=True)
+        raise SystemExit(INTERRUPTED_STATUS)
 
 
 def message_of(err: BaseException) -> str:

@@ -2,7 +2,8 @@
 
 :class:`brain_ai.config.ConfigError` (a bad config value) is the base of the input errors;
 :class:`InputFileError` adds files named by the config; :class:`TrainingStopped` is a run that was
-stopped because it cannot learn (divergence, dead network).
+stopped because it cannot learn (divergence, dead network); :class:`TrainingInterrupted` one stopped
+by the user (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ class JobFailed(Exception):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """The user interrupted training (Ctrl-C, SIGINT); the message says when and names the last checkpoint."""
 
 
 class TrainingStopped(RuntimeError):

@@ -27,7 +27,7 @@ from brain_ai.core.encoding import build_encoder
 from brain_ai.core.memory import resolve_memory_budget
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
-from brain_ai.errors import InputFileError
+from brain_ai.errors import InputFileError, TrainingInterrupted
 from brain_ai.interop.nir import lit_module_from_nir
 from brain_ai.metrics.efficiency import EfficiencyMeter
 from brain_ai.data.ragged import split_batch
@@ -109,6 +109,27 @@ def _checkpoint_file(cfg: DictConfig) -> contextlib.AbstractContextManager:
     return local_checkpoint(cfg.ckpt_path, remote)
 
 
+def interrupted_message(trainer: L.Trainer) -> str:
+    """When training was interrupted and where its last checkpoint is (the file to resume from)."""
+    ckpt = trainer.checkpoint_callback
+    last = (ckpt.last_model_path or ckpt.best_model_path) if ckpt else ""
+    where = f"its last checkpoint is {last} (resume with ckpt_path={last})" if last and Path(last).is_file() else "no checkpoint was written yet"
+    return f"training interrupted (Ctrl-C) at epoch {trainer.current_epoch}, step {trainer.global_step}; {where}"
+
+
+def run_stage(trainer: L.Trainer, stage: Any, *args: Any, **kwargs: Any) -> None:
+    """``stage(*args, **kwargs)`` (``trainer.fit`` / ``trainer.test``); a Ctrl-C, which Lightning
+    catches (then exits, or returns), raises :class:`~brain_ai.errors.TrainingInterrupted`."""
+    try:
+        stage(*args, **kwargs)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+        raise TrainingInterrupted(interrupted_message(trainer)) from None
+    if trainer.interrupted:
+        raise TrainingInterrupted(interrupted_message(trainer))
+
+
 def train(cfg: DictConfig) -> Dict[str, float]:
     """Fit, then test with the best checkpoint. Returns all logged metrics as floats.
 
@@ -142,11 +163,11 @@ def train(cfg: DictConfig) -> Dict[str, float]:
                     logger.resume_from_step(resumed["global_step"])
         if trainer.is_global_zero:
             save_run_config(cfg, run_dir)
-        trainer.fit(model, datamodule=dm, ckpt_path=str(ckpt_file) if ckpt_file else None, weights_only=True)
+        run_stage(trainer, trainer.fit, model, datamodule=dm, ckpt_path=str(ckpt_file) if ckpt_file else None, weights_only=True)
         metrics = _as_floats(trainer.callback_metrics)
         if cfg.get("test", True):
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            trainer.test(model, datamodule=dm, ckpt_path=best or None, weights_only=True)
+            run_stage(trainer, trainer.test, model, datamodule=dm, ckpt_path=best or None, weights_only=True)
             metrics.update(_as_floats(trainer.callback_metrics))
             log.info("tested %s", best or "the final weights (no checkpoint callback)")
     if trainer.is_global_zero:
