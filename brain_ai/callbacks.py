@@ -24,7 +24,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
-from brain_ai.config import ConfigError, check_range
+from brain_ai.config import ConfigError, LossConfig, check_range
 from brain_ai.core.probes import HEALTHY_RANGES, check_health
 from brain_ai.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample, per_neuron_rates
 from brain_ai.data.ragged import split_batch
@@ -128,22 +128,32 @@ class HealthMonitor(L.Callback):
     * a dead network: every neuron of every spiking layer silent -- or every one firing at every
       step -- on all of the first ``dead_steps`` training steps (or the whole first epoch, if
       shorter); ``0`` disables.
+    * a stuck output layer: the output is the same for every sample of the last training batch
+      of ``stuck_epochs`` epochs in a row -- or of the last epoch of the run, so short runs are
+      checked at their end -- e.g. its neurons silent, or some firing at every step and the rest
+      silent (``optim.lr`` far too high); every input then gets the same prediction. Checked
+      before the epoch's validation, so no checkpoint of that epoch is written; ``0`` disables.
 
     Warnings: every ``every_n_steps`` training steps after ``warmup_steps``; the warning names the
     layer, the probe values and what to try (on rank 0 only).
     """
 
-    def __init__(self, every_n_steps: int = 50, warmup_steps: int = 0, divergence_factor: Optional[float] = 100.0, dead_steps: int = 20) -> None:
+    def __init__(self, every_n_steps: int = 50, warmup_steps: int = 0, divergence_factor: Optional[float] = 100.0, dead_steps: int = 20,
+                 stuck_epochs: int = 2) -> None:
         if every_n_steps < 1:
             raise ValueError(f"HealthMonitor.every_n_steps={every_n_steps} must be >= 1")
         if divergence_factor is not None and not divergence_factor > 1:
             raise ValueError(f"HealthMonitor.divergence_factor={divergence_factor} must be > 1 (or null to disable)")
         if dead_steps < 0:
             raise ValueError(f"HealthMonitor.dead_steps={dead_steps} must be >= 0 (0 disables the check)")
+        if stuck_epochs < 0:
+            raise ValueError(f"HealthMonitor.stuck_epochs={stuck_epochs} must be >= 0 (0 disables the check)")
         self.every_n_steps = every_n_steps
         self.warmup_steps = warmup_steps
         self.divergence_factor = divergence_factor
         self.dead_steps = dead_steps
+        self.stuck_epochs = stuck_epochs
+        self._stuck_in_a_row = 0  # epochs in a row whose last training batch got one output for every sample
         self.warned: Set[str] = set()
         self.ranges = HEALTHY_RANGES
         self.first_loss: Optional[float] = None
@@ -157,13 +167,16 @@ class HealthMonitor(L.Callback):
         self._stop_on_divergence(step, pl_module, outputs)
         warn_due = step >= self.warmup_steps and _is_due(step, self.every_n_steps)
         dead_due = self.dead_steps > 0 and not self._dead_checked
-        if not (warn_due or dead_due):
+        last_of_epoch = batch_idx + 1 >= getattr(trainer, "num_training_batches", float("inf"))
+        stuck_due = self.stuck_epochs > 0 and last_of_epoch
+        if not (warn_due or dead_due or stuck_due):
             return
         x, _, mask = split_batch(batch)
         out = pl_module.probe(x, mask)
         if dead_due:
-            last_of_epoch = batch_idx + 1 >= getattr(trainer, "num_training_batches", float("inf"))
             self._stop_on_dead_network(step, pl_module, out.probes, final=step >= self.dead_steps or last_of_epoch)
+        if stuck_due:
+            self._stop_on_stuck_output(trainer, pl_module, out.output)
         if warn_due:
             self._check(out.probes)
 
@@ -219,6 +232,23 @@ class HealthMonitor(L.Callback):
                 f"lower input gain (encoding.rate_gain); callbacks.health.dead_steps=0 disables this check"
             )
 
+    def _stop_on_stuck_output(self, trainer: L.Trainer, pl_module: L.LightningModule, output: Tensor) -> None:
+        """``output (B, T, C)``: the output layer's sequence on an epoch's last training batch."""
+        stuck = _stuck_output(output)
+        self._stuck_in_a_row = self._stuck_in_a_row + 1 if stuck else 0
+        epoch = trainer.current_epoch
+        max_epochs = getattr(trainer, "max_epochs", None)
+        last_epoch = max_epochs is not None and max_epochs > 0 and epoch + 1 >= max_epochs
+        if not stuck or (self._stuck_in_a_row < self.stuck_epochs and not last_epoch):
+            return
+        when = f"the last training batch of {self._stuck_in_a_row} epochs in a row" if self._stuck_in_a_row > 1 else "the last training batch of the run"
+        raise TrainingStopped(
+            f"training stopped at epoch {epoch} (step {trainer.global_step}): {stuck} on {when}, so every input gets "
+            f"the same prediction (chance level). Try a lower optim.lr{_now(pl_module, 'optim_cfg', 'lr')}, gradient clipping "
+            f"(trainer.gradient_clip_val=1.0) or a lower snn.neuron.threshold{_now(pl_module, 'snn_cfg', 'neuron', 'threshold')}; "
+            f"callbacks.health.stuck_epochs=0 disables this check"
+        )
+
     @rank_zero_only
     def _check(self, probes: Dict[str, Dict[str, Tensor]]) -> None:
         for layer, values in probes.items():
@@ -229,6 +259,26 @@ class HealthMonitor(L.Callback):
                 self.warned.add(layer)
                 summary = ", ".join(f"{k}={float(v):.3f}" for k, v in values.items())
                 log.warning("SNN health: %s is unhealthy (%s): %s", layer, summary, "; ".join(problems))
+
+
+def _stuck_output(output: Tensor, saturated: float = LossConfig.saturation_threshold) -> str:
+    """How an output ``(B, T, *C)`` of a batch carries no information about its input, or ``""``.
+
+    Spiking output: every neuron silent on the whole batch, or firing on at least ``saturated``
+    of its ``B * T`` steps (the rest silent). Any other output (membrane readout): the same
+    values for every sample. One sample (B = 1) tells nothing.
+    """
+    if output.shape[0] < 2:
+        return ""
+    if not bool(((output == 0) | (output == 1)).all()):
+        return "the output layer gave the same values for every sample" if bool((output == output[:1]).all()) else ""
+    rates = output.float().mean((0, 1)).flatten()  # (C,) per output neuron
+    fired = int((rates >= saturated).sum())
+    if int((rates == 0).sum()) + fired < rates.numel():
+        return ""
+    if not fired:
+        return f"every output neuron ({rates.numel()}) stayed silent"
+    return f"{fired} of {rates.numel()} output neurons fired at (almost) every step and the others stayed silent"
 
 
 def _now(module: Any, *path: str) -> str:

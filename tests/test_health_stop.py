@@ -39,14 +39,19 @@ def test_healthy_run_is_not_stopped(tmp_path):
     assert metrics["train/loss"] > 0 and checkpoints(tmp_path)
 
 
-def trainer_at(step, batches=100):
-    return SimpleNamespace(global_step=step, num_training_batches=batches)
+def trainer_at(step, batches=100, epoch=0, max_epochs=1000):
+    return SimpleNamespace(global_step=step, num_training_batches=batches, current_epoch=epoch, max_epochs=max_epochs)
 
 
-def probe_module(rates):
-    """A stand-in module whose probe reports the given per-layer firing rates."""
+#: an output layer's spikes (B=2, T=2, C=2) that differ between the two samples
+LIVE_OUTPUT = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 0.0], [1.0, 1.0]]])
+
+
+def probe_module(rates, output=LIVE_OUTPUT):
+    """A stand-in module whose probe reports the given per-layer firing rates and output ``(B, T, C)``."""
     probes = {layer: {"firing_rate": torch.tensor(rate)} for layer, rate in rates.items()}
-    return SimpleNamespace(probe=lambda x, mask=None: SimpleNamespace(probes=probes), parameters=lambda: [], named_parameters=lambda: [])
+    return SimpleNamespace(probe=lambda x, mask=None: SimpleNamespace(probes=probes, output=output), parameters=lambda: [],
+                           named_parameters=lambda: [])
 
 
 def test_loss_growth_beyond_the_factor_stops():
@@ -93,7 +98,58 @@ def test_a_first_epoch_shorter_than_dead_steps_is_checked_at_its_end():
             monitor.on_train_batch_end(trainer_at(step, batches=2), probe_module({"layer0": 0.0}), None, (torch.zeros(1), None), step - 1)
 
 
-@pytest.mark.parametrize("kwargs", [{"divergence_factor": 1.0}, {"dead_steps": -1}, {"every_n_steps": 0}])
+def saturated_and_silent(batch=4, steps=5):
+    """Output neuron 0 fires at every step for every sample, neurons 1 and 2 never (optim.lr=1000)."""
+    output = torch.zeros(batch, steps, 3)
+    output[..., 0] = 1.0
+    return output
+
+
+def end_of_epoch(monitor, epoch, output, max_epochs=1000):
+    """One epoch of one training batch whose output layer gives ``output``."""
+    trainer = trainer_at(epoch + 1, batches=1, epoch=epoch, max_epochs=max_epochs)
+    monitor.on_train_batch_end(trainer, probe_module({"layer0": 0.3}, output), None, (torch.zeros(1), None), 0)
+
+
+def stuck_monitor(stuck_epochs=2):
+    return HealthMonitor(warmup_steps=10**9, divergence_factor=None, dead_steps=0, stuck_epochs=stuck_epochs)
+
+
+def test_an_output_stuck_for_two_epochs_in_a_row_stops():
+    monitor = stuck_monitor()
+    end_of_epoch(monitor, 0, saturated_and_silent())
+    end_of_epoch(monitor, 1, LIVE_OUTPUT)  # a live epoch resets the count
+    end_of_epoch(monitor, 2, saturated_and_silent())
+    with pytest.raises(TrainingStopped, match=r"epoch 3 \(step 4\): 1 of 3 output neurons fired at \(almost\) every step and the others "
+                                              r"stayed silent on the last training batch of 2 epochs in a row.*callbacks.health.stuck_epochs=0"):
+        end_of_epoch(monitor, 3, saturated_and_silent())
+
+
+def test_a_short_run_is_checked_at_its_end():
+    monitor = stuck_monitor(stuck_epochs=5)
+    with pytest.raises(TrainingStopped, match=r"every output neuron \(3\) stayed silent on the last training batch of the run"):
+        end_of_epoch(monitor, 0, torch.zeros(4, 5, 3), max_epochs=1)
+
+
+@pytest.mark.parametrize("output", [LIVE_OUTPUT, torch.zeros(1, 5, 3), torch.rand(4, 5, 3)], ids=["live", "one_sample", "membrane"])
+def test_outputs_that_differ_or_tell_nothing_never_stop(output):
+    monitor = stuck_monitor(stuck_epochs=1)
+    for epoch in range(3):
+        end_of_epoch(monitor, epoch, output, max_epochs=3)
+
+
+def test_a_constant_membrane_readout_stops():
+    with pytest.raises(TrainingStopped, match="the output layer gave the same values for every sample"):
+        end_of_epoch(stuck_monitor(stuck_epochs=1), 0, torch.full((4, 5, 3), 0.25))
+
+
+def test_stuck_check_disabled_with_zero():
+    monitor = stuck_monitor(stuck_epochs=0)
+    for epoch in range(3):
+        end_of_epoch(monitor, epoch, saturated_and_silent(), max_epochs=3)
+
+
+@pytest.mark.parametrize("kwargs", [{"divergence_factor": 1.0}, {"dead_steps": -1}, {"every_n_steps": 0}, {"stuck_epochs": -1}])
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         HealthMonitor(**kwargs)
