@@ -25,6 +25,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
 from brain_ai.config import ConfigError, LossConfig, check_range
+from brain_ai.core.decoding import ClassificationOutput
 from brain_ai.core.probes import HEALTHY_RANGES, check_health
 from brain_ai.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample, per_neuron_rates
 from brain_ai.data.ragged import split_batch
@@ -128,11 +129,13 @@ class HealthMonitor(L.Callback):
     * a dead network: every neuron of every spiking layer silent -- or every one firing at every
       step -- on all of the first ``dead_steps`` training steps (or the whole first epoch, if
       shorter); ``0`` disables.
-    * a stuck output layer: the output is the same for every sample of the last training batch
-      of ``stuck_epochs`` epochs in a row -- or of the last epoch of the run, so short runs are
-      checked at their end -- e.g. its neurons silent, or some firing at every step and the rest
-      silent (``optim.lr`` far too high); every input then gets the same prediction. Checked
-      before the epoch's validation, so no checkpoint of that epoch is written; ``0`` disables.
+    * a stuck output layer: on the last training batch of ``stuck_epochs`` epochs in a row -- or
+      of the run's last epoch, so short runs are checked at their end -- every sample gets the
+      same prediction and the output layer is silent, or some output neurons fire at (almost)
+      every step and the others never (``optim.lr`` far too high), or a membrane readout gives
+      the same values for every sample. A silent output is stopped only after ``stuck_epochs``
+      epochs in a row, not at the end of a shorter run (first-spike codes start silent). Checked before the epoch's validation, so no
+      checkpoint of that epoch is written; ``0`` disables.
 
     Warnings: every ``every_n_steps`` training steps after ``warmup_steps``; the warning names the
     layer, the probe values and what to try (on rank 0 only).
@@ -176,7 +179,7 @@ class HealthMonitor(L.Callback):
         if dead_due:
             self._stop_on_dead_network(step, pl_module, out.probes, final=step >= self.dead_steps or last_of_epoch)
         if stuck_due:
-            self._stop_on_stuck_output(trainer, pl_module, out.output)
+            self._stop_on_stuck_output(trainer, pl_module, out.output, _same_prediction(pl_module, out.output, mask))
         if warn_due:
             self._check(out.probes)
 
@@ -232,13 +235,15 @@ class HealthMonitor(L.Callback):
                 f"lower input gain (encoding.rate_gain); callbacks.health.dead_steps=0 disables this check"
             )
 
-    def _stop_on_stuck_output(self, trainer: L.Trainer, pl_module: L.LightningModule, output: Tensor) -> None:
-        """``output (B, T, C)``: the output layer's sequence on an epoch's last training batch."""
-        stuck = _stuck_output(output)
+    def _stop_on_stuck_output(self, trainer: L.Trainer, pl_module: L.LightningModule, output: Tensor, same_prediction: bool) -> None:
+        """``output (B, T, C)``: the output layer's sequence on an epoch's last training batch, decoded to
+        one prediction for every sample (``same_prediction``) or not."""
+        stuck = _stuck_output(output) if same_prediction else ""
         self._stuck_in_a_row = self._stuck_in_a_row + 1 if stuck else 0
         epoch = trainer.current_epoch
         max_epochs = getattr(trainer, "max_epochs", None)
-        last_epoch = max_epochs is not None and max_epochs > 0 and epoch + 1 >= max_epochs
+        # a silent output at the end of a short run is no verdict: first-spike codes start silent
+        last_epoch = max_epochs is not None and max_epochs > 0 and epoch + 1 >= max_epochs and not stuck.startswith(_SILENT)
         if not stuck or (self._stuck_in_a_row < self.stuck_epochs and not last_epoch):
             return
         when = f"the last training batch of {self._stuck_in_a_row} epochs in a row" if self._stuck_in_a_row > 1 else "the last training batch of the run"
@@ -261,6 +266,16 @@ class HealthMonitor(L.Callback):
                 log.warning("SNN health: %s is unhealthy (%s): %s", layer, summary, "; ".join(problems))
 
 
+_SILENT = "every output neuron"
+
+
+def _same_prediction(pl_module: L.LightningModule, output: Tensor, mask: Optional[Tensor]) -> bool:
+    """True iff the module's decoder makes one prediction (class or estimate) of every sample of ``output``."""
+    decoded = pl_module.decoder(output, mask)
+    value = decoded.prediction if isinstance(decoded, ClassificationOutput) else decoded.estimate
+    return bool((value == value[:1]).all())
+
+
 def _stuck_output(output: Tensor, saturated: float = LossConfig.saturation_threshold) -> str:
     """How an output ``(B, T, *C)`` of a batch carries no information about its input, or ``""``.
 
@@ -277,7 +292,7 @@ def _stuck_output(output: Tensor, saturated: float = LossConfig.saturation_thres
     if int((rates == 0).sum()) + fired < rates.numel():
         return ""
     if not fired:
-        return f"every output neuron ({rates.numel()}) stayed silent"
+        return f"{_SILENT} ({rates.numel()}) stayed silent"
     return f"{fired} of {rates.numel()} output neurons fired at (almost) every step and the others stayed silent"
 
 

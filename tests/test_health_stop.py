@@ -47,11 +47,14 @@ def trainer_at(step, batches=100, epoch=0, max_epochs=1000):
 LIVE_OUTPUT = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 0.0], [1.0, 1.0]]])
 
 
-def probe_module(rates, output=LIVE_OUTPUT):
+def probe_module(rates, output=LIVE_OUTPUT, decoding="rate"):
     """A stand-in module whose probe reports the given per-layer firing rates and output ``(B, T, C)``."""
+    from brain_ai.config import DecodingConfig
+    from brain_ai.core.decoding import build_decoder
+
     probes = {layer: {"firing_rate": torch.tensor(rate)} for layer, rate in rates.items()}
     return SimpleNamespace(probe=lambda x, mask=None: SimpleNamespace(probes=probes, output=output), parameters=lambda: [],
-                           named_parameters=lambda: [])
+                           named_parameters=lambda: [], decoder=build_decoder(DecodingConfig(type=decoding), output.shape[-1]))
 
 
 def test_loss_growth_beyond_the_factor_stops():
@@ -105,14 +108,14 @@ def saturated_and_silent(batch=4, steps=5):
     return output
 
 
-def end_of_epoch(monitor, epoch, output, max_epochs=1000):
+def end_of_epoch(monitor, epoch, output, max_epochs=1000, decoding="rate", step=None):
     """One epoch of one training batch whose output layer gives ``output``."""
-    trainer = trainer_at(epoch + 1, batches=1, epoch=epoch, max_epochs=max_epochs)
-    monitor.on_train_batch_end(trainer, probe_module({"layer0": 0.3}, output), None, (torch.zeros(1), None), 0)
+    trainer = trainer_at(epoch + 1 if step is None else step, batches=1, epoch=epoch, max_epochs=max_epochs)
+    monitor.on_train_batch_end(trainer, probe_module({"layer0": 0.3}, output, decoding), None, (torch.zeros(1), None), 0)
 
 
-def stuck_monitor(stuck_epochs=2):
-    return HealthMonitor(warmup_steps=10**9, divergence_factor=None, dead_steps=0, stuck_epochs=stuck_epochs)
+def stuck_monitor(stuck_epochs=2, dead_steps=0):
+    return HealthMonitor(warmup_steps=10**9, divergence_factor=None, dead_steps=dead_steps, stuck_epochs=stuck_epochs)
 
 
 def test_an_output_stuck_for_two_epochs_in_a_row_stops():
@@ -127,8 +130,22 @@ def test_an_output_stuck_for_two_epochs_in_a_row_stops():
 
 def test_a_short_run_is_checked_at_its_end():
     monitor = stuck_monitor(stuck_epochs=5)
-    with pytest.raises(TrainingStopped, match=r"every output neuron \(3\) stayed silent on the last training batch of the run"):
-        end_of_epoch(monitor, 0, torch.zeros(4, 5, 3), max_epochs=1)
+    with pytest.raises(TrainingStopped, match=r"1 of 3 output neurons fired .* on the last training batch of the run"):
+        end_of_epoch(monitor, 0, saturated_and_silent(), max_epochs=1)
+
+
+def test_a_silent_output_is_stopped_after_epochs_in_a_row_only():
+    """A short run that ends with a silent output is not stopped (first-spike codes start silent)."""
+    monitor = stuck_monitor(stuck_epochs=2)
+    end_of_epoch(monitor, 0, torch.zeros(4, 5, 3), max_epochs=1)
+    with pytest.raises(TrainingStopped, match=r"every output neuron \(3\) stayed silent on the last training batch of 2 epochs in a row"):
+        end_of_epoch(monitor, 1, torch.zeros(4, 5, 3))
+
+
+def test_a_silent_output_whose_decoder_still_tells_samples_apart_is_not_stuck():
+    """first_spike decoding breaks ties of silent outputs by the membrane: predictions differ."""
+    monitor = stuck_monitor(stuck_epochs=1)
+    monitor._stop_on_stuck_output(trainer_at(30, epoch=0, max_epochs=1), SimpleNamespace(), torch.zeros(4, 5, 3), same_prediction=False)
 
 
 @pytest.mark.parametrize("output", [LIVE_OUTPUT, torch.zeros(1, 5, 3), torch.rand(4, 5, 3)], ids=["live", "one_sample", "membrane"])
