@@ -163,6 +163,20 @@ CLI_CASES: List[Cli] = [
     # --- issue 29, compact spikes ---
     cli("spike_dtype_unknown", "encoding.spike_dtype=int8", 1, "encoding.spike_dtype", "int8"),
     cli("spike_dtype_with_direct", "encoding=direct encoding.spike_dtype=uint8", 2, "encoding.spike_dtype=uint8", "type=direct", "allowed: float"),
+    # --- issue 23, sweeps, runs that cannot learn (a -m sweep runs every job and exits 1 if any failed) ---
+    cli("sweep_bad_values_every_job_runs", f"-m {' '.join(SMALL)} snn.neuron.beta=1.5,2.0 hydra.sweep.dir={{files}}/sweeps/beta", 1,
+        "error: snn.neuron.beta=1.5", "error: snn.neuron.beta=2.0", "sweep: 2 of 2 jobs failed",
+        "#1 snn.neuron.beta=2.0: FAILED: error: snn.neuron.beta=2.0 is out of range"),
+    cli("sweep_dead_job_then_healthy_job", f"-m {' '.join(SMALL)} snn.neuron.threshold=1e30,1.0 hydra.sweep.dir={{files}}/sweeps/dead", 1,
+        "sweep: 1 of 2 jobs failed", "#0 snn.neuron.threshold=1e+30: FAILED: training stopped:", "#1 snn.neuron.threshold=1.0: succeeded"),
+    cli("sweep_unknown_key_refused_before_any_job", f"-m {' '.join(SMALL)} snn.neuron.bta=0.5,0.6", 2, "snn.neuron.bta", "snn.neuron.beta"),
+    cli("optuna_every_trial_fails", f"-m hparams_search=optuna hydra.sweeper.n_trials=2 snn.neuron.beta=1.5 data=digits "
+        f"hydra.sweep.dir={{files}}/sweeps/optuna", 1, "error: snn.neuron.beta=1.5", "sweep: 2 of 2 jobs failed"),
+    cli("lr_1000_output_layer_stuck", f"{' '.join(SMALL)} optim.lr=1000 trainer.max_epochs=12", 1, "training stopped",
+        "output neurons fired at (almost) every step", "2 epochs in a row", "optim.lr (now 1000)", "callbacks.health.stuck_epochs=0"),
+    cli("short_run_ends_with_stuck_output", f"{' '.join(SMALL)} data.limit_train=704 optim.lr=1000", 1, "training stopped",
+        "at epoch 0 (step 22)", "on the last training batch of the run"),
+    cli("health_stuck_epochs_negative", f"{' '.join(SMALL)} callbacks.health.stuck_epochs=-1", 1, "stuck_epochs=-1", "callbacks.health"),
 ]
 
 
@@ -335,10 +349,10 @@ def neuron_sequence(name: str, shape: Tuple[int, ...], value: float = 0.5) -> Ca
     return lambda: neurons()[name](4).forward_sequence(torch.full(shape, value))
 
 
-def encode(kind: str, x: torch.Tensor) -> Callable[[], object]:
+def encode(kind: str, x: torch.Tensor, **settings: object) -> Callable[[], object]:
     from brain_ai.core.encoding import build_encoder
 
-    return lambda: build_encoder(EncodingConfig(type=kind, num_steps=4))(x)
+    return lambda: build_encoder(EncodingConfig(type=kind, num_steps=4, **settings))(x)
 
 
 def loss_with_labels(term: str, labels: List[int]) -> Callable[[], object]:
@@ -505,6 +519,20 @@ def export_onto_input(tmp: Path, how: str) -> Callable[[], object]:
     return run
 
 
+#: an 8-bit image row, 0-255 (not scaled to [0, 1])
+PIXELS = torch.tensor([[0.0, 128.0, 255.0]])
+
+
+def interrupted_task() -> None:
+    """A Ctrl-C outside training, through the entry points' error policy (exit 130, no traceback)."""
+    from brain_ai.cli import report_errors
+
+    def task() -> None:
+        raise KeyboardInterrupt
+
+    report_errors(task)
+
+
 @dataclass(frozen=True)
 class Api:
     id: str
@@ -603,6 +631,15 @@ API_CASES: List[Api] = [
         ValueError, ("encoding.spike_dtype=bool", "up to 1", "up to 2")),
     Api("uint8_identity_event_counts_over_255", lambda t, m: lambda: build_encoder(EncodingConfig(type="identity", spike_dtype="uint8"))(torch.full((1, 2, 3), 300.0)),
         ValueError, ("encoding.spike_dtype=uint8", "up to 255", "up to 300")),
+    # --- issue 23, encoders (input outside the range of encoding.normalization) and interrupts ---
+    *[Api(f"{kind}_{mode}_pixels_0_255", lambda t, m, kind=kind, mode=mode: encode(kind, PIXELS, normalization=mode), ValueError,
+          (f"{kind} encoder", "[0, 255]", accepted, f"encoding.normalization={mode}", "encoding.normalization=minmax"))
+      for kind, mode, accepted in (("rate_bernoulli", "clamp", "[-1, 2]"), ("rate_poisson", "sigmoid", "[-10, 10]"),
+                                   ("latency", "clamp", "[-1, 2]"), ("population", "sigmoid", "[-10, 10]"), ("direct", "clamp", "[-1, 2]"),
+                                   ("ttfs", "none", "[0, 1]"))],
+    Api("delta_clamp_pixels_0_255", lambda t, m: encode("delta", PIXELS.view(1, 3, 1), normalization="clamp"), ValueError,
+        ("delta encoder", "[0, 255]", "[-1, 2]")),
+    Api("interrupt_outside_training", lambda t, m: interrupted_task, SystemExit, ("130",)),
 ]
 
 
