@@ -7,7 +7,7 @@ import hydra
 from omegaconf import DictConfig
 
 from brain_ai.allocator import reuse_large_blocks
-from brain_ai.cli import check_command_line, quiet_known_warnings, report_errors
+from brain_ai.cli import check_command_line, quiet_known_warnings, report_errors, route_lightning_logs
 from brain_ai.hydra_store import register_configs
 
 register_configs()
@@ -19,7 +19,7 @@ def main(cfg: DictConfig) -> Optional[float]:
 
     report_errors(lambda: validate_config(cfg))  # before importing Lightning, which takes seconds
     from brain_ai.pipeline import optimized_value, train
-
+    route_lightning_logs()
     with reuse_large_blocks(cfg.allocator_reuse), quiet_known_warnings():
         return report_errors(lambda: optimized_value(cfg, train(cfg)))
 

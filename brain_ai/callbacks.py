@@ -1,4 +1,5 @@
-"""Lightning callbacks that make spiking activity visible: probes, rasters, health warnings.
+"""Lightning callbacks that make spiking activity visible: probes, rasters, health warnings, the
+layer summary.
 
 TensorBoard tags (fixed; see DESIGN.md section 5):
 
@@ -20,7 +21,9 @@ from typing import Any, Dict, Optional, Set
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelSummary
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.model_summary.model_summary import _format_summary_table
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 
@@ -302,3 +305,16 @@ def _now(module: Any, *path: str) -> str:
     for name in path:
         value = getattr(value, name, None)
     return "" if value is None else f" (now {value:g})" if isinstance(value, (int, float)) else f" (now {value})"
+
+
+class LayerSummary(ModelSummary):
+    """Lightning's table of layers and parameter counts, logged once at the start of fitting,
+    without its FLOPs column and ``Total FLOPs`` line: Lightning counts FLOPs only for a module
+    with an ``example_input_array``, which brain_ai's have not, so they always read 0."""
+
+    @staticmethod
+    def summarize(summary_data: list, total_parameters: int, trainable_parameters: int, model_size: float,
+                  total_training_modes: Dict[str, int], total_flops: int, **summarize_kwargs: Any) -> None:
+        columns = [column for column in summary_data if column[0] != "FLOPs"]
+        table = _format_summary_table(total_parameters, trainable_parameters, model_size, total_training_modes, total_flops, *columns)
+        log.info("\n%s", table.rsplit("\n", 1)[0])  # the last line is the FLOPs total

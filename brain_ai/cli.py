@@ -12,10 +12,15 @@
   the sweeper records the failed job and runs the others (:mod:`brain_ai.sweeps`).
 * :func:`quiet_known_warnings`: third-party warnings a user cannot act on are silenced inside
   the entry points only (``with`` block); importing brain_ai installs no warnings filter.
+* :func:`route_lightning_logs`: each Lightning log line printed once, through the handlers that
+  Hydra's job logging gave the root logger (console and ``<run dir>/<task>.log``), less
+  :data:`LIGHTNING_ADVERTS`.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import sys
 import warnings
 from contextlib import contextmanager
@@ -33,6 +38,15 @@ INTERRUPTED_STATUS = 130
 #: messages of third-party warnings silenced by :func:`quiet_known_warnings`: Lightning 2.6 under
 #: torch >= 2.10 warns about its own use of a torch pytree API on every run
 KNOWN_WARNINGS = (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",)
+
+#: Lightning INFO lines that advertise a product or announce that our own model summary replaced
+#: Lightning's default one: dropped by :func:`route_lightning_logs` (regular expressions, matched
+#: at the start of the message)
+LIGHTNING_ADVERTS = (r"💡 Tip:", r"Trainer already configured with model summary callbacks")
+#: the loggers that Lightning's ``rank_zero_info`` lines come from
+_RANK_ZERO_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+#: the loggers that ``import lightning`` gives console handlers of their own
+_LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
 
 
 def in_multirun_job() -> bool:
@@ -92,3 +106,37 @@ def quiet_known_warnings() -> Iterator[None]:
         for message in KNOWN_WARNINGS:
             warnings.filterwarnings("ignore", message=message)
         yield
+
+
+class _DropAdverts(logging.Filter):
+    """Drop the records whose message starts like one of :data:`LIGHTNING_ADVERTS`."""
+
+    pattern = re.compile("|".join(LIGHTNING_ADVERTS))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.pattern.match(record.getMessage())
+
+
+def route_lightning_logs() -> None:
+    """Let Lightning's log lines reach the console once, through the root logger's handlers.
+
+    ``import lightning`` adds a console handler of its own to the ``lightning`` logger, and
+    ``lightning.pytorch`` / ``lightning.fabric`` add one more and stop propagating when the root
+    logger has no handler yet. Under Hydra the root logger has its handlers (console and the run's
+    log file) once the job starts, so a line was printed twice when Lightning was imported after
+    that (plain ``python train.py``), and printed without the run's format and kept out of the
+    log file when an override such as ``trainer.max_epochs=2`` imported it before. Call this in an
+    entry point after Lightning is imported (idempotent); outside Hydra (tests, notebooks) leave
+    Lightning's handlers alone.
+    """
+    import lightning  # noqa: F401 (its import adds the handlers removed here)
+
+    for name in _LIGHTNING_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
+    for name in _RANK_ZERO_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropAdverts) for f in logger.filters):
+            logger.addFilter(_DropAdverts())

@@ -1,11 +1,10 @@
 """TensorBoard dashboards beyond plain scalars: the HParams row of a run and grouped probe charts.
 
-* :class:`HParamsLogger` makes every run one row of TensorBoard's HParams tab: its flattened
-  config (``snn.neuron.beta``, ``encoding.type``, ``optim.lr``, ...; the keys a sweep overrides)
-  when fitting starts, and its final metrics (``val/acc``, ``val/loss``, ``test/acc``, ..., and the
-  efficiency totals ``efficiency/total/synops`` and ``efficiency/total/energy_ratio``) when
-  fitting and testing end. Open a multirun or Optuna sweep directory in TensorBoard and the HParams
-  tab lists one row per job, the hyper-parameters that differ between jobs first.
+* :class:`HParamsLogger` makes every run one row of TensorBoard's HParams tab: a short list of
+  its settings (``data.name``, ``encoding.type``, ``optim.lr``, ...) plus the keys its command line
+  sets (the keys a sweep varies), and its last ``val/*`` and ``test/*`` metrics and efficiency
+  totals (``efficiency/total/synops``, ``efficiency/total/energy_ratio``). Open a multirun or
+  Optuna sweep directory in TensorBoard and the HParams tab lists one row per job.
 * :class:`ScalarsLayoutLogger` writes a Custom Scalars layout at the start of the run: per spiking
   layer one chart with the dead and saturated fractions and one with the firing rate, each titled
   with the healthy range that :class:`brain_ai.callbacks.HealthMonitor` checks; and charts of the
@@ -16,8 +15,7 @@ Both write only on rank 0 and only where a TensorBoard logger is configured.
 
 from __future__ import annotations
 
-import os
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
@@ -28,15 +26,20 @@ from brain_ai.core.probes import HEALTHY_RANGES, HealthyRange
 
 HParamValue = Union[int, float, str]
 
-#: the run directory (under the logger's) that holds the HParams session and its final metrics
-HPARAMS_SUBDIR = "hparams"
-#: config groups of the module's hyper-parameters that become HParams columns
+#: the HParams columns of every run (those its config sets): what a run is, in a few settings; the
+#: keys that a run's command line sets (a sweep's varied ones) are added to them
+HPARAM_COLUMNS = (
+    "data.name", "data.batch_size", "snn.architecture", "snn.hidden_sizes", "snn.neuron.type", "snn.neuron.beta",
+    "snn.neuron.threshold", "encoding.type", "encoding.num_steps", "decoding.type", "loss.task_loss", "optim.optimizer",
+    "optim.lr", "trainer.max_epochs", "seed",
+)
+#: config groups of the module's hyper-parameters that hold HParams columns
 HPARAM_GROUPS = ("snn", "encoding", "decoding", "loss", "optim", "data")
 #: efficiency totals of the last validation (brain_ai.efficiency_logger) that are HParams metrics
 #: beside the val metrics: a sweep's accuracy / cost trade-off in one table
 HPARAM_EFFICIENCY = ("efficiency/total/synops", "efficiency/total/energy_ratio")
-#: settings that say where and how data are read, not what is learned: no HParams column
-HPARAM_EXCLUDED = ("data.root", "data.num_workers", "data.download", "data.cache")
+#: evaluation stages whose metrics are the HParams metric columns (their last logged values)
+METRIC_STAGES = ("val", "test")
 
 
 def flatten_hparams(params: Mapping[str, Any], prefix: str = "") -> Dict[str, HParamValue]:
@@ -60,77 +63,65 @@ def flatten_hparams(params: Mapping[str, Any], prefix: str = "") -> Dict[str, HP
     return flat
 
 
-def run_hparams(pl_module: L.LightningModule, trainer: Optional[L.Trainer] = None) -> Dict[str, HParamValue]:
-    """The run's HParams columns: the module's config groups (less :data:`HPARAM_EXCLUDED`), seed
-    and task, and the epoch budget."""
+def run_hparams(pl_module: L.LightningModule, trainer: Optional[L.Trainer] = None, columns: Sequence[str] = HPARAM_COLUMNS) -> Dict[str, HParamValue]:
+    """The run's HParams row: the values of ``columns`` (dotted CLI keys) among the module's config
+    groups, seed and epoch budget; columns the run leaves unset (``None``) are left out."""
     hp = pl_module.hparams
     params: Dict[str, Any] = {group: hp[group] for group in HPARAM_GROUPS if hp.get(group) is not None}
     params.update({key: hp[key] for key in ("seed", "task") if key in hp})
     if trainer is not None and trainer.max_epochs is not None:
         params["trainer"] = {"max_epochs": trainer.max_epochs}
-    return {k: v for k, v in flatten_hparams(params).items() if k not in HPARAM_EXCLUDED}
+    flat = flatten_hparams(params)
+    return {key: flat[key] for key in columns if key in flat}
 
 
-def final_metrics(callback_metrics: Mapping[str, Any], stages: Sequence[str] = ("val", "test")) -> Dict[str, float]:
-    """The stage-level metrics of ``stages`` (``val/acc``, ``val/loss``, ``test/mse``, ...; not the
-    per-term ``val/loss/<term>``) from a trainer's ``callback_metrics``; with ``val`` also the
-    :data:`HPARAM_EFFICIENCY` totals."""
-    stage_level = lambda k: k.count("/") == 1 and k.split("/")[0] in stages  # noqa: E731
-    return {k: float(v) for k, v in callback_metrics.items() if stage_level(k) or ("val" in stages and k in HPARAM_EFFICIENCY)}
+def command_line_keys() -> Tuple[str, ...]:
+    """The keys that the Hydra job's command line sets (``optim.lr`` of ``optim.lr=1e-3`` or
+    ``+optim.lr=...``; a group choice such as ``snn=recurrent`` is its key, ``snn``); ``()`` outside Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return ()
+    return tuple(override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task)
 
 
-def _write_events(log_dir: str, write: Callable[[Any], None]) -> None:
-    """Open a SummaryWriter on ``log_dir``, call ``write(writer)``, close it (a new event file each time)."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(log_dir=log_dir)
-    try:
-        write(writer)
-    finally:
-        writer.close()
+def metric_names(pl_module: L.LightningModule) -> List[str]:
+    """The HParams metric columns: ``<stage>/loss`` and ``<stage>/<metric>`` of :data:`METRIC_STAGES`
+    (``val/acc``, ``test/mse``, ...; the module's ``metrics`` collections name them), then
+    :data:`HPARAM_EFFICIENCY` (empty cells without the efficiency callback)."""
+    collections = getattr(pl_module, "metrics", {})
+    names = ["loss", *(collections["val_metrics"].keys() if "val_metrics" in collections else ())]
+    return [f"{stage}/{name}" for stage in METRIC_STAGES for name in names] + list(HPARAM_EFFICIENCY)
 
 
 class HParamsLogger(L.Callback):
-    """Write the run's flattened config and final metrics to TensorBoard's HParams plugin.
+    """Make the run one row of TensorBoard's HParams tab, in the run's own TensorBoard folder.
 
-    The session (config) goes to ``<logger dir>/hparams`` when fitting starts, the final ``val/*``
-    metrics when fitting ends, the ``test/*`` metrics when testing ends (same directory, step =
-    the global step), so the HParams columns hold exactly the values the run ended with. Only
-    these stage-level metrics are in that directory, so they are the HParams tab's metric columns.
+    When fitting starts, the run's :func:`run_hparams` (:data:`HPARAM_COLUMNS` plus the keys its
+    command line sets, :func:`command_line_keys`) and the metric columns (:func:`metric_names`)
+    are written to the TensorBoard logger's event file; the metric values are the last ``val/*``
+    and ``test/*`` scalars the run logs there. No second folder, so every run is listed once and
+    its curves are not doubled. TensorBoard takes the columns of a folder of runs from the first
+    run it reads: the jobs of a sweep share them.
+
+    Args:
+        columns: the HParams columns besides the command line's keys.
     """
 
-    def __init__(self) -> None:
-        self.log_dir: Optional[str] = None
+    def __init__(self, columns: Sequence[str] = HPARAM_COLUMNS) -> None:
+        self.columns = tuple(columns)
 
     @rank_zero_only
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         from torch.utils.tensorboard.summary import hparams
 
-        main = _tensorboard(trainer)
-        if main is None:
+        writer = _tensorboard(trainer)
+        if writer is None:
             return
-        self.log_dir = os.path.join(main.get_logdir(), HPARAMS_SUBDIR)
-        _, session_start, _ = hparams(run_hparams(pl_module, trainer), {})
-        _write_events(self.log_dir, lambda w: w.file_writer.add_summary(session_start))
-
-    def _write_metrics(self, trainer: L.Trainer, stage: str) -> None:
-        metrics = final_metrics(trainer.callback_metrics, (stage,))
-        if self.log_dir is None or not metrics:
-            return
-
-        def write(writer: Any) -> None:
-            for name, value in metrics.items():
-                writer.add_scalar(name, value, trainer.global_step)
-
-        _write_events(self.log_dir, write)
-
-    @rank_zero_only
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._write_metrics(trainer, "val")
-
-    @rank_zero_only
-    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._write_metrics(trainer, "test")
+        columns = self.columns + tuple(key for key in command_line_keys() if key not in self.columns)
+        experiment, session_start, _ = hparams(run_hparams(pl_module, trainer, columns), dict.fromkeys(metric_names(pl_module), 0.0))
+        writer.file_writer.add_summary(experiment)
+        writer.file_writer.add_summary(session_start)
 
 
 def spiking_layers(net: Any) -> List[str]:

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 from omegaconf import DictConfig
 
 from brain_ai.checkpoints import RESUME_KEYS, RemoteCheckpoints, check_resume_compatible, load_checkpoint, local_checkpoint
@@ -88,6 +88,17 @@ def _instantiate_list(node: Optional[DictConfig]) -> List[Any]:
     return [instantiate(v) for v in node.values() if v is not None and "_target_" in v]
 
 
+#: trainer flags that switch a kind of callback off: Lightning rejects a progress bar callback under
+#: enable_progress_bar=false, and would still run a model summary callback under enable_model_summary=false
+_CALLBACK_SWITCHES = {"enable_progress_bar": ProgressBar, "enable_model_summary": ModelSummary}
+
+
+def _enabled_callbacks(callbacks: List[Any], trainer_cfg: DictConfig) -> List[Any]:
+    """``callbacks`` less those of a kind that the trainer config switches off (:data:`_CALLBACK_SWITCHES`)."""
+    off = tuple(kind for flag, kind in _CALLBACK_SWITCHES.items() if not trainer_cfg.get(flag, True))
+    return [c for c in callbacks if not (off and isinstance(c, off))]
+
+
 def metrics_table(metrics: Dict[str, float], title: str = "metrics") -> str:
     """A fixed-width two-column table of metrics (also printed by train.py / evaluate.py)."""
     if not metrics:
@@ -146,9 +157,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
             resumed = load_checkpoint(ckpt_file, need=RESUME_KEYS)
             check_resume_compatible(resumed, ckpt_file, model, model.hparams, bool(cfg.get("resume_allow_changes", False)),
                                     max_epochs=cfg.trainer.get("max_epochs"))
-        callbacks = _instantiate_list(cfg.get("callbacks"))
-        if not cfg.trainer.get("enable_progress_bar", True):  # Lightning rejects a progress bar callback then
-            callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+        callbacks = _enabled_callbacks(_instantiate_list(cfg.get("callbacks")), cfg.trainer)
         loggers = _instantiate_list(cfg.get("logger"))
         trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
         run_dir = check_writable(trainer.default_root_dir, "paths.output_dir")

@@ -12,7 +12,11 @@ each docstring once the object tree is loaded (the Python files stay as they are
 * an ``Args:`` entry naming several parameters (``a, b: text``, names may wrap) -> one entry per
   name (``a: text``, ``b: as `a`.``), the form Griffe's Google parser reads.
 
-Loaded from mkdocs.yml (``extensions: [docs/griffe_rst.py:RstToMarkdown]``).
+:class:`FieldComments` gives each attribute without a docstring the ``#:`` comment lines right
+above it (the field comments of the config dataclasses in ``brain_ai/config.py``, which stay
+their one source), so the API reference shows every config field's description.
+
+Loaded from mkdocs.yml (``extensions: [docs/griffe_rst.py:FieldComments, docs/griffe_rst.py:RstToMarkdown]``).
 """
 
 from __future__ import annotations
@@ -158,3 +162,24 @@ class RstToMarkdown(griffe.Extension):
     def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None:
             obj.docstring.value = rst_to_markdown(obj.docstring.value)
+
+
+def field_comment(lines: List[str], lineno: int) -> str:
+    """The ``#:`` comment lines right above line ``lineno`` (1-based) of ``lines``, joined; ``""`` if none."""
+    comment: List[str] = []
+    index = lineno - 2
+    while index >= 0 and lines[index].strip().startswith("#:"):
+        comment.insert(0, lines[index].strip()[2:].strip())
+        index -= 1
+    return " ".join(comment)
+
+
+class FieldComments(griffe.Extension):
+    """An attribute without a docstring gets its ``#:`` comment (see :func:`field_comment`) as one."""
+
+    def on_attribute_instance(self, *, attr: griffe.Attribute, **kwargs: Any) -> None:
+        if attr.docstring is not None or not attr.lineno or attr.filepath is None:
+            return
+        text = field_comment(attr.lines_collection[attr.filepath], attr.lineno)
+        if text:
+            attr.docstring = griffe.Docstring(text, lineno=attr.lineno, parent=attr)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
 
 from brain_ai.config import Readout, SNNConfig
 from brain_ai.core.probes import HEALTHY_RANGES, HealthyRange
 from brain_ai.core.snn import build_snn
-from brain_ai.dashboards import final_metrics, flatten_hparams, scalars_layout, spiking_layers
+from brain_ai.dashboards import HPARAM_EFFICIENCY, command_line_keys, flatten_hparams, metric_names, run_hparams, scalars_layout, spiking_layers
 
 
 def test_flatten_hparams_uses_cli_keys_and_tensorboard_types():
@@ -23,10 +24,20 @@ def test_flatten_hparams_uses_cli_keys_and_tensorboard_types():
     }
 
 
-def test_final_metrics_keeps_stage_level_values_of_the_asked_stages():
-    callback_metrics = {"val/acc": 0.5, "val/loss": 1.5, "val/loss/isi": 0.1, "train/acc": 0.4, "test/acc": 0.6, "test/mse": 2.0}
-    assert final_metrics(callback_metrics, ("val",)) == {"val/acc": 0.5, "val/loss": 1.5}
-    assert final_metrics(callback_metrics, ("test",)) == {"test/acc": 0.6, "test/mse": 2.0}
+def test_run_hparams_keeps_the_asked_columns_that_are_set():
+    module = SimpleNamespace(hparams={"snn": {"neuron": {"beta": None, "threshold": 1.0}, "hidden_sizes": [8]},
+                                      "optim": {"lr": 0.01, "weight_decay": 0.0}, "data": {"root": "data", "name": "digits"}, "seed": 3})
+    assert run_hparams(module) == {"data.name": "digits", "snn.hidden_sizes": "[8]", "snn.neuron.threshold": 1.0, "optim.lr": 0.01, "seed": 3}
+    assert run_hparams(module, columns=("optim.weight_decay", "data.root")) == {"optim.weight_decay": 0.0, "data.root": "data"}
+
+
+def test_metric_columns_are_the_evaluation_stages_loss_and_metrics():
+    module = SimpleNamespace(metrics={"val_metrics": {"mse": None, "mae": None}})
+    assert metric_names(module) == ["val/loss", "val/mse", "val/mae", "test/loss", "test/mse", "test/mae", *HPARAM_EFFICIENCY]
+
+
+def test_command_line_keys_outside_hydra_are_none():
+    assert command_line_keys() == ()
 
 
 def test_layout_has_per_layer_health_charts_titled_with_the_monitor_thresholds():

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
+from brain_ai.dashboards import HPARAM_COLUMNS, HPARAM_EFFICIENCY
 from brain_ai.tools.tensorboard_screenshots import main as screenshots_main
 from brain_ai.tools.tensorboard_server import event_dirs, get_bytes, get_json, post_json, serve
 from framework_helpers import TINY_CLI, run_train
@@ -45,8 +46,13 @@ def metric_values(group: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def tensorboard(short_run):
-    with serve(short_run.output_dir / "tensorboard", min_runs=2) as base:  # the run and its hparams session
+    with serve(short_run.output_dir / "tensorboard") as base:
         yield base
+
+
+def test_the_run_is_one_tensorboard_run(short_run):
+    """The HParams session is written into the run's own event folder: listed once, curves not doubled."""
+    assert event_dirs(short_run.output_dir / "tensorboard") == [short_run.output_dir / "tensorboard"]
 
 
 def test_scalars_and_probe_tags_are_served(tensorboard):
@@ -84,16 +90,14 @@ def test_custom_scalars_layout_groups_probes_per_layer(tensorboard):
     assert charted["regex_valid"] and set(charted["tag_to_events"]) == {"probes/layer0/dead_frac", "probes/layer0/saturated_frac"}
 
 
-def test_hparams_row_holds_the_config_and_final_metrics(tensorboard, short_run):
+def test_hparams_row_holds_the_short_column_list_and_final_metrics(tensorboard, short_run):
     experiment = post_json(tensorboard, "/data/plugin/hparams/experiment", {"experimentName": ""})
     names = {h["name"] for h in experiment["hparamInfos"]}
-    assert {"encoding.type", "encoding.num_steps", "snn.neuron.type", "snn.neuron.threshold", "snn.hidden_sizes", "optim.lr", "optim.optimizer", "loss.task_loss"} <= names
-    assert not names & {"data.root", "data.num_workers"}  # where data are read from is no hyper-parameter
-    assert "trainer.max_epochs" in names and "seed" in names
+    assert names == set(HPARAM_COLUMNS) - {"snn.neuron.beta"}  # beta is unset (None) by default: no cell
     metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
-    assert metrics == {"val/acc", "val/loss", "test/acc", "test/loss"}
+    assert metrics == {"val/acc", "val/loss", "test/acc", "test/loss", *HPARAM_EFFICIENCY}
     groups = poll(lambda: post_json(tensorboard, "/data/plugin/hparams/session_groups", SESSION_GROUPS)["sessionGroups"],
-                  lambda g: len(g) == 1 and len(g[0]["sessions"][0]["metricValues"]) == 4)
+                  lambda g: len(g) == 1 and len(g[0]["sessions"][0]["metricValues"]) == 6)
     assert len(groups) == 1
     assert groups[0]["hparams"]["encoding.num_steps"] == 8 and groups[0]["hparams"]["snn.hidden_sizes"] == "[32]"
     values = metric_values(groups[0])
@@ -115,17 +119,17 @@ def test_a_directory_without_event_files_is_a_clear_error(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_two_job_sweep_is_two_hparams_rows(tmp_path):
-    run_train("optim.lr=0.001,0.003", *TINY_CLI, f"hydra.sweep.dir={tmp_path}")
-    assert len(event_dirs(tmp_path)) == 4  # per job: the run and its hparams session
-    with serve(tmp_path, min_runs=4) as base:
+    run_train("optim.lr=0.001,0.003", "snn.neuron.tau=5.0", *TINY_CLI, f"hydra.sweep.dir={tmp_path}")
+    assert len(event_dirs(tmp_path)) == 2  # one TensorBoard run per job
+    with serve(tmp_path, min_runs=2) as base:
         groups = poll(lambda: post_json(base, "/data/plugin/hparams/session_groups", SESSION_GROUPS)["sessionGroups"],
-                      lambda g: len(g) == 2 and all(len(x["sessions"][0]["metricValues"]) == 4 for x in g))
-        assert sorted(g["name"] for g in groups) == ["0/tensorboard/hparams", "1/tensorboard/hparams"]
+                      lambda g: len(g) == 2 and all(len(x["sessions"][0]["metricValues"]) == 6 for x in g))
+        assert sorted(g["name"] for g in groups) == ["0/tensorboard", "1/tensorboard"]
         assert sorted(g["hparams"]["optim.lr"] for g in groups) == [0.001, 0.003]
         experiment = post_json(base, "/data/plugin/hparams/experiment", {"experimentName": ""})
-        differing = [h["name"] for h in experiment["hparamInfos"] if h.get("differs")]
-        assert differing == ["optim.lr"]  # what the sweep varied, listed first
-        assert experiment["hparamInfos"][0]["name"] == "optim.lr"
+        names = [h["name"] for h in experiment["hparamInfos"]]
+        assert "snn.neuron.tau" in names and "data.limit_train" in names  # set on the command line: columns too
+        assert len(names) < 25 and "data.root" not in names
         for group in groups:
             assert 0.0 <= metric_values(group)["test/acc"] <= 1.0
         layout = get_json(base, "/data/plugin/custom_scalars/layout")  # the jobs' layouts, merged

@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
@@ -41,6 +42,10 @@ from brain_ai.config import ConfigError, SNNConfig
 log = logging.getLogger(__name__)
 
 RunFn = Callable[[Tensor], Any]
+#: kineto, torch.profiler's C++ backend, logs every profiler start and stop to stderr and, on a
+#: machine without CUDA, a "gpuGetDeviceCount failed" error; it reads this variable when the first
+#: profile starts, and 6 silences it (a value the user set is kept)
+KINETO_LOG_LEVEL = ("KINETO_LOG_LEVEL", "6")
 PROBE_SIZES: Tuple[Tuple[int, int], ...] = ((1, 2), (2, 2), (1, 4), (2, 4))
 
 
@@ -177,11 +182,13 @@ def peak_bytes(fn: Callable[[], Any]) -> int:
 
     Replays the allocator's allocation/free events recorded by ``torch.profiler``
     (``profile_memory=True``), so it counts every tensor allocation exactly, independent of the
-    process RSS and of what other processes do. CPU tensors only.
+    process RSS and of what other processes do. CPU tensors only. Kineto's console lines are
+    silenced (:data:`KINETO_LOG_LEVEL`).
     """
     from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
 
+    os.environ.setdefault(*KINETO_LOG_LEVEL)
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     events, stack = [], list(prof.profiler.kineto_results.experimental_event_tree())
