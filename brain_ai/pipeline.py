@@ -40,6 +40,9 @@ from brain_ai.validate import efficiency_config, resolve_configs, seed_of, valid
 
 log = logging.getLogger(__name__)
 
+#: the final metrics of a training run, as JSON, in its run folder (what train() returns)
+METRICS_FILE = "metrics.json"
+
 
 def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:
     """Validate the config against the data and build the LightningModule + DataModule.
@@ -142,7 +145,8 @@ def run_stage(trainer: L.Trainer, stage: Any, *args: Any, **kwargs: Any) -> None
 
 
 def train(cfg: DictConfig) -> Dict[str, float]:
-    """Fit, then test with the best checkpoint. Returns all logged metrics as floats.
+    """Fit, then test with the best checkpoint. Returns all logged metrics as floats, also written
+    to ``<run dir>/metrics.json`` (:data:`METRICS_FILE`).
 
     ``cfg.ckpt_path`` resumes an interrupted run (a local file; a URL only with
     ``cfg.allow_remote_ckpt``); every checkpoint is loaded with ``weights_only=True``.
@@ -179,6 +183,8 @@ def train(cfg: DictConfig) -> Dict[str, float]:
             run_stage(trainer, trainer.test, model, datamodule=dm, ckpt_path=best or None, weights_only=True)
             metrics.update(_as_floats(trainer.callback_metrics))
             log.info("tested %s", best or "the final weights (no checkpoint callback)")
+        if trainer.is_global_zero:
+            write_json_atomic(run_dir / METRICS_FILE, metrics, field=METRICS_FILE)
     if trainer.is_global_zero:
         print(metrics_table(metrics, title=f"final metrics ({cfg.task_name})"))
     return metrics

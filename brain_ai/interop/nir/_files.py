@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Any, Dict, Tuple, Union
 
@@ -15,6 +14,7 @@ from brain_ai.checkpoints import check_finite_weights, read_checkpoint_file
 from brain_ai.config import ConfigError, SNNConfig, from_dict
 from brain_ai.core.snn import ConvSNN, SNNCore, build_snn
 from brain_ai.errors import InputFileError
+from brain_ai.safe_files import write_atomic
 
 PathLike = Union[str, Path]
 
@@ -46,20 +46,17 @@ def load_checkpoint(path: PathLike) -> Tuple[Union[SNNCore, ConvSNN], Dict[str, 
 
 
 def write_graph(graph: nir.NIRGraph, path: PathLike) -> Path:
-    """Write ``graph`` with ``nir.write`` to a temporary file beside ``path``, then rename it.
+    """Write ``graph`` with ``nir.write`` (into memory), then to ``path`` with
+    :func:`brain_ai.safe_files.write_atomic`.
 
-    A failure leaves no half-written ``path`` behind (and an existing file untouched).
+    A failure leaves no half-written ``path`` behind (and an existing file untouched); the file
+    gets the user's umask, like any new file (``tempfile.mkstemp`` would make it 0600).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        nir.write(tmp, graph)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.BytesIO()
+    nir.write(buffer, graph)
+    write_atomic(path, lambda f: f.write(buffer.getvalue()))
     return path
 
 
