@@ -262,11 +262,11 @@ class HealthMonitor(L.Callback):
         for layer, values in probes.items():
             if layer in self.warned:
                 continue
-            problems = check_health(values)
+            problems = check_health(values, layer=layer)
             if problems:
                 self.warned.add(layer)
-                summary = ", ".join(f"{k}={float(v):.3f}" for k, v in values.items())
-                log.warning("SNN health: %s is unhealthy (%s): %s", layer, summary, "; ".join(problems))
+                for problem in problems:
+                    log.warning("SNN health: %s", problem)
 
 
 _SILENT = "every output neuron"

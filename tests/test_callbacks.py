@@ -97,7 +97,7 @@ def test_health_monitor_warns_once_per_layer(caplog):
             monitor._check(probes)
     messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
     assert len(messages) == 1
-    assert "layer1" in messages[0] and "dead_frac=0.5" in messages[0] and "lower the threshold" in messages[0]
+    assert messages[0].startswith("SNN health: layer1: too few spikes (dead_frac=0.5); try a lower snn.neuron.threshold")
     assert monitor.warned == {"layer1"}
 
 
@@ -110,11 +110,11 @@ def test_dead_network_warns_exactly_once_per_layer(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
         pipeline.train(cfg)
     messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
-    for layer in ("layer0", "layer1"):
-        mine = [m for m in messages if f" {layer} " in m]
+    for layer in ("layer0", "layer1"):  # one symptom, one line, its probes and the keys to try
+        mine = [m for m in messages if f" {layer}: " in m]
         assert len(mine) == 1, messages
-        assert "dead_frac=1" in mine[0]
-        assert "many neurons never fire: lower the threshold" in mine[0]
+        assert "too few spikes (firing_rate=0, spike_sparsity=1, dead_frac=1)" in mine[0]
+        assert "snn.neuron.threshold" in mine[0] and "encoding.rate_gain" in mine[0]
     assert len(messages) == 2
 
 
@@ -125,8 +125,9 @@ def test_a_run_never_warns_twice_for_a_layer(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
         pipeline.train(cfg)
     messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
-    for layer in ("layer0", "layer1"):
-        assert sum(f" {layer} " in m for m in messages) <= 1, messages
+    for layer in ("layer0", "layer1"):  # each symptom of a layer at most once
+        symptoms = [m.split(" (")[0] for m in messages if f" {layer}: " in m]
+        assert len(symptoms) == len(set(symptoms)), messages
 
 
 def test_health_monitor_waits_for_warmup():

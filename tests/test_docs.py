@@ -96,3 +96,15 @@ def test_readme_is_the_short_entry_page():
     assert '--8<-- "README.md:results"' in (DOCS / "getting-started.md").read_text()
     for block in re.findall(r"```python\n(.*?)```", text, re.S):
         exec(compile(block, "README.md", "exec"), {"__name__": "readme_example"})
+
+
+def test_config_field_comments_become_attribute_docstrings(rst):
+    """The ``#:`` comments of brain_ai/config.py are what the API reference shows for each field."""
+    import griffe
+
+    config = griffe.load("brain_ai.config", search_paths=[str(REPO)], extensions=griffe.load_extensions(rst.FieldComments))
+    beta = config["NeuronConfig"].members["beta"]
+    assert beta.docstring.value.startswith("per-step membrane decay in [0, 0.999]")
+    assert config["SNNConfig"].members["checkpoint_every"].docstring.value.startswith("exact BPTT with bounded memory")
+    assert rst.field_comment(["x = 1", "#: first", "  #: second", "y: int = 2"], 4) == "first second"
+    assert rst.field_comment(["#: not mine", "", "y: int = 2"], 3) == ""

@@ -1,14 +1,14 @@
 """Cheap per-layer health probes from what the unroll already returns (spikes, membrane).
 
 ``compute_probes`` returns 0-d tensors (no ``.item()``, no device sync), so it can run every
-step; ``check_health`` (which does sync) turns them into human-readable advice.
+step; ``check_health`` (which does sync) turns them into short advice, one line per symptom.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -19,7 +19,8 @@ from brain_ai.core.masking import check_mask, masked_mean, time_sum, valid_steps
 
 @dataclass(frozen=True)
 class HealthyRange:
-    """Healthy interval ``[low, high]`` of one probe and what to try when it is left."""
+    """Healthy interval ``[low, high]`` of one probe and the symptom (a key of :data:`SYMPTOMS`)
+    that a value below or above it shows (``""``: none)."""
 
     low: float
     high: float
@@ -27,40 +28,25 @@ class HealthyRange:
     too_high: str
 
 
+#: symptom -> (what is wrong, the config keys to try): :func:`check_health` reports each symptom
+#: of a layer once, with the probe values that show it
+SYMPTOMS: Dict[str, Tuple[str, str]] = {
+    "silent": ("too few spikes", "try a lower snn.neuron.threshold, a larger encoding.rate_gain or a wider surrogate (snn.neuron.surrogate_alpha)"),
+    "saturated": ("too many spikes", "try a higher snn.neuron.threshold, loss.w_rate_reg > 0 or snn.neuron.type=adaptive_lif"),
+    "membrane_low": ("membrane far below threshold", "check the input scale (encoding.normalization, encoding.rate_gain)"),
+    "membrane_high": ("membrane far above threshold", "try a lower snn.neuron.beta or encoding.normalization=minmax"),
+    "flat": ("membrane does not vary", "the input may be constant or the weights zero: check data and encoding"),
+    "non_finite": ("non-finite values", "try a lower optim.lr or trainer.gradient_clip_val=1.0"),
+}
+
 #: Healthy ranges per probe (the spiking-core seed table). Membrane mean is in threshold units.
 HEALTHY_RANGES: Dict[str, HealthyRange] = {
-    "firing_rate": HealthyRange(
-        0.01, 0.50,
-        "too few spikes: lower the threshold, raise input gain/weight init, or use a wider surrogate",
-        "too many spikes: raise the threshold, add a firing-rate regulariser, or lower the input gain",
-    ),
-    "spike_sparsity": HealthyRange(
-        0.50, 0.99,
-        "activity is dense: raise the threshold or add a firing-rate regulariser",
-        "activity is almost silent: lower the threshold or raise the input gain",
-    ),
-    "dead_frac": HealthyRange(
-        0.0, 0.05,
-        "",
-        "many neurons never fire: lower the threshold, check weight init and input scaling, "
-        "or use a wider surrogate (larger support) so silent neurons still get gradient",
-    ),
-    "saturated_frac": HealthyRange(
-        0.0, 0.05,
-        "",
-        "many neurons fire almost every step: raise the threshold, use reset=subtract, add "
-        "adaptation (adaptive_lif) or a firing-rate regulariser",
-    ),
-    "membrane_mean": HealthyRange(
-        -10.0, 10.0,
-        "membrane far below threshold: check for negative input bias or too-strong inhibition",
-        "membrane far above threshold (> 10 thr): lower beta, use a reset, or normalise the input",
-    ),
-    "membrane_var": HealthyRange(
-        0.0, math.inf,
-        "membrane does not vary: inputs may be constant or all weights zero",
-        "",
-    ),
+    "firing_rate": HealthyRange(0.01, 0.50, "silent", "saturated"),
+    "spike_sparsity": HealthyRange(0.50, 0.99, "saturated", "silent"),
+    "dead_frac": HealthyRange(0.0, 0.05, "", "silent"),
+    "saturated_frac": HealthyRange(0.0, 0.05, "", "saturated"),
+    "membrane_mean": HealthyRange(-10.0, 10.0, "membrane_low", "membrane_high"),
+    "membrane_var": HealthyRange(0.0, math.inf, "flat", ""),
 }
 
 
@@ -113,27 +99,32 @@ Probes = Mapping[str, Union[Tensor, float]]
 
 
 def check_health(probes: Union[Probes, Mapping[str, Probes]], layer: str = "") -> List[str]:
-    """Human-readable violations of :data:`HEALTHY_RANGES`, each with what to try.
+    """One line per symptom (:data:`SYMPTOMS`) of a layer that left :data:`HEALTHY_RANGES`: what is
+    wrong, the probe values that show it and the config keys to try.
 
     ``probes`` is one layer's dict from :func:`compute_probes` or ``{layer_name: dict}``.
-    Non-finite values are always violations. Returns ``[]`` when everything is healthy.
+    Non-finite values are always a symptom. Returns ``[]`` when everything is healthy.
     This reads the values (``float()``), so call it outside hot loops.
     """
     if probes and all(isinstance(v, Mapping) for v in probes.values()):
         return [msg for name, p in probes.items() for msg in check_health(p, layer=name)]
-    where = f"{layer}: " if layer else ""
-    problems = []
+    evidence: Dict[str, List[str]] = {}
     for key, value in probes.items():
         value = float(value)
         rng = HEALTHY_RANGES.get(key)
         if not math.isfinite(value):
-            problems.append(f"{where}{key}={value} is not finite: lower the learning rate, check beta < 1 and the input scale")
+            symptom = "non_finite"
         elif rng is None:
             continue
-        elif key == "membrane_var" and value <= rng.low:
-            problems.append(f"{where}{key}={value:.4g} should be > 0; {rng.too_low}")
+        elif key == "membrane_var":
+            symptom = rng.too_low if value <= rng.low else ""
         elif value < rng.low:
-            problems.append(f"{where}{key}={value:.4g} is below the healthy range [{rng.low}, {rng.high}]; {rng.too_low}")
+            symptom = rng.too_low
         elif value > rng.high or (key in ("dead_frac", "saturated_frac") and value >= rng.high):
-            problems.append(f"{where}{key}={value:.4g} is above the healthy range [{rng.low}, {rng.high}]; {rng.too_high}")
-    return problems
+            symptom = rng.too_high
+        else:
+            continue
+        if symptom:
+            evidence.setdefault(symptom, []).append(f"{key}={value:.3g}")
+    where = f"{layer}: " if layer else ""
+    return [f"{where}{SYMPTOMS[s][0]} ({', '.join(values)}); {SYMPTOMS[s][1]}" for s, values in evidence.items()]
