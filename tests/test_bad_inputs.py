@@ -177,6 +177,9 @@ CLI_CASES: List[Cli] = [
     cli("short_run_ends_with_stuck_output", f"{' '.join(SMALL)} data.limit_train=704 optim.lr=1000", 1, "training stopped",
         "at epoch 0 (step 22)", "on the last training batch of the run"),
     cli("health_stuck_epochs_negative", f"{' '.join(SMALL)} callbacks.health.stuck_epochs=-1", 1, "stuck_epochs=-1", "callbacks.health"),
+    # --- issue 23, first hour ---
+    # the README's old example (checkpoint_every=50 at the default T = 25): refused naming the field and T
+    cli("checkpoint_every_above_num_steps", "data=digits snn.checkpoint_every=50", 2, "snn.checkpoint_every=50", "25"),
 ]
 
 

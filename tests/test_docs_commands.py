@@ -6,8 +6,7 @@ in order, so an ``export.py`` output feeds the ``evaluate.py`` line after it), t
 parallel, and must exit with status 0.
 
 Sizes: every ``train.py`` command gets :data:`SIZE_OVERRIDES` appended (one epoch of two small
-batches; Hydra lets the last value win), plus :data:`SWEEP_SIZE` where its key names the
-command's sweep. Placeholders (:data:`PLACEHOLDERS`, e.g. ``outputs/train/runs/<date_time>``)
+batches; Hydra lets the last value win), plus :data:`EXTRA_SIZE` where the command holds its key. Placeholders (:data:`PLACEHOLDERS`, e.g. ``outputs/train/runs/<date_time>``)
 point at one tiny default run trained first. A command that cannot run here (GPU, SLURM, a
 download, a server, the virtualenv itself) is listed in :data:`NOT_RUN` with the reason; every
 other command, a new one included, runs.
@@ -37,8 +36,9 @@ SIZE_OVERRIDES = (
     "trainer.max_epochs=1", "data.limit_train=64", "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=2",
     "++trainer.limit_test_batches=2", "trainer.enable_progress_bar=false", "++callbacks.health.dead_steps=0",
 )
-#: appended besides SIZE_OVERRIDES to a command that contains the key (an Optuna search: 2 trials)
-SWEEP_SIZE = {"hparams_search=optuna": ("hydra.sweeper.n_trials=2",)}
+#: appended after SIZE_OVERRIDES to a command that contains the key: an Optuna search runs 2
+#: trials; a resume of the default run (1 epoch) trains one more epoch
+EXTRA_SIZE = {"hparams_search=optuna": ("hydra.sweeper.n_trials=2",), "ckpt_path=": ("trainer.max_epochs=2",)}
 
 NEEDS_GPU = "needs a CUDA GPU (tests marked gpu and scripts/gpu_check.py cover it on a GPU machine)"
 NEEDS_FILES = "needs the data set's files under /data or a download"
@@ -156,6 +156,7 @@ BLOCKS = first_occurrences([block for page in PAGES for block in shell_blocks(pa
 
 def runnable(command: str, run_dir: Path) -> str:
     """``command`` as the test runs it: this interpreter and repository, placeholders filled, sizes appended."""
+    extra = [override for key, overrides in EXTRA_SIZE.items() if key in command for override in overrides]
     for placeholder, value in PLACEHOLDERS.items():
         command = command.replace(placeholder, value.format(run=run_dir))
     words = command.split(" ", 2)
@@ -166,7 +167,6 @@ def runnable(command: str, run_dir: Path) -> str:
         words[0] = shlex.quote(sys.executable)
         command = " ".join(words)
         if script == "train.py":
-            extra = [o for key, overrides in SWEEP_SIZE.items() if key in command for o in overrides]
             command = " ".join([command, *SIZE_OVERRIDES, *extra])
     return command
 
@@ -182,9 +182,12 @@ def default_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def block_results(default_run, tmp_path_factory) -> Dict[str, List[Tuple[str, subprocess.CompletedProcess]]]:
-    """Run every block (its runnable commands in order, stopping at the first failure), two blocks at a time."""
+def block_results(default_run, tmp_path_factory, request) -> Dict[str, List[Tuple[str, subprocess.CompletedProcess]]]:
+    """Run the selected tests' blocks (each block's runnable commands in order, stopping at the first
+    failure), two blocks at a time."""
     root = tmp_path_factory.mktemp("docs_commands")
+    params = [getattr(item, "callspec", None) for item in request.session.items]
+    selected = {p.params["block"].id for p in params if p is not None and "block" in p.params}
 
     def run(index_block: Tuple[int, Block]) -> List[Tuple[str, subprocess.CompletedProcess]]:
         index, block = index_block
@@ -202,7 +205,8 @@ def block_results(default_run, tmp_path_factory) -> Dict[str, List[Tuple[str, su
         return results
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip([b.id for b in BLOCKS], pool.map(run, enumerate(BLOCKS))))
+        blocks = [(index, block) for index, block in enumerate(BLOCKS) if block.id in selected]
+        return dict(zip([block.id for _, block in blocks], pool.map(run, blocks)))
 
 
 @pytest.mark.slow
@@ -221,6 +225,8 @@ def test_pages_hold_the_commands_this_test_knows():
 
 
 def test_runnable_fills_placeholders_and_appends_sizes(tmp_path):
+    line = runnable("python train.py ckpt_path=outputs/train/runs/<run>/checkpoints/last.ckpt", tmp_path)
+    assert line.endswith(f"ckpt_path={tmp_path}/checkpoints/last.ckpt {' '.join(SIZE_OVERRIDES)} trainer.max_epochs=2")
     line = runnable("python train.py -m hparams_search=optuna hydra.sweeper.n_trials=20", tmp_path)
     assert line.startswith(f"{shlex.quote(sys.executable)} {REPO / 'train.py'} -m hparams_search=optuna")
     assert line.endswith(" ".join([*SIZE_OVERRIDES, "hydra.sweeper.n_trials=2"]))
