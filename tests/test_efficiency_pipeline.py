@@ -54,13 +54,15 @@ def test_validation_logs_the_efficiency_of_its_own_forwards(short_run):
 
 def test_hparams_metrics_include_total_synops_and_energy_ratio(short_run):
     """The HParams metric columns name the efficiency totals, which the run logs in its own folder."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     from tensorboard.plugins.hparams import metadata
 
-    events = _events(short_run.output_dir / "tensorboard")
-    (content,) = [events.SummaryMetadata(tag).plugin_data.content for tag in events.Tags()["tensors"] if tag == metadata.EXPERIMENT_TAG]
+    folder = short_run.output_dir / "tensorboard"
+    (content,) = [value.metadata.plugin_data.content for path in folder.glob("events.out.tfevents.*")
+                  for event in EventFileLoader(str(path)).Load() for value in event.summary.value if value.tag == metadata.EXPERIMENT_TAG]
     columns = {info.name.tag for info in metadata.parse_experiment_plugin_data(content).metric_infos}
     assert set(HPARAM_EFFICIENCY) <= columns and "val/acc" in columns
-    assert set(HPARAM_EFFICIENCY) <= set(events.Tags()["scalars"])
+    assert set(HPARAM_EFFICIENCY) <= set(_events(folder).Tags()["scalars"])
 
 
 def test_evaluate_prints_and_saves_the_efficiency_estimate(short_run, tmp_path, capsys):
