@@ -1,7 +1,8 @@
-"""What ``train.py`` / ``evaluate.py`` do around Hydra: one clear message per bad input.
+"""What ``train.py`` / ``evaluate.py`` / ``export.py`` do around Hydra: one clear message per bad input.
 
 * before Hydra composes: :func:`brain_ai.config_keys.check_overrides` (unknown keys, with or
-  without ``+``, name the closest valid key);
+  without ``+``, name the closest valid key; top-level settings of the wrong type), and Hydra's
+  :data:`REFUSED_FLAGS` are refused;
 * around the task: config and input errors (:data:`brain_ai.errors.INPUT_ERRORS`) print
   ``error: <message>`` on stderr without a traceback and exit with status 2; runs stopped by a
   guard (:data:`brain_ai.errors.STOPPED_ERRORS`) print ``training stopped: <message>`` and exit 1.
@@ -65,10 +66,22 @@ def fail(message: str, status: int) -> NoReturn:
     raise SystemExit(status)
 
 
+#: Hydra command-line flags the entry points do not offer -> why
+REFUSED_FLAGS = {
+    "--experimental-rerun": "it unpickles <run dir>/.hydra/config.pickle, and a pickle can run any code; "
+    "rerun with the overrides listed in <run dir>/.hydra/overrides.yaml instead",
+}
+
+
 def check_command_line(argv: Sequence[str], config_name: str) -> None:
-    """Exit with one message if an override names an unknown key (run before ``@hydra.main``)."""
+    """Exit with one message if an override names an unknown key or a value of the wrong type, or
+    a flag is refused (:data:`REFUSED_FLAGS`); run before ``@hydra.main``."""
     from brain_ai.config_keys import check_overrides
 
+    for arg in argv:
+        flag = arg.split("=", 1)[0]
+        if flag in REFUSED_FLAGS:
+            fail(f"error: {flag} is not offered: {REFUSED_FLAGS[flag]}", INPUT_ERROR_STATUS)
     try:
         check_overrides(argv, config_name)
     except INPUT_ERRORS as err:

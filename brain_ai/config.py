@@ -59,19 +59,22 @@ def check_range(
     high_inclusive: bool = True,
     integer: bool = False,
 ) -> None:
-    """Raise :class:`ConfigError` unless ``low (<)<= value (<)<= high`` (and finite, and int if asked)."""
+    """Raise :class:`ConfigError` unless ``low (<)<= value (<)<= high`` (and finite, and int if asked).
+
+    The message names ``<owner>.<name>`` (``<name>`` alone for a top-level setting, ``owner=""``)."""
     kind = "an integer" if integer else "a number"
+    key = f"{owner}.{name}" if owner else name
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-        raise ConfigError(f"{owner}.{name}={value!r} must be {kind}")
+        raise ConfigError(f"{key}={value!r} must be {kind}")
     if not math.isfinite(value):
-        raise ConfigError(f"{owner}.{name}={value!r} must be finite")
+        raise ConfigError(f"{key}={value!r} must be finite")
     lo_ok = low is None or (value >= low if low_inclusive else value > low)
     hi_ok = high is None or (value <= high if high_inclusive else value < high)
     if not (lo_ok and hi_ok):
         lb = "-inf" if low is None else f"{low}"
         hb = "inf" if high is None else f"{high}"
         interval = f"{'[' if low_inclusive and low is not None else '('}{lb}, {hb}{']' if high_inclusive and high is not None else ')'}"
-        raise ConfigError(f"{owner}.{name}={value!r} is out of range; allowed: {interval}")
+        raise ConfigError(f"{key}={value!r} is out of range; allowed: {interval}")
 
 
 def check_reset_potential(owner: str, v_reset: Any, reset: "ResetMode", threshold: float) -> None:
@@ -97,6 +100,61 @@ def check_positive_int_list(owner: str, name: str, values: Any, *, allow_empty: 
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ConfigError(f"{owner}.{name}={list(values)!r} must contain only positive integers (got {v!r})")
+
+
+#: what each plain annotation accepts, as a user types it (``check_type``)
+_TYPE_WORDS = {bool: "true, false", int: "an integer", float: "a number", str: "a string", type(None): "null"}
+
+
+def _accepts(annotation: Any, value: Any) -> Optional[bool]:
+    """Whether ``value`` fits ``annotation``; ``None`` when the annotation is not a plain one
+    (bool, int, float, str, a path, None, ``Literal[...]``, or a ``Union`` / ``Optional`` of them)."""
+    import pathlib
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union:
+        verdicts = [_accepts(a, value) for a in typing.get_args(annotation)]
+        return None if None in verdicts else any(verdicts)
+    if origin is typing.Literal:
+        return any(value == v and isinstance(value, bool) == isinstance(v, bool) for v in typing.get_args(annotation))
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation in (str, pathlib.Path):  # a number is a valid name (OmegaConf turns ckpt_path=3 into '3')
+        return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    if annotation is type(None):
+        return value is None
+    return None
+
+
+def _type_words(annotation: Any) -> List[str]:
+    import typing
+
+    if typing.get_origin(annotation) is typing.Union:
+        return [w for a in typing.get_args(annotation) for w in _type_words(a)]
+    if typing.get_origin(annotation) is typing.Literal:
+        return [_word(v) for v in typing.get_args(annotation)]
+    return [_TYPE_WORDS.get(annotation, "a path")]
+
+
+def check_type(key: str, value: Any, annotation: Any) -> None:
+    """Raise :class:`ConfigError` naming ``key``, ``value`` and the allowed values unless ``value``
+    fits the type ``annotation`` (a bool field takes only true / false: a quoted ``'false'`` is a
+    string, never true). Annotations other than plain ones (see :func:`_accepts`) are not checked."""
+    if _accepts(annotation, value) is False:
+        raise ConfigError(f"{key}={value!r} has the wrong type; allowed: {', '.join(dict.fromkeys(_type_words(annotation)))}")
+
+
+def check_field_types(owner: str, obj: Any) -> None:
+    """:func:`check_type` for every field of the dataclass instance ``obj`` (keys ``<owner>.<field>``,
+    or the bare field name when ``owner`` is empty)."""
+    hints = _resolved_types(type(obj))
+    for f in dataclasses.fields(obj):
+        check_type(f"{owner}.{f.name}" if owner else f.name, getattr(obj, f.name), hints.get(f.name))
 
 
 def _word(value: Any) -> str:
@@ -602,7 +660,7 @@ class DataConfig:
         check_range(o, "batch_size", self.batch_size, low=1, integer=True)
         check_range(o, "num_workers", self.num_workers, low=0, integer=True)
         check_range(o, "val_fraction", self.val_fraction, low=0.0, high=1.0, high_inclusive=False)
-        check_range(o, "seed", self.seed, integer=True)
+        check_range(o, "seed", self.seed, low=0, integer=True)
         if self.limit_train is not None:
             check_range(o, "limit_train", self.limit_train, low=1, integer=True)
         check_range(o, "n_time_bins", self.n_time_bins, low=1, integer=True)

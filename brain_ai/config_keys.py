@@ -5,7 +5,10 @@ Hydra itself rejects an unknown key without ``+`` (without a suggestion) and acc
 overrides before Hydra composes; :func:`check_schema_keys` and :func:`check_target_keys` check a
 composed config (the Python API, YAML files). Keys are checked where their owner is known: the schema groups (dataclass
 fields, nested ones included), ``trainer`` and every ``_target_`` node (the target's
-parameters), and the primary config's top-level keys.
+parameters), and the primary config's top-level keys. Values are checked against their type
+where Hydra would not say which values are allowed: the top-level settings on the command line
+(:mod:`brain_ai.run_config`; a quoted ``'false'`` is a string, not a bool) and the plain-typed
+parameters of ``_target_`` nodes.
 """
 
 from __future__ import annotations
@@ -16,13 +19,12 @@ import importlib
 import inspect
 import typing
 from pathlib import Path
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from brain_ai.config import ConfigError
-from brain_ai.config import CODEC_PRESETS
-from brain_ai.hydra_store import PRESET_PARTS, SCHEMAS
+from brain_ai.config import CODEC_PRESETS, ConfigError, check_type
+from brain_ai.hydra_store import PRESET_PARTS, PRIMARY_CONFIGS, SCHEMAS
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 TRAINER_TARGET = "lightning.pytorch.Trainer"
@@ -69,13 +71,20 @@ def current_fields(schema: type) -> List[str]:
     return [f.name for f in dataclasses.fields(schema) if f.name not in deprecated]
 
 
-def target_parameters(target: str) -> Optional[List[str]]:
-    """Parameter names of ``target`` (a class or function path), ``None`` if it takes ``**kwargs`` or cannot be imported."""
+def _import_target(target: str) -> Any:
+    """The class or function a ``_target_`` path names, ``None`` if it cannot be imported."""
     module_name, _, attr = target.rpartition(".")
     try:
-        obj = getattr(importlib.import_module(module_name), attr)
-        params = inspect.signature(obj).parameters.values()
-    except (ImportError, AttributeError, ValueError, TypeError):
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError):
+        return None
+
+
+def target_parameters(target: str) -> Optional[List[str]]:
+    """Parameter names of ``target`` (a class or function path), ``None`` if it takes ``**kwargs`` or cannot be imported."""
+    try:
+        params = inspect.signature(_import_target(target)).parameters.values()
+    except (ValueError, TypeError):
         return None
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return None
@@ -91,11 +100,26 @@ def _check_target_keys(keys: Iterable[str], target: str, prefix: str) -> None:
             raise _unknown(f"{prefix}.{key}", key, valid, prefix)
 
 
+def _check_target_values(node: DictConfig, target: str, prefix: str) -> None:
+    """Each plain value of a ``_target_`` node against the type annotation of the target's
+    parameter (``trainer.max_epochs=abc`` is refused before the trainer is built); interpolations
+    are left to their own keys."""
+    obj = _import_target(target)
+    try:
+        hints = typing.get_type_hints(obj.__init__ if isinstance(obj, type) else obj)
+    except Exception:  # unresolvable annotations, or nothing imported: the target reports its own errors
+        return
+    for key in node.keys():
+        if str(key) in hints and not OmegaConf.is_interpolation(node, str(key)):
+            check_type(f"{prefix}.{key}", node[key], hints[str(key)])
+
+
 def primary_keys(config_name: str) -> List[str]:
-    """Top-level keys of ``configs/<config_name>.yaml`` and the groups of its defaults list."""
+    """Top-level keys of ``configs/<config_name>.yaml``: its settings (:data:`~brain_ai.hydra_store.PRIMARY_CONFIGS`)
+    and the groups of its defaults list."""
     raw = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / f"{config_name}.yaml"))
-    keys = [k for k in raw if k != "defaults"]
-    for entry in raw.get("defaults", []):
+    keys = [f.name for f in dataclasses.fields(PRIMARY_CONFIGS[config_name][0])]
+    for entry in raw["defaults"]:
         if isinstance(entry, dict):
             keys += [str(k).split("@")[0].split("/")[0].lstrip("/") for k in entry]
     return [*keys, "hydra"]
@@ -112,6 +136,7 @@ def check_overrides(overrides: Sequence[str], config_name: str) -> None:
         return
     _check_preset_choice(parsed)
     top = primary_keys(config_name)
+    settings = typing.get_type_hints(PRIMARY_CONFIGS[config_name][0])
     for override in parsed:
         parts = override.key_or_group.split(".")
         if override.package is not None or override.is_delete() or parts[0].split("/")[0] == "hydra":  # hydra/launcher=...
@@ -119,11 +144,24 @@ def check_overrides(overrides: Sequence[str], config_name: str) -> None:
         if parts[0] not in top:
             raise _unknown(parts[0], parts[0], top, "")
         if len(parts) == 1:
+            _check_setting_value(override, settings)
             continue
         if parts[0] in SCHEMAS:
             check_schema_path(parts[1:], SCHEMAS[parts[0]], parts[0])
         elif parts[0] == "trainer":
             _check_target_keys(parts[1:2], TRAINER_TARGET, "trainer")
+
+
+def _check_setting_value(override: Any, settings: Dict[str, Any]) -> None:
+    """A top-level setting's value as typed (before Hydra, which would turn a quoted ``'false'``
+    into false and report other mistakes with its own wording); sweeps and interpolations are left to Hydra."""
+    name = override.key_or_group
+    if name not in settings or override.is_sweep_override():
+        return
+    value = override.value()
+    if isinstance(value, str) and "${" in value:
+        return
+    check_type(name, value, settings[name])
 
 
 def _check_preset_choice(parsed: Sequence[Any]) -> None:
@@ -152,7 +190,8 @@ def check_schema_keys(cfg: DictConfig) -> None:
 
 def check_target_keys(cfg: DictConfig) -> None:
     """Check every top-level ``_target_`` node (``trainer``) and ``<group>.<name>`` ``_target_`` node
-    (``callbacks.health``, ``logger.tensorboard``) against the target's parameters (imports the targets)."""
+    (``callbacks.health``, ``logger.tensorboard``) against the target's parameters, names and
+    plain-typed values (imports the targets)."""
     for name, node in cfg.items_ex(resolve=False):  # interpolations (paths.output_dir) may need Hydra
         if name in SCHEMAS or name == "hydra" or not isinstance(node, DictConfig):
             continue
@@ -161,6 +200,7 @@ def check_target_keys(cfg: DictConfig) -> None:
         ]
         for prefix, sub in targets:
             _check_target_keys(list(sub.keys()), str(sub._target_), prefix)
+            _check_target_values(sub, str(sub._target_), prefix)
 
 
 def _check_node(node: DictConfig, schema: type, prefix: str) -> None:

@@ -7,6 +7,11 @@ Each schema group (:data:`SCHEMAS`: ``snn``, ``encoding``, ``decoding``, ``loss`
 of the wrong type fails when Hydra composes the config -- before any training. The one binding
 added here: ``data.root`` follows ``paths.data_dir``.
 
+Each primary config (``configs/<name>.yaml``: ``train``, ``evaluate``, ``export``) starts from
+``<name>_schema`` (:func:`primary_schema`): its settings dataclass of :mod:`brain_ai.run_config`
+(:data:`PRIMARY_CONFIGS`) plus one untyped field per group that fills a top-level key, so the
+top-level settings are typed and their defaults live in the dataclass only.
+
 The codec presets are defined once, by the ``*_preset()`` functions of :mod:`brain_ai.config`
 (:data:`~brain_ai.config.CODEC_PRESETS`), and registered from there: ``preset=<name>`` sets
 encoding, decoding and loss to the preset's (plus :data:`PRESET_RUN_SETTINGS`), and the group
@@ -16,11 +21,13 @@ options of :data:`PRESET_PARTS` are a preset's part (``loss=ttfs_classification`
 
 from __future__ import annotations
 
-from typing import Any, Dict
+import dataclasses
+from typing import Any, Dict, Tuple
 
 from hydra.core.config_store import ConfigStore
 
 from brain_ai.config import CODEC_PRESETS, DataConfig, DecodingConfig, EfficiencyConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig
+from brain_ai.run_config import EvaluateSettings, ExportSettings, TrainSettings
 
 #: group name -> schema dataclass
 SCHEMAS = {
@@ -31,6 +38,14 @@ SCHEMAS = {
     "data": DataConfig,
     "optim": OptimConfig,
     "efficiency": EfficiencyConfig,
+}
+
+#: primary config name -> (its settings dataclass, the groups of its defaults list that fill a
+#: top-level key; ``preset``, ``experiment``, ... write into the others and are not listed)
+PRIMARY_CONFIGS: Dict[str, Tuple[type, Tuple[str, ...]]] = {
+    "train": (TrainSettings, ("data", "snn", "encoding", "decoding", "loss", "optim", "efficiency", "trainer", "callbacks", "logger", "paths")),
+    "evaluate": (EvaluateSettings, ("trainer", "efficiency", "logger", "paths")),
+    "export": (ExportSettings, ()),
 }
 
 #: group -> {option: preset}: group options registered as that preset's part (group = the
@@ -57,10 +72,21 @@ def schema_node(group: str) -> Any:
     return DataConfig(root="${paths.data_dir}") if group == "data" else SCHEMAS[group]
 
 
+def primary_schema(config_name: str) -> type:
+    """The Hydra schema of ``configs/<config_name>.yaml``: its settings dataclass with one field
+    per group of :data:`PRIMARY_CONFIGS` (any content: the group's own schema types it)."""
+    settings, groups = PRIMARY_CONFIGS[config_name]
+    fields = [(group, Any, dataclasses.field(default=None)) for group in groups]
+    return dataclasses.make_dataclass(f"{settings.__name__}Schema", fields, bases=(settings,))
+
+
 def register_configs() -> None:
-    """Store every schema under ``<group>/base_<group>``, every preset under ``preset/<name>`` and
-    every :data:`PRESET_PARTS` option under ``<group>/<option>`` (idempotent)."""
+    """Store every primary schema under ``<name>_schema``, every group schema under
+    ``<group>/base_<group>``, every preset under ``preset/<name>`` and every
+    :data:`PRESET_PARTS` option under ``<group>/<option>`` (idempotent)."""
     cs = ConfigStore.instance()
+    for name in PRIMARY_CONFIGS:
+        cs.store(name=f"{name}_schema", node=primary_schema(name))
     for group in SCHEMAS:
         cs.store(group=group, name=f"base_{group}", node=schema_node(group))
     presets = {name: factory() for name, factory in CODEC_PRESETS.items()}

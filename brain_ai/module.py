@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import lightning as L
 import torch
@@ -53,6 +53,10 @@ from brain_ai.schedules import build_scheduler, horizon, replan
 
 #: checkpoint key of the seed stream's state (a uint8 tensor: loads with weights_only=True)
 SEED_STREAM_KEY = "brain_ai_seed_stream"
+#: the stages that log metrics, ``<stage>/...``; :data:`FIT_STAGES` log while fitting (what a
+#: checkpoint callback can monitor), ``test`` after it
+STAGES = ("train", "val", "test")
+FIT_STAGES = STAGES[:2]
 #: batch seeds are drawn in [0, 2**62); data-parallel rank r adds r * this (mod 2**62)
 _RANK_STRIDE = 0x9E3779B97F4A7C15
 _SEED_RANGE = 2**62
@@ -133,7 +137,7 @@ class SNNLitModule(L.LightningModule):
                               f"decodes {self.decoder.task.name}, but task={self.task.name}")
         self.criterion = build_loss(self.loss_cfg)
         # keys get a suffix: "train" would clash with nn.Module.train
-        self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(self.task, num_outputs) for stage in ("train", "val", "test")})
+        self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(self.task, num_outputs) for stage in STAGES})
         #: outside training, run the SNN in windows of this many steps with carried state (None: one pass)
         self.stream_window: Optional[int] = None
         #: seed of the seed stream and of the evaluation batches
@@ -146,6 +150,15 @@ class SNNLitModule(L.LightningModule):
         if task is Task.classification:
             return torchmetrics.MetricCollection({"acc": torchmetrics.classification.MulticlassAccuracy(num_outputs, average="micro")})
         return torchmetrics.MetricCollection({"mse": torchmetrics.MeanSquaredError(), "mae": torchmetrics.MeanAbsoluteError()})
+
+    def logged_metrics(self, stages: Sequence[str] = STAGES) -> List[str]:
+        """The names :meth:`_shared_step` logs in ``stages``: ``<stage>/loss``, one
+        ``<stage>/loss/<term>`` per loss term and ``<stage>/<metric>`` (e.g. ``val/acc``)."""
+        names = []
+        for stage in stages:
+            names += [f"{stage}/loss", *(f"{stage}/loss/{term}" for term in self.criterion.terms)]
+            names += [f"{stage}/{name}" for name in self.metrics[f"{stage}_metrics"]]
+        return names
 
     # ------------------------------------------------------------------ forward
     def forward(

@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 
 from brain_ai.checkpoints import RESUME_KEYS, RemoteCheckpoints, check_resume_compatible, load_checkpoint, local_checkpoint
 from brain_ai.compat import check_codec, check_network
-from brain_ai.config import ConfigError, DataConfig, DatasetName, EncoderType, check_range, from_dict, to_dict
+from brain_ai.config import ConfigError, DataConfig, DatasetName, EncoderType, from_dict, to_dict
 from brain_ai.config_keys import check_target_keys
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
@@ -31,12 +31,13 @@ from brain_ai.errors import InputFileError, TrainingInterrupted
 from brain_ai.interop.nir import lit_module_from_nir
 from brain_ai.metrics.efficiency import EfficiencyMeter
 from brain_ai.data.ragged import split_batch
-from brain_ai.module import SNNLitModule
+from brain_ai.module import FIT_STAGES, SNNLitModule
 from brain_ai.plots import save_activity_pngs
+from brain_ai.run_config import RunSettings
 from brain_ai.run_guard import AtomicCheckpointIO, RunLock
 from brain_ai.safe_files import check_writable, refuse_overwriting_input, write_json_atomic
 from brain_ai.run_history import HistoryCSVLogger, save_run_config
-from brain_ai.validate import efficiency_config, resolve_configs, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
+from brain_ai.validate import efficiency_config, resolve_configs, run_settings, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +117,11 @@ def _as_floats(metrics: Dict[str, Any]) -> Dict[str, float]:
     return {k: float(v) for k, v in metrics.items()}
 
 
-def _checkpoint_file(cfg: DictConfig) -> contextlib.AbstractContextManager:
-    """``cfg.ckpt_path`` as a local file (:func:`local_checkpoint`): a URL is downloaded only with
+def _checkpoint_file(settings: RunSettings) -> contextlib.AbstractContextManager:
+    """``settings.ckpt_path`` as a local file (:func:`local_checkpoint`): a URL is downloaded only with
     ``allow_remote_ckpt=true``, within ``remote_ckpt_timeout_s`` and ``remote_ckpt_max_mb``."""
-    remote = RemoteCheckpoints(bool(cfg.get("allow_remote_ckpt", False)), cfg.remote_ckpt_timeout_s, cfg.remote_ckpt_max_mb)
-    return local_checkpoint(cfg.ckpt_path, remote)
+    remote = RemoteCheckpoints(settings.allow_remote_ckpt, settings.remote_ckpt_timeout_s, settings.remote_ckpt_max_mb)
+    return local_checkpoint(settings.ckpt_path, remote)
 
 
 def interrupted_message(trainer: L.Trainer) -> str:
@@ -152,17 +153,19 @@ def train(cfg: DictConfig) -> Dict[str, float]:
     ``cfg.allow_remote_ckpt``); every checkpoint is loaded with ``weights_only=True``.
     ``cfg.optimized_metric`` names the value that ``train.py`` returns to sweepers.
     """
-    L.seed_everything(seed_of(cfg), workers=True)
+    settings = run_settings(cfg)
+    L.seed_everything(settings.seed, workers=True)
     model, dm = build_model(cfg)
+    check_optimized_metric(settings.optimized_metric, model)
     with contextlib.ExitStack() as stack:
         ckpt_file = resumed = None
-        if cfg.get("ckpt_path"):
-            ckpt_file = stack.enter_context(_checkpoint_file(cfg))
+        if settings.ckpt_path:
+            ckpt_file = stack.enter_context(_checkpoint_file(settings))
             resumed = load_checkpoint(ckpt_file, need=RESUME_KEYS)
-            check_resume_compatible(resumed, ckpt_file, model, model.hparams, bool(cfg.get("resume_allow_changes", False)),
+            check_resume_compatible(resumed, ckpt_file, model, model.hparams, settings.resume_allow_changes,
                                     max_epochs=cfg.trainer.get("max_epochs"))
-        callbacks = _enabled_callbacks(_instantiate_list(cfg.get("callbacks")), cfg.trainer)
-        loggers = _instantiate_list(cfg.get("logger"))
+        callbacks = _enabled_callbacks(_instantiate_list(cfg.callbacks), cfg.trainer)
+        loggers = _instantiate_list(cfg.logger)
         trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
         run_dir = check_writable(trainer.default_root_dir, "paths.output_dir")
         ckpt_dir = _checkpoint_dir(trainer, run_dir)
@@ -178,7 +181,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
             save_run_config(cfg, run_dir)
         run_stage(trainer, trainer.fit, model, datamodule=dm, ckpt_path=str(ckpt_file) if ckpt_file else None, weights_only=True)
         metrics = _as_floats(trainer.callback_metrics)
-        if cfg.get("test", True):
+        if settings.test:
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
             run_stage(trainer, trainer.test, model, datamodule=dm, ckpt_path=best or None, weights_only=True)
             metrics.update(_as_floats(trainer.callback_metrics))
@@ -186,7 +189,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
         if trainer.is_global_zero:
             write_json_atomic(run_dir / METRICS_FILE, metrics, field=METRICS_FILE)
     if trainer.is_global_zero:
-        print(metrics_table(metrics, title=f"final metrics ({cfg.task_name})"))
+        print(metrics_table(metrics, title=f"final metrics ({settings.task_name})"))
     return metrics
 
 
@@ -201,9 +204,17 @@ def _checkpoint_dir(trainer: L.Trainer, run_dir: Path) -> Optional[Path]:
     return Path(callback.dirpath)
 
 
+def check_optimized_metric(name: Optional[str], model: SNNLitModule) -> None:
+    """``optimized_metric`` must be a metric the run logs while fitting (the checkpoint callback
+    monitors it; :meth:`SNNLitModule.logged_metrics` of the fit stages), checked before training."""
+    logged = model.logged_metrics(FIT_STAGES)
+    if name is not None and name not in logged:
+        raise ConfigError(f"optimized_metric={name!r} is never logged while fitting this run; allowed: {', '.join(logged)} (or null)")
+
+
 def optimized_value(cfg: DictConfig, metrics: Dict[str, float]) -> Optional[float]:
     """The metric named by ``cfg.optimized_metric`` (error listing available names if missing)."""
-    name = cfg.get("optimized_metric")
+    name = run_settings(cfg).optimized_metric
     if not name:
         return None
     if name not in metrics:
@@ -256,27 +267,26 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     """
     validate_config(cfg)
     check_target_keys(cfg)
-    L.seed_everything(seed_of(cfg), workers=True)
-    if cfg.get("output_json"):  # fail before the evaluation, not after it
-        refuse_overwriting_input(cfg.output_json, "output_json", {"ckpt_path": cfg.ckpt_path})
-        check_writable(Path(str(cfg.output_json)).expanduser().parent, "output_json folder")
-    with _checkpoint_file(cfg) as ckpt:
-        if Path(str(cfg.ckpt_path)).suffix == ".nir":  # a network exported with brain_ai.interop.nir (docs/nir.md)
+    settings = run_settings(cfg)
+    L.seed_everything(settings.seed, workers=True)
+    if settings.output_json:  # fail before the evaluation, not after it
+        refuse_overwriting_input(settings.output_json, "output_json", {"ckpt_path": settings.ckpt_path})
+        check_writable(Path(settings.output_json).expanduser().parent, "output_json folder")
+    with _checkpoint_file(settings) as ckpt:
+        if Path(settings.ckpt_path).suffix == ".nir":  # a network exported with brain_ai.interop.nir (docs/nir.md)
             try:
                 model = lit_module_from_nir(ckpt)
             except ConfigError:  # names the file already
                 raise
             except ValueError as err:  # NIRImportError, a graph without brain_ai's training metadata
-                raise InputFileError(str(err) if str(ckpt) in str(err) else f"ckpt_path={str(cfg.ckpt_path)!r}: {err}") from None
+                raise InputFileError(str(err) if str(ckpt) in str(err) else f"ckpt_path={settings.ckpt_path!r}: {err}") from None
         else:
             load_checkpoint(ckpt)
             model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
-    if cfg.get("stream_window") is not None:
-        check_range("evaluate", "stream_window", cfg.stream_window, low=1, integer=True)
-        model.stream_window = int(cfg.stream_window)
+    model.stream_window = settings.stream_window
     data_dict = dict(model.hparams.data or {})
-    if cfg.get("data_root"):
-        data_dict["root"] = str(cfg.data_root)
+    if settings.data_root:
+        data_dict["root"] = settings.data_root
     data_dict["download"] = False  # a file's hparams never make evaluate.py fetch data
     dm = build_datamodule(from_dict(DataConfig, data_dict))
     try:
@@ -286,20 +296,20 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
             f"evaluate.py never downloads data (the checkpoint's data.download setting is ignored): pass "
             f"data_root=<the folder that holds the files>, or fetch them first with train.py. {err}"
         ) from None
-    loggers = _instantiate_list(cfg.get("logger"))
+    loggers = _instantiate_list(cfg.logger)
     trainer: L.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=[])
     results = trainer.test(model, datamodule=dm)
     metrics = _as_floats(results[0] if results else {})
     meter = EfficiencyMeter(model.net)
     report = probe_report(model, dm, meter=meter)
     efficiency = meter.compute(efficiency_config(cfg))
-    name = Path(str(cfg.ckpt_path)).name
+    name = Path(settings.ckpt_path).name
     print(metrics_table(metrics, title=f"test metrics ({name})"))
     print(probe_table(report))
     print(efficiency.table())
-    payload = {"checkpoint": str(cfg.ckpt_path), "metrics": metrics, "probes": report, "efficiency": efficiency.to_dict()}
-    if cfg.get("output_json"):
-        out = Path(str(cfg.output_json)).expanduser()
+    payload = {"checkpoint": settings.ckpt_path, "metrics": metrics, "probes": report, "efficiency": efficiency.to_dict()}
+    if settings.output_json:
+        out = Path(settings.output_json).expanduser()
         payload["figures"] = save_activity_pngs(model, next(iter(dm.test_dataloader())), out.parent, prefix=out.stem)
         write_json_atomic(out, payload)
     return payload

@@ -1,14 +1,15 @@
 """Config checks that need no data, no torch and no Lightning (cheap: ``train.py`` runs them first).
 
-:func:`validate_config` checks a composed ``train`` / ``evaluate`` config: unknown keys
-of the schema groups (:mod:`brain_ai.config_keys`), the schema groups as validated dataclasses, ``seed``, and the
-trainer / metric settings that would run to a useless end. Every error is a
+:func:`validate_config` checks a composed ``train`` / ``evaluate`` / ``export`` config: unknown keys
+of the schema groups (:mod:`brain_ai.config_keys`), the top-level settings (:func:`run_settings`), the
+schema groups as validated dataclasses, and the trainer / metric settings that would run to a useless end. Every error is a
 :class:`~brain_ai.config.ConfigError` naming the field, the value and what is allowed.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+import dataclasses
+from typing import Any, Optional, Tuple, Union
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -21,9 +22,14 @@ from brain_ai.config import (
     LossConfig,
     OptimConfig,
     SNNConfig,
+    check_range,
     from_dict,
 )
 from brain_ai.config_keys import check_schema_keys
+from brain_ai.hydra_store import PRIMARY_CONFIGS
+from brain_ai.run_config import EvaluateSettings, ExportSettings, TrainSettings
+
+RunSettingsLike = Union[TrainSettings, EvaluateSettings, ExportSettings]
 
 
 def _to_dataclass(node: DictConfig, cls: type, group: str) -> Any:
@@ -66,28 +72,43 @@ def efficiency_config(cfg: DictConfig) -> EfficiencyConfig:
 LOW_PRECISION_TRUE = ("16-true", "bf16-true")
 
 
+def run_settings(cfg: DictConfig) -> RunSettingsLike:
+    """The validated top-level settings of a composed ``train`` / ``evaluate`` / ``export`` config
+    (the settings dataclass its Hydra schema extends: :data:`brain_ai.hydra_store.PRIMARY_CONFIGS`)."""
+    schema = OmegaConf.get_type(cfg)
+    settings = next((s for s, _ in PRIMARY_CONFIGS.values() if isinstance(schema, type) and issubclass(schema, s)), None)
+    if settings is None:
+        raise ConfigError(f"a config composed without a brain_ai primary schema ({schema}); compose configs/train.yaml, "
+                          f"evaluate.yaml or export.yaml (allowed roots: {', '.join(PRIMARY_CONFIGS)})")
+    return settings(**{f.name: cfg[f.name] for f in dataclasses.fields(settings)})
+
+
 def seed_of(cfg: DictConfig) -> int:
-    """``cfg.seed`` checked: an integer >= 0."""
-    seed = cfg.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed={seed!r} must be an integer >= 0")
-    return seed
+    """``cfg.seed`` checked (:class:`~brain_ai.run_config.RunSettings`: an integer >= 0)."""
+    return run_settings(cfg).seed
 
 
-def check_run_settings(cfg: DictConfig, data_cfg: DataConfig) -> None:
-    """Trainer / metric settings that would run to a useless end, refused before anything is built."""
-    max_epochs = cfg.trainer.get("max_epochs")
-    if max_epochs is not None and int(max_epochs) == 0:
-        raise ConfigError("trainer.max_epochs=0 trains nothing; allowed: >= 1 (or -1 with trainer.max_steps=<steps>)")
-    precision = str(cfg.trainer.get("precision", "32-true"))
+def check_trainer_settings(trainer: DictConfig) -> None:
+    """Trainer values that would run to a useless end or that Lightning reports late, refused
+    before Lightning is imported (every other plain-typed value: :func:`brain_ai.config_keys.check_target_keys`)."""
+    max_epochs = trainer.get("max_epochs")
+    if max_epochs is not None:
+        check_range("trainer", "max_epochs", max_epochs, low=-1, integer=True)
+        if max_epochs == 0:
+            raise ConfigError("trainer.max_epochs=0 trains nothing; allowed: >= 1 (or -1 with trainer.max_steps=<steps>)")
+    if trainer.get("gradient_clip_val") is not None:  # Lightning accepts a negative value and clips nothing
+        check_range("trainer", "gradient_clip_val", trainer.gradient_clip_val, low=0.0)
+    precision = str(trainer.get("precision"))
     if precision in LOW_PRECISION_TRUE:
         raise ConfigError(
             f"trainer.precision={precision} runs the neuron state in {precision.split('-')[0]} too; brain_ai keeps it in fp32: "
             f"use {precision.split('-')[0]}-mixed (allowed: 32-true, 64-true, 16-mixed, bf16-mixed)"
         )
-    if cfg.get("optimized_mode") not in (None, "max", "min"):
-        raise ConfigError(f"optimized_mode={cfg.optimized_mode!r} is not a valid choice; allowed: max, min")
-    metric = cfg.get("optimized_metric")
+
+
+def check_run_settings(cfg: DictConfig, data_cfg: DataConfig) -> None:
+    """An ``optimized_metric`` that the data split cannot produce, refused before anything is built."""
+    metric = run_settings(cfg).optimized_metric
     if data_cfg.val_fraction == 0 and metric and str(metric).startswith("val/"):
         raise ConfigError(
             f"data.val_fraction=0 leaves no validation set, but optimized_metric={metric} (monitored by the checkpoint "
@@ -103,11 +124,12 @@ def validate_config(cfg: DictConfig) -> Optional[Tuple[SNNConfig, EncodingConfig
     if missing:
         raise ConfigError(f"{', '.join(missing)} must be set (e.g. {missing[0]}=<value> on the command line)")
     check_schema_keys(cfg)
-    seed_of(cfg)
+    run_settings(cfg)
+    if "trainer" in cfg:
+        check_trainer_settings(cfg.trainer)
     efficiency_config(cfg)
     if "snn" not in cfg:
         return None
     configs = resolve_configs(cfg)
-    if "trainer" in cfg:
-        check_run_settings(cfg, configs[-1])
+    check_run_settings(cfg, configs[-1])
     return configs

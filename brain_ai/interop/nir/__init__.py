@@ -44,7 +44,7 @@ one threshold per layer. Anything else raises
 :class:`NIRImportError` naming the node.
 """
 
-from brain_ai.interop.nir._app import export_file, lit_module_from_nir
+from brain_ai.interop.nir._app import export_command, export_file, lit_module_from_nir
 from brain_ai.interop.nir._export import export
 from brain_ai.interop.nir._files import read_graph, write_graph
 from brain_ai.interop.nir._load import load
@@ -55,6 +55,7 @@ __all__ = [
     "NIRExportError",
     "NIRImportError",
     "export",
+    "export_command",
     "export_file",
     "lit_module_from_nir",
     "load",

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from brain_ai.config import to_dict
-from brain_ai.interop.nir._export import export
+from brain_ai.interop.nir._export import export, not_exact_message
 from brain_ai.interop.nir._files import read_graph, write_graph
 from brain_ai.interop.nir._load import load
-from brain_ai.interop.nir._mapping import DEFAULT_DT, HPARAMS_KEY
+from brain_ai.interop.nir._mapping import DEFAULT_DT, HPARAMS_KEY, NIRExportError
 from brain_ai.safe_files import refuse_overwriting_input
 
 
@@ -25,6 +25,22 @@ def export_file(ckpt_path: Union[str, Path], output: Union[str, Path], *, dt: Op
     path = write_graph(graph, output)
     print(f"wrote {path} ({len(graph.nodes)} NIR nodes, dt={graph.metadata['dt']:g} s)")
     return path
+
+
+def export_command(cfg: Any) -> Path:
+    """``export.py``'s body: :func:`export_file` with the composed config's validated settings
+    (:class:`brain_ai.run_config.ExportSettings`); an inexact network's refusal names the
+    command-line form ``approximate=true``."""
+    from brain_ai.validate import run_settings, validate_config
+
+    validate_config(cfg)
+    settings = run_settings(cfg)
+    try:
+        return export_file(settings.ckpt_path, settings.output, dt=settings.dt, approximate=settings.approximate)
+    except NIRExportError as err:
+        if not err.approximations:
+            raise
+        raise NIRExportError(not_exact_message(err.approximations, "approximate=true"), err.approximations) from None
 
 
 def lit_module_from_nir(path: Union[str, Path]) -> Any:

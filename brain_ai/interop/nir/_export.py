@@ -12,7 +12,7 @@ import json
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import nir
 import numpy as np
@@ -196,6 +196,14 @@ def _build(net: Union[SNNCore, ConvSNN], b: _Builder) -> Tuple[Tuple[int, ...], 
     return in_shape, (cfg.output_size,)
 
 
+def not_exact_message(approximations: Sequence[str], flag: str) -> str:
+    """The refusal of an inexact export: every approximation, and ``flag`` (the keyword, or the
+    command-line form) that exports the nearest graph instead."""
+    listing = "\n  - ".join(approximations)
+    return (f"NIR cannot express this network exactly:\n  - {listing}\n"
+            f"Retrain without these features for an exact export, or pass {flag} to export the nearest graph.")
+
+
 def export(model_or_checkpoint: ModelLike, *, dt: float = DEFAULT_DT, approximate: bool = False) -> nir.NIRGraph:
     """Export a brain_ai network to a NIR graph (parameter mapping: :mod:`brain_ai.interop.nir`).
 
@@ -217,11 +225,7 @@ def export(model_or_checkpoint: ModelLike, *, dt: float = DEFAULT_DT, approximat
     b = _Builder(float(dt))
     in_shape, out_shape = _build(net, b)
     if b.approximations and not approximate:
-        listing = "\n  - ".join(b.approximations)
-        raise NIRExportError(
-            f"NIR cannot express this network exactly:\n  - {listing}\n"
-            "Retrain without these features for an exact export, or pass approximate=True to export the nearest graph."
-        )
+        raise NIRExportError(not_exact_message(b.approximations, "approximate=True"), b.approximations)
     if b.approximations:
         warnings.warn("NIR export approximations:\n  - " + "\n  - ".join(b.approximations), UserWarning, stacklevel=2)
     b.nodes = {"input": nir.Input(input_type={"input": np.array(in_shape)}), **b.nodes}

@@ -23,9 +23,9 @@ def load_checkpoint(path: PathLike) -> Tuple[Union[SNNCore, ConvSNN], Dict[str, 
     """The network of a brain_ai training checkpoint and its hyper-parameters.
 
     Reads with :func:`brain_ai.checkpoints.read_checkpoint_file` (CRCs checked, ``torch.load(weights_only=True)``:
-    no pickled code runs). Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming
-    the file for one that is corrupt, is not a brain_ai checkpoint, holds non-finite weights, or
-    comes from an incompatible version.
+    no pickled code runs). Raises ``FileNotFoundError`` for a missing file and
+    :class:`~brain_ai.errors.InputFileError` (a ``ValueError``) naming the file for one that is
+    corrupt, is not a brain_ai checkpoint, holds non-finite weights, or comes from an incompatible version.
     """
     path = Path(path)
     if not path.is_file():
@@ -33,14 +33,14 @@ def load_checkpoint(path: PathLike) -> Tuple[Union[SNNCore, ConvSNN], Dict[str, 
     ckpt = read_checkpoint_file(path)
     hparams = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
     if not isinstance(hparams, dict) or "snn" not in hparams or "state_dict" not in ckpt:
-        raise ValueError(f"{path}: not a brain_ai training checkpoint (no hyper_parameters['snn'] / state_dict)")
+        raise InputFileError(f"{path}: not a brain_ai training checkpoint (no hyper_parameters['snn'] / state_dict)")
     check_finite_weights(ckpt["state_dict"], path)
     try:
         net = build_snn(from_dict(SNNConfig, hparams["snn"]))
         state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
         net.load_state_dict(state)
     except (ConfigError, RuntimeError, TypeError) as err:
-        raise ValueError(f"{path}: checkpoint does not match this brain_ai version's network ({err})") from err
+        raise InputFileError(f"{path}: checkpoint does not match this brain_ai version's network ({err})") from err
     net.eval()
     return net, dict(hparams)
 
@@ -50,13 +50,17 @@ def write_graph(graph: nir.NIRGraph, path: PathLike) -> Path:
     :func:`brain_ai.safe_files.write_atomic`.
 
     A failure leaves no half-written ``path`` behind (and an existing file untouched); the file
-    gets the user's umask, like any new file (``tempfile.mkstemp`` would make it 0600).
+    gets the user's umask, like any new file (``tempfile.mkstemp`` would make it 0600). A folder
+    that cannot be created or written raises :class:`~brain_ai.errors.InputFileError` naming the file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     nir.write(buffer, graph)
-    write_atomic(path, lambda f: f.write(buffer.getvalue()))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, lambda f: f.write(buffer.getvalue()))
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot write the NIR file there ({type(err).__name__}: {err})") from err
     return path
 
 

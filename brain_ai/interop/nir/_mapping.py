@@ -11,14 +11,21 @@ All arithmetic is float64 so that export -> import returns the float32 decays bi
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 
-from brain_ai.config import BETA_MAX
+from brain_ai.config import BETA_MAX, ConfigError
 
-class NIRExportError(ValueError):
-    """The network uses a feature that NIR cannot express; the message names every layer and feature."""
+class NIRExportError(ConfigError):
+    """The network uses a feature that NIR cannot express; the message names every layer and feature.
+
+    ``approximations`` lists what ``approximate=True`` would export as the nearest graph (empty
+    when nothing would make the network exportable)."""
+
+    def __init__(self, message: str, approximations: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.approximations = list(approximations)
 
 
 class NIRImportError(ValueError):
