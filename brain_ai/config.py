@@ -146,7 +146,7 @@ def check_type(key: str, value: Any, annotation: Any) -> None:
     fits the type ``annotation`` (a bool field takes only true / false: a quoted ``'false'`` is a
     string, never true). Annotations other than plain ones (see :func:`_accepts`) are not checked."""
     if _accepts(annotation, value) is False:
-        raise ConfigError(f"{key}={value!r} has the wrong type; allowed: {', '.join(dict.fromkeys(_type_words(annotation)))}")
+        raise ConfigError(f"{key}={value!r} is not a valid value; allowed: {', '.join(dict.fromkeys(_type_words(annotation)))}")
 
 
 def check_field_types(owner: str, obj: Any) -> None:

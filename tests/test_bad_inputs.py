@@ -1,5 +1,5 @@
 """One clear message per bad input: a table of bad or hostile inputs through the command line
-(train.py / evaluate.py in subprocesses) and the Python API.
+(train.py / evaluate.py / export.py in subprocesses) and the Python API.
 
 Every command-line case asserts the exit status (2: config / input error, 1: a run stopped by a
 guard or an error Hydra reports itself), that the message names the field or file, and that no
@@ -29,6 +29,7 @@ from brain_ai.core.encoding import build_encoder
 from brain_ai.core.snn import build_snn
 from brain_ai.errors import InputFileError
 from brain_ai.metrics.efficiency import EfficiencyError, EfficiencyMeter
+from brain_ai.run_config import EvaluateSettings, ExportSettings, TrainSettings
 from framework_helpers import REPO, untrained_checkpoint
 
 SMALL = ["data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[16]", "encoding.num_steps=4",
@@ -180,6 +181,47 @@ CLI_CASES: List[Cli] = [
     # --- issue 23, first hour ---
     # the README's old example (checkpoint_every=50 at the default T = 25): refused naming the field and T
     cli("checkpoint_every_above_num_steps", "data=digits snn.checkpoint_every=50", 2, "snn.checkpoint_every=50", "25"),
+    # --- issue 23, flags: top-level settings typed by brain_ai/run_config.py, trainer / _target_ values, export.py ---
+    cli("remote_ckpt_quoted_false", f"{' '.join(SMALL)} ckpt_path=http://127.0.0.1:9/evil.ckpt allow_remote_ckpt='false'", 2,
+        "allow_remote_ckpt='false'", "allowed: true, false"),
+    cli("evaluate_remote_ckpt_quoted_false", "ckpt_path=http://127.0.0.1:9/evil.ckpt allow_remote_ckpt='false'", 2,
+        "allow_remote_ckpt='false'", "allowed: true, false", script="evaluate"),
+    cli("resume_allow_changes_quoted", "resume_allow_changes='no'", 2, "resume_allow_changes='no'", "allowed: true, false"),
+    cli("test_flag_maybe", "test=maybe", 2, "test='maybe'", "allowed: true, false"),
+    cli("allocator_reuse_number", "allocator_reuse=2", 2, "allocator_reuse=2", "allowed: true, false"),
+    cli("seed_negative", "seed=-1", 2, "seed=-1", "[0, inf)"),
+    cli("evaluate_seed_float", "ckpt_path={files}/snn.ckpt seed=1.5", 2, "seed=1.5", "an integer", script="evaluate"),
+    cli("evaluate_stream_window_zero", "ckpt_path={files}/random.ckpt stream_window=0", 2, "stream_window=0", "[1, inf)", script="evaluate"),
+    cli("evaluate_stream_window_text", "ckpt_path={files}/random.ckpt stream_window=all", 2, "stream_window='all'", "an integer, null", script="evaluate"),
+    cli("experimental_rerun_train", "--experimental-rerun {files}/config.pickle", 2, "--experimental-rerun", "overrides.yaml"),
+    cli("experimental_rerun_evaluate", "--experimental-rerun={files}/config.pickle", 2, "--experimental-rerun", script="evaluate"),
+    cli("experimental_rerun_export", "--experimental-rerun {files}/config.pickle", 2, "--experimental-rerun", script="export"),
+    cli("max_epochs_not_int", "trainer.max_epochs=abc", 2, "trainer.max_epochs='abc'", "an integer"),
+    cli("max_epochs_below_minus_one", "trainer.max_epochs=-2", 2, "trainer.max_epochs=-2", "[-1, inf)"),
+    cli("data_seed_negative", "data.seed=-1", 2, "data.seed=-1", "[0, inf)"),
+    cli("gradient_clip_negative", "trainer.gradient_clip_val=-1", 2, "trainer.gradient_clip_val=-1", "[0.0, inf)"),
+    cli("gradient_clip_text", "data=digits trainer.gradient_clip_val=high", 2, "trainer.gradient_clip_val='high'", "a number"),
+    cli("optimized_metric_never_logged", f"{' '.join(SMALL)} optimized_metric=val/accuracy", 2, "optimized_metric='val/accuracy'", "val/acc"),
+    cli("optimized_metric_test_stage", f"{' '.join(SMALL)} optimized_metric=test/acc", 2, "optimized_metric='test/acc'", "while fitting", "val/acc"),
+    cli("log_every_n_steps_text", "data=digits trainer.log_every_n_steps=often", 2, "trainer.log_every_n_steps='often'", "an integer"),
+    cli("check_val_every_n_epoch_float", "data=digits trainer.check_val_every_n_epoch=0.5", 2, "trainer.check_val_every_n_epoch=0.5", "an integer"),
+    cli("precision_unknown", "data=digits trainer.precision=8-true", 2, "trainer.precision='8-true'", "32-true", "bf16-mixed"),
+    cli("deterministic_maybe", "data=digits trainer.deterministic=maybe", 2, "trainer.deterministic='maybe'", "true, false, warn"),
+    cli("health_dead_steps_text", "data=digits callbacks.health.dead_steps=few", 2, "callbacks.health.dead_steps='few'", "an integer"),
+    cli("checkpoint_save_last_quoted", "data=digits callbacks.model_checkpoint.save_last='false'", 2,
+        "callbacks.model_checkpoint.save_last='false'", "true, false"),
+    cli("export_approximate_maybe", "ckpt_path={files}/snn.ckpt output={files}/out/m.nir approximate=maybe", 2,
+        "approximate='maybe'", "allowed: true, false", script="export"),
+    cli("export_not_exact_hint", "ckpt_path={files}/snn.ckpt output={files}/out/m.nir", 2,
+        "NIR cannot express this network exactly", "layer0: reset=subtract", "approximate=true", script="export"),
+    cli("export_missing_ckpt", "ckpt_path={files}/missing.ckpt output={files}/out/m.nir", 2, "missing.ckpt", "does not exist", script="export"),
+    cli("export_random_bytes_ckpt", "ckpt_path={files}/random.ckpt output={files}/out/m.nir", 2, "random.ckpt", "not a readable PyTorch checkpoint", script="export"),
+    cli("export_not_brain_ai_ckpt", "ckpt_path={files}/state_dict.ckpt output={files}/out/m.nir", 2, "state_dict.ckpt", "not a brain_ai training checkpoint", script="export"),
+    cli("export_output_missing", "ckpt_path={files}/snn.ckpt", 2, "output must be set", script="export"),
+    cli("export_output_unwritable", "ckpt_path={files}/snn.ckpt output={files}/a_file/m.nir approximate=true", 2, "a_file/m.nir", "cannot write", script="export"),
+    cli("export_dt_negative", "ckpt_path={files}/snn.ckpt output={files}/out/m.nir dt=-1", 2, "dt=-1", "(0.0, inf)", script="export"),
+    cli("export_dt_text", "ckpt_path={files}/snn.ckpt output={files}/out/m.nir dt=fast", 2, "dt='fast'", "a number, null", script="export"),
+    cli("export_unknown_key", "ckpt_path={files}/snn.ckpt output={files}/out/m.nir approx=true", 2, "approx", "closest valid key is approximate", script="export"),
 ]
 
 
@@ -211,6 +253,7 @@ def make_files(folder: Path) -> None:
         (shd / name).write_bytes(b"not an hdf5 file" * 10)
     make_corrupt_files(folder)
     make_run_folders(folder)
+    make_flag_files(folder, Payload())
 
 
 def make_corrupt_files(folder: Path) -> None:
@@ -284,6 +327,18 @@ def make_run_folders(folder: Path) -> None:
     (folder / "earlier_run" / ".hydra" / "config.yaml").write_text("seed: 1\n")
     (folder / "earlier_ckpts").mkdir()
     (folder / "earlier_ckpts" / "last.ckpt").write_bytes(b"an earlier run's checkpoint")
+def make_flag_files(folder: Path, payload: object) -> None:
+    """Issue 23, flags: a brain_ai checkpoint of the default network (reset=subtract: NIR export
+    is not exact) and a pickled Hydra config that would run ``payload`` (``--experimental-rerun``)."""
+    import pickle
+
+    from brain_ai.config import to_dict
+    from brain_ai.core.snn import build_snn, with_io_sizes
+
+    snn = with_io_sizes(SNNConfig(hidden_sizes=[4]), (64,), 10)
+    state = {f"net.{k}": v for k, v in build_snn(snn).state_dict().items()}
+    torch.save({"hyper_parameters": {"snn": to_dict(snn)}, "state_dict": state}, folder / "snn.ckpt")
+    (folder / "config.pickle").write_bytes(pickle.dumps(payload))
 
 
 def idx_bytes(name: str, n: int = 4) -> bytes:
@@ -432,6 +487,11 @@ def efficiency_of(layer: nn.Module) -> Callable[[], object]:
 def efficiency_without_details() -> object:
     net = build_snn(SNNConfig(input_size=2, hidden_sizes=[3], output_size=2))
     return EfficiencyMeter(net).update(net(torch.ones(1, 3, 2)))
+def train_tiny(tmp: Path, *overrides: str) -> object:
+    from brain_ai import pipeline
+    from framework_helpers import TINY, compose_config
+
+    return pipeline.train(compose_config([*TINY, *overrides], output_dir=tmp))
 
 
 def unknown_key_through_pipeline() -> object:
@@ -643,6 +703,16 @@ API_CASES: List[Api] = [
     Api("delta_clamp_pixels_0_255", lambda t, m: encode("delta", PIXELS.view(1, 3, 1), normalization="clamp"), ValueError,
         ("delta encoder", "[0, 255]", "[-1, 2]")),
     Api("interrupt_outside_training", lambda t, m: interrupted_task, SystemExit, ("130",)),
+    # --- issue 23, flags ---
+    Api("train_settings_quoted_false", lambda t, m: lambda: TrainSettings(allow_remote_ckpt="false"), ConfigError,
+        ("allow_remote_ckpt='false'", "allowed: true, false")),
+    Api("export_settings_approximate_text", lambda t, m: lambda: ExportSettings(approximate="maybe"), ConfigError,
+        ("approximate='maybe'", "allowed: true, false")),
+    Api("evaluate_settings_stream_window_zero", lambda t, m: lambda: EvaluateSettings(stream_window=0), ConfigError, ("stream_window=0", "[1, inf)")),
+    Api("train_settings_optimized_mode", lambda t, m: lambda: TrainSettings(optimized_mode="up"), ConfigError, ("optimized_mode='up'", "max, min")),
+    Api("optimized_metric_never_logged_api", lambda t, m: lambda: train_tiny(t, "optimized_metric=val/nope"), ConfigError,
+        ("optimized_metric='val/nope'", "val/acc")),
+    Api("max_epochs_text_api", lambda t, m: lambda: train_tiny(t, "trainer.max_epochs=abc"), ConfigError, ("trainer.max_epochs='abc'",)),
 ]
 
 
