@@ -227,6 +227,8 @@ class NeuronType(str, enum.Enum):
     advanced_lif = "advanced_lif"
     #: adaptive LIF with a recurrent weight (LSNN / SRNN); conv layers get adaptive_lif
     recurrent_adaptive_lif = "recurrent_adaptive_lif"
+    #: adaptive exponential integrate-and-fire (Brette & Gerstner 2005), brain_ai.core.neurons.adex
+    adex = "adex"
 
 
 class ResetMode(str, enum.Enum):
@@ -331,7 +333,8 @@ class NormType(str, enum.Enum):
 
 class Readout(str, enum.Enum):
     """Output layer: spiking neurons, or a non-spiking leaky integrator (for membrane decoding;
-    its decay follows ``neuron.beta``/``tau``, ``learnable_beta`` and ``per_neuron_beta``)."""
+    its decay follows ``snn.readout_tau`` when set, else ``neuron.beta``/``tau``; ``learnable_beta`` and
+    ``per_neuron_beta`` as the neurons)."""
 
     spiking = "spiking"
     membrane = "membrane"
@@ -403,6 +406,17 @@ class NeuronConfig:
     max_delay: int = 0
     #: implementation of the sequence (auto | eager | fused | triton); see :class:`Backend`
     backend: Backend = Backend.auto
+    #: AdEx (type=adex; equations in brain_ai.core.neurons.adex): slope factor Delta_T of the
+    #: exponential spike initiation (threshold units, > 0)
+    adex_delta_t: float = 0.1
+    #: AdEx: rheobase potential V_T where the exponential takes over, in (0, threshold)
+    adex_v_rheobase: float = 0.8
+    #: AdEx: subthreshold coupling a of the adaptation current w to v (units of the leak, >= 0)
+    adex_a: float = 0.1
+    #: AdEx: spike-triggered jump b of w (threshold units, >= 0)
+    adex_b: float = 0.2
+    #: AdEx: time constant tau_w of w (units of ``dt``); w decays by exp(-dt / tau_w) per step
+    adex_tau_w: float = 50.0
 
     def __post_init__(self) -> None:
         o = "neuron"
@@ -422,7 +436,7 @@ class NeuronConfig:
         check_range(o, "dt", self.dt, low=0.0, low_inclusive=False)
         if self.tau is not None:
             # beta = exp(-dt/tau) <= BETA_MAX  <=>  tau <= -dt / ln(BETA_MAX)
-            check_range(o, "tau", self.tau, low=0.0, high=-self.dt / math.log(BETA_MAX), low_inclusive=False)
+            check_range(o, "tau", self.tau, low=0.0, high=tau_max(self.dt), low_inclusive=False)
         check_range(o, "threshold", self.threshold, low=0.0, low_inclusive=False)
         check_range(o, "v_rest", self.v_rest)
         check_reset_potential(o, self.v_reset, self.reset, self.threshold)
@@ -449,6 +463,45 @@ class NeuronConfig:
         check_range(o, "tau_mean", self.tau_mean, low=1.0, low_inclusive=False)
         check_range(o, "tau_std", self.tau_std, low=0.0)
         check_range(o, "max_delay", self.max_delay, low=0, integer=True)
+        if self.type is NeuronType.adex:
+            check_adex(o, self.threshold, self.reset, self.dt, self.adex_delta_t, self.adex_v_rheobase, self.adex_a, self.adex_b, self.adex_tau_w)
+
+
+#: AdEx: largest exponent (threshold - v_rheobase) / delta_t of the spike initiation term (its value at
+#: the threshold); exp(20) ~ 5e8 keeps the term and its gradient finite in float32
+ADEX_MAX_EXPONENT = 20.0
+
+
+def tau_max(dt: float) -> float:
+    """Largest time constant whose decay ``exp(-dt / tau)`` stays <= :data:`BETA_MAX`."""
+    return -dt / math.log(BETA_MAX)
+
+
+def check_adex(
+    owner: str, threshold: float, reset: "ResetMode", dt: float, delta_t: float, v_rheobase: float, a: float, b: float, tau_w: float
+) -> None:
+    """Raise :class:`ConfigError` naming the field unless the AdEx parameters are in range.
+
+    ``delta_t > 0``; ``0 < v_rheobase < threshold``; ``(threshold - v_rheobase) / delta_t <=``
+    :data:`ADEX_MAX_EXPONENT` (else the exponential overflows float32 before the spike); ``a, b >= 0``;
+    ``0 < tau_w <= tau_max(dt)``; a reset (subtract or zero: without one the exponential runs away).
+    """
+    check_range(owner, "adex_delta_t", delta_t, low=0.0, low_inclusive=False)
+    check_range(owner, "adex_v_rheobase", v_rheobase, low=0.0, high=threshold, low_inclusive=False, high_inclusive=False)
+    if (threshold - v_rheobase) / delta_t > ADEX_MAX_EXPONENT:
+        raise ConfigError(
+            f"{owner}.adex_delta_t={delta_t!r} is too small for threshold - adex_v_rheobase = {threshold - v_rheobase:g}: "
+            f"exp((threshold - v_rheobase) / delta_t) overflows; allowed: adex_delta_t >= "
+            f"{(threshold - v_rheobase) / ADEX_MAX_EXPONENT:g} (exponent at most {ADEX_MAX_EXPONENT:g})"
+        )
+    check_range(owner, "adex_a", a, low=0.0)
+    check_range(owner, "adex_b", b, low=0.0)
+    check_range(owner, "adex_tau_w", tau_w, low=0.0, high=tau_max(dt), low_inclusive=False)
+    if reset is ResetMode.none:
+        raise ConfigError(
+            f"{owner}.reset=none: type=adex needs a reset after a spike (the exponential term runs away without one); "
+            f"allowed: subtract, zero"
+        )
 
 
 @dataclass
@@ -476,6 +529,10 @@ class SNNConfig:
     neuron: NeuronConfig = field(default_factory=NeuronConfig)
     dropout: float = 0.0
     readout: Readout = Readout.spiking
+    #: readout=membrane: time constant of the leaky readout (units of ``neuron.dt``; decay
+    #: exp(-dt / readout_tau)), independent of the hidden layers' neuron settings (seed 002: readout
+    #: synapse tau 10 against the membrane's 20); None = the readout follows ``neuron.beta`` / ``tau``
+    readout_tau: Optional[float] = None
     #: truncated BPTT window in steps (state detached between chunks); None = full BPTT
     chunk_size: Optional[int] = None
     #: exact BPTT with bounded memory: run the network in segments of this many steps, each
@@ -519,11 +576,27 @@ class SNNConfig:
                     f"{o}.checkpoint_every={self.checkpoint_every} is set too; allowed: one of them (the other null)"
                 )
         self._check_time_split_with_batch_norm(o)
+        if self.readout_tau is not None:
+            self._check_readout_tau(o)
         if self.architecture in NON_SPIKING_ARCHITECTURES:
             self._check_non_spiking(o)
         if self.architecture is Architecture.conv and not self.conv_channels:
             raise ConfigError(f"{o}.conv_channels=[] but architecture=conv needs at least one conv block")
 
+
+    def _check_readout_tau(self, o: str) -> None:
+        """``readout_tau`` is the leaky-integrator readout's: a spiking readout or an LSTM / GRU has none."""
+        check_range(o, "readout_tau", self.readout_tau, low=0.0, high=tau_max(self.neuron.dt), low_inclusive=False)
+        if self.architecture in NON_SPIKING_ARCHITECTURES:
+            raise ConfigError(
+                f"{o}.readout_tau={self.readout_tau} is not available for {o}.architecture={self.architecture.name} "
+                f"(its readout is linear, with no time constant); allowed: null"
+            )
+        if self.readout is not Readout.membrane:
+            raise ConfigError(
+                f"{o}.readout_tau={self.readout_tau} sets the time constant of the leaky-integrator readout, but "
+                f"{o}.readout={self.readout.name}; allowed: {o}.readout=membrane, or {o}.readout_tau=null"
+            )
 
     def _check_non_spiking(self, o: str) -> None:
         """LSTM / GRU: at least one recurrent layer, a linear readout read as a membrane, whole-sequence BPTT."""

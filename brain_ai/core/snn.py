@@ -232,8 +232,10 @@ class _SNNBase(nn.Module):
     def _readout(self, size: int) -> nn.Module:
         if self.cfg.readout is Readout.membrane:
             neuron = self.cfg.neuron
+            own_tau = self.cfg.readout_tau is not None
             return LeakyIntegrator(
-                size, beta=neuron.beta, tau=neuron.tau, dt=neuron.dt, learnable_beta=neuron.learnable_beta,
+                size, beta=None if own_tau else neuron.beta, tau=self.cfg.readout_tau if own_tau else neuron.tau,
+                dt=neuron.dt, learnable_beta=neuron.learnable_beta,
                 per_neuron_beta=neuron.per_neuron_beta,
             )  # fmt: skip
         return build_neuron(_hidden_neuron_cfg(self.cfg.neuron, recurrent_ok=False), size)

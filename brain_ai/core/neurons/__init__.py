@@ -1,9 +1,10 @@
-"""Spiking neurons with explicit state: the LIF family, their pure step functions and a factory.
+"""Spiking neurons with explicit state: the LIF family, AdEx, their pure step functions and a factory.
 
 ``spikes, state = neuron(x_t, state)`` for one step ``(B, *size)``; ``forward_sequence`` for
 ``(B, T, *size)`` through :func:`brain_ai.core.unroll.snn_unroll`. See docs/neurons.md.
 """
 
+from brain_ai.core.neurons.adex import AdExNeuron, adex_step
 from brain_ai.core.neurons.advanced import TAU_RANGE, AdvancedLIFNeuron, sample_tau
 from brain_ai.core.neurons.base import LeakyCellBase, SpikingNeuronBase
 from brain_ai.core.neurons.factory import NEURONS, build_neuron
@@ -21,6 +22,7 @@ from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LeakyIntegrator, LIFNeu
 from brain_ai.core.neurons.state import STATE_FIELDS, SpikingState, state_dtype_for
 
 __all__ = [
+    "AdExNeuron",
     "AdaptiveLIFNeuron",
     "AdvancedLIFNeuron",
     "LIFNeuron",
@@ -34,6 +36,7 @@ __all__ = [
     "SpikingState",
     "TAU_RANGE",
     "adaptive_lif_step",
+    "adex_step",
     "build_neuron",
     "charge",
     "delayed_input",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Dict, Type
 
 from brain_ai.config import NeuronConfig, NeuronType
+from brain_ai.core.neurons.adex import AdExNeuron
 from brain_ai.core.neurons.advanced import AdvancedLIFNeuron
 from brain_ai.core.neurons.base import Size, SpikingNeuronBase
 from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LIFNeuron, RecurrentAdaptiveLIFNeuron, RecurrentLIFNeuron
@@ -16,6 +17,7 @@ NEURONS: Dict[NeuronType, Type[SpikingNeuronBase]] = {
     NeuronType.recurrent_lif: RecurrentLIFNeuron,
     NeuronType.advanced_lif: AdvancedLIFNeuron,
     NeuronType.recurrent_adaptive_lif: RecurrentAdaptiveLIFNeuron,
+    NeuronType.adex: AdExNeuron,
 }
 
 

@@ -9,6 +9,7 @@ One LIF step (``lif_step``)::
 
     synaptic:        i   = synaptic_beta * i + x ;  cur = i          (else cur = x)
       alpha kernel:  r   = synaptic_rise_beta * r + x ; i = synaptic_beta * i + r ; cur = i
+    own drive:       cur = cur + drive   (currents the cell adds itself, e.g. AdEx; not filtered)
     refractory:      cur = cur * (ref == 0)
     charge:          v   = beta * v + cur [+ (1 - beta) * v_rest]     (leak toward v_rest)
     fire:            s   = H(v - thr)     (surrogate gradient, also w.r.t. thr)
@@ -70,6 +71,7 @@ def lif_step(
     refractory_steps: int = 0,
     v_rest: float = 0.0,
     v_reset: float = 0.0,
+    drive: Optional[Tensor] = None,
 ) -> Tuple[Tensor, SpikingState]:
     """One LIF step (equations in the module docstring).
 
@@ -87,6 +89,8 @@ def lif_step(
         refractory_steps: steps a neuron ignores input and cannot fire after a spike.
         v_rest: resting potential the membrane leaks toward.
         v_reset: membrane after a spike with ``reset=zero``.
+        drive: ``(B, *N)`` current the cell itself adds to the membrane input after the synaptic
+            filter (AdEx: its exponential and adaptation terms); ``None`` = none.
     Returns:
         ``(s, new_state)`` with ``s (B, *N)`` in the state dtype.
     """
@@ -99,6 +103,8 @@ def lif_step(
         cur = i
     else:
         cur = x
+    if drive is not None:
+        cur = cur + drive
     ready = None
     if refractory_steps > 0:
         ready = (state.ref == 0).to(state.v.dtype)  # (B, *N) 1 where not refractory

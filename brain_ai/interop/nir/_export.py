@@ -23,6 +23,7 @@ from brain_ai.config import ResetMode
 from brain_ai.core.ann import RecurrentANN
 from brain_ai.core.neurons import (
     AdaptiveLIFNeuron,
+    AdExNeuron,
     AdvancedLIFNeuron,
     LeakyIntegrator,
     LIFNeuron,
@@ -126,6 +127,11 @@ class _Builder:
         if isinstance(cell, LeakyIntegrator):
             self.add(name, nir.LI(tau=tau, r=r, v_leak=np.zeros(size)))
             return
+        if isinstance(cell, AdExNeuron):
+            raise NIRExportError(
+                f"{name}: AdEx neurons (snn.neuron.type=adex) cannot be exported: NIR has no adaptive exponential "
+                "integrate-and-fire node (its neurons are LIF, CubaLIF, LI, IF, I); train with a LIF-family type to export"
+            )
         if type(cell) not in _LIF_FAMILY:  # a subclass may change the step: refuse rather than guess
             raise NIRExportError(f"{name}: neuron type {type(cell).__name__} has no NIR equivalent in brain_ai's exporter")
         self._check_features(name, cell)
