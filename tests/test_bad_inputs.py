@@ -222,6 +222,11 @@ CLI_CASES: List[Cli] = [
     cli("export_dt_negative", "ckpt_path={files}/snn.ckpt output={files}/out/m.nir dt=-1", 2, "dt=-1", "(0.0, inf)", script="export"),
     cli("export_dt_text", "ckpt_path={files}/snn.ckpt output={files}/out/m.nir dt=fast", 2, "dt='fast'", "a number, null", script="export"),
     cli("export_unknown_key", "ckpt_path={files}/snn.ckpt output={files}/out/m.nir approx=true", 2, "approx", "closest valid key is approximate", script="export"),
+    # --- issue 29, neurons: readout time constant and AdEx parameters, refused at compose time ---
+    cli("readout_tau_zero", "snn.readout=membrane decoding=membrane snn.readout_tau=0", 2, "snn.readout_tau=0", "(0.0, "),
+    cli("readout_tau_with_spiking_readout", "snn.readout_tau=10", 2, "snn.readout_tau=10", "snn.readout=spiking", "snn.readout=membrane"),
+    cli("adex_rheobase_above_threshold", "snn.neuron.type=adex snn.neuron.adex_v_rheobase=1.5", 2,
+        "neuron.adex_v_rheobase=1.5", "(0.0, 1.0)"),
 ]
 
 
@@ -517,6 +522,20 @@ def export_checkpoint(path: Path) -> object:
     return export(path)
 
 
+def adex():
+    from brain_ai.core.neurons import AdExNeuron
+
+    return AdExNeuron
+
+
+def adex_export() -> object:
+    """NIR export of a small AdEx network (refused: NIR has no AdEx)."""
+    from brain_ai.core.snn import build_snn
+    from brain_ai.interop.nir import export
+
+    return export(build_snn(SNNConfig(input_size=3, hidden_sizes=[4], output_size=2, neuron=NeuronConfig(type="adex"))))
+
+
 def nan_graph(node: str, field: str) -> Callable[[], object]:
     """``load`` of an exported graph with one NaN in ``node.field``."""
 
@@ -713,6 +732,25 @@ API_CASES: List[Api] = [
     Api("optimized_metric_never_logged_api", lambda t, m: lambda: train_tiny(t, "optimized_metric=val/nope"), ConfigError,
         ("optimized_metric='val/nope'", "val/acc")),
     Api("max_epochs_text_api", lambda t, m: lambda: train_tiny(t, "trainer.max_epochs=abc"), ConfigError, ("trainer.max_epochs='abc'",)),
+    # --- issue 29, neurons: readout time constant and AdEx ---
+    Api("readout_tau_negative", lambda t, m: lambda: SNNConfig(readout="membrane", readout_tau=-1.0), ConfigError, ("snn.readout_tau=-1.0", "(0.0, ")),
+    Api("readout_tau_nan", lambda t, m: lambda: SNNConfig(readout="membrane", readout_tau=float("nan")), ConfigError, ("snn.readout_tau=nan", "finite")),
+    Api("readout_tau_lstm", lambda t, m: lambda: SNNConfig(architecture="lstm", readout="membrane", readout_tau=5.0), ConfigError,
+        ("snn.readout_tau=5.0", "snn.architecture=lstm", "allowed: null")),
+    Api("adex_delta_t_zero", lambda t, m: lambda: NeuronConfig(type="adex", adex_delta_t=0.0), ConfigError, ("neuron.adex_delta_t=0.0", "(0.0, inf)")),
+    Api("adex_delta_t_overflows", lambda t, m: lambda: NeuronConfig(type="adex", adex_delta_t=0.001), ConfigError,
+        ("neuron.adex_delta_t=0.001", "overflows", "adex_delta_t >= 0.01")),
+    Api("adex_a_negative", lambda t, m: lambda: NeuronConfig(type="adex", adex_a=-0.1), ConfigError, ("neuron.adex_a=-0.1", "[0.0, inf)")),
+    Api("adex_b_negative", lambda t, m: lambda: NeuronConfig(type="adex", adex_b=-1.0), ConfigError, ("neuron.adex_b=-1.0", "[0.0, inf)")),
+    Api("adex_tau_w_too_long", lambda t, m: lambda: NeuronConfig(type="adex", adex_tau_w=2000.0), ConfigError, ("neuron.adex_tau_w=2000.0", "(0.0, 999.")),
+    Api("adex_reset_none", lambda t, m: lambda: NeuronConfig(type="adex", reset="none"), ConfigError, ("neuron.reset=none", "type=adex", "subtract, zero")),
+    Api("adex_module_rheobase", lambda t, m: lambda: adex()(4, v_rheobase=1.2), ConfigError, ("AdExNeuron.adex_v_rheobase=1.2", "(0.0, 1.0)")),
+    Api("adex_nan_step", lambda t, m: lambda: adex()(4)(torch.tensor([[0.5, float("nan"), 0.1, 0.2]])), ValueError, ("AdExNeuron", "NaN or Inf")),
+    Api("adex_fused_backend", lambda t, m: lambda: adex()(4).forward_sequence(torch.rand(2, 3, 4), backend="fused"), ConfigError,
+        ("backend='fused'", "AdExNeuron has no fused kernel", "exponential spike initiation", "backend=auto or eager")),
+    Api("adex_triton_backend", lambda t, m: lambda: adex()(4).forward_sequence(torch.rand(2, 3, 4), backend="triton"), ConfigError,
+        ("backend='triton'", "AdExNeuron has no fused kernel")),
+    Api("adex_nir_export", lambda t, m: adex_export, ValueError, ("layer0", "NIR has no adaptive exponential integrate-and-fire node")),
 ]
 
 

@@ -78,8 +78,10 @@ def test_checkpoint_every_gives_full_bptt_gradients(ntype, backend):
     out_b, st_b, g_b = _grads(fc, neuron, x, checkpoint_every=5, backend=backend)
     assert torch.equal(out_a, out_b) and torch.equal(st_a.v, st_b.v)
     assert g_a[0][:, :5].abs().sum() > 0  # the gradient reaches the first segment
+    # AdEx's exponential term (slope up to e^20) amplifies float32 differences in summation order
+    tol = dict(rtol=1e-4, atol=1e-6) if ntype is NeuronType.adex else dict(rtol=1e-5, atol=1e-7)
     for a, b in zip(g_a, g_b):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(a, b, **tol)
 
 
 def test_checkpointing_keeps_the_gradient_that_truncation_cuts():
