@@ -60,6 +60,17 @@ def test_round_trip_is_bit_identical(name, tmp_path):
     assert all(0 < r < 1 for r in rates), f"test network not active in every layer: {rates}"
 
 
+def test_readout_tau_round_trips(tmp_path):
+    """A leaky readout with its own tau (snn.readout_tau) comes back as that readout_tau, same outputs."""
+    cfg = mlp(NeuronConfig(tau=20.0, **Z), readout="membrane", readout_tau=10.0)
+    net = active_net(cfg)
+    back = load(write_graph(export(net), tmp_path / "net.nir"))
+    assert back.cfg.readout_tau == pytest.approx(10.0) and back.neurons[-1].beta.item() == net.neurons[-1].beta.item()
+    x = spike_input(cfg)
+    with torch.no_grad():
+        _assert_same(net(x), back(x))
+
+
 @pytest.mark.parametrize("name", ["mlp_recurrent", "mlp_rest_reset"])
 def test_load_result_is_exportable_again_with_identical_graph(name):
     net = active_net(EXACT[name])

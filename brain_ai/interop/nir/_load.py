@@ -241,11 +241,14 @@ def _config(spec: _Spec) -> SNNConfig:
         synaptic_beta=float(first.syn_beta.flat[0]) if first.syn_beta is not None else 0.8,
         per_neuron_beta=any(np.unique(n.beta).size > 1 for n in spiking + [readout]),
     )
+    li_beta = float(readout.beta.flat[0]) if readout.kind == "li" else None
+    own_readout_tau = li_beta is not None and 0 < li_beta != neuron.beta  # an LI tau of its own: snn.readout_tau (dt = 1)
     common = dict(
         hidden_sizes=[int(lin.weight.shape[0]) for lin in spec.dense[:-1]],
         output_size=int(spec.dense[-1].weight.shape[0]),
         neuron=neuron,
         readout=Readout.membrane if readout.kind == "li" else Readout.spiking,
+        readout_tau=-1.0 / math.log(li_beta) if own_readout_tau else None,
     )
     if spec.convs:
         return SNNConfig(
