@@ -744,7 +744,7 @@ API_CASES: List[Api] = [
     Api("adex_b_negative", lambda t, m: lambda: NeuronConfig(type="adex", adex_b=-1.0), ConfigError, ("neuron.adex_b=-1.0", "[0.0, inf)")),
     Api("adex_tau_w_too_long", lambda t, m: lambda: NeuronConfig(type="adex", adex_tau_w=2000.0), ConfigError, ("neuron.adex_tau_w=2000.0", "(0.0, 999.")),
     Api("adex_reset_none", lambda t, m: lambda: NeuronConfig(type="adex", reset="none"), ConfigError, ("neuron.reset=none", "type=adex", "subtract, zero")),
-    Api("adex_module_rheobase", lambda t, m: lambda: adex()(4, v_rheobase=1.2), ConfigError, ("AdExNeuron.adex_v_rheobase=1.2", "(0.0, 1.0)")),
+    Api("adex_module_rheobase", lambda t, m: lambda: adex()(4, adex_v_rheobase=1.2), ConfigError, ("AdExNeuron.adex_v_rheobase=1.2", "(0.0, 1.0)")),
     Api("adex_nan_step", lambda t, m: lambda: adex()(4)(torch.tensor([[0.5, float("nan"), 0.1, 0.2]])), ValueError, ("AdExNeuron", "NaN or Inf")),
     Api("adex_fused_backend", lambda t, m: lambda: adex()(4).forward_sequence(torch.rand(2, 3, 4), backend="fused"), ConfigError,
         ("backend='fused'", "AdExNeuron has no fused kernel", "exponential spike initiation", "backend=auto or eager")),

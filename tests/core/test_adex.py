@@ -35,8 +35,8 @@ def numpy_adex(x, beta, threshold, delta_t, v_rheobase, a, b, tau_w, reset):
 def test_adex_matches_numpy_golden(reset):
     params = dict(delta_t=0.15, v_rheobase=0.7, a=0.3, b=0.25, tau_w=30.0)
     neuron = AdExNeuron(
-        5, beta=0.75, threshold=1.0, reset=reset, delta_t=params["delta_t"], v_rheobase=params["v_rheobase"],
-        adaptation_a=params["a"], adaptation_b=params["b"], tau_w=params["tau_w"],
+        5, beta=0.75, threshold=1.0, reset=reset, adex_delta_t=params["delta_t"], adex_v_rheobase=params["v_rheobase"],
+        adex_a=params["a"], adex_b=params["b"], adex_tau_w=params["tau_w"],
     ).double()  # fmt: skip  (beta 0.75: exact in the float32 buffer)
     x = torch.rand(3, 40, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 0.6
     s, final, traces = neuron.forward_sequence(x, record="membrane")
@@ -50,7 +50,7 @@ def test_adex_matches_numpy_golden(reset):
 def test_adaptation_slows_firing():
     """The spike-triggered jump b lowers the rate under a constant drive (w subtracts from v)."""
     x = torch.full((1, 200, 1), 0.3)
-    rates = [AdExNeuron(1, adaptation_b=b).forward_sequence(x)[0].mean().item() for b in (0.0, 1.0)]
+    rates = [AdExNeuron(1, adex_b=b).forward_sequence(x)[0].mean().item() for b in (0.0, 1.0)]
     assert rates[0] > 0 and rates[1] < 0.7 * rates[0]
 
 

@@ -70,11 +70,11 @@ class AdExNeuron(SpikingNeuronBase):
     Args:
         size, beta / tau, threshold, ...: as in :class:`SpikingNeuronBase` (``beta`` is the membrane
             decay ``exp(-dt / tau_m)``); ``reset`` must be subtract or zero.
-        delta_t: slope factor ``Delta_T`` (threshold units, > 0).
-        v_rheobase: ``V_T``, where the exponential takes over, in (0, threshold).
-        adaptation_a: subthreshold coupling ``a`` of ``w`` to ``v`` (>= 0).
-        adaptation_b: spike-triggered jump ``b`` of ``w`` (>= 0).
-        tau_w: time constant of ``w`` in units of ``dt``.
+        adex_delta_t: slope factor ``Delta_T`` (threshold units, > 0).
+        adex_v_rheobase: ``V_T``, where the exponential takes over, in (0, threshold).
+        adex_a: subthreshold coupling ``a`` of ``w`` to ``v`` (>= 0).
+        adex_b: spike-triggered jump ``b`` of ``w`` (>= 0).
+        adex_tau_w: time constant of ``w`` in units of ``dt``.
 
     Ranges are :func:`~brain_ai.config.check_adex`'s. Only the eager backend runs it (``auto``
     picks it; ``fused`` / ``triton`` are refused with the reason).
@@ -89,30 +89,30 @@ class AdExNeuron(SpikingNeuronBase):
         self,
         size: Size,
         *args: Any,
-        delta_t: float = NeuronConfig.adex_delta_t,
-        v_rheobase: float = NeuronConfig.adex_v_rheobase,
-        adaptation_a: float = NeuronConfig.adex_a,
-        adaptation_b: float = NeuronConfig.adex_b,
-        tau_w: float = NeuronConfig.adex_tau_w,
+        adex_delta_t: float = NeuronConfig.adex_delta_t,
+        adex_v_rheobase: float = NeuronConfig.adex_v_rheobase,
+        adex_a: float = NeuronConfig.adex_a,
+        adex_b: float = NeuronConfig.adex_b,
+        adex_tau_w: float = NeuronConfig.adex_tau_w,
         dt: float = NeuronConfig.dt,
         **kwargs: Any,
     ) -> None:
         super().__init__(size, *args, dt=dt, **kwargs)
         thr = self.threshold.detach()
         for threshold in {thr.min().item(), thr.max().item()}:
-            check_adex(type(self).__name__, threshold, self.reset, dt, delta_t, v_rheobase, adaptation_a, adaptation_b, tau_w)
-        self.delta_t = float(delta_t)
-        self.v_rheobase = float(v_rheobase)
-        self.adaptation_a = float(adaptation_a)
-        self.adaptation_b = float(adaptation_b)
-        self.tau_w = float(tau_w)
-        self.w_decay = math.exp(-dt / tau_w)
+            check_adex(type(self).__name__, threshold, self.reset, dt, adex_delta_t, adex_v_rheobase, adex_a, adex_b, adex_tau_w)
+        self.adex_delta_t = float(adex_delta_t)
+        self.adex_v_rheobase = float(adex_v_rheobase)
+        self.adex_a = float(adex_a)
+        self.adex_b = float(adex_b)
+        self.adex_tau_w = float(adex_tau_w)
+        self.w_decay = math.exp(-dt / adex_tau_w)
 
     @classmethod
     def from_config(cls, cfg: NeuronConfig, size: Size) -> "AdExNeuron":
         return cls(
-            size, delta_t=cfg.adex_delta_t, v_rheobase=cfg.adex_v_rheobase, adaptation_a=cfg.adex_a,
-            adaptation_b=cfg.adex_b, tau_w=cfg.adex_tau_w, **neuron_kwargs(cfg),
+            size, adex_delta_t=cfg.adex_delta_t, adex_v_rheobase=cfg.adex_v_rheobase, adex_a=cfg.adex_a,
+            adex_b=cfg.adex_b, adex_tau_w=cfg.adex_tau_w, **neuron_kwargs(cfg),
         )  # fmt: skip
 
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
@@ -120,8 +120,8 @@ class AdExNeuron(SpikingNeuronBase):
 
     def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         return adex_step(
-            x, state, delta_t=self.delta_t, v_rheobase=self.v_rheobase, adaptation_a=self.adaptation_a,
-            adaptation_b=self.adaptation_b, w_decay=self.w_decay, **self.lif_kwargs(),
+            x, state, delta_t=self.adex_delta_t, v_rheobase=self.adex_v_rheobase, adaptation_a=self.adex_a,
+            adaptation_b=self.adex_b, w_decay=self.w_decay, **self.lif_kwargs(),
         )  # fmt: skip
 
     def _fused_reason(self) -> Optional[str]:
@@ -132,6 +132,6 @@ class AdExNeuron(SpikingNeuronBase):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (
-            f", delta_t={self.delta_t}, v_rheobase={self.v_rheobase}, adaptation_a={self.adaptation_a}, "
-            f"adaptation_b={self.adaptation_b}, tau_w={self.tau_w}"
+            f", adex_delta_t={self.adex_delta_t}, adex_v_rheobase={self.adex_v_rheobase}, adex_a={self.adex_a}, "
+            f"adex_b={self.adex_b}, adex_tau_w={self.adex_tau_w}"
         )
