@@ -409,9 +409,9 @@ class NeuronConfig:
     #: AdEx (type=adex; equations in brain_ai.core.neurons.adex): slope factor Delta_T of the
     #: exponential spike initiation (threshold units, > 0)
     adex_delta_t: float = 0.1
-    #: AdEx: rheobase potential V_T where the exponential takes over, in (0, threshold)
+    #: AdEx: rheobase potential V_T where the exponential takes over, in (v_rest, threshold)
     adex_v_rheobase: float = 0.8
-    #: AdEx: subthreshold coupling a of the adaptation current w to v (units of the leak, >= 0)
+    #: AdEx: subthreshold coupling a of the adaptation current w to v - v_rest (units of the leak, >= 0)
     adex_a: float = 0.1
     #: AdEx: spike-triggered jump b of w (threshold units, >= 0)
     adex_b: float = 0.2
@@ -464,7 +464,7 @@ class NeuronConfig:
         check_range(o, "tau_std", self.tau_std, low=0.0)
         check_range(o, "max_delay", self.max_delay, low=0, integer=True)
         if self.type is NeuronType.adex:
-            check_adex(o, self.threshold, self.reset, self.dt, self.adex_delta_t, self.adex_v_rheobase, self.adex_a, self.adex_b, self.adex_tau_w)
+            check_adex(o, self.threshold, self.v_rest, self.dt, self.adex_delta_t, self.adex_v_rheobase, self.adex_a, self.adex_b, self.adex_tau_w)
 
 
 #: AdEx: largest exponent (threshold - v_rheobase) / delta_t of the spike initiation term (its value at
@@ -478,16 +478,16 @@ def tau_max(dt: float) -> float:
 
 
 def check_adex(
-    owner: str, threshold: float, reset: "ResetMode", dt: float, delta_t: float, v_rheobase: float, a: float, b: float, tau_w: float
+    owner: str, threshold: float, v_rest: float, dt: float, delta_t: float, v_rheobase: float, a: float, b: float, tau_w: float
 ) -> None:
     """Raise :class:`ConfigError` naming the field unless the AdEx parameters are in range.
 
-    ``delta_t > 0``; ``0 < v_rheobase < threshold``; ``(threshold - v_rheobase) / delta_t <=``
+    ``delta_t > 0``; ``v_rest < v_rheobase < threshold``; ``(threshold - v_rheobase) / delta_t <=``
     :data:`ADEX_MAX_EXPONENT` (else the exponential overflows float32 before the spike); ``a, b >= 0``;
-    ``0 < tau_w <= tau_max(dt)``; a reset (subtract or zero: without one the exponential runs away).
+    ``0 < tau_w <= tau_max(dt)``.
     """
     check_range(owner, "adex_delta_t", delta_t, low=0.0, low_inclusive=False)
-    check_range(owner, "adex_v_rheobase", v_rheobase, low=0.0, high=threshold, low_inclusive=False, high_inclusive=False)
+    check_range(owner, "adex_v_rheobase", v_rheobase, low=v_rest, high=threshold, low_inclusive=False, high_inclusive=False)
     if (threshold - v_rheobase) / delta_t > ADEX_MAX_EXPONENT:
         raise ConfigError(
             f"{owner}.adex_delta_t={delta_t!r} is too small for threshold - adex_v_rheobase = {threshold - v_rheobase:g}: "
@@ -497,11 +497,6 @@ def check_adex(
     check_range(owner, "adex_a", a, low=0.0)
     check_range(owner, "adex_b", b, low=0.0)
     check_range(owner, "adex_tau_w", tau_w, low=0.0, high=tau_max(dt), low_inclusive=False)
-    if reset is ResetMode.none:
-        raise ConfigError(
-            f"{owner}.reset=none: type=adex needs a reset after a spike (the exponential term runs away without one); "
-            f"allowed: subtract, zero"
-        )
 
 
 @dataclass

@@ -112,9 +112,11 @@ DTYPES: Dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.flo
 
 
 def case_config(ntype: str, reset: str = "subtract", surrogate: str = "atan") -> NeuronConfig:
-    """A ``ntype`` neuron with a learnable threshold 0.5 (so ``gradients`` sees a threshold gradient)."""
+    """A ``ntype`` neuron with a learnable threshold 0.5 (so ``gradients`` sees a threshold gradient;
+    AdEx's rheobase, which must lie below the threshold, at 0.4)."""
+    adex = {"adex_v_rheobase": 0.4} if NeuronType(ntype) is NeuronType.adex else {}
     return NeuronConfig(
-        type=NeuronType(ntype), reset=ResetMode(reset), surrogate=surrogate, learnable_threshold=True, threshold=0.5
+        type=NeuronType(ntype), reset=ResetMode(reset), surrogate=surrogate, learnable_threshold=True, threshold=0.5, **adex
     )
 
 

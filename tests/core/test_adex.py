@@ -14,34 +14,35 @@ from brain_ai.core.snn import build_snn
 from brain_ai.core.surrogates import SURROGATES
 
 
-def numpy_adex(x, beta, threshold, delta_t, v_rheobase, a, b, tau_w, reset):
+def numpy_adex(x, beta, threshold, delta_t, v_rheobase, a, b, tau_w, reset, v_rest, v_reset):
     """The AdEx equations of brain_ai.core.neurons.adex, integrated in NumPy: (spikes, v, w), each (B, T, N)."""
     w_decay = math.exp(-1.0 / tau_w)
     v = w = np.zeros(x.shape[::2])
     out = {"s": [], "v": [], "w": []}
     for t in range(x.shape[1]):
         e = delta_t * np.exp((np.minimum(v, threshold) - v_rheobase) / delta_t)
-        v_new = beta * v + (1 - beta) * (e - w) + x[:, t]
+        v_new = beta * v + (1 - beta) * (v_rest + e - w) + x[:, t]
         s = (v_new > threshold).astype(float)
-        v_new = v_new - s * threshold if reset == "subtract" else v_new * (1 - s)
-        w = w_decay * w + (1 - w_decay) * a * v + b * s
+        after = {"subtract": v_new - threshold, "zero": np.full_like(v_new, v_reset), "none": v_new}[reset]
+        v_new = np.where(s > 0, after, v_new)
+        w = w_decay * w + (1 - w_decay) * a * (v - v_rest) + b * s
         v = v_new
         for key, value in (("s", s), ("v", v), ("w", w)):
             out[key].append(value)
     return tuple(np.stack(out[k], axis=1) for k in ("s", "v", "w"))
 
 
-@pytest.mark.parametrize("reset", ["subtract", "zero"])
-def test_adex_matches_numpy_golden(reset):
+@pytest.mark.parametrize("reset, v_rest, v_reset", [("subtract", 0.0, 0.0), ("zero", 0.0, 0.0), ("zero", -0.25, -0.5), ("none", 0.0, 0.0)])
+def test_adex_matches_numpy_golden(reset, v_rest, v_reset):
     params = dict(delta_t=0.15, v_rheobase=0.7, a=0.3, b=0.25, tau_w=30.0)
     neuron = AdExNeuron(
-        5, beta=0.75, threshold=1.0, reset=reset, adex_delta_t=params["delta_t"], adex_v_rheobase=params["v_rheobase"],
-        adex_a=params["a"], adex_b=params["b"], adex_tau_w=params["tau_w"],
+        5, beta=0.75, threshold=1.0, reset=reset, v_rest=v_rest, v_reset=v_reset, adex_delta_t=params["delta_t"],
+        adex_v_rheobase=params["v_rheobase"], adex_a=params["a"], adex_b=params["b"], adex_tau_w=params["tau_w"],
     ).double()  # fmt: skip  (beta 0.75: exact in the float32 buffer)
     x = torch.rand(3, 40, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 0.6
     s, final, traces = neuron.forward_sequence(x, record="membrane")
-    ref_s, ref_v, ref_w = numpy_adex(x.numpy(), 0.75, 1.0, reset=reset, **params)
-    assert 0 < ref_s.mean() < 0.5  # the case exercises spikes, resets and adaptation
+    ref_s, ref_v, ref_w = numpy_adex(x.numpy(), 0.75, 1.0, reset=reset, v_rest=v_rest, v_reset=v_reset, **params)
+    assert 0 < ref_s.mean() < 1  # the case exercises spikes, resets and adaptation
     np.testing.assert_array_equal(s.numpy(), ref_s)
     np.testing.assert_allclose(traces["membrane"].numpy(), ref_v, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(final.a.numpy(), ref_w[:, -1], rtol=1e-12, atol=1e-12)

@@ -20,7 +20,7 @@ CHECK_NAMES = [
 ]
 
 NEURON_TYPES = [
-    "lif", "adaptive_lif", "recurrent_lif", "advanced_lif", "recurrent_adaptive_lif",
+    "lif", "adaptive_lif", "recurrent_lif", "advanced_lif", "recurrent_adaptive_lif", "adex",
 ]
 
 RESET_MODES = [

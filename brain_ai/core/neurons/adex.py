@@ -1,23 +1,23 @@
 r"""AdEx: the adaptive exponential integrate-and-fire neuron (Brette & Gerstner 2005).
 
-Continuous time, voltages in threshold units with the rest at 0 (``V_peak`` = ``threshold``)::
+Continuous time, with the rest ``E_L`` = ``v_rest`` (default 0) and ``V_peak`` = ``threshold``::
 
-    tau_m dv/dt = -v + Delta_T exp((v - V_T) / Delta_T) - w + R I
-    tau_w dw/dt = a v - w
-    v >= threshold:  v -> reset (subtract | zero),  w -> w + b
+    tau_m dv/dt = -(v - v_rest) + Delta_T exp((v - V_T) / Delta_T) - w + R I
+    tau_w dw/dt = a (v - v_rest) - w
+    v >= threshold:  v -> reset (subtract | zero: v_reset | none),  w -> w + b
 
 One step of length ``dt`` (exponential Euler, both updates read the old ``v`` and ``w``; ``beta =
 exp(-dt / tau_m)`` is the neuron's membrane decay, ``w_decay = exp(-dt / tau_w)``)::
 
     e  = Delta_T * exp((min(v, threshold) - V_T) / Delta_T)       exponential spike initiation
-    v' = beta * v + (1 - beta) * (e - w) + x                       (lif_step with drive (1 - beta)(e - w))
-    s  = H(v' - threshold);  v' reset (subtract | zero)
-    w' = w_decay * w + (1 - w_decay) * a * v + b * s               subthreshold coupling a, jump b
+    v' = beta * v + (1 - beta) * (v_rest + e - w) + x              (lif_step with drive (1 - beta)(e - w))
+    s  = H(v' - threshold);  v' reset (subtract | zero | none)
+    w' = w_decay * w + (1 - w_decay) * a * (v - v_rest) + b * s    subthreshold coupling a, jump b
 
 ``x`` is the input current of the step (``R I`` scaled like every brain_ai neuron's input). The
 exponential is read at ``min(v, threshold)``: a membrane above the threshold spikes this step
 anyway, and the cap keeps the term finite (it is at most ``Delta_T exp(20)``,
-:data:`~brain_ai.config.ADEX_MAX_EXPONENT`). With ``Delta_T -> 0`` and ``a = b = 0`` the step is
+:data:`~brain_ai.config.ADEX_MAX_EXPONENT`), also with ``reset=none``. With ``Delta_T -> 0`` and ``a = b = 0`` the step is
 the LIF step. ``w`` lives in the state field ``a`` (the adaptation variable). Synaptic current
 and refractoriness apply as in :func:`~brain_ai.core.neurons.functional.lif_step`.
 """
@@ -51,6 +51,7 @@ def adex_step(
     adaptation_a: float,
     adaptation_b: float,
     w_decay: float,
+    v_rest: float = 0.0,
     **lif_kwargs: Any,
 ) -> Tuple[Tensor, SpikingState]:
     """One AdEx step (equations in the module docstring); needs ``state.a`` (= ``w``, ``(B, *N)``).
@@ -60,8 +61,9 @@ def adex_step(
     """
     v, w = state.v, state.a
     spike_initiation = delta_t * torch.exp((torch.minimum(v, threshold) - v_rheobase) / delta_t)
-    s, new = lif_step(x, state, beta=beta, threshold=threshold, drive=(1.0 - beta) * (spike_initiation - w), **lif_kwargs)
-    return s, new.replace(a=w_decay * w + (1.0 - w_decay) * adaptation_a * v + adaptation_b * s)
+    drive = (1.0 - beta) * (spike_initiation - w)
+    s, new = lif_step(x, state, beta=beta, threshold=threshold, v_rest=v_rest, drive=drive, **lif_kwargs)
+    return s, new.replace(a=w_decay * w + (1.0 - w_decay) * adaptation_a * (v - v_rest) + adaptation_b * s)
 
 
 class AdExNeuron(SpikingNeuronBase):
@@ -69,9 +71,9 @@ class AdExNeuron(SpikingNeuronBase):
 
     Args:
         size, beta / tau, threshold, ...: as in :class:`SpikingNeuronBase` (``beta`` is the membrane
-            decay ``exp(-dt / tau_m)``); ``reset`` must be subtract or zero.
+            decay ``exp(-dt / tau_m)``), ``v_rest``, ``v_reset``.
         adex_delta_t: slope factor ``Delta_T`` (threshold units, > 0).
-        adex_v_rheobase: ``V_T``, where the exponential takes over, in (0, threshold).
+        adex_v_rheobase: ``V_T``, where the exponential takes over, in (v_rest, threshold).
         adex_a: subthreshold coupling ``a`` of ``w`` to ``v`` (>= 0).
         adex_b: spike-triggered jump ``b`` of ``w`` (>= 0).
         adex_tau_w: time constant of ``w`` in units of ``dt``.
@@ -100,7 +102,7 @@ class AdExNeuron(SpikingNeuronBase):
         super().__init__(size, *args, dt=dt, **kwargs)
         thr = self.threshold.detach()
         for threshold in {thr.min().item(), thr.max().item()}:
-            check_adex(type(self).__name__, threshold, self.reset, dt, adex_delta_t, adex_v_rheobase, adex_a, adex_b, adex_tau_w)
+            check_adex(type(self).__name__, threshold, self.v_rest, dt, adex_delta_t, adex_v_rheobase, adex_a, adex_b, adex_tau_w)
         self.adex_delta_t = float(adex_delta_t)
         self.adex_v_rheobase = float(adex_v_rheobase)
         self.adex_a = float(adex_a)
