@@ -36,7 +36,10 @@ def test_metric_columns_are_the_evaluation_stages_loss_and_metrics():
     assert metric_names(module) == ["val/loss", "val/mse", "val/mae", "test/loss", "test/mse", "test/mae", *HPARAM_EFFICIENCY]
 
 
-def test_command_line_keys_outside_hydra_are_none():
+def test_command_line_keys_outside_hydra_are_none(monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+
+    monkeypatch.setattr(HydraConfig.instance(), "cfg", None)  # an earlier in-process run may have set it
     assert command_line_keys() == ()
 
 

@@ -56,7 +56,7 @@ def test_evaluate_streamed_in_windows_gives_the_one_pass_metrics(short_run, tmp_
         results[window] = pipeline.evaluate(compose_config(overrides, output_dir=tmp_path, config_name="evaluate"))["metrics"]
     assert results[3]["test/acc"] == results[None]["test/acc"]
     assert results[3]["test/loss"] == pytest.approx(results[None]["test/loss"], rel=1e-5)
-    with pytest.raises(ValueError, match=r"evaluate\.stream_window=0 is out of range"):
+    with pytest.raises(ValueError, match=r"stream_window=0 is out of range; allowed: \[1, inf\)"):
         pipeline.evaluate(compose_config([f"ckpt_path={ckpt}", "stream_window=0"], output_dir=tmp_path, config_name="evaluate"))
 
 

@@ -140,8 +140,8 @@ def test_write_is_atomic(tmp_path, monkeypatch):
     target = tmp_path / "model.nir"
     target.write_bytes(b"old")
 
-    def half_write(path, graph):
-        open(path, "wb").write(b"partial")
+    def half_write(buffer, graph):
+        buffer.write(b"partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(nir, "write", half_write)
