@@ -55,7 +55,10 @@ def test_an_interrupt_outside_training_exits_130_without_traceback(capsys):
 def test_sigint_during_training_exits_130_naming_the_checkpoint(tmp_path):
     run = tmp_path / "run"
     command = [sys.executable, "train.py", *SMALL, "trainer.max_epochs=1000", f"hydra.run.dir={run}"]
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a terminal delivers Ctrl-C to a process whose SIGINT is at its default; a test runner may leave it
+    # ignored, and an ignored SIGINT is inherited (the run would then train all 1000 epochs)
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not (run / "checkpoints" / "last.ckpt").is_file() and proc.poll() is None and time.monotonic() < deadline:

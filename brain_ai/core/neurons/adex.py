@@ -69,9 +69,10 @@ def adex_step(
 class AdExNeuron(SpikingNeuronBase):
     r"""Adaptive exponential integrate-and-fire layer (state ``v``, ``a`` = the adaptation current ``w``).
 
+    The other arguments (``size``, ``beta`` / ``tau``, ``threshold``, ``v_rest``, ``v_reset``, ...) are
+    :class:`SpikingNeuronBase`'s (``beta`` is the membrane decay ``exp(-dt / tau_m)``).
+
     Args:
-        size, beta / tau, threshold, ...: as in :class:`SpikingNeuronBase` (``beta`` is the membrane
-            decay ``exp(-dt / tau_m)``), ``v_rest``, ``v_reset``.
         adex_delta_t: slope factor ``Delta_T`` (threshold units, > 0).
         adex_v_rheobase: ``V_T``, where the exponential takes over, in (v_rest, threshold).
         adex_a: subthreshold coupling ``a`` of ``w`` to ``v`` (>= 0).
