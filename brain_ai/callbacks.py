@@ -1,7 +1,7 @@
 """Lightning callbacks that make spiking activity visible: probes, rasters, health warnings, the
 layer summary.
 
-TensorBoard tags (fixed; see DESIGN.md section 5):
+TensorBoard tags (fixed; docs/probes-tensorboard.md shows them):
 
 * ``probes/<layer>/<probe>`` -- every probe of :func:`brain_ai.core.probes.compute_probes`,
   under its own name, as scalars every ``every_n_steps`` training steps;

@@ -125,3 +125,32 @@ def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
         assert result["images"] == 64 and result["batches"] == batches and result["batch_size"] == batch
         assert result["epoch_s"][0] > 0 and result["cpu_s"][0] > 0
     assert f"| snn | experiment=smnist_pixel data.limit_train=64 | {batches} x {batch} |" in (tmp_path / "smnist_epoch.md").read_text()
+
+
+def _efficiency_overhead():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("efficiency_overhead", ROOT / "benchmarks" / "efficiency_overhead.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_efficiency_overhead_ratio_and_noise_flags() -> None:
+    """The overhead is median(with) / median(without) - 1; a spread or a busy machine flags it noisy."""
+    bench = _efficiency_overhead()
+    run = lambda wall, others=0.0: {"wall_s": wall, "cpu_s": wall * 0.9, "others_cpu_frac": others}  # noqa: E731
+    clean = {"with": bench.summarise([run(102), run(103), run(101)], 0.05, 0.1),
+             "without": bench.summarise([run(100), run(99), run(100.5)], 0.05, 0.1)}
+    result = bench.overhead(clean)
+    assert result["wall"] == pytest.approx(102 / 100 - 1) and result["cpu"] == pytest.approx(102 / 100 - 1)
+    assert not result["noisy"]
+    busy = dict(clean, without=bench.summarise([run(100), run(100, others=0.4)], 0.05, 0.1))
+    assert bench.overhead(busy)["noisy"]
+    spread = dict(clean, **{"with": bench.summarise([run(90), run(110)], 0.05, 0.1)})
+    assert bench.overhead(spread)["noisy"]
+    failed = dict(clean, without={"error": "boom"})
+    assert bench.overhead(failed) == {"wall": None, "cpu": None, "noisy": True}
+    report = {"overrides": [], "repeats": 3, "tolerance": 0.05, "max_others": 0.1, "target": 0.05, "results": clean,
+              "overhead": result, "machine": "m", "threads": "1", "date": "d"}
+    text = bench.render(report)
+    assert "Overhead: wall +2.0%, CPU +2.0% (target <= 5%: met)." in text and "noisy" not in text.split("Overhead")[1]

@@ -3,7 +3,7 @@
 Choices (:class:`~brain_ai.config.Backend`; ``NeuronConfig.backend``, ``forward_sequence(backend=)``,
 ``fused_lif_sequence(backend=)``):
 
-* ``eager``: the generic per-step unroll (:func:`brain_ai.core.unroll.snn_unroll`), any neuron;
+* ``eager``: the generic per-step unroll (:func:`brain_ai.core.unroll.run_segments` over the neuron's step), any neuron;
 * ``fused``: a whole-sequence autograd Function with a PyTorch time loop: :mod:`brain_ai.core.fused`
   (LIF / adaptive LIF) or :mod:`brain_ai.core.fused_recurrent` (recurrent adaptive LIF), without
   synaptic current or refractoriness;

@@ -31,7 +31,7 @@ delta               ON / OFF channels ``(F0, ...) -> (2 F0, ...)``: ON where ``x
                     passed ``state``) and jumps to ``x_t`` wherever a spike was emitted
 identity            the input already is spikes / event frames ``(B, T, ...)`` (passed through)
 direct              no spikes: the normalised input is the input current of every step,
-                    ``out_t = x`` for ``num_steps`` steps (seed 003's constant-current input);
+                    ``out_t = x`` for ``num_steps`` steps (Edifice's constant-current input);
                     with ``sequence_input`` the input is a sequence ``(B, T, ...)`` of currents
                     (data=smnist), ``out_t = x_t`` (normalised over the whole sample)
 ==================  ==============================================================================

@@ -426,9 +426,4 @@ def build_snn(cfg: SNNConfig) -> nn.Module:
     return _ARCHITECTURES[cfg.architecture](cfg)
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-__all__ = ["SNNOutput", "NetState", "run_streaming", "SNNCore", "ConvSNN", "build_snn", "with_io_sizes", "over_time", "count_parameters"]
+__all__ = ["SNNOutput", "NetState", "run_streaming", "SNNCore", "ConvSNN", "build_snn", "with_io_sizes", "over_time"]

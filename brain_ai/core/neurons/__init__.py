@@ -1,7 +1,7 @@
 """Spiking neurons with explicit state: the LIF family, AdEx, their pure step functions and a factory.
 
 ``spikes, state = neuron(x_t, state)`` for one step ``(B, *size)``; ``forward_sequence`` for
-``(B, T, *size)`` through :func:`brain_ai.core.unroll.snn_unroll`. See docs/neurons.md.
+``(B, T, *size)`` through :func:`brain_ai.core.unroll.run_segments`. See docs/neurons.md.
 """
 
 from brain_ai.core.neurons.adex import AdExNeuron, adex_step

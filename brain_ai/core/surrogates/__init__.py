@@ -8,7 +8,7 @@ A surrogate is a small picklable object; calling it applies the spike to ``x = v
 
 Every built-in exists two ways: peak-normalised to 1 (``normalize=True``, the default: the
 SpikingJelly convention, so the learning rate does not depend on the surrogate) and at the scale
-its source publishes (``normalize=False``). The catalogue of seed 004 follows braintools >= 0.2.0
+its source publishes (``normalize=False``). The catalogue follows braintools >= 0.2.0
 (names in lower snake case, same parameters and defaults; peak = the divisor of ``normalize``):
 
 =============================  =====================================================================  =================================  ========================
@@ -41,7 +41,7 @@ peak 1 when normalised; how they map to the catalogue and to names brain_ai used
 name              normalised grad(x)                              alpha  relation
 ================  ==============================================  =====  ============================================
 ``atan``          1 / (1 + (pi/2 alpha x)^2)                      2.0    ``arctan`` with SpikingJelly's default
-``fast_sigmoid``  1 / (1 + alpha abs(x))^2                        25.0   snnTorch's; ``normalize=False``: seed 003
+``fast_sigmoid``  1 / (1 + alpha abs(x))^2                        25.0   snnTorch's; ``normalize=False``: Edifice's
 ``superspike``    1 / (1 + alpha abs(x))^2                        10.0   ``inv_square_grad``, Zenke & Ganguli
 ``triangle``      max(0, 1 - alpha abs(x))                        1.0    ``piecewise_quadratic`` (braintools >= 0.2)
 ``parabola``      max(0, 1 - (alpha x)^2)                         1.0    brain_ai's former ``piecewise_quadratic``
@@ -49,17 +49,12 @@ name              normalised grad(x)                              alpha  relatio
 ``ste``           1                                               --     straight-through
 ================  ==============================================  =====  ============================================
 
-Former brain_ai names: ``softsign`` (alpha 2) is now ``soft_sign`` (braintools default alpha 1;
-pass ``alpha=2`` for the old one); ``piecewise_quadratic`` now means braintools' triangle (the old
-parabola is ``parabola``); ``erf``'s default alpha is now braintools' 1.0 (was 2.0);
-``fast_sigmoid``'s published scale (``normalize=False``) is now seed 003's ``alpha / (1 + alpha
-abs(x))^2``, peak alpha (was ``inv_square_grad``'s peak 1; normalised it is unchanged). The forward
-is ``x > 0`` (braintools fires at ``x >= 0``; the two differ only at exactly x = 0).
+The forward is ``x > 0`` (braintools fires at ``x >= 0``; the two differ only at exactly x = 0).
 
 Functional API: one function per built-in, generated from its class, e.g.
 ``sigmoid(x, alpha=4.0, normalize=True)`` == ``Sigmoid(alpha=4.0)(x)``. A custom surrogate is a
 subclass that sets ``name`` and ``params`` and implements ``surrogate_grad`` (and ``peak``, and
-optionally ``surrogate_fun``, the smooth forward for analysis, as in seed 004), passed to a neuron
+optionally ``surrogate_fun``, the smooth forward for analysis, as braintools does), passed to a neuron
 as an instance; or wrap module-level functions with :class:`CustomSurrogate` (module-level so
 that it pickles). ``sg.fun(x)`` evaluates the smooth forward on the backward's scale; the
 built-ins with a closed form define it (``has_surrogate_fun()``). ``scripts/plot_surrogates.py``

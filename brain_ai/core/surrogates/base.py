@@ -4,7 +4,7 @@ A surrogate declares its parameters (:class:`Param`: name, default, domain) and 
 ``surrogate_grad(x)``, the pseudo-derivative at its own (published) scale. ``grad(x)`` is what the
 backward pass uses: ``surrogate_grad(x) / peak()`` when ``normalize=True`` (the default: peak
 gradient 1.0), ``surrogate_grad(x)`` itself when ``normalize=False``. It may also define
-``surrogate_fun(x)`` (seed 004), the smooth forward whose derivative is ``surrogate_grad``: for
+``surrogate_fun(x)`` (as braintools does), the smooth forward whose derivative is ``surrogate_grad``: for
 analysis and plots only (``fun(x)``, scaled like ``grad``); training always fires the Heaviside.
 """
 

@@ -1,4 +1,4 @@
-r"""The braintools surrogate catalogue (seed 004), formulas of braintools >= 0.2.0.
+r"""The braintools surrogate catalogue, formulas of braintools >= 0.2.0.
 
 Each class implements ``surrogate_grad`` exactly as braintools defines it (same parameters, same
 defaults, same scale) and ``peak`` (its largest value), so that ``normalize=True`` divides the
@@ -316,7 +316,7 @@ class SlayerGrad(Surrogate):
         return torch.where(x < 0, tail, 2.0 / self.alpha - tail)
 
 
-#: The 18 classes of seed 004, in its order.
+#: The 18 classes of braintools' catalogue, in its order.
 CATALOGUE = (
     Sigmoid, PiecewiseQuadratic, PiecewiseExp, SoftSign, Arctan, NonzeroSignLog, ERF, PiecewiseLeakyRelu,
     SquarewaveFourierSeries, S2NN, QPseudoSpike, LeakyRelu, LogTailedRelu, ReluGrad, GaussianGrad,

@@ -2,7 +2,7 @@ r"""brain_ai's own surrogate names: peer defaults of catalogue shapes, and two e
 
 ``atan``, ``superspike`` and ``triangle`` are catalogue classes under the name and default a peer
 library uses (so ``normalize=False`` gives that peer's scale too); ``fast_sigmoid`` is the
-``inv_square_grad`` shape at the scale of seed 003 (the derivative of the fast sigmoid itself);
+``inv_square_grad`` shape at Edifice's scale (the derivative of the fast sigmoid itself);
 ``ste``, ``parabola`` and ``gaussian`` are shapes of their own, already peak 1 (``normalize``
 changes nothing for them).
 """
@@ -28,7 +28,7 @@ class ATan(Arctan):
 class FastSigmoid(Surrogate):
     """The derivative of the fast sigmoid ``alpha x / (1 + alpha |x|)``: ``alpha / (1 + alpha |x|)^2``, slope 25.
 
-    Peak ``alpha``. ``normalize=False`` is seed 003's (Edifice's) surrogate exactly; normalised
+    Peak ``alpha``. ``normalize=False`` is Edifice's surrogate exactly; normalised
     it is snnTorch's ``fast_sigmoid(slope)`` and ``inv_square_grad``: ``1 / (1 + alpha |x|)^2``.
     """
 
