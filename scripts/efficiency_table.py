@@ -75,12 +75,12 @@ def table_row(command: str, accuracy: float, report: EfficiencyReport) -> str:
     return (f"| {command} | {100 * accuracy:.1f} % | {ops} | {t['dense_ops']:,.0f} | {t['energy_pj'] / 1e3:,.1f} nJ | "
             f"{t['dense_ann_energy_pj'] / 1e3:,.1f} nJ | {t['energy_ratio']:.3f} |")
 
-def replace_between_markers(text: str, table: str) -> str:
-    """``text`` with the part between :data:`START` and :data:`END` replaced by ``table``."""
-    if START not in text or END not in text or text.index(START) > text.index(END):
-        raise SystemExit(f"error: the README has no {START} ... {END} markers to write the table between")
-    head, rest = text.split(START, 1)
-    return f"{head}{START}\n{table}\n{END}{rest.split(END, 1)[1]}"
+def replace_between_markers(text: str, table: str, start: str = START, end: str = END) -> str:
+    """``text`` with the part between the markers ``start`` and ``end`` replaced by ``table``."""
+    if start not in text or end not in text or text.index(start) > text.index(end):
+        raise SystemExit(f"error: the README has no {start} ... {end} markers to write the table between")
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}"
 
 def parse_row(spec: str) -> Tuple[str, Path]:
     command, sep, path = spec.rpartition("=")

@@ -1,0 +1,287 @@
+"""Run the rows of the README's results tables and write the tables: test accuracy over seeds
+(mean ± std, min), wall time, and the accuracy / cost table, with the commit, machine and threads.
+
+    python scripts/results_table.py --list                               # the rows and their commands
+    python scripts/results_table.py --rows default,ttfs_rate --seeds 42,1,2
+    python scripts/results_table.py --seeds 42,1,2 --long --readme README.md   # every row, README too
+
+Each row is one ``python train.py <overrides> seed=<s>`` per seed (a subprocess, its run folder under
+``--runs``); its test accuracy is read from the run's ``metrics.json`` (the best validation
+checkpoint's test, as the default callbacks run it). Rows with a baseline column (the S-MNIST
+tasks: the same command with ``snn=lstm``) run both. Rows marked long (hours on 2 cores) run only
+with ``--long``. The cost table measures the first seed's best checkpoint of each row with
+``scripts/efficiency_table.py`` over the whole test set.
+
+Writes ``<out>/results_table.{json,md}``; with ``--readme``, also the tables between the README's
+``<!-- results-table:start/end -->``, ``<!-- smnist-table:start/end -->`` and
+``<!-- efficiency-table:start/end -->`` markers (only tables whose every row was run this time are
+written there, so a partial run cannot leave a README table half old, half new). Results differ
+between 1 and 2 torch threads: ``--threads`` sets ``OMP_NUM_THREADS`` for every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import efficiency_table  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a results table: the ``train.py`` overrides and what the table says of them."""
+
+    key: str
+    table: str  # "mnist5k" or "smnist"
+    overrides: Tuple[str, ...]
+    describe: str  # the table's description column
+    baseline: Tuple[str, ...] = ()  # extra overrides of the baseline column (S-MNIST: snn=lstm)
+    long: bool = False
+    metric: str = "test/acc"
+
+    @property
+    def command(self) -> str:
+        return " ".join(self.overrides) or "(default)"
+
+
+ROWS: Tuple[Row, ...] = (
+    Row("default", "mnist5k", (), "rate_bernoulli -> rate, ProbSpikes + rate/temporal/ISI regularisers"),
+    Row("rate_preset", "mnist5k", ("preset=rate_classification",), "same as the default"),
+    Row("ttfs_preset", "mnist5k", ("preset=ttfs_classification",), "ttfs -> first_spike, first-spike cross-entropy"),
+    Row("ttfs_rate", "mnist5k", ("encoding=ttfs", "loss=rate_classification"), "ttfs -> rate, ProbSpikes"),
+    Row("population", "mnist5k", ("preset=population_classification",),
+        "population (8 per pixel: 6,272 inputs) -> population (4 per class), CE"),
+    Row("latency", "mnist5k", ("encoding=latency",), "latency (exponential) -> rate"),
+    Row("poisson", "mnist5k", ("encoding=rate_poisson",), "Poisson rate -> rate"),
+    Row("deterministic", "mnist5k", ("encoding=rate_deterministic",), "regular spikes -> rate"),
+    Row("no_augment", "mnist5k", ("data.augment_shift=0",), "the default without the 2-pixel shifts"),
+    Row("recurrent", "mnist5k", ("snn=recurrent",), "rate -> rate, recurrent LIF hidden layer"),
+    Row("adaptive", "mnist5k", ("snn=adaptive",), "rate -> rate, adaptive-threshold LIF"),
+    Row("ensemble", "mnist5k", ("decoding=ensemble",), "rate -> 0.5 rate + 0.5 first-spike"),
+    Row("membrane", "mnist5k", ("snn.readout=membrane", "decoding=membrane", "loss.task_loss=cross_entropy"),
+        "rate -> max membrane of a leaky-integrator readout, CE"),
+    Row("digits", "mnist5k", ("data=digits",), "8x8 digits, 64-256-10; rate -> rate"),
+    Row("digits_mlp", "mnist5k", ("experiment=digits_mlp",), "64-128-10; rate -> rate"),
+    Row("edifice", "mnist5k", ("experiment=edifice_mlp", "snn.neuron.surrogate_normalize=true"),
+        "Edifice 784-256-128-10, tau 2, direct current -> rate, ProbSpikes only"),
+    Row("adex", "mnist5k", ("snn.neuron.type=adex", "trainer.max_epochs=8"), "AdEx hidden layer, 8 epochs",
+        long=True),
+    Row("seed002", "mnist5k", ("experiment=seed002_recurrent", "trainer.max_epochs=8"),
+        "synapse tau 5 -> recurrent LIF tau 20 -> readout tau 10, membrane mean, CE, 8 epochs", long=True),
+    Row("regression", "mnist5k", ("experiment=synthetic_regression",),
+        "10 inputs -> 2 targets, population -> population, MSE (test MSE)", metric="test/mse"),
+    Row("smnist_row", "smnist", ("experiment=smnist_row",), "row-wise, T = 28", baseline=("snn=lstm",)),
+    Row("smnist_pixel", "smnist", ("experiment=smnist_pixel",), "pixel-wise, T = 784", baseline=("snn=lstm",),
+        long=True),
+    Row("psmnist_pixel", "smnist", ("experiment=psmnist_pixel",), "permuted pixel-wise, T = 784",
+        baseline=("snn=lstm",), long=True),
+)
+
+MARKERS = {"mnist5k": "results-table", "smnist": "smnist-table", "efficiency": "efficiency-table"}
+
+
+@dataclass
+class Run:
+    """One finished (or failed) ``train.py`` run."""
+
+    seed: int
+    value: Optional[float]
+    wall_s: float
+    folder: Path
+    error: str = ""
+
+
+@dataclass
+class RowResult:
+    row: Row
+    runs: List[Run] = field(default_factory=list)
+    baseline_runs: List[Run] = field(default_factory=list)
+
+
+def run_train(overrides: List[str], seed: int, folder: Path, metric: str, threads: int) -> Run:
+    """One ``train.py`` subprocess; the metric from its ``metrics.json``."""
+    cmd = [sys.executable, "train.py", *overrides, f"seed={seed}", "trainer.enable_progress_bar=false",
+           f"hydra.run.dir={folder}"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with open(folder / "train.log", "w") as log:
+        code = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    wall = time.perf_counter() - t0
+    metrics = folder / "metrics.json"
+    if code != 0 or not metrics.is_file():
+        return Run(seed, None, wall, folder, f"exit {code}: {(folder / 'train.log').read_text()[-300:]}")
+    value = json.loads(metrics.read_text()).get(metric)
+    return Run(seed, value, wall, folder, "" if value is not None else f"{metric} missing from metrics.json")
+
+
+def summary(runs: List[Run], metric: str) -> Dict[str, Optional[float]]:
+    """Mean, std (n - 1), min and max of the runs' metric, the median wall time; None where no run finished."""
+    values = [r.value for r in runs if r.value is not None]
+    walls = [r.wall_s for r in runs]
+    out: Dict[str, Optional[float]] = {"n": len(values), "wall_s": statistics.median(walls) if walls else None}
+    out["mean"] = statistics.fmean(values) if values else None
+    out["std"] = statistics.stdev(values) if len(values) > 1 else None
+    worst = max if metric.endswith("mse") else min
+    out["worst"] = worst(values) if values else None
+    return out
+
+
+def format_value(s: Dict[str, Optional[float]], metric: str) -> str:
+    """``97.1 % ± 0.2 (min 96.9, 3 seeds)``, or the MSE the same way; ``failed`` without a value."""
+    if s["mean"] is None:
+        return "failed"
+    if metric.endswith("mse"):
+        text = f"test MSE {s['mean']:.4f}"
+        extra = f" ± {s['std']:.4f} (max {s['worst']:.4f}, {s['n']} seeds)" if s["std"] is not None else ""
+        return text + extra
+    text = f"{100 * s['mean']:.1f} %"
+    if s["std"] is not None:
+        text += f" ± {100 * s['std']:.1f} (min {100 * s['worst']:.1f}, {s['n']} seeds)"
+    return text
+
+
+def table(results: List[RowResult], kind: str) -> str:
+    """The markdown table of one kind (``mnist5k`` or ``smnist``)."""
+    if kind == "mnist5k":
+        lines = ["| command (`python train.py ...`) | encoding -> decoding, loss | test acc | wall s |", "|---|---|---|---|"]
+        for r in results:
+            s = summary(r.runs, r.row.metric)
+            lines.append(f"| `{r.row.command}` | {r.row.describe} | {format_value(s, r.row.metric)} | "
+                         f"{s['wall_s']:.0f} |")
+    else:
+        lines = ["| task | command (`python train.py ...`) | SNN test acc | LSTM (`snn=lstm`) test acc | wall s SNN / LSTM |",
+                 "|---|---|---|---|---|"]
+        for r in results:
+            s, b = summary(r.runs, r.row.metric), summary(r.baseline_runs, r.row.metric)
+            lines.append(f"| {r.row.describe} | `{r.row.command}` | {format_value(s, r.row.metric)} | "
+                         f"{format_value(b, r.row.metric)} | {s['wall_s']:.0f} / {b['wall_s']:.0f} |")
+    return "\n".join(lines)
+
+
+def cost_table(results: List[RowResult]) -> str:
+    """The accuracy / cost table of the first seed's best checkpoint of every classification run."""
+    lines = [efficiency_table.HEADER]
+    for r in results:
+        if r.row.metric != "test/acc":
+            continue
+        for label, runs in ((r.row.command, r.runs), (f"{r.row.command} {' '.join(r.row.baseline)}", r.baseline_runs)):
+            if runs and runs[0].value is not None:
+                accuracy, report = efficiency_table.measure(efficiency_table.checkpoint_of(runs[0].folder), None)
+                lines.append(efficiency_table.table_row(f"`{label}`", accuracy, report))
+    return "\n".join(lines)
+
+
+def write_between(text: str, name: str, body: str) -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    return efficiency_table.replace_between_markers(text, body, start, end)
+
+
+def commit() -> str:
+    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()
+    return (proc.stdout.strip() or "unknown") + (" (with uncommitted changes)" if dirty else "")
+
+
+def select(names: Optional[str], long: bool) -> List[Row]:
+    """The rows named (comma-separated keys; an unknown key is an error naming the known ones), else
+    every row (the long ones only with ``long``)."""
+    by_key = {row.key: row for row in ROWS}
+    if names is None:
+        return [row for row in ROWS if long or not row.long]
+    unknown = [n for n in names.split(",") if n not in by_key]
+    if unknown:
+        raise ValueError(f"--rows names unknown rows {unknown}; known: {', '.join(by_key)}")
+    return [by_key[n] for n in names.split(",")]
+
+
+def parse_seeds(text: str) -> List[int]:
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
+        raise ValueError(f"--seeds must be distinct non-negative integers, got {text!r}")
+    return seeds
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", help="comma-separated row keys (default: every row but the long ones)")
+    parser.add_argument("--seeds", default="42,1,2", help="comma-separated seeds (default 42,1,2)")
+    parser.add_argument("--long", action="store_true", help="include the long rows (hours on 2 cores)")
+    parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of every run (default 1)")
+    parser.add_argument("--runs", type=Path, default=ROOT / "outputs" / "results_table", help="run folders")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--readme", type=Path, help="also write the complete tables into this README")
+    parser.add_argument("--list", action="store_true", help="print the rows and their commands, run nothing")
+    args = parser.parse_args(argv)
+    try:
+        rows, seeds = select(args.rows, args.long), parse_seeds(args.seeds)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.list:
+        for row in rows:
+            extra = f" (+ {' '.join(row.baseline)})" if row.baseline else ""
+            print(f"{row.key:14s} {row.table:8s} {'long ' if row.long else ''}python train.py {row.command}{extra}")
+        return 0
+    results = []
+    for row in rows:
+        result = RowResult(row)
+        for seed in seeds:
+            result.runs.append(run_train(list(row.overrides), seed, args.runs / row.key / f"seed{seed}", row.metric,
+                                         args.threads))
+            if row.baseline:
+                result.baseline_runs.append(run_train([*row.overrides, *row.baseline], seed,
+                                                      args.runs / f"{row.key}_baseline" / f"seed{seed}", row.metric,
+                                                      args.threads))
+            for run in (result.runs[-1], *result.baseline_runs[-1:]):
+                print(f"{row.key} seed {seed}: {run.value} in {run.wall_s:.0f} s {run.error}", file=sys.stderr, flush=True)
+        results.append(result)
+    header = (f"Commit {commit()}, {platform.processor() or platform.machine()} with {os.cpu_count()} cores, "
+              f"OMP_NUM_THREADS={args.threads}, seeds {args.seeds}, {datetime.date.today().isoformat()}.")
+    tables = {kind: table([r for r in results if r.row.table == kind], kind)
+              for kind in ("mnist5k", "smnist") if any(r.row.table == kind for r in results)}
+    tables["efficiency"] = cost_table(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results_table.md").write_text(header + "\n\n" + "\n\n".join(tables.values()) + "\n")
+    (args.out / "results_table.json").write_text(json.dumps({
+        "header": header,
+        "rows": {r.row.key: {"command": r.row.command, "metric": r.row.metric,
+                             "runs": [{"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "error": x.error} for x in r.runs],
+                             "baseline_runs": [{"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "error": x.error}
+                                               for x in r.baseline_runs]}
+                 for r in results}}, indent=2))
+    print((args.out / "results_table.md").read_text())
+    if args.readme is not None:
+        text = args.readme.read_text()
+        for kind, body in tables.items():
+            complete = {row.key for row in ROWS if row.table == kind or kind == "efficiency"} <= {r.row.key for r in results}
+            if complete:
+                text = write_between(text, MARKERS[kind], f"{header}\n\n{body}")
+            else:
+                print(f"{MARKERS[kind]}: not every row ran; the README keeps its table", file=sys.stderr)
+        args.readme.write_text(text)
+    failed = [r.row.key for r in results if any(x.error for x in [*r.runs, *r.baseline_runs])]
+    if failed:
+        print(f"error: runs failed in rows {failed}; their logs are in {args.runs}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""scripts/results_table.py: row selection, seed parsing, the summary over seeds and the tables."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts" / "results_table.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["results_table"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rows_seeds_and_summary() -> None:
+    rt = _script()
+    assert [r.key for r in rt.select("ttfs_rate,default", long=False)] == ["ttfs_rate", "default"]
+    assert all(not r.long for r in rt.select(None, long=False))
+    assert any(r.long for r in rt.select(None, long=True))
+    with pytest.raises(ValueError, match="unknown rows \\['nope'\\]; known: default"):
+        rt.select("nope", long=False)
+    assert rt.parse_seeds("42,1,2") == [42, 1, 2]
+    for bad in ("1,x", "1,1", "-3"):
+        with pytest.raises(ValueError, match="--seeds"):
+            rt.parse_seeds(bad)
+    runs = [rt.Run(s, v, w, Path("/x")) for s, v, w in ((42, 0.97, 80.0), (1, 0.95, 90.0), (2, 0.96, 70.0))]
+    s = rt.summary(runs + [rt.Run(3, None, 5.0, Path("/x"), "exit 1")], "test/acc")
+    assert s["n"] == 3 and s["mean"] == pytest.approx(0.96) and s["std"] == pytest.approx(0.01) and s["worst"] == 0.95
+    assert rt.format_value(s, "test/acc") == "96.0 % ± 1.0 (min 95.0, 3 seeds)"
+    assert rt.format_value(rt.summary(runs[:1], "test/acc"), "test/acc") == "97.0 %"
+    mse = rt.summary([rt.Run(1, 0.002, 1.0, Path("/x")), rt.Run(2, 0.004, 1.0, Path("/x"))], "test/mse")
+    assert mse["worst"] == 0.004 and rt.format_value(mse, "test/mse").startswith("test MSE 0.0030 ± 0.0014 (max 0.0040")
+    row = rt.RowResult(rt.select("default", long=False)[0], runs)
+    assert "| `(default)` | rate_bernoulli -> rate" in rt.table([row], "mnist5k")
+    assert rt.format_value(rt.summary([runs[0].__class__(1, None, 1.0, Path("/x"), "boom")], "test/acc"), "test/acc") == "failed"
+
+
+@pytest.mark.slow
+def test_one_tiny_run_is_read_from_its_metrics(tmp_path: Path) -> None:
+    rt = _script()
+    tiny = ["data=digits", "data.limit_train=64", "snn.hidden_sizes=[16]", "encoding.num_steps=4", "trainer.max_epochs=1",
+            "logger=csv"]
+    run = rt.run_train(tiny, 7, tmp_path / "run", "test/acc", threads=1)
+    assert run.error == "" and run.value == json.loads((tmp_path / "run" / "metrics.json").read_text())["test/acc"]
+    cost = rt.cost_table([rt.RowResult(rt.Row("tiny", "mnist5k", tuple(tiny), "tiny"), [run])])
+    assert cost.splitlines()[2].startswith(f"| `{' '.join(tiny)}` | {100 * run.value:.1f} % |")
+    failed = rt.run_train([*tiny, "snn.hidden_sizes=[0]"], 7, tmp_path / "bad", "test/acc", threads=1)
+    assert failed.value is None and failed.error.startswith("exit 2")
