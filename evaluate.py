@@ -5,19 +5,19 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from brain_ai.allocator import reuse_large_blocks
-from brain_ai.cli import check_command_line, quiet_known_warnings, report_errors, route_lightning_logs
-from brain_ai.hydra_store import register_configs
+from brain_ai.app.allocator import reuse_large_blocks
+from brain_ai.app.cli import check_command_line, quiet_known_warnings, report_errors, route_lightning_logs
+from brain_ai.config.hydra_store import register_configs
 
 register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    from brain_ai.validate import validate_config
+    from brain_ai.config.validate import validate_config
 
     report_errors(lambda: validate_config(cfg))  # before importing Lightning, which takes seconds
-    from brain_ai.pipeline import evaluate
+    from brain_ai.app.pipeline import evaluate
     route_lightning_logs()
     with reuse_large_blocks(cfg.allocator_reuse), quiet_known_warnings():
         report_errors(lambda: evaluate(cfg))

@@ -5,8 +5,8 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from brain_ai.cli import check_command_line, report_errors
-from brain_ai.hydra_store import register_configs
+from brain_ai.app.cli import check_command_line, report_errors
+from brain_ai.config.hydra_store import register_configs
 
 register_configs()
 

@@ -12,7 +12,7 @@ seconds of one forward + backward over ``--repeats`` runs (after one warm-up), f
     python benchmarks/recurrent_kernel.py                            # N = 128, 256; 2 threads
     python benchmarks/recurrent_kernel.py --hidden 128 --backends fused --repeats 5
 
-It runs under :func:`brain_ai.allocator.reuse_large_blocks` like ``train.py`` (``--allocator off``
+It runs under :func:`brain_ai.app.allocator.reuse_large_blocks` like ``train.py`` (``--allocator off``
 to compare). Besides the wall-clock median it reports the process CPU seconds per run (user +
 sys, all threads), which a busy machine inflates less. Writes ``<out>/recurrent_kernel.{json,md}``
 and prints the markdown. Run it on an otherwise idle machine: other processes show up directly in
@@ -32,7 +32,7 @@ from typing import Callable, Dict, List
 
 import torch
 
-from brain_ai.allocator import reuse_large_blocks
+from brain_ai.app.allocator import reuse_large_blocks
 from brain_ai.config import NeuronConfig, SNNConfig
 from brain_ai.core.neurons import RecurrentAdaptiveLIFNeuron, build_neuron
 from brain_ai.core.snn import SNNCore

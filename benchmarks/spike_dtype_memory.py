@@ -4,7 +4,7 @@ The default run (``configs/train.yaml``: mnist5k images (1, 28, 28), rate_bernou
 784-256-10 LIF, rate decoding, B = 128, T = 25) and the same network at T = 784 (one step per
 pixel), for ``spike_dtype`` float, uint8 and bool: the bytes of the encoded batch ``(B, T, 784)``
 and the peak CPU bytes allocated above the start during one ``training_step`` of the real
-:class:`~brain_ai.module.SNNLitModule` (encode, forward, loss, backward;
+:class:`~brain_ai.training.module.SNNLitModule` (encode, forward, loss, backward;
 :func:`brain_ai.core.memory.peak_bytes`, an exact replay of the allocations, independent of other
 processes). Every dtype starts from the same weights and draws the same spikes; the script checks
 that the output sequence is bit for bit the one of float spikes. No data set is read: the images
@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # compose_config: configs/ + the schemas
 from framework_helpers import compose_config  # noqa: E402
 
-from brain_ai import pipeline  # noqa: E402
+from brain_ai.app import pipeline  # noqa: E402
 from brain_ai.core.memory import peak_bytes  # noqa: E402
 
 DTYPES = ("float", "uint8", "bool")

@@ -7,7 +7,7 @@ the last ``--steps`` batches; the process's own resource usage covers the whole 
 
 Settings (``--settings``, any of):
 
-* ``on``: ``allocator_reuse=true`` (glibc ``mallopt``, :mod:`brain_ai.allocator`; the default);
+* ``on``: ``allocator_reuse=true`` (glibc ``mallopt``, :mod:`brain_ai.app.allocator`; the default);
 * ``off``: ``allocator_reuse=false`` (glibc as it comes);
 * ``tcmalloc``: ``allocator_reuse=false`` with tcmalloc preloaded (``LD_PRELOAD``, ``--tcmalloc``);
 * ``ref``: the same configuration run by another checkout (``--reference DIR``, e.g. the code

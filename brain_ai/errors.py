@@ -1,4 +1,4 @@
-"""Errors that end a run with one clear message (``brain_ai.cli`` prints them without a traceback).
+"""Errors that end a run with one clear message (``brain_ai.app.cli`` prints them without a traceback).
 
 :class:`brain_ai.config.ConfigError` (a bad config value) is the base of the input errors;
 :class:`InputFileError` adds files named by the config; :class:`TrainingStopped` is a run that was
@@ -23,7 +23,7 @@ class JobFailed(Exception):
     (``error: ...`` or ``training stopped: ...``) and ``status`` the exit status a single run would have.
 
     Raised instead of ``SystemExit`` so that the sweeper records the failure and runs the other jobs
-    (:mod:`brain_ai.sweeps`).
+    (:mod:`brain_ai.app.sweeps`).
     """
 
     def __init__(self, message: str, status: int) -> None:

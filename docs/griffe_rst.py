@@ -13,7 +13,7 @@ each docstring once the object tree is loaded (the Python files stay as they are
   name (``a: text``, ``b: as `a`.``), the form Griffe's Google parser reads.
 
 :class:`FieldComments` gives each attribute without a docstring the ``#:`` comment lines right
-above it (the field comments of the config dataclasses in ``brain_ai/config.py``, which stay
+above it (the field comments of the config dataclasses in ``brain_ai/config/schema.py``, which stay
 their one source), so the API reference shows every config field's description.
 
 Loaded from mkdocs.yml (``extensions: [docs/griffe_rst.py:FieldComments, docs/griffe_rst.py:RstToMarkdown]``).

@@ -2,7 +2,7 @@
 
 ``python scripts/codec_combinations.py [--epochs 3] [--hidden 64] [--num-steps 16] [--encoders a,b] [--refused] [--json out.json]``
 
-Combinations that :func:`brain_ai.compat.check_codec` refuses are listed with its message; with
+Combinations that :func:`brain_ai.config.compat.check_codec` refuses are listed with its message; with
 ``--refused`` they are also trained (the check bypassed) to show that the refusal is deserved.
 ``decoding=membrane`` runs with ``snn.readout=membrane`` (the readout it needs); the loss group of
 each task loss is the one its preset uses (probspikes: rate_classification, first_spike:
@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from brain_ai import pipeline  # noqa: E402
-from brain_ai.compat import SEQUENCE_ENCODERS  # noqa: E402
+from brain_ai.app import pipeline  # noqa: E402
+from brain_ai.config.compat import SEQUENCE_ENCODERS  # noqa: E402
 from brain_ai.config import ConfigError, EncoderType  # noqa: E402
 from framework_helpers import compose_config  # noqa: E402
 

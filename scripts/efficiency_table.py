@@ -24,13 +24,13 @@ from typing import List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from brain_ai.checkpoints import load_checkpoint  # noqa: E402
+from brain_ai.training.checkpoints import load_checkpoint  # noqa: E402
 from brain_ai.config import DataConfig, from_dict  # noqa: E402
 from brain_ai.core.decoding import ClassificationOutput  # noqa: E402
 from brain_ai.data import build_datamodule  # noqa: E402
 from brain_ai.data.ragged import split_batch  # noqa: E402
 from brain_ai.metrics.efficiency import EfficiencyMeter, EfficiencyReport  # noqa: E402
-from brain_ai.module import SNNLitModule, eval_mode  # noqa: E402
+from brain_ai.training.module import SNNLitModule, eval_mode  # noqa: E402
 
 START = "<!-- efficiency-table:start -->"
 END = "<!-- efficiency-table:end -->"

@@ -40,7 +40,7 @@ def short_run(tmp_path_factory) -> SimpleNamespace:
 
     Attributes: ``cfg``, ``metrics`` (what ``pipeline.train`` returned), ``output_dir``.
     """
-    from brain_ai import pipeline
+    from brain_ai.app import pipeline
 
     out = tmp_path_factory.mktemp("short_run")
     overrides = [*TINY, "trainer.max_epochs=2", "callbacks.probes.every_n_steps=1", "callbacks.health.every_n_steps=1"]

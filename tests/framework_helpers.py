@@ -18,7 +18,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from brain_ai.hydra_store import register_configs
+from brain_ai.config.hydra_store import register_configs
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "configs"
@@ -98,7 +98,7 @@ def untrained_checkpoint(path: Path, overrides: Sequence[str] = (), data: Option
     (weights and hyper-parameters, as ``load_from_checkpoint`` reads them); ``data`` updates its data settings."""
     import lightning
 
-    from brain_ai import pipeline
+    from brain_ai.app import pipeline
 
     model, _ = pipeline.build_model(compose_config([*TINY, *overrides]))
     hparams = dict(model.hparams)

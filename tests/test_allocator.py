@@ -1,4 +1,4 @@
-"""brain_ai.allocator: large freed blocks are reused while the setting is on, the setting is
+"""brain_ai.app.allocator: large freed blocks are reused while the setting is on, the setting is
 undone on exit, and training gives the same result with and without it."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 import pytest
 import torch
 
-from brain_ai import pipeline
-from brain_ai.allocator import _glibc, reuse_large_blocks
+from brain_ai.app import pipeline
+from brain_ai.app.allocator import _glibc, reuse_large_blocks
 from framework_helpers import REPO, TINY, compose_config
 
 # Minor page faults of allocating, filling and freeing a block, 16 times, before / inside / after
@@ -21,7 +21,7 @@ from framework_helpers import REPO, TINY, compose_config
 # (the restored default) can serve it.
 _FAULTS_SCRIPT = r"""
 import json, resource, torch
-from brain_ai.allocator import reuse_large_blocks
+from brain_ai.app.allocator import reuse_large_blocks
 
 def faults(mib, rounds=16):
     counts = []

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from brain_ai import module as module_mod
-from brain_ai import pipeline
+from brain_ai.training import module as module_mod
+from brain_ai.app import pipeline
 from brain_ai.config import ConfigError
 from framework_helpers import TINY, compose_config
 

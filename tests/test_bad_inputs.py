@@ -29,7 +29,7 @@ from brain_ai.core.encoding import build_encoder
 from brain_ai.core.snn import build_snn
 from brain_ai.errors import InputFileError
 from brain_ai.metrics.efficiency import EfficiencyError, EfficiencyMeter
-from brain_ai.run_config import EvaluateSettings, ExportSettings, TrainSettings
+from brain_ai.config.run_config import EvaluateSettings, ExportSettings, TrainSettings
 from framework_helpers import REPO, untrained_checkpoint
 
 SMALL = ["data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[16]", "encoding.num_steps=4",
@@ -181,7 +181,7 @@ CLI_CASES: List[Cli] = [
     # --- issue 23, first hour ---
     # the README's old example (checkpoint_every=50 at the default T = 25): refused naming the field and T
     cli("checkpoint_every_above_num_steps", "data=digits snn.checkpoint_every=50", 2, "snn.checkpoint_every=50", "25"),
-    # --- issue 23, flags: top-level settings typed by brain_ai/run_config.py, trainer / _target_ values, export.py ---
+    # --- issue 23, flags: top-level settings typed by brain_ai/config/run_config.py, trainer / _target_ values, export.py ---
     cli("remote_ckpt_quoted_false", f"{' '.join(SMALL)} ckpt_path=http://127.0.0.1:9/evil.ckpt allow_remote_ckpt='false'", 2,
         "allow_remote_ckpt='false'", "allowed: true, false"),
     cli("evaluate_remote_ckpt_quoted_false", "ckpt_path=http://127.0.0.1:9/evil.ckpt allow_remote_ckpt='false'", 2,
@@ -446,7 +446,7 @@ def idx_check(content: bytes, tmp: Path) -> Callable[[], object]:
 
 def load_ckpt(content: bytes, tmp: Path) -> Callable[[], object]:
     def run():
-        from brain_ai.checkpoints import load_checkpoint
+        from brain_ai.training.checkpoints import load_checkpoint
 
         path = tmp / "bad.ckpt"
         path.write_bytes(content)
@@ -456,7 +456,7 @@ def load_ckpt(content: bytes, tmp: Path) -> Callable[[], object]:
 
 
 def load_checkpoint_file(path: Path) -> object:
-    from brain_ai.checkpoints import load_checkpoint
+    from brain_ai.training.checkpoints import load_checkpoint
 
     return load_checkpoint(path)
 
@@ -493,14 +493,14 @@ def efficiency_without_details() -> object:
     net = build_snn(SNNConfig(input_size=2, hidden_sizes=[3], output_size=2))
     return EfficiencyMeter(net).update(net(torch.ones(1, 3, 2)))
 def train_tiny(tmp: Path, *overrides: str) -> object:
-    from brain_ai import pipeline
+    from brain_ai.app import pipeline
     from framework_helpers import TINY, compose_config
 
     return pipeline.train(compose_config([*TINY, *overrides], output_dir=tmp))
 
 
 def unknown_key_through_pipeline() -> object:
-    from brain_ai import pipeline
+    from brain_ai.app import pipeline
     from framework_helpers import TINY, compose_config
 
     return pipeline.build_model(compose_config([*TINY, "+snn.neuron.bta=0.5"]))
@@ -607,7 +607,7 @@ PIXELS = torch.tensor([[0.0, 128.0, 255.0]])
 
 def interrupted_task() -> None:
     """A Ctrl-C outside training, through the entry points' error policy (exit 130, no traceback)."""
-    from brain_ai.cli import report_errors
+    from brain_ai.app.cli import report_errors
 
     def task() -> None:
         raise KeyboardInterrupt

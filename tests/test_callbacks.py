@@ -9,10 +9,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from brain_ai import pipeline
-from brain_ai.callbacks import HealthMonitor, SpikeRasterLogger
+from brain_ai.app import pipeline
+from brain_ai.training.callbacks import HealthMonitor, SpikeRasterLogger
 from brain_ai.config import ConfigError
-from brain_ai.plots import FIGURE_HEIGHT_PX, FIGURE_WIDTH_PX
+from brain_ai.training.plots import FIGURE_HEIGHT_PX, FIGURE_WIDTH_PX
 from framework_helpers import TINY, compose_config
 
 PROBE_SUFFIXES = ["firing_rate", "spike_sparsity", "dead_frac", "saturated_frac", "membrane_mean", "membrane_var"]
@@ -92,10 +92,10 @@ def test_health_monitor_warns_once_per_layer(caplog):
     monitor = HealthMonitor(every_n_steps=1)
     dead = {**HEALTHY, "dead_frac": 0.5}
     probes = {"layer0": {k: torch.tensor(v) for k, v in HEALTHY.items()}, "layer1": {k: torch.tensor(v) for k, v in dead.items()}}
-    with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
+    with caplog.at_level(logging.WARNING, logger="brain_ai.training.callbacks"):
         for _ in range(3):
             monitor._check(probes)
-    messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.training.callbacks"]
     assert len(messages) == 1
     assert messages[0].startswith("SNN health: layer1: too few spikes (dead_frac=0.5); try a lower snn.neuron.threshold")
     assert monitor.warned == {"layer1"}
@@ -107,9 +107,9 @@ def test_dead_network_warns_exactly_once_per_layer(tmp_path, caplog):
          "callbacks.health.dead_steps=0", "test=false", "~logger"],
         output_dir=tmp_path,
     )
-    with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
+    with caplog.at_level(logging.WARNING, logger="brain_ai.training.callbacks"):
         pipeline.train(cfg)
-    messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.training.callbacks"]
     for layer in ("layer0", "layer1"):  # one symptom, one line, its probes and the keys to try
         mine = [m for m in messages if f" {layer}: " in m]
         assert len(mine) == 1, messages
@@ -122,9 +122,9 @@ def test_a_run_never_warns_twice_for_a_layer(tmp_path, caplog):
     cfg = compose_config(
         [*TINY, "trainer.max_epochs=2", "callbacks.health.every_n_steps=1", "callbacks.health.warmup_steps=0", "test=false", "~logger"], output_dir=tmp_path
     )
-    with caplog.at_level(logging.WARNING, logger="brain_ai.callbacks"):
+    with caplog.at_level(logging.WARNING, logger="brain_ai.training.callbacks"):
         pipeline.train(cfg)
-    messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.callbacks"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.training.callbacks"]
     for layer in ("layer0", "layer1"):  # each symptom of a layer at most once
         symptoms = [m.split(" (")[0] for m in messages if f" {layer}: " in m]
         assert len(symptoms) == len(set(symptoms)), messages

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from brain_ai import pipeline
-from brain_ai.checkpoints import is_remote, load_checkpoint
+from brain_ai.app import pipeline
+from brain_ai.training.checkpoints import is_remote, load_checkpoint
 from brain_ai.errors import InputFileError
 from framework_helpers import TINY, compose_config
 

@@ -8,11 +8,11 @@ import itertools
 
 import pytest
 
-from brain_ai import pipeline
-from brain_ai.compat import check_codec
+from brain_ai.app import pipeline
+from brain_ai.config.compat import check_codec
 from brain_ai.config import ConfigError, DecodingConfig, EncodingConfig, LossConfig, Readout, Task
-from brain_ai.pipeline import resolve_configs
-from brain_ai.config_keys import group_options
+from brain_ai.app.pipeline import resolve_configs
+from brain_ai.config.keys import group_options
 from framework_helpers import TINY, compose_config
 
 

@@ -13,7 +13,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
-from brain_ai import pipeline
+from brain_ai.app import pipeline
 from brain_ai.config import (
     CODEC_PRESETS,
     ConfigError,
@@ -30,14 +30,14 @@ from brain_ai.core.losses import LossInputs
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.data.ragged import split_batch
-from brain_ai.config_keys import check_overrides, group_options
-from brain_ai.hydra_store import PRESET_PARTS, PRESET_RUN_SETTINGS, SCHEMAS
-from brain_ai.module import SNNLitModule
+from brain_ai.config.keys import check_overrides, group_options
+from brain_ai.config.hydra_store import PRESET_PARTS, PRESET_RUN_SETTINGS, SCHEMAS
+from brain_ai.training.module import SNNLitModule
 from framework_helpers import CONFIG_DIR, compose_config
 
 DOMAIN_GROUPS = SCHEMAS
 
-#: the options brain_ai.hydra_store registers from Python (no YAML)
+#: the options brain_ai.config.hydra_store registers from Python (no YAML)
 REGISTERED = {"preset": set(CODEC_PRESETS), **{group: set(options) for group, options in PRESET_PARTS.items()}}
 GROUPS = sorted({p.name for p in CONFIG_DIR.iterdir() if p.is_dir()} | set(REGISTERED))
 GROUP_OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]

@@ -18,7 +18,7 @@ from typing import Iterator, Tuple
 import numpy as np
 import pytest
 
-from brain_ai.checkpoints import RemoteCheckpoints, local_checkpoint
+from brain_ai.training.checkpoints import RemoteCheckpoints, local_checkpoint
 from brain_ai.errors import InputFileError
 from framework_helpers import REPO, compose_config, untrained_checkpoint
 
@@ -118,7 +118,7 @@ def test_remote_download_within_the_limits(server, temp_root):
 
 CHILD = """
 import sys, time
-from brain_ai.checkpoints import RemoteCheckpoints, local_checkpoint
+from brain_ai.training.checkpoints import RemoteCheckpoints, local_checkpoint
 with local_checkpoint(sys.argv[1], RemoteCheckpoints(True, 120, 100)) as path:
     print("ready", flush=True)
     time.sleep(120)
@@ -154,7 +154,7 @@ def test_evaluate_never_downloads_data(tmp_path, monkeypatch):
     (before: it downloaded into data_root); the error says the files are missing and where."""
     import socket
 
-    from brain_ai import pipeline
+    from brain_ai.app import pipeline
 
     ckpt = untrained_checkpoint(tmp_path / "mnist.ckpt", data={"name": "mnist", "download": True})
     connections = []

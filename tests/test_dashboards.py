@@ -1,4 +1,4 @@
-"""HParams columns and the Custom Scalars layout (brain_ai.dashboards), without TensorBoard."""
+"""HParams columns and the Custom Scalars layout (brain_ai.training.dashboards), without TensorBoard."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from brain_ai.config import Readout, SNNConfig
 from brain_ai.core.probes import HEALTHY_RANGES, HealthyRange
 from brain_ai.core.snn import build_snn
-from brain_ai.dashboards import HPARAM_EFFICIENCY, command_line_keys, flatten_hparams, metric_names, run_hparams, scalars_layout, spiking_layers
+from brain_ai.training.dashboards import HPARAM_EFFICIENCY, command_line_keys, flatten_hparams, metric_names, run_hparams, scalars_layout, spiking_layers
 
 
 def test_flatten_hparams_uses_cli_keys_and_tensorboard_types():

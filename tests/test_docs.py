@@ -99,7 +99,7 @@ def test_readme_is_the_short_entry_page():
 
 
 def test_config_field_comments_become_attribute_docstrings(rst):
-    """The ``#:`` comments of brain_ai/config.py are what the API reference shows for each field."""
+    """The ``#:`` comments of brain_ai/config/schema.py are what the API reference shows for each field."""
     import griffe
 
     config = griffe.load("brain_ai.config", search_paths=[str(REPO)], extensions=griffe.load_extensions(rst.FieldComments))

@@ -9,13 +9,13 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from brain_ai import pipeline
+from brain_ai.app import pipeline
 from brain_ai.config import DataConfig, from_dict
-from brain_ai.dashboards import HPARAM_EFFICIENCY
+from brain_ai.training.dashboards import HPARAM_EFFICIENCY
 from brain_ai.data import build_datamodule
 from brain_ai.data.ragged import split_batch
 from brain_ai.metrics.efficiency import EfficiencyMeter
-from brain_ai.module import SNNLitModule
+from brain_ai.training.module import SNNLitModule
 from framework_helpers import REPO, compose_config
 
 EVAL = ["+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false"]

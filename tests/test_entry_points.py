@@ -7,7 +7,7 @@ import subprocess
 import sys
 import warnings
 
-from brain_ai.cli import KNOWN_WARNINGS, quiet_known_warnings
+from brain_ai.app.cli import KNOWN_WARNINGS, quiet_known_warnings
 from framework_helpers import REPO
 
 
@@ -25,8 +25,8 @@ def watch(real):
     return wrapper
 warnings.filterwarnings = watch(warnings.filterwarnings)
 warnings.simplefilter = watch(warnings.simplefilter)
-import brain_ai.pipeline, brain_ai.module, brain_ai.callbacks, brain_ai.cli, brain_ai.hydra_store
-assert "brain_ai.pipeline" in sys.modules
+import brain_ai.app.pipeline, brain_ai.training.module, brain_ai.training.callbacks, brain_ai.app.cli, brain_ai.config.hydra_store
+assert "brain_ai.app.pipeline" in sys.modules
 print(calls)
 """
 

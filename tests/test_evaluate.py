@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from brain_ai import pipeline
+from brain_ai.app import pipeline
 from framework_helpers import REPO, compose_config
 
 PROBE_KEYS = {"firing_rate", "spike_sparsity", "membrane_mean", "membrane_var", "dead_frac", "saturated_frac"}

@@ -16,11 +16,11 @@ from typing import Dict
 
 import pytest
 
-from brain_ai.callbacks import LayerSummary
-from brain_ai.cli import route_lightning_logs
+from brain_ai.training.callbacks import LayerSummary
+from brain_ai.app.cli import route_lightning_logs
 from brain_ai.interop.nir import write_graph
-from brain_ai.pipeline import METRICS_FILE
-from brain_ai.safe_files import write_json_atomic
+from brain_ai.app.pipeline import METRICS_FILE
+from brain_ai.app.safe_files import write_json_atomic
 from framework_helpers import REPO
 
 #: a tiny run (3 epochs of 3 batches); no trainer.* key, so Lightning is imported after Hydra set up
@@ -110,7 +110,7 @@ def test_reports_and_nir_exports_follow_the_umask(tmp_path, umask, mode):
 
 def test_layer_summary_has_no_flops(caplog):
     data = [(" ", ["0"]), ("Name", ["net"]), ("Type", ["SNNCore"]), ("Params", ["1.2 K"]), ("Mode", ["train"]), ("FLOPs", ["0"])]
-    with caplog.at_level(logging.INFO, logger="brain_ai.callbacks"):
+    with caplog.at_level(logging.INFO, logger="brain_ai.training.callbacks"):
         LayerSummary.summarize(data, 1200, 1200, 0.005, {"train": 1, "eval": 0}, 0)
     assert "SNNCore" in caplog.text and "Total params" in caplog.text
     assert "FLOPs" not in caplog.text and "Flops" not in caplog.text

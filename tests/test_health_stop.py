@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from brain_ai import pipeline
-from brain_ai.callbacks import HealthMonitor
+from brain_ai.app import pipeline
+from brain_ai.training.callbacks import HealthMonitor
 from brain_ai.errors import TrainingStopped
 from framework_helpers import TINY, compose_config
 

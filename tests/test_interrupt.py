@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from brain_ai.cli import INTERRUPTED_STATUS, report_errors
+from brain_ai.app.cli import INTERRUPTED_STATUS, report_errors
 from brain_ai.errors import TrainingInterrupted
-from brain_ai.pipeline import run_stage
+from brain_ai.app.pipeline import run_stage
 from framework_helpers import REPO
 
 SMALL = ["data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[16]", "encoding.num_steps=4",

@@ -9,9 +9,9 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from brain_ai import pipeline
+from brain_ai.app import pipeline
 from brain_ai.config import Task
-from brain_ai.module import SNNLitModule
+from brain_ai.training.module import SNNLitModule
 from framework_helpers import TINY, compose_config
 
 

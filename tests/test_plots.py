@@ -1,4 +1,4 @@
-"""Raster and firing-rate figures (brain_ai.plots): content against numpy, size, and the bad inputs
+"""Raster and firing-rate figures (brain_ai.training.plots): content against numpy, size, and the bad inputs
 (silent layer, one neuron, T = 1, a layer wider than max_neurons, nothing to draw)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from brain_ai.config import ConfigError
-from brain_ai.plots import DEFAULT_MAX_NEURONS, per_neuron_rates, rate_histogram_figure, raster_figure
+from brain_ai.training.plots import DEFAULT_MAX_NEURONS, per_neuron_rates, rate_histogram_figure, raster_figure
 
 
 def png_size(data: bytes) -> tuple:
@@ -133,8 +133,8 @@ def test_rate_histogram_counts_neurons_and_silent_ones():
 
 
 def test_batch_activity_draws_the_same_input_spikes_every_time_and_keeps_the_mode(tmp_path):
-    from brain_ai import pipeline
-    from brain_ai.plots import batch_activity, first_sample
+    from brain_ai.app import pipeline
+    from brain_ai.training.plots import batch_activity, first_sample
     from framework_helpers import TINY, compose_config
 
     model, _ = pipeline.build_model(compose_config(TINY, output_dir=tmp_path))  # Bernoulli rate coding

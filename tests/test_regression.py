@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from brain_ai import pipeline
+from brain_ai.app import pipeline
 from brain_ai.config import ConfigError, Task
 from brain_ai.core.decoding import RegressionOutput
 from framework_helpers import compose_config
@@ -56,7 +56,7 @@ def test_model_output_dimension_is_the_number_of_targets():
 
 def test_regression_trains_learns_and_tests_the_best_checkpoint(tmp_path, caplog):
     cfg = compose_config(TINY_REGRESSION, output_dir=tmp_path)
-    with caplog.at_level(logging.INFO, logger="brain_ai.pipeline"):
+    with caplog.at_level(logging.INFO, logger="brain_ai.app.pipeline"):
         metrics = pipeline.train(cfg)
     expected = {f"{stage}/{name}" for stage in ("train", "val", "test") for name in ("loss", "mse", "mae")}
     assert expected <= set(metrics)

@@ -8,11 +8,11 @@ import math
 import pytest
 import torch
 
-from brain_ai import pipeline
-from brain_ai.checkpoints import EXECUTION_ONLY, hparam_changes, renamed_keys
+from brain_ai.app import pipeline
+from brain_ai.training.checkpoints import EXECUTION_ONLY, hparam_changes, renamed_keys
 from brain_ai.config import OptimConfig
 from brain_ai.errors import InputFileError
-from brain_ai.schedules import build_scheduler, replan
+from brain_ai.training.schedules import build_scheduler, replan
 from framework_helpers import TINY, compose_config
 
 #: save_top_k=-1: a checkpoint every epoch, so last.ckpt is the last epoch (Lightning 2.6 refreshes

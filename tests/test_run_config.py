@@ -1,5 +1,5 @@
 """The top-level settings of train.py / evaluate.py / export.py: one typed schema each
-(brain_ai/run_config.py), defaults only there, booleans that are never a string; the metrics a
+(brain_ai/config/run_config.py), defaults only there, booleans that are never a string; the metrics a
 run logs come from one place (``SNNLitModule.logged_metrics``). Bad values on the command line:
 tests/test_bad_inputs.py (block "issue 23, flags")."""
 
@@ -10,11 +10,11 @@ import dataclasses
 import pytest
 from omegaconf import OmegaConf
 
-from brain_ai import pipeline
-from brain_ai.config_keys import primary_keys
-from brain_ai.hydra_store import PRIMARY_CONFIGS
-from brain_ai.module import FIT_STAGES, STAGES
-from brain_ai.validate import run_settings
+from brain_ai.app import pipeline
+from brain_ai.config.keys import primary_keys
+from brain_ai.config.hydra_store import PRIMARY_CONFIGS
+from brain_ai.training.module import FIT_STAGES, STAGES
+from brain_ai.config.validate import run_settings
 from framework_helpers import CONFIG_DIR, compose_config
 
 REQUIRED = {"evaluate": ["ckpt_path=x.ckpt"], "export": ["ckpt_path=x.ckpt", "output=m.nir"]}

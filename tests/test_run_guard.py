@@ -16,10 +16,10 @@ import pytest
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 
-from brain_ai import pipeline, safe_files
+from brain_ai.app import pipeline, safe_files
 from brain_ai.errors import InputFileError
-from brain_ai.run_guard import LOCK_NAME, AtomicCheckpointIO, RunLock
-from brain_ai.safe_files import refuse_overwriting_input, write_json_atomic
+from brain_ai.app.run_guard import LOCK_NAME, AtomicCheckpointIO, RunLock
+from brain_ai.app.safe_files import refuse_overwriting_input, write_json_atomic
 from framework_helpers import TINY, compose_config
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from brain_ai import pipeline
+from brain_ai.app import pipeline
 from brain_ai.config import DataConfig, from_dict
 from brain_ai.data import build_datamodule
 from brain_ai.data.sequential import pixel_order
-from brain_ai.module import SNNLitModule
+from brain_ai.training.module import SNNLitModule
 from framework_helpers import compose_config
 
 SMNIST_LSTM = [

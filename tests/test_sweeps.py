@@ -1,5 +1,5 @@
 """Hydra multirun through train.py: a grid over encoders, a 2-trial Optuna search, and sweeps
-whose failing jobs are recorded while the other jobs run (brain_ai.sweeps)."""
+whose failing jobs are recorded while the other jobs run (brain_ai.app.sweeps)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_ledger_marks_failed_jobs_done_and_keeps_a_bugs_traceback(capsys):
     from omegaconf import OmegaConf
 
     from brain_ai.errors import JobFailed
-    from brain_ai.sweeps import SweepReport
+    from brain_ai.app.sweeps import SweepReport
 
     def job(num, overrides, status, value):
         config = OmegaConf.create({"hydra": {"job": {"num": num}, "sweeper": {}}})

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
-from brain_ai.dashboards import HPARAM_COLUMNS, HPARAM_EFFICIENCY
+from brain_ai.training.dashboards import HPARAM_COLUMNS, HPARAM_EFFICIENCY
 from brain_ai.tools.tensorboard_screenshots import main as screenshots_main
 from brain_ai.tools.tensorboard_server import event_dirs, get_bytes, get_json, post_json, serve
 from framework_helpers import TINY_CLI, run_train

@@ -10,7 +10,7 @@ import lightning as L
 import pytest
 import torch
 
-from brain_ai import pipeline
+from brain_ai.app import pipeline
 from framework_helpers import REPO, TINY, compose_config
 
 

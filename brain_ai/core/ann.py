@@ -5,7 +5,7 @@
 membrane of a non-spiking readout, so ``decoding=membrane`` (max / final / mean over time) and the
 classification losses read it unchanged. It returns the same :class:`~brain_ai.core.snn.SNNOutput`
 as the SNNs, with no spikes, membranes or probes: ``layer_spikes`` stays empty, so spike-based
-callbacks log nothing (``brain_ai.compat.check_network`` refuses spiking decoders and activity
+callbacks log nothing (``brain_ai.config.compat.check_network`` refuses spiking decoders and activity
 regularisers for it). ``final_states`` carries every layer's hidden state, so a sequence can be
 continued (streaming, :func:`~brain_ai.core.snn.run_streaming`).
 """

@@ -1,5 +1,5 @@
 """Batch augmentations applied on the device inside the training step (drawing from the
-per-batch generator of :class:`brain_ai.module.SNNLitModule`, so they are reproducible after a
+per-batch generator of :class:`brain_ai.training.module.SNNLitModule`, so they are reproducible after a
 resume)."""
 
 from __future__ import annotations

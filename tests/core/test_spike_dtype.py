@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from brain_ai import pipeline
+from brain_ai.app import pipeline
 from brain_ai.config import EncodingConfig, SNNConfig
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.snn import build_snn

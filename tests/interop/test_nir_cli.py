@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from brain_ai import pipeline
+from brain_ai.app import pipeline
 from brain_ai.interop.nir import NIRExportError, export_file, lit_module_from_nir, load, write_graph
 from framework_helpers import REPO, TINY, compose_config
 

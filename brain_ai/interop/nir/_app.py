@@ -11,7 +11,7 @@ from brain_ai.interop.nir._export import export, not_exact_message
 from brain_ai.interop.nir._files import read_graph, write_graph
 from brain_ai.interop.nir._load import load
 from brain_ai.interop.nir._mapping import DEFAULT_DT, HPARAMS_KEY, NIRExportError
-from brain_ai.safe_files import refuse_overwriting_input
+from brain_ai.app.safe_files import refuse_overwriting_input
 
 
 def export_file(ckpt_path: Union[str, Path], output: Union[str, Path], *, dt: Optional[float] = None, approximate: bool = False) -> Path:
@@ -29,9 +29,9 @@ def export_file(ckpt_path: Union[str, Path], output: Union[str, Path], *, dt: Op
 
 def export_command(cfg: Any) -> Path:
     """``export.py``'s body: :func:`export_file` with the composed config's validated settings
-    (:class:`brain_ai.run_config.ExportSettings`); an inexact network's refusal names the
+    (:class:`brain_ai.config.run_config.ExportSettings`); an inexact network's refusal names the
     command-line form ``approximate=true``."""
-    from brain_ai.validate import run_settings, validate_config
+    from brain_ai.config.validate import run_settings, validate_config
 
     validate_config(cfg)
     settings = run_settings(cfg)
@@ -50,7 +50,7 @@ def lit_module_from_nir(path: Union[str, Path]) -> Any:
     records in the graph's metadata; a graph without them (written by another tool) cannot be
     evaluated by ``evaluate.py``: load it with :func:`load` instead.
     """
-    from brain_ai.module import SNNLitModule  # app layer only: keeps lightning out of export/load
+    from brain_ai.training.module import SNNLitModule  # app layer only: keeps lightning out of export/load
 
     graph = read_graph(path)
     raw = graph.metadata.get(HPARAMS_KEY) if isinstance(graph.metadata, dict) else None

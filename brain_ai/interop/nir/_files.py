@@ -10,11 +10,11 @@ from typing import Any, Dict, Tuple, Union
 import nir
 import numpy as np
 
-from brain_ai.checkpoints import check_finite_weights, read_checkpoint_file
+from brain_ai.training.checkpoints import check_finite_weights, read_checkpoint_file
 from brain_ai.config import ConfigError, SNNConfig, from_dict
 from brain_ai.core.snn import ConvSNN, SNNCore, build_snn
 from brain_ai.errors import InputFileError
-from brain_ai.safe_files import write_atomic
+from brain_ai.app.safe_files import write_atomic
 
 PathLike = Union[str, Path]
 
@@ -22,7 +22,7 @@ PathLike = Union[str, Path]
 def load_checkpoint(path: PathLike) -> Tuple[Union[SNNCore, ConvSNN], Dict[str, Any]]:
     """The network of a brain_ai training checkpoint and its hyper-parameters.
 
-    Reads with :func:`brain_ai.checkpoints.read_checkpoint_file` (CRCs checked, ``torch.load(weights_only=True)``:
+    Reads with :func:`brain_ai.training.checkpoints.read_checkpoint_file` (CRCs checked, ``torch.load(weights_only=True)``:
     no pickled code runs). Raises ``FileNotFoundError`` for a missing file and
     :class:`~brain_ai.errors.InputFileError` (a ``ValueError``) naming the file for one that is
     corrupt, is not a brain_ai checkpoint, holds non-finite weights, or comes from an incompatible version.
@@ -47,7 +47,7 @@ def load_checkpoint(path: PathLike) -> Tuple[Union[SNNCore, ConvSNN], Dict[str, 
 
 def write_graph(graph: nir.NIRGraph, path: PathLike) -> Path:
     """Write ``graph`` with ``nir.write`` (into memory), then to ``path`` with
-    :func:`brain_ai.safe_files.write_atomic`.
+    :func:`brain_ai.app.safe_files.write_atomic`.
 
     A failure leaves no half-written ``path`` behind (and an existing file untouched); the file
     gets the user's umask, like any new file (``tempfile.mkstemp`` would make it 0600). A folder

@@ -1,4 +1,4 @@
-"""LR schedules of :class:`brain_ai.module.SNNLitModule`, and their re-planning on resume.
+"""LR schedules of :class:`brain_ai.training.module.SNNLitModule`, and their re-planning on resume.
 
 A schedule with a horizon (``cosine``: ``trainer.max_epochs`` epochs; ``onecycle``: the run's
 total optimiser steps) is planned when training starts. Resuming a checkpoint restores the old

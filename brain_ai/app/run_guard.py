@@ -1,6 +1,6 @@
 """Nothing lost, nothing mixed: guards around a run's output folder.
 
-* :class:`AtomicCheckpointIO` -- checkpoints are written with :func:`brain_ai.safe_files.write_atomic`
+* :class:`AtomicCheckpointIO` -- checkpoints are written with :func:`brain_ai.app.safe_files.write_atomic`
   (a full or read-only disk leaves the previous file, never a truncated one that looks valid);
 * :class:`CheckedModelCheckpoint` -- a failed checkpoint save stops the run at once, naming the
   file (Lightning's own ``ModelCheckpoint`` lets a ``PermissionError`` pass silently); a run
@@ -11,7 +11,7 @@
   resume one of its checkpoints;
 
 Output files in general (writable folders, atomic writes, outputs that would overwrite an input)
-are :mod:`brain_ai.safe_files`.
+are :mod:`brain_ai.app.safe_files`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from brain_ai.errors import InputFileError
-from brain_ai.safe_files import write_atomic
+from brain_ai.app.safe_files import write_atomic
 
 log = logging.getLogger(__name__)
 

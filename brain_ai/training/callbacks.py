@@ -7,11 +7,11 @@ TensorBoard tags (fixed; docs/probes-tensorboard.md shows them):
   under its own name, as scalars every ``every_n_steps`` training steps;
 * ``probes/<layer>/firing_rate_hist`` -- histogram of per-neuron firing rates, same cadence;
 * ``raster/input`` and ``raster/<layer>`` -- spike raster figure (time on x, neuron index on y,
-  label and prediction in the title; drawn by :mod:`brain_ai.plots`) of one fixed validation
+  label and prediction in the title; drawn by :mod:`brain_ai.training.plots`) of one fixed validation
   sample, once per validation epoch.
 
 Probes are measured in eval mode, without gradients, on the current training batch
-(:meth:`brain_ai.module.SNNLitModule.probe`), so they cost one extra forward every N steps.
+(:meth:`brain_ai.training.module.SNNLitModule.probe`), so they cost one extra forward every N steps.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from torch import Tensor
 from brain_ai.config import ConfigError, LossConfig, check_range
 from brain_ai.core.decoding import ClassificationOutput
 from brain_ai.core.probes import HEALTHY_RANGES, check_health
-from brain_ai.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample, per_neuron_rates
+from brain_ai.training.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample, per_neuron_rates
 from brain_ai.data.ragged import split_batch
 from brain_ai.errors import TrainingStopped
 

@@ -1,7 +1,7 @@
 """Figures of spiking activity: spike rasters and per-neuron firing-rate histograms.
 
-One place draws them for every caller: :class:`brain_ai.callbacks.SpikeRasterLogger` logs them to
-TensorBoard (``SummaryWriter.add_figure``) and :func:`brain_ai.pipeline.evaluate` saves them as PNG
+One place draws them for every caller: :class:`brain_ai.training.callbacks.SpikeRasterLogger` logs them to
+TensorBoard (``SummaryWriter.add_figure``) and :func:`brain_ai.app.pipeline.evaluate` saves them as PNG
 files next to its JSON report. Figures are plain ``matplotlib.figure.Figure`` objects on an Agg
 canvas, made inside the functions (no pyplot state, no backend chosen at import time).
 
@@ -25,7 +25,7 @@ from torch import Tensor
 
 from brain_ai.config import check_range
 from brain_ai.core.decoding import ClassificationOutput
-from brain_ai.module import eval_mode
+from brain_ai.training.module import eval_mode
 
 log = logging.getLogger(__name__)
 

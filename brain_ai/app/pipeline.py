@@ -18,10 +18,10 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 from omegaconf import DictConfig
 
-from brain_ai.checkpoints import RESUME_KEYS, RemoteCheckpoints, check_resume_compatible, load_checkpoint, local_checkpoint
-from brain_ai.compat import check_codec, check_network
+from brain_ai.training.checkpoints import RESUME_KEYS, RemoteCheckpoints, check_resume_compatible, load_checkpoint, local_checkpoint
+from brain_ai.config.compat import check_codec, check_network
 from brain_ai.config import ConfigError, DataConfig, DatasetName, EncoderType, from_dict, to_dict
-from brain_ai.config_keys import check_target_keys
+from brain_ai.config.keys import check_target_keys
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.memory import resolve_memory_budget
@@ -31,13 +31,13 @@ from brain_ai.errors import InputFileError, TrainingInterrupted
 from brain_ai.interop.nir import lit_module_from_nir
 from brain_ai.metrics.efficiency import EfficiencyMeter
 from brain_ai.data.ragged import split_batch
-from brain_ai.module import FIT_STAGES, SNNLitModule
-from brain_ai.plots import save_activity_pngs
-from brain_ai.run_config import RunSettings
-from brain_ai.run_guard import AtomicCheckpointIO, RunLock
-from brain_ai.safe_files import check_writable, refuse_overwriting_input, write_json_atomic
-from brain_ai.run_history import HistoryCSVLogger, save_run_config
-from brain_ai.validate import efficiency_config, resolve_configs, run_settings, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
+from brain_ai.training.module import FIT_STAGES, SNNLitModule
+from brain_ai.training.plots import save_activity_pngs
+from brain_ai.config.run_config import RunSettings
+from brain_ai.app.run_guard import AtomicCheckpointIO, RunLock
+from brain_ai.app.safe_files import check_writable, refuse_overwriting_input, write_json_atomic
+from brain_ai.training.run_history import HistoryCSVLogger, save_run_config
+from brain_ai.config.validate import efficiency_config, resolve_configs, run_settings, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
     """Validate the config against the data and build the LightningModule + DataModule.
 
     Checks done here, before training: network, data, encoder, decoder, readout and task loss fit together
-    (:func:`brain_ai.compat.check_network`, :func:`brain_ai.compat.check_codec`, the one compatibility table); the network's input/output
+    (:func:`brain_ai.config.compat.check_network`, :func:`brain_ai.config.compat.check_codec`, the one compatibility table); the network's input/output
     sizes match the data and codec; ``snn.checkpoint_every`` fits T; ``snn.memory_budget_mb``
     becomes ``snn.checkpoint_every`` (logged).
     """

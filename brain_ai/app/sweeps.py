@@ -1,6 +1,6 @@
 """Sweeps that survive their jobs: a failed job of a ``-m`` run is recorded and the others run.
 
-Inside a multirun job, :func:`brain_ai.cli.fail` raises :class:`brain_ai.errors.JobFailed` (after
+Inside a multirun job, :func:`brain_ai.app.cli.fail` raises :class:`brain_ai.errors.JobFailed` (after
 printing the job's one ``error:`` / ``training stopped:`` line) instead of ``SystemExit``, which
 would bypass the sweeper and end the whole sweep. Hydra's ``run_job`` then hands the sweeper a
 failed job; the Hydra callback :class:`SweepReport` (``configs/hydra/default.yaml``) records every

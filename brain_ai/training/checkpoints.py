@@ -369,7 +369,7 @@ def check_resume_compatible(ckpt: Dict[str, Any], path: Path, model: torch.nn.Mo
 
 def _settings_hint(path: Path) -> str:
     """`` (its run's latest resolved config: <file>)``, or `` (listed above: stored -> this run)``."""
-    from brain_ai.run_history import latest_run_config  # Lightning: only when a message needs it
+    from brain_ai.training.run_history import latest_run_config  # Lightning: only when a message needs it
 
     config = latest_run_config(path)
     return f" (they are in its run's latest resolved config, {config})" if config else " (listed above as checkpoint -> this run)"

@@ -21,8 +21,8 @@ from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
-from brain_ai.run_guard import RUN_CONFIG
-from brain_ai.safe_files import write_atomic
+from brain_ai.app.run_guard import RUN_CONFIG
+from brain_ai.app.safe_files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def latest_run_config(ckpt_path: Path | str) -> Optional[Path]:
 
 
 def save_run_config(cfg: Any, run_dir: Path) -> Path:
-    """Write the run's resolved config to ``<run dir>/.hydra/`` -- after :class:`~brain_ai.run_guard.RunLock`
+    """Write the run's resolved config to ``<run dir>/.hydra/`` -- after :class:`~brain_ai.app.run_guard.RunLock`
     is taken -- and return the ``config`` file written.
 
     ``configs/hydra/default.yaml`` sets ``hydra.output_subdir: null`` so that Hydra does not write
@@ -122,7 +122,7 @@ class _HistoryWriter(ExperimentWriter):
 class HistoryCSVLogger(CSVLogger):
     """``CSVLogger`` whose ``metrics.csv`` survives a resume in the same folder (see :class:`_HistoryWriter`).
 
-    ``resume_from_step(global_step)`` (called by :func:`brain_ai.pipeline.train` with the
+    ``resume_from_step(global_step)`` (called by :func:`brain_ai.app.pipeline.train` with the
     checkpoint's ``global_step``, before the first row is logged) switches it to keeping history.
     """
 

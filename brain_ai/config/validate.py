@@ -1,7 +1,7 @@
 """Config checks that need no data, no torch and no Lightning (cheap: ``train.py`` runs them first).
 
 :func:`validate_config` checks a composed ``train`` / ``evaluate`` / ``export`` config: unknown keys
-of the schema groups (:mod:`brain_ai.config_keys`), the top-level settings (:func:`run_settings`), the
+of the schema groups (:mod:`brain_ai.config.keys`), the top-level settings (:func:`run_settings`), the
 schema groups as validated dataclasses, and the trainer / metric settings that would run to a useless end. Every error is a
 :class:`~brain_ai.config.ConfigError` naming the field, the value and what is allowed.
 """
@@ -25,9 +25,9 @@ from brain_ai.config import (
     check_range,
     from_dict,
 )
-from brain_ai.config_keys import check_schema_keys
-from brain_ai.hydra_store import PRIMARY_CONFIGS
-from brain_ai.run_config import EvaluateSettings, ExportSettings, TrainSettings
+from brain_ai.config.keys import check_schema_keys
+from brain_ai.config.hydra_store import PRIMARY_CONFIGS
+from brain_ai.config.run_config import EvaluateSettings, ExportSettings, TrainSettings
 
 RunSettingsLike = Union[TrainSettings, EvaluateSettings, ExportSettings]
 
@@ -74,7 +74,7 @@ LOW_PRECISION_TRUE = ("16-true", "bf16-true")
 
 def run_settings(cfg: DictConfig) -> RunSettingsLike:
     """The validated top-level settings of a composed ``train`` / ``evaluate`` / ``export`` config
-    (the settings dataclass its Hydra schema extends: :data:`brain_ai.hydra_store.PRIMARY_CONFIGS`)."""
+    (the settings dataclass its Hydra schema extends: :data:`brain_ai.config.hydra_store.PRIMARY_CONFIGS`)."""
     schema = OmegaConf.get_type(cfg)
     settings = next((s for s, _ in PRIMARY_CONFIGS.values() if isinstance(schema, type) and issubclass(schema, s)), None)
     if settings is None:
@@ -84,13 +84,13 @@ def run_settings(cfg: DictConfig) -> RunSettingsLike:
 
 
 def seed_of(cfg: DictConfig) -> int:
-    """``cfg.seed`` checked (:class:`~brain_ai.run_config.RunSettings`: an integer >= 0)."""
+    """``cfg.seed`` checked (:class:`~brain_ai.config.run_config.RunSettings`: an integer >= 0)."""
     return run_settings(cfg).seed
 
 
 def check_trainer_settings(trainer: DictConfig) -> None:
     """Trainer values that would run to a useless end or that Lightning reports late, refused
-    before Lightning is imported (every other plain-typed value: :func:`brain_ai.config_keys.check_target_keys`)."""
+    before Lightning is imported (every other plain-typed value: :func:`brain_ai.config.keys.check_target_keys`)."""
     max_epochs = trainer.get("max_epochs")
     if max_epochs is not None:
         check_range("trainer", "max_epochs", max_epochs, low=-1, integer=True)

@@ -4,7 +4,7 @@ Every choice is a ``str`` Enum whose lower-case member names are the words users
 (on the Hydra command line or in Python). Every dataclass validates itself in
 ``__post_init__`` and raises :class:`ConfigError` (a ``ValueError``) that names the field,
 the bad value and what is allowed. The same classes are the Hydra schema
-(``brain_ai.hydra_store``) and the arguments of the plain-PyTorch factories in
+(``brain_ai.config.hydra_store``) and the arguments of the plain-PyTorch factories in
 ``brain_ai.core`` -- the core never needs Hydra.
 """
 

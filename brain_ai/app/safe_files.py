@@ -3,7 +3,7 @@
 * :func:`check_writable` -- a folder can be written (checked before training / evaluating);
 * :func:`write_atomic` -- a file is written to a temporary file in its folder, fsync'ed and
   renamed over the target: a full or read-only disk leaves the previous file, never a truncated
-  one that looks valid (checkpoints: :class:`brain_ai.run_guard.AtomicCheckpointIO`; JSON
+  one that looks valid (checkpoints: :class:`brain_ai.app.run_guard.AtomicCheckpointIO`; JSON
   reports: :func:`write_json_atomic`);
 * :func:`refuse_overwriting_input` -- an output path that names an input file is refused.
 

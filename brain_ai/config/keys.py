@@ -7,7 +7,7 @@ composed config (the Python API, YAML files). Keys are checked where their owner
 fields, nested ones included), ``trainer`` and every ``_target_`` node (the target's
 parameters), and the primary config's top-level keys. Values are checked against their type
 where Hydra would not say which values are allowed: the top-level settings on the command line
-(:mod:`brain_ai.run_config`; a quoted ``'false'`` is a string, not a bool) and the plain-typed
+(:mod:`brain_ai.config.run_config`; a quoted ``'false'`` is a string, not a bool) and the plain-typed
 parameters of ``_target_`` nodes.
 """
 
@@ -24,15 +24,15 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from brain_ai.config import CODEC_PRESETS, ConfigError, check_type
-from brain_ai.hydra_store import PRESET_PARTS, PRIMARY_CONFIGS, SCHEMAS
+from brain_ai.config.hydra_store import PRESET_PARTS, PRIMARY_CONFIGS, SCHEMAS
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 TRAINER_TARGET = "lightning.pytorch.Trainer"
 
 
 def group_options(group: str) -> List[str]:
     """The options of a config group: its YAML files in ``configs/<group>/`` and the options
-    :func:`brain_ai.hydra_store.register_configs` registers from Python (presets and their parts)."""
+    :func:`brain_ai.config.hydra_store.register_configs` registers from Python (presets and their parts)."""
     registered = set(CODEC_PRESETS) if group == "preset" else set(PRESET_PARTS.get(group, {}))
     return sorted({p.stem for p in (CONFIG_DIR / group).glob("*.yaml")} | registered)
 
@@ -115,7 +115,7 @@ def _check_target_values(node: DictConfig, target: str, prefix: str) -> None:
 
 
 def primary_keys(config_name: str) -> List[str]:
-    """Top-level keys of ``configs/<config_name>.yaml``: its settings (:data:`~brain_ai.hydra_store.PRIMARY_CONFIGS`)
+    """Top-level keys of ``configs/<config_name>.yaml``: its settings (:data:`~brain_ai.config.hydra_store.PRIMARY_CONFIGS`)
     and the groups of its defaults list."""
     raw = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / f"{config_name}.yaml"))
     keys = [f.name for f in dataclasses.fields(PRIMARY_CONFIGS[config_name][0])]

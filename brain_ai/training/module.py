@@ -49,7 +49,7 @@ from brain_ai.data import augment_shift_of
 from brain_ai.data.augment import random_shift
 from brain_ai.data.sequential import pixel_order, shift_sequences
 from brain_ai.data.ragged import split_batch
-from brain_ai.schedules import build_scheduler, horizon, replan
+from brain_ai.training.schedules import build_scheduler, horizon, replan
 
 #: checkpoint key of the seed stream's state (a uint8 tensor: loads with weights_only=True)
 SEED_STREAM_KEY = "brain_ai_seed_stream"

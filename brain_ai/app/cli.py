@@ -1,6 +1,6 @@
 """What ``train.py`` / ``evaluate.py`` / ``export.py`` do around Hydra: one clear message per bad input.
 
-* before Hydra composes: :func:`brain_ai.config_keys.check_overrides` (unknown keys, with or
+* before Hydra composes: :func:`brain_ai.config.keys.check_overrides` (unknown keys, with or
   without ``+``, name the closest valid key; top-level settings of the wrong type), and Hydra's
   :data:`REFUSED_FLAGS` are refused;
 * around the task: config and input errors (:data:`brain_ai.errors.INPUT_ERRORS`) print
@@ -10,7 +10,7 @@
   training run) and exits with status 130, also inside a sweep, which it ends.
   Anything else is a bug and keeps its traceback. In a job of a ``-m`` sweep the message is
   printed the same way, but :class:`brain_ai.errors.JobFailed` is raised instead of exiting, so
-  the sweeper records the failed job and runs the others (:mod:`brain_ai.sweeps`).
+  the sweeper records the failed job and runs the others (:mod:`brain_ai.app.sweeps`).
 * :func:`quiet_known_warnings`: third-party warnings a user cannot act on are silenced inside
   the entry points only (``with`` block); importing brain_ai installs no warnings filter.
 * :func:`route_lightning_logs`: each Lightning log line printed once, through the handlers that
@@ -76,7 +76,7 @@ REFUSED_FLAGS = {
 def check_command_line(argv: Sequence[str], config_name: str) -> None:
     """Exit with one message if an override names an unknown key or a value of the wrong type, or
     a flag is refused (:data:`REFUSED_FLAGS`); run before ``@hydra.main``."""
-    from brain_ai.config_keys import check_overrides
+    from brain_ai.config.keys import check_overrides
 
     for arg in argv:
         flag = arg.split("=", 1)[0]

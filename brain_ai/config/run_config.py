@@ -1,10 +1,10 @@
 """The top-level settings of ``train.py``, ``evaluate.py`` and ``export.py`` (stdlib only).
 
 Each primary config (``configs/train.yaml``, ``evaluate.yaml``, ``export.yaml``) is read through
-one of these dataclasses: :func:`brain_ai.hydra_store.register_configs` stores it as the
+one of these dataclasses: :func:`brain_ai.config.hydra_store.register_configs` stores it as the
 config's Hydra schema (so ``allow_remote_ckpt=maybe`` or ``seed=abc`` fails when Hydra
 composes, and a YAML value of the wrong type too), the defaults below are the only ones, and
-:func:`brain_ai.validate.run_settings` turns a composed config into the validated instance the
+:func:`brain_ai.config.validate.run_settings` turns a composed config into the validated instance the
 code reads. ``__post_init__`` checks types strictly (a bool is ``true`` / ``false``, never a
 string) and ranges, raising :class:`~brain_ai.config.ConfigError` naming the key, the value and
 what is allowed.
@@ -18,7 +18,7 @@ from typing import Optional
 from brain_ai.config import ConfigError, check_field_types, check_range
 
 #: the value of a setting that must be given (OmegaConf's ``MISSING``: composing leaves it unset
-#: and :func:`brain_ai.validate.validate_config` names it)
+#: and :func:`brain_ai.config.validate.validate_config` names it)
 REQUIRED = "???"
 #: ``optimized_mode`` values: the checkpoint callback / sweepers maximise or minimise the metric
 OPTIMIZED_MODES = ("max", "min")
@@ -32,7 +32,7 @@ class RunSettings:
     task_name: str = "run"
     #: global seed (torch, numpy, python, data-loader workers), >= 0
     seed: int = 42
-    #: keep large freed blocks for reuse (glibc on Linux; see brain_ai/allocator.py): CPU steps stop
+    #: keep large freed blocks for reuse (glibc on Linux; see brain_ai/app/allocator.py): CPU steps stop
     #: re-faulting their activations page by page; false leaves the C allocator as it is
     allocator_reuse: bool = True
     #: train: resume an interrupted run from this checkpoint (e.g. ``<run dir>/checkpoints/last.ckpt``);
@@ -42,7 +42,7 @@ class RunSettings:
     #: loaded as data only, ``torch.load(weights_only=True)``)
     allow_remote_ckpt: bool = False
     #: limits of that download: seconds it may take in all (connecting included), and the largest
-    #: file accepted, in MiB; the URL is refused past either (> 0: :class:`brain_ai.checkpoints.RemoteCheckpoints`)
+    #: file accepted, in MiB; the URL is refused past either (> 0: :class:`brain_ai.training.checkpoints.RemoteCheckpoints`)
     remote_ckpt_timeout_s: float = 300.0
     remote_ckpt_max_mb: float = 2048.0
 

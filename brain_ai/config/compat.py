@@ -1,7 +1,7 @@
 """Which data, encoder, decoder, readout and task loss fit together: the one compatibility table.
 
 Every combination that would train to chance is refused here, at config time, with a message that
-names the decoder / loss / setting it needs (``brain_ai.pipeline.build_model`` calls
+names the decoder / loss / setting it needs (``brain_ai.app.pipeline.build_model`` calls
 :func:`check_codec` before anything is built). Measured on ``data=digits``: every combination
 these tables allow learns (``benchmarks/codec_combinations.py``; README "Reliability").
 """

@@ -8,7 +8,7 @@ of the wrong type fails when Hydra composes the config -- before any training. T
 added here: ``data.root`` follows ``paths.data_dir``.
 
 Each primary config (``configs/<name>.yaml``: ``train``, ``evaluate``, ``export``) starts from
-``<name>_schema`` (:func:`primary_schema`): its settings dataclass of :mod:`brain_ai.run_config`
+``<name>_schema`` (:func:`primary_schema`): its settings dataclass of :mod:`brain_ai.config.run_config`
 (:data:`PRIMARY_CONFIGS`) plus one untyped field per group that fills a top-level key, so the
 top-level settings are typed and their defaults live in the dataclass only.
 
@@ -27,7 +27,7 @@ from typing import Any, Dict, Tuple
 from hydra.core.config_store import ConfigStore
 
 from brain_ai.config import CODEC_PRESETS, DataConfig, DecodingConfig, EfficiencyConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig
-from brain_ai.run_config import EvaluateSettings, ExportSettings, TrainSettings
+from brain_ai.config.run_config import EvaluateSettings, ExportSettings, TrainSettings
 
 #: group name -> schema dataclass
 SCHEMAS = {

@@ -7,7 +7,7 @@
   Optuna sweep directory in TensorBoard and the HParams tab lists one row per job.
 * :class:`ScalarsLayoutLogger` writes a Custom Scalars layout at the start of the run: per spiking
   layer one chart with the dead and saturated fractions and one with the firing rate, each titled
-  with the healthy range that :class:`brain_ai.callbacks.HealthMonitor` checks; and charts of the
+  with the healthy range that :class:`brain_ai.training.callbacks.HealthMonitor` checks; and charts of the
   total loss, the loss terms and the accuracy-type metrics.
 
 Both write only on rank 0 and only where a TensorBoard logger is configured.
@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
-from brain_ai.callbacks import HealthMonitor, _tensorboard
+from brain_ai.training.callbacks import HealthMonitor, _tensorboard
 from brain_ai.core.neurons import LeakyIntegrator
 from brain_ai.core.probes import HEALTHY_RANGES, HealthyRange
 
@@ -35,7 +35,7 @@ HPARAM_COLUMNS = (
 )
 #: config groups of the module's hyper-parameters that hold HParams columns
 HPARAM_GROUPS = ("snn", "encoding", "decoding", "loss", "optim", "data")
-#: efficiency totals of the last validation (brain_ai.efficiency_logger) that are HParams metrics
+#: efficiency totals of the last validation (brain_ai.training.efficiency_logger) that are HParams metrics
 #: beside the val metrics: a sweep's accuracy / cost trade-off in one table
 HPARAM_EFFICIENCY = ("efficiency/total/synops", "efficiency/total/energy_ratio")
 #: evaluation stages whose metrics are the HParams metric columns (their last logged values)
@@ -164,7 +164,7 @@ def scalars_layout(layers: List[str], ranges: Mapping[str, HealthyRange] = HEALT
 class ScalarsLayoutLogger(L.Callback):
     """Write :func:`scalars_layout` for the model's spiking layers when fitting starts.
 
-    The healthy ranges come from the trainer's :class:`~brain_ai.callbacks.HealthMonitor` (its
+    The healthy ranges come from the trainer's :class:`~brain_ai.training.callbacks.HealthMonitor` (its
     ``ranges``) if there is one, else from :data:`brain_ai.core.probes.HEALTHY_RANGES`.
     """
 
