@@ -7,11 +7,13 @@ Choices (:class:`~brain_ai.config.Backend`; ``NeuronConfig.backend``, ``forward_
 * ``fused``: a whole-sequence autograd Function with a PyTorch time loop: :mod:`brain_ai.core.fused`
   (LIF / adaptive LIF) or :mod:`brain_ai.core.fused_recurrent` (recurrent adaptive LIF), without
   synaptic current or refractoriness;
-* ``triton``: the LIF Function running the kernels of :mod:`brain_ai.core.fused_triton`, on CUDA
+* ``triton``: the fused Function running Triton kernels (:mod:`brain_ai.core.fused_triton` for LIF /
+  adaptive LIF, :mod:`brain_ai.core.fused_recurrent_triton` for the recurrent adaptive LIF), on CUDA
   tensors, or on CPU tensors under the Triton interpreter (``TRITON_INTERPRET=1`` set before
-  ``triton`` is first imported: that is how the tests run it without a GPU); LIF / adaptive LIF only;
-* ``auto`` (the default): ``triton`` on CUDA when it can run, else ``fused`` when the layer
-  supports it, else ``eager``.
+  ``triton`` is first imported: that is how the tests run it without a GPU);
+* ``auto`` (the default): ``triton`` on CUDA when it can run and the layer's kernel has been
+  verified on a GPU (:data:`TRITON_AUTO_NEURON_TYPES`), else ``fused`` when the layer supports it,
+  else ``eager``.
 
 Asking for a backend that cannot run is an error naming the choice and the reason; nothing
 falls back silently.
@@ -29,15 +31,18 @@ from brain_ai.config import Backend, ConfigError, NeuronType, coerce_enum
 from brain_ai.core.surrogates import Surrogate
 
 __all__ = [
-    "FUSED_NEURON_TYPES", "TRITON_NEURON_TYPES", "fused_unsupported", "triton_kernels", "triton_missing",
-    "triton_unsupported", "resolve_backend",
+    "FUSED_NEURON_TYPES", "TRITON_AUTO_NEURON_TYPES", "TRITON_NEURON_TYPES", "fused_unsupported", "recurrent_triton_kernels",
+    "triton_kernels", "triton_missing", "triton_unsupported", "resolve_backend",
 ]  # fmt: skip
 
 #: Neuron types whose dynamics a fused Function implements (without synaptic current,
 #: refractoriness, delays).
 FUSED_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_adaptive_lif})
 #: Neuron types the Triton kernels implement (a subset of :data:`FUSED_NEURON_TYPES`).
-TRITON_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif})
+TRITON_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_adaptive_lif})
+#: Those whose kernels ``auto`` picks on CUDA: verified on a GPU. The recurrent kernel has run only
+#: under the Triton interpreter so far (docs/gpu.md); ``backend=triton`` asks for it.
+TRITON_AUTO_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif})
 
 
 @functools.lru_cache(maxsize=None)
@@ -48,6 +53,16 @@ def triton_kernels() -> Optional[ModuleType]:
     except ImportError:
         return None
     return fused_triton
+
+
+@functools.lru_cache(maxsize=None)
+def recurrent_triton_kernels() -> Optional[ModuleType]:
+    """:mod:`brain_ai.core.fused_recurrent_triton`, or None when triton is not importable (checked once)."""
+    if triton_kernels() is None:
+        return None
+    from brain_ai.core import fused_recurrent_triton
+
+    return fused_recurrent_triton
 
 
 def fused_unsupported(
@@ -105,6 +120,7 @@ def resolve_backend(
     *,
     owner: str = "resolve_backend",
     triton_reason: Optional[str] = None,
+    auto_triton: bool = True,
 ) -> Backend:
     """The backend that runs: ``eager``, ``fused`` or ``triton`` (never ``auto``).
 
@@ -118,6 +134,8 @@ def resolve_backend(
         owner: named in errors (e.g. ``"LIFNeuron.forward_sequence"``).
         triton_reason: None when the Triton kernels implement the layer, else why not
             (:func:`triton_missing`); ``auto`` then never picks ``triton``.
+        auto_triton: False: ``auto`` never picks ``triton`` (a kernel not yet verified on a GPU,
+            :data:`TRITON_AUTO_NEURON_TYPES`); ``triton`` itself still runs.
 
     Raises:
         ConfigError: ``fused`` / ``triton`` asked for where they cannot run (the message names
@@ -130,7 +148,7 @@ def resolve_backend(
         if fused_reason is not None:
             return Backend.eager
         on_cuda = torch.device(device).type == "cuda"
-        triton_ok = triton_reason is None and triton_unsupported(device, surrogate) is None
+        triton_ok = auto_triton and triton_reason is None and triton_unsupported(device, surrogate) is None
         return Backend.triton if on_cuda and triton_ok else Backend.fused
     if fused_reason is not None:
         raise ConfigError(f"{owner}: backend={requested.value!r} cannot run: {fused_reason}; use backend=auto or eager")

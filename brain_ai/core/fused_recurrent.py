@@ -31,8 +31,11 @@ with ``s`` in {0, 1} is exact, so ``addcmul`` resets round like ``h - s * th``).
 the recurrent matmul runs in the state dtype (fp32), where the generic path's ``linear`` would
 run in bf16/fp16.
 
-Entry point: :func:`fused_recurrent_sequence`; no Triton kernel (``backend=triton`` is an error
-naming the layer, :func:`brain_ai.core.backend.triton_missing`).
+With ``backend="triton"`` the same Function runs the persistent kernels of
+:mod:`brain_ai.core.fused_recurrent_triton` (the whole time loop in one launch forward and one
+backward; CUDA tensors, or CPU tensors under the Triton interpreter) instead of these loops.
+
+Entry point: :func:`fused_recurrent_sequence`.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from typing import Iterator, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
-from brain_ai.config import ResetMode
+from brain_ai.config import Backend, ConfigError, ResetMode
+from brain_ai.core.backend import recurrent_triton_kernels, resolve_backend
 from brain_ai.core.fused import _chunks, _sum_to, from_rest_frame, rest_frame
 from brain_ai.core.surrogates import Surrogate
 
@@ -85,6 +89,7 @@ def fused_recurrent_sequence(
     v_rest: float = 0.0,
     v_reset: float = 0.0,
     state_dtype: Optional[torch.dtype] = None,
+    backend: Union[Backend, str] = Backend.fused,
 ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Optional[Tensor]]:
     """Run a recurrent adaptive LIF population over a whole input sequence (module docstring).
 
@@ -100,6 +105,9 @@ def fused_recurrent_sequence(
         record_membrane: also return the post-reset membrane of every step.
         v_rest, v_reset, state_dtype: as in :func:`~brain_ai.core.fused.fused_lif_sequence`
             (:func:`~brain_ai.core.fused.rest_frame`).
+        backend: ``fused`` (the PyTorch time loops) | ``triton`` (the persistent kernels: CUDA
+            tensors or the Triton interpreter, N <= 512, fp32 / fp64 state) | ``auto`` (``fused``:
+            the kernel is verified only under the interpreter so far); ``eager`` is an error here.
 
     Returns:
         ``(spikes (B, T, N) in x.dtype, v_T, a_T, s_T (B, N), membrane (B, T, N) or None)``;
@@ -121,12 +129,27 @@ def fused_recurrent_sequence(
     states = [_state(owner, name, t, batch, n, x.device, sd) for name, t in (("v0", v0), ("a0", a0), ("s0", s0))]
     params = [_param(owner, name, t, n, x.device, sd) for name, t in (("beta", beta), ("adaptation_decay", adaptation_decay), ("threshold", threshold))]
     (v0, a0, s0), (beta, decay, threshold) = states, params
+    triton = _use_triton(owner, backend, x.device, surrogate, n, sd)
     x_shifted, v0, threshold = rest_frame(owner, x, v0, beta, threshold, reset, v_rest, v_reset)
     s, v, a, prev, mem = _FusedRecurrent.apply(
-        x_shifted, v0, a0, s0, w_rec.to(sd), beta, decay, threshold, float(adaptation_alpha), reset, surrogate, bool(record_membrane)
-    )
+        x_shifted, v0, a0, s0, w_rec.to(sd), beta, decay, threshold, float(adaptation_alpha), reset, surrogate,
+        bool(record_membrane), triton,
+    )  # fmt: skip
     v, mem = from_rest_frame(v_reset, v, mem)
     return s.to(x.dtype), v, a, prev, mem
+
+
+def _use_triton(owner: str, backend: Union[Backend, str], device: torch.device, surrogate: Surrogate, n: int, sd: torch.dtype) -> bool:
+    """True when ``backend`` resolves to the Triton kernels (errors name what cannot run)."""
+    backend = resolve_backend(backend, device, surrogate, None, owner=owner, auto_triton=False)
+    if backend is Backend.eager:
+        raise ConfigError(f"{owner}: backend='eager' is not a fused path; allowed: auto, fused, triton")
+    if backend is not Backend.triton:
+        return False
+    reason = recurrent_triton_kernels().recurrent_unsupported(n, sd)
+    if reason is not None:
+        raise ConfigError(f"{owner}: backend='triton' cannot run: {reason}; use backend=auto, fused or eager")
+    return True
 
 
 def _state(owner: str, name: str, value: Optional[Tensor], batch: int, n: int, device, dtype) -> Tensor:  # noqa: ANN001
@@ -145,30 +168,35 @@ def _param(owner: str, name: str, value: Union[Tensor, float], n: int, device, d
 
 
 class _FusedRecurrent(torch.autograd.Function):
-    """Whole-sequence recurrent adaptive LIF (module docstring). Saves h, a_{t-1} and the spikes."""
+    """Whole-sequence recurrent adaptive LIF (module docstring). Saves h, a_{t-1} and the spikes.
+
+    ``triton``: run the kernels of :mod:`brain_ai.core.fused_recurrent_triton` instead of the loops.
+    """
 
     @staticmethod
-    def forward(ctx, x, v0, a0, s0, w, beta, rho, thr, alpha, reset, surrogate, record_membrane):  # noqa: ANN001
+    def forward(ctx, x, v0, a0, s0, w, beta, rho, thr, alpha, reset, surrogate, record_membrane, triton):  # noqa: ANN001
+        run = recurrent_triton_kernels().recurrent_forward if triton else _forward
         with torch.autocast(x.device.type, enabled=False):  # state stays in the state dtype
-            spikes, v_t, a_t, s_t, membrane, h, adapt = _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane)
+            spikes, v_t, a_t, s_t, membrane, h, adapt = run(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane)
         ctx.save_for_backward(h, adapt, spikes, v0, s0, w, beta, rho, thr)  # time-major (T, B, N)
-        ctx.alpha, ctx.reset, ctx.surrogate, ctx.x_dtype = alpha, reset, surrogate, x.dtype
+        ctx.alpha, ctx.reset, ctx.surrogate, ctx.x_dtype, ctx.triton = alpha, reset, surrogate, x.dtype, triton
         ctx.set_materialize_grads(False)
         return spikes.transpose(0, 1), v_t, a_t, s_t, None if membrane is None else membrane.transpose(0, 1)
 
     @staticmethod
     def backward(ctx, g_s, g_v, g_a, g_p, g_m):  # noqa: ANN001
         if g_s is None and g_v is None and g_a is None and g_p is None and g_m is None:
-            return (None,) * 12
+            return (None,) * 13
         h, adapt, spikes, v0, s0, w, beta, rho, thr = ctx.saved_tensors
+        run = _triton_backward if ctx.triton else _backward
         with torch.autocast(h.device.type, enabled=False):
-            grads = _backward(
+            grads = run(
                 h, adapt, spikes, v0, s0, w, beta, rho, thr, ctx.alpha, ctx.reset, ctx.surrogate,
                 g_s, g_v, g_a, g_p, g_m, ctx.needs_input_grad,
             )  # fmt: skip
         dx, dv0, da0, ds0, dw, dbeta, drho, dthr = grads
         dx = dx.transpose(0, 1).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None  # (B, T, N)
-        return dx, dv0, da0, ds0, dw, dbeta, drho, dthr, None, None, None, None
+        return dx, dv0, da0, ds0, dw, dbeta, drho, dthr, None, None, None, None, None
 
 
 def _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane):  # noqa: ANN001
@@ -264,16 +292,29 @@ def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surroga
     ds0 = dh0 @ w if needs[3] else None
     if need_beta:
         dbeta.add_((dh0 * v0).sum(0))
-    dw = None
-    if needs[4]:
-        s_prev = torch.cat([s0.unsqueeze(0), spikes[:-1].to(sd)], dim=0)  # (T, B, N): s_{t-1}
-        dw = dh.reshape(-1, n).t() @ s_prev.reshape(-1, n)  # (N, N)
     return (
-        dh, dv0, carry if needs[2] else None, ds0, dw,
+        dh, dv0, carry if needs[2] else None, ds0, _weight_grad(dh, spikes, s0) if needs[4] else None,
         _sum_to(dbeta, beta) if need_beta else None,
         _sum_to(drho, rho) if need_rho else None,
         _sum_to(dthr, thr) if need_thr else None,
     )  # fmt: skip
+
+
+def _triton_backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m, needs):  # noqa: ANN001
+    """:func:`_backward`'s contract through the reverse-time kernel (the weight gradient stays one GEMM here)."""
+    dh, dv0, da0, ds0, dbeta, drho, dthr = recurrent_triton_kernels().recurrent_backward(
+        h, adapt, v0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m
+    )
+    grads = (dv0, da0, ds0, _weight_grad(dh, spikes, s0) if needs[4] else None)
+    params = (_sum_to(g, like) for g, like in ((dbeta, beta), (drho, rho), (dthr, thr)))
+    return dh, *(g if need else None for g, need in zip((*grads, *params), needs[1:8]))
+
+
+def _weight_grad(dh: Tensor, spikes: Tensor, s0: Tensor) -> Tensor:
+    """``dW = sum_t Dh_t^T s_{t-1}`` ``(N, N)`` from time-major ``dh`` / ``spikes`` ``(T, B, N)`` and ``s0``, one GEMM."""
+    n = dh.shape[-1]
+    s_prev = torch.cat([s0.unsqueeze(0), spikes[:-1].to(dh.dtype)], dim=0)  # (T, B, N): s_{t-1}
+    return dh.reshape(-1, n).t() @ s_prev.reshape(-1, n)
 
 
 def _backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr):  # noqa: ANN001

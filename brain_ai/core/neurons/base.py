@@ -18,7 +18,7 @@ from brain_ai.config import (
     BETA_MAX, DEFAULT_BETA, Backend, DtypePolicy, NeuronConfig, NeuronType, ResetMode, SynapticKernel, ThresholdShape,
     check_range, check_reset_potential, coerce_enum,
 )  # fmt: skip
-from brain_ai.core.backend import fused_unsupported, resolve_backend, triton_missing
+from brain_ai.core.backend import TRITON_AUTO_NEURON_TYPES, fused_unsupported, resolve_backend, triton_missing
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.neurons.state import SpikingState, carry, check_finite, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
@@ -216,7 +216,7 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)", check_values)
         backend = resolve_backend(
             backend, x.device, getattr(self, "surrogate", None), self._fused_reason(), owner=owner,
-            triton_reason=self._triton_reason(),
+            triton_reason=self._triton_reason(), auto_triton=getattr(self, "fused_type", None) in TRITON_AUTO_NEURON_TYPES,
         )  # fmt: skip
         if backend is Backend.eager:
             segment = step_segment(self._cell, record == "membrane")

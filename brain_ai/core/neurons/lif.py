@@ -166,7 +166,9 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
 
     ``forward_sequence`` runs the whole-sequence Function of :mod:`brain_ai.core.fused_recurrent`
     (``backend`` fused / auto) with exact gradients for the input, ``W_rec``, ``beta``, ``rho``,
-    the threshold and the initial state; there is no Triton kernel (``backend=triton`` is an error).
+    the threshold and the initial state; ``backend=triton`` runs the same Function through the
+    persistent kernels of :mod:`brain_ai.core.fused_recurrent_triton` (``auto`` does not pick them
+    yet: verified only under the Triton interpreter).
     """
 
     fused_type = NeuronType.recurrent_adaptive_lif
@@ -218,7 +220,7 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
             s, v, a, prev, mem = fused_recurrent_sequence(
                 x, state.v, state.a, state.prev_spk, self.w_rec, self.beta, self.adaptation_decay, self.threshold,
                 self.adaptation_alpha, self.reset, self.surrogate, record_membrane=record == "membrane",
-                v_rest=self.v_rest, v_reset=self.v_reset, state_dtype=state.v.dtype,
+                v_rest=self.v_rest, v_reset=self.v_reset, state_dtype=state.v.dtype, backend=backend,
             )
             outputs = {"out": s} if mem is None else {"out": s, "membrane": mem}
             return outputs, state.replace(v=v, a=a, prev_spk=prev)
