@@ -13,15 +13,18 @@ On a CUDA machine it runs (on an H200 with ``--jobs 12``: parts 1-3 in about 1 m
    is generated from the configs/ folder and the presets;
 3. the tests marked ``gpu`` other than the kernel grid (``pytest -m gpu``: the recurrent adaptive
    LIF's fused Function against the generic path on CUDA);
-4. the Open Neuromorphic workload and the LIF-alone kernel benchmark of ``benchmarks/`` (workloads
+4. the recurrent adaptive LIF's persistent Triton kernel timed against its fused PyTorch loop and
+   cuDNN's LSTM at the pixel-wise S-MNIST shape (B = 32, T = 784, N = 256, fwd + bwd), with its
+   gradients checked against the fused loop at that shape (``benchmarks/recurrent_gpu.py``);
+5. the Open Neuromorphic workload and the LIF-alone kernel benchmark of ``benchmarks/`` (workloads
    ON and LIF: B=32, T=500, n = 4096 / 16384, fp32 / bf16, fwd + bwd) for the ANN floor, brain_ai
    and SpikingJelly (reported as skipped when it is not installed).
 
-It writes one markdown report and exits 0 when every kernel case, training smoke and ``gpu``
-test passed, 1 when one failed, 3 when there is no CUDA GPU (``--device cpu`` runs the same pieces on
+It writes one markdown report and exits 0 when every kernel case, training smoke, ``gpu``
+test and the recurrent kernel's gradient check passed, 1 when one failed, 3 when there is no CUDA GPU (``--device cpu`` runs the same pieces on
 the CPU instead: the kernels under the Triton interpreter, ``trainer=cpu`` smokes without the
 16-mixed one, quick-size benchmarks; for testing this script). ``--parts`` picks pieces
-(``kernels,smoke,tests,bench``), ``--kernel-prefix`` / ``--smoke-filter`` subsets.
+(``kernels,smoke,tests,recurrent,bench``), ``--kernel-prefix`` / ``--smoke-filter`` subsets.
 
 It needs nothing beyond the project's dependencies (SpikingJelly optional). On the H200
 machine of /work/shared/notes/gpu.md (Python 3.12, torch, triton, lightning; no hydra-core,
@@ -67,7 +70,7 @@ EXPERIMENT_SMOKES = ("smnist_row", "smnist_pixel")
 #: the kernel grid runs as its own part (in shards); the other gpu-marked tests run under pytest
 GPU_TESTS = ["-m", "gpu", "tests", "--ignore=tests/core/test_gpu_kernels.py"]
 BENCH_LIBS = "ann,brain_ai,spikingjelly"
-PARTS = ("kernels", "smoke", "tests", "bench")
+PARTS = ("kernels", "smoke", "tests", "recurrent", "bench")
 KERNEL_SHARDS = 8
 JOB_TIMEOUT_S = 420
 
@@ -167,6 +170,14 @@ def run_gpu_tests() -> str:
     return "\n".join([f"exit {proc.returncode}: {summary[0]}", *lines])
 
 
+def run_recurrent(device: str) -> str:
+    """``benchmarks/recurrent_gpu.py``'s markdown (quick, under the interpreter, for cpu), headed by its exit status."""
+    cmd = [sys.executable, "benchmarks/recurrent_gpu.py", "--device", device, *(["--quick"] if device == "cpu" else [])]
+    proc = _run(cmd, JOB_TIMEOUT_S)
+    body = (proc.stdout or "").strip() or (proc.stderr or "").strip()[-1500:]
+    return f"exit {proc.returncode}\n{body}"
+
+
 def run_bench(device: str, out_dir: Path) -> Optional[str]:
     """ON + LIF workloads through benchmarks/run_benchmarks.py; the markdown it wrote (None if none)."""
     cmd = [sys.executable, "benchmarks/run_benchmarks.py", "--workloads", "ON,LIF", "--libs", BENCH_LIBS, "--out", str(out_dir)]
@@ -197,7 +208,7 @@ def environment(device: str) -> Dict[str, str]:
 
 def render(
     env: Dict[str, str], kernels: Optional[Dict[str, str]], smokes: Optional[List[Smoke]], bench: Optional[str], wall_s: float,
-    tests: Optional[str] = None,
+    tests: Optional[str] = None, recurrent: Optional[str] = None,
 ) -> str:
     """The markdown report; ``None`` for a part that did not run."""
     lines = [
@@ -226,6 +237,9 @@ def render(
         lines.append("")
     if tests is not None:
         lines += [f"## Tests marked gpu (pytest {' '.join(GPU_TESTS)})", "", "```", tests, "```", ""]
+    if recurrent is not None:
+        status, _, body = recurrent.partition("\n")
+        lines += [f"## Recurrent adaptive LIF: Triton kernel, fused loop, LSTM (benchmarks/recurrent_gpu.py, {status})", "", body, ""]
     if bench is not None:
         lines += ["## Kernel benchmarks (benchmarks/run_benchmarks.py --workloads ON,LIF)", ""]
         lines += [("#" + line if line.startswith("#") else line) for line in bench.strip().splitlines()]
@@ -233,10 +247,13 @@ def render(
     return "\n".join(lines)
 
 
-def failed(kernels: Optional[Dict[str, str]], smokes: Optional[List[Smoke]], tests: Optional[str] = None) -> bool:
+def failed(
+    kernels: Optional[Dict[str, str]], smokes: Optional[List[Smoke]], tests: Optional[str] = None, recurrent: Optional[str] = None
+) -> bool:
     bad_kernels = kernels is not None and (not kernels or any(v != "ok" for v in kernels.values()))
     bad_tests = tests is not None and not tests.startswith("exit 0:")
-    return bad_kernels or bad_tests or (smokes is not None and any(s.status != "ok" for s in smokes))
+    bad_recurrent = recurrent is not None and not recurrent.startswith("exit 0\n")
+    return bad_kernels or bad_tests or bad_recurrent or (smokes is not None and any(s.status != "ok" for s in smokes))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -270,12 +287,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     kernels: Optional[Dict[str, str]] = None
     smokes: Optional[List[Smoke]] = None
     tests: Optional[str] = None
+    recurrent: Optional[str] = None
     bench: Optional[str] = None
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def write() -> None:
         """The report of the parts finished so far (a run stopped from outside keeps them)."""
-        args.out.write_text(render(env, kernels, smokes, bench, time.perf_counter() - started, tests) + "\n")
+        args.out.write_text(render(env, kernels, smokes, bench, time.perf_counter() - started, tests, recurrent) + "\n")
 
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as tmp, ThreadPoolExecutor(args.jobs) as pool:
         shard_jobs = []
@@ -300,10 +318,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"gpu tests: {tests.splitlines()[0]}", file=sys.stderr)
             write()
         # timings last, alone on the machine
+        if "recurrent" in args.parts:
+            recurrent = run_recurrent(args.device)
+            print(f"recurrent kernel: {recurrent.splitlines()[0]}", file=sys.stderr)
+            write()
         bench = run_bench(args.device, Path(tmp) / "bench") if "bench" in args.parts else None
     write()
     print(f"gpu_check: wrote {args.out}", file=sys.stderr)
-    return EXIT_FAILED if failed(kernels, smokes, tests) else 0
+    return EXIT_FAILED if failed(kernels, smokes, tests, recurrent) else 0
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -227,6 +227,9 @@ CLI_CASES: List[Cli] = [
     cli("readout_tau_with_spiking_readout", "snn.readout_tau=10", 2, "snn.readout_tau=10", "snn.readout=spiking", "snn.readout=membrane"),
     cli("adex_rheobase_above_threshold", "snn.neuron.type=adex snn.neuron.adex_v_rheobase=1.5", 2,
         "neuron.adex_v_rheobase=1.5", "(0.0, 1.0)"),
+    # --- issue 26, recurrent Triton kernel: backend=triton without CUDA, refused before training ---
+    cli("recurrent_triton_on_cpu", "snn.neuron.type=recurrent_adaptive_lif snn.neuron.backend=triton", 2,
+        "RecurrentAdaptiveLIFNeuron", "backend='triton'", "tensors are on cpu", "use backend=auto, fused or eager"),
 ]
 
 
@@ -615,6 +618,19 @@ def interrupted_task() -> None:
     report_errors(task)
 
 
+def recurrent_triton(monkeypatch, n: int, **kw) -> Callable[[], object]:  # noqa: ANN003
+    """A ``fused_recurrent_sequence`` call of N neurons with ``backend="triton"`` (or ``kw``'s), the kernels
+    taken to be runnable here (as on CUDA), so that the recurrent kernel's own limits are what refuses it."""
+    from brain_ai.core.fused_recurrent import fused_recurrent_sequence
+    from brain_ai.core.surrogates import get_surrogate
+
+    monkeypatch.setattr("brain_ai.core.backend.triton_unsupported", lambda device, surrogate: None)
+    kw = {"backend": "triton", **kw}
+    return lambda: fused_recurrent_sequence(
+        torch.rand(2, 3, n), None, None, None, torch.zeros(n, n), 0.9, 0.9, 1.0, 0.5, "subtract", get_surrogate("atan"), **kw
+    )
+
+
 @dataclass(frozen=True)
 class Api:
     id: str
@@ -752,6 +768,13 @@ API_CASES: List[Api] = [
     Api("adex_triton_backend", lambda t, m: lambda: adex()(4).forward_sequence(torch.rand(2, 3, 4), backend="triton"), ConfigError,
         ("backend='triton'", "AdExNeuron has no fused kernel")),
     Api("adex_nir_export", lambda t, m: adex_export, ValueError, ("layer0", "NIR has no adaptive exponential integrate-and-fire node")),
+    # --- issue 26, recurrent Triton kernel: what it cannot run, named (as if on CUDA) ---
+    Api("recurrent_triton_too_wide", lambda t, m: recurrent_triton(m, 600), ConfigError,
+        ("fused_recurrent_sequence", "backend='triton'", "N=600", "at most 512", "backend=auto, fused or eager")),
+    Api("recurrent_triton_fp16_state", lambda t, m: recurrent_triton(m, 8, state_dtype=torch.float16), ConfigError,
+        ("backend='triton'", "state dtype is float16", "float32, float64")),
+    Api("recurrent_fused_function_eager", lambda t, m: recurrent_triton(m, 8, backend="eager"), ConfigError,
+        ("fused_recurrent_sequence", "backend='eager' is not a fused path", "auto, fused, triton")),
 ]
 
 

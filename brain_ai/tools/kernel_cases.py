@@ -1,4 +1,4 @@
-"""Triton fused-LIF kernels vs the PyTorch time loop of the same Function: the launch-shape case grid.
+"""Triton kernels vs the PyTorch time loops of the same Functions: the launch-shape case grid.
 
 Every case runs :func:`~brain_ai.core.fused.fused_lif_sequence` twice on identical leaves, once
 with ``backend="triton"`` and once with ``backend="fused"`` (the eager loop), and compares the
@@ -10,6 +10,13 @@ outputs that receive a gradient (spikes, final v, final a, membrane record; the 
 are None) x LIF / adaptive x every reset mode; time-major, strided and channels-last inputs, a
 stride-0 (expanded) spike gradient, T = 1, inputs or parameters alone needing a gradient, every
 surrogate, every dtype, several program blocks; on CUDA also large sequences.
+
+The ``recurrent-`` cases do the same for the recurrent adaptive LIF
+(:func:`~brain_ai.core.fused_recurrent.fused_recurrent_sequence`, :class:`RecurrentCase`): every
+reset, every output's gradient alone and all together, T = 1, inputs or parameters alone, layer-wide
+parameters, time-major and strided inputs, fp32 over two programs and two matmul blocks, bf16
+input, every surrogate, and a layer run with truncation and checkpoint segments. Their spikes must
+be equal and the states within rounding (the kernel's matmul sums in another order than BLAS).
 
 On CPU the kernels run under the Triton interpreter: ``main`` sets ``TRITON_INTERPRET=1`` before
 triton is imported (``python -m brain_ai.tools.kernel_cases --device cpu``). On a GPU:
@@ -178,6 +185,128 @@ def case_grid(device: str = "cpu") -> List[KernelCase]:
     return out
 
 
+@dataclass(frozen=True)
+class RecurrentCase:
+    """One recurrent adaptive LIF comparison (``fused_recurrent_sequence``, backend triton vs fused).
+    ``grads``: outputs whose gradient is not None ("s" spikes, "v" / "a" / "p" final membrane,
+    adaptation and previous spikes, "m" membrane record). The other fields as in :class:`KernelCase`."""
+
+    name: str
+    shape: Tuple[int, int, int]
+    dtype: torch.dtype = torch.float64
+    reset: ResetMode = ResetMode.subtract
+    surrogate: str = "atan"
+    grads: Tuple[str, ...] = ("s", "v", "a", "p", "m")
+    per_neuron: bool = True
+    v0_given: bool = True
+    layout: str = "batch"
+    needs: str = "all"
+
+
+def recurrent_grid(device: str = "cpu") -> List[RecurrentCase]:
+    """The recurrent kernel's cases (CUDA adds the pixel-wise S-MNIST shape); small: the interpreter runs every step."""
+    out = [RecurrentCase(f"recurrent-{reset.value}-grad_svapm", (3, 6, 7), reset=reset) for reset in ResetMode]
+    out += [RecurrentCase(f"recurrent-subtract-grad_{g}", (3, 6, 7), grads=(g,)) for g in "svapm"]
+    out += [RecurrentCase(f"recurrent-t1-{reset.value}", (3, 1, 7), reset=reset) for reset in ResetMode]
+    out += [RecurrentCase(f"recurrent-needs-{needs}", (3, 6, 7), needs=needs) for needs in ("x", "params")]
+    out.append(RecurrentCase("recurrent-layer_params-v0none", (3, 6, 7), per_neuron=False, v0_given=False))
+    out += [RecurrentCase(f"recurrent-layout-{layout}", (3, 6, 7), layout=layout) for layout in ("time_major", "strided")]
+    out.append(RecurrentCase("recurrent-float32-blocks", (20, 5, 40), torch.float32, ResetMode.zero))  # 2 programs, 2 K blocks
+    out.append(RecurrentCase("recurrent-bfloat16-input", (3, 6, 7), torch.bfloat16, surrogate="fast_sigmoid"))
+    out += [RecurrentCase(f"recurrent-surrogate-{name}", (2, 4, 5), torch.float32, surrogate=name) for name in sorted(SURROGATES)]
+    if torch.device(device).type == "cuda":  # fp64: no spike flips from the summation order over 784 steps
+        out.append(RecurrentCase("recurrent-large-32x784x256-float64", (32, 784, 256), surrogate="fast_sigmoid"))
+        out.append(RecurrentCase("recurrent-large-32x100x256-float32", (32, 100, 256), torch.float32, surrogate="fast_sigmoid"))
+        out.append(RecurrentCase("recurrent-large-50x30x512-zero", (50, 30, 512), reset=ResetMode.zero))
+    return out
+
+
+def make_recurrent_inputs(case: RecurrentCase, device: str = "cpu") -> List[Optional[Tensor]]:
+    """Fixed-seed leaves ``x (B, T, N), v0, a0, s0, W_rec, beta, rho, thr`` (states None unless given).
+
+    ``x = 0.2 + 0.8 rand``, W_rec ``2 randn / sqrt(N)`` (a recurrence that matters), beta in [0.6, 0.95],
+    rho in [0.7, 0.98], threshold in [0.6, 1.1], per neuron or scalars; drawn in float64 on the CPU.
+    """
+    g = torch.Generator().manual_seed(0)
+    batch, _, n = case.shape
+    sd = torch.float32 if case.dtype in (torch.float16, torch.bfloat16) else case.dtype
+    pshape = (n,) if case.per_neuron else ()
+    draw = lambda shape, low, width: low + width * torch.rand(shape, generator=g, dtype=torch.float64)  # noqa: E731
+    values = [
+        (draw(case.shape, 0.2, 0.8), case.dtype), (draw((batch, n), 0.0, 0.5), sd), (draw((batch, n), 0.0, 0.3), sd),
+        ((torch.rand(batch, n, generator=g) > 0.5).double(), sd),
+        (2.0 * torch.randn(n, n, generator=g, dtype=torch.float64) / n**0.5, sd),
+        (draw(pshape, 0.6, 0.35), sd), (draw(pshape, 0.7, 0.28), sd), (draw(pshape, 0.6, 0.5), sd),
+    ]  # fmt: skip
+    leaves = [t.to(device=device, dtype=dt).requires_grad_() for t, dt in values]
+    if not case.v0_given:
+        leaves[1:4] = [None, None, None]
+    return leaves
+
+
+def _run_recurrent(case: RecurrentCase, backend: str, device: str):  # noqa: ANN202
+    """Outputs and gradients of one backend on the case's fixed-seed leaves."""
+    from brain_ai.core.fused_recurrent import fused_recurrent_sequence
+
+    x, v0, a0, s0, w, beta, rho, thr = make_recurrent_inputs(case, device)
+    x = _layout(x, case.layout)
+    leaves = [t for t in (x, v0, a0, s0, w, beta, rho, thr) if t is not None]
+    if case.needs != "all":
+        frozen, leaves = (leaves[1:], leaves[:1]) if case.needs == "x" else (leaves[:1], leaves[1:])
+        for t in frozen:
+            t.requires_grad_(False)
+    outs = fused_recurrent_sequence(
+        x, v0, a0, s0, w, beta, rho, thr, 0.4, case.reset, get_surrogate(case.surrogate), record_membrane=True, backend=backend
+    )
+    g = torch.Generator().manual_seed(1)
+    named = dict(zip("svapm", outs))
+    total = sum((named[k] * torch.randn(named[k].shape, generator=g, dtype=torch.float64).to(named[k])).sum() for k in case.grads)
+    return outs, torch.autograd.grad(total, leaves)
+
+
+def run_recurrent_case(case: RecurrentCase, device: str = "cpu") -> None:
+    """Raise AssertionError unless the recurrent kernels match the fused PyTorch loops."""
+    fwd, grads = _run_recurrent(case, "triton", device)
+    ref_fwd, ref_grads = _run_recurrent(case, "fused", device)
+    assert fwd[0].sum() > 0 and (fwd[0] == 0).any(), "case exercises no spikes or no silence"
+    assert_close_forward(fwd, ref_fwd)
+    assert_close_grads(grads, ref_grads, rtol=1e-10 if case.dtype is torch.float64 else 1e-5)
+
+
+def assert_close_forward(got_out: Sequence[Tensor], want_out: Sequence[Tensor]) -> None:
+    """Equal spikes (the first output); the others' dtype, shape and values within rounding of the state dtype."""
+    assert_same_forward(got_out[:1], want_out[:1])
+    for got, want in zip(got_out[1:], want_out[1:]):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        tol = 1e-12 if got.dtype is torch.float64 else 1e-5
+        assert (got - want).abs().max() <= tol * want.abs().max().clamp_min(1.0), (got - want).abs().max()
+
+
+def recurrent_layer_segments(device: str = "cpu") -> None:
+    """A learnable ``RecurrentAdaptiveLIFNeuron`` with truncation and checkpoint segments: triton vs eager."""
+    from brain_ai.config import NeuronConfig
+    from brain_ai.core.neurons import build_neuron
+
+    outs = {}
+    for backend in ("triton", "eager"):
+        cfg = NeuronConfig(
+            type="recurrent_adaptive_lif", learnable_beta=True, per_neuron_beta=True, learnable_adaptation=True,
+            learnable_threshold=True, threshold_shape="per_neuron", adaptation_alpha=0.4, threshold=0.8,
+        )  # fmt: skip
+        torch.manual_seed(0)
+        layer = build_neuron(cfg, 6).double().to(device)
+        x = (0.2 + 0.8 * torch.rand(2, 7, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)).to(device)
+        x.requires_grad_()
+        s, state, tr = layer.forward_sequence(x, backend=backend, chunk_size=5, checkpoint_every=2, record="membrane")
+        w = torch.linspace(0.5, 1.5, 7, device=device, dtype=torch.float64).view(1, -1, 1)
+        loss = (s * w).sum() + state.v.sum() + state.a.sum() + (tr["membrane"] * w).sum()
+        outs[backend] = (s, torch.autograd.grad(loss, [x, *layer.parameters()]))
+    (s1, g1), (s2, g2) = outs["triton"], outs["eager"]
+    assert torch.equal(s1, s2) and s1.sum() > 0 and (s1 == 0).any()
+    assert len(g1) == 5  # x, beta, threshold, W_rec, rho
+    assert_close_grads(g1, g2, rtol=1e-10)
+
+
 def _layout(x: Tensor, layout: str) -> Tensor:
     """The same values as ``x (B, T, *F)`` in the case's memory layout (a leaf requiring grad)."""
     data = x.detach()
@@ -271,6 +400,8 @@ def run_cases(device: str = "cpu", prefix: str = "", shard: Tuple[int, int] = (0
     ``shard=(k, n)`` keeps every n-th of those, starting at the k-th (for parallel processes)."""
     results: Dict[str, str] = {}
     named = [(c.name, lambda c=c: run_case(c, device)) for c in case_grid(device)]
+    named += [(c.name, lambda c=c: run_recurrent_case(c, device)) for c in recurrent_grid(device)]
+    named.append(("recurrent-layer-segments", lambda: recurrent_layer_segments(device)))
     named.append(("one-step-hand-computed", lambda: hand_computed_one_step(device)))
     for neuron_type in ("lif", "adaptive_lif"):
         named.append((f"per-neuron-threshold-{neuron_type}", lambda t=neuron_type: per_neuron_threshold_layer(t, device)))

@@ -142,7 +142,7 @@ def test_fused_gradients_equal_eager_on_cuda(dtype):
     x = 0.2 + 0.8 * torch.rand(4, 30, 5, dtype=dtype)
     state = initial_state(neuron, 4, dtype)
     on_cuda = SpikingState(**{k: None if t is None else t.cuda() for k, t in state.items()})
-    fused = run(neuron, x.cuda(), on_cuda, "auto")  # auto on CUDA: the fused PyTorch loop (no Triton kernel)
+    fused = run(neuron, x.cuda(), on_cuda, "auto")  # auto on CUDA: the fused PyTorch loop (Triton kernel not verified yet)
     assert_match(fused, run(neuron, x.cuda(), on_cuda, "eager"), rtol=1e-10 if dtype == torch.float64 else 1e-5)
     on_cpu = run(neuron.cpu(), x, state, "fused")
     assert torch.equal(fused[0][0].cpu(), on_cpu[0][0])
@@ -198,8 +198,8 @@ def test_auto_runs_the_fused_function_on_cpu_and_triton_is_an_error(monkeypatch)
     neuron.forward_sequence(x)
     neuron.forward_sequence(x, backend="eager")
     assert len(calls) == 1
-    with pytest.raises(ConfigError, match=r"RecurrentAdaptiveLIFNeuron.forward_sequence: backend='triton' cannot run: RecurrentAdaptiveLIFNeuron has no Triton kernel"):
-        neuron.forward_sequence(x, backend="triton")
+    with pytest.raises(ConfigError, match=r"RecurrentAdaptiveLIFNeuron.forward_sequence: backend='triton' cannot run: tensors are on cpu"):
+        neuron.forward_sequence(x, backend="triton")  # the kernel runs CUDA tensors (or the interpreter's)
     synaptic = build_neuron(NeuronConfig(type="recurrent_adaptive_lif", synaptic=True), 5)
     with pytest.raises(ConfigError, match="backend='fused' cannot run: RecurrentAdaptiveLIFNeuron has a synaptic current"):
         synaptic.forward_sequence(x, backend="fused")

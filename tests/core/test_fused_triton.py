@@ -20,10 +20,10 @@ import torch
 
 from brain_ai.config import Backend, ConfigError, NeuronType, ResetMode
 from brain_ai.core import backend as backend_mod
-from brain_ai.core.backend import fused_unsupported, resolve_backend, triton_kernels, triton_missing
+from brain_ai.core.backend import fused_unsupported, recurrent_triton_kernels, resolve_backend, triton_kernels, triton_missing
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.surrogates import SURROGATES, CustomSurrogate, get_surrogate
-from brain_ai.tools.kernel_cases import FEATURES, case_grid
+from brain_ai.tools.kernel_cases import FEATURES, case_grid, recurrent_grid
 
 pytest.importorskip("triton")
 
@@ -32,6 +32,8 @@ CASE_GROUPS = [
     "grid-rank1-", "grid-rank2-", "grid-rank3-", "layout-time_major", "layout-strided", "layout-spike_sum",
     "layout-channels_last", "t1-", "needs-x", "needs-params", "surrogate-", "dtype-float32-", "dtype-float64-",
     "dtype-bfloat16-", "dtype-float16-", "blocks-", "one-step", "raw-", "per-neuron-threshold-", "rest-", "v_reset",
+    "recurrent-subtract-", "recurrent-zero-", "recurrent-none-", "recurrent-t1-", "recurrent-needs-", "recurrent-layer_params",
+    "recurrent-layout-", "recurrent-float32-", "recurrent-bfloat16-", "recurrent-surrogate-", "recurrent-layer-segments",
 ]  # fmt: skip
 
 
@@ -78,6 +80,12 @@ def test_grid_covers_every_launch_shape():
     assert {n.split("-")[1] for n in names if n.startswith("surrogate-")} == set(SURROGATES)
     assert not any(n.startswith("large-") for n in names)  # large sequences only on CUDA
     assert any(n.startswith("large-") for n in (c.name for c in case_grid("cuda")))
+    recurrent = {c.name for c in recurrent_grid("cpu")}
+    assert len(recurrent) == len(recurrent_grid("cpu")) and not recurrent & names
+    assert {f"recurrent-surrogate-{name}" for name in SURROGATES} <= recurrent
+    assert {f"recurrent-{r.value}-grad_svapm" for r in ResetMode} | {f"recurrent-t1-{r.value}" for r in ResetMode} <= recurrent
+    assert {f"recurrent-subtract-grad_{g}" for g in "svapm"} <= recurrent
+    assert not any("large" in n for n in recurrent) and "recurrent-large-32x784x256-float64" in {c.name for c in recurrent_grid("cuda")}
 
 
 def test_every_built_in_surrogate_has_a_kernel_formula():
@@ -132,11 +140,18 @@ def test_fused_unsupported_reasons():
 
 def test_a_layer_without_triton_kernel_runs_the_fused_loop_on_cuda_and_refuses_triton():
     atan = get_surrogate("atan")
-    reason = triton_missing("RecurrentAdaptiveLIFNeuron", NeuronType.recurrent_adaptive_lif)
-    assert triton_missing("LIFNeuron", NeuronType.lif) is None and "RecurrentAdaptiveLIFNeuron has no Triton kernel" in reason
+    reason = triton_missing("RecurrentLIFNeuron", None)
+    assert triton_missing("LIFNeuron", NeuronType.lif) is None and "RecurrentLIFNeuron has no Triton kernel" in reason
+    assert triton_missing("RecurrentAdaptiveLIFNeuron", NeuronType.recurrent_adaptive_lif) is None
     assert resolve_backend("auto", "cuda", atan, None, triton_reason=reason) is Backend.fused
-    with pytest.raises(ConfigError, match=r"X.forward_sequence: backend='triton' cannot run: RecurrentAdaptiveLIFNeuron has no Triton kernel \(Triton neuron types: adaptive_lif, lif\)"):
+    with pytest.raises(ConfigError, match=r"X.forward_sequence: backend='triton' cannot run: RecurrentLIFNeuron has no Triton kernel \(Triton neuron types: adaptive_lif, lif, recurrent_adaptive_lif\)"):
         resolve_backend("triton", "cuda", atan, None, owner="X.forward_sequence", triton_reason=reason)
+
+
+def test_auto_leaves_a_kernel_not_verified_on_a_gpu_to_the_fused_loop():
+    atan = get_surrogate("atan")
+    assert resolve_backend("auto", "cuda", atan, None, auto_triton=False) is Backend.fused
+    assert resolve_backend("triton", "cuda", atan, None, auto_triton=False) is Backend.triton
 
 
 def test_cpu_tensors_never_reach_the_kernels(monkeypatch):
@@ -161,6 +176,12 @@ COMPILE_VARIANTS = [
     ("_lif_bwd_kernel", "fp64", {}, dict(
         RESET=0, ADAPTIVE=False, SURROGATE=7, HAS_GS=True, HAS_GV=False, HAS_GA=False, HAS_GM=False, NEED_X=True,
         NEED_BETA=False, NEED_THR=True)),
+    # the recurrent kernels at the pixel-wise S-MNIST width (N = 256 in BLOCK_N = 256)
+    ("_rec_fwd_kernel", "fp32", {"x_ptr": "bf16"}, dict(RESET=0, RECORD=True, BLOCK_B=16, BLOCK_N=256, BLOCK_K=32)),
+    ("_rec_bwd_kernel", "fp32", {"gs_ptr": "bf16"}, dict(
+        RESET=1, SURROGATE=1, HAS_GS=True, HAS_GV=True, HAS_GA=True, HAS_GP=True, HAS_GM=True, BLOCK_B=16, BLOCK_N=256,
+        BLOCK_K=32)),
+    ("_rec_fwd_kernel", "fp64", {}, dict(RESET=1, RECORD=False, BLOCK_B=16, BLOCK_N=16, BLOCK_K=32)),
 ]  # fmt: skip
 
 
@@ -174,15 +195,16 @@ def test_kernels_compile_for_a_gpu_without_one(kernel, state, ptr_dtypes, conste
     from triton.compiler import ASTSource
 
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
-    fn = getattr(triton_kernels(), kernel)
-    constexprs = dict(constexprs, BLOCK=128)
+    recurrent = kernel.startswith("_rec_")
+    fn = getattr(recurrent_triton_kernels() if recurrent else triton_kernels(), kernel)
+    constexprs = constexprs if recurrent else dict(constexprs, BLOCK=128)
     signature = {
         name: "constexpr" if name in constexprs
         else "*" + ptr_dtypes.get(name, state) if name.endswith("_ptr")
-        else "i64" if name[-2:] in ("_b", "_t") else "i32"
+        else "i64" if name[-2:] in ("_b", "_t", "_n") else "i32"
         for name in fn.arg_names
     }  # fmt: skip
-    options = dict(num_warps=4, enable_fp_fusion=kernel != "_lif_fwd_kernel")
+    options = dict(num_warps=8 if recurrent else 4, enable_fp_fusion=kernel not in ("_lif_fwd_kernel", "_rec_fwd_kernel"))
     compiled = triton_compile(ASTSource(fn, signature, constexprs), target=GPUTarget("cuda", 90, 32), options=options)
     assert compiled.asm["cubin"]
     if kernel == "_lif_fwd_kernel":
