@@ -88,3 +88,25 @@ def test_cpu_mode_training_smoke(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| snn=mlp | `trainer=cpu snn=mlp` | ok |" in out.read_text()
+
+
+def test_recurrent_kernel_section_and_its_exit_status():
+    env = {"device": "cuda", "gpu": "H100", "python": "3.12", "torch": "2.11", "triton": "3.6", "commit": "abc"}
+    ok = "exit 0\n| SNN, backend=triton | 3.10 | 1.90x |\n- gradient check (...): ok"
+    report = gpu_check.render(env, None, None, None, 1.0, None, ok)
+    assert "## Recurrent adaptive LIF: Triton kernel, fused loop, LSTM (benchmarks/recurrent_gpu.py, exit 0)" in report
+    assert "| SNN, backend=triton | 3.10 | 1.90x |" in report and not gpu_check.failed(None, None, None, ok)
+    assert gpu_check.failed(None, None, None, "exit 1\n- gradient check (...): FAIL")
+    assert "## Recurrent adaptive LIF" not in gpu_check.render(env, None, None, None, 1.0)
+
+
+@pytest.mark.slow
+def test_cpu_mode_times_the_recurrent_kernel_under_the_interpreter(tmp_path):
+    pytest.importorskip("triton")
+    out = tmp_path / "gpu_check.md"
+    cmd = [sys.executable, str(SCRIPT), "--device", "cpu", "--parts", "recurrent", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = out.read_text()
+    assert "benchmarks/recurrent_gpu.py, exit 0)" in report and "| SNN, backend=triton |" in report
+    assert "gradient check (triton vs fused, 16x6x32 fp32): ok; 0 of 3072 spikes differ" in report
