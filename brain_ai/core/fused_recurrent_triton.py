@@ -70,7 +70,8 @@ def _rec_input(
     src_ptr, w_ptr, rows, row_mask, cols, N,
     W_T: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_N: tl.constexpr,
 ):  # fmt: skip
-    """``src[rows] @ W^T`` (``W_T``) or ``src[rows] @ W``, ``(BLOCK_B, BLOCK_N)``; ``src`` one contiguous ``(B, N)`` step."""
+    """``src[rows] @ W^T`` (``W_T``) or ``src[rows] @ W`` as a ``(BLOCK_B, BLOCK_N)`` tile; ``src``: one
+    contiguous ``(B, N)`` step."""
     acc = tl.zeros((BLOCK_B, BLOCK_N), dtype=src_ptr.dtype.element_ty)
     ks = tl.arange(0, BLOCK_K)
     for k0 in range(0, N, BLOCK_K):
@@ -216,11 +217,17 @@ def _rec_bwd_kernel(
     dbeta += dh_next * v0
     tl.store(dv0_ptr + state, dv, mask=mask)
     tl.store(da0_ptr + state, da, mask=mask)
-    tl.store(ds0_ptr + state, _rec_input(dx_ptr, w_ptr, rows, row_mask, cols, N, False, BLOCK_B, BLOCK_K, BLOCK_N), mask=mask)
+    ds0 = _rec_input(dx_ptr, w_ptr, rows, row_mask, cols, N, False, BLOCK_B, BLOCK_K, BLOCK_N)  # D h_0 @ W
+    tl.store(ds0_ptr + state, ds0, mask=mask)
     part = pid * N + cols  # per-program partial sums (P, N)
     tl.store(dbeta_ptr + part, tl.sum(tl.where(mask, dbeta, 0.0), axis=0)[None, :], mask=cols < N)
     tl.store(drho_ptr + part, tl.sum(tl.where(mask, drho, 0.0), axis=0)[None, :], mask=cols < N)
     tl.store(dthr_ptr + part, tl.sum(tl.where(mask, dthr, 0.0), axis=0)[None, :], mask=cols < N)
+
+
+def _dense(name: str, t: Tensor, shape: tuple) -> Tensor:
+    """A contiguous ``t`` of the ``shape`` the kernel indexes densely (checked)."""
+    return _expect(name, t.contiguous(), shape, contiguous=True)
 
 
 def _block_n(n: int) -> int:
@@ -247,23 +254,27 @@ def recurrent_forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_mem
     membrane = torch.empty_like(spikes) if record_membrane else None
     v_out = torch.empty(bn, dtype=sd, device=dev)
     a_out = torch.empty_like(v_out)
-    dense = lambda name, t, shape: _expect(name, t.contiguous(), shape, contiguous=True)  # noqa: E731
     with _on(dev):
         _rec_fwd_kernel[_grid(batch)](
-            x_ptr=_expect("x", x, (batch, steps, n)), v0_ptr=dense("v0", v0, bn), a0_ptr=dense("a0", a0, bn),
-            s0_ptr=dense("s0", s0, bn), w_ptr=dense("w_rec", w, (n, n)), beta_ptr=dense("beta", _per_neuron(beta, vec), vec),
-            rho_ptr=dense("adaptation_decay", _per_neuron(rho, vec), vec),
-            thr_ptr=dense("threshold", _per_neuron(thr, vec), vec),
+            x_ptr=_expect("x", x, (batch, steps, n)), v0_ptr=_dense("v0", v0, bn), a0_ptr=_dense("a0", a0, bn),
+            s0_ptr=_dense("s0", s0, bn), w_ptr=_dense("w_rec", w, (n, n)),
+            beta_ptr=_dense("beta", _per_neuron(beta, vec), vec),
+            rho_ptr=_dense("adaptation_decay", _per_neuron(rho, vec), vec),
+            thr_ptr=_dense("threshold", _per_neuron(thr, vec), vec),
             const_ptr=_expect("constants", _constants(None, alpha, None, sd, dev), (_N_CONSTANTS,)),
-            s_ptr=spikes, h_ptr=h, adapt_ptr=adapt, m_ptr=membrane if record_membrane else h, v_out_ptr=v_out, a_out_ptr=a_out,
+            s_ptr=spikes, h_ptr=h, adapt_ptr=adapt, m_ptr=membrane if record_membrane else h,
+            v_out_ptr=v_out, a_out_ptr=a_out,
             B=batch, T=steps, N=n, sx_b=x.stride(0), sx_t=x.stride(1), sx_n=x.stride(2),
-            RESET=_RESET_ID[reset], RECORD=bool(record_membrane), BLOCK_B=_BLOCK_B, BLOCK_N=_block_n(n), BLOCK_K=_BLOCK_K,
+            RESET=_RESET_ID[reset], RECORD=bool(record_membrane),
+            BLOCK_B=_BLOCK_B, BLOCK_N=_block_n(n), BLOCK_K=_BLOCK_K,
             num_warps=_NUM_WARPS, enable_fp_fusion=False,
         )  # fmt: skip
     return spikes, v_out, a_out, spikes[-1].clone(), membrane, h, adapt
 
 
-def recurrent_backward(h, adapt, v0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m):  # noqa: ANN001
+def recurrent_backward(  # noqa: ANN201
+    h, adapt, v0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m,  # noqa: ANN001
+):  # fmt: skip
     """Reverse-time kernel; returns ``(dx (T, B, N), dv0, da0, ds0, dbeta, drho, dthr)`` in the state dtype.
 
     ``h`` / ``adapt`` are the forward's time-major records, ``g_s`` / ``g_m`` the gradients of the
@@ -278,16 +289,15 @@ def recurrent_backward(h, adapt, v0, w, beta, rho, thr, alpha, reset, surrogate,
     dx = torch.empty(tbn, dtype=sd, device=dev)
     dv0, da0, ds0 = (torch.empty(bn, dtype=sd, device=dev) for _ in range(3))
     dbeta, drho, dthr = (torch.empty((grid[0], n), dtype=sd, device=dev) for _ in range(3))
-    dense = lambda name, t, shape: _expect(name, t.contiguous(), shape, contiguous=True)  # noqa: E731
-    state = lambda name, t: dense(name, t.to(sd), bn) if t is not None else dv0  # noqa: E731  never read when None
-    seq = lambda name, t: _expect(name, t, (batch, steps, n)) if t is not None else h  # noqa: E731  never read when None
+    state = lambda name, t: _dense(name, t.to(sd), bn) if t is not None else dv0  # noqa: E731  (unread if None)
+    seq = lambda name, t: _expect(name, t, (batch, steps, n)) if t is not None else h  # noqa: E731  (unread if None)
     gs, gm = seq("g_s", g_s), seq("g_m", g_m)
     with _on(dev):
         _rec_bwd_kernel[grid](
-            h_ptr=dense("h", h, tbn), adapt_ptr=dense("adapt", adapt, tbn), v0_ptr=dense("v0", v0, bn),
-            w_ptr=dense("w_rec", w, (n, n)), beta_ptr=dense("beta", _per_neuron(beta, vec), vec),
-            rho_ptr=dense("adaptation_decay", _per_neuron(rho, vec), vec),
-            thr_ptr=dense("threshold", _per_neuron(thr, vec), vec),
+            h_ptr=_dense("h", h, tbn), adapt_ptr=_dense("adapt", adapt, tbn), v0_ptr=_dense("v0", v0, bn),
+            w_ptr=_dense("w_rec", w, (n, n)), beta_ptr=_dense("beta", _per_neuron(beta, vec), vec),
+            rho_ptr=_dense("adaptation_decay", _per_neuron(rho, vec), vec),
+            thr_ptr=_dense("threshold", _per_neuron(thr, vec), vec),
             const_ptr=_expect("constants", _constants(surrogate, alpha, None, sd, dev), (_N_CONSTANTS,)),
             gs_ptr=gs, gv_ptr=state("g_v", g_v), ga_ptr=state("g_a", g_a), gp_ptr=state("g_p", g_p), gm_ptr=gm,
             dx_ptr=dx, dv0_ptr=dv0, da0_ptr=da0, ds0_ptr=ds0, dbeta_ptr=dbeta, drho_ptr=drho, dthr_ptr=dthr,
