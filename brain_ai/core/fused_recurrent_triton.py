@@ -40,7 +40,15 @@ import triton.language as tl
 from torch import Tensor
 
 from brain_ai.core.fused_triton import (
-    _N_CONSTANTS, _RESET_ID, SURROGATE_KIND, _constants, _expect, _on, _per_neuron, _post_reset, _surrogate_grad,
+    _N_CONSTANTS,
+    _RESET_ID,
+    SURROGATE_KIND,
+    _constants,
+    _expect,
+    _on,
+    _per_neuron,
+    _post_reset,
+    _surrogate_grad,
 )  # fmt: skip
 
 __all__ = ["MAX_NEURONS", "STATE_DTYPES", "recurrent_unsupported", "recurrent_forward", "recurrent_backward"]
