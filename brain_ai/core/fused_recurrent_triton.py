@@ -49,7 +49,7 @@ from brain_ai.core.fused_triton import (
     _per_neuron,
     _post_reset,
     _surrogate_grad,
-)  # fmt: skip
+)
 
 __all__ = ["MAX_NEURONS", "STATE_DTYPES", "recurrent_unsupported", "recurrent_forward", "recurrent_backward"]
 
