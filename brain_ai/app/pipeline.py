@@ -25,6 +25,7 @@ from brain_ai.config.keys import check_target_keys
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.memory import resolve_memory_budget
+from brain_ai.core.neurons.psn import with_time_steps
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.errors import InputFileError, TrainingInterrupted
@@ -50,7 +51,8 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
 
     Checks done here, before training: network, data, encoder, decoder, readout and task loss fit together
     (:func:`brain_ai.config.compat.check_network`, :func:`brain_ai.config.compat.check_codec`, the one compatibility table); the network's input/output
-    sizes match the data and codec; ``snn.checkpoint_every`` fits T; ``snn.memory_budget_mb``
+    sizes match the data and codec; ``snn.checkpoint_every`` fits T (and the PSN family's steps and order,
+    :func:`~brain_ai.core.neurons.psn.with_time_steps`); ``snn.memory_budget_mb``
     becomes ``snn.checkpoint_every`` (logged).
     """
     snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = validate_config(cfg)
@@ -71,7 +73,9 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
     decoder = build_decoder(dec_cfg, dm.num_outputs)
     step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))
     snn_cfg = with_io_sizes(snn_cfg, step_shape, decoder.output_size)
-    snn_cfg = resolve_memory_budget(snn_cfg, data_cfg.batch_size, dm.time_steps or enc_cfg.num_steps)
+    time_steps = dm.time_steps or enc_cfg.num_steps
+    snn_cfg = resolve_memory_budget(snn_cfg, data_cfg.batch_size, time_steps)
+    snn_cfg = with_time_steps(snn_cfg, time_steps, cfg.trainer.get("max_epochs"))
     model = SNNLitModule(
         snn=to_dict(snn_cfg),
         encoding=to_dict(enc_cfg),

@@ -229,6 +229,20 @@ class NeuronType(str, enum.Enum):
     recurrent_adaptive_lif = "recurrent_adaptive_lif"
     #: adaptive exponential integrate-and-fire (Brette & Gerstner 2005), brain_ai.core.neurons.adex
     adex = "adex"
+    #: parallel spiking neurons (Fang et al. 2023, brain_ai.core.neurons.psn): no reset, the hidden
+    #: state a learnable map over the T steps (full T x T; banded of order k; a k-tap sliding weight)
+    psn = "psn"
+    masked_psn = "masked_psn"
+    sliding_psn = "sliding_psn"
+
+
+#: the parallel spiking neuron family, and those of it that map a fixed number of steps T
+PSN_TYPES = frozenset({NeuronType.psn, NeuronType.masked_psn, NeuronType.sliding_psn})
+FIXED_STEP_PSN_TYPES = frozenset({NeuronType.psn, NeuronType.masked_psn})
+#: NeuronConfig fields of the LIF family's dynamics that a parallel spiking neuron has no use for
+_NOT_PSN_FIELDS = (
+    "threshold_shape", "reset", "v_rest", "v_reset", "learnable_threshold", "synaptic", "refractory_steps", "max_delay",
+)
 
 
 class ResetMode(str, enum.Enum):
@@ -417,6 +431,13 @@ class NeuronConfig:
     adex_b: float = 0.2
     #: AdEx: time constant tau_w of w (units of ``dt``); w decays by exp(-dt / tau_w) per step
     adex_tau_w: float = 50.0
+    #: psn / masked_psn: the fixed number of steps T they map; None = the data's (filled by the pipeline)
+    psn_steps: Optional[int] = None
+    #: masked_psn / sliding_psn: order k (steps each step reads: t - k + 1 .. t), 1 <= k <= T; None = T
+    psn_order: Optional[int] = None
+    #: masked_psn: epochs over which the mask's lambda ramps from 0 (full T x T) to 1 (banded, causal);
+    #: 0 = banded from the start
+    psn_mask_ramp_epochs: int = 0
 
     def __post_init__(self) -> None:
         o = "neuron"
@@ -465,6 +486,42 @@ class NeuronConfig:
         check_range(o, "max_delay", self.max_delay, low=0, integer=True)
         if self.type is NeuronType.adex:
             check_adex(o, self.threshold, self.v_rest, self.dt, self.adex_delta_t, self.adex_v_rheobase, self.adex_a, self.adex_b, self.adex_tau_w)
+        self._check_psn(o)
+
+    def _check_psn(self, o: str) -> None:
+        """The parallel spiking neurons' fields: set only for the types that read them, in range; the
+        LIF dynamics they lack (reset, synaptic current, ...) left at their defaults; no fused kernel."""
+        if self.psn_steps is not None:
+            check_range(o, "psn_steps", self.psn_steps, low=1, integer=True)
+        if self.psn_order is not None:
+            check_range(o, "psn_order", self.psn_order, low=1, integer=True)
+            if self.psn_steps is not None and self.type is NeuronType.masked_psn:
+                check_range(o, "psn_order", self.psn_order, low=1, high=self.psn_steps, integer=True)
+        check_range(o, "psn_mask_ramp_epochs", self.psn_mask_ramp_epochs, low=0, integer=True)
+        readers = {
+            "psn_steps": FIXED_STEP_PSN_TYPES, "psn_order": {NeuronType.masked_psn, NeuronType.sliding_psn},
+            "psn_mask_ramp_epochs": {NeuronType.masked_psn},
+        }  # fmt: skip
+        for name, types in readers.items():
+            if getattr(self, name) != NeuronConfig.__dataclass_fields__[name].default and self.type not in types:
+                allowed = ", ".join(sorted(t.value for t in types))
+                raise ConfigError(f"{o}.{name}={getattr(self, name)!r} is read only by {o}.type={allowed}, got {o}.type={self.type.value}")
+        if self.type not in PSN_TYPES:
+            return
+        for name in _NOT_PSN_FIELDS:
+            value, default = getattr(self, name), NeuronConfig.__dataclass_fields__[name].default
+            if value != default:
+                shown = getattr(value, "value", value)
+                raise ConfigError(
+                    f"{o}.{name}={shown!r} is not available for {o}.type={self.type.value}: a parallel spiking neuron has "
+                    f"no reset, membrane potential levels, synaptic current, refractory period or delays; allowed: "
+                    f"{getattr(default, 'value', default)!r}"
+                )
+        if self.backend not in (Backend.auto, Backend.eager):
+            raise ConfigError(
+                f"{o}.backend={self.backend.value} is not available for {o}.type={self.type.value} (one whole-sequence "
+                f"matmul / convolution, no fused or Triton kernel); allowed: auto, eager"
+            )
 
 
 #: AdEx: largest exponent (threshold - v_rheobase) / delta_t of the spike initiation term (its value at

@@ -44,6 +44,7 @@ from brain_ai.config import (
 from brain_ai.core.decoding import ClassificationOutput, DecoderOutput, build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
+from brain_ai.core.neurons.psn import follow_mask_schedule
 from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
 from brain_ai.data import augment_shift_of
 from brain_ai.data.augment import random_shift
@@ -281,6 +282,10 @@ class SNNLitModule(L.LightningModule):
             return optimizer
         interval = "step" if cfg.scheduler is SchedulerName.onecycle else "epoch"
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+    def on_train_epoch_start(self) -> None:
+        """Masked PSN layers move their mask along its ramp (``snn.neuron.psn_mask_ramp_epochs``)."""
+        follow_mask_schedule(self.net, self.current_epoch)
 
     def on_train_start(self) -> None:
         """A resumed run with another horizon (e.g. more ``trainer.max_epochs``) re-plans its schedule."""

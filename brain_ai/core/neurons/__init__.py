@@ -1,4 +1,5 @@
-"""Spiking neurons with explicit state: the LIF family, AdEx, their pure step functions and a factory.
+"""Spiking neurons with explicit state: the LIF family, AdEx, the parallel spiking neurons (PSN), their pure
+step functions and a factory.
 
 ``spikes, state = neuron(x_t, state)`` for one step ``(B, *size)``; ``forward_sequence`` for
 ``(B, T, *size)`` through :func:`brain_ai.core.unroll.run_segments`. See docs/neurons.md.
@@ -19,6 +20,7 @@ from brain_ai.core.neurons.functional import (
     reset_membrane,
 )
 from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LeakyIntegrator, LIFNeuron, RecurrentAdaptiveLIFNeuron, RecurrentLIFNeuron
+from brain_ai.core.neurons.psn import PSN, MaskedPSN, ParallelSpikingNeuron, SlidingPSN
 from brain_ai.core.neurons.state import STATE_FIELDS, SpikingState, state_dtype_for
 
 __all__ = [
@@ -28,10 +30,14 @@ __all__ = [
     "LIFNeuron",
     "LeakyCellBase",
     "LeakyIntegrator",
+    "MaskedPSN",
     "NEURONS",
+    "PSN",
+    "ParallelSpikingNeuron",
     "RecurrentAdaptiveLIFNeuron",
     "RecurrentLIFNeuron",
     "STATE_FIELDS",
+    "SlidingPSN",
     "SpikingNeuronBase",
     "SpikingState",
     "TAU_RANGE",

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Dict, Type
+from typing import Dict, Type, Union
 
 from brain_ai.config import NeuronConfig, NeuronType
 from brain_ai.core.neurons.adex import AdExNeuron
 from brain_ai.core.neurons.advanced import AdvancedLIFNeuron
 from brain_ai.core.neurons.base import Size, SpikingNeuronBase
 from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LIFNeuron, RecurrentAdaptiveLIFNeuron, RecurrentLIFNeuron
+from brain_ai.core.neurons.psn import PSN, MaskedPSN, ParallelSpikingNeuron, SlidingPSN
 
 #: Neuron classes by :class:`NeuronType`; each has ``from_config(cfg, size)``.
-NEURONS: Dict[NeuronType, Type[SpikingNeuronBase]] = {
+NEURONS: Dict[NeuronType, Type[Union[SpikingNeuronBase, ParallelSpikingNeuron]]] = {
     NeuronType.lif: LIFNeuron,
     NeuronType.adaptive_lif: AdaptiveLIFNeuron,
     NeuronType.recurrent_lif: RecurrentLIFNeuron,
     NeuronType.advanced_lif: AdvancedLIFNeuron,
     NeuronType.recurrent_adaptive_lif: RecurrentAdaptiveLIFNeuron,
     NeuronType.adex: AdExNeuron,
+    NeuronType.psn: PSN,
+    NeuronType.masked_psn: MaskedPSN,
+    NeuronType.sliding_psn: SlidingPSN,
 }
 
 
-def build_neuron(cfg: NeuronConfig, size: Size) -> SpikingNeuronBase:
+def build_neuron(cfg: NeuronConfig, size: Size) -> Union[SpikingNeuronBase, ParallelSpikingNeuron]:
     """Build the ``cfg.type`` neuron layer of feature shape ``size`` (surrogate from cfg.surrogate/_alpha)."""
     if not isinstance(cfg, NeuronConfig):
         raise TypeError(f"build_neuron: cfg must be a NeuronConfig, got {type(cfg).__name__}")

@@ -1,0 +1,393 @@
+r"""The parallel spiking neuron family (Fang et al., "Parallel Spiking Neurons with High Efficiency
+and Ability to Learn Long-term Dependencies", NeurIPS 2023): neurons without reset whose hidden
+state is a learnable linear map over the time steps, computed for the whole sequence at once.
+
+Per neuron ``n`` of a layer, with the input currents ``X[t, n]`` of ``T`` steps::
+
+    H = M X + b          M (T, T): the time-mixing matrix, the same for every neuron of the layer
+    S = Theta(H)         Heaviside forward, the surrogate's gradient backward
+
+* ``psn`` (:class:`PSN`): ``M = W``, a full learnable ``T x T`` weight, ``b`` a ``(T, 1)`` bias.
+  Non-causal (step ``t`` reads every step); fixed ``T``.
+* ``masked_psn`` (:class:`MaskedPSN`): ``M = W * (lambda M_k + (1 - lambda) J)`` with the banded
+  lower-triangular mask ``M_k[i, j] = 1`` for ``j <= i <= j + k - 1`` (order ``k``: step ``t``
+  reads steps ``t - k + 1 .. t``) and ``J`` all ones; ``lambda`` ramps from 0 to 1 during training
+  (the progressive masking, :func:`follow_mask_schedule`), ``b`` ``(T, 1)``. Causal once
+  ``lambda = 1``; fixed ``T``.
+* ``sliding_psn`` (:class:`SlidingPSN`): ``H[t] = sum_{i<k} w_i X[t - k + 1 + i] + b``, a ``k``-tap
+  causal convolution over time shared by every step, ``b`` a scalar: any ``T``; the state (the last
+  ``k - 1`` inputs) carries a sequence across calls, so streaming, ``chunk_size`` and
+  ``checkpoint_every`` work as for the LIF family.
+
+Parameter and buffer names and shapes are SpikingJelly's (``spikingjelly.activation_based.neuron.PSN``,
+``MaskedPSN``, ``SlidingPSN``): a state dict of one loads into the other. The bias is the negative
+threshold (initialised to ``-neuron.threshold``; SpikingJelly's default is -1). Every weight starts
+as the leak of a LIF with beta = 1/2 without reset (``M[t, j] = 2^-(t - j)``, ``j <= t``: SpikingJelly's
+``exp_init`` of the sliding PSN; SpikingJelly draws the PSN / masked PSN weight Kaiming uniform). Tensors are batch
+first, ``(B, T, *size)``, where SpikingJelly's are time first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from brain_ai.config import (
+    FIXED_STEP_PSN_TYPES, PSN_TYPES, Backend, ConfigError, DtypePolicy, NeuronConfig, SNNConfig, check_range, coerce_enum,
+)  # fmt: skip
+from brain_ai.core.neurons.base import Size, as_shape
+from brain_ai.core.neurons.state import SpikingState, carry, check_finite, check_state, state_dtype_for
+from brain_ai.core.surrogates import Surrogate, get_surrogate
+from brain_ai.core.unroll import Record, check_record, run_segments, traces_of
+
+
+def _surrogate_of(cfg: NeuronConfig) -> Surrogate:
+    return get_surrogate(cfg.surrogate.value, cfg.surrogate_alpha, normalize=cfg.surrogate_normalize, **cfg.surrogate_params)
+
+
+class ParallelSpikingNeuron(nn.Module):
+    """Shared shell of the family: input checks, state, the segment loop and the spike function.
+
+    Subclasses define :meth:`time_matrix` (the ``(T, T)`` map ``M``) and :meth:`_hidden` (``H`` of a
+    segment). ``forward_sequence(x (B, T, *size))`` -> ``(spikes (B, T, *size), final_state, traces)``;
+    ``record="membrane"`` records ``H`` (the threshold is 0: ``S = Theta(H)``).
+    """
+
+    def __init__(
+        self,
+        size: Size,
+        surrogate: Union[str, Surrogate] = NeuronConfig.surrogate.name,
+        dtype_policy: Union[DtypePolicy, str] = NeuronConfig.dtype_policy,
+    ) -> None:
+        super().__init__()
+        self.size = as_shape(type(self).__name__, size)
+        self.surrogate = get_surrogate(surrogate)
+        self.dtype_policy = coerce_enum(type(self).__name__, "dtype_policy", dtype_policy, DtypePolicy)
+
+    # ---- what a subclass defines ----------------------------------------------------------
+    def time_matrix(self, steps: int) -> Tensor:
+        """``M (T, T)``: ``H[:, t] = sum_j M[t, j] X[:, j] + b_t`` over ``steps`` steps from the zero state."""
+        raise NotImplementedError
+
+    def time_taps(self, steps: int) -> Tensor:
+        """``(T, T)`` bool: the entries of :meth:`time_matrix` the structure allows (the dense operations)."""
+        raise NotImplementedError
+
+    def _hidden(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        """``H (B, t, *size)`` of a segment ``x (B, t, *size)`` and the state after it."""
+        raise NotImplementedError
+
+    # ---- state --------------------------------------------------------------------------
+    def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
+        """``v``: ``H`` of the last step (read-only information; it feeds no later step)."""
+        return {"v": (batch_size, *self.size)}
+
+    def reset_state(
+        self, batch_size: int, device: Optional[torch.device] = None, dtype: torch.dtype = torch.float32
+    ) -> SpikingState:
+        """Fresh all-zero state for ``batch_size`` samples."""
+        check_range(type(self).__name__, "batch_size", batch_size, low=1, integer=True)
+        return SpikingState(
+            **{k: torch.zeros(shape, device=device, dtype=dtype) for k, shape in self.state_shapes(batch_size).items()}
+        )
+
+    def detach_state(self, state: SpikingState) -> SpikingState:
+        return state.detach()
+
+    def _check_continuation(self, state: SpikingState) -> None:
+        """A given ``state`` continues a sequence: only :class:`SlidingPSN` can (the fixed-T types refuse)."""
+
+    # ---- sequence -----------------------------------------------------------------------
+    def forward(self, x: Tensor, state: Optional[SpikingState] = None) -> Tuple[Tensor, SpikingState]:
+        """Whole sequence ``x (B, T, *size)`` -> ``(spikes, final_state)`` (there is no single-step form)."""
+        out, final, _ = self._run_sequence(x, state, None, None, "none", Backend.auto, check_values=True)
+        return out, final
+
+    def forward_sequence(
+        self,
+        x: Tensor,
+        state: Optional[SpikingState] = None,
+        *,
+        chunk_size: Optional[int] = None,
+        checkpoint_every: Optional[int] = None,
+        record: Record = "none",
+        backend: Union[Backend, str] = NeuronConfig.backend,
+        carry_state: Optional[bool] = None,
+    ) -> Tuple[Tensor, Optional[SpikingState], Dict[str, Tensor]]:
+        """``x (B, T, *size)`` -> ``(spikes (B, T, *size), final_state, traces)``, the signature of
+        :meth:`~brain_ai.core.neurons.base.LeakyCellBase.forward_sequence`. ``backend``: auto or
+        eager (one implementation, the whole-sequence matmul / convolution)."""
+        out, final, traces = self._run_sequence(x, state, chunk_size, checkpoint_every, record, backend, check_values=True)
+        return out, carry(f"{type(self).__name__}.forward_sequence", final, carry_state), traces
+
+    def _run_sequence(
+        self,
+        x: Tensor,
+        state: Optional[SpikingState],
+        chunk_size: Optional[int],
+        checkpoint_every: Optional[int],
+        record: Record,
+        backend: Union[Backend, str],
+        check_values: bool,
+    ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
+        owner = f"{type(self).__name__}.forward_sequence"
+        check_record(owner, record)
+        backend = coerce_enum(owner, "backend", backend, Backend)
+        if backend not in (Backend.auto, Backend.eager):
+            raise ValueError(
+                f"{owner}: backend={backend.name} is not available for the parallel spiking neurons (one whole-sequence "
+                "matmul / convolution, no fused or Triton kernel); allowed: auto, eager"
+            )
+        if not torch.is_floating_point(x):
+            raise TypeError(f"{owner}: input dtype {x.dtype} must be floating point")
+        if x.dim() < 3 or x.shape[1] < 1 or tuple(x.shape[2:]) != self.size:
+            raise ValueError(f"{owner}: x must be (B, T>=1, *size) with size={self.size}, got shape {tuple(x.shape)}")
+        if check_values:
+            check_finite(owner, x)
+        dtype = state_dtype_for(x.dtype, self.dtype_policy)
+        if state is None:
+            state = self.reset_state(x.shape[0], x.device, dtype)
+        else:
+            self._check_continuation(state)
+            check_state(owner, state, self.state_shapes(x.shape[0]), x.device, dtype)
+        keep_membrane = record == "membrane"
+
+        def segment(x_seg: Tensor, seg_state: SpikingState) -> Tuple[Dict[str, Tensor], SpikingState]:
+            h, new_state = self._hidden(x_seg, seg_state)  # (B, t, *size)
+            outputs = {"out": self.surrogate(h).to(x_seg.dtype)}
+            if keep_membrane:
+                outputs["membrane"] = h
+            return outputs, new_state
+
+        outputs, state = run_segments(segment, x, state, chunk_size=chunk_size, checkpoint_every=checkpoint_every)
+        return outputs["out"], state, traces_of(outputs, record)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, surrogate={self.surrogate!r}"
+
+
+class _FixedStepsPSN(ParallelSpikingNeuron):
+    """PSN / masked PSN: a ``(T, T)`` weight, so exactly ``T`` steps per call and no continuation."""
+
+    def __init__(self, size: Size, steps: int, *, threshold: float = NeuronConfig.threshold, **kwargs: Any) -> None:
+        super().__init__(size, **kwargs)
+        owner = type(self).__name__
+        check_range(owner, "steps", steps, low=1, integer=True)
+        check_range(owner, "threshold", threshold)
+        self.T = steps
+        lag = _lags(steps)  # (T, T): t - j
+        # SpikingJelly's names and shapes; W starts as the leak of a LIF with beta = 1/2 (no reset), like the
+        # sliding PSN's exp_init (SpikingJelly: Kaiming uniform, which leaves a network without BatchNorm silent)
+        self.weight = nn.Parameter(torch.where(lag >= 0, 0.5 ** lag.clamp(min=0).float(), torch.zeros(())))
+        self.bias = nn.Parameter(torch.full((steps, 1), -float(threshold)))
+
+    def _check_continuation(self, state: SpikingState) -> None:
+        raise ValueError(
+            f"{type(self).__name__}(T={self.T}) maps all T steps at once and cannot continue a sequence: pass state=None "
+            "(streaming, carried state and stream windows are available for sliding_psn only)"
+        )
+
+    def _hidden(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        if x.shape[1] != self.T:
+            raise ValueError(
+                f"{type(self).__name__}: the input has {x.shape[1]} steps but the neuron maps exactly T={self.T} "
+                "(neuron.psn_steps); chunk_size, checkpoint_every and stream windows shorter than T are not available "
+                "for psn / masked_psn (sliding_psn runs any T)"
+            )
+        flat = x.flatten(2)  # (B, T, N)
+        h = torch.matmul(self.time_matrix(self.T).to(x.dtype), flat) + self.bias.to(x.dtype)  # (B, T, N)
+        h = h.view(x.shape)
+        return h, state.replace(v=h[:, -1].to(state.v.dtype))
+
+    def extra_repr(self) -> str:
+        return f"T={self.T}, " + super().extra_repr()
+
+
+class PSN(_FixedStepsPSN):
+    """Parallel spiking neuron: ``H = W X + b`` with a learnable ``W (T, T)`` and ``b (T, 1)``.
+
+    Example::
+
+        psn = PSN(64, steps=8)
+        spikes, _, _ = psn.forward_sequence(torch.rand(4, 8, 64))
+    """
+
+    def time_matrix(self, steps: int) -> Tensor:
+        return self.weight
+
+    def time_taps(self, steps: int) -> Tensor:
+        return torch.ones(steps, steps, dtype=torch.bool, device=self.weight.device)
+
+    @classmethod
+    def from_config(cls, cfg: NeuronConfig, size: Size) -> "PSN":
+        return cls(size, _config_steps(cfg), threshold=cfg.threshold, surrogate=_surrogate_of(cfg), dtype_policy=cfg.dtype_policy)
+
+
+class MaskedPSN(_FixedStepsPSN):
+    """Masked PSN of order ``k``: ``H = (W * M_k(lambda)) X + b`` (module docstring), ``1 <= k <= T``.
+
+    ``lambda_`` (buffer ``_lambda_``) is the mask's progress: 0 uses the full ``W``, 1 only its band;
+    ``ramp_epochs`` > 0 starts at 0 and :func:`follow_mask_schedule` raises it by ``1 / ramp_epochs``
+    per epoch; 0 starts (and stays) at 1.
+    """
+
+    def __init__(self, size: Size, steps: int, order: int, *, ramp_epochs: int = NeuronConfig.psn_mask_ramp_epochs,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(size, steps, **kwargs)
+        check_range(type(self).__name__, "order", order, low=1, high=steps, integer=True)
+        check_range(type(self).__name__, "ramp_epochs", ramp_epochs, low=0, integer=True)
+        self.k = order
+        self.ramp_epochs = ramp_epochs
+        self.register_buffer("_lambda_", torch.tensor(0.0 if ramp_epochs else 1.0))
+        ones = torch.ones(steps, steps)
+        self.register_buffer("mask0", torch.tril(ones) * torch.triu(ones, -(order - 1)))  # the band M_k
+        self.register_buffer("mask1", ones)  # J (kept for SpikingJelly's state dict)
+
+    @property
+    def lambda_(self) -> Tensor:
+        """Progress of the mask in [0, 1] (a 0-d buffer)."""
+        return self._lambda_
+
+    def set_epoch(self, epoch: int) -> None:
+        """``lambda = min(1, epoch / ramp_epochs)`` (1 without a ramp)."""
+        self._lambda_.fill_(min(1.0, epoch / self.ramp_epochs) if self.ramp_epochs else 1.0)
+
+    def time_matrix(self, steps: int) -> Tensor:
+        lam = self._lambda_
+        return (lam * self.mask0 + (1.0 - lam) * self.mask1) * self.weight  # at lambda = 1: exactly W * M_k
+
+    def time_taps(self, steps: int) -> Tensor:
+        return (self._lambda_ < 1) | self.mask0.bool()
+
+    @classmethod
+    def from_config(cls, cfg: NeuronConfig, size: Size) -> "MaskedPSN":
+        return cls(
+            size, _config_steps(cfg), _config_order(cfg), ramp_epochs=cfg.psn_mask_ramp_epochs, threshold=cfg.threshold,
+            surrogate=_surrogate_of(cfg), dtype_policy=cfg.dtype_policy,
+        )  # fmt: skip
+
+    def extra_repr(self) -> str:
+        return f"order={self.k}, ramp_epochs={self.ramp_epochs}, " + super().extra_repr()
+
+
+class SlidingPSN(ParallelSpikingNeuron):
+    """Sliding PSN of order ``k``: ``H[t] = sum_{i<k} weight[i] X[t - k + 1 + i] + bias`` (a causal
+    ``k``-tap convolution over time), for any ``T``. ``weight`` starts at ``(..., 1/4, 1/2, 1)``
+    (SpikingJelly's ``exp_init``: the leak of a LIF with beta = 1/2, without reset), ``bias`` at
+    ``-threshold``. State ``spike_history (B, k - 1, *size)``: the last ``k - 1`` inputs, newest
+    first (zeros before the first step), so a sequence continues across calls exactly.
+    """
+
+    def __init__(self, size: Size, order: int, *, threshold: float = NeuronConfig.threshold, **kwargs: Any) -> None:
+        super().__init__(size, **kwargs)
+        check_range(type(self).__name__, "order", order, low=1, integer=True)
+        check_range(type(self).__name__, "threshold", threshold)
+        self.k = order
+        self.weight = nn.Parameter(0.5 ** torch.arange(order - 1, -1, -1, dtype=torch.float32))  # (k,)
+        self.bias = nn.Parameter(torch.tensor(-float(threshold)))
+
+    def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
+        return {**super().state_shapes(batch_size), "spike_history": (batch_size, self.k - 1, *self.size)}
+
+    def time_matrix(self, steps: int) -> Tensor:
+        """The banded Toeplitz ``(T, T)``: ``M[t, j] = weight[k - 1 - t + j]`` for ``t - k < j <= t``."""
+        index = (self.k - 1 - _lags(steps)).clamp(0, self.k - 1).to(self.weight.device)
+        return self.weight[index] * self.time_taps(steps)
+
+    def time_taps(self, steps: int) -> Tensor:
+        lag = _lags(steps)
+        return ((lag >= 0) & (lag < self.k)).to(self.weight.device)
+
+    def _hidden(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        b, t = x.shape[:2]
+        past = torch.cat([state.spike_history.flip(1).to(x.dtype), x], dim=1)  # (B, k - 1 + t, *size), oldest first
+        series = past.movedim(1, -1).reshape(-1, 1, past.shape[1])  # (B * N, 1, k - 1 + t)
+        h = F.conv1d(series, self.weight.to(x.dtype).view(1, 1, self.k)) + self.bias.to(x.dtype)  # (B * N, 1, t)
+        h = h.view(b, *self.size, t).movedim(-1, 1)  # (B, t, *size)
+        history = past[:, past.shape[1] - (self.k - 1) :].flip(1).to(state.v.dtype)  # the last k - 1, newest first
+        return h, state.replace(v=h[:, -1].to(state.v.dtype), spike_history=history)
+
+    @classmethod
+    def from_config(cls, cfg: NeuronConfig, size: Size) -> "SlidingPSN":
+        return cls(size, _config_order(cfg), threshold=cfg.threshold, surrogate=_surrogate_of(cfg), dtype_policy=cfg.dtype_policy)
+
+    def extra_repr(self) -> str:
+        return f"order={self.k}, " + super().extra_repr()
+
+
+def _lags(steps: int) -> Tensor:
+    """``(T, T)`` int64: ``t - j`` for output step ``t`` (row) and input step ``j`` (column)."""
+    return torch.arange(steps).view(-1, 1) - torch.arange(steps).view(1, -1)
+
+
+def _config_steps(cfg: NeuronConfig) -> int:
+    if cfg.psn_steps is None:
+        raise ConfigError(
+            f"neuron.psn_steps is None but neuron.type={cfg.type.value} needs the number of time steps: set it, or let "
+            "the pipeline fill it from the data and encoder"
+        )
+    return cfg.psn_steps
+
+
+def _config_order(cfg: NeuronConfig) -> int:
+    if cfg.psn_order is None:
+        raise ConfigError(
+            f"neuron.psn_order is None but neuron.type={cfg.type.value} needs its order k: set it, or let the pipeline "
+            "fill it (= T) from the data and encoder"
+        )
+    return cfg.psn_order
+
+
+def follow_mask_schedule(net: nn.Module, epoch: int) -> None:
+    """Move every :class:`MaskedPSN` of ``net`` to training epoch ``epoch`` of its ramp (``set_epoch``)."""
+    for module in net.modules():
+        if isinstance(module, MaskedPSN):
+            module.set_epoch(epoch)
+
+
+def with_time_steps(cfg: SNNConfig, time_steps: int, max_epochs: Optional[int] = None) -> SNNConfig:
+    """Fill the PSN family's ``neuron.psn_steps`` (and an unset ``psn_order``: ``T``) from the data's
+    ``time_steps``; reject values that do not fit it (``cfg`` itself for the other neuron types).
+
+    Raises:
+        ConfigError: ``psn_steps`` set to another T, ``psn_order > T``, time segments that cut T for
+            ``psn`` / ``masked_psn``, or a mask ramp that does not end within ``max_epochs``.
+    """
+    neuron = cfg.neuron
+    if neuron.type not in PSN_TYPES:
+        return cfg
+    o = "snn.neuron"
+    kind = neuron.type.value
+    if neuron.type in FIXED_STEP_PSN_TYPES:
+        if neuron.psn_steps is not None and neuron.psn_steps != time_steps:
+            raise ConfigError(
+                f"{o}.psn_steps={neuron.psn_steps} does not match the data: the encoder yields T={time_steps} steps and "
+                f"{kind} maps a fixed T; remove the override or set {o}.psn_steps={time_steps}"
+            )
+        for field in ("chunk_size", "checkpoint_every"):
+            every = getattr(cfg, field)
+            if every is not None and every < time_steps:
+                raise ConfigError(
+                    f"snn.{field}={every} cuts the T={time_steps} steps that {o}.type={kind} maps at once "
+                    f"(snn.memory_budget_mb picks checkpoint_every); allowed: null or >= {time_steps}, or {o}.type=sliding_psn"
+                )
+    if neuron.psn_order is not None and neuron.psn_order > time_steps:
+        raise ConfigError(
+            f"{o}.psn_order={neuron.psn_order} is larger than the sequence (T={time_steps} steps); allowed: 1 <= "
+            f"psn_order <= {time_steps}"
+        )
+    if neuron.type.value == "masked_psn" and max_epochs is not None and neuron.psn_mask_ramp_epochs >= max_epochs > 0:
+        raise ConfigError(
+            f"{o}.psn_mask_ramp_epochs={neuron.psn_mask_ramp_epochs} does not end within trainer.max_epochs={max_epochs} "
+            f"(the mask would still read future steps when training stops); allowed: 0 <= psn_mask_ramp_epochs < {max_epochs}"
+        )
+    steps = time_steps if neuron.type in FIXED_STEP_PSN_TYPES else neuron.psn_steps
+    order = neuron.psn_order if neuron.psn_order is not None or neuron.type.value == "psn" else time_steps
+    return dataclasses.replace(cfg, neuron=dataclasses.replace(neuron, psn_steps=steps, psn_order=order))
+
+
+__all__ = ["PSN", "MaskedPSN", "ParallelSpikingNeuron", "SlidingPSN", "follow_mask_schedule", "with_time_steps"]
