@@ -15,6 +15,8 @@ Rows (named like the probes):
   with that neuron layer (the readout is the last one);
 * ``layer<i>.recurrent``: the recurrent weight of a ``recurrent_lif`` / ``recurrent_adaptive_lif``
   layer, ``W_rec s_{t-1}``, a layer of its own;
+* ``layer<i>.temporal``: the time map of a parallel spiking neuron layer (``psn``, ``masked_psn``,
+  ``sliding_psn``; :mod:`brain_ai.core.neurons.psn`), ``H = M X``, a layer of its own;
 * LSTM / GRU baselines: ``layer<i>`` (one ``torch.nn.LSTM`` / ``GRU`` layer) and ``readout``.
 
 Definitions, per sample: sums over every sample ``b`` and its valid steps ``t`` (the masked steps of
@@ -25,7 +27,10 @@ a ragged batch are not counted), divided by the batch size ``B``:
                          additions are not counted): Linear ``N_in * N_out`` per step; Conv2d
                          ``C_out * C_in * `` the in-bounds kernel taps summed over the output
                          positions (``k^2 H W`` minus the taps that fall into the zero padding) per
-                         step; recurrent weight ``N^2`` per step; LSTM ``4 H (I + H)``, GRU
+                         step; recurrent weight ``N^2`` per step; PSN time map ``N * taps(t)`` at
+                         step ``t``, ``taps(t)`` = the entries of row ``t`` of ``M (T, T)`` that the
+                         type has: ``T`` (psn; masked_psn while its mask ramps), ``min(t + 1, k)``
+                         (masked_psn once banded, sliding_psn from the zero state); LSTM ``4 H (I + H)``, GRU
                          ``3 H (I + H)`` per step; ``dense_ann_energy_pj`` counts them all as MACs
 ``effective_acs``,       operations a non-zero input triggers: ``sum_{b,t,i} [x_{b,t,i} != 0] *
 ``effective_macs``       nnz(W[:, i])`` (every non-zero input times its non-zero fan-out weights;
@@ -34,12 +39,16 @@ a ragged batch are not counted), divided by the batch size ``B``:
                          (spikes), else a multiply-accumulate (MAC): the first layer under direct
                          (current) input or event frames with counts > 1, and every layer after an
                          average pooling (its outputs are fractions of spikes). LSTM / GRU
-                         baselines: every dense op is a MAC (their activations are real-valued)
+                         baselines: every dense op is a MAC (their activations are real-valued).
+                         PSN time map: MACs, ``N * nnz(M[t, :])`` per valid step (its inputs are
+                         the real-valued currents of the connection before it, non-zero with its
+                         bias: every non-zero weight counts)
 ``synops``               ``effective_acs + effective_macs``
 ``activation_sparsity``  zero outputs / outputs of the spiking layers, over neurons, valid steps
                          and samples (total: pooled over every spiking layer)
 ``connection_sparsity``  zero weights / weights of the connections (Linear and Conv2d weights,
-                         ``W_rec``; LSTM / GRU weights and biases)
+                         ``W_rec``; LSTM / GRU weights and biases; the PSN time map: the effective
+                         ``M (T, T)`` of psn / masked_psn, the ``k`` taps of sliding_psn)
 ``parameter_count``      parameters; ``footprint_bytes``: parameters + buffers, in bytes
 ``membrane_updates``     per neuron layer: every neuron at a sample's first step, then the neurons
                          whose membrane changed, ``sum_{b, t >= 1} [v_{b,t} != v_{b,t-1}]``
@@ -75,7 +84,7 @@ from torch import Tensor, nn
 from brain_ai.config import EfficiencyConfig
 from brain_ai.core.ann import RecurrentANN
 from brain_ai.core.masking import check_mask
-from brain_ai.core.neurons import NEURONS, LeakyIntegrator, RecurrentLIFNeuron
+from brain_ai.core.neurons import NEURONS, LeakyIntegrator, ParallelSpikingNeuron, RecurrentLIFNeuron
 from brain_ai.core.snn import ConvSNN, SNNCore, SNNOutput, over_time
 
 #: the network types whose layers this module knows how to count
@@ -182,6 +191,16 @@ def _synapses(net: nn.Module, out: SNNOutput) -> List[_Synapse]:
     return synapses + _recurrent_rows(net, out)
 
 
+def _time_mixing_ops(neuron: ParallelSpikingNeuron, steps: int, batch: int, mask: Optional[Tensor]) -> Dict[str, float]:
+    """Dense and effective MACs of a PSN layer's time map over a batch (sums over samples and valid steps)."""
+    valid = torch.full((steps,), float(batch)) if mask is None else mask.sum(0).double().cpu()  # (T,) samples per step
+    neurons = float(torch.Size(neuron.size).numel())
+    taps = neuron.time_taps(steps).sum(1).double().cpu()  # (T,)
+    nonzero = (neuron.time_matrix(steps).detach() != 0).sum(1).double().cpu()  # (T,)
+    macs = neurons * float((valid * nonzero).sum())
+    return {"dense_ops": neurons * float((valid * taps).sum()), "effective_macs": macs}
+
+
 def _module_row(module: nn.Module, connections: List[Tensor]) -> _Row:
     return _Row(params=list(module.parameters()), buffers=list(module.buffers()), connections=connections)
 
@@ -197,10 +216,15 @@ def _rows(net: nn.Module) -> Dict[str, _Row]:
     for i, (name, neuron) in enumerate(zip(net.layer_names, net.neurons)):
         connection = convs[i] if i < len(convs) else net.linears[i - len(convs)]
         rows[name] = _module_row(connection, [connection[0].weight if i < len(convs) else connection.weight])
-        rows[name].params += [p for key, p in neuron.named_parameters() if key != "w_rec"]
-        rows[name].buffers += list(neuron.buffers())
+        own = {}  # parameter name -> (its row, the weights its connection sparsity reads)
         if isinstance(neuron, RecurrentLIFNeuron):
-            rows[f"{name}.recurrent"] = _Row(params=[neuron.w_rec], connections=[neuron.w_rec])
+            own = {"w_rec": ("recurrent", neuron.w_rec)}
+        elif isinstance(neuron, ParallelSpikingNeuron):
+            own = {"weight": ("temporal", neuron.mixing_weights().detach())}
+        rows[name].params += [p for key, p in neuron.named_parameters() if key not in own]
+        rows[name].buffers += list(neuron.buffers())
+        for key, (row, weights) in own.items():
+            rows[f"{name}.{row}"] = _Row(params=[getattr(neuron, key)], connections=[weights])
     return rows
 
 
@@ -289,6 +313,8 @@ class EfficiencyMeter:
                 self._add(syn.row, _ops(syn, mask))
             for name, neuron in zip(self.net.layer_names, self.net.neurons):
                 self._add(name, {"membrane_updates": _membrane_updates(_recorded(out, "membranes", name), mask)})
+                if isinstance(neuron, ParallelSpikingNeuron):
+                    self._add(f"{name}.temporal", _time_mixing_ops(neuron, t, b, mask))
                 if not isinstance(neuron, LeakyIntegrator):
                     s = _recorded(out, "spikes", name)
                     entries = _valid_steps(mask, s) * s[0, 0].numel()
@@ -319,7 +345,7 @@ class EfficiencyMeter:
             values["connection_sparsity"] = sum(int((w == 0).sum()) for w in tensors.connections) / weights
         values["parameter_count"] = float(sum(p.numel() for p in tensors.params))
         values["footprint_bytes"] = float(sum(t.numel() * t.element_size() for t in tensors.params + tensors.buffers))
-        if row == "total" or not row.endswith(".recurrent") and row != "readout":
+        if row == "total" or not row.endswith((".recurrent", ".temporal")) and row != "readout":
             values["membrane_updates"] = sums["membrane_updates"] / n
         values["energy_pj"] = energy.e_ac_pj * acs + energy.e_mac_pj * macs
         values["dense_ann_energy_pj"] = energy.e_mac_pj * dense

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from brain_ai.config import NeuronConfig, NeuronType, ResetMode
+from brain_ai.config import PSN_TYPES, NeuronConfig, NeuronType, ResetMode
 from brain_ai.core.neurons import (
     AdaptiveLIFNeuron,
     AdvancedLIFNeuron,
@@ -257,7 +257,7 @@ def test_module_equals_pure_step(name):
         state = new_m
 
 
-@pytest.mark.parametrize("ntype", list(NeuronType))
+@pytest.mark.parametrize("ntype", sorted(set(NeuronType) - PSN_TYPES))  # PSN family: tests/core/test_psn.py
 def test_same_input_twice_gives_same_output(ntype):
     torch.manual_seed(0)
     n = build_neuron(NeuronConfig(type=ntype, max_delay=2, synaptic=True), 8)

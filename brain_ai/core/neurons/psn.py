@@ -81,6 +81,11 @@ class ParallelSpikingNeuron(nn.Module):
         """``H (B, t, *size)`` of a segment ``x (B, t, *size)`` and the state after it."""
         raise NotImplementedError
 
+    def mixing_weights(self) -> Tensor:
+        """The weights of the time map as the efficiency counter sees them (connection sparsity): the
+        effective ``(T, T)`` matrix of psn / masked_psn (masked entries are zeros), the ``k`` taps of sliding_psn."""
+        return self.time_matrix(self.T)
+
     # ---- state --------------------------------------------------------------------------
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
         """``v``: ``H`` of the last step (read-only information; it feeds no later step)."""
@@ -138,7 +143,7 @@ class ParallelSpikingNeuron(nn.Module):
         check_record(owner, record)
         backend = coerce_enum(owner, "backend", backend, Backend)
         if backend not in (Backend.auto, Backend.eager):
-            raise ValueError(
+            raise ConfigError(
                 f"{owner}: backend={backend.name} is not available for the parallel spiking neurons (one whole-sequence "
                 "matmul / convolution, no fused or Triton kernel); allowed: auto, eager"
             )
@@ -292,6 +297,9 @@ class SlidingPSN(ParallelSpikingNeuron):
 
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
         return {**super().state_shapes(batch_size), "spike_history": (batch_size, self.k - 1, *self.size)}
+
+    def mixing_weights(self) -> Tensor:
+        return self.weight
 
     def time_matrix(self, steps: int) -> Tensor:
         """The banded Toeplitz ``(T, T)``: ``M[t, j] = weight[k - 1 - t + j]`` for ``t - k < j <= t``."""

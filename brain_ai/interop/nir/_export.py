@@ -27,6 +27,7 @@ from brain_ai.core.neurons import (
     AdvancedLIFNeuron,
     LeakyIntegrator,
     LIFNeuron,
+    ParallelSpikingNeuron,
     RecurrentAdaptiveLIFNeuron,
     RecurrentLIFNeuron,
     SpikingNeuronBase,
@@ -121,6 +122,12 @@ class _Builder:
 
     # ---- neurons ------------------------------------------------------------------------
     def neuron(self, name: str, cell: nn.Module) -> None:
+        if isinstance(cell, ParallelSpikingNeuron):
+            raise NIRExportError(
+                f"{name}: parallel spiking neurons (snn.neuron.type=psn | masked_psn | sliding_psn) cannot be exported: "
+                "NIR's neurons are step-by-step state machines (LIF, CubaLIF, LI, IF, I) with no node for a learnable map "
+                "over time steps; allowed: a LIF-family snn.neuron.type"
+            )
         size = tuple(cell.size)
         beta = _np(cell.beta, size, np.float64)
         tau, r = decay_to_tau(beta, self.dt)
