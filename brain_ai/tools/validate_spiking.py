@@ -12,7 +12,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from brain_ai.config import BETA_MAX, NeuronConfig, NeuronType, ResetMode
+from torch import nn
+
+from brain_ai.config import BETA_MAX, FIXED_STEP_PSN_TYPES, PSN_TYPES, NeuronConfig, NeuronType, ResetMode
 from brain_ai.core.neurons import SpikingNeuronBase, build_neuron
 
 Check = Callable[[SpikingNeuronBase, torch.Tensor], None]
@@ -94,6 +96,15 @@ def check_state_mismatch_raises(neuron: SpikingNeuronBase, x: torch.Tensor) -> N
     raise AssertionError("a state with the wrong batch size was accepted")
 
 
+def check_time_map_gradients(neuron: nn.Module, x: torch.Tensor) -> None:
+    """A parallel spiking neuron: finite, non-zero gradients of the input, the time map's weight and the bias."""
+    x = x.clone().requires_grad_()
+    spikes, _, _ = neuron.forward_sequence(x)
+    spikes.sum().backward()
+    for name, t in (("input", x), ("weight", neuron.weight), ("bias", neuron.bias)):
+        assert t.grad is not None and torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0, f"no finite {name} gradient"
+
+
 CHECKS: Dict[str, Check] = {
     "binary_spikes": check_binary_spikes,
     "state_shapes": check_state_shapes,
@@ -106,6 +117,12 @@ CHECKS: Dict[str, Check] = {
     "state_mismatch": check_state_mismatch_raises,
 }
 
+
+#: the checks of the parallel spiking neurons (no membrane decay, threshold or single step; psn / masked_psn map a fixed T)
+PSN_CHECKS: Dict[str, Check] = {
+    **{name: CHECKS[name] for name in ("binary_spikes", "state_shapes", "no_hidden_state", "detach_state", "amp_state_fp32")},
+    "time_map_gradients": check_time_map_gradients,
+}
 
 #: Input dtypes every neuron type runs in (the module cast to the same dtype; bf16 under autocast is ``amp_state_fp32``).
 DTYPES: Dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
@@ -120,21 +137,31 @@ def case_config(ntype: str, reset: str = "subtract", surrogate: str = "atan") ->
     )
 
 
+def psn_case_config(ntype: str, steps: int = 8) -> NeuronConfig:
+    """A parallel spiking neuron of ``steps`` steps (order 3 where the type has one)."""
+    kind = NeuronType(ntype)
+    return NeuronConfig(
+        type=kind, psn_steps=steps if kind in FIXED_STEP_PSN_TYPES else None, psn_order=None if kind is NeuronType.psn else 3
+    )
+
+
 def run_case(
     cfg: NeuronConfig, check: str, size: int = 16, steps: int = 8, batch: int = 4, device: str = "cpu", dtype: str = "float32"
 ) -> None:
-    """Build ``cfg`` (seed 0) and run ``CHECKS[check]`` on a (B, T, N) input current; raises on failure."""
+    """Build ``cfg`` (seed 0) and run ``CHECKS[check]`` (``PSN_CHECKS[check]`` for the PSN family) on a
+    (B, T, N) input current; raises on failure."""
     torch.manual_seed(0)
     neuron = build_neuron(cfg, size).to(device=device, dtype=DTYPES[dtype])
     x = 1.5 * torch.rand(batch, steps, size, device=device, dtype=DTYPES[dtype])  # (B, T, N) input current
-    CHECKS[check](neuron, x)
+    (PSN_CHECKS if cfg.type in PSN_TYPES else CHECKS)[check](neuron, x)
 
 
 def run_checks(size: int = 16, steps: int = 8, batch: int = 4, device: str = "cpu") -> List[Tuple[str, str, Optional[str]]]:
     """Run every check on every variant; returns ``(variant, check, error or None)`` rows."""
     rows = []
-    for vname, cfg in variants().items():
-        for cname in CHECKS:
+    parallel = {t.value: psn_case_config(t.value, steps) for t in NeuronType if t in PSN_TYPES}
+    for vname, cfg in {**variants(), **parallel}.items():
+        for cname in PSN_CHECKS if cfg.type in PSN_TYPES else CHECKS:
             try:
                 run_case(cfg, cname, size, steps, batch, device)
                 rows.append((vname, cname, None))
