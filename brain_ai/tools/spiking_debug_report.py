@@ -1,7 +1,7 @@
 """Debug report of a spiking model on one batch: per-layer firing rates, sparsity, dead and
 saturated fractions, membrane stats, health advice, and per-parameter gradient norms/sparsity.
 
-Every neuron layer (``LeakyCellBase``) that the model steps with ``forward_sequence`` is
+Every neuron layer (``LeakyCellBase``, ``ParallelSpikingNeuron``) that the model steps with ``forward_sequence`` is
 recorded. ``python scripts/spiking_debug_report.py`` runs it on a small demo MLP SNN.
 """
 
@@ -15,8 +15,9 @@ from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import NeuronConfig, NeuronType
-from brain_ai.core.neurons import LeakyCellBase, LeakyIntegrator, build_neuron
+from brain_ai.config import NeuronConfig, NeuronType, SNNConfig
+from brain_ai.core.neurons import LeakyCellBase, LeakyIntegrator, ParallelSpikingNeuron, build_neuron
+from brain_ai.core.neurons.psn import with_time_steps
 from brain_ai.core.probes import check_health, compute_probes
 
 LossFn = Callable[[Any], Tensor]
@@ -34,7 +35,7 @@ def _record_layers(model: nn.Module, records: Dict[str, Dict[str, Tensor]]) -> I
     """Temporarily wrap each neuron layer's ``forward_sequence`` to keep spikes and membrane."""
     patched = []
     for name, module in model.named_modules():
-        if not isinstance(module, LeakyCellBase):
+        if not isinstance(module, (LeakyCellBase, ParallelSpikingNeuron)):
             continue
         original = module.forward_sequence
 
@@ -129,7 +130,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
-    model = DemoSNN(args.inputs, args.hidden, args.outputs, NeuronConfig(type=args.neuron))
+    neuron = with_time_steps(SNNConfig(neuron=NeuronConfig(type=args.neuron)), args.steps).neuron  # the PSN family's T
+    model = DemoSNN(args.inputs, args.hidden, args.outputs, neuron)
     batch = (torch.rand(args.batch, args.steps, args.inputs) < args.rate).float()  # (B, T, n_in)
     print(format_report(debug_report(model, batch)))
     return 0

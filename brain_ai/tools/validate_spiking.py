@@ -170,15 +170,22 @@ def run_checks(size: int = 16, steps: int = 8, batch: int = 4, device: str = "cp
     return rows
 
 
+def _cell(result: Dict[Tuple[str, str], Optional[str]], variant: str, check: str) -> str:
+    """PASS / FAIL, or "-" for a check that does not apply to the variant."""
+    if (variant, check) not in result:
+        return "-"
+    return "PASS" if result[(variant, check)] is None else "FAIL"
+
+
 def format_table(rows: Sequence[Tuple[str, str, Optional[str]]]) -> str:
-    """Variants as rows, checks as columns, PASS/FAIL cells, failures listed below."""
+    """Variants as rows, checks as columns, PASS/FAIL cells ("-": not applicable), failures listed below."""
     variants = list(dict.fromkeys(r[0] for r in rows))
     checks = list(dict.fromkeys(r[1] for r in rows))
     result = {(v, c): err for v, c, err in rows}
     width = max(len(v) for v in variants)
     lines = [" " * width + " | " + " | ".join(checks)]
     for v in variants:
-        cells = [("PASS" if result[(v, c)] is None else "FAIL").center(len(c)) for c in checks]
+        cells = [_cell(result, v, c).center(len(c)) for c in checks]
         lines.append(v.ljust(width) + " | " + " | ".join(cells))
     lines += [f"FAIL {v} / {c}: {err}" for v, c, err in rows if err is not None]
     return "\n".join(lines)
