@@ -230,6 +230,26 @@ CLI_CASES: List[Cli] = [
     # --- issue 26, recurrent Triton kernel: backend=triton without CUDA, refused before training ---
     cli("recurrent_triton_on_cpu", "snn.neuron.type=recurrent_adaptive_lif snn.neuron.backend=triton", 2,
         "RecurrentAdaptiveLIFNeuron", "backend='triton'", "tensors are on cpu", "use backend=auto, fused or eager"),
+    # --- issue 26, psn: the parallel spiking neurons (psn, masked_psn, sliding_psn) where they cannot apply ---
+    cli("psn_steps_not_the_data_T", f"{' '.join(SMALL)} snn.neuron.type=psn snn.neuron.psn_steps=8", 2,
+        "snn.neuron.psn_steps=8", "T=4", "snn.neuron.psn_steps=4"),
+    cli("psn_order_above_T", f"{' '.join(SMALL)} snn.neuron.type=masked_psn snn.neuron.psn_order=5", 2,
+        "snn.neuron.psn_order=5", "1 <= psn_order <= 4"),
+    cli("psn_order_zero", "snn.neuron.type=sliding_psn snn.neuron.psn_order=0", 2, "neuron.psn_order=0", "[1, inf)"),
+    cli("psn_order_on_full_psn", "snn.neuron.type=psn snn.neuron.psn_order=2", 2, "neuron.psn_order=2", "masked_psn, sliding_psn"),
+    cli("psn_chunk_cuts_T", f"{' '.join(SMALL)} snn.neuron.type=psn snn.chunk_size=2", 2, "snn.chunk_size=2", "T=4", "sliding_psn"),
+    cli("psn_checkpoint_cuts_T", f"{' '.join(SMALL)} snn.neuron.type=masked_psn snn.checkpoint_every=3", 2,
+        "snn.checkpoint_every=3", "allowed: null or >= 4"),
+    cli("psn_with_reset", "snn.neuron.type=sliding_psn snn.neuron.reset=zero", 2, "neuron.reset='zero'", "allowed: 'subtract'"),
+    cli("psn_with_synaptic", "snn.neuron.type=psn snn.neuron.synaptic=true", 2, "neuron.synaptic=True", "no reset"),
+    cli("psn_fused_backend", "snn.neuron.type=masked_psn snn.neuron.backend=fused", 2, "neuron.backend=fused", "allowed: auto, eager"),
+    cli("psn_mask_ramp_beyond_training", f"{' '.join(SMALL)} snn.neuron.type=masked_psn snn.neuron.psn_mask_ramp_epochs=1", 2,
+        "snn.neuron.psn_mask_ramp_epochs=1", "trainer.max_epochs=1"),
+    cli("psn_learnable_adaptation", "snn.neuron.type=sliding_psn snn.neuron.learnable_adaptation=true", 2,
+        "neuron.learnable_adaptation=true", "recurrent_adaptive_lif"),
+    cli("psn_stream_window_below_T", "ckpt_path={files}/psn.ckpt stream_window=1", 2, "stream_window=1", "snn.neuron.type=psn",
+        script="evaluate"),
+    cli("psn_nir_export", "ckpt_path={files}/psn.ckpt output={files}/out/psn.nir", 2, "layer0", "cannot be exported", script="export"),
 ]
 
 
@@ -262,6 +282,7 @@ def make_files(folder: Path) -> None:
     make_corrupt_files(folder)
     make_run_folders(folder)
     make_flag_files(folder, Payload())
+    untrained_checkpoint(folder / "psn.ckpt", ["snn.neuron.type=psn"])  # issue 26: a fixed-T PSN network
 
 
 def make_corrupt_files(folder: Path) -> None:
@@ -539,6 +560,34 @@ def adex_export() -> object:
     return export(build_snn(SNNConfig(input_size=3, hidden_sizes=[4], output_size=2, neuron=NeuronConfig(type="adex"))))
 
 
+def psn():
+    from brain_ai.core.neurons import psn as module
+
+    return module
+
+
+def psn_net() -> nn.Module:
+    """A small MLP of psn layers, T = 4."""
+    return build_snn(SNNConfig(input_size=3, hidden_sizes=[4], output_size=2, neuron=NeuronConfig(type="psn", psn_steps=4)))
+
+
+def psn_continued() -> object:
+    neuron = psn().MaskedPSN(3, 4, 2)
+    return neuron.forward_sequence(torch.rand(2, 4, 3), neuron.reset_state(2))
+
+
+def psn_export() -> object:
+    from brain_ai.interop.nir import export
+
+    return export(psn_net())
+
+
+def psn_streamed() -> object:
+    from brain_ai.core.snn import run_streaming
+
+    return run_streaming(psn_net(), torch.rand(2, 4, 3), 2)
+
+
 def nan_graph(node: str, field: str) -> Callable[[], object]:
     """``load`` of an exported graph with one NaN in ``node.field``."""
 
@@ -775,6 +824,20 @@ API_CASES: List[Api] = [
         ("backend='triton'", "state dtype is float16", "float32, float64")),
     Api("recurrent_fused_function_eager", lambda t, m: recurrent_triton(m, 8, backend="eager"), ConfigError,
         ("fused_recurrent_sequence", "backend='eager' is not a fused path", "auto, fused, triton")),
+    # --- issue 26, psn: the parallel spiking neuron modules ---
+    Api("psn_input_not_T", lambda t, m: lambda: psn().PSN(4, 6).forward_sequence(torch.rand(2, 5, 4)), ValueError,
+        ("PSN", "the input has 5 steps", "T=6", "sliding_psn")),
+    Api("psn_state_continuation", lambda t, m: lambda: psn_continued(), ValueError, ("MaskedPSN(T=4)", "cannot continue a sequence")),
+    Api("masked_psn_order_above_T", lambda t, m: lambda: psn().MaskedPSN(4, 3, 4), ConfigError, ("MaskedPSN.order=4", "[1, 3]")),
+    Api("sliding_psn_order_zero", lambda t, m: lambda: psn().SlidingPSN(4, 0), ConfigError, ("SlidingPSN.order=0", "[1, inf)")),
+    Api("psn_nan_sequence", lambda t, m: lambda: psn().SlidingPSN(3, 2).forward_sequence(torch.full((1, 2, 3), float("nan"))),
+        ValueError, ("SlidingPSN", "NaN or Inf")),
+    Api("psn_triton_backend", lambda t, m: lambda: psn().PSN(3, 2).forward_sequence(torch.rand(1, 2, 3), backend="triton"),
+        ConfigError, ("backend=triton", "allowed: auto, eager")),
+    Api("psn_without_steps", lambda t, m: lambda: build_snn(SNNConfig(input_size=3, output_size=2, neuron=NeuronConfig(type="psn"))),
+        ConfigError, ("neuron.psn_steps is None", "neuron.type=psn")),
+    Api("psn_nir_export_api", lambda t, m: lambda: psn_export(), ValueError, ("layer0", "parallel spiking neurons", "cannot be exported")),
+    Api("psn_streaming_below_T", lambda t, m: lambda: psn_streamed(), ValueError, ("the input has 2 steps", "stream windows")),
 ]
 
 

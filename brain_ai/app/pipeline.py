@@ -25,7 +25,7 @@ from brain_ai.config.keys import check_target_keys
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.memory import resolve_memory_budget
-from brain_ai.core.neurons.psn import with_time_steps
+from brain_ai.core.neurons.psn import check_stream_window, with_time_steps
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.errors import InputFileError, TrainingInterrupted
@@ -287,6 +287,7 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
         else:
             load_checkpoint(ckpt)
             model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
+    check_stream_window(model.snn_cfg, settings.stream_window)
     model.stream_window = settings.stream_window
     data_dict = dict(model.hparams.data or {})
     if settings.data_root:

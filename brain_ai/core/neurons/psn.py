@@ -398,4 +398,16 @@ def with_time_steps(cfg: SNNConfig, time_steps: int, max_epochs: Optional[int] =
     return dataclasses.replace(cfg, neuron=dataclasses.replace(neuron, psn_steps=steps, psn_order=order))
 
 
-__all__ = ["PSN", "MaskedPSN", "ParallelSpikingNeuron", "SlidingPSN", "follow_mask_schedule", "with_time_steps"]
+def check_stream_window(cfg: SNNConfig, window: Optional[int]) -> None:
+    """Refuse stream windows shorter than the fixed T of psn / masked_psn (they map all T steps at once)."""
+    neuron = cfg.neuron
+    if window is not None and neuron.type in FIXED_STEP_PSN_TYPES and window < neuron.psn_steps:
+        raise ConfigError(
+            f"stream_window={window} cuts the T={neuron.psn_steps} steps that snn.neuron.type={neuron.type.value} maps at "
+            f"once; allowed: null or >= {neuron.psn_steps} (sliding_psn streams in any window)"
+        )
+
+
+__all__ = [
+    "PSN", "MaskedPSN", "ParallelSpikingNeuron", "SlidingPSN", "check_stream_window", "follow_mask_schedule", "with_time_steps",
+]
