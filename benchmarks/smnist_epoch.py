@@ -1,14 +1,14 @@
 """Wall time of one whole training epoch of pixel-wise sequential MNIST (T = 784) on mnist5k.
 
-Runs ``python train.py experiment=smnist_pixel`` (the recurrent adaptive SNN) and the same with
-``snn=lstm`` for exactly one epoch over the 3,600 training images (no validation, test,
+Runs ``python train.py experiment=smnist_pixel`` (the recurrent adaptive SNN), the same with
+``snn=lstm`` and ``experiment=smnist_pixel_psn`` (a sliding PSN layer) for exactly one epoch over the 3,600 training images (no validation, test,
 checkpoints or logger), timing every batch with ``train_throughput.StepTimer``, ``--repeats``
 times each. Reported per network: the median epoch's wall seconds, its CPU seconds (user + sys of
 all threads, less sensitive to other processes), and the noise flags of
 :mod:`train_throughput` (other processes' CPU share during the run, spread between runs). The
 target of issue 14: the SNN epoch under 60 s on 2 cores.
 
-    python benchmarks/smnist_epoch.py                 # both networks, 2 repeats
+    python benchmarks/smnist_epoch.py                 # every network, 2 repeats
     python benchmarks/smnist_epoch.py --nets snn --repeats 1
     python benchmarks/smnist_epoch.py --device cuda   # trainer=gpu (16-mixed), CUDA synchronised per step
 
@@ -32,6 +32,8 @@ from train_throughput import REPO, measure, spread
 NETS: Dict[str, List[str]] = {
     "snn": ["experiment=smnist_pixel"],
     "lstm": ["experiment=smnist_pixel", "snn=lstm"],
+    # the sliding parallel spiking neuron (order 64, no time loop) with the same recipe
+    "sliding_psn": ["experiment=smnist_pixel_psn"],
 }
 #: more batches than an epoch has: train.py's max_epochs=1 then ends the run after one whole epoch
 WHOLE_EPOCH = 10**6

@@ -112,7 +112,7 @@ def test_recurrent_kernel_benchmark_runs_both_backends(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
-    """benchmarks/smnist_epoch.py on a 64-image training split: every batch of the epoch is timed, both networks."""
+    """benchmarks/smnist_epoch.py on a 64-image training split: every batch of the epoch is timed, every network."""
     cmd = [sys.executable, str(ROOT / "benchmarks" / "smnist_epoch.py"), "--repeats", "1", "--overrides", "data.limit_train=64",
            "--out", str(tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=280, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -120,7 +120,7 @@ def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
     run = json.loads((tmp_path / "smnist_epoch.json").read_text())
     batch = compose_config(["experiment=smnist_pixel"]).data.batch_size  # the benchmark times the experiment's batches
     batches = -(-64 // batch)
-    assert set(run["results"]) == {"snn", "lstm"}
+    assert set(run["results"]) == {"snn", "lstm", "sliding_psn"}
     for result in run["results"].values():
         assert result["images"] == 64 and result["batches"] == batches and result["batch_size"] == batch
         assert result["epoch_s"][0] > 0 and result["cpu_s"][0] > 0
