@@ -240,6 +240,7 @@ CLI_CASES: List[Cli] = [
     cli("psn_chunk_cuts_T", f"{' '.join(SMALL)} snn.neuron.type=psn snn.chunk_size=2", 2, "snn.chunk_size=2", "T=4", "sliding_psn"),
     cli("psn_checkpoint_cuts_T", f"{' '.join(SMALL)} snn.neuron.type=masked_psn snn.checkpoint_every=3", 2,
         "snn.checkpoint_every=3", "allowed: null or >= 4"),
+    cli("psn_memory_budget", "snn.neuron.type=psn snn.memory_budget_mb=100", 2, "snn.memory_budget_mb=100", "allowed: null"),
     cli("psn_with_reset", "snn.neuron.type=sliding_psn snn.neuron.reset=zero", 2, "neuron.reset='zero'", "allowed: 'subtract'"),
     cli("psn_with_synaptic", "snn.neuron.type=psn snn.neuron.synaptic=true", 2, "neuron.synaptic=True", "no reset"),
     cli("psn_fused_backend", "snn.neuron.type=masked_psn snn.neuron.backend=fused", 2, "neuron.backend=fused", "allowed: auto, eager"),

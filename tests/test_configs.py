@@ -157,10 +157,24 @@ def test_yaml_options_state_only_differences(group, option):
         if TRAIN_DEFAULTS[group] == option:
             assert body == {}, f"{group}={option} is the default option: it must be empty"
         return
-    _, body, base = expected_run([f"{group}={option}"] if group == "experiment" else [])
+    _, merged, base = expected_run([f"{group}={option}"] if group == "experiment" else [])
+    built_on = _parent_experiments_body(option) if group == "experiment" else {}
     for name in SCHEMAS:
-        restated = _restated(to_dict(base[name]), body.get(name, {}), f"{name}.")
+        # a value is restated when it equals what the option builds on: the groups and the experiments it extends
+        before = _merge(to_dict(base[name]), built_on.get(name, {}))
+        own = body.get(name, {}) if built_on else merged.get(name, {})
+        restated = _restated(before, own, f"{name}.")
         assert not restated, f"{group}={option} restates {restated}"
+
+
+def _parent_experiments_body(name):
+    """The merged values of the experiments that ``experiment=<name>`` extends (a plain name in its defaults list)."""
+    defaults = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "experiment" / f"{name}.yaml"), resolve=False).get("defaults", [])
+    merged = {}
+    for entry in defaults:
+        if isinstance(entry, str) and entry != "_self_":
+            merged = _merge(merged, experiment_body(entry)[1])
+    return merged
 
 
 def test_default_options_are_the_schema_defaults():

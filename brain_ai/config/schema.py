@@ -622,6 +622,12 @@ class SNNConfig:
             check_range(o, "checkpoint_every", self.checkpoint_every, low=1, integer=True)
         if self.memory_budget_mb is not None:
             check_range(o, "memory_budget_mb", self.memory_budget_mb, low=0.0, low_inclusive=False)
+            if self.neuron.type in FIXED_STEP_PSN_TYPES:
+                raise ConfigError(
+                    f"{o}.memory_budget_mb={self.memory_budget_mb} is not available for {o}.neuron.type={self.neuron.type.value}: "
+                    f"the memory model runs the network at other lengths than its fixed T; allowed: null (or "
+                    f"{o}.neuron.type=sliding_psn)"
+                )
             if self.checkpoint_every is not None:
                 raise ConfigError(
                     f"{o}.memory_budget_mb={self.memory_budget_mb} picks {o}.checkpoint_every itself, but "

@@ -369,20 +369,18 @@ def with_time_steps(cfg: SNNConfig, time_steps: int, max_epochs: Optional[int] =
     if neuron.type not in PSN_TYPES:
         return cfg
     o = "snn.neuron"
-    kind = neuron.type.value
-    if neuron.type in FIXED_STEP_PSN_TYPES:
-        if neuron.psn_steps is not None and neuron.psn_steps != time_steps:
+    if neuron.type in FIXED_STEP_PSN_TYPES and neuron.psn_steps is not None and neuron.psn_steps != time_steps:
+        raise ConfigError(
+            f"{o}.psn_steps={neuron.psn_steps} does not match the data: the encoder yields T={time_steps} steps and "
+            f"{neuron.type.value} maps a fixed T; remove the override or set {o}.psn_steps={time_steps}"
+        )
+    for field in ("chunk_size", "checkpoint_every"):
+        every = getattr(cfg, field)
+        if neuron.type in FIXED_STEP_PSN_TYPES and every is not None and every < time_steps:
             raise ConfigError(
-                f"{o}.psn_steps={neuron.psn_steps} does not match the data: the encoder yields T={time_steps} steps and "
-                f"{kind} maps a fixed T; remove the override or set {o}.psn_steps={time_steps}"
+                f"snn.{field}={every} cuts the T={time_steps} steps that {o}.type={neuron.type.value} maps at once; "
+                f"allowed: null or >= {time_steps}, or {o}.type=sliding_psn"
             )
-        for field in ("chunk_size", "checkpoint_every"):
-            every = getattr(cfg, field)
-            if every is not None and every < time_steps:
-                raise ConfigError(
-                    f"snn.{field}={every} cuts the T={time_steps} steps that {o}.type={kind} maps at once "
-                    f"(snn.memory_budget_mb picks checkpoint_every); allowed: null or >= {time_steps}, or {o}.type=sliding_psn"
-                )
     if neuron.psn_order is not None and neuron.psn_order > time_steps:
         raise ConfigError(
             f"{o}.psn_order={neuron.psn_order} is larger than the sequence (T={time_steps} steps); allowed: 1 <= "
