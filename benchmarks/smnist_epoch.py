@@ -1,7 +1,8 @@
 """Wall time of one whole training epoch of pixel-wise sequential MNIST (T = 784) on mnist5k.
 
 Runs ``python train.py experiment=smnist_pixel`` (the recurrent adaptive SNN), the same with
-``snn=lstm`` and ``experiment=smnist_pixel_psn`` (a sliding PSN layer) for exactly one epoch over the 3,600 training images (no validation, test,
+``snn=lstm`` and ``experiment=smnist_pixel_psn`` (a sliding PSN layer) for exactly one epoch
+over the 3,600 training images (no validation, test,
 checkpoints or logger), timing every batch with ``train_throughput.StepTimer``, ``--repeats``
 times each. Reported per network: the median epoch's wall seconds, its CPU seconds (user + sys of
 all threads, less sensitive to other processes), and the noise flags of

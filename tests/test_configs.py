@@ -169,7 +169,8 @@ def test_yaml_options_state_only_differences(group, option):
 
 def _parent_experiments_body(name):
     """The merged values of the experiments that ``experiment=<name>`` extends (a plain name in its defaults list)."""
-    defaults = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "experiment" / f"{name}.yaml"), resolve=False).get("defaults", [])
+    body = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "experiment" / f"{name}.yaml"), resolve=False)
+    defaults = body.get("defaults", [])
     merged = {}
     for entry in defaults:
         if isinstance(entry, str) and entry != "_self_":

@@ -505,7 +505,9 @@ class NeuronConfig:
         for name, types in readers.items():
             if getattr(self, name) != NeuronConfig.__dataclass_fields__[name].default and self.type not in types:
                 allowed = ", ".join(sorted(t.value for t in types))
-                raise ConfigError(f"{o}.{name}={getattr(self, name)!r} is read only by {o}.type={allowed}, got {o}.type={self.type.value}")
+                raise ConfigError(
+                    f"{o}.{name}={getattr(self, name)!r} is read only by {o}.type={allowed}, got {o}.type={self.type.value}"
+                )
         if self.type not in PSN_TYPES:
             return
         for name in _NOT_PSN_FIELDS:
@@ -513,8 +515,8 @@ class NeuronConfig:
             if value != default:
                 shown = getattr(value, "value", value)
                 raise ConfigError(
-                    f"{o}.{name}={shown!r} is not available for {o}.type={self.type.value}: a parallel spiking neuron has "
-                    f"no reset, membrane potential levels, synaptic current, refractory period or delays; allowed: "
+                    f"{o}.{name}={shown!r} is not available for {o}.type={self.type.value}: a parallel spiking "
+                    f"neuron has no reset, membrane potential levels, synaptic current, refractory period or delays; allowed: "
                     f"{getattr(default, 'value', default)!r}"
                 )
         if self.backend not in (Backend.auto, Backend.eager):
@@ -624,8 +626,9 @@ class SNNConfig:
             check_range(o, "memory_budget_mb", self.memory_budget_mb, low=0.0, low_inclusive=False)
             if self.neuron.type in FIXED_STEP_PSN_TYPES:
                 raise ConfigError(
-                    f"{o}.memory_budget_mb={self.memory_budget_mb} is not available for {o}.neuron.type={self.neuron.type.value}: "
-                    f"the memory model runs the network at other lengths than its fixed T; allowed: null (or "
+                    f"{o}.memory_budget_mb={self.memory_budget_mb} is not available for "
+                    f"{o}.neuron.type={self.neuron.type.value}: the memory model runs the network at other lengths than "
+                    f"its fixed T; allowed: null (or "
                     f"{o}.neuron.type=sliding_psn)"
                 )
             if self.checkpoint_every is not None:

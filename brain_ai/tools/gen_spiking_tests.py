@@ -5,7 +5,8 @@ Tables from the registries: the :data:`~brain_ai.tools.validate_spiking.CHECKS` 
 with every :class:`~brain_ai.config.ResetMode`, every surrogate of
 :data:`~brain_ai.core.surrogates.SURROGATES` and every dtype of
 :data:`~brain_ai.tools.validate_spiking.DTYPES`; the parallel spiking neurons (no reset, threshold or
-single step) with :data:`~brain_ai.tools.validate_spiking.PSN_CHECKS` in every dtype. Usage: ``python scripts/gen_spiking_tests.py [--out PATH]``.
+single step) with :data:`~brain_ai.tools.validate_spiking.PSN_CHECKS` in every dtype.
+Usage: ``python scripts/gen_spiking_tests.py [--out PATH]``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def render() -> str:
             "scripts/gen_spiking_tests.py",
             "NeuronType, ResetMode, SURROGATES and validate_spiking's variants / CHECKS / PSN_CHECKS / DTYPES",
         )
-        + "\nimport pytest\n\nfrom brain_ai.tools.validate_spiking import case_config, psn_case_config, run_case, variants\n\n"
+        + "\nimport pytest\n\n"
+        + "from brain_ai.tools.validate_spiking import case_config, psn_case_config, run_case, variants\n\n"
         + suite_generation.table("VARIANTS", list(variants()))
         + suite_generation.table("CHECK_NAMES", list(CHECKS))
         + suite_generation.table("NEURON_TYPES", [t.value for t in NeuronType if t not in PSN_TYPES])

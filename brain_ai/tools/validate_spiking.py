@@ -102,7 +102,8 @@ def check_time_map_gradients(neuron: nn.Module, x: torch.Tensor) -> None:
     spikes, _, _ = neuron.forward_sequence(x)
     spikes.sum().backward()
     for name, t in (("input", x), ("weight", neuron.weight), ("bias", neuron.bias)):
-        assert t.grad is not None and torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0, f"no finite {name} gradient"
+        finite = t.grad is not None and torch.isfinite(t.grad).all()
+        assert finite and t.grad.abs().sum() > 0, f"no finite {name} gradient"
 
 
 CHECKS: Dict[str, Check] = {
@@ -118,9 +119,10 @@ CHECKS: Dict[str, Check] = {
 }
 
 
-#: the checks of the parallel spiking neurons (no membrane decay, threshold or single step; psn / masked_psn map a fixed T)
+#: the checks of the parallel spiking neurons (no membrane decay, threshold or single step; psn / masked_psn: fixed T)
 PSN_CHECKS: Dict[str, Check] = {
-    **{name: CHECKS[name] for name in ("binary_spikes", "state_shapes", "no_hidden_state", "detach_state", "amp_state_fp32")},
+    **{name: CHECKS[name] for name in ("binary_spikes", "state_shapes", "no_hidden_state", "detach_state")},
+    "amp_state_fp32": check_amp_state_fp32,
     "time_map_gradients": check_time_map_gradients,
 }
 
@@ -140,9 +142,8 @@ def case_config(ntype: str, reset: str = "subtract", surrogate: str = "atan") ->
 def psn_case_config(ntype: str, steps: int = 8) -> NeuronConfig:
     """A parallel spiking neuron of ``steps`` steps (order 3 where the type has one)."""
     kind = NeuronType(ntype)
-    return NeuronConfig(
-        type=kind, psn_steps=steps if kind in FIXED_STEP_PSN_TYPES else None, psn_order=None if kind is NeuronType.psn else 3
-    )
+    steps_or_none = steps if kind in FIXED_STEP_PSN_TYPES else None
+    return NeuronConfig(type=kind, psn_steps=steps_or_none, psn_order=None if kind is NeuronType.psn else 3)
 
 
 def run_case(

@@ -180,7 +180,9 @@ def test_with_time_steps_fills_steps_and_order_from_the_data():
 def test_networks_run_and_learn_with_psn_layers(neuron, architecture):
     torch.manual_seed(0)
     shape = dict(input_shape=[1, 6, 6], conv_channels=[3]) if architecture == "conv" else dict(input_size=36)
-    net = build_snn(SNNConfig(architecture=architecture, hidden_sizes=[8], output_size=3, neuron=NeuronConfig(**neuron), **shape))
+    net = build_snn(
+        SNNConfig(architecture=architecture, hidden_sizes=[8], output_size=3, neuron=NeuronConfig(**neuron), **shape)
+    )
     x = torch.rand(4, 6, 1, 6, 6) * 2
     out = net(x, return_details=True)
     assert out.output.shape == (4, 6, 3) and set(out.layer_membranes) == set(net.layer_names)
@@ -191,7 +193,9 @@ def test_networks_run_and_learn_with_psn_layers(neuron, architecture):
 
 def test_sliding_psn_network_streams_like_one_call():
     torch.manual_seed(0)
-    net = build_snn(SNNConfig(input_size=5, hidden_sizes=[6], output_size=2, neuron=NeuronConfig(type="sliding_psn", psn_order=3)))
+    net = build_snn(
+        SNNConfig(input_size=5, hidden_sizes=[6], output_size=2, neuron=NeuronConfig(type="sliding_psn", psn_order=3))
+    )
     x = torch.rand(2, 10, 5) * 2
     with torch.no_grad():
         assert torch.equal(run_streaming(net, x, 3).output, net(x).output)
@@ -214,8 +218,14 @@ def test_efficiency_counts_the_time_map_per_neuron_and_step():
             assert report.layers[row]["effective_acs"] == 0
         assert report.layers["layer0.temporal"]["parameter_count"] == net.neurons[0].weight.numel()
         assert "membrane_updates" not in report.layers["layer0.temporal"]
-    masked = build_snn(SNNConfig(input_size=3, hidden_sizes=[4], output_size=2,
-                                 neuron=NeuronConfig(type="masked_psn", psn_steps=5, psn_order=2, psn_mask_ramp_epochs=3)))
+    masked = build_snn(
+        SNNConfig(
+            input_size=3,
+            hidden_sizes=[4],
+            output_size=2,
+            neuron=NeuronConfig(type="masked_psn", psn_steps=5, psn_order=2, psn_mask_ramp_epochs=3),
+        )
+    )
     mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
     report = measure_efficiency(masked, x, mask=mask)  # lambda 0: all 25 taps; 5 + 2 of 10 (sample, step) rows valid
     assert report.layers["layer0.temporal"]["dense_ops"] == 4 * 5 * 7 / 2

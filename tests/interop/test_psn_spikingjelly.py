@@ -13,7 +13,9 @@ import torch
 
 from brain_ai.core.neurons import PSN, MaskedPSN, SlidingPSN
 
-sj = pytest.importorskip("spikingjelly.activation_based.neuron", reason="SpikingJelly not installed (pip install -e .[interop])")
+sj = pytest.importorskip(
+    "spikingjelly.activation_based.neuron", reason="SpikingJelly not installed (pip install -e .[interop])"
+)
 
 T, B, N = 8, 3, 6
 
@@ -41,7 +43,9 @@ def run(module, x, up, time_first):
     return s.detach(), x.grad, module.weight.grad, module.bias.grad
 
 
-@pytest.mark.parametrize("kind, lambda_", [("psn", 1.0), ("masked_psn", 1.0), ("masked_psn", 0.3), ("sliding_psn", 1.0)])
+@pytest.mark.parametrize(
+    "kind, lambda_", [("psn", 1.0), ("masked_psn", 1.0), ("masked_psn", 0.3), ("sliding_psn", 1.0)]
+)
 def test_spikes_and_gradients_equal_spikingjelly(kind, lambda_):
     peer, ours = peer_pair(kind, lambda_)
     if kind == "masked_psn":

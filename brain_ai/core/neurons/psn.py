@@ -37,7 +37,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from brain_ai.config import (
-    FIXED_STEP_PSN_TYPES, PSN_TYPES, Backend, ConfigError, DtypePolicy, NeuronConfig, SNNConfig, check_range, coerce_enum,
+    FIXED_STEP_PSN_TYPES,
+    PSN_TYPES,
+    Backend,
+    ConfigError,
+    DtypePolicy,
+    NeuronConfig,
+    SNNConfig,
+    check_range,
+    coerce_enum,
 )  # fmt: skip
 from brain_ai.core.neurons.base import Size, as_shape
 from brain_ai.core.neurons.state import SpikingState, carry, check_finite, check_state, state_dtype_for
@@ -46,7 +54,9 @@ from brain_ai.core.unroll import Record, check_record, run_segments, traces_of
 
 
 def _surrogate_of(cfg: NeuronConfig) -> Surrogate:
-    return get_surrogate(cfg.surrogate.value, cfg.surrogate_alpha, normalize=cfg.surrogate_normalize, **cfg.surrogate_params)
+    return get_surrogate(
+        cfg.surrogate.value, cfg.surrogate_alpha, normalize=cfg.surrogate_normalize, **cfg.surrogate_params
+    )
 
 
 class ParallelSpikingNeuron(nn.Module):
@@ -126,7 +136,9 @@ class ParallelSpikingNeuron(nn.Module):
         """``x (B, T, *size)`` -> ``(spikes (B, T, *size), final_state, traces)``, the signature of
         :meth:`~brain_ai.core.neurons.base.LeakyCellBase.forward_sequence`. ``backend``: auto or
         eager (one implementation, the whole-sequence matmul / convolution)."""
-        out, final, traces = self._run_sequence(x, state, chunk_size, checkpoint_every, record, backend, check_values=True)
+        out, final, traces = self._run_sequence(
+            x, state, chunk_size, checkpoint_every, record, backend, check_values=True
+        )
         return out, carry(f"{type(self).__name__}.forward_sequence", final, carry_state), traces
 
     def _run_sequence(
@@ -144,7 +156,8 @@ class ParallelSpikingNeuron(nn.Module):
         backend = coerce_enum(owner, "backend", backend, Backend)
         if backend not in (Backend.auto, Backend.eager):
             raise ConfigError(
-                f"{owner}: backend={backend.name} is not available for the parallel spiking neurons (one whole-sequence "
+                f"{owner}: backend={backend.name} is not available for the parallel spiking neurons (one "
+                "whole-sequence "
                 "matmul / convolution, no fused or Triton kernel); allowed: auto, eager"
             )
         if not torch.is_floating_point(x):
@@ -192,7 +205,8 @@ class _FixedStepsPSN(ParallelSpikingNeuron):
 
     def _check_continuation(self, state: SpikingState) -> None:
         raise ValueError(
-            f"{type(self).__name__}(T={self.T}) maps all T steps at once and cannot continue a sequence: pass state=None "
+            f"{type(self).__name__}(T={self.T}) maps all T steps at once and cannot continue a sequence: "
+            "pass state=None "
             "(streaming, carried state and stream windows are available for sliding_psn only)"
         )
 
@@ -229,7 +243,13 @@ class PSN(_FixedStepsPSN):
 
     @classmethod
     def from_config(cls, cfg: NeuronConfig, size: Size) -> "PSN":
-        return cls(size, _config_steps(cfg), threshold=cfg.threshold, surrogate=_surrogate_of(cfg), dtype_policy=cfg.dtype_policy)
+        return cls(
+            size,
+            _config_steps(cfg),
+            threshold=cfg.threshold,
+            surrogate=_surrogate_of(cfg),
+            dtype_policy=cfg.dtype_policy,
+        )
 
 
 class MaskedPSN(_FixedStepsPSN):
@@ -321,7 +341,13 @@ class SlidingPSN(ParallelSpikingNeuron):
 
     @classmethod
     def from_config(cls, cfg: NeuronConfig, size: Size) -> "SlidingPSN":
-        return cls(size, _config_order(cfg), threshold=cfg.threshold, surrogate=_surrogate_of(cfg), dtype_policy=cfg.dtype_policy)
+        return cls(
+            size,
+            _config_order(cfg),
+            threshold=cfg.threshold,
+            surrogate=_surrogate_of(cfg),
+            dtype_policy=cfg.dtype_policy,
+        )
 
     def extra_repr(self) -> str:
         return f"order={self.k}, " + super().extra_repr()
@@ -388,8 +414,9 @@ def with_time_steps(cfg: SNNConfig, time_steps: int, max_epochs: Optional[int] =
         )
     if neuron.type.value == "masked_psn" and max_epochs is not None and neuron.psn_mask_ramp_epochs >= max_epochs > 0:
         raise ConfigError(
-            f"{o}.psn_mask_ramp_epochs={neuron.psn_mask_ramp_epochs} does not end within trainer.max_epochs={max_epochs} "
-            f"(the mask would still read future steps when training stops); allowed: 0 <= psn_mask_ramp_epochs < {max_epochs}"
+            f"{o}.psn_mask_ramp_epochs={neuron.psn_mask_ramp_epochs} does not end within "
+            f"trainer.max_epochs={max_epochs} (the mask would still read future steps when training stops); "
+            f"allowed: 0 <= psn_mask_ramp_epochs < {max_epochs}"
         )
     steps = time_steps if neuron.type in FIXED_STEP_PSN_TYPES else neuron.psn_steps
     order = neuron.psn_order if neuron.psn_order is not None or neuron.type.value == "psn" else time_steps
@@ -401,11 +428,18 @@ def check_stream_window(cfg: SNNConfig, window: Optional[int]) -> None:
     neuron = cfg.neuron
     if window is not None and neuron.type in FIXED_STEP_PSN_TYPES and window < neuron.psn_steps:
         raise ConfigError(
-            f"stream_window={window} cuts the T={neuron.psn_steps} steps that snn.neuron.type={neuron.type.value} maps at "
+            f"stream_window={window} cuts the T={neuron.psn_steps} steps that "
+            f"snn.neuron.type={neuron.type.value} maps at "
             f"once; allowed: null or >= {neuron.psn_steps} (sliding_psn streams in any window)"
         )
 
 
 __all__ = [
-    "PSN", "MaskedPSN", "ParallelSpikingNeuron", "SlidingPSN", "check_stream_window", "follow_mask_schedule", "with_time_steps",
+    "PSN",
+    "MaskedPSN",
+    "ParallelSpikingNeuron",
+    "SlidingPSN",
+    "check_stream_window",
+    "follow_mask_schedule",
+    "with_time_steps",
 ]

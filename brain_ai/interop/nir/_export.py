@@ -124,9 +124,9 @@ class _Builder:
     def neuron(self, name: str, cell: nn.Module) -> None:
         if isinstance(cell, ParallelSpikingNeuron):
             raise NIRExportError(
-                f"{name}: parallel spiking neurons (snn.neuron.type=psn | masked_psn | sliding_psn) cannot be exported: "
-                "NIR's neurons are step-by-step state machines (LIF, CubaLIF, LI, IF, I) with no node for a learnable map "
-                "over time steps; allowed: a LIF-family snn.neuron.type"
+                f"{name}: parallel spiking neurons (snn.neuron.type=psn | masked_psn | sliding_psn) cannot be "
+                "exported: NIR's neurons are step-by-step state machines (LIF, CubaLIF, LI, IF, I) with no node for a "
+                "learnable map over time steps; allowed: a LIF-family snn.neuron.type"
             )
         size = tuple(cell.size)
         beta = _np(cell.beta, size, np.float64)
