@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import lightning as L
 from hydra.utils import instantiate
@@ -149,9 +149,11 @@ def run_stage(trainer: L.Trainer, stage: Any, *args: Any, **kwargs: Any) -> None
         raise TrainingInterrupted(interrupted_message(trainer))
 
 
-def train(cfg: DictConfig) -> Dict[str, float]:
+def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> Dict[str, float]:
     """Fit, then test with the best checkpoint. Returns all logged metrics as floats, also written
     to ``<run dir>/metrics.json`` (:data:`METRICS_FILE`).
+
+    ``extra_callbacks`` are added to the config's (``sweep.py`` adds its trial's pruning callback).
 
     ``cfg.ckpt_path`` resumes an interrupted run (a local file; a URL only with
     ``cfg.allow_remote_ckpt``); every checkpoint is loaded with ``weights_only=True``.
@@ -168,7 +170,7 @@ def train(cfg: DictConfig) -> Dict[str, float]:
             resumed = load_checkpoint(ckpt_file, need=RESUME_KEYS)
             check_resume_compatible(resumed, ckpt_file, model, model.hparams, settings.resume_allow_changes,
                                     max_epochs=cfg.trainer.get("max_epochs"))
-        callbacks = _enabled_callbacks(_instantiate_list(cfg.callbacks), cfg.trainer)
+        callbacks = _enabled_callbacks(_instantiate_list(cfg.callbacks), cfg.trainer) + list(extra_callbacks)
         loggers = _instantiate_list(cfg.logger)
         trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
         run_dir = check_writable(trainer.default_root_dir, "paths.output_dir")
