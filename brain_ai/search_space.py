@@ -200,7 +200,7 @@ def check_search_space(space: SearchSpace, overrides: Sequence[str], compose: Ca
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from brain_ai.config_keys import check_overrides
+    from brain_ai.config_keys import check_overrides, group_options
     from brain_ai.validate import validate_config
 
     check_overrides(list(overrides), "train")
@@ -215,4 +215,6 @@ def check_search_space(space: SearchSpace, overrides: Sequence[str], compose: Ca
             except ConfigError as err:
                 raise ConfigError(f"{where}: {err}") from None
             except (HydraException, OmegaConfBaseException) as err:  # a group option that does not exist
-                raise ConfigError(f"{where}: {str(err).splitlines()[0]}") from None
+                options = group_options(key)
+                allowed = f"; allowed: {', '.join(options)}" if options else ""
+                raise ConfigError(f"{where}: {str(err).splitlines()[0]}{allowed}") from None

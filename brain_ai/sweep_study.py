@@ -356,8 +356,9 @@ def write_plots(study: Any, folder: Path) -> Dict[str, str]:
     for name, plot in plots.items():
         target = folder / f"{name}.png"
         try:
-            with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
+            with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental; legends of one entry
                 warnings.simplefilter("ignore", ExperimentalWarning)
+                warnings.filterwarnings("ignore", message="No artists with labels found")
                 ax = plot(study)
         except (ValueError, RuntimeError, ZeroDivisionError) as err:  # too few complete trials for this plot
             written[name] = f"not drawn: {err}"
@@ -378,8 +379,11 @@ def finish(study: Any, metric: str, sweep_dir: Path) -> int:
 
     result = summary(study, metric)
     write_json_atomic(sweep_dir / BEST_FILE, result, field=BEST_FILE)
-    for name, where in write_plots(study, sweep_dir / PLOTS_DIR).items():
-        if where.startswith("not drawn"):
-            print(f"sweep: plot {name} {where}", file=sys.stderr)
+    if result["best"] is None:
+        print("sweep: no plots (no trial completed)", file=sys.stderr)
+    else:
+        for name, where in write_plots(study, sweep_dir / PLOTS_DIR).items():
+            if where.startswith("not drawn"):
+                print(f"sweep: plot {name} {where}", file=sys.stderr)
     print(summary_text(result, metric), file=sys.stderr, flush=True)
     return SWEEP_FAILED_STATUS if result["failed"] else 0
