@@ -34,7 +34,7 @@ def parse(argv: List[str]) -> argparse.Namespace:
     parser.add_argument("--study-name", help="the study's name in the storage (default: the search name)")
     parser.add_argument("--worker-index", type=int, default=0, help="this worker's number (offsets the sampler seed by 1000 x index)")
     parser.add_argument("--no-summary", action="store_true", help="leave the summary, best.json and plots to another process")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     if args.workers < 1:
         parser.error(f"--workers {args.workers}: allowed: 1 or more")
     if args.n_trials is not None and args.n_trials < 1:

@@ -356,9 +356,9 @@ def write_plots(study: Any, folder: Path) -> Dict[str, str]:
     for name, plot in plots.items():
         target = folder / f"{name}.png"
         try:
-            with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental; legends of one entry
-                warnings.simplefilter("ignore", ExperimentalWarning)
-                warnings.filterwarnings("ignore", message="No artists with labels found")
+            with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental; matplotlib notes
+                warnings.simplefilter("ignore", ExperimentalWarning)  # degenerate axes (trials of one value)
+                warnings.simplefilter("ignore", UserWarning)
                 ax = plot(study)
         except (ValueError, RuntimeError, ZeroDivisionError) as err:  # too few complete trials for this plot
             written[name] = f"not drawn: {err}"

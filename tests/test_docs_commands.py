@@ -38,7 +38,9 @@ SIZE_OVERRIDES = (
 )
 #: appended after SIZE_OVERRIDES to a command that contains the key: an Optuna search runs 2
 #: trials; a resume of the default run (1 epoch) trains one more epoch
-EXTRA_SIZE = {"hparams_search=optuna": ("hydra.sweeper.n_trials=2",), "ckpt_path=": ("trainer.max_epochs=2",)}
+EXTRA_SIZE = {"sweep.py": ("--n-trials", "2"), "ckpt_path=": ("trainer.max_epochs=2",)}
+#: scripts whose command lines take train.py's overrides (SIZE_OVERRIDES are appended)
+TRAINING_SCRIPTS = ("train.py", "sweep.py")
 
 NEEDS_GPU = "needs a CUDA GPU (tests marked gpu and scripts/gpu_check.py cover it on a GPU machine)"
 NEEDS_FILES = "needs the data set's files under /data or a download"
@@ -78,6 +80,10 @@ NOT_RUN: Dict[str, str] = {
     "python train.py -m hydra/launcher=slurm_ddp hydra.launcher.partition=gpu hydra.launcher.timeout_min=600  trainer=ddp "
     "trainer.devices=4 +trainer.num_nodes=2": SLURM,
     "python train.py -m hydra/launcher=slurm_ddp hydra.launcher.partition=gpu  trainer=ddp trainer.devices=4 optim.lr=1e-3,3e-3": SLURM,
+    "srun .venv/bin/python sweep.py --search optuna --dir /shared/sweeps/lr_beta --worker-index ${SLURM_ARRAY_TASK_ID}  "
+    "--no-summary trainer=gpu": SLURM,
+    "sbatch --array=0-7 sweep_workers.sh": SLURM,
+    "python sweep.py --search optuna --dir /shared/sweeps/lr_beta trainer=gpu": SLURM,
     "srun .venv/bin/python train.py trainer=ddp trainer.devices=4 +trainer.num_nodes=2  hydra.run.dir=outputs/train/runs/slurm-${SLURM_JOB_ID}": SLURM,
     "python3 -m venv /work/venv-interop && /work/venv-interop/bin/pip install torch==2.14.1": INTEROP,
     '/work/venv-interop/bin/pip install -e ".[dev,interop]" matplotlib pbr samna': INTEROP,
@@ -166,7 +172,7 @@ def runnable(command: str, run_dir: Path) -> str:
             words[1] = str(REPO / script)
         words[0] = shlex.quote(sys.executable)
         command = " ".join(words)
-        if script == "train.py":
+        if script in TRAINING_SCRIPTS:
             command = " ".join([command, *SIZE_OVERRIDES, *extra])
     return command
 
@@ -227,9 +233,9 @@ def test_pages_hold_the_commands_this_test_knows():
 def test_runnable_fills_placeholders_and_appends_sizes(tmp_path):
     line = runnable("python train.py ckpt_path=outputs/train/runs/<run>/checkpoints/last.ckpt", tmp_path)
     assert line.endswith(f"ckpt_path={tmp_path}/checkpoints/last.ckpt {' '.join(SIZE_OVERRIDES)} trainer.max_epochs=2")
-    line = runnable("python train.py -m hparams_search=optuna hydra.sweeper.n_trials=20", tmp_path)
-    assert line.startswith(f"{shlex.quote(sys.executable)} {REPO / 'train.py'} -m hparams_search=optuna")
-    assert line.endswith(" ".join([*SIZE_OVERRIDES, "hydra.sweeper.n_trials=2"]))
+    line = runnable("python sweep.py --search optuna --n-trials 20 data=digits", tmp_path)
+    assert line.startswith(f"{shlex.quote(sys.executable)} {REPO / 'sweep.py'} --search optuna --n-trials 20 data=digits")
+    assert line.endswith(" ".join([*SIZE_OVERRIDES, "--n-trials", "2"]))
     line = runnable(".venv/bin/python evaluate.py ckpt_path=outputs/train/runs/<date_time>/checkpoints/last.ckpt", tmp_path)
     assert line == f"{shlex.quote(sys.executable)} {REPO / 'evaluate.py'} ckpt_path={tmp_path}/checkpoints/last.ckpt"
 

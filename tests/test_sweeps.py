@@ -1,5 +1,5 @@
-"""Hydra multirun through train.py: a grid over encoders, a 2-trial Optuna search, and sweeps
-whose failing jobs are recorded while the other jobs run (brain_ai.app.sweeps)."""
+"""Hydra multirun through train.py: a grid over encoders, and grid sweeps whose failing jobs are
+recorded while the other jobs run (brain_ai.app.sweeps). Optuna searches: tests/test_sweep_study.py."""
 
 from __future__ import annotations
 
@@ -25,17 +25,6 @@ def test_multirun_over_encoders(tmp_path):
     assert encoders == ["rate_bernoulli", "ttfs", "population"]
 
 
-@pytest.mark.slow
-def test_optuna_search_writes_optimization_results(tmp_path):
-    proc = run_train("hparams_search=optuna", "hydra.sweeper.n_trials=2", *TINY_CLI, f"hydra.sweep.dir={tmp_path}")
-    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
-    assert results["name"] == "optuna"
-    assert set(results["best_params"]) == {"optim.lr", "snn.neuron.beta", "encoding.num_steps"}
-    assert 0.0 <= results["best_value"] <= 1.0
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["0", "1"]
-    assert "Best value" in proc.stdout + proc.stderr
-
-
 def run_failing_sweep(*args: str) -> subprocess.CompletedProcess:
     """``python train.py -m <args>`` that must end with exit status 1 (some job failed), no traceback."""
     proc = subprocess.run([sys.executable, "train.py", "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -57,17 +46,6 @@ def test_a_failing_job_does_not_stop_the_grid(tmp_path):
         "  #1 snn.neuron.beta=1.5: FAILED: error: snn.neuron.beta=1.5 is out of range; allowed: [0.0, 0.999]",
         "  #2 snn.neuron.beta=0.8: succeeded",
     ]
-
-
-@pytest.mark.slow
-def test_a_failed_optuna_trial_is_recorded_and_the_study_goes_on(tmp_path):
-    proc = run_failing_sweep("hparams_search=optuna", "hydra.sweeper.n_trials=3", "snn.neuron.beta=choice(0.9,1.5)", "encoding.num_steps=4",
-                             *TINY_CLI, f"hydra.sweep.dir={tmp_path}")
-    lines = proc.stderr[proc.stderr.index("sweep: "):].splitlines()[1:4]
-    failed = [line for line in lines if "snn.neuron.beta=1.5: FAILED: error: snn.neuron.beta=1.5" in line]
-    assert failed and len(failed) < 3, lines
-    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
-    assert results["best_params"]["snn.neuron.beta"] == 0.9
 
 
 def test_ledger_marks_failed_jobs_done_and_keeps_a_bugs_traceback(capsys):

@@ -6,9 +6,7 @@ would bypass the sweeper and end the whole sweep. Hydra's ``run_job`` then hands
 failed job; the Hydra callback :class:`SweepReport` (``configs/hydra/default.yaml``) records every
 job's outcome in a :class:`SweepLedger` and, with ``mark_failed_done`` (the basic grid sweeper,
 which would otherwise re-raise the first failure after the batch), hands a failed job on as done
-with no value. The Optuna sweeper keeps its failed trials (``mark_failed_done: false`` and
-``max_failure_rate: 1.0`` in ``configs/hparams_search/optuna.yaml``): the plugin records them as
-FAIL trials and asks for the next one.
+with no value. (Optuna searches run through ``sweep.py`` instead: :mod:`brain_ai.sweep_study`.)
 
 When the sweep ends, :meth:`SweepLedger.finish` prints one line per job (its number, overrides and
 failure message) and exits with status 1 if any job failed. A job that failed on an unexpected
@@ -91,7 +89,7 @@ class SweepReport(Callback):
     Args:
         mark_failed_done: hand a failed job on to the sweeper as done (value None), so that Hydra's
             basic sweeper runs the remaining batches and does not re-raise the failure; false for
-            sweepers that handle failed jobs themselves (Optuna).
+            a sweeper that handles failed jobs itself.
     """
 
     def __init__(self, mark_failed_done: bool = True) -> None:
@@ -109,8 +107,6 @@ class SweepReport(Callback):
         self.ledger.record(job_return, int(config.hydra.job.num))
         if job_return.status is JobStatus.FAILED and self.mark_failed_done:
             job_return.status, job_return.return_value = JobStatus.COMPLETED, None
-        elif not self.ledger.succeeded and len(self.ledger.outcomes) == config.hydra.sweeper.get("n_trials"):
-            self.ledger.finish()  # every trial of a search failed: its sweeper would fail on "no best trial"
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.ledger is not None:
