@@ -26,14 +26,26 @@ class Arguments(argparse.ArgumentParser):
 def parse(argv: List[str]) -> argparse.Namespace:
     parser = Arguments(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("overrides", nargs="*", help="train.py overrides that every trial gets (data=digits ...)")
-    parser.add_argument("--search", default="optuna", help="search space: a name in configs/hparams_search/ or a .yaml file")
-    parser.add_argument("--dir", type=Path, help="sweep folder (default outputs/sweeps/<search name>); the same folder continues the study")
+    parser.add_argument(
+        "--search", default="optuna", help="search space: a name in configs/hparams_search/ or a .yaml file"
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        help="sweep folder (default outputs/sweeps/<search name>); the same folder continues the study",
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
     parser.add_argument("--n-trials", type=int, help="the study's trial budget (default: the search space's n_trials)")
-    parser.add_argument("--storage", help="the study's storage: a .journal file or an Optuna database URL (default <dir>/study.journal)")
+    parser.add_argument(
+        "--storage", help="the study's storage: a .journal file or an Optuna database URL (default <dir>/study.journal)"
+    )
     parser.add_argument("--study-name", help="the study's name in the storage (default: the search name)")
-    parser.add_argument("--worker-index", type=int, default=0, help="this worker's number (offsets the sampler seed by 1000 x index)")
-    parser.add_argument("--no-summary", action="store_true", help="leave the summary, best.json and plots to another process")
+    parser.add_argument(
+        "--worker-index", type=int, default=0, help="this worker's number (offsets the sampler seed by 1000 x index)"
+    )
+    parser.add_argument(
+        "--no-summary", action="store_true", help="leave the summary, best.json and plots to another process"
+    )
     args = parser.parse_intermixed_args(argv)
     if args.workers < 1:
         parser.error(f"--workers {args.workers}: allowed: 1 or more")
@@ -77,10 +89,21 @@ def sweep(argv: List[str]) -> int:
     sweep_dir = (args.dir or Path("outputs") / "sweeps" / name).expanduser().resolve()
     with train_composer() as compose:
         check_search_space(space, args.overrides, lambda o: trial_config(compose, o, sweep_dir / TRIALS_DIR / "check"))
-        study = Sweep(space, args.overrides, sweep_dir, args.storage, args.study_name or name, compose,
-                      seed_offset=1000 * args.worker_index)
-        print(f"sweep: study {study.study.study_name!r} in {study.storage_name}: {len(study.study.trials)} trials found, "
-              f"budget {space.n_trials}", file=sys.stderr, flush=True)
+        study = Sweep(
+            space,
+            args.overrides,
+            sweep_dir,
+            args.storage,
+            args.study_name or name,
+            compose,
+            seed_offset=1000 * args.worker_index,
+        )
+        print(
+            f"sweep: study {study.study.study_name!r} in {study.storage_name}: {len(study.study.trials)} trials found, "
+            f"budget {space.n_trials}",
+            file=sys.stderr,
+            flush=True,
+        )
         if args.workers > 1:
             status = run_workers(argv, args.workers)
         else:

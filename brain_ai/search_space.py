@@ -50,7 +50,9 @@ class ParamSpec:
             raise ConfigError(f"{where}.type={self.type!r} is not a valid choice; allowed: {', '.join(PARAM_TYPES)}")
         if self.type == "categorical":
             if not self.choices or self.low is not None or self.high is not None:
-                raise ConfigError(f"{where}: a categorical parameter needs a non-empty list of choices and no low / high")
+                raise ConfigError(
+                    f"{where}: a categorical parameter needs a non-empty list of choices and no low / high"
+                )
             return
         if self.choices is not None or self.low is None or self.high is None:
             raise ConfigError(f"{where}: a {self.type} parameter needs low and high and no choices")
@@ -136,7 +138,10 @@ class SearchSpace:
         return {
             "metric": self.metric,
             "direction": self.direction,
-            "params": {key: {k: v for k, v in dataclasses.asdict(spec).items() if v is not None} for key, spec in self.params.items()},
+            "params": {
+                key: {k: v for k, v in dataclasses.asdict(spec).items() if v is not None}
+                for key, spec in self.params.items()
+            },
             "overrides": sorted(o for o in overrides if not o.lstrip("+~").startswith("hydra.")),
         }
 
@@ -155,7 +160,9 @@ def search_file(search: str) -> Path:
         return path
     names = sorted(p.stem for p in SEARCH_DIR.glob("*.yaml"))
     if search not in names:
-        raise ConfigError(f"--search {search!r} is not a search space in {SEARCH_DIR}; allowed: {', '.join(names)} or a .yaml file")
+        raise ConfigError(
+            f"--search {search!r} is not a search space in {SEARCH_DIR}; allowed: {', '.join(names)} or a .yaml file"
+        )
     return SEARCH_DIR / f"{search}.yaml"
 
 
@@ -168,7 +175,10 @@ def load_search_space(search: str) -> SearchSpace:
     params = raw.pop("params")
     try:
         space = from_dict(SearchSpace, {**raw, "params": {}, "source": str(path)})
-        specs = {str(key): from_dict(ParamSpec, spec if isinstance(spec, dict) else {"type": spec}) for key, spec in params.items()}
+        specs = {
+            str(key): from_dict(ParamSpec, spec if isinstance(spec, dict) else {"type": spec})
+            for key, spec in params.items()
+        }
     except (ConfigError, TypeError) as err:
         raise ConfigError(f"{path}: {err}") from None
     space = dataclasses.replace(space, params=specs)
@@ -192,7 +202,9 @@ def override(key: str, value: Any) -> str:
     return f"{key}={value}"
 
 
-def check_search_space(space: SearchSpace, overrides: Sequence[str], compose: Callable[[Sequence[str]], DictConfig]) -> None:
+def check_search_space(
+    space: SearchSpace, overrides: Sequence[str], compose: Callable[[Sequence[str]], DictConfig]
+) -> None:
     """Before the first trial: every key of ``space.params`` exists (the closest valid key is named
     otherwise) and every end of its range / every choice passes the config's own checks
     (:func:`brain_ai.validate.validate_config`) together with ``overrides``; ``space.metric`` is a

@@ -154,7 +154,9 @@ def requeue_dead_trials(study: Any, sweep_dir: Path) -> List[int]:
         if worker is None or worker_alive(sweep_dir, worker):
             continue
         try:
-            storage.set_trial_user_attr(trial._trial_id, "error", f"worker {worker} died while the trial ran; its params were queued again")
+            storage.set_trial_user_attr(
+                trial._trial_id, "error", f"worker {worker} died while the trial ran; its params were queued again"
+            )
             storage.set_trial_user_attr(trial._trial_id, "requeued", True)
             storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
         except UpdateFinishedTrialError:  # another worker got there first
@@ -200,8 +202,16 @@ class Sweep:
         seed_offset: the worker's offset of the sampler seed (``--worker-index`` times 1000).
     """
 
-    def __init__(self, space: SearchSpace, overrides: Sequence[str], sweep_dir: Path, storage: Optional[str], study_name: str,
-                 compose: Callable[[Sequence[str]], DictConfig], seed_offset: int = 0) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        overrides: Sequence[str],
+        sweep_dir: Path,
+        storage: Optional[str],
+        study_name: str,
+        compose: Callable[[Sequence[str]], DictConfig],
+        seed_offset: int = 0,
+    ) -> None:
         import optuna
 
         self.space = space
@@ -212,20 +222,26 @@ class Sweep:
         self.storage_name = storage or str(sweep_dir / STUDY_FILE)
         storage_obj = open_storage(sweep_dir, storage)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(storage=storage_obj, study_name=study_name, direction=space.direction, load_if_exists=True)
+        study = optuna.create_study(
+            storage=storage_obj, study_name=study_name, direction=space.direction, load_if_exists=True
+        )
         with file_lock(sweep_dir / BUDGET_LOCK):
             check_same_space(study, self.storage_name, identity_text(space.identity(self.overrides)))
             found = len(study.get_trials(deepcopy=False))
         # a resumed or extra worker must not replay the random stream of the trials already run
         seed = None if space.sampler.seed is None else space.sampler.seed + seed_offset + found
-        self.study = optuna.load_study(study_name=study_name, storage=storage_obj, sampler=space.sampler.build(seed),
-                                       pruner=space.pruner.build())
+        self.study = optuna.load_study(
+            study_name=study_name, storage=storage_obj, sampler=space.sampler.build(seed), pruner=space.pruner.build()
+        )
 
     def next_trial(self) -> Optional[Any]:
         """A new (or requeued) RUNNING trial of this worker, or None when the budget is used up."""
         with file_lock(self.sweep_dir / BUDGET_LOCK):
             for number in requeue_dead_trials(self.study, self.sweep_dir):
-                print(f"sweep: trial #{number}'s worker died while it ran: marked failed, its params queued again", file=sys.stderr)
+                print(
+                    f"sweep: trial #{number}'s worker died while it ran: marked failed, its params queued again",
+                    file=sys.stderr,
+                )
             if sum(counts_toward_budget(t) for t in self.study.get_trials(deepcopy=False)) >= self.space.n_trials:
                 return None
             trial = self.study.ask()
@@ -252,8 +268,12 @@ class Sweep:
         trial.set_user_attr("run_dir", str(run_dir))
         shown = " ".join(override(k, v) for k, v in params.items())
         print(f"sweep: trial #{trial.number}: {shown}", file=sys.stderr, flush=True)
-        trial_overrides = [*self.overrides, f"optimized_metric={self.space.metric}", f"optimized_mode={self.space.mode}",
-                           *(override(k, v) for k, v in params.items())]
+        trial_overrides = [
+            *self.overrides,
+            f"optimized_metric={self.space.metric}",
+            f"optimized_mode={self.space.mode}",
+            *(override(k, v) for k, v in params.items()),
+        ]
         error = None
         try:
             cfg = trial_config(self.compose, trial_overrides, run_dir)
@@ -329,7 +349,10 @@ def summary(study: Any, metric: str) -> Dict[str, Any]:
 
 
 def summary_text(result: Dict[str, Any], metric: str) -> str:
-    lines = [f"sweep: {result['trials']} trials: {result['complete']} complete, {result['pruned']} pruned, {len(result['failed'])} failed"]
+    lines = [
+        f"sweep: {result['trials']} trials: {result['complete']} complete, {result['pruned']} pruned, "
+        f"{len(result['failed'])} failed"
+    ]
     lines += [f"  #{number} FAILED: {message}" for number, message in result["failed"].items()]
     best = result["best"]
     if best:
@@ -349,8 +372,11 @@ def write_plots(study: Any, folder: Path) -> Dict[str, str]:
     import optuna.visualization.matplotlib as vis
     from optuna.exceptions import ExperimentalWarning
 
-    plots = {"optimization_history": vis.plot_optimization_history, "parallel_coordinate": vis.plot_parallel_coordinate,
-             "param_importances": vis.plot_param_importances}
+    plots = {
+        "optimization_history": vis.plot_optimization_history,
+        "parallel_coordinate": vis.plot_parallel_coordinate,
+        "param_importances": vis.plot_param_importances,
+    }
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, plot in plots.items():

@@ -34,7 +34,7 @@ from framework_helpers import REPO, untrained_checkpoint
 
 SMALL = ["data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[16]", "encoding.num_steps=4",
          "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false", "logger=csv"]
-#: the search space that an earlier sweep wrote into {files}/sweeps/other_space (sweep_storage_of_another_space)
+#: the search space that an earlier sweep wrote into {files}/sweeps/other (sweep_storage_of_another_space)
 OTHER_SPACE = '{"params": {"optim.lr": {"high": 0.1, "low": 0.0001, "type": "float"}}}'
 
 
@@ -251,24 +251,26 @@ CLI_CASES: List[Cli] = [
     cli("psn_stream_window_below_T", "ckpt_path={files}/psn.ckpt stream_window=1", 2, "stream_window=1", "snn.neuron.type=psn",
         script="evaluate"),
     cli("psn_nir_export", "ckpt_path={files}/psn.ckpt output={files}/out/psn.nir", 2, "layer0", "cannot be exported", script="export"),
-    # --- issue 28, sweep.py: search spaces checked before the first trial, one study per space, failed trials recorded ---
-    cli("sweep_param_unknown_key", f"--search {{files}}/search/unknown_key.yaml --dir {{files}}/sweeps/unknown_key", 2,
+    # --- issue 28, sweep.py: search spaces checked before the first trial, one study per space, failed trials ---
+    cli("sweep_param_unknown_key", "--search {files}/search/unknown_key.yaml --dir {files}/sweeps/unknown_key", 2,
         "params.snn.neuron.bta", "closest valid key is snn.neuron.beta", script="sweep"),
-    cli("sweep_param_above_its_range", f"--search {{files}}/search/beta_range.yaml --dir {{files}}/sweeps/beta_range", 2,
+    cli("sweep_param_above_its_range", "--search {files}/search/beta_range.yaml --dir {files}/sweeps/beta_range", 2,
         "params.snn.neuron.beta (high 1.5)", "snn.neuron.beta=1.5 is out of range", script="sweep"),
-    cli("sweep_param_unknown_choice", f"--search {{files}}/search/unknown_choice.yaml --dir {{files}}/sweeps/unknown_choice", 2,
+    cli("sweep_param_unknown_choice", "--search {files}/search/unknown_choice.yaml --dir {files}/sweeps/choice", 2,
         "params.encoding (choice 1 'ttfss')", "ttfss", script="sweep"),
-    cli("sweep_param_bad_type", f"--search {{files}}/search/bad_type.yaml --dir {{files}}/sweeps/bad_type", 2,
+    cli("sweep_param_bad_type", "--search {files}/search/bad_type.yaml --dir {files}/sweeps/bad_type", 2,
         "params.optim.lr.type='uniform'", "float, int, categorical", script="sweep"),
     cli("sweep_unknown_search_name", "--search optuan", 2, "--search 'optuan'", "allowed: optuna", script="sweep"),
-    cli("sweep_unknown_override", f"--search {{files}}/search/dead.yaml --dir {{files}}/sweeps/typo snn.neuron.bta=0.5", 2,
+    cli("sweep_unknown_override", "--search {files}/search/dead.yaml --dir {files}/sweeps/typo snn.neuron.bta=0.5", 2,
         "snn.neuron.bta", "snn.neuron.beta", script="sweep"),
     cli("sweep_workers_zero", "--workers 0", 2, "--workers 0", "allowed: 1 or more", script="sweep"),
-    cli("sweep_storage_of_another_space", f"--search {{files}}/search/other_space.yaml --dir {{files}}/sweeps/other_space", 2,
-        "was written by a sweep with another search space", "the study's:  " + OTHER_SPACE, "this sweep's: ", '"high": 0.01', script="sweep"),
-    cli("sweep_every_trial_fails_study_goes_on", f"--search {{files}}/search/dead.yaml --dir {{files}}/sweeps/dead {' '.join(SMALL)}", 1,
-        "sweep: trial #1 failed: training stopped:", "sweep: 2 trials: 0 complete, 0 pruned, 2 failed", "#0 FAILED: training stopped:",
-        "best: none", script="sweep"),
+    cli("sweep_storage_of_another_space", "--search {files}/search/other_space.yaml --dir {files}/sweeps/other", 2,
+        "was written by a sweep with another search space", "the study's:  " + OTHER_SPACE, "this sweep's: ",
+        '"high": 0.01', script="sweep"),
+    cli("sweep_every_trial_fails_study_goes_on",
+        "--search {files}/search/dead.yaml --dir {files}/sweeps/dead " + " ".join(SMALL), 1,
+        "sweep: trial #1 failed: training stopped:", "sweep: 2 trials: 0 complete, 0 pruned, 2 failed",
+        "#0 FAILED: training stopped:", "best: none", script="sweep"),
 ]
 
 
@@ -397,7 +399,7 @@ def idx_bytes(name: str, n: int = 4) -> bytes:
 
 
 def make_search_spaces(folder: Path) -> None:
-    """Search spaces for sweep.py under ``folder/search``, and the study of another space in ``folder/sweeps/other_space``."""
+    """Search spaces for sweep.py under ``folder/search``, and another space's study in ``folder/sweeps/other``."""
     import optuna
 
     spaces = {
@@ -411,8 +413,9 @@ def make_search_spaces(folder: Path) -> None:
     (folder / "search").mkdir()
     for name, params in spaces.items():
         (folder / "search" / f"{name}.yaml").write_text(f"n_trials: 2\npruner: {{type: none}}\nparams:\n  {params}\n")
-    (folder / "sweeps" / "other_space").mkdir(parents=True)
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / "sweeps/other_space/study.journal")))
+    (folder / "sweeps" / "other").mkdir(parents=True)
+    journal = optuna.storages.journal.JournalFileBackend(str(folder / "sweeps/other/study.journal"))
+    storage = optuna.storages.JournalStorage(journal)
     optuna.create_study(storage=storage, study_name="other_space").set_user_attr("search_space", OTHER_SPACE)
 
 
@@ -901,9 +904,10 @@ def test_sweep_failures_are_kept_in_the_study(cli_results, files):
     import optuna
 
     assert cli_results["sweep_every_trial_fails_study_goes_on"].returncode == 1
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(files / "sweeps/dead/study.journal")))
+    journal = optuna.storages.journal.JournalFileBackend(str(files / "sweeps/dead/study.journal"))
+    storage = optuna.storages.JournalStorage(journal)
     trials = optuna.load_study(study_name="dead", storage=storage).trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2
     assert all(t.user_attrs["error"].startswith("training stopped: ") for t in trials), [t.user_attrs for t in trials]
-    for case in ("unknown_key", "beta_range", "unknown_choice", "bad_type"):
+    for case in ("unknown_key", "beta_range", "choice", "bad_type"):
         assert not (files / "sweeps" / case).exists(), case

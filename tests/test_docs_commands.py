@@ -80,8 +80,8 @@ NOT_RUN: Dict[str, str] = {
     "python train.py -m hydra/launcher=slurm_ddp hydra.launcher.partition=gpu hydra.launcher.timeout_min=600  trainer=ddp "
     "trainer.devices=4 +trainer.num_nodes=2": SLURM,
     "python train.py -m hydra/launcher=slurm_ddp hydra.launcher.partition=gpu  trainer=ddp trainer.devices=4 optim.lr=1e-3,3e-3": SLURM,
-    "srun .venv/bin/python sweep.py --search optuna --dir /shared/sweeps/lr_beta --worker-index ${SLURM_ARRAY_TASK_ID}  "
-    "--no-summary trainer=gpu": SLURM,
+    "srun .venv/bin/python sweep.py --search optuna --dir /shared/sweeps/lr_beta "
+    "--worker-index ${SLURM_ARRAY_TASK_ID}  --no-summary trainer=gpu": SLURM,
     "sbatch --array=0-7 sweep_workers.sh": SLURM,
     "python sweep.py --search optuna --dir /shared/sweeps/lr_beta trainer=gpu": SLURM,
     "srun .venv/bin/python train.py trainer=ddp trainer.devices=4 +trainer.num_nodes=2  hydra.run.dir=outputs/train/runs/slurm-${SLURM_JOB_ID}": SLURM,
@@ -234,7 +234,8 @@ def test_runnable_fills_placeholders_and_appends_sizes(tmp_path):
     line = runnable("python train.py ckpt_path=outputs/train/runs/<run>/checkpoints/last.ckpt", tmp_path)
     assert line.endswith(f"ckpt_path={tmp_path}/checkpoints/last.ckpt {' '.join(SIZE_OVERRIDES)} trainer.max_epochs=2")
     line = runnable("python sweep.py --search optuna --n-trials 20 data=digits", tmp_path)
-    assert line.startswith(f"{shlex.quote(sys.executable)} {REPO / 'sweep.py'} --search optuna --n-trials 20 data=digits")
+    start = f"{shlex.quote(sys.executable)} {REPO / 'sweep.py'} --search optuna --n-trials 20 data=digits"
+    assert line.startswith(start)
     assert line.endswith(" ".join([*SIZE_OVERRIDES, "--n-trials", "2"]))
     line = runnable(".venv/bin/python evaluate.py ckpt_path=outputs/train/runs/<date_time>/checkpoints/last.ckpt", tmp_path)
     assert line == f"{shlex.quote(sys.executable)} {REPO / 'evaluate.py'} ckpt_path={tmp_path}/checkpoints/last.ckpt"

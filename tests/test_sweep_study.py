@@ -14,17 +14,27 @@ from types import SimpleNamespace
 import optuna
 import pytest
 import torch
+from framework_helpers import REPO
 
 from brain_ai.config import ConfigError
 from brain_ai.search_space import load_search_space
 from brain_ai.sweep_study import STUDY_FILE, counts_toward_budget
 from brain_ai.trial_pruning import PruneTrial
-from framework_helpers import REPO
 
 #: the smallest trial: digits, one training and one validation batch, no test, no callbacks
-TRIAL = ["data=digits", "data.limit_train=32", "data.batch_size=32", "snn.hidden_sizes=[8]", "encoding.num_steps=2",
-         "trainer.max_epochs=1", "+trainer.limit_train_batches=1", "+trainer.limit_val_batches=1", "test=false",
-         "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false"]
+TRIAL = [
+    "data=digits",
+    "data.limit_train=32",
+    "data.batch_size=32",
+    "snn.hidden_sizes=[8]",
+    "encoding.num_steps=2",
+    "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=1",
+    "+trainer.limit_val_batches=1",
+    "test=false",
+    "trainer.enable_progress_bar=false",
+    "+trainer.enable_model_summary=false",
+]
 SPACE = """n_trials: {n}
 sampler: {{type: random, seed: 3}}
 pruner: {{type: none}}
@@ -41,7 +51,9 @@ def sweep_command(tmp_path: Path, n: int, *args: str) -> list:
 
 
 def load(tmp_path: Path) -> optuna.Study:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "sweep" / STUDY_FILE)))
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "sweep" / STUDY_FILE))
+    )
     return optuna.load_study(study_name="space", storage=storage)
 
 
@@ -67,19 +79,24 @@ def test_a_study_killed_mid_trial_resumes_with_the_killed_trial_queued_again(tmp
     assert trials[2].params == trials[1].params  # the killed trial's values ran again
     assert sum(counts_toward_budget(t) for t in trials) == 3
     best = max(t.value for t in trials if t.value is not None)
-    assert f"sweep: 3 trials: 3 complete, 0 pruned, 0 failed" in resumed.stderr
+    assert "sweep: 3 trials: 3 complete, 0 pruned, 0 failed" in resumed.stderr
     assert load(tmp_path).best_value == best
     assert f"val/acc={best:.6g}" in resumed.stderr
     assert (tmp_path / "sweep" / "trials" / "3" / "metrics.json").is_file()
 
-    again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)  # a finished study runs nothing
+    again = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=300
+    )  # a finished study runs nothing
     assert again.returncode == 0 and len(load(tmp_path).trials) == 4, again.stderr[-3000:]
 
 
 @pytest.mark.slow
 def test_two_workers_share_one_study(tmp_path):
-    """--workers 2: 4 trials in all, numbers 0-3 once each, each a run folder with its TensorBoard HParams row; plots at the end."""
-    command = sweep_command(tmp_path, 4, "--workers", "2", *TRIAL, "callbacks.health.dead_steps=0")  # 1 step: spikes or not
+    """--workers 2: 4 trials in all, numbers 0-3 once each, each a run folder with its TensorBoard HParams row;
+    plots at the end."""
+    command = sweep_command(
+        tmp_path, 4, "--workers", "2", *TRIAL, "callbacks.health.dead_steps=0"
+    )  # 1 step: spikes or not
     proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     trials = load(tmp_path).trials
@@ -90,7 +107,10 @@ def test_two_workers_share_one_study(tmp_path):
         events = list((Path(t.user_attrs["run_dir"]) / "tensorboard").glob("events.out.tfevents.*"))
         assert events and b"hparams" in events[0].read_bytes(), t.number
     assert {p.name for p in (tmp_path / "sweep" / "plots").iterdir()} == {
-        "optimization_history.png", "parallel_coordinate.png", "param_importances.png"}
+        "optimization_history.png",
+        "parallel_coordinate.png",
+        "param_importances.png",
+    }
     assert proc.stderr.count("sweep: 4 trials: 4 complete") == 1  # the workers leave the summary to the parent
 
 
@@ -100,13 +120,18 @@ def test_prune_trial_reports_each_validation_and_prunes():
     callback = PruneTrial(trial, "val/acc")
 
     def trainer(acc, sanity=False, epoch=0):
-        return SimpleNamespace(callback_metrics={"val/acc": torch.tensor(acc)}, sanity_checking=sanity, current_epoch=epoch)
+        return SimpleNamespace(
+            callback_metrics={"val/acc": torch.tensor(acc)}, sanity_checking=sanity, current_epoch=epoch
+        )
 
     callback.on_validation_end(trainer(0.1, sanity=True), None)  # the sanity check is not an epoch
     callback.on_validation_end(trainer(0.7, epoch=0), None)
     with pytest.raises(optuna.TrialPruned, match="pruned after epoch 1: val/acc=0.2"):
         callback.on_validation_end(trainer(0.2, epoch=1), None)
-    assert study._storage.get_trial(trial._trial_id).intermediate_values == {0: pytest.approx(0.7), 1: pytest.approx(0.2)}
+    assert study._storage.get_trial(trial._trial_id).intermediate_values == {
+        0: pytest.approx(0.7),
+        1: pytest.approx(0.2),
+    }
 
 
 def test_shipped_search_space_loads():
@@ -115,16 +140,28 @@ def test_shipped_search_space_loads():
     assert set(space.params) == {"optim.lr", "snn.neuron.beta", "encoding.num_steps"}
 
 
-@pytest.mark.parametrize("text,names", [
-    ("params: {optim.lr: {type: float, low: 0.01, high: 0.001}}", ["params.optim.lr", "low=0.01", "low < high"]),
-    ("params: {optim.lr: {type: float, low: 0, high: 0.1, log: true}}", ["params.optim.lr", "log=true needs low > 0"]),
-    ("params: {encoding: {type: categorical, choices: []}}", ["params.encoding", "non-empty list of choices"]),
-    ("direction: up\nparams: {optim.lr: {type: float, low: 0.001, high: 0.1}}", ["direction='up'", "maximize, minimize"]),
-    ("n_trials: 0\nparams: {optim.lr: {type: float, low: 0.001, high: 0.1}}", ["n_trials=0", "integer >= 1"]),
-    ("sampler: {type: grid}\nparams: {optim.lr: {type: float, low: 0.001, high: 0.1}}", ["sampler.type='grid'", "tpe, random"]),
-    ("pruner: {kind: median}\nparams: {optim.lr: {type: float, low: 0.001, high: 0.1}}", ["PrunerSpec", "kind"]),
-    ("direction: maximize", ["non-empty params"]),
-])
+@pytest.mark.parametrize(
+    "text,names",
+    [
+        ("params: {optim.lr: {type: float, low: 0.01, high: 0.001}}", ["params.optim.lr", "low=0.01", "low < high"]),
+        (
+            "params: {optim.lr: {type: float, low: 0, high: 0.1, log: true}}",
+            ["params.optim.lr", "log=true needs low > 0"],
+        ),
+        ("params: {encoding: {type: categorical, choices: []}}", ["params.encoding", "non-empty list of choices"]),
+        (
+            "direction: up\nparams: {optim.lr: {type: float, low: 0.001, high: 0.1}}",
+            ["direction='up'", "maximize, minimize"],
+        ),
+        ("n_trials: 0\nparams: {optim.lr: {type: float, low: 0.001, high: 0.1}}", ["n_trials=0", "integer >= 1"]),
+        (
+            "sampler: {type: grid}\nparams: {optim.lr: {type: float, low: 0.001, high: 0.1}}",
+            ["sampler.type='grid'", "tpe, random"],
+        ),
+        ("pruner: {kind: median}\nparams: {optim.lr: {type: float, low: 0.001, high: 0.1}}", ["PrunerSpec", "kind"]),
+        ("direction: maximize", ["non-empty params"]),
+    ],
+)
 def test_bad_search_space_files_are_refused_naming_the_field(tmp_path, text, names):
     path = tmp_path / "space.yaml"
     path.write_text(text)
