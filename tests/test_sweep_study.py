@@ -170,3 +170,23 @@ def test_bad_search_space_files_are_refused_naming_the_field(tmp_path, text, nam
     for name in names:
         assert name in str(err.value), (name, str(err.value))
     assert str(path) in str(err.value)
+
+
+def test_a_trial_that_the_pruner_stops_is_pruned_and_the_next_one_runs(tmp_path):
+    """The pruning callback's TrialPruned leaves Lightning's fit and makes the trial PRUNED (not FAIL)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from brain_ai.sweep_study import Sweep, train_composer
+
+    (tmp_path / "space.yaml").write_text(SPACE.format(n=2))
+    space = load_search_space(str(tmp_path / "space.yaml"))
+    try:
+        with train_composer() as compose:
+            sweep = Sweep(space, [*TRIAL, "logger=csv", "callbacks=none"], tmp_path / "sweep", None, "space", compose)
+            sweep.study.pruner = optuna.pruners.ThresholdPruner(lower=2.0)  # every accuracy is below 2
+            sweep.run()
+    finally:
+        HydraConfig.instance().cfg = None
+    trials = sweep.study.trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.PRUNED] * 2
+    assert all(list(t.intermediate_values) == [0] for t in trials)
