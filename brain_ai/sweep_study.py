@@ -11,8 +11,8 @@ checkpoints, TensorBoard logs and HParams row), the best trial (``best.json``) a
   (``budget.lock``), so workers never overshoot and no trial number is used twice.
 * **Resume**: each worker records itself in its trials (``worker`` user attribute,
   ``<host>:<pid>``) and keeps a heartbeat file (``workers/<host>-<pid>``) fresh. A RUNNING trial
-  whose worker died (its process is gone on this host, or its heartbeat is older than
-  :data:`HEARTBEAT_GRACE_S`) is marked FAIL with the user attribute ``requeued`` and its params are
+  whose worker died (its heartbeat is older than :data:`HEARTBEAT_GRACE_S`, or, on this host, its
+  process is gone) is marked FAIL with the user attribute ``requeued`` and its params are
   queued again as a new trial, which the next worker runs: the killed trial no longer counts, so
   the study still ends with ``n_trials`` trials that ran to their end.
 * **Failed trials**: a trial that fails (a config error for a sampled combination, a run stopped
@@ -126,19 +126,21 @@ def heartbeat_file(sweep_dir: Path, worker: str) -> Path:
 
 
 def worker_alive(sweep_dir: Path, worker: str) -> bool:
-    """Whether ``worker`` (``<host>:<pid>``) still runs: on this host its process exists and its
-    heartbeat file is there; on another host its heartbeat is younger than :data:`HEARTBEAT_GRACE_S`."""
+    """Whether ``worker`` (``<host>:<pid>``) still runs: its heartbeat file is younger than
+    :data:`HEARTBEAT_GRACE_S` and, on this host, its process exists (a killed worker is seen at once)."""
     host, _, pid = worker.rpartition(":")
-    beat = heartbeat_file(sweep_dir, worker)
-    if host == socket.gethostname():
+    try:
+        fresh = time.time() - heartbeat_file(sweep_dir, worker).stat().st_mtime < HEARTBEAT_GRACE_S
+    except OSError:  # no heartbeat file: the worker ended or never started beating
+        return False
+    if fresh and host == socket.gethostname():
         try:
             os.kill(int(pid), 0)
         except (ProcessLookupError, ValueError):
             return False
         except PermissionError:  # another user's process
             pass
-        return beat.exists()
-    return beat.exists() and time.time() - beat.stat().st_mtime < HEARTBEAT_GRACE_S
+    return fresh
 
 
 def requeue_dead_trials(study: Any, sweep_dir: Path) -> List[int]:
