@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 from typing import List, NoReturn, Optional
 
-from brain_ai.cli import INPUT_ERROR_STATUS, fail, quiet_known_warnings, report_errors
+from brain_ai.app.cli import INPUT_ERROR_STATUS, fail, quiet_known_warnings, report_errors
 
 
 class Arguments(argparse.ArgumentParser):
-    """argparse whose errors follow brain_ai.cli: ``error: <message>`` on stderr, exit status 2."""
+    """argparse whose errors follow brain_ai.app.cli: ``error: <message>`` on stderr, exit status 2."""
 
     def error(self, message: str) -> NoReturn:
         fail(f"error: {message} (python sweep.py --help lists the options)", INPUT_ERROR_STATUS)
@@ -78,8 +78,8 @@ def run_workers(argv: List[str], workers: int) -> int:
 def sweep(argv: List[str]) -> int:
     import dataclasses
 
-    from brain_ai.search_space import check_search_space, load_search_space, search_file
-    from brain_ai.sweep_study import TRIALS_DIR, Sweep, finish, train_composer, trial_config
+    from brain_ai.app.search_space import check_search_space, load_search_space, search_file
+    from brain_ai.app.sweep_study import TRIALS_DIR, Sweep, finish, train_composer, trial_config
 
     args = parse(argv)
     space = load_search_space(args.search)

@@ -16,10 +16,10 @@ import pytest
 import torch
 from framework_helpers import REPO
 
+from brain_ai.app.search_space import load_search_space
+from brain_ai.app.sweep_study import STUDY_FILE, counts_toward_budget
 from brain_ai.config import ConfigError
-from brain_ai.search_space import load_search_space
-from brain_ai.sweep_study import STUDY_FILE, counts_toward_budget
-from brain_ai.trial_pruning import PruneTrial
+from brain_ai.training.trial_pruning import PruneTrial
 
 #: the smallest trial: digits, one training and one validation batch, no test, no callbacks
 TRIAL = [
@@ -176,7 +176,7 @@ def test_a_trial_that_the_pruner_stops_is_pruned_and_the_next_one_runs(tmp_path)
     """The pruning callback's TrialPruned leaves Lightning's fit and makes the trial PRUNED (not FAIL)."""
     from hydra.core.hydra_config import HydraConfig
 
-    from brain_ai.sweep_study import Sweep, train_composer
+    from brain_ai.app.sweep_study import Sweep, train_composer
 
     (tmp_path / "space.yaml").write_text(SPACE.format(n=2))
     space = load_search_space(str(tmp_path / "space.yaml"))

@@ -19,9 +19,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from omegaconf import DictConfig, OmegaConf
 
 from brain_ai.config import ConfigError, from_dict
+from brain_ai.config.keys import CONFIG_DIR
 
 #: folder of the shipped search spaces (``--search <name>`` reads ``<name>.yaml`` there)
-SEARCH_DIR = Path(__file__).resolve().parents[1] / "configs" / "hparams_search"
+SEARCH_DIR = CONFIG_DIR / "hparams_search"
 #: ``direction`` -> the ``optimized_mode`` of each trial's checkpoint callback
 DIRECTIONS = {"maximize": "max", "minimize": "min"}
 #: ``params.<key>.type`` values
@@ -207,13 +208,13 @@ def check_search_space(
 ) -> None:
     """Before the first trial: every key of ``space.params`` exists (the closest valid key is named
     otherwise) and every end of its range / every choice passes the config's own checks
-    (:func:`brain_ai.validate.validate_config`) together with ``overrides``; ``space.metric`` is a
+    (:func:`brain_ai.config.validate.validate_config`) together with ``overrides``; ``space.metric`` is a
     valid ``optimized_metric``. ``compose(overrides)`` composes ``configs/train.yaml``."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from brain_ai.config_keys import check_overrides, group_options
-    from brain_ai.validate import validate_config
+    from brain_ai.config.keys import check_overrides, group_options
+    from brain_ai.config.validate import validate_config
 
     check_overrides(list(overrides), "train")
     fixed = [*overrides, f"optimized_metric={space.metric}", f"optimized_mode={space.mode}"]

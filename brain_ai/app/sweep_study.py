@@ -17,7 +17,7 @@ checkpoints, TensorBoard logs and HParams row), the best trial (``best.json``) a
   the study still ends with ``n_trials`` trials that ran to their end.
 * **Failed trials**: a trial that fails (a config error for a sampled combination, a run stopped
   for divergence, a bug) is told to Optuna as FAIL with its message in the user attribute
-  ``error``; the study goes on. A pruned trial (:class:`brain_ai.trial_pruning.PruneTrial`) is PRUNED.
+  ``error``; the study goes on. A pruned trial (:class:`brain_ai.training.trial_pruning.PruneTrial`) is PRUNED.
 * **Same study, same space**: the search space (:meth:`SearchSpace.identity`) is stored with the
   study; a sweep with another space on the same storage is refused, naming both.
 """
@@ -38,9 +38,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from omegaconf import DictConfig, open_dict
 
+from brain_ai.app.search_space import SearchSpace, identity_text, override
 from brain_ai.config import ConfigError
 from brain_ai.errors import INPUT_ERRORS, STOPPED_ERRORS
-from brain_ai.search_space import SearchSpace, identity_text, override
 
 #: the study's journal in the sweep folder (the default storage)
 STUDY_FILE = "study.journal"
@@ -261,9 +261,9 @@ class Sweep:
         import optuna
         from optuna.trial import TrialState
 
-        from brain_ai.cli import message_of
-        from brain_ai.pipeline import optimized_value, train
-        from brain_ai.trial_pruning import PruneTrial
+        from brain_ai.app.cli import message_of
+        from brain_ai.app.pipeline import optimized_value, train
+        from brain_ai.training.trial_pruning import PruneTrial
 
         params = {key: spec.suggest(trial, key) for key, spec in self.space.params.items()}
         run_dir = self.sweep_dir / TRIALS_DIR / str(trial.number)
@@ -308,8 +308,8 @@ def train_composer() -> Iterator[Callable[[Sequence[str]], DictConfig]]:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from brain_ai.config_keys import CONFIG_DIR
-    from brain_ai.hydra_store import register_configs
+    from brain_ai.config.hydra_store import register_configs
+    from brain_ai.config.keys import CONFIG_DIR
 
     register_configs()
     GlobalHydra.instance().clear()
@@ -403,7 +403,7 @@ def write_plots(study: Any, folder: Path) -> Dict[str, str]:
 
 def finish(study: Any, metric: str, sweep_dir: Path) -> int:
     """Print the summary, write ``best.json`` and the plots; the exit status: 1 if a trial failed."""
-    from brain_ai.safe_files import write_json_atomic
+    from brain_ai.app.safe_files import write_json_atomic
 
     result = summary(study, metric)
     write_json_atomic(sweep_dir / BEST_FILE, result, field=BEST_FILE)
