@@ -58,7 +58,7 @@ def probe_module(rates, output=LIVE_OUTPUT, decoding="rate"):
 
 
 def test_loss_growth_beyond_the_factor_stops():
-    monitor = HealthMonitor(warmup_steps=10**9, divergence_factor=10.0, dead_steps=0)
+    monitor = HealthMonitor(every_n_steps=1, warmup_steps=10**9, divergence_factor=10.0, dead_steps=0)
     module = probe_module({})
     batch = (torch.zeros(1), None)
     for step, loss in enumerate([2.0, 5.0, 19.9], start=1):

@@ -2,9 +2,9 @@ r"""SNN loss pack: task terms + regularisers, composed with per-component diagno
 
 A :class:`LossTerm` maps :class:`LossInputs` to ``(scalar_loss, diagnostics)``; the
 :class:`SNNLossComposer` sums weighted terms and returns ``(total, info)`` with
-``info = {"total": float, "components": {name: float}, "diagnostics": {name: {key: float}},
-"weights": {name: float}}`` (components are unweighted; names are TensorBoard tags
-``train/loss/<name>``). Everything is computed in fp32 and normalised by ``T`` (means over time),
+``info = {"total": Tensor, "components": {name: Tensor}, "diagnostics": {name: {key: Tensor}},
+"weights": {name: float}}`` (0-d detached fp32 tensors, read without a host sync; components are
+unweighted; names are TensorBoard tags ``train/loss/<name>``). Everything is computed in fp32 and normalised by ``T`` (means over time),
 so the same spike statistics give the same loss at ``T = 25`` and ``T = 100``. With
 ``LossInputs.mask (B, T)`` (ragged batches) every term counts only valid steps: means over time
 are per sample over its valid steps, temporal windows must lie inside the valid steps, and
@@ -379,22 +379,13 @@ class SNNLossComposer(nn.Module):
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Dict[str, object]]:
         results = {name: term(inputs) for name, term in self.terms.items()}
         total = torch.stack([self.weights[n] * loss.float() for n, (loss, _) in results.items()]).sum()
-        # one device -> host transfer for every logged number
-        keys: List[Tuple[str, Optional[str]]] = [("total", None)]
-        values = [total.detach()]
-        for name, (loss, diag) in results.items():
-            keys.append((name, None))
-            values.append(loss.detach().float())
-            keys.extend((name, k) for k in diag)
-            values.extend(v.float() for v in diag.values())
-        floats = torch.stack(values).tolist()
-        info: Dict[str, object] = {"total": floats[0], "components": {}, "diagnostics": {n: {} for n in results},
-                                   "weights": dict(self.weights)}
-        for (name, key), value in zip(keys[1:], floats[1:]):
-            if key is None:
-                info["components"][name] = value  # type: ignore[index]
-            else:
-                info["diagnostics"][name][key] = value  # type: ignore[index]
+        # 0-d detached tensors, no host sync: self.log takes them as they are
+        info: Dict[str, object] = {
+            "total": total.detach(),
+            "components": {name: loss.detach().float() for name, (loss, _) in results.items()},
+            "diagnostics": {name: {key: value.float() for key, value in diag.items()} for name, (_, diag) in results.items()},
+            "weights": dict(self.weights),
+        }
         return total, info
 
 

@@ -11,7 +11,8 @@ TensorBoard tags (fixed; docs/probes-tensorboard.md shows them):
   sample, once per validation epoch.
 
 Probes are measured in eval mode, without gradients, on the current training batch
-(:meth:`brain_ai.training.module.SNNLitModule.probe`), so they cost one extra forward every N steps.
+(:meth:`brain_ai.training.module.SNNLitModule.probe`), so they cost one extra forward every N steps; the
+:class:`ProbeLogger` and the :class:`HealthMonitor` share it (:func:`probe_training_batch`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from torch import Tensor
 
 from brain_ai.config import ConfigError, LossConfig, check_range
 from brain_ai.core.decoding import ClassificationOutput
+from brain_ai.core.deferred_check import DeferredCheck
 from brain_ai.core.probes import HEALTHY_RANGES, check_health
 from brain_ai.training.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample, per_neuron_rates
 from brain_ai.data.ragged import split_batch
@@ -36,7 +38,7 @@ from brain_ai.errors import TrainingStopped
 
 log = logging.getLogger(__name__)
 
-def _tensorboard(trainer: L.Trainer) -> Optional[Any]:
+def tensorboard_writer(trainer: L.Trainer) -> Optional[Any]:
     """The TensorBoard SummaryWriter among the trainer's loggers, if any (``fast_dev_run``'s
     stand-in logger, which writes nothing, is not one)."""
     for logger in trainer.loggers:
@@ -53,6 +55,23 @@ def _is_due(step: int, every_n_steps: int) -> bool:
     return step == 1 or (step > 0 and step % every_n_steps == 0)
 
 
+#: attribute of the LightningModule that holds the last probed training batch: ``((step, batch_idx), SNNOutput)``
+_PROBED = "probed_training_batch"
+
+
+def probe_training_batch(trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> Any:
+    """The probes of the current training batch (``pl_module.probe``: eval mode, no gradients),
+    measured once per step however many callbacks ask for them: one extra forward per probe step.
+    The output is kept on the module until the next probed batch replaces it."""
+    key = (trainer.global_step, batch_idx)
+    probed = getattr(pl_module, _PROBED, None)
+    if probed is None or probed[0] != key:
+        x, _, mask = split_batch(batch)
+        probed = (key, pl_module.probe(x, mask))
+        setattr(pl_module, _PROBED, probed)
+    return probed[1]
+
+
 class ProbeLogger(L.Callback):
     """Log per-layer probe scalars and a firing-rate histogram every ``every_n_steps`` steps."""
 
@@ -66,12 +85,11 @@ class ProbeLogger(L.Callback):
         step = trainer.global_step
         if not trainer.loggers or not _is_due(step, self.every_n_steps):
             return
-        x, _, mask = split_batch(batch)
-        out = pl_module.probe(x, mask)
+        out = probe_training_batch(trainer, pl_module, batch, batch_idx)
         metrics = {f"probes/{layer}/{key}": float(value) for layer, probes in out.probes.items() for key, value in probes.items()}
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
-        writer = _tensorboard(trainer)
+        writer = tensorboard_writer(trainer)
         if self.histogram and writer is not None:
             for layer, spikes in out.layer_spikes.items():
                 writer.add_histogram(f"probes/{layer}/firing_rate_hist", per_neuron_rates(spikes), step)
@@ -112,7 +130,7 @@ class SpikeRasterLogger(L.Callback):
             self._label = batch[1][pick].detach().clone()
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        writer = _tensorboard(trainer)
+        writer = tensorboard_writer(trainer)
         if writer is None or self._sample is None or trainer.sanity_checking:
             return
         activity = first_sample(*batch_activity(pl_module, self._sample.to(pl_module.device)), self._label)
@@ -126,9 +144,13 @@ class HealthMonitor(L.Callback):
     Stops training (:class:`brain_ai.errors.TrainingStopped`, naming the cause and what to try)
     at the step where it sees, before a checkpoint of the broken model can be saved:
 
-    * non-finite weights (checked every step);
+    * non-finite weights;
     * divergence: a training loss above ``divergence_factor`` times the first step's loss
       (``None`` disables);
+
+    These two are recorded at every step on the device, without a host sync, and read (one sync)
+    on the steps the warnings are due (``every_n_steps``, and step 1) and on the last batch of every
+    epoch, before its validation and checkpoints; the message names the first bad step.
     * a dead network: every neuron of every spiking layer silent -- or every one firing at every
       step -- on all of the first ``dead_steps`` training steps (or the whole first epoch, if
       shorter); ``0`` disables.
@@ -162,67 +184,87 @@ class HealthMonitor(L.Callback):
         self._stuck_in_a_row = 0  # epochs in a row whose last training batch got one output for every sample
         self.warned: Set[str] = set()
         self.ranges = HEALTHY_RANGES
-        self.first_loss: Optional[float] = None
-        self._fired: Dict[str, bool] = {}  # layer -> some neuron spiked on some probed step
-        self._rested: Dict[str, bool] = {}  # layer -> some neuron was silent on some step
+        self.first_loss: Optional[Tensor] = None  # () the first training loss, on its device
+        self._bad_weights = DeferredCheck()
+        self._diverged = DeferredCheck()
+        self._fired: Dict[str, Tensor] = {}  # layer -> () bool: some neuron spiked on some probed step
+        self._rested: Dict[str, Tensor] = {}  # layer -> () bool: some neuron was silent on some step
         self._dead_checked = False
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         step = trainer.global_step
-        self._stop_on_bad_weights(step, pl_module)
-        self._stop_on_divergence(step, pl_module, outputs)
+        last_of_epoch = batch_idx + 1 >= getattr(trainer, "num_training_batches", float("inf"))
+        self._record_weights(step, pl_module)
+        self._record_divergence(step, outputs)
+        if _is_due(step, self.every_n_steps) or last_of_epoch:
+            self._stop_on_bad_weights(pl_module)
+            self._stop_on_divergence(pl_module)
         warn_due = step >= self.warmup_steps and _is_due(step, self.every_n_steps)
         dead_due = self.dead_steps > 0 and not self._dead_checked
-        last_of_epoch = batch_idx + 1 >= getattr(trainer, "num_training_batches", float("inf"))
         stuck_due = self.stuck_epochs > 0 and last_of_epoch
         if not (warn_due or dead_due or stuck_due):
             return
-        x, _, mask = split_batch(batch)
-        out = pl_module.probe(x, mask)
+        out = probe_training_batch(trainer, pl_module, batch, batch_idx)
         if dead_due:
             self._stop_on_dead_network(step, pl_module, out.probes, final=step >= self.dead_steps or last_of_epoch)
         if stuck_due:
+            mask = split_batch(batch)[2]
             self._stop_on_stuck_output(trainer, pl_module, out.output, _same_prediction(pl_module, out.output, mask))
         if warn_due:
             self._check(out.probes)
 
-    def _stop_on_bad_weights(self, step: int, pl_module: L.LightningModule) -> None:
-        params = [p for p in pl_module.parameters()]
-        if not params or bool(torch.isfinite(torch.stack([p.detach().float().sum() for p in params])).all()):
+    def _record_weights(self, step: int, pl_module: L.LightningModule) -> None:
+        sums = [p.detach().float().sum() for p in pl_module.parameters()]  # NaN / Inf anywhere reaches the sum
+        if sums:
+            stacked = torch.stack(sums)
+            self._bad_weights.update(~torch.isfinite(stacked).all(), stacked, step)
+
+    def _stop_on_bad_weights(self, pl_module: L.LightningModule) -> None:
+        found = self._bad_weights.read()
+        if found is None:
             return
         bad = [name for name, p in pl_module.named_parameters() if not bool(torch.isfinite(p).all())]
         raise TrainingStopped(
-            f"training stopped at step {step}: non-finite weights in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} "
+            f"training stopped at step {found[0]}: non-finite weights in {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} "
             f"(the model diverged). Try a lower optim.lr{_now(pl_module, 'optim_cfg', 'lr')}, gradient clipping "
             f"(trainer.gradient_clip_val=1.0), or debug=default to find the first NaN"
         )
 
-    def _stop_on_divergence(self, step: int, pl_module: L.LightningModule, outputs: Any) -> None:
+    def _record_divergence(self, step: int, outputs: Any) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if self.divergence_factor is None or not isinstance(loss, Tensor):
             return
-        value = float(loss.detach())
+        loss = loss.detach().float().reshape(())
         if self.first_loss is None:
-            self.first_loss = value
+            self.first_loss = loss
             return
-        if abs(value) > self.divergence_factor * max(abs(self.first_loss), 1e-12):
-            raise TrainingStopped(
-                f"training stopped at step {step}: the training loss {value:.4g} is more than "
-                f"callbacks.health.divergence_factor={self.divergence_factor:g} times its first value {self.first_loss:.4g} "
-                f"(divergence). Try a lower optim.lr{_now(pl_module, 'optim_cfg', 'lr')}, gradient clipping "
-                f"(trainer.gradient_clip_val=1.0), or a larger callbacks.health.divergence_factor"
-            )
+        bad = loss.abs() > self.divergence_factor * self.first_loss.abs().clamp_min(1e-12)
+        self._diverged.update(bad, torch.stack([loss, self.first_loss]), step)
+
+    def _stop_on_divergence(self, pl_module: L.LightningModule) -> None:
+        found = self._diverged.read()
+        if found is None:
+            return
+        step, (value, first) = found
+        raise TrainingStopped(
+            f"training stopped at step {step}: the training loss {value:.4g} is more than "
+            f"callbacks.health.divergence_factor={self.divergence_factor:g} times its first value {first:.4g} "
+            f"(divergence). Try a lower optim.lr{_now(pl_module, 'optim_cfg', 'lr')}, gradient clipping "
+            f"(trainer.gradient_clip_val=1.0), or a larger callbacks.health.divergence_factor"
+        )
 
     def _stop_on_dead_network(self, step: int, pl_module: L.LightningModule, probes: Dict[str, Dict[str, Tensor]], final: bool) -> None:
         for layer, values in probes.items():
-            rate = float(values["firing_rate"])
-            self._fired[layer] = self._fired.get(layer, False) or rate > 0.0
-            self._rested[layer] = self._rested.get(layer, False) or rate < 1.0
+            rate = torch.as_tensor(values["firing_rate"])
+            self._fired[layer] = self._fired.get(layer, torch.zeros((), dtype=torch.bool, device=rate.device)) | (rate > 0.0)
+            self._rested[layer] = self._rested.get(layer, torch.zeros((), dtype=torch.bool, device=rate.device)) | (rate < 1.0)
         if not final:
             return
         self._dead_checked = True
         layers = ", ".join(self._fired)
-        if self._fired and not any(self._fired.values()):
+        flags = torch.stack([*self._fired.values(), *self._rested.values()]).tolist() if self._fired else []
+        fired, rested = flags[: len(self._fired)], flags[len(self._fired):]
+        if fired and not any(fired):
             raise TrainingStopped(
                 f"training stopped at step {step}: every neuron ({layers}) stayed silent for the first {step} training steps, "
                 f"so no spike and almost no gradient reaches the output (a dead network). Try a lower "
@@ -230,7 +272,7 @@ class HealthMonitor(L.Callback):
                 f"(encoding.rate_gain), or a wider surrogate (snn.neuron.surrogate_alpha); callbacks.health.dead_steps=0 "
                 f"disables this check"
             )
-        if self._rested and not any(self._rested.values()):
+        if rested and not any(rested):
             raise TrainingStopped(
                 f"training stopped at step {step}: every neuron ({layers}) fired at every time step for the first {step} "
                 f"training steps (a saturated network carries no information). Try a higher "

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
-from brain_ai.training.callbacks import HealthMonitor, _tensorboard
+from brain_ai.training.callbacks import HealthMonitor, tensorboard_writer
 from brain_ai.core.neurons import LeakyIntegrator
 from brain_ai.core.probes import HEALTHY_RANGES, HealthyRange
 
@@ -115,7 +115,7 @@ class HParamsLogger(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         from torch.utils.tensorboard.summary import hparams
 
-        writer = _tensorboard(trainer)
+        writer = tensorboard_writer(trainer)
         if writer is None:
             return
         columns = self.columns + tuple(key for key in command_line_keys() if key not in self.columns)
@@ -170,7 +170,7 @@ class ScalarsLayoutLogger(L.Callback):
 
     @rank_zero_only
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        writer = _tensorboard(trainer)
+        writer = tensorboard_writer(trainer)
         if writer is None:
             return
         monitors = [c for c in trainer.callbacks if isinstance(c, HealthMonitor)]

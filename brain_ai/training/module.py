@@ -11,6 +11,12 @@ with ``encoding.seed``, or ``seed`` when that is null, and saved in checkpoints 
 ``brain_ai_seed_stream``), so a resumed run draws what an uninterrupted one would. Evaluation
 batches that sample (``encoding.deterministic_eval=false``) draw from seed ``stream seed +
 batch_idx``: the same every epoch.
+
+Host syncs: a training step reads nothing back from the device for its own bookkeeping. The loss
+and its terms are logged as tensors; whether the loss is finite is recorded on the device
+(:class:`~brain_ai.core.deferred_check.DeferredCheck`) and read every ``check_finite_every_n_steps``
+steps and on the last batch of each epoch (before its validation and checkpoints), naming the
+first non-finite step. Evaluation steps read it every batch.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from brain_ai.config import (
     from_dict,
 )
 from brain_ai.core.decoding import ClassificationOutput, DecoderOutput, build_decoder
+from brain_ai.core.deferred_check import DeferredCheck
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
 from brain_ai.core.neurons.psn import follow_mask_schedule
@@ -96,6 +103,8 @@ class SNNLitModule(L.LightningModule):
         seed: the run's seed; seeds the training-time randomness unless ``encoding.seed`` is set
             (module docstring).
         data: the data config dict, stored only so that ``evaluate.py`` can rebuild the data.
+        check_finite_every_n_steps: how often a training step reads whether the loss stayed finite
+            (one host sync; module docstring); not a hyper-parameter (it does not change the model).
         num_classes: deprecated name of ``num_outputs`` (checkpoints written before it was
             renamed); warns, removed in the next release.
     """
@@ -112,11 +121,13 @@ class SNNLitModule(L.LightningModule):
         seed: int = 0,
         data: Optional[Dict[str, Any]] = None,
         num_classes: Optional[int] = None,
+        check_finite_every_n_steps: int = 50,
     ) -> None:
         super().__init__()
         num_outputs = _renamed_num_outputs(num_outputs, num_classes)
         self.task = coerce_enum("SNNLitModule", "task", task, Task)
         check_range("SNNLitModule", "seed", seed, low=0, integer=True)
+        check_range("SNNLitModule", "check_finite_every_n_steps", check_finite_every_n_steps, low=1, integer=True)
         self.save_hyperparameters(dict(snn=snn, encoding=encoding, decoding=decoding, loss=loss, optim=optim,
                                        num_outputs=num_outputs, task=self.task.name, seed=seed, data=data))
         self.snn_cfg = from_dict(SNNConfig, snn)
@@ -145,6 +156,9 @@ class SNNLitModule(L.LightningModule):
         self.stream_seed = seed if self.encoding_cfg.seed is None else self.encoding_cfg.seed
         self.seed_stream = torch.Generator().manual_seed(self.stream_seed)
         self._batch_generators: Dict[torch.device, torch.Generator] = {}
+        self.check_finite_every_n_steps = check_finite_every_n_steps
+        #: non-finite losses, recorded without a host sync (read by :meth:`_stop_on_nonfinite_loss`)
+        self.nonfinite_loss = DeferredCheck()
 
     @staticmethod
     def _make_metrics(task: Task, num_outputs: int) -> torchmetrics.MetricCollection:
@@ -231,19 +245,16 @@ class SNNLitModule(L.LightningModule):
             mask=mask,
         )
         total, info = self.criterion(inputs)
-        if not torch.isfinite(total):
-            components = {k: float(v) for k, v in info["components"].items()}
-            raise FloatingPointError(
-                f"{stage} loss is {float(total.detach())} at epoch {self.current_epoch}, step {self.global_step} "
-                f"(components: {components}). Training stopped before writing a NaN checkpoint. Try a lower "
-                f"optim.lr, a smaller snn.neuron.beta, gradient clipping (trainer.gradient_clip_val=1.0) or "
-                f"debug=default (anomaly detection)."
-            )
+        components: Dict[str, Tensor] = info["components"]  # type: ignore[assignment]
+        self.nonfinite_loss.update(~torch.isfinite(total), torch.stack([total.detach().float(), *components.values()]),
+                                   (stage, self.current_epoch, self.global_step))
+        if stage != "train" or self._finite_check_due(batch_idx):
+            self._stop_on_nonfinite_loss(list(components))
         on_step = stage == "train"
         batch_size = y.shape[0]
         self.log(f"{stage}/loss", total, on_step=on_step, on_epoch=not on_step, prog_bar=True, batch_size=batch_size, sync_dist=not on_step)
-        for name, value in info["components"].items():
-            self.log(f"{stage}/loss/{name}", torch.as_tensor(value, dtype=torch.float32), on_step=on_step, on_epoch=not on_step, batch_size=batch_size, sync_dist=not on_step)
+        for name, value in components.items():
+            self.log(f"{stage}/loss/{name}", value, on_step=on_step, on_epoch=not on_step, batch_size=batch_size, sync_dist=not on_step)
         metrics = self.metrics[f"{stage}_metrics"]
         if isinstance(decoded, ClassificationOutput):
             metrics.update(decoded.prediction, y)
@@ -252,6 +263,28 @@ class SNNLitModule(L.LightningModule):
         for name, metric in metrics.items():
             self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True, prog_bar=name == "acc", batch_size=batch_size)
         return total
+
+    def _finite_check_due(self, batch_idx: int) -> bool:
+        """Whether this training step reads :attr:`nonfinite_loss`: every :attr:`check_finite_every_n_steps`
+        steps and on the last batch of an epoch (before its validation and checkpoints)."""
+        trainer = self._trainer
+        if trainer is None:
+            return True
+        last = batch_idx + 1 >= trainer.num_training_batches
+        return last or (self.global_step + 1) % self.check_finite_every_n_steps == 0
+
+    def _stop_on_nonfinite_loss(self, names: List[str]) -> None:
+        """Raise ``FloatingPointError`` naming the first step since the last read whose loss was not finite."""
+        found = self.nonfinite_loss.read()
+        if found is None:
+            return
+        (stage, epoch, step), (total, *values) = found
+        components = dict(zip(names, values))
+        raise FloatingPointError(
+            f"{stage} loss is {total} at epoch {epoch}, step {step} (components: {components}). Training stopped before "
+            f"writing a NaN checkpoint. Try a lower optim.lr, a smaller snn.neuron.beta, gradient clipping "
+            f"(trainer.gradient_clip_val=1.0) or debug=default (anomaly detection)."
+        )
 
     def training_step(self, batch: Tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self._shared_step(batch, "train", batch_idx)
