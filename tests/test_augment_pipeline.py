@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from brain_ai.training import module as module_mod
+from brain_ai.data import augment
 from brain_ai.app import pipeline
 from brain_ai.config import ConfigError
 from framework_helpers import TINY, compose_config
@@ -23,14 +23,14 @@ def test_shift_on_non_image_data_fails_before_training(overrides, what):
 
 def test_shift_runs_in_training_steps_only(tmp_path, monkeypatch):
     calls = []
-    real = module_mod.random_shift
+    real = augment.random_shift
 
     def spy(x, max_shift, generator):
         assert isinstance(generator, torch.Generator)  # the module's per-batch generator, not the global RNG
         calls.append((tuple(x.shape), max_shift))
         return real(x, max_shift, generator)
 
-    monkeypatch.setattr(module_mod, "random_shift", spy)
+    monkeypatch.setattr(augment, "random_shift", spy)  # what the data's batch transform (RandomShift) calls
     cfg = compose_config([*TINY, "data.augment_shift=1", "~logger", "callbacks=none"], output_dir=tmp_path)
     pipeline.train(cfg)
     assert calls and all(shape[1:] == (1, 8, 8) and s == 1 for shape, s in calls)
@@ -41,9 +41,9 @@ def test_default_config_is_mnist5k_with_its_own_shift():
     cfg = compose_config([])
     assert cfg.data.name == "mnist5k" and cfg.data.augment_shift is None
     model, _ = pipeline.build_model(cfg)
-    assert model.augment_shift == 2  # mnist5k's own (DataSource.augment_shift); 0 for the others
-    assert pipeline.build_model(compose_config(["data=digits"]))[0].augment_shift == 0
-    assert pipeline.build_model(compose_config(["data.augment_shift=0"]))[0].augment_shift == 0
+    assert model.batch_transform.max_shift == 2  # mnist5k's own (DataSource.augment_shift); 0 (none) for the others
+    assert pipeline.build_model(compose_config(["data=digits"]))[0].batch_transform is None
+    assert pipeline.build_model(compose_config(["data.augment_shift=0"]))[0].batch_transform is None
 
 
 def test_shifted_runs_are_reproducible(tmp_path):

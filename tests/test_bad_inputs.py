@@ -17,7 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple, Type
+from typing import Any, Callable, Dict, List, Tuple, Type
 
 import numpy as np
 import pytest
@@ -271,6 +271,10 @@ CLI_CASES: List[Cli] = [
         "--search {files}/search/dead.yaml --dir {files}/sweeps/dead " + " ".join(SMALL), 1,
         "sweep: trial #1 failed: training stopped:", "sweep: 2 trials: 0 complete, 0 pruned, 2 failed",
         "#0 FAILED: training stopped:", "best: none", script="sweep"),
+    # --- issue 24, setup: encoding.sequence_input removed (value sequences come from the data set) ---
+    cli("sequence_input_removed", "data=digits encoding=direct encoding.sequence_input=true", 2,
+        "encoding.sequence_input was removed", "data=smnist"),
+    cli("sequence_input_false_removed", "data=digits +encoding.sequence_input=false", 2, "encoding.sequence_input was removed"),
 ]
 
 
@@ -723,6 +727,16 @@ def recurrent_triton(monkeypatch, n: int, **kw) -> Callable[[], object]:  # noqa
     )
 
 
+def tiny_module(**kwargs: Any) -> Any:
+    """A small SNNLitModule (digits sizes, no data) built with ``kwargs`` (issue 24's API cases)."""
+    from brain_ai.config import DecodingConfig, LossConfig, OptimConfig, to_dict
+    from brain_ai.training.module import SNNLitModule
+
+    snn = SNNConfig(hidden_sizes=[4], input_size=64, output_size=10)
+    return SNNLitModule(snn=to_dict(snn), encoding=to_dict(EncodingConfig()), decoding=to_dict(DecodingConfig()),
+                        loss=to_dict(LossConfig()), optim=to_dict(OptimConfig()), num_outputs=10, **kwargs)
+
+
 @dataclass(frozen=True)
 class Api:
     id: str
@@ -760,8 +774,6 @@ API_CASES: List[Api] = [
         ("snn.hidden_sizes=[]", "snn.architecture=lstm")),
     Api("gru_with_checkpointing", lambda t, m: lambda: SNNConfig(architecture="gru", readout="membrane", checkpoint_every=4), ConfigError,
         ("snn.checkpoint_every=4", "snn.architecture=gru", "allowed: null")),
-    Api("sequence_input_with_rate_encoder", lambda t, m: lambda: EncodingConfig(type="rate_bernoulli", sequence_input=True), ConfigError,
-        ("encoding.sequence_input=true", "encoding.type=direct")),
     Api("data_config_val_fraction", lambda t, m: lambda: DataConfig(val_fraction=1.0), ConfigError, ("data.val_fraction",)),
     Api("from_dict_unknown_field", lambda t, m: lambda: from_dict(NeuronConfig, {"bta": 0.5}), ConfigError, ("bta", "beta")),
     Api("unknown_key_in_composed_config", lambda t, m: unknown_key_through_pipeline, ConfigError, ("snn.neuron.bta", "snn.neuron.beta")),
@@ -881,6 +893,11 @@ API_CASES: List[Api] = [
         ConfigError, ("neuron.psn_steps is None", "neuron.type=psn")),
     Api("psn_nir_export_api", lambda t, m: lambda: psn_export(), ValueError, ("layer0", "parallel spiking neurons", "cannot be exported")),
     Api("psn_streaming_below_T", lambda t, m: lambda: psn_streamed(), ValueError, ("the input has 2 steps", "stream windows")),
+    # --- issue 24, setup: encoding.sequence_input removed (value sequences come from the data set) ---
+    Api("sequence_input_removed_from_dict", lambda t, m: lambda: from_dict(EncodingConfig, {"type": "rate_bernoulli", "sequence_input": True}),
+        ConfigError, ("EncodingConfig.sequence_input was removed", "data=smnist")),
+    Api("check_finite_every_zero", lambda t, m: lambda: tiny_module(check_finite_every_n_steps=0), ConfigError,
+        ("SNNLitModule.check_finite_every_n_steps=0", "[1, inf)")),
 ]
 
 

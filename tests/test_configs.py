@@ -201,9 +201,9 @@ def test_python_defaults_build_the_module_train_py_builds():
     torch.manual_seed(cfg.seed)
     py_model = SNNLitModule(snn=to_dict(snn), encoding=to_dict(EncodingConfig()), decoding=to_dict(DecodingConfig()),
                             loss=to_dict(LossConfig()), optim=to_dict(OptimConfig()), num_outputs=dm.num_outputs,
-                            seed=cfg.seed, data=to_dict(DataConfig()))
+                            seed=cfg.seed, data=to_dict(DataConfig()), batch_transform=dm.train_batch_transform())
     assert dict(py_model.hparams) == dict(cli_model.hparams)
-    assert py_model.augment_shift == cli_model.augment_shift == 2
+    assert py_model.batch_transform.max_shift == cli_model.batch_transform.max_shift == 2
     for (name, a), (_, b) in zip(py_model.state_dict().items(), cli_model.state_dict().items()):
         assert torch.equal(a, b), name
     cli_dm.setup("fit")

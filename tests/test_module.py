@@ -39,7 +39,7 @@ def _is_primitive(value) -> bool:
 def test_hparams_are_plain_primitives():
     model, _ = tiny_model("snn=adaptive", "snn.hidden_sizes=[8]")
     hparams = dict(model.hparams)
-    assert set(hparams) == {"snn", "encoding", "decoding", "loss", "optim", "num_outputs", "task", "seed", "data"}
+    assert set(hparams) == {"snn", "encoding", "decoding", "loss", "optim", "num_outputs", "task", "seed", "data", "value_sequence"}
     assert _is_primitive(hparams), hparams
     assert hparams["snn"]["neuron"]["type"] == "adaptive_lif"
     assert hparams["snn"]["input_size"] == 64 and hparams["snn"]["output_size"] == 10

@@ -29,11 +29,13 @@ def test_lstm_trains_on_permuted_smnist_and_evaluate_reuses_the_permutation(tmp_
     (ckpt,) = (tmp_path / "run" / "checkpoints").glob("epoch_*.ckpt")
 
     model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
-    assert model.hparams.encoding["sequence_input"] is True
+    assert model.hparams.value_sequence is True and model.encoder.sequence_input
     saved = from_dict(DataConfig, dict(model.hparams.data))
     assert (saved.permute, saved.permutation_seed, saved.mode.name) == (True, 5, "row")
-    # the shift augmentation's pixel order: rebuilt from the data config, a buffer that is not saved
-    assert torch.equal(model.pixel_order, torch.as_tensor(pixel_order(saved))) and "pixel_order" not in model.state_dict()
+    # the shift augmentation's pixel order: the data module's, a buffer that is not saved
+    shift = build_datamodule(from_dict(DataConfig, {**model.hparams.data, "augment_shift": 1})).train_batch_transform()
+    assert torch.equal(shift.order, torch.as_tensor(pixel_order(saved))) and not shift.state_dict()
+    assert model.batch_transform is None  # training only: a loaded module has none
     reloaded, fresh = build_datamodule(saved), build_datamodule(DataConfig(name="smnist", permute=True, permutation_seed=5))
     other = build_datamodule(DataConfig(name="smnist", permute=True, permutation_seed=6))
     for dm in (reloaded, fresh, other):
@@ -53,7 +55,7 @@ def test_snn_reads_the_sequence_with_its_own_length(encoding, step_features):
     cfg = compose_config(["data=smnist", "data.mode=row", f"encoding={encoding}", "decoding=membrane", "snn.readout=membrane",
                           "loss=cross_entropy", "snn.hidden_sizes=[8]"])
     model, dm = pipeline.build_model(cfg)
-    assert model.encoding_cfg.sequence_input is (encoding == "direct")
+    assert model.hparams.value_sequence and getattr(model.encoder, "sequence_input", False) is (encoding == "direct")
     assert model.snn_cfg.input_size == step_features
     dm.setup()
     x = torch.stack([dm.test_set[i][0] for i in range(4)])  # (4, 28, 28)

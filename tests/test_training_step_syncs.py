@@ -19,8 +19,8 @@ import lightning as L
 import pytest
 import torch
 
-from brain_ai import pipeline
-from brain_ai.callbacks import HealthMonitor, ProbeLogger
+from brain_ai.app import pipeline
+from brain_ai.training.callbacks import HealthMonitor, ProbeLogger
 from framework_helpers import TINY, compose_config
 
 #: the functions whose host sync a training step keeps, one call each per batch: bad input gets a

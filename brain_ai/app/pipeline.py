@@ -8,7 +8,6 @@ plain-float metrics.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -20,7 +19,7 @@ from omegaconf import DictConfig
 
 from brain_ai.training.checkpoints import RESUME_KEYS, RemoteCheckpoints, check_resume_compatible, load_checkpoint, local_checkpoint
 from brain_ai.config.compat import check_codec, check_network
-from brain_ai.config import ConfigError, DataConfig, DatasetName, EncoderType, from_dict, to_dict
+from brain_ai.config import ConfigError, DataConfig, DatasetName, from_dict, to_dict
 from brain_ai.config.keys import check_target_keys
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.encoding import build_encoder
@@ -67,9 +66,7 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
     check_network(snn_cfg, dec_cfg, loss_cfg, data_cfg)
     check_codec(enc_cfg, dec_cfg, loss_cfg, snn_cfg.readout, event_data=dm.is_event_data, task=dm.task,
                 data_name=data_cfg.name.name, value_sequence=dm.is_value_sequence)
-    if dm.is_value_sequence and enc_cfg.type is EncoderType.direct:  # the data's own time axis, not num_steps
-        enc_cfg = dataclasses.replace(enc_cfg, sequence_input=True)
-    encoder = build_encoder(enc_cfg)
+    encoder = build_encoder(enc_cfg, dm.is_value_sequence)
     decoder = build_decoder(dec_cfg, dm.num_outputs)
     step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))
     snn_cfg = with_io_sizes(snn_cfg, step_shape, decoder.output_size)
@@ -86,6 +83,8 @@ def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = N
         task=dm.task.name,
         seed=seed_of(cfg),
         data=to_dict(data_cfg),
+        value_sequence=dm.is_value_sequence,
+        batch_transform=dm.train_batch_transform(),
     )
     return model, dm
 

@@ -96,16 +96,11 @@ def check_codec(enc: EncodingConfig, dec: DecodingConfig, loss: LossConfig, read
                 event_data: bool, task: Task, data_name: str, value_sequence: bool = False) -> None:
     """Raise :class:`ConfigError` unless data, encoder, decoder, readout and task loss fit together.
 
-    ``value_sequence``: the data are real-valued sequences (smnist), fed through
-    :data:`VALUE_SEQUENCE_ENCODERS`; ``encoding.sequence_input`` must not claim one otherwise.
+    ``task`` and ``value_sequence`` (the data are real-valued sequences, e.g. smnist, fed through
+    :data:`VALUE_SEQUENCE_ENCODERS`) come from the data set's :class:`~brain_ai.data.DatasetInfo`.
     """
     if event_data and enc.type is not EncoderType.identity:
         raise ConfigError(f"data={data_name} already yields spike frames (B, T, ...): use encoding=identity (got encoding={enc.type.name})")
-    if enc.sequence_input and not value_sequence:
-        raise ConfigError(
-            f"encoding.sequence_input=true but data={data_name} does not yield real-valued sequences; it is set from the data "
-            f"(data=smnist): remove it"
-        )
     if value_sequence:
         if enc.type not in VALUE_SEQUENCE_ENCODERS:
             why = "passes only spikes / event counts through" if enc.type is EncoderType.identity else "encodes a static input into num_steps steps"

@@ -51,6 +51,15 @@ def _unknown(path: str, name: str, valid: Iterable[str], prefix: str) -> ConfigE
     return ConfigError(f"unknown config key {path}; valid keys{' of ' + prefix if prefix else ''}: {', '.join(sorted(set(valid)))}")
 
 
+def _unknown_field(path: str, name: str, schema: type, prefix: str) -> ConfigError:
+    """The error for ``path``, not a field of dataclass ``schema``: why, for a key removed from it
+    (``schema.REMOVED``: name -> what replaces it), else :func:`_unknown`."""
+    removed = getattr(schema, "REMOVED", {}).get(name)
+    if removed is not None:
+        return ConfigError(f"{path} was removed: {removed}")
+    return _unknown(path, name, current_fields(schema), prefix)
+
+
 def check_schema_path(parts: Sequence[str], schema: type, prefix: str) -> None:
     """Walk ``parts`` through the fields of dataclass ``schema``; raise on the first unknown one."""
     cls: Any = schema
@@ -60,7 +69,7 @@ def check_schema_path(parts: Sequence[str], schema: type, prefix: str) -> None:
         fields = {f.name for f in dataclasses.fields(cls)}
         here = ".".join([prefix, *parts[:depth]])
         if name not in fields:
-            raise _unknown(".".join([prefix, *parts[: depth + 1]]), name, current_fields(cls), here)
+            raise _unknown_field(".".join([prefix, *parts[: depth + 1]]), name, cls, here)
         cls = typing.get_type_hints(cls).get(name)
 
 
@@ -208,7 +217,7 @@ def _check_node(node: DictConfig, schema: type, prefix: str) -> None:
     fields = {f.name for f in dataclasses.fields(schema)}
     for key in node.keys():
         if key not in fields:
-            raise _unknown(f"{prefix}.{key}", str(key), current_fields(schema), prefix)
+            raise _unknown_field(f"{prefix}.{key}", str(key), schema, prefix)
         sub, sub_type = node.get(key), hints.get(key)
         if isinstance(sub, DictConfig) and isinstance(sub_type, type) and dataclasses.is_dataclass(sub_type):
             _check_node(sub, sub_type, f"{prefix}.{key}")

@@ -186,12 +186,17 @@ def to_dict(cfg: Any) -> Dict[str, Any]:
 def from_dict(cls: Type[C], data: Dict[str, Any]) -> C:
     """Build ``cls`` from a plain dict made by :func:`to_dict` (nested dataclasses included).
 
-    Unknown keys raise :class:`ConfigError` naming the key and the allowed fields.
+    Unknown keys raise :class:`ConfigError` naming the key and the allowed fields (a key removed
+    from ``cls``, ``cls.REMOVED``, names what replaces it).
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(known))
+    removed = getattr(cls, "REMOVED", {})
+    for key in unknown:
+        if key in removed:
+            raise ConfigError(f"{cls.__name__}.{key} was removed: {removed[key]}")
     if unknown:
         raise ConfigError(f"{cls.__name__}: unknown field(s) {unknown}; allowed: {sorted(known)}")
     kwargs = {}
@@ -986,6 +991,12 @@ class TaskLoss(str, enum.Enum):
 class EncodingConfig:
     """Input encoder (``brain_ai.core.encoding.build_encoder``). Times are in simulation steps."""
 
+    #: keys removed from this group -> what a user should do instead (an error names it)
+    REMOVED: ClassVar[Dict[str, str]] = {
+        "sequence_input": "whether the input is a real-valued sequence comes from the data set (data=smnist: "
+                          "encoding=direct passes each sequence on with its own T); remove it",
+    }
+
     type: EncoderType = EncoderType.rate_bernoulli
     #: time steps T of the encoded window (ignored by identity/delta, whose input has its own T)
     num_steps: int = 25
@@ -1015,9 +1026,6 @@ class EncodingConfig:
     centers: CentersMode = CentersMode.linear
     #: delta: change (after normalisation) that triggers an ON / OFF spike
     delta_threshold: float = 0.1
-    #: direct: the input already is a sequence ``(B, T, ...)`` of input currents (data=smnist),
-    #: passed on normalised with its own T (num_steps unused); the pipeline sets it from the data
-    sequence_input: bool = False
     #: storage of the emitted spikes: float (the input's float dtype), uint8 or bool (1 byte per
     #: element instead of 4, converted to the compute dtype at the network's first layer; the
     #: same results). direct emits real-valued currents and takes only float.
@@ -1056,13 +1064,6 @@ class EncodingConfig:
         check_range(o, "population_size", self.population_size, low=1, integer=True)
         check_range(o, "population_sigma", self.population_sigma, low=0.0, low_inclusive=False)
         check_range(o, "delta_threshold", self.delta_threshold, low=0.0, low_inclusive=False)
-        if not isinstance(self.sequence_input, bool):
-            raise ConfigError(f"{o}.sequence_input={self.sequence_input!r} must be true or false")
-        if self.sequence_input and self.type is not EncoderType.direct:
-            raise ConfigError(
-                f"{o}.sequence_input=true applies to {o}.type=direct (identity and delta always take sequences); "
-                f"{o}.type={self.type.name} encodes a static input into num_steps steps"
-            )
 
     @property
     def last_spike_step(self) -> int:

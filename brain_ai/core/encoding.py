@@ -32,8 +32,9 @@ delta               ON / OFF channels ``(F0, ...) -> (2 F0, ...)``: ON where ``x
 identity            the input already is spikes / event frames ``(B, T, ...)`` (passed through)
 direct              no spikes: the normalised input is the input current of every step,
                     ``out_t = x`` for ``num_steps`` steps (Edifice's constant-current input);
-                    with ``sequence_input`` the input is a sequence ``(B, T, ...)`` of currents
-                    (data=smnist), ``out_t = x_t`` (normalised over the whole sample)
+                    on a value sequence (data=smnist, ``build_encoder(cfg, value_sequence=True)``)
+                    the input is a sequence ``(B, T, ...)`` of currents, ``out_t = x_t``
+                    (normalised over the whole sample)
 ==================  ==============================================================================
 
 In eval mode with ``deterministic_eval`` the rate and population encoders emit the regular
@@ -503,22 +504,24 @@ class DirectEncoder(Encoder):
     """Direct (constant-current) input: the normalised static input, repeated for ``num_steps``.
 
     No sampling: ``out[:, t] = normalize(x)`` for every t, shape ``(B, T, *x.shape[1:])`` in x's
-    float dtype. With ``cfg.sequence_input`` the input ``x (B, T, *F)`` already is a sequence of
-    currents: ``out = normalize(x)`` (minmax over each sample's whole sequence), same shape. The values are input currents, not spikes (``SpikeBatch.is_binary()`` is False
+    float dtype. With ``sequence_input`` (the data are real-valued sequences, e.g. data=smnist) the
+    input ``x (B, T, *F)`` already is a sequence of currents: ``out = normalize(x)`` (minmax over
+    each sample's whole sequence), same shape, its own T (``num_steps`` unused). The values are input currents, not spikes (``SpikeBatch.is_binary()`` is False
     unless the input is 0/1); gradients flow back to ``x`` (the repetition is a broadcast view).
     """
 
     name = EncoderType.direct.name
     emits_spikes = False
 
-    def __init__(self, cfg: EncodingConfig) -> None:
+    def __init__(self, cfg: EncodingConfig, sequence_input: bool = False) -> None:
         super().__init__(cfg)
-        if cfg.sequence_input:
+        self.sequence_input = sequence_input
+        if sequence_input:
             self.input_ranks = (3, 4, 5)  # (B, T, *F)
 
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
         x_norm, aux = normalize(x, self.cfg.normalization, encoder=self.name)  # (B, *F) or, with sequence_input, (B, T, *F); work dtype
-        if self.cfg.sequence_input:
+        if self.sequence_input:
             return x_norm.to(_float_dtype(x)), aux
         current = x_norm.to(_float_dtype(x)).unsqueeze(1)  # (B, 1, *F)
         return current.expand(x.shape[0], self.cfg.num_steps, *x.shape[1:]), aux  # (B, T, *F)
@@ -533,8 +536,12 @@ ENCODERS: Dict[EncoderType, Type[Encoder]] = {
 }
 
 
-def build_encoder(cfg: EncodingConfig) -> Encoder:
-    """The encoder of ``cfg.type`` (see :data:`ENCODERS`)."""
+def build_encoder(cfg: EncodingConfig, value_sequence: bool = False) -> Encoder:
+    """The encoder of ``cfg.type`` (see :data:`ENCODERS`). ``value_sequence``: the data are
+    real-valued sequences ``(B, T, *F)`` (``DatasetInfo.is_value_sequence``), which the direct
+    encoder passes on with their own T; every other encoder takes them as they are."""
     if not isinstance(cfg, EncodingConfig):
         raise TypeError(f"build_encoder: cfg must be an EncodingConfig, got {type(cfg).__name__}")
+    if cfg.type is EncoderType.direct:
+        return DirectEncoder(cfg, sequence_input=value_sequence)
     return ENCODERS[cfg.type](cfg)

@@ -1,6 +1,8 @@
 """Batch augmentations applied on the device inside the training step (drawing from the
 per-batch generator of :class:`brain_ai.training.module.SNNLitModule`, so they are reproducible after a
-resume)."""
+resume). A data set hands its own to the module as a *batch transform*
+(:meth:`brain_ai.data.base.DataSource.batch_transform`): an ``nn.Module`` called as
+``transform(x, generator)`` on every training batch."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def random_shift(x: Tensor, max_shift: int, generator: Optional[torch.Generator] = None) -> Tensor:
@@ -29,3 +31,14 @@ def random_shift(x: Tensor, max_shift: int, generator: Optional[torch.Generator]
     batch = torch.arange(b, device=x.device)[:, None, None]
     # (B, H, W, C) gathered from the padded images, back to (B, C, H, W)
     return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+class RandomShift(nn.Module):
+    """Batch transform of static images: :func:`random_shift` of ``x (B, C, H, W)`` by up to ``max_shift`` pixels."""
+
+    def __init__(self, max_shift: int) -> None:
+        super().__init__()
+        self.max_shift = max_shift
+
+    def forward(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+        return random_shift(x, self.max_shift, generator)

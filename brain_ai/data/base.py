@@ -12,9 +12,11 @@ from typing import Optional, Tuple
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import Dataset
 
 from brain_ai.config import ConfigError, DataConfig, Task, coerce_enum
+from brain_ai.data.augment import RandomShift
 from brain_ai.errors import InputFileError
 
 #: Seed of the fixed train/test splits of data sets that ship without one (mnist5k, digits,
@@ -69,6 +71,12 @@ class DataSource(abc.ABC):
     @abc.abstractmethod
     def info(self, cfg: DataConfig) -> DatasetInfo:
         """Metadata, computed from ``cfg`` alone (no file access)."""
+
+    def batch_transform(self, cfg: DataConfig, max_shift: int) -> Optional[nn.Module]:
+        """The training batch transform that shifts this data set's samples by up to ``max_shift``
+        pixels (``transform(x, generator)``, :mod:`brain_ai.data.augment`), or None for ``max_shift=0``:
+        static images by default; a data set whose samples are not images overrides it."""
+        return RandomShift(max_shift) if max_shift else None
 
     def download(self, cfg: DataConfig) -> None:
         """Fetch the files into ``cfg.root`` (called once, on rank 0, when ``cfg.download``)."""

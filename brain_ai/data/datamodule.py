@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
+from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from brain_ai.config import ConfigError, DataConfig, DatasetName, Task
@@ -114,6 +115,11 @@ class BrainDataModule(LightningDataModule):
         self.train_set: Optional[Dataset] = None
         self.val_set: Optional[Dataset] = None
         self.test_set: Optional[Dataset] = None
+
+    def train_batch_transform(self) -> Optional[nn.Module]:
+        """The data set's transform of every training batch on the device (``transform(x, generator)``:
+        the shift augmentation of ``data.augment_shift``, or the data set's own), or None."""
+        return self.source.batch_transform(self.cfg, augment_shift_of(self.cfg))
 
     def prepare_data(self) -> None:
         """Download (once, on rank 0) when ``data.download=true``; otherwise nothing."""

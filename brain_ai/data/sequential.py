@@ -16,7 +16,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from brain_ai.config import SEQUENCE_IMAGE_PIXELS, SEQUENCE_IMAGE_SIDE, DataConfig, DatasetName
 from brain_ai.data.augment import random_shift
@@ -55,6 +55,10 @@ class SequentialImages(DataSource):
     def download(self, cfg: DataConfig) -> None:
         self.images[cfg.source].download(cfg)
 
+    def batch_transform(self, cfg: DataConfig, max_shift: int) -> Optional[nn.Module]:
+        """The images behind the sequences shifted (:class:`SequenceShift`); None for ``max_shift=0``."""
+        return SequenceShift(pixel_order(cfg), max_shift) if max_shift else None
+
     def load(self, cfg: DataConfig) -> LoadedData:
         loaded = self.images[cfg.source].load(cfg)
         order = pixel_order(cfg)
@@ -77,3 +81,16 @@ def shift_sequences(x: Tensor, order: Tensor, max_shift: int, generator: Optiona
     flat = torch.empty_like(x.reshape(b, -1)).index_copy(1, order, x.reshape(b, -1))  # (B, 784) raster order
     shifted = random_shift(flat.view(b, 1, side, side), max_shift, generator).reshape(b, -1)
     return shifted[:, order].reshape(x.shape)
+
+
+class SequenceShift(nn.Module):
+    """Batch transform of pixel sequences ``x (B, T, k)``: :func:`shift_sequences` in the pixel
+    ``order`` (784,) of the data (a buffer, so it follows the module to the batches' device; not saved)."""
+
+    def __init__(self, order: np.ndarray, max_shift: int) -> None:
+        super().__init__()
+        self.max_shift = max_shift
+        self.register_buffer("order", torch.as_tensor(order), persistent=False)
+
+    def forward(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+        return shift_sequences(x, self.order, self.max_shift, generator)

@@ -32,8 +32,6 @@ import torchmetrics
 from torch import Tensor
 
 from brain_ai.config import (
-    DataConfig,
-    DatasetName,
     ConfigError,
     DecodingConfig,
     EncodingConfig,
@@ -53,9 +51,6 @@ from brain_ai.core.encoding import build_encoder
 from brain_ai.core.losses import LossInputs, build_loss
 from brain_ai.core.neurons.psn import follow_mask_schedule
 from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
-from brain_ai.data import augment_shift_of
-from brain_ai.data.augment import random_shift
-from brain_ai.data.sequential import pixel_order, shift_sequences
 from brain_ai.data.ragged import split_batch
 from brain_ai.training.schedules import build_scheduler, horizon, replan
 
@@ -103,6 +98,11 @@ class SNNLitModule(L.LightningModule):
         seed: the run's seed; seeds the training-time randomness unless ``encoding.seed`` is set
             (module docstring).
         data: the data config dict, stored only so that ``evaluate.py`` can rebuild the data.
+        value_sequence: the data are real-valued sequences ``(B, T, *F)`` (the data set's
+            ``DatasetInfo.is_value_sequence``): the encoder takes them with their own T.
+        batch_transform: the data's transform of every training batch (``transform(x, generator)``,
+            e.g. the shift augmentation: ``BrainDataModule.train_batch_transform()``), or None;
+            training only, not saved (no state).
         check_finite_every_n_steps: how often a training step reads whether the loss stayed finite
             (one host sync; module docstring); not a hyper-parameter (it does not change the model).
         num_classes: deprecated name of ``num_outputs`` (checkpoints written before it was
@@ -122,26 +122,25 @@ class SNNLitModule(L.LightningModule):
         data: Optional[Dict[str, Any]] = None,
         num_classes: Optional[int] = None,
         check_finite_every_n_steps: int = 50,
+        value_sequence: bool = False,
+        batch_transform: Optional[torch.nn.Module] = None,
     ) -> None:
         super().__init__()
         num_outputs = _renamed_num_outputs(num_outputs, num_classes)
+        encoding, value_sequence = _moved_sequence_input(encoding, value_sequence)
         self.task = coerce_enum("SNNLitModule", "task", task, Task)
         check_range("SNNLitModule", "seed", seed, low=0, integer=True)
         check_range("SNNLitModule", "check_finite_every_n_steps", check_finite_every_n_steps, low=1, integer=True)
         self.save_hyperparameters(dict(snn=snn, encoding=encoding, decoding=decoding, loss=loss, optim=optim,
-                                       num_outputs=num_outputs, task=self.task.name, seed=seed, data=data))
+                                       num_outputs=num_outputs, task=self.task.name, seed=seed, data=data,
+                                       value_sequence=value_sequence))
         self.snn_cfg = from_dict(SNNConfig, snn)
         self.encoding_cfg = from_dict(EncodingConfig, encoding)
         self.decoding_cfg = from_dict(DecodingConfig, decoding)
         self.loss_cfg = from_dict(LossConfig, loss)
         self.optim_cfg = from_dict(OptimConfig, optim)
-        data_cfg = from_dict(DataConfig, data) if data else None
-        self.augment_shift = augment_shift_of(data_cfg) if data_cfg else 0
-        #: sequential images (data=smnist): the pixel order of their sequences, to shift the images
-        #: (a buffer: it follows the module to the batches' device; not saved, the data config rebuilds it)
-        order = torch.as_tensor(pixel_order(data_cfg)) if data_cfg and data_cfg.name is DatasetName.smnist else None
-        self.register_buffer("pixel_order", order, persistent=False)
-        self.encoder = build_encoder(self.encoding_cfg)
+        self.batch_transform = batch_transform
+        self.encoder = build_encoder(self.encoding_cfg, value_sequence)
         self.net = build_snn(self.snn_cfg)
         self.decoder = build_decoder(self.decoding_cfg, num_outputs)
         if self.decoder.task is not self.task:
@@ -230,11 +229,8 @@ class SNNLitModule(L.LightningModule):
     def _shared_step(self, batch: Tuple[Tensor, ...], stage: str, batch_idx: int) -> Tensor:
         x, y, mask = split_batch(batch)
         generator = self.batch_generator(x.device, stage, batch_idx)
-        if stage == "train" and self.augment_shift:
-            if self.pixel_order is None:
-                x = random_shift(x, self.augment_shift, generator)  # (B, C, H, W) static images
-            else:
-                x = shift_sequences(x, self.pixel_order, self.augment_shift, generator)  # (B, T, k)
+        if stage == "train" and self.batch_transform is not None:
+            x = self.batch_transform(x, generator)
         decoded, out = self(x, mask=mask, generator=generator)
         inputs = LossInputs(
             output=out.output,
@@ -324,6 +320,15 @@ class SNNLitModule(L.LightningModule):
         """A resumed run with another horizon (e.g. more ``trainer.max_epochs``) re-plans its schedule."""
         for config in self.trainer.lr_scheduler_configs:
             replan(config.scheduler, self.optim_cfg, horizon(self.trainer, self.optim_cfg))
+
+
+def _moved_sequence_input(encoding: Dict[str, Any], value_sequence: bool) -> Tuple[Dict[str, Any], bool]:
+    """``encoding`` without ``sequence_input`` and ``value_sequence``: checkpoints written before
+    ``encoding.sequence_input`` was removed store it there (true for their data=smnist runs)."""
+    if "sequence_input" not in encoding:
+        return encoding, value_sequence
+    encoding = dict(encoding)
+    return encoding, bool(encoding.pop("sequence_input")) or value_sequence
 
 
 def _renamed_num_outputs(num_outputs: Optional[int], num_classes: Optional[int]) -> int:
