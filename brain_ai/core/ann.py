@@ -12,14 +12,14 @@ continued (streaming, :func:`~brain_ai.core.snn.run_streaming`).
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import ClassVar, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, ConfigError, SNNConfig
 from brain_ai.core.neurons.state import check_finite
-from brain_ai.core.snn import SNNOutput, dropout_masks, over_time
+from brain_ai.core.network_output import SNNOutput, dropout_masks, over_time
 from brain_ai.core.spike_input import as_compute
 
 #: One layer's state, batch-first: LSTM ``(h (B, H), c (B, H))``, GRU ``(h (B, H),)``.
@@ -33,7 +33,11 @@ class RecurrentANN(nn.Module):
 
     ``forward(x (B, T, *F), state=None) -> SNNOutput`` with ``output (B, T, output_size)``; features
     are flattened to ``cfg.input_size``. Layers are named ``layer0``, ``layer1``, ...
+    ``spiking = False``: it takes none of the SNNs' spike-recording arguments (``record_membrane``,
+    ``keep_spikes``, ``mask``), having no spikes, membranes or probes to record.
     """
+
+    spiking: ClassVar[bool] = False
 
     def __init__(self, cfg: SNNConfig) -> None:
         super().__init__()
@@ -59,17 +63,13 @@ class RecurrentANN(nn.Module):
         state: Optional[Dict[str, Optional[RecurrentState]]] = None,
         *,
         return_details: bool = False,
-        record_membrane: bool = False,
-        keep_spikes: bool = True,
-        mask: Optional[Tensor] = None,
         generator: Optional[torch.Generator] = None,
     ) -> SNNOutput:
         """Run the layers on ``x (B, T, *F)`` from ``state`` (None = zeros; else ``final_states``
         of a previous call, so ``x[:, :k]`` then ``x[:, k:]`` equals ``x`` in one call).
 
-        ``record_membrane``, ``keep_spikes`` and ``mask`` are accepted for the SNNs' interface and
-        change nothing: there are no spikes, membranes or probes to record; ``return_details`` keeps
-        the flattened input ``(B, T, F)`` in ``inputs``.
+        ``return_details`` keeps the flattened input ``(B, T, F)`` in ``inputs`` (there are no
+        spikes, membranes or probes to record).
         ``generator`` draws the dropout masks (training with ``cfg.dropout > 0``; None = the global RNG).
         Returns an :class:`~brain_ai.core.snn.SNNOutput` with ``output (B, T, output_size)``.
         """

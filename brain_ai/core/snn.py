@@ -22,66 +22,19 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
+from brain_ai.core.ann import RecurrentANN
+from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, over_time
 from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
 from brain_ai.core.neurons.state import carry, check_finite, check_state
 from brain_ai.core.probes import compute_probes
 from brain_ai.core.spike_input import as_compute, spike_linear
 from brain_ai.core.unroll import check_segmenting, run_segments
-
-
-@dataclass
-class SNNOutput:
-    """What an SNN forward returns (the same type whatever is asked for).
-
-    Attributes:
-        output: ``(B, T, C)`` readout spikes (spiking readout) or membrane (membrane readout).
-        layer_spikes: name -> ``(B, T, ...)`` spikes of every spiking layer (kept anyway for
-            backward without checkpointing, so free to return); used by activity regularisers.
-            Empty with ``keep_spikes=False``.
-        layer_membranes: name -> ``(B, T, ...)`` post-step membrane, only when recorded.
-        probes: name -> probe dict (``brain_ai.core.probes``), only with ``return_details=True``.
-        final_states: name -> final :class:`SpikingState` of every neuron layer; pass it as
-            ``state=`` of the next call to continue the sequence (streaming).
-        inputs: the input the network read, ``(B, T, F)`` (MLP, flattened) or ``(B, T, C, H, W)``
-            (conv), only with ``return_details=True`` (``brain_ai.metrics.efficiency`` counts it).
-    """
-
-    output: Tensor
-    layer_spikes: Dict[str, Tensor] = field(default_factory=dict)
-    layer_membranes: Dict[str, Tensor] = field(default_factory=dict)
-    probes: Dict[str, Dict[str, Tensor]] = field(default_factory=dict)
-    final_states: Dict[str, SpikingState] = field(default_factory=dict)
-    inputs: Optional[Tensor] = None
-
-
-#: Network state: layer name -> that layer's state (``None`` = zeros).
-NetState = Dict[str, Optional[SpikingState]]
-
-
-def over_time(layer: nn.Module, x: Tensor) -> Tensor:
-    """Apply a stateless ``layer`` to every time step at once: ``(B, T, ...) -> (B, T, ...)``."""
-    b, t = x.shape[:2]
-    y = layer(x.flatten(0, 1))  # (B*T, ...)
-    return y.reshape(b, t, *y.shape[1:])  # (B, T, ...)
-
-
-def dropout_masks(x: Tensor, sizes: List[int], p: float, generator: Optional[torch.Generator], dtype: torch.dtype) -> List[Tensor]:
-    """Dropout masks ``(B, T, N_j)`` in ``dtype`` for layers of ``sizes`` N_j, drawn once per forward (for all T)
-    so that they do not depend on the time segmentation, and are inputs (not random draws) of a
-    recomputed segment: ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)``, as ``nn.Dropout``.
-    ``generator`` draws them on ``x``'s device (None = the global RNG). Empty when ``p = 0``."""
-    if p == 0:
-        return []
-    b, t = x.shape[:2]
-    keep = 1.0 - p
-    draws = (torch.rand((b, t, n), generator=generator, device=x.device, dtype=dtype) for n in sizes)
-    return [(u < keep).to(dtype) / keep for u in draws]
 
 
 #: The non-recurrent neuron a recurrent type builds where a dense recurrence makes no sense
@@ -114,8 +67,11 @@ class _SNNBase(nn.Module):
     ``cfg.checkpoint_every``), carrying every layer's state, and collect spikes/membranes/probes.
 
     Subclasses implement ``_check_input(x) -> x`` and ``_layers(x, masks, seg) -> output``, the
-    network over one segment ``(B, t, ...)``.
+    network over one segment ``(B, t, ...)``. ``spiking = True``: ``forward`` takes the spike
+    recording arguments ``record_membrane``, ``keep_spikes`` and ``mask``.
     """
+
+    spiking: ClassVar[bool] = True
 
     def __init__(self, cfg: SNNConfig) -> None:
         super().__init__()
@@ -420,10 +376,8 @@ def build_snn(cfg: SNNConfig) -> nn.Module:
     """Build the network named by ``cfg.architecture`` (``mlp`` -> SNNCore, ``conv`` -> ConvSNN,
     ``lstm`` / ``gru`` -> the non-spiking :class:`~brain_ai.core.ann.RecurrentANN`)."""
     if cfg.architecture in NON_SPIKING_ARCHITECTURES:
-        from brain_ai.core.ann import RecurrentANN  # ann.py imports SNNOutput from this module
-
         return RecurrentANN(cfg)
     return _ARCHITECTURES[cfg.architecture](cfg)
 
 
-__all__ = ["SNNOutput", "NetState", "run_streaming", "SNNCore", "ConvSNN", "build_snn", "with_io_sizes", "over_time"]
+__all__ = ["SNNOutput", "NetState", "dropout_masks", "run_streaming", "SNNCore", "ConvSNN", "build_snn", "with_io_sizes", "over_time"]

@@ -194,11 +194,15 @@ class SNNLitModule(L.LightningModule):
         spike_batch = self.encoder(x, generator=generator)  # encoded once, even when streamed
         if mask is not None:
             spike_batch = dataclasses.replace(spike_batch, mask=mask)  # validated (B, T) bool
-        kwargs = dict(record_membrane=self.criterion.needs_membrane, keep_spikes=self.criterion.needs_layer_spikes)
+        # what to record: only a spiking network has spikes, membranes and probes (brain_ai.core.ann has none)
+        spiking = self.net.spiking
+        records: Dict[str, Any] = dict(record_membrane=self.criterion.needs_membrane, keep_spikes=self.criterion.needs_layer_spikes) if spiking else {}
         if self.stream_window is not None and not self.training and not return_details:
-            out = run_streaming(self.net, spike_batch.spikes, self.stream_window, **kwargs)
+            out = run_streaming(self.net, spike_batch.spikes, self.stream_window, **records)
         else:
-            out = self.net(spike_batch.spikes, return_details=return_details, mask=mask, generator=generator, **kwargs)
+            if spiking:
+                records["mask"] = mask
+            out = self.net(spike_batch.spikes, return_details=return_details, generator=generator, **records)
         return self.decoder(out.output, mask), out
 
     def predict_step(self, batch: Any, batch_idx: int) -> DecoderOutput:

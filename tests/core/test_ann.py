@@ -99,3 +99,21 @@ def test_dropout_masks_come_from_the_given_generator_not_the_global_rng(arch):
     assert torch.equal(a, b) and not torch.equal(a, c)
     net.eval()
     assert torch.equal(net(x).output, net(x).output)  # no dropout outside training
+
+
+def test_ann_imports_no_snn_module_and_takes_no_spike_arguments():
+    """No import cycle: the baseline gets SNNOutput from brain_ai.core.network_output; and its forward
+    takes none of the SNNs' spike-recording flags, which it could only ignore."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys, brain_ai.core.ann; assert 'brain_ai.core.snn' not in sys.modules, 'ann imports snn'"
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    net = RecurrentANN(SNNConfig(architecture="lstm", hidden_sizes=[4], input_size=3, output_size=2, readout="membrane"))
+    assert not net.spiking
+    for flag in ("keep_spikes", "record_membrane", "mask"):
+        with pytest.raises(TypeError, match=flag):
+            net(torch.randn(2, 5, 3), **{flag: None})

@@ -1,0 +1,65 @@
+"""What every network of :mod:`brain_ai.core` returns, and the helpers they share.
+
+:class:`SNNOutput` is the result of a forward of an SNN (:mod:`brain_ai.core.snn`) or of a
+non-spiking baseline (:mod:`brain_ai.core.ann`); both modules import it from here, so neither
+imports the other's module for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import torch
+from torch import Tensor, nn
+
+from brain_ai.core.neurons import SpikingState
+
+
+@dataclass
+class SNNOutput:
+    """What an SNN forward returns (the same type whatever is asked for).
+
+    Attributes:
+        output: ``(B, T, C)`` readout spikes (spiking readout) or membrane (membrane readout).
+        layer_spikes: name -> ``(B, T, ...)`` spikes of every spiking layer (kept anyway for
+            backward without checkpointing, so free to return); used by activity regularisers.
+            Empty with ``keep_spikes=False``.
+        layer_membranes: name -> ``(B, T, ...)`` post-step membrane, only when recorded.
+        probes: name -> probe dict (``brain_ai.core.probes``), only with ``return_details=True``.
+        final_states: name -> final :class:`SpikingState` of every neuron layer; pass it as
+            ``state=`` of the next call to continue the sequence (streaming).
+        inputs: the input the network read, ``(B, T, F)`` (MLP, flattened) or ``(B, T, C, H, W)``
+            (conv), only with ``return_details=True`` (``brain_ai.metrics.efficiency`` counts it).
+    """
+
+    output: Tensor
+    layer_spikes: Dict[str, Tensor] = field(default_factory=dict)
+    layer_membranes: Dict[str, Tensor] = field(default_factory=dict)
+    probes: Dict[str, Dict[str, Tensor]] = field(default_factory=dict)
+    final_states: Dict[str, SpikingState] = field(default_factory=dict)
+    inputs: Optional[Tensor] = None
+
+
+#: Network state: layer name -> that layer's state (``None`` = zeros).
+NetState = Dict[str, Optional[SpikingState]]
+
+
+def over_time(layer: nn.Module, x: Tensor) -> Tensor:
+    """Apply a stateless ``layer`` to every time step at once: ``(B, T, ...) -> (B, T, ...)``."""
+    b, t = x.shape[:2]
+    y = layer(x.flatten(0, 1))  # (B*T, ...)
+    return y.reshape(b, t, *y.shape[1:])  # (B, T, ...)
+
+
+def dropout_masks(x: Tensor, sizes: List[int], p: float, generator: Optional[torch.Generator], dtype: torch.dtype) -> List[Tensor]:
+    """Dropout masks ``(B, T, N_j)`` in ``dtype`` for layers of ``sizes`` N_j, drawn once per forward (for all T)
+    so that they do not depend on the time segmentation, and are inputs (not random draws) of a
+    recomputed segment: ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)``, as ``nn.Dropout``.
+    ``generator`` draws them on ``x``'s device (None = the global RNG). Empty when ``p = 0``."""
+    if p == 0:
+        return []
+    b, t = x.shape[:2]
+    keep = 1.0 - p
+    draws = (torch.rand((b, t, n), generator=generator, device=x.device, dtype=dtype) for n in sizes)
+    return [(u < keep).to(dtype) / keep for u in draws]
