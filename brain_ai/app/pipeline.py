@@ -1,8 +1,9 @@
 """``train(cfg)`` and ``evaluate(cfg)``: the importable, testable bodies of train.py / evaluate.py.
 
 Both take a composed Hydra config (see ``configs/``), validate everything *before* any training
-(bad values raise :class:`brain_ai.config.ConfigError` naming the field), and return a dict of
-plain-float metrics.
+(bad values raise :class:`brain_ai.config.ConfigError` naming the field; :func:`brain_ai.app.run_spec.run_spec`
+reads the config once into typed values), and return plain-float metrics (``train``: a
+:class:`TrainResult`, which also holds what it built).
 """
 
 from __future__ import annotations
@@ -10,23 +11,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 from omegaconf import DictConfig
 
 from brain_ai.training.checkpoints import RESUME_KEYS, RemoteCheckpoints, check_resume_compatible, load_checkpoint, local_checkpoint
-from brain_ai.config.compat import check_codec, check_network
-from brain_ai.config import ConfigError, DataConfig, DatasetName, from_dict, to_dict
+from brain_ai.config import ConfigError, DataConfig, from_dict
 from brain_ai.config.keys import check_target_keys
-from brain_ai.core.decoding import build_decoder
-from brain_ai.core.encoding import build_encoder
-from brain_ai.core.memory import resolve_memory_budget
-from brain_ai.core.neurons.psn import check_stream_window, with_time_steps
-from brain_ai.core.snn import with_io_sizes
-from brain_ai.data import build_datamodule
+from brain_ai.core.neurons.psn import check_stream_window
+from brain_ai.data import BrainDataModule, build_datamodule
 from brain_ai.errors import InputFileError, TrainingInterrupted
 from brain_ai.interop.nir import lit_module_from_nir
 from brain_ai.metrics.efficiency import EfficiencyMeter
@@ -37,6 +34,7 @@ from brain_ai.config.run_config import RunSettings
 from brain_ai.app.run_guard import AtomicCheckpointIO, RunLock
 from brain_ai.app.safe_files import check_writable, refuse_overwriting_input, write_json_atomic
 from brain_ai.training.run_history import HistoryCSVLogger, save_run_config
+from brain_ai.app.run_spec import RunSpec, run_spec
 from brain_ai.config.validate import efficiency_config, resolve_configs, run_settings, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
 
 log = logging.getLogger(__name__)
@@ -45,48 +43,23 @@ log = logging.getLogger(__name__)
 METRICS_FILE = "metrics.json"
 
 
-def build_model(cfg: DictConfig, datamodule: Optional[L.LightningDataModule] = None) -> Tuple[SNNLitModule, L.LightningDataModule]:
-    """Validate the config against the data and build the LightningModule + DataModule.
+def build_model(cfg: DictConfig, datamodule: Optional[BrainDataModule] = None) -> Tuple[SNNLitModule, BrainDataModule]:
+    """The LightningModule and DataModule of a composed config, all checks done first (:func:`run_spec`:
+    fields, their fit with each other and the data, the network's sizes; ``snn.memory_budget_mb``
+    becomes ``snn.checkpoint_every``, logged). ``datamodule``: one already built from ``cfg.data``."""
+    spec = run_spec(cfg)
+    dm = datamodule if datamodule is not None else build_datamodule(spec.data)
+    return build_module(spec, dm.train_batch_transform()), dm
 
-    Checks done here, before training: network, data, encoder, decoder, readout and task loss fit together
-    (:func:`brain_ai.config.compat.check_network`, :func:`brain_ai.config.compat.check_codec`, the one compatibility table); the network's input/output
-    sizes match the data and codec; ``snn.checkpoint_every`` fits T (and the PSN family's steps and order,
-    :func:`~brain_ai.core.neurons.psn.with_time_steps`); ``snn.memory_budget_mb``
-    becomes ``snn.checkpoint_every`` (logged).
-    """
-    snn_cfg, enc_cfg, dec_cfg, loss_cfg, optim_cfg, data_cfg = validate_config(cfg)
-    check_target_keys(cfg)
-    dm = datamodule if datamodule is not None else build_datamodule(data_cfg)
-    images = len(dm.sample_shape) == 3 or data_cfg.name is DatasetName.smnist  # smnist: shifted as images
-    if data_cfg.augment_shift and (dm.is_event_data or not images):  # null: the data set's own, fits
-        raise ConfigError(
-            f"data.augment_shift={data_cfg.augment_shift} shifts images (static (C, H, W), or smnist's), but data={data_cfg.name.name} "
-            f"yields {'spike frames' if dm.is_event_data else 'vectors'} of shape {tuple(dm.sample_shape)}; allowed: 0"
-        )
-    check_network(snn_cfg, dec_cfg, loss_cfg, data_cfg)
-    check_codec(enc_cfg, dec_cfg, loss_cfg, snn_cfg.readout, event_data=dm.is_event_data, task=dm.task,
-                data_name=data_cfg.name.name, value_sequence=dm.is_value_sequence)
-    encoder = build_encoder(enc_cfg, dm.is_value_sequence)
-    decoder = build_decoder(dec_cfg, dm.num_outputs)
-    step_shape = tuple(encoder.output_shape(tuple(dm.sample_shape)))
-    snn_cfg = with_io_sizes(snn_cfg, step_shape, decoder.output_size)
-    time_steps = dm.time_steps or enc_cfg.num_steps
-    snn_cfg = with_time_steps(snn_cfg, time_steps, cfg.trainer.get("max_epochs"))
-    snn_cfg = resolve_memory_budget(snn_cfg, data_cfg.batch_size, time_steps)
-    model = SNNLitModule(
-        snn=to_dict(snn_cfg),
-        encoding=to_dict(enc_cfg),
-        decoding=to_dict(dec_cfg),
-        loss=to_dict(loss_cfg),
-        optim=to_dict(optim_cfg),
-        num_outputs=dm.num_outputs,
-        task=dm.task.name,
-        seed=seed_of(cfg),
-        data=to_dict(data_cfg),
-        value_sequence=dm.is_value_sequence,
-        batch_transform=dm.train_batch_transform(),
+
+def build_module(spec: RunSpec, batch_transform: Optional[torch.nn.Module] = None) -> SNNLitModule:
+    """The :class:`SNNLitModule` of ``spec``; ``batch_transform``: the data's training transform
+    (``BrainDataModule.train_batch_transform()``)."""
+    return SNNLitModule(
+        snn=spec.snn, encoding=spec.encoding, decoding=spec.decoding, loss=spec.loss, optim=spec.optim,
+        num_outputs=spec.info.num_outputs, task=spec.info.task, seed=spec.seed, data=spec.data,
+        value_sequence=spec.info.is_value_sequence, batch_transform=batch_transform,
     )
-    return model, dm
 
 
 def _instantiate_list(node: Optional[DictConfig]) -> List[Any]:
@@ -148,9 +121,27 @@ def run_stage(trainer: L.Trainer, stage: Any, *args: Any, **kwargs: Any) -> None
         raise TrainingInterrupted(interrupted_message(trainer))
 
 
-def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> Dict[str, float]:
-    """Fit, then test with the best checkpoint. Returns all logged metrics as floats, also written
-    to ``<run dir>/metrics.json`` (:data:`METRICS_FILE`).
+class TrainResult(Dict[str, float]):
+    """What :func:`train` built and measured, as lightning-hydra-template's ``train()`` returns
+    its metric and object dicts: it reads as the metrics (every logged metric as a float:
+    ``result["val/acc"]``) and holds the ``module``, ``datamodule`` and ``trainer`` of the run."""
+
+    def __init__(self, metrics: Dict[str, float], module: SNNLitModule, datamodule: BrainDataModule, trainer: L.Trainer) -> None:
+        super().__init__(metrics)
+        self.module = module
+        self.datamodule = datamodule
+        self.trainer = trainer
+
+    @property
+    def metrics(self) -> Dict[str, float]:
+        """The metrics as a plain dict."""
+        return dict(self)
+
+
+def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> TrainResult:
+    """Fit, then test with the best checkpoint. Returns a :class:`TrainResult`: all logged metrics as
+    floats (also written to ``<run dir>/metrics.json``, :data:`METRICS_FILE`), and the module, data
+    module and trainer it built.
 
     ``extra_callbacks`` are added to the config's (``sweep.py`` adds its trial's pruning callback).
 
@@ -195,7 +186,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> Dict[s
             write_json_atomic(run_dir / METRICS_FILE, metrics, field=METRICS_FILE)
     if trainer.is_global_zero:
         print(metrics_table(metrics, title=f"final metrics ({settings.task_name})"))
-    return metrics
+    return TrainResult(metrics, model, dm, trainer)
 
 
 def _checkpoint_dir(trainer: L.Trainer, run_dir: Path) -> Optional[Path]:
@@ -217,7 +208,7 @@ def check_optimized_metric(name: Optional[str], model: SNNLitModule) -> None:
         raise ConfigError(f"optimized_metric={name!r} is never logged while fitting this run; allowed: {', '.join(logged)} (or null)")
 
 
-def optimized_value(cfg: DictConfig, metrics: Dict[str, float]) -> Optional[float]:
+def optimized_value(cfg: DictConfig, metrics: Mapping[str, float]) -> Optional[float]:
     """The metric named by ``cfg.optimized_metric`` (error listing available names if missing)."""
     name = run_settings(cfg).optimized_metric
     if not name:

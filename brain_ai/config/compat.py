@@ -8,13 +8,14 @@ these tables allow learns (``benchmarks/codec_combinations.py``; README "Reliabi
 
 from __future__ import annotations
 
-from typing import FrozenSet, List
+from typing import TYPE_CHECKING, FrozenSet, List
 
 from brain_ai.config import (
     NON_SPIKING_ARCHITECTURES,
     Architecture,
     ConfigError,
     DataConfig,
+    DatasetName,
     DecoderType,
     DecodingConfig,
     EncoderType,
@@ -26,6 +27,9 @@ from brain_ai.config import (
     Task,
     TaskLoss,
 )
+
+if TYPE_CHECKING:
+    from brain_ai.data import DatasetInfo
 
 #: encoders whose input already is a sequence ``(B, T, ...)``: they need event / spiking data
 SEQUENCE_ENCODERS: FrozenSet[EncoderType] = frozenset({EncoderType.identity, EncoderType.delta})
@@ -89,6 +93,17 @@ def check_network(snn: SNNConfig, dec: DecodingConfig, loss: LossConfig, data: D
         raise ConfigError(
             f"{', '.join(weights)}: activity regularisers read spiking layers, but snn.architecture={arch.name} has none; "
             f"allowed: 0 for {', '.join(f'loss.{w}' for w in ACTIVITY_WEIGHTS)} (e.g. loss=cross_entropy)"
+        )
+
+
+def check_augment_shift(data: DataConfig, info: "DatasetInfo") -> None:
+    """Raise :class:`ConfigError` unless ``data.augment_shift`` (null: the data set's own, which
+    fits) has images to shift: static ``(C, H, W)`` samples, or smnist's sequences read from images."""
+    images = len(info.sample_shape) == 3 or data.name is DatasetName.smnist
+    if data.augment_shift and (info.is_event_data or not images):
+        raise ConfigError(
+            f"data.augment_shift={data.augment_shift} shifts images (static (C, H, W), or smnist's), but data={data.name.name} "
+            f"yields {'spike frames' if info.is_event_data else 'vectors'} of shape {tuple(info.sample_shape)}; allowed: 0"
         )
 
 

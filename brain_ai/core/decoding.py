@@ -133,10 +133,16 @@ class Decoder(nn.Module, metaclass=abc.ABCMeta):
         """classification (:class:`ClassificationOutput`) or regression (:class:`RegressionOutput`)."""
         return Task.classification
 
+    @classmethod
+    def output_size_for(cls, cfg: DecodingConfig, num_outputs: int) -> int:
+        """Output neurons the network needs (``snn.output_size``) for ``cfg`` and ``num_outputs``,
+        without building the decoder: one per class by default."""
+        return num_outputs
+
     @property
     def output_size(self) -> int:
-        """Output neurons the network needs (``snn.output_size``): one per class by default."""
-        return self.num_outputs
+        """:meth:`output_size_for` this decoder's config and outputs."""
+        return self.output_size_for(self.cfg, self.num_outputs)
 
     def forward(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
         """output: spikes or membrane ``(B, T, output_size)``; mask: ``(B, T)`` bool or None."""
@@ -190,9 +196,9 @@ class PopulationDecoder(Decoder):
     def task(self) -> Task:
         return Task.regression if self.cfg.population_mode is PopulationMode.regression else Task.classification
 
-    @property
-    def output_size(self) -> int:
-        return self.num_outputs * self.cfg.population_size
+    @classmethod
+    def output_size_for(cls, cfg: DecodingConfig, num_outputs: int) -> int:
+        return num_outputs * cfg.population_size
 
     def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> DecoderOutput:
         batch, size = output.shape[0], self.cfg.population_size
@@ -249,9 +255,9 @@ class EnsembleDecoder(Decoder):
         total = float(sum(cfg.ensemble_weights))
         self.register_buffer("weights", torch.tensor([w / total for w in cfg.ensemble_weights], dtype=torch.float32))
 
-    @property
-    def output_size(self) -> int:
-        return self.members[0].output_size
+    @classmethod
+    def output_size_for(cls, cfg: DecodingConfig, num_outputs: int) -> int:
+        return DECODERS[cfg.ensemble_members[0]].output_size_for(cfg, num_outputs)
 
     def decode(self, output: Tensor, mask: Optional[Tensor] = None) -> ClassificationOutput:
         outs = [m.decode(output, mask) for m in self.members]
@@ -272,3 +278,9 @@ def build_decoder(cfg: DecodingConfig, num_outputs: int) -> Decoder:
     if not isinstance(cfg, DecodingConfig):
         raise TypeError(f"build_decoder: cfg must be a DecodingConfig, got {type(cfg).__name__}")
     return DECODERS[cfg.type](cfg, num_outputs)
+
+
+def decoder_output_size(cfg: DecodingConfig, num_outputs: int) -> int:
+    """Output neurons the decoder of ``cfg`` needs for ``num_outputs`` classes (or regressed
+    values), from the config alone (:meth:`Decoder.output_size_for`; no decoder is built)."""
+    return DECODERS[cfg.type].output_size_for(cfg, num_outputs)

@@ -275,9 +275,15 @@ class Encoder(nn.Module, metaclass=abc.ABCMeta):
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
         """``x (B, ...)`` -> ``(spikes (B, T, ...), aux)``; sample with ``generator`` (None = global RNG)."""
 
-    def output_shape(self, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
-        """Per-step feature shape of the spikes for per-sample ``input_shape`` (no batch, no time)."""
+    @classmethod
+    def step_shape(cls, cfg: EncodingConfig, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+        """Per-step feature shape of the spikes for per-sample ``input_shape`` (no batch, no time),
+        from the config alone (no encoder built)."""
         return tuple(input_shape)
+
+    def output_shape(self, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+        """:meth:`step_shape` of this encoder's config."""
+        return self.step_shape(self.cfg, input_shape)
 
 
 class RateBernoulliEncoder(Encoder):
@@ -367,8 +373,9 @@ class PopulationEncoder(RateBernoulliEncoder):
         aux["population_map"] = {"feature_index": units // size, "center_index": units % size, "centers": self.centers.detach()}
         return spikes, aux
 
-    def output_shape(self, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
-        return (input_shape[0] * self.cfg.population_size,) + tuple(input_shape[1:])
+    @classmethod
+    def step_shape(cls, cfg: EncodingConfig, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+        return (input_shape[0] * cfg.population_size,) + tuple(input_shape[1:])
 
 
 class LatencyEncoder(Encoder):
@@ -471,7 +478,8 @@ class DeltaEncoder(Encoder):
         aux["state"] = ref
         return spikes.to(self.spike_dtype(x)), aux
 
-    def output_shape(self, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    @classmethod
+    def step_shape(cls, cfg: EncodingConfig, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
         return (2 * input_shape[0],) + tuple(input_shape[1:])
 
 
@@ -545,3 +553,9 @@ def build_encoder(cfg: EncodingConfig, value_sequence: bool = False) -> Encoder:
     if cfg.type is EncoderType.direct:
         return DirectEncoder(cfg, sequence_input=value_sequence)
     return ENCODERS[cfg.type](cfg)
+
+
+def encoded_step_shape(cfg: EncodingConfig, input_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    """Per-step feature shape that the encoder of ``cfg`` makes of per-sample ``input_shape`` (one
+    step of a sequence, or a static sample), from the config alone (:meth:`Encoder.step_shape`)."""
+    return ENCODERS[cfg.type].step_shape(cfg, tuple(input_shape))

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from brain_ai.config import ConfigError, DataConfig, DatasetName, Task
 from brain_ai.data.ragged import pad_collate
-from brain_ai.data.base import DataSource, split_counts, stratified_order
+from brain_ai.data.base import DataSource, DatasetInfo, split_counts, stratified_order
 from brain_ai.data.events import DVSGestureEvents, NMNISTEvents, SHDEvents
 from brain_ai.data.regression import SyntheticRegression
 from brain_ai.data.sequential import SequentialImages
@@ -167,9 +167,18 @@ def augment_shift_of(cfg: DataConfig) -> int:
     return DATASETS[cfg.name].augment_shift if cfg.augment_shift is None else cfg.augment_shift
 
 
-def build_datamodule(cfg: DataConfig) -> BrainDataModule:
-    """The :class:`BrainDataModule` of ``cfg.name`` (see :data:`DATASETS`)."""
+def _source(cfg: DataConfig) -> DataSource:
     if cfg.name not in DATASETS:
         allowed = ", ".join(name.name for name in DATASETS)
         raise ConfigError(f"data.name={cfg.name!r} has no registered data source; allowed: {allowed}")
-    return BrainDataModule(cfg, DATASETS[cfg.name])
+    return DATASETS[cfg.name]
+
+
+def dataset_info(cfg: DataConfig) -> DatasetInfo:
+    """The :class:`DatasetInfo` of ``cfg.name`` (see :data:`DATASETS`), from the config alone (no file access)."""
+    return _source(cfg).info(cfg)
+
+
+def build_datamodule(cfg: DataConfig) -> BrainDataModule:
+    """The :class:`BrainDataModule` of ``cfg.name`` (see :data:`DATASETS`)."""
+    return BrainDataModule(cfg, _source(cfg))

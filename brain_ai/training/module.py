@@ -33,6 +33,7 @@ from torch import Tensor
 
 from brain_ai.config import (
     ConfigError,
+    DataConfig,
     DecodingConfig,
     EncodingConfig,
     LossConfig,
@@ -44,6 +45,7 @@ from brain_ai.config import (
     check_range,
     coerce_enum,
     from_dict,
+    to_dict,
 )
 from brain_ai.core.decoding import ClassificationOutput, DecoderOutput, build_decoder
 from brain_ai.core.deferred_check import DeferredCheck
@@ -87,9 +89,11 @@ class SNNLitModule(L.LightningModule):
     """Train an SNN end to end.
 
     Args:
-        snn, encoding, decoding, loss, optim: plain dicts of :class:`SNNConfig`,
+        snn, encoding, decoding, loss, optim: the validated :class:`SNNConfig`,
             :class:`EncodingConfig`, :class:`DecodingConfig`, :class:`LossConfig`,
-            :class:`OptimConfig` (``to_dict`` output); ``snn`` must have its input/output sizes set.
+            :class:`OptimConfig` (e.g. of a :class:`~brain_ai.app.run_spec.RunSpec`), or their plain
+            dicts (``to_dict`` output, as a checkpoint stores them); ``snn`` must have its
+            input/output sizes set.
         num_outputs: what the model predicts per sample: classes (``task=classification``,
             targets ``int64`` class indices ``(B,)``) or regressed values (``task=regression``,
             targets ``(B, D)`` float).
@@ -97,7 +101,8 @@ class SNNLitModule(L.LightningModule):
             type (classification: :class:`ClassificationOutput`, regression: ``RegressionOutput``).
         seed: the run's seed; seeds the training-time randomness unless ``encoding.seed`` is set
             (module docstring).
-        data: the data config dict, stored only so that ``evaluate.py`` can rebuild the data.
+        data: the :class:`~brain_ai.config.DataConfig` (or its dict), stored only so that
+            ``evaluate.py`` can rebuild the data.
         value_sequence: the data are real-valued sequences ``(B, T, *F)`` (the data set's
             ``DatasetInfo.is_value_sequence``): the encoder takes them with their own T.
         batch_transform: the data's transform of every training batch (``transform(x, generator)``,
@@ -111,15 +116,15 @@ class SNNLitModule(L.LightningModule):
 
     def __init__(
         self,
-        snn: Dict[str, Any],
-        encoding: Dict[str, Any],
-        decoding: Dict[str, Any],
-        loss: Dict[str, Any],
-        optim: Dict[str, Any],
+        snn: "SNNConfig | Dict[str, Any]",
+        encoding: "EncodingConfig | Dict[str, Any]",
+        decoding: "DecodingConfig | Dict[str, Any]",
+        loss: "LossConfig | Dict[str, Any]",
+        optim: "OptimConfig | Dict[str, Any]",
         num_outputs: Optional[int] = None,
         task: "str | Task" = Task.classification.name,
         seed: int = 0,
-        data: Optional[Dict[str, Any]] = None,
+        data: "DataConfig | Dict[str, Any] | None" = None,
         num_classes: Optional[int] = None,
         check_finite_every_n_steps: int = 50,
         value_sequence: bool = False,
@@ -127,18 +132,19 @@ class SNNLitModule(L.LightningModule):
     ) -> None:
         super().__init__()
         num_outputs = _renamed_num_outputs(num_outputs, num_classes)
-        encoding, value_sequence = _moved_sequence_input(encoding, value_sequence)
+        if isinstance(encoding, dict):
+            encoding, value_sequence = _moved_sequence_input(encoding, value_sequence)
         self.task = coerce_enum("SNNLitModule", "task", task, Task)
         check_range("SNNLitModule", "seed", seed, low=0, integer=True)
         check_range("SNNLitModule", "check_finite_every_n_steps", check_finite_every_n_steps, low=1, integer=True)
-        self.save_hyperparameters(dict(snn=snn, encoding=encoding, decoding=decoding, loss=loss, optim=optim,
-                                       num_outputs=num_outputs, task=self.task.name, seed=seed, data=data,
-                                       value_sequence=value_sequence))
-        self.snn_cfg = from_dict(SNNConfig, snn)
-        self.encoding_cfg = from_dict(EncodingConfig, encoding)
-        self.decoding_cfg = from_dict(DecodingConfig, decoding)
-        self.loss_cfg = from_dict(LossConfig, loss)
-        self.optim_cfg = from_dict(OptimConfig, optim)
+        self.save_hyperparameters(dict(snn=_plain(snn), encoding=_plain(encoding), decoding=_plain(decoding), loss=_plain(loss),
+                                       optim=_plain(optim), num_outputs=num_outputs, task=self.task.name, seed=seed,
+                                       data=_plain(data), value_sequence=value_sequence))
+        self.snn_cfg = _typed(SNNConfig, snn)
+        self.encoding_cfg = _typed(EncodingConfig, encoding)
+        self.decoding_cfg = _typed(DecodingConfig, decoding)
+        self.loss_cfg = _typed(LossConfig, loss)
+        self.optim_cfg = _typed(OptimConfig, optim)
         self.batch_transform = batch_transform
         self.encoder = build_encoder(self.encoding_cfg, value_sequence)
         self.net = build_snn(self.snn_cfg)
@@ -324,6 +330,17 @@ class SNNLitModule(L.LightningModule):
         """A resumed run with another horizon (e.g. more ``trainer.max_epochs``) re-plans its schedule."""
         for config in self.trainer.lr_scheduler_configs:
             replan(config.scheduler, self.optim_cfg, horizon(self.trainer, self.optim_cfg))
+
+
+def _typed(cls: type, config: Any) -> Any:
+    """``config`` if it is a ``cls``, else the ``cls`` of its plain dict (checkpoint hyper-parameters)."""
+    return config if isinstance(config, cls) else from_dict(cls, config)
+
+
+def _plain(config: Any) -> Any:
+    """A config dataclass as its plain dict (:func:`~brain_ai.config.to_dict`: what the hyper-parameters
+    store); a dict or None as it is."""
+    return to_dict(config) if dataclasses.is_dataclass(config) else config
 
 
 def _moved_sequence_input(encoding: Dict[str, Any], value_sequence: bool) -> Tuple[Dict[str, Any], bool]:
