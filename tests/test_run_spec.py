@@ -8,12 +8,12 @@ import math
 
 import pytest
 
-from brain_ai import pipeline
+from brain_ai.app import pipeline
+from brain_ai.app.run_spec import RunSpec, run_spec
 from brain_ai.config import DataConfig, EncodingConfig, SNNConfig, Task
 from brain_ai.core.decoding import Decoder
 from brain_ai.core.encoding import Encoder
 from brain_ai.data import DatasetInfo
-from brain_ai.run_spec import RunSpec, run_spec
 from framework_helpers import TINY, compose_config
 
 
