@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from framework_helpers import TINY, compose_config
 
 from brain_ai.app import pipeline
 from brain_ai.app.run_spec import RunSpec, run_spec
@@ -14,23 +15,33 @@ from brain_ai.config import DataConfig, EncodingConfig, SNNConfig, Task
 from brain_ai.core.decoding import Decoder
 from brain_ai.core.encoding import Encoder
 from brain_ai.data import DatasetInfo
-from framework_helpers import TINY, compose_config
 
 
-@pytest.mark.parametrize("overrides, input_size, output_size", [
-    ([], 64, 10),  # digits 8x8, rate code, one output neuron per class
-    (["encoding.type=population", "encoding.population_size=3"], 192, 10),  # 3 neurons per pixel
-    (["decoding=population", "loss=population_classification", "decoding.population_size=5"], 64, 10 * 5),
-])
+@pytest.mark.parametrize(
+    "overrides, input_size, output_size",
+    [
+        ([], 64, 10),  # digits 8x8, rate code, one output neuron per class
+        (["encoding.type=population", "encoding.population_size=3"], 192, 10),  # 3 neurons per pixel
+        (["decoding=population", "loss=population_classification", "decoding.population_size=5"], 64, 10 * 5),
+    ],
+)
 def test_run_spec_infers_sizes_without_building_an_encoder_or_decoder(monkeypatch, overrides, input_size, output_size):
     built = []
     for cls in (Encoder, Decoder):
         real = cls.__init__
-        monkeypatch.setattr(cls, "__init__", lambda self, *a, _real=real, **k: (built.append(type(self).__name__), _real(self, *a, **k))[1])
+        monkeypatch.setattr(
+            cls,
+            "__init__",
+            lambda self, *a, _real=real, **k: (built.append(type(self).__name__), _real(self, *a, **k))[1],
+        )
     spec = run_spec(compose_config([*TINY, *overrides]))
     assert built == []
     assert isinstance(spec, RunSpec) and isinstance(spec.snn, SNNConfig) and isinstance(spec.encoding, EncodingConfig)
-    assert isinstance(spec.data, DataConfig) and isinstance(spec.info, DatasetInfo) and spec.info.task is Task.classification
+    assert (
+        isinstance(spec.data, DataConfig)
+        and isinstance(spec.info, DatasetInfo)
+        and spec.info.task is Task.classification
+    )
     assert (spec.snn.input_size, spec.snn.output_size) == (input_size, output_size)
 
 

@@ -18,10 +18,10 @@ from typing import Counter, Dict, List
 import lightning as L
 import pytest
 import torch
+from framework_helpers import TINY, compose_config
 
 from brain_ai.app import pipeline
 from brain_ai.training.callbacks import HealthMonitor, ProbeLogger
-from framework_helpers import TINY, compose_config
 
 #: the functions whose host sync a training step keeps, one call each per batch: bad input gets a
 #: clear error (the encoder's and the network's finite-input checks, the loss's class-target range)
@@ -34,16 +34,30 @@ STEPS = 6
 
 def tiny_run(*callbacks: L.Callback, steps: int = STEPS, logger: object = False):
     torch.manual_seed(0)
-    model, dm = pipeline.build_model(compose_config([*TINY, "data.batch_size=16", "snn.hidden_sizes=[16]", "encoding.num_steps=4"]))
-    trainer = L.Trainer(accelerator="auto", devices=1, logger=logger, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, max_epochs=1, limit_train_batches=steps, limit_val_batches=0,
-                        callbacks=list(callbacks))
+    model, dm = pipeline.build_model(
+        compose_config([*TINY, "data.batch_size=16", "snn.hidden_sizes=[16]", "encoding.num_steps=4"])
+    )
+    trainer = L.Trainer(
+        accelerator="auto",
+        devices=1,
+        logger=logger,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        max_epochs=1,
+        limit_train_batches=steps,
+        limit_val_batches=0,
+        callbacks=list(callbacks),
+    )
     return model, dm, trainer
 
 
 def quiet_callbacks() -> List[L.Callback]:
     """The probe and health callbacks with nothing due between the first and the last step."""
-    return [ProbeLogger(every_n_steps=1000), HealthMonitor(every_n_steps=1000, warmup_steps=0, dead_steps=0, stuck_epochs=0)]
+    return [
+        ProbeLogger(every_n_steps=1000),
+        HealthMonitor(every_n_steps=1000, warmup_steps=0, dead_steps=0, stuck_epochs=0),
+    ]
 
 
 class HostReads(L.Callback):
@@ -59,7 +73,11 @@ class HostReads(L.Callback):
         def counted(tensor, *args, **kwargs):
             caller = sys._getframe(1)
             # batch_generator draws a seed from the module's CPU generator: a host tensor, no sync
-            if self.step is not None and "brain_ai" in caller.f_code.co_filename and caller.f_code.co_name != "batch_generator":
+            if (
+                self.step is not None
+                and "brain_ai" in caller.f_code.co_filename
+                and caller.f_code.co_name != "batch_generator"
+            ):
                 self.per_step[self.step][caller.f_code.co_name] += 1
             return read(tensor, *args, **kwargs)
 
@@ -114,7 +132,10 @@ def test_a_training_step_on_gpu_syncs_only_for_its_input_checks():
 def test_probe_logger_and_health_monitor_share_one_extra_forward(tmp_path):
     from lightning.pytorch.loggers import CSVLogger
 
-    callbacks = [ProbeLogger(every_n_steps=1), HealthMonitor(every_n_steps=1, warmup_steps=0, dead_steps=1, stuck_epochs=1)]
+    callbacks = [
+        ProbeLogger(every_n_steps=1),
+        HealthMonitor(every_n_steps=1, warmup_steps=0, dead_steps=1, stuck_epochs=1),
+    ]
     model, dm, trainer = tiny_run(*callbacks, steps=1, logger=CSVLogger(tmp_path))
     forwards = []
     model.net.register_forward_hook(lambda module, args, out: forwards.append(module.training))

@@ -15,16 +15,16 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from brain_ai.config.compat import check_augment_shift, check_codec, check_network
 from brain_ai.config import DataConfig, DecodingConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig
+from brain_ai.config.compat import check_augment_shift, check_codec, check_network
 from brain_ai.config.keys import check_target_keys
+from brain_ai.config.validate import seed_of, validate_config
 from brain_ai.core.decoding import decoder_output_size
 from brain_ai.core.encoding import encoded_step_shape
 from brain_ai.core.memory import resolve_memory_budget
 from brain_ai.core.neurons.psn import with_time_steps
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import DatasetInfo, dataset_info
-from brain_ai.config.validate import seed_of, validate_config
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ def run_spec(cfg: DictConfig) -> RunSpec:
 
     Checked: every group and top-level setting (:func:`brain_ai.config.validate.validate_config`), the
     ``_target_`` nodes' keys, the shift augmentation against the data, network / data / encoder /
-    decoder / readout / task loss (:func:`brain_ai.config.compat.check_network`, :func:`~brain_ai.config.compat.check_codec`),
+    decoder / readout / task loss
+    (:func:`brain_ai.config.compat.check_network`, :func:`~brain_ai.config.compat.check_codec`),
     the network's sizes against the data and codec, ``snn.checkpoint_every`` against T (and the PSN
     family's steps and order, :func:`~brain_ai.core.neurons.psn.with_time_steps`).
     """
@@ -62,11 +63,21 @@ def run_spec(cfg: DictConfig) -> RunSpec:
     info = dataset_info(data)
     check_augment_shift(data, info)
     check_network(snn, decoding, loss, data)
-    check_codec(encoding, decoding, loss, snn.readout, event_data=info.is_event_data, task=info.task,
-                data_name=data.name.name, value_sequence=info.is_value_sequence)
+    check_codec(
+        encoding,
+        decoding,
+        loss,
+        snn.readout,
+        event_data=info.is_event_data,
+        task=info.task,
+        data_name=data.name.name,
+        value_sequence=info.is_value_sequence,
+    )
     step_shape = encoded_step_shape(encoding, info.sample_shape)
     snn = with_io_sizes(snn, step_shape, decoder_output_size(decoding, info.num_outputs))
     time_steps = info.time_steps or encoding.num_steps
     snn = with_time_steps(snn, time_steps, cfg.trainer.get("max_epochs"))
     snn = resolve_memory_budget(snn, data.batch_size, time_steps)
-    return RunSpec(snn=snn, encoding=encoding, decoding=decoding, loss=loss, optim=optim, data=data, info=info, seed=seed_of(cfg))
+    return RunSpec(
+        snn=snn, encoding=encoding, decoding=decoding, loss=loss, optim=optim, data=data, info=info, seed=seed_of(cfg)
+    )

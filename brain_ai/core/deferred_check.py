@@ -34,7 +34,9 @@ class DeferredCheck:
         bad = bad.detach().reshape(())
         values = values.detach().reshape(-1)
         if self._values is not None and self._values.shape != values.shape:
-            raise ValueError(f"DeferredCheck: values.shape={tuple(values.shape)} changed; allowed: {tuple(self._values.shape)}")
+            raise ValueError(
+                f"DeferredCheck: values.shape={tuple(values.shape)} changed; allowed: {tuple(self._values.shape)}"
+            )
         if self._hit is None:
             self._hit = torch.zeros((), dtype=torch.bool, device=bad.device)
             self._first = torch.zeros((), dtype=torch.int64, device=bad.device)
