@@ -486,8 +486,7 @@ class NeuronConfig:
                     f"{o}.learnable_adaptation=true needs {o}.type=recurrent_adaptive_lif, got {o}.type={self.type.value}"
                 )
             check_range(o, "adaptation_decay", self.adaptation_decay, low=0.0, high=BETA_MAX, low_inclusive=False, high_inclusive=False)
-        check_range(o, "tau_mean", self.tau_mean, low=1.0, low_inclusive=False)
-        check_range(o, "tau_std", self.tau_std, low=0.0)
+        check_tau_draw(o, self.tau_distribution, self.tau_mean, self.tau_std)
         check_range(o, "max_delay", self.max_delay, low=0, integer=True)
         if self.type is NeuronType.adex:
             check_adex(o, self.threshold, self.v_rest, self.dt, self.adex_delta_t, self.adex_v_rheobase, self.adex_a, self.adex_b, self.adex_tau_w)
@@ -529,6 +528,23 @@ class NeuronConfig:
                 f"{o}.backend={self.backend.value} is not available for {o}.type={self.type.value} (one whole-sequence "
                 f"matmul / convolution, no fused or Triton kernel); allowed: auto, eager"
             )
+
+
+#: AdvancedLIF: sampled time constants (steps) are truncated to this range so that beta = exp(-1/tau)
+#: stays strictly inside (0, BETA_MAX), where its logit parameterisation is finite
+TAU_RANGE = (0.5, 500.0)
+
+
+def check_tau_draw(owner: str, distribution: "TauDistribution", mean: float, std: float) -> None:
+    """Raise :class:`ConfigError` unless AdvancedLIF's tau distribution can be drawn: ``1 < tau_mean <=``
+    ``TAU_RANGE[1]``, ``tau_std >= 0``, and a uniform draw's lower bound ``mean - sqrt(3) std`` > 0."""
+    check_range(owner, "tau_mean", mean, low=1.0, high=TAU_RANGE[1], low_inclusive=False)
+    check_range(owner, "tau_std", std, low=0.0)
+    if distribution is TauDistribution.uniform and mean - math.sqrt(3.0) * std <= 0:
+        raise ConfigError(
+            f"{owner}.tau_std={std!r} is too large for a uniform tau with tau_mean={mean!r}: "
+            f"the lower bound tau_mean - sqrt(3)*tau_std = {mean - math.sqrt(3.0) * std:g} must be > 0"
+        )
 
 
 #: AdEx: largest exponent (threshold - v_rheobase) / delta_t of the spike initiation term (its value at

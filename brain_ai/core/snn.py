@@ -190,9 +190,10 @@ class _SNNBase(nn.Module):
             neuron = self.cfg.neuron
             own_tau = self.cfg.readout_tau is not None
             return LeakyIntegrator(
-                size, beta=None if own_tau else neuron.beta, tau=self.cfg.readout_tau if own_tau else neuron.tau,
-                dt=neuron.dt, learnable_beta=neuron.learnable_beta,
-                per_neuron_beta=neuron.per_neuron_beta,
+                size, NeuronConfig(
+                    beta=None if own_tau else neuron.beta, tau=self.cfg.readout_tau if own_tau else neuron.tau,
+                    dt=neuron.dt, learnable_beta=neuron.learnable_beta, per_neuron_beta=neuron.per_neuron_beta,
+                ),
             )  # fmt: skip
         return build_neuron(_hidden_neuron_cfg(self.cfg.neuron, recurrent_ok=False), size)
 

@@ -247,7 +247,7 @@ def test_config_errors():
         NeuronConfig(type="adaptive_lif", learnable_adaptation=True)
     with pytest.raises(ConfigError, match=r"neuron.adaptation_decay=0.0 is out of range; allowed: \(0.0, 0.999\)"):
         NeuronConfig(type="recurrent_adaptive_lif", learnable_adaptation=True, adaptation_decay=0.0)
-    with pytest.raises(ValueError, match="learnable adaptation_decay needs 0 < adaptation_decay < 0.999"):
+    with pytest.raises(ValueError, match=r"RecurrentAdaptiveLIFNeuron: neuron.adaptation_decay=0.0 is out of range; allowed: \(0.0, 0.999\)"):
         RecurrentAdaptiveLIFNeuron(4, adaptation_decay=0.0, learnable_adaptation=True)
     with pytest.raises(ValueError, match=r"size=\(2, 3\) must be a single int"):
         RecurrentAdaptiveLIFNeuron((2, 3))

@@ -195,7 +195,7 @@ def test_alpha_kernel_bad_input_names_the_field():
         NeuronConfig(synaptic_kernel="alpha")
     with pytest.raises(ConfigError, match=r"neuron\.synaptic_rise_beta=1\.5"):
         NeuronConfig(synaptic=True, synaptic_kernel="alpha", synaptic_rise_beta=1.5)
-    with pytest.raises(ValueError, match="synaptic_kernel='alpha' needs synaptic=True"):
+    with pytest.raises(ValueError, match=r"neuron\.synaptic_kernel=alpha needs neuron\.synaptic=true"):
         LIFNeuron(3, synaptic_kernel="alpha")
 
 
@@ -383,7 +383,7 @@ def test_tau_beta_dt_bad_input_names_the_field():
         NeuronConfig(tau=5000)
     with pytest.raises(ValueError, match="mutually exclusive"):
         LIFNeuron(3, beta=0.8, tau=2.0)
-    with pytest.raises(ValueError, match=r"LIFNeuron\.dt=-1"):
+    with pytest.raises(ValueError, match=r"LIFNeuron: neuron\.dt=-1"):
         LIFNeuron(3, tau=2.0, dt=-1)
     with pytest.raises(ConfigError, match=r"neuron\.tau=2\.0 is not used by type=advanced_lif.*tau_mean"):
         build_neuron(NeuronConfig(type="advanced_lif", tau=2.0), 3)

@@ -89,7 +89,7 @@ def test_bad_input_shapes_raise():
         (dict(synaptic=True, synaptic_beta=1.5), r"synaptic_beta=1.5"),
         (dict(refractory_steps=-1), r"refractory_steps=-1"),
         (dict(reset="soft"), r"reset='soft'.*allowed"),
-        (dict(surrogate="nope"), r"unknown surrogate"),
+        (dict(surrogate="nope"), r"neuron.surrogate=.nope. is not a valid choice"),
     ],
 )
 def test_invalid_parameters_raise_naming_them(kwargs, match):

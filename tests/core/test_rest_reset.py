@@ -98,7 +98,7 @@ def test_bad_rest_and_reset_values_are_refused_naming_the_field():
         NeuronConfig(v_reset=0.5)
     with pytest.raises(ConfigError, match=r"neuron.v_rest=nan must be finite"):
         NeuronConfig(v_rest=float("nan"))
-    with pytest.raises(ValueError, match=r"LIFNeuron.v_reset=2.0 is at or above LIFNeuron.threshold=1.5"):
+    with pytest.raises(ValueError, match=r"LIFNeuron: neuron.v_reset=2.0 is at or above neuron.threshold=1.5"):
         LIFNeuron(4, threshold=1.5, reset="zero", v_reset=2.0)
     with pytest.raises(ValueError, match=r"fused_lif_sequence: v_reset=0.5 needs reset=zero, got reset=none"):
         fused_lif_sequence(torch.ones(1, 2, 3), None, 0.9, 1.0, "none", get_surrogate("atan"), v_reset=0.5)

@@ -30,10 +30,9 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from brain_ai.config import NeuronConfig, check_adex
+from brain_ai.config import NeuronConfig, NeuronType, check_adex
 from brain_ai.core.neurons.base import Size, SpikingNeuronBase
 from brain_ai.core.neurons.functional import lif_step
-from brain_ai.core.neurons.lif import neuron_kwargs
 from brain_ai.core.neurons.state import SpikingState
 
 #: why no whole-sequence kernel runs AdEx (the fused and Triton backends refuse it with this)
@@ -72,15 +71,10 @@ class AdExNeuron(SpikingNeuronBase):
     The other arguments (``size``, ``beta`` / ``tau``, ``threshold``, ``v_rest``, ``v_reset``, ...) are
     :class:`SpikingNeuronBase`'s (``beta`` is the membrane decay ``exp(-dt / tau_m)``).
 
-    Args:
-        adex_delta_t: slope factor ``Delta_T`` (threshold units, > 0).
-        adex_v_rheobase: ``V_T``, where the exponential takes over, in (v_rest, threshold).
-        adex_a: subthreshold coupling ``a`` of ``w`` to ``v`` (>= 0).
-        adex_b: spike-triggered jump ``b`` of ``w`` (>= 0).
-        adex_tau_w: time constant of ``w`` in units of ``dt``.
-
-    Ranges are :func:`~brain_ai.config.check_adex`'s. Only the eager backend runs it (``auto``
-    picks it; ``fused`` / ``triton`` are refused with the reason).
+    Parameters (:class:`~brain_ai.config.NeuronConfig`; ranges: :func:`~brain_ai.config.check_adex`):
+    ``adex_delta_t`` (slope factor ``Delta_T``), ``adex_v_rheobase`` (``V_T``), ``adex_a`` (subthreshold
+    coupling), ``adex_b`` (spike-triggered jump), ``adex_tau_w`` (time constant of ``w``, units of ``dt``).
+    Only the eager backend runs it (``auto`` picks it; ``fused`` / ``triton`` are refused with the reason).
 
     Example::
 
@@ -88,35 +82,24 @@ class AdExNeuron(SpikingNeuronBase):
         spikes, final, traces = adex.forward_sequence(torch.rand(8, 50, 64), record="membrane")
     """
 
-    def __init__(
-        self,
-        size: Size,
-        *args: Any,
-        adex_delta_t: float = NeuronConfig.adex_delta_t,
-        adex_v_rheobase: float = NeuronConfig.adex_v_rheobase,
-        adex_a: float = NeuronConfig.adex_a,
-        adex_b: float = NeuronConfig.adex_b,
-        adex_tau_w: float = NeuronConfig.adex_tau_w,
-        dt: float = NeuronConfig.dt,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(size, *args, dt=dt, **kwargs)
-        thr = self.threshold.detach()
-        for threshold in {thr.min().item(), thr.max().item()}:
-            check_adex(type(self).__name__, threshold, self.v_rest, dt, adex_delta_t, adex_v_rheobase, adex_a, adex_b, adex_tau_w)
-        self.adex_delta_t = float(adex_delta_t)
-        self.adex_v_rheobase = float(adex_v_rheobase)
-        self.adex_a = float(adex_a)
-        self.adex_b = float(adex_b)
-        self.adex_tau_w = float(adex_tau_w)
-        self.w_decay = math.exp(-dt / adex_tau_w)
+    neuron_type = NeuronType.adex
+    adex_delta_t = property(lambda self: float(self.params.adex_delta_t))
+    adex_v_rheobase = property(lambda self: float(self.params.adex_v_rheobase))
+    adex_a = property(lambda self: float(self.params.adex_a))
+    adex_b = property(lambda self: float(self.params.adex_b))
+    adex_tau_w = property(lambda self: float(self.params.adex_tau_w))
 
-    @classmethod
-    def from_config(cls, cfg: NeuronConfig, size: Size) -> "AdExNeuron":
-        return cls(
-            size, adex_delta_t=cfg.adex_delta_t, adex_v_rheobase=cfg.adex_v_rheobase, adex_a=cfg.adex_a,
-            adex_b=cfg.adex_b, adex_tau_w=cfg.adex_tau_w, **neuron_kwargs(cfg),
-        )  # fmt: skip
+    def __init__(self, size: Size, params: Optional[NeuronConfig] = None, **overrides: Any) -> None:
+        super().__init__(size, params, **overrides)
+        p, thr = self.params, self.threshold.detach()
+        if "threshold" in overrides:  # a tensor of initial thresholds: the config checked its own number only
+            for threshold in {thr.min().item(), thr.max().item()}:
+                check_adex(type(self).__name__, threshold, p.v_rest, p.dt, p.adex_delta_t, p.adex_v_rheobase, p.adex_a, p.adex_b, p.adex_tau_w)
+
+    @property
+    def w_decay(self) -> float:
+        """Per-step decay ``exp(-dt / tau_w)`` of the adaptation current ``w``."""
+        return math.exp(-self.params.dt / self.params.adex_tau_w)
 
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
         return {**super().state_shapes(batch_size), "a": (batch_size, *self.size)}

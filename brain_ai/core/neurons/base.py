@@ -9,13 +9,14 @@ and call one pure step function (``_step``).
 from __future__ import annotations
 
 import abc
-from typing import Any, Dict, Optional, Tuple, Union
+import dataclasses
+from typing import Any, ClassVar, Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
 from brain_ai.config import (
-    BETA_MAX, DEFAULT_BETA, Backend, DtypePolicy, NeuronConfig, NeuronType, ResetMode, SynapticKernel, ThresholdShape,
+    BETA_MAX, DEFAULT_BETA, Backend, ConfigError, DtypePolicy, NeuronConfig, NeuronType, ResetMode, SynapticKernel, ThresholdShape,
     check_range, check_reset_potential, coerce_enum,
 )  # fmt: skip
 from brain_ai.core.backend import TRITON_AUTO_NEURON_TYPES, fused_unsupported, resolve_backend, triton_missing
@@ -33,6 +34,42 @@ def as_shape(owner: str, size: Any) -> Tuple[int, ...]:
     if not shape or any(isinstance(n, bool) or not isinstance(n, int) or n <= 0 for n in shape):
         raise ValueError(f"{owner}: size={size!r} must be a positive int or a tuple of positive ints")
     return shape
+
+
+#: parameters a keyword constructor may give as a tensor (per-neuron initial values) instead of a number
+TENSOR_VALUES = ("beta", "tau", "threshold")
+
+
+def neuron_params(
+    owner: str, params: Optional[NeuronConfig], neuron_type: Optional[NeuronType], overrides: Dict[str, Any]
+) -> Tuple[NeuronConfig, Dict[str, Any]]:
+    """A layer's parameter object and the initial values that are not config numbers.
+
+    ``params`` (a :class:`~brain_ai.config.NeuronConfig`, or a subclass with more fields; None =
+    the defaults with ``type=neuron_type``) with the field ``overrides`` applied through the
+    dataclass, which validates them: ``LIFNeuron(128, beta=0.9)`` is
+    ``LIFNeuron(128, NeuronConfig(type="lif", beta=0.9))``. Tensors given for :data:`TENSOR_VALUES`
+    and a :class:`Surrogate` instance given for ``surrogate`` are returned apart, by name.
+    """
+    initial = {
+        k: overrides.pop(k) for k in list(overrides)
+        if (k in TENSOR_VALUES and isinstance(overrides[k], Tensor)) or (k == "surrogate" and isinstance(overrides[k], Surrogate))
+    }  # fmt: skip
+    if params is not None and not isinstance(params, NeuronConfig):
+        raise TypeError(f"{owner}: params must be a NeuronConfig, got {type(params).__name__}")
+    cls = type(params) if params is not None else NeuronConfig
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise TypeError(f"{owner}: unknown parameter(s) {unknown}; allowed: the fields of {cls.__name__} ({', '.join(sorted(names))})")
+    if "surrogate" in initial and overrides.get("surrogate_alpha") is not None:
+        raise TypeError(f"{owner}: surrogate_alpha sets a named surrogate's width; a Surrogate instance carries its own")
+    try:
+        if params is None:
+            return cls(**({"type": neuron_type} if neuron_type is not None else {}), **overrides), initial
+        return dataclasses.replace(params, **overrides), initial  # a copy: the layer's own
+    except ConfigError as err:  # the dataclass names the field (neuron.<field>); add the layer
+        raise ConfigError(f"{owner}: {err}") from None
 
 
 def resolve_beta(
@@ -99,25 +136,35 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
     fp16/bf16 inputs under autocast) or ``input_dtype`` (the state in the input's dtype).
     """
 
-    def __init__(
-        self,
-        size: Size,
-        beta: Union[float, Tensor, None] = None,
-        *,
-        tau: Union[float, Tensor, None] = None,
-        dt: float = NeuronConfig.dt,
-        learnable_beta: bool = NeuronConfig.learnable_beta,
-        per_neuron_beta: bool = NeuronConfig.per_neuron_beta,
-        dtype_policy: Union[DtypePolicy, str] = NeuronConfig.dtype_policy,
-    ) -> None:
+    #: whether the layer emits spikes (False: its output is a membrane, e.g. the leaky readout)
+    spiking: ClassVar[bool] = False
+    #: the NeuronType a default parameter object gets (None: the cell has no type of its own)
+    neuron_type: ClassVar[Optional[NeuronType]] = None
+
+    def __init__(self, size: Size, params: Optional[NeuronConfig] = None, **overrides: Any) -> None:
         super().__init__()
-        self.size = as_shape(type(self).__name__, size)
-        self.learnable_beta = learnable_beta
-        self.dtype_policy = coerce_enum(type(self).__name__, "dtype_policy", dtype_policy, DtypePolicy)
-        shape = self.size if per_neuron_beta else ()
-        beta = resolve_beta(type(self).__name__, beta, tau, dt)
+        owner = type(self).__name__
+        self.size = as_shape(owner, size)
+        self.params, initial = neuron_params(owner, params, self.neuron_type, overrides)
+        self._register_values(initial)
+
+    def _register_values(self, initial: Dict[str, Any]) -> None:
+        """Register the layer's Parameters and buffers from ``self.params``; ``initial`` holds the
+        values a keyword constructor gave as tensors (per-neuron beta / tau / threshold) or a
+        :class:`Surrogate` instance, in place of the config's numbers (:func:`neuron_params`)."""
+        p = self.params
+        shape = self.size if p.per_neuron_beta else ()
+        beta = resolve_beta(type(self).__name__, initial.get("beta", p.beta), initial.get("tau", p.tau), p.dt)
         init = torch.as_tensor(beta, dtype=torch.float32).expand(shape).clone()  # (*N) or ()
-        register_decay(self, "beta", init, learnable_beta)
+        register_decay(self, "beta", init, p.learnable_beta)
+
+    @property
+    def learnable_beta(self) -> bool:
+        return self.params.learnable_beta
+
+    @property
+    def dtype_policy(self) -> DtypePolicy:
+        return self.params.dtype_policy
 
     @property
     def beta(self) -> Tensor:
@@ -266,56 +313,40 @@ class SpikingNeuronBase(LeakyCellBase):
     #: NeuronType that :func:`~brain_ai.core.backend.fused_unsupported` knows this class as (None: never fused)
     fused_type: Optional[NeuronType] = None
 
-    def __init__(
-        self,
-        size: Size,
-        beta: Union[float, Tensor, None] = None,
-        threshold: Union[float, Tensor] = NeuronConfig.threshold,
-        *,
-        tau: Union[float, Tensor, None] = None,
-        dt: float = NeuronConfig.dt,
-        threshold_shape: Union[ThresholdShape, str] = NeuronConfig.threshold_shape,
-        reset: Union[ResetMode, str] = NeuronConfig.reset,
-        surrogate: Union[str, Surrogate] = NeuronConfig.surrogate.name,
-        surrogate_alpha: Optional[float] = None,
-        learnable_beta: bool = NeuronConfig.learnable_beta,
-        per_neuron_beta: bool = NeuronConfig.per_neuron_beta,
-        learnable_threshold: bool = NeuronConfig.learnable_threshold,
-        synaptic: bool = NeuronConfig.synaptic,
-        synaptic_beta: float = NeuronConfig.synaptic_beta,
-        synaptic_kernel: Union[SynapticKernel, str] = NeuronConfig.synaptic_kernel,
-        synaptic_rise_beta: float = NeuronConfig.synaptic_rise_beta,
-        refractory_steps: int = NeuronConfig.refractory_steps,
-        v_rest: float = NeuronConfig.v_rest,
-        v_reset: float = NeuronConfig.v_reset,
-        dtype_policy: Union[DtypePolicy, str] = NeuronConfig.dtype_policy,
-    ) -> None:
-        super().__init__(
-            size, beta, tau=tau, dt=dt, learnable_beta=learnable_beta, per_neuron_beta=per_neuron_beta, dtype_policy=dtype_policy
-        )  # fmt: skip
-        owner = type(self).__name__
-        check_range(owner, "synaptic_beta", synaptic_beta, low=0.0, high=BETA_MAX)
-        check_range(owner, "synaptic_rise_beta", synaptic_rise_beta, low=0.0, high=BETA_MAX)
-        kernel = coerce_enum(owner, "synaptic_kernel", synaptic_kernel, SynapticKernel)
-        if kernel is SynapticKernel.alpha and not synaptic:
-            raise ValueError(f"{owner}: synaptic_kernel='alpha' needs synaptic=True (the alpha kernel filters the synaptic current)")
-        check_range(owner, "refractory_steps", refractory_steps, low=0, integer=True)
-        self.reset = coerce_enum(owner, "reset", reset, ResetMode)
-        self.surrogate = get_surrogate(surrogate, surrogate_alpha)
-        self.synaptic_beta = float(synaptic_beta) if synaptic else None
-        self.synaptic_rise_beta = float(synaptic_rise_beta) if synaptic and kernel is SynapticKernel.alpha else None
-        self.refractory_steps = refractory_steps
-        self.learnable_threshold = learnable_threshold
-        self.threshold_shape = coerce_enum(owner, "threshold_shape", threshold_shape, ThresholdShape)
-        thr = self._initial_threshold(threshold)  # () or (*size)
-        if learnable_threshold:
+    spiking = True
+
+    def _register_values(self, initial: Dict[str, Any]) -> None:
+        super()._register_values(initial)
+        p = self.params
+        self.surrogate = initial.get("surrogate") or get_surrogate(
+            p.surrogate.value, p.surrogate_alpha, normalize=p.surrogate_normalize, **p.surrogate_params
+        )
+        thr = self._initial_threshold(initial.get("threshold", p.threshold))  # () or (*size)
+        if p.learnable_threshold:
             self.threshold_param = nn.Parameter(thr)
         else:
             self.register_buffer("threshold_fixed", thr)
-        check_range(owner, "v_rest", v_rest)
-        check_reset_potential(owner, v_reset, self.reset, thr.min().item())
-        self.v_rest = float(v_rest)
-        self.v_reset = float(v_reset)
+        if "threshold" in initial:  # the config checked v_reset against its own (scalar) threshold only
+            check_reset_potential(type(self).__name__, p.v_reset, p.reset, thr.min().item())
+
+    # the layer's settings, read from its parameter object (NeuronConfig)
+    reset = property(lambda self: self.params.reset)
+    refractory_steps = property(lambda self: self.params.refractory_steps)
+    learnable_threshold = property(lambda self: self.params.learnable_threshold)
+    threshold_shape = property(lambda self: self.params.threshold_shape)
+    v_rest = property(lambda self: float(self.params.v_rest))
+    v_reset = property(lambda self: float(self.params.v_reset))
+
+    @property
+    def synaptic_beta(self) -> Optional[float]:
+        """Decay of the synaptic current, None without one."""
+        return float(self.params.synaptic_beta) if self.params.synaptic else None
+
+    @property
+    def synaptic_rise_beta(self) -> Optional[float]:
+        """Decay of the alpha kernel's rise stage, None without one."""
+        alpha = self.params.synaptic and self.params.synaptic_kernel is SynapticKernel.alpha
+        return float(self.params.synaptic_rise_beta) if alpha else None
 
     def _initial_threshold(self, threshold: Union[float, Tensor]) -> Tensor:
         """``threshold`` as a float32 tensor of shape ``()`` (layer) or ``size`` (per_neuron), all > 0."""

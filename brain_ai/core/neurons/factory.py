@@ -11,7 +11,8 @@ from brain_ai.core.neurons.base import Size, SpikingNeuronBase
 from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LIFNeuron, RecurrentAdaptiveLIFNeuron, RecurrentLIFNeuron
 from brain_ai.core.neurons.psn import PSN, MaskedPSN, ParallelSpikingNeuron, SlidingPSN
 
-#: Neuron classes by :class:`NeuronType`; each has ``from_config(cfg, size)``.
+#: Neuron classes by :class:`NeuronType`; the LIF family is built as ``cls(size, cfg)``, the PSN
+#: family (not yet on the one parameter object) by its ``from_config(cfg, size)``.
 NEURONS: Dict[NeuronType, Type[Union[SpikingNeuronBase, ParallelSpikingNeuron]]] = {
     NeuronType.lif: LIFNeuron,
     NeuronType.adaptive_lif: AdaptiveLIFNeuron,
@@ -29,4 +30,7 @@ def build_neuron(cfg: NeuronConfig, size: Size) -> Union[SpikingNeuronBase, Para
     """Build the ``cfg.type`` neuron layer of feature shape ``size`` (surrogate from cfg.surrogate/_alpha)."""
     if not isinstance(cfg, NeuronConfig):
         raise TypeError(f"build_neuron: cfg must be a NeuronConfig, got {type(cfg).__name__}")
-    return NEURONS[cfg.type].from_config(cfg, size)
+    cls = NEURONS[cfg.type]
+    if issubclass(cls, ParallelSpikingNeuron):
+        return cls.from_config(cfg, size)
+    return cls(size, cfg)

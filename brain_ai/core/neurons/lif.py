@@ -13,44 +13,17 @@ All share the step of :func:`~brain_ai.core.neurons.functional.lif_step` (per st
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import BETA_MAX, Backend, NeuronConfig, NeuronType, check_range
+from brain_ai.config import Backend, NeuronConfig, NeuronType
 from brain_ai.core.fused_recurrent import fused_recurrent_sequence
-from brain_ai.core.neurons.base import LeakyCellBase, Size, SpikingNeuronBase, decay_value, register_decay
+from brain_ai.core.neurons.base import LeakyCellBase, SpikingNeuronBase, decay_value, register_decay
 from brain_ai.core.neurons.functional import adaptive_lif_step, leaky_integrator_step, lif_step, recurrent_lif_step
 from brain_ai.core.neurons.state import SpikingState
-from brain_ai.core.surrogates import get_surrogate
 from brain_ai.core.unroll import Record, SegmentFn
-
-
-def neuron_kwargs(cfg: NeuronConfig) -> Dict[str, Any]:
-    """The :class:`SpikingNeuronBase` keyword arguments held by a :class:`NeuronConfig`."""
-    return dict(
-        beta=cfg.beta,
-        tau=cfg.tau,
-        dt=cfg.dt,
-        threshold=cfg.threshold,
-        threshold_shape=cfg.threshold_shape,
-        reset=cfg.reset,
-        surrogate=get_surrogate(
-            cfg.surrogate.value, cfg.surrogate_alpha, normalize=cfg.surrogate_normalize, **cfg.surrogate_params
-        ),
-        learnable_beta=cfg.learnable_beta,
-        per_neuron_beta=cfg.per_neuron_beta,
-        learnable_threshold=cfg.learnable_threshold,
-        synaptic=cfg.synaptic,
-        synaptic_beta=cfg.synaptic_beta,
-        synaptic_kernel=cfg.synaptic_kernel,
-        synaptic_rise_beta=cfg.synaptic_rise_beta,
-        refractory_steps=cfg.refractory_steps,
-        v_rest=cfg.v_rest,
-        v_reset=cfg.v_reset,
-        dtype_policy=cfg.dtype_policy,
-    )
 
 
 class LIFNeuron(SpikingNeuronBase):
@@ -63,11 +36,8 @@ class LIFNeuron(SpikingNeuronBase):
         seq, final, traces = lif.forward_sequence(torch.randn(32, 25, 128), record="membrane")
     """
 
+    neuron_type = NeuronType.lif
     fused_type = NeuronType.lif
-
-    @classmethod
-    def from_config(cls, cfg: NeuronConfig, size: Size) -> "LIFNeuron":
-        return cls(size, **neuron_kwargs(cfg))
 
     def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         return lif_step(x, state, **self.lif_kwargs())
@@ -81,21 +51,10 @@ class AdaptiveLIFNeuron(SpikingNeuronBase):
         a   = adaptation_decay * a + s
     """
 
-    def __init__(
-        self, size: Size, *args: Any, adaptation_alpha: float = NeuronConfig.adaptation_alpha,
-        adaptation_decay: float = NeuronConfig.adaptation_decay, **kwargs: Any,
-    ) -> None:
-        super().__init__(size, *args, **kwargs)
-        check_range(type(self).__name__, "adaptation_alpha", adaptation_alpha, low=0.0)
-        check_range(type(self).__name__, "adaptation_decay", adaptation_decay, low=0.0, high=BETA_MAX)
-        self.adaptation_alpha = float(adaptation_alpha)
-        self.adaptation_decay = float(adaptation_decay)
-
+    neuron_type = NeuronType.adaptive_lif
     fused_type = NeuronType.adaptive_lif
-
-    @classmethod
-    def from_config(cls, cfg: NeuronConfig, size: Size) -> "AdaptiveLIFNeuron":
-        return cls(size, adaptation_alpha=cfg.adaptation_alpha, adaptation_decay=cfg.adaptation_decay, **neuron_kwargs(cfg))
+    adaptation_alpha = property(lambda self: float(self.params.adaptation_alpha))
+    adaptation_decay = property(lambda self: float(self.params.adaptation_decay))
 
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
         return {**super().state_shapes(batch_size), "a": (batch_size, *self.size)}
@@ -122,17 +81,15 @@ class RecurrentLIFNeuron(SpikingNeuronBase):
     ``size`` must be a single int ``N``. ``W_rec`` starts ``U(-1/sqrt(N), 1/sqrt(N))`` like ``nn.Linear``.
     """
 
-    def __init__(self, size: Union[int, Tuple[int]], *args: Any, **kwargs: Any) -> None:
-        super().__init__(size, *args, **kwargs)
+    neuron_type = NeuronType.recurrent_lif
+
+    def __init__(self, size: Union[int, Tuple[int]], params: Optional[NeuronConfig] = None, **overrides: Any) -> None:
+        super().__init__(size, params, **overrides)
         if len(self.size) != 1:
             raise ValueError(f"{type(self).__name__}: size={size!r} must be a single int (N,) for a dense recurrence")
         n = self.size[0]
         bound = 1.0 / math.sqrt(n)
         self.w_rec = nn.Parameter(torch.empty(n, n).uniform_(-bound, bound))  # (N_out, N_in)
-
-    @classmethod
-    def from_config(cls, cfg: NeuronConfig, size: Size) -> "RecurrentLIFNeuron":
-        return cls(size, **neuron_kwargs(cfg))
 
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
         return {**super().state_shapes(batch_size), "prev_spk": (batch_size, *self.size)}
@@ -156,13 +113,10 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
     i.e. :func:`~brain_ai.core.neurons.functional.recurrent_lif_step` feeding
     :func:`~brain_ai.core.neurons.functional.adaptive_lif_step` (state ``v``, ``a``, ``prev_spk``).
 
-    Args:
-        adaptation_alpha: threshold increase per unit of ``a`` (>= 0).
-        adaptation_decay: ``rho`` in [0, 0.999] (initial value when learnable).
-        learnable_adaptation: learn ``rho = 0.999 * sigmoid(raw)`` (stays in (0, 0.999)); one per
-            neuron when ``per_neuron_beta`` (which also makes the membrane ``beta`` per neuron).
-
-    The other arguments are those of :class:`~brain_ai.core.neurons.base.SpikingNeuronBase`.
+    Parameters (:class:`~brain_ai.config.NeuronConfig`, defaults and ranges there):
+    ``adaptation_alpha`` (threshold increase per unit of ``a``), ``adaptation_decay`` (``rho``,
+    the initial value when learnable), ``learnable_adaptation`` (learn ``rho = 0.999 * sigmoid(raw)``;
+    one per neuron when ``per_neuron_beta``, which also makes the membrane ``beta`` per neuron).
 
     ``forward_sequence`` runs the whole-sequence Function of :mod:`brain_ai.core.fused_recurrent`
     (``backend`` fused / auto) with exact gradients for the input, ``W_rec``, ``beta``, ``rho``,
@@ -171,33 +125,16 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
     yet: verified only under the Triton interpreter).
     """
 
+    neuron_type = NeuronType.recurrent_adaptive_lif
     fused_type = NeuronType.recurrent_adaptive_lif
+    adaptation_alpha = property(lambda self: float(self.params.adaptation_alpha))
+    learnable_adaptation = property(lambda self: self.params.learnable_adaptation)
 
-    def __init__(
-        self,
-        size: Union[int, Tuple[int]],
-        *args: Any,
-        adaptation_alpha: float = 0.5,
-        adaptation_decay: float = 0.95,
-        learnable_adaptation: bool = False,
-        per_neuron_beta: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(size, *args, per_neuron_beta=per_neuron_beta, **kwargs)
-        owner = type(self).__name__
-        check_range(owner, "adaptation_alpha", adaptation_alpha, low=0.0)
-        check_range(owner, "adaptation_decay", adaptation_decay, low=0.0, high=BETA_MAX)
-        self.adaptation_alpha = float(adaptation_alpha)
-        self.learnable_adaptation = bool(learnable_adaptation)
-        shape = self.size if per_neuron_beta and learnable_adaptation else ()
-        register_decay(self, "adaptation_decay", torch.full(shape, float(adaptation_decay)), self.learnable_adaptation)
-
-    @classmethod
-    def from_config(cls, cfg: NeuronConfig, size: Size) -> "RecurrentAdaptiveLIFNeuron":
-        return cls(
-            size, adaptation_alpha=cfg.adaptation_alpha, adaptation_decay=cfg.adaptation_decay,
-            learnable_adaptation=cfg.learnable_adaptation, **neuron_kwargs(cfg),
-        )  # fmt: skip
+    def __init__(self, size: Union[int, Tuple[int]], params: Optional[NeuronConfig] = None, **overrides: Any) -> None:
+        super().__init__(size, params, **overrides)
+        p = self.params
+        shape = self.size if p.per_neuron_beta and p.learnable_adaptation else ()
+        register_decay(self, "adaptation_decay", torch.full(shape, float(p.adaptation_decay)), p.learnable_adaptation)
 
     @property
     def adaptation_decay(self) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,7 +291,7 @@ def _set_neuron(cell: nn.Module, n: _Neuron) -> None:
         if n.w_rec is not None:
             cell.w_rec.copy_(_f32(n.w_rec * n.gain.reshape(-1, 1)))
     if n.syn_beta is not None:
-        cell.synaptic_beta = float(np.float32(n.syn_beta.flat[0]))
+        cell.params = dataclasses.replace(cell.params, synaptic_beta=float(np.float32(n.syn_beta.flat[0])))
 
 
 def load(graph_or_path: Union[nir.NIRGraph, str, Path], *, dt: Optional[float] = None) -> Union[SNNCore, ConvSNN]:
