@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from brain_ai.app import pipeline
-from brain_ai.training.checkpoints import EXECUTION_ONLY, hparam_changes, renamed_keys
-from brain_ai.config import OptimConfig
+from brain_ai.config import OptimConfig, execution_only_settings
+from brain_ai.training.checkpoints import hparam_changes, renamed_keys
 from brain_ai.errors import InputFileError
 from brain_ai.training.schedules import build_scheduler, replan
 from framework_helpers import TINY, compose_config
@@ -245,7 +245,7 @@ def test_stale_execution_keys_are_gone_and_new_ones_are_free_to_change():
     stored = {"snn": {"checkpoint_every": None, "memory_budget_mb": None, "hidden_sizes": [32]}}
     current = {"snn": {"checkpoint_every": 4, "memory_budget_mb": 64.0, "hidden_sizes": [32]}}
     assert hparam_changes(stored, current) == []
-    assert not {"snn.checkpoint", "snn.neuron.fused"} & EXECUTION_ONLY
+    assert not {"snn.checkpoint", "snn.neuron.fused"} & execution_only_settings()
 
 
 def test_evaluate_and_export_refuse_to_overwrite_the_checkpoint(one_epoch, tmp_path):

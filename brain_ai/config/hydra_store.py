@@ -26,19 +26,11 @@ from typing import Any, Dict, Tuple
 
 from hydra.core.config_store import ConfigStore
 
-from brain_ai.config import CODEC_PRESETS, DataConfig, DecodingConfig, EfficiencyConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig
+from brain_ai.config import CODEC_PRESETS, CONFIG_GROUPS, DataConfig
 from brain_ai.config.run_config import EvaluateSettings, ExportSettings, TrainSettings
 
 #: group name -> schema dataclass
-SCHEMAS = {
-    "snn": SNNConfig,
-    "encoding": EncodingConfig,
-    "decoding": DecodingConfig,
-    "loss": LossConfig,
-    "data": DataConfig,
-    "optim": OptimConfig,
-    "efficiency": EfficiencyConfig,
-}
+SCHEMAS = CONFIG_GROUPS
 
 #: primary config name -> (its settings dataclass, the groups of its defaults list that fill a
 #: top-level key; ``preset``, ``experiment``, ... write into the others and are not listed)

@@ -15,7 +15,7 @@ import enum
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, List, Optional, Tuple, Type, TypeVar
+from typing import Any, ClassVar, Dict, FrozenSet, List, Optional, Tuple, Type, TypeVar
 
 E = TypeVar("E", bound=enum.Enum)
 C = TypeVar("C")
@@ -216,6 +216,27 @@ def _resolved_types(cls: type) -> Dict[str, Any]:
         return typing.get_type_hints(cls)
     except Exception:  # pragma: no cover - forward refs that cannot be resolved
         return {}
+
+
+#: field metadata key: True on a setting that changes only how the model is computed (memory, speed,
+#: storage, which kernel runs it, the truncated-BPTT window), not the network it is: free to change
+#: when a run is resumed, and left out of the HParams columns. Written on the field:
+#: ``field(..., metadata={EXECUTION_ONLY: True})``; a field without it is a model setting.
+EXECUTION_ONLY = "execution_only"
+
+
+def execution_only_fields(cls: type, prefix: str) -> FrozenSet[str]:
+    """Dotted keys ``<prefix>.<field>`` of the :data:`EXECUTION_ONLY` fields of the config dataclass
+    ``cls`` and of the config dataclasses nested in it (``snn.neuron.backend``)."""
+    keys = set()
+    hints = _resolved_types(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}.{f.name}"
+        if f.metadata.get(EXECUTION_ONLY, False):
+            keys.add(key)
+        elif isinstance(hints.get(f.name), type) and dataclasses.is_dataclass(hints[f.name]):
+            keys |= execution_only_fields(hints[f.name], key)
+    return frozenset(keys)
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,7 +445,7 @@ class NeuronConfig:
     #: AdvancedLIF: learnable per-neuron input delay in [0, max_delay] steps; 0 disables delays
     max_delay: int = 0
     #: implementation of the sequence (auto | eager | fused | triton); see :class:`Backend`
-    backend: Backend = Backend.auto
+    backend: Backend = field(default=Backend.auto, metadata={EXECUTION_ONLY: True})
     #: AdEx (type=adex; equations in brain_ai.core.neurons.adex): slope factor Delta_T of the
     #: exponential spike initiation (threshold units, > 0)
     adex_delta_t: float = 0.1
@@ -609,13 +630,13 @@ class SNNConfig:
     #: synapse tau 10 against the membrane's 20); None = the readout follows ``neuron.beta`` / ``tau``
     readout_tau: Optional[float] = None
     #: truncated BPTT window in steps (state detached between chunks); None = full BPTT
-    chunk_size: Optional[int] = None
+    chunk_size: Optional[int] = field(default=None, metadata={EXECUTION_ONLY: True})
     #: exact BPTT with bounded memory: run the network in segments of this many steps, each
     #: recomputed in backward (torch.utils.checkpoint); None = no checkpointing; at most T
-    checkpoint_every: Optional[int] = None
+    checkpoint_every: Optional[int] = field(default=None, metadata={EXECUTION_ONLY: True})
     #: activation-memory budget (MB) of a training step: the pipeline picks checkpoint_every
     #: for it (brain_ai.core.memory); None = use checkpoint_every as given
-    memory_budget_mb: Optional[float] = None
+    memory_budget_mb: Optional[float] = field(default=None, metadata={EXECUTION_ONLY: True})
 
     def __post_init__(self) -> None:
         o = "snn"
@@ -1045,7 +1066,7 @@ class EncodingConfig:
     #: storage of the emitted spikes: float (the input's float dtype), uint8 or bool (1 byte per
     #: element instead of 4, converted to the compute dtype at the network's first layer; the
     #: same results). direct emits real-valued currents and takes only float.
-    spike_dtype: SpikeDtype = SpikeDtype.float
+    spike_dtype: SpikeDtype = field(default=SpikeDtype.float, metadata={EXECUTION_ONLY: True})
 
     def __post_init__(self) -> None:
         o = "encoding"
@@ -1322,3 +1343,21 @@ class EfficiencyConfig:
         o = "efficiency"
         check_range(o, "e_ac_pj", self.e_ac_pj, low=0.0)
         check_range(o, "e_mac_pj", self.e_mac_pj, low=0.0)
+
+
+#: config group name -> its schema dataclass (registered as Hydra groups by brain_ai.hydra_store)
+CONFIG_GROUPS: Dict[str, type] = {
+    "snn": SNNConfig,
+    "encoding": EncodingConfig,
+    "decoding": DecodingConfig,
+    "loss": LossConfig,
+    "data": DataConfig,
+    "optim": OptimConfig,
+    "efficiency": EfficiencyConfig,
+}
+
+
+def execution_only_settings() -> FrozenSet[str]:
+    """Dotted keys of every :data:`EXECUTION_ONLY` setting of the config groups (``snn.checkpoint_every``,
+    ``snn.neuron.backend``, ...): read by the resume check and the HParams columns."""
+    return frozenset().union(*(execution_only_fields(cls, group) for group, cls in CONFIG_GROUPS.items()))

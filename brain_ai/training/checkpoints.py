@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from brain_ai.config import ConfigError, DataConfig, LossConfig
+from brain_ai.config import ConfigError, DataConfig, LossConfig, execution_only_settings
 from brain_ai.errors import InputFileError
 
 #: keys of the hyper-parameters brain_ai's SNNLitModule stores (``save_hyperparameters``)
@@ -280,23 +280,22 @@ def _load_failure(message: str) -> str:
 #: hyper-parameter groups whose change makes a resumed run a different model (``data``: only its
 #: :attr:`DataConfig.SAMPLE_FIELDS`, the fields that decide which samples it trains and validates on)
 RESUME_COMPARED = ("snn", "encoding", "decoding", "loss", "num_outputs", "task", "data")
-#: settings that change how the model is computed, never what it computes (free to change on resume)
-EXECUTION_ONLY = frozenset({"snn.chunk_size", "snn.checkpoint_every", "snn.memory_budget_mb", "snn.neuron.backend"})
 
 
 def hparam_changes(stored: Dict[str, Any], current: Dict[str, Any], groups: Sequence[str] = RESUME_COMPARED) -> List[str]:
     """``"<dotted key>: <stored> -> <current>"`` for every setting of ``groups`` that differs.
 
     Keys the checkpoint does not have (settings added to brain_ai after it was written) are not
-    compared; :data:`EXECUTION_ONLY` settings are ignored; a deprecated key of the checkpoint
+    compared; execution-only settings (:func:`~brain_ai.config.execution_only_settings`) are ignored; a deprecated key of the checkpoint
     (``LossConfig.DEPRECATED``) is compared under its new name.
     """
     changes: List[str] = []
+    execution_only = execution_only_settings()
     if isinstance(stored.get("loss"), dict):
         stored = {**stored, "loss": renamed_keys(stored["loss"], LossConfig.DEPRECATED)}
 
     def walk(old: Any, new: Any, key: str) -> None:
-        if key in EXECUTION_ONLY:
+        if key in execution_only:
             return
         if isinstance(old, dict) and isinstance(new, dict):
             for name in old:

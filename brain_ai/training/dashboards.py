@@ -20,9 +20,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
-from brain_ai.training.callbacks import HealthMonitor, tensorboard_writer
+from brain_ai.config import execution_only_settings
 from brain_ai.core.neurons import LeakyIntegrator
 from brain_ai.core.probes import HEALTHY_RANGES, HealthyRange
+from brain_ai.training.callbacks import HealthMonitor, tensorboard_writer
 
 HParamValue = Union[int, float, str]
 
@@ -85,6 +86,13 @@ def command_line_keys() -> Tuple[str, ...]:
     return tuple(override.split("=", 1)[0].lstrip("+~") for override in HydraConfig.get().overrides.task)
 
 
+def hparam_columns(columns: Sequence[str], cli_keys: Sequence[str]) -> Tuple[str, ...]:
+    """``columns`` plus the command line's keys, less the execution-only settings
+    (:func:`~brain_ai.config.execution_only_settings`: how a run is computed, not what it is)."""
+    execution_only = execution_only_settings()
+    return tuple(columns) + tuple(key for key in cli_keys if key not in columns and key not in execution_only)
+
+
 def metric_names(pl_module: L.LightningModule) -> List[str]:
     """The HParams metric columns: ``<stage>/loss`` and ``<stage>/<metric>`` of :data:`METRIC_STAGES`
     (``val/acc``, ``test/mse``, ...; the module's ``metrics`` collections name them), then
@@ -97,8 +105,8 @@ def metric_names(pl_module: L.LightningModule) -> List[str]:
 class HParamsLogger(L.Callback):
     """Make the run one row of TensorBoard's HParams tab, in the run's own TensorBoard folder.
 
-    When fitting starts, the run's :func:`run_hparams` (:data:`HPARAM_COLUMNS` plus the keys its
-    command line sets, :func:`command_line_keys`) and the metric columns (:func:`metric_names`)
+    When fitting starts, the run's :func:`run_hparams` (:func:`hparam_columns`: :data:`HPARAM_COLUMNS`
+    plus the keys its command line sets but its execution-only ones) and the metric columns (:func:`metric_names`)
     are written to the TensorBoard logger's event file; the metric values are the last ``val/*``
     and ``test/*`` scalars the run logs there. No second folder, so every run is listed once and
     its curves are not doubled. TensorBoard takes the columns of a folder of runs from the first
@@ -118,7 +126,7 @@ class HParamsLogger(L.Callback):
         writer = tensorboard_writer(trainer)
         if writer is None:
             return
-        columns = self.columns + tuple(key for key in command_line_keys() if key not in self.columns)
+        columns = hparam_columns(self.columns, command_line_keys())
         experiment, session_start, _ = hparams(run_hparams(pl_module, trainer, columns), dict.fromkeys(metric_names(pl_module), 0.0))
         writer.file_writer.add_summary(experiment)
         writer.file_writer.add_summary(session_start)
