@@ -12,11 +12,15 @@ Choices (:class:`~brain_ai.config.Backend`; ``NeuronConfig.backend``, ``forward_
   tensors, or on CPU tensors under the Triton interpreter (``TRITON_INTERPRET=1`` set before
   ``triton`` is first imported: that is how the tests run it without a GPU);
 * ``auto`` (the default): ``triton`` on CUDA when it can run and the layer's kernel has been
-  verified on a GPU (:data:`TRITON_AUTO_NEURON_TYPES`), else ``fused`` when the layer supports it,
+  verified on a GPU (the layer class's ``auto_triton``), else ``fused`` when the layer supports it,
   else ``eager``.
 
 Asking for a backend that cannot run is an error naming the choice and the reason; nothing
-falls back silently.
+falls back silently. Which backends a layer has is declared on its class
+(:attr:`~brain_ai.core.neurons.base.LeakyCellBase.backends`, refined by its
+``backend_unsupported``); a layer resolves ``NeuronConfig.backend`` once, when it is built and
+whenever it is moved (``.to(device)``), stores the result (``layer.backend``, shown in its repr)
+and runs every sequence with it.
 """
 
 from __future__ import annotations
@@ -27,22 +31,10 @@ from typing import Optional, Union
 
 import torch
 
-from brain_ai.config import Backend, ConfigError, NeuronType, coerce_enum
+from brain_ai.config import Backend, ConfigError, coerce_enum
 from brain_ai.core.surrogates import Surrogate
 
-__all__ = [
-    "FUSED_NEURON_TYPES", "TRITON_AUTO_NEURON_TYPES", "TRITON_NEURON_TYPES", "fused_unsupported", "recurrent_triton_kernels",
-    "triton_kernels", "triton_missing", "triton_unsupported", "resolve_backend",
-]  # fmt: skip
-
-#: Neuron types whose dynamics a fused Function implements (without synaptic current,
-#: refractoriness, delays).
-FUSED_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_adaptive_lif})
-#: Neuron types the Triton kernels implement (a subset of :data:`FUSED_NEURON_TYPES`).
-TRITON_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_adaptive_lif})
-#: Those whose kernels ``auto`` picks on CUDA: verified on a GPU. The recurrent kernel has run only
-#: under the Triton interpreter so far (docs/gpu.md); ``backend=triton`` asks for it.
-TRITON_AUTO_NEURON_TYPES = frozenset({NeuronType.lif, NeuronType.adaptive_lif})
+__all__ = ["recurrent_triton_kernels", "triton_kernels", "triton_unsupported", "resolve_backend"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -63,37 +55,6 @@ def recurrent_triton_kernels() -> Optional[ModuleType]:
     from brain_ai.core import fused_recurrent_triton
 
     return fused_recurrent_triton
-
-
-def fused_unsupported(
-    owner: str,
-    neuron_type: Optional[NeuronType],
-    *,
-    synaptic: bool = False,
-    refractory_steps: int = 0,
-) -> Optional[str]:
-    """None when a fused Function (:func:`~brain_ai.core.fused.fused_lif_sequence`,
-    :func:`~brain_ai.core.fused_recurrent.fused_recurrent_sequence`) reproduces the layer exactly, else why not.
-
-    ``neuron_type`` None means a cell the fused Function does not know (recurrent, advanced,
-    non-spiking).
-    """
-    if neuron_type not in FUSED_NEURON_TYPES:
-        allowed = ", ".join(sorted(t.value for t in FUSED_NEURON_TYPES))
-        return f"{owner} has no fused kernel (fused neuron types: {allowed})"
-    if synaptic:
-        return f"{owner} has a synaptic current (the fused kernel has none)"
-    if refractory_steps:
-        return f"{owner} has refractory_steps={refractory_steps} (the fused kernel has no refractoriness)"
-    return None
-
-
-def triton_missing(owner: str, neuron_type: Optional[NeuronType]) -> Optional[str]:
-    """None when the Triton kernels implement ``neuron_type``, else why not (names ``owner``)."""
-    if neuron_type in TRITON_NEURON_TYPES:
-        return None
-    allowed = ", ".join(sorted(t.value for t in TRITON_NEURON_TYPES))
-    return f"{owner} has no Triton kernel (Triton neuron types: {allowed}); its fused path is the PyTorch time loop"
 
 
 def triton_unsupported(device: Union[torch.device, str], surrogate: Surrogate) -> Optional[str]:
@@ -130,12 +91,12 @@ def resolve_backend(
         surrogate: the layer's surrogate (the Triton kernels implement the built-in ones);
             unused when ``fused_reason`` is set.
         fused_reason: None when the fused Function can run the layer, else why not
-            (:func:`fused_unsupported`).
+            (the layer's ``backend_unsupported(Backend.fused)``).
         owner: named in errors (e.g. ``"LIFNeuron.forward_sequence"``).
         triton_reason: None when the Triton kernels implement the layer, else why not
-            (:func:`triton_missing`); ``auto`` then never picks ``triton``.
-        auto_triton: False: ``auto`` never picks ``triton`` (a kernel not yet verified on a GPU,
-            :data:`TRITON_AUTO_NEURON_TYPES`); ``triton`` itself still runs.
+            (the layer's ``backend_unsupported(Backend.triton)``); ``auto`` then never picks ``triton``.
+        auto_triton: False: ``auto`` never picks ``triton`` (a kernel not yet verified on a GPU: the
+            layer's ``auto_triton``); ``triton`` itself still runs.
 
     Raises:
         ConfigError: ``fused`` / ``triton`` asked for where they cannot run (the message names

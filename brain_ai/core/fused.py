@@ -27,8 +27,8 @@ The same Function runs the Triton kernels of :mod:`brain_ai.core.fused_triton` i
 PyTorch time loop (one thread per neuron loops over T) when ``backend`` resolves to ``triton``
 (:func:`brain_ai.core.backend.resolve_backend`: ``auto`` picks it for CUDA tensors).
 
-Entry point: :func:`fused_lif_sequence`; whether a layer can use it:
-:func:`brain_ai.core.backend.fused_unsupported`.
+Entry point: :func:`fused_lif_sequence`; whether a layer can use it: its ``backends`` and
+``backend_unsupported`` (:mod:`brain_ai.core.neurons.base`).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
+from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
 from brain_ai.core.ann import RecurrentANN
 from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, over_time
 from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
@@ -172,16 +172,14 @@ class _SNNBase(nn.Module):
     def _run_neuron(self, name: str, neuron: nn.Module, current: Tensor, seg: _Segment) -> Tensor:
         """Step ``neuron`` over ``current (B, t, ...)`` from ``seg.states[name]``; record into ``seg``."""
         record = "membrane" if seg.record_membrane else "none"
-        # snn.neuron.backend picks the spiking layers' implementation; the membrane readout
-        # (LeakyIntegrator) has only the generic unroll
-        backend = Backend.eager if isinstance(neuron, LeakyIntegrator) else self.cfg.neuron.backend
-        # the network checked its input for NaN/Inf once (forward); no scan per layer and segment
+        # each layer runs the backend it decided when built or moved (neuron.backend); the network
+        # checked its input for NaN/Inf once (forward): no scan per layer and segment
         spikes, seg.states[name], traces = neuron._run_sequence(
-            current, seg.states[name], None, None, record, backend, check_values=False
+            current, seg.states[name], None, None, record, None, check_values=False
         )
         if "membrane" in traces:
             seg.membranes[name] = traces["membrane"]
-        if seg.keep_spikes and not isinstance(neuron, LeakyIntegrator):  # the membrane readout is not a spiking layer
+        if seg.keep_spikes and neuron.spiking:  # the membrane readout is not a spiking layer
             seg.spikes[name] = spikes
         return spikes
 
@@ -201,6 +199,11 @@ class _SNNBase(nn.Module):
     def layer_names(self) -> List[str]:
         """Names of the neuron layers in order (``layer0`` ... readout)."""
         return [f"layer{i}" for i in range(len(self.neurons))]
+
+    def backend_summary(self) -> str:
+        """``"layer0=fused, layer1=fused, layer2=eager"``: the implementation each neuron layer decided
+        when it was built or last moved (``snn.neuron.backend``; the membrane readout has only eager)."""
+        return ", ".join(f"{name}={neuron.backend_description()}" for name, neuron in zip(self.layer_names, self.neurons))
 
     def _dense_stack(self, in_features: int) -> None:
         """Build ``hidden_sizes`` Linear->neuron layers and the Linear->readout (appends to self)."""

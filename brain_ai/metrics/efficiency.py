@@ -315,7 +315,7 @@ class EfficiencyMeter:
                 self._add(name, {"membrane_updates": _membrane_updates(_recorded(out, "membranes", name), mask)})
                 if isinstance(neuron, ParallelSpikingNeuron):
                     self._add(f"{name}.temporal", _time_mixing_ops(neuron, t, b, mask))
-                if not isinstance(neuron, LeakyIntegrator):
+                if neuron.spiking:
                     s = _recorded(out, "spikes", name)
                     entries = _valid_steps(mask, s) * s[0, 0].numel()
                     self._add(name, {"zeros": entries - float(_masked(s, mask).sum()), "entries": entries})  # 0 / 1 spikes

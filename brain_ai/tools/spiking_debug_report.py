@@ -75,7 +75,7 @@ def debug_report(model: nn.Module, batch: Tensor, loss_fn: Optional[LossFn] = No
     layers = {}
     for name, rec in records.items():
         module = model.get_submodule(name) if name != "neuron" else model
-        if isinstance(module, LeakyIntegrator):  # non-spiking readout: membrane stats only
+        if not module.spiking:  # non-spiking readout: membrane stats only
             m = rec["membrane"].float()
             probes = {"membrane_mean": m.mean(), "membrane_var": m.var(unbiased=False)}
         else:

@@ -21,7 +21,6 @@ import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
 from brain_ai.config import execution_only_settings
-from brain_ai.core.neurons import LeakyIntegrator
 from brain_ai.core.probes import HEALTHY_RANGES, HealthyRange
 from brain_ai.training.callbacks import HealthMonitor, tensorboard_writer
 
@@ -136,7 +135,7 @@ def spiking_layers(net: Any) -> List[str]:
     """Names of the layers of an SNN (``SNNCore`` / ``ConvSNN``) that spike (and so have probes);
     a membrane readout does not."""
     neurons = getattr(net, "neurons", ())  # a non-spiking baseline (brain_ai.core.ann) has none
-    return [name for name, neuron in zip(net.layer_names, neurons) if not isinstance(neuron, LeakyIntegrator)]
+    return [name for name, neuron in zip(net.layer_names, neurons) if neuron.spiking]
 
 
 def _range_text(rng: HealthyRange) -> str:

@@ -22,6 +22,7 @@ first non-finite step. Evaluation steps read it every batch.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import warnings
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -55,6 +56,8 @@ from brain_ai.core.neurons.psn import follow_mask_schedule
 from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
 from brain_ai.data.ragged import split_batch
 from brain_ai.training.schedules import build_scheduler, horizon, replan
+
+log = logging.getLogger(__name__)
 
 #: checkpoint key of the seed stream's state (a uint8 tensor: loads with weights_only=True)
 SEED_STREAM_KEY = "brain_ai_seed_stream"
@@ -327,7 +330,10 @@ class SNNLitModule(L.LightningModule):
         follow_mask_schedule(self.net, self.current_epoch)
 
     def on_train_start(self) -> None:
-        """A resumed run with another horizon (e.g. more ``trainer.max_epochs``) re-plans its schedule."""
+        """Log the neuron backends on the training device; a resumed run with another horizon (e.g.
+        more ``trainer.max_epochs``) re-plans its schedule."""
+        if self.net.spiking:  # LSTM / GRU have no neuron layers
+            log.info("neuron backends on %s: %s", self.device, self.net.backend_summary())
         for config in self.trainer.lr_scheduler_configs:
             replan(config.scheduler, self.optim_cfg, horizon(self.trainer, self.optim_cfg))
 

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from brain_ai.config import Backend, ConfigError, NeuronType, ResetMode
+from brain_ai.config import Backend, ConfigError, ResetMode
 from brain_ai.core import backend as backend_mod
-from brain_ai.core.backend import fused_unsupported, recurrent_triton_kernels, resolve_backend, triton_kernels, triton_missing
+from brain_ai.core.backend import recurrent_triton_kernels, resolve_backend, triton_kernels
 from brain_ai.core.fused import fused_lif_sequence
+from brain_ai.core.neurons import LIFNeuron, RecurrentAdaptiveLIFNeuron, RecurrentLIFNeuron
 from brain_ai.core.surrogates import SURROGATES, CustomSurrogate, get_surrogate
 from brain_ai.tools.kernel_cases import FEATURES, case_grid, recurrent_grid
 
@@ -124,27 +125,18 @@ def test_triton_errors_name_the_reason():
     with pytest.raises(ConfigError, match="tensors are on cpu"):
         fused_lif_sequence(torch.rand(2, 3, 4), None, 0.9, 1.0, "subtract", get_surrogate("atan"), backend="triton")
     with pytest.raises(ConfigError, match="backend=.fused. cannot run: LIFNeuron has a synaptic current"):
-        resolve_backend("fused", "cpu", get_surrogate("atan"), fused_unsupported("LIFNeuron", NeuronType.lif, synaptic=True))
+        LIFNeuron(4, synaptic=True, backend="fused")  # refused when the layer is built
     with pytest.raises(ConfigError, match=r"backend='cuda' is not a valid choice; allowed: auto, eager, fused, triton"):
         resolve_backend("cuda", "cpu", get_surrogate("atan"), None)
 
 
-def test_fused_unsupported_reasons():
-    assert fused_unsupported("LIFNeuron", NeuronType.lif) is None
-    assert fused_unsupported("AdaptiveLIFNeuron", NeuronType.adaptive_lif) is None
-    assert fused_unsupported("RecurrentAdaptiveLIFNeuron", NeuronType.recurrent_adaptive_lif) is None
-    reason = fused_unsupported("RecurrentLIFNeuron", None)
-    assert "no fused kernel (fused neuron types: adaptive_lif, lif, recurrent_adaptive_lif)" in reason
-    assert "refractory_steps=2" in fused_unsupported("LIFNeuron", NeuronType.lif, refractory_steps=2)
-
-
 def test_a_layer_without_triton_kernel_runs_the_fused_loop_on_cuda_and_refuses_triton():
     atan = get_surrogate("atan")
-    reason = triton_missing("RecurrentLIFNeuron", None)
-    assert triton_missing("LIFNeuron", NeuronType.lif) is None and "RecurrentLIFNeuron has no Triton kernel" in reason
-    assert triton_missing("RecurrentAdaptiveLIFNeuron", NeuronType.recurrent_adaptive_lif) is None
+    reason = RecurrentLIFNeuron(2).backend_unsupported(Backend.triton)
+    assert LIFNeuron(2).backend_unsupported(Backend.triton) is None and "RecurrentLIFNeuron has no triton kernel" in reason
+    assert RecurrentAdaptiveLIFNeuron(2).backend_unsupported(Backend.triton) is None
     assert resolve_backend("auto", "cuda", atan, None, triton_reason=reason) is Backend.fused
-    with pytest.raises(ConfigError, match=r"X.forward_sequence: backend='triton' cannot run: RecurrentLIFNeuron has no Triton kernel \(Triton neuron types: adaptive_lif, lif, recurrent_adaptive_lif\)"):
+    with pytest.raises(ConfigError, match=r"X.forward_sequence: backend='triton' cannot run: RecurrentLIFNeuron has no triton kernel \(its backends: eager\)"):
         resolve_backend("triton", "cuda", atan, None, owner="X.forward_sequence", triton_reason=reason)
 
 

@@ -30,7 +30,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from brain_ai.config import NeuronConfig, NeuronType, check_adex
+from brain_ai.config import Backend, NeuronConfig, NeuronType, check_adex
 from brain_ai.core.neurons.base import Size, SpikingNeuronBase
 from brain_ai.core.neurons.functional import lif_step
 from brain_ai.core.neurons.state import SpikingState
@@ -110,11 +110,8 @@ class AdExNeuron(SpikingNeuronBase):
             adaptation_b=self.adex_b, w_decay=self.w_decay, **self.lif_kwargs(),
         )  # fmt: skip
 
-    def _fused_reason(self) -> Optional[str]:
-        return f"{type(self).__name__} {_NO_KERNEL}"
-
-    def _triton_reason(self) -> Optional[str]:
-        return f"{type(self).__name__} {_NO_KERNEL}"
+    def backend_unsupported(self, backend: Backend) -> Optional[str]:
+        return None if backend is Backend.eager else f"{type(self).__name__} {_NO_KERNEL}"
 
     def extra_repr(self) -> str:
         return super().extra_repr() + (

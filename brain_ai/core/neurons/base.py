@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any, ClassVar, Dict, Optional, Tuple, Union
+from typing import Any, ClassVar, Dict, FrozenSet, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
 from brain_ai.config import (
-    BETA_MAX, DEFAULT_BETA, Backend, ConfigError, DtypePolicy, NeuronConfig, NeuronType, ResetMode, SynapticKernel, ThresholdShape,
-    check_range, check_reset_potential, coerce_enum,
+    BETA_MAX, DEFAULT_BETA, Backend, ConfigError, DtypePolicy, NeuronConfig, NeuronType, SynapticKernel, ThresholdShape,
+    check_range, check_reset_potential,
 )  # fmt: skip
-from brain_ai.core.backend import TRITON_AUTO_NEURON_TYPES, fused_unsupported, resolve_backend, triton_missing
+from brain_ai.core.backend import resolve_backend
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.neurons.state import SpikingState, carry, check_finite, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
@@ -141,12 +141,19 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
     #: the NeuronType a default parameter object gets (None: the cell has no type of its own)
     neuron_type: ClassVar[Optional[NeuronType]] = None
 
+    #: the implementations this class has (eager, the per-step unroll, runs every cell); a layer may
+    #: still refuse one of them for its settings (:meth:`backend_unsupported`)
+    backends: ClassVar[FrozenSet[Backend]] = frozenset({Backend.eager})
+    #: whether ``auto`` may pick this class's Triton kernel on CUDA (False: not yet verified on a GPU)
+    auto_triton: ClassVar[bool] = True
+
     def __init__(self, size: Size, params: Optional[NeuronConfig] = None, **overrides: Any) -> None:
         super().__init__()
         owner = type(self).__name__
         self.size = as_shape(owner, size)
         self.params, initial = neuron_params(owner, params, self.neuron_type, overrides)
         self._register_values(initial)
+        self._decide_backend(self.beta.device)
 
     def _register_values(self, initial: Dict[str, Any]) -> None:
         """Register the layer's Parameters and buffers from ``self.params``; ``initial`` holds the
@@ -226,7 +233,7 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         chunk_size: Optional[int] = None,
         checkpoint_every: Optional[int] = None,
         record: Record = "none",
-        backend: Union[Backend, str] = NeuronConfig.backend,
+        backend: Union[Backend, str, None] = None,
         carry_state: Optional[bool] = None,
     ) -> Tuple[Tensor, Optional[SpikingState], Dict[str, Tensor]]:
         """Whole sequence ``x (B, T, *size)`` -> ``(out (B, T, *size), final_state, traces)``.
@@ -234,7 +241,8 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         Runs :func:`brain_ai.core.unroll.run_segments` (``chunk_size`` = truncated BPTT window,
         ``checkpoint_every`` = exact checkpointed BPTT segment, ``record`` = "none" | "spikes" |
         "membrane"; membrane traces are the post-reset ``state.v``). Each segment runs the
-        implementation ``backend`` picks (auto | eager | fused | triton,
+        implementation of :attr:`backend` (decided from ``params.backend`` when the layer is built
+        or moved), or of this call's ``backend`` (auto | eager | fused | triton,
         :func:`brain_ai.core.backend.resolve_backend`): the fused whole-sequence Function once per
         segment (the LIF family's ``_fused_segment``), or :meth:`_cell` step by step. NaN/Inf in
         ``x`` raise ``ValueError``. ``carry_state`` (:func:`~brain_ai.core.neurons.state.carry`):
@@ -251,7 +259,7 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         chunk_size: Optional[int],
         checkpoint_every: Optional[int],
         record: Record,
-        backend: Union[Backend, str],
+        backend: Union[Backend, str, None],
         check_values: bool,
     ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
         """``forward_sequence``; ``check_values=False`` skips the NaN/Inf scan (and its host sync)
@@ -261,10 +269,12 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         if x.dim() < 2 or x.shape[1] < 1:
             raise ValueError(f"{owner}: x must be (B, T>=1, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)", check_values)
-        backend = resolve_backend(
-            backend, x.device, getattr(self, "surrogate", None), self._fused_reason(), owner=owner,
-            triton_reason=self._triton_reason(), auto_triton=getattr(self, "fused_type", None) in TRITON_AUTO_NEURON_TYPES,
-        )  # fmt: skip
+        if backend is not None:  # this call's own choice
+            backend = self._resolve(backend, x.device, owner)
+        else:
+            if x.device.type != self._backend_device:  # inputs on another device than the layer's tensors
+                self._decide_backend(x.device)
+            backend = self.backend
         if backend is Backend.eager:
             segment = step_segment(self._cell, record == "membrane")
         else:
@@ -272,16 +282,57 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         outputs, state = run_segments(segment, x, state, chunk_size=chunk_size, checkpoint_every=checkpoint_every)
         return outputs["out"], state, traces_of(outputs, record)
 
-    def _fused_reason(self) -> Optional[str]:
-        """None when the fused whole-sequence Function runs this cell, else why not (the LIF family says when)."""
-        return fused_unsupported(type(self).__name__, None)
+    # ---- backend: decided once per device --------------------------------------------------
+    def backend_unsupported(self, backend: Backend) -> Optional[str]:
+        """None when ``backend`` (fused or triton) reproduces this layer exactly, else why not."""
+        if backend in self.backends:
+            return None
+        has = ", ".join(b.value for b in Backend if b in self.backends)
+        return f"{type(self).__name__} has no {backend.value} kernel (its backends: {has})"
 
-    def _triton_reason(self) -> Optional[str]:
-        """None when the Triton kernels run this cell, else why not (the LIF family says when)."""
-        return triton_missing(type(self).__name__, None)
+    def _resolve(self, requested: Union[Backend, str], device: torch.device, owner: str) -> Backend:
+        """:func:`~brain_ai.core.backend.resolve_backend` for this layer on ``device``."""
+        return resolve_backend(
+            requested, device, getattr(self, "surrogate", None), self.backend_unsupported(Backend.fused), owner=owner,
+            triton_reason=self.backend_unsupported(Backend.triton), auto_triton=self.auto_triton,
+        )  # fmt: skip
+
+    def _decide_backend(self, device: torch.device) -> None:
+        """Resolve ``params.backend`` for tensors on ``device`` and store it (at build and after every
+        move, :meth:`_apply`). A backend the layer cannot run is an error here; one that only this
+        device cannot run (triton on CPU) is stored and raised when the layer runs on it."""
+        owner = type(self).__name__
+        self._backend_device = torch.device(device).type
+        self._backend_error: Optional[ConfigError] = None
+        try:
+            self._backend = self._resolve(self.params.backend, device, owner)
+        except ConfigError as err:
+            if self.backend_unsupported(self.params.backend) is not None:  # the layer's own settings
+                raise
+            self._backend, self._backend_error = self.params.backend, err
+
+    @property
+    def backend(self) -> Backend:
+        """The implementation that runs this layer's sequences on its device (never ``auto``)."""
+        if self._backend_error is not None:
+            raise self._backend_error
+        return self._backend
+
+    def _apply(self, fn: Any, recurse: bool = True) -> "LeakyCellBase":
+        module = super()._apply(fn, recurse)
+        self._decide_backend(self.beta.device)  # .to(device) / .cuda(): the decision follows the tensors
+        return module
+
+    def backend_description(self) -> str:
+        """The decided backend's name, or ``"<name> (cannot run on <device>)"`` (for repr and the run log)."""
+        name = self._backend.value
+        return name if self._backend_error is None else f"{name} (cannot run on {self._backend_device})"
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, learnable_beta={self.learnable_beta}, beta_shape={tuple(self.beta.shape)}"
+        return (
+            f"size={self.size}, learnable_beta={self.learnable_beta}, beta_shape={tuple(self.beta.shape)}, "
+            f"backend={self.backend_description()}"
+        )
 
 
 class SpikingNeuronBase(LeakyCellBase):
@@ -309,9 +360,6 @@ class SpikingNeuronBase(LeakyCellBase):
     ``forward_sequence(backend=)`` picks the implementation (:mod:`brain_ai.core.backend`); the
     fused Function runs once per time segment.
     """
-
-    #: NeuronType that :func:`~brain_ai.core.backend.fused_unsupported` knows this class as (None: never fused)
-    fused_type: Optional[NeuronType] = None
 
     spiking = True
 
@@ -394,14 +442,14 @@ class SpikingNeuronBase(LeakyCellBase):
             v_reset=self.v_reset,
         )
 
-    def _fused_reason(self) -> Optional[str]:
-        return fused_unsupported(
-            type(self).__name__, self.fused_type, synaptic=self.synaptic_beta is not None,
-            refractory_steps=self.refractory_steps,
-        )  # fmt: skip
-
-    def _triton_reason(self) -> Optional[str]:
-        return triton_missing(type(self).__name__, self.fused_type)
+    def backend_unsupported(self, backend: Backend) -> Optional[str]:
+        reason = super().backend_unsupported(backend)
+        if reason is None and backend is not Backend.eager:  # the kernels have neither
+            if self.params.synaptic:
+                return f"{type(self).__name__} has a synaptic current (the {backend.value} kernel has none)"
+            if self.refractory_steps:
+                return f"{type(self).__name__} has refractory_steps={self.refractory_steps} (the {backend.value} kernel has no refractoriness)"
+        return reason
 
     def _fused_kwargs(self, state: SpikingState) -> Dict[str, Any]:
         """Extra arguments of :func:`fused_lif_sequence` for this variant (AdaptiveLIF adds its own)."""

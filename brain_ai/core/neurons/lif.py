@@ -37,7 +37,7 @@ class LIFNeuron(SpikingNeuronBase):
     """
 
     neuron_type = NeuronType.lif
-    fused_type = NeuronType.lif
+    backends = frozenset({Backend.eager, Backend.fused, Backend.triton})
 
     def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         return lif_step(x, state, **self.lif_kwargs())
@@ -52,7 +52,7 @@ class AdaptiveLIFNeuron(SpikingNeuronBase):
     """
 
     neuron_type = NeuronType.adaptive_lif
-    fused_type = NeuronType.adaptive_lif
+    backends = frozenset({Backend.eager, Backend.fused, Backend.triton})
     adaptation_alpha = property(lambda self: float(self.params.adaptation_alpha))
     adaptation_decay = property(lambda self: float(self.params.adaptation_decay))
 
@@ -126,7 +126,8 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
     """
 
     neuron_type = NeuronType.recurrent_adaptive_lif
-    fused_type = NeuronType.recurrent_adaptive_lif
+    backends = frozenset({Backend.eager, Backend.fused, Backend.triton})
+    auto_triton = False  # its Triton kernel is verified only under the interpreter so far (docs/gpu.md)
     adaptation_alpha = property(lambda self: float(self.params.adaptation_alpha))
     learnable_adaptation = property(lambda self: self.params.learnable_adaptation)
 

@@ -25,7 +25,6 @@ from brain_ai.core.neurons import (
     AdaptiveLIFNeuron,
     AdExNeuron,
     AdvancedLIFNeuron,
-    LeakyIntegrator,
     LIFNeuron,
     ParallelSpikingNeuron,
     RecurrentAdaptiveLIFNeuron,
@@ -131,7 +130,7 @@ class _Builder:
         size = tuple(cell.size)
         beta = _np(cell.beta, size, np.float64)
         tau, r = decay_to_tau(beta, self.dt)
-        if isinstance(cell, LeakyIntegrator):
+        if not cell.spiking:  # the membrane readout (LeakyIntegrator)
             self.add(name, nir.LI(tau=tau, r=r, v_leak=np.zeros(size)))
             return
         if isinstance(cell, AdExNeuron):
