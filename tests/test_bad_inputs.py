@@ -275,6 +275,8 @@ CLI_CASES: List[Cli] = [
     cli("sequence_input_removed", "data=digits encoding=direct encoding.sequence_input=true", 2,
         "encoding.sequence_input was removed", "data=smnist"),
     cli("sequence_input_false_removed", "data=digits +encoding.sequence_input=false", 2, "encoding.sequence_input was removed"),
+    # --- issue 24, neuron parameters: one range per field, checked when the config is composed ---
+    cli("advanced_tau_mean_above_range", "snn=advanced snn.neuron.tau_mean=1000", 2, "neuron.tau_mean=1000", "(1.0, 500.0]"),
 ]
 
 
@@ -822,7 +824,7 @@ API_CASES: List[Api] = [
     Api("carry_state_not_bool", lambda t, m: lambda: neurons()["lif"](4).forward_sequence(torch.ones(2, 3, 4), carry_state="yes"), TypeError,
         ("LIFNeuron.forward_sequence", "carry_state='yes'", "True, False or None")),
     Api("lif_module_v_reset_above_threshold", lambda t, m: lambda: neurons()["lif"](4, threshold=0.5, reset="zero", v_reset=0.7), ValueError,
-        ("LIFNeuron.v_reset=0.7", "threshold=0.5")),
+        ("LIFNeuron: neuron.v_reset=0.7", "threshold=0.5")),
     # --- issue 29, compact spikes ---
     Api("spike_dtype_learned_centers", lambda t, m: lambda: EncodingConfig(type="population", centers="learned", spike_dtype="bool"),
         ConfigError, ("encoding.spike_dtype=bool", "centers=learned", "allowed: spike_dtype=float")),
@@ -865,7 +867,7 @@ API_CASES: List[Api] = [
     Api("adex_tau_w_too_long", lambda t, m: lambda: NeuronConfig(type="adex", adex_tau_w=2000.0), ConfigError, ("neuron.adex_tau_w=2000.0", "(0.0, 999.")),
     Api("adex_rheobase_below_rest", lambda t, m: lambda: NeuronConfig(type="adex", v_rest=0.5, adex_v_rheobase=0.3), ConfigError,
         ("neuron.adex_v_rheobase=0.3", "(0.5, 1.0)")),
-    Api("adex_module_rheobase", lambda t, m: lambda: adex()(4, adex_v_rheobase=1.2), ConfigError, ("AdExNeuron.adex_v_rheobase=1.2", "(0.0, 1.0)")),
+    Api("adex_module_rheobase", lambda t, m: lambda: adex()(4, adex_v_rheobase=1.2), ConfigError, ("AdExNeuron: neuron.adex_v_rheobase=1.2", "(0.0, 1.0)")),
     Api("adex_nan_step", lambda t, m: lambda: adex()(4)(torch.tensor([[0.5, float("nan"), 0.1, 0.2]])), ValueError, ("AdExNeuron", "NaN or Inf")),
     Api("adex_fused_backend", lambda t, m: lambda: adex()(4).forward_sequence(torch.rand(2, 3, 4), backend="fused"), ConfigError,
         ("backend='fused'", "AdExNeuron has no fused kernel", "exponential spike initiation", "backend=auto or eager")),
@@ -898,6 +900,14 @@ API_CASES: List[Api] = [
         ConfigError, ("EncodingConfig.sequence_input was removed", "data=smnist")),
     Api("check_finite_every_zero", lambda t, m: lambda: tiny_module(check_finite_every_n_steps=0), ConfigError,
         ("SNNLitModule.check_finite_every_n_steps=0", "[1, inf)")),
+    # --- issue 24, neuron parameters: one parameter object per neuron, one backend decision per layer ---
+    Api("neuron_unknown_parameter", lambda t, m: lambda: neurons()["lif"](4, bta=0.9), TypeError, ("LIFNeuron", "'bta'", "fields of NeuronConfig", "beta")),
+    Api("neuron_params_not_a_config", lambda t, m: lambda: neurons()["lif"](4, {"beta": 0.9}), TypeError, ("LIFNeuron", "params must be a NeuronConfig", "dict")),
+    Api("neuron_uniform_tau_lower_bound", lambda t, m: lambda: NeuronConfig(type="advanced_lif", tau_distribution="uniform", tau_std=10.0),
+        ConfigError, ("neuron.tau_std=10.0", "tau_mean - sqrt(3)*tau_std", "must be > 0")),
+    Api("network_fused_backend_with_synaptic", lambda t, m: lambda: build_snn(SNNConfig(
+        input_size=3, hidden_sizes=[4], output_size=2, neuron=NeuronConfig(synaptic=True, backend="fused"))),
+        ConfigError, ("backend='fused'", "LIFNeuron has a synaptic current", "backend=auto or eager")),
 ]
 
 
