@@ -97,5 +97,5 @@ def test_network_dtype_policy_from_config_and_bad_values_refused():
     assert build_neuron(NeuronConfig(), 4).dtype_policy.value == "fp32_state"
     with pytest.raises(ConfigError, match=r"neuron.dtype_policy='fp16'.*fp32_state.*input_dtype"):
         NeuronConfig(dtype_policy="fp16")
-    with pytest.raises(ValueError, match=r"LIFNeuron.dtype_policy='bf16'"):
+    with pytest.raises(ValueError, match=r"LIFNeuron: neuron.dtype_policy='bf16'"):
         LIFNeuron(4, dtype_policy="bf16")
