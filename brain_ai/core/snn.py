@@ -203,7 +203,8 @@ class _SNNBase(nn.Module):
     def backend_summary(self) -> str:
         """``"layer0=fused, layer1=fused, layer2=eager"``: the implementation each neuron layer decided
         when it was built or last moved (``snn.neuron.backend``; the membrane readout has only eager)."""
-        return ", ".join(f"{name}={neuron.backend_description()}" for name, neuron in zip(self.layer_names, self.neurons))
+        layers = zip(self.layer_names, self.neurons)
+        return ", ".join(f"{name}={neuron.backend_description()}" for name, neuron in layers)
 
     def _dense_stack(self, in_features: int) -> None:
         """Build ``hidden_sizes`` Linear->neuron layers and the Linear->readout (appends to self)."""

@@ -286,8 +286,9 @@ def hparam_changes(stored: Dict[str, Any], current: Dict[str, Any], groups: Sequ
     """``"<dotted key>: <stored> -> <current>"`` for every setting of ``groups`` that differs.
 
     Keys the checkpoint does not have (settings added to brain_ai after it was written) are not
-    compared; execution-only settings (:func:`~brain_ai.config.execution_only_settings`) are ignored; a deprecated key of the checkpoint
-    (``LossConfig.DEPRECATED``) is compared under its new name.
+    compared; execution-only settings (:func:`~brain_ai.config.execution_only_settings`) are
+    ignored; a deprecated key of the checkpoint (``LossConfig.DEPRECATED``) is compared under its
+    new name.
     """
     changes: List[str] = []
     execution_only = execution_only_settings()

@@ -94,7 +94,10 @@ class AdExNeuron(SpikingNeuronBase):
         p, thr = self.params, self.threshold.detach()
         if "threshold" in overrides:  # a tensor of initial thresholds: the config checked its own number only
             for threshold in {thr.min().item(), thr.max().item()}:
-                check_adex(type(self).__name__, threshold, p.v_rest, p.dt, p.adex_delta_t, p.adex_v_rheobase, p.adex_a, p.adex_b, p.adex_tau_w)
+                check_adex(
+                    type(self).__name__, threshold, p.v_rest, p.dt, p.adex_delta_t, p.adex_v_rheobase, p.adex_a,
+                    p.adex_b, p.adex_tau_w,
+                )
 
     @property
     def w_decay(self) -> float:

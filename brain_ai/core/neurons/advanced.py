@@ -21,7 +21,9 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import TAU_RANGE, ConfigError, NeuronConfig, NeuronType, TauDistribution, check_tau_draw, coerce_enum
+from brain_ai.config import (
+    TAU_RANGE, ConfigError, NeuronConfig, NeuronType, TauDistribution, check_tau_draw, coerce_enum,
+)  # fmt: skip
 from brain_ai.core.neurons.base import Size, SpikingNeuronBase, as_shape, neuron_params
 from brain_ai.core.neurons.functional import adaptive_lif_step, delayed_input
 from brain_ai.core.neurons.state import SpikingState

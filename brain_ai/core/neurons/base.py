@@ -51,19 +51,23 @@ def neuron_params(
     ``LIFNeuron(128, NeuronConfig(type="lif", beta=0.9))``. Tensors given for :data:`TENSOR_VALUES`
     and a :class:`Surrogate` instance given for ``surrogate`` are returned apart, by name.
     """
-    initial = {
-        k: overrides.pop(k) for k in list(overrides)
-        if (k in TENSOR_VALUES and isinstance(overrides[k], Tensor)) or (k == "surrogate" and isinstance(overrides[k], Surrogate))
-    }  # fmt: skip
+    def apart(key: str, value: Any) -> bool:
+        tensor = key in TENSOR_VALUES and isinstance(value, Tensor)
+        return tensor or (key == "surrogate" and isinstance(value, Surrogate))
+
+    initial = {k: overrides.pop(k) for k in list(overrides) if apart(k, overrides[k])}
     if params is not None and not isinstance(params, NeuronConfig):
         raise TypeError(f"{owner}: params must be a NeuronConfig, got {type(params).__name__}")
     cls = type(params) if params is not None else NeuronConfig
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - names)
     if unknown:
-        raise TypeError(f"{owner}: unknown parameter(s) {unknown}; allowed: the fields of {cls.__name__} ({', '.join(sorted(names))})")
+        raise TypeError(
+            f"{owner}: unknown parameter(s) {unknown}; allowed: the fields of {cls.__name__} "
+            f"({', '.join(sorted(names))})"
+        )
     if "surrogate" in initial and overrides.get("surrogate_alpha") is not None:
-        raise TypeError(f"{owner}: surrogate_alpha sets a named surrogate's width; a Surrogate instance carries its own")
+        raise TypeError(f"{owner}: surrogate_alpha sets a named surrogate's width; a Surrogate instance has its own")
     try:
         if params is None:
             return cls(**({"type": neuron_type} if neuron_type is not None else {}), **overrides), initial
@@ -448,7 +452,10 @@ class SpikingNeuronBase(LeakyCellBase):
             if self.params.synaptic:
                 return f"{type(self).__name__} has a synaptic current (the {backend.value} kernel has none)"
             if self.refractory_steps:
-                return f"{type(self).__name__} has refractory_steps={self.refractory_steps} (the {backend.value} kernel has no refractoriness)"
+                return (
+                    f"{type(self).__name__} has refractory_steps={self.refractory_steps} "
+                    f"(the {backend.value} kernel has no refractoriness)"
+                )
         return reason
 
     def _fused_kwargs(self, state: SpikingState) -> Dict[str, Any]:
