@@ -67,6 +67,14 @@ class ParallelSpikingNeuron(nn.Module):
     ``record="membrane"`` records ``H`` (the threshold is 0: ``S = Theta(H)``).
     """
 
+    #: the layer emits spikes; its one implementation is a whole-sequence matmul / convolution (eager)
+    spiking = True
+    backends = frozenset({Backend.eager})
+
+    def backend_description(self) -> str:
+        """The implementation that runs the layer (for the network's backend summary)."""
+        return Backend.eager.value
+
     def __init__(
         self,
         size: Size,
@@ -148,12 +156,12 @@ class ParallelSpikingNeuron(nn.Module):
         chunk_size: Optional[int],
         checkpoint_every: Optional[int],
         record: Record,
-        backend: Union[Backend, str],
+        backend: Union[Backend, str, None],
         check_values: bool,
     ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
         owner = f"{type(self).__name__}.forward_sequence"
         check_record(owner, record)
-        backend = coerce_enum(owner, "backend", backend, Backend)
+        backend = Backend.eager if backend is None else coerce_enum(owner, "backend", backend, Backend)  # None: the network's call
         if backend not in (Backend.auto, Backend.eager):
             raise ConfigError(
                 f"{owner}: backend={backend.name} is not available for the parallel spiking neurons (one "
