@@ -19,7 +19,8 @@ MODEL_SETTINGS = {
     "NeuronConfig": "type beta tau dt threshold threshold_shape reset v_rest v_reset dtype_policy surrogate surrogate_alpha "
     "surrogate_params surrogate_normalize learnable_beta per_neuron_beta learnable_threshold synaptic synaptic_beta "
     "synaptic_kernel synaptic_rise_beta refractory_steps adaptation_alpha adaptation_decay learnable_adaptation "
-    "tau_distribution tau_mean tau_std max_delay adex_delta_t adex_v_rheobase adex_a adex_b adex_tau_w",
+    "tau_distribution tau_mean tau_std max_delay adex_delta_t adex_v_rheobase adex_a adex_b adex_tau_w psn_steps psn_order "
+    "psn_mask_ramp_epochs",
     "EncodingConfig": "type num_steps normalization deterministic_eval rate_gain rate_bias seed latency_mapping latency_tau "
     "t_min t_max allow_no_spike jitter latency_burst population_size population_sigma centers delta_threshold sequence_input",
     "DecodingConfig": "type temperature eps population_mode population_size membrane_reduce ensemble_members ensemble_weights",

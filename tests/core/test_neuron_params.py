@@ -159,7 +159,7 @@ def test_a_backend_only_this_device_cannot_run_is_kept_and_refused_when_the_laye
         layer.forward_sequence(torch.rand(2, 3, 4))
 
 
-def _no_triton_here(requested, device, surrogate, fused_reason, *, owner, triton_reason):
+def _no_triton_here(requested, device, surrogate, fused_reason, *, owner, **reasons):
     if Backend(requested) is Backend.triton:
         raise ConfigError(f"{owner}: backend='triton' cannot run: tensors are on cpu")
     return Backend.fused
