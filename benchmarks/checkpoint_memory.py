@@ -11,6 +11,16 @@ parameters (``||g - g_full|| / ||g_full||``). Also prints the peak that
     python benchmarks/checkpoint_memory.py                     # T=2000, every in {50, 200}
     python benchmarks/checkpoint_memory.py --time-steps 200    # quick
     python benchmarks/checkpoint_memory.py --predict           # also the fitted peak estimate
+
+``--train-step``: the REAL training step of ``train.py`` instead of the bare network: the config
+composed by Hydra (``data=smnist data.mode=pixel encoding=direct``, the default network and loss:
+task term + rate / temporal / ISI regularisers), ``pipeline.build_model``, then the
+LightningModule's ``training_step`` + backward + optimiser step, on (1) one batch of pixel-wise
+S-MNIST (T = 784, mnist5k as the source) at ``--batch`` and (2) synthetic spikes at
+``--time-steps`` (T = 2000) through the same network. The peak is reported as measured and above
+the baseline: the same step at T = 28 (``data.mode=row``; synthetic: 28 steps).
+
+    python benchmarks/checkpoint_memory.py --train-step --batch 256 --time-steps 2000 --synthetic-batch 64
 """
 
 from __future__ import annotations
@@ -19,13 +29,24 @@ import argparse
 import dataclasses
 import statistics
 import time
-from typing import Dict, List, Optional
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 
+from brain_ai.app import pipeline
 from brain_ai.config import SNNConfig
+from brain_ai.config.hydra_store import register_configs
 from brain_ai.core.memory import fit_network_peak, peak_bytes, probe_loss
 from brain_ai.core.snn import build_snn
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+#: the command line of issue 25: pixel-wise S-MNIST as input current, the default network and loss
+SMNIST_PIXEL = ["data=smnist", "data.mode=pixel", "encoding=direct"]
+#: the baseline's sequence length (data.mode=row)
+BASELINE_STEPS = 28
 
 W3 = SNNConfig(input_size=700, hidden_sizes=[256], output_size=20)
 
@@ -61,6 +82,93 @@ def measure(modes: List[Optional[int]], x: torch.Tensor, state: Dict[str, torch.
     return runs
 
 
+def compose_train(overrides: List[str]):
+    """``configs/train.yaml`` composed with ``overrides`` (what ``python train.py <overrides>`` runs)."""
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+            return compose("train", overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def train_step(overrides: List[str], every: Optional[int], batch: int, synthetic_steps: Optional[int]) -> Callable[[], None]:
+    """The training step of ``train.py <overrides> snn.checkpoint_every=<every>`` on one batch:
+    ``training_step`` (encode, SNN, decode, every loss term) + backward + optimiser step. The batch
+    is the data's first training batch, or synthetic 10 % spikes ``(batch, synthetic_steps, F)``."""
+    cfg = compose_train([*overrides, f"data.batch_size={batch}", f"snn.checkpoint_every={every or 'null'}"])
+    torch.manual_seed(0)
+    model, dm = pipeline.build_model(cfg)
+    model.train()
+    if synthetic_steps is None:
+        dm.prepare_data()
+        dm.setup("fit")
+        x, y = next(iter(dm.train_dataloader()))[:2]
+    else:
+        x = (torch.rand(batch, synthetic_steps, model.snn_cfg.input_size) < 0.1).float()
+        y = torch.randint(0, model.decoder.num_outputs, (batch,))
+    optimizer = model.build_optimizer()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        model.training_step((x, y), 0).backward()
+        optimizer.step()
+
+    return step
+
+
+def time_steps_interleaved(steps: List[Callable[[], None]], repeats: int) -> List[List[float]]:
+    """Wall seconds of ``repeats`` calls of every step, interleaved (after one warm-up call each)."""
+    for step in steps:
+        step()
+    times: List[List[float]] = [[] for _ in steps]
+    for _ in range(repeats):
+        for step, t in zip(steps, times):
+            t0 = time.perf_counter()
+            step()
+            t.append(time.perf_counter() - t0)
+    return times
+
+
+def train_step_table(name: str, overrides: List[str], modes: List[Optional[int]], batch: int,
+                     synthetic: Optional[int], baseline: Tuple[List[str], Optional[int]], repeats: int) -> List[str]:
+    """Markdown rows: peak MB, above the baseline, ratio to full BPTT, median step seconds, ratio."""
+    base_overrides, base_synthetic = baseline
+    base = peak_bytes(train_step(base_overrides, None, batch, base_synthetic))
+    steps = [train_step(overrides, every, batch, synthetic) for every in modes]
+    times = time_steps_interleaved(steps, repeats)
+    peaks = [peak_bytes(step) for step in steps]
+    rows = []
+    for every, peak, t in zip(modes, peaks, times):
+        mode = "full BPTT" if every is None else f"checkpoint_every={every}"
+        above, full_above = peak - base, peaks[0] - base
+        rows.append(
+            f"| {name} | {mode} | {peak / 2**20:.1f} | {above / 2**20:.1f} | {above / full_above:.3f} | "
+            f"{statistics.median(t):.2f} ({', '.join(f'{x:.2f}' for x in t)}) | {statistics.median(t) / statistics.median(times[0]):.2f} |"
+        )
+    return [f"baseline of {name}: the same step at T = {BASELINE_STEPS}, full BPTT: peak {base / 2**20:.1f} MB", *rows]
+
+
+def main_train_step(args: argparse.Namespace) -> None:
+    modes = [None, *args.every]
+    row = [*SMNIST_PIXEL[:1], f"data.mode=row", *SMNIST_PIXEL[2:]]
+    # synthetic sequences are not S-MNIST images: no pixel-order shift augmentation
+    synthetic = [*SMNIST_PIXEL, "data.augment_shift=0"]
+    lines = [
+        f"train.py {' '.join(SMNIST_PIXEL)} (default network and loss), fp32, CPU, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "| data | mode | peak MB | above baseline MB | above baseline / full | step s: median (all) | time / full |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    tables = [
+        train_step_table(f"S-MNIST pixel, B={args.batch}, T=784", SMNIST_PIXEL, modes, args.batch, None, (row, None), args.repeats),
+        train_step_table(f"synthetic, B={args.synthetic_batch}, T={args.time_steps}", synthetic, modes, args.synthetic_batch,
+                         args.time_steps, (synthetic, BASELINE_STEPS), args.repeats),
+    ]
+    notes = [t[0] for t in tables]
+    print("\n".join([*lines, *(r for t in tables for r in t[1:]), "", *notes]), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=64)
@@ -73,9 +181,13 @@ def main() -> None:
         "OpenMP GEMMs of one segment's size (3200 x 256 x 20) stall behind other processes' threads",
     )
     parser.add_argument("--predict", action="store_true", help="also print the fitted peak estimate")
+    parser.add_argument("--train-step", action="store_true", help="the real training step of train.py (see above)")
+    parser.add_argument("--synthetic-batch", type=int, default=64, help="--train-step: batch of the synthetic T run")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.train_step:
+        return main_train_step(args)
     torch.manual_seed(0)
     state = build_snn(W3).state_dict()
     x = (torch.rand(args.batch, args.time_steps, 700) < 0.05).float()  # (B, T, 700) sparse input spikes

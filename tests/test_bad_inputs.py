@@ -747,6 +747,22 @@ class Api:
     names: Tuple[str, ...]
 
 
+def segmenting_whole_layer_term(**snn: object) -> Callable[[], object]:
+    """``check_segmentable`` of a loss with a term (added in code, no summary) that reads whole layer spikes."""
+    from brain_ai.core.losses import LossTerm, ProbSpikes, SNNLossComposer
+    from brain_ai.training.module import check_segmentable
+
+    class WholeSpikes(LossTerm):
+        name = "whole_spikes"
+        needs_layer_spikes = True
+
+        def forward(self, inputs):  # noqa: ANN001
+            return torch.stack([s.float().mean() for s in inputs.layer_spikes.values()]).mean(), {}
+
+    composer = SNNLossComposer([(ProbSpikes(), 1.0), (WholeSpikes(), 0.1)])
+    return lambda: check_segmentable(composer, SNNConfig(**snn))
+
+
 API_CASES: List[Api] = [
     *[Api(f"{n}_nan_step", lambda t, m, n=n: neuron_step(n, float("nan")), ValueError, (n.split("_")[0].upper()[:1], "NaN or Inf"))
       for n in ("lif", "adaptive_lif", "recurrent_lif", "advanced_lif", "recurrent_adaptive_lif", "leaky_integrator")],
@@ -908,6 +924,11 @@ API_CASES: List[Api] = [
     Api("network_fused_backend_with_synaptic", lambda t, m: lambda: build_snn(SNNConfig(
         input_size=3, hidden_sizes=[4], output_size=2, neuron=NeuronConfig(synaptic=True, backend="fused"))),
         ConfigError, ("backend='fused'", "LIFNeuron has a synaptic current", "backend=auto or eager")),
+    # --- issue 25, memory: checkpoint_every with a loss term that cannot be segmented ---
+    Api("checkpoint_every_whole_layer_term", lambda t, m: segmenting_whole_layer_term(checkpoint_every=8), ConfigError,
+        ("snn.checkpoint_every=8", "['whole_spikes']", "rate_reg, temporal, isi, membrane", "snn.checkpoint_every=null")),
+    Api("memory_budget_whole_layer_term", lambda t, m: segmenting_whole_layer_term(memory_budget_mb=64.0), ConfigError,
+        ("snn.memory_budget_mb=64.0", "['whole_spikes']", "snn.memory_budget_mb=null")),
 ]
 
 

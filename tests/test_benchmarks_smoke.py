@@ -154,3 +154,14 @@ def test_efficiency_overhead_ratio_and_noise_flags() -> None:
               "overhead": result, "machine": "m", "threads": "1", "date": "d"}
     text = bench.render(report)
     assert "Overhead: wall +2.0%, CPU +2.0% (target <= 5%: met)." in text and "noisy" not in text.split("Overhead")[1]
+
+
+def test_checkpoint_memory_train_step_mode_segments_the_real_step() -> None:
+    """benchmarks/checkpoint_memory.py --train-step: train.py's composed config and training step,
+    small sizes; checkpointing the step lowers its measured peak (a script test, not a timing test)."""
+    spec = importlib.util.spec_from_file_location("checkpoint_memory", ROOT / "benchmarks" / "checkpoint_memory.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    overrides = ["data=smnist", "data.mode=row", "encoding=direct", "data.limit_train=16", "data.augment_shift=0", "snn.hidden_sizes=[32]"]
+    full, segmented = (bench.peak_bytes(bench.train_step(overrides, every, 8, 120)) for every in (None, 10))
+    assert 0 < segmented < 0.5 * full

@@ -134,7 +134,7 @@ def test_health_monitor_waits_for_warmup():
     from types import SimpleNamespace
 
     calls = []
-    module = SimpleNamespace(probe=lambda x, mask=None: calls.append(x) or SimpleNamespace(probes={}), parameters=lambda: [])
+    module = SimpleNamespace(probe=lambda x, mask=None, details=True: calls.append(x) or SimpleNamespace(probes={}), parameters=lambda: [])
     monitor = HealthMonitor(every_n_steps=1, warmup_steps=5, dead_steps=0)
     for step in range(1, 8):
         monitor.on_train_batch_end(SimpleNamespace(global_step=step), module, None, (torch.zeros(1), None), 0)

@@ -53,7 +53,7 @@ def probe_module(rates, output=LIVE_OUTPUT, decoding="rate"):
     from brain_ai.core.decoding import build_decoder
 
     probes = {layer: {"firing_rate": torch.tensor(rate)} for layer, rate in rates.items()}
-    return SimpleNamespace(probe=lambda x, mask=None: SimpleNamespace(probes=probes, output=output), parameters=lambda: [],
+    return SimpleNamespace(probe=lambda x, mask=None, details=True: SimpleNamespace(probes=probes, output=output), parameters=lambda: [],
                            named_parameters=lambda: [], decoder=build_decoder(DecodingConfig(type=decoding), output.shape[-1]))
 
 

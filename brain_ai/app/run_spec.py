@@ -25,6 +25,7 @@ from brain_ai.core.memory import resolve_memory_budget
 from brain_ai.core.neurons.psn import with_time_steps
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import DatasetInfo, dataset_info
+from brain_ai.training.module import SNNLitModule, training_step_factory
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,14 @@ def run_spec(cfg: DictConfig) -> RunSpec:
     snn = with_io_sizes(snn, step_shape, decoder_output_size(decoding, info.num_outputs))
     time_steps = info.time_steps or encoding.num_steps
     snn = with_time_steps(snn, time_steps, cfg.trainer.get("max_epochs"))
-    snn = resolve_memory_budget(snn, data.batch_size, time_steps)
+
+    def make_model(snn_cfg: SNNConfig) -> SNNLitModule:  # the real training step that memory_budget_mb fits
+        return SNNLitModule(
+            snn=snn_cfg, encoding=encoding, decoding=decoding, loss=loss, optim=optim, num_outputs=info.num_outputs,
+            task=info.task, seed=seed_of(cfg), data=data, value_sequence=info.is_value_sequence,
+        )
+
+    snn = resolve_memory_budget(snn, data.batch_size, time_steps, training_step_factory(make_model))
     return RunSpec(
         snn=snn, encoding=encoding, decoding=decoding, loss=loss, optim=optim, data=data, info=info, seed=seed_of(cfg)
     )

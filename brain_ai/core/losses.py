@@ -40,7 +40,8 @@ from torch import Tensor, nn
 from brain_ai.config import LossConfig, TaskLoss, TemporalPenalty
 from brain_ai.core.decoding import ClassificationOutput, DecoderOutput, RegressionOutput, first_spike_times
 from brain_ai.core.encoding import TIME_DIM
-from brain_ai.core.masking import check_mask, masked_mean, time_mean, time_sum, valid_steps, zero_invalid
+from brain_ai.core.masking import check_mask, time_mean, time_sum, valid_steps, zero_invalid
+from brain_ai.core.summaries import LayerSummary, Summary, summarize
 
 Diagnostics = Dict[str, Tensor]
 
@@ -53,7 +54,10 @@ class LossInputs:
     decoded: the decoder's view of ``output`` (a :class:`ClassificationOutput` or a
     :class:`RegressionOutput`); targets: class indices ``(B,)`` long, or values ``(B,)`` /
     ``(B, D)`` float for regression; layer_spikes / layer_membranes: ``"layer0"``,
-    ``"layer1"``, ... -> ``(B, T, ...)``; mask: ``(B, T)`` bool, True at valid steps (None: all).
+    ``"layer1"``, ... -> ``(B, T, ...)``; layer_summaries: term name -> layer -> the term's
+    :class:`~brain_ai.core.summaries.LayerSummary` of that layer, accumulated by the network
+    segment by segment (``SNNOutput.summaries``; a term reads these instead of the whole layer
+    tensors when they are there); mask: ``(B, T)`` bool, True at valid steps (None: all).
     """
 
     output: Tensor
@@ -62,6 +66,7 @@ class LossInputs:
     layer_spikes: Dict[str, Tensor] = field(default_factory=dict)
     layer_membranes: Dict[str, Tensor] = field(default_factory=dict)
     mask: Optional[Tensor] = None
+    layer_summaries: Dict[str, Dict[str, Summary]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mask is not None:
@@ -98,6 +103,23 @@ def _layers(maps: Dict[str, Tensor], term: str, what: str) -> Dict[str, Tensor]:
     for name, x in maps.items():
         _check_sequence(x, f"{what}[{name!r}]")
     return maps
+
+
+def _layer_summaries(term: "LayerSummary", inputs: LossInputs) -> Dict[str, Summary]:
+    """layer -> ``term``'s summary of it: the network's segment-wise one (``inputs.layer_summaries``)
+    or, from the whole layer tensors, the same summary over one segment."""
+    if term.key in inputs.layer_summaries:
+        return inputs.layer_summaries[term.key]
+    if term.needs_spikes:
+        layers = _layers(inputs.layer_spikes, term.key, "layer_spikes")
+        return {name: summarize(term, spikes, None, inputs.mask) for name, spikes in layers.items()}
+    layers = _layers(inputs.layer_membranes, term.key, "layer_membranes")
+    return {name: summarize(term, None, v, inputs.mask) for name, v in layers.items()}
+
+
+def _total(stat: Tensor) -> Tensor:
+    """A running sum's segment parts ``(B or 1, segments, ...)`` added up: ``(B or 1, ...)``."""
+    return stat.sum(dim=1)
 
 
 class LossTerm(nn.Module, metaclass=abc.ABCMeta):
@@ -188,10 +210,11 @@ class MSELoss(LossTerm):
         return (error**2).mean(), {"mae": error.detach().abs().mean()}
 
 
-class RateRegularization(LossTerm):
-    """Keep each layer's firing rate near its target (per-layer targets) and inside [rate_min, rate_max]."""
+class RateRegularization(LossTerm, LayerSummary):
+    """Keep each layer's firing rate near its target (per-layer targets) and inside [rate_min, rate_max].
+    Summary: ``count (B, 1, N)`` spikes per neuron over the segment's valid steps."""
 
-    name = "rate_reg"
+    name = key = "rate_reg"
     needs_layer_spikes = True
 
     def __init__(self, target_rate: float = LossConfig.target_rate, rate_targets: Optional[Dict[str, float]] = None,
@@ -205,14 +228,18 @@ class RateRegularization(LossTerm):
     def from_config(cls, cfg: LossConfig) -> "RateRegularization":
         return cls(cfg.target_rate, cfg.rate_targets, cfg.rate_min, cfg.rate_max, cfg.saturation_threshold)
 
+    def segment(self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: None) -> Tuple[Summary, None]:
+        return {"count": time_sum(spikes, mask).flatten(1).unsqueeze(1)}, None
+
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
-        layers = _layers(inputs.layer_spikes, self.name, "layer_spikes")
+        layers = _layer_summaries(self, inputs)
         unknown = sorted(set(self.rate_targets) - set(layers))
         if unknown:
             raise ValueError(f"loss.rate_targets names unknown layer(s) {unknown}; allowed: {sorted(layers)}")
+        steps = valid_steps(inputs.mask, inputs.output).clamp_min(1.0)  # (B, 1)
         losses, diag = [], {}
-        for name, spikes in layers.items():
-            rate = time_mean(spikes, inputs.mask).flatten(1)  # (B, N)
+        for name, summary in layers.items():
+            rate = _total(summary["count"]) / steps  # (B, N)
             per_neuron = rate.mean(dim=0)  # (N,)
             target = self.rate_targets.get(name, self.target_rate)
             band = F.relu(self.rate_min - per_neuron) ** 2 + F.relu(per_neuron - self.rate_max) ** 2
@@ -223,10 +250,11 @@ class RateRegularization(LossTerm):
         return torch.stack(losses).mean(), diag
 
 
-class TemporalConsistency(LossTerm):
-    """Penalise flicker of each layer's population rate ``q_t`` (l1 / l2 / windowed variance)."""
+class TemporalConsistency(LossTerm, LayerSummary):
+    """Penalise flicker of each layer's population rate ``q_t`` (l1 / l2 / windowed variance).
+    Summary: the population rate ``q (B, t)`` of the segment's steps."""
 
-    name = "temporal"
+    name = key = "temporal"
     needs_layer_spikes = True
 
     def __init__(self, window: int = LossConfig.temporal_window, penalty: TemporalPenalty = LossConfig.temporal_penalty) -> None:
@@ -239,12 +267,18 @@ class TemporalConsistency(LossTerm):
     def from_config(cls, cfg: LossConfig) -> "TemporalConsistency":
         return cls(cfg.temporal_window, cfg.temporal_penalty)
 
+    def segment(self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: None) -> Tuple[Summary, None]:
+        flat = spikes.float().flatten(2)
+        # sum / N equals mean(-1) bit for bit, but its backward expands a (B, t) gradient instead of
+        # dividing a materialised (B, t, N) one
+        return {"q": flat.sum(dim=-1) / flat.shape[-1]}, None  # (B, t)
+
     def layer_penalty(self, spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """spikes ``(B, T, ...)`` -> 0-d penalty on the population rate ``q (B, T)`` (windows of valid steps only)."""
-        flat = spikes.float().flatten(2)
-        # sum / N equals mean(-1) bit for bit, but its backward expands a (B, T) gradient instead of
-        # dividing a materialised (B, T, N) one
-        q = flat.sum(dim=-1) / flat.shape[-1]  # (B, T)
+        return self.rate_penalty(summarize(self, spikes, None, mask)["q"], mask)
+
+    def rate_penalty(self, q: Tensor, mask: Optional[Tensor] = None) -> Tensor:
+        """Population rate ``q (B, T)`` -> 0-d penalty (windows of valid steps only)."""
         span = self.window if self.penalty is TemporalPenalty.variance else self.window + 1
         if q.shape[1] < span:
             raise ValueError(f"temporal consistency: T={q.shape[1]} is shorter than the {span} steps that "
@@ -261,8 +295,8 @@ class TemporalConsistency(LossTerm):
         return (per_window * inside).sum() / inside.sum().clamp_min(1.0)
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
-        layers = _layers(inputs.layer_spikes, self.name, "layer_spikes")
-        values = {name: self.layer_penalty(spikes, inputs.mask) for name, spikes in layers.items()}
+        layers = _layer_summaries(self, inputs)
+        values = {name: self.rate_penalty(summary["q"], inputs.mask) for name, summary in layers.items()}
         return torch.stack(list(values.values())).mean(), {f"{n}/penalty": v.detach() for n, v in values.items()}
 
 
@@ -302,10 +336,12 @@ def _lagged_sum(s: Tensor, weights: Tuple[float, ...], future: bool = False) -> 
     return out
 
 
-class ISIRegularization(LossTerm):
-    """Penalise spikes that follow another spike within ``window`` steps (kernel ``exp(-d / tau)``)."""
+class ISIRegularization(LossTerm, LayerSummary):
+    """Penalise spikes that follow another spike within ``window`` steps (kernel ``exp(-d / tau)``).
+    Summary: ``lagged (1, 1)``, the segment's ``sum_{b,t,n} s_t sum_d k_d s_{t-d} / N``, whose
+    windows reach into the previous segment through the carried last ``window`` steps."""
 
-    name = "isi"
+    name = key = "isi"
     needs_layer_spikes = True
 
     def __init__(self, window: int = LossConfig.isi_refractory_window, tau: float = LossConfig.isi_tau) -> None:
@@ -318,23 +354,42 @@ class ISIRegularization(LossTerm):
     def from_config(cls, cfg: LossConfig) -> "ISIRegularization":
         return cls(cfg.isi_refractory_window, cfg.isi_tau)
 
+    def segment(
+        self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: Optional[Tensor]
+    ) -> Tuple[Summary, Tensor]:
+        flat = zero_invalid(spikes.float().flatten(2), mask)  # (B, t, N)
+        lagged = _LaggedProducts.apply(flat, self.weights)
+        if carry is not None:  # the windows of this segment's first steps reach into the carried (B, <=W, N)
+            joined = torch.cat([carry, flat], dim=1)
+            # a prefix's products look back only inside the prefix: the difference is this segment's steps
+            lagged = _LaggedProducts.apply(joined, self.weights) - _LaggedProducts.apply(carry, self.weights)
+            flat = joined
+        # a copy: a view would keep the whole segment's (B, t, N) storage alive with the carry
+        return {"lagged": (lagged / flat.shape[2]).reshape(1, 1)}, flat[:, -self.window :].clone()
+
     def layer_penalty(self, spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """spikes ``(B, T, ...)`` -> ``mean_{b,n,t} s_t sum_d k_d s_{t-d}`` (valid steps only)."""
-        flat = zero_invalid(spikes.float().flatten(2), mask)  # (B, T, N)
-        count = flat.numel() if mask is None else (mask.sum() * flat.shape[2]).clamp_min(1)
-        return _LaggedProducts.apply(flat, self.weights) / count
+        return self.summary_penalty(summarize(self, spikes, None, mask), valid_steps(mask, spikes))
+
+    @staticmethod
+    def summary_penalty(summary: Summary, steps: Tensor) -> Tensor:
+        """The penalty from a layer's summary and the valid steps per sample ``steps (B, 1)``."""
+        return _total(summary["lagged"]).sum() / steps.sum().clamp_min(1.0)
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
-        layers = _layers(inputs.layer_spikes, self.name, "layer_spikes")
-        values = {name: self.layer_penalty(spikes, inputs.mask) for name, spikes in layers.items()}
+        steps = valid_steps(inputs.mask, inputs.output)  # (B, 1)
+        values = {name: self.summary_penalty(summary, steps) for name, summary in _layer_summaries(self, inputs).items()}
         return torch.stack(list(values.values())).mean(), {f"{n}/penalty": v.detach() for n, v in values.items()}
 
 
-class MembraneRegularization(LossTerm):
-    """Penalise membrane potentials beyond ``|v| = max_membrane``: ``mean relu(|v| - max)^2``."""
+class MembraneRegularization(LossTerm, LayerSummary):
+    """Penalise membrane potentials beyond ``|v| = max_membrane``: ``mean relu(|v| - max)^2``.
+    Summary: ``excess_sq`` and ``excess_count`` ``(1, 1)``, sums over the segment's valid
+    entries divided by N."""
 
-    name = "membrane"
+    name = key = "membrane"
     needs_membrane = True
+    needs_spikes = False
 
     def __init__(self, max_membrane: float = LossConfig.max_membrane) -> None:
         super().__init__()
@@ -344,13 +399,18 @@ class MembraneRegularization(LossTerm):
     def from_config(cls, cfg: LossConfig) -> "MembraneRegularization":
         return cls(cfg.max_membrane)
 
+    def segment(self, spikes: None, membrane: Tensor, mask: Optional[Tensor], carry: None) -> Tuple[Summary, None]:
+        excess = zero_invalid(F.relu(membrane.float().abs() - self.max_membrane), mask)  # (B, t, *N)
+        per_neuron = excess[0, 0].numel()
+        sums = {"excess_sq": (excess**2).sum(), "excess_count": (excess.detach() > 0).sum().float()}
+        return {k: (v / per_neuron).reshape(1, 1) for k, v in sums.items()}, None
+
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
-        layers = _layers(inputs.layer_membranes, self.name, "layer_membranes")
+        entries = valid_steps(inputs.mask, inputs.output).sum().clamp_min(1.0)  # valid (b, t) pairs
         losses, diag = [], {}
-        for name, v in layers.items():
-            excess = F.relu(v.float().abs() - self.max_membrane)
-            losses.append(masked_mean(excess**2, inputs.mask))
-            diag[f"{name}/excess_frac"] = masked_mean((excess.detach() > 0).float(), inputs.mask)
+        for name, summary in _layer_summaries(self, inputs).items():
+            losses.append(_total(summary["excess_sq"]).sum() / entries)
+            diag[f"{name}/excess_frac"] = _total(summary["excess_count"]).sum() / entries
         return torch.stack(losses).mean(), diag
 
 
@@ -367,6 +427,16 @@ class SNNLossComposer(nn.Module):
                 raise ValueError(f"SNNLossComposer: term {term!r} with weight={weight!r}; allowed: a LossTerm with a finite weight >= 0")
         self.terms = nn.ModuleDict({term.name: term for term, _ in terms})
         self.weights = {term.name: float(weight) for term, weight in terms}
+
+    @property
+    def summaries(self) -> List[LayerSummary]:
+        """The terms that read layer tensors through a segment-wise summary (the network computes them)."""
+        return [t for t in self.terms.values() if isinstance(t, LayerSummary)]
+
+    @property
+    def whole_layer_terms(self) -> List[LossTerm]:
+        """The terms that read whole layer tensors (no summary form: they cannot be segmented)."""
+        return [t for t in self.terms.values() if (t.needs_layer_spikes or t.needs_membrane) and not isinstance(t, LayerSummary)]
 
     @property
     def needs_layer_spikes(self) -> bool:

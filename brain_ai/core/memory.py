@@ -3,13 +3,17 @@ r"""Predict BPTT memory; pick ``checkpoint_every`` for a memory budget.
 Two estimates live here.
 
 1. *Saved activations of one module* (:func:`fit_bptt_bytes`, below).
-2. *Peak memory of a whole network's training step* (:func:`fit_network_peak`,
+2. *Peak memory of a training step* (:func:`fit_network_peak`,
    :func:`checkpoint_every_for_budget`, :func:`resolve_memory_budget`): the peak bytes allocated
-   while one forward + backward runs, measured by :func:`peak_bytes` (allocation events of
-   ``torch.profiler``, exact on CPU) at the real batch size on short probe sequences and
-   extrapolated in T with ``peak(T) = a + b T`` (full BPTT) and, with checkpointing every ``k``
-   steps, ``peak(T, k) = a + b T + c k + d ceil(T / k)`` (kept segment outputs + one segment's
-   activations and gradients + the boundary states).
+   while one step runs, measured by :func:`peak_bytes` (allocation events of ``torch.profiler``,
+   exact on CPU) at the real batch size on short probe sequences and extrapolated in T with
+   ``peak(T) = a + b T`` (full BPTT) and, with checkpointing every ``k`` steps,
+   ``peak(T, k) = a + b T + c k + d ceil(T / k)`` (kept segment outputs and per-step series + one
+   segment's activations and gradients + the boundary states and per-segment sums). The step is
+   whatever a :data:`StepFactory` builds: ``train.py`` passes the real one (the SNN with the loss
+   terms' summaries, the decoder, every loss term, backward, the optimiser step:
+   :func:`brain_ai.training.module.training_step_factory`); :func:`network_step` is the bare network's.
+   The probes run under :func:`torch.random.fork_rng`: the global RNG is left as it was.
 
 Method: the activation memory of backprop-through-time is the bytes autograd saves for backward.
 :func:`saved_tensor_bytes` measures them exactly with ``torch.autograd.graph.saved_tensors_hooks``
@@ -170,10 +174,11 @@ def chunk_size_for_budget(
 # --------------------------------------------------------------------------------------------
 
 #: Probe ``(T, checkpoint_every)`` pairs of :func:`fit_network_peak` (``None``: full BPTT).
-#: Segments are shorter than T (one segment holding all of T is not the regime being fitted).
+#: Segments are shorter than T (one segment holding all of T is not the regime being fitted); a
+#: grid of 8 segmented probes for 4 coefficients, so that one probe's noise does not steer the fit.
 PEAK_PROBES: Tuple[Tuple[int, Optional[int]], ...] = (
     (128, None), (384, None),
-    (192, 8), (192, 48), (384, 12), (384, 48),
+    *((steps, every) for steps in (192, 384) for every in (8, 16, 32, 64)),
 )
 
 
@@ -229,15 +234,25 @@ def probe_loss(output: Tensor) -> Tensor:
     return (output * weights).sum()
 
 
+#: ``(snn config, batch_size, time_steps) -> step``: builds a model and its input, and returns the
+#: training step to measure (run by :func:`peak_bytes`)
+StepFactory = Callable[[SNNConfig, int, int], Callable[[], None]]
+
+
+def probe_spikes(cfg: SNNConfig, batch_size: int, time_steps: int, generator: torch.Generator) -> Tensor:
+    """Random input spikes ``(batch_size, time_steps, *input)`` (10 % ones) for ``cfg``'s network."""
+    shape = (cfg.input_size,) if cfg.architecture.value == "mlp" else tuple(cfg.input_shape)
+    return (torch.rand(batch_size, time_steps, *shape, generator=generator) < 0.1).float()
+
+
 def network_step(cfg: SNNConfig, batch_size: int, time_steps: int, seed: int = 0) -> Callable[[], None]:
-    """One training step (forward, :func:`probe_loss`, backward) of ``build_snn(cfg)`` on random
-    spikes ``(batch_size, time_steps, *input)``; the network and input are made before the call."""
+    """One step of the bare network (forward, :func:`probe_loss`, backward) of ``build_snn(cfg)``
+    on random spikes ``(batch_size, time_steps, *input)``; the network and input are made before
+    the call (the network's initial weights from the global RNG)."""
     from brain_ai.core.snn import build_snn  # snn imports nothing from here; keep the dependency one-way at import
 
-    torch.manual_seed(seed)
     net = build_snn(cfg)
-    shape = (cfg.input_size,) if cfg.architecture.value == "mlp" else tuple(cfg.input_shape)
-    x = (torch.rand(batch_size, time_steps, *shape) < 0.1).float()  # (B, T, ...)
+    x = probe_spikes(cfg, batch_size, time_steps, torch.Generator().manual_seed(seed))  # (B, T, ...)
 
     def step() -> None:
         probe_loss(net(x, keep_spikes=False).output).backward()
@@ -251,13 +266,19 @@ def _lstsq(rows: Sequence[Sequence[float]], targets: Sequence[float]) -> Tuple[f
     return tuple(torch.linalg.lstsq(a, b).solution.flatten().tolist())
 
 
-def fit_network_peak(cfg: SNNConfig, batch_size: int, probes: Sequence[Tuple[int, Optional[int]]] = PEAK_PROBES) -> NetworkPeakModel:
-    """Measure :func:`peak_bytes` of :func:`network_step` at ``batch_size`` on short ``probes``
-    ``(T, checkpoint_every)`` and fit :class:`NetworkPeakModel` (the whole network, fp32, CPU)."""
+def fit_network_peak(
+    cfg: SNNConfig, batch_size: int, probes: Sequence[Tuple[int, Optional[int]]] = PEAK_PROBES,
+    make_step: StepFactory = network_step,
+) -> NetworkPeakModel:
+    """Measure :func:`peak_bytes` of the steps ``make_step`` builds at ``batch_size`` on short
+    ``probes`` ``(T, checkpoint_every)`` and fit :class:`NetworkPeakModel` (fp32, CPU). The
+    global RNG (which the probe models' initialisation draws from) is restored afterwards."""
     full_rows, full_y, seg_rows, seg_y = [], [], [], []
     for steps, every in probes:
-        step = network_step(dataclasses.replace(cfg, checkpoint_every=every, memory_budget_mb=None), batch_size, steps)
-        measured = float(peak_bytes(step))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            step = make_step(dataclasses.replace(cfg, checkpoint_every=every, memory_budget_mb=None), batch_size, steps)
+            measured = float(peak_bytes(step))
         if every is None:
             full_rows.append([1.0, steps])
             full_y.append(measured)
@@ -283,9 +304,10 @@ def checkpoint_every_for_budget(model: NetworkPeakModel, time_steps: int, budget
     )
 
 
-def resolve_memory_budget(cfg: SNNConfig, batch_size: int, time_steps: int) -> SNNConfig:
+def resolve_memory_budget(cfg: SNNConfig, batch_size: int, time_steps: int, make_step: StepFactory = network_step) -> SNNConfig:
     """Check ``cfg.checkpoint_every`` against ``time_steps`` and turn ``cfg.memory_budget_mb`` into
-    ``checkpoint_every`` (logged); the returned config has ``memory_budget_mb=None``.
+    ``checkpoint_every`` (logged) for the step ``make_step`` builds (``train.py``: the real training
+    step); the returned config has ``memory_budget_mb=None``.
 
     Raises ``ConfigError`` naming the field when ``checkpoint_every > time_steps`` or no
     ``checkpoint_every`` fits the budget.
@@ -297,7 +319,7 @@ def resolve_memory_budget(cfg: SNNConfig, batch_size: int, time_steps: int) -> S
         )
     if cfg.memory_budget_mb is None:
         return cfg
-    model = fit_network_peak(cfg, batch_size)
+    model = fit_network_peak(cfg, batch_size, make_step=make_step)
     every = checkpoint_every_for_budget(model, time_steps, int(cfg.memory_budget_mb * 2**20))
     log.info(
         "snn.memory_budget_mb=%g -> snn.checkpoint_every=%s (predicted peak of a training step %.1f MB; full BPTT %.1f MB; "

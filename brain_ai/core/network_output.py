@@ -8,7 +8,7 @@ imports the other's module for it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +26,12 @@ class SNNOutput:
             backward without checkpointing, so free to return); used by activity regularisers.
             Empty with ``keep_spikes=False``.
         layer_membranes: name -> ``(B, T, ...)`` post-step membrane, only when recorded.
-        probes: name -> probe dict (``brain_ai.core.probes``), only with ``return_details=True``.
+        probes: name -> probe dict (``brain_ai.core.probes``), only with ``return_details=True``
+            or ``probes=True``.
+        neuron_rates: name -> ``(N,)`` firing rate of each neuron over batch and valid time, with
+            the probes.
+        summaries: summary key -> layer name -> the :class:`~brain_ai.core.summaries.LayerSummary`
+            asked for (``summaries=``), accumulated segment by segment.
         final_states: name -> final :class:`SpikingState` of every neuron layer; pass it as
             ``state=`` of the next call to continue the sequence (streaming).
         inputs: the input the network read, ``(B, T, F)`` (MLP, flattened) or ``(B, T, C, H, W)``
@@ -37,6 +42,8 @@ class SNNOutput:
     layer_spikes: Dict[str, Tensor] = field(default_factory=dict)
     layer_membranes: Dict[str, Tensor] = field(default_factory=dict)
     probes: Dict[str, Dict[str, Tensor]] = field(default_factory=dict)
+    neuron_rates: Dict[str, Tensor] = field(default_factory=dict)
+    summaries: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     final_states: Dict[str, SpikingState] = field(default_factory=dict)
     inputs: Optional[Tensor] = None
 

@@ -14,7 +14,8 @@ import torch
 from torch import Tensor
 
 from brain_ai.config import LossConfig
-from brain_ai.core.masking import check_mask, masked_mean, time_sum, valid_steps
+from brain_ai.core.masking import check_mask, step_weights, time_sum, valid_steps
+from brain_ai.core.summaries import LayerSummary, Summary, summarize
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,58 @@ HEALTHY_RANGES: Dict[str, HealthyRange] = {
 }
 
 
+class ProbeSummary(LayerSummary):
+    """The running sums the probes are computed from (:func:`probes_from_summary`), per segment:
+    ``count (1, 1, N)`` spikes of each neuron, ``zeros (1, 1)`` spike-free entries and, with a
+    membrane, ``membrane_sum`` / ``membrane_sq (1, 1)`` (float64), all over the valid steps."""
+
+    key = "probes"
+    needs_membrane = True
+
+    def segment(self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: None) -> Tuple[Summary, None]:
+        with torch.no_grad():
+            s = spikes.detach().float()
+            w = step_weights(mask, s)
+            valid = torch.ones_like(s) if w is None else w.expand_as(s)
+            sums = {"count": time_sum(s, mask).sum(0).flatten(), "zeros": ((s == 0).float() * valid).sum()}
+            if membrane is not None:
+                m = membrane.detach().double() * valid
+                sums.update({"membrane_sum": m.sum(), "membrane_sq": (m * m).sum()})
+        return {k: v.reshape(1, 1, -1) if k == "count" else v.reshape(1, 1) for k, v in sums.items()}, None
+
+
+def neuron_rates(summary: Summary, entries: Tensor) -> Tensor:
+    """Firing rate ``(N,)`` of each neuron over batch and valid time from a :class:`ProbeSummary`;
+    ``entries``: the number of valid ``(b, t)`` pairs (0-d)."""
+    return summary["count"].sum(dim=(0, 1)) / entries.clamp_min(1.0)
+
+
+def probes_from_summary(
+    summary: Summary, entries: Tensor, saturation_threshold: float = LossConfig.saturation_threshold
+) -> Dict[str, Tensor]:
+    """The probes of :func:`compute_probes` from a :class:`ProbeSummary` (summed over its segments)
+    and ``entries``, the number of valid ``(b, t)`` pairs (0-d)."""
+    with torch.no_grad():
+        per_neuron = neuron_rates(summary, entries)  # (N,)
+        values = per_neuron.numel() * entries.clamp_min(1.0)  # valid (b, t, n) entries
+        probes = {
+            "firing_rate": summary["count"].sum() / values,
+            "spike_sparsity": summary["zeros"].sum() / values,
+            "dead_frac": (per_neuron == 0).float().mean(),
+            "saturated_frac": (per_neuron >= saturation_threshold).float().mean(),
+        }
+        if "membrane_sum" in summary:
+            mean = summary["membrane_sum"].sum() / values
+            probes["membrane_mean"] = mean.float()
+            probes["membrane_var"] = (summary["membrane_sq"].sum() / values - mean**2).clamp_min(0.0).float()
+    return probes
+
+
 def compute_probes(
     spikes: Tensor, membrane: Optional[Tensor] = None, saturation_threshold: float = LossConfig.saturation_threshold,
     mask: Optional[Tensor] = None,
 ) -> Dict[str, Tensor]:
-    """Probe one layer's activity over a window.
+    """Probe one layer's activity over a window (:class:`ProbeSummary` over one segment).
 
     Args:
         spikes: ``(B, T, *N)`` 0/1 spikes.
@@ -74,25 +122,10 @@ def compute_probes(
     if not 0.0 < saturation_threshold <= 1.0:
         raise ValueError(f"compute_probes: saturation_threshold={saturation_threshold!r} must be in (0, 1]")
     mask = check_mask(mask, spikes.shape[0], spikes.shape[1], "compute_probes")
-    with torch.no_grad():
-        s = spikes.detach().float()
-        per_neuron = time_sum(s, mask).sum(0) / valid_steps(mask, s).sum()  # (*N) rate over batch and valid time
-        probes = {
-            "firing_rate": masked_mean(s, mask),
-            "spike_sparsity": masked_mean((s == 0).float(), mask),
-            "dead_frac": (per_neuron == 0).float().mean(),
-            "saturated_frac": (per_neuron >= saturation_threshold).float().mean(),
-        }
-        if membrane is not None:
-            if membrane.shape != spikes.shape:
-                raise ValueError(
-                    f"compute_probes: membrane shape {tuple(membrane.shape)} != spikes shape {tuple(spikes.shape)}"
-                )
-            m = membrane.detach().float()
-            mean = masked_mean(m, mask)
-            probes["membrane_mean"] = mean
-            probes["membrane_var"] = masked_mean((m - mean) ** 2, mask)
-    return probes
+    if membrane is not None and membrane.shape != spikes.shape:
+        raise ValueError(f"compute_probes: membrane shape {tuple(membrane.shape)} != spikes shape {tuple(spikes.shape)}")
+    summary = summarize(ProbeSummary(), spikes, membrane, mask)
+    return probes_from_summary(summary, valid_steps(mask, spikes).sum(), saturation_threshold)
 
 
 Probes = Mapping[str, Union[Tensor, float]]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -30,10 +30,12 @@ from torch import Tensor, nn
 from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
 from brain_ai.core.ann import RecurrentANN
 from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, over_time
+from brain_ai.core.masking import valid_steps
 from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
 from brain_ai.core.neurons.state import carry, check_finite, check_state
-from brain_ai.core.probes import compute_probes
+from brain_ai.core.probes import ProbeSummary, neuron_rates, probes_from_summary
 from brain_ai.core.spike_input import as_compute, spike_linear
+from brain_ai.core.summaries import LayerSummary, Summary, Undetached
 from brain_ai.core.unroll import check_segmenting, run_segments
 
 
@@ -52,13 +54,30 @@ def _hidden_neuron_cfg(cfg: NeuronConfig, recurrent_ok: bool) -> NeuronConfig:
 
 @dataclass
 class _Segment:
-    """Bookkeeping of one time segment of a network forward (a fresh one per segment run)."""
+    """Bookkeeping of one time segment of a network forward (a fresh one per segment run):
+    ``carries`` summary key -> layer -> what a summary passes to the next segment."""
 
     states: NetState
     record_membrane: bool
+    keep_membranes: bool
     keep_spikes: bool
+    summaries: Sequence[LayerSummary] = ()
+    carries: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    mask: Optional[Tensor] = None
     spikes: Dict[str, Tensor] = field(default_factory=dict)
     membranes: Dict[str, Tensor] = field(default_factory=dict)
+    stats: Dict[str, Dict[str, Summary]] = field(default_factory=dict)
+
+    def summarize(self, name: str, spikes: Tensor, membrane: Optional[Tensor], spiking: bool) -> None:
+        """Add every summary of layer ``name``'s segment (spike summaries: spiking layers only)."""
+        for summary in self.summaries:
+            if summary.needs_spikes and not spiking:
+                continue
+            carried = self.carries.setdefault(summary.key, {})
+            self.stats.setdefault(summary.key, {})[name], carried[name] = summary.segment(
+                spikes if summary.needs_spikes else None, membrane if summary.needs_membrane else None,
+                self.mask, carried.get(name),
+            )  # fmt: skip
 
 
 class _SNNBase(nn.Module):
@@ -90,6 +109,8 @@ class _SNNBase(nn.Module):
         mask: Optional[Tensor] = None,
         generator: Optional[torch.Generator] = None,
         carry_state: Optional[bool] = None,
+        summaries: Sequence[LayerSummary] = (),
+        probes: bool = False,
     ) -> SNNOutput:
         """Run the network on ``x (B, T, ...)``, starting from ``state`` (None = zeros).
 
@@ -100,6 +121,9 @@ class _SNNBase(nn.Module):
                 carried state equals ``x`` in one call. A state whose layer names, batch size or
                 shapes do not match raises ``ValueError`` naming the layer and both shapes.
             return_details: add per-layer probes, record membranes and keep the input (``inputs``).
+            probes: add per-layer probes and neuron rates only, from running sums accumulated
+                segment by segment (:class:`~brain_ai.core.probes.ProbeSummary`): no layer's
+                whole spike train is kept.
             record_membrane: record membranes without probes (membrane regularisation).
             keep_spikes: return the hidden layers' spikes in ``layer_spikes``; False saves their
                 ``(B, T, N)`` memory under checkpointing (where they are not kept for backward).
@@ -111,36 +135,51 @@ class _SNNBase(nn.Module):
                 None the final states attached to the autograd graph; True detached, to feed
                 back as ``state=`` (streaming inference, truncated BPTT across calls); False
                 nothing (``final_states == {}``), so no reference to them outlives the call.
+            summaries: :class:`~brain_ai.core.summaries.LayerSummary` objects to accumulate over
+                every layer, segment by segment (``SNNOutput.summaries``): what the loss terms
+                read instead of whole layer tensors.
 
-        ``cfg.checkpoint_every`` applies only while autograd records (training); inference runs
-        one pass per call.
+        ``cfg.checkpoint_every`` cuts time while autograd records (training), and at inference
+        when nothing whole is kept (only summaries / probes: segments of at most
+        ``checkpoint_every`` steps, bounded memory); otherwise inference runs one pass per call.
         """
         x = self._check_input(x)
         check_finite(type(self).__name__, x)
         states = self._check_state(state, x.shape[0])
-        checkpoint_every = self.cfg.checkpoint_every if torch.is_grad_enabled() else None
-        check_segmenting("snn", x.shape[1], self.cfg.chunk_size, checkpoint_every)
-        record = record_membrane or return_details
+        keep_membranes = record_membrane or return_details
         keep = keep_spikes or return_details
+        summaries = [*summaries, ProbeSummary()] if probes or return_details else list(summaries)
+        checkpoint_every = self.cfg.checkpoint_every
+        if checkpoint_every is not None and not torch.is_grad_enabled():
+            checkpoint_every = None if keep or keep_membranes else min(checkpoint_every, x.shape[1])
+        check_segmenting("snn", x.shape[1], self.cfg.chunk_size, checkpoint_every)
+        record = keep_membranes or any(s.needs_membrane for s in summaries)
 
-        def segment(inputs: Dict[str, Any], seg_states: NetState) -> Tuple[Dict[str, Any], NetState]:
-            seg = _Segment(dict(seg_states), record, keep)  # never mutate the arguments (rerun in backward)
+        def segment(inputs: Dict[str, Any], seg_state: Tuple[NetState, Undetached]) -> Tuple[Dict[str, Any], Any]:
+            # never mutate the arguments (the segment reruns in backward)
+            carries = {key: dict(layers) for key, layers in seg_state[1].value.items()}
+            seg = _Segment(dict(seg_state[0]), record, keep_membranes, keep, summaries, carries, inputs.get("mask"))
             output = self._layers(inputs["x"], inputs["masks"], seg)
-            return {"output": output, "spikes": seg.spikes, "membranes": seg.membranes}, seg.states
+            outputs = {"output": output, "spikes": seg.spikes, "membranes": seg.membranes, "summaries": seg.stats}
+            return outputs, (seg.states, Undetached(seg.carries))
 
-        inputs = {"x": x, "masks": self._dropout_masks(x, generator)}
-        outputs, final = run_segments(segment, inputs, states, chunk_size=self.cfg.chunk_size, checkpoint_every=checkpoint_every)
+        inputs = {"x": x, "masks": self._dropout_masks(x, generator), **({} if mask is None else {"mask": mask})}
+        outputs, (final, _) = run_segments(
+            segment, inputs, (states, Undetached({})), chunk_size=self.cfg.chunk_size, checkpoint_every=checkpoint_every
+        )
         owner = f"{type(self).__name__}.forward"
         final = {name: carry(owner, s, carry_state) for name, s in final.items()} if carry_state is not False else {}
         out = SNNOutput(
-            output=outputs["output"], layer_spikes=outputs["spikes"], layer_membranes=outputs["membranes"], final_states=final
-        )
+            output=outputs["output"], layer_spikes=outputs["spikes"], layer_membranes=outputs["membranes"],
+            summaries=outputs["summaries"], final_states=final,
+        )  # fmt: skip
         if return_details:
             out.inputs = as_compute(x, self.compute_dtype)
-            out.probes = {
-                name: compute_probes(spikes.detach(), out.layer_membranes[name].detach(), mask=mask)
-                for name, spikes in out.layer_spikes.items()
-            }
+        if ProbeSummary.key in out.summaries:
+            entries = valid_steps(mask, x).sum()  # valid (b, t) pairs
+            layers = out.summaries.pop(ProbeSummary.key)
+            out.probes = {name: probes_from_summary(summary, entries) for name, summary in layers.items()}
+            out.neuron_rates = {name: neuron_rates(summary, entries) for name, summary in layers.items()}
         return out
 
     def reset_state(self, batch_size: int, device: Optional[torch.device] = None, dtype: torch.dtype = torch.float32) -> Dict[str, SpikingState]:
@@ -177,10 +216,13 @@ class _SNNBase(nn.Module):
         spikes, seg.states[name], traces = neuron._run_sequence(
             current, seg.states[name], None, None, record, None, check_values=False
         )
-        if "membrane" in traces:
-            seg.membranes[name] = traces["membrane"]
-        if seg.keep_spikes and neuron.spiking:  # the membrane readout is not a spiking layer
+        membrane = traces.get("membrane")
+        if seg.keep_membranes:
+            seg.membranes[name] = membrane
+        spiking = neuron.spiking  # the membrane readout is not a spiking layer
+        if seg.keep_spikes and spiking:
             seg.spikes[name] = spikes
+        seg.summarize(name, spikes, membrane, spiking)
         return spikes
 
     def _readout(self, size: int) -> nn.Module:

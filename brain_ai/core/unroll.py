@@ -119,7 +119,8 @@ def run_segments(
         initial_state: state before step 0 (any pytree; ``None`` leaves are allowed).
         chunk_size: truncated BPTT window (state detached at its multiples); None = full BPTT.
         checkpoint_every: segment length of exact checkpointed BPTT (see the module docstring);
-            None = no checkpointing. Must be <= T.
+            None = no checkpointing. Must be <= T. Without autograd recording the segments just
+            run one after the other (bounded memory, nothing to recompute).
     Returns:
         ``(outputs (B, T, ...) pytree, final_state)``; outputs are the segments' joined along dim 1.
     """
@@ -134,7 +135,7 @@ def run_segments(
         if start and chunk_size is not None and start % chunk_size == 0:
             state = detach_tree(state)  # truncated BPTT: cut the graph between chunks
         seg = pytree.tree_map(lambda t: t.narrow(1, start, stop - start), inputs)  # (B, t, ...) views
-        if checkpoint_every is not None:
+        if checkpoint_every is not None and torch.is_grad_enabled():
             out, state = _checkpoint(segment_fn, seg, state, use_reentrant=False)
         else:
             out, state = segment_fn(seg, state)

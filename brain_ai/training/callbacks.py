@@ -11,8 +11,11 @@ TensorBoard tags (fixed; docs/probes-tensorboard.md shows them):
   sample, once per validation epoch.
 
 Probes are measured in eval mode, without gradients, on the current training batch
-(:meth:`brain_ai.training.module.SNNLitModule.probe`), so they cost one extra forward every N steps; the
-:class:`ProbeLogger` and the :class:`HealthMonitor` share it (:func:`probe_training_batch`).
+(:meth:`brain_ai.training.module.SNNLitModule.probe` with ``details=False``), so they cost one extra
+forward every N steps; the :class:`ProbeLogger` and the :class:`HealthMonitor` share it
+(:func:`probe_training_batch`). The probes come from running sums accumulated segment by segment
+(:class:`brain_ai.core.probes.ProbeSummary`, ``snn.checkpoint_every`` steps at a time), so no
+layer's whole spike train is kept.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from brain_ai.config import ConfigError, LossConfig, check_range
 from brain_ai.core.decoding import ClassificationOutput
 from brain_ai.core.deferred_check import DeferredCheck
 from brain_ai.core.probes import HEALTHY_RANGES, check_health
-from brain_ai.training.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample, per_neuron_rates
+from brain_ai.training.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample
 from brain_ai.data.ragged import split_batch
 from brain_ai.errors import TrainingStopped
 
@@ -67,7 +70,7 @@ def probe_training_batch(trainer: L.Trainer, pl_module: L.LightningModule, batch
     probed = getattr(pl_module, _PROBED, None)
     if probed is None or probed[0] != key:
         x, _, mask = split_batch(batch)
-        probed = (key, pl_module.probe(x, mask))
+        probed = (key, pl_module.probe(x, mask, details=False))
         setattr(pl_module, _PROBED, probed)
     return probed[1]
 
@@ -91,8 +94,8 @@ class ProbeLogger(L.Callback):
             logger.log_metrics(metrics, step=step)
         writer = tensorboard_writer(trainer)
         if self.histogram and writer is not None:
-            for layer, spikes in out.layer_spikes.items():
-                writer.add_histogram(f"probes/{layer}/firing_rate_hist", per_neuron_rates(spikes), step)
+            for layer, rates in out.neuron_rates.items():
+                writer.add_histogram(f"probes/{layer}/firing_rate_hist", rates, step)
 
 
 class SpikeRasterLogger(L.Callback):

@@ -25,7 +25,7 @@ import dataclasses
 import logging
 import warnings
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import lightning as L
 import torch
@@ -51,9 +51,11 @@ from brain_ai.config import (
 from brain_ai.core.decoding import ClassificationOutput, DecoderOutput, build_decoder
 from brain_ai.core.deferred_check import DeferredCheck
 from brain_ai.core.encoding import build_encoder
-from brain_ai.core.losses import LossInputs, build_loss
+from brain_ai.core.losses import REGULARIZERS, LossInputs, SNNLossComposer, build_loss
+from brain_ai.core.memory import StepFactory, probe_spikes
 from brain_ai.core.neurons.psn import follow_mask_schedule
 from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
+from brain_ai.core.summaries import LayerSummary
 from brain_ai.data.ragged import split_batch
 from brain_ai.training.schedules import build_scheduler, horizon, replan
 
@@ -156,6 +158,7 @@ class SNNLitModule(L.LightningModule):
             raise ConfigError(f"decoding.type={self.decoding_cfg.type.name} (population_mode={self.decoding_cfg.population_mode.name}) "
                               f"decodes {self.decoder.task.name}, but task={self.task.name}")
         self.criterion = build_loss(self.loss_cfg)
+        check_segmentable(self.criterion, self.snn_cfg)
         # keys get a suffix: "train" would clash with nn.Module.train
         self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(self.task, num_outputs) for stage in STAGES})
         #: outside training, run the SNN in windows of this many steps with carried state (None: one pass)
@@ -186,7 +189,7 @@ class SNNLitModule(L.LightningModule):
     # ------------------------------------------------------------------ forward
     def forward(
         self, x: Tensor, *, return_details: bool = False, mask: Optional[Tensor] = None,
-        generator: Optional[torch.Generator] = None,
+        generator: Optional[torch.Generator] = None, probes: bool = False,
     ) -> Tuple[DecoderOutput, SNNOutput]:
         """Encode ``x`` (static ``(B, ...)`` or spikes ``(B, T, ...)``), run the SNN, decode.
 
@@ -194,7 +197,9 @@ class SNNLitModule(L.LightningModule):
         decoder and the probes then ignore the padded steps. Returns the decoder output (a
         :class:`~brain_ai.core.decoding.ClassificationOutput` with ``logits_proxy (B, C)``,
         ``prediction (B,)``, or a ``RegressionOutput`` with ``estimate (B, D)``) and the raw
-        :class:`SNNOutput` (output sequence, per-layer spikes, membranes, probes). ``generator``
+        :class:`SNNOutput` (output sequence, the loss terms' per-layer summaries, probes; whole
+        per-layer spikes and membranes with ``return_details``). ``probes``: per-layer probes from
+        running sums only (no whole layer tensor kept). ``generator``
         (on ``x``'s device) draws the encoder's spikes and the dropout masks; None = the encoder's
         own (``encoding.seed``) or the global RNG. Outside training with ``stream_window = W``
         set, the input is encoded once and the encoded spikes stream through the SNN in windows of
@@ -203,16 +208,37 @@ class SNNLitModule(L.LightningModule):
         spike_batch = self.encoder(x, generator=generator)  # encoded once, even when streamed
         if mask is not None:
             spike_batch = dataclasses.replace(spike_batch, mask=mask)  # validated (B, T) bool
-        # what to record: only a spiking network has spikes, membranes and probes (brain_ai.core.ann has none)
-        spiking = self.net.spiking
-        records: Dict[str, Any] = dict(record_membrane=self.criterion.needs_membrane, keep_spikes=self.criterion.needs_layer_spikes) if spiking else {}
-        if self.stream_window is not None and not self.training and not return_details:
-            out = run_streaming(self.net, spike_batch.spikes, self.stream_window, **records)
+        return self.run_network(spike_batch.spikes, return_details=return_details, mask=mask, generator=generator, probes=probes)
+
+    def run_network(
+        self, spikes: Tensor, *, return_details: bool = False, mask: Optional[Tensor] = None,
+        generator: Optional[torch.Generator] = None, probes: bool = False,
+    ) -> Tuple[DecoderOutput, SNNOutput]:
+        """:meth:`forward` after the encoder: the network on encoded ``spikes (B, T, ...)``, then the decoder.
+        Only a spiking network records spikes, membranes, summaries and probes (:mod:`brain_ai.core.ann` has none)."""
+        if self.stream_window is not None and not self.training and not return_details and not probes:
+            # the windows are separate calls: every term reads the joined whole layer tensors
+            spiking = self.net.spiking
+            kwargs = dict(record_membrane=self.criterion.needs_membrane, keep_spikes=self.criterion.needs_layer_spikes)
+            out = run_streaming(self.net, spikes, self.stream_window, **(kwargs if spiking else {}))
+        elif not self.net.spiking:
+            out = self.net(spikes, return_details=return_details, generator=generator)
         else:
-            if spiking:
-                records["mask"] = mask
-            out = self.net(spike_batch.spikes, return_details=return_details, generator=generator, **records)
+            whole = self.criterion.whole_layer_terms  # the others read segment-wise summaries
+            out = self.net(
+                spikes, return_details=return_details, mask=mask, generator=generator,
+                summaries=self.criterion.summaries, probes=probes,
+                record_membrane=any(t.needs_membrane for t in whole), keep_spikes=any(t.needs_layer_spikes for t in whole),
+            )
         return self.decoder(out.output, mask), out
+
+    def loss_of(self, decoded: DecoderOutput, out: SNNOutput, targets: Tensor, mask: Optional[Tensor] = None) -> Tuple[Tensor, Dict[str, Any]]:
+        """``(total, info)`` of the loss composer for one forward's ``decoded`` / ``out``."""
+        inputs = LossInputs(
+            output=out.output, decoded=decoded, targets=targets, layer_spikes=out.layer_spikes,
+            layer_membranes=out.layer_membranes, mask=mask, layer_summaries=out.summaries,
+        )  # fmt: skip
+        return self.criterion(inputs)
 
     def predict_step(self, batch: Any, batch_idx: int) -> DecoderOutput:
         """Decoded predictions of a batch ``x``, ``(x, y)`` or ``(x, y, mask)`` (streamed when
@@ -220,10 +246,13 @@ class SNNLitModule(L.LightningModule):
         x, _, mask = split_batch(batch) if isinstance(batch, (tuple, list)) else (batch, None, None)
         return self(x, mask=mask)[0]
 
-    def probe(self, x: Tensor, mask: Optional[Tensor] = None) -> SNNOutput:
-        """Per-layer probes and spike trains of one batch, measured in eval mode without gradients."""
+    def probe(self, x: Tensor, mask: Optional[Tensor] = None, details: bool = True) -> SNNOutput:
+        """Per-layer probes of one batch, measured in eval mode without gradients: with ``details``
+        also the whole spike trains, membranes and input (``return_details``); without, only the
+        probes and neuron rates, from running sums segment by segment (``snn.checkpoint_every``
+        steps at a time: no layer's whole spike train is kept)."""
         with eval_mode(self):
-            return self(x, return_details=True, mask=mask)[1]
+            return self(x, return_details=details, probes=True, mask=mask)[1]
 
     # ------------------------------------------------------------------ steps
     def batch_generator(self, device: torch.device, stage: str, batch_idx: int) -> torch.Generator:
@@ -245,15 +274,7 @@ class SNNLitModule(L.LightningModule):
         if stage == "train" and self.batch_transform is not None:
             x = self.batch_transform(x, generator)
         decoded, out = self(x, mask=mask, generator=generator)
-        inputs = LossInputs(
-            output=out.output,
-            decoded=decoded,
-            targets=y,
-            layer_spikes=out.layer_spikes,
-            layer_membranes=out.layer_membranes,
-            mask=mask,
-        )
-        total, info = self.criterion(inputs)
+        total, info = self.loss_of(decoded, out, y, mask)
         components: Dict[str, Tensor] = info["components"]  # type: ignore[assignment]
         self.nonfinite_loss.update(~torch.isfinite(total), torch.stack([total.detach().float(), *components.values()]),
                                    (stage, self.current_epoch, self.global_step))
@@ -313,12 +334,17 @@ class SNNLitModule(L.LightningModule):
             self.seed_stream.set_state(checkpoint[SEED_STREAM_KEY])
 
     # ------------------------------------------------------------------ optimisation
-    def configure_optimizers(self) -> Any:
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """The optimiser of ``optim`` over the module's parameters."""
         cfg = self.optim_cfg
         kwargs: Dict[str, Any] = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
         if cfg.optimizer is OptimizerName.sgd:
             kwargs["momentum"] = cfg.momentum
-        optimizer = _OPTIMIZERS[cfg.optimizer](self.parameters(), **kwargs)
+        return _OPTIMIZERS[cfg.optimizer](self.parameters(), **kwargs)
+
+    def configure_optimizers(self) -> Any:
+        cfg = self.optim_cfg
+        optimizer = self.build_optimizer()
         scheduler = build_scheduler(optimizer, cfg, horizon(self._trainer, cfg))
         if scheduler is None:
             return optimizer
@@ -356,6 +382,49 @@ def _moved_sequence_input(encoding: Dict[str, Any], value_sequence: bool) -> Tup
         return encoding, value_sequence
     encoding = dict(encoding)
     return encoding, bool(encoding.pop("sequence_input")) or value_sequence
+
+
+def training_step_factory(make_module: Callable[[SNNConfig], "SNNLitModule"]) -> StepFactory:
+    """A :data:`~brain_ai.core.memory.StepFactory` of the real training step: the module that
+    ``make_module(snn_cfg)`` builds, on random encoded spikes ``(B, T, *input)`` and targets: the
+    SNN with the loss terms' summaries, the decoder, every loss term, backward and an optimiser
+    step (what ``snn.memory_budget_mb`` fits; the encoder's own memory is not included)."""
+
+    def make(cfg: SNNConfig, batch_size: int, time_steps: int) -> Callable[[], None]:
+        module = make_module(cfg).train()
+        optimizer = module.build_optimizer()
+        generator = torch.Generator().manual_seed(0)
+        spikes = probe_spikes(cfg, batch_size, time_steps, generator)
+        if module.task is Task.classification:
+            targets = torch.randint(0, module.decoder.num_outputs, (batch_size,), generator=generator)
+        else:
+            targets = torch.rand(batch_size, module.decoder.num_outputs, generator=generator)
+
+        def step() -> None:
+            optimizer.zero_grad(set_to_none=True)
+            decoded, out = module.run_network(spikes)
+            module.loss_of(decoded, out, targets)[0].backward()
+            optimizer.step()
+
+        return step
+
+    return make
+
+
+def check_segmentable(criterion: SNNLossComposer, snn: SNNConfig) -> None:
+    """Raise ``ConfigError`` when ``snn.checkpoint_every`` (or ``snn.memory_budget_mb``, which
+    picks it) is set and a loss term reads whole layer tensors (it has no segment-wise
+    :class:`~brain_ai.core.summaries.LayerSummary`): segmenting would keep them whole anyway."""
+    whole = criterion.whole_layer_terms
+    field_name, value = ("checkpoint_every", snn.checkpoint_every) if snn.memory_budget_mb is None else ("memory_budget_mb", snn.memory_budget_mb)
+    if value is None or not whole:
+        return
+    segmented = [cls.name for cls in REGULARIZERS.values() if issubclass(cls, LayerSummary)]
+    raise ConfigError(
+        f"snn.{field_name}={value} cannot segment the loss term(s) {[t.name for t in whole]}: they read every layer's whole spike "
+        f"train or membrane; allowed: loss terms with a segment-wise summary ({', '.join(segmented)}) or the "
+        f"task terms, or snn.{field_name}=null (full BPTT)"
+    )
 
 
 def _renamed_num_outputs(num_outputs: Optional[int], num_classes: Optional[int]) -> int:
