@@ -22,8 +22,8 @@ CFG = SNNConfig(input_size=20, hidden_sizes=[64], output_size=3)
 
 def make_module(snn: SNNConfig) -> SNNLitModule:
     """The default loss (rate / temporal / ISI regularisers) with the membrane term, rate decoder."""
-    return SNNLitModule(to_dict(snn), to_dict(EncodingConfig(type="direct", sequence_input=True)), to_dict(DecodingConfig()),
-                        to_dict(LossConfig(w_membrane=0.1)), to_dict(OptimConfig()), num_outputs=3)
+    return SNNLitModule(to_dict(snn), to_dict(EncodingConfig(type="direct")), to_dict(DecodingConfig()),
+                        to_dict(LossConfig(w_membrane=0.1)), to_dict(OptimConfig()), num_outputs=3, value_sequence=True)
 
 
 def test_budget_peak_holds_on_the_measured_training_step():
