@@ -94,7 +94,7 @@ def main(argv: List[str] = None) -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=784)
     parser.add_argument("--hidden", type=int, nargs="+", default=[128, 256])
-    parser.add_argument("--backends", nargs="+", default=["fused", "eager"], choices=["fused", "eager"])
+    parser.add_argument("--backends", nargs="+", default=["fused", "eager"], choices=["compiled", "fused", "eager"])
     parser.add_argument("--what", nargs="+", default=["layer", "net"], choices=["layer", "net"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--eager-repeats", type=int, default=1, help="repeats of the (slow) eager runs")
@@ -109,7 +109,7 @@ def main(argv: List[str] = None) -> None:
             make = layer_step if what == "layer" else net_step
             for hidden in args.hidden:
                 for backend in args.backends:
-                    repeats = args.repeats if backend == "fused" else args.eager_repeats
+                    repeats = args.eager_repeats if backend == "eager" else args.repeats
                     res = measure(make(args.batch, args.steps, hidden, backend), repeats)
                     rows.append({"what": what, "hidden": hidden, "backend": backend, **res})
                     print(f"{what} N={hidden} {backend}: {res['median_s']:.3f} s wall, {res['cpu_s']:.3f} s CPU", flush=True)

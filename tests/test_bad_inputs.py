@@ -26,6 +26,7 @@ from torch import nn
 
 from brain_ai.config import ConfigError, DataConfig, EfficiencyConfig, EncodingConfig, NeuronConfig, SNNConfig, from_dict
 from brain_ai.core.encoding import build_encoder
+from brain_ai.core.neurons import build_neuron
 from brain_ai.core.snn import build_snn
 from brain_ai.errors import InputFileError
 from brain_ai.metrics.efficiency import EfficiencyError, EfficiencyMeter
@@ -277,6 +278,13 @@ CLI_CASES: List[Cli] = [
     cli("sequence_input_false_removed", "data=digits +encoding.sequence_input=false", 2, "encoding.sequence_input was removed"),
     # --- issue 24, neuron parameters: one range per field, checked when the config is composed ---
     cli("advanced_tau_mean_above_range", "snn=advanced snn.neuron.tau_mean=1000", 2, "neuron.tau_mean=1000", "(1.0, 500.0]"),
+    # --- issue 26, compiled recurrent loop (backend=compiled): CPU, float32 / float64 state, recurrent adaptive LIF ---
+    cli("compiled_backend_on_lif", "snn.neuron.backend=compiled", 2, "snn.neuron.backend=compiled", "neuron.type=recurrent_adaptive_lif",
+        "got neuron.type=lif"),
+    cli("compiled_backend_on_gpu", "snn.neuron.type=recurrent_adaptive_lif snn.neuron.backend=compiled trainer=gpu", 2,
+        "snn.neuron.backend=compiled runs CPU tensors", "trainer.accelerator=gpu"),
+    cli("compiled_backend_half_state", "snn.neuron.type=recurrent_adaptive_lif snn.neuron.backend=compiled snn.neuron.dtype_policy=input_dtype "
+        "trainer.precision=bf16-mixed", 2, "snn.neuron.dtype_policy=input_dtype", "trainer.precision=bf16-mixed", "fp32_state"),
 ]
 
 
@@ -599,6 +607,12 @@ def adex():
     from brain_ai.core.neurons import AdExNeuron
 
     return AdExNeuron
+
+
+def compiled_sequence(dtype: torch.dtype) -> Callable[[], object]:
+    """A recurrent adaptive LIF whose state has ``dtype`` (dtype_policy=input_dtype) run with backend=compiled."""
+    cfg = NeuronConfig(type="recurrent_adaptive_lif", dtype_policy="input_dtype")
+    return lambda: build_neuron(cfg, 4).to(dtype).forward_sequence(torch.rand(2, 3, 4, dtype=dtype), backend="compiled")
 
 
 def adex_export() -> object:
@@ -929,6 +943,15 @@ API_CASES: List[Api] = [
         ("snn.checkpoint_every=8", "['whole_spikes']", "rate_reg, temporal, isi, membrane", "snn.checkpoint_every=null")),
     Api("memory_budget_whole_layer_term", lambda t, m: segmenting_whole_layer_term(memory_budget_mb=64.0), ConfigError,
         ("snn.memory_budget_mb=64.0", "['whole_spikes']", "snn.memory_budget_mb=null")),
+    # --- issue 26, compiled recurrent loop (backend=compiled) ---
+    Api("compiled_backend_bf16_state", lambda t, m: compiled_sequence(torch.bfloat16), ConfigError,
+        ("backend='compiled'", "the state dtype is bfloat16", "allowed: float32, float64")),
+    Api("compiled_backend_fp16_state", lambda t, m: compiled_sequence(torch.float16), ConfigError,
+        ("backend='compiled'", "the state dtype is float16", "allowed: float32, float64")),
+    Api("compiled_backend_lif_layer", lambda t, m: lambda: build_neuron(NeuronConfig(), 4).forward_sequence(torch.rand(2, 3, 4), backend="compiled"),
+        ConfigError, ("backend='compiled'", "LIFNeuron has no compiled loop", "recurrent_adaptive_lif")),
+    Api("compiled_backend_config_type", lambda t, m: lambda: NeuronConfig(type="adaptive_lif", backend="compiled"), ConfigError,
+        ("neuron.backend=compiled", "neuron.type=recurrent_adaptive_lif", "got neuron.type=adaptive_lif")),
 ]
 
 

@@ -112,19 +112,22 @@ def test_recurrent_kernel_benchmark_runs_both_backends(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
-    """benchmarks/smnist_epoch.py on a 64-image training split: every batch of the epoch is timed, every network."""
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "smnist_epoch.py"), "--repeats", "1", "--overrides", "data.limit_train=64",
-           "--out", str(tmp_path)]
+    """benchmarks/smnist_epoch.py on a 64-image training split: every batch of the epoch is timed, variants side by side."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "smnist_epoch.py"), "--repeats", "1", "--variants", "snn_compiled,lstm,sliding_psn",
+           "--overrides", "data.limit_train=64", "--out", str(tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=280, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     run = json.loads((tmp_path / "smnist_epoch.json").read_text())
     batch = compose_config(["experiment=smnist_pixel"]).data.batch_size  # the benchmark times the experiment's batches
     batches = -(-64 // batch)
-    assert set(run["results"]) == {"snn", "lstm", "sliding_psn"}
+    assert list(run["results"]) == ["snn_compiled", "lstm", "sliding_psn"]
     for result in run["results"].values():
         assert result["images"] == 64 and result["batches"] == batches and result["batch_size"] == batch
-        assert result["epoch_s"][0] > 0 and result["cpu_s"][0] > 0
-    assert f"| snn | experiment=smnist_pixel data.limit_train=64 | {batches} x {batch} |" in (tmp_path / "smnist_epoch.md").read_text()
+        assert result["epoch_s"][0] > 0 and result["cpu_s"][0] > 0 and len(result["calib_ms"][0]) == 2
+    assert run["results"]["lstm"]["vs_baseline"] == 1.0
+    text = (tmp_path / "smnist_epoch.md").read_text()
+    assert f"| snn_compiled | experiment=smnist_pixel snn.neuron.backend=compiled data.limit_train=64 | {batches} x {batch} |" in text
+
 
 
 def _efficiency_overhead():

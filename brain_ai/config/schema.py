@@ -335,14 +335,21 @@ class Backend(str, enum.Enum):
 
     ``eager``: the generic per-step unroll (any neuron). ``fused``: the whole-sequence autograd
     Function with its PyTorch time loop (LIF / adaptive LIF). ``triton``: the same Function with
-    the Triton kernels (CUDA tensors, or CPU tensors under the Triton interpreter). ``auto``:
-    triton on CUDA when it can run, else fused when the layer supports it, else eager.
+    the Triton kernels (CUDA tensors, or CPU tensors under the Triton interpreter). ``compiled``:
+    the recurrent adaptive LIF's Function with its time loops compiled by numba (CPU, float32 /
+    float64). ``auto``: triton on CUDA when it can run, compiled on CPU when it can run, else fused
+    when the layer supports it, else eager.
     """
 
     auto = "auto"
     eager = "eager"
     fused = "fused"
     triton = "triton"
+    compiled = "compiled"
+
+
+#: Neuron types with numba-compiled time loops (``backend=compiled``, :mod:`brain_ai.core.compiled_recurrent`)
+COMPILED_NEURON_TYPES = frozenset({NeuronType.recurrent_adaptive_lif})
 
 
 class TauDistribution(str, enum.Enum):
@@ -444,7 +451,7 @@ class NeuronConfig:
     tau_std: float = 5.0
     #: AdvancedLIF: learnable per-neuron input delay in [0, max_delay] steps; 0 disables delays
     max_delay: int = 0
-    #: implementation of the sequence (auto | eager | fused | triton); see :class:`Backend`
+    #: implementation of the sequence (auto | eager | fused | triton | compiled); see :class:`Backend`
     backend: Backend = field(default=Backend.auto, metadata={EXECUTION_ONLY: True})
     #: AdEx (type=adex; equations in brain_ai.core.neurons.adex): slope factor Delta_T of the
     #: exponential spike initiation (threshold units, > 0)
@@ -474,6 +481,12 @@ class NeuronConfig:
         self.surrogate = coerce_enum(o, "surrogate", self.surrogate, SurrogateType)
         self.tau_distribution = coerce_enum(o, "tau_distribution", self.tau_distribution, TauDistribution)
         self.backend = coerce_enum(o, "backend", self.backend, Backend)
+        if self.backend is Backend.compiled and self.type not in COMPILED_NEURON_TYPES:
+            allowed = ", ".join(sorted(t.value for t in COMPILED_NEURON_TYPES))
+            raise ConfigError(
+                f"{o}.backend=compiled needs a neuron with a compiled loop ({o}.type={allowed}), got {o}.type={self.type.value}; "
+                f"use {o}.backend=auto, fused or eager"
+            )
         if self.beta is not None and self.tau is not None:
             raise ConfigError(
                 f"{o}.beta={self.beta!r} and {o}.tau={self.tau!r} are mutually exclusive; set one (beta = exp(-dt/tau))"

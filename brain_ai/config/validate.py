@@ -14,9 +14,11 @@ from typing import Any, Optional, Tuple, Union
 from omegaconf import DictConfig, OmegaConf
 
 from brain_ai.config import (
+    Backend,
     ConfigError,
     DataConfig,
     DecodingConfig,
+    DtypePolicy,
     EfficiencyConfig,
     EncodingConfig,
     LossConfig,
@@ -106,6 +108,32 @@ def check_trainer_settings(trainer: DictConfig) -> None:
         )
 
 
+#: ``trainer.accelerator`` values that put the network on an accelerator (``backend=compiled`` runs CPU tensors)
+ACCELERATORS = ("gpu", "cuda", "mps", "tpu")
+#: ``trainer.precision`` values that run the network under fp16/bf16 autocast
+MIXED_PRECISION = ("16-mixed", "bf16-mixed")
+
+
+def check_backend_settings(trainer: Optional[DictConfig], snn: SNNConfig) -> None:
+    """``snn.neuron.backend=compiled`` (float32 / float64 state on CPU) refused with a trainer that
+    runs the network elsewhere or in a low-precision state."""
+    neuron = snn.neuron
+    if neuron.backend is not Backend.compiled or trainer is None:
+        return
+    accelerator, precision = str(trainer.get("accelerator")), str(trainer.get("precision"))
+    if accelerator in ACCELERATORS:
+        raise ConfigError(
+            f"snn.neuron.backend=compiled runs CPU tensors, but trainer.accelerator={accelerator}; "
+            f"use snn.neuron.backend=auto (triton / fused on a GPU) or trainer.accelerator=cpu"
+        )
+    if neuron.dtype_policy is DtypePolicy.input_dtype and precision in MIXED_PRECISION:
+        raise ConfigError(
+            f"snn.neuron.backend=compiled runs a float32 or float64 state, but snn.neuron.dtype_policy=input_dtype with "
+            f"trainer.precision={precision} keeps it in {precision.split('-')[0]}; use snn.neuron.dtype_policy=fp32_state "
+            f"or snn.neuron.backend=auto (allowed with compiled: 32-true, 64-true, or *-mixed with fp32_state)"
+        )
+
+
 def check_run_settings(cfg: DictConfig, data_cfg: DataConfig) -> None:
     """An ``optimized_metric`` that the data split cannot produce, refused before anything is built."""
     metric = run_settings(cfg).optimized_metric
@@ -131,5 +159,6 @@ def validate_config(cfg: DictConfig) -> Optional[Tuple[SNNConfig, EncodingConfig
     if "snn" not in cfg:
         return None
     configs = resolve_configs(cfg)
+    check_backend_settings(cfg.get("trainer"), configs[0])
     check_run_settings(cfg, configs[-1])
     return configs

@@ -35,19 +35,24 @@ With ``backend="triton"`` the same Function runs the persistent kernels of
 :mod:`brain_ai.core.fused_recurrent_triton` (the whole time loop in one launch forward and one
 backward; CUDA tensors, or CPU tensors under the Triton interpreter) instead of these loops.
 
+``backend=compiled`` runs the same Function with the two loops compiled by numba
+(:mod:`brain_ai.core.compiled_recurrent`: one call for the T forward steps, one per chunk of reverse steps).
+
 Entry point: :func:`fused_recurrent_sequence`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+from types import ModuleType
 from typing import Iterator, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
 
-from brain_ai.config import Backend, ConfigError, ResetMode
-from brain_ai.core.backend import recurrent_triton_kernels, resolve_backend
+from brain_ai.config import Backend, ConfigError, NeuronType, ResetMode
+from brain_ai.core.backend import compiled_unsupported, recurrent_triton_kernels, resolve_backend
 from brain_ai.core.fused import _chunks, _sum_to, from_rest_frame, rest_frame
 from brain_ai.core.surrogates import Surrogate
 
@@ -107,7 +112,8 @@ def fused_recurrent_sequence(
             (:func:`~brain_ai.core.fused.rest_frame`).
         backend: ``fused`` (the PyTorch time loops) | ``triton`` (the persistent kernels: CUDA
             tensors or the Triton interpreter, N <= 512, fp32 / fp64 state) | ``auto`` (``fused``:
-            the kernel is verified only under the interpreter so far); ``eager`` is an error here.
+            the kernel is verified only under the interpreter so far) | ``compiled`` (numba-compiled loops:
+            CPU tensors, fp32 / fp64 state; ``auto`` picks it where it can run); ``eager`` is an error here.
 
     Returns:
         ``(spikes (B, T, N) in x.dtype, v_T, a_T, s_T (B, N), membrane (B, T, N) or None)``;
@@ -129,27 +135,35 @@ def fused_recurrent_sequence(
     states = [_state(owner, name, t, batch, n, x.device, sd) for name, t in (("v0", v0), ("a0", a0), ("s0", s0))]
     params = [_param(owner, name, t, n, x.device, sd) for name, t in (("beta", beta), ("adaptation_decay", adaptation_decay), ("threshold", threshold))]
     (v0, a0, s0), (beta, decay, threshold) = states, params
-    triton = _use_triton(owner, backend, x.device, surrogate, n, sd)
+    resolved = _resolve(owner, backend, x.device, surrogate, n, sd)
     x_shifted, v0, threshold = rest_frame(owner, x, v0, beta, threshold, reset, v_rest, v_reset)
     s, v, a, prev, mem = _FusedRecurrent.apply(
         x_shifted, v0, a0, s0, w_rec.to(sd), beta, decay, threshold, float(adaptation_alpha), reset, surrogate,
-        bool(record_membrane), triton,
+        bool(record_membrane), resolved is Backend.triton,
+        _compiled_module() if resolved is Backend.compiled else None,
     )  # fmt: skip
     v, mem = from_rest_frame(v_reset, v, mem)
     return s.to(x.dtype), v, a, prev, mem
 
 
-def _use_triton(owner: str, backend: Union[Backend, str], device: torch.device, surrogate: Surrogate, n: int, sd: torch.dtype) -> bool:
-    """True when ``backend`` resolves to the Triton kernels (errors name what cannot run)."""
-    backend = resolve_backend(backend, device, surrogate, None, owner=owner, auto_triton=False)
+def _resolve(owner: str, backend: Union[Backend, str], device: torch.device, surrogate: Surrogate, n: int, sd: torch.dtype) -> Backend:
+    """The loops that run: ``fused``, ``triton`` or ``compiled`` (errors name what cannot run)."""
+    compiled_reason = compiled_unsupported(owner, NeuronType.recurrent_adaptive_lif, device, sd)
+    backend = resolve_backend(backend, device, surrogate, None, owner=owner, auto_triton=False, compiled_reason=compiled_reason)
     if backend is Backend.eager:
-        raise ConfigError(f"{owner}: backend='eager' is not a fused path; allowed: auto, fused, triton")
-    if backend is not Backend.triton:
-        return False
-    reason = recurrent_triton_kernels().recurrent_unsupported(n, sd)
-    if reason is not None:
-        raise ConfigError(f"{owner}: backend='triton' cannot run: {reason}; use backend=auto, fused or eager")
-    return True
+        raise ConfigError(f"{owner}: backend='eager' is not a fused path; allowed: auto, fused, triton, compiled")
+    if backend is Backend.triton:
+        reason = recurrent_triton_kernels().recurrent_unsupported(n, sd)
+        if reason is not None:
+            raise ConfigError(f"{owner}: backend='triton' cannot run: {reason}; use backend=auto, fused or eager")
+    return backend
+
+
+def _compiled_module() -> ModuleType:
+    """:mod:`brain_ai.core.compiled_recurrent` (imported here: it builds on this module's helpers)."""
+    from brain_ai.core import compiled_recurrent
+
+    return compiled_recurrent
 
 
 def _state(owner: str, name: str, value: Optional[Tensor], batch: int, n: int, device, dtype) -> Tensor:  # noqa: ANN001
@@ -174,21 +188,25 @@ class _FusedRecurrent(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, v0, a0, s0, w, beta, rho, thr, alpha, reset, surrogate, record_membrane, triton):  # noqa: ANN001
-        run = recurrent_triton_kernels().recurrent_forward if triton else _forward
+    def forward(ctx, x, v0, a0, s0, w, beta, rho, thr, alpha, reset, surrogate, record_membrane, triton, loops):  # noqa: ANN001
+        if triton:
+            run = recurrent_triton_kernels().recurrent_forward
+        else:
+            run = functools.partial(_forward, forward_loop=_forward_loop if loops is None else loops.forward_loop)
         with torch.autocast(x.device.type, enabled=False):  # state stays in the state dtype
             spikes, v_t, a_t, s_t, membrane, h, adapt = run(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane)
         ctx.save_for_backward(h, adapt, spikes, v0, s0, w, beta, rho, thr)  # time-major (T, B, N)
         ctx.alpha, ctx.reset, ctx.surrogate, ctx.x_dtype, ctx.triton = alpha, reset, surrogate, x.dtype, triton
+        ctx.backward_loop = _backward_loop if loops is None else loops.backward_loop
         ctx.set_materialize_grads(False)
         return spikes.transpose(0, 1), v_t, a_t, s_t, None if membrane is None else membrane.transpose(0, 1)
 
     @staticmethod
     def backward(ctx, g_s, g_v, g_a, g_p, g_m):  # noqa: ANN001
         if g_s is None and g_v is None and g_a is None and g_p is None and g_m is None:
-            return (None,) * 13
+            return (None,) * 14
         h, adapt, spikes, v0, s0, w, beta, rho, thr = ctx.saved_tensors
-        run = _triton_backward if ctx.triton else _backward
+        run = _triton_backward if ctx.triton else functools.partial(_backward, backward_loop=ctx.backward_loop)
         with torch.autocast(h.device.type, enabled=False):
             grads = run(
                 h, adapt, spikes, v0, s0, w, beta, rho, thr, ctx.alpha, ctx.reset, ctx.surrogate,
@@ -196,11 +214,11 @@ class _FusedRecurrent(torch.autograd.Function):
             )  # fmt: skip
         dx, dv0, da0, ds0, dw, dbeta, drho, dthr = grads
         dx = dx.transpose(0, 1).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None  # (B, T, N)
-        return dx, dv0, da0, ds0, dw, dbeta, drho, dthr, None, None, None, None, None
+        return dx, dv0, da0, ds0, dw, dbeta, drho, dthr, None, None, None, None, None, None
 
 
-def _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane):  # noqa: ANN001
-    """The forward time loop (no autograd). Returns spikes, v_T, a_T, s_T, membrane, h, adapt.
+def _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane, forward_loop):  # noqa: ANN001
+    """The forward time loop ``forward_loop`` (no autograd). Returns spikes, v_T, a_T, s_T, membrane, h, adapt.
 
     The buffers are time-major ``(T, B, N)`` (one step is one contiguous block; batch-major step
     slices cost a TLB miss per row); spikes and membrane are handed out as ``(B, T, N)`` views.
@@ -221,7 +239,7 @@ def _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane):  
     wt = w.t()  # (N_in, N_out): rec = s @ W^T
     adapt[0].copy_(a0)
     with _one_thread(dev):
-        v, s_final = _forward_loop(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, membrane, s_buf, a_final)
+        v, s_final = forward_loop(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, membrane, s_buf, a_final)
     v_final = v.clone() if record_membrane or reset is ResetMode.none else v  # no view of h / membrane
     return spikes, v_final, a_final, s_final, membrane, h, adapt
 
@@ -258,8 +276,8 @@ def _forward_loop(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spik
     return v, spikes[-1].to(sd, copy=True)
 
 
-def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m, needs):  # noqa: ANN001
-    r"""Reverse-time loop; returns ``(dx (T, B, N), dv0, da0, ds0, dW, dbeta, drho, dthr)`` (None where not needed).
+def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m, needs, backward_loop):  # noqa: ANN001
+    r"""Reverse-time loop ``backward_loop``; returns ``(dx (T, B, N), dv0, da0, ds0, dW, dbeta, drho, dthr)`` (None where not needed).
 
     With ``D`` the total gradient of a quantity, per step t (``dh'`` = ``D h_{t+1}``, 0 after the
     last step; ``g`` the gradients arriving from the outputs; the final-state gradients enter as
@@ -286,14 +304,17 @@ def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surroga
     drho = torch.zeros(n, dtype=sd, device=h.device) if need_rho else None
     dthr = torch.zeros(n, dtype=sd, device=h.device) if need_thr else None
     with _one_thread(h.device):
-        carry = _backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr)
+        carry, dw = backward_loop(
+            h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr,
+            s0 if needs[4] else None,
+        )  # fmt: skip
     dh0 = dh[0]
     dv0 = dh0 * beta if needs[1] else None
     ds0 = dh0 @ w if needs[3] else None
     if need_beta:
         dbeta.add_((dh0 * v0).sum(0))
     return (
-        dh, dv0, carry if needs[2] else None, ds0, _weight_grad(dh, spikes, s0) if needs[4] else None,
+        dh, dv0, carry if needs[2] else None, ds0, _weight_grad(dh, spikes, s0) if needs[4] and dw is None else dw,
         _sum_to(dbeta, beta) if need_beta else None,
         _sum_to(drho, rho) if need_rho else None,
         _sum_to(dthr, thr) if need_thr else None,
@@ -317,9 +338,11 @@ def _weight_grad(dh: Tensor, spikes: Tensor, s0: Tensor) -> Tensor:
     return dh.reshape(-1, n).t() @ s_prev.reshape(-1, n)
 
 
-def _backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr):  # noqa: ANN001
+def _backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr, s0_w):  # noqa: ANN001
     """The reverse-time chunks of :func:`_backward`: fills ``dh``, adds to ``dbeta`` / ``drho`` / ``dthr``
-    (those that are not None) and returns ``Da_{-1}``, the gradient of the initial adaptation."""
+    (those that are not None) and returns ``(Da_{-1}, None)``: the gradient of the initial adaptation,
+    and no weight gradient (``s0_w``, the initial spikes when ``W`` needs one, is unused here:
+    :func:`_backward` computes it as one GEMM; a compiled loop may return it instead)."""
     steps, batch, n = h.shape
     sd = h.dtype
     ds = torch.empty((batch, n), dtype=sd, device=h.device)
@@ -384,7 +407,7 @@ def _backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_
         if dbeta is not None and k > 0:  # Dh_{t+1} v_t, v_t the post-reset membrane (recomputed)
             v_post = _reset(hc[:k], spk[:k], thc[:k], reset)
             dbeta.add_((dh[t0 + 1 : t0 + 1 + k] * v_post).sum((0, 1)))
-    return carry
+    return carry, None
 
 
 def _time_major(g: Optional[Tensor], t0: int, t1: int, dtype: torch.dtype) -> Optional[Tensor]:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
+from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
 from brain_ai.core.ann import RecurrentANN
 from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, over_time
 from brain_ai.core.masking import valid_steps
@@ -46,9 +46,11 @@ _NON_RECURRENT = {NeuronType.recurrent_lif: NeuronType.lif, NeuronType.recurrent
 
 def _hidden_neuron_cfg(cfg: NeuronConfig, recurrent_ok: bool) -> NeuronConfig:
     """Neuron config for a layer: recurrent neurons only where a dense recurrence makes sense
-    (adaptive_lif keeps a fixed adaptation_decay: learnable_adaptation is the recurrent type's)."""
+    (adaptive_lif keeps a fixed adaptation_decay: learnable_adaptation is the recurrent type's;
+    backend=compiled is the recurrent layers' loop, the others run their fused one)."""
     if cfg.type in _NON_RECURRENT and not recurrent_ok:
-        return dataclasses.replace(cfg, type=_NON_RECURRENT[cfg.type], learnable_adaptation=False)
+        backend = Backend.fused if cfg.backend is Backend.compiled else cfg.backend
+        return dataclasses.replace(cfg, type=_NON_RECURRENT[cfg.type], learnable_adaptation=False, backend=backend)
     return cfg
 
 

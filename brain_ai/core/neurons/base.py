@@ -19,7 +19,7 @@ from brain_ai.config import (
     BETA_MAX, DEFAULT_BETA, Backend, ConfigError, DtypePolicy, NeuronConfig, NeuronType, SynapticKernel, ThresholdShape,
     check_range, check_reset_potential,
 )  # fmt: skip
-from brain_ai.core.backend import resolve_backend
+from brain_ai.core.backend import compiled_unsupported, resolve_backend
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.neurons.state import SpikingState, carry, check_finite, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
@@ -246,7 +246,7 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         ``checkpoint_every`` = exact checkpointed BPTT segment, ``record`` = "none" | "spikes" |
         "membrane"; membrane traces are the post-reset ``state.v``). Each segment runs the
         implementation of :attr:`backend` (decided from ``params.backend`` when the layer is built
-        or moved), or of this call's ``backend`` (auto | eager | fused | triton,
+        or moved), or of this call's ``backend`` (auto | eager | fused | triton | compiled,
         :func:`brain_ai.core.backend.resolve_backend`): the fused whole-sequence Function once per
         segment (the LIF family's ``_fused_segment``), or :meth:`_cell` step by step. NaN/Inf in
         ``x`` raise ``ValueError``. ``carry_state`` (:func:`~brain_ai.core.neurons.state.carry`):
@@ -273,12 +273,19 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         if x.dim() < 2 or x.shape[1] < 1:
             raise ValueError(f"{owner}: x must be (B, T>=1, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)", check_values)
+        call_choice = backend
         if backend is not None:  # this call's own choice
             backend = self._resolve(backend, x.device, owner)
         else:
             if x.device.type != self._backend_device:  # inputs on another device than the layer's tensors
                 self._decide_backend(x.device)
             backend = self.backend
+        if backend is Backend.compiled:  # the state dtype is known only now (dtype_policy, autocast)
+            reason = compiled_unsupported(owner, self.params.type, x.device, state.v.dtype)
+            if reason is not None:
+                if self.params.backend is not Backend.auto or call_choice is not None:
+                    raise ConfigError(f"{owner}: backend='compiled' cannot run: {reason}; use backend=auto, fused or eager")
+                backend = Backend.fused
         if backend is Backend.eager:
             segment = step_segment(self._cell, record == "membrane")
         else:
@@ -299,7 +306,9 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         return resolve_backend(
             requested, device, getattr(self, "surrogate", None), self.backend_unsupported(Backend.fused), owner=owner,
             triton_reason=self.backend_unsupported(Backend.triton), auto_triton=self.auto_triton,
-        )  # fmt: skip
+            compiled_reason=self.backend_unsupported(Backend.compiled)
+            or compiled_unsupported(owner, self.params.type, device, None),
+        )
 
     def _decide_backend(self, device: torch.device) -> None:
         """Resolve ``params.backend`` for tensors on ``device`` and store it (at build and after every

@@ -119,14 +119,15 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
     one per neuron when ``per_neuron_beta``, which also makes the membrane ``beta`` per neuron).
 
     ``forward_sequence`` runs the whole-sequence Function of :mod:`brain_ai.core.fused_recurrent`
-    (``backend`` fused / auto) with exact gradients for the input, ``W_rec``, ``beta``, ``rho``,
+    (``backend`` fused; ``compiled``, auto's choice on CPU: the same Function with numba-compiled
+    loops, :mod:`brain_ai.core.compiled_recurrent`) with exact gradients for the input, ``W_rec``, ``beta``, ``rho``,
     the threshold and the initial state; ``backend=triton`` runs the same Function through the
     persistent kernels of :mod:`brain_ai.core.fused_recurrent_triton` (``auto`` does not pick them
     yet: verified only under the Triton interpreter).
     """
 
     neuron_type = NeuronType.recurrent_adaptive_lif
-    backends = frozenset({Backend.eager, Backend.fused, Backend.triton})
+    backends = frozenset({Backend.eager, Backend.fused, Backend.triton, Backend.compiled})
     auto_triton = False  # its Triton kernel is verified only under the interpreter so far (docs/gpu.md)
     adaptation_alpha = property(lambda self: float(self.params.adaptation_alpha))
     learnable_adaptation = property(lambda self: self.params.learnable_adaptation)

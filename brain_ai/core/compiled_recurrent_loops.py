@@ -1,0 +1,148 @@
+r"""The numba-compiled time loops of :mod:`brain_ai.core.compiled_recurrent` (imports numba: load it lazily).
+
+Two ``@njit(cache=True)`` functions run the whole recurrent adaptive LIF sequence of
+:mod:`brain_ai.core.fused_recurrent` without returning to Python per step: :func:`forward_loop`
+(all T steps) and :func:`backward_chunk` (the reverse steps of one chunk). They take C-contiguous
+float32 or float64 numpy arrays (one compiled specialisation per dtype, cached on disk next to
+this file or in ``NUMBA_CACHE_DIR``), all in the state dtype; the per-neuron parameters ``beta``,
+``rho`` and ``thr`` are ``(N,)`` arrays (a scalar parameter expanded by the caller).
+
+The recurrent matmuls are plain loops the compiler vectorises over the output neurons: forward
+``s_{t-1} @ W^T`` skips the zero spikes (a 10 % firing rate does a tenth of the work of a GEMM),
+backward ``Dh_{t+1} @ W`` is dense. Reset modes are the integers :data:`SUBTRACT`, :data:`ZERO`,
+:data:`NONE`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: reset codes (``ResetMode`` subtract | zero | none)
+SUBTRACT, ZERO, NONE = 0, 1, 2
+
+
+@njit(cache=True, inline="always")
+def _post_reset(h, s, th, reset):  # noqa: ANN001
+    """Post-reset membrane from pre-reset ``h``, spike ``s`` (0 or 1) and threshold ``th`` (the PyTorch loop's ops)."""
+    if reset == SUBTRACT:
+        return h - s * th
+    if reset == ZERO:
+        return h - h * s
+    return h
+
+
+@njit(cache=True)
+def forward_loop(x, v0, a0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, membrane, v_out, a_out, s_out):  # noqa: ANN001
+    """All T steps: fills ``h``, ``adapt`` (``a_{t-1}``), ``spikes`` ``(T, B, N)``, ``membrane`` when it
+    has T rows (else it is ``(0, B, N)``), and the final ``v_out``, ``a_out``, ``s_out`` ``(B, N)``.
+
+    ``x`` ``(T, B, N)``; ``wt`` = ``W^T`` ``(N_in, N_out)``. Per step, in the PyTorch loop's op order:
+    ``h = v * beta + (s_{t-1} W^T + x_t)``; ``th = a * alpha + thr``; ``s = h - th > 0``;
+    ``v = h - s * th`` | ``h - h * s`` | ``h``; ``a' = a * rho + s``.
+    """
+    steps, batch, n = x.shape
+    record = membrane.shape[0] == steps
+    v = v0.copy()
+    s_prev = s0.copy()
+    rec = np.empty((batch, n), dtype=x.dtype)
+    one = np.ones(1, dtype=x.dtype)[0]  # typed constants: float32 arithmetic stays float32
+    zero = one - one
+    adapt[0] = a0
+    for t in range(steps):
+        rec[:] = 0.0
+        for b in range(batch):
+            for j in range(n):
+                sv = s_prev[b, j]
+                if sv != 0.0:
+                    for k in range(n):
+                        rec[b, k] += sv * wt[j, k]
+        for b in range(batch):
+            for k in range(n):
+                hh = v[b, k] * beta[k] + (rec[b, k] + x[t, b, k])
+                a = adapt[t, b, k]
+                th = a * alpha + thr[k]
+                s = one if hh - th > zero else zero
+                h[t, b, k] = hh
+                spikes[t, b, k] = s
+                vn = _post_reset(hh, s, th, reset)
+                v[b, k] = vn
+                if record:
+                    membrane[t, b, k] = vn
+                a_next = a * rho[k] + s
+                if t + 1 < steps:
+                    adapt[t + 1, b, k] = a_next
+                else:
+                    a_out[b, k] = a_next
+                s_prev[b, k] = s
+    v_out[:] = v
+    s_out[:] = s_prev
+
+
+@njit(cache=True)
+def backward_chunk(t0, h, adapt, w, beta, rho, thr, alpha, reset, sg, b_seq, gm, dh, da, dbeta, drho, dthr, dwt):  # noqa: ANN001
+    r"""Reverse steps ``t0 + K - 1 .. t0`` of the sequence (K = ``sg.shape[0]``); see
+    :func:`brain_ai.core.fused_recurrent._backward` for the equations.
+
+    ``h``, ``adapt``, ``dh`` are the whole ``(T, B, N)`` sequences (``dh[t0 + K]`` is read when it
+    exists, ``dh[t0 : t0 + K]`` written); ``sg`` the surrogate of ``h - th``, ``b_seq`` the
+    gradient reaching the spikes from outside (outputs and final ``prev_spk``) and ``gm`` the one
+    reaching the post-reset membrane (``(0, B, N)`` when there is none), all ``(K, B, N)`` for the
+    chunk. ``da`` ``(B, N)``: ``D a`` of the step after the chunk, updated in place to that of the
+    step before it. Adds to ``dbeta`` (``Dh_{t+1} v_t``), ``drho`` (``Da_t a_{t-1}``) and ``dthr``
+    (``Dth_t``), all ``(N,)``, and, unless it is ``(0, 0)``, to ``dwt`` ``(N, N)`` the transposed
+    recurrent weight gradient ``s_t^T Dh_{t+1}`` for the steps that have a successor (the term of
+    ``s_{-1}``, the initial spikes, is the caller's), skipping the zero spikes.
+    """
+    steps, batch, n = h.shape
+    chunk = sg.shape[0]
+    has_gm = gm.shape[0] == chunk
+    need_w = dwt.shape[0] == n
+    rec = np.zeros((batch, n), dtype=h.dtype)  # Dh_{t+1} @ W
+    spiked = np.zeros((batch, n), dtype=np.bool_)
+    one = np.ones(1, dtype=h.dtype)[0]
+    zero = one - one
+    for i in range(chunk - 1, -1, -1):
+        t = t0 + i
+        has_next = t + 1 < steps
+        if has_next:
+            rec[:] = 0.0
+            for j in range(n):  # W's row j is read once per step; rec stays in L1
+                for b in range(batch):
+                    g = dh[t + 1, b, j]
+                    for k in range(n):
+                        rec[b, k] += g * w[j, k]
+        for b in range(batch):
+            for k in range(n):
+                hh = h[t, b, k]
+                a = adapt[t, b, k]
+                th = a * alpha + thr[k]
+                s = one if hh - th > zero else zero
+                spiked[b, k] = s != zero
+                dh_next = dh[t + 1, b, k] if has_next else zero
+                dv = beta[k] * dh_next
+                if has_gm:
+                    dv += gm[i, b, k]
+                da_t = da[b, k]
+                ds = b_seq[i, b, k] + da_t + rec[b, k]
+                if reset == SUBTRACT:
+                    ds -= th * dv
+                elif reset == ZERO:
+                    ds -= hh * dv
+                dz = ds * sg[i, b, k]
+                if reset == ZERO:
+                    dh[t, b, k] = dz + (one - s) * dv
+                else:
+                    dh[t, b, k] = dz + dv
+                dth = -dz - s * dv if reset == SUBTRACT else -dz
+                dthr[k] += dth
+                drho[k] += da_t * a
+                if has_next:
+                    dbeta[k] += dh_next * _post_reset(hh, s, th, reset)
+                da[b, k] = rho[k] * da_t + alpha * dth
+        if need_w and has_next:
+            for b in range(batch):
+                for j in range(n):
+                    if spiked[b, j]:
+                        for k in range(n):
+                            dwt[j, k] += dh[t + 1, b, k]
