@@ -106,9 +106,9 @@ def test_unsupported_dtype_layer_or_device_is_a_clear_error_and_auto_runs_fused(
     half.forward_sequence(x)  # auto: the fused loop
     assert not calls
     lif = build_neuron(NeuronConfig(type="lif"), 5)
-    with pytest.raises(ConfigError, match=r"backend='compiled' cannot run: LIFNeuron has no compiled loop \(compiled neuron types: recurrent_adaptive_lif\)"):
+    with pytest.raises(ConfigError, match=r"backend='compiled' cannot run: LIFNeuron has no compiled kernel \(its backends: eager, fused, triton\)"):
         lif.forward_sequence(torch.rand(2, 4, 5), backend="compiled")
-    reason = backend_module.compiled_unsupported("RecurrentAdaptiveLIFNeuron", half.fused_type, "cuda", torch.float32)
+    reason = backend_module.compiled_unsupported("RecurrentAdaptiveLIFNeuron", half.params.type, "cuda", torch.float32)
     assert reason == "tensors are on cuda; the compiled loop runs CPU tensors"
 
 
