@@ -24,8 +24,11 @@ import pytest
 import torch
 from torch import nn
 
-from brain_ai.config import ConfigError, DataConfig, EfficiencyConfig, EncodingConfig, NeuronConfig, SNNConfig, from_dict
+from brain_ai.config import (
+    ConfigError, DataConfig, DecodingConfig, EfficiencyConfig, EncodingConfig, LossConfig, NeuronConfig, SNNConfig, from_dict,
+)  # fmt: skip
 from brain_ai.core.encoding import build_encoder
+from brain_ai.core.learning_rules import check_step_forms
 from brain_ai.core.neurons import build_neuron
 from brain_ai.core.snn import build_snn
 from brain_ai.errors import InputFileError
@@ -285,6 +288,23 @@ CLI_CASES: List[Cli] = [
         "snn.neuron.backend=compiled runs CPU tensors", "trainer.accelerator=gpu"),
     cli("compiled_backend_half_state", "snn.neuron.type=recurrent_adaptive_lif snn.neuron.backend=compiled snn.neuron.dtype_policy=input_dtype "
         "trainer.precision=bf16-mixed", 2, "snn.neuron.dtype_policy=input_dtype", "trainer.precision=bf16-mixed", "fp32_state"),
+    # --- issue 25, online learning rules (ottt / sltt): configs they cannot serve, refused before training ---
+    cli("learning_rule_unknown", "snn.learning_rule=rtrl", 1, "snn.learning_rule", "rtrl"),
+    cli("learning_rule_lstm", "snn=lstm snn.learning_rule=ottt", 2, "snn.learning_rule=ottt", "snn.architecture=lstm", "learning_rule=bptt"),
+    cli("learning_rule_batch_norm", "snn=conv snn.learning_rule=sltt", 2, "snn.learning_rule=sltt", "snn.norm=batch", "snn.norm=none"),
+    cli("learning_rule_checkpoint_every", "snn.learning_rule=ottt snn.checkpoint_every=2", 2, "snn.checkpoint_every=2",
+        "snn.learning_rule=ottt", "snn.checkpoint_every=null"),
+    cli("learning_rule_membrane_max", f"{' '.join(SMALL)} snn.learning_rule=ottt snn.readout=membrane decoding=membrane "
+        "decoding.membrane_reduce=max loss=cross_entropy", 2, "snn.learning_rule=ottt", "decoding.membrane_reduce=max", "no per-step form",
+        "membrane_reduce=mean"),
+    cli("learning_rule_first_spike", f"{' '.join(SMALL)} snn.learning_rule=sltt decoding.type=first_spike loss.task_loss=first_spike", 2,
+        "snn.learning_rule=sltt", "decoding=first_spike", "no per-step form", "decoding=rate"),
+    cli("sltt_steps_zero", "snn.learning_rule=sltt snn.sltt_steps=0", 2, "snn.sltt_steps=0", "[1, "),
+    cli("sltt_steps_above_T", f"{' '.join(SMALL)} snn.learning_rule=sltt snn.sltt_steps=9", 2, "snn.sltt_steps=9", "T=4",
+        "1 <= snn.sltt_steps <= 4"),
+    cli("learning_rule_psn", f"{' '.join(SMALL)} snn.learning_rule=ottt snn.neuron.type=psn snn.neuron.psn_steps=4", 2,
+        "snn.learning_rule=ottt", "snn.neuron.type=psn", "snn.learning_rule=bptt"),
+    cli("sltt_steps_with_bptt", "snn.sltt_steps=3", 2, "snn.sltt_steps=3", "snn.learning_rule=bptt", "snn.learning_rule=sltt"),
 ]
 
 
@@ -601,6 +621,15 @@ def export_checkpoint(path: Path) -> object:
     from brain_ai.interop.nir import export
 
     return export(path)
+
+
+def online_ragged_batch() -> object:
+    """A training step of an sltt model on a padded batch with its (B, T) mask."""
+    from brain_ai.app import pipeline
+    from framework_helpers import compose_config
+
+    model, _ = pipeline.build_model(compose_config([*SMALL, "snn.learning_rule=sltt"]))
+    return model.training_step((torch.rand(2, 8, 64), torch.tensor([0, 1]), torch.ones(2, 8, dtype=torch.bool)), 0)
 
 
 def adex():
@@ -952,6 +981,18 @@ API_CASES: List[Api] = [
         ConfigError, ("backend='compiled'", "LIFNeuron has no compiled loop", "recurrent_adaptive_lif")),
     Api("compiled_backend_config_type", lambda t, m: lambda: NeuronConfig(type="adaptive_lif", backend="compiled"), ConfigError,
         ("neuron.backend=compiled", "neuron.type=recurrent_adaptive_lif", "got neuron.type=adaptive_lif")),
+    # --- issue 25, online learning rules (ottt / sltt) ---
+    Api("learning_rule_gru_config", lambda t, m: lambda: SNNConfig(architecture="gru", readout="membrane", learning_rule="sltt"),
+        ConfigError, ("snn.learning_rule=sltt", "snn.architecture=gru", "snn.learning_rule=bptt")),
+    Api("sltt_steps_above_T_api", lambda t, m: lambda: check_step_forms(SNNConfig(learning_rule="sltt", sltt_steps=30), DecodingConfig(),
+                                                                          LossConfig(), 25), ConfigError, ("snn.sltt_steps=30", "T=25")),
+    Api("learning_rule_population_regression", lambda t, m: lambda: check_step_forms(
+        SNNConfig(learning_rule="ottt"), DecodingConfig(type="population", population_mode="regression"), LossConfig(task_loss="mse"), 10),
+        ConfigError, ("snn.learning_rule=ottt", "decoding=population", "population_mode=regression", "no per-step form")),
+    Api("learning_rule_first_spike_loss", lambda t, m: lambda: check_step_forms(
+        SNNConfig(learning_rule="sltt"), DecodingConfig(), LossConfig(task_loss="first_spike"), 10),
+        ConfigError, ("snn.learning_rule=sltt", "loss.task_loss=first_spike", "no per-step form", "probspikes, cross_entropy")),
+    Api("learning_rule_ragged_batch", lambda t, m: online_ragged_batch, ValueError, ("snn.learning_rule=sltt", "ragged", "(B, T) mask")),
 ]
 
 

@@ -15,7 +15,7 @@ from brain_ai.training.dashboards import hparam_columns
 #: model is computed (free to change on resume, no HParams column), else its name here.
 MODEL_SETTINGS = {
     "SNNConfig": "architecture input_size input_shape hidden_sizes output_size conv_channels kernel_size pool norm dropout "
-    "readout readout_tau",
+    "readout readout_tau learning_rule sltt_steps",
     "NeuronConfig": "type beta tau dt threshold threshold_shape reset v_rest v_reset dtype_policy surrogate surrogate_alpha "
     "surrogate_params surrogate_normalize learnable_beta per_neuron_beta learnable_threshold synaptic synaptic_beta "
     "synaptic_kernel synaptic_rise_beta refractory_steps adaptation_alpha adaptation_decay learnable_adaptation "

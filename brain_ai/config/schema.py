@@ -373,6 +373,24 @@ class Architecture(str, enum.Enum):
 NON_SPIKING_ARCHITECTURES = frozenset({Architecture.lstm, Architecture.gru})
 
 
+class LearningRule(str, enum.Enum):
+    """How training computes weight gradients through time (docs/training.md).
+
+    ``bptt``: backpropagation through the whole sequence (memory grows with T). ``ottt`` (online
+    training through time, Xiao et al. 2022) and ``sltt`` (spatial learning through time, Meng et
+    al. 2023) compute a loss at every step and its gradients at once, with the state detached
+    between steps, so memory does not grow with T (brain_ai.core.learning_rules).
+    """
+
+    bptt = "bptt"
+    ottt = "ottt"
+    sltt = "sltt"
+
+
+#: learning rules that learn step by step (no graph kept across steps)
+ONLINE_RULES = frozenset({LearningRule.ottt, LearningRule.sltt})
+
+
 class NormType(str, enum.Enum):
     batch = "batch"
     none = "none"
@@ -650,12 +668,19 @@ class SNNConfig:
     #: activation-memory budget (MB) of a training step: the pipeline picks checkpoint_every
     #: for it (brain_ai.core.memory); None = use checkpoint_every as given
     memory_budget_mb: Optional[float] = field(default=None, metadata={EXECUTION_ONLY: True})
+    #: bptt | ottt | sltt: how gradients flow through time (LearningRule); ottt / sltt keep one
+    #: step's graph at a time, so training memory does not grow with T
+    learning_rule: LearningRule = LearningRule.bptt
+    #: learning_rule=sltt only: backpropagate at this many randomly chosen steps per batch
+    #: (1 <= sltt_steps <= T, drawn from the batch's generator); None = at every step
+    sltt_steps: Optional[int] = None
 
     def __post_init__(self) -> None:
         o = "snn"
         self.architecture = coerce_enum(o, "architecture", self.architecture, Architecture)
         self.norm = coerce_enum(o, "norm", self.norm, NormType)
         self.readout = coerce_enum(o, "readout", self.readout, Readout)
+        self.learning_rule = coerce_enum(o, "learning_rule", self.learning_rule, LearningRule)
         if isinstance(self.neuron, dict):
             self.neuron = from_dict(NeuronConfig, self.neuron)
         if self.input_size is not None:
@@ -698,7 +723,38 @@ class SNNConfig:
             self._check_non_spiking(o)
         if self.architecture is Architecture.conv and not self.conv_channels:
             raise ConfigError(f"{o}.conv_channels=[] but architecture=conv needs at least one conv block")
+        self._check_learning_rule(o)
 
+    def _check_learning_rule(self, o: str) -> None:
+        """ottt / sltt run one step at a time with the state detached between steps: a network that
+        is not stepped by brain_ai (lstm / gru), the parallel spiking neurons (psn family, all steps at
+        once), batch norm over the whole sequence, and the other
+        ways of splitting time have no meaning there; ``sltt_steps`` belongs to sltt."""
+        rule = self.learning_rule.name
+        if self.sltt_steps is not None:
+            check_range(o, "sltt_steps", self.sltt_steps, low=1, integer=True)
+            if self.learning_rule is not LearningRule.sltt:
+                raise ConfigError(f"{o}.sltt_steps={self.sltt_steps} picks the steps of {o}.learning_rule=sltt, but "
+                                  f"{o}.learning_rule={rule}; allowed: {o}.sltt_steps=null, or {o}.learning_rule=sltt")
+        if self.learning_rule not in ONLINE_RULES:
+            return
+        bptt = f"{o}.learning_rule=bptt"
+        allowed = f"allowed: {bptt}"
+        if self.architecture in NON_SPIKING_ARCHITECTURES:
+            raise ConfigError(f"{o}.learning_rule={rule} is not available for {o}.architecture={self.architecture.name} "
+                              f"(torch.nn.{self.architecture.name.upper()} runs the whole sequence in one call); {allowed}")
+        if self.neuron.type in PSN_TYPES:
+            raise ConfigError(f"{o}.learning_rule={rule} is not available for {o}.neuron.type={self.neuron.type.value}: "
+                              f"the parallel spiking neurons compute all steps at once, but {rule} runs one step at a "
+                              f"time; {allowed}")
+        if self.architecture is Architecture.conv and self.norm is NormType.batch:
+            raise ConfigError(f"{o}.learning_rule={rule} cannot be used with {o}.norm=batch: batch-norm statistics span the "
+                              f"whole sequence, but {rule} runs one step at a time; {allowed}, or {o}.norm=none")
+        for name in ("chunk_size", "checkpoint_every", "memory_budget_mb"):
+            value = getattr(self, name)
+            if value is not None:
+                raise ConfigError(f"{o}.{name}={value} splits time for bptt, but {o}.learning_rule={rule} already runs one "
+                                  f"step at a time with memory that does not grow with T; allowed: {o}.{name}=null, or {bptt}")
 
     def _check_readout_tau(self, o: str) -> None:
         """``readout_tau`` is the leaky-integrator readout's: a spiking readout or an LSTM / GRU has none."""

@@ -267,6 +267,17 @@ class TemporalConsistency(LossTerm, LayerSummary):
     def from_config(cls, cfg: LossConfig) -> "TemporalConsistency":
         return cls(cfg.temporal_window, cfg.temporal_penalty)
 
+    @property
+    def span(self) -> int:
+        """Steps one penalty window covers: ``W`` (variance) or ``W + 1`` (l1 / l2: a step and the ``W`` before it)."""
+        return self.window if self.penalty is TemporalPenalty.variance else self.window + 1
+
+    def check_length(self, steps: int) -> None:
+        """Raise unless a sequence of ``steps`` steps holds at least one window."""
+        if steps < self.span:
+            raise ValueError(f"temporal consistency: T={steps} is shorter than the {self.span} steps that "
+                             f"loss.temporal_window={self.window} ({self.penalty.name}) needs")
+
     def segment(self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: None) -> Tuple[Summary, None]:
         flat = spikes.float().flatten(2)
         # sum / N equals mean(-1) bit for bit, but its backward expands a (B, t) gradient instead of
@@ -279,10 +290,8 @@ class TemporalConsistency(LossTerm, LayerSummary):
 
     def rate_penalty(self, q: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """Population rate ``q (B, T)`` -> 0-d penalty (windows of valid steps only)."""
-        span = self.window if self.penalty is TemporalPenalty.variance else self.window + 1
-        if q.shape[1] < span:
-            raise ValueError(f"temporal consistency: T={q.shape[1]} is shorter than the {span} steps that "
-                             f"loss.temporal_window={self.window} ({self.penalty.name}) needs")
+        span = self.span
+        self.check_length(q.shape[1])
         windows = q.unfold(1, span, 1)  # (B, T - span + 1, span)
         if self.penalty is TemporalPenalty.variance:
             per_window = windows.var(dim=-1, unbiased=False)

@@ -8,10 +8,10 @@ imports the other's module for it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from brain_ai.core.neurons import SpikingState
 
@@ -52,8 +52,8 @@ class SNNOutput:
 NetState = Dict[str, Optional[SpikingState]]
 
 
-def over_time(layer: nn.Module, x: Tensor) -> Tensor:
-    """Apply a stateless ``layer`` to every time step at once: ``(B, T, ...) -> (B, T, ...)``."""
+def over_time(layer: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """Apply a stateless ``layer`` (a module or function) to every time step at once: ``(B, T, ...) -> (B, T, ...)``."""
     b, t = x.shape[:2]
     y = layer(x.flatten(0, 1))  # (B*T, ...)
     return y.reshape(b, t, *y.shape[1:])  # (B, T, ...)

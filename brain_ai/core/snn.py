@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
 from brain_ai.core.ann import RecurrentANN
+from brain_ai.core.learning_rules import OnlineLearner, traced_current
 from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, over_time
 from brain_ai.core.masking import valid_steps
 from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
@@ -69,6 +70,8 @@ class _Segment:
     spikes: Dict[str, Tensor] = field(default_factory=dict)
     membranes: Dict[str, Tensor] = field(default_factory=dict)
     stats: Dict[str, Dict[str, Summary]] = field(default_factory=dict)
+    #: the online learner of ``snn.learning_rule = ottt | sltt`` (None: bptt)
+    online: Optional[OnlineLearner] = None
 
     def summarize(self, name: str, spikes: Tensor, membrane: Optional[Tensor], spiking: bool) -> None:
         """Add every summary of layer ``name``'s segment (spike summaries: spiking layers only)."""
@@ -113,6 +116,7 @@ class _SNNBase(nn.Module):
         carry_state: Optional[bool] = None,
         summaries: Sequence[LayerSummary] = (),
         probes: bool = False,
+        online: Optional[OnlineLearner] = None,
     ) -> SNNOutput:
         """Run the network on ``x (B, T, ...)``, starting from ``state`` (None = zeros).
 
@@ -140,6 +144,10 @@ class _SNNBase(nn.Module):
             summaries: :class:`~brain_ai.core.summaries.LayerSummary` objects to accumulate over
                 every layer, segment by segment (``SNNOutput.summaries``): what the loss terms
                 read instead of whole layer tensors.
+            online: an :class:`~brain_ai.core.learning_rules.OnlineLearner` (``snn.learning_rule``
+                ottt / sltt): the network runs one step at a time, the learner takes each step's
+                loss and gradients; ``output`` comes back empty, ``(B, 0, C)`` (its mean over time:
+                ``online.mean_output()``), and so do ``layer_spikes`` / ``layer_membranes``.
 
         ``cfg.checkpoint_every`` cuts time while autograd records (training), and at inference
         when nothing whole is kept (only summaries / probes: segments of at most
@@ -149,9 +157,12 @@ class _SNNBase(nn.Module):
         check_finite(type(self).__name__, x)
         states = self._check_state(state, x.shape[0])
         keep_membranes = record_membrane or return_details
+        if online is not None and (return_details or probes or summaries):
+            raise ValueError("snn forward: return_details, probes and summaries are not available with online learning "
+                             "(they read the whole sequence; the online learner reads each step)")
         keep = keep_spikes or return_details
         summaries = [*summaries, ProbeSummary()] if probes or return_details else list(summaries)
-        checkpoint_every = self.cfg.checkpoint_every
+        checkpoint_every = self.cfg.checkpoint_every if online is None else None  # online: one step at a time
         if checkpoint_every is not None and not torch.is_grad_enabled():
             checkpoint_every = None if keep or keep_membranes else min(checkpoint_every, x.shape[1])
         check_segmenting("snn", x.shape[1], self.cfg.chunk_size, checkpoint_every)
@@ -160,14 +171,18 @@ class _SNNBase(nn.Module):
         def segment(inputs: Dict[str, Any], seg_state: Tuple[NetState, Undetached]) -> Tuple[Dict[str, Any], Any]:
             # never mutate the arguments (the segment reruns in backward)
             carries = {key: dict(layers) for key, layers in seg_state[1].value.items()}
-            seg = _Segment(dict(seg_state[0]), record, keep_membranes, keep, summaries, carries, inputs.get("mask"))
+            seg = _Segment(
+                dict(seg_state[0]), record, keep_membranes, keep, summaries, carries, inputs.get("mask"), online=online
+            )
             output = self._layers(inputs["x"], inputs["masks"], seg)
             outputs = {"output": output, "spikes": seg.spikes, "membranes": seg.membranes, "summaries": seg.stats}
             return outputs, (seg.states, Undetached(seg.carries))
 
         inputs = {"x": x, "masks": self._dropout_masks(x, generator), **({} if mask is None else {"mask": mask})}
+        chunk_size = self.cfg.chunk_size if online is None else None
         outputs, (final, _) = run_segments(
-            segment, inputs, (states, Undetached({})), chunk_size=self.cfg.chunk_size, checkpoint_every=checkpoint_every
+            segment, inputs, (states, Undetached({})), chunk_size=chunk_size, checkpoint_every=checkpoint_every,
+            online=online,
         )
         owner = f"{type(self).__name__}.forward"
         final = {name: carry(owner, s, carry_state) for name, s in final.items()} if carry_state is not False else {}
@@ -213,10 +228,12 @@ class _SNNBase(nn.Module):
     def _run_neuron(self, name: str, neuron: nn.Module, current: Tensor, seg: _Segment) -> Tensor:
         """Step ``neuron`` over ``current (B, t, ...)`` from ``seg.states[name]``; record into ``seg``."""
         record = "membrane" if seg.record_membrane else "none"
-        # each layer runs the backend it decided when built or moved (neuron.backend); the network
-        # checked its input for NaN/Inf once (forward): no scan per layer and segment
+        # each layer runs the backend it decided when built or moved (neuron.backend); online learning
+        # steps one step at a time, where a whole-sequence kernel only adds its launch cost: eager.
+        # The network checked its input for NaN/Inf once (forward): no scan per layer and segment
+        backend = Backend.eager if seg.online is not None else None
         spikes, seg.states[name], traces = neuron._run_sequence(
-            current, seg.states[name], None, None, record, None, check_values=False
+            current, seg.states[name], None, None, record, backend, check_values=False
         )
         membrane = traces.get("membrane")
         if seg.keep_membranes:
@@ -259,11 +276,20 @@ class _SNNBase(nn.Module):
         self.linears.append(nn.Linear(sizes[-1], self.cfg.output_size))
         self.neurons.append(self._readout(self.cfg.output_size))
 
+    def _current(self, name: str, layer: nn.Module, neuron: nn.Module, x: Tensor, seg: _Segment) -> Tensor:
+        """Input current ``(B, t, ...)`` of neuron layer ``name``: the affine ``layer`` over time on ``x``.
+        Under ottt its parameter gradients read the presynaptic trace (:mod:`brain_ai.core.learning_rules`)."""
+        if seg.online is not None and seg.online.traces:
+            x = as_compute(x, self.compute_dtype)
+            trace = seg.online.trace(name, x, neuron.beta).flatten(0, 1)
+            return over_time(lambda flat: traced_current(layer, flat, trace), x)
+        # compact (uint8 / bool) spikes reach only the first layer; kept compact for its backward
+        return over_time(layer, x) if x.is_floating_point() else spike_linear(layer, x)
+
     def _forward_dense(self, x: Tensor, masks: List[Tensor], seg: _Segment, first: int) -> Tensor:
         """Run the dense stack on ``x (B, t, F)``; layer names start at ``layer{first}``."""
         for j, (linear, neuron) in enumerate(zip(self.linears, self.dense_neurons)):
-            # compact (uint8 / bool) spikes reach only the first layer; kept compact for its backward
-            current = over_time(linear, x) if x.is_floating_point() else spike_linear(linear, x)  # (B, t, N_j)
+            current = self._current(f"layer{first + j}", linear, neuron, x, seg)  # (B, t, N_j)
             x = self._run_neuron(f"layer{first + j}", neuron, current, seg)
             if j < len(masks):
                 x = x * masks[j]  # dropout on the spikes of hidden layer j
@@ -351,7 +377,7 @@ class ConvSNN(_SNNBase):
     def _layers(self, x: Tensor, masks: List[Tensor], seg: _Segment) -> Tensor:
         x = as_compute(x, self.compute_dtype)  # the conv keeps its float input for backward anyway
         for i, (block, neuron) in enumerate(zip(self.blocks, self.neurons)):
-            current = over_time(block, x)  # (B, t, C_i, H_i, W_i)
+            current = self._current(f"layer{i}", block, neuron, x, seg)  # (B, t, C_i, H_i, W_i)
             spikes = self._run_neuron(f"layer{i}", neuron, current, seg)
             x = over_time(self.pool, spikes)  # (B, t, C_i, H_i/p, W_i/p)
         x = x.flatten(2)  # (B, t, C*H*W)

@@ -13,11 +13,15 @@ here, so truncated BPTT and exact gradient checkpointing behave the same everywh
   gradients equal full BPTT.
 
 Both together cut time at the union of both boundaries and detach only at multiples of ``k``.
+
+* ``online = learner`` (``snn.learning_rule = ottt | sltt``, :mod:`brain_ai.core.learning_rules`):
+  one step at a time; after each step the learner takes that step's loss and gradients, and the
+  state carried on is detached, so no graph outlives its step (memory constant in T).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Literal, Optional, Protocol, Sequence, Tuple
 
 import torch
 import torch.utils._pytree as pytree
@@ -34,6 +38,19 @@ CellFn = Callable[[Tensor, Any], Tuple[Any, Any]]
 #: ``(inputs, state) -> (outputs, new_state)`` over one time segment: ``inputs`` and ``outputs``
 #: are pytrees of ``(B, t, ...)`` tensors (the segment's ``t`` steps), ``state`` any pytree.
 SegmentFn = Callable[[Any, Any], Tuple[Any, Any]]
+
+
+class OnlineRule(Protocol):
+    """What :func:`run_segments` asks of an online learner (:class:`~brain_ai.core.learning_rules.OnlineLearner`)."""
+
+    def begin(self, time_steps: int, input_has_graph: bool) -> None:
+        """Start a sequence of ``time_steps`` steps (``input_has_graph``: the inputs carry an autograd graph)."""
+
+    def learns_at(self, t: int) -> bool:
+        """Whether step ``t`` records a graph (and is backpropagated)."""
+
+    def after_step(self, outputs: Any, t: int) -> Any:
+        """Take step ``t``'s loss and gradients from its ``outputs``; return what to keep of them."""
 
 
 def detach_tree(state: Any) -> Any:
@@ -108,6 +125,7 @@ def run_segments(
     *,
     chunk_size: Optional[int] = None,
     checkpoint_every: Optional[int] = None,
+    online: Optional[OnlineRule] = None,
 ) -> Tuple[Any, Any]:
     """Run ``segment_fn`` over time segments of ``inputs``, carrying the state; the one chunked loop.
 
@@ -121,25 +139,38 @@ def run_segments(
         checkpoint_every: segment length of exact checkpointed BPTT (see the module docstring);
             None = no checkpointing. Must be <= T. Without autograd recording the segments just
             run one after the other (bounded memory, nothing to recompute).
+        online: an online learner (module docstring): segments of one step, each followed by
+            ``online.after_step`` and a detached state; not combined with the two above.
     Returns:
         ``(outputs (B, T, ...) pytree, final_state)``; outputs are the segments' joined along dim 1.
     """
     steps = time_steps_of(inputs)
     check_segmenting("run_segments", steps, chunk_size, checkpoint_every)
-    bounds = segment_bounds(steps, chunk_size, checkpoint_every)
+    if online is not None and (chunk_size is not None or checkpoint_every is not None):
+        raise ValueError(f"run_segments: online learning runs one step at a time; chunk_size={chunk_size} and "
+                         f"checkpoint_every={checkpoint_every} must be None with it")
+    bounds = segment_bounds(steps, 1 if online is not None else chunk_size, checkpoint_every)
     state = initial_state
-    if len(bounds) == 1 and checkpoint_every is None:
+    if len(bounds) == 1 and checkpoint_every is None and online is None:
         return segment_fn(inputs, state)
+    if online is not None:
+        online.begin(steps, any(t.requires_grad for t in pytree.tree_leaves(inputs)))
     outs: List[Any] = []
     for start, stop in bounds:
-        if start and chunk_size is not None and start % chunk_size == 0:
-            state = detach_tree(state)  # truncated BPTT: cut the graph between chunks
+        if start and (online is not None or (chunk_size is not None and start % chunk_size == 0)):
+            state = detach_tree(state)  # truncated BPTT, online learning: cut the graph here
         seg = pytree.tree_map(lambda t: t.narrow(1, start, stop - start), inputs)  # (B, t, ...) views
         if checkpoint_every is not None and torch.is_grad_enabled():
             out, state = _checkpoint(segment_fn, seg, state, use_reentrant=False)
+        elif online is not None:
+            with torch.set_grad_enabled(torch.is_grad_enabled() and online.learns_at(start)):
+                out, state = segment_fn(seg, state)
+                out = online.after_step(out, start)
         else:
             out, state = segment_fn(seg, state)
         outs.append(out)
+    if online is not None:
+        state = detach_tree(state)  # the last step's graph is gone (its gradients were taken)
     return _join_time(outs, torch.cat), state
 
 

@@ -33,6 +33,7 @@ import torchmetrics
 from torch import Tensor
 
 from brain_ai.config import (
+    ONLINE_RULES,
     ConfigError,
     DataConfig,
     DecodingConfig,
@@ -51,6 +52,7 @@ from brain_ai.config import (
 from brain_ai.core.decoding import ClassificationOutput, DecoderOutput, build_decoder
 from brain_ai.core.deferred_check import DeferredCheck
 from brain_ai.core.encoding import build_encoder
+from brain_ai.core.learning_rules import OnlineLearner
 from brain_ai.core.losses import REGULARIZERS, LossInputs, SNNLossComposer, build_loss
 from brain_ai.core.memory import StepFactory, probe_spikes
 from brain_ai.core.neurons.psn import follow_mask_schedule
@@ -273,8 +275,11 @@ class SNNLitModule(L.LightningModule):
         generator = self.batch_generator(x.device, stage, batch_idx)
         if stage == "train" and self.batch_transform is not None:
             x = self.batch_transform(x, generator)
-        decoded, out = self(x, mask=mask, generator=generator)
-        total, info = self.loss_of(decoded, out, y, mask)
+        if stage == "train" and self.snn_cfg.learning_rule in ONLINE_RULES:
+            decoded, total, info = self._online_step(x, y, mask, generator)
+        else:
+            decoded, out = self(x, mask=mask, generator=generator)
+            total, info = self.loss_of(decoded, out, y, mask)
         components: Dict[str, Tensor] = info["components"]  # type: ignore[assignment]
         self.nonfinite_loss.update(~torch.isfinite(total), torch.stack([total.detach().float(), *components.values()]),
                                    (stage, self.current_epoch, self.global_step))
@@ -315,6 +320,24 @@ class SNNLitModule(L.LightningModule):
             f"writing a NaN checkpoint. Try a lower optim.lr, a smaller snn.neuron.beta, gradient clipping "
             f"(trainer.gradient_clip_val=1.0) or debug=default (anomaly detection)."
         )
+
+    def _online_step(
+        self, x: Tensor, y: Tensor, mask: Optional[Tensor], generator: torch.Generator
+    ) -> Tuple[DecoderOutput, Tensor, Dict[str, Any]]:
+        """A training batch under ``snn.learning_rule`` ottt / sltt: the decoded (detached) output,
+        the loss to backpropagate (:meth:`OnlineLearner.carrier`: the gradient accumulated step by
+        step) and the loss info."""
+        rule = self.snn_cfg.learning_rule
+        if mask is not None:
+            raise ValueError(f"snn.learning_rule={rule.name} does not support ragged batches (a (B, T) mask): "
+                             f"its loss runs step by step; allowed: snn.learning_rule=bptt")
+        learner = OnlineLearner(rule, list(self.parameters()), self.decoder, self.criterion, y,
+                                sltt_steps=self.snn_cfg.sltt_steps, generator=generator)
+        # each step's spikes and membranes, for the learner's per-step loss terms (kept one step at a time)
+        steps = dict(record_membrane=self.criterion.needs_membrane, keep_spikes=self.criterion.needs_layer_spikes)
+        self.net(self.encoder(x, generator=generator).spikes, generator=generator, online=learner, **steps)
+        # online learning keeps only the output's mean over time, which the decoders it allows read exactly
+        return self.decoder(learner.mean_output()), learner.carrier(), learner.info()
 
     def training_step(self, batch: Tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self._shared_step(batch, "train", batch_idx)

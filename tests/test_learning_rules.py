@@ -1,0 +1,186 @@
+"""Online learning rules (snn.learning_rule = ottt | sltt, brain_ai.core.learning_rules): BPTT's
+gradient at T = 1, training memory that does not grow with T, the per-step loss forms, sltt's
+random steps and ottt's presynaptic traces."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List
+
+import pytest
+import torch
+from torch import nn
+
+from brain_ai.app import pipeline
+from brain_ai.config import DecodingConfig, LearningRule, LossConfig
+from brain_ai.core.decoding import build_decoder
+from brain_ai.core.learning_rules import OnlineLearner, StepObjective, traced_current
+from brain_ai.core.losses import LossInputs, build_loss
+from framework_helpers import compose_config
+
+#: training_step is called here without a Trainer: its self.log calls warn and do nothing
+pytestmark = pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+
+SMALL = ["data=digits", "data.limit_train=32", "data.batch_size=8", "snn.hidden_sizes=[12]", "trainer.max_epochs=1",
+         "logger=csv", "data.augment_shift=0"]
+#: the default loss (probspikes + rate / ISI regularisers) with the membrane term; a recurrent adaptive
+#: network with a learnable per-neuron membrane and a membrane readout (the smnist_row recipe)
+SETUPS = {
+    "lif_probspikes": ["loss.w_temporal=0", "loss.w_membrane=0.1"],
+    "recurrent_adaptive_membrane": ["snn.neuron.type=recurrent_adaptive_lif", "snn.neuron.learnable_beta=true",
+                                    "snn.neuron.per_neuron_beta=true", "snn.readout=membrane", "decoding=membrane",
+                                    "decoding.membrane_reduce=mean", "loss=cross_entropy"],
+}
+
+
+def build(*overrides: str):
+    torch.manual_seed(0)
+    model, dm = pipeline.build_model(compose_config([*SMALL, *overrides]))
+    dm.setup("fit")
+    return model, dm
+
+
+def step_gradients(model, batch, rule: LearningRule) -> Dict[str, torch.Tensor]:
+    """Parameter gradients of one training step under ``rule`` (the same encoder draws every time)."""
+    model.snn_cfg = dataclasses.replace(model.snn_cfg, learning_rule=rule)
+    model.seed_stream.manual_seed(model.stream_seed)
+    model.zero_grad()
+    model.training_step(batch, 0).backward()
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("setup", sorted(SETUPS))
+@pytest.mark.parametrize("rule", [LearningRule.ottt, LearningRule.sltt])
+def test_one_step_gives_bptt_gradient(setup, rule):
+    """At T = 1 there is no temporal path to drop and the per-step loss is the loss: BPTT's gradient."""
+    model, dm = build("encoding.num_steps=1", *SETUPS[setup])
+    batch = next(iter(dm.train_dataloader()))
+    bptt = step_gradients(model, batch, LearningRule.bptt)
+    online = step_gradients(model, batch, rule)
+    assert bptt.keys() == online.keys() and len(bptt) >= 4
+    for name in bptt:
+        torch.testing.assert_close(online[name], bptt[name], rtol=0, atol=1e-7, msg=name)
+
+
+@pytest.mark.parametrize("rule", [LearningRule.ottt, LearningRule.sltt])
+def test_longer_sequences_differ_from_bptt(rule):
+    """At T > 1 the online rules are approximations: a gradient that equals BPTT's would mean the rule did nothing."""
+    model, dm = build("encoding.num_steps=6", *SETUPS["lif_probspikes"])
+    batch = next(iter(dm.train_dataloader()))
+    bptt = step_gradients(model, batch, LearningRule.bptt)
+    online = step_gradients(model, batch, rule)
+    assert not torch.allclose(online["net.linears.0.weight"], bptt["net.linears.0.weight"])
+
+
+class SavedTensorBytes:
+    """Peak bytes of the tensors autograd holds for backward (a tracked counter, not RSS or time):
+    every saved tensor is counted from when it is saved until its graph frees it."""
+
+    def __init__(self) -> None:
+        self.live = self.peak = 0
+
+    def pack(self, t: torch.Tensor) -> "_Held":
+        return _Held(self, t)
+
+    def context(self):
+        return torch.autograd.graph.saved_tensors_hooks(self.pack, lambda held: held.tensor)
+
+
+class _Held:
+    def __init__(self, counter: SavedTensorBytes, tensor: torch.Tensor) -> None:
+        self.counter, self.tensor, self.bytes = counter, tensor, tensor.numel() * tensor.element_size()
+        counter.live += self.bytes
+        counter.peak = max(counter.peak, counter.live)
+
+    def __del__(self) -> None:
+        self.counter.live -= self.bytes
+
+
+def training_step_peak(rule: str, steps: int) -> int:
+    """Peak saved-tensor bytes of one training step (forward, every loss term, backward) at T = ``steps``."""
+    model, dm = build(f"encoding.num_steps={steps}", f"snn.learning_rule={rule}")
+    batch = next(iter(dm.train_dataloader()))
+    counter = SavedTensorBytes()
+    with counter.context():
+        model.training_step(batch, 0).backward()
+    return counter.peak
+
+
+@pytest.mark.parametrize("rule", ["ottt", "sltt"])
+def test_training_memory_does_not_grow_with_T(rule):
+    """The default loss (probspikes, rate, temporal and ISI regularisers); T = 240 against T = 12,
+    same batch: within 10 % (benchmarks/online_memory.py measures T = 2000 against T = 100)."""
+    short, long = training_step_peak(rule, 12), training_step_peak(rule, 240)
+    assert long <= 1.1 * short, (short, long)
+
+
+def test_bptt_memory_grows_with_T():
+    """The counter sees what BPTT keeps (else the test above could not fail)."""
+    assert training_step_peak("bptt", 240) > 5 * training_step_peak("bptt", 12)
+
+
+def test_sltt_steps_draw_from_the_batch_generator_only():
+    """sltt_steps = K backpropagates at K steps drawn from the given generator, never the global RNG."""
+    model, _ = build()
+    learner = lambda seed: OnlineLearner(  # noqa: E731
+        LearningRule.sltt, list(model.parameters()), model.decoder, model.criterion, torch.zeros(2, dtype=torch.long),
+        sltt_steps=3, generator=torch.Generator().manual_seed(seed))
+    before = torch.get_rng_state()
+    chosen: List[List[int]] = []
+    for seed in (1, 1, 2):
+        one = learner(seed)
+        one.begin(20, False)
+        chosen.append([t for t in range(20) if one.learns_at(t)])
+    assert torch.equal(torch.get_rng_state(), before)
+    assert all(len(c) == 3 for c in chosen) and chosen[0] == chosen[1] and chosen[0] != chosen[2]
+
+
+def test_sltt_steps_all_equals_every_step():
+    """K = T chooses every step: the same gradient as sltt without K; K < T another one."""
+    model, dm = build("encoding.num_steps=5", *SETUPS["lif_probspikes"])
+    batch = next(iter(dm.train_dataloader()))
+    every = step_gradients(model, batch, LearningRule.sltt)
+    model.snn_cfg = dataclasses.replace(model.snn_cfg, sltt_steps=5)
+    all_k = step_gradients(model, batch, LearningRule.sltt)
+    model.snn_cfg = dataclasses.replace(model.snn_cfg, sltt_steps=2)
+    two = step_gradients(model, batch, LearningRule.sltt)
+    for name in every:
+        torch.testing.assert_close(all_k[name], every[name], msg=name)
+    assert not torch.allclose(two["net.linears.0.weight"], every["net.linears.0.weight"])
+
+
+@pytest.mark.parametrize("layer", [nn.Linear(5, 3), nn.Conv2d(2, 3, 3, padding=1)], ids=["linear", "conv"])
+def test_traced_current_value_and_gradients(layer):
+    """ottt's layer: the value and input gradient of layer(x), the parameter gradients of layer(trace)."""
+    shape = (4, 5) if isinstance(layer, nn.Linear) else (4, 2, 6, 6)
+    x, trace = torch.rand(shape, requires_grad=True), torch.rand(shape)
+    out = traced_current(layer, x, trace)
+    torch.testing.assert_close(out, layer(x))
+    g = torch.randn_like(out)
+    got = torch.autograd.grad(out, [x, *layer.parameters()], g)
+    want_x = torch.autograd.grad(layer(x), x, g)[0]
+    want_params = torch.autograd.grad(layer(trace), list(layer.parameters()), g)
+    for a, b in zip(got, [want_x, *want_params]):
+        torch.testing.assert_close(a, b)
+
+
+def test_step_forms_of_isi_temporal_and_membrane_add_up_to_the_full_terms():
+    """The terms with an exact per-step value (ISI, temporal windows, membrane) sum over steps to the full term."""
+    torch.manual_seed(0)
+    steps = 9
+    spikes = {"layer0": (torch.rand(3, steps, 4) < 0.4).float(), "layer1": (torch.rand(3, steps, 2) < 0.5).float()}
+    membranes = {"layer0": torch.randn(3, steps, 4) * 2}
+    cfg = LossConfig(w_rate_reg=0.0, w_isi=1.0, w_temporal=1.0, w_membrane=1.0, temporal_window=3)
+    criterion = build_loss(cfg)
+    decoder = build_decoder(DecodingConfig(), 2)
+    targets = torch.tensor([0, 1, 1])
+    output = spikes["layer1"]
+    full = {n: term(LossInputs(output, decoder(output), targets, spikes, membranes))[0] for n, term in criterion.terms.items()}
+    objective = StepObjective(decoder, criterion, targets, steps)
+    summed: Dict[str, torch.Tensor] = {}
+    for t in range(steps):
+        step = lambda d: {k: v[:, t : t + 1] for k, v in d.items()}  # noqa: E731
+        for name, value in objective({"output": output[:, t : t + 1], "spikes": step(spikes), "membranes": step(membranes)}, t).items():
+            summed[name] = summed.get(name, 0.0) + value
+    for name in ("isi", "temporal", "membrane"):
+        torch.testing.assert_close(summed[name], full[name], msg=name)
