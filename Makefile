@@ -29,9 +29,12 @@ $(BASE)-%: $(BASE)
 extra-%: $(BASE)-%
 	@true
 
-# the tests exercise the docs extension (griffe) and the submitit launcher too
+# lint (ruff: errors, import order, formatting) first; the tests exercise the docs extension (griffe) and the
+# submitit launcher too
 test: $(BASE)-dev $(BASE)-docs $(BASE)-cluster
 	$(PY) -m pip install --no-deps --no-build-isolation -e . >/dev/null
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # the documentation site into build/site/ (mkdocs build --strict: a broken reference or docstring fails)

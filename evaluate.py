@@ -18,6 +18,7 @@ def main(cfg: DictConfig) -> None:
 
     report_errors(lambda: validate_config(cfg))  # before importing Lightning, which takes seconds
     from brain_ai.app.pipeline import evaluate
+
     route_lightning_logs()
     with reuse_large_blocks(cfg.allocator_reuse), quiet_known_warnings():
         report_errors(lambda: evaluate(cfg))

@@ -19,6 +19,7 @@ def main(cfg: DictConfig) -> Optional[float]:
 
     report_errors(lambda: validate_config(cfg))  # before importing Lightning, which takes seconds
     from brain_ai.app.pipeline import optimized_value, train
+
     route_lightning_logs()
     with reuse_large_blocks(cfg.allocator_reuse), quiet_known_warnings():
         return report_errors(lambda: optimized_value(cfg, train(cfg)))

@@ -62,7 +62,9 @@ def build(every: Optional[int], state: Dict[str, torch.Tensor]) -> torch.nn.Modu
     return net
 
 
-def measure(modes: List[Optional[int]], x: torch.Tensor, state: Dict[str, torch.Tensor], repeats: int) -> List[Dict[str, object]]:
+def measure(
+    modes: List[Optional[int]], x: torch.Tensor, state: Dict[str, torch.Tensor], repeats: int
+) -> List[Dict[str, object]]:
     """Time every mode ``repeats`` times, interleaved (A B C A B C ...) so that a change of the
     machine's load hits all modes alike; then the gradients and the peak of one more step each."""
     nets = [build(every, state) for every in modes]
@@ -78,7 +80,9 @@ def measure(modes: List[Optional[int]], x: torch.Tensor, state: Dict[str, torch.
     for every, net, t in zip(modes, nets, times):
         grads = {n: p.grad.clone() for n, p in net.named_parameters()}
         peak = peak_bytes(lambda: _step(net, x))
-        runs.append({"every": every, "peak": peak, "time": statistics.median(t), "min": min(t), "times": t, "grads": grads})
+        runs.append(
+            {"every": every, "peak": peak, "time": statistics.median(t), "min": min(t), "times": t, "grads": grads}
+        )
     return runs
 
 
@@ -93,7 +97,9 @@ def compose_train(overrides: List[str]):
         GlobalHydra.instance().clear()
 
 
-def train_step(overrides: List[str], every: Optional[int], batch: int, synthetic_steps: Optional[int]) -> Callable[[], None]:
+def train_step(
+    overrides: List[str], every: Optional[int], batch: int, synthetic_steps: Optional[int]
+) -> Callable[[], None]:
     """The training step of ``train.py <overrides> snn.checkpoint_every=<every>`` on one batch:
     ``training_step`` (encode, SNN, decode, every loss term) + backward + optimiser step. The batch
     is the data's first training batch, or synthetic 10 % spikes ``(batch, synthetic_steps, F)``."""
@@ -131,8 +137,15 @@ def time_steps_interleaved(steps: List[Callable[[], None]], repeats: int) -> Lis
     return times
 
 
-def train_step_table(name: str, overrides: List[str], modes: List[Optional[int]], batch: int,
-                     synthetic: Optional[int], baseline: Tuple[List[str], Optional[int]], repeats: int) -> List[str]:
+def train_step_table(
+    name: str,
+    overrides: List[str],
+    modes: List[Optional[int]],
+    batch: int,
+    synthetic: Optional[int],
+    baseline: Tuple[List[str], Optional[int]],
+    repeats: int,
+) -> List[str]:
     """Markdown rows: peak MB, above the baseline, ratio to full BPTT, median step seconds, ratio."""
     base_overrides, base_synthetic = baseline
     base = peak_bytes(train_step(base_overrides, None, batch, base_synthetic))
@@ -152,7 +165,7 @@ def train_step_table(name: str, overrides: List[str], modes: List[Optional[int]]
 
 def main_train_step(args: argparse.Namespace) -> None:
     modes = [None, *args.every]
-    row = [*SMNIST_PIXEL[:1], f"data.mode=row", *SMNIST_PIXEL[2:]]
+    row = [*SMNIST_PIXEL[:1], "data.mode=row", *SMNIST_PIXEL[2:]]
     # synthetic sequences are not S-MNIST images: no pixel-order shift augmentation
     synthetic = [*SMNIST_PIXEL, "data.augment_shift=0"]
     lines = [
@@ -161,9 +174,18 @@ def main_train_step(args: argparse.Namespace) -> None:
         "|---|---|---|---|---|---|---|",
     ]
     tables = [
-        train_step_table(f"S-MNIST pixel, B={args.batch}, T=784", SMNIST_PIXEL, modes, args.batch, None, (row, None), args.repeats),
-        train_step_table(f"synthetic, B={args.synthetic_batch}, T={args.time_steps}", synthetic, modes, args.synthetic_batch,
-                         args.time_steps, (synthetic, BASELINE_STEPS), args.repeats),
+        train_step_table(
+            f"S-MNIST pixel, B={args.batch}, T=784", SMNIST_PIXEL, modes, args.batch, None, (row, None), args.repeats
+        ),
+        train_step_table(
+            f"synthetic, B={args.synthetic_batch}, T={args.time_steps}",
+            synthetic,
+            modes,
+            args.synthetic_batch,
+            args.time_steps,
+            (synthetic, BASELINE_STEPS),
+            args.repeats,
+        ),
     ]
     notes = [t[0] for t in tables]
     print("\n".join([*lines, *(r for t in tables for r in t[1:]), "", *notes]), flush=True)
@@ -176,7 +198,9 @@ def main() -> None:
     parser.add_argument("--every", type=int, nargs="+", default=[50, 200])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="torch.set_num_threads (0: leave as is). Default 1: on a shared 2-core machine, 2-thread "
         "OpenMP GEMMs of one segment's size (3200 x 256 x 20) stall behind other processes' threads",
     )
@@ -194,16 +218,16 @@ def main() -> None:
     model = fit_network_peak(W3, args.batch) if args.predict else None
     runs = measure([None, *args.every], x, state, args.repeats)
     full = runs[0]
-    print(f"W3 700-256-20, B={args.batch}, T={args.time_steps}, fp32, CPU, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(
+        f"W3 700-256-20, B={args.batch}, T={args.time_steps}, fp32, CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
     header = "| mode | peak MB | peak / full | step s: median (all) | time / full: median, min | max rel. grad diff |"
     if model:
         header += " predicted peak MB |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for run in runs:
-        diff = max(
-            float((run["grads"][n] - g).norm() / g.norm().clamp_min(1e-30)) for n, g in full["grads"].items()
-        )
+        diff = max(float((run["grads"][n] - g).norm() / g.norm().clamp_min(1e-30)) for n, g in full["grads"].items())
         name = "full BPTT" if run["every"] is None else f"checkpoint_every={run['every']}"
         row = (
             f"| {name} | {run['peak'] / 2**20:.1f} | {run['peak'] / full['peak']:.3f} | {run['time']:.2f} "

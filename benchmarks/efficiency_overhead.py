@@ -44,8 +44,14 @@ SETTINGS: Dict[str, List[str]] = {"with": [], "without": ["~callbacks.efficiency
 def measure(overrides: List[str], setting: str) -> dict:
     """One whole ``train.py`` run; wall and CPU seconds of the process, other processes' CPU share."""
     with tempfile.TemporaryDirectory() as run_dir:
-        cmd = [sys.executable, "train.py", *overrides, *SETTINGS[setting], "trainer.enable_progress_bar=false",
-               f"hydra.run.dir={run_dir}"]
+        cmd = [
+            sys.executable,
+            "train.py",
+            *overrides,
+            *SETTINGS[setting],
+            "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={run_dir}",
+        ]
         busy0, t0 = busy_cpu_s(), time.perf_counter()
         with open(Path(run_dir) / "log.txt", "w") as log:
             proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
@@ -81,8 +87,11 @@ def overhead(results: Dict[str, dict]) -> dict:
     on, off = results["with"], results["without"]
     if "error" in on or "error" in off:
         return {"wall": None, "cpu": None, "noisy": True}
-    return {"wall": on["wall_s"] / off["wall_s"] - 1, "cpu": on["cpu_s"] / off["cpu_s"] - 1,
-            "noisy": on["noisy"] or off["noisy"]}
+    return {
+        "wall": on["wall_s"] / off["wall_s"] - 1,
+        "cpu": on["cpu_s"] / off["cpu_s"] - 1,
+        "noisy": on["noisy"] or off["noisy"],
+    }
 
 
 def render(report: dict) -> str:
@@ -103,16 +112,21 @@ def render(report: dict) -> str:
             lines.append(f"| {name} | error | | | | |")
             continue
         runs = ", ".join(f"{w:.1f}" for w in r["wall_s_runs"])
-        lines.append(f"| {name} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {runs} | {r['others_cpu_frac_max']:.0%} | "
-                     f"{'noisy' if r['noisy'] else 'clean'} |")
+        lines.append(
+            f"| {name} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {runs} | {r['others_cpu_frac_max']:.0%} | "
+            f"{'noisy' if r['noisy'] else 'clean'} |"
+        )
     o = report["overhead"]
     if o["wall"] is None:
         lines += ["", "Overhead: not measured (a run failed)."]
     else:
         flag = " (noisy: not a result)" if o["noisy"] else ""
         verdict = "met" if max(o["wall"], o["cpu"]) <= report["target"] else "not met"
-        lines += ["", f"Overhead: wall {o['wall']:+.1%}, CPU {o['cpu']:+.1%} (target <= {report['target']:.0%}: "
-                      f"{verdict}){flag}."]
+        lines += [
+            "",
+            f"Overhead: wall {o['wall']:+.1%}, CPU {o['cpu']:+.1%} (target <= {report['target']:.0%}: "
+            f"{verdict}){flag}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -120,7 +134,9 @@ def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("overrides", nargs="*", help="train.py overrides (after --); default: the default run")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (one run per setting each)")
-    parser.add_argument("--tolerance", type=float, default=0.05, help="largest clean spread of one setting's wall times")
+    parser.add_argument(
+        "--tolerance", type=float, default=0.05, help="largest clean spread of one setting's wall times"
+    )
     parser.add_argument("--max-others", type=float, default=0.1, help="largest clean CPU share of other processes")
     parser.add_argument("--target", type=float, default=0.05, help="overhead target (fraction of the wall time)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
@@ -135,10 +151,16 @@ def main(argv: List[str] = None) -> int:
             print(f"round {round_ + 1}/{args.repeats} {name}: {runs[name][-1]}", file=sys.stderr, flush=True)
     results = {name: summarise(r, args.tolerance, args.max_others) for name, r in runs.items()}
     report = {
-        "overrides": args.overrides, "repeats": args.repeats, "tolerance": args.tolerance,
-        "max_others": args.max_others, "target": args.target, "results": results, "overhead": overhead(results),
+        "overrides": args.overrides,
+        "repeats": args.repeats,
+        "tolerance": args.tolerance,
+        "max_others": args.max_others,
+        "target": args.target,
+        "results": results,
+        "overhead": overhead(results),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "threads": os.environ.get("OMP_NUM_THREADS", "unset"), "date": datetime.date.today().isoformat(),
+        "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "date": datetime.date.today().isoformat(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "efficiency_overhead.json").write_text(json.dumps(report, indent=2))

@@ -43,7 +43,9 @@ class BrainAILIF(nn.Module):
         super().__init__()
         from brain_ai.core.neurons import LIFNeuron
 
-        self.neuron = LIFNeuron(n, beta=BETA, threshold=THRESHOLD, reset="subtract", surrogate="fast_sigmoid", surrogate_alpha=SLOPE)
+        self.neuron = LIFNeuron(
+            n, beta=BETA, threshold=THRESHOLD, reset="subtract", surrogate="fast_sigmoid", surrogate_alpha=SLOPE
+        )
         self.backend = backend
 
     def forward(self, x: Tensor) -> Tensor:
@@ -275,34 +277,70 @@ ENTRIES: Dict[str, Entry] = {
     for e in [
         Entry("ann", "ANN floor (ReLU, whole sequence)", "torch", "BTN", None, None, "nn.ReLU on all T at once"),
         Entry(
-            "brain_ai", "brain_ai LIFNeuron (default path)", "brain_ai", "BTN", BrainAILIF, _brain_ai_probe,
+            "brain_ai",
+            "brain_ai LIFNeuron (default path)",
+            "brain_ai",
+            "BTN",
+            BrainAILIF,
+            _brain_ai_probe,
             "LIFNeuron(beta=0.9, threshold=1, reset='subtract', surrogate='fast_sigmoid', surrogate_alpha=25).forward_sequence",
             _brain_ai_available,
         ),
         Entry(
-            "brain_ai_unfused", "brain_ai LIFNeuron (backend=eager)", "brain_ai", "BTN",
-            lambda n: BrainAILIF(n, backend="eager"), _brain_ai_probe, "as brain_ai, forward_sequence(backend='eager')",
+            "brain_ai_unfused",
+            "brain_ai LIFNeuron (backend=eager)",
+            "brain_ai",
+            "BTN",
+            lambda n: BrainAILIF(n, backend="eager"),
+            _brain_ai_probe,
+            "as brain_ai, forward_sequence(backend='eager')",
             _brain_ai_available,
         ),
         Entry(
-            "brain_ai_kernel", "brain_ai fused_lif_sequence (kernel called directly)", "brain_ai", "BTN",
-            BrainAIFusedKernel, _brain_ai_probe, "fused_lif_sequence(x, None, 0.9, 1.0, 'subtract', FastSigmoid(25))",
-            _brain_ai_kernel_available, default=False,
+            "brain_ai_kernel",
+            "brain_ai fused_lif_sequence (kernel called directly)",
+            "brain_ai",
+            "BTN",
+            BrainAIFusedKernel,
+            _brain_ai_probe,
+            "fused_lif_sequence(x, None, 0.9, 1.0, 'subtract', FastSigmoid(25))",
+            _brain_ai_kernel_available,
+            default=False,
         ),
         Entry(
-            "snntorch", "snnTorch Leaky (loop over x.unbind(0))", "snntorch", "TBN", SnnTorchLIF, _snntorch_probe,
+            "snntorch",
+            "snnTorch Leaky (loop over x.unbind(0))",
+            "snntorch",
+            "TBN",
+            SnnTorchLIF,
+            _snntorch_probe,
             "Leaky(beta=0.9, threshold=1, reset_mechanism='subtract', reset_delay=False, spike_grad=fast_sigmoid(25))",
         ),
         Entry(
-            "spikingjelly", "SpikingJelly LIFNode (multi-step)", "spikingjelly", "TBN", SpikingJellyLIF, _spikingjelly_probe,
+            "spikingjelly",
+            "SpikingJelly LIFNode (multi-step)",
+            "spikingjelly",
+            "TBN",
+            SpikingJellyLIF,
+            _spikingjelly_probe,
             "LIFNode(tau=10, decay_input=False, v_threshold=1, v_reset=None, SoftSign(25), detach_reset=False, step_mode='m')",
         ),
         Entry(
-            "norse", "Norse Lift(LIFBoxCell)", "norse", "TBN", NorseLIF, _norse_probe,
+            "norse",
+            "Norse Lift(LIFBoxCell)",
+            "norse",
+            "TBN",
+            NorseLIF,
+            _norse_probe,
             "LIFBoxParameters(tau_mem_inv=100, v_th=1, method='super', reset_method=reset_subtract), dt=1e-3, input x10",
         ),
         Entry(
-            "sinabs", "Sinabs layers.LIF", "sinabs", "BTN", SinabsLIF, _sinabs_probe,
+            "sinabs",
+            "Sinabs layers.LIF",
+            "sinabs",
+            "BTN",
+            SinabsLIF,
+            _sinabs_probe,
             "LIF(spike_fn=SingleSpike, reset_fn=MembraneSubtract(), norm_input=False, alpha_mem=0.9 frozen, fast-sigmoid(25))",
         ),
     ]

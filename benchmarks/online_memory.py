@@ -29,17 +29,26 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # framework_helpers.compose_config: the composed train.py config
 
+from framework_helpers import compose_config  # noqa: E402
+
 from brain_ai.app import pipeline  # noqa: E402
 from brain_ai.core.memory import peak_bytes  # noqa: E402
-from framework_helpers import compose_config  # noqa: E402
 
 
 def measure(rule: str, steps: int, batch_size: int, repeats: int) -> dict:
     """Peak bytes of the step and of the encoder alone, and median step time, of ``rule`` at ``steps`` time steps."""
     torch.manual_seed(0)
-    overrides = [f"snn.learning_rule={rule}", "data=synthetic", "encoding=identity", f"data.n_time_bins={steps}",
-                 "data.num_inputs=700", "data.num_classes=20", f"data.num_samples={4 * batch_size}",
-                 f"data.batch_size={batch_size}", "logger=csv"]
+    overrides = [
+        f"snn.learning_rule={rule}",
+        "data=synthetic",
+        "encoding=identity",
+        f"data.n_time_bins={steps}",
+        "data.num_inputs=700",
+        "data.num_classes=20",
+        f"data.num_samples={4 * batch_size}",
+        f"data.batch_size={batch_size}",
+        "logger=csv",
+    ]
     model, dm = pipeline.build_model(compose_config(overrides))
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
@@ -58,7 +67,13 @@ def measure(rule: str, steps: int, batch_size: int, repeats: int) -> dict:
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    return {"rule": rule, "steps": steps, "peak": peak_bytes(step), "encoder": encoder, "time": statistics.median(times or [float("nan")])}
+    return {
+        "rule": rule,
+        "steps": steps,
+        "peak": peak_bytes(step),
+        "encoder": encoder,
+        "time": statistics.median(times or [float("nan")]),
+    }
 
 
 def main() -> None:
@@ -71,15 +86,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"train.py's training step, 700-256-20 LIF MLP, default loss, synthetic spikes, B={args.batch}, fp32, CPU, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(
+        f"train.py's training step, 700-256-20 LIF MLP, default loss, synthetic spikes, B={args.batch}, fp32, CPU, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
     print("| rule | T | step peak MB | peak / the rule's at the short T | encoder alone MB | step s |")
     print("|---|---|---|---|---|---|")
     for rule in args.rules:
         runs: List[dict] = [measure(rule, t, args.batch, args.repeats) for t in args.time_steps]
         for run in runs:
-            print(f"| {rule} | {run['steps']} | {run['peak'] / 2**20:.1f} | {run['peak'] / runs[0]['peak']:.2f} | "
-                  f"{run['encoder'] / 2**20:.1f} | {run['time']:.2f} |", flush=True)
+            print(
+                f"| {rule} | {run['steps']} | {run['peak'] / 2**20:.1f} | {run['peak'] / runs[0]['peak']:.2f} | "
+                f"{run['encoder'] / 2**20:.1f} | {run['time']:.2f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

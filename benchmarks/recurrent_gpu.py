@@ -60,9 +60,16 @@ def snn_layer(backend: str, shape: Tuple[int, int, int], device: str):  # noqa: 
     torch.manual_seed(0)
     fc = torch.nn.Linear(1, hidden).to(device)
     cfg = NeuronConfig(
-        type="recurrent_adaptive_lif", beta=0.95, adaptation_decay=0.99, adaptation_alpha=0.2, learnable_beta=True,
-        per_neuron_beta=True, learnable_adaptation=True, learnable_threshold=True, threshold=0.5,
-    )  # fmt: skip
+        type="recurrent_adaptive_lif",
+        beta=0.95,
+        adaptation_decay=0.99,
+        adaptation_alpha=0.2,
+        learnable_beta=True,
+        per_neuron_beta=True,
+        learnable_adaptation=True,
+        learnable_threshold=True,
+        threshold=0.5,
+    )
     neuron = build_neuron(cfg, hidden).to(device)
     x = torch.rand(batch, steps, 1, generator=torch.Generator().manual_seed(1)).to(device)
     leaves = [*fc.parameters(), *neuron.parameters()]
@@ -114,7 +121,9 @@ def gradient_check(shape: Tuple[int, int, int], device: str, rtol: float) -> Tup
 
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help="cpu: the Triton interpreter (tests this script)")
+    p.add_argument(
+        "--device", default="cuda", choices=("cuda", "cpu"), help="cpu: the Triton interpreter (tests this script)"
+    )
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=784)
     p.add_argument("--hidden", type=int, default=256)
@@ -131,7 +140,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 3
     shape = (16, 6, 32) if args.quick else (args.batch, args.steps, args.hidden)
     repeats = 1 if args.quick else args.repeats
-    rows = [(f"SNN, backend={b}", median_ms(snn_layer(b, shape, args.device)[0], args.device, repeats)) for b in BACKENDS]
+    rows = [
+        (f"SNN, backend={b}", median_ms(snn_layer(b, shape, args.device)[0], args.device, repeats)) for b in BACKENDS
+    ]
     rows.append(("LSTM (cuDNN on CUDA)", median_ms(lstm_layer(shape, args.device), args.device, repeats)))
     ok, check = gradient_check(shape, args.device, args.rtol)
     lstm_ms = rows[-1][1]

@@ -43,9 +43,17 @@ REPO = Path(__file__).resolve().parents[1]
 def neuron_cfg(backend: str) -> NeuronConfig:
     """The anchors' recipe: per-neuron learnable membrane and adaptation decays, learnable threshold."""
     return NeuronConfig(
-        type="recurrent_adaptive_lif", beta=0.95, adaptation_decay=0.99, adaptation_alpha=0.2, learnable_beta=True,
-        per_neuron_beta=True, learnable_adaptation=True, learnable_threshold=True, threshold=0.5, backend=backend,
-    )  # fmt: skip
+        type="recurrent_adaptive_lif",
+        beta=0.95,
+        adaptation_decay=0.99,
+        adaptation_alpha=0.2,
+        learnable_beta=True,
+        per_neuron_beta=True,
+        learnable_adaptation=True,
+        learnable_threshold=True,
+        threshold=0.5,
+        backend=backend,
+    )
 
 
 def layer_step(batch: int, steps: int, hidden: int, backend: str) -> Callable[[], None]:
@@ -86,7 +94,12 @@ def measure(run: Callable[[], None], repeats: int) -> Dict[str, float]:
         run()
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    return {"median_s": statistics.median(times), "min_s": min(times), "cpu_s": statistics.median(cpu), "repeats": repeats}
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "cpu_s": statistics.median(cpu),
+        "repeats": repeats,
+    }
 
 
 def main(argv: List[str] = None) -> None:
@@ -112,12 +125,19 @@ def main(argv: List[str] = None) -> None:
                     repeats = args.eager_repeats if backend == "eager" else args.repeats
                     res = measure(make(args.batch, args.steps, hidden, backend), repeats)
                     rows.append({"what": what, "hidden": hidden, "backend": backend, **res})
-                    print(f"{what} N={hidden} {backend}: {res['median_s']:.3f} s wall, {res['cpu_s']:.3f} s CPU", flush=True)
+                    print(
+                        f"{what} N={hidden} {backend}: {res['median_s']:.3f} s wall, {res['cpu_s']:.3f} s CPU",
+                        flush=True,
+                    )
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "torch": torch.__version__, "threads": args.threads, "machine": platform.machine(),
-        "batch": args.batch, "steps": args.steps, "allocator_reuse": args.allocator,
-    }  # fmt: skip
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "machine": platform.machine(),
+        "batch": args.batch,
+        "steps": args.steps,
+        "allocator_reuse": args.allocator,
+    }
     lines = [
         f"# Recurrent adaptive LIF: forward + backward, B={args.batch}, T={args.steps}, {args.threads} threads",
         "",
@@ -127,7 +147,9 @@ def main(argv: List[str] = None) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        eager = next((e for e in rows if e["what"] == r["what"] and e["hidden"] == r["hidden"] and e["backend"] == "eager"), None)
+        eager = next(
+            (e for e in rows if e["what"] == r["what"] and e["hidden"] == r["hidden"] and e["backend"] == "eager"), None
+        )
         speedup = f"{eager['median_s'] / r['median_s']:.1f}x" if eager else "-"
         lines.append(
             f"| {r['what']} | {r['hidden']} | {r['backend']} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['cpu_s']:.3f} "

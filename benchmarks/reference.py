@@ -111,4 +111,3 @@ def compare_spikes(spikes: np.ndarray, reference: np.ndarray) -> Dict[str, int]:
 def grad_rel_error(grad: np.ndarray, reference: np.ndarray) -> float:
     """max |grad - ref| / max(max |ref|, 1e-12)."""
     return float(np.max(np.abs(grad - reference)) / max(float(np.max(np.abs(reference))), 1e-12))
-

@@ -48,7 +48,16 @@ def check_verdict(check: Optional[dict]) -> str:
 
 
 def check_table(checks: Dict[str, dict]) -> List[str]:
-    header = ["entry", "version", "regime", "spikes lib / ref", "mismatches", "steps with v > 2 thr", "input-grad rel. err", "verdict"]
+    header = [
+        "entry",
+        "version",
+        "regime",
+        "spikes lib / ref",
+        "mismatches",
+        "steps with v > 2 thr",
+        "input-grad rel. err",
+        "verdict",
+    ]
     rows = []
     for name, check in checks.items():
         if check["status"] != "ok":
@@ -56,10 +65,18 @@ def check_table(checks: Dict[str, dict]) -> List[str]:
             continue
         for regime, r in check["regimes"].items():
             err = "n/a (spikes differ)" if r["grad_rel_err"] is None else f"{r['grad_rel_err']:.1e}"
-            rows.append([
-                name, check["version"], regime, f"{r['lib_spikes']} / {r['ref_spikes']}", str(r["mismatches"]),
-                str(r["v_above_2thr"]), err, "ok" if r["ok"] else "FAIL",
-            ])
+            rows.append(
+                [
+                    name,
+                    check["version"],
+                    regime,
+                    f"{r['lib_spikes']} / {r['ref_spikes']}",
+                    str(r["mismatches"]),
+                    str(r["v_above_2thr"]),
+                    err,
+                    "ok" if r["ok"] else "FAIL",
+                ]
+            )
     return _table(header, rows)
 
 
@@ -148,8 +165,11 @@ def peer_ratio_table(run: dict) -> List[str]:
                 rows.append([w, mine] + [_ratio(t, _median(per_lib.get(o))) for o in others])
     if not rows or not others:
         return []
-    return ["## brain_ai time / other entry's time (same run; < 1 means brain_ai is faster)", "",
-            *_table(["workload", "brain_ai entry"] + [f"/ {o}" for o in others], rows)]
+    return [
+        "## brain_ai time / other entry's time (same run; < 1 means brain_ai is faster)",
+        "",
+        *_table(["workload", "brain_ai entry"] + [f"/ {o}" for o in others], rows),
+    ]
 
 
 def cuda_tables(run: dict, workload: str) -> List[str]:
@@ -170,10 +190,17 @@ def cuda_tables(run: dict, workload: str) -> List[str]:
                 rows.append([ENTRIES[name].label, n, _cell_error(r), "-", "-", "-", "-"])
                 continue
             gpu = f"{r['peak_gpu_mib']:.0f}" if "peak_gpu_mib" in r else "-"
-            rows.append([
-                ENTRIES[name].label, n, _fmt_ms(r.get("fwd_ms")), _fmt_ms(r.get("bwd_ms")), _fmt_ms(r["time_ms"]),
-                _ratio(r["time_ms"]["median"], ann), gpu,
-            ])
+            rows.append(
+                [
+                    ENTRIES[name].label,
+                    n,
+                    _fmt_ms(r.get("fwd_ms")),
+                    _fmt_ms(r.get("bwd_ms")),
+                    _fmt_ms(r["time_ms"]),
+                    _ratio(r["time_ms"]["median"], ann),
+                    gpu,
+                ]
+            )
     return _table(header, rows)
 
 

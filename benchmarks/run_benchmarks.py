@@ -39,20 +39,30 @@ WORKER_TIMEOUT_S = 300
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--workloads", default=",".join(ALL_WORKLOADS), help=f"comma list from {','.join(ALL_WORKLOADS)}")
     default_libs = ",".join(name for name, e in ENTRIES.items() if e.default)
     p.add_argument("--libs", default=default_libs, help=f"comma list from {','.join(ENTRIES)} (default {default_libs})")
     p.add_argument("--iters", type=int, default=10, help="minimum timed iterations per measurement (default 10)")
     p.add_argument("--warmup", type=int, default=3, help="untimed warm-up iterations (default 3)")
-    p.add_argument("--min-time", type=float, default=None, help="minimum timed seconds per measurement (default 1, quick 0)")
-    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="torch.set_num_threads in every worker")
+    p.add_argument(
+        "--min-time", type=float, default=None, help="minimum timed seconds per measurement (default 1, quick 0)"
+    )
+    p.add_argument(
+        "--threads", type=int, default=len(os.sched_getaffinity(0)), help="torch.set_num_threads in every worker"
+    )
     p.add_argument("--retries", type=int, default=1, help="re-runs of a measurement whose calibration kernel was slow")
     p.add_argument("--quick", action="store_true", help="tiny sizes, 1 warm-up, 3 iterations, no re-runs: a smoke run")
     p.add_argument("--check", action="store_true", help="only run the dynamics check of every entry")
     p.add_argument("--no-check", action="store_true", help="time without the dynamics check first")
     p.add_argument("--force", action="store_true", help="also time entries that fail the moderate-regime check")
-    p.add_argument("--on-device", default="cuda", help="device of the ON and LIF workloads (default cuda; 'cpu' only to test the code path)")
+    p.add_argument(
+        "--on-device",
+        default="cuda",
+        help="device of the ON and LIF workloads (default cuda; 'cpu' only to test the code path)",
+    )
     p.add_argument("--out", type=Path, default=HERE / "results", help="directory for the JSON and markdown results")
     args = p.parse_args(argv)
     args.workloads = _split(args.workloads, ALL_WORKLOADS, "--workloads")
@@ -113,7 +123,7 @@ def run_worker(spec: dict) -> dict:
         return {"status": "error", "reason": f"worker timed out after {WORKER_TIMEOUT_S} s"}
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
     return {"status": "error", "reason": f"worker exit {proc.returncode}: {' | '.join(tail)}"}
 
@@ -153,7 +163,13 @@ def measure(args: argparse.Namespace, spec: dict, best: List[float]) -> dict:
 def timed_runs(args: argparse.Namespace, sizes: dict, refused: Dict[str, dict]) -> Dict[str, dict]:
     results: Dict[str, dict] = {}
     best = [float("inf")]
-    base = {"mode": "time", "threads": args.threads, "warmup": args.warmup, "iters": args.iters, "min_time": args.min_time}
+    base = {
+        "mode": "time",
+        "threads": args.threads,
+        "warmup": args.warmup,
+        "iters": args.iters,
+        "min_time": args.min_time,
+    }
     for workload in args.workloads:
         if workload in CUDA_WORKLOADS:
             results[workload] = cuda_runs(args, workload, sizes[workload], refused, base, best)
@@ -165,12 +181,17 @@ def timed_runs(args: argparse.Namespace, sizes: dict, refused: Dict[str, dict]) 
                 continue
             spec = {**base, "entry": name, "workload": workload, "size": sizes[workload], "device": "cpu"}
             results[workload][name] = r = measure(args, spec, best)
-            log(f"{workload} {name}: " + (f"{r['time_ms']['median']:.2f} ms" if r["status"] == "ok" else f"{r['status']}: {r['reason']}"))
+            log(
+                f"{workload} {name}: "
+                + (f"{r['time_ms']['median']:.2f} ms" if r["status"] == "ok" else f"{r['status']}: {r['reason']}")
+            )
     results["_best_calib_ms"] = best[0]
     return results
 
 
-def cuda_runs(args: argparse.Namespace, workload: str, size: dict, refused: Dict[str, dict], base: dict, best: List[float]) -> dict:
+def cuda_runs(
+    args: argparse.Namespace, workload: str, size: dict, refused: Dict[str, dict], base: dict, best: List[float]
+) -> dict:
     """``{variant: {entry: result}}`` of a CUDA workload (ON, LIF), or ``{"skipped": why}`` without CUDA."""
     out: Dict[str, dict] = {}
     for key, one in variants(size).items():
@@ -184,7 +205,10 @@ def cuda_runs(args: argparse.Namespace, workload: str, size: dict, refused: Dict
             if not r.get("env", {}).get("cuda", True) and args.on_device.startswith("cuda"):
                 log(f"{workload} workload skipped: no CUDA GPU (torch.cuda.is_available() is False)")
                 return {"skipped": "no CUDA GPU (torch.cuda.is_available() is False)"}
-            log(f"{workload} {key} {name}: " + (f"{r['time_ms']['median']:.2f} ms" if r["status"] == "ok" else f"{r['status']}: {r['reason']}"))
+            log(
+                f"{workload} {key} {name}: "
+                + (f"{r['time_ms']['median']:.2f} ms" if r["status"] == "ok" else f"{r['status']}: {r['reason']}")
+            )
     return out
 
 
@@ -196,7 +220,10 @@ def refused_entries(args: argparse.Namespace, checks: Dict[str, dict]) -> Dict[s
         if check["status"] != "ok":
             refused[name] = {"status": "skipped", "reason": f"check {check['status']}: {check['reason']}"}
         elif not check["regimes"]["moderate"]["ok"] and not args.force:
-            refused[name] = {"status": "refused", "reason": "fails the moderate-regime dynamics check (--force times it)"}
+            refused[name] = {
+                "status": "refused",
+                "reason": "fails the moderate-regime dynamics check (--force times it)",
+            }
     return refused
 
 

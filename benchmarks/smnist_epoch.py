@@ -68,11 +68,24 @@ def main(argv: List[str] = None) -> int:
     names = [name for name, _ in VARIANTS]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", default=",".join(names), help=f"comma list of {', '.join(names)}")
-    parser.add_argument("--repeats", type=int, default=None, help="epochs timed per variant (separate processes); default 2, 1 with --quick")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_BATCHES} batches per run and 1 repeat (unless --repeats is given)")
-    parser.add_argument("--tolerance", type=float, default=0.10, help="spread between runs above which a result is noisy")
-    parser.add_argument("--max-others", type=float, default=0.10, help="other processes' CPU share above which a run is noisy")
-    parser.add_argument("--overrides", nargs="*", default=[], help="more train.py overrides (e.g. data.limit_train=64 for a smoke run)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="epochs timed per variant (separate processes); default 2, 1 with --quick",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_BATCHES} batches per run and 1 repeat (unless --repeats is given)"
+    )
+    parser.add_argument(
+        "--tolerance", type=float, default=0.10, help="spread between runs above which a result is noisy"
+    )
+    parser.add_argument(
+        "--max-others", type=float, default=0.10, help="other processes' CPU share above which a run is noisy"
+    )
+    parser.add_argument(
+        "--overrides", nargs="*", default=[], help="more train.py overrides (e.g. data.limit_train=64 for a smoke run)"
+    )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
@@ -102,10 +115,16 @@ def main(argv: List[str] = None) -> int:
         noisy = spread(epoch_s) > args.tolerance or others > args.max_others or calib_slow > NOISE_LIMIT
         timed = per[0]["timed"]
         results[name] = {
-            "overrides": overrides[name] + args.overrides, "images": timed["steps"] * timed["batch_size"], "batches": timed["steps"],
-            "batch_size": timed["batch_size"], "epoch_s": epoch_s, "cpu_s": cpu_s, "others_cpu_frac_max": others,
-            "calib_ms": [r["calib_ms"] for r in per], "noisy": noisy,
-        }  # fmt: skip
+            "overrides": overrides[name] + args.overrides,
+            "images": timed["steps"] * timed["batch_size"],
+            "batches": timed["steps"],
+            "batch_size": timed["batch_size"],
+            "epoch_s": epoch_s,
+            "cpu_s": cpu_s,
+            "others_cpu_frac_max": others,
+            "calib_ms": [r["calib_ms"] for r in per],
+            "noisy": noisy,
+        }
     base = results.get(BASELINE)
     for name, r in results.items():
         wall, cpu = statistics.median(r["epoch_s"]), statistics.median(r["cpu_s"])
@@ -123,23 +142,34 @@ def main(argv: List[str] = None) -> int:
         import torch
 
         where += f", {torch.cuda.get_device_name()}, trainer=gpu"
-    span = f"{QUICK_BATCHES} batches per run (--quick)" if args.quick else "the whole training split of mnist5k (3,600 images unless data.limit_train is set; the last batch may be smaller)"
-    markdown = "\n".join([
-        f"# Pixel-wise S-MNIST training epoch, variants side by side ({where})",
-        "",
-        f"{date}; {span}, T = 784; median of {repeats} run(s) per variant (separate processes, the variants of one "
-        f"repeat back to back). `vs {BASELINE}` = wall (CPU) time over the {BASELINE}'s in the same run. `others` = the "
-        f"most CPU time other processes took during one run, as a share of all cores; `calib` = the slowest "
-        f"calibration kernel (worker.calibrate, before and after each run) over the best; **noisy** = spread between "
-        f"runs above {100 * args.tolerance:.0f} %, others above {100 * args.max_others:.0f} % or calib above {NOISE_LIMIT}.",
-        "",
-        f"| variant | train.py | batches | wall s | CPU s | vs {BASELINE} (wall) | vs {BASELINE} (CPU) | spread | others | calib | noise |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-        *rows,
-    ]) + "\n"
+    span = (
+        f"{QUICK_BATCHES} batches per run (--quick)"
+        if args.quick
+        else "the whole training split of mnist5k (3,600 images unless data.limit_train is set; the last batch may be smaller)"
+    )
+    markdown = (
+        "\n".join(
+            [
+                f"# Pixel-wise S-MNIST training epoch, variants side by side ({where})",
+                "",
+                f"{date}; {span}, T = 784; median of {repeats} run(s) per variant (separate processes, the variants of one "
+                f"repeat back to back). `vs {BASELINE}` = wall (CPU) time over the {BASELINE}'s in the same run. `others` = the "
+                f"most CPU time other processes took during one run, as a share of all cores; `calib` = the slowest "
+                f"calibration kernel (worker.calibrate, before and after each run) over the best; **noisy** = spread between "
+                f"runs above {100 * args.tolerance:.0f} %, others above {100 * args.max_others:.0f} % or calib above {NOISE_LIMIT}.",
+                "",
+                f"| variant | train.py | batches | wall s | CPU s | vs {BASELINE} (wall) | vs {BASELINE} (CPU) | spread | others | calib | noise |",
+                "|---|---|---|---|---|---|---|---|---|---|---|",
+                *rows,
+            ]
+        )
+        + "\n"
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "smnist_epoch.md").write_text(markdown)
-    (args.out / "smnist_epoch.json").write_text(json.dumps({"date": date, "repeats": repeats, "quick": args.quick, "results": results}, indent=2))
+    (args.out / "smnist_epoch.json").write_text(
+        json.dumps({"date": date, "repeats": repeats, "quick": args.quick, "results": results}, indent=2)
+    )
     print(markdown, flush=True)
     return 0
 

@@ -55,14 +55,23 @@ def measure(num_steps: int) -> List[Dict[str, object]]:
         reference = output if reference is None else reference
         model.zero_grad(set_to_none=True)
         peak = peak_bytes(lambda: model.training_step((images, labels), 0).backward())
-        rows.append({"T": num_steps, "spike_dtype": spike_dtype, "encoded": spikes.numel() * spikes.element_size(),
-                     "peak": peak, "same_output": torch.equal(output, reference)})
+        rows.append(
+            {
+                "T": num_steps,
+                "spike_dtype": spike_dtype,
+                "encoded": spikes.numel() * spikes.element_size(),
+                "peak": peak,
+                "same_output": torch.equal(output, reference),
+            }
+        )
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-steps", type=int, nargs="+", default=[25, 784], help="encoding.num_steps values (default: 25 784)")
+    parser.add_argument(
+        "--time-steps", type=int, nargs="+", default=[25, 784], help="encoding.num_steps values (default: 25 784)"
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*self.log.*")  # training_step outside a Trainer: nothing to log to
     print("| T | spike_dtype | encoded batch (MiB) | training-step peak (MiB) | peak vs float | output = float's |")
@@ -71,8 +80,10 @@ def main() -> None:
         rows = measure(num_steps)
         base = rows[0]["peak"]
         for r in rows:
-            print(f"| {r['T']} | {r['spike_dtype']} | {r['encoded'] / MIB:.1f} | {r['peak'] / MIB:.1f} | "
-                  f"{100 * (r['peak'] / base - 1):+.0f}% | {'bit for bit' if r['same_output'] else 'DIFFERS'} |")
+            print(
+                f"| {r['T']} | {r['spike_dtype']} | {r['encoded'] / MIB:.1f} | {r['peak'] / MIB:.1f} | "
+                f"{100 * (r['peak'] / base - 1):+.0f}% | {'bit for bit' if r['same_output'] else 'DIFFERS'} |"
+            )
 
 
 if __name__ == "__main__":

@@ -147,16 +147,31 @@ def measure(overrides: List[str], setting: str, args: argparse.Namespace) -> dic
     """One ``train.py <overrides>`` subprocess (``args.warmup`` + ``args.steps`` batches); returns
     the timed-steps numbers and whole-process usage."""
     tree = args.reference if setting == "ref" else REPO
-    allocator = {"on": ["allocator_reuse=true"], "off": ["allocator_reuse=false"], "tcmalloc": ["allocator_reuse=false"], "ref": []}
+    allocator = {
+        "on": ["allocator_reuse=true"],
+        "off": ["allocator_reuse=false"],
+        "tcmalloc": ["allocator_reuse=false"],
+        "ref": [],
+    }
     with tempfile.TemporaryDirectory() as run_dir:
         cmd = [
-            sys.executable, "train.py", *overrides, *allocator[setting],
+            sys.executable,
+            "train.py",
+            *overrides,
+            *allocator[setting],
             *(["trainer=gpu"] if args.device == "cuda" else []),
-            "trainer.max_epochs=1", f"+trainer.limit_train_batches={args.warmup + args.steps}", "+trainer.limit_val_batches=0",
-            "test=false", "optimized_metric=null", "callbacks=none", "~logger",
-            "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
+            "trainer.max_epochs=1",
+            f"+trainer.limit_train_batches={args.warmup + args.steps}",
+            "+trainer.limit_val_batches=0",
+            "test=false",
+            "optimized_metric=null",
+            "callbacks=none",
+            "~logger",
+            "trainer.enable_progress_bar=false",
+            "+trainer.enable_model_summary=false",
             "+callbacks.timer._target_=train_throughput.StepTimer",
-            f"+callbacks.timer.warmup={args.warmup}", f"hydra.run.dir={run_dir}",
+            f"+callbacks.timer.warmup={args.warmup}",
+            f"hydra.run.dir={run_dir}",
         ]
         path = [str(tree), str(REPO / "benchmarks"), os.environ.get("PYTHONPATH")]  # tree's brain_ai first
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))}
@@ -175,7 +190,7 @@ def measure(overrides: List[str], setting: str, args: argparse.Namespace) -> dic
     lines = [ln for ln in stdout.splitlines() if ln.startswith(RESULT_TAG)]
     if returncode != 0 or not lines:
         return {"error": (stderr or stdout)[-1500:]}
-    timed = json.loads(lines[-1][len(RESULT_TAG):])
+    timed = json.loads(lines[-1][len(RESULT_TAG) :])
     return {
         "timed": timed,
         "samples_per_s": timed["steps"] * timed["batch_size"] / timed["wall"],
@@ -186,7 +201,9 @@ def measure(overrides: List[str], setting: str, args: argparse.Namespace) -> dic
         "faults_per_step": timed["faults"] / timed["steps"],
         "load_avg_1min_before": load,
         # CPU time of every other process during the run, as a share of all cores' time
-        "others_cpu_frac": None if busy0 is None else max(0.0, (busy1 - busy0 - usage.ru_utime - usage.ru_stime) / (wall * os.cpu_count())),
+        "others_cpu_frac": None
+        if busy0 is None
+        else max(0.0, (busy1 - busy0 - usage.ru_utime - usage.ru_stime) / (wall * os.cpu_count())),
         "process": {
             "wall_s": wall,
             "user_s": usage.ru_utime,
@@ -238,12 +255,15 @@ def render(run: dict) -> str:
     ]
     for (config, setting), r in run["results"].items():
         if "error" in r:
-            lines.append(f"| {config} | {setting} | error: {r['error'].strip().splitlines()[-1] if r['error'].strip() else '?'} ||||||||||||||")
+            lines.append(
+                f"| {config} | {setting} | error: {r['error'].strip().splitlines()[-1] if r['error'].strip() else '?'} ||||||||||||||"
+            )
             continue
         p = r["process"]
         lines.append(
             f"| {config} | {setting} | {r['samples_per_s']:.0f} | {100 * r['run_spread']:.1f} % | {100 * r['step_spread']:.1f} % | "
-            f"{100 * r['others_cpu_frac_max']:.0f} % | {'**noisy**' if r['noisy'] else 'clean'} | {r['runs']} | {r['ms_per_step']:.0f} | {r['cpu_ms_per_step']:.0f} | {100 * r['sys_frac']:.1f} | "
+            f"{100 * r['others_cpu_frac_max']:.0f} % | {'**noisy**' if r['noisy'] else 'clean'} | {r['runs']} | "
+            f"{r['ms_per_step']:.0f} | {r['cpu_ms_per_step']:.0f} | {100 * r['sys_frac']:.1f} | "
             f"{r['faults_per_step']:.0f} | {p['wall_s']:.1f} | {p['user_s']:.1f} | {p['sys_s']:.1f} | {p['peak_rss_mib']:.0f} |"
         )
     ok = lambda c, s: "error" not in run["results"].get((c, s), {"error": ""})  # noqa: E731
@@ -259,49 +279,78 @@ def render(run: dict) -> str:
                     f"{ra['process']['peak_rss_mib'] / rb['process']['peak_rss_mib']:.2f}x |"
                 )
     if rows:
-        lines += ["", "| config | settings | samples/s ratio | CPU time per step, inverse ratio | peak RSS ratio |",
-                  "|---|---|---|---|---|", *rows]
+        lines += [
+            "",
+            "| config | settings | samples/s ratio | CPU time per step, inverse ratio | peak RSS ratio |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
     return "\n".join(lines) + "\n"
 
 
-def write_report(args: argparse.Namespace, settings: List[str], configs: List[str], skipped: List[str], results: dict) -> None:
+def write_report(
+    args: argparse.Namespace, settings: List[str], configs: List[str], skipped: List[str], results: dict
+) -> None:
     """Write ``<out>/train_throughput.{json,md}`` for the configurations measured so far; print the markdown."""
     import torch
 
-    notes = [f"`ref` = {args.reference} with its own defaults" if "ref" in settings else "",
-             f"`tcmalloc` = allocator_reuse=false, LD_PRELOAD={args.tcmalloc}" if "tcmalloc" in settings else "",
-             f"not in the reference checkout: {', '.join(skipped)}" if skipped else ""]
+    notes = [
+        f"`ref` = {args.reference} with its own defaults" if "ref" in settings else "",
+        f"`tcmalloc` = allocator_reuse=false, LD_PRELOAD={args.tcmalloc}" if "tcmalloc" in settings else "",
+        f"not in the reference checkout: {', '.join(skipped)}" if skipped else "",
+    ]
     loads = [r["load_avg_1min_before"] for r in results.values() if "error" not in r]
     run = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores"
         + (f", {torch.cuda.get_device_name()}" if args.device == "cuda" else "")
         + (f", 1-min load {min(loads):.1f}-{max(loads):.1f} before the reported runs" if loads else ""),
-        "device": args.device, "torch": torch.__version__, "steps": args.steps, "warmup": args.warmup,
-        "repeats": args.repeats, "tolerance": args.tolerance, "max_others": args.max_others, "configs": configs,
-        "settings_note": "; ".join(n for n in notes if n) + ("." if any(notes) else ""), "results": results,
+        "device": args.device,
+        "torch": torch.__version__,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "tolerance": args.tolerance,
+        "max_others": args.max_others,
+        "configs": configs,
+        "settings_note": "; ".join(n for n in notes if n) + ("." if any(notes) else ""),
+        "results": results,
     }
     markdown = render(run)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "train_throughput.md").write_text(markdown)
-    serialisable = {**run, "reference": str(args.reference), "results": [{"config": c, "setting": s, **r} for (c, s), r in results.items()]}
+    serialisable = {
+        **run,
+        "reference": str(args.reference),
+        "results": [{"config": c, "setting": s, **r} for (c, s), r in results.items()],
+    }
     (args.out / "train_throughput.json").write_text(json.dumps(serialisable, indent=2))
     print(markdown, flush=True)
 
 
 def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", default=None, help=f"comma list of {', '.join(CONFIGS)} (default: those this checkout has)")
+    parser.add_argument(
+        "--configs", default=None, help=f"comma list of {', '.join(CONFIGS)} (default: those this checkout has)"
+    )
     parser.add_argument("--settings", default="on,off,tcmalloc", help=f"comma list of {', '.join(SETTINGS)}")
     parser.add_argument("--reference", type=Path, default=None, help="checkout run by the 'ref' setting")
-    parser.add_argument("--tcmalloc", default=find_tcmalloc(), help="library preloaded by the 'tcmalloc' setting (default: found by ctypes)")
+    parser.add_argument(
+        "--tcmalloc",
+        default=find_tcmalloc(),
+        help="library preloaded by the 'tcmalloc' setting (default: found by ctypes)",
+    )
     parser.add_argument("--steps", type=int, default=15, help="timed training steps per run")
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per setting that the report uses (the last ones)")
     parser.add_argument("--max-rounds", type=int, default=5, help="most runs per setting while a config is noisy")
     parser.add_argument("--tolerance", type=float, default=0.10, help="spread above which a setting is noisy")
-    parser.add_argument("--max-others", type=float, default=0.10,
-                        help="share of all cores' time that other processes may use during a run before it is noisy")
+    parser.add_argument(
+        "--max-others",
+        type=float,
+        default=0.10,
+        help="share of all cores' time that other processes may use during a run before it is noisy",
+    )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args(argv)
@@ -311,8 +360,10 @@ def main(argv: List[str] = None) -> int:
     if "ref" in settings and (args.reference is None or not (args.reference / "train.py").is_file()):
         parser.error(f"--settings includes ref: --reference must be a checkout with train.py, got {args.reference}")
     if "tcmalloc" in settings and not args.tcmalloc:
-        parser.error("--settings includes tcmalloc but no tcmalloc library was found: install one "
-                     "(Debian: apt-get install libtcmalloc-minimal4) or pass --tcmalloc PATH")
+        parser.error(
+            "--settings includes tcmalloc but no tcmalloc library was found: install one "
+            "(Debian: apt-get install libtcmalloc-minimal4) or pass --tcmalloc PATH"
+        )
     if args.configs is None:
         configs = [c for c in CONFIGS if not missing_configs(CONFIGS[c], REPO)]
     else:
@@ -323,8 +374,17 @@ def main(argv: List[str] = None) -> int:
         absent = {c: missing_configs(CONFIGS[c], REPO) for c in configs if missing_configs(CONFIGS[c], REPO)}
         if absent:
             parser.error(f"--configs: this checkout lacks {absent}")
-    if args.steps < 1 or args.warmup < 1 or args.repeats < 1 or args.max_rounds < args.repeats or args.tolerance <= 0 or args.max_others <= 0:
-        parser.error("need --steps, --warmup, --repeats >= 1, --max-rounds >= --repeats, --tolerance > 0 and --max-others > 0")
+    if (
+        args.steps < 1
+        or args.warmup < 1
+        or args.repeats < 1
+        or args.max_rounds < args.repeats
+        or args.tolerance <= 0
+        or args.max_others <= 0
+    ):
+        parser.error(
+            "need --steps, --warmup, --repeats >= 1, --max-rounds >= --repeats, --tolerance > 0 and --max-others > 0"
+        )
     results, skipped = {}, []
     for config in configs:
         here = [s for s in settings if s != "ref" or not missing_configs(CONFIGS[config], args.reference)]

@@ -19,7 +19,6 @@ from typing import Callable, Dict, List
 
 import numpy as np
 import torch
-
 from entries import ENTRIES, THRESHOLD, Entry
 from reference import (
     CHECK_SHAPE,

@@ -32,9 +32,8 @@ from typing import Callable, Dict, List
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from entries import Entry
+from torch import Tensor, nn
 
 FULL_SIZES: Dict[str, dict] = {
     "W1": dict(T=100, B=32, N=1024),

@@ -40,7 +40,7 @@ def _columns(border: str) -> List[tuple]:
 def _cells(line: str, spans: List[tuple]) -> List[str]:
     """The cells of one table line; the last column runs to the end of the line."""
     cells = []
-    for index, (start, end) in enumerate(spans):
+    for index, (start, _end) in enumerate(spans):
         stop = spans[index + 1][0] if index + 1 < len(spans) else len(line)
         cells.append(line[start:stop].strip())
     return cells
@@ -74,7 +74,11 @@ def _table(lines: List[str], start: int) -> tuple:
             rows[-1] = [f"{old} {new}".strip() for old, new in zip(rows[-1], cells)]
         else:
             rows.append(cells)
-    head = [" ".join(_cells(line, spans)[i] for line in header).strip() for i in range(len(spans))] if header else [""] * len(spans)
+    head = (
+        [" ".join(_cells(line, spans)[i] for line in header).strip() for i in range(len(spans))]
+        if header
+        else [""] * len(spans)
+    )
     out = ["", _pipe_row(head), "|" + "---|" * len(spans), *(_pipe_row(row) for row in rows), ""]
     return out, borders[-1] + 1
 

@@ -20,23 +20,37 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from brain_ai.app import pipeline  # noqa: E402
-from brain_ai.config.compat import SEQUENCE_ENCODERS  # noqa: E402
-from brain_ai.config import ConfigError, EncoderType  # noqa: E402
 from framework_helpers import compose_config  # noqa: E402
 
+from brain_ai.app import pipeline  # noqa: E402
+from brain_ai.config import ConfigError, EncoderType  # noqa: E402
+from brain_ai.config.compat import SEQUENCE_ENCODERS  # noqa: E402
+
 DECODERS = ("rate", "first_spike", "population", "membrane", "ensemble")
-LOSSES = {"probspikes": "rate_classification", "first_spike": "ttfs_classification", "cross_entropy": "population_classification"}
+LOSSES = {
+    "probspikes": "rate_classification",
+    "first_spike": "ttfs_classification",
+    "cross_entropy": "population_classification",
+}
 ENCODERS = tuple(e.name for e in EncoderType if e not in SEQUENCE_ENCODERS)
 
 
 def overrides(encoder: str, decoder: str, task_loss: str, args: argparse.Namespace) -> list:
     readout = "membrane" if decoder == "membrane" else "spiking"
     return [
-        "data=digits", f"encoding={encoder}", f"decoding={decoder}", f"loss={LOSSES[task_loss]}", f"snn.readout={readout}",
-        f"snn.hidden_sizes=[{args.hidden}]", f"encoding.num_steps={args.num_steps}", "data.batch_size=64",
-        f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false",
-        "+trainer.enable_model_summary=false", "callbacks=none", "logger=csv",
+        "data=digits",
+        f"encoding={encoder}",
+        f"decoding={decoder}",
+        f"loss={LOSSES[task_loss]}",
+        f"snn.readout={readout}",
+        f"snn.hidden_sizes=[{args.hidden}]",
+        f"encoding.num_steps={args.num_steps}",
+        "data.batch_size=64",
+        f"trainer.max_epochs={args.epochs}",
+        "trainer.enable_progress_bar=false",
+        "+trainer.enable_model_summary=false",
+        "callbacks=none",
+        "logger=csv",
     ]
 
 
@@ -55,7 +69,13 @@ def main() -> None:
         for decoder in DECODERS:
             for task_loss in LOSSES:
                 cfg_overrides = overrides(encoder, decoder, task_loss, args)
-                row = {"encoding": encoder, "decoding": decoder, "task_loss": task_loss, "refused": None, "test_acc": None}
+                row = {
+                    "encoding": encoder,
+                    "decoding": decoder,
+                    "task_loss": task_loss,
+                    "refused": None,
+                    "test_acc": None,
+                }
                 with tempfile.TemporaryDirectory() as out:
                     cfg = compose_config(cfg_overrides, output_dir=Path(out))
                     try:
@@ -70,7 +90,10 @@ def main() -> None:
                             pipeline.check_codec = check
                 rows.append(row)
                 acc = "-" if row["test_acc"] is None else f"{row['test_acc']:.3f}"
-                print(f"{encoder:<18} {decoder:<12} {task_loss:<14} {'refused' if row['refused'] else 'allowed':<8} {acc}", flush=True)
+                print(
+                    f"{encoder:<18} {decoder:<12} {task_loss:<14} {'refused' if row['refused'] else 'allowed':<8} {acc}",
+                    flush=True,
+                )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -24,12 +24,12 @@ from typing import List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from brain_ai.training.checkpoints import load_checkpoint  # noqa: E402
 from brain_ai.config import DataConfig, from_dict  # noqa: E402
 from brain_ai.core.decoding import ClassificationOutput  # noqa: E402
 from brain_ai.data import build_datamodule  # noqa: E402
 from brain_ai.data.ragged import split_batch  # noqa: E402
 from brain_ai.metrics.efficiency import EfficiencyMeter, EfficiencyReport  # noqa: E402
+from brain_ai.training.checkpoints import load_checkpoint  # noqa: E402
 from brain_ai.training.module import SNNLitModule, eval_mode  # noqa: E402
 
 START = "<!-- efficiency-table:start -->"
@@ -39,14 +39,18 @@ HEADER = (
     "energy estimate / sample | dense-ANN estimate | ratio |\n|---|---|---|---|---|---|---|"
 )
 
+
 def checkpoint_of(path: Path) -> Path:
     """``path`` itself (a file) or the best checkpoint of the run folder ``path``."""
     if path.is_file():
         return path
     found = sorted((path / "checkpoints").glob("epoch_*.ckpt"))
     if len(found) != 1:
-        raise SystemExit(f"error: {path}/checkpoints holds {len(found)} epoch_*.ckpt files; name the checkpoint file instead")
+        raise SystemExit(
+            f"error: {path}/checkpoints holds {len(found)} epoch_*.ckpt files; name the checkpoint file instead"
+        )
     return found[0]
+
 
 def measure(ckpt: Path, max_batches: Optional[int]) -> Tuple[float, EfficiencyReport]:
     """Test accuracy and efficiency of a checkpoint in one pass over (up to ``max_batches`` of) its test set."""
@@ -69,11 +73,15 @@ def measure(ckpt: Path, max_batches: Optional[int]) -> Tuple[float, EfficiencyRe
             total += y.shape[0]
     return correct / total, meter.compute()
 
+
 def table_row(command: str, accuracy: float, report: EfficiencyReport) -> str:
     t = report.total
     ops = f"{t['synops']:,.0f} ({t['effective_acs']:,.0f} + {t['effective_macs']:,.0f})"
-    return (f"| {command} | {100 * accuracy:.1f} % | {ops} | {t['dense_ops']:,.0f} | {t['energy_pj'] / 1e3:,.1f} nJ | "
-            f"{t['dense_ann_energy_pj'] / 1e3:,.1f} nJ | {t['energy_ratio']:.3f} |")
+    return (
+        f"| {command} | {100 * accuracy:.1f} % | {ops} | {t['dense_ops']:,.0f} | {t['energy_pj'] / 1e3:,.1f} nJ | "
+        f"{t['dense_ann_energy_pj'] / 1e3:,.1f} nJ | {t['energy_ratio']:.3f} |"
+    )
+
 
 def replace_between_markers(text: str, table: str, start: str = START, end: str = END) -> str:
     """``text`` with the part between the markers ``start`` and ``end`` replaced by ``table``."""
@@ -82,17 +90,30 @@ def replace_between_markers(text: str, table: str, start: str = START, end: str 
     head, rest = text.split(start, 1)
     return f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}"
 
+
 def parse_row(spec: str) -> Tuple[str, Path]:
     command, sep, path = spec.rpartition("=")
     if not sep or not command:
-        raise SystemExit(f"error: --row {spec!r} must be COMMAND=PATH (e.g. \"experiment=digits_mlp=outputs/train/runs/x\")")
+        raise SystemExit(
+            f'error: --row {spec!r} must be COMMAND=PATH (e.g. "experiment=digits_mlp=outputs/train/runs/x")'
+        )
     return command, Path(path)
+
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--row", action="append", required=True, help="COMMAND=PATH: the train.py command and its run folder or checkpoint")
-    parser.add_argument("--readme", type=Path, help="write the table between the markers of this file (default: print it)")
-    parser.add_argument("--max-batches", type=int, default=None, help="test batches per row (default: the whole test set)")
+    parser.add_argument(
+        "--row",
+        action="append",
+        required=True,
+        help="COMMAND=PATH: the train.py command and its run folder or checkpoint",
+    )
+    parser.add_argument(
+        "--readme", type=Path, help="write the table between the markers of this file (default: print it)"
+    )
+    parser.add_argument(
+        "--max-batches", type=int, default=None, help="test batches per row (default: the whole test set)"
+    )
     args = parser.parse_args(argv)
     rows = [HEADER]
     for command, path in map(parse_row, args.row):
@@ -105,6 +126,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.readme.write_text(replace_between_markers(args.readme.read_text(), table))
         print(f"wrote {len(rows) - 1} rows to {args.readme}")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -59,10 +59,14 @@ EXIT_FAILED, EXIT_NO_CUDA = 1, 3
 PRESET_DATA = {"regression": "data=synthetic_regression"}
 #: a smoke is one epoch of a few batches
 SMOKE_ARGS = [
-    "trainer.max_epochs=1", "+trainer.limit_train_batches=8", "+trainer.limit_val_batches=2",
-    "+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
+    "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=8",
+    "+trainer.limit_val_batches=2",
+    "+trainer.limit_test_batches=2",
+    "trainer.enable_progress_bar=false",
+    "+trainer.enable_model_summary=false",
     "logger=csv",
-]  # fmt: skip
+]
 #: a non-spiking baseline (lstm, gru) is read like a membrane, without activity regularisers
 NON_SPIKING_READOUT = ["decoding=membrane", "loss=cross_entropy"]
 #: experiments on the embedded data that run a path no snn option reaches (T = 28 and T = 784)
@@ -106,7 +110,9 @@ def smoke_runs(device: str, configs: Path = ROOT / "configs") -> List[Smoke]:
         runs.append(Smoke(f"snn={p.stem}", [trainer, f"snn={p.stem}", *(NON_SPIKING_READOUT if baseline else [])]))
 
     for name in sorted(CODEC_PRESETS):
-        runs.append(Smoke(f"preset={name}", [trainer, f"preset={name}", *([PRESET_DATA[name]] if name in PRESET_DATA else [])]))
+        runs.append(
+            Smoke(f"preset={name}", [trainer, f"preset={name}", *([PRESET_DATA[name]] if name in PRESET_DATA else [])])
+        )
     precisions = ["16-mixed", "bf16-mixed"] if device == "cuda" else ["bf16-mixed"]
     runs += [Smoke(f"snn=conv {p}", [trainer, "snn=conv", f"trainer.precision={p}"]) for p in precisions]
     runs += [Smoke(f"experiment={name}", [trainer, f"experiment={name}"]) for name in EXPERIMENT_SMOKES]
@@ -133,7 +139,9 @@ def _run(cmd: Sequence[str], timeout: float) -> subprocess.CompletedProcess:
     """``cmd`` in the checkout, with the checkout first on PYTHONPATH (the benchmark workers run elsewhere)."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     try:
-        return subprocess.run(list(cmd), capture_output=True, text=True, cwd=ROOT, timeout=timeout, env={**os.environ, "PYTHONPATH": path})
+        return subprocess.run(
+            list(cmd), capture_output=True, text=True, cwd=ROOT, timeout=timeout, env={**os.environ, "PYTHONPATH": path}
+        )
     except subprocess.TimeoutExpired as err:
         return subprocess.CompletedProcess(cmd, 124, err.stdout or "", f"timed out after {timeout:.0f} s")
 
@@ -154,7 +162,18 @@ def run_smoke(smoke: Smoke, workdir: Path) -> Smoke:
 
 def run_kernel_shard(device: str, prefix: str, shard: int, shards: int) -> Dict[str, str]:
     """One subprocess of ``brain_ai.tools.kernel_cases`` (the interpreter is set there for cpu)."""
-    cmd = [sys.executable, "-m", "brain_ai.tools.kernel_cases", "--device", device, "--json", "--prefix", prefix, "--shard", f"{shard}/{shards}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "brain_ai.tools.kernel_cases",
+        "--device",
+        device,
+        "--json",
+        "--prefix",
+        prefix,
+        "--shard",
+        f"{shard}/{shards}",
+    ]
     proc = _run(cmd, JOB_TIMEOUT_S)
     lines = (proc.stdout or "").strip().splitlines()
     if proc.returncode in (0, 1) and lines:
@@ -180,7 +199,16 @@ def run_recurrent(device: str) -> str:
 
 def run_bench(device: str, out_dir: Path) -> Optional[str]:
     """ON + LIF workloads through benchmarks/run_benchmarks.py; the markdown it wrote (None if none)."""
-    cmd = [sys.executable, "benchmarks/run_benchmarks.py", "--workloads", "ON,LIF", "--libs", BENCH_LIBS, "--out", str(out_dir)]
+    cmd = [
+        sys.executable,
+        "benchmarks/run_benchmarks.py",
+        "--workloads",
+        "ON,LIF",
+        "--libs",
+        BENCH_LIBS,
+        "--out",
+        str(out_dir),
+    ]
     if device == "cpu":
         cmd += ["--quick", "--on-device", "cpu", "--threads", "1"]
     proc = _run(cmd, 2 * JOB_TIMEOUT_S)
@@ -207,8 +235,13 @@ def environment(device: str) -> Dict[str, str]:
 
 
 def render(
-    env: Dict[str, str], kernels: Optional[Dict[str, str]], smokes: Optional[List[Smoke]], bench: Optional[str], wall_s: float,
-    tests: Optional[str] = None, recurrent: Optional[str] = None,
+    env: Dict[str, str],
+    kernels: Optional[Dict[str, str]],
+    smokes: Optional[List[Smoke]],
+    bench: Optional[str],
+    wall_s: float,
+    tests: Optional[str] = None,
+    recurrent: Optional[str] = None,
 ) -> str:
     """The markdown report; ``None`` for a part that did not run."""
     lines = [
@@ -221,15 +254,22 @@ def render(
     if kernels is not None:
         failed = {k: v for k, v in kernels.items() if v != "ok"}
         lines += [
-            "## Triton kernels vs the eager fused loop (brain_ai.tools.kernel_cases)", "",
-            f"**{len(kernels) - len(failed)} / {len(kernels)} cases ok**" + (" (none ran)" if not kernels else ""), "",
-        ]  # fmt: skip
+            "## Triton kernels vs the eager fused loop (brain_ai.tools.kernel_cases)",
+            "",
+            f"**{len(kernels) - len(failed)} / {len(kernels)} cases ok**" + (" (none ran)" if not kernels else ""),
+            "",
+        ]
         for name, err in failed.items():
             last = err.strip().splitlines()[-1] if err.strip() else "?"
             lines.append(f"- FAIL `{name}`: {last[:300]}")
         lines.append("")
     if smokes is not None:
-        lines += ["## Training smokes (train.py, 1 epoch of a few batches)", "", "| run | overrides | status | wall s | test metric |", "|---|---|---|---|---|"]
+        lines += [
+            "## Training smokes (train.py, 1 epoch of a few batches)",
+            "",
+            "| run | overrides | status | wall s | test metric |",
+            "|---|---|---|---|---|",
+        ]
         for s in smokes:
             metric = next((f"{k} {v:.4g}" for k, v in s.metrics.items() if k in ("test/acc", "test/mse")), "-")
             status = s.status if s.status != "FAIL" else f"FAIL: {s.error}"
@@ -239,7 +279,12 @@ def render(
         lines += [f"## Tests marked gpu (pytest {' '.join(GPU_TESTS)})", "", "```", tests, "```", ""]
     if recurrent is not None:
         status, _, body = recurrent.partition("\n")
-        lines += [f"## Recurrent adaptive LIF: Triton kernel, fused loop, LSTM (benchmarks/recurrent_gpu.py, {status})", "", body, ""]
+        lines += [
+            f"## Recurrent adaptive LIF: Triton kernel, fused loop, LSTM (benchmarks/recurrent_gpu.py, {status})",
+            "",
+            body,
+            "",
+        ]
     if bench is not None:
         lines += ["## Kernel benchmarks (benchmarks/run_benchmarks.py --workloads ON,LIF)", ""]
         lines += [("#" + line if line.startswith("#") else line) for line in bench.strip().splitlines()]
@@ -248,7 +293,10 @@ def render(
 
 
 def failed(
-    kernels: Optional[Dict[str, str]], smokes: Optional[List[Smoke]], tests: Optional[str] = None, recurrent: Optional[str] = None
+    kernels: Optional[Dict[str, str]],
+    smokes: Optional[List[Smoke]],
+    tests: Optional[str] = None,
+    recurrent: Optional[str] = None,
 ) -> bool:
     bad_kernels = kernels is not None and (not kernels or any(v != "ok" for v in kernels.values()))
     bad_tests = tests is not None and not tests.startswith("exit 0:")
@@ -258,12 +306,16 @@ def failed(
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"markdown report (default {DEFAULT_OUT.relative_to(ROOT)})")
+    p.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"markdown report (default {DEFAULT_OUT.relative_to(ROOT)})"
+    )
     p.add_argument("--device", default="cuda", choices=("cuda", "cpu"), help="cpu: test this script without a GPU")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma list from {','.join(PARTS)}")
     p.add_argument("--kernel-prefix", default="", help="only kernel cases whose name starts with this")
     p.add_argument("--smoke-filter", default="", help="only training smokes whose name contains this")
-    p.add_argument("--jobs", type=int, default=KERNEL_SHARDS, help=f"parallel kernel shards and smokes (default {KERNEL_SHARDS})")
+    p.add_argument(
+        "--jobs", type=int, default=KERNEL_SHARDS, help=f"parallel kernel shards and smokes (default {KERNEL_SHARDS})"
+    )
     args = p.parse_args(argv)
     args.parts = {x.strip() for x in args.parts.split(",") if x.strip()}
     unknown = args.parts - set(PARTS)
@@ -279,8 +331,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("gpu_check: no CUDA GPU here (torch.cuda.is_available() is False); nothing was run. "
-              "Use --device cpu to exercise the script on the CPU.", file=sys.stderr)  # fmt: skip
+        print(
+            "gpu_check: no CUDA GPU here (torch.cuda.is_available() is False); nothing was run. "
+            "Use --device cpu to exercise the script on the CPU.",
+            file=sys.stderr,
+        )
         return EXIT_NO_CUDA
     started = time.perf_counter()
     env = environment(args.device)
@@ -298,7 +353,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as tmp, ThreadPoolExecutor(args.jobs) as pool:
         shard_jobs = []
         if "kernels" in args.parts:
-            shard_jobs = [pool.submit(run_kernel_shard, args.device, args.kernel_prefix, i, args.jobs) for i in range(args.jobs)]
+            shard_jobs = [
+                pool.submit(run_kernel_shard, args.device, args.kernel_prefix, i, args.jobs) for i in range(args.jobs)
+            ]
         smoke_jobs = []
         if "smoke" in args.parts:
             chosen = [s for s in smoke_runs(args.device) if args.smoke_filter in s.name]
@@ -326,6 +383,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     write()
     print(f"gpu_check: wrote {args.out}", file=sys.stderr)
     return EXIT_FAILED if failed(kernels, smokes, tests, recurrent) else 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -62,8 +62,12 @@ ROWS: Tuple[Row, ...] = (
     Row("rate_preset", "mnist5k", ("preset=rate_classification",), "same as the default"),
     Row("ttfs_preset", "mnist5k", ("preset=ttfs_classification",), "ttfs -> first_spike, first-spike cross-entropy"),
     Row("ttfs_rate", "mnist5k", ("encoding=ttfs", "loss=rate_classification"), "ttfs -> rate, ProbSpikes"),
-    Row("population", "mnist5k", ("preset=population_classification",),
-        "population (8 per pixel: 6,272 inputs) -> population (4 per class), CE"),
+    Row(
+        "population",
+        "mnist5k",
+        ("preset=population_classification",),
+        "population (8 per pixel: 6,272 inputs) -> population (4 per class), CE",
+    ),
     Row("latency", "mnist5k", ("encoding=latency",), "latency (exponential) -> rate"),
     Row("poisson", "mnist5k", ("encoding=rate_poisson",), "Poisson rate -> rate"),
     Row("deterministic", "mnist5k", ("encoding=rate_deterministic",), "regular spikes -> rate"),
@@ -71,23 +75,47 @@ ROWS: Tuple[Row, ...] = (
     Row("recurrent", "mnist5k", ("snn=recurrent",), "rate -> rate, recurrent LIF hidden layer"),
     Row("adaptive", "mnist5k", ("snn=adaptive",), "rate -> rate, adaptive-threshold LIF"),
     Row("ensemble", "mnist5k", ("decoding=ensemble",), "rate -> 0.5 rate + 0.5 first-spike"),
-    Row("membrane", "mnist5k", ("snn.readout=membrane", "decoding=membrane", "loss.task_loss=cross_entropy"),
-        "rate -> max membrane of a leaky-integrator readout, CE"),
+    Row(
+        "membrane",
+        "mnist5k",
+        ("snn.readout=membrane", "decoding=membrane", "loss.task_loss=cross_entropy"),
+        "rate -> max membrane of a leaky-integrator readout, CE",
+    ),
     Row("digits", "mnist5k", ("data=digits",), "8x8 digits, 64-256-10; rate -> rate"),
     Row("digits_mlp", "mnist5k", ("experiment=digits_mlp",), "64-128-10; rate -> rate"),
-    Row("edifice", "mnist5k", ("experiment=edifice_mlp", "snn.neuron.surrogate_normalize=true"),
-        "Edifice 784-256-128-10, tau 2, direct current -> rate, ProbSpikes only"),
-    Row("adex", "mnist5k", ("snn.neuron.type=adex", "trainer.max_epochs=8"), "AdEx hidden layer, 8 epochs",
-        long=True),
-    Row("seed002", "mnist5k", ("experiment=seed002_recurrent", "trainer.max_epochs=8"),
-        "synapse tau 5 -> recurrent LIF tau 20 -> readout tau 10, membrane mean, CE, 8 epochs", long=True),
-    Row("regression", "mnist5k", ("experiment=synthetic_regression",),
-        "10 inputs -> 2 targets, population -> population, MSE (test MSE)", metric="test/mse"),
+    Row(
+        "edifice",
+        "mnist5k",
+        ("experiment=edifice_mlp", "snn.neuron.surrogate_normalize=true"),
+        "Edifice 784-256-128-10, tau 2, direct current -> rate, ProbSpikes only",
+    ),
+    Row("adex", "mnist5k", ("snn.neuron.type=adex", "trainer.max_epochs=8"), "AdEx hidden layer, 8 epochs", long=True),
+    Row(
+        "seed002",
+        "mnist5k",
+        ("experiment=seed002_recurrent", "trainer.max_epochs=8"),
+        "synapse tau 5 -> recurrent LIF tau 20 -> readout tau 10, membrane mean, CE, 8 epochs",
+        long=True,
+    ),
+    Row(
+        "regression",
+        "mnist5k",
+        ("experiment=synthetic_regression",),
+        "10 inputs -> 2 targets, population -> population, MSE (test MSE)",
+        metric="test/mse",
+    ),
     Row("smnist_row", "smnist", ("experiment=smnist_row",), "row-wise, T = 28", baseline=("snn=lstm",)),
-    Row("smnist_pixel", "smnist", ("experiment=smnist_pixel",), "pixel-wise, T = 784", baseline=("snn=lstm",),
-        long=True),
-    Row("psmnist_pixel", "smnist", ("experiment=psmnist_pixel",), "permuted pixel-wise, T = 784",
-        baseline=("snn=lstm",), long=True),
+    Row(
+        "smnist_pixel", "smnist", ("experiment=smnist_pixel",), "pixel-wise, T = 784", baseline=("snn=lstm",), long=True
+    ),
+    Row(
+        "psmnist_pixel",
+        "smnist",
+        ("experiment=psmnist_pixel",),
+        "permuted pixel-wise, T = 784",
+        baseline=("snn=lstm",),
+        long=True,
+    ),
 )
 
 MARKERS = {"mnist5k": "results-table", "smnist": "smnist-table", "efficiency": "efficiency-table"}
@@ -113,8 +141,14 @@ class RowResult:
 
 def run_train(overrides: List[str], seed: int, folder: Path, metric: str, threads: int) -> Run:
     """One ``train.py`` subprocess; the metric from its ``metrics.json``."""
-    cmd = [sys.executable, "train.py", *overrides, f"seed={seed}", "trainer.enable_progress_bar=false",
-           f"hydra.run.dir={folder}"]
+    cmd = [
+        sys.executable,
+        "train.py",
+        *overrides,
+        f"seed={seed}",
+        "trainer.enable_progress_bar=false",
+        f"hydra.run.dir={folder}",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -157,18 +191,26 @@ def format_value(s: Dict[str, Optional[float]], metric: str) -> str:
 def table(results: List[RowResult], kind: str) -> str:
     """The markdown table of one kind (``mnist5k`` or ``smnist``)."""
     if kind == "mnist5k":
-        lines = ["| command (`python train.py ...`) | encoding -> decoding, loss | test acc | wall s |", "|---|---|---|---|"]
+        lines = [
+            "| command (`python train.py ...`) | encoding -> decoding, loss | test acc | wall s |",
+            "|---|---|---|---|",
+        ]
         for r in results:
             s = summary(r.runs, r.row.metric)
-            lines.append(f"| `{r.row.command}` | {r.row.describe} | {format_value(s, r.row.metric)} | "
-                         f"{s['wall_s']:.0f} |")
+            lines.append(
+                f"| `{r.row.command}` | {r.row.describe} | {format_value(s, r.row.metric)} | {s['wall_s']:.0f} |"
+            )
     else:
-        lines = ["| task | command (`python train.py ...`) | SNN test acc | LSTM (`snn=lstm`) test acc | wall s SNN / LSTM |",
-                 "|---|---|---|---|---|"]
+        lines = [
+            "| task | command (`python train.py ...`) | SNN test acc | LSTM (`snn=lstm`) test acc | wall s SNN / LSTM |",
+            "|---|---|---|---|---|",
+        ]
         for r in results:
             s, b = summary(r.runs, r.row.metric), summary(r.baseline_runs, r.row.metric)
-            lines.append(f"| {r.row.describe} | `{r.row.command}` | {format_value(s, r.row.metric)} | "
-                         f"{format_value(b, r.row.metric)} | {s['wall_s']:.0f} / {b['wall_s']:.0f} |")
+            lines.append(
+                f"| {r.row.describe} | `{r.row.command}` | {format_value(s, r.row.metric)} | "
+                f"{format_value(b, r.row.metric)} | {s['wall_s']:.0f} / {b['wall_s']:.0f} |"
+            )
     return "\n".join(lines)
 
 
@@ -192,8 +234,9 @@ def write_between(text: str, name: str, body: str) -> str:
 
 def commit() -> str:
     proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                           text=True).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return (proc.stdout.strip() or "unknown") + (" (with uncommitted changes)" if dirty else "")
 
 
@@ -243,34 +286,65 @@ def main(argv: Optional[List[str]] = None) -> int:
     for row in rows:
         result = RowResult(row)
         for seed in seeds:
-            result.runs.append(run_train(list(row.overrides), seed, args.runs / row.key / f"seed{seed}", row.metric,
-                                         args.threads))
+            result.runs.append(
+                run_train(list(row.overrides), seed, args.runs / row.key / f"seed{seed}", row.metric, args.threads)
+            )
             if row.baseline:
-                result.baseline_runs.append(run_train([*row.overrides, *row.baseline], seed,
-                                                      args.runs / f"{row.key}_baseline" / f"seed{seed}", row.metric,
-                                                      args.threads))
+                result.baseline_runs.append(
+                    run_train(
+                        [*row.overrides, *row.baseline],
+                        seed,
+                        args.runs / f"{row.key}_baseline" / f"seed{seed}",
+                        row.metric,
+                        args.threads,
+                    )
+                )
             for run in (result.runs[-1], *result.baseline_runs[-1:]):
-                print(f"{row.key} seed {seed}: {run.value} in {run.wall_s:.0f} s {run.error}", file=sys.stderr, flush=True)
+                print(
+                    f"{row.key} seed {seed}: {run.value} in {run.wall_s:.0f} s {run.error}", file=sys.stderr, flush=True
+                )
         results.append(result)
-    header = (f"Commit {commit()}, {platform.processor() or platform.machine()} with {os.cpu_count()} cores, "
-              f"OMP_NUM_THREADS={args.threads}, seeds {args.seeds}, {datetime.date.today().isoformat()}.")
-    tables = {kind: table([r for r in results if r.row.table == kind], kind)
-              for kind in ("mnist5k", "smnist") if any(r.row.table == kind for r in results)}
+    header = (
+        f"Commit {commit()}, {platform.processor() or platform.machine()} with {os.cpu_count()} cores, "
+        f"OMP_NUM_THREADS={args.threads}, seeds {args.seeds}, {datetime.date.today().isoformat()}."
+    )
+    tables = {
+        kind: table([r for r in results if r.row.table == kind], kind)
+        for kind in ("mnist5k", "smnist")
+        if any(r.row.table == kind for r in results)
+    }
     tables["efficiency"] = cost_table(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results_table.md").write_text(header + "\n\n" + "\n\n".join(tables.values()) + "\n")
-    (args.out / "results_table.json").write_text(json.dumps({
-        "header": header,
-        "rows": {r.row.key: {"command": r.row.command, "metric": r.row.metric,
-                             "runs": [{"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "error": x.error} for x in r.runs],
-                             "baseline_runs": [{"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "error": x.error}
-                                               for x in r.baseline_runs]}
-                 for r in results}}, indent=2))
+    (args.out / "results_table.json").write_text(
+        json.dumps(
+            {
+                "header": header,
+                "rows": {
+                    r.row.key: {
+                        "command": r.row.command,
+                        "metric": r.row.metric,
+                        "runs": [
+                            {"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "error": x.error} for x in r.runs
+                        ],
+                        "baseline_runs": [
+                            {"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "error": x.error}
+                            for x in r.baseline_runs
+                        ],
+                    }
+                    for r in results
+                },
+            },
+            indent=2,
+        )
+    )
     print((args.out / "results_table.md").read_text())
     if args.readme is not None:
         text = args.readme.read_text()
         for kind, body in tables.items():
-            complete = {row.key for row in ROWS if row.table == kind or kind == "efficiency"} <= {r.row.key for r in results}
+            complete = {row.key for row in ROWS if row.table == kind or kind == "efficiency"} <= {
+                r.row.key for r in results
+            }
             if complete:
                 text = write_between(text, MARKERS[kind], f"{header}\n\n{body}")
             else:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from hydra.core.global_hydra import GlobalHydra
-
 from framework_helpers import TINY, compose_config
+from hydra.core.global_hydra import GlobalHydra
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001

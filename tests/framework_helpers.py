@@ -41,20 +41,30 @@ TINY: List[str] = [
 
 #: the command-line form of a tiny run for ``train.py -m`` sweeps (digits, 2 training batches, 1 epoch)
 TINY_CLI: List[str] = [
-    "data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[32]", "trainer.max_epochs=1",
-    "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1",
+    "data=digits",
+    "data.limit_train=64",
+    "data.batch_size=32",
+    "snn.hidden_sizes=[32]",
+    "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=2",
+    "+trainer.limit_val_batches=1",
+    "+trainer.limit_test_batches=1",
     "trainer.enable_progress_bar=false",
 ]
 
 
 def run_train(*args: str) -> subprocess.CompletedProcess:
     """``python train.py -m <args>`` in the repository; asserts it succeeded."""
-    proc = subprocess.run([sys.executable, "train.py", "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "train.py", "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
 
-def compose_config(overrides: Sequence[str] = (), output_dir: Optional[Path] = None, config_name: str = "train") -> DictConfig:
+def compose_config(
+    overrides: Sequence[str] = (), output_dir: Optional[Path] = None, config_name: str = "train"
+) -> DictConfig:
     """Compose ``configs/<config_name>.yaml`` with ``overrides`` (outputs written under ``output_dir``)."""
     register_configs()
     extra = [f"paths.output_dir={output_dir}"] if output_dir is not None else []
@@ -103,5 +113,12 @@ def untrained_checkpoint(path: Path, overrides: Sequence[str] = (), data: Option
     model, _ = pipeline.build_model(compose_config([*TINY, *overrides]))
     hparams = dict(model.hparams)
     hparams["data"] = {**hparams["data"], **(data or {})}
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": hparams, "pytorch-lightning_version": lightning.__version__}, path)
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "hyper_parameters": hparams,
+            "pytorch-lightning_version": lightning.__version__,
+        },
+        path,
+    )
     return path

@@ -10,10 +10,10 @@ import sys
 
 import pytest
 import torch
+from framework_helpers import REPO, TINY, compose_config
 
 from brain_ai.app import pipeline
 from brain_ai.app.allocator import _glibc, reuse_large_blocks
-from framework_helpers import REPO, TINY, compose_config
 
 # Minor page faults of allocating, filling and freeing a block, 16 times, before / inside / after
 # reuse_large_blocks(True). Inside, glibc needs a few rounds to settle into reusing the heap block.

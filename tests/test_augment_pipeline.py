@@ -2,11 +2,11 @@
 
 import pytest
 import torch
+from framework_helpers import TINY, compose_config
 
-from brain_ai.data import augment
 from brain_ai.app import pipeline
 from brain_ai.config import ConfigError
-from framework_helpers import TINY, compose_config
+from brain_ai.data import augment
 
 
 @pytest.mark.parametrize(

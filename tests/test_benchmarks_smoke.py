@@ -18,7 +18,19 @@ SCRIPT = ROOT / "benchmarks" / "run_benchmarks.py"
 
 @pytest.mark.timeout(240)
 def test_quick_run_prints_table_with_expected_rows(tmp_path: Path) -> None:
-    cmd = [sys.executable, str(SCRIPT), "--quick", "--libs", "ann,brain_ai", "--workloads", "W1,W2", "--threads", "1", "--out", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--quick",
+        "--libs",
+        "ann,brain_ai",
+        "--workloads",
+        "W1,W2",
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=220)
     assert proc.returncode == 0, proc.stderr[-2000:]
     table = proc.stdout
@@ -63,8 +75,12 @@ def test_train_throughput_noise_flags_and_median_run() -> None:
     assert clean["samples_per_s"] == 100.0 and clean["samples_per_s_runs"] == [100.0, 102.0, 98.0]
     assert not clean["noisy"] and clean["run_spread"] == pytest.approx(0.04) and clean["runs"] == 4
     assert tt.summarise([_run(100.0), _run(130.0), _run(99.0)], 3, 0.1, 0.1)["noisy"]  # runs disagree
-    assert tt.summarise([_run(101.0), _run(100.0, step_spread=0.3), _run(99.0)], 3, 0.1, 0.1)["noisy"]  # median run's steps disagree
-    assert tt.summarise([_run(100.0), _run(100.0), _run(99.0, others=0.5)], 3, 0.1, 0.1)["noisy"]  # a busy machine slows all alike
+    assert tt.summarise([_run(101.0), _run(100.0, step_spread=0.3), _run(99.0)], 3, 0.1, 0.1)[
+        "noisy"
+    ]  # median run's steps disagree
+    assert tt.summarise([_run(100.0), _run(100.0), _run(99.0, others=0.5)], 3, 0.1, 0.1)[
+        "noisy"
+    ]  # a busy machine slows all alike
     assert tt.summarise([_run(100.0)], 3, 0.1, 0.1)["noisy"]  # fewer runs than asked for
     assert "error" in tt.summarise([_run(100.0), {"error": "boom"}], 1, 0.1, 0.1)
     assert tt.step_spread([1.0, 1.0, 1.0, 1.0, 2.0]) == pytest.approx(0.5)
@@ -83,8 +99,24 @@ def test_train_throughput_config_list_follows_the_checkout() -> None:
 @pytest.mark.timeout(300)
 def test_train_throughput_measures_a_real_train_run(tmp_path: Path) -> None:
     """benchmarks/train_throughput.py: one real train.py run of the default MLP, allocator reuse on."""
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--configs", "mlp", "--settings", "on",
-           "--steps", "2", "--warmup", "1", "--repeats", "1", "--max-rounds", "1", "--out", str(tmp_path)]
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "train_throughput.py"),
+        "--configs",
+        "mlp",
+        "--settings",
+        "on",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--repeats",
+        "1",
+        "--max-rounds",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=280)
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     run = json.loads((tmp_path / "train_throughput.json").read_text())
@@ -98,9 +130,25 @@ def test_train_throughput_measures_a_real_train_run(tmp_path: Path) -> None:
 @pytest.mark.timeout(200)
 def test_recurrent_kernel_benchmark_runs_both_backends(tmp_path: Path) -> None:
     """benchmarks/recurrent_kernel.py on a tiny shape: every (what, N, backend) row, JSON == markdown rows."""
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "recurrent_kernel.py"), "--batch", "2", "--steps", "6", "--hidden", "4",
-           "--repeats", "1", "--threads", "1", "--out", str(tmp_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "recurrent_kernel.py"),
+        "--batch",
+        "2",
+        "--steps",
+        "6",
+        "--hidden",
+        "4",
+        "--repeats",
+        "1",
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=ROOT, timeout=180, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = json.loads((tmp_path / "recurrent_kernel.json").read_text())
     rows = {(r["what"], r["backend"]) for r in run["rows"]}
@@ -113,9 +161,21 @@ def test_recurrent_kernel_benchmark_runs_both_backends(tmp_path: Path) -> None:
 @pytest.mark.timeout(300)
 def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
     """benchmarks/smnist_epoch.py on a 64-image training split: every batch of the epoch is timed, variants side by side."""
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "smnist_epoch.py"), "--repeats", "1", "--variants", "snn_compiled,lstm,sliding_psn",
-           "--overrides", "data.limit_train=64", "--out", str(tmp_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=280, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "smnist_epoch.py"),
+        "--repeats",
+        "1",
+        "--variants",
+        "snn_compiled,lstm,sliding_psn",
+        "--overrides",
+        "data.limit_train=64",
+        "--out",
+        str(tmp_path),
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=ROOT, timeout=280, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     run = json.loads((tmp_path / "smnist_epoch.json").read_text())
     batch = compose_config(["experiment=smnist_pixel"]).data.batch_size  # the benchmark times the experiment's batches
@@ -126,8 +186,10 @@ def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
         assert result["epoch_s"][0] > 0 and result["cpu_s"][0] > 0 and len(result["calib_ms"][0]) == 2
     assert run["results"]["lstm"]["vs_baseline"] == 1.0
     text = (tmp_path / "smnist_epoch.md").read_text()
-    assert f"| snn_compiled | experiment=smnist_pixel snn.neuron.backend=compiled data.limit_train=64 | {batches} x {batch} |" in text
-
+    assert (
+        f"| snn_compiled | experiment=smnist_pixel snn.neuron.backend=compiled data.limit_train=64 | {batches} x {batch} |"
+        in text
+    )
 
 
 def _efficiency_overhead():
@@ -142,8 +204,10 @@ def test_efficiency_overhead_ratio_and_noise_flags() -> None:
     """The overhead is median(with) / median(without) - 1; a spread or a busy machine flags it noisy."""
     bench = _efficiency_overhead()
     run = lambda wall, others=0.0: {"wall_s": wall, "cpu_s": wall * 0.9, "others_cpu_frac": others}  # noqa: E731
-    clean = {"with": bench.summarise([run(102), run(103), run(101)], 0.05, 0.1),
-             "without": bench.summarise([run(100), run(99), run(100.5)], 0.05, 0.1)}
+    clean = {
+        "with": bench.summarise([run(102), run(103), run(101)], 0.05, 0.1),
+        "without": bench.summarise([run(100), run(99), run(100.5)], 0.05, 0.1),
+    }
     result = bench.overhead(clean)
     assert result["wall"] == pytest.approx(102 / 100 - 1) and result["cpu"] == pytest.approx(102 / 100 - 1)
     assert not result["noisy"]
@@ -153,8 +217,18 @@ def test_efficiency_overhead_ratio_and_noise_flags() -> None:
     assert bench.overhead(spread)["noisy"]
     failed = dict(clean, without={"error": "boom"})
     assert bench.overhead(failed) == {"wall": None, "cpu": None, "noisy": True}
-    report = {"overrides": [], "repeats": 3, "tolerance": 0.05, "max_others": 0.1, "target": 0.05, "results": clean,
-              "overhead": result, "machine": "m", "threads": "1", "date": "d"}
+    report = {
+        "overrides": [],
+        "repeats": 3,
+        "tolerance": 0.05,
+        "max_others": 0.1,
+        "target": 0.05,
+        "results": clean,
+        "overhead": result,
+        "machine": "m",
+        "threads": "1",
+        "date": "d",
+    }
     text = bench.render(report)
     assert "Overhead: wall +2.0%, CPU +2.0% (target <= 5%: met)." in text and "noisy" not in text.split("Overhead")[1]
 
@@ -165,6 +239,13 @@ def test_checkpoint_memory_train_step_mode_segments_the_real_step() -> None:
     spec = importlib.util.spec_from_file_location("checkpoint_memory", ROOT / "benchmarks" / "checkpoint_memory.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    overrides = ["data=smnist", "data.mode=row", "encoding=direct", "data.limit_train=16", "data.augment_shift=0", "snn.hidden_sizes=[32]"]
+    overrides = [
+        "data=smnist",
+        "data.mode=row",
+        "encoding=direct",
+        "data.limit_train=16",
+        "data.augment_shift=0",
+        "snn.hidden_sizes=[32]",
+    ]
     full, segmented = (bench.peak_bytes(bench.train_step(overrides, every, 8, 120)) for every in (None, 10))
     assert 0 < segmented < 0.5 * full

@@ -7,20 +7,22 @@ import logging
 
 import pytest
 import torch
+from framework_helpers import TINY, compose_config
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from brain_ai.app import pipeline
-from brain_ai.training.callbacks import HealthMonitor, SpikeRasterLogger
 from brain_ai.config import ConfigError
+from brain_ai.training.callbacks import HealthMonitor, SpikeRasterLogger
 from brain_ai.training.plots import FIGURE_HEIGHT_PX, FIGURE_WIDTH_PX
-from framework_helpers import TINY, compose_config
 
 PROBE_SUFFIXES = ["firing_rate", "spike_sparsity", "dead_frac", "saturated_frac", "membrane_mean", "membrane_var"]
 
 
 @pytest.fixture(scope="module")
 def events(short_run) -> EventAccumulator:
-    ea = EventAccumulator(str(short_run.output_dir / "tensorboard"), size_guidance={"scalars": 0, "histograms": 0, "images": 0})
+    ea = EventAccumulator(
+        str(short_run.output_dir / "tensorboard"), size_guidance={"scalars": 0, "histograms": 0, "images": 0}
+    )
     ea.Reload()
     return ea
 
@@ -78,33 +80,51 @@ def test_raster_sample_index_is_checked():
         SpikeRasterLogger(max_neurons=0)
     logger = SpikeRasterLogger(sample_index=4)
     batch = (torch.zeros(4, 3), torch.zeros(4, dtype=torch.long))
-    with pytest.raises(ConfigError, match=r"sample_index=4 is out of range for a validation batch of 4 samples; allowed: 0 to 3"):
+    with pytest.raises(
+        ConfigError, match=r"sample_index=4 is out of range for a validation batch of 4 samples; allowed: 0 to 3"
+    ):
         logger.on_validation_batch_end(None, None, None, batch, 0)
 
 
 HEALTHY = {
-    "firing_rate": 0.1, "spike_sparsity": 0.9, "dead_frac": 0.0,
-    "saturated_frac": 0.0, "membrane_mean": 0.2, "membrane_var": 0.1,
+    "firing_rate": 0.1,
+    "spike_sparsity": 0.9,
+    "dead_frac": 0.0,
+    "saturated_frac": 0.0,
+    "membrane_mean": 0.2,
+    "membrane_var": 0.1,
 }
 
 
 def test_health_monitor_warns_once_per_layer(caplog):
     monitor = HealthMonitor(every_n_steps=1)
     dead = {**HEALTHY, "dead_frac": 0.5}
-    probes = {"layer0": {k: torch.tensor(v) for k, v in HEALTHY.items()}, "layer1": {k: torch.tensor(v) for k, v in dead.items()}}
+    probes = {
+        "layer0": {k: torch.tensor(v) for k, v in HEALTHY.items()},
+        "layer1": {k: torch.tensor(v) for k, v in dead.items()},
+    }
     with caplog.at_level(logging.WARNING, logger="brain_ai.training.callbacks"):
         for _ in range(3):
             monitor._check(probes)
     messages = [r.getMessage() for r in caplog.records if r.name == "brain_ai.training.callbacks"]
     assert len(messages) == 1
-    assert messages[0].startswith("SNN health: layer1: too few spikes (dead_frac=0.5); try a lower snn.neuron.threshold")
+    assert messages[0].startswith(
+        "SNN health: layer1: too few spikes (dead_frac=0.5); try a lower snn.neuron.threshold"
+    )
     assert monitor.warned == {"layer1"}
 
 
 def test_dead_network_warns_exactly_once_per_layer(tmp_path, caplog):
     cfg = compose_config(
-        [*TINY, "snn.neuron.threshold=100", "callbacks.health.every_n_steps=1", "callbacks.health.warmup_steps=0",
-         "callbacks.health.dead_steps=0", "test=false", "~logger"],
+        [
+            *TINY,
+            "snn.neuron.threshold=100",
+            "callbacks.health.every_n_steps=1",
+            "callbacks.health.warmup_steps=0",
+            "callbacks.health.dead_steps=0",
+            "test=false",
+            "~logger",
+        ],
         output_dir=tmp_path,
     )
     with caplog.at_level(logging.WARNING, logger="brain_ai.training.callbacks"):
@@ -120,7 +140,15 @@ def test_dead_network_warns_exactly_once_per_layer(tmp_path, caplog):
 
 def test_a_run_never_warns_twice_for_a_layer(tmp_path, caplog):
     cfg = compose_config(
-        [*TINY, "trainer.max_epochs=2", "callbacks.health.every_n_steps=1", "callbacks.health.warmup_steps=0", "test=false", "~logger"], output_dir=tmp_path
+        [
+            *TINY,
+            "trainer.max_epochs=2",
+            "callbacks.health.every_n_steps=1",
+            "callbacks.health.warmup_steps=0",
+            "test=false",
+            "~logger",
+        ],
+        output_dir=tmp_path,
     )
     with caplog.at_level(logging.WARNING, logger="brain_ai.training.callbacks"):
         pipeline.train(cfg)
@@ -134,7 +162,9 @@ def test_health_monitor_waits_for_warmup():
     from types import SimpleNamespace
 
     calls = []
-    module = SimpleNamespace(probe=lambda x, mask=None, details=True: calls.append(x) or SimpleNamespace(probes={}), parameters=lambda: [])
+    module = SimpleNamespace(
+        probe=lambda x, mask=None, details=True: calls.append(x) or SimpleNamespace(probes={}), parameters=lambda: []
+    )
     monitor = HealthMonitor(every_n_steps=1, warmup_steps=5, dead_steps=0)
     for step in range(1, 8):
         monitor.on_train_batch_end(SimpleNamespace(global_step=step), module, None, (torch.zeros(1), None), 0)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from framework_helpers import TINY, compose_config
 
 from brain_ai.app import pipeline
-from brain_ai.training.checkpoints import is_remote, load_checkpoint
 from brain_ai.errors import InputFileError
-from framework_helpers import TINY, compose_config
+from brain_ai.training.checkpoints import is_remote, load_checkpoint
 
 
 class Payload:
@@ -99,8 +99,14 @@ def test_remote_checkpoint_is_evaluated_when_allowed(short_run, tmp_path, served
     best = next((short_run.output_dir / "checkpoints").glob("epoch_*.ckpt"))
     (folder / "good.ckpt").write_bytes(best.read_bytes())
     cfg = compose_config(
-        [f"ckpt_path={base}/good.ckpt", "allow_remote_ckpt=true", "+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false"],
-        output_dir=tmp_path, config_name="evaluate",
+        [
+            f"ckpt_path={base}/good.ckpt",
+            "allow_remote_ckpt=true",
+            "+trainer.limit_test_batches=2",
+            "trainer.enable_progress_bar=false",
+        ],
+        output_dir=tmp_path,
+        config_name="evaluate",
     )
     payload = pipeline.evaluate(cfg)
     assert payload["metrics"]["test/acc"] == pytest.approx(short_run.metrics["test/acc"], abs=1e-6)
@@ -108,8 +114,15 @@ def test_remote_checkpoint_is_evaluated_when_allowed(short_run, tmp_path, served
 
 @pytest.mark.parametrize(
     "path, remote",
-    [("http://h/x.ckpt", True), ("https://h/x", True), ("s3://b/k", True), ("file:///tmp/x.ckpt", False),
-     ("/tmp/x.ckpt", False), ("runs/last.ckpt", False), ("C:/runs/x.ckpt", False)],
+    [
+        ("http://h/x.ckpt", True),
+        ("https://h/x", True),
+        ("s3://b/k", True),
+        ("file:///tmp/x.ckpt", False),
+        ("/tmp/x.ckpt", False),
+        ("runs/last.ckpt", False),
+        ("C:/runs/x.ckpt", False),
+    ],
 )
 def test_is_remote(path, remote):
     assert is_remote(path) is remote

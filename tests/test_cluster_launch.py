@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from omegaconf import OmegaConf
-
 from framework_helpers import TINY_CLI, compose_config, run_train
+from omegaconf import OmegaConf
 
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="needs the cluster extra")
 
@@ -36,8 +35,12 @@ def test_local_submitit_sweep_runs_two_jobs(tmp_path):
 
 def test_slurm_preset_exposes_the_usual_settings():
     launcher = compose_config(
-        ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=240",
-         "hydra.launcher.array_parallelism=4"]
+        [
+            "hydra/launcher=slurm",
+            "hydra.launcher.partition=gpu",
+            "hydra.launcher.timeout_min=240",
+            "hydra.launcher.array_parallelism=4",
+        ]
     ).hydra.launcher
     assert launcher._target_ == SLURM_LAUNCHER
     assert (launcher.partition, launcher.timeout_min, launcher.array_parallelism) == ("gpu", 240, 4)
@@ -48,7 +51,9 @@ def test_slurm_preset_exposes_the_usual_settings():
 def test_slurm_ddp_preset_sizes_the_allocation_from_the_trainer(nodes_override, nodes):
     cfg = compose_config(["hydra/launcher=slurm_ddp", "trainer=ddp", "trainer.devices=4", *nodes_override])
     launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
-    resolved = {key: OmegaConf.select(cfg, f"hydra.launcher.{key}") for key in ("gpus_per_node", "tasks_per_node", "nodes")}
+    resolved = {
+        key: OmegaConf.select(cfg, f"hydra.launcher.{key}") for key in ("gpus_per_node", "tasks_per_node", "nodes")
+    }
     assert launcher["_target_"] == SLURM_LAUNCHER
     # one process per GPU on every node: what Lightning's SLURMEnvironment checks against devices x num_nodes
     assert resolved == {"gpus_per_node": 4, "tasks_per_node": 4, "nodes": nodes}

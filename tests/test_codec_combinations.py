@@ -7,13 +7,13 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from framework_helpers import TINY, compose_config
 
 from brain_ai.app import pipeline
-from brain_ai.config.compat import check_codec
-from brain_ai.config import ConfigError, DecodingConfig, EncodingConfig, LossConfig, Readout, Task
 from brain_ai.app.pipeline import resolve_configs
+from brain_ai.config import ConfigError, DecodingConfig, EncodingConfig, LossConfig, Readout, Task
+from brain_ai.config.compat import check_codec
 from brain_ai.config.keys import group_options
-from framework_helpers import TINY, compose_config
 
 
 def group_configs():
@@ -25,7 +25,11 @@ def group_configs():
     return out
 
 
-COMBOS = list(itertools.product(group_options("encoding"), group_options("decoding"), group_options("loss"), [r.name for r in Readout]))
+COMBOS = list(
+    itertools.product(
+        group_options("encoding"), group_options("decoding"), group_options("loss"), [r.name for r in Readout]
+    )
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +39,15 @@ def configs():
 
 def verdict(configs, encoding, decoding, loss, readout, event_data=False, task=Task.classification):
     try:
-        check_codec(configs[("encoding", encoding)], configs[("decoding", decoding)], configs[("loss", loss)], Readout[readout],
-                    event_data=event_data, task=task, data_name="digits" if not event_data else "shd")
+        check_codec(
+            configs[("encoding", encoding)],
+            configs[("decoding", decoding)],
+            configs[("loss", loss)],
+            Readout[readout],
+            event_data=event_data,
+            task=task,
+            data_name="digits" if not event_data else "shd",
+        )
     except ConfigError as err:
         return str(err)
     return None
@@ -50,19 +61,52 @@ def test_every_combination_is_allowed_or_refused_with_what_it_needs(configs):
             allowed += 1
             continue
         # the refusal names the setting to change and a value that works
-        assert any(key in message for key in ("use decoding=", "use encoding=", "snn.readout=", "allowed:", "choose an encoder")), message
+        assert any(
+            key in message
+            for key in ("use decoding=", "use encoding=", "snn.readout=", "allowed:", "choose an encoder")
+        ), message
     assert 0 < allowed < len(COMBOS)
 
 
 # (encoding, decoding, loss group, readout): the issue's combinations that trained to chance, and the presets / README rows
 REFUSED = [
-    ("rate_bernoulli", "population", "rate_classification", "spiking", "loss.task_loss=probspikes trains what decoding=membrane or decoding=rate reads"),
-    ("rate_bernoulli", "membrane", "rate_classification", "spiking", "decoding=membrane reads the membrane of a non-spiking readout, but snn.readout=spiking"),
+    (
+        "rate_bernoulli",
+        "population",
+        "rate_classification",
+        "spiking",
+        "loss.task_loss=probspikes trains what decoding=membrane or decoding=rate reads",
+    ),
+    (
+        "rate_bernoulli",
+        "membrane",
+        "rate_classification",
+        "spiking",
+        "decoding=membrane reads the membrane of a non-spiking readout, but snn.readout=spiking",
+    ),
     ("rate_bernoulli", "membrane", "population_classification", "spiking", "use snn.readout=membrane"),
-    ("rate_bernoulli", "first_spike", "rate_classification", "spiking", "use decoding=membrane or decoding=rate, or loss.task_loss=cross_entropy"),
-    ("rate_bernoulli", "rate", "ttfs_classification", "spiking", "use decoding=first_spike, or loss.task_loss=cross_entropy"),
+    (
+        "rate_bernoulli",
+        "first_spike",
+        "rate_classification",
+        "spiking",
+        "use decoding=membrane or decoding=rate, or loss.task_loss=cross_entropy",
+    ),
+    (
+        "rate_bernoulli",
+        "rate",
+        "ttfs_classification",
+        "spiking",
+        "use decoding=first_spike, or loss.task_loss=cross_entropy",
+    ),
     ("rate_bernoulli", "rate", "population_classification", "membrane", "decoding=rate reads spike counts"),
-    ("rate_bernoulli", "population_regression", "population_classification", "spiking", "population_mode=regression does not fit data=digits"),
+    (
+        "rate_bernoulli",
+        "population_regression",
+        "population_classification",
+        "spiking",
+        "population_mode=regression does not fit data=digits",
+    ),
     ("rate_bernoulli", "rate", "regression", "spiking", "loss.task_loss=mse does not fit data=digits"),
     ("identity", "rate", "rate_classification", "spiking", "encoding=identity needs spiking data"),
     ("delta", "rate", "rate_classification", "spiking", "encoding=delta needs spiking data"),
@@ -91,13 +135,23 @@ def test_working_combinations_are_allowed(configs, encoding, decoding, loss, rea
 
 def test_event_data_need_identity(configs):
     assert verdict(configs, "identity", "rate", "rate_classification", "spiking", event_data=True) is None
-    assert "use encoding=identity" in verdict(configs, "rate_bernoulli", "rate", "rate_classification", "spiking", event_data=True)
+    assert "use encoding=identity" in verdict(
+        configs, "rate_bernoulli", "rate", "rate_classification", "spiking", event_data=True
+    )
 
 
 def test_ensemble_members_must_read_the_same_outputs():
     dec = DecodingConfig(type="ensemble", ensemble_members=["rate", "population"], ensemble_weights=[0.5, 0.5])
     with pytest.raises(ConfigError, match=r"ensemble_members=\['rate', 'population'\]"):
-        check_codec(EncodingConfig(), dec, LossConfig(task_loss="cross_entropy"), Readout.spiking, event_data=False, task=Task.classification, data_name="digits")
+        check_codec(
+            EncodingConfig(),
+            dec,
+            LossConfig(task_loss="cross_entropy"),
+            Readout.spiking,
+            event_data=False,
+            task=Task.classification,
+            data_name="digits",
+        )
 
 
 def test_pipeline_refuses_before_training(tmp_path):
@@ -132,8 +186,18 @@ TIME_CODED = ["snn.hidden_sizes=[256]", "encoding.num_steps=25", "trainer.max_ep
 def test_allowed_combinations_learn(tmp_path, encoding, decoding, loss, readout):
     settings = TIME_CODED if encoding in ("latency", "ttfs") else SHORT
     cfg = compose_config(
-        ["data=digits", f"encoding={encoding}", f"decoding={decoding}", f"loss={loss}", f"snn.readout={readout}",
-         *settings, "data.batch_size=64", "trainer.enable_progress_bar=false", "callbacks=none", "logger=csv"],
+        [
+            "data=digits",
+            f"encoding={encoding}",
+            f"decoding={decoding}",
+            f"loss={loss}",
+            f"snn.readout={readout}",
+            *settings,
+            "data.batch_size=64",
+            "trainer.enable_progress_bar=false",
+            "callbacks=none",
+            "logger=csv",
+        ],
         output_dir=tmp_path,
     )
     assert pipeline.train(cfg)["test/acc"] >= 0.5

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from framework_helpers import CONFIG_DIR, compose_config
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
@@ -26,14 +27,13 @@ from brain_ai.config import (
     from_dict,
     to_dict,
 )
+from brain_ai.config.hydra_store import PRESET_PARTS, PRESET_RUN_SETTINGS, SCHEMAS
+from brain_ai.config.keys import check_overrides, group_options
 from brain_ai.core.losses import LossInputs
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.data.ragged import split_batch
-from brain_ai.config.keys import check_overrides, group_options
-from brain_ai.config.hydra_store import PRESET_PARTS, PRESET_RUN_SETTINGS, SCHEMAS
 from brain_ai.training.module import SNNLitModule
-from framework_helpers import CONFIG_DIR, compose_config
 
 DOMAIN_GROUPS = SCHEMAS
 
@@ -43,12 +43,31 @@ REGISTERED = {"preset": set(CODEC_PRESETS), **{group: set(options) for group, op
 NOT_GROUPS = {"hparams_search"}
 GROUPS = sorted(({p.name for p in CONFIG_DIR.iterdir() if p.is_dir()} - NOT_GROUPS) | set(REGISTERED))
 GROUP_OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]
-TRAIN_DEFAULTS = {k: v for entry in OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "train.yaml"))["defaults"] if isinstance(entry, dict) for k, v in entry.items()}
+TRAIN_DEFAULTS = {
+    k: v
+    for entry in OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "train.yaml"))["defaults"]
+    if isinstance(entry, dict)
+    for k, v in entry.items()
+}
 
 
 def test_every_design_group_has_options():
-    expected = {"data", "snn", "encoding", "decoding", "loss", "preset", "trainer", "callbacks", "logger",
-                "experiment", "paths", "hydra", "debug", "optim"}
+    expected = {
+        "data",
+        "snn",
+        "encoding",
+        "decoding",
+        "loss",
+        "preset",
+        "trainer",
+        "callbacks",
+        "logger",
+        "experiment",
+        "paths",
+        "hydra",
+        "debug",
+        "optim",
+    }
     options = {group for group, _ in GROUP_OPTIONS}
     assert expected <= options
 
@@ -56,7 +75,9 @@ def test_every_design_group_has_options():
 def test_registered_options_have_no_yaml_copy():
     for group, options in REGISTERED.items():
         for option in options:
-            assert not (CONFIG_DIR / group / f"{option}.yaml").exists(), f"configs/{group}/{option}.yaml copies {group}={option} from Python"
+            assert not (CONFIG_DIR / group / f"{option}.yaml").exists(), (
+                f"configs/{group}/{option}.yaml copies {group}={option} from Python"
+            )
 
 
 # ------------------------------------------------ every option == the dataclass it claims to be
@@ -126,7 +147,9 @@ def expected_run(overrides):
     if choice.get("preset"):
         preset = CODEC_PRESETS[choice["preset"]]()
         base.update(encoding=preset.encoding, decoding=preset.decoding, loss=preset.loss)
-    groups = {group: from_dict(SCHEMAS[group], _merge(to_dict(value), body.get(group, {}))) for group, value in base.items()}
+    groups = {
+        group: from_dict(SCHEMAS[group], _merge(to_dict(value), body.get(group, {}))) for group, value in base.items()
+    }
     return groups, body, base
 
 
@@ -141,8 +164,10 @@ def test_every_option_composes_to_the_dataclass_it_claims_to_be(group, option):
     expected, body, _ = expected_run([f"{group}={option}"])
     for name in SCHEMAS:
         assert OmegaConf.to_object(cfg[name]) == expected[name], f"{group}={option}: {name} is not what it claims"
-    top = {**(PRESET_RUN_SETTINGS.get(option, {}) if group == "preset" else {}),
-           **{k: v for k, v in body.items() if k not in SCHEMAS and not isinstance(v, dict)}}
+    top = {
+        **(PRESET_RUN_SETTINGS.get(option, {}) if group == "preset" else {}),
+        **{k: v for k, v in body.items() if k not in SCHEMAS and not isinstance(v, dict)},
+    }
     for key, value in top.items():
         assert cfg[key] == value, f"{group}={option}: {key}"
 
@@ -199,9 +224,17 @@ def test_python_defaults_build_the_module_train_py_builds():
     dm = build_datamodule(DataConfig())
     snn = with_io_sizes(SNNConfig(), step_shape=dm.sample_shape, output_size=dm.num_outputs)
     torch.manual_seed(cfg.seed)
-    py_model = SNNLitModule(snn=to_dict(snn), encoding=to_dict(EncodingConfig()), decoding=to_dict(DecodingConfig()),
-                            loss=to_dict(LossConfig()), optim=to_dict(OptimConfig()), num_outputs=dm.num_outputs,
-                            seed=cfg.seed, data=to_dict(DataConfig()), batch_transform=dm.train_batch_transform())
+    py_model = SNNLitModule(
+        snn=to_dict(snn),
+        encoding=to_dict(EncodingConfig()),
+        decoding=to_dict(DecodingConfig()),
+        loss=to_dict(LossConfig()),
+        optim=to_dict(OptimConfig()),
+        num_outputs=dm.num_outputs,
+        seed=cfg.seed,
+        data=to_dict(DataConfig()),
+        batch_transform=dm.train_batch_transform(),
+    )
     assert dict(py_model.hparams) == dict(cli_model.hparams)
     assert py_model.batch_transform.max_shift == cli_model.batch_transform.max_shift == 2
     for (name, a), (_, b) in zip(py_model.state_dict().items(), cli_model.state_dict().items()):
@@ -222,20 +255,34 @@ def test_every_option_composes_and_resolves(group, option, tmp_path):
     cfg = compose_config([f"{group}={option}"], output_dir=tmp_path)
     HydraConfig.instance().set_config(cfg)
     # every interpolation of the job config resolves (hydra's own node has run-time-only values)
-    job = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True, throw_on_missing=True)
+    job = OmegaConf.to_container(
+        OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True, throw_on_missing=True
+    )
     assert job["paths"]["output_dir"] == str(tmp_path)
     if group in DOMAIN_GROUPS:
         obj = OmegaConf.to_object(cfg[group])
         assert isinstance(obj, DOMAIN_GROUPS[group])
     # all domain groups of the composed config validate into their dataclasses
     resolved = pipeline.resolve_configs(cfg)
-    assert [type(o) for o in resolved] == [SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]
+    assert [type(o) for o in resolved] == [
+        SNNConfig,
+        EncodingConfig,
+        DecodingConfig,
+        LossConfig,
+        OptimConfig,
+        DataConfig,
+    ]
 
 
 def test_experiments_set_what_they_promise():
     cfg = compose_config(["experiment=nmnist_conv"])
     snn, enc, _, _, _, data = pipeline.resolve_configs(cfg)
-    assert (snn.architecture.name, enc.type.name, data.name.name, data.n_time_bins) == ("conv", "identity", "nmnist", 20)
+    assert (snn.architecture.name, enc.type.name, data.name.name, data.n_time_bins) == (
+        "conv",
+        "identity",
+        "nmnist",
+        20,
+    )
     assert cfg.task_name == "nmnist_conv"
     cfg = compose_config(["experiment=shd_recurrent"])
     snn, *_ = pipeline.resolve_configs(cfg)
@@ -245,7 +292,12 @@ def test_experiments_set_what_they_promise():
     snn, enc, dec, *_ = pipeline.resolve_configs(cfg)
     assert (model.snn_cfg.input_size, snn.hidden_sizes, model.snn_cfg.output_size) == (784, [256, 128], 10)
     assert (enc.type.name, enc.num_steps, dec.type.name) == ("direct", 25, "rate")
-    assert (cfg.loss.task_loss, cfg.loss.w_rate_reg, cfg.loss.w_temporal, cfg.loss.w_isi) == ("probspikes", 0.0, 0.0, 0.0)
+    assert (cfg.loss.task_loss, cfg.loss.w_rate_reg, cfg.loss.w_temporal, cfg.loss.w_isi) == (
+        "probspikes",
+        0.0,
+        0.0,
+        0.0,
+    )
     neurons = [m for m in model.modules() if hasattr(m, "surrogate")]
     assert len(neurons) == 3 and all(repr(n.surrogate) == "FastSigmoid(alpha=25.0, normalize=False)" for n in neurons)
     x = np.linspace(-1.0, 1.0, 201)  # seed 003: d spike / dx = slope / (1 + slope |x|)^2, slope 25
@@ -256,8 +308,14 @@ def test_experiments_set_what_they_promise():
 
 @pytest.mark.parametrize(
     "override",
-    ["snn.hiden_sizes=[3]", "snn.dropout=abc", "encoding.type=bogus", "snn.neuron.tpye=lif", "data.batch_size=1.5",
-     "snn.neuron.backend=gpu"],
+    [
+        "snn.hiden_sizes=[3]",
+        "snn.dropout=abc",
+        "encoding.type=bogus",
+        "snn.neuron.tpye=lif",
+        "data.batch_size=1.5",
+        "snn.neuron.backend=gpu",
+    ],
 )
 def test_typos_and_wrong_types_fail_at_compose_time(override):
     with pytest.raises((ConfigCompositionException, ValidationError)) as info:
@@ -311,7 +369,9 @@ def test_spiking_data_needs_identity_encoder_and_static_data_refuses_it():
 
 
 def test_built_network_is_sized_by_data_and_codec():
-    model, dm = pipeline.build_model(compose_config(["data=digits", "preset=population_classification", "snn.hidden_sizes=[16]"]))
+    model, dm = pipeline.build_model(
+        compose_config(["data=digits", "preset=population_classification", "snn.hidden_sizes=[16]"])
+    )
     # 8x8 digits, population code of 8 neurons per pixel in; 10 classes x 4 neurons out
     assert model.snn_cfg.input_size == 64 * 8
     assert model.snn_cfg.output_size == 10 * 4
@@ -321,7 +381,10 @@ def test_built_network_is_sized_by_data_and_codec():
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        (["preset=regression"], r"loss\.task_loss=mse does not fit data=digits, a classification task; allowed: probspikes"),
+        (
+            ["preset=regression"],
+            r"loss\.task_loss=mse does not fit data=digits, a classification task; allowed: probspikes",
+        ),
         (["decoding=population_regression"], r"decoding\.population_mode=regression does not fit data=digits"),
     ],
 )
@@ -332,7 +395,12 @@ def test_regression_codec_on_classification_data_fails_before_training(overrides
 
 def test_surrogate_parameters_and_scale_reach_every_neuron():
     cfg = compose_config(
-        ["data=digits", "snn.neuron.surrogate=piecewise_leaky_relu", "+snn.neuron.surrogate_params.c=0.05", "snn.neuron.surrogate_normalize=false"]
+        [
+            "data=digits",
+            "snn.neuron.surrogate=piecewise_leaky_relu",
+            "+snn.neuron.surrogate_params.c=0.05",
+            "snn.neuron.surrogate_normalize=false",
+        ]
     )
     model, _ = pipeline.build_model(cfg)
     found = [m.surrogate for m in model.modules() if hasattr(m, "surrogate")]
@@ -364,9 +432,18 @@ def test_deprecated_loss_key_still_works_from_the_command_line():
     assert loss.w_rate_reg == 0.3
 
 
-@pytest.mark.parametrize("overrides", [["preset=ttfs_classification", "encoding=population"], ["-m", "preset=regression,ttfs_classification", "loss=regression"]])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["preset=ttfs_classification", "encoding=population"],
+        ["-m", "preset=regression,ttfs_classification", "loss=regression"],
+    ],
+)
 def test_a_group_option_beside_a_preset_is_refused_before_hydra(overrides):
     """The preset would replace it silently (it sets encoding, decoding and loss as a whole)."""
-    with pytest.raises(ConfigError, match=r"preset=\S+ sets encoding, decoding and loss together, so (encoding=population|loss=regression) would be replaced"):
+    with pytest.raises(
+        ConfigError,
+        match=r"preset=\S+ sets encoding, decoding and loss together, so (encoding=population|loss=regression) would be replaced",
+    ):
         check_overrides(overrides, "train")
     check_overrides(["preset=ttfs_classification", "encoding.num_steps=10"], "train")  # single fields are fine

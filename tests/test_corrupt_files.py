@@ -13,14 +13,14 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Iterator
 
 import numpy as np
 import pytest
-
-from brain_ai.training.checkpoints import RemoteCheckpoints, local_checkpoint
-from brain_ai.errors import InputFileError
 from framework_helpers import REPO, compose_config, untrained_checkpoint
+
+from brain_ai.errors import InputFileError
+from brain_ai.training.checkpoints import RemoteCheckpoints, local_checkpoint
 
 #: the longest a stalling handler keeps its connection open (the server's threads are daemons)
 HANDLER_LIMIT_S = 30
@@ -96,7 +96,11 @@ def fetch(url: str, timeout_s: float = 1.0, max_mb: float = 1.0) -> bytes:
 @pytest.mark.parametrize(
     "mode, timeout_s, expected",
     [
-        ("silent", 1, "did not finish within remote_ckpt_timeout_s=1 s"),  # before: hung (urlopen's 60 s per read, forever)
+        (
+            "silent",
+            1,
+            "did not finish within remote_ckpt_timeout_s=1 s",
+        ),  # before: hung (urlopen's 60 s per read, forever)
         ("trickle", 1, "did not finish within remote_ckpt_timeout_s=1 s"),  # before: hung (every read inside the 60 s)
         ("endless", 60, "sent more than remote_ckpt_max_mb=1"),  # before: filled the disk
         ("huge", 60, "is 5120.0 MiB, more than remote_ckpt_max_mb=1"),  # refused from the header, nothing read
@@ -130,7 +134,9 @@ def test_sigterm_removes_the_download_folder(server, tmp_path, mode):
     root = tmp_path / "tmp"
     root.mkdir()
     env = {"PYTHONPATH": str(REPO), "TMPDIR": str(root), "PATH": "/usr/bin:/bin"}
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CHILD), f"{server}/{mode}"], env=env, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(CHILD), f"{server}/{mode}"], env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         if mode == "good":
             assert child.stdout.readline().strip() == "ready"
@@ -165,7 +171,9 @@ def test_evaluate_never_downloads_data(tmp_path, monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    cfg = compose_config([f"ckpt_path={ckpt}", f"data_root={tmp_path / 'data'}"], output_dir=tmp_path / "run", config_name="evaluate")
+    cfg = compose_config(
+        [f"ckpt_path={ckpt}", f"data_root={tmp_path / 'data'}"], output_dir=tmp_path / "run", config_name="evaluate"
+    )
     with pytest.raises(FileNotFoundError) as err:
         pipeline.evaluate(cfg)
     assert "evaluate.py never downloads" in str(err.value) and "train-images-idx3-ubyte" in str(err.value)

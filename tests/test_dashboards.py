@@ -10,11 +10,23 @@ import pytest
 from brain_ai.config import Readout, SNNConfig
 from brain_ai.core.probes import HEALTHY_RANGES, HealthyRange
 from brain_ai.core.snn import build_snn
-from brain_ai.training.dashboards import HPARAM_EFFICIENCY, command_line_keys, flatten_hparams, metric_names, run_hparams, scalars_layout, spiking_layers
+from brain_ai.training.dashboards import (
+    HPARAM_EFFICIENCY,
+    command_line_keys,
+    flatten_hparams,
+    metric_names,
+    run_hparams,
+    scalars_layout,
+    spiking_layers,
+)
 
 
 def test_flatten_hparams_uses_cli_keys_and_tensorboard_types():
-    nested = {"snn": {"hidden_sizes": [256, 128], "neuron": {"beta": 0.9, "learnable_beta": True, "max_delay": None}}, "seed": 3, "kernel": (3, 3)}
+    nested = {
+        "snn": {"hidden_sizes": [256, 128], "neuron": {"beta": 0.9, "learnable_beta": True, "max_delay": None}},
+        "seed": 3,
+        "kernel": (3, 3),
+    }
     assert flatten_hparams(nested) == {
         "snn.hidden_sizes": "[256, 128]",
         "snn.neuron.beta": 0.9,
@@ -25,15 +37,38 @@ def test_flatten_hparams_uses_cli_keys_and_tensorboard_types():
 
 
 def test_run_hparams_keeps_the_asked_columns_that_are_set():
-    module = SimpleNamespace(hparams={"snn": {"neuron": {"beta": None, "threshold": 1.0}, "hidden_sizes": [8]},
-                                      "optim": {"lr": 0.01, "weight_decay": 0.0}, "data": {"root": "data", "name": "digits"}, "seed": 3})
-    assert run_hparams(module) == {"data.name": "digits", "snn.hidden_sizes": "[8]", "snn.neuron.threshold": 1.0, "optim.lr": 0.01, "seed": 3}
-    assert run_hparams(module, columns=("optim.weight_decay", "data.root")) == {"optim.weight_decay": 0.0, "data.root": "data"}
+    module = SimpleNamespace(
+        hparams={
+            "snn": {"neuron": {"beta": None, "threshold": 1.0}, "hidden_sizes": [8]},
+            "optim": {"lr": 0.01, "weight_decay": 0.0},
+            "data": {"root": "data", "name": "digits"},
+            "seed": 3,
+        }
+    )
+    assert run_hparams(module) == {
+        "data.name": "digits",
+        "snn.hidden_sizes": "[8]",
+        "snn.neuron.threshold": 1.0,
+        "optim.lr": 0.01,
+        "seed": 3,
+    }
+    assert run_hparams(module, columns=("optim.weight_decay", "data.root")) == {
+        "optim.weight_decay": 0.0,
+        "data.root": "data",
+    }
 
 
 def test_metric_columns_are_the_evaluation_stages_loss_and_metrics():
     module = SimpleNamespace(metrics={"val_metrics": {"mse": None, "mae": None}})
-    assert metric_names(module) == ["val/loss", "val/mse", "val/mae", "test/loss", "test/mse", "test/mae", *HPARAM_EFFICIENCY]
+    assert metric_names(module) == [
+        "val/loss",
+        "val/mse",
+        "val/mae",
+        "test/loss",
+        "test/mse",
+        "test/mae",
+        *HPARAM_EFFICIENCY,
+    ]
 
 
 def test_command_line_keys_outside_hydra_are_none(monkeypatch):
@@ -64,7 +99,9 @@ def test_layout_follows_the_monitor_ranges():
     assert "healthy 0.02 to 0.3" in title
 
 
-@pytest.mark.parametrize("readout, expected", [(Readout.spiking, ["layer0", "layer1", "layer2"]), (Readout.membrane, ["layer0", "layer1"])])
+@pytest.mark.parametrize(
+    "readout, expected", [(Readout.spiking, ["layer0", "layer1", "layer2"]), (Readout.membrane, ["layer0", "layer1"])]
+)
 def test_spiking_layers_leave_out_a_membrane_readout(readout, expected):
     cfg = dataclasses.replace(SNNConfig(), hidden_sizes=[8, 4], input_size=6, output_size=3, readout=readout)
     assert spiking_layers(build_snn(cfg)) == expected

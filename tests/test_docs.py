@@ -54,7 +54,14 @@ def test_literal_block_doctest_and_roles(rst):
 def test_shared_args_entry_becomes_one_entry_per_name(rst):
     text = "Run.\n\n    Args:\n        a, b,\n        c: the inputs.\n            More.\n        d: other.\n"
     lines = rst.rst_to_markdown(text).splitlines()
-    assert lines[2:8] == ["    Args:", "        a: the inputs.", "            More.", "        b: as `a`.", "        c: as `a`.", "        d: other."]
+    assert lines[2:8] == [
+        "    Args:",
+        "        a: the inputs.",
+        "            More.",
+        "        b: as `a`.",
+        "        c: as `a`.",
+        "        d: other.",
+    ]
 
 
 def test_extending_examples_run():
@@ -102,7 +109,9 @@ def test_config_field_comments_become_attribute_docstrings(rst):
     """The ``#:`` comments of brain_ai/config/schema.py are what the API reference shows for each field."""
     import griffe
 
-    config = griffe.load("brain_ai.config", search_paths=[str(REPO)], extensions=griffe.load_extensions(rst.FieldComments))
+    config = griffe.load(
+        "brain_ai.config", search_paths=[str(REPO)], extensions=griffe.load_extensions(rst.FieldComments)
+    )
     beta = config["NeuronConfig"].members["beta"]
     assert beta.docstring.value.startswith("per-step membrane decay in [0, 0.999]")
     assert config["SNNConfig"].members["checkpoint_every"].docstring.value.startswith("exact BPTT with bounded memory")

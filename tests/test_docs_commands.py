@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
-
 from framework_helpers import REPO
 
 SHELL_LANGUAGES = ("bash", "sh", "shell", "console")
@@ -33,8 +32,13 @@ PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 #: appended to every ``train.py`` command: one epoch of two batches of at most 64 samples; the
 #: dead-network check, whose verdict needs its first callbacks.health.dead_steps steps, is off
 SIZE_OVERRIDES = (
-    "trainer.max_epochs=1", "data.limit_train=64", "++trainer.limit_train_batches=2", "++trainer.limit_val_batches=2",
-    "++trainer.limit_test_batches=2", "trainer.enable_progress_bar=false", "++callbacks.health.dead_steps=0",
+    "trainer.max_epochs=1",
+    "data.limit_train=64",
+    "++trainer.limit_train_batches=2",
+    "++trainer.limit_val_batches=2",
+    "++trainer.limit_test_batches=2",
+    "trainer.enable_progress_bar=false",
+    "++callbacks.health.dead_steps=0",
 )
 #: appended after SIZE_OVERRIDES to a command that contains the key: an Optuna search runs 2
 #: trials; a resume of the default run (1 epoch) trains one more epoch
@@ -181,8 +185,13 @@ def runnable(command: str, run_dir: Path) -> str:
 def default_run(tmp_path_factory) -> Path:
     """A tiny run of the default config: what ``outputs/train/runs/<date_time>`` stands for."""
     run_dir = tmp_path_factory.mktemp("docs_default_run") / "outputs" / "train" / "runs" / "2026-01-01_00-00-00"
-    proc = subprocess.run([sys.executable, "train.py", *SIZE_OVERRIDES, f"hydra.run.dir={run_dir}"], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "train.py", *SIZE_OVERRIDES, f"hydra.run.dir={run_dir}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run_dir
 
@@ -219,13 +228,18 @@ def block_results(default_run, tmp_path_factory, request) -> Dict[str, List[Tupl
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
 def test_documented_commands_run(block, block_results):
     for command, proc in block_results[block.id]:
-        assert proc.returncode == 0, f"{block.id}: `{command}` exited with {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}"
+        assert proc.returncode == 0, (
+            f"{block.id}: `{command}` exited with {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}"
+        )
 
 
 def test_pages_hold_the_commands_this_test_knows():
     """The parser finds the documented commands; every NOT_RUN entry is still documented (no stale excuse)."""
     commands = {command for block in BLOCKS for command in block.commands}
-    assert {"python train.py snn.checkpoint_every=5", "python train.py -m encoding=rate_bernoulli,ttfs,population"} <= commands
+    assert {
+        "python train.py snn.checkpoint_every=5",
+        "python train.py -m encoding=rate_bernoulli,ttfs,population",
+    } <= commands
     assert sorted(set(NOT_RUN) - commands) == []
     assert all(reason for reason in NOT_RUN.values())
 
@@ -237,11 +251,15 @@ def test_runnable_fills_placeholders_and_appends_sizes(tmp_path):
     start = f"{shlex.quote(sys.executable)} {REPO / 'sweep.py'} --search optuna --n-trials 20 data=digits"
     assert line.startswith(start)
     assert line.endswith(" ".join([*SIZE_OVERRIDES, "--n-trials", "2"]))
-    line = runnable(".venv/bin/python evaluate.py ckpt_path=outputs/train/runs/<date_time>/checkpoints/last.ckpt", tmp_path)
+    line = runnable(
+        ".venv/bin/python evaluate.py ckpt_path=outputs/train/runs/<date_time>/checkpoints/last.ckpt", tmp_path
+    )
     assert line == f"{shlex.quote(sys.executable)} {REPO / 'evaluate.py'} ckpt_path={tmp_path}/checkpoints/last.ckpt"
 
 
 def test_comments_are_stripped_but_quoted_hashes_kept():
     assert strip_comment("python train.py   # a comment") == "python train.py"
-    assert strip_comment('make test PYTEST_ARGS="-m \'not slow\'"   # skip') == "make test PYTEST_ARGS=\"-m 'not slow'\""
+    assert (
+        strip_comment("make test PYTEST_ARGS=\"-m 'not slow'\"   # skip") == "make test PYTEST_ARGS=\"-m 'not slow'\""
+    )
     assert strip_comment("# only a comment") == ""

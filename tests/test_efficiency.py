@@ -11,13 +11,30 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from brain_ai.config import ConfigError, EfficiencyConfig, EncoderType, EncodingConfig, NeuronConfig, SNNConfig, from_dict
+from brain_ai.config import (
+    ConfigError,
+    EfficiencyConfig,
+    EncoderType,
+    EncodingConfig,
+    NeuronConfig,
+    SNNConfig,
+    from_dict,
+)
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.snn import build_snn
 from brain_ai.metrics.efficiency import EfficiencyError, EfficiencyMeter, measure_efficiency
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
-ADDITIVE = ("dense_ops", "effective_acs", "effective_macs", "synops", "parameter_count", "footprint_bytes", "energy_pj", "dense_ann_energy_pj")
+ADDITIVE = (
+    "dense_ops",
+    "effective_acs",
+    "effective_macs",
+    "synops",
+    "parameter_count",
+    "footprint_bytes",
+    "energy_pj",
+    "dense_ann_energy_pj",
+)
 
 
 def _set(module: nn.Module, **values) -> None:
@@ -55,8 +72,16 @@ def test_mlp_counts_match_the_hand_derivation():
     assert (l0["dense_ops"], l0["effective_acs"], l0["effective_macs"]) == (3 * 2 * 3, 8, 0)
     # layer1: neurons 0 and 1 spike every step, 1 non-zero fan-out weight each: 3 * 2
     assert (l1["dense_ops"], l1["effective_acs"], l1["effective_macs"]) == (3 * 3 * 2, 6, 0)
-    assert (l0["activation_sparsity"], l1["activation_sparsity"], total["activation_sparsity"]) == (3 / 9, 3 / 6, 6 / 15)
-    assert (l0["connection_sparsity"], l1["connection_sparsity"], total["connection_sparsity"]) == (1 / 6, 2 / 6, 3 / 12)
+    assert (l0["activation_sparsity"], l1["activation_sparsity"], total["activation_sparsity"]) == (
+        3 / 9,
+        3 / 6,
+        6 / 15,
+    )
+    assert (l0["connection_sparsity"], l1["connection_sparsity"], total["connection_sparsity"]) == (
+        1 / 6,
+        2 / 6,
+        3 / 12,
+    )
     # layer0's membranes all change every step; layer1's neuron 1 stays at 0 after its first step
     assert (l0["membrane_updates"], l1["membrane_updates"], total["membrane_updates"]) == (9, 4, 13)
     assert (l0["parameter_count"], l1["parameter_count"], total["parameter_count"]) == (9, 8, 17)
@@ -93,7 +118,17 @@ def test_conv_counts_in_bounds_taps_and_non_zero_fan_out():
     """1x3x3 input, one 3x3 conv (padding 1, bottom-right tap 0, weights 2), no pooling, Linear 9 -> 2.
     t0: centre spike -> 8 taps reach the 8 outputs whose tap is non-zero, all 8 fire (output (0, 0)
     reads it through the zero tap); t1: corner (0, 0) + centre -> 4 + 8 taps, all 9 fire."""
-    net = build_snn(SNNConfig(architecture="conv", input_shape=[1, 3, 3], conv_channels=[1], pool=1, norm="none", hidden_sizes=[], output_size=2))
+    net = build_snn(
+        SNNConfig(
+            architecture="conv",
+            input_shape=[1, 3, 3],
+            conv_channels=[1],
+            pool=1,
+            norm="none",
+            hidden_sizes=[],
+            output_size=2,
+        )
+    )
     kernel = torch.full((1, 1, 3, 3), 2.0)
     kernel[0, 0, 2, 2] = 0.0
     _set(net.blocks[0][0], weight=kernel, bias=[0.0])
@@ -118,7 +153,18 @@ def test_conv_counts_in_bounds_taps_and_non_zero_fan_out():
 def test_average_pooled_spikes_count_as_macs_on_fractional_steps():
     """1x2x2 input, 1x1 conv (weight 2) -> LIF -> AvgPool 2 -> Linear 1 -> 2: one spike of four
     pools to 0.25 (a MAC step), four spikes to 1.0 (an AC step)."""
-    net = build_snn(SNNConfig(architecture="conv", input_shape=[1, 2, 2], conv_channels=[1], kernel_size=1, pool=2, norm="none", hidden_sizes=[], output_size=2))
+    net = build_snn(
+        SNNConfig(
+            architecture="conv",
+            input_shape=[1, 2, 2],
+            conv_channels=[1],
+            kernel_size=1,
+            pool=2,
+            norm="none",
+            hidden_sizes=[],
+            output_size=2,
+        )
+    )
     _set(net.blocks[0][0], weight=[[[[2.0]]]], bias=[0.0])
     x = torch.zeros(1, 2, 1, 2, 2)
     x[0, 0, 0, 0, 0] = 1.0
@@ -131,7 +177,9 @@ def test_average_pooled_spikes_count_as_macs_on_fractional_steps():
 
 
 def test_batch_norm_is_folded_and_in_the_footprint():
-    net = build_snn(SNNConfig(architecture="conv", input_shape=[1, 3, 3], conv_channels=[2], pool=1, hidden_sizes=[], output_size=2))
+    net = build_snn(
+        SNNConfig(architecture="conv", input_shape=[1, 3, 3], conv_channels=[2], pool=1, hidden_sizes=[], output_size=2)
+    )
     report = measure_efficiency(net, torch.ones(1, 2, 1, 3, 3))
     conv = report.layers["layer0"]
     assert conv["dense_ops"] == 2 * 49 * 2  # the conv's taps only: BatchNorm adds no synaptic operation
@@ -257,11 +305,16 @@ def test_unknown_layer_type_names_it():
 
 
 def test_unknown_network_type_names_it():
-    with pytest.raises(EfficiencyError, match="torch.nn.modules.container.Sequential; known networks: SNNCore, ConvSNN, RecurrentANN"):
+    with pytest.raises(
+        EfficiencyError, match="torch.nn.modules.container.Sequential; known networks: SNNCore, ConvSNN, RecurrentANN"
+    ):
         EfficiencyMeter(nn.Sequential(nn.Linear(2, 2)))
 
 
-@pytest.mark.parametrize("drop,missing", [("inputs", "inputs"), ("layer_spikes", "spikes of 'layer0'"), ("layer_membranes", "membranes of 'layer0'")])
+@pytest.mark.parametrize(
+    "drop,missing",
+    [("inputs", "inputs"), ("layer_spikes", "spikes of 'layer0'"), ("layer_membranes", "membranes of 'layer0'")],
+)
 def test_forward_without_details_names_the_flag(drop, missing):
     net = _tiny_mlp()
     out = replace(net(X_MLP, return_details=True), **{drop: None if drop == "inputs" else {}})
@@ -281,12 +334,15 @@ def test_empty_meter_is_an_error():
         EfficiencyMeter(_tiny_mlp()).compute()
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("e_ac_pj", -0.1, r"efficiency.e_ac_pj=-0.1 is out of range; allowed: \[0.0, inf\)"),
-    ("e_mac_pj", float("nan"), "efficiency.e_mac_pj=nan must be finite"),
-    ("e_mac_pj", float("inf"), "efficiency.e_mac_pj=inf must be finite"),
-    ("e_ac_pj", "x", "efficiency.e_ac_pj='x' must be a number"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("e_ac_pj", -0.1, r"efficiency.e_ac_pj=-0.1 is out of range; allowed: \[0.0, inf\)"),
+        ("e_mac_pj", float("nan"), "efficiency.e_mac_pj=nan must be finite"),
+        ("e_mac_pj", float("inf"), "efficiency.e_mac_pj=inf must be finite"),
+        ("e_ac_pj", "x", "efficiency.e_ac_pj='x' must be a number"),
+    ],
+)
 def test_energy_constants_are_validated(field, value, message):
     with pytest.raises(ConfigError, match=message):
         EfficiencyConfig(**{field: value})

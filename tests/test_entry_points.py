@@ -7,9 +7,9 @@ import subprocess
 import sys
 import warnings
 
-from brain_ai.app.cli import KNOWN_WARNINGS, quiet_known_warnings
 from framework_helpers import REPO
 
+from brain_ai.app.cli import KNOWN_WARNINGS, quiet_known_warnings
 
 #: run in a fresh interpreter: every filterwarnings / simplefilter call made by brain_ai code while
 #: importing its modules (third-party libraries install their own filters; those are not ours)

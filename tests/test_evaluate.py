@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from framework_helpers import REPO, compose_config
 
 from brain_ai.app import pipeline
-from framework_helpers import REPO, compose_config
 
 PROBE_KEYS = {"firing_rate", "spike_sparsity", "membrane_mean", "membrane_var", "dead_frac", "saturated_frac"}
 EVAL = ["+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false"]
@@ -24,7 +24,9 @@ def best_checkpoint(short_run):
 def test_evaluate_reports_metrics_and_probes_and_writes_json(short_run, tmp_path, capsys):
     ckpt = best_checkpoint(short_run)
     report = tmp_path / "sub" / "report.json"
-    cfg = compose_config([f"ckpt_path={ckpt}", f"output_json={report}", *EVAL], output_dir=tmp_path, config_name="evaluate")
+    cfg = compose_config(
+        [f"ckpt_path={ckpt}", f"output_json={report}", *EVAL], output_dir=tmp_path, config_name="evaluate"
+    )
     payload = pipeline.evaluate(cfg)
 
     assert payload["checkpoint"] == str(ckpt)
@@ -53,11 +55,15 @@ def test_evaluate_streamed_in_windows_gives_the_one_pass_metrics(short_run, tmp_
     results = {}
     for window in (None, 3):
         overrides = [f"ckpt_path={ckpt}", *EVAL] + ([] if window is None else [f"stream_window={window}"])
-        results[window] = pipeline.evaluate(compose_config(overrides, output_dir=tmp_path, config_name="evaluate"))["metrics"]
+        results[window] = pipeline.evaluate(compose_config(overrides, output_dir=tmp_path, config_name="evaluate"))[
+            "metrics"
+        ]
     assert results[3]["test/acc"] == results[None]["test/acc"]
     assert results[3]["test/loss"] == pytest.approx(results[None]["test/loss"], rel=1e-5)
     with pytest.raises(ValueError, match=r"stream_window=0 is out of range; allowed: \[1, inf\)"):
-        pipeline.evaluate(compose_config([f"ckpt_path={ckpt}", "stream_window=0"], output_dir=tmp_path, config_name="evaluate"))
+        pipeline.evaluate(
+            compose_config([f"ckpt_path={ckpt}", "stream_window=0"], output_dir=tmp_path, config_name="evaluate")
+        )
 
 
 def test_missing_checkpoint_names_the_path(tmp_path):
@@ -71,9 +77,18 @@ def test_missing_checkpoint_names_the_path(tmp_path):
 def test_evaluate_script(short_run, tmp_path):
     report = tmp_path / "report.json"
     proc = subprocess.run(
-        [sys.executable, "evaluate.py", f"ckpt_path={best_checkpoint(short_run)}", f"output_json={report}",
-         f"hydra.run.dir={tmp_path / 'run'}", *EVAL],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "evaluate.py",
+            f"ckpt_path={best_checkpoint(short_run)}",
+            f"output_json={report}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            *EVAL,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     payload = json.loads(report.read_text())

@@ -71,13 +71,23 @@ def test_the_check_fails_for_a_new_field_that_does_not_say():
 
 def test_the_execution_only_settings_are_read_from_the_fields():
     assert execution_only_settings() == {
-        "snn.chunk_size", "snn.checkpoint_every", "snn.memory_budget_mb", "snn.neuron.backend", "encoding.spike_dtype",
+        "snn.chunk_size",
+        "snn.checkpoint_every",
+        "snn.memory_budget_mb",
+        "snn.neuron.backend",
+        "encoding.spike_dtype",
     }
 
 
 def test_resume_ignores_every_execution_only_setting_and_compares_the_rest():
-    stored = {"snn": {"checkpoint_every": None, "neuron": {"backend": "auto", "beta": 0.9}}, "encoding": {"spike_dtype": "float"}}
-    current = {"snn": {"checkpoint_every": 8, "neuron": {"backend": "eager", "beta": 0.9}}, "encoding": {"spike_dtype": "uint8"}}
+    stored = {
+        "snn": {"checkpoint_every": None, "neuron": {"backend": "auto", "beta": 0.9}},
+        "encoding": {"spike_dtype": "float"},
+    }
+    current = {
+        "snn": {"checkpoint_every": 8, "neuron": {"backend": "eager", "beta": 0.9}},
+        "encoding": {"spike_dtype": "uint8"},
+    }
     assert hparam_changes(stored, current) == []
     current["snn"]["neuron"]["beta"] = 0.5
     assert hparam_changes(stored, current) == ["snn.neuron.beta: 0.9 -> 0.5"]

@@ -11,17 +11,16 @@ import re
 import stat
 import subprocess
 import sys
-from pathlib import Path
 from typing import Dict
 
 import pytest
+from framework_helpers import REPO
 
-from brain_ai.training.callbacks import LayerSummary
 from brain_ai.app.cli import route_lightning_logs
-from brain_ai.interop.nir import write_graph
 from brain_ai.app.pipeline import METRICS_FILE
 from brain_ai.app.safe_files import write_json_atomic
-from framework_helpers import REPO
+from brain_ai.interop.nir import write_graph
+from brain_ai.training.callbacks import LayerSummary
 
 #: a tiny run (3 epochs of 3 batches); no trainer.* key, so Lightning is imported after Hydra set up
 #: logging, as in a plain ``python train.py``
@@ -44,8 +43,14 @@ def console(tmp_path_factory) -> Dict[str, tuple]:
 
     def run(name: str) -> tuple:
         out = root / name
-        proc = subprocess.run([sys.executable, "train.py", *runs[name], f"hydra.run.dir={out}"], cwd=REPO, capture_output=True,
-                              text=True, timeout=300, preexec_fn=lambda: os.umask(0o022))
+        proc = subprocess.run(
+            [sys.executable, "train.py", *runs[name], f"hydra.run.dir={out}"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            preexec_fn=lambda: os.umask(0o022),
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         return proc.stdout + proc.stderr, out
 
@@ -104,12 +109,22 @@ def test_reports_and_nir_exports_follow_the_umask(tmp_path, umask, mode):
         write_graph(graph, tmp_path / "model.nir")
     finally:
         os.umask(previous)
-    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()} == {"report.json": mode, "model.nir": mode}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()} == {
+        "report.json": mode,
+        "model.nir": mode,
+    }
     assert isinstance(nir.read(str(tmp_path / "model.nir")), nir.NIRGraph)
 
 
 def test_layer_summary_has_no_flops(caplog):
-    data = [(" ", ["0"]), ("Name", ["net"]), ("Type", ["SNNCore"]), ("Params", ["1.2 K"]), ("Mode", ["train"]), ("FLOPs", ["0"])]
+    data = [
+        (" ", ["0"]),
+        ("Name", ["net"]),
+        ("Type", ["SNNCore"]),
+        ("Params", ["1.2 K"]),
+        ("Mode", ["train"]),
+        ("FLOPs", ["0"]),
+    ]
     with caplog.at_level(logging.INFO, logger="brain_ai.training.callbacks"):
         LayerSummary.summarize(data, 1200, 1200, 0.005, {"train": 1, "eval": 0}, 0)
     assert "SNNCore" in caplog.text and "Total params" in caplog.text
@@ -128,7 +143,9 @@ def test_route_lightning_logs_leaves_one_path_to_the_console():
         route_lightning_logs()  # idempotent
         assert all(logger.handlers == [] and logger.propagate for logger in loggers)
         assert len(rank_zero.filters) == len(saved_filters) + 1
-        advert = logging.LogRecord(rank_zero.name, logging.INFO, "", 0, "💡 Tip: For seamless cloud logging ...", (), None)
+        advert = logging.LogRecord(
+            rank_zero.name, logging.INFO, "", 0, "💡 Tip: For seamless cloud logging ...", (), None
+        )
         plain = logging.LogRecord(rank_zero.name, logging.INFO, "", 0, "GPU available: False", (), None)
         assert not rank_zero.filter(advert) and rank_zero.filter(plain)
     finally:

@@ -20,10 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_generated_file_is_up_to_date(generator, tmp_path):
     script = ROOT / "scripts" / f"{generator.__name__.rsplit('.', 1)[1]}.py"
     fresh = tmp_path / Path(generator.OUT).name
-    proc = subprocess.run([sys.executable, str(script), "--out", str(fresh)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--out", str(fresh)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr
     committed = (ROOT / generator.OUT).read_text().splitlines(keepends=True)
-    diff = "".join(difflib.unified_diff(committed, fresh.read_text().splitlines(keepends=True), generator.OUT, "regenerated"))
+    diff = "".join(
+        difflib.unified_diff(committed, fresh.read_text().splitlines(keepends=True), generator.OUT, "regenerated")
+    )
     assert not diff, f"{generator.OUT} is out of date: run `python {script.relative_to(ROOT)}`\n{diff}"
 
 
@@ -39,9 +43,12 @@ def test_a_stale_file_is_detected(monkeypatch, tmp_path):
 def test_codec_suite_has_the_cases_seed_001_asks_for():
     """Seed 001: gen_codec_tests writes tests/test_codec_losses.py with 70+ cases."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", gen_codec_tests.OUT], capture_output=True, text=True,
-        timeout=120, cwd=ROOT,
-    )  # fmt: skip
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", gen_codec_tests.OUT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     collected = [line for line in proc.stdout.splitlines() if "::" in line]
     assert len(collected) >= 70, proc.stdout[-2000:]
 

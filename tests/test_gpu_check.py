@@ -36,7 +36,10 @@ def test_smoke_list_is_generated_from_the_configs_folder_and_the_presets(tmp_pat
     # a new snn option in configs/ is a new smoke
     (tmp_path / "snn").mkdir()
     (tmp_path / "snn" / "spiky.yaml").write_text("{}\n")
-    assert [s.name for s in gpu_check.smoke_runs("cuda", tmp_path)][:2] == ["snn=spiky", f"preset={sorted(CODEC_PRESETS)[0]}"]
+    assert [s.name for s in gpu_check.smoke_runs("cuda", tmp_path)][:2] == [
+        "snn=spiky",
+        f"preset={sorted(CODEC_PRESETS)[0]}",
+    ]
 
 
 def test_parse_metrics_reads_the_final_table():
@@ -48,8 +51,10 @@ def test_parse_metrics_reads_the_final_table():
 def test_report_and_exit_status():
     env = {"device": "cuda", "gpu": "H200", "python": "3.12", "torch": "2.11", "triton": "3.6", "commit": "abc"}
     kernels = {"grid-a": "ok", "grid-b": "Traceback\nAssertionError: spikes differ", "grid-c": "ok"}
-    smokes = [gpu_check.Smoke("snn=mlp", ["trainer=gpu", "snn=mlp"], "ok", 12.0, {"test/acc": 0.9}),
-              gpu_check.Smoke("snn=conv", ["trainer=gpu", "snn=conv"], "FAIL", 3.0, {}, "TypeError: boom")]  # fmt: skip
+    smokes = [
+        gpu_check.Smoke("snn=mlp", ["trainer=gpu", "snn=mlp"], "ok", 12.0, {"test/acc": 0.9}),
+        gpu_check.Smoke("snn=conv", ["trainer=gpu", "snn=conv"], "FAIL", 3.0, {}, "TypeError: boom"),
+    ]
     report = gpu_check.render(env, kernels, smokes, "# brain_ai benchmarks\n\n## LIF layer alone\n| a |", 61.0)
     assert "**2 / 3 cases ok**" in report and "- FAIL `grid-b`: AssertionError: spikes differ" in report
     assert "| snn=mlp | `trainer=gpu snn=mlp` | ok | 12 | test/acc 0.9 |" in report
@@ -66,7 +71,13 @@ def test_report_and_exit_status():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU exit")
 def test_without_cuda_it_says_so_and_exits_3(tmp_path):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path / "r.md")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--out", str(tmp_path / "r.md")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == gpu_check.EXIT_NO_CUDA == 3
     assert "no CUDA GPU" in proc.stderr and not (tmp_path / "r.md").exists()
 
@@ -74,7 +85,20 @@ def test_without_cuda_it_says_so_and_exits_3(tmp_path):
 def test_cpu_mode_runs_kernel_cases_under_the_interpreter_and_writes_the_report(tmp_path):
     pytest.importorskip("triton")
     out = tmp_path / "nested" / "gpu_check.md"
-    cmd = [sys.executable, str(SCRIPT), "--device", "cpu", "--parts", "kernels", "--kernel-prefix", "grid-rank3-lif-subtract", "--jobs", "1", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--device",
+        "cpu",
+        "--parts",
+        "kernels",
+        "--kernel-prefix",
+        "grid-rank3-lif-subtract",
+        "--jobs",
+        "1",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = out.read_text()
@@ -84,7 +108,18 @@ def test_cpu_mode_runs_kernel_cases_under_the_interpreter_and_writes_the_report(
 @pytest.mark.slow
 def test_cpu_mode_training_smoke(tmp_path):
     out = tmp_path / "gpu_check.md"
-    cmd = [sys.executable, str(SCRIPT), "--device", "cpu", "--parts", "smoke", "--smoke-filter", "snn=mlp", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--device",
+        "cpu",
+        "--parts",
+        "smoke",
+        "--smoke-filter",
+        "snn=mlp",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| snn=mlp | `trainer=cpu snn=mlp` | ok |" in out.read_text()

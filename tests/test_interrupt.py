@@ -10,14 +10,22 @@ import time
 from types import SimpleNamespace
 
 import pytest
-
-from brain_ai.app.cli import INTERRUPTED_STATUS, report_errors
-from brain_ai.errors import TrainingInterrupted
-from brain_ai.app.pipeline import run_stage
 from framework_helpers import REPO
 
-SMALL = ["data=digits", "data.limit_train=64", "data.batch_size=32", "snn.hidden_sizes=[16]", "encoding.num_steps=4",
-         "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false", "logger=csv"]
+from brain_ai.app.cli import INTERRUPTED_STATUS, report_errors
+from brain_ai.app.pipeline import run_stage
+from brain_ai.errors import TrainingInterrupted
+
+SMALL = [
+    "data=digits",
+    "data.limit_train=64",
+    "data.batch_size=32",
+    "snn.hidden_sizes=[16]",
+    "encoding.num_steps=4",
+    "trainer.enable_progress_bar=false",
+    "+trainer.enable_model_summary=false",
+    "logger=csv",
+]
 
 
 def fake_trainer(tmp_path, interrupted: bool, last: str = "last.ckpt"):
@@ -32,7 +40,10 @@ def lightning_exit(*args, **kwargs):
 
 @pytest.mark.parametrize("stage", [lightning_exit, lambda *a, **k: None], ids=["lightning_exits", "lightning_returns"])
 def test_an_interrupted_stage_names_the_last_checkpoint(tmp_path, stage):
-    with pytest.raises(TrainingInterrupted, match=rf"at epoch 3, step 12; its last checkpoint is {tmp_path}/last.ckpt \(resume with ckpt_path="):
+    with pytest.raises(
+        TrainingInterrupted,
+        match=rf"at epoch 3, step 12; its last checkpoint is {tmp_path}/last.ckpt \(resume with ckpt_path=",
+    ):
         run_stage(fake_trainer(tmp_path, interrupted=True), stage)
 
 
@@ -57,8 +68,14 @@ def test_sigint_during_training_exits_130_naming_the_checkpoint(tmp_path):
     command = [sys.executable, "train.py", *SMALL, "trainer.max_epochs=1000", f"hydra.run.dir={run}"]
     # a terminal delivers Ctrl-C to a process whose SIGINT is at its default; a test runner may leave it
     # ignored, and an ignored SIGINT is inherited (the run would then train all 1000 epochs)
-    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 120
         while not (run / "checkpoints" / "last.ckpt").is_file() and proc.poll() is None and time.monotonic() < deadline:
@@ -72,5 +89,7 @@ def test_sigint_during_training_exits_130_naming_the_checkpoint(tmp_path):
     assert proc.returncode == 130, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     assert "interrupted: training interrupted (Ctrl-C) at epoch" in err
-    assert f"its last checkpoint is {run}/checkpoints/last.ckpt (resume with ckpt_path={run}/checkpoints/last.ckpt)" in err
+    assert (
+        f"its last checkpoint is {run}/checkpoints/last.ckpt (resume with ckpt_path={run}/checkpoints/last.ckpt)" in err
+    )
     assert "test/acc" not in err  # no test phase after the interrupt

@@ -9,6 +9,7 @@ from typing import Dict, List
 
 import pytest
 import torch
+from framework_helpers import compose_config
 from torch import nn
 
 from brain_ai.app import pipeline
@@ -16,20 +17,32 @@ from brain_ai.config import DecodingConfig, LearningRule, LossConfig
 from brain_ai.core.decoding import build_decoder
 from brain_ai.core.learning_rules import OnlineLearner, StepObjective, traced_current
 from brain_ai.core.losses import LossInputs, build_loss
-from framework_helpers import compose_config
 
 #: training_step is called here without a Trainer: its self.log calls warn and do nothing
 pytestmark = pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
 
-SMALL = ["data=digits", "data.limit_train=32", "data.batch_size=8", "snn.hidden_sizes=[12]", "trainer.max_epochs=1",
-         "logger=csv", "data.augment_shift=0"]
+SMALL = [
+    "data=digits",
+    "data.limit_train=32",
+    "data.batch_size=8",
+    "snn.hidden_sizes=[12]",
+    "trainer.max_epochs=1",
+    "logger=csv",
+    "data.augment_shift=0",
+]
 #: the default loss (probspikes + rate / ISI regularisers) with the membrane term; a recurrent adaptive
 #: network with a learnable per-neuron membrane and a membrane readout (the smnist_row recipe)
 SETUPS = {
     "lif_probspikes": ["loss.w_temporal=0", "loss.w_membrane=0.1"],
-    "recurrent_adaptive_membrane": ["snn.neuron.type=recurrent_adaptive_lif", "snn.neuron.learnable_beta=true",
-                                    "snn.neuron.per_neuron_beta=true", "snn.readout=membrane", "decoding=membrane",
-                                    "decoding.membrane_reduce=mean", "loss=cross_entropy"],
+    "recurrent_adaptive_membrane": [
+        "snn.neuron.type=recurrent_adaptive_lif",
+        "snn.neuron.learnable_beta=true",
+        "snn.neuron.per_neuron_beta=true",
+        "snn.readout=membrane",
+        "decoding=membrane",
+        "decoding.membrane_reduce=mean",
+        "loss=cross_entropy",
+    ],
 }
 
 
@@ -123,8 +136,14 @@ def test_sltt_steps_draw_from_the_batch_generator_only():
     """sltt_steps = K backpropagates at K steps drawn from the given generator, never the global RNG."""
     model, _ = build()
     learner = lambda seed: OnlineLearner(  # noqa: E731
-        LearningRule.sltt, list(model.parameters()), model.decoder, model.criterion, torch.zeros(2, dtype=torch.long),
-        sltt_steps=3, generator=torch.Generator().manual_seed(seed))
+        LearningRule.sltt,
+        list(model.parameters()),
+        model.decoder,
+        model.criterion,
+        torch.zeros(2, dtype=torch.long),
+        sltt_steps=3,
+        generator=torch.Generator().manual_seed(seed),
+    )
     before = torch.get_rng_state()
     chosen: List[List[int]] = []
     for seed in (1, 1, 2):
@@ -175,12 +194,17 @@ def test_step_forms_of_isi_temporal_and_membrane_add_up_to_the_full_terms():
     decoder = build_decoder(DecodingConfig(), 2)
     targets = torch.tensor([0, 1, 1])
     output = spikes["layer1"]
-    full = {n: term(LossInputs(output, decoder(output), targets, spikes, membranes))[0] for n, term in criterion.terms.items()}
+    full = {
+        n: term(LossInputs(output, decoder(output), targets, spikes, membranes))[0]
+        for n, term in criterion.terms.items()
+    }
     objective = StepObjective(decoder, criterion, targets, steps)
     summed: Dict[str, torch.Tensor] = {}
     for t in range(steps):
         step = lambda d: {k: v[:, t : t + 1] for k, v in d.items()}  # noqa: E731
-        for name, value in objective({"output": output[:, t : t + 1], "spikes": step(spikes), "membranes": step(membranes)}, t).items():
+        for name, value in objective(
+            {"output": output[:, t : t + 1], "spikes": step(spikes), "membranes": step(membranes)}, t
+        ).items():
             summed[name] = summed.get(name, 0.0) + value
     for name in ("isi", "temporal", "membrane"):
         torch.testing.assert_close(summed[name], full[name], msg=name)

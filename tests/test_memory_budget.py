@@ -7,12 +7,12 @@ import dataclasses
 
 import pytest
 import torch
+from framework_helpers import TINY, compose_config
 
 from brain_ai.app import pipeline
 from brain_ai.config import DecodingConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig, to_dict
 from brain_ai.core.memory import checkpoint_every_for_budget, fit_network_peak, peak_bytes
 from brain_ai.training.module import SNNLitModule, training_step_factory
-from framework_helpers import TINY, compose_config
 
 #: short probes (T, checkpoint_every) so that the fit stays fast; extrapolated to T = STEPS
 PROBES = ((40, None), (120, None), *((steps, k) for steps in (60, 120) for k in (5, 10, 20, 40)))
@@ -22,8 +22,15 @@ CFG = SNNConfig(input_size=20, hidden_sizes=[64], output_size=3)
 
 def make_module(snn: SNNConfig) -> SNNLitModule:
     """The default loss (rate / temporal / ISI regularisers) with the membrane term, rate decoder."""
-    return SNNLitModule(to_dict(snn), to_dict(EncodingConfig(type="direct")), to_dict(DecodingConfig()),
-                        to_dict(LossConfig(w_membrane=0.1)), to_dict(OptimConfig()), num_outputs=3, value_sequence=True)
+    return SNNLitModule(
+        to_dict(snn),
+        to_dict(EncodingConfig(type="direct")),
+        to_dict(DecodingConfig()),
+        to_dict(LossConfig(w_membrane=0.1)),
+        to_dict(OptimConfig()),
+        num_outputs=3,
+        value_sequence=True,
+    )
 
 
 def test_budget_peak_holds_on_the_measured_training_step():
@@ -43,7 +50,12 @@ def test_budget_peak_holds_on_the_measured_training_step():
 def test_budget_search_leaves_the_global_rng_alone():
     torch.manual_seed(5)
     before = torch.get_rng_state()
-    fit_network_peak(CFG, 4, ((8, None), (16, None), (12, 2), (12, 4), (16, 2), (16, 4)), make_step=training_step_factory(make_module))
+    fit_network_peak(
+        CFG,
+        4,
+        ((8, None), (16, None), (12, 2), (12, 4), (16, 2), (16, 4)),
+        make_step=training_step_factory(make_module),
+    )
     assert torch.equal(torch.get_rng_state(), before)
 
 

@@ -7,12 +7,12 @@ import math
 import lightning as L
 import pytest
 import torch
+from framework_helpers import TINY, compose_config
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from brain_ai.app import pipeline
 from brain_ai.config import Task
 from brain_ai.training.module import SNNLitModule
-from framework_helpers import TINY, compose_config
 
 
 def tiny_model(*overrides: str):
@@ -22,8 +22,16 @@ def tiny_model(*overrides: str):
 
 def trainer(**kw) -> L.Trainer:
     defaults = dict(
-        accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, max_epochs=1, limit_train_batches=2, limit_val_batches=1, limit_test_batches=2,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        limit_test_batches=2,
     )
     return L.Trainer(**{**defaults, **kw})
 
@@ -39,7 +47,18 @@ def _is_primitive(value) -> bool:
 def test_hparams_are_plain_primitives():
     model, _ = tiny_model("snn=adaptive", "snn.hidden_sizes=[8]")
     hparams = dict(model.hparams)
-    assert set(hparams) == {"snn", "encoding", "decoding", "loss", "optim", "num_outputs", "task", "seed", "data", "value_sequence"}
+    assert set(hparams) == {
+        "snn",
+        "encoding",
+        "decoding",
+        "loss",
+        "optim",
+        "num_outputs",
+        "task",
+        "seed",
+        "data",
+        "value_sequence",
+    }
     assert _is_primitive(hparams), hparams
     assert hparams["snn"]["neuron"]["type"] == "adaptive_lif"
     assert hparams["snn"]["input_size"] == 64 and hparams["snn"]["output_size"] == 10
@@ -78,7 +97,10 @@ def test_bf16_mixed_on_cpu_trains_with_fp32_neuron_state():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         _, out = model(x)
     assert out.output.dtype == torch.bfloat16
-    assert {name: state.v.dtype for name, state in out.final_states.items()} == {"layer0": torch.float32, "layer1": torch.float32}
+    assert {name: state.v.dtype for name, state in out.final_states.items()} == {
+        "layer0": torch.float32,
+        "layer1": torch.float32,
+    }
     assert all(s.dtype == torch.bfloat16 for s in out.layer_spikes.values())
 
 
@@ -147,7 +169,9 @@ def test_ragged_batch_loss_prediction_and_probes_ignore_padding():
     """A (x, y, mask) batch padded with silent steps gives the unpadded batch's loss, prediction and probes."""
     from brain_ai.data.ragged import pad_collate
 
-    model, _ = tiny_model("data=synthetic", "encoding=identity", "data.num_inputs=12", "data.n_time_bins=10", "snn.hidden_sizes=[8]")
+    model, _ = tiny_model(
+        "data=synthetic", "encoding=identity", "data.num_inputs=12", "data.n_time_bins=10", "snn.hidden_sizes=[8]"
+    )
     model.eval()
     g = torch.Generator().manual_seed(0)
     samples = [((torch.rand(t, 12, generator=g) < 0.5).float(), k % 10) for k, t in enumerate((10, 6, 8))]
@@ -168,7 +192,7 @@ def test_ragged_batch_loss_prediction_and_probes_ignore_padding():
     for layer in probes:
         for key in probes[layer]:
             torch.testing.assert_close(probes_more[layer][key], probes[layer][key], rtol=1e-6, atol=1e-7)
-    for b, (xi, yi) in enumerate(samples):  # each sample alone (no padding at all) decodes the same
+    for b, (xi, _yi) in enumerate(samples):  # each sample alone (no padding at all) decodes the same
         with torch.no_grad():
             alone, _ = model(xi.unsqueeze(0))
         torch.testing.assert_close(alone.logits_proxy, dec.logits_proxy[b : b + 1])
@@ -207,7 +231,9 @@ def test_build_model_turns_a_memory_budget_into_checkpoint_every_and_checks_T(ca
     every = model.snn_cfg.checkpoint_every
     assert model.snn_cfg.memory_budget_mb is None and 1 < every < 40  # full BPTT needs ~1.4 MB here
     assert f"snn.memory_budget_mb=0.5 -> snn.checkpoint_every={every}" in caplog.text
-    with pytest.raises(pipeline.ConfigError, match=r"snn\.checkpoint_every=9 is larger than the sequence \(T=8 steps\)"):
+    with pytest.raises(
+        pipeline.ConfigError, match=r"snn\.checkpoint_every=9 is larger than the sequence \(T=8 steps\)"
+    ):
         tiny_model("snn.checkpoint_every=9")
 
 
@@ -267,8 +293,14 @@ def test_num_classes_is_a_deprecated_alias_of_num_outputs(tmp_path):
         old = SNNLitModule(**hparams, num_classes=10)
     assert old.hparams.num_outputs == 10 and "num_classes" not in old.hparams and old.decoder.num_outputs == 10
     path = tmp_path / "old.ckpt"  # a checkpoint of the last release: hyper-parameter num_classes
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": {**hparams, "num_classes": 10},
-                "pytorch-lightning_version": L.__version__}, path)
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "hyper_parameters": {**hparams, "num_classes": 10},
+            "pytorch-lightning_version": L.__version__,
+        },
+        path,
+    )
     with pytest.warns(FutureWarning, match="use num_outputs"):
         loaded = SNNLitModule.load_from_checkpoint(path, weights_only=True)
     assert loaded.hparams.num_outputs == 10
@@ -282,5 +314,8 @@ def test_task_must_match_the_decoder():
     assert model.task is Task.classification and hparams["task"] == "classification"
     with pytest.raises(pipeline.ConfigError, match="decodes classification, but task=regression"):
         SNNLitModule(**{**hparams, "task": "regression"})
-    with pytest.raises(pipeline.ConfigError, match=r"SNNLitModule\.task='ranking' is not a valid choice; allowed: classification, regression"):
+    with pytest.raises(
+        pipeline.ConfigError,
+        match=r"SNNLitModule\.task='ranking' is not a valid choice; allowed: classification, regression",
+    ):
         SNNLitModule(**{**hparams, "task": "ranking"})

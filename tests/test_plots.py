@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from brain_ai.config import ConfigError
-from brain_ai.training.plots import DEFAULT_MAX_NEURONS, per_neuron_rates, rate_histogram_figure, raster_figure
+from brain_ai.training.plots import DEFAULT_MAX_NEURONS, per_neuron_rates, raster_figure, rate_histogram_figure
 
 
 def png_size(data: bytes) -> tuple:
@@ -78,7 +78,12 @@ def test_one_neuron_and_one_step(shape, neurons, steps):
     assert image(fig).shape == (neurons, steps)
     assert list(fig.axes[0].get_xticks()) == list(range(steps))  # integer steps, even for T = 1
     yticks = list(fig.axes[0].get_yticks())
-    assert yticks[0] == 0 and yticks[-1] == neurons - 1 and len(yticks) <= 11 and all(float(v).is_integer() for v in yticks)
+    assert (
+        yticks[0] == 0
+        and yticks[-1] == neurons - 1
+        and len(yticks) <= 11
+        and all(float(v).is_integer() for v in yticks)
+    )
     assert f"{neurons} neuron{'s' if neurons > 1 else ''} x {steps} step{'s' if steps > 1 else ''}" in title(fig)
     render(fig)
 
@@ -133,9 +138,10 @@ def test_rate_histogram_counts_neurons_and_silent_ones():
 
 
 def test_batch_activity_draws_the_same_input_spikes_every_time_and_keeps_the_mode(tmp_path):
+    from framework_helpers import TINY, compose_config
+
     from brain_ai.app import pipeline
     from brain_ai.training.plots import batch_activity, first_sample
-    from framework_helpers import TINY, compose_config
 
     model, _ = pipeline.build_model(compose_config(TINY, output_dir=tmp_path))  # Bernoulli rate coding
     model.train()
@@ -147,7 +153,9 @@ def test_batch_activity_draws_the_same_input_spikes_every_time_and_keeps_the_mod
     assert set(layers) == {"layer0", "layer1"} and layers["layer0"].shape == (3, 8, 32)
     assert prediction.shape == (3,)
     sample = first_sample(encoded, layers, prediction, torch.tensor([4, 5, 6]))
-    assert int(sample.label) == 4 and torch.equal(sample.inputs, encoded[0]) and sample.layers["layer1"].shape == (8, 10)
+    assert (
+        int(sample.label) == 4 and torch.equal(sample.inputs, encoded[0]) and sample.layers["layer1"].shape == (8, 10)
+    )
 
 
 def test_surrogate_figure_draws_every_registered_surrogate(tmp_path):

@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from framework_helpers import compose_config
 
 from brain_ai.app import pipeline
 from brain_ai.config import ConfigError, Task
 from brain_ai.core.decoding import RegressionOutput
-from framework_helpers import compose_config
 
 #: experiment=synthetic_regression shrunk to ~2 s: 4 inputs -> 1 target (the (B, 1) case), 360
 #: training samples, a 32-neuron hidden layer over 10 steps, 3 epochs, CSV metrics per epoch.
@@ -38,7 +38,11 @@ def test_experiment_is_a_regression_run_checkpointed_by_val_mse():
     cfg = compose_config(["experiment=synthetic_regression"])
     _, enc, dec, loss, _, data = pipeline.resolve_configs(cfg)
     assert (data.name.name, enc.type.name, dec.population_mode.name, loss.task_loss.name) == (
-        "synthetic_regression", "population", "regression", "mse")
+        "synthetic_regression",
+        "population",
+        "regression",
+        "mse",
+    )
     assert (cfg.optimized_metric, cfg.optimized_mode) == ("val/mse", "min")
     checkpoint = cfg.callbacks.model_checkpoint
     assert (checkpoint.monitor, checkpoint.mode) == ("val/mse", "min")
@@ -48,7 +52,12 @@ def test_experiment_is_a_regression_run_checkpointed_by_val_mse():
 
 def test_model_output_dimension_is_the_number_of_targets():
     model, dm = pipeline.build_model(compose_config(["experiment=synthetic_regression", "snn.hidden_sizes=[8]"]))
-    assert (dm.task, dm.num_outputs, model.task, model.hparams.task) == (Task.regression, 2, Task.regression, "regression")
+    assert (dm.task, dm.num_outputs, model.task, model.hparams.task) == (
+        Task.regression,
+        2,
+        Task.regression,
+        "regression",
+    )
     assert model.snn_cfg.input_size == 10 * 8 and model.snn_cfg.output_size == 2 * 8  # 8 neurons per value
     decoded, _ = model(torch.rand(5, 10))
     assert isinstance(decoded, RegressionOutput) and decoded.estimate.shape == (5, 2)
@@ -87,8 +96,10 @@ def test_regression_trains_learns_and_tests_the_best_checkpoint(tmp_path, caplog
         ([], r"loss\.task_loss=probspikes does not fit data=synthetic_regression, a regression task; allowed: mse"),
         (["preset=rate_classification"], r"loss\.task_loss=probspikes does not fit data=synthetic_regression"),
         (["preset=population_classification"], r"loss\.task_loss=cross_entropy does not fit data=synthetic_regression"),
-        (["preset=regression", "decoding.population_mode=classification"],
-         r"decoding\.population_mode=classification does not fit data=synthetic_regression, a regression task; allowed: regression"),
+        (
+            ["preset=regression", "decoding.population_mode=classification"],
+            r"decoding\.population_mode=classification does not fit data=synthetic_regression, a regression task; allowed: regression",
+        ),
     ],
     ids=["default_codec", "rate_classification", "population_classification", "population_classification_decoder"],
 )

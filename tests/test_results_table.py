@@ -41,14 +41,23 @@ def test_rows_seeds_and_summary() -> None:
     assert mse["worst"] == 0.004 and rt.format_value(mse, "test/mse").startswith("test MSE 0.0030 ± 0.0014 (max 0.0040")
     row = rt.RowResult(rt.select("default", long=False)[0], runs)
     assert "| `(default)` | rate_bernoulli -> rate" in rt.table([row], "mnist5k")
-    assert rt.format_value(rt.summary([runs[0].__class__(1, None, 1.0, Path("/x"), "boom")], "test/acc"), "test/acc") == "failed"
+    assert (
+        rt.format_value(rt.summary([runs[0].__class__(1, None, 1.0, Path("/x"), "boom")], "test/acc"), "test/acc")
+        == "failed"
+    )
 
 
 @pytest.mark.slow
 def test_one_tiny_run_is_read_from_its_metrics(tmp_path: Path) -> None:
     rt = _script()
-    tiny = ["data=digits", "data.limit_train=64", "snn.hidden_sizes=[16]", "encoding.num_steps=4", "trainer.max_epochs=1",
-            "logger=csv"]
+    tiny = [
+        "data=digits",
+        "data.limit_train=64",
+        "snn.hidden_sizes=[16]",
+        "encoding.num_steps=4",
+        "trainer.max_epochs=1",
+        "logger=csv",
+    ]
     run = rt.run_train(tiny, 7, tmp_path / "run", "test/acc", threads=1)
     assert run.error == "" and run.value == json.loads((tmp_path / "run" / "metrics.json").read_text())["test/acc"]
     cost = rt.cost_table([rt.RowResult(rt.Row("tiny", "mnist5k", tuple(tiny), "tiny"), [run])])

@@ -7,13 +7,13 @@ import math
 
 import pytest
 import torch
+from framework_helpers import TINY, compose_config
 
 from brain_ai.app import pipeline
 from brain_ai.config import OptimConfig, execution_only_settings
-from brain_ai.training.checkpoints import hparam_changes, renamed_keys
 from brain_ai.errors import InputFileError
+from brain_ai.training.checkpoints import hparam_changes, renamed_keys
 from brain_ai.training.schedules import build_scheduler, replan
-from framework_helpers import TINY, compose_config
 
 #: save_top_k=-1: a checkpoint every epoch, so last.ckpt is the last epoch (Lightning 2.6 refreshes
 #: last.ckpt only when it saves a top-k checkpoint, i.e. when val/acc improved)
@@ -39,13 +39,19 @@ def test_extending_max_epochs_replans_cosine_like_an_uninterrupted_run(one_epoch
     pipeline.train(compose_config(BASE, output_dir=resumed))
     start = last(resumed)
     assert start["lr_schedulers"][0]["_last_lr"] == [0.0]  # the 1-epoch plan has ended
-    pipeline.train(compose_config([*BASE, "trainer.max_epochs=2", f"ckpt_path={resumed}/checkpoints/last.ckpt"], output_dir=resumed))
+    pipeline.train(
+        compose_config(
+            [*BASE, "trainer.max_epochs=2", f"ckpt_path={resumed}/checkpoints/last.ckpt"], output_dir=resumed
+        )
+    )
     a, b = last(full), last(resumed)
     assert b["epoch"] == 1 and b["lr_schedulers"][0]["T_max"] == 2
     # epoch 0 has lr = base under any horizon; epoch 1 has base/2 in both runs, so they end equal
     for name, tensor in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][name], tensor, rtol=1e-6, atol=1e-7, msg=name)
-    changed = any(not torch.equal(b["state_dict"][k], v) for k, v in start["state_dict"].items() if v.is_floating_point())
+    changed = any(
+        not torch.equal(b["state_dict"][k], v) for k, v in start["state_dict"].items() if v.is_floating_point()
+    )
     assert changed  # the extra epoch trained (the unplanned restore kept lr = 0)
 
 
@@ -62,7 +68,10 @@ def test_resume_with_random_draws_reproduces_an_uninterrupted_run(tmp_path):
     pipeline.train(compose_config(RANDOM, output_dir=resumed))
     assert "brain_ai_seed_stream" in last(resumed)
     resumed_metrics = pipeline.train(
-        compose_config([*RANDOM, "trainer.max_epochs=2", f"ckpt_path={resumed}/checkpoints/last.ckpt"], output_dir=resumed))
+        compose_config(
+            [*RANDOM, "trainer.max_epochs=2", f"ckpt_path={resumed}/checkpoints/last.ckpt"], output_dir=resumed
+        )
+    )
     a, b = last(full), last(resumed)
     assert a["epoch"] == b["epoch"] == 1 and a["global_step"] == b["global_step"] == 6  # 2 epochs of 3 batches
     for name, tensor in a["state_dict"].items():
@@ -72,7 +81,9 @@ def test_resume_with_random_draws_reproduces_an_uninterrupted_run(tmp_path):
         assert resumed_metrics[key] == pytest.approx(value, rel=1e-5, abs=1e-7), key
     other = tmp_path / "other"
     pipeline.train(compose_config([*RANDOM, "trainer.max_epochs=2", "encoding.seed=8"], output_dir=other))
-    assert any(not torch.equal(v, last(other)["state_dict"][k]) for k, v in a["state_dict"].items() if v.is_floating_point())
+    assert any(
+        not torch.equal(v, last(other)["state_dict"][k]) for k, v in a["state_dict"].items() if v.is_floating_point()
+    )
 
 
 def test_extending_max_epochs_replans_onecycle(tmp_path):
@@ -80,7 +91,11 @@ def test_extending_max_epochs_replans_onecycle(tmp_path):
     pipeline.train(compose_config(overrides, output_dir=tmp_path))
     before = last(tmp_path)
     assert before["lr_schedulers"][0]["total_steps"] == 3
-    pipeline.train(compose_config([*overrides, "trainer.max_epochs=2", f"ckpt_path={tmp_path}/checkpoints/last.ckpt"], output_dir=tmp_path))
+    pipeline.train(
+        compose_config(
+            [*overrides, "trainer.max_epochs=2", f"ckpt_path={tmp_path}/checkpoints/last.ckpt"], output_dir=tmp_path
+        )
+    )
     after = last(tmp_path)
     assert after["global_step"] == 6 and after["lr_schedulers"][0]["total_steps"] == 6
     assert after["lr_schedulers"][0]["last_epoch"] == 6
@@ -124,7 +139,10 @@ def test_onecycle_replan_equals_a_fresh_plan_from_the_same_step():
 @pytest.mark.parametrize(
     "overrides, fields",
     [
-        (["preset=ttfs_classification", "snn.neuron.beta=0.5"], ["encoding.type", "decoding.type", "loss.task_loss", "snn.neuron.beta"]),
+        (
+            ["preset=ttfs_classification", "snn.neuron.beta=0.5"],
+            ["encoding.type", "decoding.type", "loss.task_loss", "snn.neuron.beta"],
+        ),
         (["snn.hidden_sizes=[16]"], ["snn.hidden_sizes: [32] -> [16]"]),
         (["loss.w_rate_reg=0.5"], ["loss.w_rate_reg: 0.1 -> 0.5"]),
     ],
@@ -150,7 +168,10 @@ def test_resume_allow_changes_accepts_same_shape_changes_only(one_epoch, tmp_pat
 
 def test_execution_settings_and_new_fields_are_not_changes():
     stored = {"snn": {"chunk_size": None, "hidden_sizes": [32], "neuron": {"beta": 0.9}}, "optim": {"lr": 1.0}}
-    current = {"snn": {"chunk_size": 4, "hidden_sizes": [32], "neuron": {"beta": 0.9, "backend": "auto"}}, "optim": {"lr": 2.0}}
+    current = {
+        "snn": {"chunk_size": 4, "hidden_sizes": [32], "neuron": {"beta": 0.9, "backend": "auto"}},
+        "optim": {"lr": 2.0},
+    }
     assert hparam_changes(stored, current) == []
     current["snn"]["neuron"]["beta"] = 0.5
     assert hparam_changes(stored, current) == ["snn.neuron.beta: 0.9 -> 0.5"]
@@ -189,10 +210,16 @@ def test_resume_in_place_keeps_the_earlier_metrics_rows_and_the_first_config(tmp
     before = csv_rows(tmp_path)
     first_config = (tmp_path / ".hydra" / "config.yaml").read_text()
     assert {r["epoch"] for r in before} == {"0", ""}  # "": rows of the probes callback
-    pipeline.train(compose_config([*overrides, "trainer.max_epochs=2", f"ckpt_path={tmp_path}/checkpoints/last.ckpt"], output_dir=tmp_path))
+    pipeline.train(
+        compose_config(
+            [*overrides, "trainer.max_epochs=2", f"ckpt_path={tmp_path}/checkpoints/last.ckpt"], output_dir=tmp_path
+        )
+    )
     after = csv_rows(tmp_path)
-    assert [{k: v for k, v in r.items() if v} for r in after[: len(before)]] == [{k: v for k, v in r.items() if v} for r in before]
-    assert {r["epoch"] for r in after[len(before):] if r["epoch"]} == {"1"}  # appended, not rewritten
+    assert [{k: v for k, v in r.items() if v} for r in after[: len(before)]] == [
+        {k: v for k, v in r.items() if v} for r in before
+    ]
+    assert {r["epoch"] for r in after[len(before) :] if r["epoch"]} == {"1"}  # appended, not rewritten
     assert [r["epoch"] for r in after if r.get("val/acc")] == ["0", "1"]  # one validation row per epoch
     assert (tmp_path / ".hydra" / "config.yaml").read_text() == first_config  # the first start's settings
     resumed = (tmp_path / ".hydra" / "config.resume1.yaml").read_text()
@@ -208,8 +235,14 @@ def test_a_copied_or_moved_run_folder_resumes_its_own_last_checkpoint(one_epoch,
         shutil.copytree(one_epoch, folder)
     else:
         shutil.move(shutil.copytree(one_epoch, tmp_path / "run1"), folder)
-    pipeline.train(compose_config([*BASE, "trainer.max_epochs=2", f"ckpt_path={folder}/checkpoints/last.ckpt"], output_dir=folder))
-    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["epoch_000.ckpt", "epoch_001.ckpt", "last.ckpt"]
+    pipeline.train(
+        compose_config([*BASE, "trainer.max_epochs=2", f"ckpt_path={folder}/checkpoints/last.ckpt"], output_dir=folder)
+    )
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == [
+        "epoch_000.ckpt",
+        "epoch_001.ckpt",
+        "last.ckpt",
+    ]
     state = last(folder)
     assert state["epoch"] == 1  # not left at epoch 0 beside a last-v1.ckpt
     callback = next(v for k, v in state["callbacks"].items() if "ModelCheckpoint" in k)
@@ -229,7 +262,16 @@ def test_a_copied_or_moved_run_folder_resumes_its_own_last_checkpoint(one_epoch,
         (["trainer.max_epochs=1"], r"trainer.max_epochs=1 leaves nothing to train.*already trained 1 epoch;.*> 1"),
         (["data=synthetic", "encoding=identity"], r"data.name: 'digits' -> 'synthetic'"),
     ],
-    ids=["data_seed", "val_fraction", "limit_train", "optimizer", "lr", "lr_allow_changes", "max_epochs_not_above", "other_data_set"],
+    ids=[
+        "data_seed",
+        "val_fraction",
+        "limit_train",
+        "optimizer",
+        "lr",
+        "lr_allow_changes",
+        "max_epochs_not_above",
+        "other_data_set",
+    ],
 )
 def test_resume_that_would_not_continue_the_run_is_refused(one_epoch, tmp_path, overrides, message):
     ckpt = one_epoch / "checkpoints" / "last.ckpt"
@@ -249,9 +291,9 @@ def test_stale_execution_keys_are_gone_and_new_ones_are_free_to_change():
 
 
 def test_evaluate_and_export_refuse_to_overwrite_the_checkpoint(one_epoch, tmp_path):
-    from brain_ai.interop.nir import export_file
-
     import shutil
+
+    from brain_ai.interop.nir import export_file
 
     ckpt = tmp_path / "last.ckpt"
     shutil.copy(one_epoch / "checkpoints" / "last.ckpt", ckpt)
@@ -266,7 +308,9 @@ def test_evaluate_and_export_refuse_to_overwrite_the_checkpoint(one_epoch, tmp_p
 
 def test_resume_into_a_new_folder_tests_the_best_checkpoint_where_it_is(one_epoch, tmp_path):
     ckpt = one_epoch / "checkpoints" / "last.ckpt"
-    metrics = pipeline.train(compose_config([*BASE, "trainer.max_epochs=2", "test=true", f"ckpt_path={ckpt}"], output_dir=tmp_path))
+    metrics = pipeline.train(
+        compose_config([*BASE, "trainer.max_epochs=2", "test=true", f"ckpt_path={ckpt}"], output_dir=tmp_path)
+    )
     assert "test/acc" in metrics
     assert (one_epoch / "checkpoints" / "epoch_000.ckpt").is_file()  # the first run's files are left alone
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and (tmp_path / ".hydra" / "config.yaml").is_file()

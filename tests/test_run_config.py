@@ -8,14 +8,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from framework_helpers import CONFIG_DIR, compose_config
 from omegaconf import OmegaConf
 
 from brain_ai.app import pipeline
-from brain_ai.config.keys import primary_keys
 from brain_ai.config.hydra_store import PRIMARY_CONFIGS
-from brain_ai.training.module import FIT_STAGES, STAGES
+from brain_ai.config.keys import primary_keys
 from brain_ai.config.validate import run_settings
-from framework_helpers import CONFIG_DIR, compose_config
+from brain_ai.training.module import FIT_STAGES, STAGES
 
 REQUIRED = {"evaluate": ["ckpt_path=x.ckpt"], "export": ["ckpt_path=x.ckpt", "output=m.nir"]}
 
@@ -25,7 +25,9 @@ def test_primary_config_defaults_live_in_the_settings_dataclass(name, tmp_path):
     """The YAML holds only its defaults list; the composed settings are the dataclass's defaults."""
     settings, _ = PRIMARY_CONFIGS[name]
     assert list(OmegaConf.load(CONFIG_DIR / f"{name}.yaml")) == ["defaults"]
-    composed = run_settings(compose_config(REQUIRED.get(name, []), output_dir=None if name == "export" else tmp_path, config_name=name))
+    composed = run_settings(
+        compose_config(REQUIRED.get(name, []), output_dir=None if name == "export" else tmp_path, config_name=name)
+    )
     given = {o.split("=")[0] for o in REQUIRED.get(name, [])}
     for f in dataclasses.fields(settings):
         if f.name not in given and f.name != "data_root":  # data_root: ${paths.data_dir}, resolved

@@ -14,13 +14,13 @@ import threading
 import fsspec.implementations.local
 import pytest
 import torch
+from framework_helpers import TINY, compose_config
 from lightning.fabric.plugins import TorchCheckpointIO
 
 from brain_ai.app import pipeline, safe_files
-from brain_ai.errors import InputFileError
 from brain_ai.app.run_guard import LOCK_NAME, AtomicCheckpointIO, RunLock
 from brain_ai.app.safe_files import refuse_overwriting_input, write_json_atomic
-from framework_helpers import TINY, compose_config
+from brain_ai.errors import InputFileError
 
 
 def disk_full_after(monkeypatch, saves_ok: int) -> None:
@@ -64,8 +64,12 @@ def test_a_checkpoint_writer_that_swallows_errors_still_stops_the_run(tmp_path, 
 
 def test_disk_full_during_a_save_stops_the_run_and_keeps_the_earlier_checkpoints_whole(tmp_path, monkeypatch):
     disk_full_after(monkeypatch, saves_ok=2)  # epoch 0: epoch_000.ckpt + last.ckpt; epoch 1 fails
-    cfg = compose_config([*TINY, "trainer.max_epochs=3", "test=false", "+callbacks.model_checkpoint.save_top_k=-1"], output_dir=tmp_path)
-    with pytest.raises(InputFileError, match=r"checkpoint save failed: .*epoch_001\.ckpt could not be written \(No space left"):
+    cfg = compose_config(
+        [*TINY, "trainer.max_epochs=3", "test=false", "+callbacks.model_checkpoint.save_top_k=-1"], output_dir=tmp_path
+    )
+    with pytest.raises(
+        InputFileError, match=r"checkpoint save failed: .*epoch_001\.ckpt could not be written \(No space left"
+    ):
         pipeline.train(cfg)
     monkeypatch.undo()
     folder = tmp_path / "checkpoints"
@@ -74,17 +78,21 @@ def test_disk_full_during_a_save_stops_the_run_and_keeps_the_earlier_checkpoints
     assert not (tmp_path / LOCK_NAME).exists()
 
 
-@pytest.mark.parametrize("error", [errno.ENOSPC, errno.EROFS, errno.EACCES], ids=["disk_full", "read_only", "permission"])
+@pytest.mark.parametrize(
+    "error", [errno.ENOSPC, errno.EROFS, errno.EACCES], ids=["disk_full", "read_only", "permission"]
+)
 def test_atomic_checkpoint_writer_leaves_the_previous_file_whole(tmp_path, monkeypatch, error):
     target = tmp_path / "last.ckpt"
     AtomicCheckpointIO().save_checkpoint({"epoch": 1}, target)
     if error == errno.ENOSPC:
         disk_full_after(monkeypatch, saves_ok=0)
     else:  # a folder that became read-only / unwritable: no temporary file can be created there
+
         def refuse(path, mode="r", *args, **kwargs):
             if "x" in mode:
                 raise OSError(error, os.strerror(error), str(path))
             return open(path, mode, *args, **kwargs)
+
         monkeypatch.setattr(safe_files, "open", refuse, raising=False)
     with pytest.raises(InputFileError, match=rf"{target}.*{os.strerror(error)}"):
         AtomicCheckpointIO().save_checkpoint({"epoch": 2}, target)
@@ -149,7 +157,9 @@ def test_new_run_in_a_folder_with_another_runs_checkpoints_is_refused_but_resume
     ckpts.mkdir()
     (ckpts / "last.ckpt").write_bytes(b"")
     lock = RunLock(tmp_path, ckpts)
-    with pytest.raises(InputFileError, match=r"already holds checkpoints of another run \(last.ckpt.*ckpt_path=.*last.ckpt"):
+    with pytest.raises(
+        InputFileError, match=r"already holds checkpoints of another run \(last.ckpt.*ckpt_path=.*last.ckpt"
+    ):
         lock.__enter__()
     with RunLock(tmp_path, ckpts, resume_from=ckpts / "last.ckpt") as held:
         assert held.held and (tmp_path / LOCK_NAME).is_file()
@@ -181,7 +191,11 @@ def test_json_report_is_written_atomically(tmp_path, monkeypatch):
 def test_unwritable_output_json_fails_before_evaluating(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    cfg = compose_config([f"ckpt_path={tmp_path / 'missing.ckpt'}", f"output_json={blocker}/r.json"], output_dir=tmp_path, config_name="evaluate")
+    cfg = compose_config(
+        [f"ckpt_path={tmp_path / 'missing.ckpt'}", f"output_json={blocker}/r.json"],
+        output_dir=tmp_path,
+        config_name="evaluate",
+    )
     with pytest.raises(InputFileError, match=r"output_json folder=.*a_file"):
         pipeline.evaluate(cfg)
 
@@ -189,11 +203,16 @@ def test_unwritable_output_json_fails_before_evaluating(tmp_path):
 # --- issue 23, resume / run folders: lock files, every written folder locked, outputs vs inputs ---
 
 
-@pytest.mark.parametrize("content", ["", "garbage{", '{"pid": "abc", "host": "h"}', '{"pid": 1.5, "host": "h"}', '{"host": "h"}', "[1, 2]"],
-                         ids=["empty", "garbage", "pid_not_int", "pid_float", "no_pid", "json_list"])
+@pytest.mark.parametrize(
+    "content",
+    ["", "garbage{", '{"pid": "abc", "host": "h"}', '{"pid": 1.5, "host": "h"}', '{"host": "h"}', "[1, 2]"],
+    ids=["empty", "garbage", "pid_not_int", "pid_float", "no_pid", "json_list"],
+)
 def test_malformed_lock_file_is_refused_naming_it(tmp_path, content):
     (tmp_path / LOCK_NAME).write_text(content)
-    with pytest.raises(InputFileError, match=rf"lock file {tmp_path / LOCK_NAME} that brain_ai did not write.*Delete the lock file"):
+    with pytest.raises(
+        InputFileError, match=rf"lock file {tmp_path / LOCK_NAME} that brain_ai did not write.*Delete the lock file"
+    ):
         RunLock(tmp_path, None).__enter__()
     assert (tmp_path / LOCK_NAME).read_text() == content  # left for the user to judge
 
@@ -202,7 +221,9 @@ def test_the_lock_covers_a_checkpoint_folder_outside_the_run_folder(tmp_path):
     shared = tmp_path / "shared_ckpts"
     with RunLock(tmp_path / "run_a", shared) as first:
         assert {p.parent.name for p in first.taken} == {"run_a", "shared_ckpts"}
-        with pytest.raises(InputFileError, match=rf"run folder {shared} is in use by another run \(process {os.getpid()}"):
+        with pytest.raises(
+            InputFileError, match=rf"run folder {shared} is in use by another run \(process {os.getpid()}"
+        ):
             RunLock(tmp_path / "run_b", shared).__enter__()
         assert not (tmp_path / "run_b" / LOCK_NAME).exists()  # a refused run releases what it had taken
     assert not (shared / LOCK_NAME).exists() and not (tmp_path / "run_a" / LOCK_NAME).exists()
@@ -210,7 +231,9 @@ def test_the_lock_covers_a_checkpoint_folder_outside_the_run_folder(tmp_path):
 
 def test_the_lock_covers_logger_folders_and_skips_folders_inside_another(tmp_path):
     logs = tmp_path / "tb_logs"
-    with RunLock(tmp_path / "run_a", tmp_path / "run_a" / "checkpoints", also=[logs, tmp_path / "run_a" / "csv"]) as lock:
+    with RunLock(
+        tmp_path / "run_a", tmp_path / "run_a" / "checkpoints", also=[logs, tmp_path / "run_a" / "csv"]
+    ) as lock:
         assert sorted(p.parent.name for p in lock.taken) == ["run_a", "tb_logs"]
         with pytest.raises(InputFileError, match=rf"run folder {logs} is in use"):
             RunLock(tmp_path / "run_b", None, also=[logs]).__enter__()
@@ -249,12 +272,20 @@ def test_callbacks_none_checkpoints_under_the_run_folder_and_a_second_run_there_
     assert [p.name for p in (tmp_path / "run" / "checkpoints").glob("*.ckpt")] == ["epoch=0-step=3.ckpt"]
     with pytest.raises(InputFileError, match=r"already holds checkpoints of another run \(epoch=0-step=3.ckpt"):
         pipeline.train(compose_config([*TINY, "callbacks=none", "logger=csv"], output_dir=tmp_path / "run"))
-    pipeline.train(compose_config([*TINY, "callbacks=none", "logger=csv", "test=false", "+trainer.enable_checkpointing=false"],
-                                  output_dir=tmp_path / "plain"))
+    pipeline.train(
+        compose_config(
+            [*TINY, "callbacks=none", "logger=csv", "test=false", "+trainer.enable_checkpointing=false"],
+            output_dir=tmp_path / "plain",
+        )
+    )
     first = (tmp_path / "plain" / "csv" / "metrics.csv").read_text()
     with pytest.raises(InputFileError, match=r"already holds another run \(its config .*\.hydra/config\.yaml"):
-        pipeline.train(compose_config([*TINY, "callbacks=none", "logger=csv", "+trainer.enable_checkpointing=false"],
-                                      output_dir=tmp_path / "plain"))
+        pipeline.train(
+            compose_config(
+                [*TINY, "callbacks=none", "logger=csv", "+trainer.enable_checkpointing=false"],
+                output_dir=tmp_path / "plain",
+            )
+        )
     assert (tmp_path / "plain" / "csv" / "metrics.csv").read_text() == first
 
 

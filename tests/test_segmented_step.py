@@ -22,30 +22,56 @@ from brain_ai.training.plots import per_neuron_rates
 BATCH, STEPS, FEATURES, EVERY = 4, 13, 6, 4  # 13 = 4 + 4 + 4 + 1: an uneven last segment
 
 
-def make_module(every: Optional[int], loss: Dict[str, Any], decoding: Dict[str, Any], snn: Dict[str, Any],
-                task: str = "classification", hidden: Tuple[int, ...] = (7, 5), outputs: int = 3) -> SNNLitModule:
+def make_module(
+    every: Optional[int],
+    loss: Dict[str, Any],
+    decoding: Dict[str, Any],
+    snn: Dict[str, Any],
+    task: str = "classification",
+    hidden: Tuple[int, ...] = (7, 5),
+    outputs: int = 3,
+) -> SNNLitModule:
     torch.manual_seed(0)
     decoder = DecodingConfig(**decoding)
     per_output = decoder.population_size if decoder.type.name == "population" else 1
-    snn_cfg = SNNConfig(input_size=FEATURES, hidden_sizes=list(hidden), output_size=outputs * per_output, checkpoint_every=every, **snn)
-    return SNNLitModule(to_dict(snn_cfg), to_dict(EncodingConfig(type="direct")), to_dict(decoder),
-                        to_dict(LossConfig(**loss)), to_dict(OptimConfig()), num_outputs=outputs, task=task,
-                        value_sequence=True)
+    snn_cfg = SNNConfig(
+        input_size=FEATURES, hidden_sizes=list(hidden), output_size=outputs * per_output, checkpoint_every=every, **snn
+    )
+    return SNNLitModule(
+        to_dict(snn_cfg),
+        to_dict(EncodingConfig(type="direct")),
+        to_dict(decoder),
+        to_dict(LossConfig(**loss)),
+        to_dict(OptimConfig()),
+        num_outputs=outputs,
+        task=task,
+        value_sequence=True,
+    )
 
 
 def whole_sequence_loss(model: SNNLitModule, x: torch.Tensor, y: torch.Tensor, mask: Optional[torch.Tensor]):
     """Full BPTT, every term reading the whole layer tensors (no summaries)."""
     out = model.net(model.encoder(x).spikes, keep_spikes=True, record_membrane=True, mask=mask)
     decoded = model.decoder(out.output, mask)
-    return model.criterion(LossInputs(output=out.output, decoded=decoded, targets=y, layer_spikes=out.layer_spikes,
-                                      layer_membranes=out.layer_membranes, mask=mask))
+    return model.criterion(
+        LossInputs(
+            output=out.output,
+            decoded=decoded,
+            targets=y,
+            layer_spikes=out.layer_spikes,
+            layer_membranes=out.layer_membranes,
+            mask=mask,
+        )
+    )
 
 
 def segmented_loss(model: SNNLitModule, x: torch.Tensor, y: torch.Tensor, mask: Optional[torch.Tensor]):
     """The training step's path: the module's forward (summaries accumulated per segment)."""
     decoded, out = model(x, mask=mask)
     assert out.layer_spikes == {} and out.layer_membranes == {}  # nothing whole is kept
-    return model.criterion(LossInputs(output=out.output, decoded=decoded, targets=y, mask=mask, layer_summaries=out.summaries))
+    return model.criterion(
+        LossInputs(output=out.output, decoded=decoded, targets=y, mask=mask, layer_summaries=out.summaries)
+    )
 
 
 DEFAULT = dict(w_membrane=0.1)
@@ -59,10 +85,20 @@ CASES = {
     "first_spike_task_and_decoder": (dict(DEFAULT, task_loss="first_spike"), dict(type="first_spike"), {}),
     "cross_entropy_rate": (dict(DEFAULT, task_loss="cross_entropy"), {}, {}),
     "cross_entropy_first_spike": (dict(DEFAULT, task_loss="cross_entropy"), dict(type="first_spike"), {}),
-    "cross_entropy_population": (dict(DEFAULT, task_loss="cross_entropy"), dict(type="population", population_size=3), {}),
+    "cross_entropy_population": (
+        dict(DEFAULT, task_loss="cross_entropy"),
+        dict(type="population", population_size=3),
+        {},
+    ),
     "cross_entropy_ensemble": (dict(DEFAULT, task_loss="cross_entropy"), dict(type="ensemble"), {}),
-    **{f"membrane_decoder_{r}": (dict(DEFAULT, task_loss="cross_entropy"), dict(type="membrane", membrane_reduce=r),
-                                 dict(readout="membrane")) for r in ("final", "max", "mean")},
+    **{
+        f"membrane_decoder_{r}": (
+            dict(DEFAULT, task_loss="cross_entropy"),
+            dict(type="membrane", membrane_reduce=r),
+            dict(readout="membrane"),
+        )
+        for r in ("final", "max", "mean")
+    },
     "recurrent_adaptive_neurons": (DEFAULT, {}, dict(neuron={"type": "recurrent_adaptive_lif"})),
 }
 
@@ -71,8 +107,13 @@ def _targets(task: str) -> torch.Tensor:
     return torch.rand(BATCH, 3) if task == "regression" else torch.tensor([0, 1, 2, 1])
 
 
-def assert_same_step(loss: Dict[str, Any], decoding: Dict[str, Any], snn: Dict[str, Any], task: str = "classification",
-                     mask: Optional[torch.Tensor] = None) -> None:
+def assert_same_step(
+    loss: Dict[str, Any],
+    decoding: Dict[str, Any],
+    snn: Dict[str, Any],
+    task: str = "classification",
+    mask: Optional[torch.Tensor] = None,
+) -> None:
     torch.manual_seed(1)
     x, y = (torch.rand(BATCH, STEPS, FEATURES) < 0.6).float(), _targets(task)
     results = []
@@ -96,7 +137,12 @@ def test_segmented_step_equals_full_bptt(case):
 
 
 def test_segmented_regression_step_equals_full_bptt():
-    assert_same_step(dict(DEFAULT, task_loss="mse"), dict(type="population", population_mode="regression", population_size=3), {}, "regression")
+    assert_same_step(
+        dict(DEFAULT, task_loss="mse"),
+        dict(type="population", population_mode="regression", population_size=3),
+        {},
+        "regression",
+    )
 
 
 def test_segmented_step_with_ragged_mask_equals_full_bptt():
@@ -111,7 +157,11 @@ def test_probes_from_running_sums_equal_whole_sequence_probes():
     x = (torch.rand(BATCH, STEPS, FEATURES) < 0.6).float()
     whole = model.probe(x)  # return_details: one pass, whole spike trains
     segmented = model.probe(x, details=False)
-    assert segmented.layer_spikes == {} and segmented.probes.keys() == whole.probes.keys() == {"layer0", "layer1", "layer2"}
+    assert segmented.layer_spikes == {} and segmented.probes.keys() == whole.probes.keys() == {
+        "layer0",
+        "layer1",
+        "layer2",
+    }
     for layer, probes in whole.probes.items():
         torch.testing.assert_close(segmented.probes[layer], probes, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(segmented.neuron_rates[layer], per_neuron_rates(whole.layer_spikes[layer]))
@@ -122,7 +172,11 @@ def _step_peak(model: SNNLitModule, steps: int) -> int:
     x, y = torch.rand(8, steps, FEATURES), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
 
     def step() -> None:
-        total, _ = segmented_loss(model, x, y, None) if model.snn_cfg.checkpoint_every else whole_sequence_loss(model, x, y, None)
+        total, _ = (
+            segmented_loss(model, x, y, None)
+            if model.snn_cfg.checkpoint_every
+            else whole_sequence_loss(model, x, y, None)
+        )
         total.backward()
 
     return peak_bytes(step)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from framework_helpers import dyadic_weights_
 
 from brain_ai.config import ConfigError, NeuronConfig, SNNConfig
@@ -23,8 +22,13 @@ def mlp_cfg(**kw) -> SNNConfig:
 def conv_cfg(**kw) -> SNNConfig:
     neuron = kw.pop("neuron", NeuronConfig(threshold=0.5))
     return SNNConfig(
-        architecture="conv", input_shape=[2, 8, 8], conv_channels=[4, 8], hidden_sizes=[16], output_size=5,
-        neuron=neuron, **kw,
+        architecture="conv",
+        input_shape=[2, 8, 8],
+        conv_channels=[4, 8],
+        hidden_sizes=[16],
+        output_size=5,
+        neuron=neuron,
+        **kw,
     )
 
 
@@ -70,7 +74,9 @@ def test_return_details_gives_probes_and_membranes_of_every_layer():
         assert out.layer_membranes[name].shape == out.layer_spikes[name].shape
         rate = out.layer_spikes[name].detach().mean()
         assert float(probes["firing_rate"]) == pytest.approx(float(rate), abs=1e-6)
-        assert float(probes["spike_sparsity"]) == pytest.approx(1.0 - float((out.layer_spikes[name] > 0).float().mean()), abs=1e-6)
+        assert float(probes["spike_sparsity"]) == pytest.approx(
+            1.0 - float((out.layer_spikes[name] > 0).float().mean()), abs=1e-6
+        )
     only_membrane = net(spikes_in(3, 10, 20), record_membrane=True)
     assert set(only_membrane.layer_membranes) == {"layer0", "layer1", "layer2"} and only_membrane.probes == {}
 
@@ -177,7 +183,13 @@ def test_membrane_readout_outputs_a_real_valued_membrane():
         NeuronConfig(type="adaptive_lif", threshold=0.5),
         NeuronConfig(type="advanced_lif", threshold=0.5, max_delay=3),
         NeuronConfig(threshold=0.5, synaptic=True, refractory_steps=2, learnable_beta=True, learnable_threshold=True),
-        NeuronConfig(type="recurrent_adaptive_lif", threshold=0.5, learnable_beta=True, per_neuron_beta=True, learnable_adaptation=True),
+        NeuronConfig(
+            type="recurrent_adaptive_lif",
+            threshold=0.5,
+            learnable_beta=True,
+            per_neuron_beta=True,
+            learnable_adaptation=True,
+        ),
     ],
     ids=["recurrent_lif", "adaptive_lif", "advanced_lif", "lif_synaptic_refractory", "recurrent_adaptive_lif"],
 )
@@ -259,7 +271,17 @@ def test_even_conv_kernel_is_refused_naming_the_field(kernel_size):
 
 def test_odd_conv_kernels_keep_the_feature_map_size():
     for k in (1, 3, 5):
-        net = ConvSNN(SNNConfig(architecture="conv", input_shape=[1, 6, 6], conv_channels=[2], kernel_size=k, pool=1, hidden_sizes=[], output_size=3))
+        net = ConvSNN(
+            SNNConfig(
+                architecture="conv",
+                input_shape=[1, 6, 6],
+                conv_channels=[2],
+                kernel_size=k,
+                pool=1,
+                hidden_sizes=[],
+                output_size=3,
+            )
+        )
         assert net(torch.rand(2, 3, 1, 6, 6)).output.shape == (2, 3, 3)
 
 

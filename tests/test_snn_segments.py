@@ -7,7 +7,6 @@ import dataclasses
 
 import pytest
 import torch
-
 from framework_helpers import dyadic_weights_
 
 from brain_ai.config import ConfigError, NeuronConfig, SNNConfig
@@ -20,16 +19,26 @@ OPTIONS = {
     "mlp_lif": dict(neuron=NeuronConfig(threshold=0.5)),
     "mlp_recurrent": dict(neuron=NeuronConfig(type="recurrent_lif", threshold=0.5)),
     "mlp_recurrent_adaptive": dict(
-        neuron=NeuronConfig(type="recurrent_adaptive_lif", threshold=0.5, learnable_beta=True, per_neuron_beta=True,
-                            learnable_adaptation=True), readout="membrane",
-    ),  # fmt: skip
+        neuron=NeuronConfig(
+            type="recurrent_adaptive_lif",
+            threshold=0.5,
+            learnable_beta=True,
+            per_neuron_beta=True,
+            learnable_adaptation=True,
+        ),
+        readout="membrane",
+    ),
     "mlp_adaptive": dict(neuron=NeuronConfig(type="adaptive_lif", threshold=0.5, learnable_beta=True)),
     "mlp_advanced_delays": dict(neuron=NeuronConfig(type="advanced_lif", threshold=0.5, max_delay=3)),
-    "mlp_synaptic_refractory": dict(neuron=NeuronConfig(threshold=0.5, synaptic=True, refractory_steps=2, learnable_threshold=True)),
+    "mlp_synaptic_refractory": dict(
+        neuron=NeuronConfig(threshold=0.5, synaptic=True, refractory_steps=2, learnable_threshold=True)
+    ),
     "mlp_membrane_readout": dict(neuron=NeuronConfig(threshold=0.5), readout="membrane"),
     "conv_lif": dict(architecture="conv", norm="none", neuron=NeuronConfig(threshold=0.5)),
     "conv_adaptive": dict(architecture="conv", norm="none", neuron=NeuronConfig(type="adaptive_lif", threshold=0.5)),
-    "conv_recurrent_adaptive": dict(architecture="conv", norm="none", neuron=NeuronConfig(type="recurrent_adaptive_lif", threshold=0.5)),
+    "conv_recurrent_adaptive": dict(
+        architecture="conv", norm="none", neuron=NeuronConfig(type="recurrent_adaptive_lif", threshold=0.5)
+    ),
 }
 
 
@@ -87,8 +96,14 @@ def test_split_run_with_carried_state_equals_one_run(option, fused):
 
 
 def test_batch_norm_network_streams_in_eval_mode():
-    cfg = SNNConfig(architecture="conv", input_shape=[2, 6, 6], conv_channels=[4], hidden_sizes=[16], output_size=5,
-                    neuron=NeuronConfig(threshold=0.5))
+    cfg = SNNConfig(
+        architecture="conv",
+        input_shape=[2, 6, 6],
+        conv_channels=[4],
+        hidden_sizes=[16],
+        output_size=5,
+        neuron=NeuronConfig(threshold=0.5),
+    )
     net = make_net(cfg).eval()  # batch norm in eval mode is per frame
     x = spikes_in(cfg)
     first = net(x[:, :4])
@@ -114,12 +129,16 @@ def test_wrong_state_names_the_layer_and_both_shapes():
     cfg = make_cfg("mlp_lif", fused=True)
     net = make_net(cfg)
     state = net(spikes_in(cfg, batch=3)).final_states
-    with pytest.raises(ValueError, match=r"SNNCore layer 'layer0': state\.v has shape \(3, 32\) but the input needs \(2, 32\)"):
+    with pytest.raises(
+        ValueError, match=r"SNNCore layer 'layer0': state\.v has shape \(3, 32\) but the input needs \(2, 32\)"
+    ):
         net(spikes_in(cfg, batch=2), state)
     with pytest.raises(ValueError, match=r"layers \['layer0', 'layer1', 'layer2'\].*got \['layer0', 'layer1'\]"):
         net(spikes_in(cfg), {k: state[k] for k in ("layer0", "layer1")})
     other = make_net(make_cfg("mlp_adaptive", fused=True))  # same names, adaptive needs state.a
-    with pytest.raises(ValueError, match=r"SNNCore layer 'layer0': state\.a is None but this neuron needs it with shape \(3, 32\)"):
+    with pytest.raises(
+        ValueError, match=r"SNNCore layer 'layer0': state\.a is None but this neuron needs it with shape \(3, 32\)"
+    ):
         other(spikes_in(cfg), state)
     wide = make_net(SNNConfig(input_size=20, hidden_sizes=[8, 16], output_size=5))
     with pytest.raises(ValueError, match=r"layer 'layer0': state\.v has shape \(3, 32\) but the input needs \(3, 8\)"):
@@ -198,7 +217,10 @@ def test_inference_ignores_checkpoint_every():
     net = make_net(cfg)
     with torch.no_grad():  # a window shorter than checkpoint_every is fine when nothing is recorded
         assert net(spikes_in(cfg, steps=3)).output.shape == (3, 3, 5)
-    with pytest.raises(ConfigError, match=r"snn\.checkpoint_every=8 is larger than the sequence \(T=3 steps\); allowed: 1 <= checkpoint_every <= 3"):
+    with pytest.raises(
+        ConfigError,
+        match=r"snn\.checkpoint_every=8 is larger than the sequence \(T=3 steps\); allowed: 1 <= checkpoint_every <= 3",
+    ):
         net(spikes_in(cfg, steps=3))
 
 
@@ -208,10 +230,19 @@ def test_inference_ignores_checkpoint_every():
         (dict(checkpoint_every=0), r"snn\.checkpoint_every=0 is out of range; allowed: \[1, inf"),
         (dict(checkpoint_every=2.5), r"snn\.checkpoint_every=2\.5 must be an integer"),
         (dict(memory_budget_mb=0), r"snn\.memory_budget_mb=0 is out of range"),
-        (dict(memory_budget_mb=100.0, checkpoint_every=5), r"snn\.memory_budget_mb=100\.0 picks snn\.checkpoint_every.*allowed: one of them"),
-        (dict(architecture="conv", checkpoint_every=5), r"snn\.checkpoint_every=5 cannot be used with snn\.norm=batch.*allowed: snn\.norm=none"),
+        (
+            dict(memory_budget_mb=100.0, checkpoint_every=5),
+            r"snn\.memory_budget_mb=100\.0 picks snn\.checkpoint_every.*allowed: one of them",
+        ),
+        (
+            dict(architecture="conv", checkpoint_every=5),
+            r"snn\.checkpoint_every=5 cannot be used with snn\.norm=batch.*allowed: snn\.norm=none",
+        ),
         (dict(architecture="conv", chunk_size=5), r"snn\.chunk_size=5 cannot be used with snn\.norm=batch"),
-        (dict(architecture="conv", memory_budget_mb=64.0), r"snn\.memory_budget_mb=64\.0 cannot be used with snn\.norm=batch"),
+        (
+            dict(architecture="conv", memory_budget_mb=64.0),
+            r"snn\.memory_budget_mb=64\.0 cannot be used with snn\.norm=batch",
+        ),
     ],
 )
 def test_bad_segmenting_config_names_field_value_and_allowed(kwargs, match):

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 import yaml
-
 from framework_helpers import REPO, TINY_CLI, run_train
 
 
@@ -27,7 +26,9 @@ def test_multirun_over_encoders(tmp_path):
 
 def run_failing_sweep(*args: str) -> subprocess.CompletedProcess:
     """``python train.py -m <args>`` that must end with exit status 1 (some job failed), no traceback."""
-    proc = subprocess.run([sys.executable, "train.py", "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "train.py", "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     return proc
@@ -40,7 +41,7 @@ def test_a_failing_job_does_not_stop_the_grid(tmp_path):
     assert (tmp_path / "0" / "checkpoints" / "last.ckpt").is_file()
     assert (tmp_path / "2" / "checkpoints" / "last.ckpt").is_file()
     assert sum(line.startswith("error: snn.neuron.beta=1.5") for line in proc.stderr.splitlines()) == 1
-    summary = proc.stderr[proc.stderr.index("sweep: 1 of 3 jobs failed"):].splitlines()
+    summary = proc.stderr[proc.stderr.index("sweep: 1 of 3 jobs failed") :].splitlines()
     assert summary[1:4] == [
         "  #0 snn.neuron.beta=0.9: succeeded",
         "  #1 snn.neuron.beta=1.5: FAILED: error: snn.neuron.beta=1.5 is out of range; allowed: [0.0, 0.999]",
@@ -52,8 +53,8 @@ def test_ledger_marks_failed_jobs_done_and_keeps_a_bugs_traceback(capsys):
     from hydra.core.utils import JobReturn, JobStatus
     from omegaconf import OmegaConf
 
-    from brain_ai.errors import JobFailed
     from brain_ai.app.sweeps import SweepReport
+    from brain_ai.errors import JobFailed
 
     def job(num, overrides, status, value):
         config = OmegaConf.create({"hydra": {"job": {"num": num}, "sweeper": {}}})
@@ -66,8 +67,11 @@ def test_ledger_marks_failed_jobs_done_and_keeps_a_bugs_traceback(capsys):
         raise RuntimeError("boom")
     except RuntimeError as err:
         bug = err
-    jobs = [job(0, ["a=1"], JobStatus.COMPLETED, 0.5), job(1, ["a=2"], JobStatus.FAILED, JobFailed("error: a=2 is bad", 2)),
-            job(2, ["a=3"], JobStatus.FAILED, bug)]
+    jobs = [
+        job(0, ["a=1"], JobStatus.COMPLETED, 0.5),
+        job(1, ["a=2"], JobStatus.FAILED, JobFailed("error: a=2 is bad", 2)),
+        job(2, ["a=3"], JobStatus.FAILED, bug),
+    ]
     for config, ret in jobs:
         report.on_job_end(config, ret)
     assert [ret.status for _, ret in jobs] == [JobStatus.COMPLETED] * 3  # the basic sweeper re-raises no failure
@@ -76,5 +80,9 @@ def test_ledger_marks_failed_jobs_done_and_keeps_a_bugs_traceback(capsys):
     assert exit_.value.code == 1
     err = capsys.readouterr().err
     assert 'raise RuntimeError("boom")' in err  # a bug keeps its traceback
-    assert err[err.index("sweep: "):].splitlines() == [
-        "sweep: 2 of 3 jobs failed", "  #0 a=1: succeeded", "  #1 a=2: FAILED: error: a=2 is bad", "  #2 a=3: FAILED: RuntimeError: boom"]
+    assert err[err.index("sweep: ") :].splitlines() == [
+        "sweep: 2 of 3 jobs failed",
+        "  #0 a=1: succeeded",
+        "  #1 a=2: FAILED: error: a=2 is bad",
+        "  #2 a=3: FAILED: RuntimeError: boom",
+    ]

@@ -10,11 +10,11 @@ import urllib.parse
 from typing import Any, Callable
 
 import pytest
+from framework_helpers import TINY_CLI, run_train
 
-from brain_ai.training.dashboards import HPARAM_COLUMNS, HPARAM_EFFICIENCY
 from brain_ai.tools.tensorboard_screenshots import main as screenshots_main
 from brain_ai.tools.tensorboard_server import event_dirs, get_bytes, get_json, post_json, serve
-from framework_helpers import TINY_CLI, run_train
+from brain_ai.training.dashboards import HPARAM_COLUMNS, HPARAM_EFFICIENCY
 
 SESSION_GROUPS = {
     "experimentName": "",
@@ -60,7 +60,9 @@ def test_scalars_and_probe_tags_are_served(tensorboard):
     expected = {"train/loss", "val/loss", "train/acc", "val/acc", "test/acc", "train/loss/probspikes"}
     expected |= {f"probes/layer{i}/{p}" for i in (0, 1) for p in ("firing_rate", "dead_frac", "saturated_frac")}
     assert expected <= set(tags), expected - set(tags)
-    series = get_json(tensorboard, "/data/plugin/scalars/scalars?" + urllib.parse.urlencode({"run": ".", "tag": "train/loss"}))
+    series = get_json(
+        tensorboard, "/data/plugin/scalars/scalars?" + urllib.parse.urlencode({"run": ".", "tag": "train/loss"})
+    )
     assert [step for _, step, _ in series] == [0, 1, 2, 3, 4, 5]
 
 
@@ -86,8 +88,15 @@ def test_custom_scalars_layout_groups_probes_per_layer(tensorboard):
     assert any("dead and saturated" in t and "healthy below 0.05" in t for t in titles), titles
     assert any("firing rate" in t and "healthy 0.01 to 0.5" in t for t in titles), titles
     # the charts' tag patterns match real scalars
-    charted = get_json(tensorboard, "/data/plugin/custom_scalars/scalars?" + urllib.parse.urlencode({"run": ".", "tag": "^probes/layer0/(dead|saturated)_frac$"}))
-    assert charted["regex_valid"] and set(charted["tag_to_events"]) == {"probes/layer0/dead_frac", "probes/layer0/saturated_frac"}
+    charted = get_json(
+        tensorboard,
+        "/data/plugin/custom_scalars/scalars?"
+        + urllib.parse.urlencode({"run": ".", "tag": "^probes/layer0/(dead|saturated)_frac$"}),
+    )
+    assert charted["regex_valid"] and set(charted["tag_to_events"]) == {
+        "probes/layer0/dead_frac",
+        "probes/layer0/saturated_frac",
+    }
 
 
 def test_hparams_row_holds_the_short_column_list_and_final_metrics(tensorboard, short_run):
@@ -96,8 +105,10 @@ def test_hparams_row_holds_the_short_column_list_and_final_metrics(tensorboard, 
     assert names == set(HPARAM_COLUMNS) - {"snn.neuron.beta"}  # beta is unset (None) by default: no cell
     metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
     assert metrics == {"val/acc", "val/loss", "test/acc", "test/loss", *HPARAM_EFFICIENCY}
-    groups = poll(lambda: post_json(tensorboard, "/data/plugin/hparams/session_groups", SESSION_GROUPS)["sessionGroups"],
-                  lambda g: len(g) == 1 and len(g[0]["sessions"][0]["metricValues"]) == 6)
+    groups = poll(
+        lambda: post_json(tensorboard, "/data/plugin/hparams/session_groups", SESSION_GROUPS)["sessionGroups"],
+        lambda g: len(g) == 1 and len(g[0]["sessions"][0]["metricValues"]) == 6,
+    )
     assert len(groups) == 1
     assert groups[0]["hparams"]["encoding.num_steps"] == 8 and groups[0]["hparams"]["snn.hidden_sizes"] == "[32]"
     values = metric_values(groups[0])
@@ -122,8 +133,10 @@ def test_a_two_job_sweep_is_two_hparams_rows(tmp_path):
     run_train("optim.lr=0.001,0.003", "snn.neuron.tau=5.0", *TINY_CLI, f"hydra.sweep.dir={tmp_path}")
     assert len(event_dirs(tmp_path)) == 2  # one TensorBoard run per job
     with serve(tmp_path, min_runs=2) as base:
-        groups = poll(lambda: post_json(base, "/data/plugin/hparams/session_groups", SESSION_GROUPS)["sessionGroups"],
-                      lambda g: len(g) == 2 and all(len(x["sessions"][0]["metricValues"]) == 6 for x in g))
+        groups = poll(
+            lambda: post_json(base, "/data/plugin/hparams/session_groups", SESSION_GROUPS)["sessionGroups"],
+            lambda g: len(g) == 2 and all(len(x["sessions"][0]["metricValues"]) == 6 for x in g),
+        )
         assert sorted(g["name"] for g in groups) == ["0/tensorboard", "1/tensorboard"]
         assert sorted(g["hparams"]["optim.lr"] for g in groups) == [0.001, 0.003]
         experiment = post_json(base, "/data/plugin/hparams/experiment", {"experimentName": ""})

@@ -9,9 +9,9 @@ import sys
 import lightning as L
 import pytest
 import torch
+from framework_helpers import REPO, TINY, compose_config
 
 from brain_ai.app import pipeline
-from framework_helpers import REPO, TINY, compose_config
 
 
 class StopAfterEpoch(L.Callback):
@@ -60,7 +60,9 @@ def test_optimized_value_is_the_named_metric(short_run):
 
 def test_same_seed_same_run(tmp_path):
     runs = [
-        pipeline.train(compose_config([*TINY, "seed=123", "callbacks.probes.every_n_steps=1"], output_dir=tmp_path / name))
+        pipeline.train(
+            compose_config([*TINY, "seed=123", "callbacks.probes.every_n_steps=1"], output_dir=tmp_path / name)
+        )
         for name in ("a", "b")
     ]
     assert runs[0] == runs[1]
@@ -91,10 +93,22 @@ def test_kill_and_resume_ends_like_an_uninterrupted_run(tmp_path):
 
 
 SYNTHETIC = [
-    "experiment=synthetic_smoke", "data.num_samples=200", "data.n_time_bins=8", "snn.hidden_sizes=[16]",
-    "trainer.max_epochs=1", "+trainer.limit_val_batches=1", "+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false",
+    "experiment=synthetic_smoke",
+    "data.num_samples=200",
+    "data.n_time_bins=8",
+    "snn.hidden_sizes=[16]",
+    "trainer.max_epochs=1",
+    "+trainer.limit_val_batches=1",
+    "+trainer.limit_test_batches=2",
+    "trainer.enable_progress_bar=false",
 ]
-DEBUG = ["debug=default", "data.limit_train=64", "snn.hidden_sizes=[16]", "encoding.num_steps=8", "trainer.enable_progress_bar=false"]
+DEBUG = [
+    "debug=default",
+    "data.limit_train=64",
+    "snn.hidden_sizes=[16]",
+    "encoding.num_steps=8",
+    "trainer.enable_progress_bar=false",
+]
 
 
 @pytest.mark.parametrize(
@@ -114,8 +128,21 @@ DEBUG = ["debug=default", "data.limit_train=64", "snn.hidden_sizes=[16]", "encod
         SYNTHETIC,
         DEBUG,
     ],
-    ids=["ttfs", "population", "membrane_readout", "ensemble", "conv", "recurrent", "adaptive", "advanced",
-         "latency_membrane_reg", "sgd_onecycle_tbptt_ckpt", "csv_no_callbacks", "synthetic_smoke", "debug_default"],
+    ids=[
+        "ttfs",
+        "population",
+        "membrane_readout",
+        "ensemble",
+        "conv",
+        "recurrent",
+        "adaptive",
+        "advanced",
+        "latency_membrane_reg",
+        "sgd_onecycle_tbptt_ckpt",
+        "csv_no_callbacks",
+        "synthetic_smoke",
+        "debug_default",
+    ],
 )
 def test_component_combinations_train_end_to_end(overrides, tmp_path):
     metrics = pipeline.train(compose_config(overrides, output_dir=tmp_path))
@@ -138,7 +165,10 @@ def test_ddp_fork_two_cpu_processes(tmp_path):
 def test_train_script_fast_dev_run(tmp_path):
     proc = subprocess.run(
         [sys.executable, "train.py", "debug=fdr", f"hydra.run.dir={tmp_path}", "trainer.enable_progress_bar=false"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "final metrics" in proc.stdout and "test/acc" in proc.stdout

@@ -74,7 +74,10 @@ def reuse_large_blocks(enabled: bool = True) -> Iterator[bool]:
         yield False
         return
     _mallopt(libc, REUSE_SETTINGS)
-    log.info("allocator: glibc mallopt %s (large freed blocks are reused; allocator_reuse=false turns this off)", describe(REUSE_SETTINGS))
+    log.info(
+        "allocator: glibc mallopt %s (large freed blocks are reused; allocator_reuse=false turns this off)",
+        describe(REUSE_SETTINGS),
+    )
     try:
         yield True
     finally:

@@ -98,7 +98,7 @@ def report_errors(task: Callable[[], T]) -> T:
         fail(f"training stopped: {message_of(err)}", 1)
     except KeyboardInterrupt as err:  # ends a sweep too: never a JobFailed
         print(f"interrupted: {str(err) or 'Ctrl-C (SIGINT)'}", file=sys.stderr, flush=True)
-        raise SystemExit(INTERRUPTED_STATUS)
+        raise SystemExit(INTERRUPTED_STATUS) from None
 
 
 def message_of(err: BaseException) -> str:

@@ -19,23 +19,29 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelSummary, ProgressBar
 from omegaconf import DictConfig
 
-from brain_ai.training.checkpoints import RESUME_KEYS, RemoteCheckpoints, check_resume_compatible, load_checkpoint, local_checkpoint
+from brain_ai.app.run_guard import AtomicCheckpointIO, RunLock
+from brain_ai.app.run_spec import RunSpec, run_spec
+from brain_ai.app.safe_files import check_writable, refuse_overwriting_input, write_json_atomic
 from brain_ai.config import ConfigError, DataConfig, from_dict
 from brain_ai.config.keys import check_target_keys
+from brain_ai.config.run_config import RunSettings
+from brain_ai.config.validate import efficiency_config, resolve_configs, run_settings, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
 from brain_ai.core.neurons.psn import check_stream_window
 from brain_ai.data import BrainDataModule, build_datamodule
+from brain_ai.data.ragged import split_batch
 from brain_ai.errors import InputFileError, TrainingInterrupted
 from brain_ai.interop.nir import lit_module_from_nir
 from brain_ai.metrics.efficiency import EfficiencyMeter
-from brain_ai.data.ragged import split_batch
+from brain_ai.training.checkpoints import (
+    RESUME_KEYS,
+    RemoteCheckpoints,
+    check_resume_compatible,
+    load_checkpoint,
+    local_checkpoint,
+)
 from brain_ai.training.module import FIT_STAGES, SNNLitModule
 from brain_ai.training.plots import save_activity_pngs
-from brain_ai.config.run_config import RunSettings
-from brain_ai.app.run_guard import AtomicCheckpointIO, RunLock
-from brain_ai.app.safe_files import check_writable, refuse_overwriting_input, write_json_atomic
 from brain_ai.training.run_history import HistoryCSVLogger, save_run_config
-from brain_ai.app.run_spec import RunSpec, run_spec
-from brain_ai.config.validate import efficiency_config, resolve_configs, run_settings, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +62,17 @@ def build_module(spec: RunSpec, batch_transform: Optional[torch.nn.Module] = Non
     """The :class:`SNNLitModule` of ``spec``; ``batch_transform``: the data's training transform
     (``BrainDataModule.train_batch_transform()``)."""
     return SNNLitModule(
-        snn=spec.snn, encoding=spec.encoding, decoding=spec.decoding, loss=spec.loss, optim=spec.optim,
-        num_outputs=spec.info.num_outputs, task=spec.info.task, seed=spec.seed, data=spec.data,
-        value_sequence=spec.info.is_value_sequence, batch_transform=batch_transform,
+        snn=spec.snn,
+        encoding=spec.encoding,
+        decoding=spec.decoding,
+        loss=spec.loss,
+        optim=spec.optim,
+        num_outputs=spec.info.num_outputs,
+        task=spec.info.task,
+        seed=spec.seed,
+        data=spec.data,
+        value_sequence=spec.info.is_value_sequence,
+        batch_transform=batch_transform,
     )
 
 
@@ -104,7 +118,11 @@ def interrupted_message(trainer: L.Trainer) -> str:
     """When training was interrupted and where its last checkpoint is (the file to resume from)."""
     ckpt = trainer.checkpoint_callback
     last = (ckpt.last_model_path or ckpt.best_model_path) if ckpt else ""
-    where = f"its last checkpoint is {last} (resume with ckpt_path={last})" if last and Path(last).is_file() else "no checkpoint was written yet"
+    where = (
+        f"its last checkpoint is {last} (resume with ckpt_path={last})"
+        if last and Path(last).is_file()
+        else "no checkpoint was written yet"
+    )
     return f"training interrupted (Ctrl-C) at epoch {trainer.current_epoch}, step {trainer.global_step}; {where}"
 
 
@@ -126,7 +144,9 @@ class TrainResult(Dict[str, float]):
     its metric and object dicts: it reads as the metrics (every logged metric as a float:
     ``result["val/acc"]``) and holds the ``module``, ``datamodule`` and ``trainer`` of the run."""
 
-    def __init__(self, metrics: Dict[str, float], module: SNNLitModule, datamodule: BrainDataModule, trainer: L.Trainer) -> None:
+    def __init__(
+        self, metrics: Dict[str, float], module: SNNLitModule, datamodule: BrainDataModule, trainer: L.Trainer
+    ) -> None:
         super().__init__(metrics)
         self.module = module
         self.datamodule = datamodule
@@ -158,11 +178,19 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> TrainR
         if settings.ckpt_path:
             ckpt_file = stack.enter_context(_checkpoint_file(settings))
             resumed = load_checkpoint(ckpt_file, need=RESUME_KEYS)
-            check_resume_compatible(resumed, ckpt_file, model, model.hparams, settings.resume_allow_changes,
-                                    max_epochs=cfg.trainer.get("max_epochs"))
+            check_resume_compatible(
+                resumed,
+                ckpt_file,
+                model,
+                model.hparams,
+                settings.resume_allow_changes,
+                max_epochs=cfg.trainer.get("max_epochs"),
+            )
         callbacks = _enabled_callbacks(_instantiate_list(cfg.callbacks), cfg.trainer) + list(extra_callbacks)
         loggers = _instantiate_list(cfg.logger)
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
+        trainer: L.Trainer = instantiate(
+            cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+        )
         run_dir = check_writable(trainer.default_root_dir, "paths.output_dir")
         ckpt_dir = _checkpoint_dir(trainer, run_dir)
         if ckpt_dir:
@@ -175,7 +203,14 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> TrainR
                     logger.resume_from_step(resumed["global_step"])
         if trainer.is_global_zero:
             save_run_config(cfg, run_dir)
-        run_stage(trainer, trainer.fit, model, datamodule=dm, ckpt_path=str(ckpt_file) if ckpt_file else None, weights_only=True)
+        run_stage(
+            trainer,
+            trainer.fit,
+            model,
+            datamodule=dm,
+            ckpt_path=str(ckpt_file) if ckpt_file else None,
+            weights_only=True,
+        )
         metrics = _as_floats(trainer.callback_metrics)
         if settings.test:
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -205,7 +240,9 @@ def check_optimized_metric(name: Optional[str], model: SNNLitModule) -> None:
     monitors it; :meth:`SNNLitModule.logged_metrics` of the fit stages), checked before training."""
     logged = model.logged_metrics(FIT_STAGES)
     if name is not None and name not in logged:
-        raise ConfigError(f"optimized_metric={name!r} is never logged while fitting this run; allowed: {', '.join(logged)} (or null)")
+        raise ConfigError(
+            f"optimized_metric={name!r} is never logged while fitting this run; allowed: {', '.join(logged)} (or null)"
+        )
 
 
 def optimized_value(cfg: DictConfig, metrics: Mapping[str, float]) -> Optional[float]:
@@ -275,7 +312,9 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
             except ConfigError:  # names the file already
                 raise
             except ValueError as err:  # NIRImportError, a graph without brain_ai's training metadata
-                raise InputFileError(str(err) if str(ckpt) in str(err) else f"ckpt_path={settings.ckpt_path!r}: {err}") from None
+                raise InputFileError(
+                    str(err) if str(ckpt) in str(err) else f"ckpt_path={settings.ckpt_path!r}: {err}"
+                ) from None
         else:
             load_checkpoint(ckpt)
             model = SNNLitModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=True)
@@ -304,7 +343,12 @@ def evaluate(cfg: DictConfig) -> Dict[str, Any]:
     print(metrics_table(metrics, title=f"test metrics ({name})"))
     print(probe_table(report))
     print(efficiency.table())
-    payload = {"checkpoint": settings.ckpt_path, "metrics": metrics, "probes": report, "efficiency": efficiency.to_dict()}
+    payload = {
+        "checkpoint": settings.ckpt_path,
+        "metrics": metrics,
+        "probes": report,
+        "efficiency": efficiency.to_dict(),
+    }
     if settings.output_json:
         out = Path(settings.output_json).expanduser()
         payload["figures"] = save_activity_pngs(model, next(iter(dm.test_dataloader())), out.parent, prefix=out.stem)

@@ -29,8 +29,8 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from brain_ai.errors import InputFileError
 from brain_ai.app.safe_files import write_atomic
+from brain_ai.errors import InputFileError
 
 log = logging.getLogger(__name__)
 
@@ -143,12 +143,20 @@ class RunLock:
     ``.hydra/config.yaml``) and ``resume_from`` is not one of its checkpoints.
     """
 
-    def __init__(self, run_dir: Path | str, ckpt_dir: Optional[Path | str], resume_from: Optional[Path] = None,
-                 also: Iterable[Path | str] = ()) -> None:
+    def __init__(
+        self,
+        run_dir: Path | str,
+        ckpt_dir: Optional[Path | str],
+        resume_from: Optional[Path] = None,
+        also: Iterable[Path | str] = (),
+    ) -> None:
         self.run_dir = Path(run_dir).expanduser()
         self.ckpt_dir = Path(ckpt_dir).expanduser() if ckpt_dir is not None else None
         self.resume_from = resume_from
-        self.paths = [folder / LOCK_NAME for folder in outermost([self.run_dir, *([self.ckpt_dir] if self.ckpt_dir else []), *also])]
+        self.paths = [
+            folder / LOCK_NAME
+            for folder in outermost([self.run_dir, *([self.ckpt_dir] if self.ckpt_dir else []), *also])
+        ]
         self.taken: List[Path] = []
 
     @property
@@ -198,7 +206,9 @@ class RunLock:
         except FileNotFoundError:  # released meanwhile
             return
         except OSError as err:
-            raise InputFileError(f"run folder {folder}: its lock file {path} cannot be read ({err.strerror or err})") from None
+            raise InputFileError(
+                f"run folder {folder}: its lock file {path} cannot be read ({err.strerror or err})"
+            ) from None
         try:
             owner = json.loads(text)
             pid, host = owner["pid"], owner["host"]
@@ -222,13 +232,20 @@ class RunLock:
         )
 
     def _resumes_here(self) -> bool:
-        return (self.resume_from is not None and self.ckpt_dir is not None
-                and self.resume_from.resolve().parent == self.ckpt_dir.resolve())
+        return (
+            self.resume_from is not None
+            and self.ckpt_dir is not None
+            and self.resume_from.resolve().parent == self.ckpt_dir.resolve()
+        )
 
     def _check_no_earlier_run(self) -> None:
         if self._resumes_here():
             return
-        existing = sorted(p.name for p in self.ckpt_dir.glob("*.ckpt")) if self.ckpt_dir is not None and self.ckpt_dir.is_dir() else []
+        existing = (
+            sorted(p.name for p in self.ckpt_dir.glob("*.ckpt"))
+            if self.ckpt_dir is not None and self.ckpt_dir.is_dir()
+            else []
+        )
         if existing:
             raise InputFileError(
                 f"run folder {self.run_dir} already holds checkpoints of another run ({', '.join(existing[:3])}"

@@ -85,8 +85,16 @@ def run_spec(cfg: DictConfig) -> RunSpec:
 
     def make_model(snn_cfg: SNNConfig) -> SNNLitModule:  # the real training step that memory_budget_mb fits
         return SNNLitModule(
-            snn=snn_cfg, encoding=encoding, decoding=decoding, loss=loss, optim=optim, num_outputs=info.num_outputs,
-            task=info.task, seed=seed_of(cfg), data=data, value_sequence=info.is_value_sequence,
+            snn=snn_cfg,
+            encoding=encoding,
+            decoding=decoding,
+            loss=loss,
+            optim=optim,
+            num_outputs=info.num_outputs,
+            task=info.task,
+            seed=seed_of(cfg),
+            data=data,
+            value_sequence=info.is_value_sequence,
         )
 
     snn = resolve_memory_budget(snn, data.batch_size, time_steps, training_step_factory(make_model))

@@ -69,7 +69,11 @@ class SweepLedger:
     def summary(self) -> str:
         """``sweep: N of M jobs failed`` and one line per job, naming the overrides that differ between jobs."""
         shared = set.intersection(*(set(o.overrides) for o in self.outcomes)) if len(self.outcomes) > 1 else set()
-        head = f"sweep: {len(self.failed)} of {len(self.outcomes)} jobs failed" if self.failed else f"sweep: all {len(self.outcomes)} jobs succeeded"
+        head = (
+            f"sweep: {len(self.failed)} of {len(self.outcomes)} jobs failed"
+            if self.failed
+            else f"sweep: all {len(self.outcomes)} jobs succeeded"
+        )
         lines = []
         for o in self.outcomes:
             own = " ".join(v for v in o.overrides if v not in shared) or "(no overrides of its own)"

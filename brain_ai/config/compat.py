@@ -54,7 +54,9 @@ DECODER_READS = {
 LOSS_TRAINS = {
     TaskLoss.probspikes: frozenset({DecoderType.rate, DecoderType.membrane}),
     TaskLoss.first_spike: frozenset({DecoderType.first_spike}),
-    TaskLoss.cross_entropy: frozenset({DecoderType.rate, DecoderType.first_spike, DecoderType.population, DecoderType.membrane}),
+    TaskLoss.cross_entropy: frozenset(
+        {DecoderType.rate, DecoderType.first_spike, DecoderType.population, DecoderType.membrane}
+    ),
     TaskLoss.mse: frozenset({DecoderType.population}),
 }
 
@@ -107,18 +109,33 @@ def check_augment_shift(data: DataConfig, info: "DatasetInfo") -> None:
         )
 
 
-def check_codec(enc: EncodingConfig, dec: DecodingConfig, loss: LossConfig, readout: Readout, *,
-                event_data: bool, task: Task, data_name: str, value_sequence: bool = False) -> None:
+def check_codec(
+    enc: EncodingConfig,
+    dec: DecodingConfig,
+    loss: LossConfig,
+    readout: Readout,
+    *,
+    event_data: bool,
+    task: Task,
+    data_name: str,
+    value_sequence: bool = False,
+) -> None:
     """Raise :class:`ConfigError` unless data, encoder, decoder, readout and task loss fit together.
 
     ``task`` and ``value_sequence`` (the data are real-valued sequences, e.g. smnist, fed through
     :data:`VALUE_SEQUENCE_ENCODERS`) come from the data set's :class:`~brain_ai.data.DatasetInfo`.
     """
     if event_data and enc.type is not EncoderType.identity:
-        raise ConfigError(f"data={data_name} already yields spike frames (B, T, ...): use encoding=identity (got encoding={enc.type.name})")
+        raise ConfigError(
+            f"data={data_name} already yields spike frames (B, T, ...): use encoding=identity (got encoding={enc.type.name})"
+        )
     if value_sequence:
         if enc.type not in VALUE_SEQUENCE_ENCODERS:
-            why = "passes only spikes / event counts through" if enc.type is EncoderType.identity else "encodes a static input into num_steps steps"
+            why = (
+                "passes only spikes / event counts through"
+                if enc.type is EncoderType.identity
+                else "encodes a static input into num_steps steps"
+            )
             raise ConfigError(
                 f"data={data_name} yields real-valued sequences (B, T, F), but encoding={enc.type.name} {why}; allowed: "
                 f"encoding=direct (the sequence as input current) or encoding=delta (ON/OFF spikes where it changes)"
@@ -131,13 +148,19 @@ def check_codec(enc: EncodingConfig, dec: DecodingConfig, loss: LossConfig, read
     regression = task is Task.regression
     if (loss.task_loss is TaskLoss.mse) != regression:
         allowed = "mse" if regression else ", ".join(t.name for t in TaskLoss if t is not TaskLoss.mse)
-        raise ConfigError(f"loss.task_loss={loss.task_loss.name} does not fit data={data_name}, a {task.name} task; allowed: {allowed}")
+        raise ConfigError(
+            f"loss.task_loss={loss.task_loss.name} does not fit data={data_name}, a {task.name} task; allowed: {allowed}"
+        )
     parts = decoder_parts(dec)
     if DecoderType.population in parts and (dec.population_mode is PopulationMode.regression) != regression:
         allowed = PopulationMode.regression.name if regression else PopulationMode.classification.name
-        raise ConfigError(f"decoding.population_mode={dec.population_mode.name} does not fit data={data_name}, a {task.name} task; allowed: {allowed}")
+        raise ConfigError(
+            f"decoding.population_mode={dec.population_mode.name} does not fit data={data_name}, a {task.name} task; allowed: {allowed}"
+        )
     if regression and dec.type is not DecoderType.population:
-        raise ConfigError(f"decoding={dec.type.name} cannot estimate values for data={data_name}, a regression task: use decoding=population_regression")
+        raise ConfigError(
+            f"decoding={dec.type.name} cannot estimate values for data={data_name}, a regression task: use decoding=population_regression"
+        )
     if dec.type is DecoderType.ensemble and DecoderType.population in parts and len(set(parts)) > 1:
         raise ConfigError(
             f"decoding.ensemble_members={[p.name for p in parts]}: population needs population_size outputs per class, "

@@ -35,7 +35,22 @@ SCHEMAS = CONFIG_GROUPS
 #: primary config name -> (its settings dataclass, the groups of its defaults list that fill a
 #: top-level key; ``preset``, ``experiment``, ... write into the others and are not listed)
 PRIMARY_CONFIGS: Dict[str, Tuple[type, Tuple[str, ...]]] = {
-    "train": (TrainSettings, ("data", "snn", "encoding", "decoding", "loss", "optim", "efficiency", "trainer", "callbacks", "logger", "paths")),
+    "train": (
+        TrainSettings,
+        (
+            "data",
+            "snn",
+            "encoding",
+            "decoding",
+            "loss",
+            "optim",
+            "efficiency",
+            "trainer",
+            "callbacks",
+            "logger",
+            "paths",
+        ),
+    ),
     "evaluate": (EvaluateSettings, ("trainer", "efficiency", "logger", "paths")),
     "export": (ExportSettings, ()),
 }
@@ -83,7 +98,12 @@ def register_configs() -> None:
         cs.store(group=group, name=f"base_{group}", node=schema_node(group))
     presets = {name: factory() for name, factory in CODEC_PRESETS.items()}
     for name, preset in presets.items():
-        node = {"encoding": preset.encoding, "decoding": preset.decoding, "loss": preset.loss, **PRESET_RUN_SETTINGS.get(name, {})}
+        node = {
+            "encoding": preset.encoding,
+            "decoding": preset.decoding,
+            "loss": preset.loss,
+            **PRESET_RUN_SETTINGS.get(name, {}),
+        }
         cs.store(group="preset", name=name, node=node, package="_global_")
     for group, options in PRESET_PARTS.items():
         for option, preset_name in options.items():

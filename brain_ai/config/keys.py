@@ -47,8 +47,12 @@ def _unknown(path: str, name: str, valid: Iterable[str], prefix: str) -> ConfigE
     """The error for the unknown key ``path`` (last part ``name``) among ``valid`` keys under ``prefix``."""
     match = closest(name, valid)
     if match is not None:
-        return ConfigError(f"unknown config key {path}; the closest valid key is {prefix + '.' if prefix else ''}{match}")
-    return ConfigError(f"unknown config key {path}; valid keys{' of ' + prefix if prefix else ''}: {', '.join(sorted(set(valid)))}")
+        return ConfigError(
+            f"unknown config key {path}; the closest valid key is {prefix + '.' if prefix else ''}{match}"
+        )
+    return ConfigError(
+        f"unknown config key {path}; valid keys{' of ' + prefix if prefix else ''}: {', '.join(sorted(set(valid)))}"
+    )
 
 
 def _unknown_field(path: str, name: str, schema: type, prefix: str) -> ConfigError:
@@ -148,7 +152,9 @@ def check_overrides(overrides: Sequence[str], config_name: str) -> None:
     settings = typing.get_type_hints(PRIMARY_CONFIGS[config_name][0])
     for override in parsed:
         parts = override.key_or_group.split(".")
-        if override.package is not None or override.is_delete() or parts[0].split("/")[0] == "hydra":  # hydra/launcher=...
+        if (
+            override.package is not None or override.is_delete() or parts[0].split("/")[0] == "hydra"
+        ):  # hydra/launcher=...
             continue
         if parts[0] not in top:
             raise _unknown(parts[0], parts[0], top, "")
@@ -204,9 +210,15 @@ def check_target_keys(cfg: DictConfig) -> None:
     for name, node in cfg.items_ex(resolve=False):  # interpolations (paths.output_dir) may need Hydra
         if name in SCHEMAS or name == "hydra" or not isinstance(node, DictConfig):
             continue
-        targets = [(name, node)] if "_target_" in node else [
-            (f"{name}.{k}", v) for k, v in node.items_ex(resolve=False) if isinstance(v, DictConfig) and "_target_" in v
-        ]
+        targets = (
+            [(name, node)]
+            if "_target_" in node
+            else [
+                (f"{name}.{k}", v)
+                for k, v in node.items_ex(resolve=False)
+                if isinstance(v, DictConfig) and "_target_" in v
+            ]
+        )
         for prefix, sub in targets:
             _check_target_keys(list(sub.keys()), str(sub._target_), prefix)
             _check_target_values(sub, str(sub._target_), prefix)

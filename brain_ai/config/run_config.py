@@ -72,7 +72,9 @@ class TrainSettings(RunSettings):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.optimized_mode not in OPTIMIZED_MODES:
-            raise ConfigError(f"optimized_mode={self.optimized_mode!r} is not a valid choice; allowed: {', '.join(OPTIMIZED_MODES)}")
+            raise ConfigError(
+                f"optimized_mode={self.optimized_mode!r} is not a valid choice; allowed: {', '.join(OPTIMIZED_MODES)}"
+            )
 
 
 @dataclass

@@ -96,7 +96,9 @@ def check_reset_potential(owner: str, v_reset: Any, reset: "ResetMode", threshol
 def check_positive_int_list(owner: str, name: str, values: Any, *, allow_empty: bool = False) -> None:
     """Raise :class:`ConfigError` unless ``values`` is a list of positive integers."""
     if not isinstance(values, (list, tuple)) or (not allow_empty and len(values) == 0):
-        raise ConfigError(f"{owner}.{name}={values!r} must be a {'' if allow_empty else 'non-empty '}list of positive integers")
+        raise ConfigError(
+            f"{owner}.{name}={values!r} must be a {'' if allow_empty else 'non-empty '}list of positive integers"
+        )
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ConfigError(f"{owner}.{name}={list(values)!r} must contain only positive integers (got {v!r})")
@@ -146,7 +148,9 @@ def check_type(key: str, value: Any, annotation: Any) -> None:
     fits the type ``annotation`` (a bool field takes only true / false: a quoted ``'false'`` is a
     string, never true). Annotations other than plain ones (see :func:`_accepts`) are not checked."""
     if _accepts(annotation, value) is False:
-        raise ConfigError(f"{key}={value!r} is not a valid value; allowed: {', '.join(dict.fromkeys(_type_words(annotation)))}")
+        raise ConfigError(
+            f"{key}={value!r} is not a valid value; allowed: {', '.join(dict.fromkeys(_type_words(annotation)))}"
+        )
 
 
 def check_field_types(owner: str, obj: Any) -> None:
@@ -267,7 +271,14 @@ PSN_TYPES = frozenset({NeuronType.psn, NeuronType.masked_psn, NeuronType.sliding
 FIXED_STEP_PSN_TYPES = frozenset({NeuronType.psn, NeuronType.masked_psn})
 #: NeuronConfig fields of the LIF family's dynamics that a parallel spiking neuron has no use for
 _NOT_PSN_FIELDS = (
-    "threshold_shape", "reset", "v_rest", "v_reset", "learnable_threshold", "synaptic", "refractory_steps", "max_delay",
+    "threshold_shape",
+    "reset",
+    "v_rest",
+    "v_reset",
+    "learnable_threshold",
+    "synaptic",
+    "refractory_steps",
+    "max_delay",
 )
 
 
@@ -521,7 +532,9 @@ class NeuronConfig:
         if self.surrogate_alpha is not None:  # each surrogate checks its own domain when it is built
             check_range(o, "surrogate_alpha", self.surrogate_alpha)
         if not isinstance(self.surrogate_params, dict) or not all(isinstance(k, str) for k in self.surrogate_params):
-            raise ConfigError(f"{o}.surrogate_params={self.surrogate_params!r} must be a mapping of parameter name -> number")
+            raise ConfigError(
+                f"{o}.surrogate_params={self.surrogate_params!r} must be a mapping of parameter name -> number"
+            )
         for key, value in self.surrogate_params.items():
             check_range(o, f"surrogate_params.{key}", value)
         check_range(o, "synaptic_beta", self.synaptic_beta, low=0.0, high=BETA_MAX)
@@ -537,11 +550,29 @@ class NeuronConfig:
                 raise ConfigError(
                     f"{o}.learnable_adaptation=true needs {o}.type=recurrent_adaptive_lif, got {o}.type={self.type.value}"
                 )
-            check_range(o, "adaptation_decay", self.adaptation_decay, low=0.0, high=BETA_MAX, low_inclusive=False, high_inclusive=False)
+            check_range(
+                o,
+                "adaptation_decay",
+                self.adaptation_decay,
+                low=0.0,
+                high=BETA_MAX,
+                low_inclusive=False,
+                high_inclusive=False,
+            )
         check_tau_draw(o, self.tau_distribution, self.tau_mean, self.tau_std)
         check_range(o, "max_delay", self.max_delay, low=0, integer=True)
         if self.type is NeuronType.adex:
-            check_adex(o, self.threshold, self.v_rest, self.dt, self.adex_delta_t, self.adex_v_rheobase, self.adex_a, self.adex_b, self.adex_tau_w)
+            check_adex(
+                o,
+                self.threshold,
+                self.v_rest,
+                self.dt,
+                self.adex_delta_t,
+                self.adex_v_rheobase,
+                self.adex_a,
+                self.adex_b,
+                self.adex_tau_w,
+            )
         self._check_psn(o)
 
     def _check_psn(self, o: str) -> None:
@@ -555,9 +586,10 @@ class NeuronConfig:
                 check_range(o, "psn_order", self.psn_order, low=1, high=self.psn_steps, integer=True)
         check_range(o, "psn_mask_ramp_epochs", self.psn_mask_ramp_epochs, low=0, integer=True)
         readers = {
-            "psn_steps": FIXED_STEP_PSN_TYPES, "psn_order": {NeuronType.masked_psn, NeuronType.sliding_psn},
+            "psn_steps": FIXED_STEP_PSN_TYPES,
+            "psn_order": {NeuronType.masked_psn, NeuronType.sliding_psn},
             "psn_mask_ramp_epochs": {NeuronType.masked_psn},
-        }  # fmt: skip
+        }
         for name, types in readers.items():
             if getattr(self, name) != NeuronConfig.__dataclass_fields__[name].default and self.type not in types:
                 allowed = ", ".join(sorted(t.value for t in types))
@@ -610,7 +642,15 @@ def tau_max(dt: float) -> float:
 
 
 def check_adex(
-    owner: str, threshold: float, v_rest: float, dt: float, delta_t: float, v_rheobase: float, a: float, b: float, tau_w: float
+    owner: str,
+    threshold: float,
+    v_rest: float,
+    dt: float,
+    delta_t: float,
+    v_rheobase: float,
+    a: float,
+    b: float,
+    tau_w: float,
 ) -> None:
     """Raise :class:`ConfigError` naming the field unless the AdEx parameters are in range.
 
@@ -619,7 +659,9 @@ def check_adex(
     ``0 < tau_w <= tau_max(dt)``.
     """
     check_range(owner, "adex_delta_t", delta_t, low=0.0, low_inclusive=False)
-    check_range(owner, "adex_v_rheobase", v_rheobase, low=v_rest, high=threshold, low_inclusive=False, high_inclusive=False)
+    check_range(
+        owner, "adex_v_rheobase", v_rheobase, low=v_rest, high=threshold, low_inclusive=False, high_inclusive=False
+    )
     if (threshold - v_rheobase) / delta_t > ADEX_MAX_EXPONENT:
         raise ConfigError(
             f"{owner}.adex_delta_t={delta_t!r} is too small for threshold - adex_v_rheobase = {threshold - v_rheobase:g}: "
@@ -695,7 +737,9 @@ class SNNConfig:
         check_positive_int_list(o, "conv_channels", self.conv_channels, allow_empty=True)
         check_range(o, "kernel_size", self.kernel_size, low=1, integer=True)
         if self.kernel_size % 2 == 0:  # padding k // 2 keeps H x W only for odd k
-            raise ConfigError(f"{o}.kernel_size={self.kernel_size} must be odd (1, 3, 5, ...): padding kernel_size // 2 keeps the feature map size only then")
+            raise ConfigError(
+                f"{o}.kernel_size={self.kernel_size} must be odd (1, 3, 5, ...): padding kernel_size // 2 keeps the feature map size only then"
+            )
         check_range(o, "pool", self.pool, low=1, integer=True)
         check_range(o, "dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False)
         if self.chunk_size is not None:
@@ -734,27 +778,37 @@ class SNNConfig:
         if self.sltt_steps is not None:
             check_range(o, "sltt_steps", self.sltt_steps, low=1, integer=True)
             if self.learning_rule is not LearningRule.sltt:
-                raise ConfigError(f"{o}.sltt_steps={self.sltt_steps} picks the steps of {o}.learning_rule=sltt, but "
-                                  f"{o}.learning_rule={rule}; allowed: {o}.sltt_steps=null, or {o}.learning_rule=sltt")
+                raise ConfigError(
+                    f"{o}.sltt_steps={self.sltt_steps} picks the steps of {o}.learning_rule=sltt, but "
+                    f"{o}.learning_rule={rule}; allowed: {o}.sltt_steps=null, or {o}.learning_rule=sltt"
+                )
         if self.learning_rule not in ONLINE_RULES:
             return
         bptt = f"{o}.learning_rule=bptt"
         allowed = f"allowed: {bptt}"
         if self.architecture in NON_SPIKING_ARCHITECTURES:
-            raise ConfigError(f"{o}.learning_rule={rule} is not available for {o}.architecture={self.architecture.name} "
-                              f"(torch.nn.{self.architecture.name.upper()} runs the whole sequence in one call); {allowed}")
+            raise ConfigError(
+                f"{o}.learning_rule={rule} is not available for {o}.architecture={self.architecture.name} "
+                f"(torch.nn.{self.architecture.name.upper()} runs the whole sequence in one call); {allowed}"
+            )
         if self.neuron.type in PSN_TYPES:
-            raise ConfigError(f"{o}.learning_rule={rule} is not available for {o}.neuron.type={self.neuron.type.value}: "
-                              f"the parallel spiking neurons compute all steps at once, but {rule} runs one step at a "
-                              f"time; {allowed}")
+            raise ConfigError(
+                f"{o}.learning_rule={rule} is not available for {o}.neuron.type={self.neuron.type.value}: "
+                f"the parallel spiking neurons compute all steps at once, but {rule} runs one step at a "
+                f"time; {allowed}"
+            )
         if self.architecture is Architecture.conv and self.norm is NormType.batch:
-            raise ConfigError(f"{o}.learning_rule={rule} cannot be used with {o}.norm=batch: batch-norm statistics span the "
-                              f"whole sequence, but {rule} runs one step at a time; {allowed}, or {o}.norm=none")
+            raise ConfigError(
+                f"{o}.learning_rule={rule} cannot be used with {o}.norm=batch: batch-norm statistics span the "
+                f"whole sequence, but {rule} runs one step at a time; {allowed}, or {o}.norm=none"
+            )
         for name in ("chunk_size", "checkpoint_every", "memory_budget_mb"):
             value = getattr(self, name)
             if value is not None:
-                raise ConfigError(f"{o}.{name}={value} splits time for bptt, but {o}.learning_rule={rule} already runs one "
-                                  f"step at a time with memory that does not grow with T; allowed: {o}.{name}=null, or {bptt}")
+                raise ConfigError(
+                    f"{o}.{name}={value} splits time for bptt, but {o}.learning_rule={rule} already runs one "
+                    f"step at a time with memory that does not grow with T; allowed: {o}.{name}=null, or {bptt}"
+                )
 
     def _check_readout_tau(self, o: str) -> None:
         """``readout_tau`` is the leaky-integrator readout's: a spiking readout or an LSTM / GRU has none."""
@@ -774,7 +828,9 @@ class SNNConfig:
         """LSTM / GRU: at least one recurrent layer, a linear readout read as a membrane, whole-sequence BPTT."""
         arch = self.architecture.name
         if not self.hidden_sizes:
-            raise ConfigError(f"{o}.hidden_sizes=[] but {o}.architecture={arch} needs at least one recurrent layer (e.g. [128])")
+            raise ConfigError(
+                f"{o}.hidden_sizes=[] but {o}.architecture={arch} needs at least one recurrent layer (e.g. [128])"
+            )
         if self.readout is not Readout.membrane:
             raise ConfigError(
                 f"{o}.readout={self.readout.name}: {o}.architecture={arch} has no spikes, its linear readout is read like a "
@@ -783,7 +839,9 @@ class SNNConfig:
         for name in ("chunk_size", "checkpoint_every", "memory_budget_mb"):
             value = getattr(self, name)
             if value is not None:
-                raise ConfigError(f"{o}.{name}={value} is not available for {o}.architecture={arch} (torch.nn.{arch.upper()} runs the whole sequence); allowed: null")
+                raise ConfigError(
+                    f"{o}.{name}={value} is not available for {o}.architecture={arch} (torch.nn.{arch.upper()} runs the whole sequence); allowed: null"
+                )
 
     def _check_time_split_with_batch_norm(self, o: str) -> None:
         """Batch norm statistics span all T steps of a training batch: a network that runs in
@@ -894,8 +952,19 @@ class DataConfig:
     #: fields that decide which samples land in train / val / test and what each sample holds:
     #: a run resumed with another value would continue on other data (refused on resume)
     SAMPLE_FIELDS: ClassVar[Tuple[str, ...]] = (
-        "name", "source", "val_fraction", "seed", "limit_train", "num_classes", "num_inputs", "num_samples",
-        "num_targets", "mode", "pixels_per_step", "permute", "permutation_seed",
+        "name",
+        "source",
+        "val_fraction",
+        "seed",
+        "limit_train",
+        "num_classes",
+        "num_inputs",
+        "num_samples",
+        "num_targets",
+        "mode",
+        "pixels_per_step",
+        "permute",
+        "permutation_seed",
     )
 
     def __post_init__(self) -> None:
@@ -924,7 +993,9 @@ class DataConfig:
         self.source = coerce_enum(o, "source", self.source, DatasetName)
         self.mode = coerce_enum(o, "mode", self.mode, SequenceMode)
         if self.source not in SEQUENCE_SOURCES:
-            raise ConfigError(f"{o}.source={self.source.name} is not a 28x28 image set; allowed: {', '.join(s.name for s in SEQUENCE_SOURCES)}")
+            raise ConfigError(
+                f"{o}.source={self.source.name} is not a 28x28 image set; allowed: {', '.join(s.name for s in SEQUENCE_SOURCES)}"
+            )
         check_range(o, "pixels_per_step", self.pixels_per_step, low=1, high=SEQUENCE_IMAGE_PIXELS, integer=True)
         if SEQUENCE_IMAGE_PIXELS % self.pixels_per_step:
             divisors = [k for k in range(1, SEQUENCE_IMAGE_PIXELS + 1) if SEQUENCE_IMAGE_PIXELS % k == 0]
@@ -944,7 +1015,9 @@ class DataConfig:
             defaults = {f.name: f.default for f in dataclasses.fields(self) if f.name in SEQUENCE_FIELDS}
             changed = [f"{o}.{k}={_word(getattr(self, k))}" for k, v in defaults.items() if getattr(self, k) != v]
             if changed:
-                raise ConfigError(f"{', '.join(changed)} only apply to data=smnist (sequential images), not data={self.name.name}; remove them")
+                raise ConfigError(
+                    f"{', '.join(changed)} only apply to data=smnist (sequential images), not data={self.name.name}; remove them"
+                )
 
     @property
     def sequence_steps(self) -> int:
@@ -1100,7 +1173,7 @@ class EncodingConfig:
     #: keys removed from this group -> what a user should do instead (an error names it)
     REMOVED: ClassVar[Dict[str, str]] = {
         "sequence_input": "whether the input is a real-valued sequence comes from the data set (data=smnist: "
-                          "encoding=direct passes each sequence on with its own T); remove it",
+        "encoding=direct passes each sequence on with its own T); remove it",
     }
 
     type: EncoderType = EncoderType.rate_bernoulli
@@ -1149,7 +1222,11 @@ class EncodingConfig:
                 f"{o}.spike_dtype={self.spike_dtype.name} does not fit {o}.type=direct, which emits real-valued input currents, "
                 f"not 0/1 spikes; allowed: float"
             )
-        if self.type is EncoderType.population and self.centers is CentersMode.learned and self.spike_dtype is not SpikeDtype.float:
+        if (
+            self.type is EncoderType.population
+            and self.centers is CentersMode.learned
+            and self.spike_dtype is not SpikeDtype.float
+        ):
             raise ConfigError(
                 f"{o}.spike_dtype={self.spike_dtype.name} carries no gradient to the learned centres ({o}.centers=learned); "
                 f"allowed: spike_dtype=float, or centers=linear / uniform"
@@ -1211,9 +1288,13 @@ class DecodingConfig:
         if not self.ensemble_members:
             raise ConfigError(f"{o}.ensemble_members=[] must name at least one decoder")
         if DecoderType.ensemble in self.ensemble_members:
-            raise ConfigError(f"{o}.ensemble_members={[m.name for m in self.ensemble_members]} may not contain ensemble")
+            raise ConfigError(
+                f"{o}.ensemble_members={[m.name for m in self.ensemble_members]} may not contain ensemble"
+            )
         if self.population_mode is PopulationMode.regression and DecoderType.population in self.ensemble_members:
-            raise ConfigError(f"{o}.population_mode=regression cannot be combined in an ensemble; allowed: classification")
+            raise ConfigError(
+                f"{o}.population_mode=regression cannot be combined in an ensemble; allowed: classification"
+            )
         if len(self.ensemble_weights) != len(self.ensemble_members):
             raise ConfigError(
                 f"{o}.ensemble_weights={list(self.ensemble_weights)!r} needs one weight per member "
@@ -1277,10 +1358,21 @@ class LossConfig:
         self._move_deprecated_aliases(o)
         self.task_loss = coerce_enum(o, "task_loss", self.task_loss, TaskLoss)
         self.temporal_penalty = coerce_enum(o, "temporal_penalty", self.temporal_penalty, TemporalPenalty)
-        for name in ("w_probspikes", "w_first_spike", "w_cross_entropy", "w_mse", "w_rate_reg", "w_temporal", "w_isi", "w_membrane"):
+        for name in (
+            "w_probspikes",
+            "w_first_spike",
+            "w_cross_entropy",
+            "w_mse",
+            "w_rate_reg",
+            "w_temporal",
+            "w_isi",
+            "w_membrane",
+        ):
             check_range(o, name, getattr(self, name), low=0.0)
         if self.task_weight <= 0:
-            raise ConfigError(f"{o}.w_{self.task_loss.name}={self.task_weight!r} must be > 0 (task_loss={self.task_loss.name})")
+            raise ConfigError(
+                f"{o}.w_{self.task_loss.name}={self.task_weight!r} must be > 0 (task_loss={self.task_loss.name})"
+            )
         check_range(o, "target_rate", self.target_rate, low=0.0, high=1.0)
         if not isinstance(self.rate_targets, dict):
             raise ConfigError(f"{o}.rate_targets={self.rate_targets!r} must be a mapping layer name -> rate")
@@ -1290,11 +1382,15 @@ class LossConfig:
         check_range(o, "rate_max", self.rate_max, low=self.rate_min, high=1.0)
         check_range(o, "saturation_threshold", self.saturation_threshold, low=0.0, high=1.0, low_inclusive=False)
         check_range(o, "probspikes_temperature", self.probspikes_temperature, low=0.0, low_inclusive=False)
-        check_range(o, "probspikes_eps", self.probspikes_eps, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+        check_range(
+            o, "probspikes_eps", self.probspikes_eps, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False
+        )
         check_range(o, "first_spike_temperature", self.first_spike_temperature, low=0.0, low_inclusive=False)
         check_range(o, "temporal_window", self.temporal_window, low=1, integer=True)
         if self.temporal_penalty is TemporalPenalty.variance and self.temporal_window < 2:
-            raise ConfigError(f"{o}.temporal_window={self.temporal_window!r} with temporal_penalty=variance; allowed: >= 2")
+            raise ConfigError(
+                f"{o}.temporal_window={self.temporal_window!r} with temporal_penalty=variance; allowed: >= 2"
+            )
         check_range(o, "isi_refractory_window", self.isi_refractory_window, low=1, integer=True)
         check_range(o, "isi_tau", self.isi_tau, low=0.0, low_inclusive=False)
         check_range(o, "max_membrane", self.max_membrane, low=0.0)
@@ -1306,8 +1402,14 @@ class LossConfig:
                 continue
             default = next(f.default for f in dataclasses.fields(self) if f.name == new)
             if getattr(self, new) not in (default, value):
-                raise ConfigError(f"{o}.{old}={value!r} (deprecated) and {o}.{new}={getattr(self, new)!r} are both set; set only {o}.{new}")
-            warnings.warn(f"{o}.{old} is deprecated and will be removed in the next release; use {o}.{new}", FutureWarning, stacklevel=4)
+                raise ConfigError(
+                    f"{o}.{old}={value!r} (deprecated) and {o}.{new}={getattr(self, new)!r} are both set; set only {o}.{new}"
+                )
+            warnings.warn(
+                f"{o}.{old} is deprecated and will be removed in the next release; use {o}.{new}",
+                FutureWarning,
+                stacklevel=4,
+            )
             setattr(self, new, value)
             setattr(self, old, None)
 
@@ -1355,8 +1457,12 @@ def ttfs_classification_preset() -> CodecPreset:
         encoding=EncodingConfig(type=EncoderType.ttfs, latency_mapping=LatencyMapping.linear),
         decoding=DecodingConfig(type=DecoderType.first_spike, temperature=0.1),
         loss=LossConfig(
-            task_loss=TaskLoss.first_spike, first_spike_temperature=0.1,
-            w_rate_reg=0.01, target_rate=0.05, w_temporal=0.0, w_isi=0.0,
+            task_loss=TaskLoss.first_spike,
+            first_spike_temperature=0.1,
+            w_rate_reg=0.01,
+            target_rate=0.05,
+            w_temporal=0.0,
+            w_isi=0.0,
         ),
     )
 

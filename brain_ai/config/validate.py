@@ -27,8 +27,8 @@ from brain_ai.config import (
     check_range,
     from_dict,
 )
-from brain_ai.config.keys import check_schema_keys
 from brain_ai.config.hydra_store import PRIMARY_CONFIGS
+from brain_ai.config.keys import check_schema_keys
 from brain_ai.config.run_config import EvaluateSettings, ExportSettings, TrainSettings
 
 RunSettingsLike = Union[TrainSettings, EvaluateSettings, ExportSettings]
@@ -51,7 +51,9 @@ def _to_dataclass(node: DictConfig, cls: type, group: str) -> Any:
     return obj
 
 
-def resolve_configs(cfg: DictConfig) -> Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]:
+def resolve_configs(
+    cfg: DictConfig,
+) -> Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]:
     """Turn the composed config's domain groups into validated dataclasses."""
     return (
         _to_dataclass(cfg.snn, SNNConfig, "snn"),
@@ -78,10 +80,14 @@ def run_settings(cfg: DictConfig) -> RunSettingsLike:
     """The validated top-level settings of a composed ``train`` / ``evaluate`` / ``export`` config
     (the settings dataclass its Hydra schema extends: :data:`brain_ai.config.hydra_store.PRIMARY_CONFIGS`)."""
     schema = OmegaConf.get_type(cfg)
-    settings = next((s for s, _ in PRIMARY_CONFIGS.values() if isinstance(schema, type) and issubclass(schema, s)), None)
+    settings = next(
+        (s for s, _ in PRIMARY_CONFIGS.values() if isinstance(schema, type) and issubclass(schema, s)), None
+    )
     if settings is None:
-        raise ConfigError(f"a config composed without a brain_ai primary schema ({schema}); compose configs/train.yaml, "
-                          f"evaluate.yaml or export.yaml (allowed roots: {', '.join(PRIMARY_CONFIGS)})")
+        raise ConfigError(
+            f"a config composed without a brain_ai primary schema ({schema}); compose configs/train.yaml, "
+            f"evaluate.yaml or export.yaml (allowed roots: {', '.join(PRIMARY_CONFIGS)})"
+        )
     return settings(**{f.name: cfg[f.name] for f in dataclasses.fields(settings)})
 
 
@@ -97,7 +103,9 @@ def check_trainer_settings(trainer: DictConfig) -> None:
     if max_epochs is not None:
         check_range("trainer", "max_epochs", max_epochs, low=-1, integer=True)
         if max_epochs == 0:
-            raise ConfigError("trainer.max_epochs=0 trains nothing; allowed: >= 1 (or -1 with trainer.max_steps=<steps>)")
+            raise ConfigError(
+                "trainer.max_epochs=0 trains nothing; allowed: >= 1 (or -1 with trainer.max_steps=<steps>)"
+            )
     if trainer.get("gradient_clip_val") is not None:  # Lightning accepts a negative value and clips nothing
         check_range("trainer", "gradient_clip_val", trainer.gradient_clip_val, low=0.0)
     precision = str(trainer.get("precision"))
@@ -145,7 +153,9 @@ def check_run_settings(cfg: DictConfig, data_cfg: DataConfig) -> None:
         )
 
 
-def validate_config(cfg: DictConfig) -> Optional[Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]]:
+def validate_config(
+    cfg: DictConfig,
+) -> Optional[Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]]:
     """All data-free checks of a composed config; returns the validated dataclasses (``None`` for
     an ``evaluate`` config, which has no schema groups: they come from the checkpoint)."""
     missing = sorted(str(k) for k in cfg if k != "hydra" and OmegaConf.is_missing(cfg, k))  # top level: ckpt_path=???

@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, ConfigError, SNNConfig
-from brain_ai.core.neurons.state import check_finite
 from brain_ai.core.network_output import SNNOutput, dropout_masks, over_time
+from brain_ai.core.neurons.state import check_finite
 from brain_ai.core.spike_input import as_compute
 
 #: One layer's state, batch-first: LSTM ``(h (B, H), c (B, H))``, GRU ``(h (B, H),)``.
@@ -42,7 +42,9 @@ class RecurrentANN(nn.Module):
     def __init__(self, cfg: SNNConfig) -> None:
         super().__init__()
         if cfg.architecture not in NON_SPIKING_ARCHITECTURES:
-            raise ConfigError(f"RecurrentANN: snn.architecture={cfg.architecture.name}; allowed: {', '.join(sorted(a.name for a in NON_SPIKING_ARCHITECTURES))}")
+            raise ConfigError(
+                f"RecurrentANN: snn.architecture={cfg.architecture.name}; allowed: {', '.join(sorted(a.name for a in NON_SPIKING_ARCHITECTURES))}"
+            )
         for name in ("input_size", "output_size"):
             if getattr(cfg, name) is None:
                 raise ConfigError(f"snn.{name} is None: set it, or let the pipeline infer it from the data and decoder")
@@ -77,8 +79,12 @@ class RecurrentANN(nn.Module):
             raise ValueError(f"RecurrentANN expects input (B, T, features...), got shape {tuple(x.shape)}")
         x = x.flatten(2)  # (B, T, F)
         if x.shape[-1] != self.cfg.input_size:
-            raise ValueError(f"snn.input_size={self.cfg.input_size} but the input has {x.shape[-1]} features per step (input shape {tuple(x.shape)})")
-        x = as_compute(x, self.readout.weight.dtype)  # compact (uint8 / bool) spikes: the LSTM / GRU keep a float copy anyway
+            raise ValueError(
+                f"snn.input_size={self.cfg.input_size} but the input has {x.shape[-1]} features per step (input shape {tuple(x.shape)})"
+            )
+        x = as_compute(
+            x, self.readout.weight.dtype
+        )  # compact (uint8 / bool) spikes: the LSTM / GRU keep a float copy anyway
         check_finite(type(self).__name__, x)
         x_in = x
         states = self._check_state(state, x.shape[0])
@@ -95,18 +101,26 @@ class RecurrentANN(nn.Module):
             if masks:
                 x = x * masks[i]
         inputs = x_in if return_details else None
-        return SNNOutput(output=over_time(self.readout, x), final_states=final, inputs=inputs)  # output (B, T, output_size)
+        return SNNOutput(
+            output=over_time(self.readout, x), final_states=final, inputs=inputs
+        )  # output (B, T, output_size)
 
-    def _check_state(self, state: Optional[Dict[str, Optional[RecurrentState]]], batch_size: int) -> Dict[str, Optional[RecurrentState]]:
+    def _check_state(
+        self, state: Optional[Dict[str, Optional[RecurrentState]]], batch_size: int
+    ) -> Dict[str, Optional[RecurrentState]]:
         if state is None:
             return {name: None for name in self.layer_names}
         if not isinstance(state, dict) or list(state) != self.layer_names:
             got = list(state) if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"RecurrentANN: state must be a dict with the layers {self.layer_names} (final_states of a previous call), got {got}")
+            raise ValueError(
+                f"RecurrentANN: state must be a dict with the layers {self.layer_names} (final_states of a previous call), got {got}"
+            )
         parts = 2 if self.cfg.architecture is Architecture.lstm else 1
         for (name, given), layer in zip(state.items(), self.layers):
             want = (batch_size, layer.hidden_size)
             if given is not None and (len(given) != parts or any(tuple(t.shape) != want for t in given)):
                 shapes = [tuple(t.shape) for t in given]
-                raise ValueError(f"RecurrentANN layer {name!r}: state must be {parts} tensor(s) of shape {want}, got {shapes}")
+                raise ValueError(
+                    f"RecurrentANN layer {name!r}: state must be {parts} tensor(s) of shape {want}, got {shapes}"
+                )
         return dict(state)

@@ -39,8 +39,13 @@ from brain_ai.config import COMPILED_NEURON_TYPES, Backend, ConfigError, NeuronT
 from brain_ai.core.surrogates import Surrogate
 
 __all__ = [
-    "COMPILED_DTYPES", "compiled_loops", "compiled_unsupported", "recurrent_triton_kernels", "triton_kernels",
-    "triton_unsupported", "resolve_backend",
+    "COMPILED_DTYPES",
+    "compiled_loops",
+    "compiled_unsupported",
+    "recurrent_triton_kernels",
+    "triton_kernels",
+    "triton_unsupported",
+    "resolve_backend",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,8 +81,9 @@ def compiled_loops() -> Optional[ModuleType]:
     try:
         from brain_ai.core import compiled_recurrent_loops
     except ImportError as err:
-        log.warning("backend=auto: numba is not importable (%s); the recurrent LIF runs its PyTorch time loop (fused)",
-                    err)
+        log.warning(
+            "backend=auto: numba is not importable (%s); the recurrent LIF runs its PyTorch time loop (fused)", err
+        )
         return None
     return compiled_recurrent_loops
 
@@ -164,7 +170,9 @@ def resolve_backend(
     if fused_reason is not None:
         raise ConfigError(f"{owner}: backend={requested.value!r} cannot run: {fused_reason}; use backend=auto or eager")
     if requested is Backend.compiled and compiled_reason is not None:
-        raise ConfigError(f"{owner}: backend='compiled' cannot run: {compiled_reason}; use backend=auto, fused or eager")
+        raise ConfigError(
+            f"{owner}: backend='compiled' cannot run: {compiled_reason}; use backend=auto, fused or eager"
+        )
     if requested is Backend.triton:
         reason = triton_reason if triton_reason is not None else triton_unsupported(device, surrogate)
         if reason is not None:

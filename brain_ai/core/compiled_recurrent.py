@@ -104,16 +104,32 @@ def _forward(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, m
     mem = membrane if membrane is not None else h.new_empty((0, batch, n))
     v_out, s_out = torch.empty((batch, n), dtype=sd), torch.empty((batch, n), dtype=sd)
     compiled_loops().forward_loop(
-        _np(x_tm, sd), _np(v0, sd), adapt[0].numpy().copy(), _np(s0, sd), _np(wt, sd),
-        _per_neuron(beta, n), _per_neuron(rho, n), _per_neuron(thr, n), _scalar(alpha, sd), _reset_code(reset),
-        h.numpy(), adapt.numpy(), spikes_sd.numpy(), mem.numpy(), v_out.numpy(), a_final.numpy(), s_out.numpy(),
-    )  # fmt: skip
+        _np(x_tm, sd),
+        _np(v0, sd),
+        adapt[0].numpy().copy(),
+        _np(s0, sd),
+        _np(wt, sd),
+        _per_neuron(beta, n),
+        _per_neuron(rho, n),
+        _per_neuron(thr, n),
+        _scalar(alpha, sd),
+        _reset_code(reset),
+        h.numpy(),
+        adapt.numpy(),
+        spikes_sd.numpy(),
+        mem.numpy(),
+        v_out.numpy(),
+        a_final.numpy(),
+        s_out.numpy(),
+    )
     if spikes_sd is not spikes:
         spikes.copy_(spikes_sd)
     return v_out, s_out
 
 
-def backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr, s0_w):  # noqa: ANN001
+def backward_loop(
+    h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr, s0_w
+):  # noqa: ANN001
     """``fused_recurrent._backward_loop`` with compiled reverse steps: fills ``dh``, adds to ``dbeta`` /
     ``drho`` / ``dthr`` (those that are not None) and returns ``(Da_{-1}, dW)``: ``dW`` ``(N, N)`` when
     ``s0_w`` (the initial spikes) is given, else None. The loop adds the spiking rows of ``Dh_{t+1}``
@@ -124,10 +140,14 @@ def backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v
     PyTorch, time-major; :func:`~brain_ai.core.compiled_recurrent_loops.backward_chunk` runs the steps.
     """
     _ready(h.dtype)
-    return _backward(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr, s0_w)
+    return _backward(
+        h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr, s0_w
+    )
 
 
-def _backward(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr, s0_w):  # noqa: ANN001
+def _backward(
+    h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr, s0_w
+):  # noqa: ANN001
     sd = h.dtype
     loops = compiled_loops()
     steps, batch, n = h.shape
@@ -149,9 +169,21 @@ def _backward(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_
             gm = gm if gm is not None else torch.zeros_like(h[t0:t1])
             gm[-1] += g_v
         loops.backward_chunk(
-            t0, h_np, adapt_np, w_np, *params, alpha_sd, code, sg, b.numpy(),
-            no_gm if gm is None else gm.numpy(), dh_np, da, *sums, dwt.numpy(),
-        )  # fmt: skip
+            t0,
+            h_np,
+            adapt_np,
+            w_np,
+            *params,
+            alpha_sd,
+            code,
+            sg,
+            b.numpy(),
+            no_gm if gm is None else gm.numpy(),
+            dh_np,
+            da,
+            *sums,
+            dwt.numpy(),
+        )
     for acc, total in zip((dbeta, drho, dthr), sums):
         if acc is not None:
             acc.add_(torch.from_numpy(total))

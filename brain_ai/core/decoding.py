@@ -99,7 +99,9 @@ def first_spike_times(spikes: Tensor, mask: Optional[Tensor] = None) -> Tensor:
     ``t = sum_t prod_{u<=t} (1 - s_u)``: exact for 0/1 spikes, differentiable w.r.t. ``spikes``.
     With ``mask (B, T)`` only valid steps count (a silent neuron gets its sample's valid-step count).
     """
-    survive = torch.cumprod(1.0 - zero_invalid(spikes.float(), mask), dim=TIME_DIM)  # (B, T, N): 1 until the first spike
+    survive = torch.cumprod(
+        1.0 - zero_invalid(spikes.float(), mask), dim=TIME_DIM
+    )  # (B, T, N): 1 until the first spike
     return time_sum(survive, mask)
 
 
@@ -250,7 +252,9 @@ class EnsembleDecoder(Decoder):
         members = [build_decoder(dataclasses.replace(cfg, type=m), num_outputs) for m in cfg.ensemble_members]
         needs = {m.name: m.output_size for m in members}
         if len(set(needs.values())) != 1:
-            raise ValueError(f"decoding.ensemble_members need different numbers of output neurons {needs}; allowed: members with equal output_size")
+            raise ValueError(
+                f"decoding.ensemble_members need different numbers of output neurons {needs}; allowed: members with equal output_size"
+            )
         self.members = nn.ModuleList(members)
         total = float(sum(cfg.ensemble_weights))
         self.register_buffer("weights", torch.tensor([w / total for w in cfg.ensemble_weights], dtype=torch.float32))
@@ -269,7 +273,8 @@ class EnsembleDecoder(Decoder):
 #: ``decoding.type`` -> class: one class per :class:`~brain_ai.config.DecoderType` member (a new
 #: decoder is a member there plus an entry here; docs/extending.md)
 DECODERS: Dict[DecoderType, Type[Decoder]] = {
-    DecoderType[cls.name]: cls for cls in (RateDecoder, FirstSpikeDecoder, PopulationDecoder, MembraneDecoder, EnsembleDecoder)
+    DecoderType[cls.name]: cls
+    for cls in (RateDecoder, FirstSpikeDecoder, PopulationDecoder, MembraneDecoder, EnsembleDecoder)
 }
 
 

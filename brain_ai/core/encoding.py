@@ -100,7 +100,9 @@ class SpikeBatch:
         if self.mask is None:
             self.mask = torch.ones(bt, dtype=torch.bool, device=self.spikes.device)
         elif tuple(self.mask.shape) != bt or self.mask.dtype != torch.bool:
-            raise ValueError(f"SpikeBatch.mask must be a bool tensor of shape (B, T)={bt}, got {self.mask.dtype} {tuple(self.mask.shape)}")
+            raise ValueError(
+                f"SpikeBatch.mask must be a bool tensor of shape (B, T)={bt}, got {self.mask.dtype} {tuple(self.mask.shape)}"
+            )
 
     @property
     def batch_size(self) -> int:
@@ -176,7 +178,9 @@ def check_input_range(x: Tensor, mode: NormalizationType, encoder: str) -> None:
         )
 
 
-def normalize(x: Tensor, mode: NormalizationType, *, encoder: str = "", per_sample_dims: int = 1, check_range: bool = True) -> Tuple[Tensor, Dict[str, Tensor]]:
+def normalize(
+    x: Tensor, mode: NormalizationType, *, encoder: str = "", per_sample_dims: int = 1, check_range: bool = True
+) -> Tuple[Tensor, Dict[str, Tensor]]:
     """Map ``x`` to [0, 1] in the work dtype; returns ``(x_norm, stats)``.
 
     ``minmax`` reduces over every dim after the first ``per_sample_dims`` (the batch), so each
@@ -247,7 +251,9 @@ class Encoder(nn.Module, metaclass=abc.ABCMeta):
         if not isinstance(x, Tensor):
             raise TypeError(f"{self.name} encoder: x must be a torch.Tensor, got {type(x).__name__}")
         if x.dim() not in self.input_ranks:
-            raise ValueError(f"{self.name} encoder: x.shape={tuple(x.shape)} has rank {x.dim()}; allowed ranks: {self.input_ranks}")
+            raise ValueError(
+                f"{self.name} encoder: x.shape={tuple(x.shape)} has rank {x.dim()}; allowed ranks: {self.input_ranks}"
+            )
         check_finite(f"{self.name} encoder", x)
 
     @property
@@ -307,7 +313,9 @@ class RateBernoulliEncoder(Encoder):
         if self.deterministic or not self.sampled:
             fired = regular_spikes(prob, num_steps)
         else:
-            u = torch.rand((prob.shape[0], num_steps) + prob.shape[1:], generator=generator, device=prob.device, dtype=prob.dtype)
+            u = torch.rand(
+                (prob.shape[0], num_steps) + prob.shape[1:], generator=generator, device=prob.device, dtype=prob.dtype
+            )
             fired = u < prob.detach().unsqueeze(1)  # (B, T, *F_out)
         if self.compact:
             if prob.requires_grad:
@@ -370,7 +378,11 @@ class PopulationEncoder(RateBernoulliEncoder):
         spikes, aux = super().encode(x, generator)
         size, f0 = self.cfg.population_size, x.shape[1]
         units = torch.arange(f0 * size, device=x.device)
-        aux["population_map"] = {"feature_index": units // size, "center_index": units % size, "centers": self.centers.detach()}
+        aux["population_map"] = {
+            "feature_index": units // size,
+            "center_index": units % size,
+            "centers": self.centers.detach(),
+        }
         return spikes, aux
 
     @classmethod
@@ -428,7 +440,9 @@ class TTFSEncoder(LatencyEncoder):
     def __init__(self, cfg: EncodingConfig) -> None:
         super().__init__(cfg)
         if cfg.latency_burst != 1:
-            raise ValueError(f"ttfs encoder: encoding.latency_burst={cfg.latency_burst!r}; allowed: 1 (exactly one spike)")
+            raise ValueError(
+                f"ttfs encoder: encoding.latency_burst={cfg.latency_burst!r}; allowed: 1 (exactly one spike)"
+            )
 
 
 class DeltaEncoder(Encoder):
@@ -444,7 +458,9 @@ class DeltaEncoder(Encoder):
     name = EncoderType.delta.name
     input_ranks = (3, 4, 5)
 
-    def forward(self, x: Tensor, *, state: Optional[Tensor] = None, generator: Optional[torch.Generator] = None) -> SpikeBatch:  # type: ignore[override]
+    def forward(
+        self, x: Tensor, *, state: Optional[Tensor] = None, generator: Optional[torch.Generator] = None
+    ) -> SpikeBatch:  # type: ignore[override]
         """Encode ``x`` from the reference ``state``; deterministic, so ``generator`` is unused."""
         self._check_input(x)
         spikes, aux = self._delta(x, state)
@@ -456,14 +472,20 @@ class DeltaEncoder(Encoder):
 
     def _delta(self, x: Tensor, state: Optional[Tensor]) -> Tuple[Tensor, Dict[str, Any]]:
         # none: the thresholds apply to the raw input's own scale
-        x_norm, aux = normalize(x, self.cfg.normalization, encoder=self.name,
-                                check_range=self.cfg.normalization is not NormalizationType.none)
+        x_norm, aux = normalize(
+            x,
+            self.cfg.normalization,
+            encoder=self.name,
+            check_range=self.cfg.normalization is not NormalizationType.none,
+        )
         x_norm = x_norm.detach()
         frames = x_norm.unbind(TIME_DIM)  # T x (B, *F)
         if state is None:
             ref = frames[0]
         elif tuple(state.shape) != tuple(frames[0].shape):
-            raise ValueError(f"delta encoder: state.shape={tuple(state.shape)} must be (B, *F)={tuple(frames[0].shape)}")
+            raise ValueError(
+                f"delta encoder: state.shape={tuple(state.shape)} must be (B, *F)={tuple(frames[0].shape)}"
+            )
         else:
             ref = state.to(x_norm.dtype)
         thr = self.cfg.delta_threshold
@@ -497,14 +519,18 @@ class IdentityEncoder(Encoder):
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
         bad = (x < 0) | (x != torch.round(x)) if x.is_floating_point() else x < 0
         if bool(bad.any()):
-            raise ValueError(f"identity encoder: x must hold spikes or event counts (non-negative integers), got {x[bad].flatten()[0].item()!r}; "
-                             f"encode real-valued input with another encoder (e.g. rate_bernoulli)")
+            raise ValueError(
+                f"identity encoder: x must hold spikes or event counts (non-negative integers), got {x[bad].flatten()[0].item()!r}; "
+                f"encode real-valued input with another encoder (e.g. rate_bernoulli)"
+            )
         dtype = self.spike_dtype(x)
         if self.compact and x.numel():
             most = 1 if dtype is torch.bool else torch.iinfo(dtype).max
             if float(x.max()) > most:
-                raise ValueError(f"identity encoder: encoding.spike_dtype={self.cfg.spike_dtype.name} holds values up to {most}, but x holds "
-                                 f"event counts up to {float(x.max()):g}; allowed: spike_dtype=float (or uint8 for counts up to 255)")
+                raise ValueError(
+                    f"identity encoder: encoding.spike_dtype={self.cfg.spike_dtype.name} holds values up to {most}, but x holds "
+                    f"event counts up to {float(x.max()):g}; allowed: spike_dtype=float (or uint8 for counts up to 255)"
+                )
         return x.to(dtype), {}
 
 
@@ -528,7 +554,9 @@ class DirectEncoder(Encoder):
             self.input_ranks = (3, 4, 5)  # (B, T, *F)
 
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:
-        x_norm, aux = normalize(x, self.cfg.normalization, encoder=self.name)  # (B, *F) or, with sequence_input, (B, T, *F); work dtype
+        x_norm, aux = normalize(
+            x, self.cfg.normalization, encoder=self.name
+        )  # (B, *F) or, with sequence_input, (B, T, *F); work dtype
         if self.sequence_input:
             return x_norm.to(_float_dtype(x)), aux
         current = x_norm.to(_float_dtype(x)).unsqueeze(1)  # (B, 1, *F)
@@ -539,8 +567,17 @@ class DirectEncoder(Encoder):
 #: encoder is a member there plus an entry here; docs/extending.md)
 ENCODERS: Dict[EncoderType, Type[Encoder]] = {
     EncoderType[cls.name]: cls
-    for cls in (RateBernoulliEncoder, RatePoissonEncoder, RateDeterministicEncoder, LatencyEncoder, TTFSEncoder,
-                PopulationEncoder, DeltaEncoder, IdentityEncoder, DirectEncoder)
+    for cls in (
+        RateBernoulliEncoder,
+        RatePoissonEncoder,
+        RateDeterministicEncoder,
+        LatencyEncoder,
+        TTFSEncoder,
+        PopulationEncoder,
+        DeltaEncoder,
+        IdentityEncoder,
+        DirectEncoder,
+    )
 }
 
 

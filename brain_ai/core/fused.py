@@ -96,7 +96,9 @@ def fused_lif_sequence(
         membrane (B, T, *F) or None)``; states in the state dtype (fp32 for fp16/bf16 input).
     """
     if x.dim() < 3:
-        raise ValueError(f"fused_lif_sequence: x must be (B, T, *F) with at least one feature dim, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"fused_lif_sequence: x must be (B, T, *F) with at least one feature dim, got shape {tuple(x.shape)}"
+        )
     if not x.is_floating_point():
         raise TypeError(f"fused_lif_sequence: x must be a floating tensor, got dtype {x.dtype}")
     reset = ResetMode(getattr(reset, "value", reset))
@@ -105,14 +107,22 @@ def fused_lif_sequence(
         raise ConfigError("fused_lif_sequence: backend='eager' is not a fused path; allowed: auto, fused, triton")
     adaptive = adaptation_alpha is not None or adaptation_decay is not None
     if adaptive and (adaptation_alpha is None or adaptation_decay is None):
-        raise ValueError("fused_lif_sequence: adaptation_alpha and adaptation_decay must both be given (AdaptiveLIF) or both None")
+        raise ValueError(
+            "fused_lif_sequence: adaptation_alpha and adaptation_decay must both be given (AdaptiveLIF) or both None"
+        )
     if not adaptive and a0 is not None:
-        raise ValueError("fused_lif_sequence: a0 given but adaptation_alpha/adaptation_decay are None (not AdaptiveLIF)")
+        raise ValueError(
+            "fused_lif_sequence: a0 given but adaptation_alpha/adaptation_decay are None (not AdaptiveLIF)"
+        )
     for name, value in (("adaptation_alpha", adaptation_alpha), ("adaptation_decay", adaptation_decay)):
         if isinstance(value, Tensor):
             if value.requires_grad:
-                raise ValueError(f"fused_lif_sequence: {name} requires grad; the fused path treats it as a constant (use the generic path)")
-            raise TypeError(f"fused_lif_sequence: {name} must be a Python number, got a tensor of shape {tuple(value.shape)}")
+                raise ValueError(
+                    f"fused_lif_sequence: {name} requires grad; the fused path treats it as a constant (use the generic path)"
+                )
+            raise TypeError(
+                f"fused_lif_sequence: {name} must be a Python number, got a tensor of shape {tuple(value.shape)}"
+            )
     if state_dtype is None:
         state_dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
     batch, feat = x.shape[0], tuple(x.shape[2:])
@@ -122,9 +132,17 @@ def fused_lif_sequence(
     threshold = _parameter("threshold", threshold, feat, x.device, state_dtype)
     x_shifted, v0, threshold = rest_frame("fused_lif_sequence", x, v0, beta, threshold, reset, v_rest, v_reset)
     spikes, v_final, a_final, membrane = _FusedLIF.apply(
-        x_shifted, v0, beta, threshold, a0, reset, surrogate,
-        None if not adaptive else float(adaptation_alpha), None if not adaptive else float(adaptation_decay),
-        bool(record_membrane), backend is Backend.triton and x.numel() > 0,
+        x_shifted,
+        v0,
+        beta,
+        threshold,
+        a0,
+        reset,
+        surrogate,
+        None if not adaptive else float(adaptation_alpha),
+        None if not adaptive else float(adaptation_decay),
+        bool(record_membrane),
+        backend is Backend.triton and x.numel() > 0,
     )
     v_final, membrane = from_rest_frame(v_reset, v_final, membrane)
     return spikes.to(x.dtype), v_final, a_final, membrane
@@ -161,7 +179,9 @@ def _initial_state(name: str, value: Optional[Tensor], batch: int, feat: tuple, 
     if value is None:
         return torch.zeros((batch, *feat), device=device, dtype=dtype)
     if tuple(value.shape) != (batch, *feat):
-        raise ValueError(f"fused_lif_sequence: {name} has shape {tuple(value.shape)}, expected (B, *F) = {(batch, *feat)}")
+        raise ValueError(
+            f"fused_lif_sequence: {name} has shape {tuple(value.shape)}, expected (B, *F) = {(batch, *feat)}"
+        )
     return value.to(dtype)
 
 
@@ -173,7 +193,9 @@ def _parameter(name: str, value: Union[Tensor, float], feat: tuple, device, dtyp
     except RuntimeError:
         ok = False
     if not ok:
-        raise ValueError(f"fused_lif_sequence: {name} has shape {tuple(value.shape)}, must be 0-d or broadcastable to F = {feat}")
+        raise ValueError(
+            f"fused_lif_sequence: {name} has shape {tuple(value.shape)}, must be 0-d or broadcastable to F = {feat}"
+        )
     return value.to(dtype)
 
 
@@ -207,8 +229,23 @@ class _FusedLIF(torch.autograd.Function):
         with torch.autocast(h.device.type, enabled=False):
             if ctx.triton:
                 dx, dv0, dbeta, dthr, da0 = triton_kernels().lif_backward(
-                    h, thr_eff, v0, beta, thr, ctx.reset, ctx.surrogate, ctx.adapt_alpha, ctx.adapt_decay,
-                    g_spikes, g_v, g_a, g_mem, ctx.x_dtype, need_x, need_beta, need_thr,
+                    h,
+                    thr_eff,
+                    v0,
+                    beta,
+                    thr,
+                    ctx.reset,
+                    ctx.surrogate,
+                    ctx.adapt_alpha,
+                    ctx.adapt_decay,
+                    g_spikes,
+                    g_v,
+                    g_a,
+                    g_mem,
+                    ctx.x_dtype,
+                    need_x,
+                    need_beta,
+                    need_thr,
                 )
             elif thr_eff is None:
                 dx, dv0, dbeta, dthr = _lif_backward(
@@ -217,8 +254,20 @@ class _FusedLIF(torch.autograd.Function):
                 da0 = None
             else:
                 dx, dv0, dbeta, dthr, da0 = _adaptive_backward(
-                    h, thr_eff, v0, beta, ctx.reset, ctx.surrogate, ctx.adapt_alpha, ctx.adapt_decay,
-                    g_spikes, g_v, g_a, g_mem, need_beta, need_thr,
+                    h,
+                    thr_eff,
+                    v0,
+                    beta,
+                    ctx.reset,
+                    ctx.surrogate,
+                    ctx.adapt_alpha,
+                    ctx.adapt_decay,
+                    g_spikes,
+                    g_v,
+                    g_a,
+                    g_mem,
+                    need_beta,
+                    need_thr,
                 )
         dx = dx.to(ctx.x_dtype) if need_x else None
         return (
@@ -227,7 +276,12 @@ class _FusedLIF(torch.autograd.Function):
             _sum_to(dbeta, beta) if need_beta else None,
             _sum_to(dthr, thr) if need_thr else None,
             da0 if need_a0 else None,
-            None, None, None, None, None, None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
         )
 
 
@@ -299,7 +353,9 @@ def _chunks(steps: int, per_step: int, elements: int = _CHUNK_ELEMENTS) -> Itera
         t1 = t0
 
 
-def _prev_membrane(h: Tensor, v0: Tensor, thr: Tensor, thr_seq: Optional[Tensor], reset: ResetMode, t0: int, t1: int) -> Tensor:
+def _prev_membrane(
+    h: Tensor, v0: Tensor, thr: Tensor, thr_seq: Optional[Tensor], reset: ResetMode, t0: int, t1: int
+) -> Tensor:
     """Post-reset membranes ``v_{t-1}`` for t in [t0, t1) (``v_{-1} = v0``), recomputed from h."""
     lo = max(t0 - 1, 0)
     hc = h[:, lo : t1 - 1]
@@ -308,7 +364,9 @@ def _prev_membrane(h: Tensor, v0: Tensor, thr: Tensor, thr_seq: Optional[Tensor]
     return torch.cat([v0.unsqueeze(1), prev], dim=1) if t0 == 0 else prev
 
 
-def _post_reset_grad(dh: Tensor, beta: Tensor, g_v: Optional[Tensor], g_m: Optional[Tensor], t0: int, t1: int) -> Tensor:
+def _post_reset_grad(
+    dh: Tensor, beta: Tensor, g_v: Optional[Tensor], g_m: Optional[Tensor], t0: int, t1: int
+) -> Tensor:
     """``dv_t = beta * dh_{t+1} + g_m[t]`` for t in [t0, t1); the step after the last gets ``g_v``."""
     steps = dh.shape[1]
     nxt = dh[:, t0 + 1 : min(t1 + 1, steps)] * beta

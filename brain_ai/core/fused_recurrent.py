@@ -126,30 +126,50 @@ def fused_recurrent_sequence(
     if not x.is_floating_point():
         raise TypeError(f"{owner}: x must be a floating tensor, got dtype {x.dtype}")
     if isinstance(adaptation_alpha, Tensor):
-        raise TypeError(f"{owner}: adaptation_alpha must be a Python number, got a tensor of shape {tuple(adaptation_alpha.shape)}")
+        raise TypeError(
+            f"{owner}: adaptation_alpha must be a Python number, got a tensor of shape {tuple(adaptation_alpha.shape)}"
+        )
     reset = ResetMode(getattr(reset, "value", reset))
     sd = state_dtype or (torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype)
     batch, n = x.shape[0], x.shape[2]
     if tuple(w_rec.shape) != (n, n):
         raise ValueError(f"{owner}: w_rec has shape {tuple(w_rec.shape)}, expected (N, N) = {(n, n)}")
     states = [_state(owner, name, t, batch, n, x.device, sd) for name, t in (("v0", v0), ("a0", a0), ("s0", s0))]
-    params = [_param(owner, name, t, n, x.device, sd) for name, t in (("beta", beta), ("adaptation_decay", adaptation_decay), ("threshold", threshold))]
+    params = [
+        _param(owner, name, t, n, x.device, sd)
+        for name, t in (("beta", beta), ("adaptation_decay", adaptation_decay), ("threshold", threshold))
+    ]
     (v0, a0, s0), (beta, decay, threshold) = states, params
     resolved = _resolve(owner, backend, x.device, surrogate, n, sd)
     x_shifted, v0, threshold = rest_frame(owner, x, v0, beta, threshold, reset, v_rest, v_reset)
     s, v, a, prev, mem = _FusedRecurrent.apply(
-        x_shifted, v0, a0, s0, w_rec.to(sd), beta, decay, threshold, float(adaptation_alpha), reset, surrogate,
-        bool(record_membrane), resolved is Backend.triton,
+        x_shifted,
+        v0,
+        a0,
+        s0,
+        w_rec.to(sd),
+        beta,
+        decay,
+        threshold,
+        float(adaptation_alpha),
+        reset,
+        surrogate,
+        bool(record_membrane),
+        resolved is Backend.triton,
         _compiled_module() if resolved is Backend.compiled else None,
-    )  # fmt: skip
+    )
     v, mem = from_rest_frame(v_reset, v, mem)
     return s.to(x.dtype), v, a, prev, mem
 
 
-def _resolve(owner: str, backend: Union[Backend, str], device: torch.device, surrogate: Surrogate, n: int, sd: torch.dtype) -> Backend:
+def _resolve(
+    owner: str, backend: Union[Backend, str], device: torch.device, surrogate: Surrogate, n: int, sd: torch.dtype
+) -> Backend:
     """The loops that run: ``fused``, ``triton`` or ``compiled`` (errors name what cannot run)."""
     compiled_reason = compiled_unsupported(owner, NeuronType.recurrent_adaptive_lif, device, sd)
-    backend = resolve_backend(backend, device, surrogate, None, owner=owner, auto_triton=False, compiled_reason=compiled_reason)
+    backend = resolve_backend(
+        backend, device, surrogate, None, owner=owner, auto_triton=False, compiled_reason=compiled_reason
+    )
     if backend is Backend.eager:
         raise ConfigError(f"{owner}: backend='eager' is not a fused path; allowed: auto, fused, triton, compiled")
     if backend is Backend.triton:
@@ -194,7 +214,9 @@ class _FusedRecurrent(torch.autograd.Function):
         else:
             run = functools.partial(_forward, forward_loop=_forward_loop if loops is None else loops.forward_loop)
         with torch.autocast(x.device.type, enabled=False):  # state stays in the state dtype
-            spikes, v_t, a_t, s_t, membrane, h, adapt = run(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane)
+            spikes, v_t, a_t, s_t, membrane, h, adapt = run(
+                x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane
+            )
         ctx.save_for_backward(h, adapt, spikes, v0, s0, w, beta, rho, thr)  # time-major (T, B, N)
         ctx.alpha, ctx.reset, ctx.surrogate, ctx.x_dtype, ctx.triton = alpha, reset, surrogate, x.dtype, triton
         ctx.backward_loop = _backward_loop if loops is None else loops.backward_loop
@@ -209,9 +231,25 @@ class _FusedRecurrent(torch.autograd.Function):
         run = _triton_backward if ctx.triton else functools.partial(_backward, backward_loop=ctx.backward_loop)
         with torch.autocast(h.device.type, enabled=False):
             grads = run(
-                h, adapt, spikes, v0, s0, w, beta, rho, thr, ctx.alpha, ctx.reset, ctx.surrogate,
-                g_s, g_v, g_a, g_p, g_m, ctx.needs_input_grad,
-            )  # fmt: skip
+                h,
+                adapt,
+                spikes,
+                v0,
+                s0,
+                w,
+                beta,
+                rho,
+                thr,
+                ctx.alpha,
+                ctx.reset,
+                ctx.surrogate,
+                g_s,
+                g_v,
+                g_a,
+                g_p,
+                g_m,
+                ctx.needs_input_grad,
+            )
         dx, dv0, da0, ds0, dw, dbeta, drho, dthr = grads
         dx = dx.transpose(0, 1).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None  # (B, T, N)
         return dx, dv0, da0, ds0, dw, dbeta, drho, dthr, None, None, None, None, None, None
@@ -239,7 +277,9 @@ def _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane, fo
     wt = w.t()  # (N_in, N_out): rec = s @ W^T
     adapt[0].copy_(a0)
     with _one_thread(dev):
-        v, s_final = forward_loop(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, membrane, s_buf, a_final)
+        v, s_final = forward_loop(
+            x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, membrane, s_buf, a_final
+        )
     v_final = v.clone() if record_membrane or reset is ResetMode.none else v  # no view of h / membrane
     return spikes, v_final, a_final, s_final, membrane, h, adapt
 
@@ -276,7 +316,9 @@ def _forward_loop(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spik
     return v, spikes[-1].to(sd, copy=True)
 
 
-def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m, needs, backward_loop):  # noqa: ANN001
+def _backward(
+    h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m, needs, backward_loop
+):  # noqa: ANN001
     r"""Reverse-time loop ``backward_loop``; returns ``(dx (T, B, N), dv0, da0, ds0, dW, dbeta, drho, dthr)`` (None where not needed).
 
     With ``D`` the total gradient of a quantity, per step t (``dh'`` = ``D h_{t+1}``, 0 after the
@@ -305,23 +347,46 @@ def _backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surroga
     dthr = torch.zeros(n, dtype=sd, device=h.device) if need_thr else None
     with _one_thread(h.device):
         carry, dw = backward_loop(
-            h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr,
+            h,
+            adapt,
+            w,
+            beta,
+            rho,
+            thr,
+            alpha,
+            reset,
+            surrogate,
+            g_s,
+            g_v,
+            g_p,
+            g_m,
+            dh,
+            carry,
+            dbeta,
+            drho,
+            dthr,
             s0 if needs[4] else None,
-        )  # fmt: skip
+        )
     dh0 = dh[0]
     dv0 = dh0 * beta if needs[1] else None
     ds0 = dh0 @ w if needs[3] else None
     if need_beta:
         dbeta.add_((dh0 * v0).sum(0))
     return (
-        dh, dv0, carry if needs[2] else None, ds0, _weight_grad(dh, spikes, s0) if needs[4] and dw is None else dw,
+        dh,
+        dv0,
+        carry if needs[2] else None,
+        ds0,
+        _weight_grad(dh, spikes, s0) if needs[4] and dw is None else dw,
         _sum_to(dbeta, beta) if need_beta else None,
         _sum_to(drho, rho) if need_rho else None,
         _sum_to(dthr, thr) if need_thr else None,
-    )  # fmt: skip
+    )
 
 
-def _triton_backward(h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m, needs):  # noqa: ANN001
+def _triton_backward(
+    h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m, needs
+):  # noqa: ANN001
     """:func:`_backward`'s contract through the reverse-time kernel (the weight gradient stays one GEMM here)."""
     dh, dv0, da0, ds0, dbeta, drho, dthr = recurrent_triton_kernels().recurrent_backward(
         h, adapt, v0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m
@@ -338,7 +403,9 @@ def _weight_grad(dh: Tensor, spikes: Tensor, s0: Tensor) -> Tensor:
     return dh.reshape(-1, n).t() @ s_prev.reshape(-1, n)
 
 
-def _backward_loop(h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr, s0_w):  # noqa: ANN001
+def _backward_loop(
+    h, adapt, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_p, g_m, dh, carry, dbeta, drho, dthr, s0_w
+):  # noqa: ANN001
     """The reverse-time chunks of :func:`_backward`: fills ``dh``, adds to ``dbeta`` / ``drho`` / ``dthr``
     (those that are not None) and returns ``(Da_{-1}, None)``: the gradient of the initial adaptation,
     and no weight gradient (``s0_w``, the initial spikes when ``W`` needs one, is unused here:

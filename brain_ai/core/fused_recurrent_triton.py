@@ -75,9 +75,17 @@ def recurrent_unsupported(n: int, state_dtype: torch.dtype) -> Optional[str]:
 
 @triton.jit
 def _rec_input(
-    src_ptr, w_ptr, rows, row_mask, cols, N,
-    W_T: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_N: tl.constexpr,
-):  # fmt: skip
+    src_ptr,
+    w_ptr,
+    rows,
+    row_mask,
+    cols,
+    N,
+    W_T: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+):
     """``src[rows] @ W^T`` (``W_T``) or ``src[rows] @ W`` as a ``(BLOCK_B, BLOCK_N)`` tile; ``src``: one
     contiguous ``(B, N)`` step."""
     acc = tl.zeros((BLOCK_B, BLOCK_N), dtype=src_ptr.dtype.element_ty)
@@ -96,11 +104,33 @@ def _rec_input(
 
 @triton.jit(do_not_specialize=["B", "T", "N"])  # no constexpr 1 where the offsets need an int64
 def _rec_fwd_kernel(
-    x_ptr, v0_ptr, a0_ptr, s0_ptr, w_ptr, beta_ptr, rho_ptr, thr_ptr, const_ptr,
-    s_ptr, h_ptr, adapt_ptr, m_ptr, v_out_ptr, a_out_ptr,
-    B, T, N, sx_b, sx_t, sx_n,
-    RESET: tl.constexpr, RECORD: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-):  # fmt: skip
+    x_ptr,
+    v0_ptr,
+    a0_ptr,
+    s0_ptr,
+    w_ptr,
+    beta_ptr,
+    rho_ptr,
+    thr_ptr,
+    const_ptr,
+    s_ptr,
+    h_ptr,
+    adapt_ptr,
+    m_ptr,
+    v_out_ptr,
+    a_out_ptr,
+    B,
+    T,
+    N,
+    sx_b,
+    sx_t,
+    sx_n,
+    RESET: tl.constexpr,
+    RECORD: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
     rows = (tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B))[:, None].to(tl.int64)
     cols = tl.arange(0, BLOCK_N)[None, :].to(tl.int64)
     row_mask = rows < B
@@ -144,14 +174,46 @@ def _rec_fwd_kernel(
 
 @triton.jit(do_not_specialize=["B", "T", "N"])
 def _rec_bwd_kernel(
-    h_ptr, adapt_ptr, v0_ptr, w_ptr, beta_ptr, rho_ptr, thr_ptr, const_ptr,
-    gs_ptr, gv_ptr, ga_ptr, gp_ptr, gm_ptr,
-    dx_ptr, dv0_ptr, da0_ptr, ds0_ptr, dbeta_ptr, drho_ptr, dthr_ptr,
-    B, T, N, sgs_b, sgs_t, sgs_n, sgm_b, sgm_t, sgm_n,
-    RESET: tl.constexpr, SURROGATE: tl.constexpr,
-    HAS_GS: tl.constexpr, HAS_GV: tl.constexpr, HAS_GA: tl.constexpr, HAS_GP: tl.constexpr, HAS_GM: tl.constexpr,
-    BLOCK_B: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-):  # fmt: skip
+    h_ptr,
+    adapt_ptr,
+    v0_ptr,
+    w_ptr,
+    beta_ptr,
+    rho_ptr,
+    thr_ptr,
+    const_ptr,
+    gs_ptr,
+    gv_ptr,
+    ga_ptr,
+    gp_ptr,
+    gm_ptr,
+    dx_ptr,
+    dv0_ptr,
+    da0_ptr,
+    ds0_ptr,
+    dbeta_ptr,
+    drho_ptr,
+    dthr_ptr,
+    B,
+    T,
+    N,
+    sgs_b,
+    sgs_t,
+    sgs_n,
+    sgm_b,
+    sgm_t,
+    sgm_n,
+    RESET: tl.constexpr,
+    SURROGATE: tl.constexpr,
+    HAS_GS: tl.constexpr,
+    HAS_GV: tl.constexpr,
+    HAS_GA: tl.constexpr,
+    HAS_GP: tl.constexpr,
+    HAS_GM: tl.constexpr,
+    BLOCK_B: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+):
     pid = tl.program_id(0)
     rows = (pid * BLOCK_B + tl.arange(0, BLOCK_B))[:, None].to(tl.int64)
     cols = tl.arange(0, BLOCK_N)[None, :].to(tl.int64)
@@ -264,25 +326,55 @@ def recurrent_forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_mem
     a_out = torch.empty_like(v_out)
     with _on(dev):
         _rec_fwd_kernel[_grid(batch)](
-            x_ptr=_expect("x", x, (batch, steps, n)), v0_ptr=_dense("v0", v0, bn), a0_ptr=_dense("a0", a0, bn),
-            s0_ptr=_dense("s0", s0, bn), w_ptr=_dense("w_rec", w, (n, n)),
+            x_ptr=_expect("x", x, (batch, steps, n)),
+            v0_ptr=_dense("v0", v0, bn),
+            a0_ptr=_dense("a0", a0, bn),
+            s0_ptr=_dense("s0", s0, bn),
+            w_ptr=_dense("w_rec", w, (n, n)),
             beta_ptr=_dense("beta", _per_neuron(beta, vec), vec),
             rho_ptr=_dense("adaptation_decay", _per_neuron(rho, vec), vec),
             thr_ptr=_dense("threshold", _per_neuron(thr, vec), vec),
             const_ptr=_expect("constants", _constants(None, alpha, None, sd, dev), (_N_CONSTANTS,)),
-            s_ptr=spikes, h_ptr=h, adapt_ptr=adapt, m_ptr=membrane if record_membrane else h,
-            v_out_ptr=v_out, a_out_ptr=a_out,
-            B=batch, T=steps, N=n, sx_b=x.stride(0), sx_t=x.stride(1), sx_n=x.stride(2),
-            RESET=_RESET_ID[reset], RECORD=bool(record_membrane),
-            BLOCK_B=_BLOCK_B, BLOCK_N=_block_n(n), BLOCK_K=_BLOCK_K,
-            num_warps=_NUM_WARPS, enable_fp_fusion=False,
-        )  # fmt: skip
+            s_ptr=spikes,
+            h_ptr=h,
+            adapt_ptr=adapt,
+            m_ptr=membrane if record_membrane else h,
+            v_out_ptr=v_out,
+            a_out_ptr=a_out,
+            B=batch,
+            T=steps,
+            N=n,
+            sx_b=x.stride(0),
+            sx_t=x.stride(1),
+            sx_n=x.stride(2),
+            RESET=_RESET_ID[reset],
+            RECORD=bool(record_membrane),
+            BLOCK_B=_BLOCK_B,
+            BLOCK_N=_block_n(n),
+            BLOCK_K=_BLOCK_K,
+            num_warps=_NUM_WARPS,
+            enable_fp_fusion=False,
+        )
     return spikes, v_out, a_out, spikes[-1].clone(), membrane, h, adapt
 
 
 def recurrent_backward(  # noqa: ANN201
-    h, adapt, v0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m,  # noqa: ANN001
-):  # fmt: skip
+    h,
+    adapt,
+    v0,
+    w,
+    beta,
+    rho,
+    thr,
+    alpha,
+    reset,
+    surrogate,
+    g_s,
+    g_v,
+    g_a,
+    g_p,
+    g_m,  # noqa: ANN001
+):
     """Reverse-time kernel; returns ``(dx (T, B, N), dv0, da0, ds0, dbeta, drho, dthr)`` in the state dtype.
 
     ``h`` / ``adapt`` are the forward's time-major records, ``g_s`` / ``g_m`` the gradients of the
@@ -302,17 +394,45 @@ def recurrent_backward(  # noqa: ANN201
     gs, gm = seq("g_s", g_s), seq("g_m", g_m)
     with _on(dev):
         _rec_bwd_kernel[grid](
-            h_ptr=_dense("h", h, tbn), adapt_ptr=_dense("adapt", adapt, tbn), v0_ptr=_dense("v0", v0, bn),
-            w_ptr=_dense("w_rec", w, (n, n)), beta_ptr=_dense("beta", _per_neuron(beta, vec), vec),
+            h_ptr=_dense("h", h, tbn),
+            adapt_ptr=_dense("adapt", adapt, tbn),
+            v0_ptr=_dense("v0", v0, bn),
+            w_ptr=_dense("w_rec", w, (n, n)),
+            beta_ptr=_dense("beta", _per_neuron(beta, vec), vec),
             rho_ptr=_dense("adaptation_decay", _per_neuron(rho, vec), vec),
             thr_ptr=_dense("threshold", _per_neuron(thr, vec), vec),
             const_ptr=_expect("constants", _constants(surrogate, alpha, None, sd, dev), (_N_CONSTANTS,)),
-            gs_ptr=gs, gv_ptr=state("g_v", g_v), ga_ptr=state("g_a", g_a), gp_ptr=state("g_p", g_p), gm_ptr=gm,
-            dx_ptr=dx, dv0_ptr=dv0, da0_ptr=da0, ds0_ptr=ds0, dbeta_ptr=dbeta, drho_ptr=drho, dthr_ptr=dthr,
-            B=batch, T=steps, N=n, sgs_b=gs.stride(0), sgs_t=gs.stride(1), sgs_n=gs.stride(2),
-            sgm_b=gm.stride(0), sgm_t=gm.stride(1), sgm_n=gm.stride(2),
-            RESET=_RESET_ID[reset], SURROGATE=SURROGATE_KIND[type(surrogate)],
-            HAS_GS=g_s is not None, HAS_GV=g_v is not None, HAS_GA=g_a is not None, HAS_GP=g_p is not None,
-            HAS_GM=g_m is not None, BLOCK_B=_BLOCK_B, BLOCK_N=_block_n(n), BLOCK_K=_BLOCK_K, num_warps=_NUM_WARPS,
-        )  # fmt: skip
+            gs_ptr=gs,
+            gv_ptr=state("g_v", g_v),
+            ga_ptr=state("g_a", g_a),
+            gp_ptr=state("g_p", g_p),
+            gm_ptr=gm,
+            dx_ptr=dx,
+            dv0_ptr=dv0,
+            da0_ptr=da0,
+            ds0_ptr=ds0,
+            dbeta_ptr=dbeta,
+            drho_ptr=drho,
+            dthr_ptr=dthr,
+            B=batch,
+            T=steps,
+            N=n,
+            sgs_b=gs.stride(0),
+            sgs_t=gs.stride(1),
+            sgs_n=gs.stride(2),
+            sgm_b=gm.stride(0),
+            sgm_t=gm.stride(1),
+            sgm_n=gm.stride(2),
+            RESET=_RESET_ID[reset],
+            SURROGATE=SURROGATE_KIND[type(surrogate)],
+            HAS_GS=g_s is not None,
+            HAS_GV=g_v is not None,
+            HAS_GA=g_a is not None,
+            HAS_GP=g_p is not None,
+            HAS_GM=g_m is not None,
+            BLOCK_B=_BLOCK_B,
+            BLOCK_N=_block_n(n),
+            BLOCK_K=_BLOCK_K,
+            num_warps=_NUM_WARPS,
+        )
     return dx, dv0, da0, ds0, dbeta.sum(0), drho.sum(0), dthr.sum(0)

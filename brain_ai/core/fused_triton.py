@@ -38,20 +38,64 @@ from torch import Tensor
 
 from brain_ai.config import ResetMode
 from brain_ai.core.surrogates import (
-    ERF, S2NN, STE, ATan, Arctan, FastSigmoid, Gaussian, GaussianGrad, InvSquareGrad, LeakyRelu, LogTailedRelu,
-    MultiGaussianGrad, NonzeroSignLog, Parabola, PiecewiseExp, PiecewiseLeakyRelu, PiecewiseQuadratic, QPseudoSpike,
-    ReluGrad, Sigmoid, SlayerGrad, SoftSign, SquarewaveFourierSeries, SuperSpike, Surrogate, Triangle,
-)  # fmt: skip
+    ERF,
+    S2NN,
+    STE,
+    Arctan,
+    ATan,
+    FastSigmoid,
+    Gaussian,
+    GaussianGrad,
+    InvSquareGrad,
+    LeakyRelu,
+    LogTailedRelu,
+    MultiGaussianGrad,
+    NonzeroSignLog,
+    Parabola,
+    PiecewiseExp,
+    PiecewiseLeakyRelu,
+    PiecewiseQuadratic,
+    QPseudoSpike,
+    ReluGrad,
+    Sigmoid,
+    SlayerGrad,
+    SoftSign,
+    SquarewaveFourierSeries,
+    SuperSpike,
+    Surrogate,
+    Triangle,
+)
 
 __all__ = ["SURROGATE_KIND", "surrogate_supported", "interpreted", "lif_forward", "lif_backward"]
 
 #: Kernel id of each built-in surrogate class (exact class: a subclass may override ``surrogate_grad``).
 SURROGATE_KIND = {
-    Arctan: 0, ATan: 0, InvSquareGrad: 1, FastSigmoid: 1, SuperSpike: 1, STE: 2, Sigmoid: 3, PiecewiseQuadratic: 4,
-    Triangle: 4, Parabola: 5, Gaussian: 6, ERF: 7, PiecewiseExp: 8, SoftSign: 9, NonzeroSignLog: 10,
-    PiecewiseLeakyRelu: 11, SquarewaveFourierSeries: 12, S2NN: 13, QPseudoSpike: 14, LeakyRelu: 15, LogTailedRelu: 16,
-    ReluGrad: 17, GaussianGrad: 18, MultiGaussianGrad: 19, SlayerGrad: 20,
-}  # fmt: skip
+    Arctan: 0,
+    ATan: 0,
+    InvSquareGrad: 1,
+    FastSigmoid: 1,
+    SuperSpike: 1,
+    STE: 2,
+    Sigmoid: 3,
+    PiecewiseQuadratic: 4,
+    Triangle: 4,
+    Parabola: 5,
+    Gaussian: 6,
+    ERF: 7,
+    PiecewiseExp: 8,
+    SoftSign: 9,
+    NonzeroSignLog: 10,
+    PiecewiseLeakyRelu: 11,
+    SquarewaveFourierSeries: 12,
+    S2NN: 13,
+    QPseudoSpike: 14,
+    LeakyRelu: 15,
+    LogTailedRelu: 16,
+    ReluGrad: 17,
+    GaussianGrad: 18,
+    MultiGaussianGrad: 19,
+    SlayerGrad: 20,
+}
 
 #: Per kernel id: the constants ``(k0, k1, k2, k3)`` its formula in :func:`_surrogate_grad` reads.
 _SURROGATE_CONSTANTS = {
@@ -178,11 +222,29 @@ def _post_reset(h, z, spk, RESET: tl.constexpr):
 
 @triton.jit
 def _lif_fwd_kernel(
-    x_ptr, v0_ptr, a0_ptr, beta_ptr, thr_ptr, const_ptr,
-    s_ptr, h_ptr, m_ptr, thr_eff_ptr, v_out_ptr, a_out_ptr,
-    T, F, M, sx_b, sx_t, sx_f,
-    RESET: tl.constexpr, ADAPTIVE: tl.constexpr, RECORD: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
+    x_ptr,
+    v0_ptr,
+    a0_ptr,
+    beta_ptr,
+    thr_ptr,
+    const_ptr,
+    s_ptr,
+    h_ptr,
+    m_ptr,
+    thr_eff_ptr,
+    v_out_ptr,
+    a_out_ptr,
+    T,
+    F,
+    M,
+    sx_b,
+    sx_t,
+    sx_f,
+    RESET: tl.constexpr,
+    ADAPTIVE: tl.constexpr,
+    RECORD: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     n = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = n < M
     b = (n // F).to(tl.int64)
@@ -223,14 +285,42 @@ def _lif_fwd_kernel(
 
 @triton.jit
 def _lif_bwd_kernel(
-    h_ptr, thr_eff_ptr, v0_ptr, beta_ptr, thr_ptr, const_ptr,
-    gs_ptr, gv_ptr, ga_ptr, gm_ptr,
-    dx_ptr, dv0_ptr, da0_ptr, dbeta_ptr, dthr_ptr,
-    T, F, M, sgs_b, sgs_t, sgs_f, sgm_b, sgm_t, sgm_f,
-    RESET: tl.constexpr, ADAPTIVE: tl.constexpr, SURROGATE: tl.constexpr,
-    HAS_GS: tl.constexpr, HAS_GV: tl.constexpr, HAS_GA: tl.constexpr, HAS_GM: tl.constexpr,
-    NEED_X: tl.constexpr, NEED_BETA: tl.constexpr, NEED_THR: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
+    h_ptr,
+    thr_eff_ptr,
+    v0_ptr,
+    beta_ptr,
+    thr_ptr,
+    const_ptr,
+    gs_ptr,
+    gv_ptr,
+    ga_ptr,
+    gm_ptr,
+    dx_ptr,
+    dv0_ptr,
+    da0_ptr,
+    dbeta_ptr,
+    dthr_ptr,
+    T,
+    F,
+    M,
+    sgs_b,
+    sgs_t,
+    sgs_f,
+    sgm_b,
+    sgm_t,
+    sgm_f,
+    RESET: tl.constexpr,
+    ADAPTIVE: tl.constexpr,
+    SURROGATE: tl.constexpr,
+    HAS_GS: tl.constexpr,
+    HAS_GV: tl.constexpr,
+    HAS_GA: tl.constexpr,
+    HAS_GM: tl.constexpr,
+    NEED_X: tl.constexpr,
+    NEED_BETA: tl.constexpr,
+    NEED_THR: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     n = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = n < M
     b = (n // F).to(tl.int64)
@@ -388,21 +478,53 @@ def lif_forward(x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_me
     h3 = dense("h", h)
     with _on(x.device):
         _lif_fwd_kernel[_grid(m)](
-            x_ptr=x3, v0_ptr=vec("v0", v0), a0_ptr=vec("a0", a0 if adaptive else v0),
-            beta_ptr=vec("beta", _per_neuron(beta, state_shape)), thr_ptr=vec("threshold", _per_neuron(thr, state_shape)),
-            const_ptr=_expect("constants", _constants(None, adapt_alpha, adapt_decay, dtype, x.device), (_N_CONSTANTS,)),
-            s_ptr=dense("spikes", spikes), h_ptr=h3,
+            x_ptr=x3,
+            v0_ptr=vec("v0", v0),
+            a0_ptr=vec("a0", a0 if adaptive else v0),
+            beta_ptr=vec("beta", _per_neuron(beta, state_shape)),
+            thr_ptr=vec("threshold", _per_neuron(thr, state_shape)),
+            const_ptr=_expect(
+                "constants", _constants(None, adapt_alpha, adapt_decay, dtype, x.device), (_N_CONSTANTS,)
+            ),
+            s_ptr=dense("spikes", spikes),
+            h_ptr=h3,
             m_ptr=dense("membrane", membrane) if record_membrane else h3,
             thr_eff_ptr=dense("thr_eff", thr_eff) if adaptive else h3,
-            v_out_ptr=vec("v_out", v_out), a_out_ptr=vec("a_out", a_out if adaptive else v_out),
-            T=steps, F=btf[2], M=m, **_btf_strides("sx", x3, btf),
-            RESET=_RESET_ID[reset], ADAPTIVE=adaptive, RECORD=bool(record_membrane), BLOCK=_BLOCK,
-            num_warps=_NUM_WARPS, enable_fp_fusion=False,
-        )  # fmt: skip
+            v_out_ptr=vec("v_out", v_out),
+            a_out_ptr=vec("a_out", a_out if adaptive else v_out),
+            T=steps,
+            F=btf[2],
+            M=m,
+            **_btf_strides("sx", x3, btf),
+            RESET=_RESET_ID[reset],
+            ADAPTIVE=adaptive,
+            RECORD=bool(record_membrane),
+            BLOCK=_BLOCK,
+            num_warps=_NUM_WARPS,
+            enable_fp_fusion=False,
+        )
     return spikes, v_out, a_out, membrane, h, thr_eff
 
 
-def lif_backward(h, thr_eff, v0, beta, thr, reset, surrogate, adapt_alpha, adapt_decay, g_s, g_v, g_a, g_m, x_dtype, need_x, need_beta, need_thr):  # noqa: ANN001,E501
+def lif_backward(
+    h,
+    thr_eff,
+    v0,
+    beta,
+    thr,
+    reset,
+    surrogate,
+    adapt_alpha,
+    adapt_decay,
+    g_s,
+    g_v,
+    g_a,
+    g_m,
+    x_dtype,
+    need_x,
+    need_beta,
+    need_thr,
+):  # noqa: ANN001,E501
     """Reverse-time kernel; returns ``(dx in x_dtype or None, dv0, dbeta, dthr, da0)``.
 
     ``h`` / ``thr_eff`` are the forward's contiguous ``(B, T, *F)`` records, ``g_s`` / ``g_m``
@@ -431,17 +553,39 @@ def lif_backward(h, thr_eff, v0, beta, thr, reset, surrogate, adapt_alpha, adapt
     dv0_flat = vec("dv0", dv0)
     with _on(h.device):
         _lif_bwd_kernel[_grid(m)](
-            h_ptr=h3, thr_eff_ptr=dense("thr_eff", thr_eff) if adaptive else h3, v0_ptr=vec("v0", v0),
-            beta_ptr=vec("beta", _per_neuron(beta, state_shape)), thr_ptr=vec("threshold", _per_neuron(thr, state_shape)),
-            const_ptr=_expect("constants", _constants(surrogate, adapt_alpha, adapt_decay, dtype, h.device), (_N_CONSTANTS,)),
-            gs_ptr=gs3, gv_ptr=vec("g_v", _per_neuron(g_v, state_shape)) if g_v is not None else dv0_flat,
-            ga_ptr=vec("g_a", _per_neuron(g_a, state_shape)) if g_a is not None else dv0_flat, gm_ptr=gm3,
-            dx_ptr=dense("dx", dx) if need_x else h3, dv0_ptr=dv0_flat, da0_ptr=vec("da0", da0) if adaptive else dv0_flat,
-            dbeta_ptr=vec("dbeta", dbeta) if need_beta else dv0_flat, dthr_ptr=vec("dthr", dthr) if need_thr else dv0_flat,
-            T=steps, F=btf[2], M=m, **_btf_strides("sgs", gs3, btf), **_btf_strides("sgm", gm3, btf),
-            RESET=_RESET_ID[reset], ADAPTIVE=adaptive, SURROGATE=SURROGATE_KIND[type(surrogate)],
-            HAS_GS=g_s is not None, HAS_GV=g_v is not None, HAS_GA=g_a is not None, HAS_GM=g_m is not None,
-            NEED_X=bool(need_x), NEED_BETA=bool(need_beta), NEED_THR=bool(need_thr), BLOCK=_BLOCK,
+            h_ptr=h3,
+            thr_eff_ptr=dense("thr_eff", thr_eff) if adaptive else h3,
+            v0_ptr=vec("v0", v0),
+            beta_ptr=vec("beta", _per_neuron(beta, state_shape)),
+            thr_ptr=vec("threshold", _per_neuron(thr, state_shape)),
+            const_ptr=_expect(
+                "constants", _constants(surrogate, adapt_alpha, adapt_decay, dtype, h.device), (_N_CONSTANTS,)
+            ),
+            gs_ptr=gs3,
+            gv_ptr=vec("g_v", _per_neuron(g_v, state_shape)) if g_v is not None else dv0_flat,
+            ga_ptr=vec("g_a", _per_neuron(g_a, state_shape)) if g_a is not None else dv0_flat,
+            gm_ptr=gm3,
+            dx_ptr=dense("dx", dx) if need_x else h3,
+            dv0_ptr=dv0_flat,
+            da0_ptr=vec("da0", da0) if adaptive else dv0_flat,
+            dbeta_ptr=vec("dbeta", dbeta) if need_beta else dv0_flat,
+            dthr_ptr=vec("dthr", dthr) if need_thr else dv0_flat,
+            T=steps,
+            F=btf[2],
+            M=m,
+            **_btf_strides("sgs", gs3, btf),
+            **_btf_strides("sgm", gm3, btf),
+            RESET=_RESET_ID[reset],
+            ADAPTIVE=adaptive,
+            SURROGATE=SURROGATE_KIND[type(surrogate)],
+            HAS_GS=g_s is not None,
+            HAS_GV=g_v is not None,
+            HAS_GA=g_a is not None,
+            HAS_GM=g_m is not None,
+            NEED_X=bool(need_x),
+            NEED_BETA=bool(need_beta),
+            NEED_THR=bool(need_thr),
+            BLOCK=_BLOCK,
             num_warps=_NUM_WARPS,
-        )  # fmt: skip
+        )
     return dx, dv0, dbeta, dthr, da0

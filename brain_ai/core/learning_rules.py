@@ -37,9 +37,16 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import (
-    ConfigError, DecoderType, DecodingConfig, LearningRule, LossConfig, MembraneReduce, PopulationMode, SNNConfig,
+    ConfigError,
+    DecoderType,
+    DecodingConfig,
+    LearningRule,
+    LossConfig,
+    MembraneReduce,
+    PopulationMode,
+    SNNConfig,
     TaskLoss,
-)  # fmt: skip
+)
 from brain_ai.core.decoding import Decoder
 from brain_ai.core.losses import CrossEntropyLoss, ISIRegularization, LossInputs, SNNLossComposer, TemporalConsistency
 
@@ -54,22 +61,28 @@ def step_form_problem(snn: SNNConfig, dec: DecodingConfig, loss: LossConfig) -> 
     (module docstring); a decoder that reads the whole sequence (first spike, max / final
     membrane, a population estimate, an ensemble) or a first-spike / mse loss has none."""
     rule = f"snn.learning_rule={snn.learning_rule.name}"
-    reads_steps = dec.type is DecoderType.rate or (
-        dec.type is DecoderType.population and dec.population_mode is PopulationMode.classification
-    ) or (dec.type is DecoderType.membrane and dec.membrane_reduce is MembraneReduce.mean)
+    reads_steps = (
+        dec.type is DecoderType.rate
+        or (dec.type is DecoderType.population and dec.population_mode is PopulationMode.classification)
+        or (dec.type is DecoderType.membrane and dec.membrane_reduce is MembraneReduce.mean)
+    )
     if not reads_steps:
         what = f"decoding={dec.type.name}"
         if dec.type is DecoderType.membrane:
             what += f" with decoding.membrane_reduce={dec.membrane_reduce.name}"
         elif dec.type is DecoderType.population:
             what += f" with decoding.population_mode={dec.population_mode.name}"
-        return (f"{rule} needs a loss at every step, but {what} has no per-step form (it reads the whole sequence); "
-                f"allowed: decoding=rate, decoding=population (classification), decoding=membrane with "
-                f"decoding.membrane_reduce=mean, or snn.learning_rule=bptt")
+        return (
+            f"{rule} needs a loss at every step, but {what} has no per-step form (it reads the whole sequence); "
+            f"allowed: decoding=rate, decoding=population (classification), decoding=membrane with "
+            f"decoding.membrane_reduce=mean, or snn.learning_rule=bptt"
+        )
     if loss.task_loss not in STEP_TASK_LOSSES:
         allowed = ", ".join(t.name for t in STEP_TASK_LOSSES)
-        return (f"{rule} needs a loss at every step, but loss.task_loss={loss.task_loss.name} has no per-step form; "
-                f"allowed: {allowed}, or snn.learning_rule=bptt")
+        return (
+            f"{rule} needs a loss at every step, but loss.task_loss={loss.task_loss.name} has no per-step form; "
+            f"allowed: {allowed}, or snn.learning_rule=bptt"
+        )
     return None
 
 
@@ -87,8 +100,10 @@ def check_step_forms(snn: SNNConfig, dec: DecodingConfig, loss: LossConfig, time
 def check_sltt_steps(sltt_steps: Optional[int], time_steps: int) -> None:
     """Raise unless ``sltt_steps`` is None or at most the sequence length ``time_steps``."""
     if sltt_steps is not None and sltt_steps > time_steps:
-        raise ConfigError(f"snn.sltt_steps={sltt_steps} is more than the sequence has (T={time_steps} steps); "
-                          f"allowed: 1 <= snn.sltt_steps <= {time_steps}, or null (every step)")
+        raise ConfigError(
+            f"snn.sltt_steps={sltt_steps} is more than the sequence has (T={time_steps} steps); "
+            f"allowed: 1 <= snn.sltt_steps <= {time_steps}, or null (every step)"
+        )
 
 
 class _TracedLinear(torch.autograd.Function):
@@ -140,8 +155,13 @@ class StepObjective:
         output = outputs["output"]
         # only the cross_entropy term reads the decoded step; the others skip the decoder's cost
         decoded = self.decoder(output) if CrossEntropyLoss.name in self.criterion.terms else None
-        inputs = LossInputs(output=output, decoded=decoded, targets=self.targets,
-                            layer_spikes=outputs["spikes"], layer_membranes=outputs["membranes"])
+        inputs = LossInputs(
+            output=output,
+            decoded=decoded,
+            targets=self.targets,
+            layer_spikes=outputs["spikes"],
+            layer_membranes=outputs["membranes"],
+        )
         parts = {}
         for name, term in self.criterion.terms.items():
             if isinstance(term, TemporalConsistency):
@@ -195,14 +215,22 @@ class OnlineLearner:
     """
 
     def __init__(
-        self, rule: LearningRule, parameters: Sequence[nn.Parameter], decoder: Decoder, criterion: SNNLossComposer,
-        targets: Tensor, *, sltt_steps: Optional[int] = None, generator: Optional[torch.Generator] = None,
+        self,
+        rule: LearningRule,
+        parameters: Sequence[nn.Parameter],
+        decoder: Decoder,
+        criterion: SNNLossComposer,
+        targets: Tensor,
+        *,
+        sltt_steps: Optional[int] = None,
+        generator: Optional[torch.Generator] = None,
     ) -> None:
         if rule is LearningRule.bptt:
             raise ValueError("OnlineLearner: learning_rule=bptt is not an online rule; allowed: ottt, sltt")
         if sltt_steps is not None and (rule is not LearningRule.sltt or generator is None):
-            raise ValueError(f"OnlineLearner: sltt_steps={sltt_steps} needs rule=sltt and a generator to draw the "
-                             f"steps from")
+            raise ValueError(
+                f"OnlineLearner: sltt_steps={sltt_steps} needs rule=sltt and a generator to draw the steps from"
+            )
         self.rule, self.params = rule, [p for p in parameters if p.requires_grad]
         self.decoder, self.criterion, self.targets = decoder, criterion, targets
         self.sltt_steps, self.generator = sltt_steps, generator
@@ -276,5 +304,9 @@ class OnlineLearner:
         0-d tensors (no host sync; :class:`~brain_ai.core.losses.SNNLossComposer`'s form)."""
         components = {n: v.float() for n, v in self._parts.items()}
         total = torch.stack([self.criterion.weights[n] * v for n, v in components.items()]).sum()
-        return {"total": total, "components": components, "diagnostics": {n: {} for n in components},
-                "weights": dict(self.criterion.weights)}
+        return {
+            "total": total,
+            "components": components,
+            "diagnostics": {n: {} for n in components},
+            "weights": dict(self.criterion.weights),
+        }

@@ -83,17 +83,22 @@ def _class_targets(targets: Tensor, scores: Tensor, what: str) -> Tensor:
     """``targets (B,)`` int64 class indices in ``[0, C)`` for ``scores (B, ..., C)``; else a ValueError naming the range."""
     batch, classes = scores.shape[0], scores.shape[-1]
     if targets.dim() != 1 or targets.shape[0] != batch or targets.dtype != torch.long:
-        raise ValueError(f"{what}: targets must be class indices (B,)=({batch},) int64, got {targets.dtype} {tuple(targets.shape)}")
+        raise ValueError(
+            f"{what}: targets must be class indices (B,)=({batch},) int64, got {targets.dtype} {tuple(targets.shape)}"
+        )
     if batch and not bool(((targets >= 0) & (targets < classes)).all()):
-        raise ValueError(f"{what}: targets must lie in [0, {classes}) (one per output class), got values from {int(targets.min())} to {int(targets.max())}")
+        raise ValueError(
+            f"{what}: targets must lie in [0, {classes}) (one per output class), got values from {int(targets.min())} to {int(targets.max())}"
+        )
     return targets
 
 
 def _decoded_as(decoded: DecoderOutput, kind: type, what: str) -> DecoderOutput:
     """``decoded`` if it is a ``kind`` (the output type ``what`` needs); else a ValueError naming both."""
     if not isinstance(decoded, kind):
-        raise ValueError(f"{what} needs a {kind.__name__} (the output of a {kind.task.name} decoder), "
-                         f"got a {type(decoded).__name__}")
+        raise ValueError(
+            f"{what} needs a {kind.__name__} (the output of a {kind.task.name} decoder), got a {type(decoded).__name__}"
+        )
     return decoded
 
 
@@ -135,8 +140,7 @@ class LossTerm(nn.Module, metaclass=abc.ABCMeta):
         return cls()
 
     @abc.abstractmethod
-    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
-        ...
+    def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]: ...
 
 
 class ProbSpikes(LossTerm):
@@ -144,7 +148,9 @@ class ProbSpikes(LossTerm):
 
     name = "probspikes"
 
-    def __init__(self, temperature: float = LossConfig.probspikes_temperature, eps: float = LossConfig.probspikes_eps) -> None:
+    def __init__(
+        self, temperature: float = LossConfig.probspikes_temperature, eps: float = LossConfig.probspikes_eps
+    ) -> None:
         super().__init__()
         self.temperature, self.log_eps = float(temperature), math.log(eps)
 
@@ -204,8 +210,10 @@ class MSELoss(LossTerm):
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         estimate = _decoded_as(inputs.decoded, RegressionOutput, f"loss term {self.name!r}").estimate.float()
         if inputs.targets.numel() != estimate.numel() or not inputs.targets.is_floating_point():
-            raise ValueError(f"mse: targets must be float values shaped like the estimate {tuple(estimate.shape)}, "
-                             f"got {inputs.targets.dtype} {tuple(inputs.targets.shape)}")
+            raise ValueError(
+                f"mse: targets must be float values shaped like the estimate {tuple(estimate.shape)}, "
+                f"got {inputs.targets.dtype} {tuple(inputs.targets.shape)}"
+            )
         error = estimate - inputs.targets.float().reshape(estimate.shape)
         return (error**2).mean(), {"mae": error.detach().abs().mean()}
 
@@ -217,18 +225,29 @@ class RateRegularization(LossTerm, LayerSummary):
     name = key = "rate_reg"
     needs_layer_spikes = True
 
-    def __init__(self, target_rate: float = LossConfig.target_rate, rate_targets: Optional[Dict[str, float]] = None,
-                 rate_min: float = LossConfig.rate_min, rate_max: float = LossConfig.rate_max,
-                 saturation_threshold: float = LossConfig.saturation_threshold) -> None:
+    def __init__(
+        self,
+        target_rate: float = LossConfig.target_rate,
+        rate_targets: Optional[Dict[str, float]] = None,
+        rate_min: float = LossConfig.rate_min,
+        rate_max: float = LossConfig.rate_max,
+        saturation_threshold: float = LossConfig.saturation_threshold,
+    ) -> None:
         super().__init__()
         self.target_rate, self.rate_targets = float(target_rate), dict(rate_targets or {})
-        self.rate_min, self.rate_max, self.saturation_threshold = float(rate_min), float(rate_max), float(saturation_threshold)
+        self.rate_min, self.rate_max, self.saturation_threshold = (
+            float(rate_min),
+            float(rate_max),
+            float(saturation_threshold),
+        )
 
     @classmethod
     def from_config(cls, cfg: LossConfig) -> "RateRegularization":
         return cls(cfg.target_rate, cfg.rate_targets, cfg.rate_min, cfg.rate_max, cfg.saturation_threshold)
 
-    def segment(self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: None) -> Tuple[Summary, None]:
+    def segment(
+        self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: None
+    ) -> Tuple[Summary, None]:
         return {"count": time_sum(spikes, mask).flatten(1).unsqueeze(1)}, None
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
@@ -245,8 +264,13 @@ class RateRegularization(LossTerm, LayerSummary):
             band = F.relu(self.rate_min - per_neuron) ** 2 + F.relu(per_neuron - self.rate_max) ** 2
             losses.append(((rate - target) ** 2).mean() + band.mean())
             r = per_neuron.detach()
-            diag.update({f"{name}/rate": r.mean(), f"{name}/dead_frac": (r == 0).float().mean(),
-                         f"{name}/saturated_frac": (r >= self.saturation_threshold).float().mean()})
+            diag.update(
+                {
+                    f"{name}/rate": r.mean(),
+                    f"{name}/dead_frac": (r == 0).float().mean(),
+                    f"{name}/saturated_frac": (r >= self.saturation_threshold).float().mean(),
+                }
+            )
         return torch.stack(losses).mean(), diag
 
 
@@ -257,7 +281,9 @@ class TemporalConsistency(LossTerm, LayerSummary):
     name = key = "temporal"
     needs_layer_spikes = True
 
-    def __init__(self, window: int = LossConfig.temporal_window, penalty: TemporalPenalty = LossConfig.temporal_penalty) -> None:
+    def __init__(
+        self, window: int = LossConfig.temporal_window, penalty: TemporalPenalty = LossConfig.temporal_penalty
+    ) -> None:
         super().__init__()
         if penalty is TemporalPenalty.variance and window < 2:
             raise ValueError(f"temporal consistency: window={window!r} with penalty=variance; allowed: window >= 2")
@@ -275,10 +301,14 @@ class TemporalConsistency(LossTerm, LayerSummary):
     def check_length(self, steps: int) -> None:
         """Raise unless a sequence of ``steps`` steps holds at least one window."""
         if steps < self.span:
-            raise ValueError(f"temporal consistency: T={steps} is shorter than the {self.span} steps that "
-                             f"loss.temporal_window={self.window} ({self.penalty.name}) needs")
+            raise ValueError(
+                f"temporal consistency: T={steps} is shorter than the {self.span} steps that "
+                f"loss.temporal_window={self.window} ({self.penalty.name}) needs"
+            )
 
-    def segment(self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: None) -> Tuple[Summary, None]:
+    def segment(
+        self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: None
+    ) -> Tuple[Summary, None]:
         flat = spikes.float().flatten(2)
         # sum / N equals mean(-1) bit for bit, but its backward expands a (B, t) gradient instead of
         # dividing a materialised (B, t, N) one
@@ -387,7 +417,9 @@ class ISIRegularization(LossTerm, LayerSummary):
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         steps = valid_steps(inputs.mask, inputs.output)  # (B, 1)
-        values = {name: self.summary_penalty(summary, steps) for name, summary in _layer_summaries(self, inputs).items()}
+        values = {
+            name: self.summary_penalty(summary, steps) for name, summary in _layer_summaries(self, inputs).items()
+        }
         return torch.stack(list(values.values())).mean(), {f"{n}/penalty": v.detach() for n, v in values.items()}
 
 
@@ -433,7 +465,9 @@ class SNNLossComposer(nn.Module):
             raise ValueError(f"SNNLossComposer: terms {names} must be non-empty with unique names")
         for term, weight in terms:
             if not isinstance(term, LossTerm) or not math.isfinite(weight) or weight < 0:
-                raise ValueError(f"SNNLossComposer: term {term!r} with weight={weight!r}; allowed: a LossTerm with a finite weight >= 0")
+                raise ValueError(
+                    f"SNNLossComposer: term {term!r} with weight={weight!r}; allowed: a LossTerm with a finite weight >= 0"
+                )
         self.terms = nn.ModuleDict({term.name: term for term, _ in terms})
         self.weights = {term.name: float(weight) for term, weight in terms}
 
@@ -445,7 +479,11 @@ class SNNLossComposer(nn.Module):
     @property
     def whole_layer_terms(self) -> List[LossTerm]:
         """The terms that read whole layer tensors (no summary form: they cannot be segmented)."""
-        return [t for t in self.terms.values() if (t.needs_layer_spikes or t.needs_membrane) and not isinstance(t, LayerSummary)]
+        return [
+            t
+            for t in self.terms.values()
+            if (t.needs_layer_spikes or t.needs_membrane) and not isinstance(t, LayerSummary)
+        ]
 
     @property
     def needs_layer_spikes(self) -> bool:
@@ -462,14 +500,19 @@ class SNNLossComposer(nn.Module):
         info: Dict[str, object] = {
             "total": total.detach(),
             "components": {name: loss.detach().float() for name, (loss, _) in results.items()},
-            "diagnostics": {name: {key: value.float() for key, value in diag.items()} for name, (_, diag) in results.items()},
+            "diagnostics": {
+                name: {key: value.float() for key, value in diag.items()} for name, (_, diag) in results.items()
+            },
             "weights": dict(self.weights),
         }
         return total, info
 
 
 def compute_snn_metrics(
-    decoded: DecoderOutput, targets: Tensor, layer_spikes: Optional[Dict[str, Tensor]] = None, mask: Optional[Tensor] = None
+    decoded: DecoderOutput,
+    targets: Tensor,
+    layer_spikes: Optional[Dict[str, Tensor]] = None,
+    mask: Optional[Tensor] = None,
 ) -> Dict[str, float]:
     """Plain-float metrics: ``accuracy`` (a :class:`ClassificationOutput`) or ``mae`` / ``mse`` (a
     :class:`RegressionOutput`), ``confidence``, and per layer ``<name>/firing_rate``,
@@ -484,7 +527,9 @@ def compute_snn_metrics(
             values.update({"mae": error.abs().mean(), "mse": (error**2).mean()})
         for name, spikes in (layer_spikes or {}).items():
             per_neuron = time_sum(spikes, mask).sum(0) / valid_steps(mask, spikes).sum()  # (*N)
-            values.update({f"{name}/firing_rate": per_neuron.mean(), f"{name}/dead_frac": (per_neuron == 0).float().mean()})
+            values.update(
+                {f"{name}/firing_rate": per_neuron.mean(), f"{name}/dead_frac": (per_neuron == 0).float().mean()}
+            )
         floats = torch.stack([v.float() for v in values.values()]).tolist()
     return dict(zip(values, floats))
 

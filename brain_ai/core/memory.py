@@ -116,7 +116,9 @@ def fit_bptt_bytes(
             measured = saved_tensor_bytes(lambda: run(x))
         rows.append([1.0, b, t, b * t])
         targets.append([float(measured)])
-    coef = torch.linalg.lstsq(torch.tensor(rows, dtype=torch.float64), torch.tensor(targets, dtype=torch.float64)).solution
+    coef = torch.linalg.lstsq(
+        torch.tensor(rows, dtype=torch.float64), torch.tensor(targets, dtype=torch.float64)
+    ).solution
     return BPTTMemoryModel(*coef.flatten().tolist())
 
 
@@ -168,7 +170,6 @@ def chunk_size_for_budget(
     )
 
 
-
 # --------------------------------------------------------------------------------------------
 # Peak memory of a whole network's training step, and checkpoint_every for a budget
 # --------------------------------------------------------------------------------------------
@@ -177,7 +178,8 @@ def chunk_size_for_budget(
 #: Segments are shorter than T (one segment holding all of T is not the regime being fitted); a
 #: grid of 8 segmented probes for 4 coefficients, so that one probe's noise does not steer the fit.
 PEAK_PROBES: Tuple[Tuple[int, Optional[int]], ...] = (
-    (128, None), (384, None),
+    (128, None),
+    (384, None),
     *((steps, every) for steps in (192, 384) for every in (8, 16, 32, 64)),
 )
 
@@ -267,7 +269,9 @@ def _lstsq(rows: Sequence[Sequence[float]], targets: Sequence[float]) -> Tuple[f
 
 
 def fit_network_peak(
-    cfg: SNNConfig, batch_size: int, probes: Sequence[Tuple[int, Optional[int]]] = PEAK_PROBES,
+    cfg: SNNConfig,
+    batch_size: int,
+    probes: Sequence[Tuple[int, Optional[int]]] = PEAK_PROBES,
     make_step: StepFactory = network_step,
 ) -> NetworkPeakModel:
     """Measure :func:`peak_bytes` of the steps ``make_step`` builds at ``batch_size`` on short
@@ -304,7 +308,9 @@ def checkpoint_every_for_budget(model: NetworkPeakModel, time_steps: int, budget
     )
 
 
-def resolve_memory_budget(cfg: SNNConfig, batch_size: int, time_steps: int, make_step: StepFactory = network_step) -> SNNConfig:
+def resolve_memory_budget(
+    cfg: SNNConfig, batch_size: int, time_steps: int, make_step: StepFactory = network_step
+) -> SNNConfig:
     """Check ``cfg.checkpoint_every`` against ``time_steps`` and turn ``cfg.memory_budget_mb`` into
     ``checkpoint_every`` (logged) for the step ``make_step`` builds (``train.py``: the real training
     step); the returned config has ``memory_budget_mb=None``.
@@ -324,7 +330,11 @@ def resolve_memory_budget(cfg: SNNConfig, batch_size: int, time_steps: int, make
     log.info(
         "snn.memory_budget_mb=%g -> snn.checkpoint_every=%s (predicted peak of a training step %.1f MB; full BPTT %.1f MB; "
         "batch size %d, T=%d, fp32)",
-        cfg.memory_budget_mb, every, model.predict(time_steps, every) / 2**20, model.predict(time_steps) / 2**20,
-        batch_size, time_steps,
+        cfg.memory_budget_mb,
+        every,
+        model.predict(time_steps, every) / 2**20,
+        model.predict(time_steps) / 2**20,
+        batch_size,
+        time_steps,
     )
     return dataclasses.replace(cfg, checkpoint_every=every, memory_budget_mb=None)

@@ -59,7 +59,9 @@ def over_time(layer: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     return y.reshape(b, t, *y.shape[1:])  # (B, T, ...)
 
 
-def dropout_masks(x: Tensor, sizes: List[int], p: float, generator: Optional[torch.Generator], dtype: torch.dtype) -> List[Tensor]:
+def dropout_masks(
+    x: Tensor, sizes: List[int], p: float, generator: Optional[torch.Generator], dtype: torch.dtype
+) -> List[Tensor]:
     """Dropout masks ``(B, T, N_j)`` in ``dtype`` for layers of ``sizes`` N_j, drawn once per forward (for all T)
     so that they do not depend on the time segmentation, and are inputs (not random draws) of a
     recomputed segment: ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)``, as ``nn.Dropout``.

@@ -32,9 +32,18 @@ class HealthyRange:
 #: symptom -> (what is wrong, the config keys to try): :func:`check_health` reports each symptom
 #: of a layer once, with the probe values that show it
 SYMPTOMS: Dict[str, Tuple[str, str]] = {
-    "silent": ("too few spikes", "try a lower snn.neuron.threshold, a larger encoding.rate_gain or a wider surrogate (snn.neuron.surrogate_alpha)"),
-    "saturated": ("too many spikes", "try a higher snn.neuron.threshold, loss.w_rate_reg > 0 or snn.neuron.type=adaptive_lif"),
-    "membrane_low": ("membrane far below threshold", "check the input scale (encoding.normalization, encoding.rate_gain)"),
+    "silent": (
+        "too few spikes",
+        "try a lower snn.neuron.threshold, a larger encoding.rate_gain or a wider surrogate (snn.neuron.surrogate_alpha)",
+    ),
+    "saturated": (
+        "too many spikes",
+        "try a higher snn.neuron.threshold, loss.w_rate_reg > 0 or snn.neuron.type=adaptive_lif",
+    ),
+    "membrane_low": (
+        "membrane far below threshold",
+        "check the input scale (encoding.normalization, encoding.rate_gain)",
+    ),
     "membrane_high": ("membrane far above threshold", "try a lower snn.neuron.beta or encoding.normalization=minmax"),
     "flat": ("membrane does not vary", "the input may be constant or the weights zero: check data and encoding"),
     "non_finite": ("non-finite values", "try a lower optim.lr or trainer.gradient_clip_val=1.0"),
@@ -59,7 +68,9 @@ class ProbeSummary(LayerSummary):
     key = "probes"
     needs_membrane = True
 
-    def segment(self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: None) -> Tuple[Summary, None]:
+    def segment(
+        self, spikes: Tensor, membrane: Optional[Tensor], mask: Optional[Tensor], carry: None
+    ) -> Tuple[Summary, None]:
         with torch.no_grad():
             s = spikes.detach().float()
             w = step_weights(mask, s)
@@ -99,7 +110,9 @@ def probes_from_summary(
 
 
 def compute_probes(
-    spikes: Tensor, membrane: Optional[Tensor] = None, saturation_threshold: float = LossConfig.saturation_threshold,
+    spikes: Tensor,
+    membrane: Optional[Tensor] = None,
+    saturation_threshold: float = LossConfig.saturation_threshold,
     mask: Optional[Tensor] = None,
 ) -> Dict[str, Tensor]:
     """Probe one layer's activity over a window (:class:`ProbeSummary` over one segment).
@@ -123,7 +136,9 @@ def compute_probes(
         raise ValueError(f"compute_probes: saturation_threshold={saturation_threshold!r} must be in (0, 1]")
     mask = check_mask(mask, spikes.shape[0], spikes.shape[1], "compute_probes")
     if membrane is not None and membrane.shape != spikes.shape:
-        raise ValueError(f"compute_probes: membrane shape {tuple(membrane.shape)} != spikes shape {tuple(spikes.shape)}")
+        raise ValueError(
+            f"compute_probes: membrane shape {tuple(membrane.shape)} != spikes shape {tuple(spikes.shape)}"
+        )
     summary = summarize(ProbeSummary(), spikes, membrane, mask)
     return probes_from_summary(summary, valid_steps(mask, spikes).sum(), saturation_threshold)
 

@@ -27,18 +27,28 @@ from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, Backend, ConfigError, NeuronConfig, NeuronType, NormType, Readout, SNNConfig, check_range
+from brain_ai.config import (
+    NON_SPIKING_ARCHITECTURES,
+    Architecture,
+    Backend,
+    ConfigError,
+    NeuronConfig,
+    NeuronType,
+    NormType,
+    Readout,
+    SNNConfig,
+    check_range,
+)
 from brain_ai.core.ann import RecurrentANN
 from brain_ai.core.learning_rules import OnlineLearner, traced_current
-from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, over_time
 from brain_ai.core.masking import valid_steps
+from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, over_time
 from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
 from brain_ai.core.neurons.state import carry, check_finite, check_state
 from brain_ai.core.probes import ProbeSummary, neuron_rates, probes_from_summary
 from brain_ai.core.spike_input import as_compute, spike_linear
 from brain_ai.core.summaries import LayerSummary, Summary, Undetached
 from brain_ai.core.unroll import check_segmenting, run_segments
-
 
 #: The non-recurrent neuron a recurrent type builds where a dense recurrence makes no sense
 #: (conv blocks, the spiking readout).
@@ -80,9 +90,11 @@ class _Segment:
                 continue
             carried = self.carries.setdefault(summary.key, {})
             self.stats.setdefault(summary.key, {})[name], carried[name] = summary.segment(
-                spikes if summary.needs_spikes else None, membrane if summary.needs_membrane else None,
-                self.mask, carried.get(name),
-            )  # fmt: skip
+                spikes if summary.needs_spikes else None,
+                membrane if summary.needs_membrane else None,
+                self.mask,
+                carried.get(name),
+            )
 
 
 class _SNNBase(nn.Module):
@@ -158,8 +170,10 @@ class _SNNBase(nn.Module):
         states = self._check_state(state, x.shape[0])
         keep_membranes = record_membrane or return_details
         if online is not None and (return_details or probes or summaries):
-            raise ValueError("snn forward: return_details, probes and summaries are not available with online learning "
-                             "(they read the whole sequence; the online learner reads each step)")
+            raise ValueError(
+                "snn forward: return_details, probes and summaries are not available with online learning "
+                "(they read the whole sequence; the online learner reads each step)"
+            )
         keep = keep_spikes or return_details
         summaries = [*summaries, ProbeSummary()] if probes or return_details else list(summaries)
         checkpoint_every = self.cfg.checkpoint_every if online is None else None  # online: one step at a time
@@ -181,15 +195,22 @@ class _SNNBase(nn.Module):
         inputs = {"x": x, "masks": self._dropout_masks(x, generator), **({} if mask is None else {"mask": mask})}
         chunk_size = self.cfg.chunk_size if online is None else None
         outputs, (final, _) = run_segments(
-            segment, inputs, (states, Undetached({})), chunk_size=chunk_size, checkpoint_every=checkpoint_every,
+            segment,
+            inputs,
+            (states, Undetached({})),
+            chunk_size=chunk_size,
+            checkpoint_every=checkpoint_every,
             online=online,
         )
         owner = f"{type(self).__name__}.forward"
         final = {name: carry(owner, s, carry_state) for name, s in final.items()} if carry_state is not False else {}
         out = SNNOutput(
-            output=outputs["output"], layer_spikes=outputs["spikes"], layer_membranes=outputs["membranes"],
-            summaries=outputs["summaries"], final_states=final,
-        )  # fmt: skip
+            output=outputs["output"],
+            layer_spikes=outputs["spikes"],
+            layer_membranes=outputs["membranes"],
+            summaries=outputs["summaries"],
+            final_states=final,
+        )
         if return_details:
             out.inputs = as_compute(x, self.compute_dtype)
         if ProbeSummary.key in out.summaries:
@@ -199,7 +220,9 @@ class _SNNBase(nn.Module):
             out.neuron_rates = {name: neuron_rates(summary, entries) for name, summary in layers.items()}
         return out
 
-    def reset_state(self, batch_size: int, device: Optional[torch.device] = None, dtype: torch.dtype = torch.float32) -> Dict[str, SpikingState]:
+    def reset_state(
+        self, batch_size: int, device: Optional[torch.device] = None, dtype: torch.dtype = torch.float32
+    ) -> Dict[str, SpikingState]:
         """All-zero state of every layer for ``batch_size`` samples (the same as ``state=None``)."""
         return {name: n.reset_state(batch_size, device, dtype) for name, n in zip(self.layer_names, self.neurons)}
 
@@ -210,7 +233,9 @@ class _SNNBase(nn.Module):
         owner = type(self).__name__
         if not isinstance(state, dict) or list(state) != self.layer_names:
             got = list(state) if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"{owner}: state must be a dict with the layers {self.layer_names} (final_states of a previous call), got {got}")
+            raise ValueError(
+                f"{owner}: state must be a dict with the layers {self.layer_names} (final_states of a previous call), got {got}"
+            )
         for name, neuron in zip(self.layer_names, self.neurons):
             if state[name] is not None:
                 check_state(f"{owner} layer {name!r}", state[name], neuron.state_shapes(batch_size))
@@ -223,7 +248,11 @@ class _SNNBase(nn.Module):
 
     def _dropout_masks(self, x: Tensor, generator: Optional[torch.Generator]) -> List[Tensor]:
         """The hidden layers' dropout masks (:func:`dropout_masks`); empty in eval mode."""
-        return dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator, self.compute_dtype) if self.training else []
+        return (
+            dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator, self.compute_dtype)
+            if self.training
+            else []
+        )
 
     def _run_neuron(self, name: str, neuron: nn.Module, current: Tensor, seg: _Segment) -> Tensor:
         """Step ``neuron`` over ``current (B, t, ...)`` from ``seg.states[name]``; record into ``seg``."""
@@ -249,11 +278,15 @@ class _SNNBase(nn.Module):
             neuron = self.cfg.neuron
             own_tau = self.cfg.readout_tau is not None
             return LeakyIntegrator(
-                size, NeuronConfig(
-                    beta=None if own_tau else neuron.beta, tau=self.cfg.readout_tau if own_tau else neuron.tau,
-                    dt=neuron.dt, learnable_beta=neuron.learnable_beta, per_neuron_beta=neuron.per_neuron_beta,
+                size,
+                NeuronConfig(
+                    beta=None if own_tau else neuron.beta,
+                    tau=self.cfg.readout_tau if own_tau else neuron.tau,
+                    dt=neuron.dt,
+                    learnable_beta=neuron.learnable_beta,
+                    per_neuron_beta=neuron.per_neuron_beta,
                 ),
-            )  # fmt: skip
+            )
         return build_neuron(_hidden_neuron_cfg(self.cfg.neuron, recurrent_ok=False), size)
 
     @property
@@ -340,17 +373,22 @@ class ConvSNN(_SNNBase):
     neurons are never recurrent (a dense C*H*W recurrence would be huge): ``recurrent_lif`` /
     ``recurrent_adaptive_lif`` apply to the dense layers only (conv blocks get lif / adaptive_lif). ``forward(x (B, T, C, H, W), state=None)``.
     """
+
     def __init__(self, cfg: SNNConfig) -> None:
         super().__init__(cfg)
         if cfg.input_shape is None:
-            raise ConfigError("snn.input_shape is None: set it to [C, H, W], or let the pipeline infer it from the data and encoder")
+            raise ConfigError(
+                "snn.input_shape is None: set it to [C, H, W], or let the pipeline infer it from the data and encoder"
+            )
         c, h, w = cfg.input_shape
         self.blocks = nn.ModuleList()
         self.neurons = nn.ModuleList()
         k = cfg.kernel_size
         for c_out in cfg.conv_channels:
             norm = nn.BatchNorm2d(c_out) if cfg.norm is NormType.batch else nn.Identity()
-            self.blocks.append(nn.Sequential(nn.Conv2d(c, c_out, k, padding=k // 2, bias=cfg.norm is NormType.none), norm))
+            self.blocks.append(
+                nn.Sequential(nn.Conv2d(c, c_out, k, padding=k // 2, bias=cfg.norm is NormType.none), norm)
+            )
             self.neurons.append(build_neuron(_hidden_neuron_cfg(cfg.neuron, recurrent_ok=False), (c_out, h, w)))
             if h < cfg.pool or w < cfg.pool:
                 raise ConfigError(
@@ -371,7 +409,9 @@ class ConvSNN(_SNNBase):
     def _check_input(self, x: Tensor) -> Tensor:
         expected = tuple(self.cfg.input_shape)
         if x.dim() != 5 or tuple(x.shape[2:]) != expected:
-            raise ValueError(f"snn.input_shape={list(expected)} but ConvSNN got input {tuple(x.shape)}; expected (B, T, *input_shape)")
+            raise ValueError(
+                f"snn.input_shape={list(expected)} but ConvSNN got input {tuple(x.shape)}; expected (B, T, *input_shape)"
+            )
         return x
 
     def _layers(self, x: Tensor, masks: List[Tensor], seg: _Segment) -> Tensor:
@@ -384,7 +424,9 @@ class ConvSNN(_SNNBase):
         return self._forward_dense(x, masks, seg, self._n_conv)
 
 
-def run_streaming(net: _SNNBase, x: Tensor, window: int, state: Optional[NetState] = None, **forward_kwargs: Any) -> SNNOutput:
+def run_streaming(
+    net: _SNNBase, x: Tensor, window: int, state: Optional[NetState] = None, **forward_kwargs: Any
+) -> SNNOutput:
     """Run ``net`` over ``x (B, T, ...)`` in windows of ``window`` steps, carrying the state from
     window to window: the same result as ``net(x, state)`` in one call, with the activations of
     one window alive at a time (for inference on long recordings: under ``torch.no_grad()``).
@@ -437,9 +479,13 @@ def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], output_size: int)
     input_shape = cfg.input_shape
     if cfg.architecture is Architecture.conv:
         if len(step_shape) != 3:
-            raise ConfigError(f"snn.architecture=conv needs image-like steps (C, H, W), but the data/encoder yield {step_shape}")
+            raise ConfigError(
+                f"snn.architecture=conv needs image-like steps (C, H, W), but the data/encoder yield {step_shape}"
+            )
         if input_shape is not None and tuple(input_shape) != step_shape:
-            raise ConfigError(f"snn.input_shape={list(input_shape)} does not match the data/encoder step shape {list(step_shape)}")
+            raise ConfigError(
+                f"snn.input_shape={list(input_shape)} does not match the data/encoder step shape {list(step_shape)}"
+            )
         input_shape = list(step_shape)
     return dataclasses.replace(cfg, input_size=n_in, input_shape=input_shape, output_size=output_size)
 
@@ -455,4 +501,14 @@ def build_snn(cfg: SNNConfig) -> nn.Module:
     return _ARCHITECTURES[cfg.architecture](cfg)
 
 
-__all__ = ["SNNOutput", "NetState", "dropout_masks", "run_streaming", "SNNCore", "ConvSNN", "build_snn", "with_io_sizes", "over_time"]
+__all__ = [
+    "SNNOutput",
+    "NetState",
+    "dropout_masks",
+    "run_streaming",
+    "SNNCore",
+    "ConvSNN",
+    "build_snn",
+    "with_io_sizes",
+    "over_time",
+]

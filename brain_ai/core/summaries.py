@@ -39,13 +39,17 @@ class LayerSummary(metaclass=abc.ABCMeta):
     needs_membrane: ClassVar[bool] = False
 
     @abc.abstractmethod
-    def segment(self, spikes: Optional[Tensor], membrane: Optional[Tensor], mask: Optional[Tensor], carry: Any) -> Tuple[Summary, Any]:
+    def segment(
+        self, spikes: Optional[Tensor], membrane: Optional[Tensor], mask: Optional[Tensor], carry: Any
+    ) -> Tuple[Summary, Any]:
         """Summarise one segment: ``spikes`` / ``membrane`` ``(B, t, *N)`` (None when not needed),
         ``mask (B, t)`` bool (None: every step valid), ``carry`` what the previous segment passed
         on (None at the first). Returns ``(summary, carry for the next segment)``."""
 
 
-def summarize(summary: LayerSummary, spikes: Optional[Tensor], membrane: Optional[Tensor], mask: Optional[Tensor]) -> Summary:
+def summarize(
+    summary: LayerSummary, spikes: Optional[Tensor], membrane: Optional[Tensor], mask: Optional[Tensor]
+) -> Summary:
     """``summary`` of a whole sequence (one segment, nothing carried in)."""
     return summary.segment(spikes, membrane, mask, None)[0]
 

@@ -94,7 +94,9 @@ def time_steps_of(inputs: Any) -> int:
     return steps.pop()
 
 
-def segment_bounds(time_steps: int, chunk_size: Optional[int] = None, checkpoint_every: Optional[int] = None) -> List[Tuple[int, int]]:
+def segment_bounds(
+    time_steps: int, chunk_size: Optional[int] = None, checkpoint_every: Optional[int] = None
+) -> List[Tuple[int, int]]:
     """``[(start, stop), ...]`` covering ``[0, time_steps)``, cut at every multiple of ``chunk_size``
     and of ``checkpoint_every`` (``None`` = no cut)."""
     cuts = {0, time_steps}
@@ -147,8 +149,10 @@ def run_segments(
     steps = time_steps_of(inputs)
     check_segmenting("run_segments", steps, chunk_size, checkpoint_every)
     if online is not None and (chunk_size is not None or checkpoint_every is not None):
-        raise ValueError(f"run_segments: online learning runs one step at a time; chunk_size={chunk_size} and "
-                         f"checkpoint_every={checkpoint_every} must be None with it")
+        raise ValueError(
+            f"run_segments: online learning runs one step at a time; chunk_size={chunk_size} and "
+            f"checkpoint_every={checkpoint_every} must be None with it"
+        )
     bounds = segment_bounds(steps, 1 if online is not None else chunk_size, checkpoint_every)
     state = initial_state
     if len(bounds) == 1 and checkpoint_every is None and online is None:
@@ -237,6 +241,10 @@ def snn_unroll(
     if not isinstance(inputs, Tensor):
         raise TypeError(f"snn_unroll: inputs must be a Tensor (B, T, ...), got {type(inputs).__name__}")
     outputs, state = run_segments(
-        step_segment(cell_fn, record == "membrane"), inputs, initial_state, chunk_size=chunk_size, checkpoint_every=checkpoint_every
+        step_segment(cell_fn, record == "membrane"),
+        inputs,
+        initial_state,
+        chunk_size=chunk_size,
+        checkpoint_every=checkpoint_every,
     )
     return outputs["out"], state, traces_of(outputs, record)

@@ -26,8 +26,8 @@ def random_shift(x: Tensor, max_shift: int, generator: Optional[torch.Generator]
     padded = F.pad(x, (max_shift, max_shift, max_shift, max_shift))  # (B, C, H+2s, W+2s)
     dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator, device=x.device)
     dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator, device=x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])  # (B, H)
-    cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])  # (B, W)
+    rows = dy[:, None] + torch.arange(h, device=x.device)[None, :]  # (B, H)
+    cols = dx[:, None] + torch.arange(w, device=x.device)[None, :]  # (B, W)
     batch = torch.arange(b, device=x.device)[:, None, None]
     # (B, H, W, C) gathered from the padded images, back to (B, C, H, W)
     return padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)

@@ -78,7 +78,7 @@ class DataSource(abc.ABC):
         static images by default; a data set whose samples are not images overrides it."""
         return RandomShift(max_shift) if max_shift else None
 
-    def download(self, cfg: DataConfig) -> None:
+    def download(self, cfg: DataConfig) -> None:  # noqa: B027 (a hook: data sets without files keep it empty)
         """Fetch the files into ``cfg.root`` (called once, on rank 0, when ``cfg.download``)."""
 
     @abc.abstractmethod
@@ -96,8 +96,13 @@ class ArrayDataset(Dataset):
     float32 (D,))``.
     """
 
-    def __init__(self, inputs: np.ndarray | torch.Tensor, targets: np.ndarray | torch.Tensor, scale: float = 1.0,
-                 task: Task = Task.classification):
+    def __init__(
+        self,
+        inputs: np.ndarray | torch.Tensor,
+        targets: np.ndarray | torch.Tensor,
+        scale: float = 1.0,
+        task: Task = Task.classification,
+    ):
         if len(inputs) != len(targets):
             raise ValueError(f"inputs has {len(inputs)} samples but targets has {len(targets)}")
         self.inputs = torch.as_tensor(inputs)

@@ -12,9 +12,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from brain_ai.config import ConfigError, DataConfig, DatasetName, Task
-from brain_ai.data.ragged import pad_collate
-from brain_ai.data.base import DataSource, DatasetInfo, split_counts, stratified_order
+from brain_ai.data.base import DatasetInfo, DataSource, split_counts, stratified_order
 from brain_ai.data.events import DVSGestureEvents, NMNISTEvents, SHDEvents
+from brain_ai.data.ragged import pad_collate
 from brain_ai.data.regression import SyntheticRegression
 from brain_ai.data.sequential import SequentialImages
 from brain_ai.data.static import Digits, Mnist5k, TorchvisionImages

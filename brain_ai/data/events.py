@@ -31,7 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from brain_ai.config import ConfigError, DataConfig
-from brain_ai.data.base import DataSource, DatasetInfo, LoadedData, download_failed
+from brain_ai.data.base import DatasetInfo, DataSource, LoadedData, download_failed
 from brain_ai.errors import InputFileError
 
 
@@ -85,9 +85,13 @@ def checked_events(events: np.ndarray, sensor_size: Tuple[int, int, int], where:
         raise InputFileError(f"{where}: the recording has no events; expected at least one (a damaged or cut file?)")
     t = events["t"]
     if t.dtype.kind == "f" and not np.all(np.isfinite(t)):
-        raise InputFileError(f"{where}: {int(np.sum(~np.isfinite(t)))} event times are NaN or infinite; expected finite times >= 0")
+        raise InputFileError(
+            f"{where}: {int(np.sum(~np.isfinite(t)))} event times are NaN or infinite; expected finite times >= 0"
+        )
     if np.any(t < 0):
-        raise InputFileError(f"{where}: event times go down to {t.min()} µs; expected times >= 0 (a NaN time stored in the file reads as a large negative one)")
+        raise InputFileError(
+            f"{where}: event times go down to {t.min()} µs; expected times >= 0 (a NaN time stored in the file reads as a large negative one)"
+        )
     for field, size in zip(("x", "y", "p"), sensor_size):
         if field not in events.dtype.names or (field == "p" and size == 1):  # one polarity: tonic ignores p
             continue
@@ -155,7 +159,9 @@ class TonicEvents(DataSource):
             for train in (True, False):
                 dataset_cls(str(Path(cfg.root).expanduser()), train=train)
         except Exception as err:  # tonic raises URLError / OSError / RuntimeError, by source
-            urls = [str(u) for u in (getattr(dataset_cls, "train_url", None), getattr(dataset_cls, "test_url", None)) if u]
+            urls = [
+                str(u) for u in (getattr(dataset_cls, "train_url", None), getattr(dataset_cls, "test_url", None)) if u
+            ]
             urls = urls or [str(getattr(dataset_cls, "base_url", f"the tonic.datasets.{self.class_name} page"))]
             paths = [p for train in (True, False) for p in self.split_paths(cfg, train)]
             raise download_failed(cfg, err, paths, urls, "keep each archive and extract it beside it") from None

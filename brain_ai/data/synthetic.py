@@ -16,7 +16,7 @@ from typing import Tuple
 import numpy as np
 
 from brain_ai.config import DataConfig
-from brain_ai.data.base import DataSource, DatasetInfo, LoadedData, split_in_memory
+from brain_ai.data.base import DatasetInfo, DataSource, LoadedData, split_in_memory
 
 #: Seed the task is generated from (fixed: the same task for every data.seed).
 TASK_SEED = 0

@@ -75,7 +75,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -91,8 +91,16 @@ from brain_ai.core.snn import ConvSNN, SNNCore, SNNOutput, over_time
 NETWORKS = (SNNCore, ConvSNN, RecurrentANN)
 #: module types a counted network may contain (exact types: a subclass may compute something else)
 KNOWN_LAYERS = (
-    nn.Linear, nn.Conv2d, nn.BatchNorm2d, nn.AvgPool2d, nn.Identity, nn.LSTM, nn.GRU, LeakyIntegrator, *NEURONS.values(),
-)  # fmt: skip
+    nn.Linear,
+    nn.Conv2d,
+    nn.BatchNorm2d,
+    nn.AvgPool2d,
+    nn.Identity,
+    nn.LSTM,
+    nn.GRU,
+    LeakyIntegrator,
+    *NEURONS.values(),
+)
 #: gate blocks of one recurrent-ANN layer (each a dense matmul of the input and of the hidden state)
 _GATES = {nn.LSTM: 4, nn.GRU: 3}
 #: per-sample sums kept per row (ops, activation zeros / entries, membrane updates)
@@ -135,7 +143,9 @@ def check_countable(net: nn.Module) -> None:
     this module counts (never count an unknown layer as zero)."""
     if not isinstance(net, NETWORKS):
         known = ", ".join(t.__name__ for t in NETWORKS)
-        raise EfficiencyError(f"efficiency: cannot count a {type(net).__module__}.{type(net).__qualname__}; known networks: {known}")
+        raise EfficiencyError(
+            f"efficiency: cannot count a {type(net).__module__}.{type(net).__qualname__}; known networks: {known}"
+        )
     for name, module in net.named_modules():
         if next(module.children(), None) is None and type(module) not in KNOWN_LAYERS:
             known = ", ".join(sorted({t.__name__ for t in KNOWN_LAYERS}))
@@ -146,7 +156,9 @@ def check_countable(net: nn.Module) -> None:
 
 
 def _conv_map(conv: nn.Conv2d) -> LinearMap:
-    return functools.partial(F.conv2d, stride=conv.stride, padding=conv.padding, dilation=conv.dilation, groups=conv.groups)
+    return functools.partial(
+        F.conv2d, stride=conv.stride, padding=conv.padding, dilation=conv.dilation, groups=conv.groups
+    )
 
 
 def _recorded(out: SNNOutput, kind: str, name: str = "") -> Tensor:
@@ -277,7 +289,10 @@ def _membrane_updates(v: Tensor, mask: Optional[Tensor]) -> float:
 def _ann_ops(net: RecurrentANN, steps: float) -> Dict[str, Dict[str, float]]:
     """LSTM / GRU layers and the readout: every dense operation a MAC."""
     sizes = [net.cfg.input_size, *net.cfg.hidden_sizes]
-    dense = {name: _GATES[type(layer)] * layer.hidden_size * (n_in + layer.hidden_size) for name, layer, n_in in zip(net.layer_names, net.layers, sizes)}
+    dense = {
+        name: _GATES[type(layer)] * layer.hidden_size * (n_in + layer.hidden_size)
+        for name, layer, n_in in zip(net.layer_names, net.layers, sizes)
+    }
     dense["readout"] = net.readout.in_features * net.readout.out_features
     return {name: {"dense_ops": d * steps, "effective_macs": d * steps} for name, d in dense.items()}
 
@@ -318,23 +333,35 @@ class EfficiencyMeter:
                 if neuron.spiking:
                     s = _recorded(out, "spikes", name)
                     entries = _valid_steps(mask, s) * s[0, 0].numel()
-                    self._add(name, {"zeros": entries - float(_masked(s, mask).sum()), "entries": entries})  # 0 / 1 spikes
+                    self._add(
+                        name, {"zeros": entries - float(_masked(s, mask).sum()), "entries": entries}
+                    )  # 0 / 1 spikes
         self.samples += b
 
     def compute(self, energy: Optional[EfficiencyConfig] = None) -> "EfficiencyReport":
         """The per-sample report of every batch so far (``energy``: the constants; None = defaults)."""
         if self.samples == 0:
-            raise EfficiencyError("efficiency: no batch was counted; call update(out, mask) with at least one batch first")
+            raise EfficiencyError(
+                "efficiency: no batch was counted; call update(out, mask) with at least one batch first"
+            )
         energy = energy or EfficiencyConfig()
         layers = {row: self._row_values(row, self.sums[row], self.rows[row], energy) for row in self.rows}
         total_sums = {key: sum(s[key] for s in self.sums.values()) for key in _SUMS}
-        total = self._row_values("total", total_sums, _Row(
-            params=list(self.net.parameters()), buffers=list(self.net.buffers()),
-            connections=[w for r in self.rows.values() for w in r.connections],
-        ), energy)  # fmt: skip
+        total = self._row_values(
+            "total",
+            total_sums,
+            _Row(
+                params=list(self.net.parameters()),
+                buffers=list(self.net.buffers()),
+                connections=[w for r in self.rows.values() for w in r.connections],
+            ),
+            energy,
+        )
         return EfficiencyReport(layers=layers, total=total, samples=self.samples, energy=energy)
 
-    def _row_values(self, row: str, sums: Dict[str, float], tensors: _Row, energy: EfficiencyConfig) -> Dict[str, float]:
+    def _row_values(
+        self, row: str, sums: Dict[str, float], tensors: _Row, energy: EfficiencyConfig
+    ) -> Dict[str, float]:
         n = self.samples
         acs, macs, dense = sums["effective_acs"] / n, sums["effective_macs"] / n, sums["dense_ops"] / n
         values = {"dense_ops": dense, "effective_acs": acs, "effective_macs": macs, "synops": acs + macs}
@@ -366,18 +393,29 @@ class EfficiencyReport:
     def to_dict(self) -> Dict[str, object]:
         """Plain JSON-ready dict (the ``efficiency`` entry of evaluate.py's report)."""
         return {
-            "note": ESTIMATE_NOTE, "samples": self.samples, **dataclasses.asdict(self.energy),
-            "layers": self.layers, "total": self.total,
-        }  # fmt: skip
+            "note": ESTIMATE_NOTE,
+            "samples": self.samples,
+            **dataclasses.asdict(self.energy),
+            "layers": self.layers,
+            "total": self.total,
+        }
 
     def table(self) -> str:
         """The report as a text table: one line per layer and the total, then the energy estimate."""
-        columns = [("dense_ops", "dense ops", ".4g"), ("effective_acs", "ACs", ".4g"), ("effective_macs", "MACs", ".4g"),
-                   ("activation_sparsity", "act. sparsity", ".3f"), ("connection_sparsity", "conn. sparsity", ".3f"),
-                   ("parameter_count", "params", ".0f")]  # fmt: skip
+        columns = [
+            ("dense_ops", "dense ops", ".4g"),
+            ("effective_acs", "ACs", ".4g"),
+            ("effective_macs", "MACs", ".4g"),
+            ("activation_sparsity", "act. sparsity", ".3f"),
+            ("connection_sparsity", "conn. sparsity", ".3f"),
+            ("parameter_count", "params", ".0f"),
+        ]
         width = max(len(name) for name in [*self.layers, "total"])
         cell = lambda values, key, fmt: format(values[key], fmt) if key in values else "-"  # noqa: E731
-        lines = [f"efficiency per sample ({self.samples} samples)", f"{'layer':<{width}}" + "".join(f"{h:>16}" for _, h, _ in columns)]
+        lines = [
+            f"efficiency per sample ({self.samples} samples)",
+            f"{'layer':<{width}}" + "".join(f"{h:>16}" for _, h, _ in columns),
+        ]
         for name, values in [*self.layers.items(), ("total", self.total)]:
             lines.append(f"{name:<{width}}" + "".join(f"{cell(values, k, f):>16}" for k, _, f in columns))
         t = self.total
@@ -406,4 +444,11 @@ def measure_efficiency(
     return meter.compute(energy)
 
 
-__all__ = ["EfficiencyError", "EfficiencyMeter", "EfficiencyReport", "ESTIMATE_NOTE", "check_countable", "measure_efficiency"]
+__all__ = [
+    "EfficiencyError",
+    "EfficiencyMeter",
+    "EfficiencyReport",
+    "ESTIMATE_NOTE",
+    "check_countable",
+    "measure_efficiency",
+]

@@ -73,14 +73,22 @@ def decoder_case(cfg: DecodingConfig, dtype: torch.dtype, steps: int, magnitude:
     with torch.autocast("cpu", dtype=dtype):
         low = dec(out.to(dtype))
     _finite(low.trained, "logits / estimate")
-    assert low.trained.dtype == torch.float32, f"logits / estimate dtype {low.trained.dtype} (statistics must accumulate in fp32)"
+    assert low.trained.dtype == torch.float32, (
+        f"logits / estimate dtype {low.trained.dtype} (statistics must accumulate in fp32)"
+    )
     _close(low.trained, ref.trained, "logits / estimate")
 
 
 def loss_case(task: TaskLoss, dtype: torch.dtype, steps: int, magnitude: float, batch: int) -> None:
     regression = task is TaskLoss.mse
-    dec = build_decoder(DecodingConfig(type="population" if regression else "rate", population_size=2,
-                                       population_mode="regression" if regression else "classification"), 3)
+    dec = build_decoder(
+        DecodingConfig(
+            type="population" if regression else "rate",
+            population_size=2,
+            population_mode="regression" if regression else "classification",
+        ),
+        3,
+    )
     gen = torch.Generator().manual_seed(3)
     v = torch.randn(batch, steps, dec.output_size, generator=gen).requires_grad_(True)
     targets = torch.rand(batch, 3, generator=gen) if regression else torch.randint(0, 3, (batch,), generator=gen)
@@ -106,16 +114,26 @@ def all_cases(scales: Sequence[str], batch: int) -> List[Tuple[str, Callable[[],
         steps, mag = SCALES[scale]
         for dname, dtype in DTYPES.items():
             tag = f"{dname}/{scale}"
-            cases += [(f"{tag}/encoder/{n}", lambda n=n, d=dtype, t=steps, m=mag: encoder_case(n, d, t, m, batch)) for n in sorted(e.name for e in ENCODERS)]
-            cases += [(f"{tag}/decoder/{label}", lambda c=c, d=dtype, t=steps, m=mag: decoder_case(c, d, t, m, batch))
-                      for label, c in decoder_configs()]
-            cases += [(f"{tag}/loss/{task.name}", lambda k=task, d=dtype, t=steps, m=mag: loss_case(k, d, t, m, batch)) for task in TaskLoss]
+            cases += [
+                (f"{tag}/encoder/{n}", lambda n=n, d=dtype, t=steps, m=mag: encoder_case(n, d, t, m, batch))
+                for n in sorted(e.name for e in ENCODERS)
+            ]
+            cases += [
+                (f"{tag}/decoder/{label}", lambda c=c, d=dtype, t=steps, m=mag: decoder_case(c, d, t, m, batch))
+                for label, c in decoder_configs()
+            ]
+            cases += [
+                (f"{tag}/loss/{task.name}", lambda k=task, d=dtype, t=steps, m=mag: loss_case(k, d, t, m, batch))
+                for task in TaskLoss
+            ]
     return cases
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", nargs="+", choices=sorted(SCALES), default=list(SCALES), help="T / magnitude presets")
+    parser.add_argument(
+        "--scales", nargs="+", choices=sorted(SCALES), default=list(SCALES), help="T / magnitude presets"
+    )
     parser.add_argument("--batch", type=int, default=4, help="batch size B")
     args = parser.parse_args(argv)
     failures = 0

@@ -21,7 +21,7 @@ from brain_ai.tools.validate_codec_losses import decoder_configs
 
 OUT = "tests/test_codec_losses.py"
 
-BODY = '''SIZES = Sizes(batch=2, steps=8, features=4)
+BODY = """SIZES = Sizes(batch=2, steps=8, features=4)
 STEPS, MAGNITUDE = SCALES["small"]
 BATCH = 2
 
@@ -67,18 +67,18 @@ def test_decoder_under_autocast(dtype, decoder):
 @pytest.mark.parametrize("dtype", AMP_DTYPES)
 def test_loss_under_autocast(dtype, task_loss):
     loss_case(TaskLoss(task_loss), DTYPES[dtype], STEPS, MAGNITUDE, BATCH)
-'''
+"""
 
-IMPORTS = '''
+IMPORTS = """
 import pytest
 
 from brain_ai.config import TaskLoss
 from brain_ai.tools.amp_stress_test import DTYPES, SCALES, decoder_case, encoder_case, loss_case
 from brain_ai.tools.validate_codec_losses import (
     Sizes, check_decoder, check_encoder, check_encoder_reproducible, check_loss, check_preset, decoder_configs,
-)  # fmt: skip
+)
 
-'''
+"""
 
 
 def render() -> str:

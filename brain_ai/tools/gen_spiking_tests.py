@@ -20,7 +20,7 @@ from brain_ai.tools.validate_spiking import CHECKS, DTYPES, PSN_CHECKS, variants
 
 OUT = "tests/core/test_spiking_generated.py"
 
-BODY = '''
+BODY = """
 @pytest.mark.parametrize("check", CHECK_NAMES)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_variant_meets_contract(variant, check):
@@ -52,7 +52,7 @@ def test_dtype_keeps_spikes_state_and_gradients(ntype, dtype):
 @pytest.mark.parametrize("ntype", PSN_TYPE_NAMES)
 def test_parallel_neuron_meets_contract(ntype, check, dtype):
     run_case(psn_case_config(ntype), check, dtype=dtype)
-'''
+"""
 
 
 def render() -> str:

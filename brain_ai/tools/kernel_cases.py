@@ -141,47 +141,119 @@ def case_grid(device: str = "cpu") -> List[KernelCase]:
         feat = FEATURES[rank]
         for adaptive in (False, True):
             kind = _kind(adaptive)
-            out.append(KernelCase(f"layout-time_major-rank{rank}-{kind}", (3, 6, *feat), adaptive=adaptive, layout="time_major"))
-            out.append(KernelCase(f"layout-strided-rank{rank}-{kind}", (3, 6, *feat), adaptive=adaptive, layout="strided"))
-            out.append(KernelCase(f"layout-spike_sum-rank{rank}-{kind}", (3, 6, *feat), adaptive=adaptive, grads=("spike_sum",), membrane=False))
+            out.append(
+                KernelCase(
+                    f"layout-time_major-rank{rank}-{kind}", (3, 6, *feat), adaptive=adaptive, layout="time_major"
+                )
+            )
+            out.append(
+                KernelCase(f"layout-strided-rank{rank}-{kind}", (3, 6, *feat), adaptive=adaptive, layout="strided")
+            )
+            out.append(
+                KernelCase(
+                    f"layout-spike_sum-rank{rank}-{kind}",
+                    (3, 6, *feat),
+                    adaptive=adaptive,
+                    grads=("spike_sum",),
+                    membrane=False,
+                )
+            )
             for reset in ResetMode:
-                out.append(KernelCase(f"t1-rank{rank}-{kind}-{reset.value}", (4, 1, *feat), reset=reset, adaptive=adaptive))
+                out.append(
+                    KernelCase(f"t1-rank{rank}-{kind}-{reset.value}", (4, 1, *feat), reset=reset, adaptive=adaptive)
+                )
             for needs in ("x", "params"):
-                out.append(KernelCase(f"needs-{needs}-rank{rank}-{kind}", (2, 6, *feat), adaptive=adaptive, needs=needs))
+                out.append(
+                    KernelCase(f"needs-{needs}-rank{rank}-{kind}", (2, 6, *feat), adaptive=adaptive, needs=needs)
+                )
     for adaptive in (False, True):
-        out.append(KernelCase(f"layout-channels_last-rank3-{_kind(adaptive)}", (2, 6, 3, 2, 3), adaptive=adaptive, layout="channels_last"))
+        out.append(
+            KernelCase(
+                f"layout-channels_last-rank3-{_kind(adaptive)}",
+                (2, 6, 3, 2, 3),
+                adaptive=adaptive,
+                layout="channels_last",
+            )
+        )
     for name in sorted(SURROGATES):
         for reset in ResetMode:
             for adaptive in (False, True):
-                out.append(KernelCase(f"surrogate-{name}-{reset.value}-{_kind(adaptive)}", (3, 12, 7), torch.float32, reset, name, adaptive))
+                out.append(
+                    KernelCase(
+                        f"surrogate-{name}-{reset.value}-{_kind(adaptive)}",
+                        (3, 12, 7),
+                        torch.float32,
+                        reset,
+                        name,
+                        adaptive,
+                    )
+                )
         # the published scale through the kernel too, with non-default parameters (n = 5 terms, ...)
         params = tuple((p.name, p.default + 3 if p.integer else p.default * 1.3) for p in SURROGATES[name].params)
-        out.append(KernelCase(f"raw-{name}", (3, 12, 7), torch.float32, surrogate=name, adaptive=True, normalize=False, surrogate_params=params))
+        out.append(
+            KernelCase(
+                f"raw-{name}",
+                (3, 12, 7),
+                torch.float32,
+                surrogate=name,
+                adaptive=True,
+                normalize=False,
+                surrogate_params=params,
+            )
+        )
     params = {"scalar-v0none": (False, False), "perneuron-v0": (True, True), "scalar-v0": (False, True)}
     for dtype in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
         for reset in ResetMode:
             for adaptive in (False, True):
                 for pname, (per_neuron, v0_given) in params.items():
                     for membrane in (False, True):
-                        out.append(KernelCase(
-                            f"dtype-{str(dtype)[6:]}-{reset.value}-{_kind(adaptive)}-{pname}-mem{int(membrane)}", (3, 12, 7),
-                            dtype, reset, "fast_sigmoid", adaptive, membrane=membrane, per_neuron=per_neuron, v0_given=v0_given,
-                        ))  # fmt: skip
+                        out.append(
+                            KernelCase(
+                                f"dtype-{str(dtype)[6:]}-{reset.value}-{_kind(adaptive)}-{pname}-mem{int(membrane)}",
+                                (3, 12, 7),
+                                dtype,
+                                reset,
+                                "fast_sigmoid",
+                                adaptive,
+                                membrane=membrane,
+                                per_neuron=per_neuron,
+                                v0_given=v0_given,
+                            )
+                        )
     for adaptive in (False, True):  # a resting potential, and a reset value other than 0
         for reset in ResetMode:
-            out.append(KernelCase(f"rest-{reset.value}-{_kind(adaptive)}", (3, 12, 7), reset=reset, adaptive=adaptive, v_rest=0.3))
+            out.append(
+                KernelCase(
+                    f"rest-{reset.value}-{_kind(adaptive)}", (3, 12, 7), reset=reset, adaptive=adaptive, v_rest=0.3
+                )
+            )
         for v_reset in (-0.4, 0.25):
-            out.append(KernelCase(
-                f"v_reset{v_reset:+g}-{_kind(adaptive)}", (3, 12, 7), reset=ResetMode.zero, adaptive=adaptive, v_rest=-0.1, v_reset=v_reset,
-            ))  # fmt: skip
+            out.append(
+                KernelCase(
+                    f"v_reset{v_reset:+g}-{_kind(adaptive)}",
+                    (3, 12, 7),
+                    reset=ResetMode.zero,
+                    adaptive=adaptive,
+                    v_rest=-0.1,
+                    v_reset=v_reset,
+                )
+            )
     for reset in ResetMode:
         for adaptive in (False, True):  # 300 neurons: three program blocks of 128, the last one partial
-            out.append(KernelCase(f"blocks-{reset.value}-{_kind(adaptive)}", (2, 5, 150), reset=reset, adaptive=adaptive))
+            out.append(
+                KernelCase(f"blocks-{reset.value}-{_kind(adaptive)}", (2, 5, 150), reset=reset, adaptive=adaptive)
+            )
     if torch.device(device).type == "cuda":
         for dtype in (torch.float32, torch.bfloat16):
-            out.append(KernelCase(f"large-16x500x4096-{str(dtype)[6:]}", (16, 500, 4096), dtype, surrogate="fast_sigmoid"))
-        out.append(KernelCase("large-7x123x1001-adaptive-zero", (7, 123, 1001), torch.float32, ResetMode.zero, adaptive=True))
-        out.append(KernelCase("large-conv-8x50x16x16x16", (8, 50, 16, 16, 16), torch.float32, grads=("v",), membrane=False))
+            out.append(
+                KernelCase(f"large-16x500x4096-{str(dtype)[6:]}", (16, 500, 4096), dtype, surrogate="fast_sigmoid")
+            )
+        out.append(
+            KernelCase("large-7x123x1001-adaptive-zero", (7, 123, 1001), torch.float32, ResetMode.zero, adaptive=True)
+        )
+        out.append(
+            KernelCase("large-conv-8x50x16x16x16", (8, 50, 16, 16, 16), torch.float32, grads=("v",), membrane=False)
+        )
     return out
 
 
@@ -210,13 +282,22 @@ def recurrent_grid(device: str = "cpu") -> List[RecurrentCase]:
     out += [RecurrentCase(f"recurrent-t1-{reset.value}", (3, 1, 7), reset=reset) for reset in ResetMode]
     out += [RecurrentCase(f"recurrent-needs-{needs}", (3, 6, 7), needs=needs) for needs in ("x", "params")]
     out.append(RecurrentCase("recurrent-layer_params-v0none", (3, 6, 7), per_neuron=False, v0_given=False))
-    out += [RecurrentCase(f"recurrent-layout-{layout}", (3, 6, 7), layout=layout) for layout in ("time_major", "strided")]
-    out.append(RecurrentCase("recurrent-float32-blocks", (20, 5, 40), torch.float32, ResetMode.zero))  # 2 programs, 2 K blocks
+    out += [
+        RecurrentCase(f"recurrent-layout-{layout}", (3, 6, 7), layout=layout) for layout in ("time_major", "strided")
+    ]
+    out.append(
+        RecurrentCase("recurrent-float32-blocks", (20, 5, 40), torch.float32, ResetMode.zero)
+    )  # 2 programs, 2 K blocks
     out.append(RecurrentCase("recurrent-bfloat16-input", (3, 6, 7), torch.bfloat16, surrogate="fast_sigmoid"))
-    out += [RecurrentCase(f"recurrent-surrogate-{name}", (2, 4, 5), torch.float32, surrogate=name) for name in sorted(SURROGATES)]
+    out += [
+        RecurrentCase(f"recurrent-surrogate-{name}", (2, 4, 5), torch.float32, surrogate=name)
+        for name in sorted(SURROGATES)
+    ]
     if torch.device(device).type == "cuda":  # fp64: no spike flips from the summation order over 784 steps
         out.append(RecurrentCase("recurrent-large-32x784x256-float64", (32, 784, 256), surrogate="fast_sigmoid"))
-        out.append(RecurrentCase("recurrent-large-32x100x256-float32", (32, 100, 256), torch.float32, surrogate="fast_sigmoid"))
+        out.append(
+            RecurrentCase("recurrent-large-32x100x256-float32", (32, 100, 256), torch.float32, surrogate="fast_sigmoid")
+        )
         out.append(RecurrentCase("recurrent-large-50x30x512-zero", (50, 30, 512), reset=ResetMode.zero))
     return out
 
@@ -233,11 +314,15 @@ def make_recurrent_inputs(case: RecurrentCase, device: str = "cpu") -> List[Opti
     pshape = (n,) if case.per_neuron else ()
     draw = lambda shape, low, width: low + width * torch.rand(shape, generator=g, dtype=torch.float64)  # noqa: E731
     values = [
-        (draw(case.shape, 0.2, 0.8), case.dtype), (draw((batch, n), 0.0, 0.5), sd), (draw((batch, n), 0.0, 0.3), sd),
+        (draw(case.shape, 0.2, 0.8), case.dtype),
+        (draw((batch, n), 0.0, 0.5), sd),
+        (draw((batch, n), 0.0, 0.3), sd),
         ((torch.rand(batch, n, generator=g) > 0.5).double(), sd),
         (2.0 * torch.randn(n, n, generator=g, dtype=torch.float64) / n**0.5, sd),
-        (draw(pshape, 0.6, 0.35), sd), (draw(pshape, 0.7, 0.28), sd), (draw(pshape, 0.6, 0.5), sd),
-    ]  # fmt: skip
+        (draw(pshape, 0.6, 0.35), sd),
+        (draw(pshape, 0.7, 0.28), sd),
+        (draw(pshape, 0.6, 0.5), sd),
+    ]
     leaves = [t.to(device=device, dtype=dt).requires_grad_() for t, dt in values]
     if not case.v0_given:
         leaves[1:4] = [None, None, None]
@@ -256,11 +341,26 @@ def _run_recurrent(case: RecurrentCase, backend: str, device: str):  # noqa: ANN
         for t in frozen:
             t.requires_grad_(False)
     outs = fused_recurrent_sequence(
-        x, v0, a0, s0, w, beta, rho, thr, 0.4, case.reset, get_surrogate(case.surrogate), record_membrane=True, backend=backend
+        x,
+        v0,
+        a0,
+        s0,
+        w,
+        beta,
+        rho,
+        thr,
+        0.4,
+        case.reset,
+        get_surrogate(case.surrogate),
+        record_membrane=True,
+        backend=backend,
     )
     g = torch.Generator().manual_seed(1)
     named = dict(zip("svapm", outs))
-    total = sum((named[k] * torch.randn(named[k].shape, generator=g, dtype=torch.float64).to(named[k])).sum() for k in case.grads)
+    total = sum(
+        (named[k] * torch.randn(named[k].shape, generator=g, dtype=torch.float64).to(named[k])).sum()
+        for k in case.grads
+    )
     return outs, torch.autograd.grad(total, leaves)
 
 
@@ -290,12 +390,20 @@ def recurrent_layer_segments(device: str = "cpu") -> None:
     outs = {}
     for backend in ("triton", "eager"):
         cfg = NeuronConfig(
-            type="recurrent_adaptive_lif", learnable_beta=True, per_neuron_beta=True, learnable_adaptation=True,
-            learnable_threshold=True, threshold_shape="per_neuron", adaptation_alpha=0.4, threshold=0.8,
-        )  # fmt: skip
+            type="recurrent_adaptive_lif",
+            learnable_beta=True,
+            per_neuron_beta=True,
+            learnable_adaptation=True,
+            learnable_threshold=True,
+            threshold_shape="per_neuron",
+            adaptation_alpha=0.4,
+            threshold=0.8,
+        )
         torch.manual_seed(0)
         layer = build_neuron(cfg, 6).double().to(device)
-        x = (0.2 + 0.8 * torch.rand(2, 7, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)).to(device)
+        x = (0.2 + 0.8 * torch.rand(2, 7, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)).to(
+            device
+        )
         x.requires_grad_()
         s, state, tr = layer.forward_sequence(x, backend=backend, chunk_size=5, checkpoint_every=2, record="membrane")
         w = torch.linspace(0.5, 1.5, 7, device=device, dtype=torch.float64).view(1, -1, 1)
@@ -326,7 +434,12 @@ def _run(case: KernelCase, backend: str, device: str):  # noqa: ANN202
     from brain_ai.core.fused import fused_lif_sequence
 
     x, v0, beta, thr, a0 = make_inputs(
-        case.shape, case.dtype, per_neuron=case.per_neuron, v0_given=case.v0_given, adaptive=case.adaptive, device=device
+        case.shape,
+        case.dtype,
+        per_neuron=case.per_neuron,
+        v0_given=case.v0_given,
+        adaptive=case.adaptive,
+        device=device,
     )
     x = _layout(x, case.layout)
     leaves = [t for t in (x, v0, beta, thr, a0) if t is not None]
@@ -338,9 +451,18 @@ def _run(case: KernelCase, backend: str, device: str):  # noqa: ANN202
     kw = dict(ADAPT, a0=a0) if case.adaptive else {}
     surrogate = get_surrogate(case.surrogate, normalize=case.normalize, **dict(case.surrogate_params))
     s, v, a, m = fused_lif_sequence(
-        x, v0, beta, thr, case.reset, surrogate, record_membrane=case.membrane, backend=backend, v_rest=case.v_rest,
-        v_reset=case.v_reset, **kw,
-    )  # fmt: skip
+        x,
+        v0,
+        beta,
+        thr,
+        case.reset,
+        surrogate,
+        record_membrane=case.membrane,
+        backend=backend,
+        v_rest=case.v_rest,
+        v_reset=case.v_reset,
+        **kw,
+    )
     g = torch.Generator().manual_seed(1)
     if case.grads == ("spike_sum",):
         total = s.sum()
@@ -365,7 +487,9 @@ def hand_computed_one_step(device: str = "cpu") -> None:
     from brain_ai.core.fused import fused_lif_sequence
 
     x = torch.tensor([[[1.5, 0.2]]], dtype=torch.float64, device=device, requires_grad=True)
-    s, v, _, m = fused_lif_sequence(x, None, 0.5, 1.0, "subtract", get_surrogate("ste"), record_membrane=True, backend="triton")
+    s, v, _, m = fused_lif_sequence(
+        x, None, 0.5, 1.0, "subtract", get_surrogate("ste"), record_membrane=True, backend="triton"
+    )
     (gx,) = torch.autograd.grad(s.sum() + v.sum(), x)
     assert s.flatten().tolist() == [1.0, 0.0] and m.flatten().tolist() == [0.5, 0.2], (s, m)
     assert gx.flatten().tolist() == [1.0, 1.0], gx  # ste: ds/dh = 1, dv/dh = 1 - thr * 1 = 0
@@ -378,7 +502,9 @@ def per_neuron_threshold_layer(neuron_type: str, device: str = "cpu") -> None:
 
     outs = {}
     for backend in ("triton", "eager"):
-        cfg = NeuronConfig(type=neuron_type, threshold_shape="per_neuron", learnable_threshold=True, learnable_beta=True)
+        cfg = NeuronConfig(
+            type=neuron_type, threshold_shape="per_neuron", learnable_threshold=True, learnable_beta=True
+        )
         torch.manual_seed(0)
         layer = build_neuron(cfg, 7).to(device)
         with torch.no_grad():
@@ -404,7 +530,9 @@ def run_cases(device: str = "cpu", prefix: str = "", shard: Tuple[int, int] = (0
     named.append(("recurrent-layer-segments", lambda: recurrent_layer_segments(device)))
     named.append(("one-step-hand-computed", lambda: hand_computed_one_step(device)))
     for neuron_type in ("lif", "adaptive_lif"):
-        named.append((f"per-neuron-threshold-{neuron_type}", lambda t=neuron_type: per_neuron_threshold_layer(t, device)))
+        named.append(
+            (f"per-neuron-threshold-{neuron_type}", lambda t=neuron_type: per_neuron_threshold_layer(t, device))
+        )
     named = [(name, fn) for name, fn in named if name.startswith(prefix)][shard[0] :: shard[1]]
     for name, fn in named:
         try:

@@ -100,7 +100,10 @@ def format_report(report: Dict[str, Any]) -> str:
         lines += [f"    ! {msg}" for msg in probes["issues"]]
     lines += ["", "gradients (norm, fraction of zero entries):"]
     for pname, g in report["grads"].items():
-        lines.append(f"  {pname}: " + ("no gradient" if g["norm"] is None else f"norm={g['norm']:.4g} sparsity={g['sparsity']:.3f}"))
+        lines.append(
+            f"  {pname}: "
+            + ("no gradient" if g["norm"] is None else f"norm={g['norm']:.4g} sparsity={g['sparsity']:.3f}")
+        )
     return "\n".join(lines)
 
 
@@ -110,7 +113,10 @@ class DemoSNN(nn.Module):
     def __init__(self, n_in: int, n_hidden: int, n_out: int, cfg: NeuronConfig) -> None:
         super().__init__()
         self.fc1, self.lif1 = nn.Linear(n_in, n_hidden), build_neuron(cfg, n_hidden)
-        self.fc2, self.readout = nn.Linear(n_hidden, n_out), LeakyIntegrator(n_out, beta=cfg.beta, tau=cfg.tau, dt=cfg.dt)
+        self.fc2, self.readout = (
+            nn.Linear(n_hidden, n_out),
+            LeakyIntegrator(n_out, beta=cfg.beta, tau=cfg.tau, dt=cfg.dt),
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         spikes, _, _ = self.lif1.forward_sequence(self.fc1(x))  # (B, T, H)

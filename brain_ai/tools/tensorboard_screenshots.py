@@ -22,8 +22,15 @@ from brain_ai.tools.tensorboard_server import event_dirs, serve
 PAGES = ("timeseries", "scalars", "custom_scalars", "images", "histograms", "hparams")
 #: flags for Chromium as root on a machine without a display or network
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
 )
 
 
@@ -34,15 +41,22 @@ def find_chromium(explicit: Optional[str] = None) -> str:
         path = shutil.which(name) if name else None
         if path:
             return path
-    raise FileNotFoundError(f"no Chromium found (tried {', '.join(c for c in candidates if c)}); on Debian: apt-get install -y chromium")
+    raise FileNotFoundError(
+        f"no Chromium found (tried {', '.join(c for c in candidates if c)}); on Debian: apt-get install -y chromium"
+    )
 
 
 def screenshot(chromium: str, url: str, path: Path, width: int, height: int, wait_ms: int) -> None:
     """One headless-Chromium screenshot of ``url`` after ``wait_ms`` of (virtual) page time."""
     with tempfile.TemporaryDirectory() as profile:
         command = [
-            chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
-            f"--virtual-time-budget={wait_ms}", f"--screenshot={path}", url,
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            f"--virtual-time-budget={wait_ms}",
+            f"--screenshot={path}",
+            url,
         ]
         proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
     if proc.returncode != 0 or not path.is_file():
@@ -53,7 +67,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logdir", type=Path, required=True, help="run, tensorboard/ or sweep directory")
     parser.add_argument("--out", type=Path, default=Path("docs/images"), help="where the PNGs go")
-    parser.add_argument("--pages", default=",".join(PAGES), help=f"comma-separated TensorBoard pages (default: {','.join(PAGES)})")
+    parser.add_argument(
+        "--pages", default=",".join(PAGES), help=f"comma-separated TensorBoard pages (default: {','.join(PAGES)})"
+    )
     parser.add_argument("--chromium", default=None, help="Chromium binary (default: found on PATH)")
     parser.add_argument("--size", default="1600x1000", help="window size WIDTHxHEIGHT in pixels")
     parser.add_argument("--wait-ms", type=int, default=15000, help="page time before each shot (ms)")

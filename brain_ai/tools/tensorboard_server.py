@@ -61,7 +61,9 @@ def get_json(base: str, route: str, timeout: float = 30.0) -> Any:
 
 def post_json(base: str, route: str, body: Any, timeout: float = 30.0) -> Any:
     """POST ``body`` as JSON to ``base + route`` (the hparams plugin's routes) and decode the reply."""
-    request = urllib.request.Request(base + route, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        base + route, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
@@ -77,7 +79,19 @@ def serve(logdir: Path, min_runs: int = 1, timeout: float = 120.0, port: Optiona
     event_dirs(logdir)
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "tensorboard.main",
+        "--logdir",
+        str(logdir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--reload_interval",
+        "1",
+    ]
     with tempfile.TemporaryFile() as output:
         proc = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
@@ -85,7 +99,9 @@ def serve(logdir: Path, min_runs: int = 1, timeout: float = 120.0, port: Optiona
             while True:
                 if proc.poll() is not None:
                     output.seek(0)
-                    raise RuntimeError(f"TensorBoard exited with code {proc.returncode}: {output.read().decode()[-2000:]}")
+                    raise RuntimeError(
+                        f"TensorBoard exited with code {proc.returncode}: {output.read().decode()[-2000:]}"
+                    )
                 try:
                     if len(get_json(base, "/data/runs", timeout=5.0)) >= min_runs:
                         break
@@ -93,7 +109,9 @@ def serve(logdir: Path, min_runs: int = 1, timeout: float = 120.0, port: Optiona
                     pass
                 if time.monotonic() > deadline:
                     output.seek(0)
-                    raise TimeoutError(f"TensorBoard on {logdir} listed fewer than {min_runs} runs after {timeout} s: {output.read().decode()[-2000:]}")
+                    raise TimeoutError(
+                        f"TensorBoard on {logdir} listed fewer than {min_runs} runs after {timeout} s: {output.read().decode()[-2000:]}"
+                    )
                 time.sleep(0.5)
             yield base
         finally:

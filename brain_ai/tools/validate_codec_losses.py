@@ -15,8 +15,16 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 
 from brain_ai.config import (
-    CODEC_PRESETS, CodecPreset, DecodingConfig, EncodingConfig, LossConfig, Task, TaskLoss, from_dict, to_dict,
-)  # fmt: skip
+    CODEC_PRESETS,
+    CodecPreset,
+    DecodingConfig,
+    EncodingConfig,
+    LossConfig,
+    Task,
+    TaskLoss,
+    from_dict,
+    to_dict,
+)
 from brain_ai.core.decoding import DECODERS, ClassificationOutput, RegressionOutput, build_decoder
 from brain_ai.core.encoding import ENCODERS, SpikeBatch, build_encoder
 from brain_ai.core.losses import ISIRegularization, LossInputs, build_loss
@@ -66,7 +74,9 @@ def check_encoder_reproducible(name: str, sizes: Sizes) -> None:
 def decoder_configs() -> List[Tuple[str, DecodingConfig]]:
     """``(label, config)`` of every decoder (population in both of its modes)."""
     out = [(name, DecodingConfig(type=name, population_size=2)) for name in sorted(d.name for d in DECODERS)]
-    out.append(("population/regression", DecodingConfig(type="population", population_mode="regression", population_size=2)))
+    out.append(
+        ("population/regression", DecodingConfig(type="population", population_mode="regression", population_size=2))
+    )
     return out
 
 
@@ -82,7 +92,9 @@ def check_decoder(cfg: DecodingConfig, sizes: Sizes) -> None:
     assert tuple(values.shape) == (sizes.batch, sizes.classes), f"logits / estimate {tuple(values.shape)}"
     assert values.dtype == torch.float32 and bool(torch.isfinite(values).all()), "logits / estimate not finite fp32"
     if isinstance(out, ClassificationOutput):
-        assert out.prediction.dtype == torch.int64 and tuple(out.prediction.shape) == (sizes.batch,), "prediction not (B,) int64"
+        assert out.prediction.dtype == torch.int64 and tuple(out.prediction.shape) == (sizes.batch,), (
+            "prediction not (B,) int64"
+        )
     assert tuple(out.confidence.shape) == (sizes.batch,), f"confidence {tuple(out.confidence.shape)}"
     assert bool(((out.confidence >= 0) & (out.confidence <= 1)).all()), "confidence outside [0, 1]"
     values.sum().backward()
@@ -91,11 +103,19 @@ def check_decoder(cfg: DecodingConfig, sizes: Sizes) -> None:
 
 def _loss_inputs(task: str, sizes: Sizes, gen: torch.Generator) -> Tuple[LossInputs, torch.Tensor]:
     regression = task == "mse"
-    dec_cfg = DecodingConfig(type="population" if regression else "rate", population_mode="regression" if regression else "classification", population_size=2)
+    dec_cfg = DecodingConfig(
+        type="population" if regression else "rate",
+        population_mode="regression" if regression else "classification",
+        population_size=2,
+    )
     dec = build_decoder(dec_cfg, sizes.classes)
     v = torch.randn(sizes.batch, sizes.steps, dec.output_size, generator=gen).requires_grad_(True)
     spikes = ATan()(v)
-    targets = torch.rand(sizes.batch, sizes.classes, generator=gen) if regression else torch.randint(0, sizes.classes, (sizes.batch,), generator=gen)
+    targets = (
+        torch.rand(sizes.batch, sizes.classes, generator=gen)
+        if regression
+        else torch.randint(0, sizes.classes, (sizes.batch,), generator=gen)
+    )
     return LossInputs(spikes, dec(spikes), targets, {"layer0": spikes}, {"layer0": v * 3}), v
 
 
@@ -118,8 +138,14 @@ def check_isi_vectorised(sizes: Sizes) -> None:
     term = ISIRegularization(window=3, tau=1.5)
     got = term.layer_penalty(spikes).item()
     s = spikes.tolist()
-    naive = sum(s[b][t][n] * math.exp(-d / 1.5) * s[b][t - d][n]
-                for b in range(2) for n in range(4) for t in range(sizes.steps) for d in range(1, 4) if t - d >= 0)
+    naive = sum(
+        s[b][t][n] * math.exp(-d / 1.5) * s[b][t - d][n]
+        for b in range(2)
+        for n in range(4)
+        for t in range(sizes.steps)
+        for d in range(1, 4)
+        if t - d >= 0
+    )
     assert abs(got - naive / spikes.numel()) < 1e-6, f"isi {got} != loop {naive / spikes.numel()}"
 
 
@@ -131,7 +157,9 @@ def check_t_normalisation(sizes: Sizes) -> None:
     long = out.repeat_interleave(4, dim=1)
     short_total, _ = composer(dataclasses.replace(inputs, output=out, layer_spikes={"layer0": out}))
     long_total, _ = composer(dataclasses.replace(inputs, output=long, layer_spikes={"layer0": long}))
-    assert torch.allclose(short_total, long_total, atol=1e-6), f"T={out.shape[1]}: {short_total.item()} vs 4T: {long_total.item()}"
+    assert torch.allclose(short_total, long_total, atol=1e-6), (
+        f"T={out.shape[1]}: {short_total.item()} vs 4T: {long_total.item()}"
+    )
 
 
 def check_preset(name: str, sizes: Sizes) -> None:

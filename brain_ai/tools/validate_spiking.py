@@ -11,7 +11,6 @@ import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-
 from torch import nn
 
 from brain_ai.config import BETA_MAX, FIXED_STEP_PSN_TYPES, PSN_TYPES, NeuronConfig, NeuronType, ResetMode
@@ -30,7 +29,9 @@ def variants() -> Dict[str, NeuronConfig]:
     out["recurrent_adaptive_lif"] = NeuronConfig(
         type=NeuronType.recurrent_adaptive_lif, per_neuron_beta=True, learnable_adaptation=True, **common
     )
-    out["advanced_lif"] = NeuronConfig(type=NeuronType.advanced_lif, max_delay=2, learnable_threshold=True, threshold=0.5)
+    out["advanced_lif"] = NeuronConfig(
+        type=NeuronType.advanced_lif, max_delay=2, learnable_threshold=True, threshold=0.5
+    )
     return out
 
 
@@ -44,7 +45,9 @@ def check_state_shapes(neuron: SpikingNeuronBase, x: torch.Tensor) -> None:
     _, final, _ = neuron.forward_sequence(x)
     for name, shape in neuron.state_shapes(x.shape[0]).items():
         got = getattr(final, name)
-        assert got is not None and tuple(got.shape) == shape, f"state.{name} shape {None if got is None else tuple(got.shape)} != {shape}"
+        assert got is not None and tuple(got.shape) == shape, (
+            f"state.{name} shape {None if got is None else tuple(got.shape)} != {shape}"
+        )
 
 
 def check_no_hidden_state(neuron: SpikingNeuronBase, x: torch.Tensor) -> None:
@@ -70,7 +73,9 @@ def check_gradients(neuron: SpikingNeuronBase, x: torch.Tensor) -> None:
     spikes.sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0, "no finite input gradient"
     thr = neuron.threshold
-    assert thr.grad is not None and torch.isfinite(thr.grad).all() and thr.grad.abs().sum() > 0, "threshold gets no gradient"
+    assert thr.grad is not None and torch.isfinite(thr.grad).all() and thr.grad.abs().sum() > 0, (
+        "threshold gets no gradient"
+    )
 
 
 def check_truncated_bptt_forward(neuron: SpikingNeuronBase, x: torch.Tensor) -> None:
@@ -135,7 +140,12 @@ def case_config(ntype: str, reset: str = "subtract", surrogate: str = "atan") ->
     AdEx's rheobase, which must lie below the threshold, at 0.4)."""
     adex = {"adex_v_rheobase": 0.4} if NeuronType(ntype) is NeuronType.adex else {}
     return NeuronConfig(
-        type=NeuronType(ntype), reset=ResetMode(reset), surrogate=surrogate, learnable_threshold=True, threshold=0.5, **adex
+        type=NeuronType(ntype),
+        reset=ResetMode(reset),
+        surrogate=surrogate,
+        learnable_threshold=True,
+        threshold=0.5,
+        **adex,
     )
 
 
@@ -147,7 +157,13 @@ def psn_case_config(ntype: str, steps: int = 8) -> NeuronConfig:
 
 
 def run_case(
-    cfg: NeuronConfig, check: str, size: int = 16, steps: int = 8, batch: int = 4, device: str = "cpu", dtype: str = "float32"
+    cfg: NeuronConfig,
+    check: str,
+    size: int = 16,
+    steps: int = 8,
+    batch: int = 4,
+    device: str = "cpu",
+    dtype: str = "float32",
 ) -> None:
     """Build ``cfg`` (seed 0) and run ``CHECKS[check]`` (``PSN_CHECKS[check]`` for the PSN family) on a
     (B, T, N) input current; raises on failure."""
@@ -157,7 +173,9 @@ def run_case(
     (PSN_CHECKS if cfg.type in PSN_TYPES else CHECKS)[check](neuron, x)
 
 
-def run_checks(size: int = 16, steps: int = 8, batch: int = 4, device: str = "cpu") -> List[Tuple[str, str, Optional[str]]]:
+def run_checks(
+    size: int = 16, steps: int = 8, batch: int = 4, device: str = "cpu"
+) -> List[Tuple[str, str, Optional[str]]]:
     """Run every check on every variant; returns ``(variant, check, error or None)`` rows."""
     rows = []
     parallel = {t.value: psn_case_config(t.value, steps) for t in NeuronType if t in PSN_TYPES}

@@ -27,19 +27,20 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelSummary
 from lightning.pytorch.loggers import TensorBoardLogger
-from lightning.pytorch.utilities.model_summary.model_summary import _format_summary_table
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.model_summary.model_summary import _format_summary_table
 from torch import Tensor
 
 from brain_ai.config import ConfigError, LossConfig, check_range
 from brain_ai.core.decoding import ClassificationOutput
 from brain_ai.core.deferred_check import DeferredCheck
 from brain_ai.core.probes import HEALTHY_RANGES, check_health
-from brain_ai.training.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample
 from brain_ai.data.ragged import split_batch
 from brain_ai.errors import TrainingStopped
+from brain_ai.training.plots import DEFAULT_MAX_NEURONS, activity_figures, batch_activity, first_sample
 
 log = logging.getLogger(__name__)
+
 
 def tensorboard_writer(trainer: L.Trainer) -> Optional[Any]:
     """The TensorBoard SummaryWriter among the trainer's loggers, if any (``fast_dev_run``'s
@@ -84,12 +85,18 @@ class ProbeLogger(L.Callback):
         self.every_n_steps = every_n_steps
         self.histogram = histogram
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         step = trainer.global_step
         if not trainer.loggers or not _is_due(step, self.every_n_steps):
             return
         out = probe_training_batch(trainer, pl_module, batch, batch_idx)
-        metrics = {f"probes/{layer}/{key}": float(value) for layer, probes in out.probes.items() for key, value in probes.items()}
+        metrics = {
+            f"probes/{layer}/{key}": float(value)
+            for layer, probes in out.probes.items()
+            for key, value in probes.items()
+        }
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
         writer = tensorboard_writer(trainer)
@@ -109,7 +116,9 @@ class SpikeRasterLogger(L.Callback):
         sort_by_rate: order each raster's neurons by firing rate instead of by index.
     """
 
-    def __init__(self, sample_index: int = 0, max_neurons: int = DEFAULT_MAX_NEURONS, sort_by_rate: bool = False) -> None:
+    def __init__(
+        self, sample_index: int = 0, max_neurons: int = DEFAULT_MAX_NEURONS, sort_by_rate: bool = False
+    ) -> None:
         check_range("SpikeRasterLogger", "sample_index", sample_index, low=0, integer=True)
         check_range("SpikeRasterLogger", "max_neurons", max_neurons, low=1, integer=True)
         self.sample_index = sample_index
@@ -118,7 +127,15 @@ class SpikeRasterLogger(L.Callback):
         self._sample: Optional[Tensor] = None
         self._label: Optional[Tensor] = None
 
-    def on_validation_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
         if self._sample is not None or batch_idx != 0:
             return
         x = _first_input(batch)
@@ -169,8 +186,14 @@ class HealthMonitor(L.Callback):
     layer, the probe values and what to try (on rank 0 only).
     """
 
-    def __init__(self, every_n_steps: int = 50, warmup_steps: int = 0, divergence_factor: Optional[float] = 100.0, dead_steps: int = 20,
-                 stuck_epochs: int = 2) -> None:
+    def __init__(
+        self,
+        every_n_steps: int = 50,
+        warmup_steps: int = 0,
+        divergence_factor: Optional[float] = 100.0,
+        dead_steps: int = 20,
+        stuck_epochs: int = 2,
+    ) -> None:
         if every_n_steps < 1:
             raise ValueError(f"HealthMonitor.every_n_steps={every_n_steps} must be >= 1")
         if divergence_factor is not None and not divergence_factor > 1:
@@ -194,7 +217,9 @@ class HealthMonitor(L.Callback):
         self._rested: Dict[str, Tensor] = {}  # layer -> () bool: some neuron was silent on some step
         self._dead_checked = False
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         step = trainer.global_step
         last_of_epoch = batch_idx + 1 >= getattr(trainer, "num_training_batches", float("inf"))
         self._record_weights(step, pl_module)
@@ -256,17 +281,23 @@ class HealthMonitor(L.Callback):
             f"(trainer.gradient_clip_val=1.0), or a larger callbacks.health.divergence_factor"
         )
 
-    def _stop_on_dead_network(self, step: int, pl_module: L.LightningModule, probes: Dict[str, Dict[str, Tensor]], final: bool) -> None:
+    def _stop_on_dead_network(
+        self, step: int, pl_module: L.LightningModule, probes: Dict[str, Dict[str, Tensor]], final: bool
+    ) -> None:
         for layer, values in probes.items():
             rate = torch.as_tensor(values["firing_rate"])
-            self._fired[layer] = self._fired.get(layer, torch.zeros((), dtype=torch.bool, device=rate.device)) | (rate > 0.0)
-            self._rested[layer] = self._rested.get(layer, torch.zeros((), dtype=torch.bool, device=rate.device)) | (rate < 1.0)
+            self._fired[layer] = self._fired.get(layer, torch.zeros((), dtype=torch.bool, device=rate.device)) | (
+                rate > 0.0
+            )
+            self._rested[layer] = self._rested.get(layer, torch.zeros((), dtype=torch.bool, device=rate.device)) | (
+                rate < 1.0
+            )
         if not final:
             return
         self._dead_checked = True
         layers = ", ".join(self._fired)
         flags = torch.stack([*self._fired.values(), *self._rested.values()]).tolist() if self._fired else []
-        fired, rested = flags[: len(self._fired)], flags[len(self._fired):]
+        fired, rested = flags[: len(self._fired)], flags[len(self._fired) :]
         if fired and not any(fired):
             raise TrainingStopped(
                 f"training stopped at step {step}: every neuron ({layers}) stayed silent for the first {step} training steps, "
@@ -283,7 +314,9 @@ class HealthMonitor(L.Callback):
                 f"lower input gain (encoding.rate_gain); callbacks.health.dead_steps=0 disables this check"
             )
 
-    def _stop_on_stuck_output(self, trainer: L.Trainer, pl_module: L.LightningModule, output: Tensor, same_prediction: bool) -> None:
+    def _stop_on_stuck_output(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, output: Tensor, same_prediction: bool
+    ) -> None:
         """``output (B, T, C)``: the output layer's sequence on an epoch's last training batch, decoded to
         one prediction for every sample (``same_prediction``) or not."""
         stuck = _stuck_output(output) if same_prediction else ""
@@ -291,10 +324,16 @@ class HealthMonitor(L.Callback):
         epoch = trainer.current_epoch
         max_epochs = getattr(trainer, "max_epochs", None)
         # a silent output at the end of a short run is no verdict: first-spike codes start silent
-        last_epoch = max_epochs is not None and max_epochs > 0 and epoch + 1 >= max_epochs and not stuck.startswith(_SILENT)
+        last_epoch = (
+            max_epochs is not None and max_epochs > 0 and epoch + 1 >= max_epochs and not stuck.startswith(_SILENT)
+        )
         if not stuck or (self._stuck_in_a_row < self.stuck_epochs and not last_epoch):
             return
-        when = f"the last training batch of {self._stuck_in_a_row} epochs in a row" if self._stuck_in_a_row > 1 else "the last training batch of the run"
+        when = (
+            f"the last training batch of {self._stuck_in_a_row} epochs in a row"
+            if self._stuck_in_a_row > 1
+            else "the last training batch of the run"
+        )
         raise TrainingStopped(
             f"training stopped at epoch {epoch} (step {trainer.global_step}): {stuck} on {when}, so every input gets "
             f"the same prediction (chance level). Try a lower optim.lr{_now(pl_module, 'optim_cfg', 'lr')}, gradient clipping "
@@ -358,8 +397,17 @@ class LayerSummary(ModelSummary):
     with an ``example_input_array``, which brain_ai's have not, so they always read 0."""
 
     @staticmethod
-    def summarize(summary_data: list, total_parameters: int, trainable_parameters: int, model_size: float,
-                  total_training_modes: Dict[str, int], total_flops: int, **summarize_kwargs: Any) -> None:
+    def summarize(
+        summary_data: list,
+        total_parameters: int,
+        trainable_parameters: int,
+        model_size: float,
+        total_training_modes: Dict[str, int],
+        total_flops: int,
+        **summarize_kwargs: Any,
+    ) -> None:
         columns = [column for column in summary_data if column[0] != "FLOPs"]
-        table = _format_summary_table(total_parameters, trainable_parameters, model_size, total_training_modes, total_flops, *columns)
+        table = _format_summary_table(
+            total_parameters, trainable_parameters, model_size, total_training_modes, total_flops, *columns
+        )
         log.info("\n%s", table.rsplit("\n", 1)[0])  # the last line is the FLOPs total

@@ -95,7 +95,9 @@ def local_checkpoint(path: str, remote: RemoteCheckpoints, *, field: str = "ckpt
     if not is_remote(text):
         local = Path(text.removeprefix("file://")).expanduser()
         if not local.is_file():
-            raise FileNotFoundError(f"{field}={text!r} does not exist or is not a file; pass {field}=<run dir>/checkpoints/<file>.ckpt")
+            raise FileNotFoundError(
+                f"{field}={text!r} does not exist or is not a file; pass {field}=<run dir>/checkpoints/<file>.ckpt"
+            )
         yield local
         return
     if not remote.allowed:
@@ -150,12 +152,16 @@ def _download(url: str, target: Path, remote: RemoteCheckpoints, field: str) -> 
             with urllib.request.urlopen(url, timeout=remote.timeout_s) as response, target.open("wb") as out:
                 announced = response.headers.get("Content-Length", "")
                 if announced.isdigit() and int(announced) > cap:
-                    raise InputFileError(f"{field}={url!r} is {int(announced) / 2**20:.1f} MiB, more than {limit}; raise it, or download the file yourself")
+                    raise InputFileError(
+                        f"{field}={url!r} is {int(announced) / 2**20:.1f} MiB, more than {limit}; raise it, or download the file yourself"
+                    )
                 size = 0
                 while not abandoned.is_set() and (block := response.read1(1 << 16)):
                     size += len(block)
                     if size > cap:
-                        raise InputFileError(f"{field}={url!r} sent more than {limit} (the download was stopped there); raise it, or download the file yourself")
+                        raise InputFileError(
+                            f"{field}={url!r} sent more than {limit} (the download was stopped there); raise it, or download the file yourself"
+                        )
                     out.write(block)
         except BaseException as err:  # handed to the waiting thread
             failure.append(err)
@@ -177,7 +183,9 @@ def _download(url: str, target: Path, remote: RemoteCheckpoints, field: str) -> 
         if isinstance(getattr(err, "reason", err), TimeoutError):  # the socket's own timeout, same limit
             raise too_slow from None
         if isinstance(err, (urllib.error.URLError, OSError, ValueError, http.client.HTTPException)):
-            raise InputFileError(f"{field}={url!r}: download failed ({err}); download it yourself and pass the local path") from None
+            raise InputFileError(
+                f"{field}={url!r}: download failed ({err}); download it yourself and pass the local path"
+            ) from None
         raise err
 
 
@@ -190,7 +198,9 @@ def load_checkpoint(path: Path, *, field: str = "ckpt_path", need: Sequence[str]
     """
     ckpt = read_checkpoint_file(path, field=field)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        kind = "a plain state_dict (parameter names -> tensors)" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
+        kind = (
+            "a plain state_dict (parameter names -> tensors)" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
+        )
         raise InputFileError(
             f"{field}={str(path)!r} holds {kind}, not a brain_ai training checkpoint; expected a .ckpt file written "
             f"by train.py (keys state_dict, hyper_parameters, ...)"
@@ -244,7 +254,9 @@ def check_zip_crcs(path: Path, *, field: str = "ckpt_path") -> None:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-        raise InputFileError(f"{field}={str(path)!r} is a corrupt checkpoint: its zip structure is damaged ({err})") from None
+        raise InputFileError(
+            f"{field}={str(path)!r} is a corrupt checkpoint: its zip structure is damaged ({err})"
+        ) from None
     if bad is not None:
         raise InputFileError(
             f"{field}={str(path)!r} is corrupt: member {bad!r} does not match its CRC-32 checksum (the file was altered "
@@ -254,7 +266,11 @@ def check_zip_crcs(path: Path, *, field: str = "ckpt_path") -> None:
 
 def check_finite_weights(tensors: Dict[str, Any], path: Path, *, field: str = "ckpt_path") -> None:
     """Refuse a state_dict with a NaN or infinite value in any floating-point tensor, naming the tensors."""
-    bad = [name for name, value in tensors.items() if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    bad = [
+        name
+        for name, value in tensors.items()
+        if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
     if bad:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise InputFileError(
@@ -282,7 +298,9 @@ def _load_failure(message: str) -> str:
 RESUME_COMPARED = ("snn", "encoding", "decoding", "loss", "num_outputs", "task", "data")
 
 
-def hparam_changes(stored: Dict[str, Any], current: Dict[str, Any], groups: Sequence[str] = RESUME_COMPARED) -> List[str]:
+def hparam_changes(
+    stored: Dict[str, Any], current: Dict[str, Any], groups: Sequence[str] = RESUME_COMPARED
+) -> List[str]:
     """``"<dotted key>: <stored> -> <current>"`` for every setting of ``groups`` that differs.
 
     Keys the checkpoint does not have (settings added to brain_ai after it was written) are not
@@ -323,8 +341,14 @@ def epochs_done(ckpt: Dict[str, Any]) -> int:
         return int(ckpt.get("epoch", 0))
 
 
-def check_resume_compatible(ckpt: Dict[str, Any], path: Path, model: torch.nn.Module, hparams: Dict[str, Any],
-                            allow_changes: bool, max_epochs: Optional[int] = None) -> None:
+def check_resume_compatible(
+    ckpt: Dict[str, Any],
+    path: Path,
+    model: torch.nn.Module,
+    hparams: Dict[str, Any],
+    allow_changes: bool,
+    max_epochs: Optional[int] = None,
+) -> None:
     """Refuse to resume ``ckpt`` when the run would not continue it; every message names what differs.
 
     Refused: another optimiser or optimiser / schedule setting (always: the checkpoint's optimiser
@@ -357,7 +381,11 @@ def check_resume_compatible(ckpt: Dict[str, Any], path: Path, model: torch.nn.Mo
         )
     own = model.state_dict()
     stored = ckpt["state_dict"]
-    shapes = [f"{k}: {tuple(v.shape)} -> {tuple(own[k].shape)}" for k, v in stored.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    shapes = [
+        f"{k}: {tuple(v.shape)} -> {tuple(own[k].shape)}"
+        for k, v in stored.items()
+        if k in own and tuple(v.shape) != tuple(own[k].shape)
+    ]
     missing = sorted(set(own) - set(stored))
     if shapes or missing:
         detail = "; ".join(shapes + [f"{k}: missing in the checkpoint" for k in missing[:5]])
@@ -372,4 +400,8 @@ def _settings_hint(path: Path) -> str:
     from brain_ai.training.run_history import latest_run_config  # Lightning: only when a message needs it
 
     config = latest_run_config(path)
-    return f" (they are in its run's latest resolved config, {config})" if config else " (listed above as checkpoint -> this run)"
+    return (
+        f" (they are in its run's latest resolved config, {config})"
+        if config
+        else " (listed above as checkpoint -> this run)"
+    )

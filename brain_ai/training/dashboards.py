@@ -29,9 +29,21 @@ HParamValue = Union[int, float, str]
 #: the HParams columns of every run (those its config sets): what a run is, in a few settings; the
 #: keys that a run's command line sets (a sweep's varied ones) are added to them
 HPARAM_COLUMNS = (
-    "data.name", "data.batch_size", "snn.architecture", "snn.hidden_sizes", "snn.neuron.type", "snn.neuron.beta",
-    "snn.neuron.threshold", "encoding.type", "encoding.num_steps", "decoding.type", "loss.task_loss", "optim.optimizer",
-    "optim.lr", "trainer.max_epochs", "seed",
+    "data.name",
+    "data.batch_size",
+    "snn.architecture",
+    "snn.hidden_sizes",
+    "snn.neuron.type",
+    "snn.neuron.beta",
+    "snn.neuron.threshold",
+    "encoding.type",
+    "encoding.num_steps",
+    "decoding.type",
+    "loss.task_loss",
+    "optim.optimizer",
+    "optim.lr",
+    "trainer.max_epochs",
+    "seed",
 )
 #: config groups of the module's hyper-parameters that hold HParams columns
 HPARAM_GROUPS = ("snn", "encoding", "decoding", "loss", "optim", "data")
@@ -63,7 +75,9 @@ def flatten_hparams(params: Mapping[str, Any], prefix: str = "") -> Dict[str, HP
     return flat
 
 
-def run_hparams(pl_module: L.LightningModule, trainer: Optional[L.Trainer] = None, columns: Sequence[str] = HPARAM_COLUMNS) -> Dict[str, HParamValue]:
+def run_hparams(
+    pl_module: L.LightningModule, trainer: Optional[L.Trainer] = None, columns: Sequence[str] = HPARAM_COLUMNS
+) -> Dict[str, HParamValue]:
     """The run's HParams row: the values of ``columns`` (dotted CLI keys) among the module's config
     groups, seed and epoch budget; columns the run leaves unset (``None``) are left out."""
     hp = pl_module.hparams
@@ -126,7 +140,9 @@ class HParamsLogger(L.Callback):
         if writer is None:
             return
         columns = hparam_columns(self.columns, command_line_keys())
-        experiment, session_start, _ = hparams(run_hparams(pl_module, trainer, columns), dict.fromkeys(metric_names(pl_module), 0.0))
+        experiment, session_start, _ = hparams(
+            run_hparams(pl_module, trainer, columns), dict.fromkeys(metric_names(pl_module), 0.0)
+        )
         writer.file_writer.add_summary(experiment)
         writer.file_writer.add_summary(session_start)
 
@@ -142,7 +158,9 @@ def _range_text(rng: HealthyRange) -> str:
     return f"healthy below {rng.high:g}" if rng.low <= 0 else f"healthy {rng.low:g} to {rng.high:g}"
 
 
-def scalars_layout(layers: List[str], ranges: Mapping[str, HealthyRange] = HEALTHY_RANGES) -> Dict[str, Dict[str, list]]:
+def scalars_layout(
+    layers: List[str], ranges: Mapping[str, HealthyRange] = HEALTHY_RANGES
+) -> Dict[str, Dict[str, list]]:
     """Custom Scalars layout: ``{category: {chart title: ["Multiline", [tag regexes]]}}``.
 
     One category per layer (dead + saturated fractions, firing rate; titles state the healthy
@@ -155,7 +173,8 @@ def scalars_layout(layers: List[str], ranges: Mapping[str, HealthyRange] = HEALT
         tags = f"probes/{layer}/"
         layout[f"{layer} health"] = {
             f"{layer} dead and saturated fraction (dead: {_range_text(dead)}; saturated: {_range_text(saturated)})": [
-                "Multiline", [f"^{tags}dead_frac$", f"^{tags}saturated_frac$"]
+                "Multiline",
+                [f"^{tags}dead_frac$", f"^{tags}saturated_frac$"],
             ],
             f"{layer} firing rate ({_range_text(rate)} spikes per step)": ["Multiline", [f"^{tags}firing_rate$"]],
         }

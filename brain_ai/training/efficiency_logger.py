@@ -48,7 +48,9 @@ class EfficiencyLogger(L.Callback):
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._meter = None if trainer.sanity_checking else EfficiencyMeter(pl_module.net)
 
-    def on_validation_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def on_validation_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
         if self._meter is None:
             return
         meter = self._meter
@@ -58,7 +60,15 @@ class EfficiencyLogger(L.Callback):
             pl_module.net.register_forward_hook(count, with_kwargs=True),
         ]
 
-    def on_validation_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
         for hook in self._hooks:
             hook.remove()
         self._hooks = []

@@ -144,9 +144,20 @@ class SNNLitModule(L.LightningModule):
         self.task = coerce_enum("SNNLitModule", "task", task, Task)
         check_range("SNNLitModule", "seed", seed, low=0, integer=True)
         check_range("SNNLitModule", "check_finite_every_n_steps", check_finite_every_n_steps, low=1, integer=True)
-        self.save_hyperparameters(dict(snn=_plain(snn), encoding=_plain(encoding), decoding=_plain(decoding), loss=_plain(loss),
-                                       optim=_plain(optim), num_outputs=num_outputs, task=self.task.name, seed=seed,
-                                       data=_plain(data), value_sequence=value_sequence))
+        self.save_hyperparameters(
+            dict(
+                snn=_plain(snn),
+                encoding=_plain(encoding),
+                decoding=_plain(decoding),
+                loss=_plain(loss),
+                optim=_plain(optim),
+                num_outputs=num_outputs,
+                task=self.task.name,
+                seed=seed,
+                data=_plain(data),
+                value_sequence=value_sequence,
+            )
+        )
         self.snn_cfg = _typed(SNNConfig, snn)
         self.encoding_cfg = _typed(EncodingConfig, encoding)
         self.decoding_cfg = _typed(DecodingConfig, decoding)
@@ -157,12 +168,16 @@ class SNNLitModule(L.LightningModule):
         self.net = build_snn(self.snn_cfg)
         self.decoder = build_decoder(self.decoding_cfg, num_outputs)
         if self.decoder.task is not self.task:
-            raise ConfigError(f"decoding.type={self.decoding_cfg.type.name} (population_mode={self.decoding_cfg.population_mode.name}) "
-                              f"decodes {self.decoder.task.name}, but task={self.task.name}")
+            raise ConfigError(
+                f"decoding.type={self.decoding_cfg.type.name} (population_mode={self.decoding_cfg.population_mode.name}) "
+                f"decodes {self.decoder.task.name}, but task={self.task.name}"
+            )
         self.criterion = build_loss(self.loss_cfg)
         check_segmentable(self.criterion, self.snn_cfg)
         # keys get a suffix: "train" would clash with nn.Module.train
-        self.metrics = torch.nn.ModuleDict({f"{stage}_metrics": self._make_metrics(self.task, num_outputs) for stage in STAGES})
+        self.metrics = torch.nn.ModuleDict(
+            {f"{stage}_metrics": self._make_metrics(self.task, num_outputs) for stage in STAGES}
+        )
         #: outside training, run the SNN in windows of this many steps with carried state (None: one pass)
         self.stream_window: Optional[int] = None
         #: seed of the seed stream and of the evaluation batches
@@ -176,8 +191,12 @@ class SNNLitModule(L.LightningModule):
     @staticmethod
     def _make_metrics(task: Task, num_outputs: int) -> torchmetrics.MetricCollection:
         if task is Task.classification:
-            return torchmetrics.MetricCollection({"acc": torchmetrics.classification.MulticlassAccuracy(num_outputs, average="micro")})
-        return torchmetrics.MetricCollection({"mse": torchmetrics.MeanSquaredError(), "mae": torchmetrics.MeanAbsoluteError()})
+            return torchmetrics.MetricCollection(
+                {"acc": torchmetrics.classification.MulticlassAccuracy(num_outputs, average="micro")}
+            )
+        return torchmetrics.MetricCollection(
+            {"mse": torchmetrics.MeanSquaredError(), "mae": torchmetrics.MeanAbsoluteError()}
+        )
 
     def logged_metrics(self, stages: Sequence[str] = STAGES) -> List[str]:
         """The names :meth:`_shared_step` logs in ``stages``: ``<stage>/loss``, one
@@ -190,8 +209,13 @@ class SNNLitModule(L.LightningModule):
 
     # ------------------------------------------------------------------ forward
     def forward(
-        self, x: Tensor, *, return_details: bool = False, mask: Optional[Tensor] = None,
-        generator: Optional[torch.Generator] = None, probes: bool = False,
+        self,
+        x: Tensor,
+        *,
+        return_details: bool = False,
+        mask: Optional[Tensor] = None,
+        generator: Optional[torch.Generator] = None,
+        probes: bool = False,
     ) -> Tuple[DecoderOutput, SNNOutput]:
         """Encode ``x`` (static ``(B, ...)`` or spikes ``(B, T, ...)``), run the SNN, decode.
 
@@ -210,11 +234,18 @@ class SNNLitModule(L.LightningModule):
         spike_batch = self.encoder(x, generator=generator)  # encoded once, even when streamed
         if mask is not None:
             spike_batch = dataclasses.replace(spike_batch, mask=mask)  # validated (B, T) bool
-        return self.run_network(spike_batch.spikes, return_details=return_details, mask=mask, generator=generator, probes=probes)
+        return self.run_network(
+            spike_batch.spikes, return_details=return_details, mask=mask, generator=generator, probes=probes
+        )
 
     def run_network(
-        self, spikes: Tensor, *, return_details: bool = False, mask: Optional[Tensor] = None,
-        generator: Optional[torch.Generator] = None, probes: bool = False,
+        self,
+        spikes: Tensor,
+        *,
+        return_details: bool = False,
+        mask: Optional[Tensor] = None,
+        generator: Optional[torch.Generator] = None,
+        probes: bool = False,
     ) -> Tuple[DecoderOutput, SNNOutput]:
         """:meth:`forward` after the encoder: the network on encoded ``spikes (B, T, ...)``, then the decoder.
         Only a spiking network records spikes, membranes, summaries and probes (:mod:`brain_ai.core.ann` has none)."""
@@ -228,18 +259,30 @@ class SNNLitModule(L.LightningModule):
         else:
             whole = self.criterion.whole_layer_terms  # the others read segment-wise summaries
             out = self.net(
-                spikes, return_details=return_details, mask=mask, generator=generator,
-                summaries=self.criterion.summaries, probes=probes,
-                record_membrane=any(t.needs_membrane for t in whole), keep_spikes=any(t.needs_layer_spikes for t in whole),
+                spikes,
+                return_details=return_details,
+                mask=mask,
+                generator=generator,
+                summaries=self.criterion.summaries,
+                probes=probes,
+                record_membrane=any(t.needs_membrane for t in whole),
+                keep_spikes=any(t.needs_layer_spikes for t in whole),
             )
         return self.decoder(out.output, mask), out
 
-    def loss_of(self, decoded: DecoderOutput, out: SNNOutput, targets: Tensor, mask: Optional[Tensor] = None) -> Tuple[Tensor, Dict[str, Any]]:
+    def loss_of(
+        self, decoded: DecoderOutput, out: SNNOutput, targets: Tensor, mask: Optional[Tensor] = None
+    ) -> Tuple[Tensor, Dict[str, Any]]:
         """``(total, info)`` of the loss composer for one forward's ``decoded`` / ``out``."""
         inputs = LossInputs(
-            output=out.output, decoded=decoded, targets=targets, layer_spikes=out.layer_spikes,
-            layer_membranes=out.layer_membranes, mask=mask, layer_summaries=out.summaries,
-        )  # fmt: skip
+            output=out.output,
+            decoded=decoded,
+            targets=targets,
+            layer_spikes=out.layer_spikes,
+            layer_membranes=out.layer_membranes,
+            mask=mask,
+            layer_summaries=out.summaries,
+        )
         return self.criterion(inputs)
 
     def predict_step(self, batch: Any, batch_idx: int) -> DecoderOutput:
@@ -281,22 +324,42 @@ class SNNLitModule(L.LightningModule):
             decoded, out = self(x, mask=mask, generator=generator)
             total, info = self.loss_of(decoded, out, y, mask)
         components: Dict[str, Tensor] = info["components"]  # type: ignore[assignment]
-        self.nonfinite_loss.update(~torch.isfinite(total), torch.stack([total.detach().float(), *components.values()]),
-                                   (stage, self.current_epoch, self.global_step))
+        self.nonfinite_loss.update(
+            ~torch.isfinite(total),
+            torch.stack([total.detach().float(), *components.values()]),
+            (stage, self.current_epoch, self.global_step),
+        )
         if stage != "train" or self._finite_check_due(batch_idx):
             self._stop_on_nonfinite_loss(list(components))
         on_step = stage == "train"
         batch_size = y.shape[0]
-        self.log(f"{stage}/loss", total, on_step=on_step, on_epoch=not on_step, prog_bar=True, batch_size=batch_size, sync_dist=not on_step)
+        self.log(
+            f"{stage}/loss",
+            total,
+            on_step=on_step,
+            on_epoch=not on_step,
+            prog_bar=True,
+            batch_size=batch_size,
+            sync_dist=not on_step,
+        )
         for name, value in components.items():
-            self.log(f"{stage}/loss/{name}", value, on_step=on_step, on_epoch=not on_step, batch_size=batch_size, sync_dist=not on_step)
+            self.log(
+                f"{stage}/loss/{name}",
+                value,
+                on_step=on_step,
+                on_epoch=not on_step,
+                batch_size=batch_size,
+                sync_dist=not on_step,
+            )
         metrics = self.metrics[f"{stage}_metrics"]
         if isinstance(decoded, ClassificationOutput):
             metrics.update(decoded.prediction, y)
         else:
             metrics.update(decoded.estimate.detach().float(), y.float())
         for name, metric in metrics.items():
-            self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True, prog_bar=name == "acc", batch_size=batch_size)
+            self.log(
+                f"{stage}/{name}", metric, on_step=False, on_epoch=True, prog_bar=name == "acc", batch_size=batch_size
+            )
         return total
 
     def _finite_check_due(self, batch_idx: int) -> bool:
@@ -329,10 +392,19 @@ class SNNLitModule(L.LightningModule):
         step) and the loss info."""
         rule = self.snn_cfg.learning_rule
         if mask is not None:
-            raise ValueError(f"snn.learning_rule={rule.name} does not support ragged batches (a (B, T) mask): "
-                             f"its loss runs step by step; allowed: snn.learning_rule=bptt")
-        learner = OnlineLearner(rule, list(self.parameters()), self.decoder, self.criterion, y,
-                                sltt_steps=self.snn_cfg.sltt_steps, generator=generator)
+            raise ValueError(
+                f"snn.learning_rule={rule.name} does not support ragged batches (a (B, T) mask): "
+                f"its loss runs step by step; allowed: snn.learning_rule=bptt"
+            )
+        learner = OnlineLearner(
+            rule,
+            list(self.parameters()),
+            self.decoder,
+            self.criterion,
+            y,
+            sltt_steps=self.snn_cfg.sltt_steps,
+            generator=generator,
+        )
         # each step's spikes and membranes, for the learner's per-step loss terms (kept one step at a time)
         steps = dict(record_membrane=self.criterion.needs_membrane, keep_spikes=self.criterion.needs_layer_spikes)
         self.net(self.encoder(x, generator=generator).spikes, generator=generator, online=learner, **steps)
@@ -439,7 +511,11 @@ def check_segmentable(criterion: SNNLossComposer, snn: SNNConfig) -> None:
     picks it) is set and a loss term reads whole layer tensors (it has no segment-wise
     :class:`~brain_ai.core.summaries.LayerSummary`): segmenting would keep them whole anyway."""
     whole = criterion.whole_layer_terms
-    field_name, value = ("checkpoint_every", snn.checkpoint_every) if snn.memory_budget_mb is None else ("memory_budget_mb", snn.memory_budget_mb)
+    field_name, value = (
+        ("checkpoint_every", snn.checkpoint_every)
+        if snn.memory_budget_mb is None
+        else ("memory_budget_mb", snn.memory_budget_mb)
+    )
     if value is None or not whole:
         return
     segmented = [cls.name for cls in REGULARIZERS.values() if issubclass(cls, LayerSummary)]
@@ -454,9 +530,15 @@ def _renamed_num_outputs(num_outputs: Optional[int], num_classes: Optional[int])
     """``num_outputs``, or the deprecated ``num_classes`` (with a FutureWarning); exactly one must be given."""
     if num_classes is not None:
         if num_outputs is not None:
-            raise ConfigError(f"SNNLitModule: num_classes={num_classes!r} (deprecated) and num_outputs={num_outputs!r} are both set; set only num_outputs")
-        warnings.warn("SNNLitModule: num_classes is deprecated and will be removed in the next release; use num_outputs "
-                      "(classes, or regressed values)", FutureWarning, stacklevel=3)
+            raise ConfigError(
+                f"SNNLitModule: num_classes={num_classes!r} (deprecated) and num_outputs={num_outputs!r} are both set; set only num_outputs"
+            )
+        warnings.warn(
+            "SNNLitModule: num_classes is deprecated and will be removed in the next release; use num_outputs "
+            "(classes, or regressed values)",
+            FutureWarning,
+            stacklevel=3,
+        )
         num_outputs = num_classes
     if num_outputs is None:
         raise ConfigError("SNNLitModule: num_outputs is required (classes, or regressed values)")

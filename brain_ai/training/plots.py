@@ -76,7 +76,9 @@ def batch_activity(model: Any, x: Tensor) -> Tuple[Tensor, Dict[str, Tensor], Te
     return encoded, out.layer_spikes, prediction
 
 
-def first_sample(encoded: Tensor, layers: Dict[str, Tensor], prediction: Tensor, labels: Optional[Tensor]) -> SampleActivity:
+def first_sample(
+    encoded: Tensor, layers: Dict[str, Tensor], prediction: Tensor, labels: Optional[Tensor]
+) -> SampleActivity:
     """The :class:`SampleActivity` of sample 0 of :func:`batch_activity`'s output and ``labels (B, ...)``."""
     return SampleActivity(
         inputs=encoded[0],
@@ -117,7 +119,9 @@ def _new_figure(title_lines: int, height_px: int = FIGURE_HEIGHT_PX) -> Any:
 
     fig = Figure(figsize=(FIGURE_WIDTH_PX / FIGURE_DPI, height_px / FIGURE_DPI), dpi=FIGURE_DPI)
     line_px = FONT_SIZE * 1.4 * FIGURE_DPI / 72
-    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.14, top=1.0 - (title_lines * line_px + 12) / height_px, wspace=0.04)
+    fig.subplots_adjust(
+        left=0.13, right=0.97, bottom=0.14, top=1.0 - (title_lines * line_px + 12) / height_px, wspace=0.04
+    )
     FigureCanvasAgg(fig)
     return fig
 
@@ -167,7 +171,14 @@ def raster_figure(
         return _draw_raster(spikes, name, label, prediction, max_neurons, sort_by_rate)
 
 
-def _draw_raster(spikes: Tensor, name: str, label: Optional[Tensor], prediction: Optional[Tensor], max_neurons: int, sort_by_rate: bool) -> Any:
+def _draw_raster(
+    spikes: Tensor,
+    name: str,
+    label: Optional[Tensor],
+    prediction: Optional[Tensor],
+    max_neurons: int,
+    sort_by_rate: bool,
+) -> Any:
     from matplotlib.ticker import FuncFormatter
 
     grid = spikes.detach().float().cpu().reshape(spikes.shape[0], -1).t().numpy()  # (N, T)
@@ -195,14 +206,27 @@ def _draw_raster(spikes: Tensor, name: str, label: Optional[Tensor], prediction:
     ax, side = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [5, 1]})
     extent = (-0.5, t - 0.5, -0.5, rows.shape[0] - 0.5)
     vmax = max(1.0, float(shown.max()))  # event counts may exceed 1
-    ax.imshow(shown, aspect="auto", interpolation="nearest", cmap="Greys", vmin=0.0, vmax=vmax, origin="lower", extent=extent)
+    ax.imshow(
+        shown, aspect="auto", interpolation="nearest", cmap="Greys", vmin=0.0, vmax=vmax, origin="lower", extent=extent
+    )
     ax.set_xlabel("time step")
     ax.set_ylabel("neuron index" + (" (sorted by firing rate)" if sort_by_rate else ""))
     ax.set_xticks(_integer_ticks(t))
     ax.set_yticks(_integer_ticks(rows.shape[0]))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda pos, _: str(rows[int(round(pos))]) if 0 <= round(pos) < rows.shape[0] else ""))
+    ax.yaxis.set_major_formatter(
+        FuncFormatter(lambda pos, _: str(rows[int(round(pos))]) if 0 <= round(pos) < rows.shape[0] else "")
+    )
     if silent:
-        ax.text(0.5, 0.5, "silent", transform=ax.transAxes, ha="center", va="center", fontsize=2 * FONT_SIZE, color="tab:red")
+        ax.text(
+            0.5,
+            0.5,
+            "silent",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=2 * FONT_SIZE,
+            color="tab:red",
+        )
     side.stairs(rates[rows], np.arange(rows.shape[0] + 1) - 0.5, orientation="horizontal", fill=True, color="tab:blue")
     side.set_xlim(0.0, max(1.0, float(rates.max())))
     side.set_xticks([0.0, side.get_xlim()[1]])
@@ -235,17 +259,26 @@ def _draw_rate_histogram(values: np.ndarray, name: str, bins: int) -> Any:
     return fig
 
 
-def activity_figures(activity: SampleActivity, max_neurons: int = DEFAULT_MAX_NEURONS, sort_by_rate: bool = False) -> Dict[str, Any]:
+def activity_figures(
+    activity: SampleActivity, max_neurons: int = DEFAULT_MAX_NEURONS, sort_by_rate: bool = False
+) -> Dict[str, Any]:
     """Raster figures of one sample: ``{"input": fig, "layer0": fig, ...}``."""
     drawn = {"input": activity.inputs, **activity.layers}
     return {
-        name: raster_figure(spikes, name, activity.label, activity.prediction, max_neurons=max_neurons, sort_by_rate=sort_by_rate)
+        name: raster_figure(
+            spikes, name, activity.label, activity.prediction, max_neurons=max_neurons, sort_by_rate=sort_by_rate
+        )
         for name, spikes in drawn.items()
     }
 
 
 def save_activity_pngs(
-    model: Any, batch: Any, directory: Path, prefix: str, max_neurons: int = DEFAULT_MAX_NEURONS, sort_by_rate: bool = False
+    model: Any,
+    batch: Any,
+    directory: Path,
+    prefix: str,
+    max_neurons: int = DEFAULT_MAX_NEURONS,
+    sort_by_rate: bool = False,
 ) -> List[str]:
     """Write rasters of the batch's first sample and per-layer firing-rate histograms over the batch.
 

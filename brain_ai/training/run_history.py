@@ -109,7 +109,12 @@ class _HistoryWriter(ExperimentWriter):
         writer.writerows(rows)
         write_atomic(self.metrics_file_path, lambda f: f.write(buffer.getvalue().encode()))
         self.metrics_keys = sorted(header)  # later saves append, or rewrite with the union of the headers
-        log.info("resumed run: %s keeps its %d rows logged before step %d", self.metrics_file_path, len(rows), self.resume_step)
+        log.info(
+            "resumed run: %s keeps its %d rows logged before step %d",
+            self.metrics_file_path,
+            len(rows),
+            self.resume_step,
+        )
 
     def _is_history(self, row: Dict[str, str]) -> bool:
         try:

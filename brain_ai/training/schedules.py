@@ -50,7 +50,10 @@ def replan(scheduler: Any, cfg: OptimConfig, new_horizon: int) -> bool:
             return False
         old, scheduler.T_max = scheduler.T_max, new_horizon
         e = scheduler.last_epoch
-        lrs = [scheduler.eta_min + (base - scheduler.eta_min) * (1 + math.cos(math.pi * e / new_horizon)) / 2 for base in scheduler.base_lrs]
+        lrs = [
+            scheduler.eta_min + (base - scheduler.eta_min) * (1 + math.cos(math.pi * e / new_horizon)) / 2
+            for base in scheduler.base_lrs
+        ]
     elif isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR):
         if scheduler.total_steps == new_horizon:
             return False
@@ -66,6 +69,12 @@ def replan(scheduler: Any, cfg: OptimConfig, new_horizon: int) -> bool:
     for group, lr in zip(scheduler.optimizer.param_groups, lrs):
         group["lr"] = lr
     scheduler._last_lr = list(lrs)
-    log.info("resume: %s schedule re-planned from %d to %d (%s); learning rate now %s",
-             cfg.scheduler.name, old, new_horizon, "epochs" if cfg.scheduler is SchedulerName.cosine else "steps", lrs)
+    log.info(
+        "resume: %s schedule re-planned from %d to %d (%s); learning rate now %s",
+        cfg.scheduler.name,
+        old,
+        new_horizon,
+        "epochs" if cfg.scheduler is SchedulerName.cosine else "steps",
+        lrs,
+    )
     return True

@@ -32,13 +32,24 @@ def numpy_adex(x, beta, threshold, delta_t, v_rheobase, a, b, tau_w, reset, v_re
     return tuple(np.stack(out[k], axis=1) for k in ("s", "v", "w"))
 
 
-@pytest.mark.parametrize("reset, v_rest, v_reset", [("subtract", 0.0, 0.0), ("zero", 0.0, 0.0), ("zero", -0.25, -0.5), ("none", 0.0, 0.0)])
+@pytest.mark.parametrize(
+    "reset, v_rest, v_reset", [("subtract", 0.0, 0.0), ("zero", 0.0, 0.0), ("zero", -0.25, -0.5), ("none", 0.0, 0.0)]
+)
 def test_adex_matches_numpy_golden(reset, v_rest, v_reset):
     params = dict(delta_t=0.15, v_rheobase=0.7, a=0.3, b=0.25, tau_w=30.0)
     neuron = AdExNeuron(
-        5, beta=0.75, threshold=1.0, reset=reset, v_rest=v_rest, v_reset=v_reset, adex_delta_t=params["delta_t"],
-        adex_v_rheobase=params["v_rheobase"], adex_a=params["a"], adex_b=params["b"], adex_tau_w=params["tau_w"],
-    ).double()  # fmt: skip  (beta 0.75: exact in the float32 buffer)
+        5,
+        beta=0.75,
+        threshold=1.0,
+        reset=reset,
+        v_rest=v_rest,
+        v_reset=v_reset,
+        adex_delta_t=params["delta_t"],
+        adex_v_rheobase=params["v_rheobase"],
+        adex_a=params["a"],
+        adex_b=params["b"],
+        adex_tau_w=params["tau_w"],
+    ).double()  # beta 0.75: exact in the float32 buffer
     x = torch.rand(3, 40, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 0.6
     s, final, traces = neuron.forward_sequence(x, record="membrane")
     ref_s, ref_v, ref_w = numpy_adex(x.numpy(), 0.75, 1.0, reset=reset, v_rest=v_rest, v_reset=v_reset, **params)
@@ -57,7 +68,9 @@ def test_adaptation_slows_firing():
 
 @pytest.mark.parametrize("surrogate", sorted(SURROGATES))
 def test_adex_trains_with_every_surrogate(surrogate):
-    neuron = build_neuron(NeuronConfig(type="adex", surrogate=surrogate, learnable_beta=True, learnable_threshold=True), 6)
+    neuron = build_neuron(
+        NeuronConfig(type="adex", surrogate=surrogate, learnable_beta=True, learnable_threshold=True), 6
+    )
     x = (0.4 * torch.rand(4, 12, 6, generator=torch.Generator().manual_seed(1))).requires_grad_()
     s, _, _ = neuron.forward_sequence(x)
     s.sum().backward()
@@ -75,10 +88,19 @@ def test_adex_backends_auto_runs_eager():
 
 
 def test_adex_in_a_network_with_its_own_readout_tau():
-    cfg = SNNConfig(input_size=3, hidden_sizes=[5], output_size=2, neuron=NeuronConfig(type="adex", tau=20.0), readout="membrane", readout_tau=10.0)
+    cfg = SNNConfig(
+        input_size=3,
+        hidden_sizes=[5],
+        output_size=2,
+        neuron=NeuronConfig(type="adex", tau=20.0),
+        readout="membrane",
+        readout_tau=10.0,
+    )
     net = build_snn(cfg)
     hidden, readout = net.neurons
     assert isinstance(hidden, AdExNeuron)
-    assert hidden.beta.item() == pytest.approx(math.exp(-1 / 20)) and readout.beta.item() == pytest.approx(math.exp(-1 / 10))
+    assert hidden.beta.item() == pytest.approx(math.exp(-1 / 20)) and readout.beta.item() == pytest.approx(
+        math.exp(-1 / 10)
+    )
     out = net(torch.rand(2, 7, 3))
     assert out.output.shape == (2, 7, 2) and out.final_states["layer0"].a.shape == (2, 5)

@@ -12,7 +12,16 @@ from brain_ai.core.snn import build_snn, run_streaming
 
 
 def make(arch: str, hidden=(8, 6), inputs: int = 3, outputs: int = 4, **kw) -> RecurrentANN:
-    return build_snn(SNNConfig(architecture=arch, hidden_sizes=list(hidden), readout="membrane", input_size=inputs, output_size=outputs, **kw))
+    return build_snn(
+        SNNConfig(
+            architecture=arch,
+            hidden_sizes=list(hidden),
+            readout="membrane",
+            input_size=inputs,
+            output_size=outputs,
+            **kw,
+        )
+    )
 
 
 @pytest.mark.parametrize("arch", ["lstm", "gru"])
@@ -25,7 +34,9 @@ def test_output_and_state_shapes(arch):
     assert out.layer_spikes == {} and out.layer_membranes == {} and out.probes == {}
     parts = 2 if arch == "lstm" else 1
     assert {k: [tuple(t.shape) for t in v] for k, v in out.final_states.items()} == {
-        "layer0": [(5, 8)] * parts, "layer1": [(5, 6)] * parts}
+        "layer0": [(5, 8)] * parts,
+        "layer1": [(5, 6)] * parts,
+    }
     assert net(torch.randn(5, 7, 1, 3)).output.shape == (5, 7, 4)  # features flattened per step
     assert net(torch.randn(5, 7, 3), return_details=True).probes == {}
 
@@ -112,7 +123,9 @@ def test_ann_imports_no_snn_module_and_takes_no_spike_arguments():
     repo = Path(__file__).resolve().parents[2]
     proc = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    net = RecurrentANN(SNNConfig(architecture="lstm", hidden_sizes=[4], input_size=3, output_size=2, readout="membrane"))
+    net = RecurrentANN(
+        SNNConfig(architecture="lstm", hidden_sizes=[4], input_size=3, output_size=2, readout="membrane")
+    )
     assert not net.spiking
     for flag in ("keep_spikes", "record_membrane", "mask"):
         with pytest.raises(TypeError, match=flag):

@@ -76,7 +76,9 @@ def test_dtype_policy_under_bf16_autocast(cls, backend):
             s, state, traces = cell.forward_sequence(current, backend=backend, record="membrane")
         want = torch.float32 if policy == "fp32_state" else torch.bfloat16
         assert s.dtype is torch.bfloat16 and state.v.dtype is want and traces["membrane"].dtype is want
-        (grad,) = torch.autograd.grad((s.float() * torch.linspace(0, 1, 16).view(1, -1, 1)).sum() + state.v.float().sum(), x)
+        (grad,) = torch.autograd.grad(
+            (s.float() * torch.linspace(0, 1, 16).view(1, -1, 1)).sum() + state.v.float().sum(), x
+        )
         assert torch.isfinite(grad).all() and grad.abs().sum() > 0
         results[policy] = traces["membrane"]
     assert not torch.equal(results["fp32_state"], results["input_dtype"].float())  # bf16 rounding in the membrane
@@ -84,7 +86,10 @@ def test_dtype_policy_under_bf16_autocast(cls, backend):
 
 def test_dtype_policy_eager_and_fused_agree_in_bf16():
     x = inputs().bfloat16()
-    outs = [LIFNeuron(6, dtype_policy="input_dtype").forward_sequence(x, backend=b, record="membrane") for b in ("eager", "fused")]
+    outs = [
+        LIFNeuron(6, dtype_policy="input_dtype").forward_sequence(x, backend=b, record="membrane")
+        for b in ("eager", "fused")
+    ]
     (s1, v1, t1), (s2, v2, t2) = outs
     assert torch.equal(s1, s2) and torch.equal(v1.v, v2.v) and torch.equal(t1["membrane"], t2["membrane"])
 

@@ -32,12 +32,23 @@ def test_defaults_follow_the_seed_tables():
     tuned and that are therefore the defaults: temperature 0.2 and probspikes_temperature 0.2
     (seed: 1.0), w_membrane 0 (seed: 0.001)."""
     e, d, lo = EncodingConfig(), DecodingConfig(), LossConfig()
-    assert (e.type.name, e.num_steps, e.normalization.name, e.deterministic_eval, e.population_size, e.latency_mapping.name) == (
-        "rate_bernoulli", 25, "minmax", True, 8, "exponential")
+    assert (
+        e.type.name,
+        e.num_steps,
+        e.normalization.name,
+        e.deterministic_eval,
+        e.population_size,
+        e.latency_mapping.name,
+    ) == ("rate_bernoulli", 25, "minmax", True, 8, "exponential")
     assert (e.rate_gain, e.rate_bias, e.seed) == (1.0, 0.0, None)
     assert (d.type.name, d.temperature, d.eps, d.population_mode.name) == ("rate", 0.2, 1e-7, "classification")
     assert (lo.w_probspikes, lo.w_rate_reg, lo.w_temporal, lo.w_isi, lo.w_membrane) == (1.0, 0.1, 0.01, 0.01, 0.0)
-    assert (lo.target_rate, lo.probspikes_temperature, lo.isi_refractory_window, lo.task_loss) == (0.1, 0.2, 3, TaskLoss.probspikes)
+    assert (lo.target_rate, lo.probspikes_temperature, lo.isi_refractory_window, lo.task_loss) == (
+        0.1,
+        0.2,
+        3,
+        TaskLoss.probspikes,
+    )
 
 
 def test_deprecated_w_rate_moves_to_w_rate_reg_with_a_warning():
@@ -64,12 +75,28 @@ def test_every_loss_term_is_weighted_by_w_and_its_logged_name():
 @pytest.mark.parametrize(
     "factory, kwargs, message",
     [
-        (EncodingConfig, {"normalization": "zscore"}, r"encoding\.normalization='zscore'.*allowed: none, minmax, sigmoid, clamp"),
+        (
+            EncodingConfig,
+            {"normalization": "zscore"},
+            r"encoding\.normalization='zscore'.*allowed: none, minmax, sigmoid, clamp",
+        ),
         (EncodingConfig, {"population_sigma": 0.0}, r"encoding\.population_sigma=0\.0 is out of range"),
         (EncodingConfig, {"t_min": 10, "t_max": 5}, r"encoding\.t_max=5 is out of range; allowed: \[10, 24\]"),
-        (DecodingConfig, {"type": "vote"}, r"decoding\.type='vote'.*allowed: rate, first_spike, population, membrane, ensemble"),
-        (DecodingConfig, {"type": "ensemble", "ensemble_members": ["rate", "ensemble"], "ensemble_weights": [1, 1]}, "may not contain ensemble"),
-        (LossConfig, {"task_loss": "hinge"}, r"loss\.task_loss='hinge'.*allowed: probspikes, first_spike, cross_entropy, mse"),
+        (
+            DecodingConfig,
+            {"type": "vote"},
+            r"decoding\.type='vote'.*allowed: rate, first_spike, population, membrane, ensemble",
+        ),
+        (
+            DecodingConfig,
+            {"type": "ensemble", "ensemble_members": ["rate", "ensemble"], "ensemble_weights": [1, 1]},
+            "may not contain ensemble",
+        ),
+        (
+            LossConfig,
+            {"task_loss": "hinge"},
+            r"loss\.task_loss='hinge'.*allowed: probspikes, first_spike, cross_entropy, mse",
+        ),
         (LossConfig, {"w_rate_reg": -0.1}, r"loss\.w_rate_reg=-0\.1 is out of range"),
         (LossConfig, {"task_loss": "mse", "w_mse": 0.0}, r"loss\.w_mse=0\.0 must be > 0"),
         (LossConfig, {"rate_min": 0.5, "rate_max": 0.2}, r"loss\.rate_max=0\.2 is out of range"),

@@ -28,7 +28,13 @@ def test_amp_stress_test_exits_non_zero_when_outside_tolerance(monkeypatch):
 
 def test_script_wrapper_runs_as_a_program():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "scripts/validate_codec_losses.py", "--steps", "6"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "scripts/validate_codec_losses.py", "--steps", "6"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 failed" in proc.stdout

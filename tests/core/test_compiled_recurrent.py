@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from test_fused_recurrent import assert_match, initial_state, make_neuron, run
 
 import brain_ai.core
 from brain_ai.config import ConfigError, NeuronConfig
@@ -14,7 +15,6 @@ from brain_ai.core import backend as backend_module
 from brain_ai.core import compiled_recurrent
 from brain_ai.core.neurons import build_neuron
 from brain_ai.core.surrogates import SURROGATES
-from test_fused_recurrent import assert_match, initial_state, make_neuron, run
 
 pytest.importorskip("numba")
 
@@ -36,7 +36,9 @@ def test_every_surrogate_float64(name):
     neuron = make_neuron("zero", name)
     x = 0.2 + 0.8 * torch.rand(2, 9, 5, dtype=torch.float64)
     state = initial_state(neuron, 2, torch.float64)
-    assert_match(run(neuron, x, state, "compiled", record="none"), run(neuron, x, state, "fused", record="none"), rtol=1e-10)
+    assert_match(
+        run(neuron, x, state, "compiled", record="none"), run(neuron, x, state, "fused", record="none"), rtol=1e-10
+    )
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
@@ -100,13 +102,19 @@ def test_unsupported_dtype_layer_or_device_is_a_clear_error_and_auto_runs_fused(
     calls = spy_loops(monkeypatch)
     half = make_neuron(dtype=torch.float32, dtype_policy="input_dtype").to(torch.bfloat16)  # bf16 state
     x = torch.rand(2, 4, 5, dtype=torch.bfloat16)
-    with pytest.raises(ConfigError, match=r"RecurrentAdaptiveLIFNeuron.forward_sequence: backend='compiled' cannot run: "
-                                          r"the state dtype is bfloat16; allowed: float32, float64; use backend=auto, fused or eager"):
+    with pytest.raises(
+        ConfigError,
+        match=r"RecurrentAdaptiveLIFNeuron.forward_sequence: backend='compiled' cannot run: "
+        r"the state dtype is bfloat16; allowed: float32, float64; use backend=auto, fused or eager",
+    ):
         half.forward_sequence(x, backend="compiled")
     half.forward_sequence(x)  # auto: the fused loop
     assert not calls
     lif = build_neuron(NeuronConfig(type="lif"), 5)
-    with pytest.raises(ConfigError, match=r"backend='compiled' cannot run: LIFNeuron has no compiled kernel \(its backends: eager, fused, triton\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"backend='compiled' cannot run: LIFNeuron has no compiled kernel \(its backends: eager, fused, triton\)",
+    ):
         lif.forward_sequence(torch.rand(2, 4, 5), backend="compiled")
     reason = backend_module.compiled_unsupported("RecurrentAdaptiveLIFNeuron", half.params.type, "cuda", torch.float32)
     assert reason == "tensors are on cuda; the compiled loop runs CPU tensors"
@@ -127,7 +135,9 @@ def test_without_numba_auto_logs_once_and_runs_fused_and_compiled_is_an_error(mo
         assert not calls
         lines = [r.getMessage() for r in caplog.records if "numba is not importable" in r.getMessage()]
         assert len(lines) == 1 and "runs its PyTorch time loop (fused)" in lines[0]
-        with pytest.raises(ConfigError, match=r"backend='compiled' cannot run: numba is not importable \(pip install numba\)"):
+        with pytest.raises(
+            ConfigError, match=r"backend='compiled' cannot run: numba is not importable \(pip install numba\)"
+        ):
             neuron.forward_sequence(x, backend="compiled")
     finally:
         backend_module.compiled_loops.cache_clear()
@@ -138,4 +148,6 @@ def test_first_call_logs_the_compile_or_cache_load_time(caplog):
         seconds = compiled_recurrent._ready.__wrapped__(torch.float64)
     (line,) = [r.getMessage() for r in caplog.records]
     assert seconds > 0
-    assert line.startswith("backend=compiled: the recurrent LIF loops for float64 were ") and line.endswith(f"in {seconds:.2f} s")
+    assert line.startswith("backend=compiled: the recurrent LIF loops for float64 were ") and line.endswith(
+        f"in {seconds:.2f} s"
+    )

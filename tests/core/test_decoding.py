@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from brain_ai.config import ConfigError, DecoderType, DecodingConfig, PopulationMode, Task
-from brain_ai.core.decoding import DECODERS, ClassificationOutput, DecoderOutput, RegressionOutput, build_decoder, first_spike_times
+from brain_ai.core.decoding import (
+    DECODERS,
+    ClassificationOutput,
+    DecoderOutput,
+    RegressionOutput,
+    build_decoder,
+    first_spike_times,
+)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -102,7 +109,9 @@ def test_population_regression_expectation_over_centers():
     assert out.confidence[2].item() == 0.0 and out.estimate[2].tolist() == [0.0, 0.0]
 
 
-@pytest.mark.parametrize("reduce, ref", [("final", lambda v: v[:, -1]), ("max", lambda v: v.max(1)), ("mean", lambda v: v.mean(1))])
+@pytest.mark.parametrize(
+    "reduce, ref", [("final", lambda v: v[:, -1]), ("max", lambda v: v.max(1)), ("mean", lambda v: v.mean(1))]
+)
 def test_membrane_decoder_reductions(reduce, ref):
     v = torch.randn(3, 7, 4)
     out = build_decoder(_cfg("membrane", membrane_reduce=reduce, temperature=2.0), 4)(v)
@@ -147,7 +156,11 @@ def test_every_decoder_shapes_confidence_and_gradient(cfg):
     if regression:
         assert type(out) is RegressionOutput and out.estimate.shape == (5, 4) and out.estimate.dtype == torch.float32
     else:
-        assert type(out) is ClassificationOutput and out.logits_proxy.shape == (5, 4) and out.logits_proxy.dtype == torch.float32
+        assert (
+            type(out) is ClassificationOutput
+            and out.logits_proxy.shape == (5, 4)
+            and out.logits_proxy.dtype == torch.float32
+        )
         assert out.prediction.shape == (5,) and out.prediction.dtype == torch.int64
     assert out.confidence.shape == (5,) and bool(((out.confidence >= 0) & (out.confidence <= 1)).all())
     out.trained.sum().backward()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-
 import re
 
 import numpy as np
@@ -134,13 +133,18 @@ def test_normalize_minmax_sigmoid_clamp_match_numpy():
     ref = np.array([[0.0, 0.5, 1.0], [0.0, 0.0, 0.0]])  # constant sample -> 0
     np.testing.assert_allclose(got.numpy(), ref)
     np.testing.assert_allclose(stats["norm_min"].numpy(), [1.0, -1.0])
-    np.testing.assert_allclose(normalize(x, NormalizationType.sigmoid)[0].numpy(), 1 / (1 + np.exp(-x.numpy())), rtol=1e-6)
+    np.testing.assert_allclose(
+        normalize(x, NormalizationType.sigmoid)[0].numpy(), 1 / (1 + np.exp(-x.numpy())), rtol=1e-6
+    )
     np.testing.assert_allclose(normalize(x, NormalizationType.clamp)[0].numpy(), np.clip(x.numpy(), 0, 1))
 
 
 def test_normalization_none_rejects_values_outside_unit_range():
     enc = build_encoder(EncodingConfig(normalization="none"))
-    with pytest.raises(ValueError, match=r"rate_bernoulli encoder: input values span \[-0\.5, 2\], outside \[0, 1\].*normalization=none"):
+    with pytest.raises(
+        ValueError,
+        match=r"rate_bernoulli encoder: input values span \[-0\.5, 2\], outside \[0, 1\].*normalization=none",
+    ):
         enc(torch.tensor([[0.2, -0.5, 2.0]]))
     assert enc(torch.tensor([[0.0, 1.0]])).spikes.shape == (1, 25, 2)
 
@@ -150,7 +154,10 @@ def test_normalization_none_rejects_values_outside_unit_range():
 def test_pixels_0_to_255_are_refused_not_saturated(kind, mode, accepted):
     """0-255 images clipped or squashed to [0, 1] would be (almost) all-ones spike trains."""
     enc = build_encoder(EncodingConfig(type=kind, num_steps=4, normalization=mode))
-    with pytest.raises(ValueError, match=rf"{kind} encoder: input values span \[0, 255\], outside {re.escape(accepted)}.*normalization=minmax"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{kind} encoder: input values span \[0, 255\], outside {re.escape(accepted)}.*normalization=minmax",
+    ):
         enc(torch.tensor([[0.0, 128.0, 255.0]]))
     assert enc(torch.tensor([[-0.5, 0.5, 1.5]])).spikes.shape[:2] == (1, 4)  # small excursions: clipped / squashed
 
@@ -254,8 +261,12 @@ def test_latency_zero_input_no_spike_or_t_max_and_burst():
 
 def test_latency_jitter_only_in_training_and_stays_in_window():
     x = torch.rand(64, 16) * 0.9 + 0.1
-    cfg = EncodingConfig(type="latency", num_steps=20, normalization="none", latency_mapping="linear", jitter=2.0, seed=0)
-    clean = build_encoder(EncodingConfig(type="latency", num_steps=20, normalization="none", latency_mapping="linear"))(x)
+    cfg = EncodingConfig(
+        type="latency", num_steps=20, normalization="none", latency_mapping="linear", jitter=2.0, seed=0
+    )
+    clean = build_encoder(EncodingConfig(type="latency", num_steps=20, normalization="none", latency_mapping="linear"))(
+        x
+    )
     enc = build_encoder(cfg)
     jittered = enc(x).aux["spike_times"]
     assert not torch.equal(jittered, clean.aux["spike_times"])
@@ -283,7 +294,9 @@ def test_ttfs_encode_first_spike_decode_recovers_ordering_exactly():
         # distinct intensities on distinct steps: x_k = 1 - t_k / (T - 1) with distinct t_k
         t = torch.randperm(steps - 1)[:n].float()
         x = (1 - t / (steps - 1)).view(1, -1)
-        sb = build_encoder(EncodingConfig(type="ttfs", num_steps=steps, normalization="none", latency_mapping="linear"))(x)
+        sb = build_encoder(
+            EncodingConfig(type="ttfs", num_steps=steps, normalization="none", latency_mapping="linear")
+        )(x)
         out = build_decoder(DecodingConfig(type="first_spike"), n)(sb.spikes)
         assert out.prediction.item() == int(x.argmax())
         assert torch.equal(out.logits_proxy.argsort(descending=True), x.argsort(descending=True))
@@ -323,9 +336,14 @@ def test_population_learned_centers_receive_gradient():
 def test_population_encode_regression_decode_recovers_values(train):
     """Tolerance 0.05: the truncated tuning curves bias values within ~1.5 sigma of 0 and 1 by < 0.045."""
     x = torch.linspace(0.0, 1.0, 51).view(-1, 1).repeat(1, 3)
-    enc = build_encoder(EncodingConfig(type="population", num_steps=200, normalization="none", population_size=8,
-                                       population_sigma=0.1, seed=0)).train(train)
-    out = build_decoder(DecodingConfig(type="population", population_mode="regression", population_size=8), 3)(enc(x).spikes)
+    enc = build_encoder(
+        EncodingConfig(
+            type="population", num_steps=200, normalization="none", population_size=8, population_sigma=0.1, seed=0
+        )
+    ).train(train)
+    out = build_decoder(DecodingConfig(type="population", population_mode="regression", population_size=8), 3)(
+        enc(x).spikes
+    )
     assert float((out.estimate - x).abs().max()) < 0.05
     assert float((out.estimate - x)[10:41].abs().max()) < 0.02  # interior
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from framework_helpers import saved_bytes
 
 from brain_ai.config import ConfigError, ResetMode
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.surrogates import SURROGATES, get_surrogate
 from brain_ai.tools.kernel_cases import ADAPT, assert_close_grads, assert_same_forward, make_inputs
-from framework_helpers import saved_bytes
 
 
 def reference_lif(x, v0, beta, thr, reset, surrogate, adaptation_alpha=None, adaptation_decay=None, a0=None):
@@ -41,7 +41,9 @@ def run_both(shape, dtype, reset, surrogate, *, per_neuron=True, v0_given=True, 
     (spikes, final state and, with ``membrane``, the recorded membrane)."""
     results = []
     for fn in ("fused", "reference"):
-        x, v0, beta, thr, a0 = make_inputs(shape, dtype, per_neuron=per_neuron, v0_given=v0_given, adaptive=adaptive, seed=seed)
+        x, v0, beta, thr, a0 = make_inputs(
+            shape, dtype, per_neuron=per_neuron, v0_given=v0_given, adaptive=adaptive, seed=seed
+        )
         kw = dict(ADAPT, a0=a0) if adaptive else {}
         if fn == "fused":
             s, v, a, m = fused_lif_sequence(x, v0, beta, thr, reset, surrogate, record_membrane=membrane, **kw)
@@ -63,7 +65,9 @@ def run_both(shape, dtype, reset, surrogate, *, per_neuron=True, v0_given=True, 
 @pytest.mark.parametrize("reset", list(ResetMode), ids=lambda r: r.value)
 @pytest.mark.parametrize("name", sorted(SURROGATES))
 def test_every_surrogate_and_reset_float64(name, reset, adaptive):
-    (fwd, grads), (ref_fwd, ref_grads) = run_both((3, 13, 6), torch.float64, reset, get_surrogate(name), adaptive=adaptive)
+    (fwd, grads), (ref_fwd, ref_grads) = run_both(
+        (3, 13, 6), torch.float64, reset, get_surrogate(name), adaptive=adaptive
+    )
     assert fwd[0].sum() > 0 and (fwd[0] == 0).any()  # the test exercises spikes and resets
     assert_same_forward(fwd, ref_fwd)
     assert_close_grads(grads, ref_grads, rtol=1e-10)
@@ -81,10 +85,20 @@ def test_every_surrogate_at_its_published_scale(name):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16], ids=str)
 @pytest.mark.parametrize("adaptive", [False, True], ids=["lif", "adaptive"])
 @pytest.mark.parametrize("reset", list(ResetMode), ids=lambda r: r.value)
-@pytest.mark.parametrize("per_neuron,v0_given", [(False, False), (True, True), (False, True)], ids=["scalar-v0none", "perneuron-v0", "scalar-v0"])
+@pytest.mark.parametrize(
+    "per_neuron,v0_given",
+    [(False, False), (True, True), (False, True)],
+    ids=["scalar-v0none", "perneuron-v0", "scalar-v0"],
+)
 def test_dtypes_params_and_initial_state(dtype, adaptive, reset, per_neuron, v0_given):
     (fwd, grads), (ref_fwd, ref_grads) = run_both(
-        (4, 17, 9), dtype, reset, get_surrogate("fast_sigmoid"), per_neuron=per_neuron, v0_given=v0_given, adaptive=adaptive,
+        (4, 17, 9),
+        dtype,
+        reset,
+        get_surrogate("fast_sigmoid"),
+        per_neuron=per_neuron,
+        v0_given=v0_given,
+        adaptive=adaptive,
         membrane=per_neuron,
     )
     assert_same_forward(fwd, ref_fwd)
@@ -96,7 +110,9 @@ def test_dtypes_params_and_initial_state(dtype, adaptive, reset, per_neuron, v0_
 @pytest.mark.parametrize("adaptive", [False, True], ids=["lif", "adaptive"])
 @pytest.mark.parametrize("reset", list(ResetMode), ids=lambda r: r.value)
 def test_conv_features_per_channel_params(reset, adaptive):
-    (fwd, grads), (ref_fwd, ref_grads) = run_both((2, 7, 3, 4, 5), torch.float64, reset, get_surrogate("atan"), adaptive=adaptive)
+    (fwd, grads), (ref_fwd, ref_grads) = run_both(
+        (2, 7, 3, 4, 5), torch.float64, reset, get_surrogate("atan"), adaptive=adaptive
+    )
     assert fwd[0].shape == (2, 7, 3, 4, 5) and grads[2].shape == (3, 1, 1)
     assert_same_forward(fwd, ref_fwd)
     assert_close_grads(grads, ref_grads, rtol=1e-10)
@@ -163,7 +179,9 @@ def test_saves_only_the_membrane_trajectory(adaptive):
     kw = ADAPT if adaptive else {}
     seq = B * T * N * 4
     fused = saved_bytes(lambda: fused_lif_sequence(x, None, beta, 1.0, "subtract", get_surrogate("atan"), **kw))
-    generic = saved_bytes(lambda: reference_lif(x, None, beta, torch.tensor(1.0), ResetMode.subtract, get_surrogate("atan"), **kw))
+    generic = saved_bytes(
+        lambda: reference_lif(x, None, beta, torch.tensor(1.0), ResetMode.subtract, get_surrogate("atan"), **kw)
+    )
     n_seq = 2 if adaptive else 1  # h (and the effective threshold for AdaptiveLIF)
     assert n_seq * seq <= fused <= n_seq * seq + 4 * B * N * 4
     assert generic >= 2 * seq  # per step: v (for d beta) and v - thr (for the surrogate), at least

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from framework_helpers import saved_bytes
 
 from brain_ai.config import BETA_MAX, ConfigError, NeuronConfig, NeuronType, SNNConfig
 from brain_ai.core import fused_recurrent
@@ -13,7 +14,6 @@ from brain_ai.core.neurons import AdaptiveLIFNeuron, LeakyIntegrator, RecurrentA
 from brain_ai.core.neurons.state import SpikingState
 from brain_ai.core.snn import ConvSNN, SNNCore
 from brain_ai.core.surrogates import SURROGATES
-from framework_helpers import saved_bytes
 
 
 def np_reference(x, w, beta, rho, thr, alpha, reset):
@@ -37,10 +37,18 @@ def np_reference(x, w, beta, rho, thr, alpha, reset):
 def make_neuron(reset="subtract", surrogate="atan", per_neuron=True, dtype=torch.float64, seed=0, **kw):
     torch.manual_seed(seed)
     cfg = NeuronConfig(
-        type=NeuronType.recurrent_adaptive_lif, reset=reset, surrogate=surrogate, learnable_beta=True,
-        per_neuron_beta=per_neuron, learnable_adaptation=True, learnable_threshold=True, adaptation_alpha=0.4,
-        threshold_shape="per_neuron" if per_neuron else "layer", threshold=0.8, **kw,
-    )  # fmt: skip
+        type=NeuronType.recurrent_adaptive_lif,
+        reset=reset,
+        surrogate=surrogate,
+        learnable_beta=True,
+        per_neuron_beta=per_neuron,
+        learnable_adaptation=True,
+        learnable_threshold=True,
+        adaptation_alpha=0.4,
+        threshold_shape="per_neuron" if per_neuron else "layer",
+        threshold=0.8,
+        **kw,
+    )
     neuron = build_neuron(cfg, 5).to(dtype)
     with torch.no_grad():  # distinct per-neuron values, strong enough recurrence to matter
         neuron.w_rec.mul_(2.0)
@@ -69,9 +77,10 @@ def run(neuron, x, state, backend, record="membrane", **kw):
 def initial_state(neuron, batch, dtype, seed=3):
     g = torch.Generator().manual_seed(seed)
     return SpikingState(
-        v=0.5 * torch.rand(batch, 5, generator=g, dtype=dtype), a=0.3 * torch.rand(batch, 5, generator=g, dtype=dtype),
+        v=0.5 * torch.rand(batch, 5, generator=g, dtype=dtype),
+        a=0.3 * torch.rand(batch, 5, generator=g, dtype=dtype),
         prev_spk=(torch.rand(batch, 5, generator=g) > 0.5).to(dtype),
-    )  # fmt: skip
+    )
 
 
 def assert_match(fused, eager, rtol):
@@ -92,7 +101,9 @@ def assert_match(fused, eager, rtol):
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 def test_numpy_golden_forward(reset):
     x = np.random.default_rng(0).random((2, 12, 5)) * 1.2
-    neuron = RecurrentAdaptiveLIFNeuron(5, beta=0.8, threshold=0.9, reset=reset, adaptation_alpha=0.3, adaptation_decay=0.9).double()
+    neuron = RecurrentAdaptiveLIFNeuron(
+        5, beta=0.8, threshold=0.9, reset=reset, adaptation_alpha=0.3, adaptation_decay=0.9
+    ).double()
     with torch.no_grad():
         neuron.w_rec.mul_(3.0)
     beta, rho, thr = (float(t) for t in (neuron.beta, neuron.adaptation_decay, neuron.threshold))  # fp32 0.8 -> fp64
@@ -124,7 +135,9 @@ def test_every_surrogate_float64(name):
     neuron = make_neuron("subtract", name)
     x = 0.2 + 0.8 * torch.rand(2, 9, 5, dtype=torch.float64)
     state = initial_state(neuron, 2, torch.float64)
-    assert_match(run(neuron, x, state, "fused", record="none"), run(neuron, x, state, "eager", record="none"), rtol=1e-10)
+    assert_match(
+        run(neuron, x, state, "fused", record="none"), run(neuron, x, state, "eager", record="none"), rtol=1e-10
+    )
 
 
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
@@ -142,12 +155,16 @@ def test_fused_gradients_equal_eager_on_cuda(dtype):
     x = 0.2 + 0.8 * torch.rand(4, 30, 5, dtype=dtype)
     state = initial_state(neuron, 4, dtype)
     on_cuda = SpikingState(**{k: None if t is None else t.cuda() for k, t in state.items()})
-    fused = run(neuron, x.cuda(), on_cuda, "auto")  # auto on CUDA: the fused PyTorch loop (Triton kernel not verified yet)
+    fused = run(
+        neuron, x.cuda(), on_cuda, "auto"
+    )  # auto on CUDA: the fused PyTorch loop (Triton kernel not verified yet)
     assert_match(fused, run(neuron, x.cuda(), on_cuda, "eager"), rtol=1e-10 if dtype == torch.float64 else 1e-5)
     on_cpu = run(neuron.cpu(), x, state, "fused")
     assert torch.equal(fused[0][0].cpu(), on_cpu[0][0])
     for a, b in zip(fused[1], on_cpu[1]):
-        torch.testing.assert_close(a.cpu(), b, rtol=1e-9 if dtype == torch.float64 else 1e-4, atol=1e-9 if dtype == torch.float64 else 1e-5)
+        torch.testing.assert_close(
+            a.cpu(), b, rtol=1e-9 if dtype == torch.float64 else 1e-4, atol=1e-9 if dtype == torch.float64 else 1e-5
+        )
 
 
 @pytest.mark.gpu
@@ -192,16 +209,23 @@ def test_split_run_with_carried_state_equals_one_run():
 def test_auto_runs_the_fused_function_on_cpu_and_triton_is_an_error(monkeypatch):
     calls = []
     real = fused_recurrent_sequence
-    monkeypatch.setattr("brain_ai.core.neurons.lif.fused_recurrent_sequence", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        "brain_ai.core.neurons.lif.fused_recurrent_sequence", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     neuron = make_neuron(dtype=torch.float32)
     x = torch.rand(2, 6, 5)
     neuron.forward_sequence(x)
     neuron.forward_sequence(x, backend="eager")
     assert len(calls) == 1
-    with pytest.raises(ConfigError, match=r"RecurrentAdaptiveLIFNeuron.forward_sequence: backend='triton' cannot run: tensors are on cpu"):
+    with pytest.raises(
+        ConfigError,
+        match=r"RecurrentAdaptiveLIFNeuron.forward_sequence: backend='triton' cannot run: tensors are on cpu",
+    ):
         neuron.forward_sequence(x, backend="triton")  # the kernel runs CUDA tensors (or the interpreter's)
     synaptic = build_neuron(NeuronConfig(type="recurrent_adaptive_lif", synaptic=True), 5)
-    with pytest.raises(ConfigError, match="backend='fused' cannot run: RecurrentAdaptiveLIFNeuron has a synaptic current"):
+    with pytest.raises(
+        ConfigError, match="backend='fused' cannot run: RecurrentAdaptiveLIFNeuron has a synaptic current"
+    ):
         synaptic.forward_sequence(x, backend="fused")
     synaptic.forward_sequence(x)  # auto: the generic unroll
 
@@ -229,7 +253,12 @@ def test_saves_three_sequences():
 
 def test_learnable_decays_stay_in_range_and_learn():
     neuron = make_neuron(dtype=torch.float32)
-    assert {name for name, _ in neuron.named_parameters()} == {"beta_raw", "threshold_param", "w_rec", "adaptation_decay_raw"}
+    assert {name for name, _ in neuron.named_parameters()} == {
+        "beta_raw",
+        "threshold_param",
+        "w_rec",
+        "adaptation_decay_raw",
+    }
     assert neuron.adaptation_decay.shape == (5,) and neuron.beta.shape == (5,)
     opt = torch.optim.SGD(neuron.parameters(), lr=1e4)
     for step in range(3):
@@ -243,20 +272,30 @@ def test_learnable_decays_stay_in_range_and_learn():
 
 
 def test_config_errors():
-    with pytest.raises(ConfigError, match="neuron.learnable_adaptation=true needs neuron.type=recurrent_adaptive_lif, got neuron.type=adaptive_lif"):
+    with pytest.raises(
+        ConfigError,
+        match="neuron.learnable_adaptation=true needs neuron.type=recurrent_adaptive_lif, got neuron.type=adaptive_lif",
+    ):
         NeuronConfig(type="adaptive_lif", learnable_adaptation=True)
     with pytest.raises(ConfigError, match=r"neuron.adaptation_decay=0.0 is out of range; allowed: \(0.0, 0.999\)"):
         NeuronConfig(type="recurrent_adaptive_lif", learnable_adaptation=True, adaptation_decay=0.0)
-    with pytest.raises(ValueError, match=r"RecurrentAdaptiveLIFNeuron: neuron.adaptation_decay=0.0 is out of range; allowed: \(0.0, 0.999\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"RecurrentAdaptiveLIFNeuron: neuron.adaptation_decay=0.0 is out of range; allowed: \(0.0, 0.999\)",
+    ):
         RecurrentAdaptiveLIFNeuron(4, adaptation_decay=0.0, learnable_adaptation=True)
     with pytest.raises(ValueError, match=r"size=\(2, 3\) must be a single int"):
         RecurrentAdaptiveLIFNeuron((2, 3))
     with pytest.raises(ValueError, match=r"w_rec has shape \(3, 3\), expected \(N, N\) = \(4, 4\)"):
-        fused_recurrent_sequence(torch.rand(2, 3, 4), None, None, None, torch.zeros(3, 3), 0.9, 0.9, 1.0, 0.5, "subtract", None)
+        fused_recurrent_sequence(
+            torch.rand(2, 3, 4), None, None, None, torch.zeros(3, 3), 0.9, 0.9, 1.0, 0.5, "subtract", None
+        )
 
 
 def test_networks_build_recurrent_dense_layers_and_a_learnable_readout():
-    neuron = NeuronConfig(type="recurrent_adaptive_lif", learnable_beta=True, per_neuron_beta=True, learnable_adaptation=True)
+    neuron = NeuronConfig(
+        type="recurrent_adaptive_lif", learnable_beta=True, per_neuron_beta=True, learnable_adaptation=True
+    )
     net = SNNCore(SNNConfig(input_size=3, hidden_sizes=[6, 4], output_size=2, readout="membrane", neuron=neuron))
     assert [type(n) for n in net.neurons] == [RecurrentAdaptiveLIFNeuron, RecurrentAdaptiveLIFNeuron, LeakyIntegrator]
     assert net.neurons[-1].beta.shape == (2,) and net.neurons[-1].beta_raw.requires_grad

@@ -17,7 +17,9 @@ from brain_ai.core.neurons import build_neuron
 pytest.importorskip("triton")
 
 
-@pytest.mark.parametrize("neuron_type,auto_triton", [("lif", True), ("adaptive_lif", True), ("recurrent_adaptive_lif", False)])
+@pytest.mark.parametrize(
+    "neuron_type,auto_triton", [("lif", True), ("adaptive_lif", True), ("recurrent_adaptive_lif", False)]
+)
 def test_auto_picks_only_kernels_verified_on_a_gpu(monkeypatch, neuron_type, auto_triton):
     seen = []
     real = neuron_base.resolve_backend
@@ -31,4 +33,6 @@ def test_limits_name_the_value_and_what_runs():
 
     assert recurrent_unsupported(MAX_NEURONS, torch.float32) is None and recurrent_unsupported(3, torch.float64) is None
     assert f"N={MAX_NEURONS + 1} neurons" in recurrent_unsupported(MAX_NEURONS + 1, torch.float32)
-    assert "state dtype is bfloat16; the recurrent kernel runs float32, float64" in recurrent_unsupported(8, torch.bfloat16)
+    assert "state dtype is bfloat16; the recurrent kernel runs float32, float64" in recurrent_unsupported(
+        8, torch.bfloat16
+    )

@@ -30,12 +30,39 @@ pytest.importorskip("triton")
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE_GROUPS = [
-    "grid-rank1-", "grid-rank2-", "grid-rank3-", "layout-time_major", "layout-strided", "layout-spike_sum",
-    "layout-channels_last", "t1-", "needs-x", "needs-params", "surrogate-", "dtype-float32-", "dtype-float64-",
-    "dtype-bfloat16-", "dtype-float16-", "blocks-", "one-step", "raw-", "per-neuron-threshold-", "rest-", "v_reset",
-    "recurrent-subtract-", "recurrent-zero-", "recurrent-none-", "recurrent-t1-", "recurrent-needs-", "recurrent-layer_params",
-    "recurrent-layout-", "recurrent-float32-", "recurrent-bfloat16-", "recurrent-surrogate-", "recurrent-layer-segments",
-]  # fmt: skip
+    "grid-rank1-",
+    "grid-rank2-",
+    "grid-rank3-",
+    "layout-time_major",
+    "layout-strided",
+    "layout-spike_sum",
+    "layout-channels_last",
+    "t1-",
+    "needs-x",
+    "needs-params",
+    "surrogate-",
+    "dtype-float32-",
+    "dtype-float64-",
+    "dtype-bfloat16-",
+    "dtype-float16-",
+    "blocks-",
+    "one-step",
+    "raw-",
+    "per-neuron-threshold-",
+    "rest-",
+    "v_reset",
+    "recurrent-subtract-",
+    "recurrent-zero-",
+    "recurrent-none-",
+    "recurrent-t1-",
+    "recurrent-needs-",
+    "recurrent-layer_params",
+    "recurrent-layout-",
+    "recurrent-float32-",
+    "recurrent-bfloat16-",
+    "recurrent-surrogate-",
+    "recurrent-layer-segments",
+]
 
 
 def custom_grad(x, alpha):  # noqa: ANN001
@@ -45,9 +72,13 @@ def custom_grad(x, alpha):  # noqa: ANN001
 @pytest.fixture(scope="module")
 def interpreter_results():
     proc = subprocess.run(
-        [sys.executable, "-m", "brain_ai.tools.kernel_cases", "--device", "cpu", "--json"], capture_output=True,
-        text=True, timeout=300, env=dict(os.environ, TRITON_INTERPRET="1"), cwd=ROOT,
-    )  # fmt: skip
+        [sys.executable, "-m", "brain_ai.tools.kernel_cases", "--device", "cpu", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TRITON_INTERPRET="1"),
+        cwd=ROOT,
+    )
     assert proc.returncode in (0, 1), proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -57,7 +88,9 @@ def test_triton_kernels_match_eager_under_interpreter(interpreter_results, group
     cases = {k: v for k, v in interpreter_results.items() if k.startswith(group)}
     assert cases, f"no interpreter case starts with {group!r}"
     failed = {k: v for k, v in cases.items() if v != "ok"}
-    assert not failed, "\n".join(f"{k}:\n{v}" for k, v in list(failed.items())[:3]) + f"\n({len(failed)}/{len(cases)} failed)"
+    assert not failed, (
+        "\n".join(f"{k}:\n{v}" for k, v in list(failed.items())[:3]) + f"\n({len(failed)}/{len(cases)} failed)"
+    )
 
 
 def test_rank3_features_without_a_spike_gradient_regression(interpreter_results):
@@ -84,9 +117,13 @@ def test_grid_covers_every_launch_shape():
     recurrent = {c.name for c in recurrent_grid("cpu")}
     assert len(recurrent) == len(recurrent_grid("cpu")) and not recurrent & names
     assert {f"recurrent-surrogate-{name}" for name in SURROGATES} <= recurrent
-    assert {f"recurrent-{r.value}-grad_svapm" for r in ResetMode} | {f"recurrent-t1-{r.value}" for r in ResetMode} <= recurrent
+    assert {f"recurrent-{r.value}-grad_svapm" for r in ResetMode} | {
+        f"recurrent-t1-{r.value}" for r in ResetMode
+    } <= recurrent
     assert {f"recurrent-subtract-grad_{g}" for g in "svapm"} <= recurrent
-    assert not any("large" in n for n in recurrent) and "recurrent-large-32x784x256-float64" in {c.name for c in recurrent_grid("cuda")}
+    assert not any("large" in n for n in recurrent) and "recurrent-large-32x784x256-float64" in {
+        c.name for c in recurrent_grid("cuda")
+    }
 
 
 def test_every_built_in_surrogate_has_a_kernel_formula():
@@ -103,7 +140,9 @@ def test_auto_picks_triton_on_cuda_fused_on_cpu_eager_when_unfusable():
     assert resolve_backend("auto", torch.device("cpu"), atan, None) is Backend.fused
     assert resolve_backend("auto", torch.device("cuda"), atan, None) is Backend.triton
     assert resolve_backend(Backend.auto, "cuda:1", get_surrogate("superspike"), None) is Backend.triton
-    assert resolve_backend("auto", "cuda", CustomSurrogate(custom_grad), None) is Backend.fused  # grad not in the kernel
+    assert (
+        resolve_backend("auto", "cuda", CustomSurrogate(custom_grad), None) is Backend.fused
+    )  # grad not in the kernel
     assert resolve_backend("auto", "cuda", atan, "no fused kernel") is Backend.eager
     for device in ("cpu", "cuda"):
         assert resolve_backend("eager", device, atan, None) is Backend.eager
@@ -133,10 +172,15 @@ def test_triton_errors_name_the_reason():
 def test_a_layer_without_triton_kernel_runs_the_fused_loop_on_cuda_and_refuses_triton():
     atan = get_surrogate("atan")
     reason = RecurrentLIFNeuron(2).backend_unsupported(Backend.triton)
-    assert LIFNeuron(2).backend_unsupported(Backend.triton) is None and "RecurrentLIFNeuron has no triton kernel" in reason
+    assert (
+        LIFNeuron(2).backend_unsupported(Backend.triton) is None and "RecurrentLIFNeuron has no triton kernel" in reason
+    )
     assert RecurrentAdaptiveLIFNeuron(2).backend_unsupported(Backend.triton) is None
     assert resolve_backend("auto", "cuda", atan, None, triton_reason=reason) is Backend.fused
-    with pytest.raises(ConfigError, match=r"X.forward_sequence: backend='triton' cannot run: RecurrentLIFNeuron has no triton kernel \(its backends: eager\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"X.forward_sequence: backend='triton' cannot run: RecurrentLIFNeuron has no triton kernel \(its backends: eager\)",
+    ):
         resolve_backend("triton", "cuda", atan, None, owner="X.forward_sequence", triton_reason=reason)
 
 
@@ -162,19 +206,61 @@ def test_cpu_tensors_never_reach_the_kernels(monkeypatch):
 COMPILE_VARIANTS = [
     ("_lif_fwd_kernel", "fp32", {"x_ptr": "bf16", "s_ptr": "bf16"}, dict(RESET=0, ADAPTIVE=True, RECORD=True)),
     ("_lif_fwd_kernel", "fp64", {}, dict(RESET=1, ADAPTIVE=False, RECORD=False)),
-    ("_lif_bwd_kernel", "fp32", {"gs_ptr": "fp16", "dx_ptr": "fp16"}, dict(
-        RESET=1, ADAPTIVE=True, SURROGATE=3, HAS_GS=True, HAS_GV=True, HAS_GA=True, HAS_GM=True, NEED_X=True,
-        NEED_BETA=True, NEED_THR=True)),
-    ("_lif_bwd_kernel", "fp64", {}, dict(
-        RESET=0, ADAPTIVE=False, SURROGATE=7, HAS_GS=True, HAS_GV=False, HAS_GA=False, HAS_GM=False, NEED_X=True,
-        NEED_BETA=False, NEED_THR=True)),
+    (
+        "_lif_bwd_kernel",
+        "fp32",
+        {"gs_ptr": "fp16", "dx_ptr": "fp16"},
+        dict(
+            RESET=1,
+            ADAPTIVE=True,
+            SURROGATE=3,
+            HAS_GS=True,
+            HAS_GV=True,
+            HAS_GA=True,
+            HAS_GM=True,
+            NEED_X=True,
+            NEED_BETA=True,
+            NEED_THR=True,
+        ),
+    ),
+    (
+        "_lif_bwd_kernel",
+        "fp64",
+        {},
+        dict(
+            RESET=0,
+            ADAPTIVE=False,
+            SURROGATE=7,
+            HAS_GS=True,
+            HAS_GV=False,
+            HAS_GA=False,
+            HAS_GM=False,
+            NEED_X=True,
+            NEED_BETA=False,
+            NEED_THR=True,
+        ),
+    ),
     # the recurrent kernels at the pixel-wise S-MNIST width (N = 256 in BLOCK_N = 256)
     ("_rec_fwd_kernel", "fp32", {"x_ptr": "bf16"}, dict(RESET=0, RECORD=True, BLOCK_B=16, BLOCK_N=256, BLOCK_K=32)),
-    ("_rec_bwd_kernel", "fp32", {"gs_ptr": "bf16"}, dict(
-        RESET=1, SURROGATE=1, HAS_GS=True, HAS_GV=True, HAS_GA=True, HAS_GP=True, HAS_GM=True, BLOCK_B=16, BLOCK_N=256,
-        BLOCK_K=32)),
+    (
+        "_rec_bwd_kernel",
+        "fp32",
+        {"gs_ptr": "bf16"},
+        dict(
+            RESET=1,
+            SURROGATE=1,
+            HAS_GS=True,
+            HAS_GV=True,
+            HAS_GA=True,
+            HAS_GP=True,
+            HAS_GM=True,
+            BLOCK_B=16,
+            BLOCK_N=256,
+            BLOCK_K=32,
+        ),
+    ),
     ("_rec_fwd_kernel", "fp64", {}, dict(RESET=1, RECORD=False, BLOCK_B=16, BLOCK_N=16, BLOCK_K=32)),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("kernel,state,ptr_dtypes,constexprs", COMPILE_VARIANTS)
@@ -191,12 +277,18 @@ def test_kernels_compile_for_a_gpu_without_one(kernel, state, ptr_dtypes, conste
     fn = getattr(recurrent_triton_kernels() if recurrent else triton_kernels(), kernel)
     constexprs = constexprs if recurrent else dict(constexprs, BLOCK=128)
     signature = {
-        name: "constexpr" if name in constexprs
-        else "*" + ptr_dtypes.get(name, state) if name.endswith("_ptr")
-        else "i64" if name[-2:] in ("_b", "_t", "_n") else "i32"
+        name: "constexpr"
+        if name in constexprs
+        else "*" + ptr_dtypes.get(name, state)
+        if name.endswith("_ptr")
+        else "i64"
+        if name[-2:] in ("_b", "_t", "_n")
+        else "i32"
         for name in fn.arg_names
-    }  # fmt: skip
-    options = dict(num_warps=8 if recurrent else 4, enable_fp_fusion=kernel not in ("_lif_fwd_kernel", "_rec_fwd_kernel"))
+    }
+    options = dict(
+        num_warps=8 if recurrent else 4, enable_fp_fusion=kernel not in ("_lif_fwd_kernel", "_rec_fwd_kernel")
+    )
     compiled = triton_compile(ASTSource(fn, signature, constexprs), target=GPUTarget("cuda", 90, 32), options=options)
     assert compiled.asm["cubin"]
     if kernel == "_lif_fwd_kernel":

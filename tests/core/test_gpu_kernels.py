@@ -9,8 +9,13 @@ from __future__ import annotations
 import pytest
 
 from brain_ai.tools.kernel_cases import (
-    case_grid, hand_computed_one_step, recurrent_grid, recurrent_layer_segments, run_case, run_recurrent_case,
-)  # fmt: skip
+    case_grid,
+    hand_computed_one_step,
+    recurrent_grid,
+    recurrent_layer_segments,
+    run_case,
+    run_recurrent_case,
+)
 
 pytestmark = pytest.mark.gpu
 

@@ -92,7 +92,9 @@ def test_cross_entropy_and_mse_on_decoder_output():
 def test_task_terms_refuse_the_other_tasks_decoder_output():
     s, y = _spikes((4, 10, 3)), torch.tensor([0, 2, 1, 1])
     regression = build_decoder(DecodingConfig(type="population", population_mode="regression", population_size=3), 1)(s)
-    with pytest.raises(ValueError, match="loss term 'cross_entropy' needs a ClassificationOutput .*got a RegressionOutput"):
+    with pytest.raises(
+        ValueError, match="loss term 'cross_entropy' needs a ClassificationOutput .*got a RegressionOutput"
+    ):
         CrossEntropyLoss()(LossInputs(s, regression, y))
     with pytest.raises(ValueError, match="loss term 'mse' needs a RegressionOutput .*got a ClassificationOutput"):
         MSELoss()(LossInputs(s, _inputs(s, y).decoded, torch.rand(4, 3)))
@@ -107,7 +109,9 @@ def test_rate_regularization_per_layer_targets_range_and_diagnostics():
     l0[:, :, 1] = 1.0  # saturated
     l1 = _spikes((4, 10, 2, 3), p=0.05, seed=1)
     term = RateRegularization(target_rate=0.1, rate_targets={"layer1": 0.05}, rate_min=0.02, rate_max=0.8)
-    loss, diag = term(_inputs(l0[:, :, :3], torch.zeros(4, dtype=torch.long), layer_spikes={"layer0": l0, "layer1": l1}))
+    loss, diag = term(
+        _inputs(l0[:, :, :3], torch.zeros(4, dtype=torch.long), layer_spikes={"layer0": l0, "layer1": l1})
+    )
 
     def ref(x, target):
         r = x.reshape(4, 10, -1).mean(1)
@@ -115,9 +119,13 @@ def test_rate_regularization_per_layer_targets_range_and_diagnostics():
         return ((r - target) ** 2).mean() + (np.maximum(0.02 - rn, 0) ** 2 + np.maximum(rn - 0.8, 0) ** 2).mean()
 
     np.testing.assert_allclose(loss.item(), (ref(l0.numpy(), 0.1) + ref(l1.numpy(), 0.05)) / 2, rtol=1e-6)
-    assert diag["layer0/dead_frac"].item() == pytest.approx(1 / 6) and diag["layer0/saturated_frac"].item() == pytest.approx(1 / 6)
+    assert diag["layer0/dead_frac"].item() == pytest.approx(1 / 6) and diag[
+        "layer0/saturated_frac"
+    ].item() == pytest.approx(1 / 6)
     with pytest.raises(ValueError, match=r"unknown layer\(s\) \['layer7'\]"):
-        RateRegularization(rate_targets={"layer7": 0.1})(_inputs(l0, torch.zeros(4, dtype=torch.long), layer_spikes={"layer0": l0}))
+        RateRegularization(rate_targets={"layer7": 0.1})(
+            _inputs(l0, torch.zeros(4, dtype=torch.long), layer_spikes={"layer0": l0})
+        )
     with pytest.raises(ValueError, match="needs LossInputs.layer_spikes"):
         RateRegularization()(_inputs(l0, torch.zeros(4, dtype=torch.long)))
 
@@ -128,9 +136,9 @@ def test_temporal_consistency_matches_numpy(penalty, window):
     loss, _ = TemporalConsistency(window, TemporalPenalty[penalty])(_inputs(s, None, layer_spikes={"layer0": s}))
     q = s.numpy().mean(-1)  # (B, T)
     if penalty == "variance":
-        ref = np.mean([q[:, t:t + window].var(-1) for t in range(12 - window + 1)])
+        ref = np.mean([q[:, t : t + window].var(-1) for t in range(12 - window + 1)])
     else:
-        d = np.stack([q[:, t] - q[:, t - window:t].mean(-1) for t in range(window, 12)], 1)
+        d = np.stack([q[:, t] - q[:, t - window : t].mean(-1) for t in range(window, 12)], 1)
         ref = np.abs(d).mean() if penalty == "l1" else (d**2).mean()
     np.testing.assert_allclose(loss.item(), ref, rtol=1e-5)
     with pytest.raises(ValueError, match="temporal_window"):
@@ -160,7 +168,9 @@ def test_isi_equals_naive_loop_value_and_gradient(window, tau, steps):
 
 def test_membrane_regularization_matches_numpy():
     v = torch.randn(3, 6, 4) * 2
-    loss, diag = MembraneRegularization(max_membrane=1.5)(_inputs(_spikes((3, 6, 4)), None, layer_membranes={"layer0": v}))
+    loss, diag = MembraneRegularization(max_membrane=1.5)(
+        _inputs(_spikes((3, 6, 4)), None, layer_membranes={"layer0": v})
+    )
     excess = np.maximum(np.abs(v.numpy()) - 1.5, 0)
     np.testing.assert_allclose(loss.item(), (excess**2).mean(), rtol=1e-5)
     np.testing.assert_allclose(diag["layer0/excess_frac"].item(), (excess > 0).mean())
@@ -174,20 +184,33 @@ def test_composer_info_structure_and_weighted_total():
     layers = {"layer0": _spikes((4, 10, 8), seed=1), "layer1": s}
     composer = build_loss(LossConfig(w_membrane=0.5))
     assert composer.needs_layer_spikes and composer.needs_membrane
-    total, info = composer(_inputs(s, torch.tensor([0, 1, 2, 0]), layer_spikes=layers,
-                                   layer_membranes={"layer0": torch.randn(4, 10, 8) * 3}))
+    total, info = composer(
+        _inputs(
+            s, torch.tensor([0, 1, 2, 0]), layer_spikes=layers, layer_membranes={"layer0": torch.randn(4, 10, 8) * 3}
+        )
+    )
     assert set(info) == {"total", "components", "diagnostics", "weights"}
     assert list(info["components"]) == ["probspikes", "rate_reg", "temporal", "isi", "membrane"]
     assert info["weights"] == {"probspikes": 1.0, "rate_reg": 0.1, "temporal": 0.01, "isi": 0.01, "membrane": 0.5}
-    logged = [info["total"], *info["components"].values(), *(v for d in info["diagnostics"].values() for v in d.values())]
-    assert all(v.dim() == 0 and v.dtype == torch.float32 and not v.requires_grad for v in logged)  # tensors: no host sync
+    logged = [
+        info["total"],
+        *info["components"].values(),
+        *(v for d in info["diagnostics"].values() for v in d.values()),
+    ]
+    assert all(
+        v.dim() == 0 and v.dtype == torch.float32 and not v.requires_grad for v in logged
+    )  # tensors: no host sync
     assert info["total"].item() == pytest.approx(total.item())
-    assert total.item() == pytest.approx(sum(info["weights"][k] * v.item() for k, v in info["components"].items()), rel=1e-6)
+    assert total.item() == pytest.approx(
+        sum(info["weights"][k] * v.item() for k, v in info["components"].items()), rel=1e-6
+    )
     assert "layer1/dead_frac" in info["diagnostics"]["rate_reg"]
 
 
 def test_build_loss_builds_the_task_term_and_only_weighted_regularisers():
-    cfg = LossConfig(task_loss="first_spike", w_first_spike=2.0, w_rate_reg=0.0, w_temporal=0.0, w_isi=0.3, w_membrane=0.0)
+    cfg = LossConfig(
+        task_loss="first_spike", w_first_spike=2.0, w_rate_reg=0.0, w_temporal=0.0, w_isi=0.3, w_membrane=0.0
+    )
     composer = build_loss(cfg)
     assert composer.weights == {"first_spike": 2.0, "isi": 0.3} and not composer.needs_membrane
     with pytest.raises(ValueError, match="unique names"):
@@ -217,27 +240,38 @@ def test_losses_are_normalised_by_T():
 
 @pytest.mark.parametrize(
     "task, decoder",
-    [("probspikes", "rate"), ("first_spike", "first_spike"), ("cross_entropy", "rate"), ("cross_entropy", "first_spike"),
-     ("cross_entropy", "population"), ("cross_entropy", "ensemble"), ("mse", "population")],
+    [
+        ("probspikes", "rate"),
+        ("first_spike", "first_spike"),
+        ("cross_entropy", "rate"),
+        ("cross_entropy", "first_spike"),
+        ("cross_entropy", "population"),
+        ("cross_entropy", "ensemble"),
+        ("mse", "population"),
+    ],
 )
 def test_gradients_flow_from_every_loss_through_the_decoder_to_the_spikes(task, decoder):
     torch.manual_seed(0)
-    dec_cfg = DecodingConfig(type=decoder, population_size=2,
-                             population_mode="regression" if task == "mse" else "classification")
+    dec_cfg = DecodingConfig(
+        type=decoder, population_size=2, population_mode="regression" if task == "mse" else "classification"
+    )
     dec = build_decoder(dec_cfg, 3)
     v = (torch.randn(4, 12, dec.output_size) * 0.5 + 0.5).requires_grad_(True)  # membrane - threshold
     hidden_v = (torch.randn(4, 12, 5) * 0.5 + 0.5).requires_grad_(True)
     spikes, hidden = ATan()(v), ATan()(hidden_v)  # 0/1 forward, surrogate backward
     targets = torch.rand(4, 3) if task == "mse" else torch.tensor([0, 1, 2, 1])
     composer = build_loss(LossConfig(task_loss=task, w_membrane=0.1, max_membrane=0.2))
-    total, info = composer(LossInputs(spikes, dec(spikes), targets, {"layer0": hidden, "layer1": spikes},
-                                      {"layer0": hidden_v}))
+    total, info = composer(
+        LossInputs(spikes, dec(spikes), targets, {"layer0": hidden, "layer1": spikes}, {"layer0": hidden_v})
+    )
     total.backward()
     assert torch.isfinite(total) and bool(v.grad.abs().sum() > 0) and bool(hidden_v.grad.abs().sum() > 0)
     for name, term in composer.terms.items():  # every term on its own reaches some spike tensor
         v.grad, hidden_v.grad = None, None
         spikes, hidden = ATan()(v), ATan()(hidden_v)
-        loss, _ = term(LossInputs(spikes, dec(spikes), targets, {"layer0": hidden, "layer1": spikes}, {"layer0": hidden_v}))
+        loss, _ = term(
+            LossInputs(spikes, dec(spikes), targets, {"layer0": hidden, "layer1": spikes}, {"layer0": hidden_v})
+        )
         loss.backward()
         grads = [g for g in (v.grad, hidden_v.grad) if g is not None]
         assert grads and sum(float(g.abs().sum()) for g in grads) > 0, name
@@ -266,7 +300,9 @@ def test_compute_snn_metrics_dispatches_on_the_output_type_not_the_dtype():
     whole = dataclasses.replace(decoded, estimate=decoded.estimate.round().long())
     assert set(compute_snn_metrics(whole, torch.zeros(4))) == {"confidence", "mae", "mse"}
     decoded = _inputs(s, torch.tensor([0, 2, 1, 1])).decoded
-    classes = dataclasses.replace(decoded, prediction=decoded.prediction.float())  # float class indices: still classification
+    classes = dataclasses.replace(
+        decoded, prediction=decoded.prediction.float()
+    )  # float class indices: still classification
     assert set(compute_snn_metrics(classes, torch.tensor([0, 2, 1, 1]))) == {"confidence", "accuracy"}
 
 

@@ -107,14 +107,18 @@ def test_checkpoint_every_for_budget(small_model):
     budget = int(0.5 * full)
     k = checkpoint_every_for_budget(small_model, 600, budget)
     assert small_model.predict(600, k) <= budget and (k == 600 or small_model.predict(600, k + 1) > budget)
-    with pytest.raises(ConfigError, match=r"snn\.memory_budget_mb=.* is below the smallest predicted peak.*allowed: a larger budget"):
+    with pytest.raises(
+        ConfigError, match=r"snn\.memory_budget_mb=.* is below the smallest predicted peak.*allowed: a larger budget"
+    ):
         checkpoint_every_for_budget(small_model, 600, 1000)
 
 
 def test_resolve_memory_budget_logs_and_sets_checkpoint_every(small_model, caplog):
     budget_mb = round(0.5 * small_model.predict(400) / 2**20, 3)
     with caplog.at_level(logging.INFO, logger="brain_ai.core.memory"):
-        cfg = resolve_memory_budget(dataclasses.replace(SMALL, memory_budget_mb=budget_mb), batch_size=16, time_steps=400)
+        cfg = resolve_memory_budget(
+            dataclasses.replace(SMALL, memory_budget_mb=budget_mb), batch_size=16, time_steps=400
+        )
     assert cfg.memory_budget_mb is None and 1 <= cfg.checkpoint_every < 400
     assert f"snn.memory_budget_mb={budget_mb:g} -> snn.checkpoint_every={cfg.checkpoint_every}" in caplog.text
     assert resolve_memory_budget(SMALL, 16, 400) == SMALL

@@ -38,7 +38,9 @@ def _config_with_gain() -> type:
         check_range("neuron", "input_gain", self.input_gain, low=0.0, low_inclusive=False)
 
     return dataclasses.make_dataclass(
-        "GainNeuronConfig", [("input_gain", float, dataclasses.field(default=1.0))], bases=(NeuronConfig,),
+        "GainNeuronConfig",
+        [("input_gain", float, dataclasses.field(default=1.0))],
+        bases=(NeuronConfig,),
         namespace={"__post_init__": check},
     )
 
@@ -51,7 +53,10 @@ class GainAdaptiveLIF(AdaptiveLIFNeuron):
     def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         p = self.params
         return adaptive_lif_step(
-            p.input_gain * x, state, adaptation_alpha=p.adaptation_alpha, adaptation_decay=p.adaptation_decay,
+            p.input_gain * x,
+            state,
+            adaptation_alpha=p.adaptation_alpha,
+            adaptation_decay=p.adaptation_decay,
             **self.lif_kwargs(),
         )
 
@@ -87,24 +92,32 @@ def test_the_keyword_constructor_is_the_parameter_object():
 
 
 def test_an_unknown_parameter_names_the_fields():
-    with pytest.raises(TypeError, match=r"LIFNeuron: unknown parameter\(s\) \['bta'\]; allowed: the fields of NeuronConfig .*beta"):
+    with pytest.raises(
+        TypeError, match=r"LIFNeuron: unknown parameter\(s\) \['bta'\]; allowed: the fields of NeuronConfig .*beta"
+    ):
         LIFNeuron(4, bta=0.9)
     with pytest.raises(TypeError, match="LIFNeuron: params must be a NeuronConfig, got dict"):
         LIFNeuron(4, {"beta": 0.9})
 
 
-@pytest.mark.parametrize("ntype", [t for t in NEURONS if issubclass(NEURONS[t], LeakyCellBase)])  # not yet the PSN family
+@pytest.mark.parametrize(
+    "ntype", [t for t in NEURONS if issubclass(NEURONS[t], LeakyCellBase)]
+)  # not yet the PSN family
 def test_every_neuron_is_built_from_its_config_and_validates_once(ntype):
     cfg = NeuronConfig(type=ntype, adaptation_alpha=0.25, adaptation_decay=0.8)
     layer = build_neuron(cfg, 6)
     assert type(layer) is NEURONS[ntype] and layer.neuron_type is ntype
-    assert layer.params.adaptation_alpha == 0.25 and layer.params.adaptation_decay == 0.8  # advanced_lif: beta learnable
+    assert (
+        layer.params.adaptation_alpha == 0.25 and layer.params.adaptation_decay == 0.8
+    )  # advanced_lif: beta learnable
     with pytest.raises(ConfigError, match=rf"{NEURONS[ntype].__name__}: neuron.adaptation_alpha=-1 is out of range"):
         NEURONS[ntype](6, adaptation_alpha=-1)
 
 
 def test_recurrent_adaptive_lif_reads_its_adaptation_from_the_config():
-    layer = RecurrentAdaptiveLIFNeuron(4, NeuronConfig(type="recurrent_adaptive_lif", adaptation_alpha=0.2, adaptation_decay=0.7))
+    layer = RecurrentAdaptiveLIFNeuron(
+        4, NeuronConfig(type="recurrent_adaptive_lif", adaptation_alpha=0.2, adaptation_decay=0.7)
+    )
     assert layer.adaptation_alpha == 0.2 and layer.adaptation_decay.item() == pytest.approx(0.7)
     default = RecurrentAdaptiveLIFNeuron(4)  # the defaults live on the config's fields, once
     assert default.adaptation_alpha == NeuronConfig.adaptation_alpha
@@ -140,7 +153,10 @@ def test_the_backend_is_decided_at_build_not_per_forward(monkeypatch):
 def test_classes_declare_their_backends_and_whether_they_spike():
     assert LIFNeuron(2).backend_unsupported(Backend.triton) is None
     assert RecurrentAdaptiveLIFNeuron(2).backend_unsupported(Backend.fused) is None
-    assert RecurrentLIFNeuron(2).backend_unsupported(Backend.fused) == "RecurrentLIFNeuron has no fused kernel (its backends: eager)"
+    assert (
+        RecurrentLIFNeuron(2).backend_unsupported(Backend.fused)
+        == "RecurrentLIFNeuron has no fused kernel (its backends: eager)"
+    )
     assert "refractory_steps=2" in LIFNeuron(2, refractory_steps=2).backend_unsupported(Backend.fused)
     assert LeakyIntegrator.backends == {Backend.eager} and not LeakyIntegrator.spiking
     assert all(cls.spiking for cls in NEURONS.values()) and LeakyCellBase.spiking is False
@@ -148,7 +164,11 @@ def test_classes_declare_their_backends_and_whether_they_spike():
 
 def test_a_backend_the_layer_cannot_run_is_refused_when_it_is_built():
     with pytest.raises(ConfigError, match=r"LIFNeuron: backend='fused' cannot run: LIFNeuron has a synaptic current"):
-        build_snn(SNNConfig(input_size=3, hidden_sizes=[4], output_size=2, neuron=NeuronConfig(synaptic=True, backend="fused")))
+        build_snn(
+            SNNConfig(
+                input_size=3, hidden_sizes=[4], output_size=2, neuron=NeuronConfig(synaptic=True, backend="fused")
+            )
+        )
 
 
 def test_a_backend_only_this_device_cannot_run_is_kept_and_refused_when_the_layer_runs_there(monkeypatch):
@@ -168,5 +188,7 @@ def _no_triton_here(requested, device, surrogate, fused_reason, *, owner, **reas
 def test_the_network_reports_each_layers_backend():
     net = build_snn(SNNConfig(input_size=3, hidden_sizes=[4, 4], output_size=2, readout="membrane"))
     assert net.backend_summary() == "layer0=fused, layer1=fused, layer2=eager"  # the membrane readout: eager only
-    net = build_snn(SNNConfig(input_size=3, hidden_sizes=[4], output_size=2, neuron=NeuronConfig(type=NeuronType.recurrent_lif)))
+    net = build_snn(
+        SNNConfig(input_size=3, hidden_sizes=[4], output_size=2, neuron=NeuronConfig(type=NeuronType.recurrent_lif))
+    )
     assert net.backend_summary() == "layer0=eager, layer1=fused"  # the readout is a plain LIF (no recurrence)

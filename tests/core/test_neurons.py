@@ -95,7 +95,9 @@ def test_lif_hand_computed_values():
 @pytest.mark.parametrize("synaptic", [False, True])
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 def test_lif_golden(reset, synaptic, refr):
-    lif = LIFNeuron(6, beta=0.85, threshold=0.9, reset=reset, synaptic=synaptic, synaptic_beta=0.6, refractory_steps=refr)
+    lif = LIFNeuron(
+        6, beta=0.85, threshold=0.9, reset=reset, synaptic=synaptic, synaptic_beta=0.6, refractory_steps=refr
+    )
     x = _input()
     s, v, final = _run(lif, x)
     s_ref, v_ref = np_reference(x.numpy(), _np(lif.beta), _np(lif.threshold), reset, 0.6 if synaptic else None, refr)
@@ -122,13 +124,17 @@ def test_recurrent_lif_golden(synaptic):
     n = RecurrentLIFNeuron(6, beta=0.8, threshold=0.7, synaptic=synaptic, synaptic_beta=0.5).double()
     x = _input(seed=2)
     s, v, _ = _run(n, x)
-    s_ref, v_ref = np_reference(x.numpy(), _np(n.beta), _np(n.threshold), syn=0.5 if synaptic else None, w_rec=_np(n.w_rec))
+    s_ref, v_ref = np_reference(
+        x.numpy(), _np(n.beta), _np(n.threshold), syn=0.5 if synaptic else None, w_rec=_np(n.w_rec)
+    )
     np.testing.assert_array_equal(s, s_ref)
     np.testing.assert_allclose(v, v_ref, rtol=1e-12, atol=1e-12)
 
 
 def test_advanced_lif_golden_with_delays():
-    n = AdvancedLIFNeuron(6, threshold=0.8, max_delay=3, tau_mean=8.0, tau_std=3.0, generator=torch.Generator().manual_seed(0))
+    n = AdvancedLIFNeuron(
+        6, threshold=0.8, max_delay=3, tau_mean=8.0, tau_std=3.0, generator=torch.Generator().manual_seed(0)
+    )
     x = _input(seed=3)
     s, v, final = _run(n, x)
     delay = _np(n.delay)
@@ -143,9 +149,16 @@ def test_advanced_lif_golden_with_delays():
 def test_advanced_lif_adaptation_golden(max_delay):
     """AdvancedLIF's state gains ``a`` with AdaptiveLIF's rule (thr + alpha a; a = decay a + s)."""
     n = AdvancedLIFNeuron(
-        6, threshold=0.6, max_delay=max_delay, tau_mean=6.0, tau_std=2.0, adaptation_alpha=0.3, adaptation_decay=0.8,
-        generator=torch.Generator().manual_seed(2), reset="zero",
-    )  # fmt: skip
+        6,
+        threshold=0.6,
+        max_delay=max_delay,
+        tau_mean=6.0,
+        tau_std=2.0,
+        adaptation_alpha=0.3,
+        adaptation_decay=0.8,
+        generator=torch.Generator().manual_seed(2),
+        reset="zero",
+    )
     x = _input(seed=7)
     s, v, final = _run(n, x)
     delay = _np(n.delay) if max_delay else None
@@ -166,7 +179,16 @@ def test_advanced_lif_adaptation_golden(max_delay):
 def test_alpha_kernel_synaptic_current_golden(rise):
     """Second-order synapse: impulse response sum_k rise^k beta^(t-k) (alpha function if equal)."""
     beta_syn = 0.8
-    n = LIFNeuron(1, beta=0.0, threshold=100.0, synaptic=True, synaptic_beta=beta_syn, synaptic_kernel="alpha", synaptic_rise_beta=rise, reset="none")
+    n = LIFNeuron(
+        1,
+        beta=0.0,
+        threshold=100.0,
+        synaptic=True,
+        synaptic_beta=beta_syn,
+        synaptic_kernel="alpha",
+        synaptic_rise_beta=rise,
+        reset="none",
+    )
     x = torch.zeros(1, 12, 1, dtype=torch.float64)
     x[0, 0, 0] = 1.0
     _, v, final = _run(n, x)  # beta = 0: v_t = i_t, the synaptic current itself
@@ -179,8 +201,26 @@ def test_alpha_kernel_synaptic_current_golden(rise):
     # full dynamics against numpy, every LIF variant that takes synaptic options
     xs = _input(seed=8)
     for neuron in (
-        LIFNeuron(6, beta=0.7, threshold=0.9, synaptic=True, synaptic_beta=0.6, synaptic_kernel="alpha", synaptic_rise_beta=rise),
-        build_neuron(NeuronConfig(beta=0.7, threshold=0.9, synaptic=True, synaptic_beta=0.6, synaptic_kernel="alpha", synaptic_rise_beta=rise), 6),
+        LIFNeuron(
+            6,
+            beta=0.7,
+            threshold=0.9,
+            synaptic=True,
+            synaptic_beta=0.6,
+            synaptic_kernel="alpha",
+            synaptic_rise_beta=rise,
+        ),
+        build_neuron(
+            NeuronConfig(
+                beta=0.7,
+                threshold=0.9,
+                synaptic=True,
+                synaptic_beta=0.6,
+                synaptic_kernel="alpha",
+                synaptic_rise_beta=rise,
+            ),
+            6,
+        ),
     ):
         s, v, _ = _run(neuron, xs)
         s_ref, v_ref = np_reference(xs.numpy(), _np(neuron.beta), _np(neuron.threshold), syn=0.6, syn_rise=rise)
@@ -220,14 +260,24 @@ def _parity_cases():
         "lif": (LIFNeuron(5, **kw), lambda m, x, s: lif_step(x, s, **m.lif_kwargs())),
         "adaptive": (
             AdaptiveLIFNeuron(5, **kw),
-            lambda m, x, s: adaptive_lif_step(x, s, adaptation_alpha=m.adaptation_alpha, adaptation_decay=m.adaptation_decay, **m.lif_kwargs()),
+            lambda m, x, s: adaptive_lif_step(
+                x, s, adaptation_alpha=m.adaptation_alpha, adaptation_decay=m.adaptation_decay, **m.lif_kwargs()
+            ),
         ),
-        "recurrent": (RecurrentLIFNeuron(5, **kw), lambda m, x, s: recurrent_lif_step(x, s, w_rec=m.w_rec, **m.lif_kwargs())),
+        "recurrent": (
+            RecurrentLIFNeuron(5, **kw),
+            lambda m, x, s: recurrent_lif_step(x, s, w_rec=m.w_rec, **m.lif_kwargs()),
+        ),
         "recurrent_adaptive": (
             RecurrentAdaptiveLIFNeuron(5, **kw, learnable_adaptation=True, per_neuron_beta=True),
             lambda m, x, s: recurrent_lif_step(
-                x, s, w_rec=m.w_rec, step=adaptive_lif_step, adaptation_alpha=m.adaptation_alpha,
-                adaptation_decay=m.adaptation_decay, **m.lif_kwargs(),
+                x,
+                s,
+                w_rec=m.w_rec,
+                step=adaptive_lif_step,
+                adaptation_alpha=m.adaptation_alpha,
+                adaptation_decay=m.adaptation_decay,
+                **m.lif_kwargs(),
             ),
         ),
         "advanced": (AdvancedLIFNeuron(5, max_delay=2), None),
@@ -247,7 +297,7 @@ def test_module_equals_pure_step(name):
     module, fn = _parity_cases()[name]
     fn = fn or _advanced_step
     state = module.reset_state(4)
-    for t in range(6):
+    for _ in range(6):
         x = 1.2 * torch.rand(4, 5)
         out_m, new_m = module(x, state)
         out_f, new_f = fn(module, x, state)
@@ -331,7 +381,9 @@ def test_matches_sinabs_lif():
     act = pytest.importorskip("sinabs.activation")
     beta = 0.8
     x = _input(b=2, t=15, n=5).float()
-    layer = sinabs.LIF(tau_mem=-1.0 / np.log(beta), norm_input=False, spike_fn=act.SingleSpike, reset_fn=act.MembraneSubtract())
+    layer = sinabs.LIF(
+        tau_mem=-1.0 / np.log(beta), norm_input=False, spike_fn=act.SingleSpike, reset_fn=act.MembraneSubtract()
+    )
     ref = layer(x)
     s, _, _ = LIFNeuron(5, beta=beta).forward_sequence(x)
     assert torch.equal(s, ref)
@@ -349,7 +401,9 @@ def test_state_is_pytree_and_detach():
     assert det.v.grad_fn is None and torch.equal(det.v, st.v) and st.v.grad_fn is not None
 
 
-@pytest.mark.parametrize("ntype", [NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_lif, NeuronType.recurrent_adaptive_lif])
+@pytest.mark.parametrize(
+    "ntype", [NeuronType.lif, NeuronType.adaptive_lif, NeuronType.recurrent_lif, NeuronType.recurrent_adaptive_lif]
+)
 @pytest.mark.parametrize("learnable", [False, True])
 def test_tau_and_dt_give_beta_exp_minus_dt_over_tau(ntype, learnable):
     n = build_neuron(NeuronConfig(type=ntype, tau=2.0, dt=0.5, learnable_beta=learnable), 3)
@@ -366,7 +420,9 @@ def test_tau_golden_trajectory_and_integrator():
     s, _, _ = LIFNeuron(4, tau=2.0, threshold=1.0).forward_sequence(torch.tensor(x))
     np.testing.assert_array_equal(s.numpy(), spikes)
     tau = torch.tensor([1.0, 2.0, 4.0, 8.0])
-    np.testing.assert_allclose(LeakyIntegrator(4, tau=tau, dt=2.0, per_neuron_beta=True).beta.numpy(), np.exp(-2.0 / tau.numpy()), rtol=1e-6)
+    np.testing.assert_allclose(
+        LeakyIntegrator(4, tau=tau, dt=2.0, per_neuron_beta=True).beta.numpy(), np.exp(-2.0 / tau.numpy()), rtol=1e-6
+    )
     assert LIFNeuron(4).beta.item() == pytest.approx(0.9)  # neither beta nor tau: the default 0.9
 
 

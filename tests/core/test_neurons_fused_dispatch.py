@@ -25,7 +25,9 @@ def _run(neuron, x, **kw):
 @pytest.mark.parametrize("threshold_shape", ["layer", "per_neuron"])
 def test_fused_dispatch_matches_generic(ntype, reset, chunk, record, threshold_shape):
     torch.manual_seed(0)
-    cfg = NeuronConfig(type=ntype, reset=reset, learnable_beta=True, learnable_threshold=True, threshold_shape=threshold_shape)
+    cfg = NeuronConfig(
+        type=ntype, reset=reset, learnable_beta=True, learnable_threshold=True, threshold_shape=threshold_shape
+    )
     neuron = build_neuron(cfg, 6)
     if threshold_shape == "per_neuron":
         assert neuron.threshold.shape == (6,)
@@ -56,25 +58,36 @@ def test_dispatch_uses_the_kernel_only_when_it_applies(monkeypatch):
     build_neuron(NeuronConfig(), 4).forward_sequence(x)  # auto on CPU: the fused loop
     build_neuron(NeuronConfig(), 4).forward_sequence(x, backend="fused")
     assert len(calls) == 2
-    for cfg in (NeuronConfig(synaptic=True), NeuronConfig(refractory_steps=2), NeuronConfig(type=NeuronType.recurrent_lif),
-                NeuronConfig(type=NeuronType.advanced_lif)):  # fmt: skip
+    for cfg in (
+        NeuronConfig(synaptic=True),
+        NeuronConfig(refractory_steps=2),
+        NeuronConfig(type=NeuronType.recurrent_lif),
+        NeuronConfig(type=NeuronType.advanced_lif),
+    ):
         build_neuron(cfg, 4).forward_sequence(x)  # auto: the generic unroll
     build_neuron(NeuronConfig(), 4).forward_sequence(x, backend="eager")
     LeakyIntegrator(4).forward_sequence(x)
     assert len(calls) == 2
-    build_neuron(NeuronConfig(), 4).forward_sequence(x, chunk_size=2, checkpoint_every=3)  # segments [0,2) [2,3) [3,4) [4,5)
+    build_neuron(NeuronConfig(), 4).forward_sequence(
+        x, chunk_size=2, checkpoint_every=3
+    )  # segments [0,2) [2,3) [3,4) [4,5)
     assert len(calls) == 6
 
 
-@pytest.mark.parametrize("cfg,reason", [
-    (NeuronConfig(type=NeuronType.recurrent_lif), "RecurrentLIFNeuron has no fused kernel"),
-    (NeuronConfig(type=NeuronType.advanced_lif), "AdvancedLIFNeuron has no fused kernel"),
-    (NeuronConfig(synaptic=True), "synaptic current"),
-    (NeuronConfig(refractory_steps=2), "refractory_steps=2"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "cfg,reason",
+    [
+        (NeuronConfig(type=NeuronType.recurrent_lif), "RecurrentLIFNeuron has no fused kernel"),
+        (NeuronConfig(type=NeuronType.advanced_lif), "AdvancedLIFNeuron has no fused kernel"),
+        (NeuronConfig(synaptic=True), "synaptic current"),
+        (NeuronConfig(refractory_steps=2), "refractory_steps=2"),
+    ],
+)
 @pytest.mark.parametrize("backend", ["fused", "triton"])
 def test_asking_for_a_kernel_that_cannot_run_is_an_error(cfg, reason, backend):
-    with pytest.raises(ConfigError, match=rf"forward_sequence: backend='{backend}' cannot run: .*{reason}.*auto or eager"):
+    with pytest.raises(
+        ConfigError, match=rf"forward_sequence: backend='{backend}' cannot run: .*{reason}.*auto or eager"
+    ):
         build_neuron(cfg, 4).forward_sequence(torch.rand(2, 5, 4), backend=backend)
 
 

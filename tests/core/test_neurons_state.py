@@ -51,7 +51,12 @@ def test_detach_state_keeps_values_cuts_graph():
 def test_mismatching_state_raises_naming_field(state_kwargs, match):
     n = LIFNeuron(4)
     st = SpikingState(
-        v=torch.zeros(state_kwargs.get("batch", 2), state_kwargs.get("n", 4), dtype=state_kwargs.get("dtype", torch.float32), device=state_kwargs.get("device", "cpu"))
+        v=torch.zeros(
+            state_kwargs.get("batch", 2),
+            state_kwargs.get("n", 4),
+            dtype=state_kwargs.get("dtype", torch.float32),
+            device=state_kwargs.get("device", "cpu"),
+        )
     )
     with pytest.raises(ValueError, match=match):
         n(torch.rand(2, 4), st)
@@ -172,7 +177,9 @@ def test_leaky_integrator_output_is_fp32_under_autocast():
 def test_no_inplace_ops_on_autograd_tensors():
     # autograd's version counter catches in-place modification of saved tensors at backward
     for ntype in set(NeuronType) - PSN_TYPES:  # the PSN family: tests/core/test_psn.py
-        n = build_neuron(NeuronConfig(type=ntype, synaptic=True, refractory_steps=1, max_delay=2, learnable_beta=True), 6)
+        n = build_neuron(
+            NeuronConfig(type=ntype, synaptic=True, refractory_steps=1, max_delay=2, learnable_beta=True), 6
+        )
         x = torch.rand(2, 7, 6, requires_grad=True)
         s, _, _ = n.forward_sequence(x, chunk_size=3)
         s.sum().backward()

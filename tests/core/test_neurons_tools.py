@@ -21,7 +21,10 @@ def test_validate_spiking_reports_failures():
 def test_validate_script_wrapper_exits_zero():
     res = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "validate_spiking.py"), "--size", "4", "--steps", "4", "--batch", "2"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert res.returncode == 0, res.stdout + res.stderr
 

@@ -58,10 +58,18 @@ def test_healthy_ranges_match_seed_table():
 
 
 def test_check_health_healthy_and_violations():
-    healthy = {"firing_rate": 0.1, "spike_sparsity": 0.9, "dead_frac": 0.0, "saturated_frac": 0.0,
-               "membrane_mean": 0.3, "membrane_var": 0.2}
+    healthy = {
+        "firing_rate": 0.1,
+        "spike_sparsity": 0.9,
+        "dead_frac": 0.0,
+        "saturated_frac": 0.0,
+        "membrane_mean": 0.3,
+        "membrane_var": 0.2,
+    }
     assert check_health({k: torch.tensor(v) for k, v in healthy.items()}) == []
-    bad = dict(healthy, firing_rate=0.001, spike_sparsity=0.999, dead_frac=0.3, membrane_var=0.0, membrane_mean=math.nan)
+    bad = dict(
+        healthy, firing_rate=0.001, spike_sparsity=0.999, dead_frac=0.3, membrane_var=0.0, membrane_mean=math.nan
+    )
     msgs = check_health(bad, layer="layer0")
     assert msgs == [  # one line per symptom, with the probes that show it and the config keys to try
         "layer0: too few spikes (firing_rate=0.001, spike_sparsity=0.999, dead_frac=0.3); try a lower snn.neuron.threshold, "
@@ -70,4 +78,6 @@ def test_check_health_healthy_and_violations():
         "layer0: membrane does not vary (membrane_var=0); the input may be constant or the weights zero: check data and encoding",
     ]
     nested = check_health({"a": healthy, "b": dict(healthy, saturated_frac=0.05)})
-    assert len(nested) == 1 and nested[0].startswith("b: too many spikes (saturated_frac=0.05); try a higher snn.neuron.threshold")
+    assert len(nested) == 1 and nested[0].startswith(
+        "b: too many spikes (saturated_frac=0.05); try a higher snn.neuron.threshold"
+    )

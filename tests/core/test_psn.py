@@ -174,9 +174,13 @@ def test_with_time_steps_fills_steps_and_order_from_the_data():
 
 @pytest.mark.parametrize(
     "neuron, architecture",
-    [(dict(type="psn", psn_steps=6), "mlp"), (dict(type="masked_psn", psn_steps=6, psn_order=2), "conv"),
-     (dict(type="sliding_psn", psn_order=3), "mlp"), (dict(type="sliding_psn", psn_order=3), "conv")],
-)  # fmt: skip
+    [
+        (dict(type="psn", psn_steps=6), "mlp"),
+        (dict(type="masked_psn", psn_steps=6, psn_order=2), "conv"),
+        (dict(type="sliding_psn", psn_order=3), "mlp"),
+        (dict(type="sliding_psn", psn_order=3), "conv"),
+    ],
+)
 def test_networks_run_and_learn_with_psn_layers(neuron, architecture):
     torch.manual_seed(0)
     shape = dict(input_shape=[1, 6, 6], conv_channels=[3]) if architecture == "conv" else dict(input_size=36)
@@ -205,8 +209,11 @@ def test_efficiency_counts_the_time_map_per_neuron_and_step():
     """Hand-derived: 4 hidden neurons and a 2-neuron readout, T = 5; taps per step: psn 5; masked
     (k = 2, banded) 1 + 2 + 2 + 2 + 2 = 9; sliding (k = 3) 1 + 2 + 3 + 3 + 3 = 12 (MACs = taps when no weight is 0)."""
     x = torch.rand(2, 5, 3)
-    for neuron, taps in [(dict(type="psn", psn_steps=5), 25), (dict(type="masked_psn", psn_steps=5, psn_order=2), 9),
-                         (dict(type="sliding_psn", psn_order=3), 12)]:  # fmt: skip
+    for neuron, taps in [
+        (dict(type="psn", psn_steps=5), 25),
+        (dict(type="masked_psn", psn_steps=5, psn_order=2), 9),
+        (dict(type="sliding_psn", psn_order=3), 12),
+    ]:
         net = build_snn(SNNConfig(input_size=3, hidden_sizes=[4], output_size=2, neuron=NeuronConfig(**neuron)))
         with torch.no_grad():
             for m in net.neurons:

@@ -49,7 +49,10 @@ DECODER_CFGS = {
     "rate": (DecodingConfig(type="rate"), "spiking"),
     "first_spike": (DecodingConfig(type="first_spike"), "spiking"),
     "population": (DecodingConfig(type="population", population_size=4), "spiking"),
-    "population_regression": (DecodingConfig(type="population", population_size=4, population_mode="regression"), "spiking"),
+    "population_regression": (
+        DecodingConfig(type="population", population_size=4, population_mode="regression"),
+        "spiking",
+    ),
     "ensemble": (DecodingConfig(type="ensemble"), "spiking"),
     "membrane_final": (DecodingConfig(type="membrane", membrane_reduce="final"), "membrane"),
     "membrane_max": (DecodingConfig(type="membrane", membrane_reduce="max"), "membrane"),
@@ -102,7 +105,9 @@ def test_padding_does_not_change_any_loss_term(name):
     torch.testing.assert_close(lb, la, rtol=1e-6, atol=1e-7)
     for key in da:
         torch.testing.assert_close(db[key], da[key], rtol=1e-6, atol=1e-7)
-    no_mask = TERMS[name](LossInputs(padded.output, decoder(padded.output), y, padded.layer_spikes, padded.layer_membranes))[0]
+    no_mask = TERMS[name](
+        LossInputs(padded.output, decoder(padded.output), y, padded.layer_spikes, padded.layer_membranes)
+    )[0]
     if name != "cross_entropy":
         assert not torch.allclose(no_mask, la)  # the padded steps would count without the mask
 
@@ -111,14 +116,18 @@ def test_padding_does_not_change_mse_probes_or_metrics():
     plain, padded, mask = _pair("spiking", 2 * 4)
     decoder = build_decoder(DecodingConfig(type="population", population_size=4, population_mode="regression"), 2)
     y = torch.rand(B, 2)
-    mse = [MSELoss()(LossInputs(o.output, decoder(o.output, m), y, mask=m))[0] for o, m in ((plain, None), (padded, mask))]
+    mse = [
+        MSELoss()(LossInputs(o.output, decoder(o.output, m), y, mask=m))[0] for o, m in ((plain, None), (padded, mask))
+    ]
     torch.testing.assert_close(mse[1], mse[0])
     for layer in plain.probes:
         for key, value in plain.probes[layer].items():
             torch.testing.assert_close(padded.probes[layer][key], value, rtol=1e-6, atol=1e-7, msg=f"{layer}/{key}")
     unmasked = compute_probes(padded.layer_spikes["layer0"])
     assert unmasked["firing_rate"] < plain.probes["layer0"]["firing_rate"]  # silent padding dilutes without the mask
-    metrics = [compute_snn_metrics(decoder(o.output, m), y, o.layer_spikes, m) for o, m in ((plain, None), (padded, mask))]
+    metrics = [
+        compute_snn_metrics(decoder(o.output, m), y, o.layer_spikes, m) for o, m in ((plain, None), (padded, mask))
+    ]
     assert metrics[1] == pytest.approx(metrics[0], rel=1e-6)
 
 

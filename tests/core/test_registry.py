@@ -56,12 +56,18 @@ def test_every_decoder_type_builds_its_class(member):
 
 
 def test_no_run_time_registration_api():
-    for module, name in ((encoding, "register_encoder"), (decoding, "register_decoder"), (surrogates, "register_surrogate")):
+    for module, name in (
+        (encoding, "register_encoder"),
+        (decoding, "register_decoder"),
+        (surrogates, "register_surrogate"),
+    ):
         assert not hasattr(module, name), name
 
 
 def test_a_name_outside_the_enum_is_a_config_error_listing_the_choices():
-    with pytest.raises(ConfigError, match=r"encoding\.type='threshold' is not a valid choice; allowed: rate_bernoulli, "):
+    with pytest.raises(
+        ConfigError, match=r"encoding\.type='threshold' is not a valid choice; allowed: rate_bernoulli, "
+    ):
         EncodingConfig(type="threshold")
     with pytest.raises(ConfigError, match=r"decoding\.type='median' is not a valid choice; allowed: rate, first_spike"):
         DecodingConfig(type="median")

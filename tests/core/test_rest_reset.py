@@ -43,7 +43,9 @@ def inputs(seed: int = 0) -> torch.Tensor:
 @pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
 def test_defaults_give_the_plain_equations_bit_for_bit(backend, reset):
     x = inputs()
-    s, state, traces = LIFNeuron(6, beta=BETA, threshold=THR, reset=reset).forward_sequence(x, backend=backend, record="membrane")
+    s, state, traces = LIFNeuron(6, beta=BETA, threshold=THR, reset=reset).forward_sequence(
+        x, backend=backend, record="membrane"
+    )
     want_s, want_m = numpy_lif(x.numpy(), reset, plain=True)
     assert 0 < want_s.mean() < 1
     np.testing.assert_array_equal(s.numpy(), want_s)
@@ -52,7 +54,10 @@ def test_defaults_give_the_plain_equations_bit_for_bit(backend, reset):
 
 
 @pytest.mark.parametrize("backend", ["eager", "fused"])
-@pytest.mark.parametrize(("reset", "v_rest", "v_reset"), [("zero", 0.3, -0.5), ("zero", -0.2, 0.6), ("subtract", 0.4, 0.0), ("none", -0.3, 0.0)])
+@pytest.mark.parametrize(
+    ("reset", "v_rest", "v_reset"),
+    [("zero", 0.3, -0.5), ("zero", -0.2, 0.6), ("subtract", 0.4, 0.0), ("none", -0.3, 0.0)],
+)
 def test_membrane_leaks_to_v_rest_and_resets_to_v_reset(backend, reset, v_rest, v_reset):
     x = inputs(1)
     cell = LIFNeuron(6, beta=BETA, threshold=THR, reset=reset, v_rest=v_rest, v_reset=v_reset)
@@ -74,7 +79,9 @@ def test_without_input_the_membrane_decays_to_v_rest():
 
 @pytest.mark.parametrize("neuron_type", ["lif", "adaptive_lif", "recurrent_adaptive_lif"])
 def test_fused_matches_eager_with_rest_and_reset_values_and_gradients(neuron_type):
-    cfg = NeuronConfig(type=neuron_type, reset="zero", v_rest=0.2, v_reset=-0.3, learnable_beta=True, learnable_threshold=True)
+    cfg = NeuronConfig(
+        type=neuron_type, reset="zero", v_rest=0.2, v_reset=-0.3, learnable_beta=True, learnable_threshold=True
+    )
     x = inputs(2).requires_grad_()
     out = {}
     for backend in ("eager", "fused"):

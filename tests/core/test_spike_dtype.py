@@ -7,12 +7,12 @@ import dataclasses
 
 import pytest
 import torch
+from framework_helpers import compose_config, saved_bytes
 
 from brain_ai.app import pipeline
 from brain_ai.config import EncodingConfig, SNNConfig
 from brain_ai.core.encoding import build_encoder
 from brain_ai.core.snn import build_snn
-from framework_helpers import compose_config, saved_bytes
 
 COMPACT = {"uint8": torch.uint8, "bool": torch.bool}
 #: every encoder that emits spikes (direct emits currents and takes only float)
@@ -31,8 +31,16 @@ def _encoder_input(kind: str) -> torch.Tensor:
 @pytest.mark.parametrize("kind", SPIKING)
 def test_compact_encoders_emit_the_float_spikes_in_one_byte(kind, spike_dtype):
     x = _encoder_input(kind)
-    ref = build_encoder(EncodingConfig(type=kind, num_steps=5)).train()(x, generator=torch.Generator().manual_seed(1)).spikes
-    got = build_encoder(EncodingConfig(type=kind, num_steps=5, spike_dtype=spike_dtype)).train()(x, generator=torch.Generator().manual_seed(1)).spikes
+    ref = (
+        build_encoder(EncodingConfig(type=kind, num_steps=5))
+        .train()(x, generator=torch.Generator().manual_seed(1))
+        .spikes
+    )
+    got = (
+        build_encoder(EncodingConfig(type=kind, num_steps=5, spike_dtype=spike_dtype))
+        .train()(x, generator=torch.Generator().manual_seed(1))
+        .spikes
+    )
     assert got.dtype == COMPACT[spike_dtype] and got.element_size() == 1 and ref.dtype == torch.float32
     assert torch.equal(got.float(), ref)
 
@@ -58,11 +66,15 @@ def _spikes(shape, dtype=torch.uint8) -> torch.Tensor:
     return (torch.rand(shape, generator=torch.Generator().manual_seed(5)) < 0.3).to(dtype)
 
 
-@pytest.mark.parametrize("cfg", [
-    SNNConfig(input_size=12, hidden_sizes=[8, 6], output_size=3, dropout=0.3),
-    SNNConfig(architecture="conv", input_shape=[2, 4, 4], conv_channels=[3], hidden_sizes=[5], output_size=3),
-    SNNConfig(architecture="lstm", input_size=12, hidden_sizes=[8], output_size=3, dropout=0.3, readout="membrane"),
-], ids=["mlp_dropout", "conv", "lstm_dropout"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        SNNConfig(input_size=12, hidden_sizes=[8, 6], output_size=3, dropout=0.3),
+        SNNConfig(architecture="conv", input_shape=[2, 4, 4], conv_channels=[3], hidden_sizes=[5], output_size=3),
+        SNNConfig(architecture="lstm", input_size=12, hidden_sizes=[8], output_size=3, dropout=0.3, readout="membrane"),
+    ],
+    ids=["mlp_dropout", "conv", "lstm_dropout"],
+)
 def test_networks_take_compact_spikes(cfg):
     shape = (3, 4, *(cfg.input_shape if cfg.input_shape else [cfg.input_size]))
     spikes = _spikes(shape)
@@ -92,7 +104,10 @@ def test_first_linear_saves_the_compact_spikes_for_backward():
     """Autograd keeps 1 byte per input element instead of 4: 3 bytes x (B*T*F) fewer saved."""
     net = build_snn(SNNConfig(input_size=64, hidden_sizes=[4], output_size=2))
     spikes = _spikes((2, 3, 64))
-    saved = {dtype: saved_bytes(lambda: net(spikes.to(dtype), keep_spikes=False)) for dtype in (torch.float32, torch.uint8, torch.bool)}
+    saved = {
+        dtype: saved_bytes(lambda: net(spikes.to(dtype), keep_spikes=False))
+        for dtype in (torch.float32, torch.uint8, torch.bool)
+    }
     assert saved[torch.float32] - saved[torch.uint8] == 3 * spikes.numel()
     assert saved[torch.bool] == saved[torch.uint8]
 

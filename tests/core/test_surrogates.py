@@ -23,7 +23,9 @@ def _normal(x, m, sd):
 
 
 def _mgg(x, h, s, sigma, scale):
-    return scale * ((1 + h) * _normal(x, 0, sigma) - h * _normal(x, sigma, s * sigma) - h * _normal(x, -sigma, s * sigma))
+    return scale * (
+        (1 + h) * _normal(x, 0, sigma) - h * _normal(x, sigma, s * sigma) - h * _normal(x, -sigma, s * sigma)
+    )
 
 
 def _sfs(x, n, t_period):
@@ -34,16 +36,24 @@ def _sfs(x, n, t_period):
 #: name -> (published gradient g(x, **p), its peak(**p)): the seed's / braintools' formulas.
 REFERENCE = {
     "sigmoid": (lambda x, alpha: alpha * _sig(alpha * x) * (1 - _sig(alpha * x)), lambda alpha: alpha / 4),
-    "piecewise_quadratic": (lambda x, alpha: np.where(np.abs(x) > 1 / alpha, 0.0, alpha - alpha**2 * np.abs(x)), lambda alpha: alpha),
+    "piecewise_quadratic": (
+        lambda x, alpha: np.where(np.abs(x) > 1 / alpha, 0.0, alpha - alpha**2 * np.abs(x)),
+        lambda alpha: alpha,
+    ),
     "piecewise_exp": (lambda x, alpha: alpha / 2 * np.exp(-alpha * np.abs(x)), lambda alpha: alpha / 2),
     "soft_sign": (lambda x, alpha: alpha * 0.5 / (1 + np.abs(alpha * x)) ** 2, lambda alpha: alpha / 2),
     "arctan": (lambda x, alpha: alpha * 0.5 / (1 + (np.pi / 2 * alpha * x) ** 2), lambda alpha: alpha / 2),
     "nonzero_sign_log": (lambda x, alpha: 1.0 / (1 / alpha + np.abs(x)), lambda alpha: alpha),
-    "erf": (lambda x, alpha: alpha / np.sqrt(np.pi) * np.exp(-(alpha**2) * x * x), lambda alpha: alpha / np.sqrt(np.pi)),
+    "erf": (
+        lambda x, alpha: alpha / np.sqrt(np.pi) * np.exp(-(alpha**2) * x * x),
+        lambda alpha: alpha / np.sqrt(np.pi),
+    ),
     "piecewise_leaky_relu": (lambda x, c, w: np.where(np.abs(x) > w, c, 1 / (2 * w)), lambda c, w: max(c, 1 / (2 * w))),
     "squarewave_fourier_series": (_sfs, lambda n, t_period: 4 * n / t_period),
     "s2nn": (
-        lambda x, alpha, beta: np.where(x < 0, alpha * _sig(alpha * x) * (1 - _sig(alpha * x)), beta / (np.where(x < 0, 1.0, x) + 1)),
+        lambda x, alpha, beta: np.where(
+            x < 0, alpha * _sig(alpha * x) * (1 - _sig(alpha * x)), beta / (np.where(x < 0, 1.0, x) + 1)
+        ),
         lambda alpha, beta: max(alpha / 4, beta),
     ),
     "q_pseudo_spike": (lambda x, alpha: (1 + 2 / (alpha + 1) * np.abs(x)) ** (-alpha), lambda alpha: 1.0),
@@ -52,8 +62,14 @@ REFERENCE = {
         lambda x, alpha: np.where(x > 1, 1 / np.where(x > 1, x, 1.0), np.where(x > 0, 1.0, alpha)),
         lambda alpha: max(1.0, alpha),
     ),
-    "relu_grad": (lambda x, alpha, width: np.maximum(alpha * width - np.abs(x) * alpha, 0), lambda alpha, width: alpha * width),
-    "gaussian_grad": (lambda x, sigma, alpha: alpha * _normal(x, 0, sigma), lambda sigma, alpha: alpha / (np.sqrt(2 * np.pi) * sigma)),
+    "relu_grad": (
+        lambda x, alpha, width: np.maximum(alpha * width - np.abs(x) * alpha, 0),
+        lambda alpha, width: alpha * width,
+    ),
+    "gaussian_grad": (
+        lambda x, sigma, alpha: alpha * _normal(x, 0, sigma),
+        lambda sigma, alpha: alpha / (np.sqrt(2 * np.pi) * sigma),
+    ),
     "inv_square_grad": (lambda x, alpha: 1.0 / (alpha * np.abs(x) + 1) ** 2, lambda alpha: 1.0),
     "multi_gaussian_grad": (_mgg, lambda h, s, sigma, scale: _mgg(0.0, h, s, sigma, scale)),
     "slayer_grad": (lambda x, alpha: np.exp(-alpha * np.abs(x)), lambda alpha: 1.0),
@@ -68,36 +84,88 @@ REFERENCE = {
 }
 #: braintools' defaults (seed 004), and one other in-domain setting per surrogate.
 DEFAULTS = {
-    "sigmoid": dict(alpha=4.0), "piecewise_quadratic": dict(alpha=1.0), "piecewise_exp": dict(alpha=1.0),
-    "soft_sign": dict(alpha=1.0), "arctan": dict(alpha=1.0), "nonzero_sign_log": dict(alpha=1.0), "erf": dict(alpha=1.0),
-    "piecewise_leaky_relu": dict(c=0.01, w=1.0), "squarewave_fourier_series": dict(n=2, t_period=8.0),
-    "s2nn": dict(alpha=4.0, beta=1.0), "q_pseudo_spike": dict(alpha=2.0), "leaky_relu": dict(alpha=0.1, beta=1.0),
-    "log_tailed_relu": dict(alpha=0.0), "relu_grad": dict(alpha=0.3, width=1.0), "gaussian_grad": dict(sigma=0.5, alpha=0.5),
-    "inv_square_grad": dict(alpha=100.0), "multi_gaussian_grad": dict(h=0.15, s=6.0, sigma=0.5, scale=0.5),
-    "slayer_grad": dict(alpha=1.0), "atan": dict(alpha=2.0), "fast_sigmoid": dict(alpha=25.0), "superspike": dict(alpha=10.0),
-    "triangle": dict(alpha=1.0), "parabola": dict(alpha=1.0), "gaussian": dict(alpha=0.5), "ste": {},
-}  # fmt: skip
+    "sigmoid": dict(alpha=4.0),
+    "piecewise_quadratic": dict(alpha=1.0),
+    "piecewise_exp": dict(alpha=1.0),
+    "soft_sign": dict(alpha=1.0),
+    "arctan": dict(alpha=1.0),
+    "nonzero_sign_log": dict(alpha=1.0),
+    "erf": dict(alpha=1.0),
+    "piecewise_leaky_relu": dict(c=0.01, w=1.0),
+    "squarewave_fourier_series": dict(n=2, t_period=8.0),
+    "s2nn": dict(alpha=4.0, beta=1.0),
+    "q_pseudo_spike": dict(alpha=2.0),
+    "leaky_relu": dict(alpha=0.1, beta=1.0),
+    "log_tailed_relu": dict(alpha=0.0),
+    "relu_grad": dict(alpha=0.3, width=1.0),
+    "gaussian_grad": dict(sigma=0.5, alpha=0.5),
+    "inv_square_grad": dict(alpha=100.0),
+    "multi_gaussian_grad": dict(h=0.15, s=6.0, sigma=0.5, scale=0.5),
+    "slayer_grad": dict(alpha=1.0),
+    "atan": dict(alpha=2.0),
+    "fast_sigmoid": dict(alpha=25.0),
+    "superspike": dict(alpha=10.0),
+    "triangle": dict(alpha=1.0),
+    "parabola": dict(alpha=1.0),
+    "gaussian": dict(alpha=0.5),
+    "ste": {},
+}
 OTHER = {
-    "piecewise_leaky_relu": dict(c=0.7, w=0.4), "squarewave_fourier_series": dict(n=5, t_period=3.0),
-    "s2nn": dict(alpha=10.0, beta=0.5), "leaky_relu": dict(alpha=0.3, beta=0.6), "log_tailed_relu": dict(alpha=1.5),
-    "relu_grad": dict(alpha=2.0, width=0.4), "gaussian_grad": dict(sigma=1.3, alpha=0.2),
-    "multi_gaussian_grad": dict(h=0.4, s=2.0, sigma=0.8, scale=2.0), "ste": {},
-}  # fmt: skip
+    "piecewise_leaky_relu": dict(c=0.7, w=0.4),
+    "squarewave_fourier_series": dict(n=5, t_period=3.0),
+    "s2nn": dict(alpha=10.0, beta=0.5),
+    "leaky_relu": dict(alpha=0.3, beta=0.6),
+    "log_tailed_relu": dict(alpha=1.5),
+    "relu_grad": dict(alpha=2.0, width=0.4),
+    "gaussian_grad": dict(sigma=1.3, alpha=0.2),
+    "multi_gaussian_grad": dict(h=0.4, s=2.0, sigma=0.8, scale=2.0),
+    "ste": {},
+}
 NAMES = sorted(SURROGATES)
 SEED_004 = [
-    "Sigmoid", "PiecewiseQuadratic", "PiecewiseExp", "SoftSign", "Arctan", "NonzeroSignLog", "ERF", "PiecewiseLeakyRelu",
-    "SquarewaveFourierSeries", "S2NN", "QPseudoSpike", "LeakyRelu", "LogTailedRelu", "ReluGrad", "GaussianGrad",
-    "InvSquareGrad", "MultiGaussianGrad", "SlayerGrad",
-]  # fmt: skip
+    "Sigmoid",
+    "PiecewiseQuadratic",
+    "PiecewiseExp",
+    "SoftSign",
+    "Arctan",
+    "NonzeroSignLog",
+    "ERF",
+    "PiecewiseLeakyRelu",
+    "SquarewaveFourierSeries",
+    "S2NN",
+    "QPseudoSpike",
+    "LeakyRelu",
+    "LogTailedRelu",
+    "ReluGrad",
+    "GaussianGrad",
+    "InvSquareGrad",
+    "MultiGaussianGrad",
+    "SlayerGrad",
+]
 GRID = np.linspace(-3.0, 3.0, 601) + 1e-3  # off the break points (|x| = 1/alpha, w, 1, 0)
 
 
 def test_every_seed_004_surrogate_is_registered_under_its_lower_snake_name():
     names = [
-        "sigmoid", "piecewise_quadratic", "piecewise_exp", "soft_sign", "arctan", "nonzero_sign_log", "erf",
-        "piecewise_leaky_relu", "squarewave_fourier_series", "s2nn", "q_pseudo_spike", "leaky_relu", "log_tailed_relu",
-        "relu_grad", "gaussian_grad", "inv_square_grad", "multi_gaussian_grad", "slayer_grad",
-    ]  # fmt: skip
+        "sigmoid",
+        "piecewise_quadratic",
+        "piecewise_exp",
+        "soft_sign",
+        "arctan",
+        "nonzero_sign_log",
+        "erf",
+        "piecewise_leaky_relu",
+        "squarewave_fourier_series",
+        "s2nn",
+        "q_pseudo_spike",
+        "leaky_relu",
+        "log_tailed_relu",
+        "relu_grad",
+        "gaussian_grad",
+        "inv_square_grad",
+        "multi_gaussian_grad",
+        "slayer_grad",
+    ]
     for cls_name, key in zip(SEED_004, names):
         assert type(get_surrogate(key)).__name__ == cls_name and hasattr(S, cls_name)
 
@@ -124,7 +192,9 @@ def test_forward_is_strict_heaviside(name):
 @pytest.mark.parametrize("normalize", [False, True])
 @pytest.mark.parametrize("name", NAMES)
 def test_backward_equals_published_formula(name, normalize, setting):
-    params = DEFAULTS[name] if setting == "default" else OTHER.get(name, {k: v * 1.7 for k, v in DEFAULTS[name].items()})
+    params = (
+        DEFAULTS[name] if setting == "default" else OTHER.get(name, {k: v * 1.7 for k, v in DEFAULTS[name].items()})
+    )
     sg = get_surrogate(name, normalize=normalize, **params)
     x = torch.tensor(GRID, dtype=torch.float64, requires_grad=True)
     sg(x).sum().backward()
@@ -272,7 +342,9 @@ def test_fast_sigmoid_at_the_seed_scale_is_seed_003_and_passes_gradcheck():
     normalised = get_surrogate("fast_sigmoid").grad(x.detach())  # snnTorch's / inv_square_grad's scale
     torch.testing.assert_close(normalised, get_surrogate("inv_square_grad", alpha=25.0).grad(x.detach()))
     # gradcheck of the analysis forward: its autograd derivative is the surrogate gradient
-    assert torch.autograd.gradcheck(sg.surrogate_fun, (torch.tensor(GRID / 10, dtype=torch.float64, requires_grad=True),))
+    assert torch.autograd.gradcheck(
+        sg.surrogate_fun, (torch.tensor(GRID / 10, dtype=torch.float64, requires_grad=True),)
+    )
 
 
 FUN_NAMES = [name for name in NAMES if SURROGATES[name]().has_surrogate_fun()]
@@ -318,7 +390,9 @@ class TanhSurrogate(S.Surrogate):
         return tanh_grad(x, self.alpha)
 
 
-@pytest.mark.parametrize("sg", [TanhSurrogate(alpha=2.0, normalize=False), CustomSurrogate(tanh_grad, 2.0, fun_fn=tanh_fun)])
+@pytest.mark.parametrize(
+    "sg", [TanhSurrogate(alpha=2.0, normalize=False), CustomSurrogate(tanh_grad, 2.0, fun_fn=tanh_fun)]
+)
 def test_custom_surrogate_defines_surrogate_fun_beside_surrogate_grad(sg):
     x = torch.tensor([0.0, 1.0, -1.0], dtype=torch.float64, requires_grad=True)
     spikes = sg(x)  # the seed's example: forward is still the Heaviside

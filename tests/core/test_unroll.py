@@ -196,7 +196,11 @@ def test_iterates_with_unbind_not_indexing():
         (dict(chunk_size=2.5), ValueError, r"chunk_size=2.5"),
         (dict(checkpoint_every=0), ValueError, r"checkpoint_every=0 is out of range; allowed: \[1, inf"),
         (dict(checkpoint_every=1.5), ValueError, r"checkpoint_every=1.5 must be an integer"),
-        (dict(checkpoint_every=4), ValueError, r"checkpoint_every=4 is larger than the sequence \(T=3 steps\); allowed: 1 <= checkpoint_every <= 3"),
+        (
+            dict(checkpoint_every=4),
+            ValueError,
+            r"checkpoint_every=4 is larger than the sequence \(T=3 steps\); allowed: 1 <= checkpoint_every <= 3",
+        ),
     ],
 )
 def test_bad_arguments_raise(kwargs, exc, match):

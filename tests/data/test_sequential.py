@@ -36,10 +36,25 @@ MODES = [  # (mode, pixels_per_step, T, features per step)
 @pytest.mark.parametrize("mode, k, steps, features", MODES, ids=[f"{m}{k}" for m, k, _, _ in MODES])
 def test_sequences_match_numpy_reference_in_every_split(idx_root, mode, k, steps, features, permute):
     files = idx_root("MNIST")
-    cfg = DataConfig(name="smnist", source="mnist", root=str(files.root), val_fraction=0.2, batch_size=8, mode=mode, pixels_per_step=k,
-                     permute=permute, permutation_seed=7)
+    cfg = DataConfig(
+        name="smnist",
+        source="mnist",
+        root=str(files.root),
+        val_fraction=0.2,
+        batch_size=8,
+        mode=mode,
+        pixels_per_step=k,
+        permute=permute,
+        permutation_seed=7,
+    )
     dm = build_datamodule(cfg)
-    assert (dm.num_outputs, dm.sample_shape, dm.time_steps, dm.is_event_data, dm.is_value_sequence) == (10, (features,), steps, False, True)
+    assert (dm.num_outputs, dm.sample_shape, dm.time_steps, dm.is_event_data, dm.is_value_sequence) == (
+        10,
+        (features,),
+        steps,
+        False,
+        True,
+    )
     dm.setup()
     # the one permutation, drawn with numpy's default generator from data.permutation_seed
     order = np.random.default_rng(7).permutation(784) if permute else np.arange(784)
@@ -62,7 +77,11 @@ def test_permutation_is_fixed_by_its_seed(idx_root):
     files = idx_root("MNIST")
 
     def test_inputs(seed: int) -> torch.Tensor:
-        dm = build_datamodule(DataConfig(name="smnist", source="mnist", root=str(files.root), mode="pixel", permute=True, permutation_seed=seed))
+        dm = build_datamodule(
+            DataConfig(
+                name="smnist", source="mnist", root=str(files.root), mode="pixel", permute=True, permutation_seed=seed
+            )
+        )
         dm.setup()
         return torch.stack([dm.test_set[i][0] for i in range(len(dm.test_set))])  # (N, 784, 1)
 

@@ -23,7 +23,13 @@ def _rows(subset) -> set:
 
 def test_metadata_and_batches_of_the_regression_set():
     dm = _setup(num_samples=300, num_inputs=6, num_targets=3, batch_size=32)
-    assert (dm.task, dm.num_outputs, dm.sample_shape, dm.time_steps, dm.is_event_data) == (Task.regression, 3, (6,), None, False)
+    assert (dm.task, dm.num_outputs, dm.sample_shape, dm.time_steps, dm.is_event_data) == (
+        Task.regression,
+        3,
+        (6,),
+        None,
+        False,
+    )
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (32, 6) and x.dtype == torch.float32
     assert y.shape == (32, 3) and y.dtype == torch.float32
@@ -83,7 +89,9 @@ def test_limit_train_keeps_a_subset():
     assert len(dm.train_set) == 50
 
 
-@pytest.mark.parametrize("name", [n for n in DatasetName if n is not DatasetName.synthetic_regression], ids=lambda n: n.name)
+@pytest.mark.parametrize(
+    "name", [n for n in DatasetName if n is not DatasetName.synthetic_regression], ids=lambda n: n.name
+)
 def test_every_other_data_set_is_classification(name):
     dm = build_datamodule(DataConfig(name=name))  # metadata only: no file is read
     assert dm.task is Task.classification
@@ -97,5 +105,7 @@ def test_num_targets_is_validated():
 
 
 def test_dataset_info_rejects_unknown_task():
-    with pytest.raises(ConfigError, match=r"DatasetInfo\.task='ranking' is not a valid choice; allowed: classification, regression"):
+    with pytest.raises(
+        ConfigError, match=r"DatasetInfo\.task='ranking' is not a valid choice; allowed: classification, regression"
+    ):
         DatasetInfo(2, (3,), None, False, task="ranking")

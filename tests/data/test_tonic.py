@@ -142,7 +142,10 @@ def test_cache_path_names_transform_settings_and_is_not_stale(shd_root):
     # a different bin count reads from a different folder, never the stale 10-bin frames
     dm20 = _setup(name="shd", root=str(shd_root.root), cache=True, n_time_bins=20)
     assert dm20.test_set[0][0].shape == (20, 700)
-    assert cache_dir(DataConfig(name="dvsgesture", downsample=4, n_time_bins=10), "DVSGesture", "train").name == "bins10_ds4"
+    assert (
+        cache_dir(DataConfig(name="dvsgesture", downsample=4, n_time_bins=10), "DVSGesture", "train").name
+        == "bins10_ds4"
+    )
 
 
 def test_download_flag_goes_through_tonic_download(tmp_path, monkeypatch):

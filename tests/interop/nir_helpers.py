@@ -29,11 +29,23 @@ def spike_input(cfg: SNNConfig, batch: int = 3, steps: int = 25, seed: int = 1) 
 
 
 def mlp(neuron: NeuronConfig, **kw) -> SNNConfig:
-    return SNNConfig(input_size=kw.pop("input_size", 12), hidden_sizes=kw.pop("hidden_sizes", [16, 10]), output_size=kw.pop("output_size", 4), neuron=neuron, **kw)
+    return SNNConfig(
+        input_size=kw.pop("input_size", 12),
+        hidden_sizes=kw.pop("hidden_sizes", [16, 10]),
+        output_size=kw.pop("output_size", 4),
+        neuron=neuron,
+        **kw,
+    )
 
 
 def conv(neuron: NeuronConfig, **kw) -> SNNConfig:
     return SNNConfig(
-        architecture="conv", input_shape=kw.pop("input_shape", [2, 8, 8]), conv_channels=kw.pop("conv_channels", [4, 6]),
-        hidden_sizes=kw.pop("hidden_sizes", [10]), output_size=kw.pop("output_size", 3), norm=kw.pop("norm", "none"), neuron=neuron, **kw,
+        architecture="conv",
+        input_shape=kw.pop("input_shape", [2, 8, 8]),
+        conv_channels=kw.pop("conv_channels", [4, 6]),
+        hidden_sizes=kw.pop("hidden_sizes", [10]),
+        output_size=kw.pop("output_size", 3),
+        norm=kw.pop("norm", "none"),
+        neuron=neuron,
+        **kw,
     )

@@ -14,12 +14,12 @@ import copy
 
 import pytest
 import torch
+from nir_helpers import active_net, conv, mlp, spike_input
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from brain_ai.config import NeuronConfig
 from brain_ai.metrics.efficiency import EfficiencyMeter
-from nir_helpers import active_net, conv, mlp, spike_input
 
 neurobench = pytest.importorskip("neurobench", reason="NeuroBench not installed (pip install -e .[interop])")
 snn = pytest.importorskip("snntorch", reason="snnTorch not installed (pip install -e .[interop])")
@@ -33,7 +33,14 @@ NEURON = NeuronConfig(beta=0.9, threshold=1.0, reset="zero")
 
 
 def _leaky(last: bool = False) -> nn.Module:
-    return snn.Leaky(beta=NEURON.beta, threshold=NEURON.threshold, reset_mechanism="zero", reset_delay=False, init_hidden=True, output=last)
+    return snn.Leaky(
+        beta=NEURON.beta,
+        threshold=NEURON.threshold,
+        reset_mechanism="zero",
+        reset_delay=False,
+        init_hidden=True,
+        output=last,
+    )
 
 
 def _twin(net: nn.Module) -> nn.Sequential:
@@ -79,21 +86,34 @@ def test_neurobench_agrees(make):
     with torch.no_grad():
         theirs_out = torch.cat([model(xb) for xb, _ in batches])
     assert torch.equal(theirs_out, torch.cat(ours_out))  # the twin is the same network, spike for spike
-    bench = Benchmark(model, batches, [], [], [[ParameterCount, Footprint, ConnectionSparsity],
-                                              [ActivationSparsity, MembraneUpdates, SynapticOperations]])
+    bench = Benchmark(
+        model,
+        batches,
+        [],
+        [],
+        [[ParameterCount, Footprint, ConnectionSparsity], [ActivationSparsity, MembraneUpdates, SynapticOperations]],
+    )
     theirs = bench.run(quiet=True)
     ops = theirs["SynapticOperations"]
     print(f"{make.__name__}: NeuroBench {theirs}\nbrain_ai {ours}")
 
     assert ours["effective_macs"] > 0 if make is conv else ours["effective_macs"] == 0  # pooled spikes: MACs
-    assert (ours["dense_ops"], ours["effective_acs"], ours["effective_macs"]) == (ops["Dense"], ops["Effective_ACs"], ops["Effective_MACs"])
+    assert (ours["dense_ops"], ours["effective_acs"], ours["effective_macs"]) == (
+        ops["Dense"],
+        ops["Effective_ACs"],
+        ops["Effective_MACs"],
+    )
     assert ours["activation_sparsity"] == pytest.approx(theirs["ActivationSparsity"], rel=1e-12)
     assert ours["membrane_updates"] == theirs["MembraneUpdates"]
     assert ours["parameter_count"] == theirs["ParameterCount"]
     assert round(ours["connection_sparsity"], 4) == theirs["ConnectionSparsity"] > 0.25
     # footprint: the same connection layers; the neurons' buffers differ (brain_ai's LIF keeps beta and
     # threshold; snnTorch's Leaky keeps more, its membrane state of the last batch included)
-    connections = sum(p.numel() * p.element_size() for m in model.net if not isinstance(m, snn.SpikingNeuron) for p in m.parameters())
-    leaky = sum(b.numel() * b.element_size() for m in model.net if isinstance(m, snn.SpikingNeuron) for b in m.buffers())
+    connections = sum(
+        p.numel() * p.element_size() for m in model.net if not isinstance(m, snn.SpikingNeuron) for p in m.parameters()
+    )
+    leaky = sum(
+        b.numel() * b.element_size() for m in model.net if isinstance(m, snn.SpikingNeuron) for b in m.buffers()
+    )
     assert theirs["Footprint"] == connections + leaky
     assert ours["footprint_bytes"] == connections + len(net.neurons) * 2 * 4

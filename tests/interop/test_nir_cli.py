@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from framework_helpers import REPO, TINY, compose_config
 
 from brain_ai.app import pipeline
 from brain_ai.interop.nir import NIRExportError, export_file, lit_module_from_nir, load, write_graph
-from framework_helpers import REPO, TINY, compose_config
 
 EVAL = ["+trainer.limit_test_batches=2", "trainer.enable_progress_bar=false"]
 
@@ -54,8 +54,18 @@ def test_evaluate_rejects_a_nir_file_without_brain_ai_metadata(zero_reset_run, t
 def test_export_script(zero_reset_run, tmp_path):
     out = tmp_path / "cli.nir"
     proc = subprocess.run(
-        [sys.executable, "export.py", f"ckpt_path={zero_reset_run[0]}", f"output={out}", "dt=0.001", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "export.py",
+            f"ckpt_path={zero_reset_run[0]}",
+            f"output={out}",
+            "dt=0.001",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"wrote {out}" in proc.stdout

@@ -9,10 +9,10 @@ import nir
 import numpy as np
 import pytest
 import torch
+from nir_helpers import active_net, conv, mlp, spike_input
 
 from brain_ai.config import NeuronConfig, ResetMode
 from brain_ai.interop.nir import NIRExportError, NIRImportError, export, load, read_graph, write_graph
-from nir_helpers import active_net, conv, mlp, spike_input
 
 Z = dict(reset="zero")
 NOT_EXPRESSIBLE = {
@@ -33,7 +33,9 @@ def test_inexpressible_feature_is_refused_naming_layer_and_feature(feature):
 
 
 def test_approximate_lists_every_approximation_in_one_warning():
-    cfg = mlp(NeuronConfig(type="adaptive_lif", adaptation_alpha=0.3, refractory_steps=1, reset="subtract"), hidden_sizes=[8])
+    cfg = mlp(
+        NeuronConfig(type="adaptive_lif", adaptation_alpha=0.3, refractory_steps=1, reset="subtract"), hidden_sizes=[8]
+    )
     with pytest.warns(UserWarning) as record:
         export(active_net(cfg), approximate=True)
     (msg,) = [str(w.message) for w in record if "NIR export approximations" in str(w.message)]
@@ -182,7 +184,9 @@ def test_per_neuron_thresholds_and_mixed_neuron_models_are_reported():
         load(g)
     g = _mlp_graph()
     n = g.nodes["layer0"]
-    g.nodes["layer0"] = nir.CubaLIF(tau_syn=n.tau, tau_mem=n.tau, r=n.r, v_leak=n.v_leak, v_threshold=n.v_threshold, v_reset=n.v_reset)
+    g.nodes["layer0"] = nir.CubaLIF(
+        tau_syn=n.tau, tau_mem=n.tau, r=n.r, v_leak=n.v_leak, v_threshold=n.v_threshold, v_reset=n.v_reset
+    )
     with pytest.raises(NIRImportError, match="mix"):
         load(g)
 
@@ -200,17 +204,25 @@ def test_conv_graphs_brain_ai_cannot_build_are_reported():
 
 
 def test_recurrent_adaptive_lif_exports_only_approximately_as_a_recurrent_lif():
-    neuron = NeuronConfig(type="recurrent_adaptive_lif", learnable_beta=True, per_neuron_beta=True, learnable_adaptation=True, **Z)
+    neuron = NeuronConfig(
+        type="recurrent_adaptive_lif", learnable_beta=True, per_neuron_beta=True, learnable_adaptation=True, **Z
+    )
     net = active_net(mlp(neuron, hidden_sizes=[16]))
     with torch.no_grad():
         net.neurons[0].adaptation_decay_raw.add_(torch.linspace(-1, 1, 16))  # per-neuron decays differ
     rho = net.neurons[0].adaptation_decay.detach()
-    with pytest.raises(NIRExportError, match=r"layer0: adaptive threshold \(adaptation_alpha=0.5, adaptation_decay per neuron in \[") as err:
+    with pytest.raises(
+        NIRExportError, match=r"layer0: adaptive threshold \(adaptation_alpha=0.5, adaptation_decay per neuron in \["
+    ) as err:
         export(net)
     assert f"{rho.min().item():.4g}, {rho.max().item():.4g}]" in str(err.value) and "approximate=True" in str(err.value)
     with pytest.warns(UserWarning, match="layer0: adaptive threshold"):
         graph = export(net, approximate=True)
-    assert isinstance(graph.nodes["layer0"], nir.LIF) and ("layer0", "layer0_rec") in graph.edges and ("layer0_rec", "layer0") in graph.edges
+    assert (
+        isinstance(graph.nodes["layer0"], nir.LIF)
+        and ("layer0", "layer0_rec") in graph.edges
+        and ("layer0_rec", "layer0") in graph.edges
+    )
     np.testing.assert_array_equal(graph.nodes["layer0_rec"].weight, net.neurons[0].w_rec.detach().numpy())
 
 

@@ -8,10 +8,10 @@ import copy
 
 import pytest
 import torch
+from nir_helpers import active_net, mlp, spike_input
 
 from brain_ai.config import NeuronConfig
 from brain_ai.interop.nir import export, load
-from nir_helpers import active_net, mlp, spike_input
 
 Z = dict(reset="zero")
 DT = 1e-4  # snnTorch's importer hard-codes this step
@@ -34,7 +34,9 @@ def _reference(cfg, gain=2.5):
         return net, x, net(x).output
 
 
-@pytest.mark.parametrize("neuron", [NeuronConfig(**Z), NeuronConfig(synaptic=True, synaptic_beta=0.7, **Z)], ids=["LIF", "CubaLIF"])
+@pytest.mark.parametrize(
+    "neuron", [NeuronConfig(**Z), NeuronConfig(synaptic=True, synaptic_beta=0.7, **Z)], ids=["LIF", "CubaLIF"]
+)
 def test_snntorch_runs_our_graph_spike_for_spike(neuron):
     import_nir = pytest.importorskip("snntorch.import_nir", reason="snnTorch not installed (pip install -e .[interop])")
     net, x, ours = _reference(mlp(neuron))
@@ -101,7 +103,11 @@ def test_snntorch_export_loads_into_brain_ai_spike_for_spike(kind):
         "Synaptic": lambda: snn.Synaptic(alpha=full(0.7, 16), beta=full(0.9, 16), threshold=full(0.9, 16), **kw),
         "RLeaky": lambda: snn.RLeaky(beta=0.9, linear_features=16, **kw),
     }[kind]()
-    last = snn.Synaptic(alpha=full(0.6, 4), beta=full(0.8, 4), threshold=full(1.0, 4), **kw) if kind == "Synaptic" else snn.Leaky(beta=full(0.8, 4), threshold=full(1.2, 4), **kw)
+    last = (
+        snn.Synaptic(alpha=full(0.6, 4), beta=full(0.8, 4), threshold=full(1.0, 4), **kw)
+        if kind == "Synaptic"
+        else snn.Leaky(beta=full(0.8, 4), threshold=full(1.2, 4), **kw)
+    )
     theirs = torch.nn.Sequential(torch.nn.Linear(12, 16), first, torch.nn.Linear(16, 4), last)
     with torch.no_grad():
         for p in theirs.parameters():

@@ -9,11 +9,11 @@ import nir
 import numpy as np
 import pytest
 import torch
+from nir_helpers import active_net, conv, mlp, spike_input
 
 from brain_ai.config import NeuronConfig
 from brain_ai.core.snn import ConvSNN, SNNCore
 from brain_ai.interop.nir import export, load, read_graph, write_graph
-from nir_helpers import active_net, conv, mlp, spike_input
 
 Z = dict(reset="zero")
 EXACT = {
@@ -25,16 +25,22 @@ EXACT = {
     "mlp_recurrent": mlp(NeuronConfig(type="recurrent_lif", **Z)),
     "mlp_recurrent_synaptic_membrane": mlp(NeuronConfig(type="recurrent_lif", synaptic=True, **Z), readout="membrane"),
     "mlp_adaptive_alpha0": mlp(NeuronConfig(type="adaptive_lif", adaptation_alpha=0.0, **Z)),
-    "mlp_advanced_no_delay": mlp(NeuronConfig(type="advanced_lif", tau_mean=8.0, tau_std=4.0, adaptation_alpha=0.0, **Z)),
+    "mlp_advanced_no_delay": mlp(
+        NeuronConfig(type="advanced_lif", tau_mean=8.0, tau_std=4.0, adaptation_alpha=0.0, **Z)
+    ),
     "mlp_membrane_readout": mlp(NeuronConfig(beta=0.99, **Z), readout="membrane", hidden_sizes=[8]),
     "mlp_no_hidden_dropout": mlp(NeuronConfig(surrogate="sigmoid", **Z), hidden_sizes=[], dropout=0.3, chunk_size=5),
     "conv_pool2": conv(NeuronConfig(**Z)),
     "conv_pool1_k5_membrane": conv(NeuronConfig(**Z), pool=1, kernel_size=5, readout="membrane", conv_channels=[3]),
     "conv_synaptic_per_neuron": conv(NeuronConfig(synaptic=True, learnable_beta=True, per_neuron_beta=True, **Z)),
     "mlp_rest_reset": mlp(NeuronConfig(v_rest=0.2, v_reset=-0.3, **Z)),
-    "mlp_recurrent_synaptic_rest_reset": mlp(NeuronConfig(type="recurrent_lif", synaptic=True, v_rest=-0.1, v_reset=0.4, **Z)),
+    "mlp_recurrent_synaptic_rest_reset": mlp(
+        NeuronConfig(type="recurrent_lif", synaptic=True, v_rest=-0.1, v_reset=0.4, **Z)
+    ),
     "conv_rest_reset_membrane": conv(NeuronConfig(v_rest=0.1, v_reset=0.5, **Z), readout="membrane"),
-    "conv_advanced_k1": conv(NeuronConfig(type="advanced_lif", adaptation_alpha=0.0, **Z), kernel_size=1, hidden_sizes=[]),
+    "conv_advanced_k1": conv(
+        NeuronConfig(type="advanced_lif", adaptation_alpha=0.0, **Z), kernel_size=1, hidden_sizes=[]
+    ),
 }
 
 
@@ -137,9 +143,16 @@ def _euler_reference(graph: nir.NIRGraph, x: np.ndarray, dt: float):
 
 
 @pytest.mark.parametrize(
-    "name", ["mlp_lif", "mlp_synaptic", "mlp_recurrent_synaptic_membrane", "mlp_per_neuron_beta", "mlp_rest_reset",
-             "mlp_recurrent_synaptic_rest_reset"],
-)  # fmt: skip
+    "name",
+    [
+        "mlp_lif",
+        "mlp_synaptic",
+        "mlp_recurrent_synaptic_membrane",
+        "mlp_per_neuron_beta",
+        "mlp_rest_reset",
+        "mlp_recurrent_synaptic_rest_reset",
+    ],
+)
 def test_exported_graph_matches_a_numpy_euler_simulation(name):
     cfg = EXACT[name]
     net = active_net(cfg).double()

@@ -19,7 +19,13 @@ from brain_ai.core.neurons.functional import (
     recurrent_lif_step,
     reset_membrane,
 )
-from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LeakyIntegrator, LIFNeuron, RecurrentAdaptiveLIFNeuron, RecurrentLIFNeuron
+from brain_ai.core.neurons.lif import (
+    AdaptiveLIFNeuron,
+    LeakyIntegrator,
+    LIFNeuron,
+    RecurrentAdaptiveLIFNeuron,
+    RecurrentLIFNeuron,
+)
 from brain_ai.core.neurons.psn import PSN, MaskedPSN, ParallelSpikingNeuron, SlidingPSN
 from brain_ai.core.neurons.state import STATE_FIELDS, SpikingState, state_dtype_for
 

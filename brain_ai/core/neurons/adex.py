@@ -95,8 +95,15 @@ class AdExNeuron(SpikingNeuronBase):
         if "threshold" in overrides:  # a tensor of initial thresholds: the config checked its own number only
             for threshold in {thr.min().item(), thr.max().item()}:
                 check_adex(
-                    type(self).__name__, threshold, p.v_rest, p.dt, p.adex_delta_t, p.adex_v_rheobase, p.adex_a,
-                    p.adex_b, p.adex_tau_w,
+                    type(self).__name__,
+                    threshold,
+                    p.v_rest,
+                    p.dt,
+                    p.adex_delta_t,
+                    p.adex_v_rheobase,
+                    p.adex_a,
+                    p.adex_b,
+                    p.adex_tau_w,
                 )
 
     @property
@@ -109,9 +116,15 @@ class AdExNeuron(SpikingNeuronBase):
 
     def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         return adex_step(
-            x, state, delta_t=self.adex_delta_t, v_rheobase=self.adex_v_rheobase, adaptation_a=self.adex_a,
-            adaptation_b=self.adex_b, w_decay=self.w_decay, **self.lif_kwargs(),
-        )  # fmt: skip
+            x,
+            state,
+            delta_t=self.adex_delta_t,
+            v_rheobase=self.adex_v_rheobase,
+            adaptation_a=self.adex_a,
+            adaptation_b=self.adex_b,
+            w_decay=self.w_decay,
+            **self.lif_kwargs(),
+        )
 
     def backend_unsupported(self, backend: Backend) -> Optional[str]:
         return None if backend is Backend.eager else f"{type(self).__name__} {_NO_KERNEL}"

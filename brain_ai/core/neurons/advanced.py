@@ -22,11 +22,18 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import (
-    TAU_RANGE, ConfigError, NeuronConfig, NeuronType, TauDistribution, check_tau_draw, coerce_enum,
-)  # fmt: skip
+    TAU_RANGE,
+    ConfigError,
+    NeuronConfig,
+    NeuronType,
+    TauDistribution,
+    check_tau_draw,
+    coerce_enum,
+)
 from brain_ai.core.neurons.base import Size, SpikingNeuronBase, as_shape, neuron_params
 from brain_ai.core.neurons.functional import adaptive_lif_step, delayed_input
 from brain_ai.core.neurons.state import SpikingState
+
 
 def sample_tau(
     shape: Tuple[int, ...],
@@ -74,7 +81,11 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
     max_delay = property(lambda self: self.params.max_delay)
 
     def __init__(
-        self, size: Size, params: Optional[NeuronConfig] = None, *, generator: Optional[torch.Generator] = None,
+        self,
+        size: Size,
+        params: Optional[NeuronConfig] = None,
+        *,
+        generator: Optional[torch.Generator] = None,
         **overrides: Any,
     ) -> None:
         owner = type(self).__name__
@@ -121,4 +132,3 @@ class AdvancedLIFNeuron(SpikingNeuronBase):
     def extra_repr(self) -> str:
         adapt = f", adaptation_alpha={self.adaptation_alpha}, adaptation_decay={self.adaptation_decay}"
         return super().extra_repr() + f", max_delay={self.max_delay}" + adapt
-

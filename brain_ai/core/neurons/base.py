@@ -16,9 +16,18 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import (
-    BETA_MAX, DEFAULT_BETA, Backend, ConfigError, DtypePolicy, NeuronConfig, NeuronType, SynapticKernel, ThresholdShape,
-    check_range, check_reset_potential,
-)  # fmt: skip
+    BETA_MAX,
+    DEFAULT_BETA,
+    Backend,
+    ConfigError,
+    DtypePolicy,
+    NeuronConfig,
+    NeuronType,
+    SynapticKernel,
+    ThresholdShape,
+    check_range,
+    check_reset_potential,
+)
 from brain_ai.core.backend import compiled_unsupported, resolve_backend
 from brain_ai.core.fused import fused_lif_sequence
 from brain_ai.core.neurons.state import SpikingState, carry, check_finite, check_state, state_dtype_for
@@ -51,6 +60,7 @@ def neuron_params(
     ``LIFNeuron(128, NeuronConfig(type="lif", beta=0.9))``. Tensors given for :data:`TENSOR_VALUES`
     and a :class:`Surrogate` instance given for ``surrogate`` are returned apart, by name.
     """
+
     def apart(key: str, value: Any) -> bool:
         tensor = key in TENSOR_VALUES and isinstance(value, Tensor)
         return tensor or (key == "surrogate" and isinstance(value, Surrogate))
@@ -201,7 +211,12 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         return state.detach()
 
     def _prepare_state(
-        self, x: Tensor, feature_shape: Tuple[int, ...], state: Optional[SpikingState], layout: str, check_values: bool = True
+        self,
+        x: Tensor,
+        feature_shape: Tuple[int, ...],
+        state: Optional[SpikingState],
+        layout: str,
+        check_values: bool = True,
     ) -> SpikingState:
         owner = type(self).__name__
         if not torch.is_floating_point(x):
@@ -253,7 +268,9 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         None returns the final state attached to the graph, True detached (streaming: feed it
         back as ``state``), False returns None in its place (no reference kept).
         """
-        out, final, traces = self._run_sequence(x, state, chunk_size, checkpoint_every, record, backend, check_values=True)
+        out, final, traces = self._run_sequence(
+            x, state, chunk_size, checkpoint_every, record, backend, check_values=True
+        )
         return out, carry(f"{type(self).__name__}.forward_sequence", final, carry_state), traces
 
     def _run_sequence(
@@ -284,7 +301,9 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
             reason = compiled_unsupported(owner, self.params.type, x.device, state.v.dtype)
             if reason is not None:
                 if self.params.backend is not Backend.auto or call_choice is not None:
-                    raise ConfigError(f"{owner}: backend='compiled' cannot run: {reason}; use backend=auto, fused or eager")
+                    raise ConfigError(
+                        f"{owner}: backend='compiled' cannot run: {reason}; use backend=auto, fused or eager"
+                    )
                 backend = Backend.fused
         if backend is Backend.eager:
             segment = step_segment(self._cell, record == "membrane")
@@ -304,8 +323,13 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
     def _resolve(self, requested: Union[Backend, str], device: torch.device, owner: str) -> Backend:
         """:func:`~brain_ai.core.backend.resolve_backend` for this layer on ``device``."""
         return resolve_backend(
-            requested, device, getattr(self, "surrogate", None), self.backend_unsupported(Backend.fused), owner=owner,
-            triton_reason=self.backend_unsupported(Backend.triton), auto_triton=self.auto_triton,
+            requested,
+            device,
+            getattr(self, "surrogate", None),
+            self.backend_unsupported(Backend.fused),
+            owner=owner,
+            triton_reason=self.backend_unsupported(Backend.triton),
+            auto_triton=self.auto_triton,
             compiled_reason=self.backend_unsupported(Backend.compiled)
             or compiled_unsupported(owner, self.params.type, device, None),
         )
@@ -477,8 +501,16 @@ class SpikingNeuronBase(LeakyCellBase):
 
         def run(x: Tensor, state: SpikingState) -> Tuple[Dict[str, Tensor], SpikingState]:  # x (B, t, *size)
             s, v, a, mem = fused_lif_sequence(
-                x, state.v, self.beta, self.threshold, self.reset, self.surrogate,
-                record_membrane=record == "membrane", backend=backend, v_rest=self.v_rest, v_reset=self.v_reset,
+                x,
+                state.v,
+                self.beta,
+                self.threshold,
+                self.reset,
+                self.surrogate,
+                record_membrane=record == "membrane",
+                backend=backend,
+                v_rest=self.v_rest,
+                v_reset=self.v_reset,
                 state_dtype=state.v.dtype,
                 **self._fused_kwargs(state),
             )
@@ -504,4 +536,3 @@ class SpikingNeuronBase(LeakyCellBase):
         if self.v_rest or self.v_reset:
             extras += f", v_rest={self.v_rest}, v_reset={self.v_reset}"
         return super().extra_repr() + extras
-

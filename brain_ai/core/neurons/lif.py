@@ -46,9 +46,9 @@ class LIFNeuron(SpikingNeuronBase):
 class AdaptiveLIFNeuron(SpikingNeuronBase):
     r"""LIF with spike-frequency adaptation (state ``a``)::
 
-        thr = threshold + adaptation_alpha * a      (effective threshold; the reset uses it)
-        LIF step with thr
-        a   = adaptation_decay * a + s
+    thr = threshold + adaptation_alpha * a      (effective threshold; the reset uses it)
+    LIF step with thr
+    a   = adaptation_decay * a + s
     """
 
     neuron_type = NeuronType.adaptive_lif
@@ -69,7 +69,10 @@ class AdaptiveLIFNeuron(SpikingNeuronBase):
         return dict(adaptation_alpha=self.adaptation_alpha, adaptation_decay=self.adaptation_decay, a0=state.a)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", adaptation_alpha={self.adaptation_alpha}, adaptation_decay={self.adaptation_decay}"
+        return (
+            super().extra_repr()
+            + f", adaptation_alpha={self.adaptation_alpha}, adaptation_decay={self.adaptation_decay}"
+        )
 
 
 class RecurrentLIFNeuron(SpikingNeuronBase):
@@ -148,18 +151,36 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
 
     def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         return recurrent_lif_step(
-            x, state, w_rec=self.w_rec, step=adaptive_lif_step, adaptation_alpha=self.adaptation_alpha,
-            adaptation_decay=self.adaptation_decay, **self.lif_kwargs(),
-        )  # fmt: skip
+            x,
+            state,
+            w_rec=self.w_rec,
+            step=adaptive_lif_step,
+            adaptation_alpha=self.adaptation_alpha,
+            adaptation_decay=self.adaptation_decay,
+            **self.lif_kwargs(),
+        )
 
     def _fused_segment(self, record: Record, backend: Backend) -> SegmentFn:
         """One :func:`~brain_ai.core.fused_recurrent.fused_recurrent_sequence` call per time segment."""
 
         def run(x: Tensor, state: SpikingState) -> Tuple[Dict[str, Tensor], SpikingState]:  # x (B, t, N)
             s, v, a, prev, mem = fused_recurrent_sequence(
-                x, state.v, state.a, state.prev_spk, self.w_rec, self.beta, self.adaptation_decay, self.threshold,
-                self.adaptation_alpha, self.reset, self.surrogate, record_membrane=record == "membrane",
-                v_rest=self.v_rest, v_reset=self.v_reset, state_dtype=state.v.dtype, backend=backend,
+                x,
+                state.v,
+                state.a,
+                state.prev_spk,
+                self.w_rec,
+                self.beta,
+                self.adaptation_decay,
+                self.threshold,
+                self.adaptation_alpha,
+                self.reset,
+                self.surrogate,
+                record_membrane=record == "membrane",
+                v_rest=self.v_rest,
+                v_reset=self.v_reset,
+                state_dtype=state.v.dtype,
+                backend=backend,
             )
             outputs = {"out": s} if mem is None else {"out": s, "membrane": mem}
             return outputs, state.replace(v=v, a=a, prev_spk=prev)

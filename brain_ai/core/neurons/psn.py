@@ -46,7 +46,7 @@ from brain_ai.config import (
     SNNConfig,
     check_range,
     coerce_enum,
-)  # fmt: skip
+)
 from brain_ai.core.neurons.base import Size, as_shape
 from brain_ai.core.neurons.state import SpikingState, carry, check_finite, check_state, state_dtype_for
 from brain_ai.core.surrogates import Surrogate, get_surrogate
@@ -161,7 +161,9 @@ class ParallelSpikingNeuron(nn.Module):
     ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
         owner = f"{type(self).__name__}.forward_sequence"
         check_record(owner, record)
-        backend = Backend.eager if backend is None else coerce_enum(owner, "backend", backend, Backend)  # None: the network's call
+        backend = (
+            Backend.eager if backend is None else coerce_enum(owner, "backend", backend, Backend)
+        )  # None: the network's call
         if backend not in (Backend.auto, Backend.eager):
             raise ConfigError(
                 f"{owner}: backend={backend.name} is not available for the parallel spiking neurons (one "
@@ -268,8 +270,9 @@ class MaskedPSN(_FixedStepsPSN):
     per epoch; 0 starts (and stays) at 1.
     """
 
-    def __init__(self, size: Size, steps: int, order: int, *, ramp_epochs: int = NeuronConfig.psn_mask_ramp_epochs,
-                 **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self, size: Size, steps: int, order: int, *, ramp_epochs: int = NeuronConfig.psn_mask_ramp_epochs, **kwargs: Any
+    ) -> None:
         super().__init__(size, steps, **kwargs)
         check_range(type(self).__name__, "order", order, low=1, high=steps, integer=True)
         check_range(type(self).__name__, "ramp_epochs", ramp_epochs, low=0, integer=True)
@@ -299,9 +302,14 @@ class MaskedPSN(_FixedStepsPSN):
     @classmethod
     def from_config(cls, cfg: NeuronConfig, size: Size) -> "MaskedPSN":
         return cls(
-            size, _config_steps(cfg), _config_order(cfg), ramp_epochs=cfg.psn_mask_ramp_epochs, threshold=cfg.threshold,
-            surrogate=_surrogate_of(cfg), dtype_policy=cfg.dtype_policy,
-        )  # fmt: skip
+            size,
+            _config_steps(cfg),
+            _config_order(cfg),
+            ramp_epochs=cfg.psn_mask_ramp_epochs,
+            threshold=cfg.threshold,
+            surrogate=_surrogate_of(cfg),
+            dtype_policy=cfg.dtype_policy,
+        )
 
     def extra_repr(self) -> str:
         return f"order={self.k}, ramp_epochs={self.ramp_epochs}, " + super().extra_repr()

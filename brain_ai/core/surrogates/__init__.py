@@ -148,6 +148,13 @@ FUNCTIONAL: Dict[str, Callable[..., Tensor]] = {name: _functional(cls) for name,
 globals().update(FUNCTIONAL)
 
 __all__ = [
-    "SpikeFunction", "Surrogate", "Param", "CustomSurrogate", "SURROGATES", "FUNCTIONAL",
-    "get_surrogate", *(cls.__name__ for cls in SURROGATES.values()), *FUNCTIONAL,
-]  # fmt: skip
+    "SpikeFunction",
+    "Surrogate",
+    "Param",
+    "CustomSurrogate",
+    "SURROGATES",
+    "FUNCTIONAL",
+    "get_surrogate",
+    *(cls.__name__ for cls in SURROGATES.values()),
+    *FUNCTIONAL,
+]

@@ -108,7 +108,9 @@ class Surrogate(abc.ABC):
         Optional (analysis only): braintools' form where it has one, else the antiderivative that
         is 0 at -inf; built-ins with a closed form define it, the others raise.
         """
-        raise NotImplementedError(f"{type(self).__name__} defines no surrogate_fun (smooth forward), only surrogate_grad")
+        raise NotImplementedError(
+            f"{type(self).__name__} defines no surrogate_fun (smooth forward), only surrogate_grad"
+        )
 
     def peak(self) -> float:
         """Largest value of :meth:`surrogate_grad` (the normaliser); 1.0 for shapes already peak 1."""

@@ -292,7 +292,9 @@ class MultiGaussianGrad(Surrogate):
     def _value(self, x):  # noqa: ANN001 - Tensor or float
         wide = self.s * self.sigma
         return self.scale * (
-            _normal(x, 0.0, self.sigma) * (1.0 + self.h) - _normal(x, self.sigma, wide) * self.h - _normal(x, -self.sigma, wide) * self.h
+            _normal(x, 0.0, self.sigma) * (1.0 + self.h)
+            - _normal(x, self.sigma, wide) * self.h
+            - _normal(x, -self.sigma, wide) * self.h
         )
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
@@ -318,7 +320,22 @@ class SlayerGrad(Surrogate):
 
 #: The 18 classes of braintools' catalogue, in its order.
 CATALOGUE = (
-    Sigmoid, PiecewiseQuadratic, PiecewiseExp, SoftSign, Arctan, NonzeroSignLog, ERF, PiecewiseLeakyRelu,
-    SquarewaveFourierSeries, S2NN, QPseudoSpike, LeakyRelu, LogTailedRelu, ReluGrad, GaussianGrad,
-    InvSquareGrad, MultiGaussianGrad, SlayerGrad,
-)  # fmt: skip
+    Sigmoid,
+    PiecewiseQuadratic,
+    PiecewiseExp,
+    SoftSign,
+    Arctan,
+    NonzeroSignLog,
+    ERF,
+    PiecewiseLeakyRelu,
+    SquarewaveFourierSeries,
+    S2NN,
+    QPseudoSpike,
+    LeakyRelu,
+    LogTailedRelu,
+    ReluGrad,
+    GaussianGrad,
+    InvSquareGrad,
+    MultiGaussianGrad,
+    SlayerGrad,
+)

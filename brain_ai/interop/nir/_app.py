@@ -6,15 +6,17 @@ import json
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from brain_ai.app.safe_files import refuse_overwriting_input
 from brain_ai.config import to_dict
 from brain_ai.interop.nir._export import export, not_exact_message
 from brain_ai.interop.nir._files import read_graph, write_graph
 from brain_ai.interop.nir._load import load
 from brain_ai.interop.nir._mapping import DEFAULT_DT, HPARAMS_KEY, NIRExportError
-from brain_ai.app.safe_files import refuse_overwriting_input
 
 
-def export_file(ckpt_path: Union[str, Path], output: Union[str, Path], *, dt: Optional[float] = None, approximate: bool = False) -> Path:
+def export_file(
+    ckpt_path: Union[str, Path], output: Union[str, Path], *, dt: Optional[float] = None, approximate: bool = False
+) -> Path:
     """Export a training checkpoint to the ``.nir`` file ``output`` (written atomically); returns its path.
 
     ``dt=None`` uses :data:`DEFAULT_DT`. Prints one line naming the file and its node count. An

@@ -94,9 +94,15 @@ class _Builder:
     def conv(self, name: str, block: nn.Sequential, hw: Tuple[int, int], layer: str) -> None:
         conv, norm = block[0], block[1]
         if not isinstance(norm, (nn.BatchNorm2d, nn.Identity)):
-            raise NIRExportError(f"{layer}: normalisation {type(norm).__name__} has no NIR equivalent in brain_ai's exporter")
+            raise NIRExportError(
+                f"{layer}: normalisation {type(norm).__name__} has no NIR equivalent in brain_ai's exporter"
+            )
         weight = conv.weight.detach().double()  # (C_out, C_in, k, k)
-        bias = conv.bias.detach().double() if conv.bias is not None else torch.zeros(conv.out_channels, dtype=torch.float64)
+        bias = (
+            conv.bias.detach().double()
+            if conv.bias is not None
+            else torch.zeros(conv.out_channels, dtype=torch.float64)
+        )
         if isinstance(norm, nn.BatchNorm2d):
             scale = norm.weight.detach().double() / torch.sqrt(norm.running_var.double() + norm.eps)  # (C_out,)
             weight = weight * scale[:, None, None, None]
@@ -139,7 +145,9 @@ class _Builder:
                 "integrate-and-fire node (its neurons are LIF, CubaLIF, LI, IF, I); train with a LIF-family type to export"
             )
         if type(cell) not in _LIF_FAMILY:  # a subclass may change the step: refuse rather than guess
-            raise NIRExportError(f"{name}: neuron type {type(cell).__name__} has no NIR equivalent in brain_ai's exporter")
+            raise NIRExportError(
+                f"{name}: neuron type {type(cell).__name__} has no NIR equivalent in brain_ai's exporter"
+            )
         self._check_features(name, cell)
         thr = _np(cell.threshold, size, np.float64)
         v_leak, v_reset = np.full(size, cell.v_rest), np.full(size, cell.v_reset)
@@ -168,7 +176,11 @@ class _Builder:
             self.note(name, f"refractory_steps={cell.refractory_steps}: NIR has no refractory period; dropped")
         if getattr(cell, "adaptation_alpha", 0) != 0:  # AdaptiveLIF, RecurrentAdaptiveLIF
             rho = torch.as_tensor(cell.adaptation_decay).detach()
-            decay = f"{rho.item():.4g}" if rho.numel() == 1 else f"per neuron in [{rho.min().item():.4g}, {rho.max().item():.4g}]"
+            decay = (
+                f"{rho.item():.4g}"
+                if rho.numel() == 1
+                else f"per neuron in [{rho.min().item():.4g}, {rho.max().item():.4g}]"
+            )
             self.note(
                 name,
                 f"adaptive threshold (adaptation_alpha={cell.adaptation_alpha}, adaptation_decay {decay}): "
@@ -212,8 +224,10 @@ def not_exact_message(approximations: Sequence[str], flag: str) -> str:
     """The refusal of an inexact export: every approximation, and ``flag`` (the keyword, or the
     command-line form) that exports the nearest graph instead."""
     listing = "\n  - ".join(approximations)
-    return (f"NIR cannot express this network exactly:\n  - {listing}\n"
-            f"Retrain without these features for an exact export, or pass {flag} to export the nearest graph.")
+    return (
+        f"NIR cannot express this network exactly:\n  - {listing}\n"
+        f"Retrain without these features for an exact export, or pass {flag} to export the nearest graph."
+    )
 
 
 def export(model_or_checkpoint: ModelLike, *, dt: float = DEFAULT_DT, approximate: bool = False) -> nir.NIRGraph:

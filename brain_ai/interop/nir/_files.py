@@ -10,11 +10,11 @@ from typing import Any, Dict, Tuple, Union
 import nir
 import numpy as np
 
-from brain_ai.training.checkpoints import check_finite_weights, read_checkpoint_file
+from brain_ai.app.safe_files import write_atomic
 from brain_ai.config import ConfigError, SNNConfig, from_dict
 from brain_ai.core.snn import ConvSNN, SNNCore, build_snn
 from brain_ai.errors import InputFileError
-from brain_ai.app.safe_files import write_atomic
+from brain_ai.training.checkpoints import check_finite_weights, read_checkpoint_file
 
 PathLike = Union[str, Path]
 
@@ -37,7 +37,7 @@ def load_checkpoint(path: PathLike) -> Tuple[Union[SNNCore, ConvSNN], Dict[str, 
     check_finite_weights(ckpt["state_dict"], path)
     try:
         net = build_snn(from_dict(SNNConfig, hparams["snn"]))
-        state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+        state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
         net.load_state_dict(state)
     except (ConfigError, RuntimeError, TypeError) as err:
         raise InputFileError(f"{path}: checkpoint does not match this brain_ai version's network ({err})") from err
@@ -73,7 +73,9 @@ def read_graph(path: PathLike) -> nir.NIRGraph:
     try:
         graph = nir.read(str(path))
     except Exception as err:  # h5py / nir raise OSError, KeyError, AssertionError, ... on bad files
-        raise InputFileError(f"{path}: not a readable NIR file, nir.read failed ({type(err).__name__}: {err})") from None
+        raise InputFileError(
+            f"{path}: not a readable NIR file, nir.read failed ({type(err).__name__}: {err})"
+        ) from None
     if not isinstance(graph, nir.NIRGraph):
         raise InputFileError(f"{path}: holds a single {type(graph).__name__} node, not a NIR graph")
     check_finite_parameters(graph, str(path))
@@ -99,4 +101,6 @@ def check_finite_parameters(graph: nir.NIRGraph, source: str) -> None:
 
     walk(graph, "")
     if bad:
-        raise InputFileError(f"{source}: non-finite parameters (NaN or Inf) in node {', '.join(bad)}; the network would compute NaN")
+        raise InputFileError(
+            f"{source}: non-finite parameters (NaN or Inf) in node {', '.join(bad)}; the network would compute NaN"
+        )

@@ -101,7 +101,9 @@ def to_chain(graph: nir.NIRGraph) -> Chain:
         current = dsts[0]
         srcs = _edge_list(edges, current, False)
         if len(srcs) != 1 or current in visited:
-            raise NIRImportError(f"node {current!r} receives input from {srcs}; brain_ai loads chains (one input per node)")
+            raise NIRImportError(
+                f"node {current!r} receives input from {srcs}; brain_ai loads chains (one input per node)"
+            )
         visited.add(current)
         if current == outputs[0]:
             break

@@ -45,14 +45,18 @@ def _param(node: nir.NIRNode, field: str, size: Tuple[int, ...], name: str) -> n
     try:
         return np.broadcast_to(value, size).copy()
     except ValueError:
-        raise NIRImportError(f"shapes do not chain: {name}.{field} has shape {value.shape} but the layer receives {size}") from None
+        raise NIRImportError(
+            f"shapes do not chain: {name}.{field} has shape {value.shape} but the layer receives {size}"
+        ) from None
 
 
 def _neuron(name: str, node: nir.NIRNode, size: Tuple[int, ...], dt: float, rec: Optional[nir.NIRNode]) -> _Neuron:
     p = lambda field: _param(node, field, size, name)  # noqa: E731
     if isinstance(node, nir.LI):
         if np.any(p("v_leak") != 0):
-            raise NIRImportError(f"{name}: LI readout with v_leak != 0 is not supported; brain_ai's leaky readout leaks to 0")
+            raise NIRImportError(
+                f"{name}: LI readout with v_leak != 0 is not supported; brain_ai's leaky readout leaks to 0"
+            )
         if rec is not None:
             raise NIRImportError(f"{name}: a recurrent LI readout is not supported")
         tau = p("tau")
@@ -62,11 +66,19 @@ def _neuron(name: str, node: nir.NIRNode, size: Tuple[int, ...], dt: float, rec:
         raise NIRImportError(f"{name}: v_threshold must be > 0, got values down to {thr.min()}")
     v_rest, v_reset = (_layer_value(name, field, p(field)) for field in ("v_leak", "v_reset"))
     if np.any(v_reset >= thr):
-        raise NIRImportError(f"{name}: v_reset={v_reset!r} is at or above v_threshold (down to {thr.min()}); allowed: v_reset < v_threshold")
+        raise NIRImportError(
+            f"{name}: v_reset={v_reset!r} is at or above v_threshold (down to {thr.min()}); allowed: v_reset < v_threshold"
+        )
     tau = p("tau_mem" if isinstance(node, nir.CubaLIF) else "tau")
     out = _Neuron(
-        name, "lif", tau_to_decay(tau, dt, f"{name}.tau"), input_gain(p("r"), tau, dt), threshold=thr, v_rest=v_rest, v_reset=v_reset
-    )  # fmt: skip
+        name,
+        "lif",
+        tau_to_decay(tau, dt, f"{name}.tau"),
+        input_gain(p("r"), tau, dt),
+        threshold=thr,
+        v_rest=v_rest,
+        v_reset=v_reset,
+    )
     if isinstance(node, nir.CubaLIF):
         tau_syn = p("tau_syn")
         out.kind = "cuba"
@@ -76,7 +88,9 @@ def _neuron(name: str, node: nir.NIRNode, size: Tuple[int, ...], dt: float, rec:
         w = np.asarray(rec.weight, dtype=np.float64)
         n = math.prod(size)
         if len(size) != 1 or w.shape != (n, n):
-            raise NIRImportError(f"shapes do not chain: recurrent weight of {name} has shape {w.shape}, needs ({n}, {n})")
+            raise NIRImportError(
+                f"shapes do not chain: recurrent weight of {name} has shape {w.shape}, needs ({n}, {n})"
+            )
         out.w_rec = w
         if isinstance(rec, nir.Affine) and np.any(np.asarray(rec.bias) != 0):
             out.rec_bias = np.asarray(rec.bias, dtype=np.float64)
@@ -103,10 +117,18 @@ class _Spec:
 
 def _conv_kernel(name: str, node: nir.Conv2d) -> int:
     k = node.weight.shape[-1]
-    pad = (k // 2, k // 2) if isinstance(node.padding, str) and node.padding == "same" else tuple(np.broadcast_to(node.padding, 2))
+    pad = (
+        (k // 2, k // 2)
+        if isinstance(node.padding, str) and node.padding == "same"
+        else tuple(np.broadcast_to(node.padding, 2))
+    )
     ok = (
-        node.weight.shape[-2] == k and k % 2 == 1 and pad == (k // 2, k // 2) and node.groups == 1
-        and tuple(np.broadcast_to(node.stride, 2)) == (1, 1) and tuple(np.broadcast_to(node.dilation, 2)) == (1, 1)
+        node.weight.shape[-2] == k
+        and k % 2 == 1
+        and pad == (k // 2, k // 2)
+        and node.groups == 1
+        and tuple(np.broadcast_to(node.stride, 2)) == (1, 1)
+        and tuple(np.broadcast_to(node.dilation, 2)) == (1, 1)
     )
     if not ok:
         raise NIRImportError(
@@ -118,9 +140,13 @@ def _conv_kernel(name: str, node: nir.Conv2d) -> int:
 
 
 def _pool_size(name: str, node: nir.AvgPool2d, shape: Tuple[int, ...]) -> int:
-    k, s, pad = (tuple(int(v) for v in np.broadcast_to(getattr(node, f), 2)) for f in ("kernel_size", "stride", "padding"))
+    k, s, pad = (
+        tuple(int(v) for v in np.broadcast_to(getattr(node, f), 2)) for f in ("kernel_size", "stride", "padding")
+    )
     if k[0] != k[1] or s != k or pad != (0, 0) or shape[1] < k[0] or shape[2] < k[0]:
-        raise NIRImportError(f"{name}: AvgPool2d kernel {k}, stride {s}, padding {pad} on {shape}; brain_ai pools p x p with stride p, no padding")
+        raise NIRImportError(
+            f"{name}: AvgPool2d kernel {k}, stride {s}, padding {pad} on {shape}; brain_ai pools p x p with stride p, no padding"
+        )
     return k[0]
 
 
@@ -131,7 +157,9 @@ class _Reader:
         chain = to_chain(graph)
         for name, node in chain.steps:
             if not isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d, nir.AvgPool2d, nir.Flatten, *NEURON_TYPES)):
-                raise NIRImportError(f"node {name!r} has type {type(node).__name__}, which brain_ai cannot load; supported: {_SUPPORTED}")
+                raise NIRImportError(
+                    f"node {name!r} has type {type(node).__name__}, which brain_ai cannot load; supported: {_SUPPORTED}"
+                )
         self.steps, self.recurrent, self.dt, self.i = chain.steps, chain.recurrent, dt, 0
         self.shape = tuple(int(d) for d in np.asarray(chain.input.input_type["input"]).reshape(-1))
         self.spec = _Spec(input_shape=self.shape, convs=[], dense=[], neurons=[])
@@ -152,10 +180,14 @@ class _Reader:
         while self.peek(nir.Conv2d):
             name, conv = self.steps[self.i]
             if len(self.shape) != 3 or conv.weight.shape[1] != self.shape[0]:
-                raise NIRImportError(f"shapes do not chain: {name} expects {conv.weight.shape[1]} input channels, receives {self.shape}")
+                raise NIRImportError(
+                    f"shapes do not chain: {name} expects {conv.weight.shape[1]} input channels, receives {self.shape}"
+                )
             k = _conv_kernel(name, conv)
             if self.spec.convs and k != self.spec.convs[0].weight.shape[-1]:
-                raise NIRImportError(f"{name}: kernel size differs from the first conv's; brain_ai uses one kernel_size for every block")
+                raise NIRImportError(
+                    f"{name}: kernel size differs from the first conv's; brain_ai uses one kernel_size for every block"
+                )
             self.spec.convs.append(conv)
             self.shape = (conv.weight.shape[0], *self.shape[1:])
             self.i += 1
@@ -167,7 +199,9 @@ class _Reader:
                 self.i += 1
             pools.append(p)
         if len(set(pools)) > 1:
-            raise NIRImportError(f"pooling differs between conv blocks ({pools}); brain_ai pools after every block with one size")
+            raise NIRImportError(
+                f"pooling differs between conv blocks ({pools}); brain_ai pools after every block with one size"
+            )
         self.spec.pool = pools[0] if pools else 1
         if self.peek(nir.Flatten) or not self.spec.convs:  # an MLP may flatten its input first (SNNCore does anyway)
             self.i += int(self.peek(nir.Flatten))
@@ -181,15 +215,21 @@ class _Reader:
         while self.i < len(self.steps):
             name, lin = self.steps[self.i]
             if not isinstance(lin, (nir.Affine, nir.Linear)):
-                raise NIRImportError(f"node {name!r} ({type(lin).__name__}) found where brain_ai expects an Affine or Linear layer")
+                raise NIRImportError(
+                    f"node {name!r} ({type(lin).__name__}) found where brain_ai expects an Affine or Linear layer"
+                )
             if lin.weight.ndim != 2 or lin.weight.shape[1] != self.shape[0]:
-                raise NIRImportError(f"shapes do not chain: {name} has weight {tuple(lin.weight.shape)} but receives {self.shape[0]} features")
+                raise NIRImportError(
+                    f"shapes do not chain: {name} has weight {tuple(lin.weight.shape)} but receives {self.shape[0]} features"
+                )
             self.spec.dense.append(lin)
             self.shape = (lin.weight.shape[0],)
             self.i += 1
             self.neuron_after(name, NEURON_TYPES, "a neuron layer (LIF, CubaLIF, or LI as the readout)")
         if not self.spec.dense:
-            raise NIRImportError("the graph has no Affine/Linear layer before the output; brain_ai networks end in Linear -> readout")
+            raise NIRImportError(
+                "the graph has no Affine/Linear layer before the output; brain_ai networks end in Linear -> readout"
+            )
 
 
 def _parse(graph: nir.NIRGraph, dt: float) -> _Spec:
@@ -207,7 +247,7 @@ def _config(spec: _Spec) -> SNNConfig:
         raise NIRImportError(
             f"neuron layers mix {sorted(kinds)}; brain_ai uses one neuron model (LIF or CubaLIF) for every spiking layer, LI only as the readout"
         )
-    hidden_dense = spiking[len(spec.convs):]
+    hidden_dense = spiking[len(spec.convs) :]
     rec = [n.w_rec is not None for n in hidden_dense]
     bad_rec = [n.name for n in [*spiking[: len(spec.convs)], readout] if n.w_rec is not None]
     if bad_rec or (any(rec) and not all(rec)):
@@ -227,7 +267,9 @@ def _config(spec: _Spec) -> SNNConfig:
         if np.unique(n.threshold).size > 1:
             raise NIRImportError(f"{n.name}: per-neuron thresholds are not supported (one v_threshold per layer)")
         if n.syn_beta is not None and np.unique(n.syn_beta).size > 1:
-            raise NIRImportError(f"{n.name}: per-neuron synaptic time constants are not supported (one tau_syn per layer)")
+            raise NIRImportError(
+                f"{n.name}: per-neuron synaptic time constants are not supported (one tau_syn per layer)"
+            )
     if readout.kind == "li" and np.unique(readout.beta).size > 1:
         raise NIRImportError(f"{readout.name}: a LI readout with per-neuron tau is not supported")
     first = spec.neurons[0]
@@ -243,7 +285,9 @@ def _config(spec: _Spec) -> SNNConfig:
         per_neuron_beta=any(np.unique(n.beta).size > 1 for n in spiking + [readout]),
     )
     li_beta = float(readout.beta.flat[0]) if readout.kind == "li" else None
-    own_readout_tau = li_beta is not None and 0 < li_beta != neuron.beta  # an LI tau of its own: snn.readout_tau (dt = 1)
+    own_readout_tau = (
+        li_beta is not None and 0 < li_beta != neuron.beta
+    )  # an LI tau of its own: snn.readout_tau (dt = 1)
     common = dict(
         hidden_sizes=[int(lin.weight.shape[0]) for lin in spec.dense[:-1]],
         output_size=int(spec.dense[-1].weight.shape[0]),
@@ -253,8 +297,13 @@ def _config(spec: _Spec) -> SNNConfig:
     )
     if spec.convs:
         return SNNConfig(
-            architecture=Architecture.conv, input_shape=list(spec.input_shape), conv_channels=[int(c.weight.shape[0]) for c in spec.convs],
-            kernel_size=int(spec.convs[0].weight.shape[-1]), pool=spec.pool, norm=NormType.none, **common,
+            architecture=Architecture.conv,
+            input_shape=list(spec.input_shape),
+            conv_channels=[int(c.weight.shape[0]) for c in spec.convs],
+            kernel_size=int(spec.convs[0].weight.shape[-1]),
+            pool=spec.pool,
+            norm=NormType.none,
+            **common,
         )
     return SNNConfig(architecture=Architecture.mlp, input_size=math.prod(spec.input_shape), **common)
 
@@ -273,7 +322,9 @@ def _set_weights(module: nn.Module, weight: np.ndarray, bias: Optional[np.ndarra
     if np.any(gain != 1.0):
         g = gain.reshape(gain.shape[0], -1)  # (C_out, H*W) or (N, 1)
         if np.any(g != g[:, :1]):
-            raise NIRImportError(f"{name}: the input gain r*dt/tau varies within a channel; brain_ai cannot fold it into the conv")
+            raise NIRImportError(
+                f"{name}: the input gain r*dt/tau varies within a channel; brain_ai cannot fold it into the conv"
+            )
         g = g[:, 0]
         w = w * g.reshape(-1, *([1] * (w.ndim - 1)))
         b = b * g
@@ -327,7 +378,7 @@ def load(graph_or_path: Union[nir.NIRGraph, str, Path], *, dt: Optional[float] =
     convs = list(net.blocks) if isinstance(net, ConvSNN) else []
     for block, node, n in zip(convs, spec.convs, spec.neurons):
         _set_weights(block[0], node.weight, node.bias, n)
-    for linear, node, n in zip(net.linears, spec.dense, spec.neurons[len(convs):]):
+    for linear, node, n in zip(net.linears, spec.dense, spec.neurons[len(convs) :]):
         _set_weights(linear, node.weight, getattr(node, "bias", None), n)
     for cell, n in zip(net.neurons, spec.neurons):
         _set_neuron(cell, n)

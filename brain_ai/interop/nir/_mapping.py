@@ -17,6 +17,7 @@ import numpy as np
 
 from brain_ai.config import BETA_MAX, ConfigError
 
+
 class NIRExportError(ConfigError):
     """The network uses a feature that NIR cannot express; the message names every layer and feature.
 
