@@ -377,6 +377,10 @@ class SpikingNeuronBase(LeakyCellBase):
 
     Args:
         size: feature shape of one step (int or tuple), excluding batch.
+        params: the layer's :class:`~brain_ai.config.NeuronConfig` (or give its fields as keywords).
+
+    The fields it reads:
+
         beta: membrane decay in [0, 0.999]; or give ``tau`` (and ``dt``) for ``beta = exp(-dt/tau)``.
         threshold: firing threshold > 0 (a float, or a tensor of shape ``()`` or ``size``);
             ``threshold_shape="per_neuron"`` keeps one per neuron (shape ``size``), "layer" one for
