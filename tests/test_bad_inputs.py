@@ -2247,7 +2247,7 @@ API_CASES: List[Api] = [
         "compiled_backend_lif_layer",
         lambda t, m: lambda: build_neuron(NeuronConfig(), 4).forward_sequence(torch.rand(2, 3, 4), backend="compiled"),
         ConfigError,
-        ("backend='compiled'", "LIFNeuron has no compiled loop", "recurrent_adaptive_lif"),
+        ("backend='compiled'", "LIFNeuron has no compiled kernel", "its backends: eager, fused, triton"),
     ),
     Api(
         "compiled_backend_config_type",

@@ -29,7 +29,6 @@ from brain_ai.config import (
 )
 from brain_ai.config.hydra_store import PRESET_PARTS, PRESET_RUN_SETTINGS, SCHEMAS
 from brain_ai.config.keys import check_overrides, group_options
-from brain_ai.core.losses import LossInputs
 from brain_ai.core.snn import with_io_sizes
 from brain_ai.data import build_datamodule
 from brain_ai.data.ragged import split_batch
@@ -245,7 +244,7 @@ def test_python_defaults_build_the_module_train_py_builds():
     def first_loss(model):
         torch.manual_seed(0)
         decoded, out = model(x, mask=mask)
-        return model.criterion(LossInputs(out.output, decoded, y, out.layer_spikes, out.layer_membranes, mask=mask))[0]
+        return model.loss_of(decoded, out, y, mask)[0]
 
     assert first_loss(py_model).item() == first_loss(cli_model).item()
 
