@@ -10,53 +10,28 @@ import pytest
 from brain_ai.config import TaskLoss
 from brain_ai.tools.amp_stress_test import DTYPES, SCALES, decoder_case, encoder_case, loss_case
 from brain_ai.tools.validate_codec_losses import (
-    Sizes,
-    check_decoder,
-    check_encoder,
-    check_encoder_reproducible,
-    check_loss,
-    check_preset,
-    decoder_configs,
+    Sizes, check_decoder, check_encoder, check_encoder_reproducible, check_loss, check_preset, decoder_configs,
 )
 
 ENCODER_NAMES = [
-    "delta",
-    "direct",
-    "identity",
-    "latency",
-    "population",
-    "rate_bernoulli",
-    "rate_deterministic",
-    "rate_poisson",
+    "delta", "direct", "identity", "latency", "population", "rate_bernoulli", "rate_deterministic", "rate_poisson",
     "ttfs",
 ]
 
 DECODER_LABELS = [
-    "ensemble",
-    "first_spike",
-    "membrane",
-    "population",
-    "rate",
-    "population/regression",
+    "ensemble", "first_spike", "membrane", "population", "rate", "population/regression",
 ]
 
 TASK_LOSSES = [
-    "probspikes",
-    "first_spike",
-    "cross_entropy",
-    "mse",
+    "probspikes", "first_spike", "cross_entropy", "mse",
 ]
 
 PRESET_NAMES = [
-    "population_classification",
-    "rate_classification",
-    "regression",
-    "ttfs_classification",
+    "population_classification", "rate_classification", "regression", "ttfs_classification",
 ]
 
 AMP_DTYPES = [
-    "fp16",
-    "bf16",
+    "fp16", "bf16",
 ]
 
 SIZES = Sizes(batch=2, steps=8, features=4)

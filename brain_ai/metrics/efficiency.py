@@ -437,7 +437,8 @@ def measure_efficiency(
     net.eval()
     try:
         with torch.no_grad():
-            out = net(x, return_details=True, mask=mask)
+            masked = {"mask": mask} if net.spiking else {}  # LSTM / GRU take no mask: the meter skips its steps
+            out = net(x, return_details=True, **masked)
     finally:
         net.train(was_training)
     meter.update(out, mask)

@@ -10,89 +10,40 @@ import pytest
 from brain_ai.tools.validate_spiking import case_config, psn_case_config, run_case, variants
 
 VARIANTS = [
-    "lif/subtract",
-    "lif/zero",
-    "lif/none",
-    "lif/synaptic+refractory",
-    "adaptive_lif",
-    "recurrent_lif",
-    "recurrent_adaptive_lif",
-    "advanced_lif",
+    "lif/subtract", "lif/zero", "lif/none", "lif/synaptic+refractory", "adaptive_lif", "recurrent_lif",
+    "recurrent_adaptive_lif", "advanced_lif",
 ]
 
 CHECK_NAMES = [
-    "binary_spikes",
-    "state_shapes",
-    "no_hidden_state",
-    "detach_state",
-    "beta_range",
-    "gradients",
-    "tbptt_forward",
-    "amp_state_fp32",
-    "state_mismatch",
+    "binary_spikes", "state_shapes", "no_hidden_state", "detach_state", "beta_range", "gradients", "tbptt_forward",
+    "amp_state_fp32", "state_mismatch",
 ]
 
 NEURON_TYPES = [
-    "lif",
-    "adaptive_lif",
-    "recurrent_lif",
-    "advanced_lif",
-    "recurrent_adaptive_lif",
-    "adex",
+    "lif", "adaptive_lif", "recurrent_lif", "advanced_lif", "recurrent_adaptive_lif", "adex",
 ]
 
 PSN_TYPE_NAMES = [
-    "psn",
-    "masked_psn",
-    "sliding_psn",
+    "psn", "masked_psn", "sliding_psn",
 ]
 
 PSN_CHECK_NAMES = [
-    "binary_spikes",
-    "state_shapes",
-    "no_hidden_state",
-    "detach_state",
-    "amp_state_fp32",
-    "time_map_gradients",
+    "binary_spikes", "state_shapes", "no_hidden_state", "detach_state", "amp_state_fp32", "time_map_gradients",
 ]
 
 RESET_MODES = [
-    "subtract",
-    "zero",
-    "none",
+    "subtract", "zero", "none",
 ]
 
 SURROGATE_NAMES = [
-    "arctan",
-    "atan",
-    "erf",
-    "fast_sigmoid",
-    "gaussian",
-    "gaussian_grad",
-    "inv_square_grad",
-    "leaky_relu",
-    "log_tailed_relu",
-    "multi_gaussian_grad",
-    "nonzero_sign_log",
-    "parabola",
-    "piecewise_exp",
-    "piecewise_leaky_relu",
-    "piecewise_quadratic",
-    "q_pseudo_spike",
-    "relu_grad",
-    "s2nn",
-    "sigmoid",
-    "slayer_grad",
-    "soft_sign",
-    "squarewave_fourier_series",
-    "ste",
-    "superspike",
-    "triangle",
+    "arctan", "atan", "erf", "fast_sigmoid", "gaussian", "gaussian_grad", "inv_square_grad", "leaky_relu",
+    "log_tailed_relu", "multi_gaussian_grad", "nonzero_sign_log", "parabola", "piecewise_exp", "piecewise_leaky_relu",
+    "piecewise_quadratic", "q_pseudo_spike", "relu_grad", "s2nn", "sigmoid", "slayer_grad", "soft_sign",
+    "squarewave_fourier_series", "ste", "superspike", "triangle",
 ]
 
 DTYPE_NAMES = [
-    "float32",
-    "float64",
+    "float32", "float64",
 ]
 
 
