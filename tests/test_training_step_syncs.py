@@ -11,6 +11,7 @@ one each per batch.
 from __future__ import annotations
 
 import collections
+import os
 import sys
 import warnings
 from typing import Counter, Dict, List
@@ -20,6 +21,7 @@ import pytest
 import torch
 from framework_helpers import TINY, compose_config
 
+import brain_ai
 from brain_ai.app import pipeline
 from brain_ai.training.callbacks import HealthMonitor, ProbeLogger
 
@@ -28,6 +30,9 @@ from brain_ai.training.callbacks import HealthMonitor, ProbeLogger
 INPUT_CHECKS = {"check_finite": 2, "_class_targets": 1}
 #: tensor methods that copy a value to the host
 READS = ("item", "__float__", "__bool__", "__int__", "tolist")
+#: the package's own source folder: a read counts when the calling frame's file lies under it (a
+#: virtual environment whose path happens to contain "brain_ai" is not brain_ai code)
+PACKAGE_DIR = os.path.dirname(os.path.abspath(brain_ai.__file__)) + os.sep
 #: training batches of the counted run; the read steps (the first, the last) are left out of the count
 STEPS = 6
 
@@ -75,7 +80,7 @@ class HostReads(L.Callback):
             # batch_generator draws a seed from the module's CPU generator: a host tensor, no sync
             if (
                 self.step is not None
-                and "brain_ai" in caller.f_code.co_filename
+                and os.path.abspath(caller.f_code.co_filename).startswith(PACKAGE_DIR)
                 and caller.f_code.co_name != "batch_generator"
             ):
                 self.per_step[self.step][caller.f_code.co_name] += 1
