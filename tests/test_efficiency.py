@@ -241,9 +241,13 @@ def test_every_snn_option_is_counted_whole(option, readout):
     net = build_snn(replace(cfg, readout=readout))
     shape = (2, 6, 6) if cfg.architecture.name == "conv" else (5,)
     x = (torch.rand(3, 6, *shape) < 0.5).float()
-    report = measure_efficiency(net, x)
+    report = measure_efficiency(net, x)  # the light forward: spikes and membranes, no probes
     for key in ADDITIVE:
         assert report.total[key] == pytest.approx(sum(v[key] for v in report.layers.values())), key
+    with torch.no_grad():
+        detailed = EfficiencyMeter(net.eval())
+        detailed.update(net(x, return_details=True))  # out.inputs instead of the passed input
+    assert detailed.compute().layers == report.layers
     assert report.total["parameter_count"] == sum(p.numel() for p in net.parameters())
     if cfg.architecture.name in ("lstm", "gru"):
         assert report.total["effective_acs"] == 0
@@ -312,15 +316,30 @@ def test_unknown_network_type_names_it():
 
 
 @pytest.mark.parametrize(
-    "drop,missing",
-    [("inputs", "inputs"), ("layer_spikes", "spikes of 'layer0'"), ("layer_membranes", "membranes of 'layer0'")],
+    "drop,missing,flags",
+    [
+        ("inputs", "inputs", "return_details=True"),
+        ("layer_spikes", "spikes of 'layer0'", "keep_spikes=True, record_membrane=True"),
+        ("layer_membranes", "membranes of 'layer0'", "keep_spikes=True, record_membrane=True"),
+    ],
 )
-def test_forward_without_details_names_the_flag(drop, missing):
+def test_forward_without_details_names_the_flag(drop, missing, flags):
     net = _tiny_mlp()
     out = replace(net(X_MLP, return_details=True), **{drop: None if drop == "inputs" else {}})
-    with pytest.raises(EfficiencyError, match=f"recorded no {missing}; run the network with return_details=True"):
+    with pytest.raises(EfficiencyError, match=f"recorded no {missing}; run the network with {flags}"):
         EfficiencyMeter(net).update(out)
     assert net(X_MLP).inputs is None  # a plain forward keeps no input
+
+
+def test_the_meters_forward_records_no_probes():
+    """EfficiencyMeter.forward_kwargs asks for the spikes and membranes only: no probe running sums."""
+    net = _tiny_mlp()
+    meter = EfficiencyMeter(net)
+    out = net(X_MLP, **meter.forward_kwargs())
+    spiking = {name for name, neuron in zip(net.layer_names, net.neurons) if neuron.spiking}
+    assert out.probes == {} and set(out.layer_spikes) == spiking and set(out.layer_membranes) == set(net.layer_names)
+    meter.update(out, inputs=X_MLP)
+    assert meter.compute().total == measure_efficiency(net, X_MLP).total
 
 
 def test_recurrent_ann_keeps_its_input_with_details():

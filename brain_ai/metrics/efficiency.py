@@ -4,10 +4,11 @@ NeuroBench framework for benchmarking neuromorphic computing algorithms and syst
 Communications 2025). Nothing here is measured on hardware: the energy is an estimate computed
 from the operation counts.
 
-The counts are taken from what one forward recorded, ``out = net(x, return_details=True)``: the
-input the network read (``out.inputs``, the encoder's output), every spiking layer's spikes and
-every neuron layer's membrane; :func:`measure_efficiency` runs that forward,
-:class:`EfficiencyMeter` adds up batches.
+The counts are taken from what one forward recorded: the input the network read (the encoder's
+output), every spiking layer's spikes and every neuron layer's membrane, i.e. a forward with
+:meth:`EfficiencyMeter.forward_kwargs` (``keep_spikes=True, record_membrane=True``: no probes) or
+with ``return_details=True`` (which adds the probes and ``out.inputs``); :func:`measure_efficiency`
+runs that forward, :class:`EfficiencyMeter` adds up batches.
 
 Rows (named like the probes):
 
@@ -86,6 +87,7 @@ from brain_ai.core.ann import RecurrentANN
 from brain_ai.core.masking import check_mask
 from brain_ai.core.neurons import NEURONS, LeakyIntegrator, ParallelSpikingNeuron, RecurrentLIFNeuron
 from brain_ai.core.snn import ConvSNN, SNNCore, SNNOutput, over_time
+from brain_ai.core.spike_input import as_compute
 
 #: the network types whose layers this module knows how to count
 NETWORKS = (SNNCore, ConvSNN, RecurrentANN)
@@ -166,9 +168,13 @@ def _recorded(out: SNNOutput, kind: str, name: str = "") -> Tensor:
     found = out.inputs if kind == "inputs" else getattr(out, f"layer_{kind}").get(name)
     if found is None:
         what = f"{kind} of {name!r}" if name else kind
+        flags = "return_details=True" if kind == "inputs" else "keep_spikes=True, record_membrane=True"
+        hint = (
+            " (or pass the network's input to EfficiencyMeter.update(out, mask, inputs=x))" if kind == "inputs" else ""
+        )
         raise EfficiencyError(
-            f"efficiency: the forward recorded no {what}; run the network with return_details=True "
-            f"(net(x, return_details=True), SNNLitModule.probe) to count its operations"
+            f"efficiency: the forward recorded no {what}; run the network with {flags} "
+            f"(EfficiencyMeter.forward_kwargs()){hint} to count its operations"
         )
     return found.detach()
 
@@ -184,9 +190,9 @@ def _recurrent_rows(net: nn.Module, out: SNNOutput) -> List[_Synapse]:
     return synapses
 
 
-def _synapses(net: nn.Module, out: SNNOutput) -> List[_Synapse]:
-    """Every connection of an SNN forward with the input it read (hidden ones from the recorded spikes)."""
-    x = _recorded(out, "inputs")
+def _synapses(net: nn.Module, out: SNNOutput, x: Tensor) -> List[_Synapse]:
+    """Every connection of an SNN forward with the input ``x (B, T, ...)`` it read (hidden ones from the
+    recorded spikes)."""
     synapses = []
     first = 0
     if isinstance(net, ConvSNN):
@@ -300,8 +306,9 @@ def _ann_ops(net: RecurrentANN, steps: float) -> Dict[str, Dict[str, float]]:
 class EfficiencyMeter:
     """Sum the operation counts of forwards of one network; :meth:`compute` makes the report.
 
-    ``update(out, mask)`` per batch: ``out`` the ``SNNOutput`` of a forward with
-    ``return_details=True``, ``mask (B, T)`` the valid steps (None: all).
+    ``update(out, mask, inputs)`` per batch: ``out`` the ``SNNOutput`` of a forward with
+    :meth:`forward_kwargs` (or ``return_details=True``), ``mask (B, T)`` the valid steps (None: all),
+    ``inputs`` what the network read.
     """
 
     def __init__(self, net: nn.Module) -> None:
@@ -315,16 +322,25 @@ class EfficiencyMeter:
         for key, value in values.items():
             self.sums[row][key] += value
 
+    def forward_kwargs(self) -> Dict[str, bool]:
+        """What a forward of the meter's network must record for :meth:`update`: every spiking layer's
+        spikes and every neuron layer's membrane (no probes: lighter than ``return_details=True``);
+        nothing for LSTM / GRU, whose operations follow from the shapes."""
+        return {"keep_spikes": True, "record_membrane": True} if self.net.spiking else {}
+
     @torch.no_grad()
-    def update(self, out: SNNOutput, mask: Optional[Tensor] = None) -> None:
-        """Add one batch's counts (``out``: a forward of the meter's network with ``return_details=True``)."""
+    def update(self, out: SNNOutput, mask: Optional[Tensor] = None, inputs: Optional[Tensor] = None) -> None:
+        """Add one batch's counts: ``out`` a forward of the meter's network with :meth:`forward_kwargs`
+        (or ``return_details=True``), ``mask (B, T)`` its valid steps, ``inputs (B, T, ...)`` the input
+        it read (None: ``out.inputs``, kept by ``return_details=True``)."""
         b, t = out.output.shape[:2]
         mask = check_mask(mask, b, t, "efficiency")
         if isinstance(self.net, RecurrentANN):
             for row, values in _ann_ops(self.net, _valid_steps(mask, out.output)).items():
                 self._add(row, values)
         else:
-            for syn in _synapses(self.net, out):
+            x = _recorded(out, "inputs") if inputs is None else inputs.detach()
+            for syn in _synapses(self.net, out, as_compute(x, self.net.compute_dtype)):
                 self._add(syn.row, _ops(syn, mask))
             for name, neuron in zip(self.net.layer_names, self.net.neurons):
                 self._add(name, {"membrane_updates": _membrane_updates(_recorded(out, "membranes", name), mask)})
@@ -430,18 +446,19 @@ class EfficiencyReport:
 def measure_efficiency(
     net: nn.Module, x: Tensor, mask: Optional[Tensor] = None, energy: Optional[EfficiencyConfig] = None
 ) -> EfficiencyReport:
-    """Run ``net`` on ``x (B, T, ...)`` (eval mode, no gradients, ``return_details=True``) and
-    report its efficiency per sample; ``mask (B, T)``: the valid steps of a ragged batch."""
+    """Run ``net`` on ``x (B, T, ...)`` (eval mode, no gradients, recording
+    :meth:`EfficiencyMeter.forward_kwargs`) and report its efficiency per sample; ``mask (B, T)``:
+    the valid steps of a ragged batch."""
     meter = EfficiencyMeter(net)
     was_training = net.training
     net.eval()
     try:
         with torch.no_grad():
             masked = {"mask": mask} if net.spiking else {}  # LSTM / GRU take no mask: the meter skips its steps
-            out = net(x, return_details=True, **masked)
+            out = net(x, **meter.forward_kwargs(), **masked)
     finally:
         net.train(was_training)
-    meter.update(out, mask)
+    meter.update(out, mask, inputs=x)
     return meter.compute(energy)
 
 

@@ -9,14 +9,16 @@ Tags (per sample, over the whole validation set; :mod:`brain_ai.metrics.efficien
   the operation counts.
 
 No extra forward: during each validation batch the callback asks the network's own validation
-forward for its details (a forward pre-hook on ``pl_module.net`` sets ``return_details=True``) and
-counts the recorded forward (a forward hook); both hooks are removed after the batch, so no other
-forward (probes, rasters, training) is touched. Sanity-check batches are not counted.
+forward to record what the counts need (a forward pre-hook on ``pl_module.net`` adds
+:meth:`~brain_ai.metrics.efficiency.EfficiencyMeter.forward_kwargs`: the layers' spikes and
+membranes, no probes) and counts the recorded forward with the input it read (a forward hook);
+both hooks are removed after the batch, so no other forward (probes, rasters, training) is
+touched. Sanity-check batches are not counted.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, Optional
 
 import lightning as L
 from torch.utils.hooks import RemovableHandle
@@ -26,10 +28,6 @@ from brain_ai.metrics.efficiency import EfficiencyMeter
 
 #: tag prefix of every logged value
 PREFIX = "efficiency"
-
-
-def _with_details(module: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
-    return args, {**kwargs, "return_details": True}
 
 
 class EfficiencyLogger(L.Callback):
@@ -54,9 +52,10 @@ class EfficiencyLogger(L.Callback):
         if self._meter is None:
             return
         meter = self._meter
-        count = lambda module, args, kwargs, out: meter.update(out, kwargs.get("mask"))  # noqa: E731
+        record = lambda module, args, kwargs: (args, {**kwargs, **meter.forward_kwargs()})  # noqa: E731
+        count = lambda module, args, kwargs, out: meter.update(out, kwargs.get("mask"), inputs=args[0])  # noqa: E731
         self._hooks = [
-            pl_module.net.register_forward_pre_hook(_with_details, with_kwargs=True),
+            pl_module.net.register_forward_pre_hook(record, with_kwargs=True),
             pl_module.net.register_forward_hook(count, with_kwargs=True),
         ]
 
