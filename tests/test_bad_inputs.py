@@ -9,12 +9,10 @@ all but one fail before any training (most before Lightning is even imported).
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import socket
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple, Type
@@ -22,7 +20,8 @@ from typing import Any, Callable, Dict, List, Tuple, Type
 import numpy as np
 import pytest
 import torch
-from framework_helpers import REPO, untrained_checkpoint
+from framework_helpers import untrained_checkpoint
+from script_server import ScriptRunner
 from torch import nn
 
 from brain_ai.config import (
@@ -1212,17 +1211,16 @@ def files(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def cli_results(files, tmp_path_factory) -> Dict[str, subprocess.CompletedProcess]:
-    """Every CLI case, run in parallel: id -> completed process."""
+    """Every CLI case, each its own process, 4 at a time (forked from servers that import once:
+    :mod:`script_server`): id -> completed process."""
     runs = tmp_path_factory.mktemp("bad_runs")
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-
-    def run(case: Cli) -> subprocess.CompletedProcess:
-        args = [a.replace("{files}", str(files)) for a in case.args]
-        command = [sys.executable, f"{case.script}.py", *args, f"hydra.run.dir={runs / case.id}"]
-        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip((c.id for c in CLI_CASES), pool.map(run, CLI_CASES)))
+    commands = [
+        (f"{c.script}.py", [*(a.replace("{files}", str(files)) for a in c.args), f"hydra.run.dir={runs / c.id}"])
+        for c in CLI_CASES
+    ]
+    with ScriptRunner(workers=4, env=env) as runner:
+        return dict(zip((c.id for c in CLI_CASES), runner.map(commands)))
 
 
 @pytest.mark.parametrize("case", CLI_CASES, ids=[c.id for c in CLI_CASES])

@@ -21,10 +21,11 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from framework_helpers import REPO
+from script_server import ScriptRunner
 
 SHELL_LANGUAGES = ("bash", "sh", "shell", "console")
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
@@ -181,6 +182,18 @@ def runnable(command: str, run_dir: Path) -> str:
     return command
 
 
+def repo_script(line: str) -> Optional[Tuple[str, List[str]]]:
+    """``(script, args)`` of a line that only runs one of the repository's scripts with this Python
+    (no shell syntax: pipes, redirections, variables, several commands); None for any other line,
+    which runs through bash."""
+    if any(char in line for char in "|&;<>$`(){}*?~\\") or "=" in line.split(" ", 1)[0]:
+        return None
+    words = shlex.split(line)
+    if len(words) < 2 or words[0] != sys.executable or not words[1].startswith(str(REPO)):
+        return None
+    return words[1], words[2:]
+
+
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory) -> Path:
     """A tiny run of the default config: what ``outputs/train/runs/<date_time>`` stands for."""
@@ -213,13 +226,17 @@ def block_results(default_run, tmp_path_factory, request) -> Dict[str, List[Tupl
             if command in NOT_RUN:
                 continue
             line = runnable(command, default_run)
-            proc = subprocess.run(["bash", "-c", line], cwd=cwd, capture_output=True, text=True, timeout=600)
+            script = repo_script(line)
+            if script is None:
+                proc = subprocess.run(["bash", "-c", line], cwd=cwd, capture_output=True, text=True, timeout=600)
+            else:
+                proc = runner.run(script[0], script[1], cwd=cwd)
             results.append((command, proc))
             if proc.returncode != 0:
                 break
         return results
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    with ScriptRunner(workers=2) as runner, concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         blocks = [(index, block) for index, block in enumerate(BLOCKS) if block.id in selected]
         return dict(zip([block.id for _, block in blocks], pool.map(run, blocks)))
 
@@ -255,6 +272,22 @@ def test_runnable_fills_placeholders_and_appends_sizes(tmp_path):
         ".venv/bin/python evaluate.py ckpt_path=outputs/train/runs/<date_time>/checkpoints/last.ckpt", tmp_path
     )
     assert line == f"{shlex.quote(sys.executable)} {REPO / 'evaluate.py'} ckpt_path={tmp_path}/checkpoints/last.ckpt"
+
+
+def test_repo_script_lines_only_are_forked():
+    python = shlex.quote(sys.executable)
+    assert repo_script(f"{python} {REPO / 'train.py'} data=digits 'x=[1, 2]'") == (
+        str(REPO / "train.py"),
+        ["data=digits", "x=[1, 2]"],
+    )
+    for line in (
+        f"{python} {REPO / 'train.py'} data=digits | tail -1",
+        f"OMP_NUM_THREADS=1 {python} {REPO / 'train.py'}",
+        f"{python} -m mkdocs build",
+        "tensorboard --logdir outputs",
+        f"{python} {REPO / 'train.py'} && ls",
+    ):
+        assert repo_script(line) is None, line
 
 
 def test_comments_are_stripped_but_quoted_hashes_kept():

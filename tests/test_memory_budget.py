@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
 import torch
 from framework_helpers import TINY, compose_config
 
 from brain_ai.app import pipeline
 from brain_ai.config import DecodingConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig, to_dict
+from brain_ai.core import memory
 from brain_ai.core.memory import checkpoint_every_for_budget, fit_network_peak, peak_bytes
 from brain_ai.training.module import SNNLitModule, training_step_factory
 
@@ -65,7 +65,16 @@ def _initial_weights(seed: int, *overrides: str):
     return model.net.state_dict()
 
 
-@pytest.mark.slow  # two budget searches through build_model (about a minute each on a loaded CPU)
-def test_seeds_give_their_own_initial_weights_with_a_budget():
-    one, two = (_initial_weights(seed, "snn.memory_budget_mb=0.5") for seed in (1, 2))
+def test_seeds_give_their_own_initial_weights_with_a_budget(monkeypatch):
+    """The budget search inside build_model (its probes shortened here) draws nothing from the run's RNG."""
+    searches = []
+
+    def short_search(cfg, batch_size, probes=(), make_step=memory.network_step):
+        searches.append(cfg)
+        return fit_network_peak(cfg, batch_size, ((8, None), (16, None), (12, 2), (12, 4), (16, 2), (16, 4)), make_step)
+
+    monkeypatch.setattr(memory, "fit_network_peak", short_search)
+    one, two = (_initial_weights(seed, "snn.memory_budget_mb=100") for seed in (1, 2))
+    assert len(searches) == 2
     assert any(not torch.equal(one[k], two[k]) for k in one)
+    assert all(torch.equal(one[k], v) for k, v in _initial_weights(1).items())  # as without a budget
