@@ -160,7 +160,7 @@ def test_recurrent_kernel_benchmark_runs_both_backends(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
-    """benchmarks/smnist_epoch.py on a 64-image training split: every batch of the epoch is timed, variants side by side."""
+    """benchmarks/smnist_epoch.py on a 32-image training split: every batch of the epoch is timed, variants side by side."""
     cmd = [
         sys.executable,
         str(ROOT / "benchmarks" / "smnist_epoch.py"),
@@ -169,7 +169,7 @@ def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
         "--variants",
         "snn_compiled,lstm,sliding_psn",
         "--overrides",
-        "data.limit_train=64",
+        "data.limit_train=32",
         "--out",
         str(tmp_path),
     ]
@@ -179,15 +179,15 @@ def test_smnist_epoch_benchmark_times_one_whole_epoch(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     run = json.loads((tmp_path / "smnist_epoch.json").read_text())
     batch = compose_config(["experiment=smnist_pixel"]).data.batch_size  # the benchmark times the experiment's batches
-    batches = -(-64 // batch)
+    batches = -(-32 // batch)
     assert list(run["results"]) == ["snn_compiled", "lstm", "sliding_psn"]
     for result in run["results"].values():
-        assert result["images"] == 64 and result["batches"] == batches and result["batch_size"] == batch
+        assert result["images"] == 32 and result["batches"] == batches and result["batch_size"] == batch
         assert result["epoch_s"][0] > 0 and result["cpu_s"][0] > 0 and len(result["calib_ms"][0]) == 2
     assert run["results"]["lstm"]["vs_baseline"] == 1.0
     text = (tmp_path / "smnist_epoch.md").read_text()
     assert (
-        f"| snn_compiled | experiment=smnist_pixel snn.neuron.backend=compiled data.limit_train=64 | {batches} x {batch} |"
+        f"| snn_compiled | experiment=smnist_pixel snn.neuron.backend=compiled data.limit_train=32 | {batches} x {batch} |"
         in text
     )
 
