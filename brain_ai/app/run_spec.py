@@ -24,7 +24,7 @@ from brain_ai.core.encoding import encoded_step_shape
 from brain_ai.core.learning_rules import check_step_forms
 from brain_ai.core.memory import resolve_memory_budget
 from brain_ai.core.neurons.psn import with_time_steps
-from brain_ai.core.snn import with_io_sizes
+from brain_ai.core.snn import with_io_sizes, with_synaptic_default
 from brain_ai.data import DatasetInfo, dataset_info
 from brain_ai.training.module import SNNLitModule, training_step_factory
 
@@ -57,7 +57,8 @@ def run_spec(cfg: DictConfig) -> RunSpec:
     ``_target_`` nodes' keys, the shift augmentation against the data, network / data / encoder /
     decoder / readout / task loss
     (:func:`brain_ai.config.compat.check_network`, :func:`~brain_ai.config.compat.check_codec`),
-    the network's sizes against the data and codec, ``snn.learning_rule`` ottt / sltt against the
+    the network's sizes against the data and codec (``snn.neuron.synaptic`` unset: from the encoder,
+    :func:`~brain_ai.core.snn.with_synaptic_default`), ``snn.learning_rule`` ottt / sltt against the
     decoder's and loss's per-step forms and ``snn.sltt_steps`` against T
     (:func:`brain_ai.core.learning_rules.check_step_forms`), ``snn.checkpoint_every`` against T (and
     the PSN family's steps and order, :func:`~brain_ai.core.neurons.psn.with_time_steps`).
@@ -79,6 +80,7 @@ def run_spec(cfg: DictConfig) -> RunSpec:
     )
     step_shape = encoded_step_shape(encoding, info.sample_shape)
     snn = with_io_sizes(snn, step_shape, decoder_output_size(decoding, info.num_outputs))
+    snn = with_synaptic_default(snn, encoding)
     time_steps = info.time_steps or encoding.num_steps
     check_step_forms(snn, decoding, loss, time_steps)
     snn = with_time_steps(snn, time_steps, cfg.trainer.get("max_epochs"))

@@ -458,8 +458,10 @@ class NeuronConfig:
     #: learnable_adaptation also one adaptation_decay per neuron
     per_neuron_beta: bool = False
     learnable_threshold: bool = False
-    #: synaptic current i <- synaptic_beta * i + x feeding the membrane
-    synaptic: bool = False
+    #: synaptic current i <- synaptic_beta * i + x feeding the membrane; None = from the encoder:
+    #: on for the time codes (encoding=latency / ttfs: one spike per input, which must outlast its
+    #: step for the layers to keep firing), off otherwise (brain_ai.core.snn.with_synaptic_default)
+    synaptic: Optional[bool] = None
     synaptic_beta: float = 0.8
     #: exponential (first order) or alpha (second order: a rise stage with its own decay)
     synaptic_kernel: SynapticKernel = SynapticKernel.exponential
@@ -600,7 +602,7 @@ class NeuronConfig:
             return
         for name in _NOT_PSN_FIELDS:
             value, default = getattr(self, name), NeuronConfig.__dataclass_fields__[name].default
-            if value != default:
+            if value != default and not (name == "synaptic" and value is False):  # false: none, as unset
                 shown = getattr(value, "value", value)
                 raise ConfigError(
                     f"{o}.{name}={shown!r} is not available for {o}.type={self.type.value}: a parallel spiking "
@@ -1452,9 +1454,14 @@ def rate_classification_preset() -> CodecPreset:
 
 
 def ttfs_classification_preset() -> CodecPreset:
-    """Time-to-first-spike code -> earliest output wins -> cross-entropy on -t_first / T."""
+    """Time-to-first-spike code -> earliest output wins -> cross-entropy on -t_first / T.
+
+    Its encoding is also ``encoding=ttfs``: 15 steps, one spike per pixel, which the network reads
+    through the synaptic current a time code gets (the recipe of ``encoding=ttfs
+    loss=rate_classification``: docs/codecs-losses.md#time-codes).
+    """
     return CodecPreset(
-        encoding=EncodingConfig(type=EncoderType.ttfs, latency_mapping=LatencyMapping.linear),
+        encoding=EncodingConfig(type=EncoderType.ttfs, num_steps=15, latency_mapping=LatencyMapping.linear),
         decoding=DecodingConfig(type=DecoderType.first_spike, temperature=0.1),
         loss=LossConfig(
             task_loss=TaskLoss.first_spike,

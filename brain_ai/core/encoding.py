@@ -232,6 +232,10 @@ class Encoder(nn.Module, metaclass=abc.ABCMeta):
     input_ranks: ClassVar[Tuple[int, ...]] = (2, 3, 4)
     #: False for encoders whose output is an input current, not 0/1 spikes (direct)
     emits_spikes: ClassVar[bool] = True
+    #: True for time codes (latency, ttfs): each input arrives once, its value in the spike's time,
+    #: so the network integrates it through a synaptic current (``snn.neuron.synaptic`` unset;
+    #: :func:`brain_ai.core.snn.with_synaptic_default`)
+    time_coded: ClassVar[bool] = False
 
     def __init__(self, cfg: EncodingConfig) -> None:
         super().__init__()
@@ -399,6 +403,7 @@ class LatencyEncoder(Encoder):
     """
 
     name = EncoderType.latency.name
+    time_coded = True
 
     def spike_times(self, x_norm: Tensor) -> Tensor:
         """Real-valued spike times ``(B, *F)`` (may exceed t_max for the exponential map)."""

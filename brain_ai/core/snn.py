@@ -29,9 +29,11 @@ from torch import Tensor, nn
 
 from brain_ai.config import (
     NON_SPIKING_ARCHITECTURES,
+    PSN_TYPES,
     Architecture,
     Backend,
     ConfigError,
+    EncodingConfig,
     NeuronConfig,
     NeuronType,
     NormType,
@@ -40,6 +42,7 @@ from brain_ai.config import (
     check_range,
 )
 from brain_ai.core.ann import RecurrentANN
+from brain_ai.core.encoding import ENCODERS
 from brain_ai.core.learning_rules import OnlineLearner, traced_current
 from brain_ai.core.masking import valid_steps
 from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, over_time
@@ -490,6 +493,34 @@ def with_io_sizes(cfg: SNNConfig, step_shape: Tuple[int, ...], output_size: int)
     return dataclasses.replace(cfg, input_size=n_in, input_shape=input_shape, output_size=output_size)
 
 
+#: neuron backends that run a synaptic current (the fused / Triton / compiled kernels have none)
+SYNAPTIC_BACKENDS = frozenset({Backend.auto, Backend.eager})
+
+
+def with_synaptic_default(cfg: SNNConfig, encoding: EncodingConfig) -> SNNConfig:
+    """Resolve ``neuron.synaptic=None`` (the default) for the network's input, coded by ``encoding``;
+    an explicit true / false is kept.
+
+    A time code (``Encoder.time_coded``: encoding=latency / ttfs) delivers each input once, at the
+    step its value sets; without a synaptic current that kick leaks away within a few steps, the
+    layers fall silent and a rate decoder has few spikes to count (the measurements:
+    docs/codecs-losses.md#time-codes). So the current ``i <- synaptic_beta * i + x`` is on for a
+    time code, and off for every other encoder, for the neuron types without one (the PSN family),
+    for a kernel backend that has none (``backend`` fused / triton / compiled, chosen explicitly)
+    and for the non-spiking networks (lstm, gru).
+    """
+    neuron = cfg.neuron
+    if neuron.synaptic is not None:
+        return cfg
+    synaptic = (
+        ENCODERS[encoding.type].time_coded
+        and cfg.architecture not in NON_SPIKING_ARCHITECTURES
+        and neuron.type not in PSN_TYPES
+        and neuron.backend in SYNAPTIC_BACKENDS
+    )
+    return dataclasses.replace(cfg, neuron=dataclasses.replace(neuron, synaptic=synaptic))
+
+
 _ARCHITECTURES = {Architecture.mlp: SNNCore, Architecture.conv: ConvSNN}
 
 
@@ -510,5 +541,6 @@ __all__ = [
     "ConvSNN",
     "build_snn",
     "with_io_sizes",
+    "with_synaptic_default",
     "over_time",
 ]

@@ -56,7 +56,7 @@ from brain_ai.core.learning_rules import OnlineLearner
 from brain_ai.core.losses import REGULARIZERS, LossInputs, SNNLossComposer, build_loss
 from brain_ai.core.memory import StepFactory, probe_spikes
 from brain_ai.core.neurons.psn import follow_mask_schedule
-from brain_ai.core.snn import SNNOutput, build_snn, run_streaming
+from brain_ai.core.snn import SNNOutput, build_snn, run_streaming, with_synaptic_default
 from brain_ai.core.summaries import LayerSummary
 from brain_ai.data.ragged import split_batch
 from brain_ai.training.schedules import build_scheduler, horizon, replan
@@ -144,6 +144,9 @@ class SNNLitModule(L.LightningModule):
         self.task = coerce_enum("SNNLitModule", "task", task, Task)
         check_range("SNNLitModule", "seed", seed, low=0, integer=True)
         check_range("SNNLitModule", "check_finite_every_n_steps", check_finite_every_n_steps, low=1, integer=True)
+        self.encoding_cfg = _typed(EncodingConfig, encoding)
+        # stored resolved, so a checkpoint's readers (NIR export, resume checks) build the same network
+        snn = with_synaptic_default(_typed(SNNConfig, snn), self.encoding_cfg)
         self.save_hyperparameters(
             dict(
                 snn=_plain(snn),
@@ -158,12 +161,11 @@ class SNNLitModule(L.LightningModule):
                 value_sequence=value_sequence,
             )
         )
-        self.snn_cfg = _typed(SNNConfig, snn)
-        self.encoding_cfg = _typed(EncodingConfig, encoding)
         self.decoding_cfg = _typed(DecodingConfig, decoding)
         self.loss_cfg = _typed(LossConfig, loss)
         self.optim_cfg = _typed(OptimConfig, optim)
         self.batch_transform = batch_transform
+        self.snn_cfg = snn
         self.encoder = build_encoder(self.encoding_cfg, value_sequence)
         self.net = build_snn(self.snn_cfg)
         self.decoder = build_decoder(self.decoding_cfg, num_outputs)
