@@ -1086,23 +1086,19 @@ class OptimConfig:
     """Optimiser and learning-rate schedule of the LightningModule."""
 
     optimizer: OptimizerName = OptimizerName.adam
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
+    lr: float = ranged(2e-3, low=0.0, low_inclusive=False)
+    weight_decay: float = ranged(0.0, low=0.0)
+    momentum: float = ranged(0.9, low=0.0, high=1.0)
     scheduler: SchedulerName = SchedulerName.cosine
     #: StepLR: decay lr by ``step_gamma`` every ``step_size`` epochs
-    step_size: int = 10
-    step_gamma: float = 0.5
+    step_size: int = ranged(10, low=1, integer=True)
+    step_gamma: float = ranged(0.5, low=0.0, high=1.0, low_inclusive=False)
 
     def __post_init__(self) -> None:
         o = "optim"
         self.optimizer = coerce_enum(o, "optimizer", self.optimizer, OptimizerName)
         self.scheduler = coerce_enum(o, "scheduler", self.scheduler, SchedulerName)
-        check_range(o, "lr", self.lr, low=0.0, low_inclusive=False)
-        check_range(o, "weight_decay", self.weight_decay, low=0.0)
-        check_range(o, "momentum", self.momentum, low=0.0, high=1.0)
-        check_range(o, "step_size", self.step_size, low=1, integer=True)
-        check_range(o, "step_gamma", self.step_gamma, low=0.0, high=1.0, low_inclusive=False)
+        check_field_ranges(o, self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1548,14 +1544,12 @@ class EfficiencyConfig:
     """
 
     #: energy of one accumulate (a spike arriving at a synapse), picojoules
-    e_ac_pj: float = 0.9
+    e_ac_pj: float = ranged(0.9, low=0.0)
     #: energy of one multiply-accumulate (a real-valued input at a synapse), picojoules
-    e_mac_pj: float = 4.6
+    e_mac_pj: float = ranged(4.6, low=0.0)
 
     def __post_init__(self) -> None:
-        o = "efficiency"
-        check_range(o, "e_ac_pj", self.e_ac_pj, low=0.0)
-        check_range(o, "e_mac_pj", self.e_mac_pj, low=0.0)
+        check_field_ranges("efficiency", self)
 
 
 #: config group name -> its schema dataclass (registered as Hydra groups by brain_ai.hydra_store)

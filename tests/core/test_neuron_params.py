@@ -10,7 +10,18 @@ import pytest
 import torch
 from torch import Tensor
 
-from brain_ai.config import PSN_TYPES, Backend, ConfigError, NeuronConfig, NeuronType, SNNConfig, ranged
+from brain_ai.config import (
+    PSN_TYPES,
+    RANGE,
+    Backend,
+    ConfigError,
+    NeuronConfig,
+    NeuronType,
+    OptimConfig,
+    SNNConfig,
+    field_range,
+    ranged,
+)
 from brain_ai.core.neurons import (
     NEURONS,
     AdaptiveLIFNeuron,
@@ -163,6 +174,23 @@ def test_tau_mean_has_one_range_checked_when_the_config_is_made():
     assert torch.allclose(layer.tau, torch.full((3,), 500.0), rtol=1e-3)
     with pytest.raises(ConfigError, match="neuron.beta=0.5 is not used by type=advanced_lif"):
         AdvancedLIFNeuron(3, beta=0.5)
+
+
+def test_ranges_live_on_the_fields_and_one_checker_names_field_value_and_interval():
+    declared = {f.name for f in dataclasses.fields(NeuronConfig) if RANGE in f.metadata}
+    assert {"beta", "dt", "threshold", "synaptic_beta", "refractory_steps", "adaptation_decay", "tau_mean"} <= declared
+    assert {"psn_steps", "psn_order", "psn_mask_ramp_epochs", "adex_delta_t", "adex_a", "adex_b"} <= declared
+    assert str(field_range(NeuronConfig, "threshold")) == "(0.0, inf)"
+    assert str(field_range(NeuronConfig, "psn_order")) == "integer in [1, inf)"
+    assert NeuronConfig(psn_steps=None).psn_steps is None  # None = not set, where the default is None
+    with pytest.raises(ConfigError, match=r"neuron.adex_a=-1 is out of range; allowed: \[0.0, inf\)"):
+        NeuronConfig(adex_a=-1)  # the field's range holds for every neuron type
+    with pytest.raises(ConfigError, match=r"neuron.max_delay=1.5 must be an integer"):
+        NeuronConfig(type="advanced_lif", max_delay=1.5)
+    with pytest.raises(ConfigError, match=r"snn.dropout=1.0 is out of range; allowed: \[0.0, 1.0\)"):
+        SNNConfig(dropout=1.0)
+    with pytest.raises(ConfigError, match=r"optim.momentum=1.5 is out of range; allowed: \[0.0, 1.0\]"):
+        OptimConfig(momentum=1.5)
 
 
 # ---- backend: decided once ------------------------------------------------------------------
