@@ -17,12 +17,12 @@ register_configs()
 def main(cfg: DictConfig) -> Optional[float]:
     from brain_ai.config.validate import validate_config
 
-    report_errors(lambda: validate_config(cfg))  # before importing Lightning, which takes seconds
+    groups = report_errors(lambda: validate_config(cfg))  # before importing Lightning, which takes seconds
     from brain_ai.app.pipeline import optimized_value, train
 
     route_lightning_logs()
     with reuse_large_blocks(cfg.allocator_reuse), quiet_known_warnings():
-        return report_errors(lambda: optimized_value(cfg, train(cfg)))
+        return report_errors(lambda: optimized_value(cfg, train(cfg, groups=groups)))
 
 
 if __name__ == "__main__":

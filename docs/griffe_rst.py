@@ -178,12 +178,32 @@ def field_comment(lines: List[str], lineno: int) -> str:
     return " ".join(comment)
 
 
+def field_range(module: str, cls: str, name: str) -> str:
+    """``"Allowed: <interval>."`` for field ``name`` of the config dataclass ``module.cls`` when it
+    declares a range (its ``RANGE`` metadata, :class:`brain_ai.config.schema.Range`), else ``""``.
+    Only the stdlib-only config modules (``brain_ai.config.*``) are imported to read it."""
+    if not module.startswith("brain_ai.config"):
+        return ""
+    import dataclasses
+    import importlib
+
+    owner = getattr(importlib.import_module(module), cls, None)
+    if not (isinstance(owner, type) and dataclasses.is_dataclass(owner)):
+        return ""
+    fields = {f.name: f for f in dataclasses.fields(owner)}
+    bounds = fields[name].metadata.get("range") if name in fields else None
+    return "" if bounds is None else f"Allowed: {bounds}."
+
+
 class FieldComments(griffe.Extension):
-    """An attribute without a docstring gets its ``#:`` comment (see :func:`field_comment`) as one."""
+    """An attribute without a docstring gets its ``#:`` comment (see :func:`field_comment`) as one,
+    followed by the range a config field declares (:func:`field_range`)."""
 
     def on_attribute_instance(self, *, attr: griffe.Attribute, **kwargs: Any) -> None:
         if attr.docstring is not None or not attr.lineno or attr.filepath is None:
             return
         text = field_comment(attr.lines_collection[attr.filepath], attr.lineno)
+        if attr.parent is not None and attr.parent.is_class:
+            text = " ".join(filter(None, [text, field_range(attr.module.path, attr.parent.name, attr.name)]))
         if text:
             attr.docstring = griffe.Docstring(text, lineno=attr.lineno, parent=attr)

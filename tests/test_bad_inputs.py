@@ -1431,7 +1431,7 @@ def psn_net() -> nn.Module:
 
 
 def psn_continued() -> object:
-    neuron = psn().MaskedPSN(3, 4, 2)
+    neuron = psn().MaskedPSN(3, psn_steps=4, psn_order=2)
     return neuron.forward_sequence(torch.rand(2, 4, 3), neuron.reset_state(2))
 
 
@@ -2114,7 +2114,7 @@ API_CASES: List[Api] = [
     # --- issue 26, psn: the parallel spiking neuron modules ---
     Api(
         "psn_input_not_T",
-        lambda t, m: lambda: psn().PSN(4, 6).forward_sequence(torch.rand(2, 5, 4)),
+        lambda t, m: lambda: psn().PSN(4, psn_steps=6).forward_sequence(torch.rand(2, 5, 4)),
         ValueError,
         ("PSN", "the input has 5 steps", "T=6", "sliding_psn"),
     ),
@@ -2126,25 +2126,25 @@ API_CASES: List[Api] = [
     ),
     Api(
         "masked_psn_order_above_T",
-        lambda t, m: lambda: psn().MaskedPSN(4, 3, 4),
+        lambda t, m: lambda: psn().MaskedPSN(4, psn_steps=3, psn_order=4),
         ConfigError,
-        ("MaskedPSN.order=4", "[1, 3]"),
+        ("MaskedPSN", "neuron.psn_order=4", "[1, 3]"),
     ),
     Api(
         "sliding_psn_order_zero",
-        lambda t, m: lambda: psn().SlidingPSN(4, 0),
+        lambda t, m: lambda: psn().SlidingPSN(4, psn_order=0),
         ConfigError,
-        ("SlidingPSN.order=0", "[1, inf)"),
+        ("SlidingPSN", "neuron.psn_order=0", "[1, inf)"),
     ),
     Api(
         "psn_nan_sequence",
-        lambda t, m: lambda: psn().SlidingPSN(3, 2).forward_sequence(torch.full((1, 2, 3), float("nan"))),
+        lambda t, m: lambda: psn().SlidingPSN(3, psn_order=2).forward_sequence(torch.full((1, 2, 3), float("nan"))),
         ValueError,
         ("SlidingPSN", "NaN or Inf"),
     ),
     Api(
         "psn_triton_backend",
-        lambda t, m: lambda: psn().PSN(3, 2).forward_sequence(torch.rand(1, 2, 3), backend="triton"),
+        lambda t, m: lambda: psn().PSN(3, psn_steps=2).forward_sequence(torch.rand(1, 2, 3), backend="triton"),
         ConfigError,
         ("backend=triton", "allowed: auto, eager"),
     ),

@@ -115,5 +115,10 @@ def test_config_field_comments_become_attribute_docstrings(rst):
     beta = config["NeuronConfig"].members["beta"]
     assert beta.docstring.value.startswith("per-step membrane decay in [0, 0.999]")
     assert config["SNNConfig"].members["checkpoint_every"].docstring.value.startswith("exact BPTT with bounded memory")
+    assert config["NeuronConfig"].members["beta"].docstring.value.endswith("Allowed: [0.0, 0.999].")
+    assert config["NeuronConfig"].members["threshold"].docstring.value == "Allowed: (0.0, inf)."  # no comment
+    assert config["NeuronConfig"].members["psn_order"].docstring.value.endswith("Allowed: integer in [1, inf).")
+    assert config["SNNConfig"].members["dropout"].docstring.value == "Allowed: [0.0, 1.0)."
+    assert config["NeuronConfig"].members["reset"].docstring is None  # an enum field: no range
     assert rst.field_comment(["x = 1", "#: first", "  #: second", "y: int = 2"], 4) == "first second"
     assert rst.field_comment(["#: not mine", "", "y: int = 2"], 3) == ""

@@ -4,14 +4,16 @@ train build from it; train returns what it built."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import pytest
-from framework_helpers import TINY, compose_config
+from framework_helpers import REPO, TINY, compose_config
 
 from brain_ai.app import pipeline
 from brain_ai.app.run_spec import RunSpec, run_spec
 from brain_ai.config import DataConfig, EncodingConfig, SNNConfig, Task
+from brain_ai.config import validate as validate_mod
 from brain_ai.core.decoding import Decoder
 from brain_ai.core.encoding import Encoder
 from brain_ai.data import DatasetInfo
@@ -59,3 +61,36 @@ def test_train_returns_its_metrics_and_what_it_built(tmp_path):
     assert result["train/loss"] > 0 and result.metrics == dict(result)
     assert result.trainer.lightning_module is result.module and result.module.trainer is result.trainer
     assert result.datamodule.train_set is not None  # the data it trained on, set up
+
+
+# ---- the composed config becomes dataclasses once (issue 24, item 3) ---------------------------
+
+
+def _count_conversions(monkeypatch) -> list:
+    """Record every call of resolve_configs (the one place the schema groups become dataclasses)."""
+    calls = []
+    real = validate_mod.resolve_configs
+    monkeypatch.setattr(validate_mod, "resolve_configs", lambda cfg: calls.append(cfg) or real(cfg))
+    return calls
+
+
+def test_run_spec_takes_the_validated_groups_instead_of_converting_again(monkeypatch):
+    cfg = compose_config([*TINY, "encoding.type=population", "encoding.population_size=3"])
+    calls = _count_conversions(monkeypatch)
+    groups = validate_mod.validate_config(cfg)
+    spec = run_spec(cfg, groups)
+    assert len(calls) == 1 and spec.encoding is groups.encoding and spec.snn.input_size == 192
+    assert run_spec(cfg) == spec and len(calls) == 2  # without them, run_spec validates (Python callers)
+
+
+def test_train_py_validates_before_lightning_and_hands_the_groups_to_train(monkeypatch, tmp_path):
+    script = importlib.util.spec_from_file_location("train_script", REPO / "train.py")
+    train_script = importlib.util.module_from_spec(script)
+    script.loader.exec_module(train_script)
+    calls = _count_conversions(monkeypatch)
+    handed = []
+    monkeypatch.setattr(pipeline, "train", lambda cfg, groups=None: handed.append(groups) or {})
+    monkeypatch.setattr(pipeline, "optimized_value", lambda cfg, metrics: None)
+    train_script.main.__wrapped__(compose_config(TINY, output_dir=tmp_path))  # the body under @hydra.main
+    assert len(calls) == 1 and len(handed) == 1 and isinstance(handed[0], validate_mod.SchemaGroups)
+    assert handed[0].snn.hidden_sizes == [32]

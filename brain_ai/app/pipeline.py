@@ -25,7 +25,14 @@ from brain_ai.app.safe_files import check_writable, refuse_overwriting_input, wr
 from brain_ai.config import ConfigError, DataConfig, from_dict
 from brain_ai.config.keys import check_target_keys
 from brain_ai.config.run_config import RunSettings
-from brain_ai.config.validate import efficiency_config, resolve_configs, run_settings, seed_of, validate_config  # noqa: F401 (resolve_configs: public here too)
+from brain_ai.config.validate import (  # noqa: F401 (resolve_configs: public here too)
+    SchemaGroups,
+    efficiency_config,
+    resolve_configs,
+    run_settings,
+    seed_of,
+    validate_config,
+)
 from brain_ai.core.neurons.psn import check_stream_window
 from brain_ai.data import BrainDataModule, build_datamodule
 from brain_ai.data.ragged import split_batch
@@ -49,11 +56,14 @@ log = logging.getLogger(__name__)
 METRICS_FILE = "metrics.json"
 
 
-def build_model(cfg: DictConfig, datamodule: Optional[BrainDataModule] = None) -> Tuple[SNNLitModule, BrainDataModule]:
+def build_model(
+    cfg: DictConfig, datamodule: Optional[BrainDataModule] = None, groups: Optional[SchemaGroups] = None
+) -> Tuple[SNNLitModule, BrainDataModule]:
     """The LightningModule and DataModule of a composed config, all checks done first (:func:`run_spec`:
     fields, their fit with each other and the data, the network's sizes; ``snn.memory_budget_mb``
-    becomes ``snn.checkpoint_every``, logged). ``datamodule``: one already built from ``cfg.data``."""
-    spec = run_spec(cfg)
+    becomes ``snn.checkpoint_every``, logged). ``datamodule``: one already built from ``cfg.data``;
+    ``groups``: ``validate_config(cfg)``'s result, where the caller has it (:func:`run_spec`)."""
+    spec = run_spec(cfg, groups)
     dm = datamodule if datamodule is not None else build_datamodule(spec.data)
     return build_module(spec, dm.train_batch_transform()), dm
 
@@ -158,12 +168,16 @@ class TrainResult(Dict[str, float]):
         return dict(self)
 
 
-def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> TrainResult:
+def train(
+    cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = (), groups: Optional[SchemaGroups] = None
+) -> TrainResult:
     """Fit, then test with the best checkpoint. Returns a :class:`TrainResult`: all logged metrics as
     floats (also written to ``<run dir>/metrics.json``, :data:`METRICS_FILE`), and the module, data
     module and trainer it built.
 
     ``extra_callbacks`` are added to the config's (``sweep.py`` adds its trial's pruning callback).
+    ``groups``: ``validate_config(cfg)``'s result where the caller ran it already (``train.py`` does,
+    before importing Lightning), so that the config becomes dataclasses once; None validates here.
 
     ``cfg.ckpt_path`` resumes an interrupted run (a local file; a URL only with
     ``cfg.allow_remote_ckpt``); every checkpoint is loaded with ``weights_only=True``.
@@ -171,7 +185,7 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> TrainR
     """
     settings = run_settings(cfg)
     L.seed_everything(settings.seed, workers=True)
-    model, dm = build_model(cfg)
+    model, dm = build_model(cfg, groups=groups)
     check_optimized_metric(settings.optimized_metric, model)
     with contextlib.ExitStack() as stack:
         ckpt_file = resumed = None

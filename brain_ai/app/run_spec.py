@@ -12,13 +12,14 @@ values, never the DictConfig.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from omegaconf import DictConfig
 
 from brain_ai.config import DataConfig, DecodingConfig, EncodingConfig, LossConfig, OptimConfig, SNNConfig
 from brain_ai.config.compat import check_augment_shift, check_codec, check_network
 from brain_ai.config.keys import check_target_keys
-from brain_ai.config.validate import seed_of, validate_config
+from brain_ai.config.validate import SchemaGroups, seed_of, validate_config
 from brain_ai.core.decoding import decoder_output_size
 from brain_ai.core.encoding import encoded_step_shape
 from brain_ai.core.learning_rules import check_step_forms
@@ -49,9 +50,11 @@ class RunSpec:
     seed: int
 
 
-def run_spec(cfg: DictConfig) -> RunSpec:
+def run_spec(cfg: DictConfig, groups: Optional[SchemaGroups] = None) -> RunSpec:
     """The :class:`RunSpec` of a composed ``train`` config; a :class:`~brain_ai.config.ConfigError`
     naming the field for anything that does not fit, before anything is built or loaded.
+    ``groups``: ``validate_config(cfg)``'s result where the caller has run it already (``train.py``,
+    before importing Lightning), so that the config becomes dataclasses once; None runs it here.
 
     Checked: every group and top-level setting (:func:`brain_ai.config.validate.validate_config`), the
     ``_target_`` nodes' keys, the shift augmentation against the data, network / data / encoder /
@@ -63,7 +66,8 @@ def run_spec(cfg: DictConfig) -> RunSpec:
     (:func:`brain_ai.core.learning_rules.check_step_forms`), ``snn.checkpoint_every`` against T (and
     the PSN family's steps and order, :func:`~brain_ai.core.neurons.psn.with_time_steps`).
     """
-    snn, encoding, decoding, loss, optim, data = validate_config(cfg)
+    snn, encoding, decoding, loss, optim, data = validate_config(cfg) if groups is None else groups
+    seed = seed_of(cfg)
     check_target_keys(cfg)
     info = dataset_info(data)
     check_augment_shift(data, info)
@@ -94,12 +98,12 @@ def run_spec(cfg: DictConfig) -> RunSpec:
             optim=optim,
             num_outputs=info.num_outputs,
             task=info.task,
-            seed=seed_of(cfg),
+            seed=seed,
             data=data,
             value_sequence=info.is_value_sequence,
         )
 
     snn = resolve_memory_budget(snn, data.batch_size, time_steps, training_step_factory(make_model))
     return RunSpec(
-        snn=snn, encoding=encoding, decoding=decoding, loss=loss, optim=optim, data=data, info=info, seed=seed_of(cfg)
+        snn=snn, encoding=encoding, decoding=decoding, loss=loss, optim=optim, data=data, info=info, seed=seed
     )

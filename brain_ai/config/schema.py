@@ -71,10 +71,79 @@ def check_range(
     lo_ok = low is None or (value >= low if low_inclusive else value > low)
     hi_ok = high is None or (value <= high if high_inclusive else value < high)
     if not (lo_ok and hi_ok):
-        lb = "-inf" if low is None else f"{low}"
-        hb = "inf" if high is None else f"{high}"
-        interval = f"{'[' if low_inclusive and low is not None else '('}{lb}, {hb}{']' if high_inclusive and high is not None else ')'}"
-        raise ConfigError(f"{key}={value!r} is out of range; allowed: {interval}")
+        raise ConfigError(
+            f"{key}={value!r} is out of range; allowed: {format_interval(low, high, low_inclusive, high_inclusive)}"
+        )
+
+
+def format_interval(
+    low: Optional[float], high: Optional[float], low_inclusive: bool = True, high_inclusive: bool = True
+) -> str:
+    """``[low, high]`` / ``(low, high)`` / ``[low, inf)`` ...: the interval as the error messages write it."""
+    lb = "-inf" if low is None else f"{low}"
+    hb = "inf" if high is None else f"{high}"
+    opening = "[" if low_inclusive and low is not None else "("
+    closing = "]" if high_inclusive and high is not None else ")"
+    return f"{opening}{lb}, {hb}{closing}"
+
+
+#: field metadata key: the :class:`Range` a number field must lie in, written on the field once
+#: (``field(default=..., metadata={RANGE: Range(low=0.0)})``, or :func:`ranged`) and checked by
+#: :func:`check_field_ranges` in the dataclass's ``__post_init__``; rules that read several fields
+#: stay in ``__post_init__``.
+RANGE = "range"
+
+
+@dataclass(frozen=True)
+class Range:
+    """The interval a number field must lie in: ``low (<)<= value (<)<= high`` (None: unbounded),
+    finite, and an integer when ``integer``. A field whose default is None may also be None."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    integer: bool = False
+
+    def check(self, owner: str, name: str, value: Any) -> None:
+        """:func:`check_range` with this interval (the error names ``<owner>.<name>``, the value and the interval)."""
+        check_range(
+            owner,
+            name,
+            value,
+            low=self.low,
+            high=self.high,
+            low_inclusive=self.low_inclusive,
+            high_inclusive=self.high_inclusive,
+            integer=self.integer,
+        )
+
+    def __str__(self) -> str:
+        """The interval, e.g. ``(0.0, inf)``; ``integer in [1, inf)`` for an integer field."""
+        text = format_interval(self.low, self.high, self.low_inclusive, self.high_inclusive)
+        return f"integer in {text}" if self.integer else text
+
+
+def ranged(default: Any, **bounds: Any) -> Any:
+    """A dataclass field with ``default`` and the :class:`Range` of ``bounds`` (``low``, ``high``,
+    ``low_inclusive``, ``high_inclusive``, ``integer``) as its :data:`RANGE` metadata."""
+    return field(default=default, metadata={RANGE: Range(**bounds)})
+
+
+def field_range(cls: type, name: str) -> Range:
+    """The :class:`Range` declared on field ``name`` of the config dataclass ``cls``."""
+    return {f.name: f for f in dataclasses.fields(cls)}[name].metadata[RANGE]
+
+
+def check_field_ranges(owner: str, obj: Any) -> None:
+    """Check every field of the config dataclass instance ``obj`` that declares a :data:`RANGE`
+    (a None value passes where the field's default is None: "not set"). Raises
+    :class:`ConfigError` naming ``<owner>.<field>``, the value and the allowed interval."""
+    for f in dataclasses.fields(obj):
+        bounds = f.metadata.get(RANGE)
+        value = getattr(obj, f.name)
+        if bounds is not None and not (value is None and f.default is None):
+            bounds.check(owner, f.name, value)
 
 
 def check_reset_potential(owner: str, v_reset: Any, reset: "ResetMode", threshold: float) -> None:
@@ -421,6 +490,11 @@ class Readout(str, enum.Enum):
 # --------------------------------------------------------------------------------------------
 
 
+#: AdvancedLIF: sampled time constants (steps) are truncated to this range so that beta = exp(-1/tau)
+#: stays strictly inside (0, BETA_MAX), where its logit parameterisation is finite
+TAU_RANGE = (0.5, 500.0)
+
+
 @dataclass
 class NeuronConfig:
     """Parameters of one spiking neuron population (shared by every layer of an SNN).
@@ -431,24 +505,24 @@ class NeuronConfig:
 
     type: NeuronType = NeuronType.lif
     #: per-step membrane decay in [0, 0.999]; None = from ``tau`` if set, else DEFAULT_BETA (0.9)
-    beta: Optional[float] = None
+    beta: Optional[float] = ranged(None, low=0.0, high=BETA_MAX)
     #: membrane time constant (units of ``dt``); mutually exclusive with ``beta``
     tau: Optional[float] = None
     #: step length for ``beta = exp(-dt / tau)`` (units of ``tau``)
-    dt: float = 1.0
-    threshold: float = 1.0
+    dt: float = ranged(1.0, low=0.0, low_inclusive=False)
+    threshold: float = ranged(1.0, low=0.0, low_inclusive=False)
     #: one threshold per layer, or one per neuron (all starting at ``threshold``)
     threshold_shape: ThresholdShape = ThresholdShape.layer
     reset: ResetMode = ResetMode.subtract
     #: resting potential: the membrane leaks toward it, ``v = beta * v + x + (1 - beta) * v_rest``
-    v_rest: float = 0.0
+    v_rest: float = ranged(0.0)
     #: reset=zero: the membrane after a spike (must be below ``threshold``)
     v_reset: float = 0.0
     #: state dtype: fp32_state (float32 state under autocast) | input_dtype (state in the input's dtype)
     dtype_policy: DtypePolicy = DtypePolicy.fp32_state
     surrogate: SurrogateType = SurrogateType.atan
     #: width/slope parameter of the surrogate; ``None`` uses the surrogate's own default
-    surrogate_alpha: Optional[float] = None
+    surrogate_alpha: Optional[float] = ranged(None)
     #: the surrogate's other parameters by name (e.g. ``{c: 0.05, w: 0.5}`` for piecewise_leaky_relu)
     surrogate_params: Dict[str, float] = field(default_factory=dict)
     #: divide the surrogate gradient by its peak (peak 1); False keeps its published scale
@@ -462,46 +536,46 @@ class NeuronConfig:
     #: on for the time codes (encoding=latency / ttfs: one spike per input, which must outlast its
     #: step for the layers to keep firing), off otherwise (brain_ai.core.snn.with_synaptic_default)
     synaptic: Optional[bool] = None
-    synaptic_beta: float = 0.8
+    synaptic_beta: float = ranged(0.8, low=0.0, high=BETA_MAX)
     #: exponential (first order) or alpha (second order: a rise stage with its own decay)
     synaptic_kernel: SynapticKernel = SynapticKernel.exponential
     #: alpha kernel: decay of the rise stage r <- synaptic_rise_beta * r + x feeding i
-    synaptic_rise_beta: float = 0.5
+    synaptic_rise_beta: float = ranged(0.5, low=0.0, high=BETA_MAX)
     #: steps a neuron stays silent (input ignored) after a spike; 0 disables
-    refractory_steps: int = 0
+    refractory_steps: int = ranged(0, low=0, integer=True)
     #: AdaptiveLIF: v_th_eff = threshold + adaptation_alpha * a;  a <- adaptation_decay * a + s
-    adaptation_alpha: float = 0.5
-    adaptation_decay: float = 0.95
+    adaptation_alpha: float = ranged(0.5, low=0.0)
+    adaptation_decay: float = ranged(0.95, low=0.0, high=BETA_MAX)
     #: recurrent_adaptive_lif: learn adaptation_decay (= 0.999 * sigmoid(raw), starting at
     #: adaptation_decay, so it stays in (0, 0.999)); per neuron with per_neuron_beta. The
     #: non-recurrent adaptive_lif layers that type builds (conv blocks, spiking readout) keep it fixed
     learnable_adaptation: bool = False
     #: AdvancedLIF: per-neuron tau (steps) drawn from this distribution
     tau_distribution: TauDistribution = TauDistribution.lognormal
-    tau_mean: float = 10.0
-    tau_std: float = 5.0
+    tau_mean: float = ranged(10.0, low=1.0, high=TAU_RANGE[1], low_inclusive=False)
+    tau_std: float = ranged(5.0, low=0.0)
     #: AdvancedLIF: learnable per-neuron input delay in [0, max_delay] steps; 0 disables delays
-    max_delay: int = 0
+    max_delay: int = ranged(0, low=0, integer=True)
     #: implementation of the sequence (auto | eager | fused | triton | compiled); see :class:`Backend`
     backend: Backend = field(default=Backend.auto, metadata={EXECUTION_ONLY: True})
     #: AdEx (type=adex; equations in brain_ai.core.neurons.adex): slope factor Delta_T of the
     #: exponential spike initiation (threshold units, > 0)
-    adex_delta_t: float = 0.1
+    adex_delta_t: float = ranged(0.1, low=0.0, low_inclusive=False)
     #: AdEx: rheobase potential V_T where the exponential takes over, in (v_rest, threshold)
     adex_v_rheobase: float = 0.8
     #: AdEx: subthreshold coupling a of the adaptation current w to v - v_rest (units of the leak, >= 0)
-    adex_a: float = 0.1
+    adex_a: float = ranged(0.1, low=0.0)
     #: AdEx: spike-triggered jump b of w (threshold units, >= 0)
-    adex_b: float = 0.2
+    adex_b: float = ranged(0.2, low=0.0)
     #: AdEx: time constant tau_w of w (units of ``dt``); w decays by exp(-dt / tau_w) per step
     adex_tau_w: float = 50.0
     #: psn / masked_psn: the fixed number of steps T they map; None = the data's (filled by the pipeline)
-    psn_steps: Optional[int] = None
+    psn_steps: Optional[int] = ranged(None, low=1, integer=True)
     #: masked_psn / sliding_psn: order k (steps each step reads: t - k + 1 .. t), 1 <= k <= T; None = T
-    psn_order: Optional[int] = None
+    psn_order: Optional[int] = ranged(None, low=1, integer=True)
     #: masked_psn: epochs over which the mask's lambda ramps from 0 (full T x T) to 1 (banded, causal);
     #: 0 = banded from the start
-    psn_mask_ramp_epochs: int = 0
+    psn_mask_ramp_epochs: int = ranged(0, low=0, integer=True)
 
     def __post_init__(self) -> None:
         o = "neuron"
@@ -522,31 +596,20 @@ class NeuronConfig:
             raise ConfigError(
                 f"{o}.beta={self.beta!r} and {o}.tau={self.tau!r} are mutually exclusive; set one (beta = exp(-dt/tau))"
             )
-        if self.beta is not None:
-            check_range(o, "beta", self.beta, low=0.0, high=BETA_MAX)
-        check_range(o, "dt", self.dt, low=0.0, low_inclusive=False)
+        check_field_ranges(o, self)
         if self.tau is not None:
             # beta = exp(-dt/tau) <= BETA_MAX  <=>  tau <= -dt / ln(BETA_MAX)
             check_range(o, "tau", self.tau, low=0.0, high=tau_max(self.dt), low_inclusive=False)
-        check_range(o, "threshold", self.threshold, low=0.0, low_inclusive=False)
-        check_range(o, "v_rest", self.v_rest)
         check_reset_potential(o, self.v_reset, self.reset, self.threshold)
-        if self.surrogate_alpha is not None:  # each surrogate checks its own domain when it is built
-            check_range(o, "surrogate_alpha", self.surrogate_alpha)
         if not isinstance(self.surrogate_params, dict) or not all(isinstance(k, str) for k in self.surrogate_params):
             raise ConfigError(
                 f"{o}.surrogate_params={self.surrogate_params!r} must be a mapping of parameter name -> number"
             )
         for key, value in self.surrogate_params.items():
             check_range(o, f"surrogate_params.{key}", value)
-        check_range(o, "synaptic_beta", self.synaptic_beta, low=0.0, high=BETA_MAX)
         self.synaptic_kernel = coerce_enum(o, "synaptic_kernel", self.synaptic_kernel, SynapticKernel)
-        check_range(o, "synaptic_rise_beta", self.synaptic_rise_beta, low=0.0, high=BETA_MAX)
         if self.synaptic_kernel is SynapticKernel.alpha and not self.synaptic:
             raise ConfigError(f"{o}.synaptic_kernel=alpha needs {o}.synaptic=true (it filters the synaptic current)")
-        check_range(o, "refractory_steps", self.refractory_steps, low=0, integer=True)
-        check_range(o, "adaptation_alpha", self.adaptation_alpha, low=0.0)
-        check_range(o, "adaptation_decay", self.adaptation_decay, low=0.0, high=BETA_MAX)
         if self.learnable_adaptation:
             if self.type is not NeuronType.recurrent_adaptive_lif:
                 raise ConfigError(
@@ -562,7 +625,6 @@ class NeuronConfig:
                 high_inclusive=False,
             )
         check_tau_draw(o, self.tau_distribution, self.tau_mean, self.tau_std)
-        check_range(o, "max_delay", self.max_delay, low=0, integer=True)
         if self.type is NeuronType.adex:
             check_adex(
                 o,
@@ -571,8 +633,6 @@ class NeuronConfig:
                 self.dt,
                 self.adex_delta_t,
                 self.adex_v_rheobase,
-                self.adex_a,
-                self.adex_b,
                 self.adex_tau_w,
             )
         self._check_psn(o)
@@ -580,13 +640,8 @@ class NeuronConfig:
     def _check_psn(self, o: str) -> None:
         """The parallel spiking neurons' fields: set only for the types that read them, in range; the
         LIF dynamics they lack (reset, synaptic current, ...) left at their defaults; no fused kernel."""
-        if self.psn_steps is not None:
-            check_range(o, "psn_steps", self.psn_steps, low=1, integer=True)
-        if self.psn_order is not None:
-            check_range(o, "psn_order", self.psn_order, low=1, integer=True)
-            if self.psn_steps is not None and self.type is NeuronType.masked_psn:
-                check_range(o, "psn_order", self.psn_order, low=1, high=self.psn_steps, integer=True)
-        check_range(o, "psn_mask_ramp_epochs", self.psn_mask_ramp_epochs, low=0, integer=True)
+        if self.psn_order is not None and self.psn_steps is not None and self.type is NeuronType.masked_psn:
+            check_range(o, "psn_order", self.psn_order, low=1, high=self.psn_steps, integer=True)
         readers = {
             "psn_steps": FIXED_STEP_PSN_TYPES,
             "psn_order": {NeuronType.masked_psn, NeuronType.sliding_psn},
@@ -616,16 +671,11 @@ class NeuronConfig:
             )
 
 
-#: AdvancedLIF: sampled time constants (steps) are truncated to this range so that beta = exp(-1/tau)
-#: stays strictly inside (0, BETA_MAX), where its logit parameterisation is finite
-TAU_RANGE = (0.5, 500.0)
-
-
 def check_tau_draw(owner: str, distribution: "TauDistribution", mean: float, std: float) -> None:
     """Raise :class:`ConfigError` unless AdvancedLIF's tau distribution can be drawn: ``1 < tau_mean <=``
     ``TAU_RANGE[1]``, ``tau_std >= 0``, and a uniform draw's lower bound ``mean - sqrt(3) std`` > 0."""
-    check_range(owner, "tau_mean", mean, low=1.0, high=TAU_RANGE[1], low_inclusive=False)
-    check_range(owner, "tau_std", std, low=0.0)
+    field_range(NeuronConfig, "tau_mean").check(owner, "tau_mean", mean)
+    field_range(NeuronConfig, "tau_std").check(owner, "tau_std", std)
     if distribution is TauDistribution.uniform and mean - math.sqrt(3.0) * std <= 0:
         raise ConfigError(
             f"{owner}.tau_std={std!r} is too large for a uniform tau with tau_mean={mean!r}: "
@@ -650,17 +700,15 @@ def check_adex(
     dt: float,
     delta_t: float,
     v_rheobase: float,
-    a: float,
-    b: float,
     tau_w: float,
 ) -> None:
-    """Raise :class:`ConfigError` naming the field unless the AdEx parameters are in range.
+    """Raise :class:`ConfigError` naming the field unless the AdEx parameters fit each other (the
+    ranges of one field, ``delta_t > 0`` and ``a, b >= 0``, are on :class:`NeuronConfig`'s fields).
 
-    ``delta_t > 0``; ``v_rest < v_rheobase < threshold``; ``(threshold - v_rheobase) / delta_t <=``
-    :data:`ADEX_MAX_EXPONENT` (else the exponential overflows float32 before the spike); ``a, b >= 0``;
+    ``v_rest < v_rheobase < threshold``; ``(threshold - v_rheobase) / delta_t <=``
+    :data:`ADEX_MAX_EXPONENT` (else the exponential overflows float32 before the spike);
     ``0 < tau_w <= tau_max(dt)``.
     """
-    check_range(owner, "adex_delta_t", delta_t, low=0.0, low_inclusive=False)
     check_range(
         owner, "adex_v_rheobase", v_rheobase, low=v_rest, high=threshold, low_inclusive=False, high_inclusive=False
     )
@@ -670,8 +718,6 @@ def check_adex(
             f"exp((threshold - v_rheobase) / delta_t) overflows; allowed: adex_delta_t >= "
             f"{(threshold - v_rheobase) / ADEX_MAX_EXPONENT:g} (exponent at most {ADEX_MAX_EXPONENT:g})"
         )
-    check_range(owner, "adex_a", a, low=0.0)
-    check_range(owner, "adex_b", b, low=0.0)
     check_range(owner, "adex_tau_w", tau_w, low=0.0, high=tau_max(dt), low_inclusive=False)
 
 
@@ -687,37 +733,41 @@ class SNNConfig:
     architecture: Architecture = Architecture.mlp
     #: features per time step entering the MLP; None = inferred from data + encoder. A value
     #: that does not match the data is an error naming this field.
-    input_size: Optional[int] = None
+    input_size: Optional[int] = ranged(None, low=1, integer=True)
     #: conv only: per-step input ``[C, H, W]``; None = inferred from data + encoder
     input_shape: Optional[List[int]] = None
     hidden_sizes: List[int] = field(default_factory=lambda: [256])
     #: output neurons; None = inferred from the data's classes and the decoder
-    output_size: Optional[int] = None
+    output_size: Optional[int] = ranged(None, low=1, integer=True)
     conv_channels: List[int] = field(default_factory=lambda: [16, 32])
-    kernel_size: int = 3
-    pool: int = 2
+    kernel_size: int = ranged(3, low=1, integer=True)
+    pool: int = ranged(2, low=1, integer=True)
     norm: NormType = NormType.batch
     neuron: NeuronConfig = field(default_factory=NeuronConfig)
-    dropout: float = 0.0
+    dropout: float = ranged(0.0, low=0.0, high=1.0, high_inclusive=False)
     readout: Readout = Readout.spiking
     #: readout=membrane: time constant of the leaky readout (units of ``neuron.dt``; decay
     #: exp(-dt / readout_tau)), independent of the hidden layers' neuron settings (seed 002: readout
     #: synapse tau 10 against the membrane's 20); None = the readout follows ``neuron.beta`` / ``tau``
     readout_tau: Optional[float] = None
     #: truncated BPTT window in steps (state detached between chunks); None = full BPTT
-    chunk_size: Optional[int] = field(default=None, metadata={EXECUTION_ONLY: True})
+    chunk_size: Optional[int] = field(default=None, metadata={EXECUTION_ONLY: True, RANGE: Range(low=1, integer=True)})
     #: exact BPTT with bounded memory: run the network in segments of this many steps, each
     #: recomputed in backward (torch.utils.checkpoint); None = no checkpointing; at most T
-    checkpoint_every: Optional[int] = field(default=None, metadata={EXECUTION_ONLY: True})
+    checkpoint_every: Optional[int] = field(
+        default=None, metadata={EXECUTION_ONLY: True, RANGE: Range(low=1, integer=True)}
+    )
     #: activation-memory budget (MB) of a training step: the pipeline picks checkpoint_every
     #: for it (brain_ai.core.memory); None = use checkpoint_every as given
-    memory_budget_mb: Optional[float] = field(default=None, metadata={EXECUTION_ONLY: True})
+    memory_budget_mb: Optional[float] = field(
+        default=None, metadata={EXECUTION_ONLY: True, RANGE: Range(low=0.0, low_inclusive=False)}
+    )
     #: bptt | ottt | sltt: how gradients flow through time (LearningRule); ottt / sltt keep one
     #: step's graph at a time, so training memory does not grow with T
     learning_rule: LearningRule = LearningRule.bptt
     #: learning_rule=sltt only: backpropagate at this many randomly chosen steps per batch
     #: (1 <= sltt_steps <= T, drawn from the batch's generator); None = at every step
-    sltt_steps: Optional[int] = None
+    sltt_steps: Optional[int] = ranged(None, low=1, integer=True)
 
     def __post_init__(self) -> None:
         o = "snn"
@@ -727,29 +777,18 @@ class SNNConfig:
         self.learning_rule = coerce_enum(o, "learning_rule", self.learning_rule, LearningRule)
         if isinstance(self.neuron, dict):
             self.neuron = from_dict(NeuronConfig, self.neuron)
-        if self.input_size is not None:
-            check_range(o, "input_size", self.input_size, low=1, integer=True)
+        check_field_ranges(o, self)
         if self.input_shape is not None:
             check_positive_int_list(o, "input_shape", self.input_shape)
             if len(self.input_shape) != 3:
                 raise ConfigError(f"{o}.input_shape={list(self.input_shape)!r} must be [C, H, W] (3 positive integers)")
         check_positive_int_list(o, "hidden_sizes", self.hidden_sizes, allow_empty=True)
-        if self.output_size is not None:
-            check_range(o, "output_size", self.output_size, low=1, integer=True)
         check_positive_int_list(o, "conv_channels", self.conv_channels, allow_empty=True)
-        check_range(o, "kernel_size", self.kernel_size, low=1, integer=True)
         if self.kernel_size % 2 == 0:  # padding k // 2 keeps H x W only for odd k
             raise ConfigError(
                 f"{o}.kernel_size={self.kernel_size} must be odd (1, 3, 5, ...): padding kernel_size // 2 keeps the feature map size only then"
             )
-        check_range(o, "pool", self.pool, low=1, integer=True)
-        check_range(o, "dropout", self.dropout, low=0.0, high=1.0, high_inclusive=False)
-        if self.chunk_size is not None:
-            check_range(o, "chunk_size", self.chunk_size, low=1, integer=True)
-        if self.checkpoint_every is not None:
-            check_range(o, "checkpoint_every", self.checkpoint_every, low=1, integer=True)
         if self.memory_budget_mb is not None:
-            check_range(o, "memory_budget_mb", self.memory_budget_mb, low=0.0, low_inclusive=False)
             if self.neuron.type in FIXED_STEP_PSN_TYPES:
                 raise ConfigError(
                     f"{o}.memory_budget_mb={self.memory_budget_mb} is not available for "
@@ -778,7 +817,6 @@ class SNNConfig:
         ways of splitting time have no meaning there; ``sltt_steps`` belongs to sltt."""
         rule = self.learning_rule.name
         if self.sltt_steps is not None:
-            check_range(o, "sltt_steps", self.sltt_steps, low=1, integer=True)
             if self.learning_rule is not LearningRule.sltt:
                 raise ConfigError(
                     f"{o}.sltt_steps={self.sltt_steps} picks the steps of {o}.learning_rule=sltt, but "
@@ -1050,23 +1088,19 @@ class OptimConfig:
     """Optimiser and learning-rate schedule of the LightningModule."""
 
     optimizer: OptimizerName = OptimizerName.adam
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
+    lr: float = ranged(2e-3, low=0.0, low_inclusive=False)
+    weight_decay: float = ranged(0.0, low=0.0)
+    momentum: float = ranged(0.9, low=0.0, high=1.0)
     scheduler: SchedulerName = SchedulerName.cosine
     #: StepLR: decay lr by ``step_gamma`` every ``step_size`` epochs
-    step_size: int = 10
-    step_gamma: float = 0.5
+    step_size: int = ranged(10, low=1, integer=True)
+    step_gamma: float = ranged(0.5, low=0.0, high=1.0, low_inclusive=False)
 
     def __post_init__(self) -> None:
         o = "optim"
         self.optimizer = coerce_enum(o, "optimizer", self.optimizer, OptimizerName)
         self.scheduler = coerce_enum(o, "scheduler", self.scheduler, SchedulerName)
-        check_range(o, "lr", self.lr, low=0.0, low_inclusive=False)
-        check_range(o, "weight_decay", self.weight_decay, low=0.0)
-        check_range(o, "momentum", self.momentum, low=0.0, high=1.0)
-        check_range(o, "step_size", self.step_size, low=1, integer=True)
-        check_range(o, "step_gamma", self.step_gamma, low=0.0, high=1.0, low_inclusive=False)
+        check_field_ranges(o, self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1517,14 +1551,12 @@ class EfficiencyConfig:
     """
 
     #: energy of one accumulate (a spike arriving at a synapse), picojoules
-    e_ac_pj: float = 0.9
+    e_ac_pj: float = ranged(0.9, low=0.0)
     #: energy of one multiply-accumulate (a real-valued input at a synapse), picojoules
-    e_mac_pj: float = 4.6
+    e_mac_pj: float = ranged(4.6, low=0.0)
 
     def __post_init__(self) -> None:
-        o = "efficiency"
-        check_range(o, "e_ac_pj", self.e_ac_pj, low=0.0)
-        check_range(o, "e_mac_pj", self.e_mac_pj, low=0.0)
+        check_field_ranges("efficiency", self)
 
 
 #: config group name -> its schema dataclass (registered as Hydra groups by brain_ai.hydra_store)

@@ -9,7 +9,7 @@ schema groups as validated dataclasses, and the trainer / metric settings that w
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Tuple, Union
+from typing import Any, NamedTuple, Optional, Union
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -51,11 +51,22 @@ def _to_dataclass(node: DictConfig, cls: type, group: str) -> Any:
     return obj
 
 
-def resolve_configs(
-    cfg: DictConfig,
-) -> Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]:
+class SchemaGroups(NamedTuple):
+    """The composed config's schema groups as validated dataclasses (:func:`resolve_configs`);
+    made once per run: :func:`validate_config` returns them, and ``train.py`` hands them on to
+    :func:`brain_ai.app.pipeline.train`."""
+
+    snn: SNNConfig
+    encoding: EncodingConfig
+    decoding: DecodingConfig
+    loss: LossConfig
+    optim: OptimConfig
+    data: DataConfig
+
+
+def resolve_configs(cfg: DictConfig) -> SchemaGroups:
     """Turn the composed config's domain groups into validated dataclasses."""
-    return (
+    return SchemaGroups(
         _to_dataclass(cfg.snn, SNNConfig, "snn"),
         _to_dataclass(cfg.encoding, EncodingConfig, "encoding"),
         _to_dataclass(cfg.decoding, DecodingConfig, "decoding"),
@@ -153,9 +164,7 @@ def check_run_settings(cfg: DictConfig, data_cfg: DataConfig) -> None:
         )
 
 
-def validate_config(
-    cfg: DictConfig,
-) -> Optional[Tuple[SNNConfig, EncodingConfig, DecodingConfig, LossConfig, OptimConfig, DataConfig]]:
+def validate_config(cfg: DictConfig) -> Optional[SchemaGroups]:
     """All data-free checks of a composed config; returns the validated dataclasses (``None`` for
     an ``evaluate`` config, which has no schema groups: they come from the checkpoint)."""
     missing = sorted(str(k) for k in cfg if k != "hydra" and OmegaConf.is_missing(cfg, k))  # top level: ckpt_path=???
@@ -169,6 +178,6 @@ def validate_config(
     if "snn" not in cfg:
         return None
     configs = resolve_configs(cfg)
-    check_backend_settings(cfg.get("trainer"), configs[0])
-    check_run_settings(cfg, configs[-1])
+    check_backend_settings(cfg.get("trainer"), configs.snn)
+    check_run_settings(cfg, configs.data)
     return configs

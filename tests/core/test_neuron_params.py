@@ -10,13 +10,25 @@ import pytest
 import torch
 from torch import Tensor
 
-from brain_ai.config import Backend, ConfigError, NeuronConfig, NeuronType, SNNConfig, check_range
+from brain_ai.config import (
+    PSN_TYPES,
+    RANGE,
+    Backend,
+    ConfigError,
+    NeuronConfig,
+    NeuronType,
+    OptimConfig,
+    SNNConfig,
+    field_range,
+    ranged,
+)
 from brain_ai.core.neurons import (
     NEURONS,
     AdaptiveLIFNeuron,
     AdvancedLIFNeuron,
     LeakyIntegrator,
     LIFNeuron,
+    ParallelSpikingNeuron,
     RecurrentAdaptiveLIFNeuron,
     RecurrentLIFNeuron,
     build_neuron,
@@ -31,17 +43,12 @@ from brain_ai.core.snn import build_snn
 
 
 def _config_with_gain() -> type:
-    """The recipe of docs/extending.md, step 1: a new field (and its range) on the parameter object."""
-
-    def check(self: NeuronConfig) -> None:
-        NeuronConfig.__post_init__(self)
-        check_range("neuron", "input_gain", self.input_gain, low=0.0, low_inclusive=False)
-
+    """The recipe of docs/extending.md, step 1: a new field, its default and its range on the
+    parameter object (NeuronConfig's own ``__post_init__`` checks the range: nothing to override)."""
     return dataclasses.make_dataclass(
         "GainNeuronConfig",
-        [("input_gain", float, dataclasses.field(default=1.0))],
+        [("input_gain", float, ranged(1.0, low=0.0, low_inclusive=False))],
         bases=(NeuronConfig,),
-        namespace={"__post_init__": check},
     )
 
 
@@ -100,18 +107,52 @@ def test_an_unknown_parameter_names_the_fields():
         LIFNeuron(4, {"beta": 0.9})
 
 
-@pytest.mark.parametrize(
-    "ntype", [t for t in NEURONS if issubclass(NEURONS[t], LeakyCellBase)]
-)  # not yet the PSN family
+#: the fields a neuron type needs besides the defaults (the PSN family's T and order)
+_NEEDS = {
+    NeuronType.psn: dict(psn_steps=4),
+    NeuronType.masked_psn: dict(psn_steps=4, psn_order=2),
+    NeuronType.sliding_psn: dict(psn_order=2),
+}
+
+
+@pytest.mark.parametrize("ntype", list(NEURONS))
 def test_every_neuron_is_built_from_its_config_and_validates_once(ntype):
-    cfg = NeuronConfig(type=ntype, adaptation_alpha=0.25, adaptation_decay=0.8)
+    cfg = NeuronConfig(type=ntype, adaptation_alpha=0.25, adaptation_decay=0.8, **_NEEDS.get(ntype, {}))
     layer = build_neuron(cfg, 6)
     assert type(layer) is NEURONS[ntype] and layer.neuron_type is ntype
     assert (
         layer.params.adaptation_alpha == 0.25 and layer.params.adaptation_decay == 0.8
     )  # advanced_lif: beta learnable
     with pytest.raises(ConfigError, match=rf"{NEURONS[ntype].__name__}: neuron.adaptation_alpha=-1 is out of range"):
-        NEURONS[ntype](6, adaptation_alpha=-1)
+        NEURONS[ntype](6, adaptation_alpha=-1, **_NEEDS.get(ntype, {}))
+
+
+@pytest.mark.parametrize("ntype", sorted(PSN_TYPES))
+def test_the_psn_family_takes_the_parameter_object_and_its_fields_as_keywords(ntype):
+    cls, needs = NEURONS[ntype], _NEEDS[ntype]
+    by_keywords = cls(3, threshold=0.5, surrogate="sigmoid", **needs)
+    by_object = cls(3, NeuronConfig(type=ntype, threshold=0.5, surrogate="sigmoid", **needs))
+    assert by_keywords.params == by_object.params and by_keywords.params.type is ntype
+    assert repr(by_keywords) == repr(by_object) and "Sigmoid" in repr(by_keywords)
+    assert all(torch.equal(a, b) for a, b in zip(by_keywords.state_dict().values(), by_object.state_dict().values()))
+    assert torch.all(by_keywords.bias == -0.5)  # the bias starts at -threshold, read from the parameter object
+    with pytest.raises(TypeError, match=rf"{cls.__name__}: unknown parameter\(s\) \['steps'\]"):
+        cls(3, steps=4)  # the old keyword: the field is psn_steps
+    with pytest.raises(TypeError, match=rf"{cls.__name__}: params must be a NeuronConfig, got int"):
+        cls(3, 4)  # the old positional T
+    with pytest.raises(
+        ConfigError, match=rf"{cls.__name__}: neuron.reset='zero' is not available for neuron.type={ntype.value}"
+    ):
+        cls(3, reset="zero", **needs)
+
+
+def test_the_psn_hooks_are_abstract():
+    class NoTimeMap(ParallelSpikingNeuron):
+        pass
+
+    with pytest.raises(TypeError, match="abstract.*(_hidden|time_matrix|time_taps)"):
+        NoTimeMap(3, NeuronConfig(type="sliding_psn", psn_order=2))
+    assert {"time_matrix", "time_taps", "_hidden"} <= ParallelSpikingNeuron.__abstractmethods__
 
 
 def test_recurrent_adaptive_lif_reads_its_adaptation_from_the_config():
@@ -133,6 +174,23 @@ def test_tau_mean_has_one_range_checked_when_the_config_is_made():
     assert torch.allclose(layer.tau, torch.full((3,), 500.0), rtol=1e-3)
     with pytest.raises(ConfigError, match="neuron.beta=0.5 is not used by type=advanced_lif"):
         AdvancedLIFNeuron(3, beta=0.5)
+
+
+def test_ranges_live_on_the_fields_and_one_checker_names_field_value_and_interval():
+    declared = {f.name for f in dataclasses.fields(NeuronConfig) if RANGE in f.metadata}
+    assert {"beta", "dt", "threshold", "synaptic_beta", "refractory_steps", "adaptation_decay", "tau_mean"} <= declared
+    assert {"psn_steps", "psn_order", "psn_mask_ramp_epochs", "adex_delta_t", "adex_a", "adex_b"} <= declared
+    assert str(field_range(NeuronConfig, "threshold")) == "(0.0, inf)"
+    assert str(field_range(NeuronConfig, "psn_order")) == "integer in [1, inf)"
+    assert NeuronConfig(psn_steps=None).psn_steps is None  # None = not set, where the default is None
+    with pytest.raises(ConfigError, match=r"neuron.adex_a=-1 is out of range; allowed: \[0.0, inf\)"):
+        NeuronConfig(adex_a=-1)  # the field's range holds for every neuron type
+    with pytest.raises(ConfigError, match=r"neuron.max_delay=1.5 must be an integer"):
+        NeuronConfig(type="advanced_lif", max_delay=1.5)
+    with pytest.raises(ConfigError, match=r"snn.dropout=1.0 is out of range; allowed: \[0.0, 1.0\)"):
+        SNNConfig(dropout=1.0)
+    with pytest.raises(ConfigError, match=r"optim.momentum=1.5 is out of range; allowed: \[0.0, 1.0\]"):
+        OptimConfig(momentum=1.5)
 
 
 # ---- backend: decided once ------------------------------------------------------------------

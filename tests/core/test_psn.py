@@ -63,11 +63,11 @@ def np_bias(neuron, steps):
 
 
 CASES = {
-    "psn": lambda: PSN(5, 6),
-    "masked_psn_banded": lambda: MaskedPSN(5, 6, 2),
-    "masked_psn_ramping": lambda: MaskedPSN(5, 6, 3, ramp_epochs=4),
-    "sliding_psn": lambda: SlidingPSN(5, 3),
-    "sliding_psn_order_1": lambda: SlidingPSN(5, 1),
+    "psn": lambda: PSN(5, psn_steps=6),
+    "masked_psn_banded": lambda: MaskedPSN(5, psn_steps=6, psn_order=2),
+    "masked_psn_ramping": lambda: MaskedPSN(5, psn_steps=6, psn_order=3, psn_mask_ramp_epochs=4),
+    "sliding_psn": lambda: SlidingPSN(5, psn_order=3),
+    "sliding_psn_order_1": lambda: SlidingPSN(5, psn_order=1),
 }
 
 
@@ -103,7 +103,7 @@ def test_spikes_and_gradients_match_numpy(case):
 
 
 def test_masked_psn_ramp_reaches_a_causal_band():
-    neuron = MaskedPSN(4, 5, 2, ramp_epochs=2)
+    neuron = MaskedPSN(4, psn_steps=5, psn_order=2, psn_mask_ramp_epochs=2)
     assert float(neuron.lambda_) == 0.0  # the full T x T matrix while the ramp starts
     x = torch.rand(2, 5, 4)
     changed = x.clone()
@@ -120,12 +120,12 @@ def test_masked_psn_ramp_reaches_a_causal_band():
     assert torch.equal(h(x)[:, :4], h(changed)[:, :4])  # lambda 1: no step reads a later one
     neuron.mask0.zero_()
     assert float(h(x).detach().abs().max()) == pytest.approx(1.0)  # banded weights gone: only the bias (-1) is left
-    assert float(MaskedPSN(4, 5, 2).lambda_) == 1.0  # no ramp: banded from the start
+    assert float(MaskedPSN(4, psn_steps=5, psn_order=2).lambda_) == 1.0  # no ramp: banded from the start
 
 
 def test_sliding_psn_continues_a_sequence_across_calls_and_segments():
     torch.manual_seed(0)
-    neuron = randomised(SlidingPSN(4, 3))
+    neuron = randomised(SlidingPSN(4, psn_order=3))
     x = torch.randn(2, 9, 4, dtype=torch.float64, requires_grad=True)
     whole, final, _ = neuron.forward_sequence(x, record="membrane")
     first, state, _ = neuron.forward_sequence(x[:, :4], carry_state=True)
@@ -143,7 +143,7 @@ def test_sliding_psn_continues_a_sequence_across_calls_and_segments():
 
 @pytest.mark.parametrize("kind", ["psn", "masked_psn"])
 def test_fixed_steps_refuse_other_lengths_and_carried_state(kind):
-    neuron = PSN(3, 4) if kind == "psn" else MaskedPSN(3, 4, 2)
+    neuron = PSN(3, psn_steps=4) if kind == "psn" else MaskedPSN(3, psn_steps=4, psn_order=2)
     with pytest.raises(ValueError, match="the input has 5 steps but the neuron maps exactly T=4"):
         neuron.forward_sequence(torch.rand(2, 5, 3))
     with pytest.raises(ValueError, match="the input has 2 steps"):

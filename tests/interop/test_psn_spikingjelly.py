@@ -24,11 +24,11 @@ def peer_pair(kind: str, lambda_: float = 1.0):
     """(SpikingJelly module, brain_ai module) with SpikingJelly's random parameters copied over (strict load)."""
     torch.manual_seed(0)
     if kind == "psn":
-        peer, ours = sj.PSN(T), PSN(N, T)
+        peer, ours = sj.PSN(T), PSN(N, psn_steps=T)
     elif kind == "masked_psn":
-        peer, ours = sj.MaskedPSN(k=3, T=T, lambda_init=lambda_, step_mode="m"), MaskedPSN(N, T, 3)
+        peer, ours = sj.MaskedPSN(k=3, T=T, lambda_init=lambda_, step_mode="m"), MaskedPSN(N, psn_steps=T, psn_order=3)
     else:
-        peer, ours = sj.SlidingPSN(k=3, exp_init=False, step_mode="m"), SlidingPSN(N, 3)
+        peer, ours = sj.SlidingPSN(k=3, exp_init=False, step_mode="m"), SlidingPSN(N, psn_order=3)
     with torch.no_grad():
         peer.bias.uniform_(-0.5, 0.5)  # SpikingJelly's -1 leaves few spikes on this input
     ours.load_state_dict(peer.state_dict())  # strict: every name and shape maps one to one

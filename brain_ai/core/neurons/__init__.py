@@ -7,7 +7,7 @@ step functions and a factory.
 
 from brain_ai.core.neurons.adex import AdExNeuron, adex_step
 from brain_ai.core.neurons.advanced import TAU_RANGE, AdvancedLIFNeuron, sample_tau
-from brain_ai.core.neurons.base import LeakyCellBase, SpikingNeuronBase
+from brain_ai.core.neurons.base import LeakyCellBase, NeuronLayerBase, SpikingNeuronBase
 from brain_ai.core.neurons.factory import NEURONS, build_neuron
 from brain_ai.core.neurons.functional import (
     adaptive_lif_step,
@@ -38,6 +38,7 @@ __all__ = [
     "LeakyIntegrator",
     "MaskedPSN",
     "NEURONS",
+    "NeuronLayerBase",
     "PSN",
     "ParallelSpikingNeuron",
     "RecurrentAdaptiveLIFNeuron",

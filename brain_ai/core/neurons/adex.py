@@ -71,7 +71,7 @@ class AdExNeuron(SpikingNeuronBase):
     The other arguments (``size``, ``beta`` / ``tau``, ``threshold``, ``v_rest``, ``v_reset``, ...) are
     :class:`SpikingNeuronBase`'s (``beta`` is the membrane decay ``exp(-dt / tau_m)``).
 
-    Parameters (:class:`~brain_ai.config.NeuronConfig`; ranges: :func:`~brain_ai.config.check_adex`):
+    Parameters (:class:`~brain_ai.config.NeuronConfig`; ranges on its fields and :func:`~brain_ai.config.check_adex`):
     ``adex_delta_t`` (slope factor ``Delta_T``), ``adex_v_rheobase`` (``V_T``), ``adex_a`` (subthreshold
     coupling), ``adex_b`` (spike-triggered jump), ``adex_tau_w`` (time constant of ``w``, units of ``dt``).
     Only the eager backend runs it (``auto`` picks it; ``fused`` / ``triton`` are refused with the reason).
@@ -101,8 +101,6 @@ class AdExNeuron(SpikingNeuronBase):
                     p.dt,
                     p.adex_delta_t,
                     p.adex_v_rheobase,
-                    p.adex_a,
-                    p.adex_b,
                     p.adex_tau_w,
                 )
 

@@ -1,9 +1,12 @@
 """Module shells: parameters/buffers, state lifecycle and input checks around the pure steps.
 
-``LeakyCellBase`` owns the membrane decay ``beta`` and the state lifecycle shared by every cell
-with a leaky membrane; ``SpikingNeuronBase`` adds threshold, surrogate, reset mode, synaptic
-current and refractory period. Subclasses only declare their state fields (``state_shapes``)
-and call one pure step function (``_step``).
+``NeuronLayerBase`` is every neuron layer's: the parameter object (``params``, a
+:class:`~brain_ai.config.NeuronConfig`), the state lifecycle, the input checks and the sequence
+path through ``run_segments`` (the parallel spiking neurons of ``psn.py`` derive from it
+directly). ``LeakyCellBase`` adds the membrane decay ``beta`` and the backend decided per device;
+``SpikingNeuronBase`` adds threshold, surrogate, reset mode, synaptic current and refractory
+period. Subclasses only declare their state fields (``state_shapes``) and call one pure step
+function (``_step``).
 """
 
 from __future__ import annotations
@@ -50,19 +53,24 @@ TENSOR_VALUES = ("beta", "tau", "threshold")
 
 
 def neuron_params(
-    owner: str, params: Optional[NeuronConfig], neuron_type: Optional[NeuronType], overrides: Dict[str, Any]
+    owner: str,
+    params: Optional[NeuronConfig],
+    neuron_type: Optional[NeuronType],
+    overrides: Dict[str, Any],
+    tensor_values: Tuple[str, ...] = TENSOR_VALUES,
 ) -> Tuple[NeuronConfig, Dict[str, Any]]:
     """A layer's parameter object and the initial values that are not config numbers.
 
     ``params`` (a :class:`~brain_ai.config.NeuronConfig`, or a subclass with more fields; None =
     the defaults with ``type=neuron_type``) with the field ``overrides`` applied through the
     dataclass, which validates them: ``LIFNeuron(128, beta=0.9)`` is
-    ``LIFNeuron(128, NeuronConfig(type="lif", beta=0.9))``. Tensors given for :data:`TENSOR_VALUES`
-    and a :class:`Surrogate` instance given for ``surrogate`` are returned apart, by name.
+    ``LIFNeuron(128, NeuronConfig(type="lif", beta=0.9))``. Tensors given for ``tensor_values``
+    (the layer's per-neuron initial values, :data:`TENSOR_VALUES` by default) and a
+    :class:`Surrogate` instance given for ``surrogate`` are returned apart, by name.
     """
 
     def apart(key: str, value: Any) -> bool:
-        tensor = key in TENSOR_VALUES and isinstance(value, Tensor)
+        tensor = key in tensor_values and isinstance(value, Tensor)
         return tensor or (key == "surrogate" and isinstance(value, Surrogate))
 
     initial = {k: overrides.pop(k) for k in list(overrides) if apart(k, overrides[k])}
@@ -84,6 +92,15 @@ def neuron_params(
         return dataclasses.replace(params, **overrides), initial  # a copy: the layer's own
     except ConfigError as err:  # the dataclass names the field (neuron.<field>); add the layer
         raise ConfigError(f"{owner}: {err}") from None
+
+
+def surrogate_of(params: NeuronConfig, initial: Dict[str, Any]) -> Surrogate:
+    """The layer's surrogate: the instance a keyword constructor gave (``initial["surrogate"]``,
+    :func:`neuron_params`), else the one ``params`` names (``surrogate``, ``surrogate_alpha``,
+    ``surrogate_normalize``, ``surrogate_params``)."""
+    return initial.get("surrogate") or get_surrogate(
+        params.surrogate.value, params.surrogate_alpha, normalize=params.surrogate_normalize, **params.surrogate_params
+    )
 
 
 def resolve_beta(
@@ -138,14 +155,13 @@ def decay_value(module: nn.Module, name: str, learnable: bool) -> Tensor:
     return getattr(module, f"{name}_fixed")
 
 
-class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
-    r"""Base of every cell with a leaky membrane ``v = beta * v + input``.
+class NeuronLayerBase(nn.Module, metaclass=abc.ABCMeta):
+    """Base of every neuron layer: its feature shape, its parameter object, the state lifecycle,
+    the input checks and the one sequence path through :func:`~brain_ai.core.unroll.run_segments`.
 
-    ``beta`` is fixed (a buffer) or learnable. Learnable beta is parameterised as
-    ``beta = 0.999 * sigmoid(raw)`` so that no optimiser step can leave [0, 0.999]; it needs an
-    initial value strictly inside (0, 0.999). ``per_neuron_beta`` gives one beta per neuron
-    (shape ``size``), otherwise one per layer. Give ``tau`` (and ``dt``) instead of ``beta`` for
-    ``beta = exp(-dt / tau)``; neither gives beta = 0.9. ``dtype_policy`` picks the state dtype
+    A subclass registers its tensors from ``self.params`` (:meth:`_register_values`), declares its
+    state fields (:meth:`state_shapes`) and gives the function that runs one time segment
+    (:meth:`_segment_fn`). ``dtype_policy`` picks the state dtype
     (:func:`~brain_ai.core.neurons.state.state_dtype_for`): ``fp32_state`` (float32 state for
     fp16/bf16 inputs under autocast) or ``input_dtype`` (the state in the input's dtype).
     """
@@ -154,43 +170,26 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
     spiking: ClassVar[bool] = False
     #: the NeuronType a default parameter object gets (None: the cell has no type of its own)
     neuron_type: ClassVar[Optional[NeuronType]] = None
-
-    #: the implementations this class has (eager, the per-step unroll, runs every cell); a layer may
-    #: still refuse one of them for its settings (:meth:`backend_unsupported`)
+    #: the implementations this class has (eager: the generic path every layer has)
     backends: ClassVar[FrozenSet[Backend]] = frozenset({Backend.eager})
-    #: whether ``auto`` may pick this class's Triton kernel on CUDA (False: not yet verified on a GPU)
-    auto_triton: ClassVar[bool] = True
+    #: the fields a keyword constructor may give as tensors (per-neuron initial values, :func:`neuron_params`)
+    tensor_values: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, size: Size, params: Optional[NeuronConfig] = None, **overrides: Any) -> None:
         super().__init__()
         owner = type(self).__name__
         self.size = as_shape(owner, size)
-        self.params, initial = neuron_params(owner, params, self.neuron_type, overrides)
+        self.params, initial = neuron_params(owner, params, self.neuron_type, overrides, self.tensor_values)
         self._register_values(initial)
-        self._decide_backend(self.beta.device)
 
+    @abc.abstractmethod
     def _register_values(self, initial: Dict[str, Any]) -> None:
         """Register the layer's Parameters and buffers from ``self.params``; ``initial`` holds the
-        values a keyword constructor gave as tensors (per-neuron beta / tau / threshold) or a
-        :class:`Surrogate` instance, in place of the config's numbers (:func:`neuron_params`)."""
-        p = self.params
-        shape = self.size if p.per_neuron_beta else ()
-        beta = resolve_beta(type(self).__name__, initial.get("beta", p.beta), initial.get("tau", p.tau), p.dt)
-        init = torch.as_tensor(beta, dtype=torch.float32).expand(shape).clone()  # (*N) or ()
-        register_decay(self, "beta", init, p.learnable_beta)
-
-    @property
-    def learnable_beta(self) -> bool:
-        return self.params.learnable_beta
+        values a keyword constructor gave as tensors or a :class:`Surrogate` instance (:func:`neuron_params`)."""
 
     @property
     def dtype_policy(self) -> DtypePolicy:
         return self.params.dtype_policy
-
-    @property
-    def beta(self) -> Tensor:
-        """Membrane decay per step, in [0, 0.999]; scalar or ``(*N)``."""
-        return decay_value(self, "beta", self.learnable_beta)
 
     # ---- state lifecycle ----------------------------------------------------------------
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
@@ -231,19 +230,7 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         check_state(owner, state, self.state_shapes(x.shape[0]), x.device, dtype)
         return state
 
-    # ---- dynamics -----------------------------------------------------------------------
-    @abc.abstractmethod
-    def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
-        """One step of the cell's pure step function (subclasses implement)."""
-
-    def _cell(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
-        """``(x_t, state) -> (out_t, state)`` without checks (used by ``forward_sequence``)."""
-        return self._step(x, state)
-
-    def forward(self, x: Tensor, state: Optional[SpikingState] = None) -> Tuple[Tensor, SpikingState]:
-        """One step: ``x (B, *size)`` -> ``(out (B, *size), new_state)``; ``state=None`` = zeros."""
-        return self._cell(x, self._prepare_state(x, x.shape[1:], state, "(B, *size)"))
-
+    # ---- sequence -----------------------------------------------------------------------
     def forward_sequence(
         self,
         x: Tensor,
@@ -259,14 +246,12 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
 
         Runs :func:`brain_ai.core.unroll.run_segments` (``chunk_size`` = truncated BPTT window,
         ``checkpoint_every`` = exact checkpointed BPTT segment, ``record`` = "none" | "spikes" |
-        "membrane"; membrane traces are the post-reset ``state.v``). Each segment runs the
-        implementation of :attr:`backend` (decided from ``params.backend`` when the layer is built
-        or moved), or of this call's ``backend`` (auto | eager | fused | triton | compiled,
-        :func:`brain_ai.core.backend.resolve_backend`): the fused whole-sequence Function once per
-        segment (the LIF family's ``_fused_segment``), or :meth:`_cell` step by step. NaN/Inf in
-        ``x`` raise ``ValueError``. ``carry_state`` (:func:`~brain_ai.core.neurons.state.carry`):
-        None returns the final state attached to the graph, True detached (streaming: feed it
-        back as ``state``), False returns None in its place (no reference kept).
+        "membrane"). Each segment runs the implementation the layer decided (:meth:`_segment_fn`),
+        or this call's ``backend`` (auto | eager | fused | triton | compiled, where the layer has
+        it). NaN/Inf in ``x`` raise ``ValueError``. ``carry_state``
+        (:func:`~brain_ai.core.neurons.state.carry`): None returns the final state attached to the
+        graph, True detached (streaming: feed it back as ``state``), False returns None in its
+        place (no reference kept).
         """
         out, final, traces = self._run_sequence(
             x, state, chunk_size, checkpoint_every, record, backend, check_values=True
@@ -290,6 +275,74 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
         if x.dim() < 2 or x.shape[1] < 1:
             raise ValueError(f"{owner}: x must be (B, T>=1, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)", check_values)
+        segment = self._segment_fn(x, state, record, backend, owner)
+        outputs, state = run_segments(segment, x, state, chunk_size=chunk_size, checkpoint_every=checkpoint_every)
+        return outputs["out"], state, traces_of(outputs, record)
+
+    @abc.abstractmethod
+    def _segment_fn(
+        self, x: Tensor, state: SpikingState, record: Record, backend: Union[Backend, str, None], owner: str
+    ) -> SegmentFn:
+        """The function that runs one time segment of ``x`` from ``state`` with ``backend`` (None:
+        the layer's own decision), returning ``{"out": ..., ["membrane": ...]}`` and the state."""
+
+
+class LeakyCellBase(NeuronLayerBase):
+    r"""Base of every cell with a leaky membrane ``v = beta * v + input``.
+
+    ``beta`` is fixed (a buffer) or learnable. Learnable beta is parameterised as
+    ``beta = 0.999 * sigmoid(raw)`` so that no optimiser step can leave [0, 0.999]; it needs an
+    initial value strictly inside (0, 0.999). ``per_neuron_beta`` gives one beta per neuron
+    (shape ``size``), otherwise one per layer. Give ``tau`` (and ``dt``) instead of ``beta`` for
+    ``beta = exp(-dt / tau)``; neither gives beta = 0.9. ``forward`` runs one step;
+    ``forward_sequence`` runs the membrane-decayed cell over time with the backend decided when
+    the layer was built or moved.
+    """
+
+    #: whether ``auto`` may pick this class's Triton kernel on CUDA (False: not yet verified on a GPU)
+    auto_triton: ClassVar[bool] = True
+    tensor_values = TENSOR_VALUES
+
+    def __init__(self, size: Size, params: Optional[NeuronConfig] = None, **overrides: Any) -> None:
+        super().__init__(size, params, **overrides)
+        self._decide_backend(self.beta.device)
+
+    def _register_values(self, initial: Dict[str, Any]) -> None:
+        p = self.params
+        shape = self.size if p.per_neuron_beta else ()
+        beta = resolve_beta(type(self).__name__, initial.get("beta", p.beta), initial.get("tau", p.tau), p.dt)
+        init = torch.as_tensor(beta, dtype=torch.float32).expand(shape).clone()  # (*N) or ()
+        register_decay(self, "beta", init, p.learnable_beta)
+
+    @property
+    def learnable_beta(self) -> bool:
+        return self.params.learnable_beta
+
+    @property
+    def beta(self) -> Tensor:
+        """Membrane decay per step, in [0, 0.999]; scalar or ``(*N)``."""
+        return decay_value(self, "beta", self.learnable_beta)
+
+    # ---- dynamics -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        """One step of the cell's pure step function (subclasses implement)."""
+
+    def _cell(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        """``(x_t, state) -> (out_t, state)`` without checks (used by ``forward_sequence``)."""
+        return self._step(x, state)
+
+    def forward(self, x: Tensor, state: Optional[SpikingState] = None) -> Tuple[Tensor, SpikingState]:
+        """One step: ``x (B, *size)`` -> ``(out (B, *size), new_state)``; ``state=None`` = zeros."""
+        return self._cell(x, self._prepare_state(x, x.shape[1:], state, "(B, *size)"))
+
+    def _segment_fn(
+        self, x: Tensor, state: SpikingState, record: Record, backend: Union[Backend, str, None], owner: str
+    ) -> SegmentFn:
+        """The implementation of :attr:`backend` (decided from ``params.backend`` when the layer is
+        built or moved), or of this call's ``backend`` (:func:`brain_ai.core.backend.resolve_backend`):
+        the fused whole-sequence Function once per segment (the LIF family's ``_fused_segment``), or
+        :meth:`_cell` step by step (membrane traces are the post-reset ``state.v``)."""
         call_choice = backend
         if backend is not None:  # this call's own choice
             backend = self._resolve(backend, x.device, owner)
@@ -306,11 +359,8 @@ class LeakyCellBase(nn.Module, metaclass=abc.ABCMeta):
                     )
                 backend = Backend.fused
         if backend is Backend.eager:
-            segment = step_segment(self._cell, record == "membrane")
-        else:
-            segment = self._fused_segment(record, backend)
-        outputs, state = run_segments(segment, x, state, chunk_size=chunk_size, checkpoint_every=checkpoint_every)
-        return outputs["out"], state, traces_of(outputs, record)
+            return step_segment(self._cell, record == "membrane")
+        return self._fused_segment(record, backend)
 
     # ---- backend: decided once per device --------------------------------------------------
     def backend_unsupported(self, backend: Backend) -> Optional[str]:
@@ -407,9 +457,7 @@ class SpikingNeuronBase(LeakyCellBase):
     def _register_values(self, initial: Dict[str, Any]) -> None:
         super()._register_values(initial)
         p = self.params
-        self.surrogate = initial.get("surrogate") or get_surrogate(
-            p.surrogate.value, p.surrogate_alpha, normalize=p.surrogate_normalize, **p.surrogate_params
-        )
+        self.surrogate = surrogate_of(p, initial)
         thr = self._initial_threshold(initial.get("threshold", p.threshold))  # () or (*size)
         if p.learnable_threshold:
             self.threshold_param = nn.Parameter(thr)

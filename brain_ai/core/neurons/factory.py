@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Dict, Type, Union
+from typing import Dict, Type
 
 from brain_ai.config import NeuronConfig, NeuronType
 from brain_ai.core.neurons.adex import AdExNeuron
 from brain_ai.core.neurons.advanced import AdvancedLIFNeuron
-from brain_ai.core.neurons.base import Size, SpikingNeuronBase
+from brain_ai.core.neurons.base import NeuronLayerBase, Size
 from brain_ai.core.neurons.lif import AdaptiveLIFNeuron, LIFNeuron, RecurrentAdaptiveLIFNeuron, RecurrentLIFNeuron
-from brain_ai.core.neurons.psn import PSN, MaskedPSN, ParallelSpikingNeuron, SlidingPSN
+from brain_ai.core.neurons.psn import PSN, MaskedPSN, SlidingPSN
 
-#: Neuron classes by :class:`NeuronType`; the LIF family is built as ``cls(size, cfg)``, the PSN
-#: family (not yet on the one parameter object) by its ``from_config(cfg, size)``.
-NEURONS: Dict[NeuronType, Type[Union[SpikingNeuronBase, ParallelSpikingNeuron]]] = {
+#: Neuron classes by :class:`NeuronType`; every one is built as ``cls(size, cfg)``.
+NEURONS: Dict[NeuronType, Type[NeuronLayerBase]] = {
     NeuronType.lif: LIFNeuron,
     NeuronType.adaptive_lif: AdaptiveLIFNeuron,
     NeuronType.recurrent_lif: RecurrentLIFNeuron,
@@ -26,11 +25,8 @@ NEURONS: Dict[NeuronType, Type[Union[SpikingNeuronBase, ParallelSpikingNeuron]]]
 }
 
 
-def build_neuron(cfg: NeuronConfig, size: Size) -> Union[SpikingNeuronBase, ParallelSpikingNeuron]:
+def build_neuron(cfg: NeuronConfig, size: Size) -> NeuronLayerBase:
     """Build the ``cfg.type`` neuron layer of feature shape ``size`` (surrogate from cfg.surrogate/_alpha)."""
     if not isinstance(cfg, NeuronConfig):
         raise TypeError(f"build_neuron: cfg must be a NeuronConfig, got {type(cfg).__name__}")
-    cls = NEURONS[cfg.type]
-    if issubclass(cls, ParallelSpikingNeuron):
-        return cls.from_config(cfg, size)
-    return cls(size, cfg)
+    return NEURONS[cfg.type](size, cfg)

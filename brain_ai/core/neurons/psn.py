@@ -29,6 +29,7 @@ first, ``(B, T, *size)``, where SpikingJelly's are time first.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from typing import Any, Dict, Optional, Tuple, Union
 
@@ -41,88 +42,54 @@ from brain_ai.config import (
     PSN_TYPES,
     Backend,
     ConfigError,
-    DtypePolicy,
     NeuronConfig,
+    NeuronType,
     SNNConfig,
-    check_range,
     coerce_enum,
 )
-from brain_ai.core.neurons.base import Size, as_shape
-from brain_ai.core.neurons.state import SpikingState, carry, check_finite, check_state, state_dtype_for
-from brain_ai.core.surrogates import Surrogate, get_surrogate
-from brain_ai.core.unroll import Record, check_record, run_segments, traces_of
+from brain_ai.core.neurons.base import NeuronLayerBase, surrogate_of
+from brain_ai.core.neurons.state import SpikingState
+from brain_ai.core.unroll import Record, SegmentFn
 
 
-def _surrogate_of(cfg: NeuronConfig) -> Surrogate:
-    return get_surrogate(
-        cfg.surrogate.value, cfg.surrogate_alpha, normalize=cfg.surrogate_normalize, **cfg.surrogate_params
-    )
+class ParallelSpikingNeuron(NeuronLayerBase):
+    """Shared shell of the family: built from one :class:`~brain_ai.config.NeuronConfig` (its PSN
+    fields ``psn_steps``, ``psn_order``, ``psn_mask_ramp_epochs``, and ``threshold``, ``surrogate``,
+    ``dtype_policy``), the spike function and the segment of the base's sequence path.
 
-
-class ParallelSpikingNeuron(nn.Module):
-    """Shared shell of the family: input checks, state, the segment loop and the spike function.
-
-    Subclasses define :meth:`time_matrix` (the ``(T, T)`` map ``M``) and :meth:`_hidden` (``H`` of a
-    segment). ``forward_sequence(x (B, T, *size))`` -> ``(spikes (B, T, *size), final_state, traces)``;
-    ``record="membrane"`` records ``H`` (the threshold is 0: ``S = Theta(H)``).
+    Subclasses define :meth:`time_matrix` (the ``(T, T)`` map ``M``), :meth:`time_taps` and
+    :meth:`_hidden` (``H`` of a segment). ``forward_sequence(x (B, T, *size))`` -> ``(spikes
+    (B, T, *size), final_state, traces)``; ``record="membrane"`` records ``H`` (the threshold is 0:
+    ``S = Theta(H)``).
     """
 
     #: the layer emits spikes; its one implementation is a whole-sequence matmul / convolution (eager)
     spiking = True
-    backends = frozenset({Backend.eager})
+
+    def _register_values(self, initial: Dict[str, Any]) -> None:
+        self.surrogate = surrogate_of(self.params, initial)
 
     def backend_description(self) -> str:
         """The implementation that runs the layer (for the network's backend summary)."""
         return Backend.eager.value
 
-    def __init__(
-        self,
-        size: Size,
-        surrogate: Union[str, Surrogate] = NeuronConfig.surrogate.name,
-        dtype_policy: Union[DtypePolicy, str] = NeuronConfig.dtype_policy,
-    ) -> None:
-        super().__init__()
-        self.size = as_shape(type(self).__name__, size)
-        self.surrogate = get_surrogate(surrogate)
-        self.dtype_policy = coerce_enum(type(self).__name__, "dtype_policy", dtype_policy, DtypePolicy)
-
     # ---- what a subclass defines ----------------------------------------------------------
+    @abc.abstractmethod
     def time_matrix(self, steps: int) -> Tensor:
         """``M (T, T)``: ``H[:, t] = sum_j M[t, j] X[:, j] + b_t`` over ``steps`` steps from the zero state."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def time_taps(self, steps: int) -> Tensor:
         """``(T, T)`` bool: the entries of :meth:`time_matrix` the structure allows (the dense operations)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _hidden(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         """``H (B, t, *size)`` of a segment ``x (B, t, *size)`` and the state after it."""
-        raise NotImplementedError
 
     def mixing_weights(self) -> Tensor:
         """The weights of the time map as the efficiency counter sees them (connection sparsity): the
         effective ``(T, T)`` matrix of psn / masked_psn (masked entries are zeros), the ``k`` taps of sliding_psn."""
         return self.time_matrix(self.T)
-
-    # ---- state --------------------------------------------------------------------------
-    def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
-        """``v``: ``H`` of the last step (read-only information; it feeds no later step)."""
-        return {"v": (batch_size, *self.size)}
-
-    def reset_state(
-        self, batch_size: int, device: Optional[torch.device] = None, dtype: torch.dtype = torch.float32
-    ) -> SpikingState:
-        """Fresh all-zero state for ``batch_size`` samples."""
-        check_range(type(self).__name__, "batch_size", batch_size, low=1, integer=True)
-        return SpikingState(
-            **{k: torch.zeros(shape, device=device, dtype=dtype) for k, shape in self.state_shapes(batch_size).items()}
-        )
-
-    def detach_state(self, state: SpikingState) -> SpikingState:
-        return state.detach()
-
-    def _check_continuation(self, state: SpikingState) -> None:
-        """A given ``state`` continues a sequence: only :class:`SlidingPSN` can (the fixed-T types refuse)."""
 
     # ---- sequence -----------------------------------------------------------------------
     def forward(self, x: Tensor, state: Optional[SpikingState] = None) -> Tuple[Tensor, SpikingState]:
@@ -130,58 +97,32 @@ class ParallelSpikingNeuron(nn.Module):
         out, final, _ = self._run_sequence(x, state, None, None, "none", Backend.auto, check_values=True)
         return out, final
 
-    def forward_sequence(
+    def _prepare_state(
         self,
         x: Tensor,
-        state: Optional[SpikingState] = None,
-        *,
-        chunk_size: Optional[int] = None,
-        checkpoint_every: Optional[int] = None,
-        record: Record = "none",
-        backend: Union[Backend, str] = NeuronConfig.backend,
-        carry_state: Optional[bool] = None,
-    ) -> Tuple[Tensor, Optional[SpikingState], Dict[str, Tensor]]:
-        """``x (B, T, *size)`` -> ``(spikes (B, T, *size), final_state, traces)``, the signature of
-        :meth:`~brain_ai.core.neurons.base.LeakyCellBase.forward_sequence`. ``backend``: auto or
-        eager (one implementation, the whole-sequence matmul / convolution)."""
-        out, final, traces = self._run_sequence(
-            x, state, chunk_size, checkpoint_every, record, backend, check_values=True
-        )
-        return out, carry(f"{type(self).__name__}.forward_sequence", final, carry_state), traces
-
-    def _run_sequence(
-        self,
-        x: Tensor,
+        feature_shape: Tuple[int, ...],
         state: Optional[SpikingState],
-        chunk_size: Optional[int],
-        checkpoint_every: Optional[int],
-        record: Record,
-        backend: Union[Backend, str, None],
-        check_values: bool,
-    ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
-        owner = f"{type(self).__name__}.forward_sequence"
-        check_record(owner, record)
-        backend = (
-            Backend.eager if backend is None else coerce_enum(owner, "backend", backend, Backend)
-        )  # None: the network's call
-        if backend not in (Backend.auto, Backend.eager):
-            raise ConfigError(
-                f"{owner}: backend={backend.name} is not available for the parallel spiking neurons (one "
-                "whole-sequence "
-                "matmul / convolution, no fused or Triton kernel); allowed: auto, eager"
-            )
-        if not torch.is_floating_point(x):
-            raise TypeError(f"{owner}: input dtype {x.dtype} must be floating point")
-        if x.dim() < 3 or x.shape[1] < 1 or tuple(x.shape[2:]) != self.size:
-            raise ValueError(f"{owner}: x must be (B, T>=1, *size) with size={self.size}, got shape {tuple(x.shape)}")
-        if check_values:
-            check_finite(owner, x)
-        dtype = state_dtype_for(x.dtype, self.dtype_policy)
-        if state is None:
-            state = self.reset_state(x.shape[0], x.device, dtype)
-        else:
+        layout: str,
+        check_values: bool = True,
+    ) -> SpikingState:
+        if state is not None:
             self._check_continuation(state)
-            check_state(owner, state, self.state_shapes(x.shape[0]), x.device, dtype)
+        return super()._prepare_state(x, feature_shape, state, layout, check_values)
+
+    def _check_continuation(self, state: SpikingState) -> None:
+        """A given ``state`` continues a sequence: only :class:`SlidingPSN` can (the fixed-T types refuse)."""
+
+    def _segment_fn(
+        self, x: Tensor, state: SpikingState, record: Record, backend: Union[Backend, str, None], owner: str
+    ) -> SegmentFn:
+        """``S = Theta(H)`` of each segment's :meth:`_hidden`; ``backend``: None (the network's call),
+        auto or eager (one implementation, the whole-sequence matmul / convolution)."""
+        chosen = Backend.eager if backend is None else coerce_enum(owner, "backend", backend, Backend)
+        if chosen not in (Backend.auto, Backend.eager):
+            raise ConfigError(
+                f"{owner}: backend={chosen.name} is not available for the parallel spiking neurons (one "
+                "whole-sequence matmul / convolution, no fused or Triton kernel); allowed: auto, eager"
+            )
         keep_membrane = record == "membrane"
 
         def segment(x_seg: Tensor, seg_state: SpikingState) -> Tuple[Dict[str, Tensor], SpikingState]:
@@ -191,27 +132,26 @@ class ParallelSpikingNeuron(nn.Module):
                 outputs["membrane"] = h
             return outputs, new_state
 
-        outputs, state = run_segments(segment, x, state, chunk_size=chunk_size, checkpoint_every=checkpoint_every)
-        return outputs["out"], state, traces_of(outputs, record)
+        return segment
 
     def extra_repr(self) -> str:
         return f"size={self.size}, surrogate={self.surrogate!r}"
 
 
 class _FixedStepsPSN(ParallelSpikingNeuron):
-    """PSN / masked PSN: a ``(T, T)`` weight, so exactly ``T`` steps per call and no continuation."""
+    """PSN / masked PSN: a ``(T, T)`` weight (``T = params.psn_steps``), so exactly ``T`` steps per
+    call and no continuation."""
 
-    def __init__(self, size: Size, steps: int, *, threshold: float = NeuronConfig.threshold, **kwargs: Any) -> None:
-        super().__init__(size, **kwargs)
-        owner = type(self).__name__
-        check_range(owner, "steps", steps, low=1, integer=True)
-        check_range(owner, "threshold", threshold)
-        self.T = steps
+    T = property(lambda self: self.params.psn_steps)
+
+    def _register_values(self, initial: Dict[str, Any]) -> None:
+        super()._register_values(initial)
+        steps = _required(type(self).__name__, self.params, "psn_steps", "the number of time steps")
         lag = _lags(steps)  # (T, T): t - j
         # SpikingJelly's names and shapes; W starts as the leak of a LIF with beta = 1/2 (no reset), like the
         # sliding PSN's exp_init (SpikingJelly: Kaiming uniform, which leaves a network without BatchNorm silent)
         self.weight = nn.Parameter(torch.where(lag >= 0, 0.5 ** lag.clamp(min=0).float(), torch.zeros(())))
-        self.bias = nn.Parameter(torch.full((steps, 1), -float(threshold)))
+        self.bias = nn.Parameter(torch.full((steps, 1), -float(self.params.threshold)))
 
     def _check_continuation(self, state: SpikingState) -> None:
         raise ValueError(
@@ -241,9 +181,11 @@ class PSN(_FixedStepsPSN):
 
     Example::
 
-        psn = PSN(64, steps=8)
+        psn = PSN(64, psn_steps=8)                  # = PSN(64, NeuronConfig(type="psn", psn_steps=8))
         spikes, _, _ = psn.forward_sequence(torch.rand(4, 8, 64))
     """
+
+    neuron_type = NeuronType.psn
 
     def time_matrix(self, steps: int) -> Tensor:
         return self.weight
@@ -251,34 +193,24 @@ class PSN(_FixedStepsPSN):
     def time_taps(self, steps: int) -> Tensor:
         return torch.ones(steps, steps, dtype=torch.bool, device=self.weight.device)
 
-    @classmethod
-    def from_config(cls, cfg: NeuronConfig, size: Size) -> "PSN":
-        return cls(
-            size,
-            _config_steps(cfg),
-            threshold=cfg.threshold,
-            surrogate=_surrogate_of(cfg),
-            dtype_policy=cfg.dtype_policy,
-        )
-
 
 class MaskedPSN(_FixedStepsPSN):
-    """Masked PSN of order ``k``: ``H = (W * M_k(lambda)) X + b`` (module docstring), ``1 <= k <= T``.
+    """Masked PSN of order ``k`` (``params.psn_order``, ``1 <= k <= T``): ``H = (W * M_k(lambda)) X + b``
+    (module docstring), e.g. ``MaskedPSN(64, psn_steps=8, psn_order=3)``.
 
     ``lambda_`` (buffer ``_lambda_``) is the mask's progress: 0 uses the full ``W``, 1 only its band;
-    ``ramp_epochs`` > 0 starts at 0 and :func:`follow_mask_schedule` raises it by ``1 / ramp_epochs``
-    per epoch; 0 starts (and stays) at 1.
+    ``ramp_epochs`` (``params.psn_mask_ramp_epochs``) > 0 starts at 0 and :func:`follow_mask_schedule`
+    raises it by ``1 / ramp_epochs`` per epoch; 0 starts (and stays) at 1.
     """
 
-    def __init__(
-        self, size: Size, steps: int, order: int, *, ramp_epochs: int = NeuronConfig.psn_mask_ramp_epochs, **kwargs: Any
-    ) -> None:
-        super().__init__(size, steps, **kwargs)
-        check_range(type(self).__name__, "order", order, low=1, high=steps, integer=True)
-        check_range(type(self).__name__, "ramp_epochs", ramp_epochs, low=0, integer=True)
-        self.k = order
-        self.ramp_epochs = ramp_epochs
-        self.register_buffer("_lambda_", torch.tensor(0.0 if ramp_epochs else 1.0))
+    neuron_type = NeuronType.masked_psn
+    k = property(lambda self: self.params.psn_order)
+    ramp_epochs = property(lambda self: self.params.psn_mask_ramp_epochs)
+
+    def _register_values(self, initial: Dict[str, Any]) -> None:
+        super()._register_values(initial)
+        steps, order = self.T, _required(type(self).__name__, self.params, "psn_order", "its order k")
+        self.register_buffer("_lambda_", torch.tensor(0.0 if self.ramp_epochs else 1.0))
         ones = torch.ones(steps, steps)
         self.register_buffer("mask0", torch.tril(ones) * torch.triu(ones, -(order - 1)))  # the band M_k
         self.register_buffer("mask1", ones)  # J (kept for SpikingJelly's state dict)
@@ -299,37 +231,27 @@ class MaskedPSN(_FixedStepsPSN):
     def time_taps(self, steps: int) -> Tensor:
         return (self._lambda_ < 1) | self.mask0.bool()
 
-    @classmethod
-    def from_config(cls, cfg: NeuronConfig, size: Size) -> "MaskedPSN":
-        return cls(
-            size,
-            _config_steps(cfg),
-            _config_order(cfg),
-            ramp_epochs=cfg.psn_mask_ramp_epochs,
-            threshold=cfg.threshold,
-            surrogate=_surrogate_of(cfg),
-            dtype_policy=cfg.dtype_policy,
-        )
-
     def extra_repr(self) -> str:
         return f"order={self.k}, ramp_epochs={self.ramp_epochs}, " + super().extra_repr()
 
 
 class SlidingPSN(ParallelSpikingNeuron):
-    """Sliding PSN of order ``k``: ``H[t] = sum_{i<k} weight[i] X[t - k + 1 + i] + bias`` (a causal
-    ``k``-tap convolution over time), for any ``T``. ``weight`` starts at ``(..., 1/4, 1/2, 1)``
-    (SpikingJelly's ``exp_init``: the leak of a LIF with beta = 1/2, without reset), ``bias`` at
-    ``-threshold``. State ``spike_history (B, k - 1, *size)``: the last ``k - 1`` inputs, newest
-    first (zeros before the first step), so a sequence continues across calls exactly.
+    """Sliding PSN of order ``k`` (``params.psn_order``): ``H[t] = sum_{i<k} weight[i] X[t - k + 1 + i]
+    + bias`` (a causal ``k``-tap convolution over time), for any ``T``, e.g. ``SlidingPSN(64, psn_order=3)``.
+    ``weight`` starts at ``(..., 1/4, 1/2, 1)`` (SpikingJelly's ``exp_init``: the leak of a LIF with
+    beta = 1/2, without reset), ``bias`` at ``-threshold``. State ``spike_history (B, k - 1, *size)``:
+    the last ``k - 1`` inputs, newest first (zeros before the first step), so a sequence continues
+    across calls exactly.
     """
 
-    def __init__(self, size: Size, order: int, *, threshold: float = NeuronConfig.threshold, **kwargs: Any) -> None:
-        super().__init__(size, **kwargs)
-        check_range(type(self).__name__, "order", order, low=1, integer=True)
-        check_range(type(self).__name__, "threshold", threshold)
-        self.k = order
+    neuron_type = NeuronType.sliding_psn
+    k = property(lambda self: self.params.psn_order)
+
+    def _register_values(self, initial: Dict[str, Any]) -> None:
+        super()._register_values(initial)
+        order = _required(type(self).__name__, self.params, "psn_order", "its order k")
         self.weight = nn.Parameter(0.5 ** torch.arange(order - 1, -1, -1, dtype=torch.float32))  # (k,)
-        self.bias = nn.Parameter(torch.tensor(-float(threshold)))
+        self.bias = nn.Parameter(torch.tensor(-float(self.params.threshold)))
 
     def state_shapes(self, batch_size: int) -> Dict[str, Tuple[int, ...]]:
         return {**super().state_shapes(batch_size), "spike_history": (batch_size, self.k - 1, *self.size)}
@@ -355,16 +277,6 @@ class SlidingPSN(ParallelSpikingNeuron):
         history = past[:, past.shape[1] - (self.k - 1) :].flip(1).to(state.v.dtype)  # the last k - 1, newest first
         return h, state.replace(v=h[:, -1].to(state.v.dtype), spike_history=history)
 
-    @classmethod
-    def from_config(cls, cfg: NeuronConfig, size: Size) -> "SlidingPSN":
-        return cls(
-            size,
-            _config_order(cfg),
-            threshold=cfg.threshold,
-            surrogate=_surrogate_of(cfg),
-            dtype_policy=cfg.dtype_policy,
-        )
-
     def extra_repr(self) -> str:
         return f"order={self.k}, " + super().extra_repr()
 
@@ -374,22 +286,15 @@ def _lags(steps: int) -> Tensor:
     return torch.arange(steps).view(-1, 1) - torch.arange(steps).view(1, -1)
 
 
-def _config_steps(cfg: NeuronConfig) -> int:
-    if cfg.psn_steps is None:
+def _required(owner: str, params: NeuronConfig, name: str, meaning: str) -> int:
+    """``params.<name>`` (psn_steps, psn_order), which the layer needs and the config may leave None."""
+    value = getattr(params, name)
+    if value is None:
         raise ConfigError(
-            f"neuron.psn_steps is None but neuron.type={cfg.type.value} needs the number of time steps: set it, or let "
+            f"{owner}: neuron.{name} is None but neuron.type={params.type.value} needs {meaning}: set it, or let "
             "the pipeline fill it from the data and encoder"
         )
-    return cfg.psn_steps
-
-
-def _config_order(cfg: NeuronConfig) -> int:
-    if cfg.psn_order is None:
-        raise ConfigError(
-            f"neuron.psn_order is None but neuron.type={cfg.type.value} needs its order k: set it, or let the pipeline "
-            "fill it (= T) from the data and encoder"
-        )
-    return cfg.psn_order
+    return value
 
 
 def follow_mask_schedule(net: nn.Module, epoch: int) -> None:
