@@ -11,7 +11,8 @@ limits it): accuracy of the decoded predictions and :mod:`brain_ai.metrics.effic
 forwards, with the default energy constants (0.9 pJ per AC, 4.6 pJ per MAC; 45 nm, Horowitz ISSCC
 2014). The table replaces the text between ``<!-- efficiency-table:start -->`` and
 ``<!-- efficiency-table:end -->`` in the README (an error when the markers are missing); without
-``--readme`` it is printed.
+``--readme`` it is printed. With ``--update`` only the named rows are re-measured: a README row
+with the same command is replaced in place, a new command is appended, the other rows stay.
 """
 
 from __future__ import annotations
@@ -91,6 +92,16 @@ def replace_between_markers(text: str, table: str, start: str = START, end: str 
     return f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}"
 
 
+def updated_rows(old_table: str, new_rows: List[str]) -> List[str]:
+    """The data rows of ``old_table`` with each row of ``new_rows`` in place of the old row of the
+    same command (first cell), the rest of ``new_rows`` appended."""
+    command = lambda row: row.split("|")[1].strip()  # noqa: E731
+    new = {command(row): row for row in new_rows}
+    old = [line for line in old_table.strip().splitlines()[2:] if line.startswith("|")]  # after the header lines
+    kept = [new.pop(command(row), row) for row in old]
+    return kept + [row for row in new_rows if command(row) in new]
+
+
 def parse_row(spec: str) -> Tuple[str, Path]:
     command, sep, path = spec.rpartition("=")
     if not sep or not command:
@@ -114,17 +125,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--max-batches", type=int, default=None, help="test batches per row (default: the whole test set)"
     )
+    parser.add_argument(
+        "--update", action="store_true", help="replace only these rows in the README's table (needs --readme)"
+    )
     args = parser.parse_args(argv)
-    rows = [HEADER]
+    if args.update and args.readme is None:
+        parser.error("--update needs --readme (the table whose rows it replaces)")
+    rows = []
     for command, path in map(parse_row, args.row):
         accuracy, report = measure(checkpoint_of(path), args.max_batches)
         rows.append(table_row(f"`{command}`" if command != "(default)" else "*(default)*", accuracy, report))
-    table = "\n".join(rows)
     if args.readme is None:
-        print(table)
-    else:
-        args.readme.write_text(replace_between_markers(args.readme.read_text(), table))
-        print(f"wrote {len(rows) - 1} rows to {args.readme}")
+        print("\n".join([HEADER, *rows]))
+        return 0
+    text = args.readme.read_text()
+    if args.update:
+        replace_between_markers(text, "")  # the markers' own check
+        rows = updated_rows(text.split(START, 1)[1].split(END, 1)[0], rows)
+    args.readme.write_text(replace_between_markers(text, "\n".join([HEADER, *rows])))
+    print(f"wrote {len(rows)} rows to {args.readme}")
     return 0
 
 

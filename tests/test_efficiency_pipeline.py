@@ -131,3 +131,14 @@ def test_table_script_writes_between_the_readme_markers(short_run, tmp_path, cap
         SystemExit, match="no <!-- efficiency-table:start --> ... <!-- efficiency-table:end --> markers"
     ):
         script.main(["--row", f"x={short_run.output_dir}", "--readme", str(readme), "--max-batches", "1"])
+
+
+def test_table_script_update_replaces_only_the_named_rows():
+    script = _table_script()
+    old = "\n".join([script.HEADER, "| `a` | 1 % |", "| `b` | 2 % |", "| `c` | 3 % |"])
+    assert script.updated_rows(old, ["| `b` | 20 % |", "| `d` | 4 % |"]) == [
+        "| `a` | 1 % |",
+        "| `b` | 20 % |",
+        "| `c` | 3 % |",
+        "| `d` | 4 % |",
+    ]
