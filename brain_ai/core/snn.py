@@ -299,7 +299,7 @@ class _SNNBase(nn.Module):
 
     def backend_summary(self) -> str:
         """``"layer0=fused, layer1=fused, layer2=eager"``: the implementation each neuron layer decided
-        when it was built or last moved (``snn.neuron.backend``; the membrane readout has only eager)."""
+        when it was built or last moved (``snn.neuron.backend``; the membrane readout's is its own ``auto``: fused)."""
         layers = zip(self.layer_names, self.neurons)
         return ", ".join(f"{name}={neuron.backend_description()}" for name, neuron in layers)
 
