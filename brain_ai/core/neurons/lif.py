@@ -133,6 +133,7 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
     neuron_type = NeuronType.recurrent_adaptive_lif
     backends = frozenset({Backend.eager, Backend.fused, Backend.triton, Backend.compiled})
     auto_triton = False  # its Triton kernel is verified only under the interpreter so far (docs/gpu.md)
+    time_major = True  # fused_recurrent's loops and kernels
     adaptation_alpha = property(lambda self: float(self.params.adaptation_alpha))
     learnable_adaptation = property(lambda self: self.params.learnable_adaptation)
 
