@@ -12,6 +12,8 @@ preallocated output without recording them, and runs the reverse recurrence
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor
 
@@ -37,11 +39,7 @@ class _LeakyIntegrate(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, v0: Tensor, beta: Tensor) -> Tensor:  # noqa: ANN001
         v = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-        prev = v0
-        for x_t, v_t in zip(x.unbind(1), v.unbind(1)):
-            torch.mul(beta, prev, out=v_t)
-            v_t.add_(x_t)
-            prev = v_t
+        _scan(x.unbind(1), v0, beta, v.unbind(1))
         ctx.save_for_backward(v, v0, beta)
         return v
 
@@ -49,17 +47,20 @@ class _LeakyIntegrate(torch.autograd.Function):
     def backward(ctx, g: Tensor):  # noqa: ANN001, ANN205
         v, v0, beta = ctx.saved_tensors
         need_x, need_v0, need_beta = ctx.needs_input_grad
-        dv = torch.empty_like(v)  # Dv_t: what reaches v_t from its own output and from v_{t+1}
-        after = None
-        for g_t, d_t in zip(reversed(g.unbind(1)), reversed(dv.unbind(1))):
-            if after is None:
-                d_t.copy_(g_t)
-            else:
-                torch.mul(beta, after, out=d_t)
-                d_t.add_(g_t)
-            after = d_t
+        dv = torch.empty_like(v)  # Dv_t = beta * Dv_{t+1} + g_t: the same scan, backwards in time from 0
+        _scan(g.unbind(1)[::-1], torch.zeros_like(v0), beta, dv.unbind(1)[::-1])
         dbeta = None
         if need_beta:  # v_{t-1}: v0 for the first step
             per_sample = (dv[:, 1:] * v[:, :-1]).sum(1) + dv[:, 0] * v0  # (B, *F)
             dbeta = _sum_to(per_sample, beta)
         return dv if need_x else None, beta * dv[:, 0] if need_v0 else None, dbeta
+
+
+def _scan(inputs: Sequence[Tensor], start: Tensor, beta: Tensor, outputs: Sequence[Tensor]) -> None:
+    """``outputs[i] = beta * outputs[i - 1] + inputs[i]`` (``outputs[-1]`` before the first: ``start``),
+    in place, two ops per step in the unroll's order (the same roundings)."""
+    prev = start
+    for x_t, v_t in zip(inputs, outputs):
+        torch.mul(beta, prev, out=v_t)
+        v_t.add_(x_t)
+        prev = v_t
