@@ -62,3 +62,28 @@ def test_the_membrane_readout_runs_fused_whatever_the_hidden_backend():
     )
     net = build_snn(cfg)
     assert net.backend_summary() == "layer0=eager, layer1=fused"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_compiled_and_the_pytorch_scan_give_the_same_bits(monkeypatch, dtype):
+    """CPU tensors run the numba scan; without numba (and on CUDA) the PyTorch loop runs: the same values."""
+    from brain_ai.core import fused_integrator
+
+    pytest.importorskip("numba")
+    torch.manual_seed(1)
+    x = torch.randn(3, 9, 2, 4, dtype=dtype, requires_grad=True)  # (B, T, *F), two feature dims
+    beta = torch.rand(2, 4, dtype=dtype).mul(0.9).requires_grad_(True)
+    v0 = torch.randn(3, 2, 4, dtype=dtype)
+
+    def run():
+        v = fused_integrator.leaky_integrate(x, v0, beta)
+        return (v, *torch.autograd.grad((v * torch.arange(9.0, dtype=dtype).view(1, -1, 1, 1)).sum(), [x, beta]))
+
+    loops, calls = fused_integrator.compiled_loops(), []
+    scan = loops.leaky_scan
+    monkeypatch.setattr(loops, "leaky_scan", lambda *args: calls.append(args[-1]) or scan(*args))
+    compiled = run()
+    assert calls == [False, True]  # the forward scan, then the backward one
+    monkeypatch.setattr(fused_integrator, "compiled_loops", lambda: None)
+    for a, b in zip(compiled, run()):
+        assert torch.equal(a, b)
