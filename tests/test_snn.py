@@ -4,11 +4,14 @@ and checkpointing: test_snn_segments.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from framework_helpers import dyadic_weights_
 
 from brain_ai.config import ConfigError, NeuronConfig, SNNConfig
+from brain_ai.core.network_output import over_time
 from brain_ai.core.snn import ConvSNN, SNNCore, build_snn, with_io_sizes
 
 PROBE_KEYS = {"firing_rate", "spike_sparsity", "membrane_mean", "membrane_var", "dead_frac", "saturated_frac"}
@@ -120,13 +123,43 @@ def test_mlp_over_time_equals_a_step_by_step_loop(backend):
     assert torch.equal(got, expected)
 
 
+def test_over_time_keeps_a_time_major_input_time_major():
+    """A ``(B, T, F)`` view of a ``(T, B, F)`` tensor (the recurrent Functions' spikes) is not copied to batch-major."""
+    linear = torch.nn.Linear(6, 3).double()
+    x = torch.randn(5, 4, 6, dtype=torch.float64).transpose(0, 1)  # (B, T, F) = (4, 5, 6), time-major storage
+    y = over_time(linear, x)
+    assert y.shape == (4, 5, 3) and y.transpose(0, 1).is_contiguous()
+    torch.testing.assert_close(y, over_time(linear, x.contiguous()), rtol=0, atol=1e-12)
+    assert over_time(linear, x.contiguous()).is_contiguous()
+
+
+@pytest.mark.parametrize("hidden,time_major", [([32, 16], [True, True]), ([8], [False])])
+def test_a_recurrent_layer_gets_its_current_time_major(monkeypatch, hidden, time_major):
+    """The recurrent Functions work time-major: the network hands them a time-major current when its
+    steps are wider than the layer input's (a narrower one stays batch-major); outputs as eager."""
+    import brain_ai.core.neurons.lif as lif
+
+    seen, real = [], lif.fused_recurrent_sequence
+    monkeypatch.setattr(lif, "fused_recurrent_sequence", lambda x, *a, **k: seen.append(x) or real(x, *a, **k))
+    neuron = NeuronConfig(type="recurrent_adaptive_lif", threshold=0.5, backend="fused")
+    cfg = dataclasses.replace(mlp_cfg(neuron=neuron), hidden_sizes=hidden)
+    a, b = _twin(cfg, dataclasses.replace(cfg, neuron=dataclasses.replace(neuron, backend="eager")))
+    x = spikes_in(4, 15, 20)
+    x.requires_grad_(True)
+    out = a(x).output
+    assert [not t.is_contiguous() and t.transpose(0, 1).is_contiguous() for t in seen] == time_major
+    torch.testing.assert_close(out, b(x).output, rtol=0, atol=1e-6)
+    gx = torch.autograd.grad(out.sum(), x)[0]
+    torch.testing.assert_close(gx, torch.autograd.grad(b(x).output.sum(), x)[0], rtol=1e-5, atol=1e-5)
+
+
 def test_backend_reaches_every_spiking_layer_and_errors_name_it():
     x = spikes_in(2, 6, 20)
     with pytest.raises(ConfigError, match="RecurrentLIFNeuron: backend='fused' cannot run"):  # refused when built
         SNNCore(mlp_cfg(neuron=NeuronConfig(type="recurrent_lif", backend="fused")))
     with pytest.raises(ConfigError, match="backend='triton' cannot run: tensors are on cpu"):
         SNNCore(mlp_cfg(neuron=NeuronConfig(backend="triton")))(x)
-    # the membrane readout has only the generic unroll and is not affected by the spiking layers' backend
+    # the membrane readout decides its own backend (fused) and is not affected by the spiking layers'
     assert SNNCore(mlp_cfg(neuron=NeuronConfig(backend="fused"), readout="membrane"))(x).output.shape == (2, 6, 5)
 
 

@@ -1,4 +1,5 @@
-r"""The numba-compiled time loops of :mod:`brain_ai.core.compiled_recurrent` (imports numba: load it lazily).
+r"""The numba-compiled time loops of :mod:`brain_ai.core.compiled_recurrent` and of the membrane
+readout's scan (:func:`leaky_scan`, for :mod:`brain_ai.core.fused_integrator`); imports numba: load it lazily.
 
 Two ``@njit(cache=True)`` functions run the whole recurrent adaptive LIF sequence of
 :mod:`brain_ai.core.fused_recurrent` without returning to Python per step: :func:`forward_loop`
@@ -146,3 +147,18 @@ def backward_chunk(t0, h, adapt, w, beta, rho, thr, alpha, reset, sg, b_seq, gm,
                     if spiked[b, j]:
                         for k in range(n):
                             dwt[j, k] += dh[t + 1, b, k]
+
+
+@njit(cache=True)
+def leaky_scan(x, start, beta, out, reverse):  # noqa: ANN001
+    """``out[:, t] = beta * out[:, t - 1] + x[:, t]`` for every step, ``start`` before the first (``reverse``:
+    from the last step back, ``out[:, t + 1]``). ``x``, ``out`` ``(B, T, N)``, ``start`` ``(B, N)``,
+    ``beta`` ``(N,)``, one dtype; a product and a sum per step, the PyTorch loop's two roundings."""
+    batch, steps, n = x.shape
+    for b in range(batch):
+        for k in range(n):
+            prev = start[b, k]
+            for i in range(steps):
+                t = steps - 1 - i if reverse else i
+                prev = beta[k] * prev + x[b, t, k]
+                out[b, t, k] = prev

@@ -52,9 +52,20 @@ class SNNOutput:
 NetState = Dict[str, Optional[SpikingState]]
 
 
-def over_time(layer: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """Apply a stateless ``layer`` (a module or function) to every time step at once: ``(B, T, ...) -> (B, T, ...)``."""
+def over_time(layer: Callable[[Tensor], Tensor], x: Tensor, time_major: bool = False) -> Tensor:
+    """Apply a stateless ``layer`` (a module or function) to every time step at once: ``(B, T, ...) -> (B, T, ...)``.
+
+    A time-major ``x`` (the ``(B, T, ...)`` view of a contiguous ``(T, B, ...)`` tensor, as the
+    recurrent LIF Functions return their spikes) runs as ``T*B`` rows and comes back as the same
+    kind of view, so that neither the input nor the gradient reaching it is copied into batch-major
+    order; ``time_major=True`` does so for any ``x`` (a batch-major one is copied: the caller's
+    choice when the output is wider than the input and its consumer works time-major).
+    """
     b, t = x.shape[:2]
+    stored_time_major = not x.is_contiguous() and x.transpose(0, 1).is_contiguous()
+    if b > 1 and t > 1 and (time_major or stored_time_major):
+        y = layer(x.transpose(0, 1).flatten(0, 1))  # (T*B, ...)
+        return y.reshape(t, b, *y.shape[1:]).transpose(0, 1)
     y = layer(x.flatten(0, 1))  # (B*T, ...)
     return y.reshape(b, t, *y.shape[1:])  # (B, T, ...)
 

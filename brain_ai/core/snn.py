@@ -299,7 +299,7 @@ class _SNNBase(nn.Module):
 
     def backend_summary(self) -> str:
         """``"layer0=fused, layer1=fused, layer2=eager"``: the implementation each neuron layer decided
-        when it was built or last moved (``snn.neuron.backend``; the membrane readout has only eager)."""
+        when it was built or last moved (``snn.neuron.backend``; the membrane readout's is its own ``auto``: fused)."""
         layers = zip(self.layer_names, self.neurons)
         return ", ".join(f"{name}={neuron.backend_description()}" for name, neuron in layers)
 
@@ -320,7 +320,12 @@ class _SNNBase(nn.Module):
             trace = seg.online.trace(name, x, neuron.beta).flatten(0, 1)
             return over_time(lambda flat: traced_current(layer, flat, trace), x)
         # compact (uint8 / bool) spikes reach only the first layer; kept compact for its backward
-        return over_time(layer, x) if x.is_floating_point() else spike_linear(layer, x)
+        if not x.is_floating_point():
+            return spike_linear(layer, x)
+        # a time-major layer's current is made time-major here when its steps are wider than the
+        # input's (S-MNIST: 256 from 1 pixel): the narrower tensor is the one copied
+        wider = isinstance(layer, nn.Linear) and layer.out_features >= x.shape[2:].numel()
+        return over_time(layer, x, time_major=neuron.time_major and wider)
 
     def _forward_dense(self, x: Tensor, masks: List[Tensor], seg: _Segment, first: int) -> Tensor:
         """Run the dense stack on ``x (B, t, F)``; layer names start at ``layer{first}``."""

@@ -91,10 +91,10 @@ def test_asking_for_a_kernel_that_cannot_run_is_an_error(cfg, reason, backend):
         build_neuron(cfg, 4).forward_sequence(torch.rand(2, 5, 4), backend=backend)
 
 
-def test_the_readout_refuses_a_fused_backend():
+def test_the_readout_refuses_a_triton_backend():
     x = torch.rand(2, 5, 4)
-    with pytest.raises(ConfigError, match="LeakyIntegrator has no fused kernel"):
-        LeakyIntegrator(4).forward_sequence(x, backend="fused")
+    with pytest.raises(ConfigError, match=r"LeakyIntegrator has no triton kernel \(its backends: eager, fused\)"):
+        LeakyIntegrator(4).forward_sequence(x, backend="triton")
     with pytest.raises(ConfigError, match=r"backend='gpu' is not a valid choice; allowed: auto, eager, fused, triton"):
         build_neuron(NeuronConfig(), 4).forward_sequence(x, backend="gpu")
 

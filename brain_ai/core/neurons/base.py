@@ -174,6 +174,9 @@ class NeuronLayerBase(nn.Module, metaclass=abc.ABCMeta):
     backends: ClassVar[FrozenSet[Backend]] = frozenset({Backend.eager})
     #: the fields a keyword constructor may give as tensors (per-neuron initial values, :func:`neuron_params`)
     tensor_values: ClassVar[Tuple[str, ...]] = ()
+    #: whether the layer's sequence Functions keep their sequences time-major ``(T, B, *N)``: the
+    #: networks then give it its input current as a ``(B, T, *N)`` view of a time-major tensor
+    time_major: ClassVar[bool] = False
 
     def __init__(self, size: Size, params: Optional[NeuronConfig] = None, **overrides: Any) -> None:
         super().__init__()

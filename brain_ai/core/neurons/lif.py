@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import Backend, NeuronConfig, NeuronType
+from brain_ai.core.fused_integrator import leaky_integrate
 from brain_ai.core.fused_recurrent import fused_recurrent_sequence
 from brain_ai.core.neurons.base import LeakyCellBase, SpikingNeuronBase, decay_value, register_decay
 from brain_ai.core.neurons.functional import adaptive_lif_step, leaky_integrator_step, lif_step, recurrent_lif_step
@@ -132,6 +133,7 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
     neuron_type = NeuronType.recurrent_adaptive_lif
     backends = frozenset({Backend.eager, Backend.fused, Backend.triton, Backend.compiled})
     auto_triton = False  # its Triton kernel is verified only under the interpreter so far (docs/gpu.md)
+    time_major = True  # fused_recurrent's loops and kernels
     adaptation_alpha = property(lambda self: float(self.params.adaptation_alpha))
     learnable_adaptation = property(lambda self: self.params.learnable_adaptation)
 
@@ -200,8 +202,22 @@ class LeakyIntegrator(LeakyCellBase):
     r"""Non-spiking readout: ``v = beta * v + x``; the output is ``v`` itself (state dtype, fp32 under AMP).
 
     Use it as the last layer for membrane-potential decoding. ``forward_sequence`` returns
-    ``(v (B, T, *size), final_state, traces)``.
+    ``(v (B, T, *size), final_state, traces)``. Backends: ``fused`` (what ``auto`` picks on every
+    device: :func:`~brain_ai.core.fused_integrator.leaky_integrate`, one autograd Function per
+    time segment, the same forward values as the unroll) and ``eager``.
     """
+
+    backends = frozenset({Backend.eager, Backend.fused})
 
     def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         return leaky_integrator_step(x, state, beta=self.beta)
+
+    def _fused_segment(self, record: Record, backend: Backend) -> SegmentFn:
+        """``step_segment(self._cell, ...)`` as one :func:`leaky_integrate` call per time segment."""
+
+        def run(x: Tensor, state: SpikingState) -> Tuple[Dict[str, Tensor], SpikingState]:  # x (B, t, *size)
+            v = leaky_integrate(x, state.v, self.beta)
+            outputs = {"out": v, "membrane": v} if record == "membrane" else {"out": v}
+            return outputs, state.replace(v=v[:, -1].clone())  # not a view that keeps the segment's v alive
+
+        return run
