@@ -34,8 +34,8 @@ from torch import Tensor
 
 from brain_ai.config import ResetMode
 from brain_ai.core.backend import compiled_loops
-from brain_ai.core.fused import _chunks
-from brain_ai.core.fused_recurrent import _time_major
+from brain_ai.core.fused import time_chunks
+from brain_ai.core.fused_recurrent import to_time_major
 
 __all__ = ["backward_loop", "forward_loop"]
 
@@ -73,14 +73,14 @@ def _ready(dtype: torch.dtype) -> float:
     return seconds
 
 
-def _np(t: Tensor, dtype: torch.dtype) -> np.ndarray:
+def numpy_view(t: Tensor, dtype: torch.dtype) -> np.ndarray:
     """A C-contiguous numpy view (or copy, when the dtype or layout differs) of ``t``."""
     return t.detach().to(dtype).contiguous().numpy()
 
 
 def _per_neuron(p: Tensor, n: int) -> np.ndarray:
     """A ``()`` or ``(N,)`` parameter as an ``(N,)`` array."""
-    return _np(p.detach().expand(n), p.dtype)
+    return numpy_view(p.detach().expand(n), p.dtype)
 
 
 def _scalar(value: float, dtype: torch.dtype) -> np.generic:
@@ -104,11 +104,11 @@ def _forward(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, m
     mem = membrane if membrane is not None else h.new_empty((0, batch, n))
     v_out, s_out = torch.empty((batch, n), dtype=sd), torch.empty((batch, n), dtype=sd)
     compiled_loops().forward_loop(
-        _np(x_tm, sd),
-        _np(v0, sd),
+        numpy_view(x_tm, sd),
+        numpy_view(v0, sd),
         adapt[0].numpy().copy(),
-        _np(s0, sd),
-        _np(wt, sd),
+        numpy_view(s0, sd),
+        numpy_view(wt, sd),
         _per_neuron(beta, n),
         _per_neuron(rho, n),
         _per_neuron(thr, n),
@@ -151,18 +151,18 @@ def _backward(
     sd = h.dtype
     loops = compiled_loops()
     steps, batch, n = h.shape
-    h_np, adapt_np, dh_np, w_np = h.numpy(), adapt.numpy(), dh.numpy(), _np(w, sd)
+    h_np, adapt_np, dh_np, w_np = h.numpy(), adapt.numpy(), dh.numpy(), numpy_view(w, sd)
     params = _per_neuron(beta, n), _per_neuron(rho, n), _per_neuron(thr, n)
     sums = np.zeros((3, n), dtype=h_np.dtype)  # dbeta, drho, dthr
     dwt = torch.zeros((n, n) if s0_w is not None else (0, 0), dtype=sd)
-    da = _np(carry, sd).copy()
+    da = numpy_view(carry, sd).copy()
     code, alpha_sd, no_gm = _reset_code(reset), _scalar(alpha, sd), np.empty((0, batch, n), dtype=h_np.dtype)
-    for t0, t1 in _chunks(steps, batch * n, _CHUNK_ELEMENTS):
+    for t0, t1 in time_chunks(steps, batch * n, _CHUNK_ELEMENTS):
         th = torch.mul(adapt[t0:t1], alpha).add_(thr)  # the forward's op order: same bits
-        sg = _np(surrogate.grad(h[t0:t1] - th), sd)
-        b = _time_major(g_s, t0, t1, sd)
+        sg = numpy_view(surrogate.grad(h[t0:t1] - th), sd)
+        b = to_time_major(g_s, t0, t1, sd)
         b = b if b is not None else torch.zeros_like(h[t0:t1])
-        gm = _time_major(g_m, t0, t1, sd)
+        gm = to_time_major(g_m, t0, t1, sd)
         if t1 == steps and g_p is not None:  # the final prev_spk is s_{T-1}
             b[-1] += g_p
         if t1 == steps and g_v is not None:  # the final membrane's gradient reaches v_{T-1}

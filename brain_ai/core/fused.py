@@ -273,8 +273,8 @@ class _FusedLIF(torch.autograd.Function):
         return (
             dx,
             dv0 if need_v0 else None,
-            _sum_to(dbeta, beta) if need_beta else None,
-            _sum_to(dthr, thr) if need_thr else None,
+            sum_to_shape(dbeta, beta) if need_beta else None,
+            sum_to_shape(dthr, thr) if need_thr else None,
             da0 if need_a0 else None,
             None,
             None,
@@ -285,7 +285,7 @@ class _FusedLIF(torch.autograd.Function):
         )
 
 
-def _sum_to(grad: Tensor, like: Tensor) -> Tensor:
+def sum_to_shape(grad: Tensor, like: Tensor) -> Tensor:
     """Reduce a ``(B, *F)`` gradient to the shape of a broadcast parameter."""
     lead = grad.dim() - like.dim()
     grad = grad.sum(dim=tuple(range(lead))) if lead > 0 else grad
@@ -343,7 +343,7 @@ def _forward(x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_membr
     return spikes, v, a, membrane, h, thr_eff
 
 
-def _chunks(steps: int, per_step: int, elements: int = _CHUNK_ELEMENTS) -> Iterator[Tuple[int, int]]:
+def time_chunks(steps: int, per_step: int, elements: int = _CHUNK_ELEMENTS) -> Iterator[Tuple[int, int]]:
     """Reverse-time chunks ``[t0, t1)`` of about ``elements`` elements (``per_step`` per step) each."""
     size = max(1, min(steps, elements // max(1, per_step)))
     t1 = steps
@@ -399,7 +399,7 @@ def _lif_backward(h, v0, beta, thr, reset, surrogate, g_s, g_v, g_m, need_beta, 
     dthr = torch.zeros_like(v0) if need_thr else None
     dh_next: Optional[Tensor] = None
     steps = h.shape[1]
-    for t0, t1 in _chunks(steps, h[:, 0].numel()):
+    for t0, t1 in time_chunks(steps, h[:, 0].numel()):
         hc = h[:, t0:t1]
         z = hc - thr
         sg = surrogate.grad(z).to(h.dtype)
@@ -456,7 +456,7 @@ def _adaptive_backward(h, thr_eff, v0, beta, reset, surrogate, alpha, decay, g_s
     da = g_a if g_a is not None else torch.zeros_like(v0)
     dbeta = torch.zeros_like(v0) if need_beta else None
     dthr = torch.zeros_like(v0) if need_thr else None
-    for t0, t1 in _chunks(h.shape[1], h[:, 0].numel()):
+    for t0, t1 in time_chunks(h.shape[1], h[:, 0].numel()):
         hc, thc = h[:, t0:t1], thr_eff[:, t0:t1]
         z = hc - thc
         sg = surrogate.grad(z).to(h.dtype)

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from brain_ai.core.backend import COMPILED_DTYPES, compiled_loops
-from brain_ai.core.compiled_recurrent import _np
-from brain_ai.core.fused import _sum_to
+from brain_ai.core.compiled_recurrent import numpy_view
+from brain_ai.core.fused import sum_to_shape
 
 __all__ = ["leaky_integrate"]
 
@@ -53,7 +53,7 @@ class _LeakyIntegrate(torch.autograd.Function):
         dbeta = None
         if need_beta:  # v_{t-1}: v0 for the first step
             per_sample = (dv[:, 1:] * v[:, :-1]).sum(1) + dv[:, 0] * v0  # (B, *F)
-            dbeta = _sum_to(per_sample, beta)
+            dbeta = sum_to_shape(per_sample, beta)
         return dv if need_x else None, beta * dv[:, 0] if need_v0 else None, dbeta
 
 
@@ -68,9 +68,9 @@ def _scan(x: Tensor, start: Tensor, beta: Tensor, out: Tensor, reverse: bool) ->
         flat = (batch, steps, -1)
         beta_n = beta.detach().expand(x.shape[2:]).reshape(-1)
         loops.leaky_scan(
-            _np(x.reshape(flat), x.dtype),
-            _np(start.reshape(batch, -1), x.dtype),
-            _np(beta_n, x.dtype),
+            numpy_view(x.reshape(flat), x.dtype),
+            numpy_view(start.reshape(batch, -1), x.dtype),
+            numpy_view(beta_n, x.dtype),
             out.view(flat).numpy(),
             reverse,
         )

@@ -53,7 +53,7 @@ from torch import Tensor
 
 from brain_ai.config import Backend, ConfigError, NeuronType, ResetMode
 from brain_ai.core.backend import compiled_unsupported, recurrent_triton_kernels, resolve_backend
-from brain_ai.core.fused import _chunks, _sum_to, from_rest_frame, rest_frame
+from brain_ai.core.fused import from_rest_frame, rest_frame, sum_to_shape, time_chunks
 from brain_ai.core.surrogates import Surrogate
 
 __all__ = ["fused_recurrent_sequence"]
@@ -378,9 +378,9 @@ def _backward(
         carry if needs[2] else None,
         ds0,
         _weight_grad(dh, spikes, s0) if needs[4] and dw is None else dw,
-        _sum_to(dbeta, beta) if need_beta else None,
-        _sum_to(drho, rho) if need_rho else None,
-        _sum_to(dthr, thr) if need_thr else None,
+        sum_to_shape(dbeta, beta) if need_beta else None,
+        sum_to_shape(drho, rho) if need_rho else None,
+        sum_to_shape(dthr, thr) if need_thr else None,
     )
 
 
@@ -392,7 +392,7 @@ def _triton_backward(
         h, adapt, v0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m
     )
     grads = (dv0, da0, ds0, _weight_grad(dh, spikes, s0) if needs[4] else None)
-    params = (_sum_to(g, like) for g, like in ((dbeta, beta), (drho, rho), (dthr, thr)))
+    params = (sum_to_shape(g, like) for g, like in ((dbeta, beta), (drho, rho), (dthr, thr)))
     return dh, *(g if need else None for g, need in zip((*grads, *params), needs[1:8]))
 
 
@@ -414,17 +414,17 @@ def _backward_loop(
     sd = h.dtype
     ds = torch.empty((batch, n), dtype=sd, device=h.device)
     dh_next: Optional[Tensor] = None
-    for t0, t1 in _chunks(steps, batch * n, _CHUNK_ELEMENTS):
+    for t0, t1 in time_chunks(steps, batch * n, _CHUNK_ELEMENTS):
         hc, ac = h[t0:t1], adapt[t0:t1]  # (K, B, N)
         thc = torch.mul(ac, alpha).add_(thr)  # the forward's op order: same bits
         z = hc - thc
         sg = surrogate.grad(z).to(sd)
         spk = (z > 0).to(sd)
-        gm = _time_major(g_m, t0, t1, sd)
+        gm = to_time_major(g_m, t0, t1, sd)
         if t1 == steps and g_v is not None:  # the final membrane's gradient reaches v_{T-1}
             gm = gm if gm is not None else torch.zeros_like(hc)
             gm[-1] += g_v
-        b = _time_major(g_s, t0, t1, sd)
+        b = to_time_major(g_s, t0, t1, sd)
         b = b if b is not None else torch.zeros_like(hc)
         if t1 == steps and g_p is not None:  # the final prev_spk is s_{T-1}
             b[-1] += g_p
@@ -477,7 +477,7 @@ def _backward_loop(
     return carry, None
 
 
-def _time_major(g: Optional[Tensor], t0: int, t1: int, dtype: torch.dtype) -> Optional[Tensor]:
+def to_time_major(g: Optional[Tensor], t0: int, t1: int, dtype: torch.dtype) -> Optional[Tensor]:
     """A fresh time-major ``(K, B, N)`` copy of steps [t0, t1) of a ``(B, T, N)`` gradient, or None."""
     if g is None:
         return None

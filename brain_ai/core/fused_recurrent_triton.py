@@ -40,15 +40,15 @@ import triton.language as tl
 from torch import Tensor
 
 from brain_ai.core.fused_triton import (
-    _N_CONSTANTS,
-    _RESET_ID,
+    N_CONSTANTS,
+    RESET_ID,
     SURROGATE_KIND,
-    _constants,
-    _expect,
-    _on,
-    _per_neuron,
-    _post_reset,
-    _surrogate_grad,
+    expect_shape,
+    kernel_constants,
+    on_device,
+    per_neuron_values,
+    post_reset,
+    surrogate_grad,
 )
 
 __all__ = ["MAX_NEURONS", "STATE_DTYPES", "recurrent_unsupported", "recurrent_forward", "recurrent_backward"]
@@ -159,7 +159,7 @@ def _rec_fwd_kernel(
         spk = z > 0
         tl.store(h_ptr + off, h, mask=mask)
         tl.store(s_ptr + off, spk.to(v.dtype), mask=mask)
-        v = _post_reset(h, z, spk, RESET)
+        v = post_reset(h, z, spk, RESET)
         if RECORD:
             tl.store(m_ptr + off, v, mask=mask)
         a = a * rho
@@ -250,8 +250,8 @@ def _rec_bwd_kernel(
         th = th + thr
         z = h - th
         spk = z > 0
-        sg = _surrogate_grad(z, k0, k1, k2, k3, SURROGATE) / k_norm
-        dbeta += dh_next * _post_reset(h, z, spk, RESET)  # D h_{t+1} v_t
+        sg = surrogate_grad(z, k0, k1, k2, k3, SURROGATE) / k_norm
+        dbeta += dh_next * post_reset(h, z, spk, RESET)  # D h_{t+1} v_t
         if HAS_GM:
             dv = dv + tl.load(gm_ptr + gm_off, mask=mask, other=0.0).to(beta.dtype)
         ds = g_prev + da
@@ -297,7 +297,7 @@ def _rec_bwd_kernel(
 
 def _dense(name: str, t: Tensor, shape: tuple) -> Tensor:
     """A contiguous ``t`` of the ``shape`` the kernel indexes densely (checked)."""
-    return _expect(name, t.contiguous(), shape, contiguous=True)
+    return expect_shape(name, t.contiguous(), shape, contiguous=True)
 
 
 def _block_n(n: int) -> int:
@@ -324,17 +324,17 @@ def recurrent_forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_mem
     membrane = torch.empty_like(spikes) if record_membrane else None
     v_out = torch.empty(bn, dtype=sd, device=dev)
     a_out = torch.empty_like(v_out)
-    with _on(dev):
+    with on_device(dev):
         _rec_fwd_kernel[_grid(batch)](
-            x_ptr=_expect("x", x, (batch, steps, n)),
+            x_ptr=expect_shape("x", x, (batch, steps, n)),
             v0_ptr=_dense("v0", v0, bn),
             a0_ptr=_dense("a0", a0, bn),
             s0_ptr=_dense("s0", s0, bn),
             w_ptr=_dense("w_rec", w, (n, n)),
-            beta_ptr=_dense("beta", _per_neuron(beta, vec), vec),
-            rho_ptr=_dense("adaptation_decay", _per_neuron(rho, vec), vec),
-            thr_ptr=_dense("threshold", _per_neuron(thr, vec), vec),
-            const_ptr=_expect("constants", _constants(None, alpha, None, sd, dev), (_N_CONSTANTS,)),
+            beta_ptr=_dense("beta", per_neuron_values(beta, vec), vec),
+            rho_ptr=_dense("adaptation_decay", per_neuron_values(rho, vec), vec),
+            thr_ptr=_dense("threshold", per_neuron_values(thr, vec), vec),
+            const_ptr=expect_shape("constants", kernel_constants(None, alpha, None, sd, dev), (N_CONSTANTS,)),
             s_ptr=spikes,
             h_ptr=h,
             adapt_ptr=adapt,
@@ -347,7 +347,7 @@ def recurrent_forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_mem
             sx_b=x.stride(0),
             sx_t=x.stride(1),
             sx_n=x.stride(2),
-            RESET=_RESET_ID[reset],
+            RESET=RESET_ID[reset],
             RECORD=bool(record_membrane),
             BLOCK_B=_BLOCK_B,
             BLOCK_N=_block_n(n),
@@ -390,18 +390,18 @@ def recurrent_backward(  # noqa: ANN201
     dv0, da0, ds0 = (torch.empty(bn, dtype=sd, device=dev) for _ in range(3))
     dbeta, drho, dthr = (torch.empty((grid[0], n), dtype=sd, device=dev) for _ in range(3))
     state = lambda name, t: _dense(name, t.to(sd), bn) if t is not None else dv0  # noqa: E731  (unread if None)
-    seq = lambda name, t: _expect(name, t, (batch, steps, n)) if t is not None else h  # noqa: E731  (unread if None)
+    seq = lambda name, t: expect_shape(name, t, (batch, steps, n)) if t is not None else h  # noqa: E731  (unread if None)
     gs, gm = seq("g_s", g_s), seq("g_m", g_m)
-    with _on(dev):
+    with on_device(dev):
         _rec_bwd_kernel[grid](
             h_ptr=_dense("h", h, tbn),
             adapt_ptr=_dense("adapt", adapt, tbn),
             v0_ptr=_dense("v0", v0, bn),
             w_ptr=_dense("w_rec", w, (n, n)),
-            beta_ptr=_dense("beta", _per_neuron(beta, vec), vec),
-            rho_ptr=_dense("adaptation_decay", _per_neuron(rho, vec), vec),
-            thr_ptr=_dense("threshold", _per_neuron(thr, vec), vec),
-            const_ptr=_expect("constants", _constants(surrogate, alpha, None, sd, dev), (_N_CONSTANTS,)),
+            beta_ptr=_dense("beta", per_neuron_values(beta, vec), vec),
+            rho_ptr=_dense("adaptation_decay", per_neuron_values(rho, vec), vec),
+            thr_ptr=_dense("threshold", per_neuron_values(thr, vec), vec),
+            const_ptr=expect_shape("constants", kernel_constants(surrogate, alpha, None, sd, dev), (N_CONSTANTS,)),
             gs_ptr=gs,
             gv_ptr=state("g_v", g_v),
             ga_ptr=state("g_a", g_a),
@@ -423,7 +423,7 @@ def recurrent_backward(  # noqa: ANN201
             sgm_b=gm.stride(0),
             sgm_t=gm.stride(1),
             sgm_n=gm.stride(2),
-            RESET=_RESET_ID[reset],
+            RESET=RESET_ID[reset],
             SURROGATE=SURROGATE_KIND[type(surrogate)],
             HAS_GS=g_s is not None,
             HAS_GV=g_v is not None,

@@ -97,7 +97,7 @@ SURROGATE_KIND = {
     SlayerGrad: 20,
 }
 
-#: Per kernel id: the constants ``(k0, k1, k2, k3)`` its formula in :func:`_surrogate_grad` reads.
+#: Per kernel id: the constants ``(k0, k1, k2, k3)`` its formula in :func:`surrogate_grad` reads.
 _SURROGATE_CONSTANTS = {
     0: lambda s: (math.pi / 2.0 * s.alpha, s.alpha / 2.0),
     1: lambda s: (s.alpha, s.peak()),
@@ -122,7 +122,7 @@ _SURROGATE_CONSTANTS = {
     20: lambda s: (s.alpha,),
 }
 
-_RESET_ID = {ResetMode.subtract: 0, ResetMode.zero: 1, ResetMode.none: 2}
+RESET_ID = {ResetMode.subtract: 0, ResetMode.zero: 1, ResetMode.none: 2}
 
 #: Neurons per program (one thread each on a GPU with 4 warps); not tuned on a GPU.
 _BLOCK = 128
@@ -145,7 +145,7 @@ def _surrogate_constant(surrogate: Surrogate) -> Tuple[float, float, float, floa
 
 
 @triton.jit
-def _surrogate_grad(z, k0, k1, k2, k3, KIND: tl.constexpr):
+def surrogate_grad(z, k0, k1, k2, k3, KIND: tl.constexpr):
     """Published-scale pseudo-derivative at ``z = h - thr``; ``k*`` from :func:`_surrogate_constant`."""
     az = tl.abs(z)
     if KIND == 0:  # arctan / atan: alpha/2 / (1 + (pi/2 alpha z)^2)
@@ -210,7 +210,7 @@ def _surrogate_grad(z, k0, k1, k2, k3, KIND: tl.constexpr):
 
 
 @triton.jit
-def _post_reset(h, z, spk, RESET: tl.constexpr):
+def post_reset(h, z, spk, RESET: tl.constexpr):
     if RESET == 0:
         v = tl.where(spk, z, h)  # == h - s * thr bit for bit
     elif RESET == 1:
@@ -271,7 +271,7 @@ def _lif_fwd_kernel(
         tl.store(h_ptr + o_off, h, mask=mask)
         # bool -> float32 -> spike dtype (the interpreter cannot cast bool to bfloat16 directly)
         tl.store(s_ptr + o_off, spk.to(tl.float32).to(s_ptr.dtype.element_ty), mask=mask)
-        v = _post_reset(h, z, spk, RESET)
+        v = post_reset(h, z, spk, RESET)
         if RECORD:
             tl.store(m_ptr + o_off, v, mask=mask)
         if ADAPTIVE:
@@ -355,8 +355,8 @@ def _lif_bwd_kernel(
         z = h - thr_t
         spk = z > 0
         if NEED_BETA:
-            dbeta += dh_next * _post_reset(h, z, spk, RESET)
-        sg = _surrogate_grad(z, k0, k1, k2, k3, SURROGATE) / k_norm
+            dbeta += dh_next * post_reset(h, z, spk, RESET)
+        sg = surrogate_grad(z, k0, k1, k2, k3, SURROGATE) / k_norm
         if HAS_GM:
             dv = dv + tl.load(gm_ptr + gm_off, mask=mask, other=0.0).to(v0.dtype)
         if HAS_GS:
@@ -406,7 +406,7 @@ def interpreted() -> bool:
     return isinstance(_lif_fwd_kernel, InterpretedFunction)
 
 
-def _per_neuron(value: Tensor, state_shape: Tuple[int, ...]) -> Tensor:
+def per_neuron_values(value: Tensor, state_shape: Tuple[int, ...]) -> Tensor:
     """``(B * prod(F),)`` contiguous copy of a state ``(B, *F)`` or a parameter broadcastable to F."""
     return torch.broadcast_to(value, state_shape).contiguous().view(-1)
 
@@ -418,12 +418,12 @@ def _as_btf(t: Tensor) -> Tensor:
 
 def _btf_strides(prefix: str, t: Tensor, btf: Tuple[int, int, int]) -> Dict[str, int]:
     """Keyword strides ``{prefix_b, prefix_t, prefix_f}`` of a ``(B, T, F)`` tensor (shape checked)."""
-    _expect(prefix, t, btf)
+    expect_shape(prefix, t, btf)
     sb, st, sf = t.stride()
     return {f"{prefix}_b": sb, f"{prefix}_t": st, f"{prefix}_f": sf}
 
 
-def _expect(name: str, t: Tensor, shape: Tuple[int, ...], *, contiguous: bool = False) -> Tensor:
+def expect_shape(name: str, t: Tensor, shape: Tuple[int, ...], *, contiguous: bool = False) -> Tensor:
     """``t`` itself after checking the shape (and contiguity) a kernel indexes it with."""
     if tuple(t.shape) != tuple(shape):
         raise RuntimeError(f"fused_triton: {name} has shape {tuple(t.shape)}, the kernel expects {tuple(shape)}")
@@ -432,11 +432,11 @@ def _expect(name: str, t: Tensor, shape: Tuple[int, ...], *, contiguous: bool = 
     return t
 
 
-#: Length of the constants vector of :func:`_constants`.
-_N_CONSTANTS = 7
+#: Length of the constants vector of :func:`kernel_constants`.
+N_CONSTANTS = 7
 
 
-def _constants(surrogate: Optional[Surrogate], adapt_alpha, adapt_decay, dtype, device) -> Tensor:  # noqa: ANN001
+def kernel_constants(surrogate: Optional[Surrogate], adapt_alpha, adapt_decay, dtype, device) -> Tensor:  # noqa: ANN001
     """Kernel scalars in the state dtype, rounded like PyTorch rounds a Python scalar operand.
 
     Layout: ``[k0, adapt_alpha, adapt_decay, k1, k2, k3, surrogate divisor]``.
@@ -449,7 +449,7 @@ def _grid(m: int) -> Tuple[int]:
     return (triton.cdiv(m, _BLOCK),)
 
 
-def _on(device: torch.device) -> contextlib.AbstractContextManager:
+def on_device(device: torch.device) -> contextlib.AbstractContextManager:
     """Launch on the tensors' GPU (Triton launches on the current CUDA device)."""
     return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
@@ -472,19 +472,19 @@ def lif_forward(x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_me
     thr_eff = torch.empty_like(h) if adaptive else None
     v_out = torch.empty(state_shape, dtype=dtype, device=x.device)
     a_out = torch.empty_like(v_out) if adaptive else None
-    dense = lambda name, t: _expect(name, _as_btf(t), btf, contiguous=True)  # noqa: E731  (B, T, F) outputs
-    vec = lambda name, t: _expect(name, t.contiguous().view(-1), flat)  # noqa: E731  (B * F,) per neuron
+    dense = lambda name, t: expect_shape(name, _as_btf(t), btf, contiguous=True)  # noqa: E731  (B, T, F) outputs
+    vec = lambda name, t: expect_shape(name, t.contiguous().view(-1), flat)  # noqa: E731  (B * F,) per neuron
     x3 = _as_btf(x)  # (B, T, F), any strides
     h3 = dense("h", h)
-    with _on(x.device):
+    with on_device(x.device):
         _lif_fwd_kernel[_grid(m)](
             x_ptr=x3,
             v0_ptr=vec("v0", v0),
             a0_ptr=vec("a0", a0 if adaptive else v0),
-            beta_ptr=vec("beta", _per_neuron(beta, state_shape)),
-            thr_ptr=vec("threshold", _per_neuron(thr, state_shape)),
-            const_ptr=_expect(
-                "constants", _constants(None, adapt_alpha, adapt_decay, dtype, x.device), (_N_CONSTANTS,)
+            beta_ptr=vec("beta", per_neuron_values(beta, state_shape)),
+            thr_ptr=vec("threshold", per_neuron_values(thr, state_shape)),
+            const_ptr=expect_shape(
+                "constants", kernel_constants(None, adapt_alpha, adapt_decay, dtype, x.device), (N_CONSTANTS,)
             ),
             s_ptr=dense("spikes", spikes),
             h_ptr=h3,
@@ -496,7 +496,7 @@ def lif_forward(x, v0, beta, thr, a0, reset, adapt_alpha, adapt_decay, record_me
             F=btf[2],
             M=m,
             **_btf_strides("sx", x3, btf),
-            RESET=_RESET_ID[reset],
+            RESET=RESET_ID[reset],
             ADAPTIVE=adaptive,
             RECORD=bool(record_membrane),
             BLOCK=_BLOCK,
@@ -544,26 +544,26 @@ def lif_backward(
     da0 = torch.empty_like(dv0) if adaptive else None
     dbeta = torch.empty_like(dv0) if need_beta else None
     dthr = torch.empty_like(dv0) if need_thr else None
-    dense = lambda name, t: _expect(name, _as_btf(t), btf, contiguous=True)  # noqa: E731  (B, T, F)
-    vec = lambda name, t: _expect(name, t.contiguous().view(-1), flat)  # noqa: E731  (B * F,) per neuron
+    dense = lambda name, t: expect_shape(name, _as_btf(t), btf, contiguous=True)  # noqa: E731  (B, T, F)
+    vec = lambda name, t: expect_shape(name, t.contiguous().view(-1), flat)  # noqa: E731  (B * F,) per neuron
     h3 = dense("h", h)
     # an absent gradient is never read (HAS_GS / HAS_GM False): h3 stands in, with h3's strides
     gs3 = _as_btf(g_s) if g_s is not None else h3  # (B, T, F), any strides
     gm3 = _as_btf(g_m) if g_m is not None else h3
     dv0_flat = vec("dv0", dv0)
-    with _on(h.device):
+    with on_device(h.device):
         _lif_bwd_kernel[_grid(m)](
             h_ptr=h3,
             thr_eff_ptr=dense("thr_eff", thr_eff) if adaptive else h3,
             v0_ptr=vec("v0", v0),
-            beta_ptr=vec("beta", _per_neuron(beta, state_shape)),
-            thr_ptr=vec("threshold", _per_neuron(thr, state_shape)),
-            const_ptr=_expect(
-                "constants", _constants(surrogate, adapt_alpha, adapt_decay, dtype, h.device), (_N_CONSTANTS,)
+            beta_ptr=vec("beta", per_neuron_values(beta, state_shape)),
+            thr_ptr=vec("threshold", per_neuron_values(thr, state_shape)),
+            const_ptr=expect_shape(
+                "constants", kernel_constants(surrogate, adapt_alpha, adapt_decay, dtype, h.device), (N_CONSTANTS,)
             ),
             gs_ptr=gs3,
-            gv_ptr=vec("g_v", _per_neuron(g_v, state_shape)) if g_v is not None else dv0_flat,
-            ga_ptr=vec("g_a", _per_neuron(g_a, state_shape)) if g_a is not None else dv0_flat,
+            gv_ptr=vec("g_v", per_neuron_values(g_v, state_shape)) if g_v is not None else dv0_flat,
+            ga_ptr=vec("g_a", per_neuron_values(g_a, state_shape)) if g_a is not None else dv0_flat,
             gm_ptr=gm3,
             dx_ptr=dense("dx", dx) if need_x else h3,
             dv0_ptr=dv0_flat,
@@ -575,7 +575,7 @@ def lif_backward(
             M=m,
             **_btf_strides("sgs", gs3, btf),
             **_btf_strides("sgm", gm3, btf),
-            RESET=_RESET_ID[reset],
+            RESET=RESET_ID[reset],
             ADAPTIVE=adaptive,
             SURROGATE=SURROGATE_KIND[type(surrogate)],
             HAS_GS=g_s is not None,

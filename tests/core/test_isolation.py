@@ -1,8 +1,12 @@
 """The core imports with torch only: every module of ``brain_ai.core`` loads without Lightning,
 Hydra, OmegaConf or torchmetrics."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import brain_ai
 
 APP_LAYERS = ("lightning", "pytorch_lightning", "lightning_fabric", "hydra", "omegaconf", "torchmetrics")
 
@@ -17,3 +21,15 @@ def test_every_core_module_imports_without_the_app_layers():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_no_module_imports_another_modules_private_names():
+    """Each module's ``_name`` helpers are its own: a helper two modules share is public (issue 24)."""
+    package = Path(brain_ai.__file__).resolve().parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("brain_ai"):
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                found += [f"{path.relative_to(package)}: from {node.module} import {name}" for name in private]
+    assert found == []
