@@ -17,7 +17,7 @@ backward ``Dh_{t+1} @ W`` is dense. Reset modes are the integers :data:`SUBTRACT
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 #: reset codes (``ResetMode`` subtract | zero | none)
 SUBTRACT, ZERO, NONE = 0, 1, 2
@@ -33,54 +33,69 @@ def _post_reset(h, s, th, reset):  # noqa: ANN001
     return h
 
 
-@njit(cache=True)
+#: batch blocks the loops split a batch into (one per thread at most; a fixed count, so the summation
+#: order of the weight and parameter gradients, and the results, do not depend on the thread count)
+BLOCKS = 4
+
+
+@njit(cache=True, inline="always")
+def _block_rows(block, blocks, batch):  # noqa: ANN001
+    return block * batch // blocks, (block + 1) * batch // blocks
+
+
+@njit(cache=True, parallel=True)
 def forward_loop(x, v0, a0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, membrane, v_out, a_out, s_out):  # noqa: ANN001
     """All T steps: fills ``h``, ``adapt`` (``a_{t-1}``), ``spikes`` ``(T, B, N)``, ``membrane`` when it
     has T rows (else it is ``(0, B, N)``), and the final ``v_out``, ``a_out``, ``s_out`` ``(B, N)``.
 
     ``x`` ``(T, B, N)``; ``wt`` = ``W^T`` ``(N_in, N_out)``. Per step, in the PyTorch loop's op order:
     ``h = v * beta + (s_{t-1} W^T + x_t)``; ``th = a * alpha + thr``; ``s = h - th > 0``;
-    ``v = h - s * th`` | ``h - h * s`` | ``h``; ``a' = a * rho + s``.
+    ``v = h - s * th`` | ``h - h * s`` | ``h``; ``a' = a * rho + s``. The rows of the batch are
+    independent: :data:`BLOCKS` blocks of rows run in parallel, each through all T steps.
     """
     steps, batch, n = x.shape
     record = membrane.shape[0] == steps
-    v = v0.copy()
-    s_prev = s0.copy()
-    rec = np.empty((batch, n), dtype=x.dtype)
+    blocks = min(BLOCKS, batch)
     one = np.ones(1, dtype=x.dtype)[0]  # typed constants: float32 arithmetic stays float32
     zero = one - one
-    adapt[0] = a0
-    for t in range(steps):
-        rec[:] = 0.0
-        for b in range(batch):
-            for j in range(n):
-                sv = s_prev[b, j]
-                if sv != 0.0:
-                    for k in range(n):
-                        rec[b, k] += sv * wt[j, k]
-        for b in range(batch):
-            for k in range(n):
-                hh = v[b, k] * beta[k] + (rec[b, k] + x[t, b, k])
-                a = adapt[t, b, k]
-                th = a * alpha + thr[k]
-                s = one if hh - th > zero else zero
-                h[t, b, k] = hh
-                spikes[t, b, k] = s
-                vn = _post_reset(hh, s, th, reset)
-                v[b, k] = vn
-                if record:
-                    membrane[t, b, k] = vn
-                a_next = a * rho[k] + s
-                if t + 1 < steps:
-                    adapt[t + 1, b, k] = a_next
-                else:
-                    a_out[b, k] = a_next
-                s_prev[b, k] = s
-    v_out[:] = v
-    s_out[:] = s_prev
+    for block in prange(blocks):
+        lo, hi = _block_rows(block, blocks, batch)
+        v = v0[lo:hi].copy()
+        s_prev = s0[lo:hi].copy()
+        rec = np.empty((hi - lo, n), dtype=x.dtype)
+        adapt[0, lo:hi] = a0[lo:hi]
+        for t in range(steps):
+            rec[:] = 0.0
+            for r in range(hi - lo):
+                for j in range(n):
+                    sv = s_prev[r, j]
+                    if sv != 0.0:
+                        for k in range(n):
+                            rec[r, k] += sv * wt[j, k]
+            for r in range(hi - lo):
+                b = lo + r
+                for k in range(n):
+                    hh = v[r, k] * beta[k] + (rec[r, k] + x[t, b, k])
+                    a = adapt[t, b, k]
+                    th = a * alpha + thr[k]
+                    s = one if hh - th > zero else zero
+                    h[t, b, k] = hh
+                    spikes[t, b, k] = s
+                    vn = _post_reset(hh, s, th, reset)
+                    v[r, k] = vn
+                    if record:
+                        membrane[t, b, k] = vn
+                    a_next = a * rho[k] + s
+                    if t + 1 < steps:
+                        adapt[t + 1, b, k] = a_next
+                    else:
+                        a_out[b, k] = a_next
+                    s_prev[r, k] = s
+        v_out[lo:hi] = v
+        s_out[lo:hi] = s_prev
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def backward_chunk(t0, h, adapt, w, beta, rho, thr, alpha, reset, sg, b_seq, gm, dh, da, dbeta, drho, dthr, dwt):  # noqa: ANN001
     r"""Reverse steps ``t0 + K - 1 .. t0`` of the sequence (K = ``sg.shape[0]``); see
     :func:`brain_ai.core.fused_recurrent._backward` for the equations.
@@ -93,60 +108,74 @@ def backward_chunk(t0, h, adapt, w, beta, rho, thr, alpha, reset, sg, b_seq, gm,
     step before it. Adds to ``dbeta`` (``Dh_{t+1} v_t``), ``drho`` (``Da_t a_{t-1}``) and ``dthr``
     (``Dth_t``), all ``(N,)``, and, unless it is ``(0, 0)``, to ``dwt`` ``(N, N)`` the transposed
     recurrent weight gradient ``s_t^T Dh_{t+1}`` for the steps that have a successor (the term of
-    ``s_{-1}``, the initial spikes, is the caller's), skipping the zero spikes.
+    ``s_{-1}``, the initial spikes, is the caller's), skipping the zero spikes. :data:`BLOCKS`
+    blocks of batch rows run in parallel; each adds its own partial sums, added up in block order.
     """
     steps, batch, n = h.shape
     chunk = sg.shape[0]
     has_gm = gm.shape[0] == chunk
     need_w = dwt.shape[0] == n
-    rec = np.zeros((batch, n), dtype=h.dtype)  # Dh_{t+1} @ W
-    spiked = np.zeros((batch, n), dtype=np.bool_)
+    blocks = min(BLOCKS, batch)
+    part = np.zeros((blocks, 3, n), dtype=h.dtype)  # per block: dbeta, drho, dthr
+    part_w = np.zeros((blocks, n, n) if need_w else (blocks, 0, 0), dtype=h.dtype)
     one = np.ones(1, dtype=h.dtype)[0]
     zero = one - one
-    for i in range(chunk - 1, -1, -1):
-        t = t0 + i
-        has_next = t + 1 < steps
-        if has_next:
-            rec[:] = 0.0
-            for j in range(n):  # W's row j is read once per step; rec stays in L1
-                for b in range(batch):
-                    g = dh[t + 1, b, j]
-                    for k in range(n):
-                        rec[b, k] += g * w[j, k]
-        for b in range(batch):
-            for k in range(n):
-                hh = h[t, b, k]
-                a = adapt[t, b, k]
-                th = a * alpha + thr[k]
-                s = one if hh - th > zero else zero
-                spiked[b, k] = s != zero
-                dh_next = dh[t + 1, b, k] if has_next else zero
-                dv = beta[k] * dh_next
-                if has_gm:
-                    dv += gm[i, b, k]
-                da_t = da[b, k]
-                ds = b_seq[i, b, k] + da_t + rec[b, k]
-                if reset == SUBTRACT:
-                    ds -= th * dv
-                elif reset == ZERO:
-                    ds -= hh * dv
-                dz = ds * sg[i, b, k]
-                if reset == ZERO:
-                    dh[t, b, k] = dz + (one - s) * dv
-                else:
-                    dh[t, b, k] = dz + dv
-                dth = -dz - s * dv if reset == SUBTRACT else -dz
-                dthr[k] += dth
-                drho[k] += da_t * a
-                if has_next:
-                    dbeta[k] += dh_next * _post_reset(hh, s, th, reset)
-                da[b, k] = rho[k] * da_t + alpha * dth
-        if need_w and has_next:
-            for b in range(batch):
-                for j in range(n):
-                    if spiked[b, j]:
+    for block in prange(blocks):
+        lo, hi = _block_rows(block, blocks, batch)
+        rec = np.zeros((hi - lo, n), dtype=h.dtype)  # Dh_{t+1} @ W
+        spiked = np.zeros((hi - lo, n), dtype=np.bool_)
+        for i in range(chunk - 1, -1, -1):
+            t = t0 + i
+            has_next = t + 1 < steps
+            if has_next:
+                rec[:] = 0.0
+                for j in range(n):  # W's row j is read once per step; rec stays in L1
+                    for r in range(hi - lo):
+                        g = dh[t + 1, lo + r, j]
                         for k in range(n):
-                            dwt[j, k] += dh[t + 1, b, k]
+                            rec[r, k] += g * w[j, k]
+            for r in range(hi - lo):
+                b = lo + r
+                for k in range(n):
+                    hh = h[t, b, k]
+                    a = adapt[t, b, k]
+                    th = a * alpha + thr[k]
+                    s = one if hh - th > zero else zero
+                    spiked[r, k] = s != zero
+                    dh_next = dh[t + 1, b, k] if has_next else zero
+                    dv = beta[k] * dh_next
+                    if has_gm:
+                        dv += gm[i, b, k]
+                    da_t = da[b, k]
+                    ds = b_seq[i, b, k] + da_t + rec[r, k]
+                    if reset == SUBTRACT:
+                        ds -= th * dv
+                    elif reset == ZERO:
+                        ds -= hh * dv
+                    dz = ds * sg[i, b, k]
+                    if reset == ZERO:
+                        dh[t, b, k] = dz + (one - s) * dv
+                    else:
+                        dh[t, b, k] = dz + dv
+                    dth = -dz - s * dv if reset == SUBTRACT else -dz
+                    part[block, 2, k] += dth
+                    part[block, 1, k] += da_t * a
+                    if has_next:
+                        part[block, 0, k] += dh_next * _post_reset(hh, s, th, reset)
+                    da[b, k] = rho[k] * da_t + alpha * dth
+            if need_w and has_next:
+                for r in range(hi - lo):
+                    for j in range(n):
+                        if spiked[r, j]:
+                            for k in range(n):
+                                part_w[block, j, k] += dh[t + 1, lo + r, k]
+    for block in range(blocks):
+        for k in range(n):
+            dbeta[k] += part[block, 0, k]
+            drho[k] += part[block, 1, k]
+            dthr[k] += part[block, 2, k]
+        if need_w:
+            dwt += part_w[block]
 
 
 @njit(cache=True)
