@@ -19,6 +19,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -222,9 +223,14 @@ def block_results(default_run, tmp_path_factory, request) -> Dict[str, List[Tupl
         cwd = root / f"block{index}"
         cwd.mkdir()
         results = []
+        started = 0.0
         for command in block.commands:
             if command in NOT_RUN:
                 continue
+            # a run folder is named after the second it starts (outputs/train/runs/<date_time>): the
+            # next command of the block starts a second later, as a person typing it would
+            time.sleep(max(0.0, started + 1.0 - time.time()))
+            started = time.time()
             line = runnable(command, default_run)
             script = repo_script(line)
             if script is None:
