@@ -46,7 +46,7 @@ from brain_ai.core.encoding import ENCODERS
 from brain_ai.core.learning_rules import OnlineLearner, traced_current
 from brain_ai.core.masking import valid_steps
 from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, over_time
-from brain_ai.core.neurons import LeakyIntegrator, SpikingState, build_neuron
+from brain_ai.core.neurons import LeakyIntegrator, ParallelSpikingNeuron, SpikingState, build_neuron
 from brain_ai.core.neurons.state import carry, check_finite, check_state
 from brain_ai.core.probes import ProbeSummary, neuron_rates, probes_from_summary
 from brain_ai.core.spike_input import as_compute, spike_linear
@@ -85,6 +85,11 @@ class _Segment:
     stats: Dict[str, Dict[str, Summary]] = field(default_factory=dict)
     #: the online learner of ``snn.learning_rule = ottt | sltt`` (None: bptt)
     online: Optional[OnlineLearner] = None
+
+    @property
+    def record(self) -> str:
+        """What the layers record (``record=`` of their sequence run)."""
+        return "membrane" if self.record_membrane else "none"
 
     def summarize(self, name: str, spikes: Tensor, membrane: Optional[Tensor], spiking: bool) -> None:
         """Add every summary of layer ``name``'s segment (spike summaries: spiking layers only)."""
@@ -259,14 +264,18 @@ class _SNNBase(nn.Module):
 
     def _run_neuron(self, name: str, neuron: nn.Module, current: Tensor, seg: _Segment) -> Tensor:
         """Step ``neuron`` over ``current (B, t, ...)`` from ``seg.states[name]``; record into ``seg``."""
-        record = "membrane" if seg.record_membrane else "none"
         # each layer runs the backend it decided when built or moved (neuron.backend); online learning
         # steps one step at a time, where a whole-sequence kernel only adds its launch cost: eager.
         # The network checked its input for NaN/Inf once (forward): no scan per layer and segment
         backend = Backend.eager if seg.online is not None else None
-        spikes, seg.states[name], traces = neuron._run_sequence(
-            current, seg.states[name], None, None, record, backend, check_values=False
-        )
+        result = neuron._run_sequence(current, seg.states[name], None, None, seg.record, backend, check_values=False)
+        return self._recorded(name, neuron, result, seg)
+
+    def _recorded(
+        self, name: str, neuron: nn.Module, result: Tuple[Tensor, SpikingState, Dict[str, Tensor]], seg: _Segment
+    ) -> Tensor:
+        """Keep a layer's ``(spikes, final_state, traces)`` in ``seg`` (state, spikes, membrane, summaries); the spikes."""
+        spikes, seg.states[name], traces = result
         membrane = traces.get("membrane")
         if seg.keep_membranes:
             seg.membranes[name] = membrane
@@ -327,11 +336,28 @@ class _SNNBase(nn.Module):
         wider = isinstance(layer, nn.Linear) and layer.out_features >= x.shape[2:].numel()
         return over_time(layer, x, time_major=neuron.time_major and wider)
 
+    @staticmethod
+    def _mixes_before_synapses(name: str, layer: nn.Module, neuron: nn.Module, x: Tensor, seg: _Segment) -> bool:
+        """Whether a parallel spiking neuron layer maps time on its Linear's input rather than on the
+        current (:meth:`ParallelSpikingNeuron.run_after_linear`): a float input narrower than the
+        layer, at the start of the sequence (the zero state), outside online learning."""
+        return (
+            isinstance(neuron, ParallelSpikingNeuron)
+            and isinstance(layer, nn.Linear)
+            and layer.in_features < layer.out_features
+            and x.is_floating_point()
+            and seg.states[name] is None
+            and seg.online is None
+        )
+
     def _forward_dense(self, x: Tensor, masks: List[Tensor], seg: _Segment, first: int) -> Tensor:
         """Run the dense stack on ``x (B, t, F)``; layer names start at ``layer{first}``."""
         for j, (linear, neuron) in enumerate(zip(self.linears, self.dense_neurons)):
-            current = self._current(f"layer{first + j}", linear, neuron, x, seg)  # (B, t, N_j)
-            x = self._run_neuron(f"layer{first + j}", neuron, current, seg)
+            name = f"layer{first + j}"
+            if self._mixes_before_synapses(name, linear, neuron, x, seg):
+                x = self._recorded(name, neuron, neuron.run_after_linear(x, linear, seg.record), seg)
+            else:
+                x = self._run_neuron(name, neuron, self._current(name, linear, neuron, x, seg), seg)  # (B, t, N_j)
             if j < len(masks):
                 x = x * masks[j]  # dropout on the spikes of hidden layer j
         return x

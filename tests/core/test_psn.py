@@ -236,3 +236,46 @@ def test_efficiency_counts_the_time_map_per_neuron_and_step():
     mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
     report = measure_efficiency(masked, x, mask=mask)  # lambda 0: all 25 taps; 5 + 2 of 10 (sample, step) rows valid
     assert report.layers["layer0.temporal"]["dense_ops"] == 4 * 5 * 7 / 2
+
+
+@pytest.mark.parametrize(
+    "neuron",
+    [
+        dict(type="psn", psn_steps=7),
+        dict(type="masked_psn", psn_steps=7, psn_order=3, psn_mask_ramp_epochs=2),
+        dict(type="sliding_psn", psn_order=3),
+        dict(type="sliding_psn", psn_order=9),  # k - 1 > T: the carried history is partly the zeros before step 0
+    ],
+)
+def test_time_map_on_a_narrower_input_equals_the_layer_by_layer_run(neuron, monkeypatch):
+    """Input 2 < 6 hidden neurons: the network maps time on the Linear's input (M (U W^T + 1 b^T) =
+    (M U) W^T + (M 1) b^T); spikes, membranes, final states and gradients equal the current-first run."""
+    torch.manual_seed(0)
+    net = build_snn(
+        SNNConfig(input_size=2, hidden_sizes=[6], output_size=3, neuron=NeuronConfig(**neuron)),
+    ).double()
+    randomised(net.neurons[0], seed=1)
+    calls = []
+    original = type(net.neurons[0]).run_after_linear
+    monkeypatch.setattr(
+        type(net.neurons[0]), "run_after_linear", lambda self, *a: calls.append(1) or original(self, *a)
+    )
+    x = torch.rand(4, 7, 2, dtype=torch.float64) * 2
+    out = net(x, record_membrane=True)
+    assert calls == [1]
+    grads = torch.autograd.grad(out.output.sum(), list(net.parameters()))
+
+    current = net.linears[0](x)
+    spikes, state, traces = net.neurons[0].forward_sequence(current, record="membrane")
+    readout, _, _ = net.neurons[1].forward_sequence(net.linears[1](spikes))
+    ref_grads = torch.autograd.grad(readout.sum(), list(net.parameters()))
+    assert torch.equal(out.layer_spikes["layer0"], spikes)
+    torch.testing.assert_close(out.layer_membranes["layer0"], traces["membrane"], rtol=0, atol=1e-12)
+    torch.testing.assert_close(out.output, readout, rtol=0, atol=1e-12)
+    for field in ("v", "spike_history"):
+        if getattr(state, field) is not None:
+            torch.testing.assert_close(
+                getattr(out.final_states["layer0"], field), getattr(state, field), rtol=0, atol=1e-12
+            )
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)

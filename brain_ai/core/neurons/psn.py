@@ -49,7 +49,7 @@ from brain_ai.config import (
 )
 from brain_ai.core.neurons.base import NeuronLayerBase, surrogate_of
 from brain_ai.core.neurons.state import SpikingState
-from brain_ai.core.unroll import Record, SegmentFn
+from brain_ai.core.unroll import Record, SegmentFn, check_record, traces_of
 
 
 class ParallelSpikingNeuron(NeuronLayerBase):
@@ -85,6 +85,39 @@ class ParallelSpikingNeuron(NeuronLayerBase):
     @abc.abstractmethod
     def _hidden(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         """``H (B, t, *size)`` of a segment ``x (B, t, *size)`` and the state after it."""
+
+    @abc.abstractmethod
+    def _mix(self, y: Tensor) -> Tensor:
+        """``M y`` of ``y (B, t, *F)`` from the zero state, without the bias, for any feature shape ``F``."""
+
+    #: how many of the last input currents the state keeps (the sliding PSN's ``k - 1``)
+    tail_steps = 0
+
+    def _advance(self, state: SpikingState, tail: Tensor, h: Tensor) -> SpikingState:
+        """The state after a segment whose hidden state is ``h`` and whose last currents are ``tail``
+        ``(B, <= tail_steps, *size)``, oldest first."""
+        return state.replace(v=h[:, -1].to(state.v.dtype))
+
+    def run_after_linear(
+        self, u: Tensor, linear: nn.Linear, record: Record
+    ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
+        r"""The layer on the input current ``linear(u)`` from the zero state, the time map applied
+        to the linear layer's input instead of its output: ``M (U W^T + 1 b^T) + b_psn = (M U) W^T
+        + (M 1) b^T + b_psn``, equal up to rounding. The networks call it when ``u (B, T, F)`` has
+        fewer features than the layer has neurons (pixel-wise S-MNIST: 1 pixel against 256
+        neurons), so the time map runs over ``B x F`` series instead of ``B x N``. Returns what
+        :meth:`forward_sequence` returns: ``(spikes (B, T, N), final_state, traces)``.
+        """
+        check_record(f"{type(self).__name__}.run_after_linear", record)
+        steps = u.shape[1]
+        ones = u.new_ones(1, steps, 1)
+        h = F.linear(self._mix(u), linear.weight) + self.bias.to(u.dtype)
+        if linear.bias is not None:
+            h = h + self._mix(ones) * linear.bias
+        state = self._prepare_state(h, h.shape[2:], None, "(B, T, *size)", check_values=False)
+        tail = linear(u[:, steps - min(steps, self.tail_steps) :])
+        outputs = {"out": self.surrogate(h).to(u.dtype), "membrane": h}
+        return outputs["out"], self._advance(state, tail, h), traces_of(outputs, record)
 
     def mixing_weights(self) -> Tensor:
         """The weights of the time map as the efficiency counter sees them (connection sparsity): the
@@ -160,17 +193,18 @@ class _FixedStepsPSN(ParallelSpikingNeuron):
             "(streaming, carried state and stream windows are available for sliding_psn only)"
         )
 
-    def _hidden(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
-        if x.shape[1] != self.T:
+    def _mix(self, y: Tensor) -> Tensor:
+        if y.shape[1] != self.T:
             raise ValueError(
-                f"{type(self).__name__}: the input has {x.shape[1]} steps but the neuron maps exactly T={self.T} "
+                f"{type(self).__name__}: the input has {y.shape[1]} steps but the neuron maps exactly T={self.T} "
                 "(neuron.psn_steps); chunk_size, checkpoint_every and stream windows shorter than T are not available "
                 "for psn / masked_psn (sliding_psn runs any T)"
             )
-        flat = x.flatten(2)  # (B, T, N)
-        h = torch.matmul(self.time_matrix(self.T).to(x.dtype), flat) + self.bias.to(x.dtype)  # (B, T, N)
-        h = h.view(x.shape)
-        return h, state.replace(v=h[:, -1].to(state.v.dtype))
+        return torch.matmul(self.time_matrix(self.T).to(y.dtype), y.flatten(2)).view(y.shape)
+
+    def _hidden(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        h = self._mix(x) + self.bias.to(x.dtype).view(self.T, *[1] * len(self.size))  # (B, T, *size)
+        return h, self._advance(state, x, h)
 
     def extra_repr(self) -> str:
         return f"T={self.T}, " + super().extra_repr()
@@ -268,14 +302,27 @@ class SlidingPSN(ParallelSpikingNeuron):
         lag = _lags(steps)
         return ((lag >= 0) & (lag < self.k)).to(self.weight.device)
 
-    def _hidden(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
-        b, t = x.shape[:2]
-        past = torch.cat([state.spike_history.flip(1).to(x.dtype), x], dim=1)  # (B, k - 1 + t, *size), oldest first
-        series = past.movedim(1, -1).reshape(-1, 1, past.shape[1])  # (B * N, 1, k - 1 + t)
-        h = F.conv1d(series, self.weight.to(x.dtype).view(1, 1, self.k)) + self.bias.to(x.dtype)  # (B * N, 1, t)
-        h = h.view(b, *self.size, t).movedim(-1, 1)  # (B, t, *size)
+    tail_steps = property(lambda self: self.k - 1)
+
+    def _convolve(self, past: Tensor) -> Tensor:
+        """The ``k``-tap causal convolution of ``past (B, k - 1 + t, *F)`` (oldest first): ``(B, t, *F)``, no bias."""
+        b, length, features = past.shape[0], past.shape[1], past.shape[2:]
+        series = past.movedim(1, -1).reshape(-1, 1, length)  # (B * F, 1, k - 1 + t)
+        h = F.conv1d(series, self.weight.to(past.dtype).view(1, 1, self.k))  # (B * F, 1, t)
+        return h.view(b, *features, length - (self.k - 1)).movedim(-1, 1)
+
+    def _mix(self, y: Tensor) -> Tensor:
+        return self._convolve(torch.cat([y.new_zeros(y.shape[0], self.k - 1, *y.shape[2:]), y], dim=1))
+
+    def _advance(self, state: SpikingState, tail: Tensor, h: Tensor) -> SpikingState:
+        past = torch.cat([state.spike_history.flip(1).to(tail.dtype), tail], dim=1)  # oldest first
         history = past[:, past.shape[1] - (self.k - 1) :].flip(1).to(state.v.dtype)  # the last k - 1, newest first
-        return h, state.replace(v=h[:, -1].to(state.v.dtype), spike_history=history)
+        return state.replace(v=h[:, -1].to(state.v.dtype), spike_history=history)
+
+    def _hidden(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
+        past = torch.cat([state.spike_history.flip(1).to(x.dtype), x], dim=1)  # (B, k - 1 + t, *size), oldest first
+        h = self._convolve(past) + self.bias.to(x.dtype)  # (B, t, *size)
+        return h, self._advance(state, x, h)
 
     def extra_repr(self) -> str:
         return f"order={self.k}, " + super().extra_repr()

@@ -43,7 +43,7 @@ class SpikeFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: Tensor):  # noqa: ANN001
         (x,) = ctx.saved_tensors
-        return grad_output * ctx.surrogate.grad(x).to(grad_output.dtype), None
+        return ctx.surrogate.grad_times(x, grad_output), None
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,14 @@ class Surrogate(abc.ABC):
     def grad(self, x: Tensor) -> Tensor:
         """The backward's d spike / d x at ``x = v - v_th``: peak 1 if ``normalize`` else the raw scale."""
         g = self.surrogate_grad(x)
-        return g / self.peak() if self.normalize else g
+        return g * (1.0 / self.peak()) if self.normalize else g
+
+    def grad_times(self, x: Tensor, grad_output: Tensor) -> Tensor:
+        """``grad_output * grad(x)`` in ``grad_output``'s dtype (the spike's backward), with the
+        normalisation folded into the product: one pass over the tensor instead of two."""
+        scale = 1.0 / self.peak() if self.normalize else 1.0
+        g = self.surrogate_grad(x).to(grad_output.dtype)
+        return torch.addcmul(grad_output.new_zeros(()), g, grad_output, value=scale)  # (scale g) go: grad(x) go
 
     def fun(self, x: Tensor) -> Tensor:
         """:meth:`surrogate_fun` on the backward's scale (divided by the peak when ``normalize``)."""

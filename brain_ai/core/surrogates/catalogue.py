@@ -99,7 +99,7 @@ class Arctan(Surrogate):
     params = (Param("alpha", 1.0),)
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
-        return (self.alpha / 2.0) / (1.0 + ((math.pi / 2.0 * self.alpha) * x) ** 2)
+        return (self.alpha / 2.0) / torch.addcmul(x.new_ones(()), x, x, value=(math.pi / 2.0 * self.alpha) ** 2)
 
     def surrogate_fun(self, x: Tensor) -> Tensor:
         return 0.5 + torch.atan((math.pi / 2.0 * self.alpha) * x) / math.pi
