@@ -151,7 +151,7 @@ def _backward(
     sd = h.dtype
     loops = compiled_loops()
     steps, batch, n = h.shape
-    h_np, adapt_np, dh_np, w_np = h.numpy(), adapt.numpy(), dh.numpy(), numpy_view(w, sd)
+    h_np, adapt_np, dh_np, wt_np = h.numpy(), adapt.numpy(), dh.numpy(), numpy_view(w.t(), sd)
     params = _per_neuron(beta, n), _per_neuron(rho, n), _per_neuron(thr, n)
     sums = np.zeros((3, n), dtype=h_np.dtype)  # dbeta, drho, dthr
     dwt = torch.zeros((n, n) if s0_w is not None else (0, 0), dtype=sd)
@@ -172,7 +172,7 @@ def _backward(
             t0,
             h_np,
             adapt_np,
-            w_np,
+            wt_np,
             *params,
             alpha_sd,
             code,
