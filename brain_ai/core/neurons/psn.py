@@ -110,10 +110,10 @@ class ParallelSpikingNeuron(NeuronLayerBase):
         """
         check_record(f"{type(self).__name__}.run_after_linear", record)
         steps = u.shape[1]
-        ones = u.new_ones(1, steps, 1)
-        h = F.linear(self._mix(u), linear.weight) + self.bias.to(u.dtype)
+        offset = self.bias.to(u.dtype)  # b_psn, plus (M 1) b^T: (1, T, N), added in one pass
         if linear.bias is not None:
-            h = h + self._mix(ones) * linear.bias
+            offset = self._mix(u.new_ones(1, steps, 1)) * linear.bias + offset
+        h = F.linear(self._mix(u), linear.weight) + offset
         state = self._prepare_state(h, h.shape[2:], None, "(B, T, *size)", check_values=False)
         tail = linear(u[:, steps - min(steps, self.tail_steps) :])
         outputs = {"out": self.surrogate(h).to(u.dtype), "membrane": h}
