@@ -1,7 +1,7 @@
 """Wall time of one whole training epoch of pixel-wise sequential MNIST (T = 784) on mnist5k, every variant side by side.
 
 Runs ``python train.py experiment=smnist_pixel`` once per entry of :data:`VARIANTS` (the recurrent
-adaptive SNN with each CPU backend: ``eager``, ``fused``, ``compiled``; ``snn=lstm``; and
+adaptive SNN with each CPU backend: ``eager``, ``fused``, ``compiled``; ``snn=lstm`` of 128 and of 256; and
 ``experiment=smnist_pixel_psn``, a sliding PSN layer) for
 exactly one epoch over the 3,600 training images at the experiment's batch size (no validation,
 test, checkpoints or logger), timing every batch with ``train_throughput.StepTimer``, ``--repeats``
@@ -44,7 +44,10 @@ VARIANTS: List[Tuple[str, List[str]]] = [
     ("snn_eager", [PIXEL, "snn.neuron.backend=eager"]),
     ("snn_fused", [PIXEL, "snn.neuron.backend=fused"]),
     ("snn_compiled", [PIXEL, "snn.neuron.backend=compiled"]),
+    # snn=lstm: an LSTM of 128 (its group's default), about the recurrent SNN's parameter count (68k against 69k)
     ("lstm", [PIXEL, "snn=lstm"]),
+    # the LSTM at the SNN's width, 256 (four times its recurrent weights)
+    ("lstm_256", [PIXEL, "snn=lstm", "snn.hidden_sizes=[256]"]),
     # the sliding parallel spiking neuron (order 64, no time loop) with the same recipe
     ("sliding_psn", ["experiment=smnist_pixel_psn"]),
 ]
