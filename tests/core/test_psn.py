@@ -247,12 +247,13 @@ def test_efficiency_counts_the_time_map_per_neuron_and_step():
         dict(type="sliding_psn", psn_order=9),  # k - 1 > T: the carried history is partly the zeros before step 0
     ],
 )
-def test_time_map_on_a_narrower_input_equals_the_layer_by_layer_run(neuron, monkeypatch):
-    """Input 2 < 6 hidden neurons: the network maps time on the Linear's input (M (U W^T + 1 b^T) =
+@pytest.mark.parametrize("features", [1, 2])  # 1: the synapses are an outer product
+def test_time_map_on_a_narrower_input_equals_the_layer_by_layer_run(neuron, features, monkeypatch):
+    """Input 1 or 2 < 6 hidden neurons: the network maps time on the Linear's input (M (U W^T + 1 b^T) =
     (M U) W^T + (M 1) b^T); spikes, membranes, final states and gradients equal the current-first run."""
     torch.manual_seed(0)
     net = build_snn(
-        SNNConfig(input_size=2, hidden_sizes=[6], output_size=3, neuron=NeuronConfig(**neuron)),
+        SNNConfig(input_size=features, hidden_sizes=[6], output_size=3, neuron=NeuronConfig(**neuron)),
     ).double()
     randomised(net.neurons[0], seed=1)
     calls = []
@@ -260,7 +261,7 @@ def test_time_map_on_a_narrower_input_equals_the_layer_by_layer_run(neuron, monk
     monkeypatch.setattr(
         type(net.neurons[0]), "run_after_linear", lambda self, *a: calls.append(1) or original(self, *a)
     )
-    x = torch.rand(4, 7, 2, dtype=torch.float64) * 2
+    x = torch.rand(4, 7, features, dtype=torch.float64) * 2
     out = net(x, record_membrane=True)
     assert calls == [1]
     grads = torch.autograd.grad(out.output.sum(), list(net.parameters()))

@@ -404,3 +404,16 @@ def test_custom_surrogate_defines_surrogate_fun_beside_surrogate_grad(sg):
     assert not CustomSurrogate(tanh_grad, 2.0).has_surrogate_fun()
     with pytest.raises(TypeError, match="fun_fn must be callable, got str"):
         CustomSurrogate(tanh_grad, 2.0, fun_fn="tanh")
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("name", NAMES)
+def test_spike_backward_is_the_incoming_gradient_times_the_surrogate(name, normalize):
+    """``grad_times`` (the backward, with the normalisation folded in, and atan's two-pass form)
+    equals ``grad_output * grad(x)`` for a non-unit incoming gradient."""
+    sg = get_surrogate(name, normalize=normalize)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(500, generator=gen, dtype=torch.float64, requires_grad=True)
+    grad_output = torch.randn(500, generator=gen, dtype=torch.float64) * 3
+    sg(x).backward(grad_output)
+    torch.testing.assert_close(x.grad, grad_output * sg.grad(x.detach()), rtol=1e-12, atol=1e-15)

@@ -113,7 +113,11 @@ class ParallelSpikingNeuron(NeuronLayerBase):
         offset = self.bias.to(u.dtype)  # b_psn, plus (M 1) b^T: (1, T, N), added in one pass
         if linear.bias is not None:
             offset = self._mix(u.new_ones(1, steps, 1)) * linear.bias + offset
-        h = F.linear(self._mix(u), linear.weight) + offset
+        mixed = self._mix(u)
+        if u.shape[2] == 1:  # one input feature: the synapses are an outer product, one pass with the offset
+            h = torch.addcmul(offset, mixed, linear.weight.view(1, 1, -1).to(u.dtype))
+        else:
+            h = F.linear(mixed, linear.weight) + offset
         state = self._prepare_state(h, h.shape[2:], None, "(B, T, *size)", check_values=False)
         tail = linear(u[:, steps - min(steps, self.tail_steps) :])
         outputs = {"out": self.surrogate(h).to(u.dtype), "membrane": h}

@@ -99,7 +99,15 @@ class Arctan(Surrogate):
     params = (Param("alpha", 1.0),)
 
     def surrogate_grad(self, x: Tensor) -> Tensor:
-        return (self.alpha / 2.0) / torch.addcmul(x.new_ones(()), x, x, value=(math.pi / 2.0 * self.alpha) ** 2)
+        return (self.alpha / 2.0) / self._denominator(x)
+
+    def _denominator(self, x: Tensor) -> Tensor:
+        return torch.addcmul(x.new_ones(()), x, x, value=(math.pi / 2.0 * self.alpha) ** 2)  # 1 + (pi/2 alpha x)^2
+
+    def grad_times(self, x: Tensor, grad_output: Tensor) -> Tensor:
+        # two passes: normalised, the numerator alpha/2 is the peak and cancels
+        out = torch.div(grad_output, self._denominator(x).to(grad_output.dtype))
+        return out if self.normalize else out * (self.alpha / 2.0)
 
     def surrogate_fun(self, x: Tensor) -> Tensor:
         return 0.5 + torch.atan((math.pi / 2.0 * self.alpha) * x) / math.pi
