@@ -102,11 +102,12 @@ class Arctan(Surrogate):
         return (self.alpha / 2.0) / self._denominator(x)
 
     def _denominator(self, x: Tensor) -> Tensor:
-        return torch.addcmul(x.new_ones(()), x, x, value=(math.pi / 2.0 * self.alpha) ** 2)  # 1 + (pi/2 alpha x)^2
+        scaled = (math.pi / 2.0 * self.alpha) * x
+        return torch.addcmul(x.new_ones(()), scaled, scaled)  # 1 + (pi/2 alpha x)^2, SpikingJelly's roundings
 
     def grad_times(self, x: Tensor, grad_output: Tensor) -> Tensor:
-        # two passes: normalised, the numerator alpha/2 is the peak and cancels
-        out = torch.div(grad_output, self._denominator(x).to(grad_output.dtype))
+        # four passes instead of seven: normalised, the numerator alpha/2 is the peak and cancels
+        out = torch.reciprocal(self._denominator(x).to(grad_output.dtype)) * grad_output
         return out if self.normalize else out * (self.alpha / 2.0)
 
     def surrogate_fun(self, x: Tensor) -> Tensor:
