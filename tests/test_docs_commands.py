@@ -223,14 +223,14 @@ def block_results(default_run, tmp_path_factory, request) -> Dict[str, List[Tupl
         cwd = root / f"block{index}"
         cwd.mkdir()
         results = []
-        started = 0.0
         for command in block.commands:
             if command in NOT_RUN:
                 continue
             # a run folder is named after the second it starts (outputs/train/runs/<date_time>): the
-            # next command of the block starts a second later, as a person typing it would
-            time.sleep(max(0.0, started + 1.0 - time.time()))
-            started = time.time()
+            # next command of the block starts in a later second than the previous one ended, as a
+            # person typing it would (its folder was named before it ended)
+            if results:
+                time.sleep(1.05 - time.time() % 1.0)
             line = runnable(command, default_run)
             script = repo_script(line)
             if script is None:
