@@ -74,6 +74,7 @@ def test_the_execution_only_settings_are_read_from_the_fields():
         "snn.chunk_size",
         "snn.checkpoint_every",
         "snn.memory_budget_mb",
+        "snn.online_window",
         "snn.neuron.backend",
         "encoding.spike_dtype",
     }

@@ -109,9 +109,10 @@ class _Held:
         self.counter.live -= self.bytes
 
 
-def training_step_peak(rule: str, steps: int) -> int:
-    """Peak saved-tensor bytes of one training step (forward, every loss term, backward) at T = ``steps``."""
-    model, dm = build(f"encoding.num_steps={steps}", f"snn.learning_rule={rule}")
+def training_step_peak(rule: str, steps: int, window: int = 8) -> int:
+    """Peak saved-tensor bytes of one training step (forward, every loss term, backward) at T = ``steps``,
+    online windows of ``window`` steps."""
+    model, dm = build(f"encoding.num_steps={steps}", f"snn.learning_rule={rule}", f"snn.online_window={window}")
     batch = next(iter(dm.train_dataloader()))
     counter = SavedTensorBytes()
     with counter.context():
@@ -122,9 +123,40 @@ def training_step_peak(rule: str, steps: int) -> int:
 @pytest.mark.parametrize("rule", ["ottt", "sltt"])
 def test_training_memory_does_not_grow_with_T(rule):
     """The default loss (probspikes, rate, temporal and ISI regularisers); T = 240 against T = 12,
-    same batch: within 10 % (benchmarks/online_memory.py measures T = 2000 against T = 100)."""
+    same batch, windows of 8 steps: within 10 % (benchmarks/online_memory.py measures T = 2000
+    against T = 100). A longer window keeps more: memory grows with the window, not with T."""
     short, long = training_step_peak(rule, 12), training_step_peak(rule, 240)
     assert long <= 1.1 * short, (short, long)
+    assert training_step_peak(rule, 240, window=40) > 2 * long
+
+
+@pytest.mark.parametrize("setup", sorted(SETUPS))
+@pytest.mark.parametrize("rule", [LearningRule.ottt, LearningRule.sltt])
+def test_the_window_does_not_change_the_gradient(setup, rule):
+    """Steps one at a time, in windows of 3 (the last one short) and all 7 at once: the same gradient
+    (every loss term, including the temporal and ISI windows across window boundaries)."""
+    model, dm = build("encoding.num_steps=7", *SETUPS[setup], "loss.w_temporal=0.5", "loss.temporal_window=2")
+    batch = next(iter(dm.train_dataloader()))
+    grads = {}
+    for window in (1, 3, 7):
+        model.snn_cfg = dataclasses.replace(model.snn_cfg, online_window=window)
+        grads[window] = step_gradients(model, batch, rule)
+    assert len(grads[1]) >= 4
+    for window in (3, 7):
+        for name in grads[1]:
+            torch.testing.assert_close(grads[window][name], grads[1][name], rtol=1e-5, atol=1e-7, msg=f"{window} {name}")
+
+
+def test_sltt_steps_in_windows_give_the_steps_gradient():
+    """sltt_steps = K in windows: the same gradient as step by step (the chosen steps learn, the others do not)."""
+    model, dm = build("encoding.num_steps=9", "snn.learning_rule=sltt", "snn.sltt_steps=3", *SETUPS["lif_probspikes"])
+    batch = next(iter(dm.train_dataloader()))
+    grads = {}
+    for window in (1, 4):
+        model.snn_cfg = dataclasses.replace(model.snn_cfg, online_window=window)
+        grads[window] = step_gradients(model, batch, LearningRule.sltt)
+    for name in grads[1]:
+        torch.testing.assert_close(grads[4][name], grads[1][name], rtol=1e-5, atol=1e-7, msg=name)
 
 
 def test_bptt_memory_grows_with_T():
@@ -198,13 +230,16 @@ def test_step_forms_of_isi_temporal_and_membrane_add_up_to_the_full_terms():
         n: term(LossInputs(output, decoder(output), targets, spikes, membranes))[0]
         for n, term in criterion.terms.items()
     }
-    objective = StepObjective(decoder, criterion, targets, steps)
-    summed: Dict[str, torch.Tensor] = {}
-    for t in range(steps):
-        step = lambda d: {k: v[:, t : t + 1] for k, v in d.items()}  # noqa: E731
-        for name, value in objective(
-            {"output": output[:, t : t + 1], "spikes": step(spikes), "membranes": step(membranes)}, t
-        ).items():
-            summed[name] = summed.get(name, 0.0) + value
-    for name in ("isi", "temporal", "membrane"):
-        torch.testing.assert_close(summed[name], full[name], msg=name)
+    for window in (1, 4):
+        objective = StepObjective(decoder, criterion, targets, steps)
+        summed: Dict[str, torch.Tensor] = {}
+        for start in range(0, steps, window):
+            part = lambda d: {k: v[:, start : start + window] for k, v in d.items()}  # noqa: E731
+            learned, others = objective(
+                {"output": output[:, start : start + window], "spikes": part(spikes), "membranes": part(membranes)}
+            )
+            assert not others
+            for name, value in learned.items():
+                summed[name] = summed.get(name, 0.0) + value
+        for name in ("isi", "temporal", "membrane"):
+            torch.testing.assert_close(summed[name], full[name], msg=f"{window} {name}")

@@ -11,7 +11,7 @@ import torch
 from framework_helpers import dyadic_weights_
 
 from brain_ai.config import ConfigError, NeuronConfig, SNNConfig
-from brain_ai.core.network_output import over_time
+from brain_ai.core.network_output import dropout_seeds, over_time
 from brain_ai.core.snn import ConvSNN, SNNCore, build_snn, with_io_sizes
 
 PROBE_KEYS = {"firing_rate", "spike_sparsity", "membrane_mean", "membrane_var", "dead_frac", "saturated_frac"}
@@ -336,13 +336,20 @@ def test_dropout_masks_come_from_the_generator_without_touching_the_global_rng()
     net = SNNCore(mlp_cfg(dropout=0.25)).train()
     x = spikes_in(4, 6, 20)
     before = torch.get_rng_state()
-    masks = net._dropout_masks(x, torch.Generator().manual_seed(3))
+    seeds = dropout_seeds(x, 0.25, torch.Generator().manual_seed(3))
+    masks = net._dropout_masks({"x": x, "dropout_seeds": seeds})
     assert torch.equal(torch.get_rng_state(), before)
-    u = torch.rand((4, 6, 32), generator=torch.Generator().manual_seed(3))  # the first layer's draws
+    assert tuple(seeds.shape) == (1, 6)
+    torch.testing.assert_close(seeds, torch.randint(0, 2**63 - 1, (1, 6), generator=torch.Generator().manual_seed(3)))
+    # step k of the first layer: its own generator, seeded with seeds[0, k]
+    u = torch.stack([torch.rand((4, 32), generator=torch.Generator().manual_seed(int(s))) for s in seeds[0]], dim=1)
     torch.testing.assert_close(masks[0], (u < 0.75).float() / 0.75)  # keep with p = 1 - dropout, scaled by 1 / (1 - p)
     assert [tuple(m.shape) for m in masks] == [(4, 6, 32), (4, 6, 16)]
     torch.testing.assert_close(masks[1].unique(), torch.tensor([0.0, 1 / 0.75]))
+    # a segment's masks are those steps of the whole sequence's (no mask of all T is ever drawn)
+    tail = net._dropout_masks({"x": x[:, 2:], "dropout_seeds": seeds[:, 2:]})
+    torch.testing.assert_close(tail[1], masks[1][:, 2:])
     a = net(x, generator=torch.Generator().manual_seed(5)).output
     b = net(x, generator=torch.Generator().manual_seed(5)).output
     assert torch.equal(a, b) and torch.equal(torch.get_rng_state(), before)
-    assert net.eval()._dropout_masks(x, torch.Generator()) == []
+    assert net._dropout_masks({"x": x}) == [] and dropout_seeds(x, 0.0, torch.Generator()) is None

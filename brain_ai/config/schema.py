@@ -762,12 +762,16 @@ class SNNConfig:
     memory_budget_mb: Optional[float] = field(
         default=None, metadata={EXECUTION_ONLY: True, RANGE: Range(low=0.0, low_inclusive=False)}
     )
-    #: bptt | ottt | sltt: how gradients flow through time (LearningRule); ottt / sltt keep one
-    #: step's graph at a time, so training memory does not grow with T
+    #: bptt | ottt | sltt: how gradients flow through time (LearningRule); ottt / sltt keep the graph
+    #: of one window of steps at a time (online_window), so training memory does not grow with T
     learning_rule: LearningRule = LearningRule.bptt
     #: learning_rule=sltt only: backpropagate at this many randomly chosen steps per batch
     #: (1 <= sltt_steps <= T, drawn from the batch's generator); None = at every step
     sltt_steps: Optional[int] = ranged(None, low=1, integer=True)
+    #: learning_rule=ottt / sltt: steps run and backpropagated together (one graph over this many
+    #: steps, with no gradient through time inside it); memory grows with it, not with T, and the
+    #: gradient is the same for any value (up to rounding)
+    online_window: int = field(default=32, metadata={EXECUTION_ONLY: True, RANGE: Range(low=1, integer=True)})
 
     def __post_init__(self) -> None:
         o = "snn"

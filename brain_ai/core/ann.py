@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from brain_ai.config import NON_SPIKING_ARCHITECTURES, Architecture, ConfigError, SNNConfig
-from brain_ai.core.network_output import SNNOutput, dropout_masks, over_time
+from brain_ai.core.network_output import SNNOutput, dropout_masks, dropout_seeds, over_time
 from brain_ai.core.neurons.state import check_finite
 from brain_ai.core.spike_input import as_compute
 
@@ -89,7 +89,9 @@ class RecurrentANN(nn.Module):
         x_in = x
         states = self._check_state(state, x.shape[0])
         final: Dict[str, RecurrentState] = {}
-        masks = dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator, x.dtype) if self.training else []
+        seeds = dropout_seeds(x, self.cfg.dropout, generator) if self.training else None
+        sizes = self.cfg.hidden_sizes
+        masks = [] if seeds is None else dropout_masks(seeds, x.shape[0], sizes, self.cfg.dropout, x.device, x.dtype)
         for i, (name, layer) in enumerate(zip(self.layer_names, self.layers)):
             given = states[name]
             # torch wants (num_layers=1, B, H) per state tensor; kept batch-first (B, H) outside

@@ -1,10 +1,14 @@
 r"""Online learning rules: ``ottt`` and ``sltt`` (``snn.learning_rule``), memory constant in T.
 
-Both run the network one step at a time through :func:`brain_ai.core.unroll.run_segments` (its
-``online`` mode): at every step ``t`` the network's output gives a loss ``L_t`` (the *per-step
-form* of the decoder and of every loss term, :class:`StepObjective`), its gradients are taken at
-once and accumulated, and the state carried to step ``t + 1`` (membrane, synaptic current,
-adaptation, previous spikes) is detached, so no graph outlives its step.
+Both run the network through :func:`brain_ai.core.unroll.run_segments` (its ``online`` mode) in
+windows of ``snn.online_window`` steps: at every step ``t`` the network's output gives a loss
+``L_t`` (the *per-step form* of the decoder and of every loss term, :class:`StepObjective`), and
+the state carried to step ``t + 1`` (membrane, synaptic current, adaptation, previous spikes) is
+detached, so no gradient flows through time. The losses of a window's steps are backpropagated
+together at its end (one autograd call, the synapses' matmuls over the whole window) and the
+gradients accumulated; no graph outlives its window. Since no gradient crosses a step, the
+gradient does not depend on the window (up to rounding): it trades memory (the window's
+activations) for speed (fewer, larger operations).
 
 * ``sltt`` (spatial learning through time, Meng et al., ICCV 2023): the gradient of ``L_t``
   flows through step ``t``'s spatial path only (layer to layer, through the surrogate), none
@@ -30,8 +34,7 @@ a scalar whose value is the objective and whose gradient is the accumulated one.
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -46,9 +49,17 @@ from brain_ai.config import (
     PopulationMode,
     SNNConfig,
     TaskLoss,
+    check_range,
 )
 from brain_ai.core.decoding import Decoder
-from brain_ai.core.losses import CrossEntropyLoss, ISIRegularization, LossInputs, SNNLossComposer, TemporalConsistency
+from brain_ai.core.losses import (
+    CrossEntropyLoss,
+    ISIRegularization,
+    LossInputs,
+    RateRegularization,
+    SNNLossComposer,
+    TemporalConsistency,
+)
 
 #: task losses with a per-step form (the loss of one step's decoded output)
 STEP_TASK_LOSSES = (TaskLoss.probspikes, TaskLoss.cross_entropy)
@@ -137,69 +148,123 @@ def traced_current(layer: nn.Module, x: Tensor, trace: Tensor) -> Tensor:
 
 
 class StepObjective:
-    """The per-step form of a decoder and loss (module docstring): ``objective(outputs, t)`` ->
-    term name -> that step's unweighted contribution (0-d), for a sequence of ``time_steps`` steps.
+    """The per-step form of a decoder and loss (module docstring), over a segment of steps at a time.
 
-    ``outputs`` is one step of the network: ``{"output": (B, 1, C), "spikes": {layer: (B, 1, ...)},
-    "membranes": {layer: (B, 1, ...)}}``. Terms that look back (temporal, isi) keep the last steps
-    they need, detached: memory bounded by their window, not by T.
+    ``objective(outputs, learned)`` takes steps ``[start, stop)`` of the network, ``{"output": (B, K, C),
+    "spikes": {layer: (B, K, ...)}, "membranes": {layer: (B, K, ...)}}``, and returns two dicts,
+    term name -> unweighted 0-d value: the sum of the term's per-step values over the steps marked
+    in ``learned (K,)`` bool (None: every step), and that over the other steps (detached). Segments
+    must come in order: the terms that look back (temporal, isi) keep the last steps they need,
+    detached, so memory is bounded by their window, not by T.
+
+    Terms whose value on a batch is the mean of its samples' (``LossTerm.sample_mean``: probspikes,
+    cross_entropy, membrane) take all of a segment's steps at once, folded into the batch; the
+    others (rate_reg) one step at a time.
     """
 
     def __init__(self, decoder: Decoder, criterion: SNNLossComposer, targets: Tensor, time_steps: int) -> None:
         self.decoder, self.criterion, self.targets, self.time_steps = decoder, criterion, targets, time_steps
-        self._history: Dict[Tuple[str, str], Deque[Tensor]] = {}
+        self._history: Dict[Tuple[str, str], Tensor] = {}
         if TemporalConsistency.name in criterion.terms:
             criterion.terms[TemporalConsistency.name].check_length(time_steps)
 
-    def __call__(self, outputs: Dict[str, Any], t: int) -> Dict[str, Tensor]:
-        output = outputs["output"]
-        # only the cross_entropy term reads the decoded step; the others skip the decoder's cost
-        decoded = self.decoder(output) if CrossEntropyLoss.name in self.criterion.terms else None
-        inputs = LossInputs(
-            output=output,
-            decoded=decoded,
-            targets=self.targets,
-            layer_spikes=outputs["spikes"],
-            layer_membranes=outputs["membranes"],
-        )
-        parts = {}
+    def __call__(
+        self, outputs: Dict[str, Any], learned: Optional[Tensor] = None
+    ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        steps = outputs["output"].shape[1]
+        if learned is None or bool(learned.all()):
+            groups = [(None, True)]
+        else:
+            groups = [(learned.nonzero().flatten(), True), ((~learned).nonzero().flatten(), False)]
+        parts: Tuple[Dict[str, Tensor], Dict[str, Tensor]] = ({}, {})
         for name, term in self.criterion.terms.items():
+            per_step = None  # (K,): the term's value at every step of the segment
             if isinstance(term, TemporalConsistency):
-                parts[name] = self._temporal(term, inputs.layer_spikes)
+                per_step = self._temporal(term, outputs["spikes"], steps)
             elif isinstance(term, ISIRegularization):
-                parts[name] = self._isi(term, inputs.layer_spikes)
-            else:  # the term on this step alone, a 1/T share of the mean over steps
-                parts[name] = term(inputs)[0].float() / self.time_steps
+                per_step = self._isi(term, outputs["spikes"])
+            elif isinstance(term, RateRegularization):
+                per_step = self._rate(term, outputs["spikes"])
+            elif not term.sample_mean:
+                raise TypeError(f"StepObjective: loss term {name!r} has no per-step form")
+            for index, learn in groups:
+                if index is not None and index.numel() == 0:
+                    continue
+                with torch.set_grad_enabled(learn and torch.is_grad_enabled()):
+                    if per_step is not None:
+                        value = (per_step if index is None else per_step[index]).sum()
+                    else:
+                        value = self._folded(term, outputs, index)
+                parts[0 if learn else 1][name] = value if learn else value.detach()
         return parts
 
-    def _recent(self, key: Tuple[str, str], length: int) -> Deque[Tensor]:
-        return self._history.setdefault(key, deque(maxlen=length))
+    def _folded(self, term: nn.Module, outputs: Dict[str, Any], index: Optional[Tensor]) -> Tensor:
+        """Sum over the steps ``index`` (None: all) of a ``sample_mean`` term on each step alone, divided
+        by T: the steps folded into the batch, ``(B, K, ...) -> (B K, 1, ...)``."""
+        steps = outputs["output"].shape[1] if index is None else index.numel()
 
-    def _temporal(self, term: TemporalConsistency, spikes: Dict[str, Tensor]) -> Tensor:
-        """Mean over layers of the penalty of the window that ends at this step, over the number of windows."""
+        def fold(t: Tensor) -> Tensor:
+            picked = t if index is None else t.index_select(1, index)
+            return picked.reshape(t.shape[0] * steps, 1, *t.shape[2:])
+
+        output = fold(outputs["output"])
+        inputs = LossInputs(
+            output=output,
+            # only the cross_entropy term reads the decoded output; the others skip the decoder's cost
+            decoded=self.decoder(output) if isinstance(term, CrossEntropyLoss) else None,
+            targets=self.targets.repeat_interleave(steps),
+            layer_spikes={k: fold(v) for k, v in outputs["spikes"].items()},
+            layer_membranes={k: fold(v) for k, v in outputs["membranes"].items()},
+        )
+        return term(inputs)[0].float() * (steps / self.time_steps)
+
+    def _with_history(self, key: Tuple[str, str], values: Tensor, keep: int) -> Tensor:
+        """``values (B, K, ...)`` after the last ``keep`` steps seen before (detached), ``(B, <= keep + K, ...)``;
+        remembers the last ``keep`` steps of the result (detached)."""
+        past = self._history.get(key)
+        joined = values if past is None else torch.cat([past, values], dim=1)
+        self._history[key] = joined[:, max(0, joined.shape[1] - keep) :].detach().clone()
+        return joined
+
+    def _temporal(self, term: TemporalConsistency, spikes: Dict[str, Tensor], steps: int) -> Tensor:
+        """``(K,)``: at each step, the mean over layers of the penalty of the window that ends there (the
+        window's earlier steps as constants), over the number of windows; 0 before the first full window."""
         span = term.span
         values = []
         for name, s in spikes.items():
-            flat = s.float().flatten(1)
-            q = flat.sum(dim=-1) / flat.shape[-1]  # (B,) population rate, as TemporalConsistency computes it
-            past = self._recent((term.name, name), span - 1)
-            if len(past) == span - 1:
-                values.append(term.layer_penalty(torch.stack([*past, q], dim=1).unsqueeze(-1)))
-            past.append(q.detach())
-        if not values:  # no full window yet
-            return torch.zeros((), device=self.targets.device)
-        return torch.stack(values).sum() / (len(spikes) * (self.time_steps - span + 1))
+            flat = s.float().flatten(2)
+            q = flat.sum(dim=-1) / flat.shape[-1]  # (B, K) population rate, as TemporalConsistency computes it
+            joined = self._with_history((term.name, name), q.detach(), span - 1)
+            full = joined.shape[1] - span + 1  # windows that end in this segment (its last steps)
+            per_step = q.new_zeros(steps)
+            if full > 0:
+                past = joined.unfold(1, span, 1)[..., :-1]  # (B, full, span - 1), detached
+                windows = torch.cat([past, q[:, steps - full :].unsqueeze(-1)], dim=-1)  # the last step live
+                per_step = torch.cat([per_step[: steps - full], term.window_penalty(windows).mean(dim=0)])
+            values.append(per_step)
+        return torch.stack(values).sum(0) / (len(spikes) * (self.time_steps - span + 1))
+
+    def _rate(self, term: RateRegularization, spikes: Dict[str, Tensor]) -> Tensor:
+        """``(K,)``: at each step, the mean over layers of the rate penalty of that step alone (rates = its spikes), over T."""
+        values = [term.penalty(s.float().flatten(2).transpose(0, 1), name) for name, s in spikes.items()]  # (K,) each
+        return torch.stack(values).mean(0) / self.time_steps
 
     def _isi(self, term: ISIRegularization, spikes: Dict[str, Tensor]) -> Tensor:
-        """Mean over layers of ``sum s_t sum_d k_d s_{t-d} / (B T N)``, earlier steps as constants."""
+        """``(K,)``: at each step, the mean over layers of ``sum s_t sum_d k_d s_{t-d} / (B T N)``, earlier steps as constants."""
+        window = len(term.weights)
         values = []
         for name, s in spikes.items():
-            flat = s.float().flatten(1)  # (B, N)
-            past = self._recent((term.name, name), len(term.weights))  # newest last
-            lagged = sum((k * p for k, p in zip(term.weights, reversed(past))), torch.zeros_like(flat))
-            values.append((flat * lagged).sum() / (flat.numel() * self.time_steps))
-            past.append(flat.detach())
-        return torch.stack(values).mean()
+            flat = s.float().flatten(2)  # (B, K, N)
+            steps = flat.shape[1]
+            joined = self._with_history((term.name, name), flat.detach(), window)
+            offset = joined.shape[1] - steps
+            lagged = torch.zeros_like(flat)
+            for d, k in enumerate(term.weights, start=1):
+                first = max(0, d - offset)  # the first step of the segment whose step t - d exists
+                if first < steps:
+                    lagged[:, first:] += k * joined[:, offset + first - d : offset + steps - d]
+            values.append((flat * lagged).sum(dim=(0, 2)) / (flat.shape[0] * flat.shape[2] * self.time_steps))
+        return torch.stack(values).mean(0)
 
 
 class OnlineLearner:
@@ -222,6 +287,7 @@ class OnlineLearner:
         criterion: SNNLossComposer,
         targets: Tensor,
         *,
+        window: int = 1,
         sltt_steps: Optional[int] = None,
         generator: Optional[torch.Generator] = None,
     ) -> None:
@@ -231,8 +297,11 @@ class OnlineLearner:
             raise ValueError(
                 f"OnlineLearner: sltt_steps={sltt_steps} needs rule=sltt and a generator to draw the steps from"
             )
+        check_range("OnlineLearner", "window", window, low=1, integer=True)
         self.rule, self.params = rule, [p for p in parameters if p.requires_grad]
         self.decoder, self.criterion, self.targets = decoder, criterion, targets
+        #: steps per segment (run and backpropagated together; ``snn.online_window``)
+        self.window = window
         self.sltt_steps, self.generator = sltt_steps, generator
         #: ottt: the layers' input currents read presynaptic traces
         self.traces = rule is LearningRule.ottt
@@ -247,7 +316,7 @@ class OnlineLearner:
     # ---- the hooks of run_segments ---------------------------------------------------------
     def begin(self, time_steps: int, input_has_graph: bool) -> None:
         """Start a sequence of ``time_steps`` steps; ``input_has_graph``: the input came out of a
-        graph (a learnable encoder) that every step's backward goes through."""
+        graph (a learnable encoder) that every segment's backward goes through."""
         self._objective = StepObjective(self.decoder, self.criterion, self.targets, time_steps)
         self._keep_input_graph = input_has_graph
         if self.sltt_steps is not None:
@@ -257,24 +326,31 @@ class OnlineLearner:
             self._learn_at = torch.zeros(time_steps, dtype=torch.bool).index_fill_(0, chosen.cpu(), True)
 
     def learns_at(self, t: int) -> bool:
-        """Whether step ``t`` is backpropagated (its forward then records a graph)."""
+        """Whether step ``t`` is backpropagated."""
         return self._learn_at is None or bool(self._learn_at[t])
 
-    def after_step(self, outputs: Dict[str, Any], t: int) -> Dict[str, Any]:
-        """Loss of step ``t`` and its gradients (accumulated); returns nothing to keep: an empty
-        ``(B, 0, C)`` output and every other entry (layer spikes, membranes, summaries) an empty dict
-        (the output enters :meth:`mean_output`)."""
-        parts = self._objective(outputs, t)
+    def learns_in(self, start: int, stop: int) -> bool:
+        """Whether a step of ``[start, stop)`` is backpropagated (the segment's forward then records a graph)."""
+        return self._learn_at is None or bool(self._learn_at[start:stop].any())
+
+    def after_segment(self, outputs: Dict[str, Any], start: int, stop: int) -> Dict[str, Any]:
+        """Loss of steps ``[start, stop)`` and its gradients (accumulated); returns nothing to keep: an
+        empty ``(B, 0, C)`` output and every other entry (layer spikes, membranes, summaries) an empty
+        dict (the output enters :meth:`mean_output`)."""
+        learned = None if self._learn_at is None else self._learn_at[start:stop]
+        learned_parts, other_parts = self._objective(outputs, learned)
         weights = self.criterion.weights
-        loss = torch.stack([weights[n] * v for n, v in parts.items()]).sum()
-        if loss.requires_grad:
-            grads = torch.autograd.grad(loss, self.params, allow_unused=True, retain_graph=self._keep_input_graph)
-            self._grads = [g if a is None else a if g is None else a.add_(g) for a, g in zip(self._grads, grads)]
-        for name, value in parts.items():
-            self._parts[name] = self._parts.get(name, 0.0) + value.detach()
-        output = outputs["output"].detach()  # (B, 1, C)
+        if learned_parts:
+            loss = torch.stack([weights[n] * v for n, v in learned_parts.items()]).sum()
+            if loss.requires_grad:
+                grads = torch.autograd.grad(loss, self.params, allow_unused=True, retain_graph=self._keep_input_graph)
+                self._grads = [g if a is None else a if g is None else a.add_(g) for a, g in zip(self._grads, grads)]
+        for parts in (learned_parts, other_parts):
+            for name, value in parts.items():
+                self._parts[name] = self._parts.get(name, 0.0) + value.detach()
+        output = outputs["output"].detach()  # (B, K, C)
         self._output_sum = output.sum(1) if self._output_sum is None else self._output_sum.add_(output.sum(1))
-        # a new empty tensor: a view (output[:, :0]) would keep the step's output alive
+        # a new empty tensor: a view (output[:, :0]) would keep the segment's output alive
         empty = output.new_empty((output.shape[0], 0, *output.shape[2:]))
         return {**{key: {} for key in outputs}, "output": empty}
 
@@ -284,12 +360,17 @@ class OnlineLearner:
         return (self._output_sum / self._objective.time_steps).unsqueeze(1)
 
     def trace(self, name: str, x: Tensor, decay: Tensor) -> Tensor:
-        """ottt: layer ``name``'s presynaptic trace ``a_t = decay a_{t-1} + x_t`` (detached), for
-        its input ``x (B, 1, ...)``; ``decay`` the membrane decay of the neurons it feeds (its mean)."""
-        previous = self._traces.get(name)
-        a = x.detach() if previous is None else previous * decay.detach().float().mean() + x.detach()
+        """ottt: layer ``name``'s presynaptic trace ``a_t = decay a_{t-1} + x_t`` (detached) at every step
+        of its input ``x (B, K, ...)``, ``(B, K, ...)``; ``decay`` the membrane decay of the neurons it
+        feeds (its mean). The last step's trace carries over to the next segment."""
+        a = self._traces.get(name)
+        lam = decay.detach().float().mean()
+        steps = []
+        for x_t in x.detach().unbind(1):
+            a = x_t if a is None else a * lam + x_t
+            steps.append(a)
         self._traces[name] = a
-        return a
+        return torch.stack(steps, dim=1)
 
     # ---- the result ------------------------------------------------------------------------
     def carrier(self) -> Tensor:

@@ -134,6 +134,9 @@ class LossTerm(nn.Module, metaclass=abc.ABCMeta):
     #: which optional LossInputs fields the term reads (the model records them only when needed)
     needs_layer_spikes: ClassVar[bool] = False
     needs_membrane: ClassVar[bool] = False
+    #: the value on a batch is the mean of its samples' values (so the steps of a segment may be
+    #: folded into the batch: the online rules' per-step form, brain_ai.core.learning_rules)
+    sample_mean: ClassVar[bool] = False
 
     @classmethod
     def from_config(cls, cfg: LossConfig) -> "LossTerm":
@@ -147,6 +150,7 @@ class ProbSpikes(LossTerm):
     """Spike-count cross-entropy on the output spikes ``(B, T, C)`` (rates, fp32, eps-floored)."""
 
     name = "probspikes"
+    sample_mean = True
 
     def __init__(
         self, temperature: float = LossConfig.probspikes_temperature, eps: float = LossConfig.probspikes_eps
@@ -194,6 +198,7 @@ class CrossEntropyLoss(LossTerm):
     """Cross-entropy of ``ClassificationOutput.logits_proxy (B, C)`` (already temperature-scaled by the decoder)."""
 
     name = "cross_entropy"
+    sample_mean = True
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         logits = _decoded_as(inputs.decoded, ClassificationOutput, f"loss term {self.name!r}").logits_proxy.float()
@@ -250,6 +255,14 @@ class RateRegularization(LossTerm, LayerSummary):
     ) -> Tuple[Summary, None]:
         return {"count": time_sum(spikes, mask).flatten(1).unsqueeze(1)}, None
 
+    def penalty(self, rate: Tensor, layer: str) -> Tensor:
+        """Firing rates ``rate (..., B, N)`` of layer ``layer`` -> the penalty ``(...)``: ``mean_{b,n} (r_bn -
+        target)^2`` plus the band term on the batch mean ``r_n`` (the leading dims: e.g. one per step)."""
+        per_neuron = rate.mean(dim=-2)  # (..., N)
+        target = self.rate_targets.get(layer, self.target_rate)
+        band = F.relu(self.rate_min - per_neuron) ** 2 + F.relu(per_neuron - self.rate_max) ** 2
+        return ((rate - target) ** 2).mean(dim=(-2, -1)) + band.mean(dim=-1)
+
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         layers = _layer_summaries(self, inputs)
         unknown = sorted(set(self.rate_targets) - set(layers))
@@ -259,11 +272,8 @@ class RateRegularization(LossTerm, LayerSummary):
         losses, diag = [], {}
         for name, summary in layers.items():
             rate = _total(summary["count"]) / steps  # (B, N)
-            per_neuron = rate.mean(dim=0)  # (N,)
-            target = self.rate_targets.get(name, self.target_rate)
-            band = F.relu(self.rate_min - per_neuron) ** 2 + F.relu(per_neuron - self.rate_max) ** 2
-            losses.append(((rate - target) ** 2).mean() + band.mean())
-            r = per_neuron.detach()
+            losses.append(self.penalty(rate, name))
+            r = rate.detach().mean(dim=0)  # (N,)
             diag.update(
                 {
                     f"{name}/rate": r.mean(),
@@ -322,16 +332,18 @@ class TemporalConsistency(LossTerm, LayerSummary):
         """Population rate ``q (B, T)`` -> 0-d penalty (windows of valid steps only)."""
         span = self.span
         self.check_length(q.shape[1])
-        windows = q.unfold(1, span, 1)  # (B, T - span + 1, span)
-        if self.penalty is TemporalPenalty.variance:
-            per_window = windows.var(dim=-1, unbiased=False)
-        else:
-            change = windows[..., -1] - windows[..., :-1].mean(dim=-1)  # (B, T - W)
-            per_window = change.abs() if self.penalty is TemporalPenalty.l1 else change**2
+        per_window = self.window_penalty(q.unfold(1, span, 1))  # (B, T - span + 1)
         if mask is None:
             return per_window.mean()
         inside = mask.unfold(1, span, 1).all(dim=-1).to(per_window.dtype)  # (B, T - span + 1)
         return (per_window * inside).sum() / inside.sum().clamp_min(1.0)
+
+    def window_penalty(self, windows: Tensor) -> Tensor:
+        """Windows of population rates ``(..., span)``, oldest first -> the penalty of each ``(...)``."""
+        if self.penalty is TemporalPenalty.variance:
+            return windows.var(dim=-1, unbiased=False)
+        change = windows[..., -1] - windows[..., :-1].mean(dim=-1)
+        return change.abs() if self.penalty is TemporalPenalty.l1 else change**2
 
     def forward(self, inputs: LossInputs) -> Tuple[Tensor, Diagnostics]:
         layers = _layer_summaries(self, inputs)
@@ -430,6 +442,7 @@ class MembraneRegularization(LossTerm, LayerSummary):
 
     name = key = "membrane"
     needs_membrane = True
+    sample_mean = True
     needs_spikes = False
 
     def __init__(self, max_membrane: float = LossConfig.max_membrane) -> None:

@@ -70,16 +70,27 @@ def over_time(layer: Callable[[Tensor], Tensor], x: Tensor, time_major: bool = F
     return y.reshape(b, t, *y.shape[1:])  # (B, T, ...)
 
 
-def dropout_masks(
-    x: Tensor, sizes: List[int], p: float, generator: Optional[torch.Generator], dtype: torch.dtype
-) -> List[Tensor]:
-    """Dropout masks ``(B, T, N_j)`` in ``dtype`` for layers of ``sizes`` N_j, drawn once per forward (for all T)
-    so that they do not depend on the time segmentation, and are inputs (not random draws) of a
-    recomputed segment: ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)``, as ``nn.Dropout``.
-    ``generator`` draws them on ``x``'s device (None = the global RNG). Empty when ``p = 0``."""
+def dropout_seeds(x: Tensor, p: float, generator: Optional[torch.Generator]) -> Optional[Tensor]:
+    """One seed per step of ``x (B, T, ...)``: ``(1, T)`` int64 on the CPU, drawn from ``generator``
+    (None = the global RNG of ``x``'s device); None when ``p = 0`` (no dropout)."""
     if p == 0:
-        return []
-    b, t = x.shape[:2]
+        return None
+    device = generator.device if generator is not None else x.device
+    return torch.randint(0, 2**63 - 1, (1, x.shape[1]), generator=generator, device=device).cpu()
+
+
+def dropout_masks(
+    seeds: Tensor, batch: int, sizes: List[int], p: float, device: torch.device, dtype: torch.dtype
+) -> List[Tensor]:
+    """Dropout masks ``(B, t, N_j)`` in ``dtype`` for layers of ``sizes`` N_j over the steps of ``seeds (1, t)``
+    (:func:`dropout_seeds`): ``keep / (1 - p)`` with ``keep ~ Bernoulli(1 - p)``, as ``nn.Dropout``.
+    Step k's masks come from a generator seeded with ``seeds[0, k]`` (on ``device``), so a step's
+    mask does not depend on how time is cut into segments, a recomputed segment draws the same
+    ones, and no mask of the whole sequence is ever held."""
     keep = 1.0 - p
-    draws = (torch.rand((b, t, n), generator=generator, device=x.device, dtype=dtype) for n in sizes)
-    return [(u < keep).to(dtype) / keep for u in draws]
+    draws: List[List[Tensor]] = [[] for _ in sizes]
+    for seed in seeds[0].tolist():
+        step = torch.Generator(device=device).manual_seed(seed)
+        for j, n in enumerate(sizes):
+            draws[j].append(torch.rand((batch, n), generator=step, device=device, dtype=dtype))
+    return [(torch.stack(u, dim=1) < keep).to(dtype) / keep for u in draws]

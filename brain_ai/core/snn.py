@@ -45,7 +45,7 @@ from brain_ai.core.ann import RecurrentANN
 from brain_ai.core.encoding import ENCODERS
 from brain_ai.core.learning_rules import OnlineLearner, traced_current
 from brain_ai.core.masking import valid_steps
-from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, over_time
+from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, dropout_seeds, over_time
 from brain_ai.core.neurons import LeakyIntegrator, ParallelSpikingNeuron, SpikingState, build_neuron
 from brain_ai.core.neurons.state import carry, check_finite, check_state
 from brain_ai.core.probes import ProbeSummary, neuron_rates, probes_from_summary
@@ -196,11 +196,14 @@ class _SNNBase(nn.Module):
             seg = _Segment(
                 dict(seg_state[0]), record, keep_membranes, keep, summaries, carries, inputs.get("mask"), online=online
             )
-            output = self._layers(inputs["x"], inputs["masks"], seg)
+            output = self._layers(inputs["x"], self._dropout_masks(inputs), seg)
             outputs = {"output": output, "spikes": seg.spikes, "membranes": seg.membranes, "summaries": seg.stats}
             return outputs, (seg.states, Undetached(seg.carries))
 
-        inputs = {"x": x, "masks": self._dropout_masks(x, generator), **({} if mask is None else {"mask": mask})}
+        inputs = {"x": x, **({} if mask is None else {"mask": mask})}
+        seeds = dropout_seeds(x, self.cfg.dropout, generator) if self.training else None
+        if seeds is not None:  # (1, T): a segment draws its steps' masks from their seeds
+            inputs["dropout_seeds"] = seeds
         chunk_size = self.cfg.chunk_size if online is None else None
         outputs, (final, _) = run_segments(
             segment,
@@ -254,21 +257,24 @@ class _SNNBase(nn.Module):
         """The parameters' dtype: compact (uint8 / bool) input spikes are converted to it."""
         return next(self.parameters()).dtype
 
-    def _dropout_masks(self, x: Tensor, generator: Optional[torch.Generator]) -> List[Tensor]:
-        """The hidden layers' dropout masks (:func:`dropout_masks`); empty in eval mode."""
-        return (
-            dropout_masks(x, self.cfg.hidden_sizes, self.cfg.dropout, generator, self.compute_dtype)
-            if self.training
-            else []
-        )
+    def _dropout_masks(self, inputs: Dict[str, Tensor]) -> List[Tensor]:
+        """The hidden layers' dropout masks ``(B, t, N_j)`` of a segment's ``inputs`` (:func:`dropout_masks`
+        from its ``dropout_seeds``); empty without them (eval mode, ``dropout = 0``)."""
+        seeds = inputs.get("dropout_seeds")
+        if seeds is None:
+            return []
+        x = inputs["x"]
+        return dropout_masks(seeds, x.shape[0], self.cfg.hidden_sizes, self.cfg.dropout, x.device, self.compute_dtype)
 
     def _run_neuron(self, name: str, neuron: nn.Module, current: Tensor, seg: _Segment) -> Tensor:
         """Step ``neuron`` over ``current (B, t, ...)`` from ``seg.states[name]``; record into ``seg``."""
         # each layer runs the backend it decided when built or moved (neuron.backend); online learning
-        # steps one step at a time, where a whole-sequence kernel only adds its launch cost: eager.
+        # steps with the state detached at every step (the spatial path only).
         # The network checked its input for NaN/Inf once (forward): no scan per layer and segment
-        backend = Backend.eager if seg.online is not None else None
-        result = neuron._run_sequence(current, seg.states[name], None, None, seg.record, backend, check_values=False)
+        online = seg.online is not None
+        result = neuron._run_sequence(
+            current, seg.states[name], None, None, seg.record, None, check_values=False, detach_steps=online
+        )
         return self._recorded(name, neuron, result, seg)
 
     def _recorded(
@@ -326,8 +332,9 @@ class _SNNBase(nn.Module):
         Under ottt its parameter gradients read the presynaptic trace (:mod:`brain_ai.core.learning_rules`)."""
         if seg.online is not None and seg.online.traces:
             x = as_compute(x, self.compute_dtype)
-            trace = seg.online.trace(name, x, neuron.beta).flatten(0, 1)
-            return over_time(lambda flat: traced_current(layer, flat, trace), x)
+            trace = seg.online.trace(name, x, neuron.beta)  # (B, t, ...)
+            current = traced_current(layer, x.flatten(0, 1), trace.flatten(0, 1))  # batch-major rows, both
+            return current.reshape(*x.shape[:2], *current.shape[1:])
         # compact (uint8 / bool) spikes reach only the first layer; kept compact for its backward
         if not x.is_floating_point():
             return spike_linear(layer, x)
@@ -567,6 +574,7 @@ __all__ = [
     "SNNOutput",
     "NetState",
     "dropout_masks",
+    "dropout_seeds",
     "run_streaming",
     "SNNCore",
     "ConvSNN",

@@ -15,8 +15,9 @@ here, so truncated BPTT and exact gradient checkpointing behave the same everywh
 Both together cut time at the union of both boundaries and detach only at multiples of ``k``.
 
 * ``online = learner`` (``snn.learning_rule = ottt | sltt``, :mod:`brain_ai.core.learning_rules`):
-  one step at a time; after each step the learner takes that step's loss and gradients, and the
-  state carried on is detached, so no graph outlives its step (memory constant in T).
+  segments of ``learner.window`` steps inside which the network detaches its state at every step
+  (no gradient flows through time); after each segment the learner takes its steps' losses and
+  gradients, so no graph outlives its segment (memory constant in T, set by the window).
 """
 
 from __future__ import annotations
@@ -43,14 +44,17 @@ SegmentFn = Callable[[Any, Any], Tuple[Any, Any]]
 class OnlineRule(Protocol):
     """What :func:`run_segments` asks of an online learner (:class:`~brain_ai.core.learning_rules.OnlineLearner`)."""
 
+    #: steps per segment: the steps whose losses are backpropagated together
+    window: int
+
     def begin(self, time_steps: int, input_has_graph: bool) -> None:
         """Start a sequence of ``time_steps`` steps (``input_has_graph``: the inputs carry an autograd graph)."""
 
-    def learns_at(self, t: int) -> bool:
-        """Whether step ``t`` records a graph (and is backpropagated)."""
+    def learns_in(self, start: int, stop: int) -> bool:
+        """Whether a step of ``[start, stop)`` is backpropagated (the segment then records a graph)."""
 
-    def after_step(self, outputs: Any, t: int) -> Any:
-        """Take step ``t``'s loss and gradients from its ``outputs``; return what to keep of them."""
+    def after_segment(self, outputs: Any, start: int, stop: int) -> Any:
+        """Take the losses and gradients of steps ``[start, stop)`` from their ``outputs``; return what to keep."""
 
 
 def detach_tree(state: Any) -> Any:
@@ -141,8 +145,8 @@ def run_segments(
         checkpoint_every: segment length of exact checkpointed BPTT (see the module docstring);
             None = no checkpointing. Must be <= T. Without autograd recording the segments just
             run one after the other (bounded memory, nothing to recompute).
-        online: an online learner (module docstring): segments of one step, each followed by
-            ``online.after_step`` and a detached state; not combined with the two above.
+        online: an online learner (module docstring): segments of ``online.window`` steps, each
+            followed by ``online.after_segment`` and a detached state; not combined with the two above.
     Returns:
         ``(outputs (B, T, ...) pytree, final_state)``; outputs are the segments' joined along dim 1.
     """
@@ -150,10 +154,10 @@ def run_segments(
     check_segmenting("run_segments", steps, chunk_size, checkpoint_every)
     if online is not None and (chunk_size is not None or checkpoint_every is not None):
         raise ValueError(
-            f"run_segments: online learning runs one step at a time; chunk_size={chunk_size} and "
+            f"run_segments: online learning cuts time itself (online.window); chunk_size={chunk_size} and "
             f"checkpoint_every={checkpoint_every} must be None with it"
         )
-    bounds = segment_bounds(steps, 1 if online is not None else chunk_size, checkpoint_every)
+    bounds = segment_bounds(steps, online.window if online is not None else chunk_size, checkpoint_every)
     state = initial_state
     if len(bounds) == 1 and checkpoint_every is None and online is None:
         return segment_fn(inputs, state)
@@ -167,25 +171,27 @@ def run_segments(
         if checkpoint_every is not None and torch.is_grad_enabled():
             out, state = _checkpoint(segment_fn, seg, state, use_reentrant=False)
         elif online is not None:
-            with torch.set_grad_enabled(torch.is_grad_enabled() and online.learns_at(start)):
+            with torch.set_grad_enabled(torch.is_grad_enabled() and online.learns_in(start, stop)):
                 out, state = segment_fn(seg, state)
-                out = online.after_step(out, start)
+                out = online.after_segment(out, start, stop)
         else:
             out, state = segment_fn(seg, state)
         outs.append(out)
     if online is not None:
-        state = detach_tree(state)  # the last step's graph is gone (its gradients were taken)
+        state = detach_tree(state)  # the last segment's graph is gone (its gradients were taken)
     return _join_time(outs, torch.cat), state
 
 
-def step_segment(cell_fn: CellFn, keep_membrane: bool) -> SegmentFn:
+def step_segment(cell_fn: CellFn, keep_membrane: bool, detach_steps: bool = False) -> SegmentFn:
     """The :data:`SegmentFn` that steps ``cell_fn`` through a segment: outputs ``{"out": ...}``
-    (and ``{"membrane": post-step state.v}`` when ``keep_membrane``), stacked to ``(B, t, ...)``."""
+    (and ``{"membrane": post-step state.v}`` when ``keep_membrane``), stacked to ``(B, t, ...)``.
+    ``detach_steps``: every step starts from the detached state, so gradients take the spatial path
+    only (online learning, :mod:`brain_ai.core.learning_rules`)."""
 
     def run(x: Tensor, state: Any) -> Tuple[Dict[str, Any], Any]:
         outs, mems = [], []
         for x_t in x.unbind(1):  # x_t (B, ...)
-            out, state = cell_fn(x_t, state)
+            out, state = cell_fn(x_t, detach_tree(state) if detach_steps else state)
             outs.append(out)
             if keep_membrane:
                 mems.append(membrane_of(state))

@@ -404,6 +404,7 @@ class SNNLitModule(L.LightningModule):
             self.decoder,
             self.criterion,
             y,
+            window=self.snn_cfg.online_window,
             sltt_steps=self.snn_cfg.sltt_steps,
             generator=generator,
         )

@@ -270,15 +270,21 @@ class NeuronLayerBase(nn.Module, metaclass=abc.ABCMeta):
         record: Record,
         backend: Union[Backend, str, None],
         check_values: bool,
+        detach_steps: bool = False,
     ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
         """``forward_sequence``; ``check_values=False`` skips the NaN/Inf scan (and its host sync)
-        for a caller that checked the values already (the networks check their input once)."""
+        for a caller that checked the values already (the networks check their input once);
+        ``detach_steps``: step by step from the detached state, gradients through the spatial path
+        only (online learning; ``backend`` is then not used)."""
         owner = f"{type(self).__name__}.forward_sequence"
         check_record(owner, record)
         if x.dim() < 2 or x.shape[1] < 1:
             raise ValueError(f"{owner}: x must be (B, T>=1, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)", check_values)
-        segment = self._segment_fn(x, state, record, backend, owner)
+        if detach_steps:
+            segment = step_segment(self._cell, record == "membrane", detach_steps=True)
+        else:
+            segment = self._segment_fn(x, state, record, backend, owner)
         outputs, state = run_segments(segment, x, state, chunk_size=chunk_size, checkpoint_every=checkpoint_every)
         return outputs["out"], state, traces_of(outputs, record)
 
