@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -268,6 +269,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seeds", default="42,1,2", help="comma-separated seeds (default 42,1,2)")
     parser.add_argument("--long", action="store_true", help="include the long rows (hours on 2 cores)")
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of every run (default 1)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs at a time (default 1; e.g. 2 on 2 cores with --threads 1)"
+    )
     parser.add_argument("--runs", type=Path, default=ROOT / "outputs" / "results_table", help="run folders")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--readme", type=Path, help="also write the complete tables into this README")
@@ -277,36 +281,37 @@ def main(argv: Optional[List[str]] = None) -> int:
         rows, seeds = select(args.rows, args.long), parse_seeds(args.seeds)
     except ValueError as err:
         parser.error(str(err))
+    if args.jobs < 1 or args.threads < 1:
+        parser.error(f"--jobs and --threads must be at least 1, got --jobs {args.jobs} --threads {args.threads}")
     if args.list:
         for row in rows:
             extra = f" (+ {' '.join(row.baseline)})" if row.baseline else ""
             print(f"{row.key:14s} {row.table:8s} {'long ' if row.long else ''}python train.py {row.command}{extra}")
         return 0
-    results = []
-    for row in rows:
-        result = RowResult(row)
-        for seed in seeds:
-            result.runs.append(
-                run_train(list(row.overrides), seed, args.runs / row.key / f"seed{seed}", row.metric, args.threads)
-            )
-            if row.baseline:
-                result.baseline_runs.append(
-                    run_train(
-                        [*row.overrides, *row.baseline],
-                        seed,
-                        args.runs / f"{row.key}_baseline" / f"seed{seed}",
-                        row.metric,
-                        args.threads,
-                    )
-                )
-            for run in (result.runs[-1], *result.baseline_runs[-1:]):
-                print(
-                    f"{row.key} seed {seed}: {run.value} in {run.wall_s:.0f} s {run.error}", file=sys.stderr, flush=True
-                )
-        results.append(result)
+    # every (row, seed, baseline?) run, in table order; --jobs of them at a time (1 thread each by default)
+    tasks = [
+        (row, seed, base) for row in rows for seed in seeds for base in ((False, True) if row.baseline else (False,))
+    ]
+
+    def launch(task: Tuple[Row, int, bool]) -> Run:
+        row, seed, base = task
+        overrides = [*row.overrides, *row.baseline] if base else list(row.overrides)
+        folder = args.runs / (f"{row.key}_baseline" if base else row.key) / f"seed{seed}"
+        run = run_train(overrides, seed, folder, row.metric, args.threads)
+        name = f"{row.key}{' baseline' if base else ''}"
+        print(f"{name} seed {seed}: {run.value} in {run.wall_s:.0f} s {run.error}", file=sys.stderr, flush=True)
+        return run
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        finished = list(pool.map(launch, tasks))
+    results = [RowResult(row) for row in rows]
+    by_key = {r.row.key: r for r in results}
+    for (row, _, base), run in zip(tasks, finished):
+        (by_key[row.key].baseline_runs if base else by_key[row.key].runs).append(run)
     header = (
         f"Commit {commit()}, {platform.processor() or platform.machine()} with {os.cpu_count()} cores, "
-        f"OMP_NUM_THREADS={args.threads}, seeds {args.seeds}, {datetime.date.today().isoformat()}."
+        f"OMP_NUM_THREADS={args.threads}, {args.jobs} run(s) at a time, seeds {args.seeds}, "
+        f"{datetime.date.today().isoformat()}."
     )
     tables = {
         kind: table([r for r in results if r.row.table == kind], kind)

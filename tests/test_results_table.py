@@ -64,3 +64,42 @@ def test_one_tiny_run_is_read_from_its_metrics(tmp_path: Path) -> None:
     assert cost.splitlines()[2].startswith(f"| `{' '.join(tiny)}` | {100 * run.value:.1f} % |")
     failed = rt.run_train([*tiny, "snn.hidden_sizes=[0]"], 7, tmp_path / "bad", "test/acc", threads=1)
     assert failed.value is None and failed.error.startswith("exit 2")
+
+
+def test_parallel_runs_land_in_their_rows_in_table_order(tmp_path: Path, monkeypatch) -> None:
+    """--jobs 2: runs finish out of order, each lands in its row (baseline apart) in seed order."""
+    import time
+
+    rt = _script()
+    started = []
+
+    def fake_run(overrides, seed, folder, metric, threads):
+        started.append(folder)
+        time.sleep(0.05 if seed == 42 else 0.0)  # the first seed finishes last
+        value = 0.5 + 0.01 * seed + (0.2 if "snn=lstm" in overrides else 0.0)
+        return rt.Run(seed, value, 1.0, folder)
+
+    monkeypatch.setattr(rt, "run_train", fake_run)
+    monkeypatch.setattr(rt, "cost_table", lambda results: "cost")
+    code = rt.main(
+        [
+            "--rows",
+            "default,smnist_row",
+            "--seeds",
+            "42,1",
+            "--jobs",
+            "2",
+            "--out",
+            str(tmp_path),
+            "--runs",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert code == 0 and len(started) == 6
+    rows = json.loads((tmp_path / "results_table.json").read_text())["rows"]
+    assert [r["seed"] for r in rows["default"]["runs"]] == [42, 1]
+    assert [r["value"] for r in rows["smnist_row"]["runs"]] == pytest.approx([0.92, 0.51])
+    assert [r["value"] for r in rows["smnist_row"]["baseline_runs"]] == pytest.approx([1.12, 0.71])
+    assert "2 run(s) at a time" in (tmp_path / "results_table.md").read_text()
+    with pytest.raises(SystemExit):
+        rt.main(["--rows", "default", "--jobs", "0"])
