@@ -301,6 +301,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             extra = f" (+ {' '.join(row.baseline)})" if row.baseline else ""
             print(f"{row.key:14s} {row.table:8s} {'long ' if row.long else ''}python train.py {row.command}{extra}")
         return 0
+    started_at = commit()  # the code the runs use (the tree may change while they run)
     # every (row, seed, baseline?) run, in table order; --jobs of them at a time (1 thread each by default)
     tasks = [
         (row, seed, base) for row in rows for seed in seeds for base in ((False, True) if row.baseline else (False,))
@@ -322,7 +323,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for (row, _, base), run in zip(tasks, finished):
         (by_key[row.key].baseline_runs if base else by_key[row.key].runs).append(run)
     header = (
-        f"Commit {commit()}, {platform.processor() or platform.machine()} with {os.cpu_count()} cores, "
+        f"Commit {started_at}, {platform.processor() or platform.machine()} with {os.cpu_count()} cores, "
         f"OMP_NUM_THREADS={args.threads}, {args.jobs} run(s) at a time, seeds {args.seeds}, "
         f"{datetime.date.today().isoformat()}."
     )
