@@ -144,7 +144,9 @@ def test_the_window_does_not_change_the_gradient(setup, rule):
     assert len(grads[1]) >= 4
     for window in (3, 7):
         for name in grads[1]:
-            torch.testing.assert_close(grads[window][name], grads[1][name], rtol=1e-5, atol=1e-7, msg=f"{window} {name}")
+            torch.testing.assert_close(
+                grads[window][name], grads[1][name], rtol=1e-5, atol=1e-7, msg=f"{window} {name}"
+            )
 
 
 def test_sltt_steps_in_windows_give_the_steps_gradient():
@@ -181,7 +183,7 @@ def test_sltt_steps_draw_from_the_batch_generator_only():
     for seed in (1, 1, 2):
         one = learner(seed)
         one.begin(20, False)
-        chosen.append([t for t in range(20) if one.learns_at(t)])
+        chosen.append([t for t in range(20) if one.learns_in(t, t + 1)])
     assert torch.equal(torch.get_rng_state(), before)
     assert all(len(c) == 3 for c in chosen) and chosen[0] == chosen[1] and chosen[0] != chosen[2]
 
@@ -243,3 +245,22 @@ def test_step_forms_of_isi_temporal_and_membrane_add_up_to_the_full_terms():
                 summed[name] = summed.get(name, 0.0) + value
         for name in ("isi", "temporal", "membrane"):
             torch.testing.assert_close(summed[name], full[name], msg=f"{window} {name}")
+
+
+@pytest.mark.parametrize("rule", [LearningRule.ottt, LearningRule.sltt])
+def test_the_spatial_kernels_give_the_eager_steps_gradient(rule):
+    """The recurrent adaptive layer and the membrane readout run their whole-sequence Functions with the
+    spatial-only backward (compiled / fused); the same network stepped in PyTorch ops with the state
+    detached at every step gives the same gradient."""
+    grads, layers = {}, {}
+    for backend in ("auto", "eager"):
+        model, dm = build(
+            "encoding.num_steps=6", *SETUPS["recurrent_adaptive_membrane"], f"snn.neuron.backend={backend}"
+        )
+        batch = next(iter(dm.train_dataloader()))
+        grads[backend] = step_gradients(model, batch, rule)
+        layers[backend] = [neuron.backend.name for neuron in model.net.neurons]
+    # the membrane readout runs its own fused scan either way (its spatial backward: tests/core/test_fused_recurrent.py)
+    assert layers == {"auto": ["compiled", "fused"], "eager": ["eager", "fused"]}
+    for name in grads["eager"]:
+        torch.testing.assert_close(grads["auto"][name], grads["eager"][name], rtol=1e-5, atol=1e-7, msg=name)

@@ -23,38 +23,45 @@ from brain_ai.core.fused import sum_to_shape
 __all__ = ["leaky_integrate"]
 
 
-def leaky_integrate(x: Tensor, v0: Tensor, beta: Tensor) -> Tensor:
+def leaky_integrate(x: Tensor, v0: Tensor, beta: Tensor, spatial: bool = False) -> Tensor:
     """The membranes ``v (B, T, *F)`` (``v_t`` after step ``t``) of ``x (B, T, *F)`` from ``v0 (B, *F)``.
 
     ``beta``: the decay, ``()`` or broadcastable to ``F`` (may require grad). Computed in the dtype
     the unroll's first step gives (``beta * v0 + x_t`` under PyTorch's promotion: the state dtype
     for fp16 / bf16 inputs); gradients reach ``x`` (in its own dtype), ``v0`` and ``beta``.
+    ``spatial``: each step's own gradient only, ``v_{t-1}`` a constant (the online rules:
+    ``Dx_t = g_t``, ``dbeta = sum_t g_t v_{t-1}``, none for ``v0``).
     """
     dtype = torch.promote_types(torch.result_type(beta, v0), x.dtype)
-    return _LeakyIntegrate.apply(x.to(dtype), v0.to(dtype), beta.to(dtype))
+    return _LeakyIntegrate.apply(x.to(dtype), v0.to(dtype), beta.to(dtype), bool(spatial))
 
 
 class _LeakyIntegrate(torch.autograd.Function):
     """``v_t = beta * v_{t-1} + x_t`` over dim 1; saves the output and ``v0``."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, v0: Tensor, beta: Tensor) -> Tensor:  # noqa: ANN001
+    def forward(ctx, x: Tensor, v0: Tensor, beta: Tensor, spatial: bool) -> Tensor:  # noqa: ANN001
         v = torch.empty(x.shape, dtype=x.dtype, device=x.device)
         _scan(x, v0, beta, v, reverse=False)
         ctx.save_for_backward(v, v0, beta)
+        ctx.spatial = spatial
         return v
 
     @staticmethod
     def backward(ctx, g: Tensor):  # noqa: ANN001, ANN205
         v, v0, beta = ctx.saved_tensors
-        need_x, need_v0, need_beta = ctx.needs_input_grad
-        dv = torch.empty_like(v)  # Dv_t = beta * Dv_{t+1} + g_t: the same scan, backwards in time from 0
-        _scan(g, torch.zeros_like(v0), beta, dv, reverse=True)
+        need_x, need_v0, need_beta = ctx.needs_input_grad[:3]
+        if ctx.spatial:  # no gradient from a step to the next
+            dv = g
+        else:
+            dv = torch.empty_like(v)  # Dv_t = beta * Dv_{t+1} + g_t: the same scan, backwards in time from 0
+            _scan(g, torch.zeros_like(v0), beta, dv, reverse=True)
         dbeta = None
         if need_beta:  # v_{t-1}: v0 for the first step
             per_sample = (dv[:, 1:] * v[:, :-1]).sum(1) + dv[:, 0] * v0  # (B, *F)
             dbeta = sum_to_shape(per_sample, beta)
-        return dv if need_x else None, beta * dv[:, 0] if need_v0 else None, dbeta
+        dv0 = beta * dv[:, 0] if need_v0 and not ctx.spatial else None
+        return dv if need_x else None, dv0, dbeta, None
 
 
 def _scan(x: Tensor, start: Tensor, beta: Tensor, out: Tensor, reverse: bool) -> None:

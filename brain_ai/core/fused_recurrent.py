@@ -95,6 +95,7 @@ def fused_recurrent_sequence(
     v_reset: float = 0.0,
     state_dtype: Optional[torch.dtype] = None,
     backend: Union[Backend, str] = Backend.fused,
+    spatial: bool = False,
 ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Optional[Tensor]]:
     """Run a recurrent adaptive LIF population over a whole input sequence (module docstring).
 
@@ -114,6 +115,10 @@ def fused_recurrent_sequence(
             tensors or the Triton interpreter, N <= 512, fp32 / fp64 state) | ``auto`` (``fused``:
             the kernel is verified only under the interpreter so far) | ``compiled`` (numba-compiled loops:
             CPU tensors, fp32 / fp64 state; ``auto`` picks it where it can run); ``eager`` is an error here.
+        spatial: the gradient of each step's spatial path only (the online rules,
+            :mod:`brain_ai.core.learning_rules`): every step starts from a constant state
+            (``v_{t-1}``, ``a_{t-1}``, ``s_{t-1}``), as the step-by-step run with the state detached
+            at every step; the initial state gets no gradient (:func:`_spatial_backward`).
 
     Returns:
         ``(spikes (B, T, N) in x.dtype, v_T, a_T, s_T (B, N), membrane (B, T, N) or None)``;
@@ -157,6 +162,7 @@ def fused_recurrent_sequence(
         bool(record_membrane),
         resolved is Backend.triton,
         _compiled_module() if resolved is Backend.compiled else None,
+        bool(spatial),
     )
     v, mem = from_rest_frame(v_reset, v, mem)
     return s.to(x.dtype), v, a, prev, mem
@@ -208,7 +214,9 @@ class _FusedRecurrent(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, v0, a0, s0, w, beta, rho, thr, alpha, reset, surrogate, record_membrane, triton, loops):  # noqa: ANN001
+    def forward(
+        ctx, x, v0, a0, s0, w, beta, rho, thr, alpha, reset, surrogate, record_membrane, triton, loops, spatial
+    ):  # noqa: ANN001
         if triton:
             run = recurrent_triton_kernels().recurrent_forward
         else:
@@ -220,15 +228,21 @@ class _FusedRecurrent(torch.autograd.Function):
         ctx.save_for_backward(h, adapt, spikes, v0, s0, w, beta, rho, thr)  # time-major (T, B, N)
         ctx.alpha, ctx.reset, ctx.surrogate, ctx.x_dtype, ctx.triton = alpha, reset, surrogate, x.dtype, triton
         ctx.backward_loop = _backward_loop if loops is None else loops.backward_loop
+        ctx.spatial = spatial
         ctx.set_materialize_grads(False)
         return spikes.transpose(0, 1), v_t, a_t, s_t, None if membrane is None else membrane.transpose(0, 1)
 
     @staticmethod
     def backward(ctx, g_s, g_v, g_a, g_p, g_m):  # noqa: ANN001
         if g_s is None and g_v is None and g_a is None and g_p is None and g_m is None:
-            return (None,) * 14
+            return (None,) * 15
         h, adapt, spikes, v0, s0, w, beta, rho, thr = ctx.saved_tensors
-        run = _triton_backward if ctx.triton else functools.partial(_backward, backward_loop=ctx.backward_loop)
+        if ctx.spatial:
+            run = _spatial_backward
+        elif ctx.triton:
+            run = _triton_backward
+        else:
+            run = functools.partial(_backward, backward_loop=ctx.backward_loop)
         with torch.autocast(h.device.type, enabled=False):
             grads = run(
                 h,
@@ -252,7 +266,7 @@ class _FusedRecurrent(torch.autograd.Function):
             )
         dx, dv0, da0, ds0, dw, dbeta, drho, dthr = grads
         dx = dx.transpose(0, 1).to(ctx.x_dtype) if ctx.needs_input_grad[0] else None  # (B, T, N)
-        return dx, dv0, da0, ds0, dw, dbeta, drho, dthr, None, None, None, None, None, None
+        return dx, dv0, da0, ds0, dw, dbeta, drho, dthr, None, None, None, None, None, None, None
 
 
 def _forward(x, v0, a0, s0, w, beta, rho, thr, alpha, reset, record_membrane, forward_loop):  # noqa: ANN001
@@ -382,6 +396,52 @@ def _backward(
         sum_to_shape(drho, rho) if need_rho else None,
         sum_to_shape(dthr, thr) if need_thr else None,
     )
+
+
+def _spatial_backward(
+    h, adapt, spikes, v0, s0, w, beta, rho, thr, alpha, reset, surrogate, g_s, g_v, g_a, g_p, g_m, needs
+):  # noqa: ANN001
+    r""":func:`_backward`'s contract through each step's spatial path only: the state step t starts
+    from (``v_{t-1}``, ``a_{t-1}``, ``s_{t-1}``) is a constant, so no gradient flows from a step to
+    the next and every step is computed at once, over the whole ``(T, B, N)`` sequence::
+
+        Dv_t  = g_m[t]                    (the post-reset membrane's own gradient; g_v joins the last step)
+        Ds_t  = g_s[t] - th_t Dv_t (subtract) | - h_t Dv_t (zero)   (g_p, g_a join the last step)
+        Dz_t  = Ds_t * sg(h_t - th_t);  Dh_t = Dz_t + Dv_t (subtract, none) | Dz_t + (1 - s_t) Dv_t (zero)
+        Dth_t = -Dz_t - s_t Dv_t (subtract) | -Dz_t
+
+    ``dW = sum_t Dh_t^T s_{t-1}``, ``dbeta = sum Dh_t v_{t-1}``, ``dthr = sum Dth_t``, and ``drho`` only
+    from ``g_a`` (``a_T = rho a_{T-1} + s_{T-1}``); the initial state gets none."""
+    sd = h.dtype
+    th = torch.mul(adapt, alpha).add_(thr)  # the forward's op order: same bits
+    sg = surrogate.grad(h - th)
+    s = spikes.to(sd)
+    ds = g_s.transpose(0, 1).to(sd) if g_s is not None else torch.zeros_like(h)  # (T, B, N)
+    if g_p is not None or g_a is not None:  # the final prev_spk is s_{T-1}; a_T adds it
+        ds = ds.clone()
+        ds[-1] += (g_p if g_p is not None else 0) + (g_a if g_a is not None else 0)
+    dv = g_m.transpose(0, 1).to(sd) if g_m is not None else None
+    if g_v is not None:  # the final membrane is v_{T-1}
+        dv = dv.clone() if dv is not None else torch.zeros_like(h)
+        dv[-1] += g_v
+    if dv is not None and reset is not ResetMode.none:
+        ds = ds - (th if reset is ResetMode.subtract else h) * dv
+    dz = ds * sg
+    if dv is None:
+        dh, dth = dz, -dz
+    elif reset is ResetMode.zero:
+        dh, dth = dz + (1 - s) * dv, -dz
+    else:
+        dh, dth = dz + dv, (-dz - s * dv if reset is ResetMode.subtract else -dz)
+    dbeta = drho = None
+    if needs[5]:
+        v_prev = torch.cat([v0.unsqueeze(0), _reset(h[:-1], s[:-1], th[:-1], reset)])  # (T, B, N): v_{t-1}
+        dbeta = sum_to_shape((dh * v_prev).sum(0), beta)
+    if needs[6]:
+        drho = sum_to_shape(g_a * adapt[-1], rho) if g_a is not None else torch.zeros_like(rho)
+    dthr = sum_to_shape(dth.sum(0), thr) if needs[7] else None
+    dw = _weight_grad(dh, spikes, s0) if needs[4] else None
+    return dh, None, None, None, dw, dbeta, drho, dthr
 
 
 def _triton_backward(

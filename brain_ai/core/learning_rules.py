@@ -325,10 +325,6 @@ class OnlineLearner:
             chosen = torch.randperm(time_steps, generator=self.generator, device=device)[: self.sltt_steps]
             self._learn_at = torch.zeros(time_steps, dtype=torch.bool).index_fill_(0, chosen.cpu(), True)
 
-    def learns_at(self, t: int) -> bool:
-        """Whether step ``t`` is backpropagated."""
-        return self._learn_at is None or bool(self._learn_at[t])
-
     def learns_in(self, start: int, stop: int) -> bool:
         """Whether a step of ``[start, stop)`` is backpropagated (the segment's forward then records a graph)."""
         return self._learn_at is None or bool(self._learn_at[start:stop].any())

@@ -273,7 +273,7 @@ class _SNNBase(nn.Module):
         # The network checked its input for NaN/Inf once (forward): no scan per layer and segment
         online = seg.online is not None
         result = neuron._run_sequence(
-            current, seg.states[name], None, None, seg.record, None, check_values=False, detach_steps=online
+            current, seg.states[name], None, None, seg.record, None, check_values=False, spatial=online
         )
         return self._recorded(name, neuron, result, seg)
 

@@ -331,3 +331,60 @@ def test_time_loops_run_on_one_thread_and_restore_the_callers_count(monkeypatch)
         assert seen and set(seen) == {1} and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def spatial_grads(neuron, x, state, backend):
+    """Gradients of a loss on every output (spikes, membranes, the final state) with ``spatial=True``
+    (the online rules' run): the input, the initial state and every parameter."""
+    x = x.clone().requires_grad_()
+    initial = {k: t.clone().requires_grad_() for k, t in state.items()}
+    out, final, traces = neuron._run_sequence(
+        x, SpikingState(**initial), None, None, "membrane", backend, True, spatial=True
+    )
+    g = torch.Generator().manual_seed(7)
+    w = lambda t: torch.randn(t.shape, generator=g, dtype=torch.float64).to(t)  # noqa: E731
+    loss = (out * w(out)).sum() + (traces["membrane"] * w(traces["membrane"])).sum()
+    loss = loss + sum(
+        (t * w(t)).sum()
+        for t in (final.v, getattr(final, "a", None), getattr(final, "prev_spk", None))
+        if t is not None
+    )
+    leaves = [x, *initial.values(), *neuron.parameters()]
+    return out, torch.autograd.grad(loss, leaves, allow_unused=True)
+
+
+@pytest.mark.parametrize("backend", ["fused", "compiled"])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+def test_spatial_backward_equals_the_steps_with_the_state_detached(backend, reset):
+    """The online rules' spatial-only backward of the whole-sequence Function (every step at once) equals
+    the step-by-step run whose state is detached at every step: input, parameters (W_rec, beta, rho,
+    threshold) and no gradient to the initial state."""
+    neuron = make_neuron(reset=reset)
+    x = torch.randn(3, 9, 5, dtype=torch.float64) * 1.5
+    state = {k: torch.rand(3, 5, dtype=torch.float64) for k in ("v", "a")}
+    state["prev_spk"] = (torch.rand(3, 5) < 0.5).double()
+    out, got = spatial_grads(neuron, x, state, backend)
+    ref_out, want = spatial_grads(neuron, x, state, "eager")
+    torch.testing.assert_close(out, ref_out, rtol=0, atol=0)
+    assert out.sum() > 0 and out.sum() < out.numel()  # spikes and silence: the surrogate and the reset both act
+    for a, b in zip(got, want):
+        if b is None:
+            assert a is None or not a.any()
+        else:
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert got[1] is None and want[1] is None  # the initial membrane: a constant
+
+
+def test_spatial_backward_of_the_readout_equals_the_steps_with_the_state_detached():
+    """The leaky-integrator readout: ``Dx_t = g_t``, ``dbeta = sum g_t v_{t-1}``, nothing to ``v0``."""
+    torch.manual_seed(0)
+    readout = LeakyIntegrator(4, NeuronConfig(beta=0.8, learnable_beta=True, per_neuron_beta=True)).double()
+    x = torch.randn(2, 6, 4, dtype=torch.float64)
+    state = {"v": torch.rand(2, 4, dtype=torch.float64)}
+    out, got = spatial_grads(readout, x, state, "fused")
+    ref_out, want = spatial_grads(readout, x, state, "eager")
+    torch.testing.assert_close(out, ref_out, rtol=0, atol=0)
+    assert got[1] is None and want[1] is None
+    for a, b in zip(got, want):
+        if b is not None:
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)

@@ -270,30 +270,34 @@ class NeuronLayerBase(nn.Module, metaclass=abc.ABCMeta):
         record: Record,
         backend: Union[Backend, str, None],
         check_values: bool,
-        detach_steps: bool = False,
+        spatial: bool = False,
     ) -> Tuple[Tensor, SpikingState, Dict[str, Tensor]]:
         """``forward_sequence``; ``check_values=False`` skips the NaN/Inf scan (and its host sync)
         for a caller that checked the values already (the networks check their input once);
-        ``detach_steps``: step by step from the detached state, gradients through the spatial path
-        only (online learning; ``backend`` is then not used)."""
+        ``spatial``: gradients through each step's spatial path only, every step starting from a
+        constant state (online learning, :mod:`brain_ai.core.learning_rules`)."""
         owner = f"{type(self).__name__}.forward_sequence"
         check_record(owner, record)
         if x.dim() < 2 or x.shape[1] < 1:
             raise ValueError(f"{owner}: x must be (B, T>=1, *size), got shape {tuple(x.shape)}")
         state = self._prepare_state(x, x.shape[2:], state, "(B, T, *size)", check_values)
-        if detach_steps:
-            segment = step_segment(self._cell, record == "membrane", detach_steps=True)
-        else:
-            segment = self._segment_fn(x, state, record, backend, owner)
+        segment = self._segment_fn(x, state, record, backend, owner, spatial)
         outputs, state = run_segments(segment, x, state, chunk_size=chunk_size, checkpoint_every=checkpoint_every)
         return outputs["out"], state, traces_of(outputs, record)
 
     @abc.abstractmethod
     def _segment_fn(
-        self, x: Tensor, state: SpikingState, record: Record, backend: Union[Backend, str, None], owner: str
+        self,
+        x: Tensor,
+        state: SpikingState,
+        record: Record,
+        backend: Union[Backend, str, None],
+        owner: str,
+        spatial: bool = False,
     ) -> SegmentFn:
         """The function that runs one time segment of ``x`` from ``state`` with ``backend`` (None:
-        the layer's own decision), returning ``{"out": ..., ["membrane": ...]}`` and the state."""
+        the layer's own decision), returning ``{"out": ..., ["membrane": ...]}`` and the state;
+        ``spatial``: gradients through each step's spatial path only (:meth:`_run_sequence`)."""
 
 
 class LeakyCellBase(NeuronLayerBase):
@@ -310,6 +314,9 @@ class LeakyCellBase(NeuronLayerBase):
 
     #: whether ``auto`` may pick this class's Triton kernel on CUDA (False: not yet verified on a GPU)
     auto_triton: ClassVar[bool] = True
+    #: whether ``_fused_segment(..., spatial=True)`` has the spatial-only backward of the online rules;
+    #: without it they step the cell in PyTorch ops with the state detached at every step
+    spatial_fused: ClassVar[bool] = False
     tensor_values = TENSOR_VALUES
 
     def __init__(self, size: Size, params: Optional[NeuronConfig] = None, **overrides: Any) -> None:
@@ -346,12 +353,20 @@ class LeakyCellBase(NeuronLayerBase):
         return self._cell(x, self._prepare_state(x, x.shape[1:], state, "(B, *size)"))
 
     def _segment_fn(
-        self, x: Tensor, state: SpikingState, record: Record, backend: Union[Backend, str, None], owner: str
+        self,
+        x: Tensor,
+        state: SpikingState,
+        record: Record,
+        backend: Union[Backend, str, None],
+        owner: str,
+        spatial: bool = False,
     ) -> SegmentFn:
         """The implementation of :attr:`backend` (decided from ``params.backend`` when the layer is
         built or moved), or of this call's ``backend`` (:func:`brain_ai.core.backend.resolve_backend`):
         the fused whole-sequence Function once per segment (the LIF family's ``_fused_segment``), or
-        :meth:`_cell` step by step (membrane traces are the post-reset ``state.v``)."""
+        :meth:`_cell` step by step (membrane traces are the post-reset ``state.v``). ``spatial``:
+        the fused Function's spatial-only backward where the class has one (:attr:`spatial_fused`),
+        else the steps with the state detached at each."""
         call_choice = backend
         if backend is not None:  # this call's own choice
             backend = self._resolve(backend, x.device, owner)
@@ -367,9 +382,9 @@ class LeakyCellBase(NeuronLayerBase):
                         f"{owner}: backend='compiled' cannot run: {reason}; use backend=auto, fused or eager"
                     )
                 backend = Backend.fused
-        if backend is Backend.eager:
-            return step_segment(self._cell, record == "membrane")
-        return self._fused_segment(record, backend)
+        if backend is Backend.eager or (spatial and not self.spatial_fused):
+            return step_segment(self._cell, record == "membrane", detach_steps=spatial)
+        return self._fused_segment(record, backend, spatial=True) if spatial else self._fused_segment(record, backend)
 
     # ---- backend: decided once per device --------------------------------------------------
     def backend_unsupported(self, backend: Backend) -> Optional[str]:

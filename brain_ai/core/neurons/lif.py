@@ -162,8 +162,11 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
             **self.lif_kwargs(),
         )
 
-    def _fused_segment(self, record: Record, backend: Backend) -> SegmentFn:
-        """One :func:`~brain_ai.core.fused_recurrent.fused_recurrent_sequence` call per time segment."""
+    spatial_fused = True
+
+    def _fused_segment(self, record: Record, backend: Backend, spatial: bool = False) -> SegmentFn:
+        """One :func:`~brain_ai.core.fused_recurrent.fused_recurrent_sequence` call per time segment
+        (``spatial``: its spatial-only backward, the online rules')."""
 
         def run(x: Tensor, state: SpikingState) -> Tuple[Dict[str, Tensor], SpikingState]:  # x (B, t, N)
             s, v, a, prev, mem = fused_recurrent_sequence(
@@ -183,6 +186,7 @@ class RecurrentAdaptiveLIFNeuron(RecurrentLIFNeuron):
                 v_reset=self.v_reset,
                 state_dtype=state.v.dtype,
                 backend=backend,
+                spatial=spatial,
             )
             outputs = {"out": s} if mem is None else {"out": s, "membrane": mem}
             return outputs, state.replace(v=v, a=a, prev_spk=prev)
@@ -212,11 +216,14 @@ class LeakyIntegrator(LeakyCellBase):
     def _step(self, x: Tensor, state: SpikingState) -> Tuple[Tensor, SpikingState]:
         return leaky_integrator_step(x, state, beta=self.beta)
 
-    def _fused_segment(self, record: Record, backend: Backend) -> SegmentFn:
-        """``step_segment(self._cell, ...)`` as one :func:`leaky_integrate` call per time segment."""
+    spatial_fused = True
+
+    def _fused_segment(self, record: Record, backend: Backend, spatial: bool = False) -> SegmentFn:
+        """``step_segment(self._cell, ...)`` as one :func:`leaky_integrate` call per time segment
+        (``spatial``: its spatial-only backward, the online rules')."""
 
         def run(x: Tensor, state: SpikingState) -> Tuple[Dict[str, Tensor], SpikingState]:  # x (B, t, *size)
-            v = leaky_integrate(x, state.v, self.beta)
+            v = leaky_integrate(x, state.v, self.beta, spatial=spatial)
             outputs = {"out": v, "membrane": v} if record == "membrane" else {"out": v}
             return outputs, state.replace(v=v[:, -1].clone())  # not a view that keeps the segment's v alive
 

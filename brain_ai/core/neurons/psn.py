@@ -150,10 +150,19 @@ class ParallelSpikingNeuron(NeuronLayerBase):
         """A given ``state`` continues a sequence: only :class:`SlidingPSN` can (the fixed-T types refuse)."""
 
     def _segment_fn(
-        self, x: Tensor, state: SpikingState, record: Record, backend: Union[Backend, str, None], owner: str
+        self,
+        x: Tensor,
+        state: SpikingState,
+        record: Record,
+        backend: Union[Backend, str, None],
+        owner: str,
+        spatial: bool = False,
     ) -> SegmentFn:
         """``S = Theta(H)`` of each segment's :meth:`_hidden`; ``backend``: None (the network's call),
-        auto or eager (one implementation, the whole-sequence matmul / convolution)."""
+        auto or eager (one implementation, the whole-sequence matmul / convolution); ``spatial`` is
+        refused (the hidden state mixes the steps: no per-step form)."""
+        if spatial:
+            raise ConfigError(f"{owner}: the parallel spiking neurons have no spatial-only (online learning) form")
         chosen = Backend.eager if backend is None else coerce_enum(owner, "backend", backend, Backend)
         if chosen not in (Backend.auto, Backend.eager):
             raise ConfigError(
