@@ -103,13 +103,12 @@ ROWS: Tuple[Row, ...] = (
         ("experiment=edifice_mlp", "snn.neuron.surrogate_normalize=true"),
         "Edifice 784-256-128-10, tau 2, direct current -> rate, ProbSpikes only",
     ),
-    Row("adex", "mnist5k", ("snn.neuron.type=adex", "trainer.max_epochs=8"), "AdEx hidden layer, 8 epochs", long=True),
+    Row("adex", "mnist5k", ("snn.neuron.type=adex", "trainer.max_epochs=8"), "AdEx hidden layer, 8 epochs"),
     Row(
         "seed002",
         "mnist5k",
         ("experiment=seed002_recurrent", "trainer.max_epochs=8"),
         "synapse tau 5 -> recurrent LIF tau 20 -> readout tau 10, membrane mean, CE, 8 epochs",
-        long=True,
     ),
     Row(
         "regression",
