@@ -134,6 +134,18 @@ def test_prune_trial_reports_each_validation_and_prunes():
     }
 
 
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parents[1] / "configs" / "hparams_search").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_every_shipped_search_space_passes_the_checks_before_a_first_trial(path):
+    """Every file in configs/hparams_search names existing keys with values inside their fields' ranges."""
+    from brain_ai.app.search_space import check_search_space
+    from brain_ai.app.sweep_study import train_composer
+
+    with train_composer() as compose:
+        check_search_space(load_search_space(path.stem), [], compose)
+
+
 def test_shipped_search_space_loads():
     space = load_search_space("optuna")
     assert (space.direction, space.metric, space.mode) == ("maximize", "val/acc", "max")
