@@ -158,8 +158,9 @@ class StepObjective:
     detached, so memory is bounded by their window, not by T.
 
     Terms whose value on a batch is the mean of its samples' (``LossTerm.sample_mean``: probspikes,
-    cross_entropy, membrane) take all of a segment's steps at once, folded into the batch; the
-    others (rate_reg) one step at a time.
+    cross_entropy, membrane) take all of a segment's steps at once, folded into the batch; rate_reg,
+    temporal and isi have their own per-step forms, vectorised over the segment; any other term is
+    refused (``check_step_forms`` names the allowed ones before training).
     """
 
     def __init__(self, decoder: Decoder, criterion: SNNLossComposer, targets: Tensor, time_steps: int) -> None:
