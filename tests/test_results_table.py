@@ -81,6 +81,13 @@ def test_parallel_runs_land_in_their_rows_in_table_order(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(rt, "run_train", fake_run)
     monkeypatch.setattr(rt, "cost_table", lambda results: "cost")
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "".join(
+            f"<!-- {m}:start -->\nold {m}\n<!-- {m}:end -->\n"
+            for m in ("results-table", "smnist-table", "efficiency-table")
+        )
+    )
     code = rt.main(
         [
             "--rows",
@@ -93,9 +100,15 @@ def test_parallel_runs_land_in_their_rows_in_table_order(tmp_path: Path, monkeyp
             str(tmp_path),
             "--runs",
             str(tmp_path / "r"),
+            "--readme",
+            str(readme),
         ]
     )
     assert code == 0 and len(started) == 6
+    # every default (not long) S-MNIST row ran: that table is written; the mnist5k and cost tables are not
+    text = readme.read_text()
+    assert "old smnist-table" not in text and "`experiment=smnist_row` | 71.5 % ± 29.0" in text
+    assert "old results-table" in text and "old efficiency-table" in text
     rows = json.loads((tmp_path / "results_table.json").read_text())["rows"]
     assert [r["seed"] for r in rows["default"]["runs"]] == [42, 1]
     assert [r["value"] for r in rows["smnist_row"]["runs"]] == pytest.approx([0.92, 0.51])
