@@ -266,6 +266,32 @@ def select(names: Optional[str], long: bool) -> List[Row]:
     return [by_key[n] for n in names.split(",")]
 
 
+def reused(
+    results: List[RowResult], origin: Dict[str, str], earlier: dict, runs: Path, long: bool
+) -> Tuple[List[RowResult], Dict[str, str]]:
+    """``results`` plus the rows of the default selection (the long ones with ``long``) that did not run
+    now, read from an ``earlier`` results_table.json (a row missing there stays missing), in table order;
+    and each row's origin (the header of the run it comes from)."""
+    by_key = {r.row.key: r for r in results}
+    origin = dict(origin)
+    for row in select(None, long):
+        entry = earlier["rows"].get(row.key)
+        if row.key in by_key or entry is None:
+            continue
+
+        def read(items: List[dict], name: str) -> List[Run]:
+            return [
+                Run(x["seed"], x["value"], x["wall_s"], runs / name / f"seed{x['seed']}", x["error"]) for x in items
+            ]
+
+        by_key[row.key] = RowResult(
+            row, read(entry["runs"], row.key), read(entry["baseline_runs"], f"{row.key}_baseline")
+        )
+        origin[row.key] = entry.get("from", earlier["header"])
+    order = [row.key for row in ROWS]
+    return sorted(by_key.values(), key=lambda r: order.index(r.row.key)), origin
+
+
 def parse_seeds(text: str) -> List[int]:
     try:
         seeds = [int(s) for s in text.split(",")]
@@ -289,6 +315,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--readme", type=Path, help="also write the complete tables into this README")
     parser.add_argument("--list", action="store_true", help="print the rows and their commands, run nothing")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="an earlier results_table.json: the rows that run by default but are not in --rows come from it "
+        "(after changing one row's recipe, re-run that row only)",
+    )
     args = parser.parse_args(argv)
     try:
         rows, seeds = select(args.rows, args.long), parse_seeds(args.seeds)
@@ -327,12 +359,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"OMP_NUM_THREADS={args.threads}, {args.jobs} run(s) at a time, seeds {args.seeds}, "
         f"{datetime.date.today().isoformat()}."
     )
+    origin = {r.row.key: header for r in results}  # row -> the header of the run it comes from
+    ran_now = [r for r in results]
+    if args.reuse is not None:
+        results, origin = reused(results, origin, json.loads(args.reuse.read_text()), args.runs, args.long)
+        header = f"{header} Re-run now: {', '.join(r.row.key for r in ran_now)}; the other rows: " + "; ".join(
+            sorted(set(origin.values()) - {header})
+        )
     tables = {
         kind: table([r for r in results if r.row.table == kind], kind)
         for kind in ("mnist5k", "smnist")
         if any(r.row.table == kind for r in results)
     }
-    tables["efficiency"] = cost_table(results)
+    tables["efficiency"] = cost_table(ran_now)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results_table.md").write_text(header + "\n\n" + "\n\n".join(tables.values()) + "\n")
     (args.out / "results_table.json").write_text(
@@ -343,6 +382,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     r.row.key: {
                         "command": r.row.command,
                         "metric": r.row.metric,
+                        "from": origin[r.row.key],
                         "runs": [
                             {"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "error": x.error} for x in r.runs
                         ],

@@ -109,6 +109,17 @@ def test_parallel_runs_land_in_their_rows_in_table_order(tmp_path: Path, monkeyp
     text = readme.read_text()
     assert "old smnist-table" not in text and "`experiment=smnist_row` | 71.5 % ± 29.0" in text
     assert "old results-table" in text and "old efficiency-table" in text
+    # --reuse: re-run one row, read the others from the earlier JSON (the S-MNIST row keeps its values)
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text((tmp_path / "results_table.json").read_text())
+    started.clear()
+    args = ["--rows", "default", "--seeds", "42,1", "--out", str(tmp_path), "--runs", str(tmp_path / "r")]
+    assert rt.main([*args, "--reuse", str(earlier)]) == 0 and len(started) == 2
+    merged = json.loads((tmp_path / "results_table.json").read_text())
+    assert list(merged["rows"]) == ["default", "smnist_row"]
+    assert [r["value"] for r in merged["rows"]["smnist_row"]["runs"]] == pytest.approx([0.92, 0.51])
+    assert merged["rows"]["smnist_row"]["from"] == json.loads(earlier.read_text())["header"]
+    assert "Re-run now: default; the other rows: Commit" in merged["header"]
     rows = json.loads((tmp_path / "results_table.json").read_text())["rows"]
     assert [r["seed"] for r in rows["default"]["runs"]] == [42, 1]
     assert [r["value"] for r in rows["smnist_row"]["runs"]] == pytest.approx([0.92, 0.51])
