@@ -311,7 +311,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs at a time (default 1; e.g. 2 on 2 cores with --threads 1)"
     )
-    parser.add_argument("--runs", type=Path, default=ROOT / "outputs" / "results_table", help="run folders")
+    parser.add_argument(
+        "--runs", type=Path, default=ROOT / "outputs" / "results_table", help="run folders (a dated folder per call)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--readme", type=Path, help="also write the complete tables into this README")
     parser.add_argument("--list", action="store_true", help="print the rows and their commands, run nothing")
@@ -334,6 +336,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"{row.key:14s} {row.table:8s} {'long ' if row.long else ''}python train.py {row.command}{extra}")
         return 0
     started_at = commit()  # the code the runs use (the tree may change while they run)
+    runs_dir = args.runs / datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")  # a fresh folder per invocation
     # every (row, seed, baseline?) run, in table order; --jobs of them at a time (1 thread each by default)
     tasks = [
         (row, seed, base) for row in rows for seed in seeds for base in ((False, True) if row.baseline else (False,))
@@ -342,7 +345,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     def launch(task: Tuple[Row, int, bool]) -> Run:
         row, seed, base = task
         overrides = [*row.overrides, *row.baseline] if base else list(row.overrides)
-        folder = args.runs / (f"{row.key}_baseline" if base else row.key) / f"seed{seed}"
+        folder = runs_dir / (f"{row.key}_baseline" if base else row.key) / f"seed{seed}"
         run = run_train(overrides, seed, folder, row.metric, args.threads)
         name = f"{row.key}{' baseline' if base else ''}"
         print(f"{name} seed {seed}: {run.value} in {run.wall_s:.0f} s {run.error}", file=sys.stderr, flush=True)
@@ -362,7 +365,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     origin = {r.row.key: header for r in results}  # row -> the header of the run it comes from
     ran_now = [r for r in results]
     if args.reuse is not None:
-        results, origin = reused(results, origin, json.loads(args.reuse.read_text()), args.runs, args.long)
+        results, origin = reused(results, origin, json.loads(args.reuse.read_text()), runs_dir, args.long)
         header = f"{header} Re-run now: {', '.join(r.row.key for r in ran_now)}; the other rows: " + "; ".join(
             sorted(set(origin.values()) - {header})
         )
@@ -372,6 +375,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         if any(r.row.table == kind for r in results)
     }
     tables["efficiency"] = cost_table(ran_now)
+    failed = [r.row.key for r in results if any(x.error for x in [*r.runs, *r.baseline_runs])]
+    if failed:
+        print(header + "\n\n" + "\n\n".join(tables.values()))
+        print(
+            f"error: runs failed in rows {failed}; their logs are in {runs_dir}; nothing is written",
+            file=sys.stderr,
+        )
+        return 1
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results_table.md").write_text(header + "\n\n" + "\n\n".join(tables.values()) + "\n")
     (args.out / "results_table.json").write_text(
@@ -412,10 +423,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             else:
                 print(f"{MARKERS[kind]}: not every row ran; the README keeps its table", file=sys.stderr)
         args.readme.write_text(text)
-    failed = [r.row.key for r in results if any(x.error for x in [*r.runs, *r.baseline_runs])]
-    if failed:
-        print(f"error: runs failed in rows {failed}; their logs are in {args.runs}", file=sys.stderr)
-        return 1
     return 0
 
 

@@ -127,3 +127,15 @@ def test_parallel_runs_land_in_their_rows_in_table_order(tmp_path: Path, monkeyp
     assert "2 run(s) at a time" in (tmp_path / "results_table.md").read_text()
     with pytest.raises(SystemExit):
         rt.main(["--rows", "default", "--jobs", "0"])
+
+
+def test_a_failed_run_writes_no_table(tmp_path: Path, monkeypatch) -> None:
+    """A row whose run failed leaves the README and the results files as they were."""
+    rt = _script()
+    monkeypatch.setattr(rt, "run_train", lambda o, seed, folder, m, t: rt.Run(seed, None, 1.0, folder, "exit 2: boom"))
+    monkeypatch.setattr(rt, "cost_table", lambda results: "cost")
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- smnist-table:start -->\nold\n<!-- smnist-table:end -->\n")
+    args = ["--rows", "smnist_row", "--seeds", "1", "--out", str(tmp_path / "out"), "--readme", str(readme)]
+    assert rt.main([*args, "--runs", str(tmp_path / "r")]) == 1
+    assert not (tmp_path / "out").exists() and "old" in readme.read_text()
