@@ -93,3 +93,18 @@ def test_sigint_during_training_exits_130_naming_the_checkpoint(tmp_path):
         f"its last checkpoint is {run}/checkpoints/last.ckpt (resume with ckpt_path={run}/checkpoints/last.ckpt)" in err
     )
     assert "test/acc" not in err  # no test phase after the interrupt
+
+
+def test_ctrl_c_while_a_checkpoint_is_written_arrives_after_the_write():
+    """SIGINT inside sigint_deferred() is held back and delivered (KeyboardInterrupt) when the block
+    ends, so torch.save is never cut mid-file (it then fails with a zip-writer error, not the interrupt)."""
+    from brain_ai.app.run_guard import sigint_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            done.append(True)
+    assert done == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -16,13 +16,16 @@ are :mod:`brain_ai.app.safe_files`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 import lightning as L
 import torch
@@ -41,6 +44,26 @@ _RANK_VARS = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
 RUN_CONFIG = Path(".hydra") / "config.yaml"
 
 
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Run the block with Ctrl-C (SIGINT) held back, then deliver it to the handler that was in place
+    (Python's default raises ``KeyboardInterrupt``): a checkpoint is written whole or not at all,
+    never cut mid-file by the interrupt. Outside the main thread (no signal handlers) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: List[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(signal.SIGINT, None)
+        elif received and previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's checkpoint writer, made atomic with :func:`write_atomic`.
 
@@ -55,7 +78,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         target = Path(path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(target, lambda f: torch.save(checkpoint, f))
+            with sigint_deferred():  # Ctrl-C mid-write would leave torch's zip writer half done
+                write_atomic(target, lambda f: torch.save(checkpoint, f))
         except OSError as err:
             raise InputFileError(
                 f"checkpoint save failed: {target} could not be written ({err.strerror or err}); the run was stopped so "
