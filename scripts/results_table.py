@@ -89,6 +89,12 @@ ROWS: Tuple[Row, ...] = (
         ("snn=advanced",),
         "rate -> rate, AdvancedLIF: learnable per-neuron tau (lognormal) and input delays",
     ),
+    Row(
+        "conv",
+        "mnist5k",
+        ("experiment=mnist5k_conv",),
+        "conv SNN, 3x3 [16, 32] channels -> 128 -> 10, direct current, T = 8, 20 epochs",
+    ),
     Row("ensemble", "mnist5k", ("decoding=ensemble",), "rate -> 0.5 rate + 0.5 first-spike"),
     Row(
         "membrane",

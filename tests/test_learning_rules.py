@@ -7,16 +7,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, List
 
+import numpy as np
 import pytest
 import torch
 from framework_helpers import compose_config
 from torch import nn
 
 from brain_ai.app import pipeline
-from brain_ai.config import DecodingConfig, LearningRule, LossConfig
+from brain_ai.config import DecodingConfig, LearningRule, LossConfig, NeuronConfig
 from brain_ai.core.decoding import build_decoder
-from brain_ai.core.learning_rules import OnlineLearner, StepObjective, traced_current
+from brain_ai.core.learning_rules import OnlineLearner, StepObjective, traced_current, traced_recurrence
 from brain_ai.core.losses import LossInputs, build_loss
+from brain_ai.core.neurons import RecurrentAdaptiveLIFNeuron
 
 #: training_step is called here without a Trainer: its self.log calls warn and do nothing
 pytestmark = pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
@@ -215,6 +217,37 @@ def test_traced_current_value_and_gradients(layer):
     want_params = torch.autograd.grad(layer(trace), list(layer.parameters()), g)
     for a, b in zip(got, [want_x, *want_params]):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("backend", ["eager", "compiled"])
+def test_traced_recurrence_gives_w_rec_the_trace_of_previous_spikes(backend):
+    """ottt's recurrent weight gradient is sum_t g_t^T r_t, r_t = lambda r_{t-1} + s_{t-1} (lambda the mean
+    membrane decay), g_t the gradient of the step's input current (a hand-written loop for r)."""
+    torch.manual_seed(0)
+    cfg = NeuronConfig(
+        type="recurrent_adaptive_lif",
+        tau=4.0,
+        learnable_beta=True,
+        per_neuron_beta=True,
+        threshold=0.5,
+        backend=backend,
+    )
+    neuron = RecurrentAdaptiveLIFNeuron(5, cfg)
+    x = (torch.randn(3, 6, 5) * 1.5).requires_grad_()
+    weights = torch.randn(3, 6, 5)
+    current, pending = traced_recurrence(x, neuron.w_rec)
+    spikes, _, _ = neuron._run_sequence(current, None, None, None, "none", None, check_values=False, spatial=True)
+    assert 0.1 < spikes.mean() < 0.9
+    lam = float(neuron.beta.mean())
+    previous = torch.cat([torch.zeros(3, 1, 5), spikes[:, :-1].detach()], dim=1).numpy()
+    trace, r = np.zeros_like(previous), np.zeros(previous[:, 0].shape)
+    for t in range(previous.shape[1]):
+        r = lam * r + previous[:, t]
+        trace[:, t] = r
+    pending["gap"] = torch.from_numpy(trace - previous).float()
+    g_x, g_w = torch.autograd.grad((weights * spikes).sum(), [x, neuron.w_rec])
+    want = np.einsum("btn,btm->nm", g_x.numpy(), trace)  # dW[n, m] = sum g[n] r[m]
+    torch.testing.assert_close(g_w, torch.from_numpy(want).float(), rtol=1e-5, atol=1e-6)
 
 
 def test_step_forms_of_isi_temporal_and_membrane_add_up_to_the_full_terms():

@@ -19,7 +19,8 @@ activations) for speed (fewer, larger operations).
   ``a_t = lambda a_{t-1} + x_t`` (``x_t`` the layer's input, ``lambda`` the membrane decay
   ``beta`` of the neurons it feeds, its mean when per neuron) in place of ``x_t``:
   ``dL_t/dW = dL_t/dI_t a_t^T``, which carries the leaky membrane's memory of earlier inputs.
-  Recurrent weights (``W_rec``) see the previous step's spikes, without a trace.
+  A recurrent layer's ``W_rec`` reads the trace of its own previous spikes the same way,
+  ``r_t = lambda r_{t-1} + s_{t-1}`` (:func:`traced_recurrence`).
 
 The per-step objective is ``sum_t sum_i w_i l_{i,t}`` with, for the terms that have a per-step form:
 ``probspikes`` / ``cross_entropy`` / ``rate_reg`` / ``membrane``: the term on step ``t`` alone,
@@ -145,6 +146,36 @@ def traced_current(layer: nn.Module, x: Tensor, trace: Tensor) -> Tensor:
     with torch.no_grad():  # affine: layer(x) - layer(trace) carries no parameter gradient
         delta = layer(x) - layer(trace)
     return layer(x - (x - trace).detach()) + delta  # the input holds trace's value, its gradient goes to x
+
+
+class _RecurrentTraceTap(torch.autograd.Function):
+    """Identity on a recurrent layer's input current ``x (B, K, N)`` whose backward adds
+    ``sum_t g_t^T gap_t`` to ``W_rec``'s gradient, ``g`` the current's gradient and ``gap``
+    (``pending["gap"]``, ``(B, K, N)``) filled in after the layer's forward, before any backward."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w_rec: Tensor, pending: Dict[str, Tensor]) -> Tensor:  # noqa: ANN001
+        ctx.pending = pending
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tuple[Tensor, Tensor, None]:  # noqa: ANN001
+        gap = ctx.pending["gap"]
+        grad_w = grad.flatten(0, -2).t().float() @ gap.flatten(0, -2).float()  # (N_out, N_in)
+        return grad, grad_w, None
+
+
+def traced_recurrence(current: Tensor, w_rec: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
+    """ottt's recurrent weight gradient: ``current (B, K, N)`` (the input current of a layer with
+    ``I_t = current_t + W_rec s_{t-1}``) passed through unchanged, and the dict whose ``"gap"``
+    ``(B, K, N)`` the caller sets after the layer's forward to ``r_t - s_{t-1}`` (``r`` the trace of the
+    previous spikes, :meth:`OnlineLearner.trace`).
+
+    Under the spatial path the gradient of ``I_t`` is that of ``current_t``, so the layer's own
+    ``dW_rec = sum_t g_t^T s_{t-1}`` plus the ``sum_t g_t^T (r_t - s_{t-1})`` added here is
+    ``sum_t g_t^T r_t``: the presynaptic trace of the feed-forward weights, for the recurrent ones."""
+    pending: Dict[str, Tensor] = {}
+    return _RecurrentTraceTap.apply(current, w_rec, pending), pending
 
 
 class StepObjective:

@@ -43,10 +43,10 @@ from brain_ai.config import (
 )
 from brain_ai.core.ann import RecurrentANN
 from brain_ai.core.encoding import ENCODERS
-from brain_ai.core.learning_rules import OnlineLearner, traced_current
+from brain_ai.core.learning_rules import OnlineLearner, traced_current, traced_recurrence
 from brain_ai.core.masking import valid_steps
 from brain_ai.core.network_output import NetState, SNNOutput, dropout_masks, dropout_seeds, over_time
-from brain_ai.core.neurons import LeakyIntegrator, ParallelSpikingNeuron, SpikingState, build_neuron
+from brain_ai.core.neurons import LeakyIntegrator, ParallelSpikingNeuron, RecurrentLIFNeuron, SpikingState, build_neuron
 from brain_ai.core.neurons.state import carry, check_finite, check_state
 from brain_ai.core.probes import ProbeSummary, neuron_rates, probes_from_summary
 from brain_ai.core.spike_input import as_compute, spike_linear
@@ -272,9 +272,21 @@ class _SNNBase(nn.Module):
         # steps with the state detached at every step (the spatial path only).
         # The network checked its input for NaN/Inf once (forward): no scan per layer and segment
         online = seg.online is not None
+        recurrent_trace = online and seg.online.traces and isinstance(neuron, RecurrentLIFNeuron)
+        if recurrent_trace:
+            state = seg.states[name]
+            first = (
+                current.new_zeros(current.shape[0], 1, *current.shape[2:])
+                if state is None
+                else state.prev_spk[:, None].detach()
+            )
+            current, pending = traced_recurrence(current, neuron.w_rec)
         result = neuron._run_sequence(
             current, seg.states[name], None, None, seg.record, None, check_values=False, spatial=online
         )
+        if recurrent_trace:  # ottt: W_rec reads the trace of the previous spikes s_{t-1}
+            previous = torch.cat([first.to(result[0].dtype), result[0][:, :-1].detach()], dim=1)  # (B, t, N)
+            pending["gap"] = seg.online.trace(f"{name}.w_rec", previous, neuron.beta) - previous
         return self._recorded(name, neuron, result, seg)
 
     def _recorded(
