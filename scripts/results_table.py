@@ -372,9 +372,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ran_now = [r for r in results]
     if args.reuse is not None:
         results, origin = reused(results, origin, json.loads(args.reuse.read_text()), runs_dir, args.long)
-        header = f"{header} Re-run now: {', '.join(r.row.key for r in ran_now)}; the other rows: " + "; ".join(
-            sorted(set(origin.values()) - {header})
-        )
+        earlier_headers = sorted(h.rstrip(".") for h in set(origin.values()) - {header})
+        header = f"{header} Re-run now: {', '.join(r.row.key for r in ran_now)}; the other rows: {'; '.join(earlier_headers)}."
     tables = {
         kind: table([r for r in results if r.row.table == kind], kind)
         for kind in ("mnist5k", "smnist")

@@ -22,7 +22,7 @@ MODEL_SETTINGS = {
     "tau_distribution tau_mean tau_std max_delay adex_delta_t adex_v_rheobase adex_a adex_b adex_tau_w psn_steps psn_order "
     "psn_mask_ramp_epochs",
     "EncodingConfig": "type num_steps normalization deterministic_eval rate_gain rate_bias seed latency_mapping latency_tau "
-    "t_min t_max allow_no_spike jitter latency_burst population_size population_sigma centers delta_threshold sequence_input",
+    "t_min t_max allow_no_spike jitter latency_burst population_size population_sigma centers population_silent_zero delta_threshold sequence_input",
     "DecodingConfig": "type temperature eps population_mode population_size membrane_reduce ensemble_members ensemble_weights",
     "LossConfig": "task_loss w_probspikes w_first_spike w_cross_entropy w_mse w_rate_reg w_temporal w_isi w_membrane "
     "target_rate rate_targets rate_min rate_max saturation_threshold probspikes_temperature probspikes_eps "

@@ -1243,6 +1243,11 @@ class EncodingConfig:
     #: width of the Gaussian tuning curves on the [0, 1] scale
     population_sigma: float = 0.1
     centers: CentersMode = CentersMode.linear
+    #: population: zero intensity emits no spike, as in the rate codes (the classification preset's
+    #: choice): the centres lie in (0, 1] (linear: k / P, k = 1..P) and each unit's rate is its tuning
+    #: curve's rise above its value at 0, rescaled to peak at 1. False: the classic code, whose unit
+    #: centred at 0 fires at every step on every empty pixel (an image's background)
+    population_silent_zero: bool = False
     #: delta: change (after normalisation) that triggers an ON / OFF spike
     delta_threshold: float = 0.1
     #: storage of the emitted spikes: float (the input's float dtype), uint8 or bool (1 byte per
@@ -1515,7 +1520,7 @@ def ttfs_classification_preset() -> CodecPreset:
 def population_classification_preset() -> CodecPreset:
     """Gaussian population code in -> grouped output counts -> cross-entropy on group rates."""
     return CodecPreset(
-        encoding=EncodingConfig(type=EncoderType.population),
+        encoding=EncodingConfig(type=EncoderType.population, population_silent_zero=True),
         decoding=DecodingConfig(type=DecoderType.population, population_size=4),
         loss=LossConfig(task_loss=TaskLoss.cross_entropy, w_temporal=0.0, w_isi=0.0),
     )

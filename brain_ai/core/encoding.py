@@ -25,7 +25,9 @@ latency             one spike (or a burst of ``latency_burst``) at ``t(x)`` in `
                     log ``t_max - (t_max - t_min) ln(1 + (e - 1) x)``; rounded to whole steps
 ttfs                latency with exactly one spike per neuron (``spike_times`` -1 where none)
 population          ``P`` Gaussian tuning curves ``a_p = exp(-(x - c_p)^2 / (2 sigma^2))``, each
-                    rate-coded like rate_bernoulli; features ``(F0, ...) -> (F0 * P, ...)``
+                    rate-coded like rate_bernoulli; features ``(F0, ...) -> (F0 * P, ...)``;
+                    ``population_silent_zero``: centres in (0, 1] and rates
+                    ``max(a_p(x) - a_p(0), 0) / (1 - a_p(0))``, so ``x = 0`` emits no spike
 delta               ON / OFF channels ``(F0, ...) -> (2 F0, ...)``: ON where ``x_t - r > thr``,
                     OFF where ``x_t - r < -thr``; the reference ``r`` starts at ``x_0`` (or a
                     passed ``state``) and jumps to ``x_t`` wherever a spike was emitted
@@ -362,13 +364,17 @@ class PopulationEncoder(RateBernoulliEncoder):
 
     def __init__(self, cfg: EncodingConfig) -> None:
         super().__init__(cfg)
-        size = cfg.population_size
-        linear = torch.linspace(0.0, 1.0, size) if size > 1 else torch.full((1,), 0.5)
+        size, silent = cfg.population_size, cfg.population_silent_zero
+        if silent:  # no centre at 0, where no unit fires
+            linear = torch.linspace(1.0 / size, 1.0, size)
+        else:
+            linear = torch.linspace(0.0, 1.0, size) if size > 1 else torch.full((1,), 0.5)
         if cfg.centers is CentersMode.learned:
             self.centers = nn.Parameter(linear)
         elif cfg.centers is CentersMode.uniform:
             gen = None if cfg.seed is None else torch.Generator().manual_seed(cfg.seed)
-            self.register_buffer("centers", torch.rand(size, generator=gen).sort().values)
+            drawn = torch.rand(size, generator=gen)
+            self.register_buffer("centers", (1.0 - drawn if silent else drawn).sort().values)  # (0, 1] | [0, 1)
         else:
             self.register_buffer("centers", linear)
 
@@ -376,6 +382,10 @@ class PopulationEncoder(RateBernoulliEncoder):
         size, sigma = self.cfg.population_size, self.cfg.population_sigma
         centers = self.centers.to(x_norm.dtype).view((1, 1, size) + (1,) * (x_norm.dim() - 2))
         act = torch.exp(-((x_norm.unsqueeze(2) - centers) ** 2) / (2 * sigma**2))  # (B, F0, P, *rest)
+        if self.cfg.population_silent_zero:
+            at_zero = torch.exp(-(centers**2) / (2 * sigma**2))  # a_p(0) < 1 for a centre > 0
+            # a learned centre may reach 0, where a_p(0) = 1: the floor keeps that unit silent, not NaN
+            act = ((act - at_zero) / (1.0 - at_zero).clamp_min(1e-6)).clamp_min(0.0)
         return act.flatten(1, 2)  # (B, F0 * P, *rest)
 
     def encode(self, x: Tensor, generator: Optional[torch.Generator]) -> Tuple[Tensor, Dict[str, Any]]:

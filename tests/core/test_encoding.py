@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -315,6 +316,31 @@ def test_population_activation_layout_and_map():
     pmap = sb.aux["population_map"]
     assert pmap["feature_index"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert pmap["center_index"].tolist() == [0, 1, 2] * 3 and pmap["centers"].tolist() == [0.0, 0.5, 1.0]
+
+
+def test_population_silent_zero_rates_and_centres():
+    """population_silent_zero: centres k / P, rates max(a(x) - a(0), 0) / (1 - a(0)) (numpy), none at x = 0."""
+    x = torch.tensor([[0.0, 0.2, 0.5, 1.0]])
+    cfg = EncodingConfig(
+        type="population",
+        num_steps=5,
+        normalization="none",
+        population_size=4,
+        population_sigma=0.2,
+        population_silent_zero=True,
+    )
+    sb = build_encoder(cfg)(x)
+    c = np.array([0.25, 0.5, 0.75, 1.0])
+    gauss = lambda v: np.exp(-((v - c[None, :]) ** 2) / (2 * 0.2**2))  # noqa: E731
+    ref = np.maximum(gauss(x.numpy()[0][:, None]) - gauss(0.0), 0) / (1 - gauss(0.0))
+    np.testing.assert_allclose(sb.aux["rates"].numpy()[0], ref.reshape(-1), rtol=1e-5, atol=1e-7)
+    assert sb.aux["population_map"]["centers"].tolist() == c.tolist()
+    assert not sb.spikes[:, :, :4].any() and sb.spikes[:, :, 4:].any()  # feature 0 (x = 0) is silent
+    learned = build_encoder(dataclasses.replace(cfg, centers="learned"))
+    with torch.no_grad():
+        learned.centers[0] = 0.0  # a learned centre reaching 0 stays silent, not NaN
+    rates = learned(x).aux["rates"]
+    assert torch.isfinite(rates).all() and not rates[0, ::4].any()
 
 
 def test_population_on_images_expands_channels_and_uniform_centers_are_seeded():
