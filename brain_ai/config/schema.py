@@ -1506,19 +1506,17 @@ def ttfs_classification_preset() -> CodecPreset:
     return CodecPreset(
         encoding=EncodingConfig(type=EncoderType.ttfs, num_steps=15, latency_mapping=LatencyMapping.linear),
         decoding=DecodingConfig(type=DecoderType.first_spike, temperature=0.1),
+        # no activity regularisers: the first-spike loss alone (w_rate_reg 0.01 toward rate 0.05 gave
+        # 94.9 % over 3 seeds on mnist5k, without it 95.3 %)
         loss=LossConfig(
-            task_loss=TaskLoss.first_spike,
-            first_spike_temperature=0.1,
-            w_rate_reg=0.01,
-            target_rate=0.05,
-            w_temporal=0.0,
-            w_isi=0.0,
+            task_loss=TaskLoss.first_spike, first_spike_temperature=0.1, w_rate_reg=0.0, w_temporal=0.0, w_isi=0.0
         ),
     )
 
 
 def population_classification_preset() -> CodecPreset:
-    """Gaussian population code in -> grouped output counts -> cross-entropy on group rates."""
+    """Gaussian population code in (silent at zero intensity: ``population_silent_zero``) -> grouped
+    output counts -> cross-entropy on group rates. Its encoding is also ``encoding=population``."""
     return CodecPreset(
         encoding=EncodingConfig(type=EncoderType.population, population_silent_zero=True),
         decoding=DecodingConfig(type=DecoderType.population, population_size=4),
