@@ -93,7 +93,7 @@ ROWS: Tuple[Row, ...] = (
         "conv",
         "mnist5k",
         ("experiment=mnist5k_conv",),
-        "conv SNN, 3x3 [16, 32] channels -> 128 -> 10, direct current, T = 8, 20 epochs",
+        "conv SNN, 3x3 [16, 32] channels -> 128 -> 10, direct current, T = 8, 30 epochs",
     ),
     Row("ensemble", "mnist5k", ("decoding=ensemble",), "rate -> 0.5 rate + 0.5 first-spike"),
     Row(
