@@ -87,7 +87,7 @@ ROWS: Tuple[Row, ...] = (
         "advanced",
         "mnist5k",
         ("snn=advanced",),
-        "rate -> rate, AdvancedLIF: learnable per-neuron tau (lognormal) and input delays",
+        "rate -> rate, AdvancedLIF: learnable per-neuron tau (lognormal); no delays, no adaptation",
     ),
     Row(
         "conv",
