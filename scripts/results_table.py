@@ -47,17 +47,21 @@ class Row:
     """One row of a results table: the ``train.py`` overrides and what the table says of them."""
 
     key: str
-    table: str  # "mnist5k" or "smnist"
+    table: str  # "mnist5k", "smnist" or "online"
     overrides: Tuple[str, ...]
-    describe: str  # the table's description column
+    describe: str  # the table's description column (online: the line, shared by the rows of its columns)
     baseline: Tuple[str, ...] = ()  # extra overrides of the baseline column (S-MNIST: snn=lstm)
     long: bool = False
     metric: str = "test/acc"
+    column: str = ""  # online: the column this row fills (snn.learning_rule)
 
     @property
     def command(self) -> str:
         return " ".join(self.overrides) or "(default)"
 
+
+#: the columns of the online-learning table (``snn.learning_rule``), the first the reference
+ONLINE_RULES = ("bptt", "ottt", "sltt")
 
 ROWS: Tuple[Row, ...] = (
     Row("default", "mnist5k", (), "rate_bernoulli -> rate, ProbSpikes + rate/temporal/ISI regularisers"),
@@ -136,9 +140,26 @@ ROWS: Tuple[Row, ...] = (
         baseline=("snn=lstm",),
         long=True,
     ),
+    *(
+        Row(f"online_{task}_{rule}", "online", (*overrides, f"snn.learning_rule={rule}"), line, column=rule)
+        for task, overrides, line in (
+            ("mlp", ("trainer.max_epochs=8",), "*(default)* `trainer.max_epochs=8 snn.learning_rule=...`"),
+            (
+                "row",
+                ("experiment=smnist_row", "trainer.max_epochs=8"),
+                "`experiment=smnist_row trainer.max_epochs=8 snn.learning_rule=...`",
+            ),
+        )
+        for rule in ONLINE_RULES
+    ),
 )
 
-MARKERS = {"mnist5k": "results-table", "smnist": "smnist-table", "efficiency": "efficiency-table"}
+MARKERS = {
+    "mnist5k": "results-table",
+    "smnist": "smnist-table",
+    "online": "online-table",
+    "efficiency": "efficiency-table",
+}
 
 
 @dataclass
@@ -209,7 +230,8 @@ def format_value(s: Dict[str, Optional[float]], metric: str) -> str:
 
 
 def table(results: List[RowResult], kind: str) -> str:
-    """The markdown table of one kind (``mnist5k`` or ``smnist``)."""
+    """The markdown table of one kind (``mnist5k``, ``smnist`` or ``online``: a line per task, a column per
+    ``snn.learning_rule`` with its wall time against BPTT's)."""
     if kind == "mnist5k":
         lines = [
             "| command (`python train.py ...`) | encoding -> decoding, loss | test acc | wall s |",
@@ -220,6 +242,27 @@ def table(results: List[RowResult], kind: str) -> str:
             lines.append(
                 f"| `{r.row.command}` | {r.row.describe} | {format_value(s, r.row.metric)} | {s['wall_s']:.0f} |"
             )
+    elif kind == "online":
+        lines = [
+            "| online learning (8 epochs; test acc, wall s per run) | "
+            + " | ".join(f"`{r}`" for r in ONLINE_RULES)
+            + " |",
+            "|---" * (len(ONLINE_RULES) + 1) + "|",
+        ]
+        cells: Dict[str, Dict[str, Tuple[Dict[str, Optional[float]], str]]] = {}  # line -> column -> summary, metric
+        for r in results:
+            cells.setdefault(r.row.describe, {})[r.row.column] = (summary(r.runs, r.row.metric), r.row.metric)
+        for line, by_rule in cells.items():
+            reference = by_rule[ONLINE_RULES[0]][0]["wall_s"] if ONLINE_RULES[0] in by_rule else None
+            texts = []
+            for rule in ONLINE_RULES:
+                if rule not in by_rule:
+                    texts.append("")
+                    continue
+                s, metric = by_rule[rule]
+                ratio = f" ({s['wall_s'] / reference:.2f}x)" if reference and rule != ONLINE_RULES[0] else ""
+                texts.append(f"{format_value(s, metric)}, {s['wall_s']:.0f} s{ratio}")
+            lines.append(f"| {line} | " + " | ".join(texts) + " |")
     else:
         lines = [
             "| task | command (`python train.py ...`) | SNN test acc | LSTM (`snn=lstm`) test acc | wall s SNN / LSTM |",
@@ -235,10 +278,11 @@ def table(results: List[RowResult], kind: str) -> str:
 
 
 def cost_table(results: List[RowResult]) -> str:
-    """The accuracy / cost table of the first seed's best checkpoint of every classification run."""
+    """The accuracy / cost table of the first seed's best checkpoint of every classification run (the
+    online-learning rows apart: the same networks as other rows, trained another way)."""
     lines = [efficiency_table.HEADER]
     for r in results:
-        if r.row.metric != "test/acc":
+        if r.row.metric != "test/acc" or r.row.table == "online":
             continue
         for label, runs in ((r.row.command, r.runs), (f"{r.row.command} {' '.join(r.row.baseline)}", r.baseline_runs)):
             if runs and runs[0].value is not None:
@@ -376,7 +420,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         header = f"{header} Re-run now: {', '.join(r.row.key for r in ran_now)}; the other rows: {'; '.join(earlier_headers)}."
     tables = {
         kind: table([r for r in results if r.row.table == kind], kind)
-        for kind in ("mnist5k", "smnist")
+        for kind in ("mnist5k", "smnist", "online")
         if any(r.row.table == kind for r in results)
     }
     tables["efficiency"] = cost_table(ran_now)
@@ -422,7 +466,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 needed = {row.key for row in ROWS if row.table == kind and not row.long}
                 body = table([r for r in results if r.row.key in needed], kind)
             else:  # every classification row's cost
-                needed = {row.key for row in ROWS}
+                needed = {row.key for row in ROWS if row.table != "online"}
             if needed <= ran:
                 text = write_between(text, MARKERS[kind], f"{header}\n\n{body}")
             else:

@@ -47,6 +47,29 @@ def test_rows_seeds_and_summary() -> None:
     )
 
 
+def test_the_online_table_has_a_line_per_task_and_a_column_per_rule() -> None:
+    """The online rows of one task fill one line; each rule's wall time is set against BPTT's."""
+    rt = _script()
+    rows = rt.select("online_mlp_bptt,online_mlp_ottt,online_mlp_sltt,online_row_ottt", long=False)
+    assert [r.column for r in rows] == ["bptt", "ottt", "sltt", "ottt"]
+    assert rows[1].overrides == ("trainer.max_epochs=8", "snn.learning_rule=ottt")
+    results = [
+        rt.RowResult(row, [rt.Run(42, value, wall, Path("/x"))])
+        for row, value, wall in zip(rows, (0.943, 0.941, 0.933, 0.912), (20.0, 25.0, 22.0, 17.0))
+    ]
+    lines = rt.table(results, "online").splitlines()
+    assert lines[0].endswith("| `bptt` | `ottt` | `sltt` |") and len(lines) == 4
+    assert lines[2] == (
+        "| *(default)* `trainer.max_epochs=8 snn.learning_rule=...` | 94.3 %, 20 s | 94.1 %, 25 s (1.25x) | "
+        "93.3 %, 22 s (1.10x) |"
+    )
+    assert lines[3].startswith(
+        "| `experiment=smnist_row trainer.max_epochs=8 snn.learning_rule=...` |  | 91.2 %, 17 s |"
+    )
+    # the cost table leaves the online rows out (the same networks as other rows), and does not wait for them
+    assert rt.cost_table(results) == rt.efficiency_table.HEADER
+
+
 @pytest.mark.slow
 def test_one_tiny_run_is_read_from_its_metrics(tmp_path: Path) -> None:
     rt = _script()
