@@ -23,10 +23,12 @@ Which layers run it and when: :func:`brain_ai.core.backend.compiled_unsupported`
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
 from types import SimpleNamespace
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -49,6 +51,29 @@ _CHUNK_ELEMENTS = 1 << 18
 def _reset_code(reset: ResetMode) -> int:
     loops = compiled_loops()
     return {ResetMode.subtract: loops.SUBTRACT, ResetMode.zero: loops.ZERO, ResetMode.none: loops.NONE}[reset]
+
+
+@contextlib.contextmanager
+def _torch_thread_count() -> Iterator[None]:
+    """Run numba's parallel loops on at most torch's intra-op thread count (``OMP_NUM_THREADS``,
+    ``torch.set_num_threads``; and at most ``NUMBA_NUM_THREADS``), and keep torch's count as it was.
+
+    numba's OpenMP threading layer starts its pool with ``NUMBA_NUM_THREADS`` threads (default: every
+    core) through the OpenMP runtime torch shares, which raised torch's own thread count with it: a
+    run told to use one thread (``OMP_NUM_THREADS=1``) ran its matrix products on every core after
+    the first compiled call, two such runs side by side oversubscribed the cores, and the results
+    changed with ``NUMBA_NUM_THREADS`` (a GEMM split differently)."""
+    import numba
+
+    threads = torch.get_num_threads()
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 @functools.lru_cache(maxsize=None)
@@ -103,25 +128,26 @@ def _forward(x_tm, v0, s0, wt, beta, rho, thr, alpha, reset, h, adapt, spikes, m
     spikes_sd = spikes if spikes.dtype == sd else torch.empty_like(h)
     mem = membrane if membrane is not None else h.new_empty((0, batch, n))
     v_out, s_out = torch.empty((batch, n), dtype=sd), torch.empty((batch, n), dtype=sd)
-    compiled_loops().forward_loop(
-        numpy_view(x_tm, sd),
-        numpy_view(v0, sd),
-        adapt[0].numpy().copy(),
-        numpy_view(s0, sd),
-        numpy_view(wt, sd),
-        _per_neuron(beta, n),
-        _per_neuron(rho, n),
-        _per_neuron(thr, n),
-        _scalar(alpha, sd),
-        _reset_code(reset),
-        h.numpy(),
-        adapt.numpy(),
-        spikes_sd.numpy(),
-        mem.numpy(),
-        v_out.numpy(),
-        a_final.numpy(),
-        s_out.numpy(),
-    )
+    with _torch_thread_count():
+        compiled_loops().forward_loop(
+            numpy_view(x_tm, sd),
+            numpy_view(v0, sd),
+            adapt[0].numpy().copy(),
+            numpy_view(s0, sd),
+            numpy_view(wt, sd),
+            _per_neuron(beta, n),
+            _per_neuron(rho, n),
+            _per_neuron(thr, n),
+            _scalar(alpha, sd),
+            _reset_code(reset),
+            h.numpy(),
+            adapt.numpy(),
+            spikes_sd.numpy(),
+            mem.numpy(),
+            v_out.numpy(),
+            a_final.numpy(),
+            s_out.numpy(),
+        )
     if spikes_sd is not spikes:
         spikes.copy_(spikes_sd)
     return v_out, s_out
@@ -168,22 +194,23 @@ def _backward(
         if t1 == steps and g_v is not None:  # the final membrane's gradient reaches v_{T-1}
             gm = gm if gm is not None else torch.zeros_like(h[t0:t1])
             gm[-1] += g_v
-        loops.backward_chunk(
-            t0,
-            h_np,
-            adapt_np,
-            wt_np,
-            *params,
-            alpha_sd,
-            code,
-            sg,
-            b.numpy(),
-            no_gm if gm is None else gm.numpy(),
-            dh_np,
-            da,
-            *sums,
-            dwt.numpy(),
-        )
+        with _torch_thread_count():
+            loops.backward_chunk(
+                t0,
+                h_np,
+                adapt_np,
+                wt_np,
+                *params,
+                alpha_sd,
+                code,
+                sg,
+                b.numpy(),
+                no_gm if gm is None else gm.numpy(),
+                dh_np,
+                da,
+                *sums,
+                dwt.numpy(),
+            )
     for acc, total in zip((dbeta, drho, dthr), sums):
         if acc is not None:
             acc.add_(torch.from_numpy(total))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 
 import pytest
@@ -151,3 +153,19 @@ def test_first_call_logs_the_compile_or_cache_load_time(caplog):
     assert line.startswith("backend=compiled: the recurrent LIF loops for float64 were ") and line.endswith(
         f"in {seconds:.2f} s"
     )
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores for NUMBA_NUM_THREADS=2")
+def test_the_compiled_loops_keep_torchs_thread_count():
+    """numba's OpenMP pool (NUMBA_NUM_THREADS=2) must not raise the thread count of a process started
+    with OMP_NUM_THREADS=1 (it did, through the shared OpenMP runtime: torch's products then ran on
+    2 threads and results changed with NUMBA_NUM_THREADS)."""
+    code = (
+        "import torch\n"
+        "from brain_ai.core import compiled_recurrent\n"
+        "compiled_recurrent._ready(torch.float32)\n"
+        "print(torch.get_num_threads())\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.split() == ["1"], out.stdout + out.stderr
