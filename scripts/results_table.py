@@ -413,7 +413,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"{datetime.date.today().isoformat()}."
     )
     origin = {r.row.key: header for r in results}  # row -> the header of the run it comes from
-    ran_now = [r for r in results]
+    ran_now = list(results)
     if args.reuse is not None:
         results, origin = reused(results, origin, json.loads(args.reuse.read_text()), runs_dir, args.long)
         earlier_headers = sorted(h.rstrip(".") for h in set(origin.values()) - {header})

@@ -219,6 +219,20 @@ def test_traced_current_value_and_gradients(layer):
         torch.testing.assert_close(a, b)
 
 
+def test_presynaptic_trace_over_segments_matches_a_numpy_loop():
+    """OnlineLearner.trace: a_t = mean(decay) a_{t-1} + x_t, carried from one segment to the next."""
+    torch.manual_seed(0)
+    model, _ = build("encoding.num_steps=2")
+    learner = OnlineLearner(LearningRule.ottt, [], model.decoder, model.criterion, torch.zeros(3, dtype=torch.long))
+    x, decay = torch.rand(3, 7, 4), torch.tensor([0.5, 0.9])
+    got = torch.cat([learner.trace("layer0", x[:, :3], decay), learner.trace("layer0", x[:, 3:], decay)], dim=1)
+    want, a = np.zeros((3, 7, 4)), np.zeros((3, 4))
+    for t in range(7):
+        a = 0.7 * a + x[:, t].numpy()
+        want[:, t] = a
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+
+
 @pytest.mark.parametrize("backend", ["eager", "compiled"])
 def test_traced_recurrence_gives_w_rec_the_trace_of_previous_spikes(backend):
     """ottt's recurrent weight gradient is sum_t g_t^T r_t, r_t = lambda r_{t-1} + s_{t-1} (lambda the mean

@@ -53,6 +53,7 @@ from brain_ai.config import (
     check_range,
 )
 from brain_ai.core.decoding import Decoder
+from brain_ai.core.fused_integrator import leaky_integrate
 from brain_ai.core.losses import (
     CrossEntropyLoss,
     ISIRegularization,
@@ -155,13 +156,14 @@ class _RecurrentTraceTap(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, w_rec: Tensor, pending: Dict[str, Tensor]) -> Tensor:  # noqa: ANN001
-        ctx.pending = pending
+        ctx.pending, ctx.w_dtype = pending, w_rec.dtype
         return x.view_as(x)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tuple[Tensor, Tensor, None]:  # noqa: ANN001
-        gap = ctx.pending["gap"]
-        grad_w = grad.flatten(0, -2).t().float() @ gap.flatten(0, -2).float()  # (N_out, N_in)
+        flat_g, flat_gap = grad.flatten(0, -2), ctx.pending["gap"].flatten(0, -2)
+        # as _TracedLinear: the product in the gradient's dtype, the result in the weight's
+        grad_w = (flat_g.t() @ flat_gap.to(flat_g.dtype)).to(ctx.w_dtype)  # (N_out, N_in)
         return grad, grad_w, None
 
 
@@ -391,14 +393,14 @@ class OnlineLearner:
         """ottt: layer ``name``'s presynaptic trace ``a_t = decay a_{t-1} + x_t`` (detached) at every step
         of its input ``x (B, K, ...)``, ``(B, K, ...)``; ``decay`` the membrane decay of the neurons it
         feeds (its mean). The last step's trace carries over to the next segment."""
-        a = self._traces.get(name)
-        lam = decay.detach().float().mean()
-        steps = []
-        for x_t in x.detach().unbind(1):
-            a = x_t if a is None else a * lam + x_t
-            steps.append(a)
-        self._traces[name] = a
-        return torch.stack(steps, dim=1)
+        x = x.detach()
+        start = self._traces.get(name)
+        with torch.no_grad():  # one scan over the segment (compiled on CPU), not a Python loop per step
+            traces = leaky_integrate(
+                x, torch.zeros_like(x[:, 0]) if start is None else start, decay.detach().float().mean()
+            )
+        self._traces[name] = traces[:, -1]
+        return traces
 
     # ---- the result ------------------------------------------------------------------------
     def carrier(self) -> Tensor:
