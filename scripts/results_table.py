@@ -13,11 +13,17 @@ with ``--long``. The cost table measures the first seed's best checkpoint of eac
 ``scripts/efficiency_table.py`` over the whole test set.
 
 Writes ``<out>/results_table.{json,md}``; with ``--readme``, also the tables between the README's
-``<!-- results-table:start/end -->`` and ``<!-- smnist-table:start/end -->`` markers (the rows that
-are not long) and ``<!-- efficiency-table:start/end -->`` (every row); only tables whose every such
-row was run this time are written there, so a partial run cannot leave a README table half old,
-half new. The long rows' results stay in ``<out>``. Results differ
-between 1 and 2 torch threads: ``--threads`` sets ``OMP_NUM_THREADS`` for every run.
+``<!-- results-table:start/end -->``, ``<!-- smnist-table:start/end -->`` and
+``<!-- online-table:start/end -->`` markers (the rows that are not long),
+``<!-- smnist-long-table:start/end -->`` (the long rows) and ``<!-- efficiency-table:start/end -->``
+(every row, measured on this call's runs); only tables whose every such row has results (run now or
+read with ``--reuse``) are written there, so a partial run cannot leave a README table half old, half
+new. Each table's header names the call (commit, machine, threads, runs at a time, seeds) its rows
+come from. Results differ between 1 and 2 torch threads: ``--threads`` sets ``OMP_NUM_THREADS`` for
+every run. Each run's CPU time (its own, whatever ran beside it) is recorded with its wall time.
+
+    python scripts/results_table.py --rows smnist_pixel --long --baseline-seeds 42   # LSTM on one seed
+    python scripts/results_table.py --rows none --long --reuse a.json --reuse b.json --readme README.md
 """
 
 from __future__ import annotations
@@ -132,12 +138,26 @@ ROWS: Tuple[Row, ...] = (
     Row(
         "smnist_pixel", "smnist", ("experiment=smnist_pixel",), "pixel-wise, T = 784", baseline=("snn=lstm",), long=True
     ),
+    Row("smnist_row_psn", "smnist", ("experiment=smnist_row_psn",), "row-wise, sliding PSN of order 28"),
+    Row(
+        "smnist_row_masked_psn",
+        "smnist",
+        ("experiment=smnist_row_psn", "snn.neuron.type=masked_psn"),
+        "row-wise, masked PSN",
+    ),
     Row(
         "psmnist_pixel",
         "smnist",
         ("experiment=psmnist_pixel",),
         "permuted pixel-wise, T = 784",
         baseline=("snn=lstm",),
+        long=True,
+    ),
+    Row(
+        "smnist_pixel_psn",
+        "smnist",
+        ("experiment=smnist_pixel_psn",),
+        "pixel-wise, sliding PSN of order 64",
         long=True,
     ),
     *(
@@ -160,6 +180,8 @@ MARKERS = {
     "online": "online-table",
     "efficiency": "efficiency-table",
 }
+#: the README tables of the long rows (a table of their own: a run without --long leaves it as it is)
+LONG_MARKERS = {"smnist": "smnist-long-table"}
 
 
 @dataclass
@@ -171,6 +193,7 @@ class Run:
     wall_s: float
     folder: Path
     error: str = ""
+    cpu_s: Optional[float] = None  # the run's own CPU time (user + system): its cost beside other runs
 
 
 @dataclass
@@ -194,20 +217,25 @@ def run_train(overrides: List[str], seed: int, folder: Path, metric: str, thread
     folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with open(folder / "train.log", "w") as log:
-        code = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, whatever else runs
     wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
     metrics = folder / "metrics.json"
     if code != 0 or not metrics.is_file():
-        return Run(seed, None, wall, folder, f"exit {code}: {(folder / 'train.log').read_text()[-300:]}")
+        return Run(seed, None, wall, folder, f"exit {code}: {(folder / 'train.log').read_text()[-300:]}", cpu)
     value = json.loads(metrics.read_text()).get(metric)
-    return Run(seed, value, wall, folder, "" if value is not None else f"{metric} missing from metrics.json")
+    return Run(seed, value, wall, folder, "" if value is not None else f"{metric} missing from metrics.json", cpu)
 
 
 def summary(runs: List[Run], metric: str) -> Dict[str, Optional[float]]:
-    """Mean, std (n - 1), min and max of the runs' metric, the median wall time; None where no run finished."""
+    """Mean, std (n - 1), min and max of the runs' metric, the median wall and CPU times; None where no run
+    finished (CPU: where a run has none, as in results written before it was measured)."""
     values = [r.value for r in runs if r.value is not None]
-    walls = [r.wall_s for r in runs]
+    walls, cpus = [r.wall_s for r in runs], [r.cpu_s for r in runs]
     out: Dict[str, Optional[float]] = {"n": len(values), "wall_s": statistics.median(walls) if walls else None}
+    out["cpu_s"] = statistics.median(cpus) if cpus and None not in cpus else None
     out["mean"] = statistics.fmean(values) if values else None
     out["std"] = statistics.stdev(values) if len(values) > 1 else None
     worst = max if metric.endswith("mse") else min
@@ -227,6 +255,12 @@ def format_value(s: Dict[str, Optional[float]], metric: str) -> str:
     if s["std"] is not None:
         text += f" ± {100 * s['std']:.1f} (min {100 * s['worst']:.1f}, {s['n']} seeds)"
     return text
+
+
+def run_time(s: Dict[str, Optional[float]]) -> str:
+    """``4075 (3010)``: the median wall time and, where measured, CPU time of a row's runs (the CPU time
+    is the run's own cost, whatever ran beside it)."""
+    return f"{s['wall_s']:.0f}" + (f" ({s['cpu_s']:.0f})" if s["cpu_s"] is not None else "")
 
 
 def table(results: List[RowResult], kind: str) -> str:
@@ -265,14 +299,19 @@ def table(results: List[RowResult], kind: str) -> str:
             lines.append(f"| {line} | " + " | ".join(texts) + " |")
     else:
         lines = [
-            "| task | command (`python train.py ...`) | SNN test acc | LSTM (`snn=lstm`) test acc | wall s SNN / LSTM |",
+            "| task | command (`python train.py ...`) | SNN test acc | LSTM (`snn=lstm`) test acc "
+            "| wall s (CPU s) SNN / LSTM |",
             "|---|---|---|---|---|",
         ]
         for r in results:
             s, b = summary(r.runs, r.row.metric), summary(r.baseline_runs, r.row.metric)
+            if r.baseline_runs:
+                base, base_time = format_value(b, r.row.metric), run_time(b)
+            else:  # a row without a baseline column (PSN), or one whose baseline did not run this time
+                base, base_time = ("not run", "-") if r.row.baseline else ("", "")
             lines.append(
                 f"| {r.row.describe} | `{r.row.command}` | {format_value(s, r.row.metric)} | "
-                f"{format_value(b, r.row.metric)} | {s['wall_s']:.0f} / {b['wall_s']:.0f} |"
+                f"{base} | {run_time(s)}{' / ' + base_time if base_time else ''} |"
             )
     return "\n".join(lines)
 
@@ -305,11 +344,13 @@ def commit() -> str:
 
 
 def select(names: Optional[str], long: bool) -> List[Row]:
-    """The rows named (comma-separated keys; an unknown key is an error naming the known ones), else
-    every row (the long ones only with ``long``)."""
+    """The rows named (comma-separated keys; an unknown key is an error naming the known ones; ``none``: no
+    row), else every row (the long ones only with ``long``)."""
     by_key = {row.key: row for row in ROWS}
     if names is None:
         return [row for row in ROWS if long or not row.long]
+    if names == "none":
+        return []
     unknown = [n for n in names.split(",") if n not in by_key]
     if unknown:
         raise ValueError(f"--rows names unknown rows {unknown}; known: {', '.join(by_key)}")
@@ -331,7 +372,8 @@ def reused(
 
         def read(items: List[dict], name: str) -> List[Run]:
             return [
-                Run(x["seed"], x["value"], x["wall_s"], runs / name / f"seed{x['seed']}", x["error"]) for x in items
+                Run(x["seed"], x["value"], x["wall_s"], runs / name / f"seed{x['seed']}", x["error"], x.get("cpu_s"))
+                for x in items
             ]
 
         by_key[row.key] = RowResult(
@@ -342,7 +384,21 @@ def reused(
     return sorted(by_key.values(), key=lambda r: order.index(r.row.key)), origin
 
 
-def parse_seeds(text: str) -> List[int]:
+def header_of(keys: List[str], origin: Dict[str, str]) -> str:
+    """The header of a table of rows ``keys``: their common origin (the header of the call that ran them), or
+    each origin with its rows."""
+    groups: Dict[str, List[str]] = {}
+    for key in keys:
+        groups.setdefault(origin[key], []).append(key)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "; ".join(f"{text.rstrip('.')} (rows {', '.join(rows)})" for text, rows in groups.items()) + "."
+
+
+def parse_seeds(text: str, allow_none: bool = False) -> List[int]:
+    """``42,1,2`` -> ``[42, 1, 2]`` (distinct, non-negative); ``none`` -> ``[]`` where ``allow_none``."""
+    if allow_none and text == "none":
+        return []
     try:
         seeds = [int(s) for s in text.split(",")]
     except ValueError:
@@ -354,9 +410,17 @@ def parse_seeds(text: str) -> List[int]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", help="comma-separated row keys (default: every row but the long ones)")
+    parser.add_argument(
+        "--rows",
+        help="comma-separated row keys (default: every row but the long ones); 'none' runs nothing "
+        "(with --reuse: the tables written again from earlier results)",
+    )
     parser.add_argument("--seeds", default="42,1,2", help="comma-separated seeds (default 42,1,2)")
     parser.add_argument("--long", action="store_true", help="include the long rows (hours on 2 cores)")
+    parser.add_argument(
+        "--baseline-seeds",
+        help="seeds of the baseline column (S-MNIST: snn=lstm), 'none' for no baseline runs (default: --seeds)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of every run (default 1)")
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs at a time (default 1; e.g. 2 on 2 cores with --threads 1)"
@@ -370,12 +434,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--reuse",
         type=Path,
+        action="append",
         help="an earlier results_table.json: the rows that run by default but are not in --rows come from it "
-        "(after changing one row's recipe, re-run that row only)",
+        "(after changing one row's recipe, re-run that row only); repeat it to read several, a row from the "
+        "last file that has it",
     )
     args = parser.parse_args(argv)
     try:
         rows, seeds = select(args.rows, args.long), parse_seeds(args.seeds)
+        baseline_seeds = seeds if args.baseline_seeds is None else parse_seeds(args.baseline_seeds, allow_none=True)
     except ValueError as err:
         parser.error(str(err))
     if args.jobs < 1 or args.threads < 1:
@@ -388,9 +455,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     started_at = commit()  # the code the runs use (the tree may change while they run)
     runs_dir = args.runs / datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")  # a fresh folder per invocation
     # every (row, seed, baseline?) run, in table order; --jobs of them at a time (1 thread each by default)
-    tasks = [
-        (row, seed, base) for row in rows for seed in seeds for base in ((False, True) if row.baseline else (False,))
-    ]
+    tasks = [(row, seed, False) for row in rows for seed in seeds]
+    tasks += [(row, seed, True) for row in rows if row.baseline for seed in baseline_seeds]
+    tasks.sort(key=lambda task: rows.index(task[0]))  # row by row (stable: seeds in order, the baseline after)
 
     def launch(task: Tuple[Row, int, bool]) -> Run:
         row, seed, base = task
@@ -409,15 +476,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         (by_key[row.key].baseline_runs if base else by_key[row.key].runs).append(run)
     header = (
         f"Commit {started_at}, {platform.processor() or platform.machine()} with {os.cpu_count()} cores, "
-        f"OMP_NUM_THREADS={args.threads}, {args.jobs} run(s) at a time, seeds {args.seeds}, "
+        f"OMP_NUM_THREADS={args.threads}, {args.jobs} run(s) at a time, seeds {args.seeds}"
+        f"{'' if args.baseline_seeds is None else f' (baseline: {args.baseline_seeds})'}, "
         f"{datetime.date.today().isoformat()}."
     )
     origin = {r.row.key: header for r in results}  # row -> the header of the run it comes from
     ran_now = list(results)
-    if args.reuse is not None:
-        results, origin = reused(results, origin, json.loads(args.reuse.read_text()), runs_dir, args.long)
-        earlier_headers = sorted(h.rstrip(".") for h in set(origin.values()) - {header})
-        header = f"{header} Re-run now: {', '.join(r.row.key for r in ran_now)}; the other rows: {'; '.join(earlier_headers)}."
+    for earlier in reversed(args.reuse or []):  # each adds only the rows still missing: the last file wins
+        results, origin = reused(results, origin, json.loads(earlier.read_text()), runs_dir, args.long)
+    if args.reuse:
+        header = header_of([r.row.key for r in results], origin)
     tables = {
         kind: table([r for r in results if r.row.table == kind], kind)
         for kind in ("mnist5k", "smnist", "online")
@@ -444,10 +512,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "metric": r.row.metric,
                         "from": origin[r.row.key],
                         "runs": [
-                            {"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "error": x.error} for x in r.runs
+                            {"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "cpu_s": x.cpu_s, "error": x.error}
+                            for x in r.runs
                         ],
                         "baseline_runs": [
-                            {"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "error": x.error}
+                            {"seed": x.seed, "value": x.value, "wall_s": x.wall_s, "cpu_s": x.cpu_s, "error": x.error}
                             for x in r.baseline_runs
                         ],
                     }
@@ -460,17 +529,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     print((args.out / "results_table.md").read_text())
     if args.readme is not None:
         text = args.readme.read_text()
-        ran = {r.row.key for r in results}
-        for kind, body in tables.items():
-            if kind != "efficiency":  # the README's accuracy tables hold the rows that run by default
-                needed = {row.key for row in ROWS if row.table == kind and not row.long}
-                body = table([r for r in results if r.row.key in needed], kind)
-            else:  # every classification row's cost
+        available = {r.row.key for r in results}  # run now or read from --reuse
+        # marker -> (the rows its table needs, the rows it has results of, its body)
+        writes: Dict[str, Tuple[set, set, str]] = {}
+        for kind in tables:
+            if kind == "efficiency":  # every classification row's cost, measured on this call's checkpoints
                 needed = {row.key for row in ROWS if row.table != "online"}
-            if needed <= ran:
-                text = write_between(text, MARKERS[kind], f"{header}\n\n{body}")
+                writes[MARKERS[kind]] = (needed, {r.row.key for r in ran_now}, tables[kind])
+                continue
+            for marker, long in ((MARKERS[kind], False), (LONG_MARKERS.get(kind), True)):
+                needed = {row.key for row in ROWS if row.table == kind and row.long == long}
+                if marker is not None and needed:
+                    body = table([r for r in results if r.row.key in needed], kind)
+                    writes[marker] = (needed, available, body)
+        for marker, (needed, have, body) in writes.items():
+            if needed <= have:
+                text = write_between(text, marker, f"{header_of(sorted(needed & have), origin)}\n\n{body}")
             else:
-                print(f"{MARKERS[kind]}: not every row ran; the README keeps its table", file=sys.stderr)
+                print(f"{marker}: not every row ran; the README keeps its table", file=sys.stderr)
         args.readme.write_text(text)
     return 0
 

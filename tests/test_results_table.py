@@ -114,7 +114,7 @@ def test_parallel_runs_land_in_their_rows_in_table_order(tmp_path: Path, monkeyp
     code = rt.main(
         [
             "--rows",
-            "default,smnist_row",
+            "default,smnist_row,smnist_row_psn,smnist_row_masked_psn",
             "--seeds",
             "42,1",
             "--jobs",
@@ -127,10 +127,12 @@ def test_parallel_runs_land_in_their_rows_in_table_order(tmp_path: Path, monkeyp
             str(readme),
         ]
     )
-    assert code == 0 and len(started) == 6
+    assert code == 0 and len(started) == 10
     # every default (not long) S-MNIST row ran: that table is written; the mnist5k and cost tables are not
     text = readme.read_text()
     assert "old smnist-table" not in text and "`experiment=smnist_row` | 71.5 % ± 29.0" in text
+    assert "| row-wise, masked PSN | `experiment=smnist_row_psn snn.neuron.type=masked_psn` | 71.5 % ± 29.0" in text
+    assert text.count(" |  | 1 |") == 2  # the PSN rows have no baseline column
     assert "old results-table" in text and "old efficiency-table" in text
     # --reuse: re-run one row, read the others from the earlier JSON (the S-MNIST row keeps its values)
     earlier = tmp_path / "earlier.json"
@@ -139,10 +141,10 @@ def test_parallel_runs_land_in_their_rows_in_table_order(tmp_path: Path, monkeyp
     args = ["--rows", "default", "--seeds", "42,1", "--out", str(tmp_path), "--runs", str(tmp_path / "r")]
     assert rt.main([*args, "--reuse", str(earlier)]) == 0 and len(started) == 2
     merged = json.loads((tmp_path / "results_table.json").read_text())
-    assert list(merged["rows"]) == ["default", "smnist_row"]
+    assert list(merged["rows"]) == ["default", "smnist_row", "smnist_row_psn", "smnist_row_masked_psn"]
     assert [r["value"] for r in merged["rows"]["smnist_row"]["runs"]] == pytest.approx([0.92, 0.51])
     assert merged["rows"]["smnist_row"]["from"] == json.loads(earlier.read_text())["header"]
-    assert "Re-run now: default; the other rows: Commit" in merged["header"]
+    assert "(rows default); Commit" in merged["header"] and "(rows smnist_row, smnist_row_psn" in merged["header"]
     rows = json.loads((tmp_path / "results_table.json").read_text())["rows"]
     assert [r["seed"] for r in rows["default"]["runs"]] == [42, 1]
     assert [r["value"] for r in rows["smnist_row"]["runs"]] == pytest.approx([0.92, 0.51])
@@ -162,3 +164,53 @@ def test_a_failed_run_writes_no_table(tmp_path: Path, monkeypatch) -> None:
     args = ["--rows", "smnist_row", "--seeds", "1", "--out", str(tmp_path / "out"), "--readme", str(readme)]
     assert rt.main([*args, "--runs", str(tmp_path / "r")]) == 1
     assert not (tmp_path / "out").exists() and "old" in readme.read_text()
+
+
+def test_long_rows_baseline_seeds_and_rewriting_from_earlier_results(tmp_path: Path, monkeypatch) -> None:
+    """--baseline-seeds runs the LSTM column on fewer seeds; the long rows fill their own README table once
+    each has results (from several --reuse files, the last winning); --rows none only writes; the cost table
+    is never rewritten from reused rows; CPU times appear where measured."""
+    rt = _script()
+    started = []
+
+    def fake_run(overrides, seed, folder, metric, threads):
+        started.append((tuple(overrides), seed))
+        return rt.Run(seed, 0.9 if "snn=lstm" not in overrides else 0.8, 100.0, folder, cpu_s=60.0)
+
+    monkeypatch.setattr(rt, "run_train", fake_run)
+    monkeypatch.setattr(rt, "cost_table", lambda results: f"cost of {len(results)} rows")
+    markers = ("smnist-table", "smnist-long-table", "efficiency-table")
+    readme = tmp_path / "README.md"
+    readme.write_text("".join(f"<!-- {m}:start -->\nold {m}\n<!-- {m}:end -->\n" for m in markers))
+    common = ["--runs", str(tmp_path / "r"), "--readme", str(readme)]
+    first, second = tmp_path / "a", tmp_path / "b"
+    args = ["--rows", "smnist_pixel", "--long", "--seeds", "42,1", "--baseline-seeds", "42", "--out", str(first)]
+    assert rt.main([*args, *common]) == 0
+    assert started == [(("experiment=smnist_pixel",), 42), (("experiment=smnist_pixel",), 1)] + [
+        (("experiment=smnist_pixel", "snn=lstm"), 42)
+    ]
+    assert "(baseline: 42)" in (first / "results_table.md").read_text()
+    assert "old smnist-long-table" in readme.read_text()  # psmnist_pixel and smnist_pixel_psn have no results
+    started.clear()
+    args = ["--rows", "psmnist_pixel,smnist_pixel_psn", "--long", "--seeds", "7", "--baseline-seeds", "none"]
+    assert rt.main([*args, "--out", str(second), *common]) == 0 and len(started) == 2
+    # a later file wins: rewrite smnist_pixel's seeds in a copy read last
+    later = json.loads((first / "results_table.json").read_text())
+    later["rows"]["smnist_pixel"]["runs"][0]["value"] = 0.5
+    (tmp_path / "later.json").write_text(json.dumps(later))
+    started.clear()
+    reuse = ["--reuse", str(first / "results_table.json"), "--reuse", str(second / "results_table.json")]
+    reuse += ["--reuse", str(tmp_path / "later.json")]
+    assert rt.main(["--rows", "none", "--long", *reuse, "--out", str(tmp_path / "c"), *common]) == 0
+    assert started == []
+    text = readme.read_text()
+    long_table = text.split("<!-- smnist-long-table:start -->")[1].split("<!-- smnist-long-table:end -->")[0]
+    assert (
+        "| pixel-wise, T = 784 | `experiment=smnist_pixel` | 70.0 % ± 28.3 (min 50.0, 2 seeds) | 80.0 % |" in long_table
+    )
+    assert "| 100 (60) / 100 (60) |" in long_table
+    assert "`experiment=psmnist_pixel` | 90.0 % | not run | 100 (60) / - |" in long_table
+    assert "`experiment=smnist_pixel_psn` | 90.0 % |  | 100 (60) |" in long_table
+    assert "(baseline: none)" in long_table and "(rows psmnist_pixel, smnist_pixel_psn)" in long_table
+    assert "old smnist-table" in text and "old efficiency-table" in text  # no row-wise rows; nothing measured
+    assert rt.select("none", long=True) == []
