@@ -544,7 +544,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     writes[marker] = (needed, available, body)
         for marker, (needed, have, body) in writes.items():
             if needed <= have:
-                text = write_between(text, marker, f"{header_of(sorted(needed & have), origin)}\n\n{body}")
+                in_order = [row.key for row in ROWS if row.key in needed]
+                text = write_between(text, marker, f"{header_of(in_order, origin)}\n\n{body}")
             else:
                 print(f"{marker}: not every row ran; the README keeps its table", file=sys.stderr)
         args.readme.write_text(text)

@@ -212,5 +212,6 @@ def test_long_rows_baseline_seeds_and_rewriting_from_earlier_results(tmp_path: P
     assert "`experiment=psmnist_pixel` | 90.0 % | not run | 100 (60) / - |" in long_table
     assert "`experiment=smnist_pixel_psn` | 90.0 % |  | 100 (60) |" in long_table
     assert "(baseline: none)" in long_table and "(rows psmnist_pixel, smnist_pixel_psn)" in long_table
+    assert long_table.index("(rows smnist_pixel)") < long_table.index("(rows psmnist_pixel")  # table order
     assert "old smnist-table" in text and "old efficiency-table" in text  # no row-wise rows; nothing measured
     assert rt.select("none", long=True) == []
