@@ -395,16 +395,17 @@ def header_of(keys: List[str], origin: Dict[str, str]) -> str:
     return "; ".join(f"{text.rstrip('.')} (rows {', '.join(rows)})" for text, rows in groups.items()) + "."
 
 
-def parse_seeds(text: str, allow_none: bool = False) -> List[int]:
-    """``42,1,2`` -> ``[42, 1, 2]`` (distinct, non-negative); ``none`` -> ``[]`` where ``allow_none``."""
-    if allow_none and text == "none":
+def parse_seeds(text: str, option: str = "--seeds") -> List[int]:
+    """``42,1,2`` -> ``[42, 1, 2]`` (distinct, non-negative); ``none`` -> ``[]`` for ``--baseline-seeds``;
+    errors name ``option``."""
+    if option == "--baseline-seeds" and text == "none":
         return []
     try:
         seeds = [int(s) for s in text.split(",")]
     except ValueError:
-        raise ValueError(f"--seeds must be comma-separated integers, got {text!r}") from None
+        raise ValueError(f"{option} must be comma-separated integers, got {text!r}") from None
     if len(set(seeds)) != len(seeds) or any(s < 0 for s in seeds):
-        raise ValueError(f"--seeds must be distinct non-negative integers, got {text!r}")
+        raise ValueError(f"{option} must be distinct non-negative integers, got {text!r}")
     return seeds
 
 
@@ -442,7 +443,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         rows, seeds = select(args.rows, args.long), parse_seeds(args.seeds)
-        baseline_seeds = seeds if args.baseline_seeds is None else parse_seeds(args.baseline_seeds, allow_none=True)
+        baseline_seeds = seeds if args.baseline_seeds is None else parse_seeds(args.baseline_seeds, "--baseline-seeds")
     except ValueError as err:
         parser.error(str(err))
     if args.jobs < 1 or args.threads < 1:

@@ -215,3 +215,8 @@ def test_long_rows_baseline_seeds_and_rewriting_from_earlier_results(tmp_path: P
     assert long_table.index("(rows smnist_pixel)") < long_table.index("(rows psmnist_pixel")  # table order
     assert "old smnist-table" in text and "old efficiency-table" in text  # no row-wise rows; nothing measured
     assert rt.select("none", long=True) == []
+    assert rt.parse_seeds("none", "--baseline-seeds") == []
+    with pytest.raises(ValueError, match="--baseline-seeds must be comma-separated integers, got 'x'"):
+        rt.parse_seeds("x", "--baseline-seeds")
+    with pytest.raises(ValueError, match="--seeds must be comma-separated"):
+        rt.parse_seeds("none")
